@@ -1,0 +1,249 @@
+/* The backward engine: one reverse walk of the tape.
+ *
+ * Every node reachable from the roots was created before them, so walking
+ * tape_prev from the newest root visits each consumer before what it
+ * consumes: by the time we reach a node, all gradient for its output has
+ * arrived. Nodes with no pending gradient are skipped; the walk stops when
+ * no gradient is pending anywhere. No recursion, no visited set. */
+#include <math.h>
+#include <string.h>
+
+#include "tg_autograd.h"
+#include "tg_internal.h"
+
+typedef struct engine {
+  bool create_graph, retain_graph;
+  size_t pending;
+  /* tg_grad: capture gradients for these tensors instead of touching .grad */
+  int n_capture;
+  tg_tensor **capture;
+  tg_tensor **captured;
+} engine;
+
+static tg_tensor *fresh_zeros_like(const tg_tensor *t, int scope) {
+  tg_tensor *z = tg_tensor_alloc_in(scope, t->dtype, t->ndim, t->shape);
+  if (z) memset(z->storage->data, 0, z->storage->nbytes);
+  return z;
+}
+
+/* g summed down to target's shape and added to *slot. Fast path: plain
+ * kernels into buffers the engine owns. create_graph: recorded ops. */
+static int add_into(engine *e, tg_tensor **slot, bool *slot_owned, tg_tensor *g,
+                    const tg_tensor *target, int scope) {
+  if (e->create_graph) {
+    if (!tg_same_shape(g, target)) g = tg_ctx.grad_sum_to(g, target->ndim, target->shape);
+    if (g && *slot) g = tg_ctx.grad_add(*slot, g);
+    if (!g) return -1;
+    *slot = g;
+    return 0;
+  }
+  if (!*slot && tg_same_shape(g, target)) {
+    *slot = g; /* borrowed: never written in place */
+    *slot_owned = false;
+    return 0;
+  }
+  if (!*slot || !*slot_owned) {
+    tg_tensor *fresh = fresh_zeros_like(target, scope);
+    if (!fresh || (*slot && tg_accumulate_(fresh, *slot) != 0)) return -1;
+    *slot = fresh;
+    *slot_owned = true;
+  }
+  return tg_accumulate_(*slot, g);
+}
+
+static int capture_index(const engine *e, const tg_tensor *t) {
+  for (int k = 0; k < e->n_capture; k++)
+    if (e->capture[k] == t) return k;
+  return -1;
+}
+
+static int route(engine *e, tg_tensor *in, tg_tensor *g) {
+  int c = capture_index(e, in);
+  if (c >= 0 && !in->grad_fn) {
+    bool owned = e->captured[c] != NULL;
+    return add_into(e, &e->captured[c], &owned, g, in, tg_ctx.depth);
+  }
+  if (in->grad_fn) {
+    tg_node *m = in->grad_fn;
+    if (!m->pending) {
+      m->pending = true;
+      e->pending++;
+      m->grad = NULL;
+      m->grad_owned = false;
+    }
+    return add_into(e, &m->grad, &m->grad_owned, g, in, tg_ctx.depth);
+  }
+  if (e->n_capture > 0) return 0; /* tg_grad leaves .grad alone */
+  /* leaf: .grad lives as long as the leaf (persistent for parameters) */
+  if (e->create_graph) {
+    bool owned = false;
+    return add_into(e, &in->grad, &owned, g, in, in->obj.scope);
+  }
+  if (!in->grad) {
+    in->grad = fresh_zeros_like(in, in->obj.scope);
+    if (!in->grad) return -1;
+  }
+  return tg_accumulate_(in->grad, g);
+}
+
+static void clear_pending(tg_node *from) {
+  for (tg_node *n = from; n; n = n->tape_prev)
+    if (n->pending) {
+      n->pending = false;
+      n->grad = NULL;
+    }
+}
+
+static int run_node(engine *e, tg_node *n) {
+  tg_tensor *g = n->grad;
+  n->pending = false;
+  n->grad = NULL;
+  e->pending--;
+  if (n->out->retains_grad) {
+    bool o = false;
+    if (!n->out->grad) {
+      n->out->grad = fresh_zeros_like(n->out, n->out->obj.scope);
+      if (!n->out->grad) return -1;
+    }
+    if (e->create_graph) {
+      if (add_into(e, &n->out->grad, &o, g, n->out, n->out->obj.scope)) return -1;
+    } else if (tg_accumulate_(n->out->grad, g)) {
+      return -1;
+    }
+  }
+  int c = capture_index(e, n->out);
+  if (c >= 0) {
+    bool o = e->captured[c] != NULL;
+    if (add_into(e, &e->captured[c], &o, g, n->out, tg_ctx.depth)) return -1;
+  }
+  for (int s = 0; s < TG_NODE_MAX_SAVED; s++) {
+    tg_tensor *sv = n->saved[s];
+    if (sv && sv->storage->version != n->saved_version[s]) {
+      tg_error("backward: a tensor saved by %s was modified in place after it was saved "
+               "(version %u, now %u)", n->op->name, n->saved_version[s], sv->storage->version);
+      return -1;
+    }
+  }
+  tg_tensor *gin[n->n_in > 0 ? n->n_in : 1];
+  for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
+  n->op->backward(n, g, gin);
+  for (int k = 0; k < n->n_in; k++) {
+    if (!gin[k]) {
+      if (tg_node_needs_grad(n, k) && tg_has_error()) return -1;
+      continue;
+    }
+    if (route(e, n->in[k], gin[k])) return -1;
+  }
+  if (!e->retain_graph) n->released = true;
+  return 0;
+}
+
+static int run(engine *e, int n_root, tg_tensor **roots, tg_tensor **grads) {
+  bool prev_mode = tg_set_grad_enabled(e->create_graph);
+  tg_node *start = NULL;
+  int rc = 0;
+  tg_clear_error();
+  for (int r = 0; r < n_root && rc == 0; r++) {
+    tg_node *n = roots[r]->grad_fn;
+    if (n && n->released) {
+      tg_error("backward: trying to backward through the graph a second time (%s's saved "
+               "values were released); pass retain_graph=true the first time", n->op->name);
+      rc = -1;
+      break;
+    }
+    if (n && (!start || n->seq > start->seq)) start = n;
+    rc = route(e, roots[r], grads[r]);
+  }
+  for (tg_node *n = start; rc == 0 && n && e->pending > 0; n = n->tape_prev) {
+    if (!n->pending) continue;
+    if (n->released) {
+      tg_error("backward: trying to backward through the graph a second time (%s's saved "
+               "values were released); pass retain_graph=true the first time", n->op->name);
+      rc = -1;
+      break;
+    }
+    rc = run_node(e, n);
+  }
+  if (rc != 0) clear_pending(start ? start : tg_ctx.tape_tail);
+  tg_set_grad_enabled(prev_mode);
+  return rc;
+}
+
+static tg_tensor *default_grad(const char *op, tg_tensor *root, tg_tensor *grad_output) {
+  char a[96], b[96];
+  if (!grad_output) {
+    if (root->numel != 1) {
+      tg_error("%s: grad can be implicitly created only for scalar outputs; the output has "
+               "shape %s, so pass grad_output of that shape", op, tg_shape_str(root, a, sizeof a));
+      return NULL;
+    }
+    tg_tensor *one = tg_tensor_alloc(root->dtype, root->ndim, root->shape);
+    return one ? tg_fill_(one, 1.0) : NULL;
+  }
+  if (!tg_tensor_check(grad_output, op, 2)) return NULL;
+  if (!tg_same_shape(grad_output, root) || grad_output->dtype != root->dtype) {
+    tg_error("%s: grad_output is %s %s but the output is %s %s", op,
+             tg_dtype_name(grad_output->dtype), tg_shape_str(grad_output, a, sizeof a),
+             tg_dtype_name(root->dtype), tg_shape_str(root, b, sizeof b));
+    return NULL;
+  }
+  return grad_output;
+}
+
+int tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph) {
+  if (!tg_tensor_check(root, "backward", 1)) return -1;
+  if (!root->requires_grad) {
+    tg_error("backward: the tensor does not require grad and has no grad_fn; "
+             "call tg_requires_grad_ on the leaves before computing it");
+    return -1;
+  }
+  /* the seed gradient is a temporary of the caller's scope */
+  tg_tensor *g = default_grad("backward", root, grad_output);
+  if (!g) return -1;
+  engine e = {.retain_graph = retain_graph};
+  return run(&e, 1, &root, &g);
+}
+
+int tg_grad(int n_out, tg_tensor **outputs, tg_tensor **grad_outputs, int n_in,
+            tg_tensor **inputs, tg_tensor **grads_out, tg_grad_opts opts) {
+  if (n_out <= 0 || n_in <= 0 || !outputs || !inputs || !grads_out) {
+    tg_error("grad: need at least one output and one input, and a grads_out array");
+    return -1;
+  }
+  if (opts.create_graph && (!tg_ctx.grad_add || !tg_ctx.grad_sum_to)) {
+    tg_error("grad: create_graph needs the ops layer (no op has run yet)");
+    return -1;
+  }
+  for (int k = 0; k < n_in; k++) {
+    grads_out[k] = NULL;
+    if (!tg_tensor_check(inputs[k], "grad", 5)) return -1;
+    if (!inputs[k]->requires_grad) {
+      tg_error("grad: input %d does not require grad", k);
+      return -1;
+    }
+  }
+  tg_tensor *seeds[n_out];
+  for (int k = 0; k < n_out; k++) {
+    if (!tg_tensor_check(outputs[k], "grad", 2)) return -1;
+    if (!outputs[k]->requires_grad) {
+      tg_error("grad: output %d does not require grad and has no grad_fn", k);
+      return -1;
+    }
+    seeds[k] = default_grad("grad", outputs[k], grad_outputs ? grad_outputs[k] : NULL);
+    if (!seeds[k]) return -1;
+  }
+  engine e = {.create_graph = opts.create_graph,
+              .retain_graph = opts.retain_graph || opts.create_graph,
+              .n_capture = n_in,
+              .capture = inputs,
+              .captured = grads_out};
+  if (run(&e, n_out, outputs, seeds) != 0) return -1;
+  for (int k = 0; k < n_in; k++) {
+    if (grads_out[k]) continue;
+    if (!opts.allow_unused) {
+      tg_error("grad: input %d is not reachable from the outputs (set allow_unused to get NULL)", k);
+      return -1;
+    }
+  }
+  return 0;
+}

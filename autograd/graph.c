@@ -1,0 +1,201 @@
+/* The tape: nodes are linked in creation order, newest at tg_ctx.tape_tail.
+ * Creation order is a topological order (an op can only consume tensors that
+ * already exist), so backward needs no DFS and no visited set. */
+#include <string.h>
+
+#include "tg_autograd.h"
+#include "tg_internal.h"
+
+static void node_destroy(tg_obj *o) {
+  tg_node *n = (tg_node *)o;
+  if (n->tape_prev) n->tape_prev->tape_next = n->tape_next;
+  if (n->tape_next) n->tape_next->tape_prev = n->tape_prev;
+  else tg_ctx.tape_tail = n->tape_prev;
+  /* a tensor outliving its node (kept without graph, or freed node) loses history */
+  if (n->out && n->out->obj.magic == TG_MAGIC_TENSOR && n->out->grad_fn == n) n->out->grad_fn = NULL;
+  tg_obj_detach(o);
+  tg_pool_free(n);
+}
+
+static const char *node_name(const tg_node *n) { return n->op->name; }
+
+static void install_hooks(void) {
+  tg_ctx.node_destroy = node_destroy;
+  tg_ctx.node_name = node_name;
+}
+
+bool tg_grad_enabled(void) { return !tg_ctx.grad_enabled_off; }
+
+bool tg_set_grad_enabled(bool on) {
+  bool was = !tg_ctx.grad_enabled_off;
+  tg_ctx.grad_enabled_off = !on;
+  return was;
+}
+
+/* no_grad nests: a counter would be safer than a flag, but PyTorch's
+ * no_grad restores the previous mode, and that is what a stack of one bit
+ * per level gives; we keep it in a 64-level bit stack. */
+static _Thread_local uint64_t no_grad_stack;
+static _Thread_local int no_grad_depth;
+
+void tg_no_grad_begin(void) {
+  if (no_grad_depth < 64) no_grad_stack = (no_grad_stack << 1) | (tg_grad_enabled() ? 1u : 0u);
+  no_grad_depth++;
+  tg_set_grad_enabled(false);
+}
+
+void tg_no_grad_end(void) {
+  if (no_grad_depth == 0) {
+    tg_error("no_grad_end: called without a matching no_grad_begin");
+    return;
+  }
+  no_grad_depth--;
+  if (no_grad_depth < 64) {
+    tg_set_grad_enabled(no_grad_stack & 1u);
+    no_grad_stack >>= 1;
+  }
+}
+
+tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
+  if (!out || tg_ctx.grad_enabled_off) return NULL;
+  bool any = false;
+  for (int k = 0; k < n_in; k++) any |= in[k]->requires_grad;
+  if (!any) return NULL;
+  tg_node *n = tg_pool_alloc(sizeof *n + (size_t)n_in * sizeof(tg_tensor *));
+  if (!n) return NULL;
+  if (!tg_ctx.node_destroy) install_hooks();
+  memset(n, 0, sizeof *n);
+  n->op = op;
+  n->n_in = n_in;
+  for (int k = 0; k < n_in; k++) n->in[k] = in[k];
+  n->out = out;
+  n->seq = ++tg_ctx.next_seq;
+  n->tape_prev = tg_ctx.tape_tail;
+  if (tg_ctx.tape_tail) tg_ctx.tape_tail->tape_next = n;
+  tg_ctx.tape_tail = n;
+  tg_obj_attach(&n->obj, out->obj.scope, TG_MAGIC_NODE);
+  out->grad_fn = n;
+  out->requires_grad = true;
+  return n;
+}
+
+bool tg_node_needs_grad(const tg_node *n, int i) {
+  return i < n->n_in && n->in[i]->requires_grad;
+}
+
+void tg_node_save(tg_node *n, int slot, tg_tensor *t) {
+  n->saved[slot] = t;
+  n->saved_version[slot] = t ? t->storage->version : 0;
+}
+
+/* ------------------------------------------------------------- leaves */
+
+tg_tensor *tg_requires_grad_(tg_tensor *t, bool on) {
+  if (!tg_tensor_check(t, "requires_grad_", 1)) return NULL;
+  if (t->grad_fn) {
+    tg_error("requires_grad_: only leaf tensors can change requires_grad; "
+             "this one was made by %s (use tg_detach to get a leaf)", t->grad_fn->op->name);
+    return NULL;
+  }
+  if (on && t->dtype == TG_INT64) {
+    tg_error("requires_grad_: only float tensors can require gradients, not int64");
+    return NULL;
+  }
+  t->requires_grad = on;
+  return t;
+}
+
+tg_tensor *tg_retain_grad(tg_tensor *t) {
+  if (!tg_tensor_check(t, "retain_grad", 1)) return NULL;
+  if (!t->requires_grad) {
+    tg_error("retain_grad: the tensor does not require grad, so it will never have one");
+    return NULL;
+  }
+  if (t->grad_fn) t->retains_grad = true;
+  return t;
+}
+
+bool tg_is_leaf(const tg_tensor *t) { return t && !t->grad_fn; }
+
+const char *tg_grad_fn_name(const tg_tensor *t) {
+  return t && t->obj.magic == TG_MAGIC_TENSOR && t->grad_fn ? t->grad_fn->op->name : NULL;
+}
+
+tg_tensor *tg_detach(tg_tensor *t) {
+  if (!tg_tensor_check(t, "detach", 1)) return NULL;
+  return tg_tensor_view(t, t->ndim, t->shape, t->strides, t->offset);
+}
+
+int tg_zero_grad(tg_tensor *t) {
+  if (!tg_tensor_check(t, "zero_grad", 1)) return -1;
+  if (t->grad && tg_fill_(t->grad, 0.0) == NULL) return -1;
+  return 0;
+}
+
+/* ------------------------------------------------------------- memory */
+
+static void move_tensor(tg_tensor *t, int from, int to) {
+  if (t && t->obj.scope == from) tg_obj_move(&t->obj, to);
+  if (t && t->grad && t->grad->obj.scope == from) tg_obj_move(&t->grad->obj, to);
+}
+
+tg_tensor *tg_keep(tg_tensor *t) {
+  if (!tg_tensor_check(t, "keep", 1)) return NULL;
+  int from = tg_ctx.depth, to = from > 0 ? from - 1 : 0;
+  if (from == 0 || t->obj.scope != from) return t; /* already outside this scope */
+  move_tensor(t, from, to);
+  /* Walk the graph's nodes owned by this scope. Every node reached is moved
+   * before its inputs are pushed, so the scope test doubles as the visited
+   * mark; the stack lives in pool memory and grows by doubling. */
+  size_t cap = 64, top = 0;
+  tg_node **stack = tg_pool_alloc(cap * sizeof *stack);
+  if (!stack) return NULL;
+  if (t->grad_fn && t->grad_fn->obj.scope == from) {
+    tg_obj_move(&t->grad_fn->obj, to);
+    stack[top++] = t->grad_fn;
+  }
+  while (top > 0) {
+    tg_node *n = stack[--top];
+    for (int s = 0; s < TG_NODE_MAX_SAVED; s++) move_tensor(n->saved[s], from, to);
+    move_tensor(n->out, from, to);
+    for (int k = 0; k < n->n_in; k++) {
+      tg_tensor *in = n->in[k];
+      move_tensor(in, from, to);
+      tg_node *m = in->grad_fn;
+      if (!m || m->obj.scope != from) continue;
+      if (top == cap) {
+        tg_node **bigger = tg_pool_alloc(2 * cap * sizeof *stack);
+        if (!bigger) {
+          tg_pool_free(stack);
+          return NULL;
+        }
+        memcpy(bigger, stack, cap * sizeof *stack);
+        tg_pool_free(stack);
+        stack = bigger;
+        cap *= 2;
+      }
+      tg_obj_move(&m->obj, to);
+      stack[top++] = m;
+    }
+  }
+  tg_pool_free(stack);
+  return t;
+}
+
+void tg_free(tg_tensor *t) {
+  if (!t) return;
+  if (t->obj.magic != TG_MAGIC_TENSOR) {
+    tg_error("free: the tensor was already freed or its scope has ended");
+    return;
+  }
+  if (t->obj.scope != 0) {
+    tg_error("free: the tensor belongs to scope %d, which frees it at scope_end; "
+             "only persistent tensors (made outside any scope, or kept out of one) are freed by hand",
+             t->obj.scope);
+    return;
+  }
+  if (t->grad && t->grad->obj.magic == TG_MAGIC_TENSOR && t->grad->obj.scope == 0)
+    tg_tensor_destroy(t->grad);
+  if (t->grad_fn && t->grad_fn->obj.scope == 0) node_destroy(&t->grad_fn->obj);
+  tg_tensor_destroy(t);
+}

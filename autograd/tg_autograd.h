@@ -1,0 +1,130 @@
+/* autograd layer: the tape (graph nodes in creation order), grad mode, the
+ * backward engine, functional grad, jacobian, gradcheck and graph export. */
+#ifndef TG_AUTOGRAD_H
+#define TG_AUTOGRAD_H
+
+#include "tg_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_NODE_MAX_SAVED 2
+
+typedef struct tg_node tg_node;
+
+/* Fill grad_in[i] (initially NULL) for each input i with tg_node_needs_grad(n, i).
+ * grad_out has the output's shape; grad_in[i] may have the output's
+ * broadcast shape: the engine sums it down to the input's shape. Written
+ * with tg_* ops so that, with create_graph, the backward is recorded too. */
+typedef void (*tg_backward_fn)(tg_node *n, tg_tensor *grad_out, tg_tensor **grad_in);
+
+typedef struct tg_op {
+  const char *name; /* "MulBackward" */
+  tg_backward_fn backward;
+} tg_op;
+
+/* An op descriptor cannot exist without its backward function. */
+#define TG_DEFINE_OP(var, name, fn) static const tg_op var = {name, fn}
+
+/* One node per differentiable op result: the op, its inputs (edges), extra
+ * saved tensors and parameters. Nodes are linked in creation order (the
+ * tape), which is a topological order, so backward walks it in reverse. */
+struct tg_node {
+  tg_obj obj;
+  const tg_op *op;
+  tg_node *tape_prev, *tape_next;
+  uint64_t seq;
+  tg_tensor *out;
+  tg_tensor *grad; /* gradient w.r.t. out, pending during backward */
+  bool released;   /* saved values dropped: a second backward is an error */
+  bool pending;    /* has gradient waiting in the current backward */
+  bool grad_owned; /* grad is the engine's own buffer (safe to add into) */
+  int n_in;
+  tg_tensor *saved[TG_NODE_MAX_SAVED];
+  uint32_t saved_version[TG_NODE_MAX_SAVED];
+  double f[2];                   /* float parameters (exponent, slope, ...) */
+  int64_t i[TG_MAX_DIMS + 2];    /* int parameters (dims, keepdim, ...) */
+  tg_tensor *in[];               /* n_in inputs */
+};
+
+/* ---- grad mode */
+bool tg_grad_enabled(void);
+/* returns the previous setting */
+bool tg_set_grad_enabled(bool on);
+void tg_no_grad_begin(void); /* nestable; pairs with tg_no_grad_end */
+void tg_no_grad_end(void);
+
+/* ---- leaves */
+tg_tensor *tg_requires_grad_(tg_tensor *t, bool on); /* leaves only; returns t */
+tg_tensor *tg_retain_grad(tg_tensor *t);             /* keep .grad of a non-leaf */
+tg_tensor *tg_detach(tg_tensor *t);                  /* shares storage, no history */
+bool tg_is_leaf(const tg_tensor *t);
+int tg_zero_grad(tg_tensor *t); /* zero .grad in place (keeps the buffer) */
+const char *tg_grad_fn_name(const tg_tensor *t); /* "MulBackward", or NULL */
+
+/* ---- memory (graph-aware) */
+/* Move t to the enclosing scope (persistent at depth 1); if t has history,
+ * the nodes and tensors of its graph owned by the current scope move too,
+ * so a later backward can use them. Returns t. */
+tg_tensor *tg_keep(tg_tensor *t);
+/* Free a persistent tensor with its grad and grad_fn node; scoped tensors
+ * are freed by their scope. */
+void tg_free(tg_tensor *t);
+
+/* ---- backward */
+/* Accumulate d(root)/d(leaf) into .grad of every leaf that requires grad.
+ * grad_output NULL means 1 for a one-element root. Without retain_graph the
+ * graph's saved values are released: a second backward through it is an
+ * error. Returns 0 or -1 (message in tg_last_error). */
+int tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph);
+/* torch.autograd.grad: gradients of sum_k <outputs[k], grad_outputs[k]>
+ * w.r.t. inputs, returned in grads_out (current scope, NULL where an input is
+ * unreachable and allow_unused). With create_graph the backward is recorded
+ * and grads_out have history (higher derivatives). .grad is not touched. */
+typedef struct tg_grad_opts {
+  bool retain_graph; /* defaults to create_graph */
+  bool create_graph;
+  bool allow_unused;
+} tg_grad_opts;
+int tg_grad(int n_out, tg_tensor **outputs, tg_tensor **grad_outputs, int n_in,
+            tg_tensor **inputs, tg_tensor **grads_out, tg_grad_opts opts);
+
+/* ---- jacobian and gradient checks (any dtype in, float64 recommended) */
+typedef tg_tensor *(*tg_fn)(tg_tensor **inputs, void *ctx);
+/* rows via one-hot grad_outputs: J is [numel(f(x)), numel(x)] */
+tg_tensor *tg_jacobian(tg_fn f, tg_tensor *x, void *ctx);
+
+typedef struct tg_gradcheck_opts {
+  double atol, rtol; /* defaults 1e-5, 1e-3 (PyTorch's) */
+  bool quiet;        /* do not print the failure report */
+} tg_gradcheck_opts;
+typedef struct tg_gradcheck_result {
+  bool ok;
+  double max_error;    /* worst |analytic - numeric| - rtol*|numeric| */
+  int input;           /* where the worst entry is */
+  size_t out_index, in_index;
+  double analytic, numeric;
+  char message[256];
+} tg_gradcheck_result;
+/* analytic Jacobian vs central differences, h_i = sqrt(eps)*max(|x_i|,1) */
+tg_gradcheck_result tg_gradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,
+                                 tg_gradcheck_opts opts);
+/* second order: gradcheck of x -> grad(f(x), x, v, create_graph) for a fixed random v */
+tg_gradcheck_result tg_gradgradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,
+                                     tg_gradcheck_opts opts);
+
+/* ---- graph export: DOT text of the graph behind t (for `dot -Tpng`) */
+int tg_graph_dot(const tg_tensor *t, FILE *out);
+
+/* ---- for ops/: record a node for a fresh result. Returns out, or NULL
+ * (and frees nothing: out stays in its scope) on error. */
+tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
+bool tg_node_needs_grad(const tg_node *n, int i);
+/* save a tensor (output or temporary) for backward */
+void tg_node_save(tg_node *n, int slot, tg_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,96 @@
+/* Binary elementwise ops with broadcasting. Each backward returns gradients
+ * at the output's (broadcast) shape; the engine sums them down to each
+ * input's shape in one place (tg_sum_to_shape). */
+#include <tgmath.h>
+
+#include "ops_internal.h"
+
+static tg_tensor *binary(const char *name, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
+                         const tg_op *op) {
+  tg_tensor *out = ops_binary_forward(name, a, b, k, (ops_params){0, 0});
+  ops_record(out, op, 2, (tg_tensor *[]){a, b});
+  return out;
+}
+
+/* add: d/da = 1, d/db = 1 */
+OPS_BINARY_KERNEL(add_k, x + y)
+static void add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  (void)n;
+  gi[0] = g;
+  gi[1] = g;
+}
+TG_DEFINE_OP(OP_ADD, "AddBackward", add_backward);
+tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return binary("add", a, b, &add_k, &OP_ADD); }
+
+/* sub: d/da = 1, d/db = -1 */
+OPS_BINARY_KERNEL(sub_k, x - y)
+static void sub_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  (void)n;
+  gi[0] = g;
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(g);
+}
+TG_DEFINE_OP(OP_SUB, "SubBackward", sub_backward);
+tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return binary("sub", a, b, &sub_k, &OP_SUB); }
+
+/* mul: d/da = b, d/db = a */
+OPS_BINARY_KERNEL(mul_k, x *y)
+static void mul_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, n->in[1]);
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, n->in[0]);
+}
+TG_DEFINE_OP(OP_MUL, "MulBackward", mul_backward);
+tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return binary("mul", a, b, &mul_k, &OP_MUL); }
+
+/* div: d/da = 1/b, d/db = -a/b^2 = -out/b */
+OPS_BINARY_KERNEL(div_k, x / y)
+static void div_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *a = n->in[0], *b = n->in[1];
+  tg_tensor *g_over_b = tg_div(g, b);
+  if (tg_node_needs_grad(n, 0)) gi[0] = g_over_b;
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(tg_mul(g_over_b, tg_div(a, b)));
+}
+TG_DEFINE_OP(OP_DIV, "DivBackward", div_backward);
+tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return binary("div", a, b, &div_k, &OP_DIV); }
+
+/* pow: d/da = b*a^(b-1), d/db = a^b * log(a) (0 where a == 0, as PyTorch) */
+OPS_BINARY_KERNEL(pow_k, pow(x, y))
+OPS_BINARY_KERNEL(xlogy_safe_k, x == 0 ? 0 : y * log(x))
+static void pow_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *a = n->in[0], *b = n->in[1];
+  if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, tg_mul(b, tg_pow(a, tg_sub_scalar(b, 1.0))));
+  if (tg_node_needs_grad(n, 1)) {
+    /* a^b*log(a) written as out*log(a); log(a) for a <= 0 is masked where a == 0 */
+    tg_tensor *loga = ops_binary_forward("pow", a, tg_ones_like(a), &xlogy_safe_k, (ops_params){0, 0});
+    gi[1] = tg_mul(g, tg_mul(n->out, loga));
+  }
+}
+TG_DEFINE_OP(OP_POW, "PowBackward", pow_backward);
+tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b) { return binary("pow", a, b, &pow_k, &OP_POW); }
+
+/* maximum/minimum: the gradient goes to the larger (smaller) input; on a
+ * tie it is split in half, as PyTorch does. The masks are constants. */
+OPS_BINARY_KERNEL(max_k, (x > y || isnan(x)) ? x : y)
+OPS_BINARY_KERNEL(min_k, (x < y || isnan(x)) ? x : y)
+OPS_BINARY_KERNEL(gt_mask_k, x > y ? 1 : (x == y ? 0.5 : 0))
+OPS_BINARY_KERNEL(lt_mask_k, x < y ? 1 : (x == y ? 0.5 : 0))
+
+static void select_backward(tg_node *n, tg_tensor *g, tg_tensor **gi, const ops_kernel *mask_k) {
+  tg_tensor *a = n->in[0], *b = n->in[1];
+  tg_tensor *mask_a = ops_binary_forward("maximum", a, b, mask_k, (ops_params){0, 0});
+  if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, mask_a);
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, tg_rsub_scalar(mask_a, 1.0));
+}
+static void maximum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  select_backward(n, g, gi, &gt_mask_k);
+}
+static void minimum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  select_backward(n, g, gi, &lt_mask_k);
+}
+TG_DEFINE_OP(OP_MAXIMUM, "MaximumBackward", maximum_backward);
+TG_DEFINE_OP(OP_MINIMUM, "MinimumBackward", minimum_backward);
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b) {
+  return binary("maximum", a, b, &max_k, &OP_MAXIMUM);
+}
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b) {
+  return binary("minimum", a, b, &min_k, &OP_MINIMUM);
+}

@@ -1,0 +1,102 @@
+/* Drivers shared by the elementwise ops and reductions. */
+#include "ops_internal.h"
+
+bool ops_check_float(const char *op, const tg_tensor *t, int argno) {
+  if (!tg_tensor_check(t, op, argno)) return false;
+  if (t->dtype == TG_INT64) {
+    tg_error("%s: argument %d is int64; this op needs float32 or float64", op, argno);
+    return false;
+  }
+  return true;
+}
+
+bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b) {
+  if (!ops_check_float(op, a, 1) || !ops_check_float(op, b, 2)) return false;
+  if (a->dtype != b->dtype) {
+    tg_error("%s: dtypes differ (%s and %s); convert one with tg_to_dtype", op,
+             tg_dtype_name(a->dtype), tg_dtype_name(b->dtype));
+    return false;
+  }
+  return true;
+}
+
+void ops_apply(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const ops_kernel *k,
+               ops_params prm) {
+  ptrdiff_t st[3][TG_MAX_DIMS];
+  char *base[3] = {tg_ptr(out), tg_ptr(a), b ? tg_ptr(b) : NULL};
+  tg_broadcast_strides(out, out->ndim, out->shape, st[0]);
+  tg_broadcast_strides(a, out->ndim, out->shape, st[1]);
+  if (b) tg_broadcast_strides(b, out->ndim, out->shape, st[2]);
+  /* size-1 output dims were given stride 0; the iterator drops them anyway */
+  tg_iter(b ? 3 : 2, base, out->ndim, out->shape, st,
+          out->dtype == TG_FLOAT32 ? k->f32 : k->f64, &prm);
+}
+
+tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, ops_params prm) {
+  if (!ops_check_float(op, a, 1)) return NULL;
+  tg_tensor *out = tg_tensor_alloc(a->dtype, a->ndim, a->shape);
+  if (out) ops_apply(out, a, NULL, k, prm);
+  return out;
+}
+
+tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
+                              ops_params prm) {
+  if (!ops_check_pair(op, a, b)) return NULL;
+  size_t shape[TG_MAX_DIMS];
+  int nd;
+  if (tg_broadcast_shapes(op, a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) return NULL;
+  tg_tensor *out = tg_tensor_alloc(a->dtype, nd, shape);
+  if (out) ops_apply(out, a, b, k, prm);
+  return out;
+}
+
+tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
+  if (!tg_ctx.grad_add) {
+    tg_ctx.grad_add = tg_add;
+    tg_ctx.grad_sum_to = tg_sum_to_shape;
+  }
+  return tg_record(out, op, n_in, in);
+}
+
+bool ops_dims_mask(const char *op, const tg_tensor *a, int n_dims, const int *dims,
+                   unsigned *mask) {
+  *mask = 0;
+  if (n_dims == 0) {
+    *mask = (1u << a->ndim) - 1u;
+    return true;
+  }
+  if (n_dims < 0 || !dims) {
+    tg_error("%s: dims is NULL or n_dims is negative", op);
+    return false;
+  }
+  for (int k = 0; k < n_dims; k++) {
+    int d = tg_norm_dim(op, dims[k], a->ndim);
+    if (d < 0) return false;
+    if (a->ndim == 0) continue;
+    if (*mask & (1u << d)) {
+      tg_error("%s: dim %d appears more than once", op, d);
+      return false;
+    }
+    *mask |= 1u << d;
+  }
+  return true;
+}
+
+int ops_reduced_shape(const tg_tensor *a, unsigned mask, bool keepdim, size_t *shape) {
+  int nd = 0;
+  for (int d = 0; d < a->ndim; d++) {
+    if (mask & (1u << d)) {
+      if (keepdim) shape[nd++] = 1;
+    } else {
+      shape[nd++] = a->shape[d];
+    }
+  }
+  return nd;
+}
+
+tg_tensor *ops_expand_reduced(tg_tensor *g, const tg_tensor *a, unsigned mask) {
+  size_t keep[TG_MAX_DIMS];
+  int nd = ops_reduced_shape(a, mask, true, keep);
+  tg_tensor *r = tg_same_shape(g, a) ? g : tg_reshape(g, nd, keep);
+  return tg_expand(r, a->ndim, a->shape);
+}

@@ -1,0 +1,218 @@
+/* Indexing ops in adjoint pairs: gather <-> scatter_add and
+ * index_select <-> index_add; each one's backward is the other. */
+#include <string.h>
+
+#include "ops_internal.h"
+
+static bool check_index(const char *op, const tg_tensor *idx, int argno) {
+  if (!tg_tensor_check(idx, op, argno)) return false;
+  if (idx->dtype != TG_INT64) {
+    tg_error("%s: index (argument %d) must be int64, got %s", op, argno, tg_dtype_name(idx->dtype));
+    return false;
+  }
+  return true;
+}
+
+static ptrdiff_t offset_of(const tg_tensor *t, const size_t *pos) {
+  ptrdiff_t off = (ptrdiff_t)t->offset;
+  for (int d = 0; d < t->ndim; d++) off += (ptrdiff_t)pos[d] * t->strides[d];
+  return off;
+}
+
+static bool next_pos(size_t *pos, int ndim, const size_t *shape) {
+  for (int d = ndim - 1; d >= 0; d--) {
+    if (++pos[d] < shape[d]) return true;
+    pos[d] = 0;
+  }
+  return false;
+}
+
+static void add_at(tg_tensor *t, ptrdiff_t off, double v) {
+  if (t->dtype == TG_FLOAT32) ((float *)t->storage->data)[off] += (float)v;
+  else ((double *)t->storage->data)[off] += v;
+}
+
+static double get_at(const tg_tensor *t, ptrdiff_t off) {
+  return t->dtype == TG_FLOAT32 ? ((const float *)t->storage->data)[off]
+                                : ((const double *)t->storage->data)[off];
+}
+
+static bool index_in_range(const char *op, int64_t v, size_t size, int dim) {
+  if (v < 0 || (uint64_t)v >= size) {
+    tg_error("%s: index %lld is out of bounds for dim %d with size %zu", op, (long long)v, dim, size);
+    return false;
+  }
+  return true;
+}
+
+/* for every position p of idx: body with q = p except q[dim] = idx[p] */
+static bool for_each_scatter(const char *op, const tg_tensor *big, int dim, const tg_tensor *idx,
+                             tg_tensor *dst, const tg_tensor *src, bool gather) {
+  if (idx->numel == 0) return true;
+  size_t p[TG_MAX_DIMS] = {0}, q[TG_MAX_DIMS];
+  const int64_t *ix = (const int64_t *)idx->storage->data;
+  do {
+    int64_t v = ix[offset_of(idx, p)];
+    if (!index_in_range(op, v, big->shape[dim], dim)) return false;
+    memcpy(q, p, sizeof q);
+    q[dim] = (size_t)v;
+    if (gather) add_at(dst, offset_of(dst, p), get_at(big, offset_of(big, q)));
+    else add_at(dst, offset_of(dst, q), get_at(src, offset_of(src, p)));
+  } while (next_pos(p, idx->ndim, idx->shape));
+  return true;
+}
+
+static bool check_gather_shapes(const char *op, const tg_tensor *a, int d, const tg_tensor *idx,
+                                const tg_tensor *src) {
+  char b1[96], b2[96];
+  bool ok = idx->ndim == a->ndim && (!src || src->ndim == a->ndim);
+  for (int k = 0; ok && k < a->ndim; k++) {
+    if (k != d && idx->shape[k] > a->shape[k]) ok = false;
+    if (src && idx->shape[k] > src->shape[k]) ok = false;
+  }
+  if (!ok)
+    tg_error("%s: index %s does not fit input %s along dims other than %d (same ndim, index no larger)",
+             op, tg_shape_str(idx, b1, sizeof b1), tg_shape_str(a, b2, sizeof b2), d);
+  return ok;
+}
+
+/* ---------------------------------------------------- gather/scatter_add */
+
+static void gather_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  gi[0] = tg_scatter_add(tg_zeros_like(n->in[0]), (int)n->i[0], n->saved[0], g);
+}
+TG_DEFINE_OP(OP_GATHER, "GatherBackward", gather_backward);
+
+tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
+  if (!ops_check_float("gather", a, 1) || !check_index("gather", index, 3)) return NULL;
+  int d = tg_norm_dim("gather", dim, a->ndim);
+  if (d < 0 || !check_gather_shapes("gather", a, d, index, NULL)) return NULL;
+  tg_tensor *out = tg_zeros(a->dtype, index->ndim, index->shape);
+  if (!out || !for_each_scatter("gather", a, d, index, out, NULL, true)) return NULL;
+  tg_node *n = ops_record(out, &OP_GATHER, 1, &a);
+  if (n) {
+    n->i[0] = d;
+    tg_node_save(n, 0, index);
+  }
+  return out;
+}
+
+static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  if (tg_node_needs_grad(n, 0)) gi[0] = g;
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_gather(g, (int)n->i[0], n->saved[0]);
+}
+TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward);
+
+tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
+  if (!ops_check_pair("scatter_add", a, src) || !check_index("scatter_add", index, 3)) return NULL;
+  int d = tg_norm_dim("scatter_add", dim, a->ndim);
+  if (d < 0 || !check_gather_shapes("scatter_add", a, d, index, src)) return NULL;
+  bool prev = tg_set_grad_enabled(false);
+  tg_tensor *out = tg_clone(a);
+  tg_set_grad_enabled(prev);
+  if (!out || !for_each_scatter("scatter_add", a, d, index, out, src, false)) return NULL;
+  tg_node *n = ops_record(out, &OP_SCATTER_ADD, 2, (tg_tensor *[]){a, src});
+  if (n) {
+    n->i[0] = d;
+    tg_node_save(n, 0, index);
+  }
+  return out;
+}
+
+/* -------------------------------------------------- index_select/index_add */
+
+static bool check_index_1d(const char *op, const tg_tensor *a, int d, const tg_tensor *idx) {
+  if (idx->ndim != 1) {
+    tg_error("%s: index must be 1-D, got %d dims", op, idx->ndim);
+    return false;
+  }
+  const int64_t *ix = (const int64_t *)idx->storage->data;
+  for (size_t i = 0; i < idx->numel; i++)
+    if (!index_in_range(op, ix[(ptrdiff_t)idx->offset + (ptrdiff_t)i * idx->strides[0]], a->shape[d], d))
+      return false;
+  return true;
+}
+
+/* dst[..., ix[i], ...] += src[..., i, ...] (select=false) or
+ * dst[..., i, ...] += src[..., ix[i], ...] (select=true) */
+static void index_copy_rows(tg_tensor *dst, const tg_tensor *src, int d, const tg_tensor *idx, bool select) {
+  const int64_t *ix = (const int64_t *)idx->storage->data;
+  for (size_t i = 0; i < idx->numel; i++) {
+    size_t j = (size_t)ix[(ptrdiff_t)idx->offset + (ptrdiff_t)i * idx->strides[0]];
+    size_t row_dst = select ? i : j, row_src = select ? j : i;
+    size_t p[TG_MAX_DIMS] = {0}, shape[TG_MAX_DIMS];
+    memcpy(shape, src->shape, sizeof shape);
+    shape[d] = 1;
+    do {
+      size_t pd[TG_MAX_DIMS], ps[TG_MAX_DIMS];
+      memcpy(pd, p, sizeof pd);
+      memcpy(ps, p, sizeof ps);
+      pd[d] = row_dst;
+      ps[d] = row_src;
+      add_at(dst, offset_of(dst, pd), get_at(src, offset_of(src, ps)));
+    } while (next_pos(p, src->ndim, shape));
+  }
+}
+
+static void index_select_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  gi[0] = tg_index_add(tg_zeros_like(n->in[0]), (int)n->i[0], n->saved[0], g);
+}
+TG_DEFINE_OP(OP_INDEX_SELECT, "IndexSelectBackward", index_select_backward);
+
+tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
+  if (!ops_check_float("index_select", a, 1) || !check_index("index_select", index, 3)) return NULL;
+  if (a->ndim == 0) {
+    tg_error("index_select: the input is 0-d; it needs at least one dim");
+    return NULL;
+  }
+  int d = tg_norm_dim("index_select", dim, a->ndim);
+  if (d < 0 || !check_index_1d("index_select", a, d, index)) return NULL;
+  size_t shape[TG_MAX_DIMS];
+  memcpy(shape, a->shape, sizeof shape);
+  shape[d] = index->numel;
+  tg_tensor *out = tg_zeros(a->dtype, a->ndim, shape);
+  if (!out) return NULL;
+  if (out->numel) index_copy_rows(out, a, d, index, true);
+  tg_node *n = ops_record(out, &OP_INDEX_SELECT, 1, &a);
+  if (n) {
+    n->i[0] = d;
+    tg_node_save(n, 0, index);
+  }
+  return out;
+}
+
+static void index_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  if (tg_node_needs_grad(n, 0)) gi[0] = g;
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_index_select(g, (int)n->i[0], n->saved[0]);
+}
+TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward);
+
+tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
+  if (!ops_check_pair("index_add", a, src) || !check_index("index_add", index, 3)) return NULL;
+  if (a->ndim == 0) {
+    tg_error("index_add: the input is 0-d; it needs at least one dim");
+    return NULL;
+  }
+  int d = tg_norm_dim("index_add", dim, a->ndim);
+  if (d < 0 || !check_index_1d("index_add", a, d, index)) return NULL;
+  bool ok = src->ndim == a->ndim && src->shape[d] == index->numel;
+  for (int k = 0; ok && k < a->ndim; k++) ok = k == d || src->shape[k] == a->shape[k];
+  if (!ok) {
+    char b1[96], b2[96];
+    tg_error("index_add: source %s must match input %s except in dim %d, which must equal the "
+             "index length %zu", tg_shape_str(src, b1, sizeof b1), tg_shape_str(a, b2, sizeof b2),
+             d, index->numel);
+    return NULL;
+  }
+  bool prev = tg_set_grad_enabled(false);
+  tg_tensor *out = tg_clone(a);
+  tg_set_grad_enabled(prev);
+  if (!out) return NULL;
+  if (src->numel) index_copy_rows(out, src, d, index, false);
+  tg_node *n = ops_record(out, &OP_INDEX_ADD, 2, (tg_tensor *[]){a, src});
+  if (n) {
+    n->i[0] = d;
+    tg_node_save(n, 0, index);
+  }
+  return out;
+}

@@ -1,0 +1,150 @@
+/* Matrix products through CBLAS. One node kind, batched matmul of operands
+ * with >= 2 dims (batch dims broadcast); 1-D operands are handled with
+ * unsqueeze/squeeze views around it, as PyTorch specifies. A transposed
+ * operand is passed to BLAS with its trans flag, never copied. */
+#include <cblas.h>
+#include <string.h>
+
+#include "ops_internal.h"
+
+/* How BLAS can read a rows x cols matrix with element strides (rs, cs):
+ * row-major as is, or transposed. false: it must be copied first. */
+static bool blas_layout(size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs, bool *trans, int *ld) {
+  if ((cols == 1 || cs == 1) && (rows == 1 || rs >= (ptrdiff_t)cols)) {
+    *trans = false;
+    *ld = rows == 1 ? (int)(cols > 1 ? cols : 1) : (int)rs;
+    if (*ld < (int)cols) *ld = (int)cols;
+    return true;
+  }
+  if ((rows == 1 || rs == 1) && (cols == 1 || cs >= (ptrdiff_t)rows)) {
+    *trans = true;
+    *ld = cols == 1 ? (int)(rows > 1 ? rows : 1) : (int)cs;
+    if (*ld < (int)rows) *ld = (int)rows;
+    return true;
+  }
+  return false;
+}
+
+static bool blas_ok(const tg_tensor *t) {
+  bool tr;
+  int ld;
+  int r = t->ndim - 2, c = t->ndim - 1;
+  return blas_layout(t->shape[r], t->shape[c], t->strides[r], t->strides[c], &tr, &ld);
+}
+
+static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t boff, tg_tensor *out,
+                 size_t ooff) {
+  int ra = a->ndim - 2, rb = b->ndim - 2;
+  size_t m = a->shape[ra], k = a->shape[ra + 1], n = b->shape[rb + 1];
+  bool ta, tb;
+  int lda, ldb;
+  blas_layout(m, k, a->strides[ra], a->strides[ra + 1], &ta, &lda);
+  blas_layout(k, n, b->strides[rb], b->strides[rb + 1], &tb, &ldb);
+  CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    memset((char *)tg_ptr(out) + ooff * tg_dtype_size(out->dtype), 0, m * n * tg_dtype_size(out->dtype));
+    return;
+  }
+  if (out->dtype == TG_FLOAT32)
+    cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, (const float *)tg_ptr(a) + aoff,
+                lda, (const float *)tg_ptr(b) + boff, ldb, 0.0f, (float *)tg_ptr(out) + ooff, (int)n);
+  else
+    cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, (const double *)tg_ptr(a) + aoff,
+                lda, (const double *)tg_ptr(b) + boff, ldb, 0.0, (double *)tg_ptr(out) + ooff, (int)n);
+}
+
+/* dC = g; dA = g @ B^T, dB = A^T @ g (at the broadcast batch shape: the
+ * engine sums over broadcast batch dims) */
+static void matmul_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *a = n->in[0], *b = n->in[1];
+  if (tg_node_needs_grad(n, 0)) gi[0] = tg_matmul(g, tg_transpose(b, -1, -2));
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_matmul(tg_transpose(a, -1, -2), g);
+}
+TG_DEFINE_OP(OP_MATMUL, "MmBackward", matmul_backward);
+
+/* both operands have >= 2 dims */
+static tg_tensor *matmul_nd(tg_tensor *a, tg_tensor *b) {
+  char b1[96], b2[96];
+  size_t m = a->shape[a->ndim - 2], k = a->shape[a->ndim - 1];
+  size_t k2 = b->shape[b->ndim - 2], n = b->shape[b->ndim - 1];
+  if (k != k2) {
+    tg_error("matmul: %s @ %s: inner dimensions %zu and %zu differ", tg_shape_str(a, b1, sizeof b1),
+             tg_shape_str(b, b2, sizeof b2), k, k2);
+    return NULL;
+  }
+  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
+    tg_error("matmul: dimensions above 2^31 are not supported by BLAS");
+    return NULL;
+  }
+  size_t batch[TG_MAX_DIMS];
+  int nb;
+  if (tg_broadcast_shapes("matmul (batch dims)", a->ndim - 2, a->shape, b->ndim - 2, b->shape, &nb, batch))
+    return NULL;
+  if (nb + 2 > TG_MAX_DIMS) {
+    tg_error("matmul: result would have more than %d dims", TG_MAX_DIMS);
+    return NULL;
+  }
+  /* operands BLAS cannot read (e.g. expanded) are copied, without history */
+  bool prev = tg_set_grad_enabled(false);
+  tg_tensor *ra = blas_ok(a) ? a : tg_clone(a), *rb = blas_ok(b) ? b : tg_clone(b);
+  tg_set_grad_enabled(prev);
+  size_t shape[TG_MAX_DIMS];
+  memcpy(shape, batch, (size_t)nb * sizeof *shape);
+  shape[nb] = m;
+  shape[nb + 1] = n;
+  tg_tensor *out = ra && rb ? tg_tensor_alloc(a->dtype, nb + 2, shape) : NULL;
+  if (!out) return NULL;
+  size_t nbatch = tg_shape_numel(nb, batch);
+  for (size_t i = 0; i < nbatch; i++) {
+    /* offsets of batch i in each operand, broadcasting size-1 batch dims */
+    size_t aoff = 0, boff = 0, r = i;
+    for (int d = nb - 1; d >= 0; d--) {
+      size_t id = r % batch[d];
+      r /= batch[d];
+      int da = d - (nb - (ra->ndim - 2)), db = d - (nb - (rb->ndim - 2));
+      if (da >= 0 && ra->shape[da] != 1) aoff += id * (size_t)ra->strides[da];
+      if (db >= 0 && rb->shape[db] != 1) boff += id * (size_t)rb->strides[db];
+    }
+    gemm(ra, aoff, rb, boff, out, i * m * n);
+  }
+  ops_record(out, &OP_MATMUL, 2, (tg_tensor *[]){a, b});
+  return out;
+}
+
+tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
+  if (!ops_check_pair("matmul", a, b)) return NULL;
+  if (a->ndim == 0 || b->ndim == 0) {
+    tg_error("matmul: both arguments need at least 1 dimension, got %dD and %dD", a->ndim, b->ndim);
+    return NULL;
+  }
+  if (a->ndim == 1 && b->ndim == 1 && a->shape[0] != b->shape[0]) {
+    tg_error("matmul: 1D tensors of sizes %zu and %zu: a dot product needs equal sizes",
+             a->shape[0], b->shape[0]);
+    return NULL;
+  }
+  tg_tensor *a2 = a->ndim == 1 ? tg_unsqueeze(a, 0) : a; /* [k] -> [1,k] */
+  tg_tensor *b2 = b->ndim == 1 ? tg_unsqueeze(b, 1) : b; /* [k] -> [k,1] */
+  tg_tensor *out = matmul_nd(a2, b2);
+  if (b->ndim == 1) out = tg_squeeze(out, -1);
+  if (a->ndim == 1) out = tg_squeeze(out, b->ndim == 1 ? -1 : -2);
+  return out;
+}
+
+tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
+  if (!ops_check_pair("dot", a, b)) return NULL;
+  if (a->ndim != 1 || b->ndim != 1) {
+    tg_error("dot: 1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
+    return NULL;
+  }
+  return tg_matmul(a, b);
+}
+
+tg_tensor *tg_outer(tg_tensor *a, tg_tensor *b) {
+  if (!ops_check_pair("outer", a, b)) return NULL;
+  if (a->ndim != 1 || b->ndim != 1) {
+    tg_error("outer: 1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
+    return NULL;
+  }
+  return tg_mul(tg_unsqueeze(a, 1), tg_unsqueeze(b, 0));
+}

@@ -1,0 +1,107 @@
+/* Shared machinery for ops/: argument checks, the elementwise drivers and
+ * the kernel macros. An elementwise op is a kernel (a typed loop generated
+ * from one expression), a forward call to a driver, and a backward written
+ * with tg_* ops right next to it. */
+#ifndef TG_OPS_INTERNAL_H
+#define TG_OPS_INTERNAL_H
+
+#include "tg_internal.h"
+#include "tg_ops.h"
+
+/* float32 and float64 loops of one elementwise kernel */
+typedef struct ops_kernel {
+  tg_loop_fn f32, f64;
+} ops_kernel;
+
+/* parameters a kernel reads as p0, p1 */
+typedef struct ops_params {
+  double p0, p1;
+} ops_params;
+
+/* Generates NAME: a kernel computing EXPR from x (and y for binary) per
+ * element, in the element type T (tgmath picks expf for float). The
+ * contiguous case is a separate loop so the compiler can vectorise it. */
+#define OPS_UNARY_LOOP(NAME, T, EXPR)                                          \
+  static void NAME(char **p_, const ptrdiff_t *s_, size_t n_, const void *a_) { \
+    const ops_params *prm_ = a_;                                               \
+    const T p0 = prm_ ? (T)prm_->p0 : 0, p1 = prm_ ? (T)prm_->p1 : 0;         \
+    (void)p0;                                                                  \
+    (void)p1;                                                                  \
+    T *restrict o_ = (T *)p_[0];                                               \
+    const T *restrict a_p = (const T *)p_[1];                                  \
+    ptrdiff_t so_ = s_[0] / (ptrdiff_t)sizeof(T), sa_ = s_[1] / (ptrdiff_t)sizeof(T); \
+    if (so_ == 1 && sa_ == 1) {                                                \
+      for (size_t i_ = 0; i_ < n_; i_++) {                                     \
+        const T x = a_p[i_];                                                   \
+        o_[i_] = (T)(EXPR);                                                    \
+      }                                                                        \
+    } else {                                                                   \
+      for (size_t i_ = 0; i_ < n_; i_++) {                                     \
+        const T x = a_p[(ptrdiff_t)i_ * sa_];                                  \
+        o_[(ptrdiff_t)i_ * so_] = (T)(EXPR);                                   \
+      }                                                                        \
+    }                                                                          \
+  }
+
+#define OPS_UNARY_KERNEL(NAME, EXPR)                                           \
+  OPS_UNARY_LOOP(NAME##_f32, float, EXPR)                                      \
+  OPS_UNARY_LOOP(NAME##_f64, double, EXPR)                                     \
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+
+#define OPS_BINARY_LOOP(NAME, T, EXPR)                                         \
+  static void NAME(char **p_, const ptrdiff_t *s_, size_t n_, const void *a_) { \
+    (void)a_;                                                                  \
+    T *restrict o_ = (T *)p_[0];                                               \
+    const T *restrict a_p = (const T *)p_[1];                                  \
+    const T *restrict b_p = (const T *)p_[2];                                  \
+    ptrdiff_t so_ = s_[0] / (ptrdiff_t)sizeof(T), sa_ = s_[1] / (ptrdiff_t)sizeof(T), \
+              sb_ = s_[2] / (ptrdiff_t)sizeof(T);                              \
+    if (so_ == 1 && sa_ == 1 && sb_ == 1) {                                    \
+      for (size_t i_ = 0; i_ < n_; i_++) {                                     \
+        const T x = a_p[i_], y = b_p[i_];                                      \
+        o_[i_] = (T)(EXPR);                                                    \
+      }                                                                        \
+    } else if (so_ == 1 && sa_ == 1 && sb_ == 0) {                             \
+      const T y = b_p[0];                                                      \
+      for (size_t i_ = 0; i_ < n_; i_++) {                                     \
+        const T x = a_p[i_];                                                   \
+        o_[i_] = (T)(EXPR);                                                    \
+      }                                                                        \
+    } else {                                                                   \
+      for (size_t i_ = 0; i_ < n_; i_++) {                                     \
+        const T x = a_p[(ptrdiff_t)i_ * sa_], y = b_p[(ptrdiff_t)i_ * sb_];    \
+        o_[(ptrdiff_t)i_ * so_] = (T)(EXPR);                                   \
+      }                                                                        \
+    }                                                                          \
+  }
+
+#define OPS_BINARY_KERNEL(NAME, EXPR)                                          \
+  OPS_BINARY_LOOP(NAME##_f32, float, EXPR)                                     \
+  OPS_BINARY_LOOP(NAME##_f64, double, EXPR)                                    \
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+
+/* checks: each records "op: what is wrong" and returns false */
+bool ops_check_float(const char *op, const tg_tensor *t, int argno);
+bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b);
+
+/* out = k(a) elementwise (out contiguous, same shape as a) */
+tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, ops_params prm);
+/* out = k(a, b) with broadcasting */
+tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
+                              ops_params prm);
+/* run k over (out, a, b) where all three already have out's shape or broadcast to it */
+void ops_apply(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const ops_kernel *k,
+               ops_params prm);
+
+/* record a node; also makes sure the engine can record backward passes */
+tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
+
+/* dims list -> bitmask over a->ndim dims (all dims when n_dims == 0) */
+bool ops_dims_mask(const char *op, const tg_tensor *a, int n_dims, const int *dims,
+                   unsigned *mask);
+/* shape with masked dims set to 1 (keepdim) or removed */
+int ops_reduced_shape(const tg_tensor *a, unsigned mask, bool keepdim, size_t *shape);
+/* grad of a reduction (shape keepdim or not) expanded back to a's shape */
+tg_tensor *ops_expand_reduced(tg_tensor *g, const tg_tensor *a, unsigned mask);
+
+#endif

@@ -1,0 +1,15 @@
+/* tapegrad: reverse-mode automatic differentiation for C.
+ * The one header to include. Layers, bottom to top:
+ *   tensor/   storage, views, creation, RNG, printing, scopes, errors
+ *   autograd/ the tape, backward, grad, jacobian, gradcheck, graph export
+ *   ops/      every differentiable op, forward and backward side by side */
+#ifndef TAPEGRAD_H
+#define TAPEGRAD_H
+
+#include "tg_tensor.h"
+#include "tg_autograd.h"
+#include "tg_ops.h"
+
+#define TAPEGRAD_VERSION "0.1.0"
+
+#endif

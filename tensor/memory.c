@@ -1,0 +1,298 @@
+/* Memory: a per-thread pool of power-of-two blocks and a stack of scopes.
+ *
+ * Every tensor header and graph node is linked into the scope that was
+ * current when it was made; tg_scope_end walks that list and returns each
+ * block to the pool, so the next iteration of a training loop reuses the same
+ * blocks and the system allocator is not called again. Storage is refcounted
+ * separately because views may outlive the tensor they were taken from
+ * (tg_keep on a view). */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg_internal.h"
+
+_Thread_local tg_context tg_ctx;
+
+/* ---------------------------------------------------------------- errors */
+
+void tg_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tg_ctx.err, sizeof tg_ctx.err, fmt, ap);
+  va_end(ap);
+  tg_ctx.err_set = true;
+  if (tg_ctx.err_echo) fprintf(stderr, "tapegrad: %s\n", tg_ctx.err);
+}
+
+const char *tg_last_error(void) { return tg_ctx.err_set ? tg_ctx.err : ""; }
+bool tg_has_error(void) { return tg_ctx.err_set; }
+void tg_set_error_echo(bool on) { tg_ctx.err_echo = on; }
+void tg_clear_error(void) {
+  tg_ctx.err_set = false;
+  tg_ctx.err[0] = '\0';
+}
+
+/* ------------------------------------------------------------------ pool */
+
+/* Hidden header before each block; 64 bytes keeps user memory aligned for
+ * SIMD loads and BLAS. */
+typedef struct pool_hdr {
+  void *next_free;
+  uint32_t cls;
+  uint32_t in_use;
+  char pad[48];
+} pool_hdr;
+_Static_assert(sizeof(pool_hdr) == 64, "pool header must keep 64-byte alignment");
+
+static unsigned size_class(size_t n) {
+  unsigned c = 6; /* 64 bytes minimum */
+  while (((size_t)1 << c) < n) c++;
+  return c;
+}
+
+void *tg_pool_alloc(size_t nbytes) {
+  unsigned cls = size_class(nbytes ? nbytes : 1);
+  if (cls >= TG_POOL_CLASSES) {
+    tg_error("out of memory: a block of %zu bytes is larger than the pool allows", nbytes);
+    return NULL;
+  }
+  pool_hdr *h = tg_ctx.free_list[cls];
+  if (h) {
+    tg_ctx.free_list[cls] = h->next_free;
+    tg_ctx.stats.bytes_cached -= (size_t)1 << cls;
+  } else {
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, sizeof(pool_hdr) + ((size_t)1 << cls)) != 0) {
+      tg_error("out of memory: could not allocate %zu bytes", nbytes);
+      return NULL;
+    }
+    h = mem;
+    h->cls = cls;
+    tg_ctx.stats.mallocs++;
+  }
+  h->in_use = 1;
+  return h + 1;
+}
+
+void tg_pool_free(void *p) {
+  if (!p) return;
+  pool_hdr *h = (pool_hdr *)p - 1;
+  h->in_use = 0;
+  h->next_free = tg_ctx.free_list[h->cls];
+  tg_ctx.free_list[h->cls] = h;
+  tg_ctx.stats.bytes_cached += (size_t)1 << h->cls;
+}
+
+void tg_release_cached(void) {
+  for (int c = 0; c < TG_POOL_CLASSES; c++) {
+    pool_hdr *h = tg_ctx.free_list[c];
+    while (h) {
+      pool_hdr *next = h->next_free;
+      free(h);
+      tg_ctx.stats.frees++;
+      h = next;
+    }
+    tg_ctx.free_list[c] = NULL;
+  }
+  tg_ctx.stats.bytes_cached = 0;
+  if (tg_ctx.depth == 0 && !tg_ctx.scopes[0].head) {
+    free(tg_ctx.scopes);
+    tg_ctx.scopes = NULL;
+    tg_ctx.scope_cap = 0;
+  }
+}
+
+tg_memory_stats tg_memory_get_stats(void) { return tg_ctx.stats; }
+
+/* ---------------------------------------------------------------- scopes */
+
+static int ensure_scopes(int depth) {
+  if (depth < tg_ctx.scope_cap) return 0;
+  int cap = tg_ctx.scope_cap ? tg_ctx.scope_cap * 2 : 16;
+  while (cap <= depth) cap *= 2;
+  tg_scope *s = realloc(tg_ctx.scopes, (size_t)cap * sizeof *s);
+  if (!s) {
+    tg_error("scope_begin: out of memory for the scope stack");
+    return -1;
+  }
+  memset(s + tg_ctx.scope_cap, 0, (size_t)(cap - tg_ctx.scope_cap) * sizeof *s);
+  tg_ctx.stats.mallocs++;
+  tg_ctx.scopes = s;
+  tg_ctx.scope_cap = cap;
+  return 0;
+}
+
+void tg_obj_attach(tg_obj *o, int scope, uint32_t magic) {
+  if (ensure_scopes(scope) != 0) scope = 0; /* unreachable for depth 0 once started */
+  o->scope = scope;
+  o->magic = magic;
+  o->prev = NULL;
+  o->next = tg_ctx.scopes[scope].head;
+  if (o->next) o->next->prev = o;
+  tg_ctx.scopes[scope].head = o;
+  tg_ctx.stats.live_objects++;
+}
+
+void tg_obj_detach(tg_obj *o) {
+  if (o->prev) o->prev->next = o->next;
+  else tg_ctx.scopes[o->scope].head = o->next;
+  if (o->next) o->next->prev = o->prev;
+  o->prev = o->next = NULL;
+  o->magic = TG_MAGIC_DEAD;
+  tg_ctx.stats.live_objects--;
+}
+
+void tg_obj_move(tg_obj *o, int scope) {
+  uint32_t magic = o->magic;
+  tg_obj_detach(o);
+  tg_obj_attach(o, scope, magic);
+}
+
+void tg_scope_begin(void) {
+  if (ensure_scopes(tg_ctx.depth + 1) != 0) return;
+  tg_ctx.depth++;
+  tg_ctx.scopes[tg_ctx.depth].head = NULL;
+}
+
+int tg_scope_end(void) {
+  if (tg_ctx.depth == 0) {
+    tg_error("scope_end: no scope is open (scope_end called more often than scope_begin)");
+    return -1;
+  }
+  tg_obj *o = tg_ctx.scopes[tg_ctx.depth].head;
+  while (o) {
+    tg_obj *next = o->next;
+    if (o->magic == TG_MAGIC_TENSOR) tg_tensor_destroy((tg_tensor *)o);
+    else if (o->magic == TG_MAGIC_NODE && tg_ctx.node_destroy) tg_ctx.node_destroy(o);
+    o = next;
+  }
+  tg_ctx.scopes[tg_ctx.depth].head = NULL;
+  tg_ctx.depth--;
+  return 0;
+}
+
+int tg_scope_depth(void) { return tg_ctx.depth; }
+
+/* --------------------------------------------------------------- tensors */
+
+size_t tg_dtype_size(tg_dtype dt) { return dt == TG_FLOAT32 ? 4 : 8; }
+
+const char *tg_dtype_name(tg_dtype dt) {
+  switch (dt) {
+  case TG_FLOAT32: return "float32";
+  case TG_FLOAT64: return "float64";
+  case TG_INT64: return "int64";
+  }
+  return "unknown";
+}
+
+size_t tg_shape_numel(int ndim, const size_t *shape) {
+  size_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  return n;
+}
+
+void tg_contiguous_strides(int ndim, const size_t *shape, ptrdiff_t *strides) {
+  ptrdiff_t s = 1;
+  for (int d = ndim - 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= (ptrdiff_t)(shape[d] ? shape[d] : 1);
+  }
+}
+
+static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
+  if (ndim < 0 || ndim > TG_MAX_DIMS) {
+    tg_error("tensor: %d dimensions requested; between 0 and %d are supported", ndim, TG_MAX_DIMS);
+    return NULL;
+  }
+  if (ndim > 0 && !shape) {
+    tg_error("tensor: shape is NULL for a %d-d tensor", ndim);
+    return NULL;
+  }
+  if ((unsigned)dt > TG_INT64) {
+    tg_error("tensor: unknown dtype %d", (int)dt);
+    return NULL;
+  }
+  size_t numel = 1;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] && numel > SIZE_MAX / 8 / shape[d]) {
+      tg_error("tensor: shape too large (more than 2^61 elements)");
+      return NULL;
+    }
+    numel *= shape[d];
+  }
+  tg_tensor *t = tg_pool_alloc(sizeof *t);
+  if (!t) return NULL;
+  memset(t, 0, sizeof *t);
+  t->dtype = dt;
+  t->ndim = ndim;
+  for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
+  t->numel = numel;
+  tg_obj_attach(&t->obj, scope, TG_MAGIC_TENSOR);
+  return t;
+}
+
+static tg_storage *storage_new(size_t nbytes) {
+  /* header and data in one block; data starts 64 bytes in */
+  char *mem = tg_pool_alloc(64 + nbytes);
+  if (!mem) return NULL;
+  tg_storage *s = (tg_storage *)mem;
+  s->data = mem + 64;
+  s->nbytes = nbytes;
+  s->refs = 1;
+  s->version = 0;
+  return s;
+}
+
+static void storage_unref(tg_storage *s) {
+  if (s && --s->refs == 0) tg_pool_free(s);
+}
+
+tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
+  tg_tensor *t = header_in(scope, dt, ndim, shape);
+  if (!t) return NULL;
+  t->storage = storage_new(t->numel * tg_dtype_size(dt));
+  if (!t->storage) {
+    tg_tensor_destroy(t);
+    return NULL;
+  }
+  tg_contiguous_strides(ndim, shape, t->strides);
+  return t;
+}
+
+tg_tensor *tg_tensor_alloc(tg_dtype dt, int ndim, const size_t *shape) {
+  return tg_tensor_alloc_in(tg_ctx.depth, dt, ndim, shape);
+}
+
+tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
+                          const ptrdiff_t *strides, size_t offset) {
+  tg_tensor *t = header_in(tg_ctx.depth, base->dtype, ndim, shape);
+  if (!t) return NULL;
+  for (int d = 0; d < ndim; d++) t->strides[d] = strides[d];
+  t->offset = offset;
+  t->storage = base->storage;
+  t->storage->refs++;
+  return t;
+}
+
+void tg_tensor_destroy(tg_tensor *t) {
+  tg_obj_detach(&t->obj);
+  storage_unref(t->storage);
+  t->storage = NULL;
+  tg_pool_free(t);
+}
+
+bool tg_tensor_check(const tg_tensor *t, const char *op, int argno) {
+  if (!t) {
+    /* keep the message of the op that produced the NULL, if there was one */
+    if (!tg_ctx.err_set) tg_error("%s: argument %d is NULL", op, argno);
+    return false;
+  }
+  if (t->obj.magic != TG_MAGIC_TENSOR) {
+    tg_error("%s: argument %d is a tensor whose scope has ended (or that was freed); "
+             "tg_keep it before scope_end to use it afterwards", op, argno);
+    return false;
+  }
+  return true;
+}

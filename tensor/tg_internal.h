@@ -1,0 +1,94 @@
+/* Internal to the library: the per-thread context, the block pool, the
+ * strided iterator and error helpers that the layers above build on. */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "tg_tensor.h"
+
+#define TG_MAGIC_TENSOR 0x7e45a11du
+#define TG_MAGIC_NODE 0x90de0a11u
+#define TG_MAGIC_DEAD 0xdeadbeefu
+
+#define TG_POOL_CLASSES 48
+
+struct tg_node;
+
+typedef struct tg_scope {
+  tg_obj *head; /* newest first */
+} tg_scope;
+
+typedef struct tg_context {
+  void *free_list[TG_POOL_CLASSES];
+  tg_memory_stats stats;
+  tg_scope *scopes; /* scopes[0] = persistent objects */
+  int depth, scope_cap;
+  struct tg_node *tape_tail; /* newest node; nodes link to older ones */
+  uint64_t next_seq;
+  bool grad_enabled_off; /* inverted so a zeroed context means grad on */
+  bool anomaly;
+  bool err_set, err_echo;
+  char err[512];
+  /* set by autograd/: how scope_end destroys a graph node */
+  void (*node_destroy)(tg_obj *node);
+  const char *(*node_name)(const struct tg_node *node);
+  /* set by ops/: differentiable add and sum-to-shape, which the backward
+   * engine needs only when it records the backward (create_graph) */
+  tg_tensor *(*grad_add)(tg_tensor *a, tg_tensor *b);
+  tg_tensor *(*grad_sum_to)(tg_tensor *t, int ndim, const size_t *shape);
+  bool rng_seeded;
+  tg_rng rng;
+} tg_context;
+
+extern _Thread_local tg_context tg_ctx;
+
+/* errors */
+#if defined(__GNUC__)
+#define TG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TG_PRINTF(a, b)
+#endif
+void tg_error(const char *fmt, ...) TG_PRINTF(1, 2);
+
+/* block pool: power-of-two classes, free lists per thread, never shrinks
+ * until tg_release_cached. Blocks are 64-byte aligned. */
+void *tg_pool_alloc(size_t nbytes);
+void tg_pool_free(void *p);
+
+/* scope membership of tensors and nodes */
+void tg_obj_attach(tg_obj *o, int scope, uint32_t magic);
+void tg_obj_detach(tg_obj *o);
+void tg_obj_move(tg_obj *o, int scope);
+
+/* a tensor header with fresh contiguous storage (uninitialised data) */
+tg_tensor *tg_tensor_alloc(tg_dtype dt, int ndim, const size_t *shape);
+/* a header viewing base's storage with the given geometry */
+tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
+                          const ptrdiff_t *strides, size_t offset);
+void tg_tensor_destroy(tg_tensor *t);
+/* allocate in a given scope (for grads that must live as long as their tensor) */
+tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape);
+void tg_contiguous_strides(int ndim, const size_t *shape, ptrdiff_t *strides);
+size_t tg_shape_numel(int ndim, const size_t *shape);
+const char *tg_dims_str(int ndim, const size_t *shape, char *buf, size_t len);
+
+static inline char *tg_ptr(const tg_tensor *t) {
+  return (char *)t->storage->data + t->offset * tg_dtype_size(t->dtype);
+}
+
+/* Strided N-d iteration. Operand k starts at base[k] and steps by
+ * strides[k][d] bytes along dim d; the loop body gets the innermost run. */
+typedef void (*tg_loop_fn)(char **p, const ptrdiff_t *s, size_t n, const void *arg);
+#define TG_ITER_MAX_OPS 4
+void tg_iter(int nops, char **base, int ndim, const size_t *shape,
+             ptrdiff_t strides[][TG_MAX_DIMS], tg_loop_fn fn, const void *arg);
+
+/* broadcast shapes as NumPy does; -1 with an error naming op on mismatch */
+int tg_broadcast_shapes(const char *op, int na, const size_t *sa, int nb,
+                        const size_t *sb, int *nout, size_t *out);
+/* byte strides of t viewed at the broadcast shape (0 along broadcast dims) */
+void tg_broadcast_strides(const tg_tensor *t, int ndim, const size_t *shape,
+                          ptrdiff_t *out);
+/* normalise a possibly negative dim; -1 with an error on range */
+int tg_norm_dim(const char *op, int dim, int ndim);
+
+#endif

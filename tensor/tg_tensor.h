@@ -1,0 +1,162 @@
+/* tensor layer: storage, shape/strides, views, creation, RNG, printing,
+ * scopes (memory), and the error model. Nothing here knows about autograd
+ * except the two pointers a tensor carries for it (grad, grad_fn). */
+#ifndef TG_TENSOR_H
+#define TG_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_MAX_DIMS 8
+
+typedef enum { TG_FLOAT32 = 0, TG_FLOAT64 = 1, TG_INT64 = 2 } tg_dtype;
+
+/* TG_SHAPE(2, 3) expands to the (ndim, shape) argument pair. */
+#define TG_SHAPE(...)                                                          \
+  (int)(sizeof((const size_t[]){__VA_ARGS__}) / sizeof(size_t)),               \
+      (const size_t[]) { __VA_ARGS__ }
+
+/* Every scope-owned object (tensor, graph node) starts with this link, so a
+ * scope can free everything created since it began in one walk. */
+typedef struct tg_obj {
+  struct tg_obj *prev, *next;
+  int scope;    /* owning scope depth; 0 = persistent */
+  uint32_t magic; /* changes when the object dies: catches use after scope end */
+} tg_obj;
+
+typedef struct tg_storage {
+  void *data;
+  size_t nbytes;
+  uint32_t refs;    /* tensors viewing this storage */
+  uint32_t version; /* bumped by in-place writes */
+} tg_storage;
+
+struct tg_node;
+
+/* Fields are public for reading; change them only through the API. */
+typedef struct tg_tensor {
+  tg_obj obj;
+  tg_dtype dtype;
+  int ndim;
+  size_t shape[TG_MAX_DIMS];
+  ptrdiff_t strides[TG_MAX_DIMS]; /* in elements */
+  size_t offset;                  /* in elements, into storage */
+  size_t numel;
+  tg_storage *storage;
+  bool requires_grad;
+  bool retains_grad;
+  struct tg_tensor *grad;  /* accumulated gradient (leaves, retain_grad) */
+  struct tg_node *grad_fn; /* the op that made it; NULL for leaves */
+  char name[24];           /* optional, for printing and graph export */
+} tg_tensor;
+
+/* ---- errors: ops return NULL (or -1) and leave a message here ---- */
+const char *tg_last_error(void); /* "" when none */
+void tg_clear_error(void);
+bool tg_has_error(void);
+/* print every new error to stderr as it happens (off by default) */
+void tg_set_error_echo(bool on);
+
+/* ---- memory: scopes own intermediates; persistent tensors are freed by hand */
+void tg_scope_begin(void);
+int tg_scope_end(void); /* 0, or -1 when no scope is open */
+int tg_scope_depth(void);
+/* tg_keep and tg_free live in autograd/ (they must know about graphs). */
+/* Drop cached memory blocks (call at exit for a clean leak report). */
+void tg_release_cached(void);
+
+typedef struct tg_memory_stats {
+  size_t mallocs;      /* calls to the system allocator so far */
+  size_t frees;        /* blocks returned to the system */
+  size_t bytes_cached; /* bytes held in free lists for reuse */
+  size_t live_objects; /* tensors and nodes alive */
+} tg_memory_stats;
+tg_memory_stats tg_memory_get_stats(void);
+
+/* true if t is non-NULL and its scope has not ended; otherwise records an
+ * error naming op and returns false. */
+bool tg_tensor_check(const tg_tensor *t, const char *op, int argno);
+
+/* ---- creation (float dtypes unless noted); results belong to the current scope */
+tg_tensor *tg_empty(tg_dtype dt, int ndim, const size_t *shape);
+tg_tensor *tg_zeros(tg_dtype dt, int ndim, const size_t *shape);
+tg_tensor *tg_ones(tg_dtype dt, int ndim, const size_t *shape);
+tg_tensor *tg_full(tg_dtype dt, int ndim, const size_t *shape, double value);
+tg_tensor *tg_scalar(tg_dtype dt, double value); /* 0-d tensor */
+/* copies data, which holds numel elements of dt */
+tg_tensor *tg_from_data(tg_dtype dt, int ndim, const size_t *shape, const void *data);
+tg_tensor *tg_from_f32(int ndim, const size_t *shape, const float *data);
+tg_tensor *tg_from_f64(int ndim, const size_t *shape, const double *data);
+tg_tensor *tg_from_i64(int ndim, const size_t *shape, const int64_t *data);
+tg_tensor *tg_arange(tg_dtype dt, double start, double end, double step);
+tg_tensor *tg_linspace(tg_dtype dt, double start, double end, size_t steps);
+tg_tensor *tg_eye(tg_dtype dt, size_t n);
+tg_tensor *tg_zeros_like(const tg_tensor *t);
+tg_tensor *tg_ones_like(const tg_tensor *t);
+
+/* ---- random numbers: xoshiro256** seeded by splitmix64(seed); the same seed
+ * gives the same numbers on every machine. Normals by Box-Muller. */
+typedef struct tg_rng {
+  uint64_t s[4];
+} tg_rng;
+void tg_rng_seed(tg_rng *r, uint64_t seed);
+uint64_t tg_rng_next(tg_rng *r);
+double tg_rng_uniform(tg_rng *r); /* [0, 1), 53 random bits */
+double tg_rng_normal(tg_rng *r);  /* N(0, 1) */
+tg_rng *tg_default_rng(void);      /* per thread, seed 0 until tg_manual_seed */
+void tg_manual_seed(uint64_t seed);
+/* rng NULL = default generator */
+tg_tensor *tg_rand(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape);
+tg_tensor *tg_randn(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape);
+tg_tensor *tg_uniform(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape, double lo, double hi);
+tg_tensor *tg_normal(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape, double mean, double std);
+/* in-place fills (no history); return t, or NULL on error */
+tg_tensor *tg_fill_(tg_tensor *t, double value);
+tg_tensor *tg_uniform_(tg_tensor *t, tg_rng *r, double lo, double hi);
+tg_tensor *tg_normal_(tg_tensor *t, tg_rng *r, double mean, double std);
+
+/* ---- element access and properties */
+bool tg_is_contiguous(const tg_tensor *t);
+size_t tg_dtype_size(tg_dtype dt);
+const char *tg_dtype_name(tg_dtype dt);
+/* value of a one-element tensor; NaN and an error otherwise */
+double tg_item(const tg_tensor *t);
+/* element at a multi-index (ndim entries), as double */
+double tg_get(const tg_tensor *t, const size_t *index);
+int tg_set(tg_tensor *t, const size_t *index, double value);
+/* element i in row-major logical order, for any strides */
+double tg_get_flat(const tg_tensor *t, size_t i);
+/* copy all elements in logical order into out (numel doubles) */
+int tg_to_f64_array(const tg_tensor *t, double *out);
+/* pointer to the first element; valid for contiguous tensors */
+void *tg_data(const tg_tensor *t);
+float *tg_data_f32(const tg_tensor *t);
+double *tg_data_f64(const tg_tensor *t);
+/* "[2,3]" into buf */
+const char *tg_shape_str(const tg_tensor *t, char *buf, size_t len);
+bool tg_same_shape(const tg_tensor *a, const tg_tensor *b);
+void tg_set_name(tg_tensor *t, const char *name);
+
+/* ---- printing like PyTorch: tensor([[1., 2.]], requires_grad=True) */
+int tg_print(const tg_tensor *t);
+int tg_fprint(FILE *f, const tg_tensor *t);
+/* writes into buf (always NUL-terminated); returns length it wanted */
+size_t tg_format(const tg_tensor *t, char *buf, size_t len);
+
+/* ---- copies without history (the differentiable versions live in ops/) */
+/* copy src into dst (same numel, any strides; dtype converts); bumps version */
+int tg_copy_(tg_tensor *dst, const tg_tensor *src);
+/* dst += src summed down to dst's shape (src's shape must broadcast to
+ * itself from dst's: each dst dim equals src's or is 1); same float dtype */
+int tg_accumulate_(tg_tensor *dst, const tg_tensor *src);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
