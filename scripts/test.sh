@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, a warning-free build with gcc and clang
+# (-Werror), then every cmocka test under AddressSanitizer + UBSan.
+# Ends with "N passed, M failed" (test cases) and exits non-zero on failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || exit 1
+
+configure() { # dir, extra meson args...
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" --werror "$@" >"${TMPDIR:-/tmp}/tg-$dir-setup.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-$dir-setup.log"; exit 1; }
+  fi
+  ninja -C "$dir" >"${TMPDIR:-/tmp}/tg-$dir-build.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-$dir-build.log"; exit 1; }
+}
+
+echo "== clang build (-Wall -Wextra -Werror)"
+CC=clang configure build-clang
+echo "== gcc build with AddressSanitizer + UndefinedBehaviorSanitizer (-Werror)"
+configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export CMOCKA_MESSAGE_OUTPUT=stdout
+export OPENBLAS_NUM_THREADS=1
+passed=0 failed=0 crashed=0
+for exe in build-asan/tests/test_*; do
+  [ -x "$exe" ] && [ -f "$exe" ] || continue
+  name=$(basename "$exe")
+  log=$(mktemp)
+  (cd build-asan/tests && "./$name") >"$log" 2>&1
+  rc=$?
+  p=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+  f=$(grep -oE '\[  FAILED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+  p=${p:-0} f=${f:-0}
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1; crashed=$((crashed + 1))   # sanitizer report or crash outside a test case
+  fi
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
+    echo "-- $name: FAILED (exit $rc)"; cat "$log"
+  else
+    echo "-- $name: $p passed"
+  fi
+  rm -f "$log"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,54 @@
+/* Helpers shared by the cmocka tests. */
+#ifndef TG_TEST_H
+#define TG_TEST_H
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tapegrad.h"
+
+/* assert |a - b| <= tol, printing both */
+#define assert_close(a, b, tol)                                                \
+  do {                                                                         \
+    double a_ = (a), b_ = (b);                                                 \
+    if (!(fabs(a_ - b_) <= (tol))) fail_msg("%s = %.12g, expected %.12g (tol %g)", #a, a_, b_, (double)(tol)); \
+  } while (0)
+
+/* run tg_gradcheck and fail with its report */
+#define assert_gradcheck(f, n, inputs, ctx)                                    \
+  do {                                                                         \
+    tg_gradcheck_result r_ = tg_gradcheck((f), (n), (inputs), (ctx), (tg_gradcheck_opts){.quiet = true}); \
+    if (!r_.ok) fail_msg("%s", r_.message);                                   \
+  } while (0)
+
+#define assert_gradgradcheck(f, n, inputs, ctx)                                \
+  do {                                                                         \
+    tg_gradcheck_result r_ = tg_gradgradcheck((f), (n), (inputs), (ctx), (tg_gradcheck_opts){.quiet = true}); \
+    if (!r_.ok) fail_msg("%s", r_.message);                                   \
+  } while (0)
+
+/* float64 leaf with N(0,1) entries that requires grad, in the current scope */
+static inline tg_tensor *test_leaf(tg_rng *r, int ndim, const size_t *shape) {
+  return tg_requires_grad_(tg_randn(r, TG_FLOAT64, ndim, shape), true);
+}
+
+/* every test starts and ends with no open scope and no pending error */
+static inline int test_setup(void **state) {
+  (void)state;
+  tg_clear_error();
+  tg_scope_begin();
+  return 0;
+}
+static inline int test_teardown(void **state) {
+  (void)state;
+  while (tg_scope_depth() > 0) tg_scope_end();
+  return 0;
+}
+
+#define TG_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, test_teardown)
+
+#endif
