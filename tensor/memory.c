@@ -70,6 +70,7 @@ void *tg_pool_alloc(size_t nbytes) {
     h = mem;
     h->cls = cls;
     tg_ctx.stats.mallocs++;
+    tg_ctx.stats.bytes_reserved += sizeof(pool_hdr) + ((size_t)1 << cls);
   }
   h->in_use = 1;
   return h + 1;
@@ -89,6 +90,7 @@ void tg_release_cached(void) {
     pool_hdr *h = tg_ctx.free_list[c];
     while (h) {
       pool_hdr *next = h->next_free;
+      tg_ctx.stats.bytes_reserved -= sizeof(pool_hdr) + ((size_t)1 << h->cls);
       free(h);
       tg_ctx.stats.frees++;
       h = next;

@@ -75,6 +75,7 @@ typedef struct tg_memory_stats {
   size_t mallocs;      /* calls to the system allocator so far */
   size_t frees;        /* blocks returned to the system */
   size_t bytes_cached; /* bytes held in free lists for reuse */
+  size_t bytes_reserved; /* bytes obtained from the system and not yet returned */
   size_t live_objects; /* tensors and nodes alive */
 } tg_memory_stats;
 tg_memory_stats tg_memory_get_stats(void);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job: set-up, an optimised build, then the lecture examples.
+# Output files (the chain rule graph as DOT) go to ./out (or $TG_OUT).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release >/tmp/tg-build-setup.log 2>&1 || { cat /tmp/tg-build-setup.log; exit 1; }
+fi
+ninja -C build >/tmp/tg-build.log 2>&1 || { cat /tmp/tg-build.log; exit 1; }
+out=${TG_OUT:-out}
+mkdir -p "$out"
+for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle; do
+  echo "================ examples/$ex"
+  if [ "$ex" = chain_rule ]; then
+    build/examples/$ex "$out/chain_rule.dot"
+  else
+    build/examples/$ex
+  fi
+done
