@@ -18,6 +18,7 @@ typedef struct engine {
   int n_capture;
   tg_tensor **capture;
   tg_tensor **captured;
+  bool *captured_owned;
 } engine;
 
 static tg_tensor *fresh_zeros_like(const tg_tensor *t, int scope) {
@@ -59,10 +60,8 @@ static int capture_index(const engine *e, const tg_tensor *t) {
 
 static int route(engine *e, tg_tensor *in, tg_tensor *g) {
   int c = capture_index(e, in);
-  if (c >= 0 && !in->grad_fn) {
-    bool owned = e->captured[c] != NULL;
-    return add_into(e, &e->captured[c], &owned, g, in, tg_ctx.depth);
-  }
+  if (c >= 0 && !in->grad_fn)
+    return add_into(e, &e->captured[c], &e->captured_owned[c], g, in, tg_ctx.depth);
   if (in->grad_fn) {
     tg_node *m = in->grad_fn;
     if (!m->pending) {
@@ -112,10 +111,8 @@ static int run_node(engine *e, tg_node *n) {
     }
   }
   int c = capture_index(e, n->out);
-  if (c >= 0) {
-    bool o = e->captured[c] != NULL;
-    if (add_into(e, &e->captured[c], &o, g, n->out, tg_ctx.depth)) return -1;
-  }
+  if (c >= 0 && add_into(e, &e->captured[c], &e->captured_owned[c], g, n->out, tg_ctx.depth))
+    return -1;
   for (int s = 0; s < TG_NODE_MAX_SAVED; s++) {
     tg_tensor *sv = n->saved[s];
     if (sv && sv->storage->version != n->saved_version[s]) {
@@ -232,11 +229,14 @@ int tg_grad(int n_out, tg_tensor **outputs, tg_tensor **grad_outputs, int n_in,
     seeds[k] = default_grad("grad", outputs[k], grad_outputs ? grad_outputs[k] : NULL);
     if (!seeds[k]) return -1;
   }
+  bool owned[n_in];
+  memset(owned, 0, sizeof owned);
   engine e = {.create_graph = opts.create_graph,
               .retain_graph = opts.retain_graph || opts.create_graph,
               .n_capture = n_in,
               .capture = inputs,
-              .captured = grads_out};
+              .captured = grads_out,
+              .captured_owned = owned};
   if (run(&e, n_out, outputs, seeds) != 0) return -1;
   for (int k = 0; k < n_in; k++) {
     if (grads_out[k]) continue;
