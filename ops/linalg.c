@@ -26,8 +26,8 @@ static bool blas_layout(size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs, bo
 }
 
 static bool blas_ok(const tg_tensor *t) {
-  bool tr;
-  int ld;
+  bool tr = false;
+  int ld = 1;
   int r = t->ndim - 2, c = t->ndim - 1;
   return blas_layout(t->shape[r], t->shape[c], t->strides[r], t->strides[c], &tr, &ld);
 }
@@ -36,8 +36,8 @@ static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t bof
                  size_t ooff) {
   int ra = a->ndim - 2, rb = b->ndim - 2;
   size_t m = a->shape[ra], k = a->shape[ra + 1], n = b->shape[rb + 1];
-  bool ta, tb;
-  int lda, ldb;
+  bool ta = false, tb = false;
+  int lda = 1, ldb = 1;
   blas_layout(m, k, a->strides[ra], a->strides[ra + 1], &ta, &lda);
   blas_layout(k, n, b->strides[rb], b->strides[rb + 1], &tb, &ldb);
   CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
