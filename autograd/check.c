@@ -178,12 +178,17 @@ typedef struct gg_ctx {
 
 static tg_tensor *first_derivative(tg_tensor **inputs, void *p) {
   gg_ctx *g = p;
+  /* the numeric pass calls this with grad mode off, but the derivative
+   * itself needs f's graph: record it regardless of the caller's mode */
+  bool prev = tg_set_grad_enabled(true);
   tg_tensor *y = g->f(inputs, g->ctx), *dx = NULL;
-  if (!y) return NULL;
-  if (!y->requires_grad) return tg_zeros_like(inputs[g->which]);
   tg_grad_opts o = {.create_graph = true, .allow_unused = true};
-  if (tg_grad(1, &y, &g->v, 1, &inputs[g->which], &dx, o) != 0) return NULL;
-  return dx ? dx : tg_zeros_like(inputs[g->which]);
+  if (!y) dx = NULL;
+  else if (!y->requires_grad) dx = tg_zeros_like(inputs[g->which]);
+  else if (tg_grad(1, &y, &g->v, 1, &inputs[g->which], &dx, o) != 0) y = dx = NULL;
+  else if (!dx) dx = tg_zeros_like(inputs[g->which]);
+  tg_set_grad_enabled(prev);
+  return y ? dx : NULL;
 }
 
 tg_gradcheck_result tg_gradgradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,

@@ -54,14 +54,16 @@ tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return binary("div", a, b, &div_
 
 /* pow: d/da = b*a^(b-1), d/db = a^b * log(a) (0 where a == 0, as PyTorch) */
 OPS_BINARY_KERNEL(pow_k, pow(x, y))
-OPS_BINARY_KERNEL(xlogy_safe_k, x == 0 ? 0 : y * log(x))
+OPS_UNARY_KERNEL(is_zero_k, x == 0 ? 1 : 0)
 static void pow_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *a = n->in[0], *b = n->in[1];
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, tg_mul(b, tg_pow(a, tg_sub_scalar(b, 1.0))));
   if (tg_node_needs_grad(n, 1)) {
-    /* a^b*log(a) written as out*log(a); log(a) for a <= 0 is masked where a == 0 */
-    tg_tensor *loga = ops_binary_forward("pow", a, tg_ones_like(a), &xlogy_safe_k, (ops_params){0, 0});
-    gi[1] = tg_mul(g, tg_mul(n->out, loga));
+    /* a^b*log(a) written as out*log(a), with log(a) taken as 0 where a == 0:
+     * log of a with its zeros replaced by 1 (a constant mask), so that log(a)
+     * stays differentiable in a for double backward */
+    tg_tensor *zeros = ops_unary_forward("pow", a, &is_zero_k, (ops_params){0, 0});
+    gi[1] = tg_mul(g, tg_mul(n->out, tg_log(tg_add(a, zeros))));
   }
 }
 TG_DEFINE_OP(OP_POW, "PowBackward", pow_backward);

@@ -99,7 +99,20 @@ tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
 
 static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = g;
-  if (tg_node_needs_grad(n, 1)) gi[1] = tg_gather(g, (int)n->i[0], n->saved[0]);
+  if (tg_node_needs_grad(n, 1)) {
+    /* src may be larger than the index; the entries it does not reach get
+     * zero gradient: pad the gathered gradient with zeros up to src's shape */
+    const tg_tensor *src = n->in[1];
+    tg_tensor *gs = tg_gather(g, (int)n->i[0], n->saved[0]);
+    for (int k = 0; gs && k < src->ndim; k++)
+      if (gs->shape[k] < src->shape[k]) {
+        size_t zs[TG_MAX_DIMS];
+        memcpy(zs, gs->shape, sizeof zs);
+        zs[k] = src->shape[k] - gs->shape[k];
+        gs = tg_cat(2, (tg_tensor *[]){gs, tg_zeros(gs->dtype, gs->ndim, zs)}, k);
+      }
+    gi[1] = gs;
+  }
 }
 TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward);
 
