@@ -98,7 +98,10 @@ static int run_node(engine *e, tg_node *n) {
   n->pending = false;
   n->grad = NULL;
   e->pending--;
-  if (n->out->retains_grad) {
+  /* tg_grad (capture mode) leaves every .grad alone, retained ones too: with
+   * create_graph it would otherwise point .grad at a tensor of the caller's
+   * scope, which dangles once that scope ends */
+  if (n->out->retains_grad && e->n_capture == 0) {
     bool o = false;
     if (!n->out->grad) {
       n->out->grad = fresh_zeros_like(n->out, n->out->obj.scope);

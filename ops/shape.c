@@ -35,7 +35,10 @@ static bool check_numel(const char *op, const tg_tensor *a, int ndim, const size
 tg_tensor *tg_view(tg_tensor *a, int ndim, const size_t *shape) {
   if (!tg_tensor_check(a, "view", 1) || !check_numel("view", a, ndim, shape)) return NULL;
   if (!tg_is_contiguous(a)) {
-    tg_error("view: the input is not contiguous; use tg_reshape (which copies) or tg_contiguous first");
+    char b1[96], b2[96];
+    tg_error("view: the input %s is not contiguous, so it cannot be viewed as %s; use tg_reshape "
+             "(which copies) or tg_contiguous first", tg_shape_str(a, b1, sizeof b1),
+             tg_dims_str(ndim, shape, b2, sizeof b2));
     return NULL;
   }
   ptrdiff_t st[TG_MAX_DIMS];

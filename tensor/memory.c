@@ -98,8 +98,9 @@ void tg_release_cached(void) {
     tg_ctx.free_list[c] = NULL;
   }
   tg_ctx.stats.bytes_cached = 0;
-  if (tg_ctx.depth == 0 && !tg_ctx.scopes[0].head) {
+  if (tg_ctx.scopes && tg_ctx.depth == 0 && !tg_ctx.scopes[0].head) {
     free(tg_ctx.scopes);
+    tg_ctx.stats.frees++;
     tg_ctx.scopes = NULL;
     tg_ctx.scope_cap = 0;
   }
@@ -120,6 +121,7 @@ static int ensure_scopes(int depth) {
   }
   memset(s + tg_ctx.scope_cap, 0, (size_t)(cap - tg_ctx.scope_cap) * sizeof *s);
   tg_ctx.stats.mallocs++;
+  if (tg_ctx.scope_cap) tg_ctx.stats.frees++; /* realloc gave the old block back */
   tg_ctx.scopes = s;
   tg_ctx.scope_cap = cap;
   return 0;

@@ -96,9 +96,12 @@ tg_tensor *tg_linspace(tg_dtype dt, double start, double end, size_t steps) {
   if (!t) return NULL;
   double step = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
   size_t es = tg_dtype_size(dt);
-  /* PyTorch fills the second half from the end so the last value is exact */
+  /* PyTorch fills the second half from the end so the last value is exact;
+   * a single step is start (the loop's half split would give end) */
   for (size_t i = 0; i < steps; i++) {
-    double v = i < steps / 2 ? start + step * (double)i : end - step * (double)(steps - 1 - i);
+    double v = steps == 1 ? start
+               : i < steps / 2 ? start + step * (double)i
+                               : end - step * (double)(steps - 1 - i);
     store(dt, (char *)t->storage->data + i * es, v);
   }
   return t;
