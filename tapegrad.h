@@ -2,13 +2,18 @@
  * The one header to include. Layers, bottom to top:
  *   tensor/   storage, views, creation, RNG, printing, scopes, errors
  *   autograd/ the tape, backward, grad, jacobian, gradcheck, graph export
- *   ops/      every differentiable op, forward and backward side by side */
+ *   ops/      every differentiable op, forward and backward side by side
+ *   nn/       modules, layers, losses, init      optim/ optimizers, clipping, schedules
+ *   data/     datasets, loaders, readers, checkpoints, images */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
 
 #include "tg_tensor.h"
 #include "tg_autograd.h"
 #include "tg_ops.h"
+#include "tg_nn.h"
+#include "tg_optim.h"
+#include "tg_data.h"
 
 #define TAPEGRAD_VERSION "0.1.0"
 

@@ -2,7 +2,7 @@
 # Installs what tapegrad needs from Debian 12's packages (only what is missing).
 # Run as root on a fresh machine; a no-op when everything is there.
 set -euo pipefail
-pkgs=(meson ninja-build pkg-config gcc clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev
+pkgs=(meson ninja-build pkg-config gcc clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev libpng-dev
       dataset-fashion-mnist)
 [ "${TG_SETUP_EXTRA:-}" ] && pkgs+=($TG_SETUP_EXTRA)
 missing=()
