@@ -1,7 +1,154 @@
-/* optim layer public API */
+/* optim layer: optimizers (SGD, Adam, AdamW, RMSprop, Adagrad), gradient
+ * clipping and learning-rate schedules, with torch.optim 1.13 semantics.
+ *
+ * An optimizer updates a fixed list of parameters: persistent, contiguous
+ * float leaves that require grad. It copies the pointer array (the tensors
+ * stay the caller's) and allocates all of its state once, at creation, as
+ * persistent tensors, so tg_optim_step allocates nothing. A parameter whose
+ * .grad is NULL is skipped by a step, as PyTorch skips p.grad is None.
+ * Optimizers, like tensors, belong to the thread that made them.
+ *
+ *   tg_optimizer *opt = tg_adam_new(params, n, tg_adam_defaults());
+ *   for (...) {
+ *     tg_scope_begin();
+ *     tg_backward(loss(...), NULL, false);
+ *     tg_scope_end();
+ *     tg_optim_step(opt);
+ *     tg_optim_zero_grad(opt);
+ *   }
+ *   tg_optim_free(opt);
+ *
+ * Errors follow the library's model: constructors return NULL and int
+ * functions -1, with a message in tg_last_error(). */
 #ifndef TG_OPTIM_H
 #define TG_OPTIM_H
 
 #include "tg_ops.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tg_optimizer tg_optimizer;
+
+/* ---- SGD: d = g + wd*p; with momentum mu: buf = g on the first step, then
+ * buf = mu*buf + (1-dampening)*d; d = nesterov ? d + mu*buf : buf;
+ * p -= lr*d. The lecture form "Δ = αΔ + (1−α)g" is momentum = dampening = α. */
+typedef struct tg_sgd_opts {
+  double lr;
+  double momentum;
+  double dampening;
+  double weight_decay;
+  bool nesterov; /* needs momentum > 0 and dampening 0 */
+} tg_sgd_opts;
+/* lr 1e-3 (torch >= 2.2's default; 1.13 had none), everything else 0 */
+tg_sgd_opts tg_sgd_defaults(void);
+tg_optimizer *tg_sgd_new(tg_tensor **params, int n, tg_sgd_opts o);
+
+/* ---- Adam and AdamW. Adam adds weight_decay*p to the gradient; AdamW
+ * decays the parameter itself first (p *= 1 - lr*weight_decay). amsgrad keeps
+ * the running maximum of exp_avg_sq and divides by that instead. */
+typedef struct tg_adam_opts {
+  double lr;
+  double beta1, beta2; /* each in [0, 1) */
+  double eps;
+  double weight_decay;
+  bool amsgrad;
+} tg_adam_opts;
+tg_adam_opts tg_adam_defaults(void);  /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 */
+tg_adam_opts tg_adamw_defaults(void); /* the same with weight_decay 1e-2 */
+tg_optimizer *tg_adam_new(tg_tensor **params, int n, tg_adam_opts o);
+tg_optimizer *tg_adamw_new(tg_tensor **params, int n, tg_adam_opts o);
+
+/* ---- RMSprop: square_avg = alpha*square_avg + (1-alpha)*g^2; centered
+ * subtracts the square of the running mean of g from it. */
+typedef struct tg_rmsprop_opts {
+  double lr;
+  double alpha;
+  double eps;
+  double weight_decay;
+  double momentum;
+  bool centered;
+} tg_rmsprop_opts;
+tg_rmsprop_opts tg_rmsprop_defaults(void); /* lr 1e-2, alpha .99, eps 1e-8, rest 0 */
+tg_optimizer *tg_rmsprop_new(tg_tensor **params, int n, tg_rmsprop_opts o);
+
+/* ---- Adagrad: sum += g^2; p -= lr/(1+(step-1)*lr_decay) * g/(sqrt(sum)+eps) */
+typedef struct tg_adagrad_opts {
+  double lr;
+  double lr_decay;
+  double weight_decay;
+  double initial_accumulator_value; /* the state sum starts here */
+  double eps;
+} tg_adagrad_opts;
+tg_adagrad_opts tg_adagrad_defaults(void); /* lr 1e-2, eps 1e-10, rest 0 */
+tg_optimizer *tg_adagrad_new(tg_tensor **params, int n, tg_adagrad_opts o);
+
+/* ---- every optimizer */
+/* One update of every parameter that has a .grad, in place; bumps each
+ * updated parameter's storage version. Checks every parameter and gradient
+ * before it changes anything, so a -1 leaves parameters and state as they
+ * were. */
+int tg_optim_step(tg_optimizer *opt);
+/* zero each .grad in place, keeping the buffers (set_to_none=False) */
+int tg_optim_zero_grad(tg_optimizer *opt);
+double tg_optim_get_lr(const tg_optimizer *opt); /* NaN and an error for NULL */
+int tg_optim_set_lr(tg_optimizer *opt, double lr); /* lr >= 0 */
+const char *tg_optim_name(const tg_optimizer *opt); /* "SGD", "Adam", ... */
+int tg_optim_num_params(const tg_optimizer *opt);
+/* frees the state tensors, not the parameters */
+void tg_optim_free(tg_optimizer *opt);
+
+/* ---- state, for checkpoints. Named entries in a fixed order, per
+ * parameter i: "i.step" (float64 0-d, the number of steps that parameter has
+ * taken) and then the optimizer's buffers, shaped and typed as the parameter:
+ *   SGD      i.momentum_buffer (momentum > 0)
+ *   Adam(W)  i.exp_avg, i.exp_avg_sq, i.max_exp_avg_sq (amsgrad)
+ *   RMSprop  i.square_avg, i.momentum_buffer (momentum > 0), i.grad_avg (centered)
+ *   Adagrad  i.sum
+ * (SGD keeps a step count too: PyTorch's "buffer is None" before the first
+ * step is "i.step" == 0 here.) The tensors are the optimizer's own: read
+ * them, and write them through tg_optim_state_load. */
+size_t tg_optim_state_count(const tg_optimizer *opt);
+/* entry i, its name in *name (may be NULL); NULL and an error past the end */
+tg_tensor *tg_optim_state_at(const tg_optimizer *opt, size_t i, const char **name);
+/* the entry called name; NULL and an error when there is none */
+tg_tensor *tg_optim_state_find(const tg_optimizer *opt, const char *name);
+/* copy src into the entry called name: same shape, dtype converts; a step
+ * must be a whole number >= 0 */
+int tg_optim_state_load(tg_optimizer *opt, const char *name, const tg_tensor *src);
+
+/* ---- gradient clipping (torch.nn.utils), over the .grad of params; NULL
+ * grads are skipped. clip_grad_norm returns the total norm of all gradients
+ * as one vector (norm_type p > 0, or INFINITY for the largest |g|) and scales
+ * every gradient by max_norm/(total+1e-6) when that is below 1. It returns 0
+ * when no parameter has a gradient and -1 on error (norms are never
+ * negative). */
+double tg_clip_grad_norm(tg_tensor **params, int n, double max_norm, double norm_type);
+/* clamp every gradient entry into [-clip, clip]; clip >= 0 */
+int tg_clip_grad_value(tg_tensor **params, int n, double clip);
+
+/* ---- learning-rate schedules, as PyTorch's closed forms of the epoch e:
+ *   StepLR             base * gamma^floor(e/step_size)
+ *   ExponentialLR      base * gamma^e
+ *   CosineAnnealingLR  eta_min + (base-eta_min)*(1+cos(pi*e/t_max))/2
+ * base is the optimizer's lr when the scheduler is made. Making one starts at
+ * epoch 0 and sets the lr for it; each tg_scheduler_step moves to the next
+ * epoch and sets the optimizer's lr. A scheduler borrows its optimizer: free
+ * the scheduler first. To resume, make the optimizer with its original lr, a
+ * scheduler, and tg_scheduler_set_epoch. */
+typedef struct tg_lr_scheduler tg_lr_scheduler;
+tg_lr_scheduler *tg_step_lr_new(tg_optimizer *opt, long step_size, double gamma);
+tg_lr_scheduler *tg_exponential_lr_new(tg_optimizer *opt, double gamma);
+tg_lr_scheduler *tg_cosine_annealing_lr_new(tg_optimizer *opt, long t_max, double eta_min);
+int tg_scheduler_step(tg_lr_scheduler *s);
+int tg_scheduler_set_epoch(tg_lr_scheduler *s, long epoch); /* epoch >= 0 */
+long tg_scheduler_get_epoch(const tg_lr_scheduler *s);
+/* the schedule's lr at any epoch >= 0, without touching the optimizer */
+double tg_scheduler_lr_at(const tg_lr_scheduler *s, long epoch);
+void tg_scheduler_free(tg_lr_scheduler *s);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

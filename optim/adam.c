@@ -1,0 +1,115 @@
+/* Adam and AdamW, as torch.optim.Adam/AdamW (1.13, single-tensor path).
+ * Per element, at the parameter's step t:
+ *   Adam:  g = g + wd*p            AdamW: p = p*(1 - lr*wd)
+ *   m = b1*m + (1-b1)*g
+ *   v = b2*v + (1-b2)*g*g
+ *   vmax = max(vmax, v)            (amsgrad; the raw v, as PyTorch's code)
+ *   denom = sqrt(amsgrad ? vmax : v)/sqrt(1-b2^t) + eps
+ *   p = p - lr/(1-b1^t) * m/denom
+ * Arithmetic is in double for both dtypes. */
+#include <math.h>
+
+#include "optim_internal.h"
+
+typedef struct adam_coef {
+  double b1, b2, wd, decay, step_size, bc2_sqrt, eps;
+  bool amsgrad;
+} adam_coef;
+
+/* one element; m, v, vmax point at its state (vmax unused without amsgrad) */
+static inline double adam_elem(const adam_coef *c, double p, double g, double *m, double *v,
+                               double *vmax) {
+  if (c->wd != 0) g = g + c->wd * p;
+  p = p * c->decay;
+  *m = *m * c->b1 + (1 - c->b1) * g;
+  *v = *v * c->b2 + (1 - c->b2) * g * g;
+  double second = *v;
+  if (c->amsgrad) {
+    if (!(*vmax >= *v)) *vmax = *v; /* a NaN in v propagates, as torch.maximum */
+    second = *vmax;
+  }
+  double denom = sqrt(second) / c->bc2_sqrt + c->eps;
+  return p + -c->step_size * (*m / denom);
+}
+
+/* p, g, m, v, vmax: [n]; vmax NULL without amsgrad */
+static void adam_f64(const adam_coef *c, size_t n, double *restrict p, const double *restrict g,
+                     double *restrict m, double *restrict v, double *restrict vmax) {
+  double unused = 0;
+  for (size_t i = 0; i < n; i++)
+    p[i] = adam_elem(c, p[i], g[i], &m[i], &v[i], vmax ? &vmax[i] : &unused);
+}
+
+static void adam_f32(const adam_coef *c, size_t n, float *restrict p, const float *restrict g,
+                     float *restrict m, float *restrict v, float *restrict vmax) {
+  for (size_t i = 0; i < n; i++) {
+    double mi = m[i], vi = v[i], vmi = vmax ? vmax[i] : 0;
+    p[i] = (float)adam_elem(c, p[i], g[i], &mi, &vi, &vmi);
+    m[i] = (float)mi;
+    v[i] = (float)vi;
+    if (vmax) vmax[i] = (float)vmi;
+  }
+}
+
+static adam_coef adam_coefs(const tg_optimizer *opt, double step, bool decoupled) {
+  const tg_adam_opts *h = &opt->opts.adam;
+  return (adam_coef){.b1 = h->beta1, .b2 = h->beta2, .eps = h->eps, .amsgrad = h->amsgrad,
+                     .wd = decoupled ? 0 : h->weight_decay,
+                     .decay = decoupled ? 1 - opt->lr * h->weight_decay : 1,
+                     .step_size = opt->lr / (1 - pow(h->beta1, step)),
+                     .bc2_sqrt = sqrt(1 - pow(h->beta2, step))};
+}
+
+static void adam_run(const adam_coef *c, const optim_slot *s) {
+  if (s->dt == TG_FLOAT64) adam_f64(c, s->n, s->p, s->g, s->buf[0], s->buf[1], s->buf[2]);
+  else adam_f32(c, s->n, s->p, s->g, s->buf[0], s->buf[1], s->buf[2]);
+}
+
+static void adam_update(const tg_optimizer *opt, const optim_slot *s) {
+  adam_coef c = adam_coefs(opt, s->step, false);
+  adam_run(&c, s);
+}
+
+static void adamw_update(const tg_optimizer *opt, const optim_slot *s) {
+  adam_coef c = adam_coefs(opt, s->step, true);
+  adam_run(&c, s);
+}
+
+tg_adam_opts tg_adam_defaults(void) {
+  return (tg_adam_opts){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+}
+
+tg_adam_opts tg_adamw_defaults(void) {
+  tg_adam_opts o = tg_adam_defaults();
+  o.weight_decay = 1e-2;
+  return o;
+}
+
+static bool adam_check(const char *op, const tg_adam_opts *o) {
+  return optim_check_nonneg(op, "learning rate", o->lr) &&
+         optim_check_nonneg(op, "eps", o->eps) && optim_check_unit(op, "beta1", o->beta1) &&
+         optim_check_unit(op, "beta2", o->beta2) &&
+         optim_check_nonneg(op, "weight_decay", o->weight_decay);
+}
+
+static tg_optimizer *adam_make(const char *op, const char *name, optim_update_fn update,
+                               tg_tensor **params, int n, tg_adam_opts o) {
+  if (!adam_check(op, &o)) return NULL;
+  optim_layout lay = {.n_bufs = o.amsgrad ? 3 : 2,
+                      .buf_names = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}};
+  tg_optimizer *opt = optim_create(op, params, n, &lay);
+  if (!opt) return NULL;
+  opt->name = name;
+  opt->update = update;
+  opt->lr = o.lr;
+  opt->opts.adam = o;
+  return opt;
+}
+
+tg_optimizer *tg_adam_new(tg_tensor **params, int n, tg_adam_opts o) {
+  return adam_make("adam", "Adam", adam_update, params, n, o);
+}
+
+tg_optimizer *tg_adamw_new(tg_tensor **params, int n, tg_adam_opts o) {
+  return adam_make("adamw", "AdamW", adamw_update, params, n, o);
+}
