@@ -1,7 +1,263 @@
-/* nn layer public API */
+/* nn layer: modules (layers holding parameters and buffers), the Sequential
+ * container, weight initialisers and losses, with PyTorch's semantics.
+ *
+ * A module is a tree: its own named parameters (persistent float leaves that
+ * require grad), its own named buffers (persistent tensors that are saved but
+ * not trained, e.g. BatchNorm's running_mean), and named child modules. Names
+ * in a state dict are dotted paths as in PyTorch: "0.weight",
+ * "2.running_mean".
+ *
+ * Parameter storage: every parameter is its own tensor with its own storage
+ * (no flat buffer per module tree). Why:
+ *  - Sequential adopts children that were built, and initialised,
+ *    independently; a flat buffer would have to move their data afterwards
+ *    and re-point live tensors at new storage.
+ *  - .grad stays lazily allocated by the backward engine, so a frozen
+ *    parameter never gets a grad and an optimizer skips it (grad == NULL),
+ *    exactly as in PyTorch; a flat grad buffer would give every parameter a
+ *    zero grad.
+ *  - load_state_dict, dtype conversion and freeing work per tensor.
+ * The cost: zero_grad is one memset per parameter that has a grad instead of
+ * one memset in all, and an optimizer loops over the tg_module_parameters
+ * array (a Linear→Tanh→Linear MLP has 4 entries): negligible next to a
+ * forward pass.
+ *
+ * Memory: a module, its parameters, their grads and its buffers are
+ * persistent whatever scope is open when it is built; tg_module_free frees
+ * all of them. A forward pass allocates only in the caller's scope.
+ * Modules are built in float32; tg_module_to_ converts them (float64 for
+ * gradient checks). Errors follow the library's model: NULL or -1 and a
+ * message in tg_last_error() naming the layer or loss. */
 #ifndef TG_NN_H
 #define TG_NN_H
 
 #include "tg_ops.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ================================================================ modules */
+
+#define TG_NN_NAME_MAX 32 /* a parameter, buffer or child name, NUL included */
+
+typedef struct tg_module tg_module;
+/* x -> y; x and y live in the caller's scope */
+typedef tg_tensor *(*tg_forward_fn)(tg_module *m, tg_tensor *x);
+
+typedef struct tg_named_tensor {
+  char name[TG_NN_NAME_MAX];
+  tg_tensor *tensor; /* owned by the module */
+} tg_named_tensor;
+
+typedef struct tg_named_module {
+  char name[TG_NN_NAME_MAX];
+  tg_module *module; /* owned by the parent */
+} tg_named_module;
+
+/* Fields are public for reading; change them only through the API (custom
+ * modules may set ctx and ctx_free). */
+struct tg_module {
+  char type[TG_NN_NAME_MAX]; /* "Linear", "Sequential", ... */
+  tg_forward_fn forward;
+  bool training; /* true after creation, as in PyTorch */
+  tg_named_tensor *params;
+  size_t n_params;
+  tg_named_tensor *buffers;
+  size_t n_buffers;
+  tg_named_module *children;
+  size_t n_children;
+  /* hyper-parameters of the built-in layers (slope, p, eps, momentum, dims) */
+  double cfg_f[2];
+  int cfg_i[2];
+  tg_rng *rng; /* Dropout's generator (borrowed; NULL = the default one) */
+  /* custom modules: anything forward needs; ctx_free(ctx) runs at module free */
+  void *ctx;
+  void (*ctx_free)(void *ctx);
+  /* private: the array tg_module_parameters returns */
+  tg_tensor **param_list;
+  size_t param_cap;
+};
+
+/* ---- building custom modules (the built-in layers use the same calls) */
+tg_module *tg_module_new(const char *type, tg_forward_fn forward);
+/* A persistent zero-filled parameter (requires grad) registered under name;
+ * returns it for initialisation, or NULL. Names are unique within a module,
+ * non-empty, without '.', shorter than TG_NN_NAME_MAX. */
+tg_tensor *tg_module_add_parameter(tg_module *m, const char *name, tg_dtype dt, int ndim,
+                                   const size_t *shape);
+/* a persistent zero-filled buffer (any dtype, no grad) */
+tg_tensor *tg_module_add_buffer(tg_module *m, const char *name, tg_dtype dt, int ndim,
+                                const size_t *shape);
+/* m takes ownership of child (also on failure, when child is freed) */
+int tg_module_add_child(tg_module *m, const char *name, tg_module *child);
+
+/* ---- using modules */
+tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x);
+/* frees the tree: children, parameters with their grads, buffers, ctx */
+void tg_module_free(tg_module *m);
+/* train(true) / eval: sets the mode of m and every descendant */
+void tg_module_train(tg_module *m, bool on);
+void tg_module_eval(tg_module *m);
+/* Every parameter of the tree in PyTorch's order (own, then children's),
+ * frozen ones included: the array an optimizer takes. The array belongs to
+ * m and stays valid until m's tree changes (add_*, tg_module_to_) or is
+ * freed; it also ends with a NULL entry. NULL only on error; *n receives
+ * the count. */
+tg_tensor **tg_module_parameters(tg_module *m, size_t *n);
+/* total elements over all parameters (only those requiring grad if
+ * trainable_only) */
+size_t tg_module_num_parameters(const tg_module *m, bool trainable_only);
+/* zero every existing .grad in place (the buffers are kept for reuse) */
+int tg_module_zero_grad(tg_module *m);
+/* requires_grad off (freeze) or on (unfreeze) for every parameter of the
+ * tree: after a freeze, backward leaves those .grad untouched (NULL if they
+ * never had one), so an optimizer skips them */
+int tg_module_freeze(tg_module *m);
+int tg_module_unfreeze(tg_module *m);
+/* convert every float parameter and buffer to dt (new tensors; grads are
+ * dropped): call before handing tg_module_parameters to an optimizer */
+int tg_module_to_(tg_module *m, tg_dtype dt);
+/* a parameter or buffer by dotted name ("0.weight"), or NULL */
+tg_tensor *tg_module_get(const tg_module *m, const char *name);
+/* a descendant by dotted path ("0", "encoder.1"), or NULL */
+tg_module *tg_module_child(const tg_module *m, const char *path);
+
+/* ---- state dict: ordered (dotted name -> tensor) pairs */
+typedef struct tg_state_entry {
+  char *name;
+  tg_tensor *tensor;
+  bool owned; /* freed (tg_free) with the dict */
+} tg_state_entry;
+
+typedef struct tg_state_dict {
+  tg_state_entry *entries;
+  size_t n, cap;
+} tg_state_dict;
+
+tg_state_dict *tg_state_dict_new(void);
+/* appends name -> t; with take_ownership t must be persistent and is freed
+ * with the dict. Duplicate names are an error. */
+int tg_state_dict_add(tg_state_dict *sd, const char *name, tg_tensor *t, bool take_ownership);
+tg_tensor *tg_state_dict_get(const tg_state_dict *sd, const char *name);
+void tg_state_dict_free(tg_state_dict *sd);
+/* The module's parameters and buffers in PyTorch's order (per module: own
+ * parameters, own buffers, then children). The tensors are the module's own
+ * (shared, not copied, like PyTorch's state_dict), so the dict must not
+ * outlive m. Free it with tg_state_dict_free (which frees no module tensor). */
+tg_state_dict *tg_module_state_dict(const tg_module *m);
+/* Copy sd's tensors into m's existing ones (no history). Names, shapes and
+ * dtypes are all checked before anything is copied, so a failed load changes
+ * nothing. strict: m's keys and sd's keys must match exactly; otherwise
+ * missing and unexpected keys are skipped. */
+int tg_module_load_state_dict(tg_module *m, const tg_state_dict *sd, bool strict);
+
+/* ================================================================= layers */
+/* Constructors return a new module (float32, training mode) or NULL. */
+
+/* y = x W^T + b; weight [out, in], bias [out]; x is (..., in). Init as
+ * PyTorch: weight kaiming_uniform(a=sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)),
+ * bias U(-1/sqrt(in), 1/sqrt(in)), drawn from rng (NULL = default). */
+tg_module *tg_nn_linear(size_t in_features, size_t out_features, bool bias, tg_rng *rng);
+tg_module *tg_nn_relu(void);
+tg_module *tg_nn_sigmoid(void);
+tg_module *tg_nn_tanh(void);
+tg_module *tg_nn_leaky_relu(double negative_slope); /* PyTorch: 0.01 */
+tg_module *tg_nn_elu(double alpha);                 /* PyTorch: 1.0 */
+tg_module *tg_nn_softmax(int dim);
+tg_module *tg_nn_log_softmax(int dim);
+/* zeroes each element with probability p in training mode and scales the
+ * survivors by 1/(1-p); identity in eval mode. The mask comes from rng,
+ * borrowed (must outlive the module; NULL = the default generator). */
+tg_module *tg_nn_dropout(double p, tg_rng *rng);
+/* over (N, C) or (N, C, L) input. PyTorch defaults: eps 1e-5, momentum 0.1,
+ * affine true. Training: normalise with the batch mean and biased variance;
+ * running_mean/running_var move by momentum towards the batch mean and the
+ * unbiased variance (momentum NAN: cumulative average over batches).
+ * Eval: normalise with the running statistics. */
+tg_module *tg_nn_batchnorm1d(size_t num_features, double eps, double momentum, bool affine);
+tg_module *tg_nn_flatten(int start_dim, int end_dim); /* PyTorch: 1, -1 */
+
+/* Sequential owns its children, named "0", "1", ...; forward chains them.
+ * The variadic form takes n tg_module* arguments. If any is NULL (a
+ * constructor failed) the others are freed and NULL returned, so
+ * tg_nn_sequential(3, tg_nn_linear(...), tg_nn_tanh(), ...) needs one check. */
+tg_module *tg_nn_sequential(size_t n, ...);
+tg_module *tg_nn_sequential_array(size_t n, tg_module **children);
+int tg_nn_sequential_append(tg_module *seq, tg_module *child); /* takes ownership */
+
+/* ---- the layers as functions (results in the current scope) */
+tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias); /* bias may be NULL */
+tg_tensor *tg_dropout(tg_tensor *x, double p, bool training, tg_rng *rng);
+/* F.batch_norm: running stats may be NULL (then training must be true);
+ * weight and bias may be NULL (no affine). Updates running stats in place
+ * in training mode. */
+tg_tensor *tg_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
+                         tg_tensor *weight, tg_tensor *bias, bool training, double momentum,
+                         double eps);
+
+/* ========================================================== initialisers */
+/* In place, without history, seeded through rng (NULL = default); each
+ * returns t or NULL. Fans as PyTorch: for a [out, in, k...] tensor
+ * fan_in = in*prod(k), fan_out = out*prod(k); at least 2 dims. */
+typedef enum tg_fan_mode { TG_FAN_IN = 0, TG_FAN_OUT = 1 } tg_fan_mode;
+typedef enum tg_nonlinearity {
+  TG_NL_LINEAR = 0, /* also identity/conv: gain 1 */
+  TG_NL_SIGMOID,    /* 1 */
+  TG_NL_TANH,       /* 5/3 */
+  TG_NL_RELU,       /* sqrt(2) */
+  TG_NL_LEAKY_RELU, /* sqrt(2 / (1 + slope^2)) */
+  TG_NL_SELU,       /* 3/4 */
+} tg_nonlinearity;
+
+/* torch.nn.init.calculate_gain; param is leaky_relu's slope (NAN: 0.01) */
+double tg_init_calculate_gain(tg_nonlinearity nl, double param);
+int tg_init_fans(const tg_tensor *t, size_t *fan_in, size_t *fan_out);
+tg_tensor *tg_init_uniform_(tg_tensor *t, tg_rng *rng, double a, double b);
+tg_tensor *tg_init_normal_(tg_tensor *t, tg_rng *rng, double mean, double std);
+tg_tensor *tg_init_constant_(tg_tensor *t, double value);
+tg_tensor *tg_init_zeros_(tg_tensor *t);
+tg_tensor *tg_init_ones_(tg_tensor *t);
+/* U(-b, b), b = gain*sqrt(6/(fan_in+fan_out)) */
+tg_tensor *tg_init_xavier_uniform_(tg_tensor *t, tg_rng *rng, double gain);
+/* N(0, gain*sqrt(2/(fan_in+fan_out))) */
+tg_tensor *tg_init_xavier_normal_(tg_tensor *t, tg_rng *rng, double gain);
+/* std = gain(nl, a)/sqrt(fan); uniform bound sqrt(3)*std. PyTorch's
+ * defaults: a 0, TG_FAN_IN, TG_NL_LEAKY_RELU. */
+tg_tensor *tg_init_kaiming_uniform_(tg_tensor *t, tg_rng *rng, double a, tg_fan_mode mode,
+                                    tg_nonlinearity nl);
+tg_tensor *tg_init_kaiming_normal_(tg_tensor *t, tg_rng *rng, double a, tg_fan_mode mode,
+                                   tg_nonlinearity nl);
+
+/* ================================================================= losses */
+/* reduction as PyTorch's; MEAN (the default there) is 0 */
+typedef enum tg_reduction {
+  TG_REDUCTION_MEAN = 0,
+  TG_REDUCTION_SUM = 1,
+  TG_REDUCTION_NONE = 2,
+} tg_reduction;
+
+/* logits (N, C) or (C), targets int64 (N) or () with values in [0, C).
+ * One node (log-softmax + NLL): backward is (softmax - onehot) * g, / N for
+ * MEAN, itself written with ops so double backward works. NONE gives (N). */
+tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *targets, tg_reduction r);
+/* log_probs (N, C) or (C); -log_probs[i, target_i] */
+tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *targets, tg_reduction r);
+/* probs in [0, 1], targets same shape and dtype:
+ * -(y log p + (1-y) log(1-p)), each log clamped at -100 as PyTorch does;
+ * gradient (p - y) / max(p (1-p), 1e-12) */
+tg_tensor *tg_binary_cross_entropy(tg_tensor *probs, tg_tensor *targets, tg_reduction r);
+/* max(x, 0) - x y + log(1 + exp(-|x|)): stable for any x; gradient
+ * sigmoid(x) - y */
+tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *targets, tg_reduction r);
+/* (x - y)^2, same shapes */
+tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction r);
+/* the VAE's KL(N(mu, exp(logvar)) || N(0, 1)) per element:
+ * -0.5 (1 + logvar - mu^2 - exp(logvar)); TG_REDUCTION_SUM gives the usual
+ * -0.5 * sum(...) */
+tg_tensor *tg_gaussian_kl(tg_tensor *mu, tg_tensor *logvar, tg_reduction r);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
