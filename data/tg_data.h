@@ -4,4 +4,229 @@
 
 #include "tg_ops.h"
 
+/* ======================================================================
+ * Datasets, the DataLoader, file readers and transforms
+ * (data/dataset.c, loader.c, io.c, idx.c, cifar.c, csv.c, transforms.c).
+ * Functions returning int give 0, or -1 with a message in tg_last_error()
+ * that names the file, the byte offset (or line and column) and what was
+ * expected. Datasets and loaders are persistent: free them by hand.
+ * ====================================================================== */
+
+#include <stdint.h>
+
+/* A dataset: `length` samples, each `sample_numel` floats of shape `shape`
+ * and (when has_labels) one int64 class label. Anything can implement it:
+ * fill the fields, point fetch and destroy at your functions. */
+typedef struct tg_dataset tg_dataset;
+struct tg_dataset {
+  size_t length;
+  int ndim;                  /* sample dims: 3 for [1,28,28] */
+  size_t shape[TG_MAX_DIMS]; /* sample shape, after the dataset's transforms */
+  size_t sample_numel;       /* product of shape */
+  bool has_labels;
+  int64_t num_classes; /* largest label + 1 (0 without labels) */
+  /* write sample i (i < length) into x_out (sample_numel floats) and its
+   * label into *y_out (y_out may be NULL); 0, or -1 after tg_dataset_error */
+  int (*fetch)(tg_dataset *ds, size_t i, float *x_out, int64_t *y_out);
+  void (*destroy)(tg_dataset *ds); /* frees ds and everything it owns */
+  void *impl;                      /* the implementation's state */
+};
+
+/* for fetch implementations: records the message (printf-style) as
+ * tg_last_error() and returns -1 */
+int tg_dataset_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* bounds-checked ds->fetch */
+int tg_dataset_get(tg_dataset *ds, size_t i, float *x_out, int64_t *y_out);
+/* sample i as a new tensor of the sample shape (current scope); label in *y */
+tg_tensor *tg_dataset_tensor(tg_dataset *ds, size_t i, int64_t *y);
+void tg_dataset_free(tg_dataset *ds); /* NULL is fine */
+
+/* In-memory datasets. Copies n samples of sample shape (ndim, shape):
+ * bytes are kept as bytes and scaled to [0,1] at fetch (1 byte per pixel
+ * in memory, not 4); floats are returned as they are. labels: n entries
+ * >= 0, or NULL for an unlabelled dataset. */
+tg_dataset *tg_dataset_from_bytes(size_t n, int ndim, const size_t *shape,
+                                  const uint8_t *data, const int64_t *labels);
+tg_dataset *tg_dataset_from_floats(size_t n, int ndim, const size_t *shape,
+                                   const float *data, const int64_t *labels);
+
+/* Transforms of an in-memory dataset, applied at fetch in this order:
+ * bytes to floats (x/255 unless no_scale), grayscale, resize, pad,
+ * normalise, flatten. Samples are [C,H,W] (or [H,W] as one channel); a
+ * zeroed struct is the identity (with the scaling of bytes). */
+typedef enum { TG_RESIZE_NEAREST = 0, TG_RESIZE_BILINEAR = 1 } tg_resize_mode;
+#define TG_TF_MAX_CHANNELS 8
+typedef struct tg_transform {
+  bool no_scale;             /* bytes as 0..255 rather than [0,1] */
+  bool grayscale;            /* 3 channels (R,G,B) -> 1: 0.299 R + 0.587 G + 0.114 B */
+  size_t resize_h, resize_w; /* 0: keep the size */
+  tg_resize_mode resize_mode;
+  size_t pad_h, pad_w;       /* 0: none; else zero-pad, centred, to this size */
+  int n_norm;                /* 0: none; 1: mean[0]/std[0] for every channel; else one per channel */
+  float mean[TG_TF_MAX_CHANNELS], std[TG_TF_MAX_CHANNELS];
+  bool flatten;              /* sample shape [C*H*W] */
+} tg_transform;
+/* replace the dataset's transform (relative to the raw samples; NULL
+ * removes it); updates ds->ndim/shape/sample_numel. In-memory datasets only. */
+int tg_dataset_set_transform(tg_dataset *ds, const tg_transform *tf);
+/* per-channel mean and population std of the dataset's samples as fetched
+ * (channels = shape[0] of a 3-d sample, else 1); mean/std hold that many */
+int tg_dataset_channel_stats(tg_dataset *ds, float *mean, float *std);
+
+/* The transforms on planar float buffers ([C,H,W], row-major), for custom
+ * datasets; `out` never aliases `in`.
+ * bytes_to_floats: x / 255 when scale (as torchvision's ToTensor), else x */
+void tg_tf_bytes_to_floats(const uint8_t *in, size_t n, bool scale, float *out);
+/* [3,H,W] -> [1,H,W] with PIL's/torchvision's weights 0.299, 0.587, 0.114 */
+void tg_tf_grayscale(const float *rgb, size_t h, size_t w, float *gray);
+/* as torch.nn.functional.interpolate(mode='nearest' | 'bilinear',
+ * align_corners=False, antialias=False) */
+void tg_tf_resize(const float *in, size_t c, size_t h, size_t w, float *out, size_t oh,
+                  size_t ow, tg_resize_mode mode);
+/* zero padding to [C,oh,ow] (oh >= h, ow >= w): top = (oh-h)/2, left =
+ * (ow-w)/2, the odd pixel at the bottom/right, as torchvision's CenterCrop */
+int tg_tf_pad(const float *in, size_t c, size_t h, size_t w, float *out, size_t oh, size_t ow);
+/* in place, channel k: (x - mean[k]) / std[k]; n_stats 1 uses entry 0 for all */
+void tg_tf_normalize(float *x, size_t c, size_t hw, const float *mean, const float *std,
+                     size_t n_stats);
+
+/* DataLoader: batches of a dataset into two persistent tensors it owns, x
+ * [B, sample shape...] float32 and y [B] int64 (NULL for unlabelled
+ * datasets), overwritten by each step: copy what must outlive the step.
+ * With shuffle, every epoch visits a new permutation (Fisher-Yates driven
+ * by a tg_rng seeded with seed), the same sequence for the same seed.
+ * Nothing is allocated after tg_loader_new. The dataset must outlive the
+ * loader, and keep its sample shape (set transforms before tg_loader_new). */
+typedef struct tg_loader tg_loader;
+tg_loader *tg_loader_new(tg_dataset *ds, size_t batch_size, bool shuffle, bool drop_last,
+                         uint64_t seed);
+/* The next batch of the current epoch (starting an epoch if none is under
+ * way): true with *x, *y set; false (and NULLs) when the epoch is over —
+ * the call after that starts the next epoch — or when a fetch failed
+ * (tg_loader_failed). The last short batch has B = the remainder. */
+bool tg_loader_next(tg_loader *l, tg_tensor **x, tg_tensor **y);
+void tg_loader_reset(tg_loader *l); /* abandon the epoch; the next call starts a new one */
+size_t tg_loader_num_batches(const tg_loader *l); /* per epoch */
+size_t tg_loader_epoch(const tg_loader *l);       /* epochs started so far */
+bool tg_loader_failed(const tg_loader *l);        /* the last false was an error */
+void tg_loader_free(tg_loader *l);                /* frees x and y too; NULL is fine */
+
+/* IDX files (MNIST, Fashion-MNIST), plain or gzip: images idx3 (magic
+ * 0x00000803, n, rows, cols) as a [1,rows,cols] byte dataset, labels idx1
+ * (0x00000801, n); num_classes = largest label + 1. */
+int tg_idx_load(const char *images_path, const char *labels_path, tg_dataset **out);
+/* dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (or the
+ * "images.idx3-ubyte" spelling); dir NULL = TG_FASHION_MNIST_DIR */
+#define TG_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+int tg_mnist_load(const char *dir, bool train, tg_dataset **out);
+
+/* CIFAR-10 binary batches (records of 1 label byte + 3072 channel-major
+ * R,G,B 32x32 bytes), several files concatenated, as a [3,32,32] dataset */
+int tg_cifar10_load(size_t n_files, const char *const *paths, tg_dataset **out);
+/* dir/data_batch_{1..5}.bin (train) or dir/test_batch.bin */
+int tg_cifar10_load_dir(const char *dir, bool train, tg_dataset **out);
+
+/* CSV of numbers (plain or gzip): one sample per line, the other columns as
+ * a [F] float dataset; blank lines are skipped. opts NULL: auto header,
+ * labels in column 0, commas. */
+#define TG_CSV_NO_LABEL (-1)
+typedef enum { TG_CSV_HEADER_AUTO = 0, TG_CSV_HEADER_YES, TG_CSV_HEADER_NO } tg_csv_header;
+typedef struct tg_csv_opts {
+  tg_csv_header header; /* AUTO: the first line is a header if a field is not a number */
+  int label_column;     /* 0-based, or TG_CSV_NO_LABEL; a non-negative integer there */
+  char delimiter;       /* 0 means ',' */
+} tg_csv_opts;
+int tg_csv_load(const char *path, const tg_csv_opts *opts, tg_dataset **out);
+/* ---------------------- end of datasets, loader, readers, transforms */
+
+/* ======================================================================
+ * Checkpoints, image grids, metrics logs
+ * (data/checkpoint.c, image.c, metrics.c; helpers json.c, atomic.c).
+ * Functions returning int give 0, or -1 with a message in tg_last_error()
+ * naming the file and what was wrong. Files are replaced atomically: a
+ * failed write leaves the previous file as it was.
+ * ====================================================================== */
+
+/* one key/value pair of checkpoint metadata */
+typedef struct tg_kv {
+  const char *key;
+  const char *value;
+} tg_kv;
+
+/* Save n named tensors as safetensors (what safetensors.torch.load_file
+ * reads): an 8-byte little-endian header length, a JSON header padded with
+ * spaces to a multiple of 8, then each tensor's bytes, row-major and
+ * little-endian, in the order given. Any strides are fine (views are
+ * written as contiguous). dtypes map to "F32", "F64", "I64". Names must be
+ * unique, non-empty UTF-8. metadata (n_meta pairs, may be NULL) goes into
+ * "__metadata__" next to an XXH3-64 checksum of each tensor's bytes under
+ * "tapegrad.xxh3.<name>" (16 hex digits; that key prefix is reserved). */
+int tg_save_safetensors(const char *path, int n, const char **names, tg_tensor **tensors,
+                        const tg_kv *metadata, int n_meta);
+
+/* Load the named tensors of a safetensors file into existing tensors (any
+ * strides, e.g. parameters that require grad) by name; dtype and shape must
+ * match exactly. Entries of the file not named are ignored. All or nothing:
+ * the whole file is validated and checksummed before any destination is
+ * written. */
+int tg_load_safetensors_into(const char *path, int n, const char **names, tg_tensor **tensors);
+
+/* A whole safetensors file read into persistent tensors, in header order.
+ * Files written by other tools (without tapegrad checksums) load too. Every
+ * header field, offset and size is validated before anything is allocated
+ * (a header claiming a terabyte is rejected first), and a checksum mismatch
+ * is an error naming the tensor. */
+typedef struct tg_checkpoint tg_checkpoint;
+tg_checkpoint *tg_checkpoint_read(const char *path); /* NULL on error */
+void tg_checkpoint_free(tg_checkpoint *ck);          /* frees its tensors; NULL is fine */
+size_t tg_checkpoint_count(const tg_checkpoint *ck);
+const char *tg_checkpoint_name(const tg_checkpoint *ck, size_t i);
+/* owned by ck (do not tg_free); NULL if taken */
+tg_tensor *tg_checkpoint_tensor(const tg_checkpoint *ck, size_t i);
+tg_tensor *tg_checkpoint_find(const tg_checkpoint *ck, const char *name); /* NULL if absent */
+/* hand tensor i over to the caller (free it with tg_free) */
+tg_tensor *tg_checkpoint_take(tg_checkpoint *ck, size_t i);
+/* "__metadata__" entries, checksums included, in file order */
+size_t tg_checkpoint_meta_count(const tg_checkpoint *ck);
+const char *tg_checkpoint_meta_key(const tg_checkpoint *ck, size_t i);
+const char *tg_checkpoint_meta_value(const tg_checkpoint *ck, size_t i);
+const char *tg_checkpoint_meta_get(const tg_checkpoint *ck, const char *key); /* NULL if absent */
+/* true if the file carried tapegrad checksums (all of which matched) */
+bool tg_checkpoint_verified(const tg_checkpoint *ck);
+
+/* A PNG of n images tiled in a grid as torchvision's make_grid + save_image:
+ * ncols per row (0 means 8; at most n), pad black pixels around and
+ * between the images. pixels holds n images of h x w x c floats (row-major,
+ * channels last), c = 1 (gray) or 3 (RGB), each value clamped to [0, 1]
+ * and stored as round(255 v). */
+int tg_save_image_grid(const char *path, const float *pixels, size_t n, size_t h, size_t w,
+                       size_t c, size_t ncols, size_t pad);
+/* The same from a tensor of any dtype and strides: [n,h,w] (gray),
+ * [n,c,h,w] (c = 1 or 3) or [n,h*w] (gray; h and w say how to fold each
+ * row). h and w may be 0 for the 3-d and 4-d shapes. */
+int tg_save_image_grid_tensor(const char *path, const tg_tensor *images, size_t h, size_t w,
+                              size_t ncols, size_t pad);
+
+/* A CSV metrics log: a header line of column names, then one line per row,
+ * flushed as it is written (a crash loses at most the row being written).
+ * Opening an existing log with the same columns appends to it; different
+ * columns are an error. Values are written with the fewest digits that
+ * read back exactly. */
+typedef struct tg_metrics tg_metrics;
+tg_metrics *tg_metrics_open(const char *path, const char *columns /* "epoch,loss,accuracy" */);
+size_t tg_metrics_ncols(const tg_metrics *m);
+int tg_metrics_row(tg_metrics *m, const double *values /* ncols values */);
+int tg_metrics_close(tg_metrics *m); /* NULL is fine */
+/* Plot every column of a metrics CSV against the first one into a PNG with
+ * gnuplot, one 600x400 panel per column, two panels a row (a one-column
+ * CSV is plotted against the row number). Returns 0 when drawn, 1 when gnuplot is not on PATH (a note goes
+ * to stderr; nothing else happens, so a training run never fails for it),
+ * -1 on error (gnuplot's own message in tg_last_error()). */
+int tg_metrics_plot(const char *csv_path, const char *png_path, const char *title);
+/* ---------------------- end of checkpoints, image grids, metrics logs */
+
 #endif

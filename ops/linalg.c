@@ -131,6 +131,14 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
   return out;
 }
 
+void tg_set_num_threads(int n) {
+#ifdef OPENBLAS_VERSION
+  if (n > 0) openblas_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
   if (!ops_check_pair("dot", a, b)) return NULL;
   if (a->ndim != 1 || b->ndim != 1) {

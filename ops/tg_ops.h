@@ -70,6 +70,8 @@ tg_tensor *tg_sum_to_shape(tg_tensor *t, int ndim, const size_t *shape);
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b);   /* 1-D vectors */
 tg_tensor *tg_outer(tg_tensor *a, tg_tensor *b); /* 1-D vectors */
+/* threads BLAS may use (OpenBLAS); n <= 0 leaves the library default */
+void tg_set_num_threads(int n);
 
 /* ---- softmax and indexing (ops/softmax.c, ops/index.c) */
 tg_tensor *tg_softmax(tg_tensor *a, int dim);

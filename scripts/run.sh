@@ -18,3 +18,9 @@ for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian
     build/examples/$ex
   fi
 done
+
+# Training on the default data (Fashion-MNIST from Debian's dataset-fashion-mnist;
+# any MNIST-format directory works with TG_DATA=DIR).
+data=${TG_DATA:-/usr/share/datasets/fashion-mnist}
+echo "================ examples/mlp_mnist (5 epochs on $data)"
+build/examples/mlp_mnist --data "$data" --epochs 5 --out "$out"
