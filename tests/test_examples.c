@@ -457,6 +457,20 @@ static void test_hessian_saddle(void **state) {
   assert_true(strncmp(line_after(out, "verdict: "), "saddle point\n", 13) == 0);
 }
 
+/* The README's training program: XOR is learned when every prediction
+ * lands on the right side of 1/2 and the loss has fallen. */
+static void test_quickstart(void **state) {
+  (void)state;
+  const char *out = run_example("quickstart", NULL, NULL);
+  double first = number_after(out, "step   0  loss "), last = number_after(out, "step 300  loss ");
+  assert_true(first > 0.5 && first < 0.9); /* near log 2 for an untrained net */
+  assert_true(last < 0.05);
+  double p[4];
+  assert_int_equal(tensor_after(out, "predictions for", p, 4), 4);
+  const double target[4] = {0, 1, 1, 0};
+  for (int i = 0; i < 4; i++) assert_true(fabs(p[i] - target[i]) < 0.5);
+}
+
 #define EXAMPLE_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, examples_teardown)
 
 int main(void) {
@@ -464,7 +478,7 @@ int main(void) {
       EXAMPLE_TEST(test_chain_rule),   EXAMPLE_TEST(test_dot),
       EXAMPLE_TEST(test_quadratic_form), EXAMPLE_TEST(test_sigmoid_gate),
       EXAMPLE_TEST(test_softmax_ce),     EXAMPLE_TEST(test_jacobian),
-      EXAMPLE_TEST(test_hessian_saddle),
+      EXAMPLE_TEST(test_hessian_saddle), EXAMPLE_TEST(test_quickstart),
   };
   int rc = cmocka_run_group_tests_name("examples", tests, NULL, NULL);
   tg_release_cached();
