@@ -93,6 +93,32 @@ static void clear_pending(tg_node *from) {
     }
 }
 
+static int version_error(const tg_node *n, const char *what, uint32_t was, uint32_t now) {
+  tg_error("backward: %s of %s was modified by an in-place operation after the op saved it "
+           "(version %u, now %u); clone it before modifying it", what, n->op->name, was, now);
+  return -1;
+}
+
+/* the values this node's backward reads must be the ones the forward saw */
+static int check_versions(const tg_node *n) {
+  for (int s = 0; s < TG_NODE_MAX_SAVED; s++) {
+    const tg_tensor *sv = n->saved[s];
+    if (sv && sv->storage->version != n->saved_version[s])
+      return version_error(n, "a saved tensor", n->saved_version[s], sv->storage->version);
+  }
+  for (int k = 0; k < n->n_in && k < TG_NODE_MAX_CHECKED; k++) {
+    const tg_tensor *in = n->in[k];
+    if ((n->op->saves & TG_SAVES_IN(k)) && in->storage->version != n->in_version[k]) {
+      char what[32];
+      snprintf(what, sizeof what, "input %d", k);
+      return version_error(n, what, n->in_version[k], in->storage->version);
+    }
+  }
+  if ((n->op->saves & TG_SAVES_OUT) && n->out->storage->version != n->out_version)
+    return version_error(n, "the output", n->out_version, n->out->storage->version);
+  return 0;
+}
+
 static int run_node(engine *e, tg_node *n) {
   tg_tensor *g = n->grad;
   n->pending = false;
@@ -116,14 +142,7 @@ static int run_node(engine *e, tg_node *n) {
   int c = capture_index(e, n->out);
   if (c >= 0 && add_into(e, &e->captured[c], &e->captured_owned[c], g, n->out, tg_ctx.depth))
     return -1;
-  for (int s = 0; s < TG_NODE_MAX_SAVED; s++) {
-    tg_tensor *sv = n->saved[s];
-    if (sv && sv->storage->version != n->saved_version[s]) {
-      tg_error("backward: a tensor saved by %s was modified in place after it was saved "
-               "(version %u, now %u)", n->op->name, n->saved_version[s], sv->storage->version);
-      return -1;
-    }
-  }
+  if (check_versions(n)) return -1;
   tg_tensor *gin[n->n_in > 0 ? n->n_in : 1];
   for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
   n->op->backward(n, g, gin);

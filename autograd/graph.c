@@ -68,7 +68,10 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
   n->op = op;
   n->n_in = n_in;
   for (int k = 0; k < n_in; k++) n->in[k] = in[k];
+  for (int k = 0; k < n_in && k < TG_NODE_MAX_CHECKED; k++)
+    if (op->saves & TG_SAVES_IN(k)) n->in_version[k] = in[k]->storage->version;
   n->out = out;
+  n->out_version = out->storage->version;
   n->seq = ++tg_ctx.next_seq;
   n->tape_prev = tg_ctx.tape_tail;
   if (tg_ctx.tape_tail) tg_ctx.tape_tail->tape_next = n;

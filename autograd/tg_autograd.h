@@ -22,10 +22,18 @@ typedef void (*tg_backward_fn)(tg_node *n, tg_tensor *grad_out, tg_tensor **grad
 typedef struct tg_op {
   const char *name; /* "MulBackward" */
   tg_backward_fn backward;
+  /* which values the backward reads: their versions are recorded with the
+   * node and checked before it runs, so an in-place change in between is an
+   * error (as in PyTorch), not a silently wrong gradient */
+  unsigned saves;
 } tg_op;
+#define TG_SAVES_IN(i) (1u << (i)) /* input i, i < TG_NODE_MAX_CHECKED */
+#define TG_SAVES_OUT (1u << 7)     /* the op's output */
+#define TG_NODE_MAX_CHECKED 4
 
-/* An op descriptor cannot exist without its backward function. */
-#define TG_DEFINE_OP(var, name, fn) static const tg_op var = {name, fn}
+/* An op descriptor cannot exist without its backward function, and says
+ * what that backward reads (0: shapes only). */
+#define TG_DEFINE_OP(var, name, fn, saves) static const tg_op var = {name, fn, saves}
 
 /* One node per differentiable op result: the op, its inputs (edges), extra
  * saved tensors and parameters. Nodes are linked in creation order (the
@@ -43,6 +51,8 @@ struct tg_node {
   int n_in;
   tg_tensor *saved[TG_NODE_MAX_SAVED];
   uint32_t saved_version[TG_NODE_MAX_SAVED];
+  uint32_t in_version[TG_NODE_MAX_CHECKED]; /* of the inputs op->saves names */
+  uint32_t out_version;
   double f[2];                   /* float parameters (exponent, slope, ...) */
   int64_t i[TG_MAX_DIMS + 2];    /* int parameters (dims, keepdim, ...) */
   tg_tensor *in[];               /* n_in inputs */

@@ -154,7 +154,7 @@ static void ce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
                                               : g;
   gi[0] = tg_mul(d, scale);
 }
-TG_DEFINE_OP(OP_CROSS_ENTROPY, "CrossEntropyBackward", ce_backward);
+TG_DEFINE_OP(OP_CROSS_ENTROPY, "CrossEntropyBackward", ce_backward, TG_SAVES_IN(0));
 
 tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *targets, tg_reduction r) {
   bool single;
@@ -199,7 +199,7 @@ static void bce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     gi[1] = tg_mul(g, tg_sub(log_q, tg_clamp(tg_log(p), -100, NAN)));
   }
 }
-TG_DEFINE_OP(OP_BCE, "BinaryCrossEntropyBackward", bce_backward);
+TG_DEFINE_OP(OP_BCE, "BinaryCrossEntropyBackward", bce_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
 static bool check_probabilities(const tg_tensor *p) {
   for (size_t i = 0; i < p->numel; i++) {
@@ -230,7 +230,7 @@ static void bce_logits_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, tg_sub(tg_sigmoid(x), y));
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(tg_mul(g, x));
 }
-TG_DEFINE_OP(OP_BCE_LOGITS, "BinaryCrossEntropyWithLogitsBackward", bce_logits_backward);
+TG_DEFINE_OP(OP_BCE_LOGITS, "BinaryCrossEntropyWithLogitsBackward", bce_logits_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
 tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *targets, tg_reduction r) {
   const char *loss = "bce_with_logits";

@@ -19,7 +19,7 @@ static void add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = g;
   gi[1] = g;
 }
-TG_DEFINE_OP(OP_ADD, "AddBackward", add_backward);
+TG_DEFINE_OP(OP_ADD, "AddBackward", add_backward, 0);
 tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return binary("add", a, b, &add_k, &OP_ADD); }
 
 /* sub: d/da = 1, d/db = -1 */
@@ -29,7 +29,7 @@ static void sub_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = g;
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(g);
 }
-TG_DEFINE_OP(OP_SUB, "SubBackward", sub_backward);
+TG_DEFINE_OP(OP_SUB, "SubBackward", sub_backward, 0);
 tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return binary("sub", a, b, &sub_k, &OP_SUB); }
 
 /* mul: d/da = b, d/db = a */
@@ -38,7 +38,7 @@ static void mul_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, n->in[1]);
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, n->in[0]);
 }
-TG_DEFINE_OP(OP_MUL, "MulBackward", mul_backward);
+TG_DEFINE_OP(OP_MUL, "MulBackward", mul_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return binary("mul", a, b, &mul_k, &OP_MUL); }
 
 /* div: d/da = 1/b, d/db = -a/b^2 = -out/b */
@@ -49,7 +49,7 @@ static void div_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = g_over_b;
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(tg_mul(g_over_b, tg_div(a, b)));
 }
-TG_DEFINE_OP(OP_DIV, "DivBackward", div_backward);
+TG_DEFINE_OP(OP_DIV, "DivBackward", div_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return binary("div", a, b, &div_k, &OP_DIV); }
 
 /* pow: d/da = b*a^(b-1), d/db = a^b * log(a) (0 where a == 0, as PyTorch) */
@@ -66,7 +66,7 @@ static void pow_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     gi[1] = tg_mul(g, tg_mul(n->out, tg_log(tg_add(a, zeros))));
   }
 }
-TG_DEFINE_OP(OP_POW, "PowBackward", pow_backward);
+TG_DEFINE_OP(OP_POW, "PowBackward", pow_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_SAVES_OUT);
 tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b) { return binary("pow", a, b, &pow_k, &OP_POW); }
 
 /* maximum/minimum: the gradient goes to the larger (smaller) input; on a
@@ -88,8 +88,8 @@ static void maximum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 static void minimum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   select_backward(n, g, gi, &lt_mask_k);
 }
-TG_DEFINE_OP(OP_MAXIMUM, "MaximumBackward", maximum_backward);
-TG_DEFINE_OP(OP_MINIMUM, "MinimumBackward", minimum_backward);
+TG_DEFINE_OP(OP_MAXIMUM, "MaximumBackward", maximum_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+TG_DEFINE_OP(OP_MINIMUM, "MinimumBackward", minimum_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b) {
   return binary("maximum", a, b, &max_k, &OP_MAXIMUM);
 }

@@ -81,7 +81,7 @@ static bool check_gather_shapes(const char *op, const tg_tensor *a, int d, const
 static void gather_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_scatter_add(tg_zeros_like(n->in[0]), (int)n->i[0], n->saved[0], g);
 }
-TG_DEFINE_OP(OP_GATHER, "GatherBackward", gather_backward);
+TG_DEFINE_OP(OP_GATHER, "GatherBackward", gather_backward, 0);
 
 tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
   if (!ops_check_float("gather", a, 1) || !check_index("gather", index, 3)) return NULL;
@@ -114,7 +114,7 @@ static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     gi[1] = gs;
   }
 }
-TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward);
+TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward, 0);
 
 tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   if (!ops_check_pair("scatter_add", a, src) || !check_index("scatter_add", index, 3)) return NULL;
@@ -170,7 +170,7 @@ static void index_copy_rows(tg_tensor *dst, const tg_tensor *src, int d, const t
 static void index_select_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_index_add(tg_zeros_like(n->in[0]), (int)n->i[0], n->saved[0], g);
 }
-TG_DEFINE_OP(OP_INDEX_SELECT, "IndexSelectBackward", index_select_backward);
+TG_DEFINE_OP(OP_INDEX_SELECT, "IndexSelectBackward", index_select_backward, 0);
 
 tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
   if (!ops_check_float("index_select", a, 1) || !check_index("index_select", index, 3)) return NULL;
@@ -198,7 +198,7 @@ static void index_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = g;
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_index_select(g, (int)n->i[0], n->saved[0]);
 }
-TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward);
+TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward, 0);
 
 tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   if (!ops_check_pair("index_add", a, src) || !check_index("index_add", index, 3)) return NULL;

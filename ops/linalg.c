@@ -61,7 +61,7 @@ static void matmul_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_matmul(g, tg_transpose(b, -1, -2));
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_matmul(tg_transpose(a, -1, -2), g);
 }
-TG_DEFINE_OP(OP_MATMUL, "MmBackward", matmul_backward);
+TG_DEFINE_OP(OP_MATMUL, "MmBackward", matmul_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
 /* both operands have >= 2 dims */
 static tg_tensor *matmul_nd(tg_tensor *a, tg_tensor *b) {

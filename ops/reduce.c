@@ -54,7 +54,7 @@ static tg_tensor *extreme_raw(tg_tensor *a, unsigned mask, bool is_max) {
 static void sum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = ops_expand_reduced(g, n->in[0], (unsigned)n->i[0]);
 }
-TG_DEFINE_OP(OP_SUM, "SumBackward", sum_backward);
+TG_DEFINE_OP(OP_SUM, "SumBackward", sum_backward, 0);
 
 static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim) {
   tg_tensor *out = reduce_alloc(a, mask);
@@ -109,7 +109,7 @@ static size_t reduced_count(const tg_tensor *a, unsigned mask) {
 static void mean_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul_scalar(ops_expand_reduced(g, n->in[0], (unsigned)n->i[0]), n->f[0]);
 }
-TG_DEFINE_OP(OP_MEAN, "MeanBackward", mean_backward);
+TG_DEFINE_OP(OP_MEAN, "MeanBackward", mean_backward, 0);
 
 tg_tensor *tg_mean_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;
@@ -137,7 +137,7 @@ static void var_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *centered = tg_sub(x, tg_mean_dims(x, nd, dims, true));
   gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_mul_scalar(centered, 2.0 * n->f[0]));
 }
-TG_DEFINE_OP(OP_VAR, "VarBackward", var_backward);
+TG_DEFINE_OP(OP_VAR, "VarBackward", var_backward, TG_SAVES_IN(0));
 
 tg_tensor *tg_var_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim) {
   unsigned mask;
@@ -164,7 +164,7 @@ static void logsumexp_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *lse = ops_expand_reduced(n->out, x, mask);
   gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_exp(tg_sub(x, lse)));
 }
-TG_DEFINE_OP(OP_LOGSUMEXP, "LogsumexpBackward", logsumexp_backward);
+TG_DEFINE_OP(OP_LOGSUMEXP, "LogsumexpBackward", logsumexp_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
 
 tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;
@@ -196,8 +196,8 @@ static void extreme_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *gk = tg_reshape(g, idx->ndim, idx->shape);
   gi[0] = tg_scatter_add(tg_zeros_like(x), (int)n->i[0], idx, gk);
 }
-TG_DEFINE_OP(OP_MAX, "MaxBackward", extreme_backward);
-TG_DEFINE_OP(OP_MIN, "MinBackward", extreme_backward);
+TG_DEFINE_OP(OP_MAX, "MaxBackward", extreme_backward, 0);
+TG_DEFINE_OP(OP_MIN, "MinBackward", extreme_backward, 0);
 
 static tg_tensor *extreme_dim(const char *name, tg_tensor *a, int dim, bool keepdim,
                               tg_tensor **indices, bool is_max) {

@@ -16,7 +16,7 @@ static tg_tensor *view_of(tg_tensor *a, int ndim, const size_t *shape, const ptr
 static void reshape_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_reshape(g, n->in[0]->ndim, n->in[0]->shape);
 }
-TG_DEFINE_OP(OP_RESHAPE, "ViewBackward", reshape_backward);
+TG_DEFINE_OP(OP_RESHAPE, "ViewBackward", reshape_backward, 0);
 
 static bool check_numel(const char *op, const tg_tensor *a, int ndim, const size_t *shape) {
   if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
@@ -154,7 +154,7 @@ static void permute_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   for (int d = 0; d < n->in[0]->ndim; d++) inv[n->i[d]] = d;
   gi[0] = tg_permute(g, inv);
 }
-TG_DEFINE_OP(OP_PERMUTE, "PermuteBackward", permute_backward);
+TG_DEFINE_OP(OP_PERMUTE, "PermuteBackward", permute_backward, 0);
 
 tg_tensor *tg_permute(tg_tensor *a, const int *dims) {
   if (!tg_tensor_check(a, "permute", 1)) return NULL;
@@ -212,7 +212,7 @@ static void expand_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   (void)n;
   gi[0] = g; /* the engine sums it down to the input's shape */
 }
-TG_DEFINE_OP(OP_EXPAND, "ExpandBackward", expand_backward);
+TG_DEFINE_OP(OP_EXPAND, "ExpandBackward", expand_backward, 0);
 
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const size_t *shape) {
   if (!tg_tensor_check(a, "expand", 1)) return NULL;
@@ -251,12 +251,12 @@ static tg_tensor *slice_view(tg_tensor *a, int dim, size_t start, size_t len, si
 static void slice_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = slice_scatter(g, n->in[0], (int)n->i[0], (size_t)n->i[1], (size_t)n->i[2]);
 }
-TG_DEFINE_OP(OP_SLICE, "SliceBackward", slice_backward);
+TG_DEFINE_OP(OP_SLICE, "SliceBackward", slice_backward, 0);
 
 static void slice_scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = slice_view(g, (int)n->i[0], (size_t)n->i[1], n->in[0]->shape[n->i[0]], (size_t)n->i[2]);
 }
-TG_DEFINE_OP(OP_SLICE_SCATTER, "SliceScatterBackward", slice_scatter_backward);
+TG_DEFINE_OP(OP_SLICE_SCATTER, "SliceScatterBackward", slice_scatter_backward, 0);
 
 static tg_tensor *slice_view(tg_tensor *a, int dim, size_t start, size_t len, size_t step) {
   size_t shape[TG_MAX_DIMS];
@@ -334,7 +334,7 @@ static void identity_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   (void)n;
   gi[0] = g;
 }
-TG_DEFINE_OP(OP_CLONE, "CloneBackward", identity_backward);
+TG_DEFINE_OP(OP_CLONE, "CloneBackward", identity_backward, 0);
 
 tg_tensor *tg_clone(tg_tensor *a) {
   if (!tg_tensor_check(a, "clone", 1)) return NULL;
@@ -353,7 +353,7 @@ tg_tensor *tg_contiguous(tg_tensor *a) {
 static void to_dtype_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_to_dtype(g, n->in[0]->dtype);
 }
-TG_DEFINE_OP(OP_TO_DTYPE, "ToCopyBackward", to_dtype_backward);
+TG_DEFINE_OP(OP_TO_DTYPE, "ToCopyBackward", to_dtype_backward, 0);
 
 tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt) {
   if (!tg_tensor_check(a, "to_dtype", 1)) return NULL;
@@ -380,7 +380,7 @@ static void cat_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     off += len;
   }
 }
-TG_DEFINE_OP(OP_CAT, "CatBackward", cat_backward);
+TG_DEFINE_OP(OP_CAT, "CatBackward", cat_backward, 0);
 
 tg_tensor *tg_cat(int n, tg_tensor **ts, int dim) {
   if (n <= 0 || !ts) {

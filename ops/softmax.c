@@ -56,7 +56,7 @@ static void softmax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *dotp = tg_sum_dims(tg_mul(g, y), 1, &d, true);
   gi[0] = tg_mul(y, tg_sub(g, dotp));
 }
-TG_DEFINE_OP(OP_SOFTMAX, "SoftmaxBackward", softmax_backward);
+TG_DEFINE_OP(OP_SOFTMAX, "SoftmaxBackward", softmax_backward, TG_SAVES_OUT);
 
 /* dx = g - softmax * sum(g, dim), softmax = exp(y) */
 static void log_softmax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
@@ -64,7 +64,7 @@ static void log_softmax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *gsum = tg_sum_dims(g, 1, &d, true);
   gi[0] = tg_sub(g, tg_mul(tg_exp(n->out), gsum));
 }
-TG_DEFINE_OP(OP_LOG_SOFTMAX, "LogSoftmaxBackward", log_softmax_backward);
+TG_DEFINE_OP(OP_LOG_SOFTMAX, "LogSoftmaxBackward", log_softmax_backward, TG_SAVES_OUT);
 
 static tg_tensor *softmax_op(const char *name, tg_tensor *a, int dim, bool log_form, const tg_op *op) {
   int d;

@@ -441,8 +441,41 @@ static void test_clear_error(void **state) {
   assert_string_equal(tg_last_error(), "");
 }
 
+/* An in-place write to a value a backward reads is caught when backward
+ * runs (PyTorch's version counter); writes to values no backward reads are
+ * fine. y = x*x; z = y*w; changing w before backward would otherwise give
+ * dz/dy = new w: a silently wrong gradient. */
+static void test_inplace_modification_detected(void **state) {
+  (void)state;
+  tg_tensor *x = tg_requires_grad_(tg_full(TG_FLOAT64, TG_SHAPE(2), 3.0), true);
+  tg_tensor *w = tg_requires_grad_(tg_full(TG_FLOAT64, TG_SHAPE(2), 2.0), true);
+  tg_tensor *z = tg_sum(tg_mul(tg_mul(x, x), w));
+  assert_non_null(z);
+  assert_int_equal(tg_set(w, (size_t[]){0}, 100.0), 0);
+  assert_int_equal(tg_backward(z, NULL, false), -1);
+  assert_non_null(strstr(tg_last_error(), "MulBackward"));
+  assert_non_null(strstr(tg_last_error(), "in-place"));
+
+  /* the output of exp is what its backward reads */
+  tg_tensor *e = tg_exp(x);
+  tg_tensor *s = tg_sum(e);
+  tg_fill_(e, 0.0);
+  assert_int_equal(tg_backward(s, NULL, false), -1);
+  assert_non_null(strstr(tg_last_error(), "ExpBackward"));
+  assert_non_null(strstr(tg_last_error(), "output"));
+
+  /* add reads no values: changing its input afterwards is allowed */
+  tg_tensor *a = tg_requires_grad_(tg_full(TG_FLOAT64, TG_SHAPE(2), 1.0), true);
+  tg_tensor *t = tg_sum(tg_add_scalar(a, 1.0));
+  tg_fill_(a, 5.0);
+  tg_clear_error();
+  assert_int_equal(tg_backward(t, NULL, false), 0);
+  assert_close(tg_get_flat(a->grad, 0), 1.0, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      TG_TEST(test_inplace_modification_detected),
       TG_TEST(test_matmul_inner_dims),
       TG_TEST(test_broadcast_mismatch),
       TG_TEST(test_dtype_errors),
