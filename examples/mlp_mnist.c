@@ -164,8 +164,10 @@ int main(int argc, char **argv) {
     printf("test errors %zu/%zu (acc %.2f%%)\n", errors, total,
            100.0 * (double)(total - errors) / (double)total);
   }
-  if (save_checkpoint(model, train_path(path, sizeof path, f.out, "mlp_mnist.safetensors"))) goto done;
-  printf("checkpoint: %s\n", path);
+  if (f.epochs > 0) { /* --epochs 0 only evaluates: nothing new to save */
+    if (save_checkpoint(model, train_path(path, sizeof path, f.out, "mlp_mnist.safetensors"))) goto done;
+    printf("checkpoint: %s\n", path);
+  }
   printf("fingerprint=%016llx\n", (unsigned long long)train_fingerprint(params, np));
   rc = 0;
 done:

@@ -39,9 +39,17 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     char *end = NULL;
     bool takes = true;
+    static const char *const valued[] = {"--data", "--out", "--load", "--epochs", "--batch",
+                                         "--lr", "--seed", "--threads", "--max-steps"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
     if (!strcmp(a, "--linear")) f->linear = true, takes = false;
     else if (!strcmp(a, "--adam")) f->adam = true, takes = false;
-    else if (!v) {
+    else if (!known) {
+      fprintf(stderr, "%s: unknown flag %s\n", argv[0], a);
+      train_usage(argv[0], extra_usage);
+      return 2;
+    } else if (!v) {
       fprintf(stderr, "%s: %s needs a value\n", argv[0], a);
       train_usage(argv[0], extra_usage);
       return 2;
@@ -53,12 +61,7 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
     else if (!strcmp(a, "--lr")) f->lr = strtod(v, &end);
     else if (!strcmp(a, "--seed")) f->seed = strtoull(v, &end, 10);
     else if (!strcmp(a, "--threads")) f->threads = (int)strtol(v, &end, 10);
-    else if (!strcmp(a, "--max-steps")) f->max_steps = strtol(v, &end, 10);
-    else {
-      fprintf(stderr, "%s: unknown flag %s\n", argv[0], a);
-      train_usage(argv[0], extra_usage);
-      return 2;
-    }
+    else f->max_steps = strtol(v, &end, 10); /* --max-steps */
     if (end && *end) {
       fprintf(stderr, "%s: %s expects a number, got '%s'\n", argv[0], a, v);
       return 2;

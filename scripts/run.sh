@@ -24,3 +24,5 @@ done
 data=${TG_DATA:-/usr/share/datasets/fashion-mnist}
 echo "================ examples/mlp_mnist (5 epochs on $data)"
 build/examples/mlp_mnist --data "$data" --epochs 5 --out "$out"
+echo "================ examples/cifar_mlp (SimpleMLP with BatchNorm on Fashion-MNIST padded to 32x32, 2 epochs)"
+build/examples/cifar_mlp --data "$data" --epochs 2 --out "$out"
