@@ -18,6 +18,8 @@ echo "== clang build (-Wall -Wextra -Werror)"
 CC=clang configure build-clang
 echo "== gcc build with AddressSanitizer + UndefinedBehaviorSanitizer (-Werror)"
 configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+echo "== gcc build for valgrind (-Werror)"
+configure build-valgrind --buildtype=debugoptimized -Dtests=false
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -44,5 +46,18 @@ for exe in build-asan/tests/test_*; do
   fi
   rm -f "$log"
 done
+# valgrind memcheck of the examples: zero errors, nothing definitely or
+# indirectly lost (each run counts as one test case)
+tmp=$(mktemp -d)
+for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle quickstart; do
+  arg=""; [ "$ex" = chain_rule ] && arg="$tmp/graph.dot"
+  if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+       build-valgrind/examples/$ex $arg >"$tmp/out" 2>&1; then
+    passed=$((passed + 1)); echo "-- valgrind $ex: clean"
+  else
+    failed=$((failed + 1)); echo "-- valgrind $ex: FAILED"; cat "$tmp/out"
+  fi
+done
+rm -rf "$tmp"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
