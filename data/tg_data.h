@@ -2,6 +2,7 @@
 #ifndef TG_DATA_H
 #define TG_DATA_H
 
+#include "tg_nn.h"
 #include "tg_ops.h"
 
 /* ======================================================================
@@ -228,5 +229,11 @@ int tg_metrics_close(tg_metrics *m); /* NULL is fine */
  * -1 on error (gnuplot's own message in tg_last_error()). */
 int tg_metrics_plot(const char *csv_path, const char *png_path, const char *title);
 /* ---------------------- end of checkpoints, image grids, metrics logs */
+
+/* ---- a module's state dict (parameters and buffers, dotted names as
+ * PyTorch's) to and from a safetensors file; loading is all or nothing:
+ * names, dtypes and shapes are checked before anything is copied */
+int tg_save_module(const char *path, const tg_module *m, const tg_kv *metadata, int n_meta);
+int tg_load_module(const char *path, tg_module *m);
 
 #endif

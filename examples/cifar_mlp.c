@@ -266,7 +266,7 @@ int main(int argc, char **argv) {
   train_l = tg_loader_new(train, f.batch, true, train->length % f.batch == 1, f.seed);
   test_l = tg_loader_new(test, EVAL_BATCH, false, false, 0);
   if (!opt || !train_l || !test_l) goto done;
-  if (f.load && tg_load_safetensors_into(f.load, state.n, state.names, state.tensors)) goto done;
+  if (f.load && tg_load_module(f.load, model)) goto done;
   if (f.epochs > 0 && !(log = tg_metrics_open(csv, "epoch,train_loss,train_accuracy,test_loss,"
                                                    "test_accuracy,samples_per_second,seconds")))
     goto done;
@@ -305,7 +305,7 @@ int main(int argc, char **argv) {
     const tg_kv meta[] = {{"model", "cifar_mlp: Linear(1024,32) BatchNorm1d(32) Sigmoid Linear(32,10)"},
                           {"data", cifar ? "cifar10 grayscale" : "idx padded to 32x32"}};
     train_path(path, sizeof path, f.out, "cifar_mlp.safetensors");
-    if (tg_save_safetensors(path, state.n, state.names, state.tensors, meta, 2)) goto done;
+    if (tg_save_module(path, model, meta, 2)) goto done;
     printf("checkpoint: %s\n", path);
   }
   printf("fingerprint=%016llx\n",

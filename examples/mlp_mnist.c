@@ -82,36 +82,6 @@ static double train_epoch(tg_module *model, tg_optimizer *opt, tg_loader *train,
   return *seen ? loss_sum / (double)*seen : NAN;
 }
 
-static int save_checkpoint(tg_module *model, const char *path) {
-  tg_state_dict *sd = tg_module_state_dict(model);
-  if (!sd) return -1;
-  const char *names[64];
-  tg_tensor *tensors[64];
-  int n = 0;
-  for (size_t i = 0; i < sd->n && n < 64; i++, n++) {
-    names[n] = sd->entries[i].name;
-    tensors[n] = sd->entries[i].tensor;
-  }
-  int rc = tg_save_safetensors(path, n, names, tensors, NULL, 0);
-  tg_state_dict_free(sd);
-  return rc;
-}
-
-static int load_checkpoint(tg_module *model, const char *path) {
-  tg_state_dict *sd = tg_module_state_dict(model);
-  if (!sd) return -1;
-  const char *names[64];
-  tg_tensor *tensors[64];
-  int n = 0;
-  for (size_t i = 0; i < sd->n && n < 64; i++, n++) {
-    names[n] = sd->entries[i].name;
-    tensors[n] = sd->entries[i].tensor;
-  }
-  int rc = tg_load_safetensors_into(path, n, names, tensors);
-  tg_state_dict_free(sd);
-  return rc;
-}
-
 int main(int argc, char **argv) {
   train_flags f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 5, .batch = 100,
                    .lr = 0.1, .seed = 0, .threads = 1};
@@ -138,7 +108,7 @@ int main(int argc, char **argv) {
                                     "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds");
   rc = 1;
   if (!opt || !train_l || !test_l || !log) goto done;
-  if (f.load && load_checkpoint(model, f.load)) goto done;
+  if (f.load && tg_load_module(f.load, model)) goto done;
   printf("mlp_mnist: %s model, %zu parameters, %zu train / %zu test samples from %s\n",
          f.linear ? "linear" : "784-200-10 tanh", tg_module_num_parameters(model, false),
          train->length, test->length, f.data);
@@ -165,7 +135,8 @@ int main(int argc, char **argv) {
            100.0 * (double)(total - errors) / (double)total);
   }
   if (f.epochs > 0) { /* --epochs 0 only evaluates: nothing new to save */
-    if (save_checkpoint(model, train_path(path, sizeof path, f.out, "mlp_mnist.safetensors"))) goto done;
+    if (tg_save_module(train_path(path, sizeof path, f.out, "mlp_mnist.safetensors"), model, NULL, 0))
+      goto done;
     printf("checkpoint: %s\n", path);
   }
   printf("fingerprint=%016llx\n", (unsigned long long)train_fingerprint(params, np));

@@ -26,7 +26,6 @@
 #define GRID_PAD 2 /* torchvision's save_image default */
 #define N_SAMPLES 64
 #define N_COMPARE 8
-#define MAX_STATE 16 /* entries of the state dict (10 here) */
 
 /* ------------------------------------------------------------ the model */
 
@@ -103,41 +102,13 @@ static int vae_new(vae *v, tg_rng *rng, tg_rng *eps_rng) {
 
 /* ------------------------------------------------------------ checkpoints */
 
-/* the state dict's names and tensors; returns the count or -1 */
-static int state_arrays(tg_state_dict *sd, const char **names, tg_tensor **tensors) {
-  if (!sd) return -1;
-  if (sd->n > MAX_STATE) {
-    tg_dataset_error("vae_mnist: the state dict has %zu entries, more than %d", sd->n, MAX_STATE);
-    return -1;
-  }
-  for (size_t i = 0; i < sd->n; i++) {
-    names[i] = sd->entries[i].name;
-    tensors[i] = sd->entries[i].tensor;
-  }
-  return (int)sd->n;
-}
-
 static int save_checkpoint(const vae *v, const char *path) {
-  tg_state_dict *sd = tg_module_state_dict(v->m);
-  const char *names[MAX_STATE];
-  tg_tensor *tensors[MAX_STATE];
-  int n = state_arrays(sd, names, tensors);
   const tg_kv meta[] = {{"model", "vae_mnist"}};
-  int rc = n < 0 ? -1 : tg_save_safetensors(path, n, names, tensors, meta, 1);
-  tg_state_dict_free(sd);
-  return rc;
+  return tg_save_module(path, v->m, meta, 1);
 }
 
 /* all or nothing: a bad file leaves the model as it was */
-static int load_checkpoint(const vae *v, const char *path) {
-  tg_state_dict *sd = tg_module_state_dict(v->m);
-  const char *names[MAX_STATE];
-  tg_tensor *tensors[MAX_STATE];
-  int n = state_arrays(sd, names, tensors);
-  int rc = n < 0 ? -1 : tg_load_safetensors_into(path, n, names, tensors);
-  tg_state_dict_free(sd);
-  return rc;
-}
+static int load_checkpoint(const vae *v, const char *path) { return tg_load_module(path, v->m); }
 
 /* ------------------------------------------------------------ training */
 
