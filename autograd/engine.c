@@ -119,6 +119,21 @@ static int check_versions(const tg_node *n) {
   return 0;
 }
 
+/* anomaly mode: a backward that produced NaN/Inf names itself and the line
+ * that created its node */
+static int check_gradient(const tg_node *n, int k, const tg_tensor *g) {
+  for (size_t i = 0; i < g->numel; i++) {
+    double v = tg_get_flat(g, i);
+    if (isfinite(v)) continue;
+    tg_error("anomaly: %s (created at %s:%d) returned %s in its gradient for input %d, element %zu",
+             n->op->name, n->call_file ? n->call_file : "?", n->call_line,
+             isnan(v) ? "NaN" : "Inf", k, i);
+    fprintf(stderr, "tapegrad: %s\n", tg_last_error());
+    return -1;
+  }
+  return 0;
+}
+
 static int run_node(engine *e, tg_node *n) {
   tg_tensor *g = n->grad;
   n->pending = false;
@@ -151,6 +166,7 @@ static int run_node(engine *e, tg_node *n) {
       if (tg_node_needs_grad(n, k) && tg_has_error()) return -1;
       continue;
     }
+    if (tg_anomaly_enabled && check_gradient(n, k, gin[k])) return -1;
     if (route(e, n->in[k], gin[k])) return -1;
   }
   if (!e->retain_graph) n->released = true;

@@ -1,6 +1,7 @@
 /* The tape: nodes are linked in creation order, newest at tg_ctx.tape_tail.
  * Creation order is a topological order (an op can only consume tensors that
  * already exist), so backward needs no DFS and no visited set. */
+#include <math.h>
 #include <string.h>
 
 #include "tg_autograd.h"
@@ -22,6 +23,40 @@ static const char *node_name(const tg_node *n) { return n->op->name; }
 static void install_hooks(void) {
   tg_ctx.node_destroy = node_destroy;
   tg_ctx.node_name = node_name;
+}
+
+_Thread_local bool tg_anomaly_enabled;
+static _Thread_local const char *tg_call_file;
+static _Thread_local int tg_call_line;
+static _Thread_local bool anomaly_reported;
+
+void tg_call_site(const char *file, int line) {
+  tg_call_file = file;
+  tg_call_line = line;
+}
+
+void tg_set_detect_anomaly(bool on) {
+  tg_anomaly_enabled = on;
+  anomaly_reported = false;
+  tg_call_file = NULL;
+}
+
+bool tg_detect_anomaly(void) { return tg_anomaly_enabled; }
+
+/* the first non-finite output in anomaly mode is reported, not fatal: the
+ * forward goes on so the user sees where the NaN entered */
+static void check_output(const tg_node *n) {
+  const tg_tensor *t = n->out;
+  if (anomaly_reported || t->dtype == TG_INT64) return;
+  for (size_t i = 0; i < t->numel; i++) {
+    double v = tg_get_flat(t, i);
+    if (isfinite(v)) continue;
+    anomaly_reported = true;
+    tg_error("anomaly: the output of %s (called at %s:%d) contains %s at element %zu", n->op->name,
+             n->call_file ? n->call_file : "?", n->call_line, isnan(v) ? "NaN" : "Inf", i);
+    fprintf(stderr, "tapegrad: %s\n", tg_last_error());
+    return;
+  }
 }
 
 bool tg_grad_enabled(void) { return !tg_ctx.grad_enabled_off; }
@@ -79,6 +114,11 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
   tg_obj_attach(&n->obj, out->obj.scope, TG_MAGIC_NODE);
   out->grad_fn = n;
   out->requires_grad = true;
+  if (tg_anomaly_enabled) {
+    n->call_file = tg_call_file;
+    n->call_line = tg_call_line;
+    check_output(n);
+  }
   return n;
 }
 

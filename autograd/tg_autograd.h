@@ -53,6 +53,8 @@ struct tg_node {
   uint32_t saved_version[TG_NODE_MAX_SAVED];
   uint32_t in_version[TG_NODE_MAX_CHECKED]; /* of the inputs op->saves names */
   uint32_t out_version;
+  const char *call_file; /* where the op was called from (anomaly mode only) */
+  int call_line;
   double f[2];                   /* float parameters (exponent, slope, ...) */
   int64_t i[TG_MAX_DIMS + 2];    /* int parameters (dims, keepdim, ...) */
   tg_tensor *in[];               /* n_in inputs */
@@ -64,6 +66,22 @@ bool tg_grad_enabled(void);
 bool tg_set_grad_enabled(bool on);
 void tg_no_grad_begin(void); /* nestable; pairs with tg_no_grad_end */
 void tg_no_grad_end(void);
+
+/* ---- anomaly mode (torch.autograd.detect_anomaly): when on, the first op
+ * whose output contains NaN/Inf is reported (tg_last_error and stderr) with
+ * its node name and the source line that called it, and a backward whose
+ * gradient for an input contains NaN/Inf fails naming the node and that
+ * line. Off by default; when off it costs one branch per op. Call sites are
+ * captured by macros in tg_ops.h/tg_nn.h (define TG_NO_CALL_SITES to omit). */
+void tg_set_detect_anomaly(bool on);
+bool tg_detect_anomaly(void);
+#ifndef __cplusplus
+extern _Thread_local bool tg_anomaly_enabled;
+/* a function, not an assignment, so nested calls in one expression stay
+ * well-defined */
+void tg_call_site(const char *file, int line);
+#define TG_CALL_SITE() (tg_anomaly_enabled ? tg_call_site(__FILE__, __LINE__) : (void)0)
+#endif
 
 /* ---- leaves */
 tg_tensor *tg_requires_grad_(tg_tensor *t, bool on); /* leaves only; returns t */

@@ -257,6 +257,23 @@ tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction r);
  * -0.5 * sum(...) */
 tg_tensor *tg_gaussian_kl(tg_tensor *mu, tg_tensor *logvar, tg_reduction r);
 
+
+/* Record the caller's file:line for anomaly mode (see tg_set_detect_anomaly).
+ * The library's own sources define TG_BUILDING_LIBRARY and call the
+ * functions directly. */
+#if !defined(TG_BUILDING_LIBRARY) && !defined(TG_NO_CALL_SITES) && !defined(__cplusplus)
+#define tg_module_forward(...) (TG_CALL_SITE(), tg_module_forward(__VA_ARGS__))
+#define tg_linear(...) (TG_CALL_SITE(), tg_linear(__VA_ARGS__))
+#define tg_dropout(...) (TG_CALL_SITE(), tg_dropout(__VA_ARGS__))
+#define tg_batch_norm(...) (TG_CALL_SITE(), tg_batch_norm(__VA_ARGS__))
+#define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
+#define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
+#define tg_binary_cross_entropy(...) (TG_CALL_SITE(), tg_binary_cross_entropy(__VA_ARGS__))
+#define tg_bce_with_logits(...) (TG_CALL_SITE(), tg_bce_with_logits(__VA_ARGS__))
+#define tg_mse_loss(...) (TG_CALL_SITE(), tg_mse_loss(__VA_ARGS__))
+#define tg_gaussian_kl(...) (TG_CALL_SITE(), tg_gaussian_kl(__VA_ARGS__))
+#endif
+
 #ifdef __cplusplus
 }
 #endif

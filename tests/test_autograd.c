@@ -511,8 +511,41 @@ static void test_backward_on_leaf_and_scalar_seed(void **state) {
   assert_int_equal(v->grad->ndim, 2);
 }
 
+/* Anomaly mode names the node and the caller's line for a NaN in a forward
+ * output, and fails a backward whose gradient is not finite; off, nothing is
+ * checked. */
+static void test_anomaly_mode(void **state) {
+  (void)state;
+  char where[64];
+  tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (double[]){-1.0, 4.0}), true);
+  tg_set_detect_anomaly(true);
+  assert_true(tg_detect_anomaly());
+  tg_clear_error();
+  tg_tensor *y = tg_log(x); int log_line = __LINE__;
+  assert_non_null(y); /* reported, not fatal */
+  snprintf(where, sizeof where, "test_autograd.c:%d", log_line);
+  assert_non_null(strstr(tg_last_error(), "LogBackward"));
+  assert_non_null(strstr(tg_last_error(), where));
+  assert_non_null(strstr(tg_last_error(), "NaN"));
+
+  tg_tensor *z = tg_requires_grad_(tg_zeros(TG_FLOAT64, TG_SHAPE(2)), true);
+  tg_tensor *s = tg_sum(tg_sqrt(z)); int sqrt_line = __LINE__;
+  assert_int_equal(tg_backward(s, NULL, true), -1); /* d sqrt / dz at 0 is inf */
+  snprintf(where, sizeof where, "test_autograd.c:%d", sqrt_line);
+  assert_non_null(strstr(tg_last_error(), "SqrtBackward"));
+  assert_non_null(strstr(tg_last_error(), where));
+  assert_null(z->grad);
+
+  tg_set_detect_anomaly(false);
+  tg_clear_error();
+  assert_int_equal(tg_backward(s, NULL, false), 0);
+  assert_true(isinf(tg_get_flat(z->grad, 0)));
+  assert_false(tg_has_error());
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      TG_TEST(test_anomaly_mode),
       TG_TEST(test_retain_grad),
       TG_TEST(test_no_grad),
       TG_TEST(test_detach),
