@@ -21,16 +21,15 @@ configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype
 echo "== gcc build for valgrind (-Werror)"
 configure build-valgrind --buildtype=debugoptimized -Dtests=false
 
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export CMOCKA_MESSAGE_OUTPUT=stdout
 export OPENBLAS_NUM_THREADS=1
 passed=0 failed=0 crashed=0
-for exe in build-asan/tests/test_*; do
-  [ -x "$exe" ] && [ -f "$exe" ] || continue
-  name=$(basename "$exe")
+run_suite() { # executable, label
+  local exe=$1 name=$2 log rc p f
   log=$(mktemp)
-  (cd build-asan/tests && "./$name") >"$log" 2>&1
+  (cd "$(dirname "$exe")" && "./$(basename "$exe")") >"$log" 2>&1
   rc=$?
   p=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
   f=$(grep -oE '\[  FAILED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
@@ -45,7 +44,14 @@ for exe in build-asan/tests/test_*; do
     echo "-- $name: $p passed"
   fi
   rm -f "$log"
+}
+for exe in build-asan/tests/test_*; do
+  [ -x "$exe" ] && [ -f "$exe" ] || continue
+  run_suite "$exe" "$(basename "$exe")"
 done
+# memory limits (setrlimit) cannot be tested under ASan's reservations
+run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)"
+
 # valgrind memcheck of the examples: zero errors, nothing definitely or
 # indirectly lost (each run counts as one test case)
 tmp=$(mktemp -d)

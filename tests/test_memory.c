@@ -3,6 +3,9 @@
  * training loop runs from the block pool without calling the system
  * allocator again. Each test runs inside one scope (TG_TEST). */
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "tg_test.h"
@@ -383,8 +386,59 @@ static void test_release_cached(void **state) {
   assert_close(tg_item(tg_sum(u)), 4.5, 0);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+/* Running out of memory is an error, not a crash: a 16 TiB tensor cannot be
+ * had, and the process goes on. (Under ASan this needs
+ * allocator_may_return_null=1, which scripts/test.sh sets.) */
+static void test_out_of_memory_is_an_error(void **state) {
+  (void)state;
+  tg_memory_stats before = tg_memory_get_stats();
+  tg_tensor *t = tg_zeros(TG_FLOAT32, TG_SHAPE((size_t)1 << 42));
+  assert_null(t);
+  assert_non_null(strstr(tg_last_error(), "out of memory"));
+  assert_int_equal(tg_memory_get_stats().live_objects, before.live_objects);
+  tg_clear_error();
+  assert_non_null(tg_ones(TG_FLOAT32, TG_SHAPE(4))); /* and the library still works */
+}
+
+/* The same under a lowered address-space limit (setrlimit in a child): a
+ * training-sized loop hits the limit and stops with an error message.
+ * Sanitizers reserve terabytes of address space, so this runs only in the
+ * plain build (scripts/test.sh runs it from build-clang). */
+static void test_rlimit_child(void **state) {
+  (void)state;
+  if (UNDER_ASAN) skip();
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    struct rlimit lim = {256u << 20, 256u << 20};
+    if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(3);
+    for (int i = 0; i < 64; i++) { /* 64 x 16 MiB persistent tensors > 256 MiB */
+      if (!tg_zeros(TG_FLOAT32, TG_SHAPE(4u << 20)))
+        _exit(strstr(tg_last_error(), "out of memory") ? 0 : 4);
+    }
+    _exit(5); /* the limit was never hit */
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      TG_TEST(test_out_of_memory_is_an_error),
+      TG_TEST(test_rlimit_child),
       TG_TEST(test_scope_frees_everything),
       TG_TEST(test_nested_scopes),
       TG_TEST(test_keep_moves_out_of_scope),
