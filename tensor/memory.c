@@ -1,4 +1,4 @@
-/* Memory: a per-thread pool of power-of-two blocks and a stack of scopes.
+/* Memory: a per-thread pool of size-classed blocks and a stack of scopes.
  *
  * Every tensor header and graph node is linked into the scope that was
  * current when it was made; tg_scope_end walks that list and returns each
@@ -35,42 +35,50 @@ void tg_clear_error(void) {
 
 /* ------------------------------------------------------------------ pool */
 
-/* Hidden header before each block; 64 bytes keeps user memory aligned for
- * SIMD loads and BLAS. */
+/* Hidden header before each block: 16 bytes, so user memory keeps malloc's
+ * 16-byte alignment (enough for every element type and unaligned SIMD). */
 typedef struct pool_hdr {
   void *next_free;
   uint32_t cls;
   uint32_t in_use;
-  char pad[48];
 } pool_hdr;
-_Static_assert(sizeof(pool_hdr) == 64, "pool header must keep 64-byte alignment");
+_Static_assert(sizeof(pool_hdr) == 16, "pool header must keep 16-byte alignment");
 
+/* Size classes: 32-byte steps up to 512 bytes and 64-byte steps up to 1 KiB
+ * (tensor headers, nodes and small storages land in tight classes, so a
+ * recorded op costs few cache lines), then powers of two. */
 static unsigned size_class(size_t n) {
-  unsigned c = 6; /* 64 bytes minimum */
-  while (((size_t)1 << c) < n) c++;
-  return c;
+  if (n <= 512) return n ? (unsigned)((n + 31) / 32 - 1) : 0;
+  if (n <= 1024) return 16 + (unsigned)((n - 512 + 63) / 64 - 1);
+  unsigned bits = 64u - (unsigned)__builtin_clzll((unsigned long long)(n - 1)); /* ceil(log2 n) */
+  return 24 + bits - 11;
+}
+
+static size_t class_size(unsigned c) {
+  if (c < 16) return ((size_t)c + 1) * 32;
+  if (c < 24) return 512 + ((size_t)c - 15) * 64;
+  return (size_t)1 << (c - 24 + 11);
 }
 
 void *tg_pool_alloc(size_t nbytes) {
-  unsigned cls = size_class(nbytes ? nbytes : 1);
-  if (cls >= TG_POOL_CLASSES) {
-    tg_error("out of memory: a block of %zu bytes is larger than the pool allows", nbytes);
+  if (nbytes > ((size_t)1 << 47)) {
+    tg_error("out of memory: a block of %zu bytes is larger than the pool allows (128 TiB)", nbytes);
     return NULL;
   }
+  unsigned cls = size_class(nbytes);
   pool_hdr *h = tg_ctx.free_list[cls];
   if (h) {
     tg_ctx.free_list[cls] = h->next_free;
-    tg_ctx.stats.bytes_cached -= (size_t)1 << cls;
+    tg_ctx.stats.bytes_cached -= class_size(cls);
   } else {
-    void *mem = NULL;
-    if (posix_memalign(&mem, 64, sizeof(pool_hdr) + ((size_t)1 << cls)) != 0) {
+    h = malloc(sizeof(pool_hdr) + class_size(cls));
+    if (!h) {
       tg_error("out of memory: could not allocate %zu bytes", nbytes);
       return NULL;
     }
-    h = mem;
     h->cls = cls;
     tg_ctx.stats.mallocs++;
-    tg_ctx.stats.bytes_reserved += sizeof(pool_hdr) + ((size_t)1 << cls);
+    tg_ctx.stats.bytes_reserved += sizeof(pool_hdr) + class_size(cls);
   }
   h->in_use = 1;
   return h + 1;
@@ -82,7 +90,7 @@ void tg_pool_free(void *p) {
   h->in_use = 0;
   h->next_free = tg_ctx.free_list[h->cls];
   tg_ctx.free_list[h->cls] = h;
-  tg_ctx.stats.bytes_cached += (size_t)1 << h->cls;
+  tg_ctx.stats.bytes_cached += class_size(h->cls);
 }
 
 void tg_release_cached(void) {
@@ -90,7 +98,7 @@ void tg_release_cached(void) {
     pool_hdr *h = tg_ctx.free_list[c];
     while (h) {
       pool_hdr *next = h->next_free;
-      tg_ctx.stats.bytes_reserved -= sizeof(pool_hdr) + ((size_t)1 << h->cls);
+      tg_ctx.stats.bytes_reserved -= sizeof(pool_hdr) + class_size(h->cls);
       free(h);
       tg_ctx.stats.frees++;
       h = next;
@@ -238,11 +246,11 @@ static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shap
 }
 
 static tg_storage *storage_new(size_t nbytes) {
-  /* header and data in one block; data starts 64 bytes in */
-  char *mem = tg_pool_alloc(64 + nbytes);
+  /* header and data in one block; data starts 32 bytes in */
+  char *mem = tg_pool_alloc(32 + nbytes);
   if (!mem) return NULL;
   tg_storage *s = (tg_storage *)mem;
-  s->data = mem + 64;
+  s->data = mem + 32;
   s->nbytes = nbytes;
   s->refs = 1;
   s->version = 0;

@@ -9,7 +9,7 @@
 #define TG_MAGIC_NODE 0x90de0a11u
 #define TG_MAGIC_DEAD 0xdeadbeefu
 
-#define TG_POOL_CLASSES 48
+#define TG_POOL_CLASSES 64
 
 struct tg_node;
 
@@ -49,8 +49,9 @@ extern _Thread_local tg_context tg_ctx;
 #endif
 void tg_error(const char *fmt, ...) TG_PRINTF(1, 2);
 
-/* block pool: power-of-two classes, free lists per thread, never shrinks
- * until tg_release_cached. Blocks are 64-byte aligned. */
+/* block pool: size classes (fine below 1 KiB, powers of two above), free
+ * lists per thread, never shrinks until tg_release_cached. Blocks are
+ * 16-byte aligned. */
 void *tg_pool_alloc(size_t nbytes);
 void tg_pool_free(void *p);
 
