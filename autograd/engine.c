@@ -166,7 +166,7 @@ static int run_node(engine *e, tg_node *n) {
       if (tg_node_needs_grad(n, k) && tg_has_error()) return -1;
       continue;
     }
-    if (tg_anomaly_enabled && check_gradient(n, k, gin[k])) return -1;
+    if (tg_ctx.anomaly && check_gradient(n, k, gin[k])) return -1;
     if (route(e, n->in[k], gin[k])) return -1;
   }
   if (!e->retain_graph) n->released = true;

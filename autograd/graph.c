@@ -37,6 +37,7 @@ void tg_call_site(const char *file, int line) {
 
 void tg_set_detect_anomaly(bool on) {
   tg_anomaly_enabled = on;
+  tg_ctx.anomaly = on;
   anomaly_reported = false;
   tg_call_file = NULL;
 }
@@ -114,7 +115,7 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
   tg_obj_attach(&n->obj, out->obj.scope, TG_MAGIC_NODE);
   out->grad_fn = n;
   out->requires_grad = true;
-  if (tg_anomaly_enabled) {
+  if (tg_ctx.anomaly) {
     n->call_file = tg_call_file;
     n->call_line = tg_call_line;
     check_output(n);

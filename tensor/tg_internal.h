@@ -25,9 +25,8 @@ typedef struct tg_context {
   struct tg_node *tape_tail; /* newest node; nodes link to older ones */
   uint64_t next_seq;
   bool grad_enabled_off; /* inverted so a zeroed context means grad on */
-  bool anomaly;
+  bool anomaly; /* mirrors tg_anomaly_enabled for the library's own checks */
   bool err_set, err_echo;
-  char err[512];
   /* set by autograd/: how scope_end destroys a graph node */
   void (*node_destroy)(tg_obj *node);
   const char *(*node_name)(const struct tg_node *node);
@@ -39,7 +38,12 @@ typedef struct tg_context {
   tg_rng rng;
 } tg_context;
 
-extern _Thread_local tg_context tg_ctx;
+#if defined(__GNUC__)
+#define TG_TLS_FAST __attribute__((tls_model("initial-exec")))
+#else
+#define TG_TLS_FAST
+#endif
+extern _Thread_local tg_context tg_ctx TG_TLS_FAST;
 
 /* errors */
 #if defined(__GNUC__)
