@@ -156,10 +156,16 @@ static int parse_rows(csv *c, const char *p, size_t no) {
   return 0;
 }
 
-/* Room for every line: counting newlines bounds the rows. */
+/* Room for every row. The rows are no more than the lines, and no more
+ * than the text can hold: a row takes at least 2 ncols - 1 bytes (a number
+ * in each field, the delimiters between) and a newline before the next, so
+ * memory stays linear in the file size whatever the first line's field
+ * count (1e6 commas, then 1e6 newlines, must not ask for 4 TB). */
 static int allocate(csv *c) {
   size_t lines = 1, nfeat = c->ncols - (c->label_col != TG_CSV_NO_LABEL), n;
   for (const char *p = c->text; (p = memchr(p, '\n', (size_t)(c->end - p))); p++) lines++;
+  size_t fit = (size_t)(c->end - c->text) / (2 * c->ncols) + 1; /* ncols <= length + 1 */
+  if (lines > fit) lines = fit;
   c->x = tg_mul_ok(lines, nfeat * sizeof(float), &n) ? malloc(n) : NULL;
   c->y = c->label_col != TG_CSV_NO_LABEL ? malloc(lines * sizeof *c->y) : NULL;
   if (!c->x || (c->label_col != TG_CSV_NO_LABEL && !c->y)) {

@@ -3,7 +3,7 @@
 # Run as root on a fresh machine; a no-op when everything is there.
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev libpng-dev
-      valgrind
+      valgrind libclang-rt-14-dev
       dataset-fashion-mnist)
 [ "${TG_SETUP_EXTRA:-}" ] && pkgs+=($TG_SETUP_EXTRA)
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, a warning-free build with gcc and clang
-# (-Werror), then every cmocka test under AddressSanitizer + UBSan.
+# (-Werror), then every cmocka test under AddressSanitizer + UBSan, valgrind
+# on the examples and a libFuzzer smoke run of every file reader.
 # Ends with "N passed, M failed" (test cases) and exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,5 +66,16 @@ for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian
   fi
 done
 rm -rf "$tmp"
+echo "== libFuzzer smoke of every file reader (scripts/fuzz.sh 20)"
+# libFuzzer smoke of every parser of outside bytes (README "Fuzzing"): 20 s
+# per target, each target one test case (a failed fuzz build fails one)
+fuzz_log=$(mktemp)
+scripts/fuzz.sh 20 >"$fuzz_log" 2>&1
+fuzz_rc=$?
+fp=$(grep -c '^-- fuzz .*: clean' "$fuzz_log") ff=$(grep -c '^-- fuzz .*: FAILED' "$fuzz_log")
+[ $fuzz_rc -ne 0 ] && [ "$ff" -eq 0 ] && ff=1
+passed=$((passed + fp)); failed=$((failed + ff))
+cat "$fuzz_log"
+rm -f "$fuzz_log"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
