@@ -52,6 +52,20 @@ static int add_into(engine *e, tg_tensor **slot, bool *slot_owned, tg_tensor *g,
   return tg_accumulate_(*slot, g);
 }
 
+tg_tensor *tg_node_grad_sink(tg_node *n, int i) {
+  if (!tg_ctx.grad_sink || !n || !tg_node_needs_grad(n, i)) return NULL;
+  tg_tensor *in = n->in[i];
+  if (in->grad_fn) return NULL;
+  if (!in->grad) {
+    in->grad = fresh_zeros_like(in, in->obj.scope);
+    if (!in->grad) return NULL;
+  }
+  tg_tensor *d = in->grad;
+  if (d->dtype != in->dtype || !tg_same_shape(d, in) || !tg_is_contiguous(d)) return NULL;
+  d->storage->version++;
+  return d;
+}
+
 static int capture_index(const engine *e, const tg_tensor *t) {
   for (int k = 0; k < e->n_capture; k++)
     if (e->capture[k] == t) return k;
@@ -175,6 +189,8 @@ static int run_node(engine *e, tg_node *n) {
 
 static int run(engine *e, int n_root, tg_tensor **roots, tg_tensor **grads) {
   bool prev_mode = tg_set_grad_enabled(e->create_graph);
+  bool prev_sink = tg_ctx.grad_sink;
+  tg_ctx.grad_sink = !e->create_graph && e->n_capture == 0 && !tg_ctx.anomaly;
   tg_node *start = NULL;
   int rc = 0;
   tg_clear_error();
@@ -200,6 +216,7 @@ static int run(engine *e, int n_root, tg_tensor **roots, tg_tensor **grads) {
     rc = run_node(e, n);
   }
   if (rc != 0) clear_pending(start ? start : tg_ctx.tape_tail);
+  tg_ctx.grad_sink = prev_sink;
   tg_set_grad_enabled(prev_mode);
   return rc;
 }

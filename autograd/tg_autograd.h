@@ -149,6 +149,13 @@ int tg_graph_dot(const tg_tensor *t, FILE *out);
  * (and frees nothing: out stays in its scope) on error. */
 tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
 bool tg_node_needs_grad(const tg_node *n, int i);
+/* For a backward that can add its gradient for input i straight into that
+ * leaf's .grad (a GEMM with beta = 1, say) instead of returning it: the
+ * contiguous .grad tensor to accumulate into (created as zeros if absent),
+ * or NULL, when the gradient must go through grad_in[i] as usual (input i is
+ * not a leaf, create_graph, tg_grad capturing, anomaly mode, or a .grad of
+ * another layout). Leave grad_in[i] NULL after writing into it. */
+tg_tensor *tg_node_grad_sink(tg_node *n, int i);
 /* save a tensor (output or temporary) for backward */
 void tg_node_save(tg_node *n, int slot, tg_tensor *t);
 

@@ -33,8 +33,84 @@ static bool check_linear(const tg_tensor *x, const tg_tensor *w, const tg_tensor
   return true;
 }
 
+/* dst (cols) += the column sums of g (rows, cols), both contiguous */
+static void add_column_sums(tg_tensor *dst, const tg_tensor *g, size_t rows, size_t cols) {
+  if (g->dtype == TG_FLOAT32) {
+    float *restrict d = (float *)tg_ptr(dst);
+    const float *restrict r = (const float *)tg_ptr(g);
+    for (size_t i = 0; i < rows; i++, r += cols)
+      for (size_t j = 0; j < cols; j++) d[j] += r[j];
+  } else {
+    double *restrict d = (double *)tg_ptr(dst);
+    const double *restrict r = (const double *)tg_ptr(g);
+    for (size_t i = 0; i < rows; i++, r += cols)
+      for (size_t j = 0; j < cols; j++) d[j] += r[j];
+  }
+}
+
+/* where the gradient for input i goes: straight into the leaf's .grad
+ * (beta = 1) when the engine allows it, else a fresh buffer for grad_in */
+static tg_tensor *grad_dest(tg_node *n, int i, tg_tensor **gi, int ndim, const size_t *shape,
+                            double *beta) {
+  tg_tensor *sink = tg_node_grad_sink(n, i);
+  *beta = sink ? 1.0 : 0.0;
+  if (sink) return sink;
+  gi[i] = tg_tensor_alloc(n->in[i]->dtype, ndim, shape);
+  return gi[i];
+}
+
+/* x (N, in), W (out, in), b (out); g (N, out).
+ * dx = g W, dW = g^T x, db = column sums of g. Without create_graph the
+ * products go through BLAS directly, dW and db into the parameters' .grad
+ * when the engine allows; with it, through recorded ops. */
+static void linear_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *x = n->in[0], *w = n->in[1];
+  if (!ops_fused_backward()) {
+    if (tg_node_needs_grad(n, 0)) gi[0] = tg_matmul(g, w);
+    if (tg_node_needs_grad(n, 1)) gi[1] = tg_matmul(tg_t(g), x);
+    if (tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 1, (int[]){0}, false);
+    return;
+  }
+  size_t rows = x->shape[0], in = w->shape[1], out = w->shape[0];
+  tg_tensor *gc = tg_is_contiguous(g) ? g : tg_contiguous(g);
+  if (!gc) return;
+  double beta;
+  if (tg_node_needs_grad(n, 0)) {
+    tg_tensor *dx = grad_dest(n, 0, gi, TG_SHAPE(rows, in), &beta);
+    if (dx) ops_gemm(false, false, rows, in, out, gc, out, w, in, beta, dx);
+  }
+  if (tg_node_needs_grad(n, 1)) {
+    tg_tensor *dw = grad_dest(n, 1, gi, TG_SHAPE(out, in), &beta);
+    if (dw) ops_gemm(true, false, out, in, rows, gc, out, x, in, beta, dw);
+  }
+  if (tg_node_needs_grad(n, 2)) {
+    tg_tensor *db = grad_dest(n, 2, gi, TG_SHAPE(out), &beta);
+    if (db && beta == 0) memset(tg_ptr(db), 0, out * tg_dtype_size(db->dtype));
+    if (db) add_column_sums(db, gc, rows, out);
+  }
+}
+TG_DEFINE_OP(OP_ADDMM, "AddmmBackward", linear_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+TG_DEFINE_OP(OP_MM, "MmBackward", linear_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+
+/* 2-D contiguous x, W, b: y = b + x W^T as one node (PyTorch's addmm): the
+ * bias rows are written first and the GEMM adds onto them (beta = 1) */
+static tg_tensor *linear_fused(tg_tensor *x, tg_tensor *w, tg_tensor *b) {
+  size_t rows = x->shape[0], in = w->shape[1], out = w->shape[0];
+  tg_tensor *y = tg_tensor_alloc(x->dtype, TG_SHAPE(rows, out));
+  if (!y) return NULL;
+  size_t row_bytes = out * tg_dtype_size(y->dtype);
+  for (size_t i = 0; b && i < rows; i++) memcpy(tg_ptr(y) + i * row_bytes, tg_ptr(b), row_bytes);
+  ops_gemm(false, true, rows, out, in, x, in, w, in, b ? 1.0 : 0.0, y);
+  ops_record(y, b ? &OP_ADDMM : &OP_MM, b ? 3 : 2, (tg_tensor *[]){x, w, b});
+  return y;
+}
+
 tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
   if (!check_linear(x, weight, bias)) return NULL;
+  if (x->ndim == 2 && tg_is_contiguous(x) && tg_is_contiguous(weight) &&
+      (!bias || tg_is_contiguous(bias)) && x->shape[0] <= INT32_MAX && weight->shape[0] <= INT32_MAX &&
+      weight->shape[1] <= INT32_MAX)
+    return linear_fused(x, weight, bias);
   /* x is (..., in); W^T is an (in, out) view that BLAS reads with its
    * transpose flag, so the weight is never copied */
   tg_tensor *y = tg_matmul(x, tg_transpose(weight, 0, 1));

@@ -184,12 +184,21 @@ tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *targets, tg_reduction r)
 /* ------------------------------------------------ binary cross-entropy */
 
 /* PyTorch clamps each log at -100 so p = 0 or 1 gives a finite loss */
-OPS_BINARY_KERNEL(bce_k, -(y * fmax(log(x), -100) + (1 - y) * fmax(log1p(-x), -100)))
+OPS_BINARY_KERNEL(bce_k, -(y * fmax(ops_log(x), -100) + (1 - y) * fmax(ops_log1p(-x), -100)))
 
 /* d/dp = (p - y) / max(p (1 - p), 1e-12); d/dy = log(1 - p) - log(p), each
  * clamped at -100 as in the forward */
+/* fused: x = g, y = p, z = target */
+OPS_TERNARY_KERNEL(bce_grad_p_k, x * ((y - z) / fmax(y * (1 - y), 1e-12)))
+OPS_TERNARY_KERNEL(bce_grad_y_k, x * (fmax(ops_log1p(-y), -100) - fmax(ops_log(y), -100)))
 static void bce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *p = n->in[0], *y = n->in[1];
+  if (ops_fused_backward()) {
+    const char *name = "binary_cross_entropy";
+    if (tg_node_needs_grad(n, 0)) gi[0] = ops_ternary_forward(name, g, p, y, &bce_grad_p_k, (ops_params){0, 0});
+    if (tg_node_needs_grad(n, 1)) gi[1] = ops_ternary_forward(name, g, p, y, &bce_grad_y_k, (ops_params){0, 0});
+    return;
+  }
   if (tg_node_needs_grad(n, 0)) {
     tg_tensor *denom = tg_clamp(tg_mul(p, tg_rsub_scalar(p, 1.0)), 1e-12, NAN);
     gi[0] = tg_mul(g, tg_div(tg_sub(p, y), denom));
@@ -222,7 +231,7 @@ tg_tensor *tg_binary_cross_entropy(tg_tensor *probs, tg_tensor *targets, tg_redu
 }
 
 /* max(x, 0) - x y + log(1 + exp(-|x|)): exp never overflows */
-OPS_BINARY_KERNEL(bce_logits_k, fmax(x, 0) - x * y + log1p(exp(-fabs(x))))
+OPS_BINARY_KERNEL(bce_logits_k, fmax(x, 0) - x * y + ops_log1p(ops_exp(-fabs(x))))
 
 /* d/dx = sigmoid(x) - y, d/dy = -x */
 static void bce_logits_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {

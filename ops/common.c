@@ -20,16 +20,32 @@ bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b) {
   return true;
 }
 
+/* k over out and up to three inputs broadcast to out's shape */
+static void apply_n(tg_tensor *out, int n_in, const tg_tensor *const *in, const ops_kernel *k,
+                    ops_params prm) {
+  ptrdiff_t st[4][TG_MAX_DIMS];
+  char *base[4] = {tg_ptr(out)};
+  tg_broadcast_strides(out, out->ndim, out->shape, st[0]);
+  for (int i = 0; i < n_in; i++) {
+    base[i + 1] = tg_ptr(in[i]);
+    tg_broadcast_strides(in[i], out->ndim, out->shape, st[i + 1]);
+  }
+  /* size-1 output dims were given stride 0; the iterator drops them anyway */
+  tg_iter(n_in + 1, base, out->ndim, out->shape, st,
+          out->dtype == TG_FLOAT32 ? k->f32 : k->f64, &prm);
+}
+
 void ops_apply(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const ops_kernel *k,
                ops_params prm) {
-  ptrdiff_t st[3][TG_MAX_DIMS];
-  char *base[3] = {tg_ptr(out), tg_ptr(a), b ? tg_ptr(b) : NULL};
-  tg_broadcast_strides(out, out->ndim, out->shape, st[0]);
-  tg_broadcast_strides(a, out->ndim, out->shape, st[1]);
-  if (b) tg_broadcast_strides(b, out->ndim, out->shape, st[2]);
-  /* size-1 output dims were given stride 0; the iterator drops them anyway */
-  tg_iter(b ? 3 : 2, base, out->ndim, out->shape, st,
-          out->dtype == TG_FLOAT32 ? k->f32 : k->f64, &prm);
+  apply_n(out, b ? 2 : 1, (const tg_tensor *[]){a, b}, k, prm);
+}
+
+tg_tensor *ops_ternary_forward(const char *op, tg_tensor *a, tg_tensor *b, tg_tensor *c,
+                               const ops_kernel *k, ops_params prm) {
+  if (!ops_check_pair(op, a, b) || !ops_check_pair(op, a, c)) return NULL;
+  tg_tensor *out = tg_tensor_alloc(a->dtype, a->ndim, a->shape);
+  if (out) apply_n(out, 3, (const tg_tensor *[]){a, b, c}, k, prm);
+  return out;
 }
 
 tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, ops_params prm) {

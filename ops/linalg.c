@@ -54,6 +54,22 @@ static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t bof
                 lda, (const double *)tg_ptr(b) + boff, ldb, 0.0, (double *)tg_ptr(out) + ooff, (int)n);
 }
 
+void ops_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, const tg_tensor *a, size_t lda,
+              const tg_tensor *b, size_t ldb, double beta, tg_tensor *c) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (beta == 0) memset(tg_ptr(c), 0, m * n * tg_dtype_size(c->dtype));
+    return;
+  }
+  CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  if (c->dtype == TG_FLOAT32)
+    cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, (const float *)tg_ptr(a),
+                (int)lda, (const float *)tg_ptr(b), (int)ldb, (float)beta, (float *)tg_ptr(c), (int)n);
+  else
+    cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, (const double *)tg_ptr(a),
+                (int)lda, (const double *)tg_ptr(b), (int)ldb, beta, (double *)tg_ptr(c), (int)n);
+}
+
 /* dC = g; dA = g @ B^T, dB = A^T @ g (at the broadcast batch shape: the
  * engine sums over broadcast batch dims) */
 static void matmul_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {

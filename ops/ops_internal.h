@@ -7,6 +7,7 @@
 
 #include "tg_internal.h"
 #include "tg_ops.h"
+#include "vmath.h"
 
 /* float32 and float64 loops of one elementwise kernel */
 typedef struct ops_kernel {
@@ -80,6 +81,44 @@ typedef struct ops_params {
   OPS_BINARY_LOOP(NAME##_f64, double, EXPR)                                    \
   static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
 
+#define OPS_TERNARY_LOOP(NAME, T, EXPR)                                        \
+  static void NAME(char **p_, const ptrdiff_t *s_, size_t n_, const void *a_) { \
+    const ops_params *prm_ = a_;                                               \
+    const T p0 = prm_ ? (T)prm_->p0 : 0;                                       \
+    (void)p0;                                                                  \
+    T *restrict o_ = (T *)p_[0];                                               \
+    const T *restrict a_p = (const T *)p_[1];                                  \
+    const T *restrict b_p = (const T *)p_[2];                                  \
+    const T *restrict c_p = (const T *)p_[3];                                  \
+    ptrdiff_t so_ = s_[0] / (ptrdiff_t)sizeof(T), sa_ = s_[1] / (ptrdiff_t)sizeof(T), \
+              sb_ = s_[2] / (ptrdiff_t)sizeof(T), sc_ = s_[3] / (ptrdiff_t)sizeof(T); \
+    if (so_ == 1 && sa_ == 1 && sb_ == 1 && sc_ == 1) {                        \
+      for (size_t i_ = 0; i_ < n_; i_++) {                                     \
+        const T x = a_p[i_], y = b_p[i_], z = c_p[i_];                         \
+        (void)z;                                                               \
+        o_[i_] = (T)(EXPR);                                                    \
+      }                                                                        \
+    } else {                                                                   \
+      for (size_t i_ = 0; i_ < n_; i_++) {                                     \
+        const T x = a_p[(ptrdiff_t)i_ * sa_], y = b_p[(ptrdiff_t)i_ * sb_],    \
+                z = c_p[(ptrdiff_t)i_ * sc_];                                  \
+        (void)z;                                                               \
+        o_[(ptrdiff_t)i_ * so_] = (T)(EXPR);                                   \
+      }                                                                        \
+    }                                                                          \
+  }
+
+/* a kernel of three inputs x, y, z: the fused gradients of the backward fast path */
+#define OPS_TERNARY_KERNEL(NAME, EXPR)                                         \
+  OPS_TERNARY_LOOP(NAME##_f32, float, EXPR)                                    \
+  OPS_TERNARY_LOOP(NAME##_f64, double, EXPR)                                   \
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+
+/* True inside a backward that records nothing (no create_graph): a backward
+ * may then compute its gradient with one fused kernel instead of a chain of
+ * tg_* ops, which it must keep for the differentiable (create_graph) case. */
+static inline bool ops_fused_backward(void) { return tg_ctx.grad_enabled_off; }
+
 /* checks: each records "op: what is wrong" and returns false */
 bool ops_check_float(const char *op, const tg_tensor *t, int argno);
 bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b);
@@ -89,9 +128,18 @@ tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, 
 /* out = k(a, b) with broadcasting */
 tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
                               ops_params prm);
+/* out = k(a, b, c) elementwise, out shaped as a; b and c broadcast to a */
+tg_tensor *ops_ternary_forward(const char *op, tg_tensor *a, tg_tensor *b, tg_tensor *c,
+                               const ops_kernel *k, ops_params prm);
 /* run k over (out, a, b) where all three already have out's shape or broadcast to it */
 void ops_apply(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const ops_kernel *k,
                ops_params prm);
+
+/* c (m, n) = beta c + op(a) op(b) through BLAS, for contiguous a, b, c of
+ * one float dtype: op(a) is a (m, k) or, with ta, the transpose of a stored
+ * (k, m); lda and ldb are the stored row lengths. Dims must fit in int. */
+void ops_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, const tg_tensor *a, size_t lda,
+              const tg_tensor *b, size_t ldb, double beta, tg_tensor *c);
 
 /* record a node; also makes sure the engine can record backward passes */
 tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);

@@ -28,12 +28,12 @@ static void neg_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 TG_DEFINE_OP(OP_NEG, "NegBackward", neg_backward, 0);
 tg_tensor *tg_neg(tg_tensor *a) { return unary("neg", a, &neg_k, (ops_params){0, 0}, &OP_NEG); }
 
-OPS_UNARY_KERNEL(exp_k, exp(x))
+OPS_UNARY_KERNEL(exp_k, ops_exp(x))
 static void exp_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) { gi[0] = tg_mul(g, n->out); }
 TG_DEFINE_OP(OP_EXP, "ExpBackward", exp_backward, TG_SAVES_OUT);
 tg_tensor *tg_exp(tg_tensor *a) { return unary("exp", a, &exp_k, (ops_params){0, 0}, &OP_EXP); }
 
-OPS_UNARY_KERNEL(log_k, log(x))
+OPS_UNARY_KERNEL(log_k, ops_log(x))
 static void log_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) { gi[0] = tg_div(g, n->in[0]); }
 TG_DEFINE_OP(OP_LOG, "LogBackward", log_backward, TG_SAVES_IN(0));
 tg_tensor *tg_log(tg_tensor *a) { return unary("log", a, &log_k, (ops_params){0, 0}, &OP_LOG); }
@@ -68,17 +68,22 @@ TG_DEFINE_OP(OP_COS, "CosBackward", cos_backward, TG_SAVES_IN(0));
 tg_tensor *tg_cos(tg_tensor *a) { return unary("cos", a, &cos_k, (ops_params){0, 0}, &OP_COS); }
 
 /* tanh' = 1 - tanh^2, from the saved output */
-OPS_UNARY_KERNEL(tanh_k, tanh(x))
+OPS_UNARY_KERNEL(tanh_k, ops_tanh(x))
+OPS_BINARY_KERNEL(tanh_grad_k, x * (1 - y * y))
 static void tanh_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_mul(g, tg_rsub_scalar(tg_mul(n->out, n->out), 1.0));
+  if (ops_fused_backward()) gi[0] = ops_binary_forward("tanh", g, n->out, &tanh_grad_k, (ops_params){0, 0});
+  else gi[0] = tg_mul(g, tg_rsub_scalar(tg_mul(n->out, n->out), 1.0));
 }
 TG_DEFINE_OP(OP_TANH, "TanhBackward", tanh_backward, TG_SAVES_OUT);
 tg_tensor *tg_tanh(tg_tensor *a) { return unary("tanh", a, &tanh_k, (ops_params){0, 0}, &OP_TANH); }
 
 /* sigmoid as one node; the two branches avoid overflow of exp(-x) */
-OPS_UNARY_KERNEL(sigmoid_k, x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)))
+OPS_UNARY_KERNEL(sigmoid_k, ops_sigmoid(x))
+OPS_BINARY_KERNEL(sigmoid_grad_k, x * (y * (1 - y)))
 static void sigmoid_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_mul(g, tg_mul(n->out, tg_rsub_scalar(n->out, 1.0)));
+  if (ops_fused_backward())
+    gi[0] = ops_binary_forward("sigmoid", g, n->out, &sigmoid_grad_k, (ops_params){0, 0});
+  else gi[0] = tg_mul(g, tg_mul(n->out, tg_rsub_scalar(n->out, 1.0)));
 }
 TG_DEFINE_OP(OP_SIGMOID, "SigmoidBackward", sigmoid_backward, TG_SAVES_OUT);
 tg_tensor *tg_sigmoid(tg_tensor *a) {
@@ -87,8 +92,11 @@ tg_tensor *tg_sigmoid(tg_tensor *a) {
 
 OPS_UNARY_KERNEL(relu_k, x > 0 ? x : 0)
 OPS_UNARY_KERNEL(positive_k, x > 0 ? 1 : 0)
+OPS_BINARY_KERNEL(relu_grad_k, y > 0 ? x : 0)
 static void relu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_mul(g, mask(n, &positive_k));
+  if (ops_fused_backward())
+    gi[0] = ops_binary_forward("relu", g, n->in[0], &relu_grad_k, (ops_params){0, 0});
+  else gi[0] = tg_mul(g, mask(n, &positive_k));
 }
 TG_DEFINE_OP(OP_RELU, "ReluBackward", relu_backward, TG_SAVES_IN(0));
 tg_tensor *tg_relu(tg_tensor *a) { return unary("relu", a, &relu_k, (ops_params){0, 0}, &OP_RELU); }

@@ -6,7 +6,8 @@
  *   vmax = max(vmax, v)            (amsgrad; the raw v, as PyTorch's code)
  *   denom = sqrt(amsgrad ? vmax : v)/sqrt(1-b2^t) + eps
  *   p = p - lr/(1-b1^t) * m/denom
- * Arithmetic is in double for both dtypes. */
+ * Arithmetic in double, except the float32 fast path (no amsgrad), which is
+ * in float as PyTorch's kernels are. */
 #include <math.h>
 
 #include "optim_internal.h"
@@ -60,8 +61,27 @@ static adam_coef adam_coefs(const tg_optimizer *opt, double step, bool decoupled
                      .bc2_sqrt = sqrt(1 - pow(h->beta2, step))};
 }
 
+/* float32 without amsgrad, the common case: float arithmetic in PyTorch's
+ * order, one pass over p, g, m, v that vectorises (VAE: 19 % of a step
+ * when it went through adam_elem in double) */
+static void adam_f32_fast(const adam_coef *c, size_t n, float *restrict p,
+                          const float *restrict g, float *restrict m, float *restrict v) {
+  const float b1 = (float)c->b1, b2 = (float)c->b2, wd = (float)c->wd, decay = (float)c->decay;
+  const float a1 = (float)(1 - c->b1), a2 = (float)(1 - c->b2), eps = (float)c->eps;
+  const float bc2 = (float)c->bc2_sqrt, step = (float)-c->step_size;
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i] + wd * p[i];
+    float mi = m[i] * b1 + a1 * gi;
+    float vi = v[i] * b2 + a2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay + step * (mi / (sqrtf(vi) / bc2 + eps));
+  }
+}
+
 static void adam_run(const adam_coef *c, const optim_slot *s) {
   if (s->dt == TG_FLOAT64) adam_f64(c, s->n, s->p, s->g, s->buf[0], s->buf[1], s->buf[2]);
+  else if (!c->amsgrad) adam_f32_fast(c, s->n, s->p, s->g, s->buf[0], s->buf[1]);
   else adam_f32(c, s->n, s->p, s->g, s->buf[0], s->buf[1], s->buf[2]);
 }
 

@@ -135,9 +135,29 @@ static void fill_loop(char **p, const ptrdiff_t *s, size_t n, const void *argp) 
   }
 }
 
+/* constant fill of a contiguous tensor: zero_grad runs this every step */
+static bool fill_contiguous(tg_tensor *t, double value) {
+  if (!tg_is_contiguous(t)) return false;
+  char *p = tg_ptr(t);
+  if (value == 0.0 && !signbit(value)) {
+    memset(p, 0, t->numel * tg_dtype_size(t->dtype));
+    return true;
+  }
+  if (t->dtype == TG_FLOAT32) {
+    float *f = (float *)p, v = (float)value;
+    for (size_t i = 0; i < t->numel; i++) f[i] = v;
+    return true;
+  }
+  return false;
+}
+
 static tg_tensor *fill(tg_tensor *t, const char *op, fill_arg arg) {
   if (!tg_tensor_check(t, op, 1)) return NULL;
   if (arg.kind && !float_dtype(t->dtype, op)) return NULL;
+  if (arg.kind == 0 && fill_contiguous(t, arg.value)) {
+    t->storage->version++;
+    return t;
+  }
   arg.dt = t->dtype;
   if (!arg.rng) arg.rng = tg_default_rng();
   ptrdiff_t st[1][TG_MAX_DIMS];

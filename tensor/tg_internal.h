@@ -26,6 +26,7 @@ typedef struct tg_context {
   uint64_t next_seq;
   bool grad_enabled_off; /* inverted so a zeroed context means grad on */
   bool anomaly; /* mirrors tg_anomaly_enabled for the library's own checks */
+  bool grad_sink; /* set by the engine while a backward may write leaf .grad directly */
   bool err_set, err_echo;
   /* set by autograd/: how scope_end destroys a graph node */
   void (*node_destroy)(tg_obj *node);

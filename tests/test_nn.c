@@ -149,6 +149,78 @@ static void test_linear_gradcheck(void **state) {
   tg_module_free(mlp);
 }
 
+/* naive dx, dW, db for y = x W^T + b with upstream gradient g (rows, out) */
+static void linear_grads_naive(const tg_tensor *x, const tg_tensor *w, const tg_tensor *g, double *dx,
+                               double *dw, double *db) {
+  size_t rows = x->shape[0], in = w->shape[1], out = w->shape[0];
+  size_t gi[2], xi[2], wi[2];
+  memset(dx, 0, rows * in * sizeof *dx);
+  memset(dw, 0, out * in * sizeof *dw);
+  memset(db, 0, out * sizeof *db);
+  for (size_t n = 0; n < rows; n++)
+    for (size_t o = 0; o < out; o++) {
+      gi[0] = n, gi[1] = o;
+      double gv = tg_get(g, gi);
+      db[o] += gv;
+      for (size_t i = 0; i < in; i++) {
+        xi[0] = n, xi[1] = i, wi[0] = o, wi[1] = i;
+        dw[o * in + i] += gv * tg_get(x, xi);
+        dx[n * in + i] += gv * tg_get(w, wi);
+      }
+    }
+}
+
+/* tg_backward writes a Linear's weight and bias gradients straight into
+ * their .grad (GEMM with beta = 1): they must equal the naive sums, add up
+ * over two backward passes, and the input's gradient must be right too, for
+ * a non-contiguous upstream gradient and in both dtypes */
+static void test_linear_backward_accumulates_into_grad(void **state) {
+  (void)state;
+  for (int dt = 0; dt < 2; dt++) {
+    tg_rng r = seeded(11 + (uint64_t)dt);
+    tg_module *lin = tg_nn_linear(4, 3, true, &r);
+    if (dt) lin = to_f64(lin);
+    tg_dtype t = dt ? TG_FLOAT64 : TG_FLOAT32;
+    double tol = dt ? 1e-12 : 1e-5;
+    tg_scope_begin();
+    tg_tensor *x = tg_requires_grad_(tg_randn(&r, t, TG_SHAPE(5, 4)), true);
+    tg_tensor *y = tg_module_forward(lin, x);
+    assert_string_equal(tg_grad_fn_name(y), "AddmmBackward");
+    /* upstream gradient: the transpose of a (3, 5) tensor, so not contiguous */
+    tg_tensor *g = tg_t(tg_randn(&r, t, TG_SHAPE(3, 5)));
+    assert_false(tg_is_contiguous(g));
+    tg_tensor *w = tg_module_get(lin, "weight"), *b = tg_module_get(lin, "bias");
+    tg_module_zero_grad(lin);
+    assert_int_equal(tg_backward(y, g, true), 0);
+    assert_int_equal(tg_backward(y, g, false), 0);
+    double dx[20], dw[12], db[3];
+    linear_grads_naive(x, w, g, dx, dw, db);
+    for (size_t i = 0; i < 12; i++) assert_close(tg_get_flat(w->grad, i), 2 * dw[i], tol);
+    for (size_t i = 0; i < 3; i++) assert_close(tg_get_flat(b->grad, i), 2 * db[i], tol);
+    for (size_t i = 0; i < 20; i++) assert_close(tg_get_flat(x->grad, i), 2 * dx[i], tol);
+    tg_scope_end();
+    tg_module_free(lin);
+  }
+  /* without a bias: one MmBackward node, weight gradient still summed into .grad */
+  tg_rng r = seeded(13);
+  tg_module *nob = tg_nn_linear(4, 2, false, &r);
+  tg_scope_begin();
+  tg_tensor *x = tg_randn(&r, TG_FLOAT32, TG_SHAPE(3, 4));
+  tg_tensor *y = tg_module_forward(nob, x);
+  assert_string_equal(tg_grad_fn_name(y), "MmBackward");
+  tg_tensor *w = tg_module_get(nob, "weight");
+  assert_int_equal(tg_backward(tg_sum(y), NULL, false), 0);
+  for (size_t o = 0; o < 2; o++)
+    for (size_t i = 0; i < 4; i++) {
+      double want = 0;
+      for (size_t n = 0; n < 3; n++) want += tg_get(x, (size_t[]){n, i});
+      assert_close(tg_get(w->grad, (size_t[]){o, i}), want, 1e-5);
+    }
+  assert_null(x->grad);
+  tg_scope_end();
+  tg_module_free(nob);
+}
+
 static void test_linear_init_bounds(void **state) {
   (void)state;
   tg_rng r = seeded(7);
@@ -1110,6 +1182,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_linear_forward_matches_naive),
       TG_TEST(test_linear_gradcheck),
+      TG_TEST(test_linear_backward_accumulates_into_grad),
       TG_TEST(test_linear_init_bounds),
       TG_TEST(test_parameter_count),
       TG_TEST(test_activation_modules_forward),

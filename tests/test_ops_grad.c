@@ -1756,6 +1756,70 @@ static void test_composite_chain_grad(void **state) {
   CHECK_GRADGRAD(f_chain, 3, in, NULL, "composite chain");
 }
 
+/* float32 exp/log/tanh/sigmoid use the library's own vectorisable
+ * approximations (ops/vmath.h): within 3 ulp of the double-precision result
+ * over a sweep of the whole float range, and libm's answers at the special
+ * values */
+static double ulps_off(float got, double want) {
+  if (isnan(want)) return isnan(got) ? 0 : INFINITY;
+  if (isinf(want) || want == 0) return got == (float)want ? 0 : INFINITY;
+  float w = (float)want;
+  double ulp = (double)nextafterf(fabsf(w), INFINITY) - (double)fabsf(w);
+  return fabs((double)got - want) / ulp;
+}
+
+typedef struct f32_case {
+  const char *name;
+  tg_tensor *(*op)(tg_tensor *);
+  double (*ref)(double);
+  double lo; /* below this reference value (subnormal) the op may flush to 0 */
+} f32_case;
+
+static double ref_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+
+static void test_float32_math_accuracy(void **state) {
+  (void)state;
+  enum { N = 1 << 20, SPECIAL = 9 };
+  const float special[SPECIAL] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-45f, -1e-45f, 1e-40f, 1.0f};
+  float *xs = malloc(N * sizeof *xs);
+  assert_non_null(xs);
+  for (uint32_t i = 0; i < N; i++) { /* every 4096th bit pattern: all exponents, both signs */
+    uint32_t u = i * 4096u + (i & 4095u);
+    memcpy(&xs[i], &u, sizeof u);
+  }
+  memcpy(xs, special, sizeof special);
+  const f32_case cases[] = {{"exp", tg_exp, exp, 0},         {"log", tg_log, log, 0},
+                            {"tanh", tg_tanh, tanh, 0},      {"sigmoid", tg_sigmoid, ref_sigmoid, 1.2e-38}};
+  tg_scope_begin();
+  tg_tensor *x = tg_from_data(TG_FLOAT32, TG_SHAPE(N), xs);
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    tg_tensor *y = cases[c].op(x);
+    assert_non_null(y);
+    const float *yp = tg_data(y);
+    double worst = 0;
+    for (size_t i = 0; i < N; i++) {
+      double want = cases[c].ref((double)xs[i]);
+      if (fabs(want) < cases[c].lo && yp[i] == 0) continue;
+      double e = ulps_off(yp[i], want);
+      if (e > 3) fail_msg("%s(%a) = %a, want %a (%.1f ulp)", cases[c].name, (double)xs[i], (double)yp[i], want, e);
+      if (e > worst) worst = e;
+    }
+    print_message("float32 %s: worst %.2f ulp over %d inputs\n", cases[c].name, worst, N);
+  }
+  /* log1p(-p) through the BCE kernel: with target 0 the loss is -log1p(-p) */
+  for (size_t i = 0; i < N; i++) xs[i] = (float)((double)i / N);
+  tg_tensor *p = tg_from_data(TG_FLOAT32, TG_SHAPE(N), xs);
+  tg_tensor *l = tg_binary_cross_entropy(p, tg_zeros_like(p), TG_REDUCTION_NONE);
+  assert_non_null(l);
+  const float *lp = tg_data(l);
+  for (size_t i = 0; i < N; i++) {
+    double want = -log1p(-(double)xs[i]), e = ulps_off(lp[i], want);
+    if (e > 3) fail_msg("binary_cross_entropy(%a, 0) = %a, want %a (%.1f ulp)", (double)xs[i], (double)lp[i], want, e);
+  }
+  tg_scope_end();
+  free(xs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_add_grad),
@@ -1795,6 +1859,7 @@ int main(void) {
       TG_TEST(test_to_dtype_grad),
       TG_TEST(test_cat_stack_grad),
       TG_TEST(test_composite_chain_grad),
+      TG_TEST(test_float32_math_accuracy),
   };
   int rc = cmocka_run_group_tests_name("ops_grad", tests, NULL, NULL);
   tg_release_cached();
