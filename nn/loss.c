@@ -184,13 +184,16 @@ tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *targets, tg_reduction r)
 /* ------------------------------------------------ binary cross-entropy */
 
 /* PyTorch clamps each log at -100 so p = 0 or 1 gives a finite loss */
-OPS_BINARY_KERNEL(bce_k, -(y * fmax(ops_log(x), -100) + (1 - y) * fmax(ops_log1p(-x), -100)))
+/* std::max's semantics (a NaN first argument propagates), in the element
+ * type: tgmath's fmax(float, int) would compute in double through a call */
+#define LOSS_MAX(a, b) ((a) < (b) ? (b) : (a))
+OPS_BINARY_KERNEL(bce_k, -(y * LOSS_MAX(ops_log(x), -100) + (1 - y) * LOSS_MAX(ops_log1p(-x), -100)))
 
 /* d/dp = (p - y) / max(p (1 - p), 1e-12); d/dy = log(1 - p) - log(p), each
  * clamped at -100 as in the forward */
 /* fused: x = g, y = p, z = target */
-OPS_TERNARY_KERNEL(bce_grad_p_k, x * ((y - z) / fmax(y * (1 - y), 1e-12)))
-OPS_TERNARY_KERNEL(bce_grad_y_k, x * (fmax(ops_log1p(-y), -100) - fmax(ops_log(y), -100)))
+OPS_TERNARY_KERNEL(bce_grad_p_k, x * ((y - z) / LOSS_MAX(y * (1 - y), (__typeof__(y))1e-12)))
+OPS_TERNARY_KERNEL(bce_grad_y_k, x * (LOSS_MAX(ops_log1p(-y), -100) - LOSS_MAX(ops_log(y), -100)))
 static void bce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *p = n->in[0], *y = n->in[1];
   if (ops_fused_backward()) {
@@ -210,16 +213,27 @@ static void bce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 }
 TG_DEFINE_OP(OP_BCE, "BinaryCrossEntropyBackward", bce_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
-static bool check_probabilities(const tg_tensor *p) {
+/* index of the first element outside [0, 1] (NaN included), or numel */
+static size_t first_non_probability(const tg_tensor *p) {
+  if (p->dtype == TG_FLOAT32 && tg_is_contiguous(p)) {
+    const float *v = (const float *)tg_ptr(p);
+    bool bad = false;
+    for (size_t i = 0; i < p->numel; i++) bad |= !(v[i] >= 0.0f && v[i] <= 1.0f);
+    if (!bad) return p->numel;
+  }
   for (size_t i = 0; i < p->numel; i++) {
     double v = tg_get_flat(p, i);
-    if (!(v >= 0.0 && v <= 1.0)) {
-      tg_error("binary_cross_entropy: input %g at flat position %zu is not a probability in "
-               "[0, 1] (for logits use bce_with_logits)", v, i);
-      return false;
-    }
+    if (!(v >= 0.0 && v <= 1.0)) return i;
   }
-  return true;
+  return p->numel;
+}
+
+static bool check_probabilities(const tg_tensor *p) {
+  size_t i = first_non_probability(p);
+  if (i == p->numel) return true;
+  tg_error("binary_cross_entropy: input %g at flat position %zu is not a probability in "
+           "[0, 1] (for logits use bce_with_logits)", tg_get_flat(p, i), i);
+  return false;
 }
 
 tg_tensor *tg_binary_cross_entropy(tg_tensor *probs, tg_tensor *targets, tg_reduction r) {
@@ -231,7 +245,7 @@ tg_tensor *tg_binary_cross_entropy(tg_tensor *probs, tg_tensor *targets, tg_redu
 }
 
 /* max(x, 0) - x y + log(1 + exp(-|x|)): exp never overflows */
-OPS_BINARY_KERNEL(bce_logits_k, fmax(x, 0) - x * y + ops_log1p(ops_exp(-fabs(x))))
+OPS_BINARY_KERNEL(bce_logits_k, LOSS_MAX(x, 0) - x * y + ops_log1p(ops_exp(-fabs(x))))
 
 /* d/dx = sigmoid(x) - y, d/dy = -x */
 static void bce_logits_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {

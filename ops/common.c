@@ -23,6 +23,17 @@ bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b) {
 /* k over out and up to three inputs broadcast to out's shape */
 static void apply_n(tg_tensor *out, int n_in, const tg_tensor *const *in, const ops_kernel *k,
                     ops_params prm) {
+  tg_loop_fn fn = out->dtype == TG_FLOAT32 ? k->f32 : k->f64;
+  /* the common case, all operands contiguous and of out's size: one run */
+  bool flat = tg_is_contiguous(out);
+  for (int i = 0; flat && i < n_in; i++) flat = in[i]->numel == out->numel && tg_is_contiguous(in[i]);
+  if (flat) {
+    char *p[4] = {tg_ptr(out)};
+    ptrdiff_t es = (ptrdiff_t)tg_dtype_size(out->dtype), s1[4] = {es, es, es, es};
+    for (int i = 0; i < n_in; i++) p[i + 1] = tg_ptr(in[i]);
+    if (out->numel) fn(p, s1, out->numel, &prm);
+    return;
+  }
   ptrdiff_t st[4][TG_MAX_DIMS];
   char *base[4] = {tg_ptr(out)};
   tg_broadcast_strides(out, out->ndim, out->shape, st[0]);
@@ -31,8 +42,7 @@ static void apply_n(tg_tensor *out, int n_in, const tg_tensor *const *in, const 
     tg_broadcast_strides(in[i], out->ndim, out->shape, st[i + 1]);
   }
   /* size-1 output dims were given stride 0; the iterator drops them anyway */
-  tg_iter(n_in + 1, base, out->ndim, out->shape, st,
-          out->dtype == TG_FLOAT32 ? k->f32 : k->f64, &prm);
+  tg_iter(n_in + 1, base, out->ndim, out->shape, st, fn, &prm);
 }
 
 void ops_apply(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const ops_kernel *k,

@@ -64,6 +64,68 @@ static size_t class_size(unsigned c) {
   return (size_t)1 << (c - 24 + 11);
 }
 
+/* Blocks of the classes up to 1 KiB are carved from 64 KiB slabs, in
+ * address order, so the headers and nodes of consecutive ops sit next to
+ * each other and a recorded chain streams through memory instead of
+ * chasing blocks scattered by malloc. Under AddressSanitizer every block is
+ * its own malloc, so an overflow into the next block is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TG_POOL_SLABS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_POOL_SLABS 0
+#endif
+#endif
+#ifndef TG_POOL_SLABS
+#define TG_POOL_SLABS 1
+#endif
+#define SLAB_CLASSES 24 /* classes below this come from slabs */
+#define SLAB_BYTES ((size_t)64 << 10)
+
+typedef struct slab_hdr {
+  struct slab_hdr *next;
+  uint32_t cls, n_blocks;
+} slab_hdr;
+_Static_assert(sizeof(slab_hdr) % 16 == 0, "slab header must keep 16-byte alignment");
+
+static size_t block_bytes(unsigned cls) { return sizeof(pool_hdr) + class_size(cls); }
+
+static pool_hdr *slab_block(slab_hdr *s, size_t i) {
+  return (pool_hdr *)((char *)(s + 1) + i * block_bytes(s->cls));
+}
+
+/* push s's free blocks, highest address first, so the lowest pops first */
+static void slab_push_free(slab_hdr *s) {
+  for (size_t i = s->n_blocks; i-- > 0;) {
+    pool_hdr *h = slab_block(s, i);
+    if (h->in_use) continue;
+    h->next_free = tg_ctx.free_list[s->cls];
+    tg_ctx.free_list[s->cls] = h;
+    tg_ctx.stats.bytes_cached += class_size(s->cls);
+  }
+}
+
+static pool_hdr *slab_new(unsigned cls) {
+  size_t n = (SLAB_BYTES - sizeof(slab_hdr)) / block_bytes(cls);
+  slab_hdr *s = malloc(sizeof(slab_hdr) + n * block_bytes(cls));
+  if (!s) return NULL;
+  s->next = tg_ctx.slabs;
+  s->cls = cls;
+  s->n_blocks = (uint32_t)n;
+  tg_ctx.slabs = s;
+  tg_ctx.stats.mallocs++;
+  tg_ctx.stats.bytes_reserved += sizeof(slab_hdr) + n * block_bytes(cls);
+  for (size_t i = 0; i < n; i++) {
+    slab_block(s, i)->cls = cls;
+    slab_block(s, i)->in_use = 0;
+  }
+  slab_push_free(s);
+  pool_hdr *h = tg_ctx.free_list[cls];
+  tg_ctx.free_list[cls] = h->next_free;
+  tg_ctx.stats.bytes_cached -= class_size(cls);
+  return h;
+}
+
 void *tg_pool_alloc(size_t nbytes) {
   if (nbytes > ((size_t)1 << 47)) {
     tg_error("out of memory: a block of %zu bytes is larger than the pool allows (128 TiB)", nbytes);
@@ -74,6 +136,12 @@ void *tg_pool_alloc(size_t nbytes) {
   if (h) {
     tg_ctx.free_list[cls] = h->next_free;
     tg_ctx.stats.bytes_cached -= class_size(cls);
+  } else if (TG_POOL_SLABS && cls < SLAB_CLASSES) {
+    h = slab_new(cls);
+    if (!h) {
+      tg_error("out of memory: could not allocate a %zu-byte slab", SLAB_BYTES);
+      return NULL;
+    }
   } else {
     h = malloc(sizeof(pool_hdr) + class_size(cls));
     if (!h) {
@@ -97,8 +165,31 @@ void tg_pool_free(void *p) {
   tg_ctx.stats.bytes_cached += class_size(h->cls);
 }
 
+/* slabs with no block in use go back to the system; the free blocks of the
+ * others are listed again */
+static void release_slabs(void) {
+  for (int c = 0; c < SLAB_CLASSES; c++) tg_ctx.free_list[c] = NULL;
+  slab_hdr **link = (slab_hdr **)&tg_ctx.slabs;
+  while (*link) {
+    slab_hdr *s = *link;
+    bool used = false;
+    for (size_t i = 0; i < s->n_blocks && !used; i++) used = slab_block(s, i)->in_use;
+    if (used) {
+      slab_push_free(s);
+      link = &s->next;
+      continue;
+    }
+    *link = s->next;
+    tg_ctx.stats.bytes_reserved -= sizeof(slab_hdr) + s->n_blocks * block_bytes(s->cls);
+    tg_ctx.stats.frees++;
+    free(s);
+  }
+}
+
 void tg_release_cached(void) {
-  for (int c = 0; c < TG_POOL_CLASSES; c++) {
+  tg_ctx.stats.bytes_cached = 0;
+  if (TG_POOL_SLABS) release_slabs();
+  for (int c = TG_POOL_SLABS ? SLAB_CLASSES : 0; c < TG_POOL_CLASSES; c++) {
     pool_hdr *h = tg_ctx.free_list[c];
     while (h) {
       pool_hdr *next = h->next_free;
@@ -109,7 +200,6 @@ void tg_release_cached(void) {
     }
     tg_ctx.free_list[c] = NULL;
   }
-  tg_ctx.stats.bytes_cached = 0;
   if (tg_ctx.scopes && tg_ctx.depth == 0 && !tg_ctx.scopes[0].head) {
     free(tg_ctx.scopes);
     tg_ctx.stats.frees++;

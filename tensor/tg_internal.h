@@ -19,6 +19,7 @@ typedef struct tg_scope {
 
 typedef struct tg_context {
   void *free_list[TG_POOL_CLASSES];
+  void *slabs; /* the pool's slabs (memory.c), newest first */
   tg_memory_stats stats;
   tg_scope *scopes; /* scopes[0] = persistent objects */
   int depth, scope_cap;
