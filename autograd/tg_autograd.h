@@ -53,10 +53,10 @@ struct tg_node {
   uint32_t saved_version[TG_NODE_MAX_SAVED];
   uint32_t in_version[TG_NODE_MAX_CHECKED]; /* of the inputs op->saves names */
   uint32_t out_version;
-  const char *call_file; /* where the op was called from (anomaly mode only) */
   int call_line;
+  const char *call_file; /* where the op was called from (anomaly mode only) */
   double f[2];                   /* float parameters (exponent, slope, ...) */
-  int64_t i[TG_MAX_DIMS + 2];    /* int parameters (dims, keepdim, ...) */
+  int64_t i[3];                  /* int parameters (dims mask, keepdim, ...) */
   tg_tensor *in[];               /* n_in inputs */
 };
 

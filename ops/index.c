@@ -107,7 +107,7 @@ static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     for (int k = 0; gs && k < src->ndim; k++)
       if (gs->shape[k] < src->shape[k]) {
         size_t zs[TG_MAX_DIMS];
-        memcpy(zs, gs->shape, sizeof zs);
+        memcpy(zs, gs->shape, (size_t)gs->ndim * sizeof *zs);
         zs[k] = src->shape[k] - gs->shape[k];
         gs = tg_cat(2, (tg_tensor *[]){gs, tg_zeros(gs->dtype, gs->ndim, zs)}, k);
       }
@@ -154,7 +154,7 @@ static void index_copy_rows(tg_tensor *dst, const tg_tensor *src, int d, const t
     size_t j = (size_t)ix[(ptrdiff_t)idx->offset + (ptrdiff_t)i * idx->strides[0]];
     size_t row_dst = select ? i : j, row_src = select ? j : i;
     size_t p[TG_MAX_DIMS] = {0}, shape[TG_MAX_DIMS];
-    memcpy(shape, src->shape, sizeof shape);
+    memcpy(shape, src->shape, (size_t)src->ndim * sizeof *shape);
     shape[d] = 1;
     do {
       size_t pd[TG_MAX_DIMS], ps[TG_MAX_DIMS];
@@ -181,7 +181,7 @@ tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
   int d = tg_norm_dim("index_select", dim, a->ndim);
   if (d < 0 || !check_index_1d("index_select", a, d, index)) return NULL;
   size_t shape[TG_MAX_DIMS];
-  memcpy(shape, a->shape, sizeof shape);
+  memcpy(shape, a->shape, (size_t)a->ndim * sizeof *shape);
   shape[d] = index->numel;
   tg_tensor *out = tg_zeros(a->dtype, a->ndim, shape);
   if (!out) return NULL;

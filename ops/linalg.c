@@ -32,6 +32,28 @@ static bool blas_ok(const tg_tensor *t) {
   return blas_layout(t->shape[r], t->shape[c], t->strides[r], t->strides[c], &tr, &ld);
 }
 
+/* Threads for one product. OpenBLAS's threaded GEMM only pays off for
+ * large products here: on the MLP and VAE shapes (at most ~80 MFLOP) two
+ * threads measured slower than one in a training step, and its threaded
+ * driver mallocs on every call. So products below the threshold run on one
+ * thread and bigger ones on tg_set_num_threads' count (0: OpenBLAS's own
+ * default, all cores). */
+#define GEMM_THREAD_MIN_FLOP 2e8
+static int blas_requested = 0, blas_active = -1;
+
+static void blas_threads_for(size_t m, size_t n, size_t k) {
+#ifdef OPENBLAS_VERSION
+  if (blas_requested == 0) blas_requested = openblas_get_num_threads();
+  int want = 2.0 * (double)m * (double)n * (double)k >= GEMM_THREAD_MIN_FLOP ? blas_requested : 1;
+  if (want != blas_active) {
+    openblas_set_num_threads(want);
+    blas_active = want;
+  }
+#else
+  (void)m, (void)n, (void)k;
+#endif
+}
+
 static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t boff, tg_tensor *out,
                  size_t ooff) {
   int ra = a->ndim - 2, rb = b->ndim - 2;
@@ -46,6 +68,7 @@ static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t bof
     memset((char *)tg_ptr(out) + ooff * tg_dtype_size(out->dtype), 0, m * n * tg_dtype_size(out->dtype));
     return;
   }
+  blas_threads_for(m, n, k);
   if (out->dtype == TG_FLOAT32)
     cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, (const float *)tg_ptr(a) + aoff,
                 lda, (const float *)tg_ptr(b) + boff, ldb, 0.0f, (float *)tg_ptr(out) + ooff, (int)n);
@@ -62,6 +85,7 @@ void ops_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, const tg_tensor *a
     return;
   }
   CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  blas_threads_for(m, n, k);
   if (c->dtype == TG_FLOAT32)
     cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, (const float *)tg_ptr(a),
                 (int)lda, (const float *)tg_ptr(b), (int)ldb, (float)beta, (float *)tg_ptr(c), (int)n);
@@ -148,11 +172,7 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
 }
 
 void tg_set_num_threads(int n) {
-#ifdef OPENBLAS_VERSION
-  if (n > 0) openblas_set_num_threads(n);
-#else
-  (void)n;
-#endif
+  if (n > 0) blas_requested = n;
 }
 
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {

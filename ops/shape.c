@@ -149,9 +149,12 @@ tg_tensor *tg_unsqueeze(tg_tensor *a, int dim) {
 
 /* ------------------------------------------------------------ permute */
 
+_Static_assert(TG_MAX_DIMS <= 16, "permute packs a dim index in 4 bits");
+
 static void permute_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   int inv[TG_MAX_DIMS];
-  for (int d = 0; d < n->in[0]->ndim; d++) inv[n->i[d]] = d;
+  /* perm packed 4 bits a dim in i[0] (TG_MAX_DIMS <= 16) */
+  for (int d = 0; d < n->in[0]->ndim; d++) inv[(n->i[0] >> (4 * d)) & 15] = d;
   gi[0] = tg_permute(g, inv);
 }
 TG_DEFINE_OP(OP_PERMUTE, "PermuteBackward", permute_backward, 0);
@@ -181,7 +184,7 @@ tg_tensor *tg_permute(tg_tensor *a, const int *dims) {
   tg_tensor *out = tg_tensor_view(a, a->ndim, shape, st, a->offset);
   tg_node *n = ops_record(out, &OP_PERMUTE, 1, &a);
   if (n)
-    for (int k = 0; k < a->ndim; k++) n->i[k] = perm[k];
+    for (int k = 0; k < a->ndim; k++) n->i[0] |= (int64_t)perm[k] << (4 * k);
   return out;
 }
 
@@ -261,8 +264,8 @@ TG_DEFINE_OP(OP_SLICE_SCATTER, "SliceScatterBackward", slice_scatter_backward, 0
 static tg_tensor *slice_view(tg_tensor *a, int dim, size_t start, size_t len, size_t step) {
   size_t shape[TG_MAX_DIMS];
   ptrdiff_t st[TG_MAX_DIMS];
-  memcpy(shape, a->shape, sizeof shape);
-  memcpy(st, a->strides, sizeof st);
+  memcpy(shape, a->shape, (size_t)a->ndim * sizeof *shape);
+  memcpy(st, a->strides, (size_t)a->ndim * sizeof *st);
   shape[dim] = len;
   st[dim] = a->strides[dim] * (ptrdiff_t)step;
   size_t offset = a->offset + start * (size_t)a->strides[dim];
@@ -397,7 +400,7 @@ tg_tensor *tg_cat(int n, tg_tensor **ts, int dim) {
   int d = tg_norm_dim("cat", dim, a->ndim);
   if (d < 0) return NULL;
   size_t shape[TG_MAX_DIMS];
-  memcpy(shape, a->shape, sizeof shape);
+  memcpy(shape, a->shape, (size_t)a->ndim * sizeof *shape);
   shape[d] = 0;
   for (int k = 0; k < n; k++) {
     const tg_tensor *t = ts[k];

@@ -328,9 +328,12 @@ static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shap
     }
     numel *= shape[d];
   }
-  tg_tensor *t = tg_pool_alloc(sizeof *t);
+  /* shape and strides follow the header: a 1-d tensor is 144 bytes, not 256 */
+  tg_tensor *t = tg_pool_alloc(sizeof *t + 2 * (size_t)ndim * sizeof(size_t));
   if (!t) return NULL;
   memset(t, 0, sizeof *t);
+  t->shape = (size_t *)(t + 1);
+  t->strides = (ptrdiff_t *)(t->shape + ndim);
   t->dtype = dt;
   t->ndim = ndim;
   for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];

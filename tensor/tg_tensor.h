@@ -44,8 +44,8 @@ typedef struct tg_tensor {
   tg_obj obj;
   tg_dtype dtype;
   int ndim;
-  size_t shape[TG_MAX_DIMS];
-  ptrdiff_t strides[TG_MAX_DIMS]; /* in elements */
+  size_t *shape;                  /* ndim sizes, stored right after the header */
+  ptrdiff_t *strides;             /* ndim strides in elements, after shape */
   size_t offset;                  /* in elements, into storage */
   size_t numel;
   tg_storage *storage;

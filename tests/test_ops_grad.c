@@ -970,8 +970,8 @@ static tg_tensor *f_matmul(tg_tensor **in, void *p) {
 static double *naive_matmul(const tg_tensor *a, const tg_tensor *b, int *nd_out, size_t *shape_out) {
   size_t as[TG_MAX_DIMS], bs[TG_MAX_DIMS];
   int an = a->ndim, bn = b->ndim;
-  memcpy(as, a->shape, sizeof as);
-  memcpy(bs, b->shape, sizeof bs);
+  memcpy(as, a->shape, (size_t)a->ndim * sizeof *as);
+  memcpy(bs, b->shape, (size_t)b->ndim * sizeof *bs);
   if (an == 1) as[1] = as[0], as[0] = 1, an = 2;
   if (bn == 1) bs[1] = 1, bn = 2;
   size_t m = as[an - 2], k = as[an - 1], n = bs[bn - 1];
