@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, a warning-free build with gcc and clang
-# (-Werror), then every cmocka test under AddressSanitizer + UBSan, valgrind
+# (-Werror), then every cmocka test under AddressSanitizer + UBSan (and the
+# deep-graph test at full size in the plain build), valgrind
 # on the examples and a libFuzzer smoke run of every file reader.
 # Ends with "N passed, M failed" (test cases) and exits non-zero on failure.
 set -uo pipefail
@@ -43,6 +44,8 @@ run_suite() { # executable, label
     echo "-- $name: FAILED (exit $rc)"; cat "$log"
   else
     echo "-- $name: $p passed"
+    # memory per recorded node, from test_deep_graphs
+    grep -h 'bytes_per_node=' "$log" | sed -E 's/^\[ +\] /     /'
   fi
   rm -f "$log"
 }
@@ -52,6 +55,12 @@ for exe in build-asan/tests/test_*; do
 done
 # memory limits (setrlimit) cannot be tested under ASan's reservations
 run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)"
+# deep and wide graphs at full size: backward through a 10^7-op chain and
+# 10^6-way fan-ins, memory linear in graph size (about 6 GB peak and 25-50 s
+# on the 2-core machine, mostly first touches of fresh memory; glibc's heap on
+# transparent huge pages saves most of the page faults)
+TG_DEEP_OPS=10000000 TG_FANIN=1000000 GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
+  run_suite build-clang/tests/test_deep_graphs "test_deep_graphs (plain clang build, 10^7 ops, 10^6 fan-in)"
 
 # valgrind memcheck of the examples: zero errors, nothing definitely or
 # indirectly lost (each run counts as one test case)
@@ -65,6 +74,33 @@ for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian
     failed=$((failed + 1)); echo "-- valgrind $ex: FAILED"; cat "$tmp/out"
   fi
 done
+# and of the three training examples on tiny data sets (gen_fixtures: 100
+# training and 20 test images, IDX and CIFAR-10): one epoch of 2-3 steps, then
+# evaluation of the checkpoint the run wrote (--epochs 0 --load)
+vg_train() { # label, example, args...
+  local label=$1; shift
+  if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+       "$@" >"$tmp/out" 2>&1; then
+    passed=$((passed + 1)); echo "-- valgrind $label: clean"
+  else
+    failed=$((failed + 1)); echo "-- valgrind $label: FAILED"; cat "$tmp/out"
+  fi
+}
+if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
+  d=$tmp/data ex=build-valgrind/examples
+  vg_train "mlp_mnist (1 epoch, 3 steps)" $ex/mlp_mnist --data "$d/mnist" --epochs 1 --batch 20 \
+    --max-steps 3 --threads 1 --out "$tmp/mlp"
+  vg_train "mlp_mnist --load" $ex/mlp_mnist --data "$d/mnist" --epochs 0 \
+    --load "$tmp/mlp/mlp_mnist.safetensors" --threads 1 --out "$tmp/mlp_load"
+  vg_train "cifar_mlp --cifar (1 epoch, 3 steps)" $ex/cifar_mlp --cifar "$d/cifar" --epochs 1 \
+    --batch 20 --max-steps 3 --threads 1 --out "$tmp/cifar"
+  vg_train "cifar_mlp --load" $ex/cifar_mlp --cifar "$d/cifar" --epochs 0 \
+    --load "$tmp/cifar/cifar_mlp.safetensors" --threads 1 --out "$tmp/cifar_load"
+  vg_train "vae_mnist (1 epoch, 2 steps, checkpoint reload)" $ex/vae_mnist --data "$d/mnist" \
+    --epochs 1 --batch 16 --max-steps 2 --threads 1 --out "$tmp/vae"
+else
+  failed=$((failed + 1)); echo "-- gen_fixtures: FAILED"; cat "$tmp/out"
+fi
 rm -rf "$tmp"
 echo "== libFuzzer smoke of every file reader (scripts/fuzz.sh 20)"
 # libFuzzer smoke of every parser of outside bytes (README "Fuzzing"): 20 s
