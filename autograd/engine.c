@@ -172,19 +172,24 @@ static int run_node(engine *e, tg_node *n) {
   if (c >= 0 && add_into(e, &e->captured[c], &e->captured_owned[c], g, n->out, tg_ctx.depth))
     return -1;
   if (check_versions(n)) return -1;
-  tg_tensor *gin[n->n_in > 0 ? n->n_in : 1];
+  /* the input gradients: on the stack for ordinary ops, from the pool for a
+   * wide fan-in (a cat of 10^6 tensors would overflow the stack) */
+  tg_tensor *small[8], **gin = small;
+  if (n->n_in > 8 && !(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
   for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
   n->op->backward(n, g, gin);
-  for (int k = 0; k < n->n_in; k++) {
+  int rc = 0;
+  for (int k = 0; rc == 0 && k < n->n_in; k++) {
     if (!gin[k]) {
-      if (tg_node_needs_grad(n, k) && tg_has_error()) return -1;
+      if (tg_node_needs_grad(n, k) && tg_has_error()) rc = -1;
       continue;
     }
-    if (tg_ctx.anomaly && check_gradient(n, k, gin[k])) return -1;
-    if (route(e, n->in[k], gin[k])) return -1;
+    if (tg_ctx.anomaly && check_gradient(n, k, gin[k])) rc = -1;
+    else if (route(e, n->in[k], gin[k])) rc = -1;
   }
-  if (!e->retain_graph) n->released = true;
-  return 0;
+  if (gin != small) tg_pool_free(gin);
+  if (rc == 0 && !e->retain_graph) n->released = true;
+  return rc;
 }
 
 static int run(engine *e, int n_root, tg_tensor **roots, tg_tensor **grads) {

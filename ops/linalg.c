@@ -3,6 +3,7 @@
  * unsqueeze/squeeze views around it, as PyTorch specifies. A transposed
  * operand is passed to BLAS with its trans flag, never copied. */
 #include <cblas.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "ops_internal.h"
@@ -39,7 +40,9 @@ static bool blas_ok(const tg_tensor *t) {
  * thread and bigger ones on tg_set_num_threads' count (0: OpenBLAS's own
  * default, all cores). */
 #define GEMM_THREAD_MIN_FLOP 2e8
-static int blas_requested = 0, blas_active = -1;
+/* process-wide, as OpenBLAS's own setting is; atomics because any thread may
+ * call tg_set_num_threads or run a product */
+static atomic_int blas_requested = 0, blas_active = -1;
 
 static void blas_threads_for(size_t m, size_t n, size_t k) {
 #ifdef OPENBLAS_VERSION

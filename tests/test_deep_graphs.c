@@ -300,11 +300,9 @@ static void test_fan_in_chain(void **state) {
 /* The fan-in's backward on a thread with a 512 KiB stack (threads made by
  * other runtimes often get less than the main thread's 8 MiB). Tensors are
  * per thread, so the thread builds its own graph and reports a status; no
- * cmocka assertion runs off the main thread. Off unless
- * TG_DEEP_SMALL_STACK=1: the engine (autograd/engine.c, run_node) keeps a
- * node's input gradients in a variable-length array on the stack, 8 bytes
- * per edge, so 10^5 edges overflow this stack (and 1.05*10^6 edges the main
- * thread's) with SIGSEGV. */
+ * cmocka assertion runs off the main thread. (The engine once kept a node's
+ * input gradients in a variable-length array on the stack, 8 bytes per
+ * edge: 10^5 edges overflowed this stack with SIGSEGV.) */
 typedef struct small_stack_job {
   size_t n;
   int status; /* 0 ok, 1 op or backward error, 2 wrong gradient */
@@ -333,8 +331,6 @@ static void *small_stack_fan_in(void *arg) {
 
 static void test_fan_in_small_stack(void **state) {
   (void)state;
-  const char *on = getenv("TG_DEEP_SMALL_STACK");
-  if (!on || strcmp(on, "1") != 0) skip();
   small_stack_job job = {.n = 100000};
   pthread_attr_t attr;
   pthread_t th;
