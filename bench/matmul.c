@@ -53,8 +53,15 @@ static void ref_call(const operands *o, op_kind op) {
     bench_real_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, x, k, g, n, 0.0f, o->c, n);
 }
 
-/* seconds per call of `iters` calls */
+static int ref_threads = 1;
+
+/* seconds per call of `iters` calls. The reference is raw OpenBLAS at
+ * --threads threads; tapegrad keeps OpenBLAS at one thread and splits large
+ * products over its own workers, so OpenBLAS's count is put back after. */
 static double time_block(const operands *o, op_kind op, bool ref, long iters) {
+#ifdef OPENBLAS_VERSION
+  if (ref) openblas_set_num_threads(ref_threads);
+#endif
   double t0 = bench_now();
   for (long i = 0; i < iters; i++) {
     if (ref) ref_call(o, op);
@@ -63,7 +70,11 @@ static double time_block(const operands *o, op_kind op, bool ref, long iters) {
       exit(1);
     }
   }
-  return (bench_now() - t0) / (double)iters;
+  double t = (bench_now() - t0) / (double)iters;
+#ifdef OPENBLAS_VERSION
+  if (ref) openblas_set_num_threads(1);
+#endif
+  return t;
 }
 
 static char tch(int t) { return t == CblasTrans ? 'T' : 'N'; }
@@ -152,6 +163,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   tg_set_num_threads((int)threads);
+  ref_threads = (int)threads;
   tg_rng rng;
   tg_rng_seed(&rng, 1);
   printf("workload=matmul\nthreads=%ld\nrepeats=%ld\n", threads, repeats);

@@ -33,28 +33,78 @@ static bool blas_ok(const tg_tensor *t) {
   return blas_layout(t->shape[r], t->shape[c], t->strides[r], t->strides[c], &tr, &ld);
 }
 
-/* Threads for one product. OpenBLAS's threaded GEMM only pays off for
- * large products here: on the MLP and VAE shapes (at most ~80 MFLOP) two
- * threads measured slower than one in a training step, and its threaded
- * driver mallocs on every call. So products below the threshold run on one
- * thread and bigger ones on tg_set_num_threads' count (0: OpenBLAS's own
- * default, all cores). */
-#define GEMM_THREAD_MIN_FLOP 2e8
-/* process-wide, as OpenBLAS's own setting is; atomics because any thread may
- * call tg_set_num_threads or run a product */
-static atomic_int blas_requested = 0, blas_active = -1;
+/* Threads for products. A product of at least GEMM_SPLIT_MIN_FLOP is cut
+ * into row (or column) blocks of C, one per thread, each a one-thread BLAS
+ * call run by tapegrad's workers (tensor/parallel.c). OpenBLAS's own
+ * threading stays off: its threaded driver mallocs on every call, and in a
+ * training step (MLP, VAE shapes) it measured slower than one thread. */
+#define GEMM_SPLIT_MIN_FLOP 4e6
+#define GEMM_SPLIT_MIN_LEN 32
 
-static void blas_threads_for(size_t m, size_t n, size_t k) {
+typedef struct gemm_job {
+  bool ta, tb, split_rows;
+  size_t m, n, k, lda, ldb, ldc;
+  tg_dtype dt;
+  double beta;
+  const char *a, *b;
+  char *c;
+} gemm_job;
+
+/* C[m0:m1, n0:n1] of the job */
+static void gemm_block(const gemm_job *j, size_t m0, size_t m1, size_t n0, size_t n1) {
+  if (m1 <= m0 || n1 <= n0) return;
+  size_t es = tg_dtype_size(j->dt);
+  const char *a = j->a + (j->ta ? m0 : m0 * j->lda) * es;
+  const char *b = j->b + (j->tb ? n0 * j->ldb : n0) * es;
+  char *c = j->c + (m0 * j->ldc + n0) * es;
+  CBLAS_TRANSPOSE TA = j->ta ? CblasTrans : CblasNoTrans, TB = j->tb ? CblasTrans : CblasNoTrans;
+  int m = (int)(m1 - m0), n = (int)(n1 - n0), k = (int)j->k;
+  if (j->dt == TG_FLOAT32)
+    cblas_sgemm(CblasRowMajor, TA, TB, m, n, k, 1.0f, (const float *)a, (int)j->lda,
+                (const float *)b, (int)j->ldb, (float)j->beta, (float *)c, (int)j->ldc);
+  else
+    cblas_dgemm(CblasRowMajor, TA, TB, m, n, k, 1.0, (const double *)a, (int)j->lda,
+                (const double *)b, (int)j->ldb, j->beta, (double *)c, (int)j->ldc);
+}
+
+static void gemm_part(void *arg, int part, int n_parts) {
+  const gemm_job *j = arg;
+  size_t len = j->split_rows ? j->m : j->n;
+  size_t lo = len * (size_t)part / (size_t)n_parts, hi = len * (size_t)(part + 1) / (size_t)n_parts;
+  if (j->split_rows) gemm_block(j, lo, hi, 0, j->n);
+  else gemm_block(j, 0, j->m, lo, hi);
+}
+
+/* the thread count: tg_set_num_threads', else what OpenBLAS was given
+ * (OPENBLAS_NUM_THREADS or all cores), read once; OpenBLAS then runs on one */
+static int product_threads(void) {
+  static atomic_int blas_pinned;
+  if (!atomic_exchange(&blas_pinned, 1)) {
 #ifdef OPENBLAS_VERSION
-  if (blas_requested == 0) blas_requested = openblas_get_num_threads();
-  int want = 2.0 * (double)m * (double)n * (double)k >= GEMM_THREAD_MIN_FLOP ? blas_requested : 1;
-  if (want != blas_active) {
-    openblas_set_num_threads(want);
-    blas_active = want;
-  }
-#else
-  (void)m, (void)n, (void)k;
+    if (tg_parallel_threads() == 0) tg_parallel_set_threads(openblas_get_num_threads());
+    openblas_set_num_threads(1);
 #endif
+  }
+  int t = tg_parallel_threads();
+  return t > 0 ? t : 1;
+}
+
+static void gemm_run(gemm_job *j) {
+  if (j->m == 0 || j->n == 0) return;
+  if (j->k == 0) {
+    for (size_t i = 0; i < j->m && j->beta == 0; i++)
+      memset(j->c + i * j->ldc * tg_dtype_size(j->dt), 0, j->n * tg_dtype_size(j->dt));
+    return;
+  }
+  int threads = product_threads();
+  j->split_rows = j->m >= j->n;
+  size_t len = j->split_rows ? j->m : j->n;
+  size_t parts = (size_t)threads;
+  if (parts > len / GEMM_SPLIT_MIN_LEN) parts = len / GEMM_SPLIT_MIN_LEN;
+  if (2.0 * (double)j->m * (double)j->n * (double)j->k < GEMM_SPLIT_MIN_FLOP || parts < 2)
+    gemm_block(j, 0, j->m, 0, j->n);
+  else
+    tg_parallel_run((int)parts, gemm_part, j);
 }
 
 static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t boff, tg_tensor *out,
@@ -65,36 +115,18 @@ static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t bof
   int lda = 1, ldb = 1;
   blas_layout(m, k, a->strides[ra], a->strides[ra + 1], &ta, &lda);
   blas_layout(k, n, b->strides[rb], b->strides[rb + 1], &tb, &ldb);
-  CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    memset((char *)tg_ptr(out) + ooff * tg_dtype_size(out->dtype), 0, m * n * tg_dtype_size(out->dtype));
-    return;
-  }
-  blas_threads_for(m, n, k);
-  if (out->dtype == TG_FLOAT32)
-    cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, (const float *)tg_ptr(a) + aoff,
-                lda, (const float *)tg_ptr(b) + boff, ldb, 0.0f, (float *)tg_ptr(out) + ooff, (int)n);
-  else
-    cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, (const double *)tg_ptr(a) + aoff,
-                lda, (const double *)tg_ptr(b) + boff, ldb, 0.0, (double *)tg_ptr(out) + ooff, (int)n);
+  size_t es = tg_dtype_size(out->dtype);
+  gemm_job j = {.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .lda = (size_t)lda, .ldb = (size_t)ldb,
+                .ldc = n, .dt = out->dtype, .beta = 0, .a = tg_ptr(a) + aoff * es,
+                .b = tg_ptr(b) + boff * es, .c = tg_ptr(out) + ooff * es};
+  gemm_run(&j);
 }
 
 void ops_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, const tg_tensor *a, size_t lda,
               const tg_tensor *b, size_t ldb, double beta, tg_tensor *c) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (beta == 0) memset(tg_ptr(c), 0, m * n * tg_dtype_size(c->dtype));
-    return;
-  }
-  CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-  blas_threads_for(m, n, k);
-  if (c->dtype == TG_FLOAT32)
-    cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, (const float *)tg_ptr(a),
-                (int)lda, (const float *)tg_ptr(b), (int)ldb, (float)beta, (float *)tg_ptr(c), (int)n);
-  else
-    cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, (const double *)tg_ptr(a),
-                (int)lda, (const double *)tg_ptr(b), (int)ldb, beta, (double *)tg_ptr(c), (int)n);
+  gemm_job j = {.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = n,
+                .dt = c->dtype, .beta = beta, .a = tg_ptr(a), .b = tg_ptr(b), .c = tg_ptr(c)};
+  gemm_run(&j);
 }
 
 /* dC = g; dA = g @ B^T, dB = A^T @ g (at the broadcast batch shape: the
@@ -174,9 +206,7 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
   return out;
 }
 
-void tg_set_num_threads(int n) {
-  if (n > 0) blas_requested = n;
-}
+void tg_set_num_threads(int n) { tg_parallel_set_threads(n); }
 
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
   if (!ops_check_pair("dot", a, b)) return NULL;

@@ -70,9 +70,9 @@ tg_tensor *tg_sum_to_shape(tg_tensor *t, int ndim, const size_t *shape);
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b);   /* 1-D vectors */
 tg_tensor *tg_outer(tg_tensor *a, tg_tensor *b); /* 1-D vectors */
-/* threads BLAS may use for large products (OpenBLAS; products under
- * 2e8 flop run on one thread: measured faster here, see ops/linalg.c);
- * n <= 0 changes nothing */
+/* threads for large products (>= 4e6 flop): tapegrad's own workers, each
+ * running a one-thread BLAS call on a block of the result (ops/linalg.c).
+ * Default: OPENBLAS_NUM_THREADS, or all cores. n <= 0 changes nothing. */
 void tg_set_num_threads(int n);
 
 /* ---- softmax and indexing (ops/softmax.c, ops/index.c) */

@@ -61,6 +61,13 @@ void tg_error(const char *fmt, ...) TG_PRINTF(1, 2);
 void *tg_pool_alloc(size_t nbytes);
 void tg_pool_free(void *p);
 
+/* worker threads (parallel.c): fn(arg, part, n_parts) for every part, part
+ * 0 on the calling thread; parts must not touch tensors or the context */
+typedef void (*tg_part_fn)(void *arg, int part, int n_parts);
+void tg_parallel_run(int n_parts, tg_part_fn fn, void *arg);
+void tg_parallel_set_threads(int n);
+int tg_parallel_threads(void); /* 0 until tg_set_num_threads */
+
 /* scope membership of tensors and nodes */
 void tg_obj_attach(tg_obj *o, int scope, uint32_t magic);
 void tg_obj_detach(tg_obj *o);

@@ -1820,6 +1820,64 @@ static void test_float32_math_accuracy(void **state) {
   free(xs);
 }
 
+/* products large enough to be split over threads (>= 4e6 flop) give the
+ * one-thread results, for every transpose layout, row and column splits,
+ * odd sizes, and through Linear's fused forward and backward */
+static void test_matmul_threads_match(void **state) {
+  (void)state;
+  const size_t shapes[][3] = {{97, 301, 150}, {40, 500, 333}, {300, 64, 129}, {33, 1000, 70}};
+  tg_rng r;
+  tg_rng_seed(&r, 21);
+  for (size_t s = 0; s < 4; s++) {
+    size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+    for (int layout = 0; layout < 4; layout++) {
+      tg_scope_begin();
+      /* a (m,k) and b (k,n), each possibly a transposed view */
+      tg_tensor *a = layout & 1 ? tg_t(tg_randn(&r, TG_FLOAT32, TG_SHAPE(k, m)))
+                                : tg_randn(&r, TG_FLOAT32, TG_SHAPE(m, k));
+      tg_tensor *b = layout & 2 ? tg_t(tg_randn(&r, TG_FLOAT32, TG_SHAPE(n, k)))
+                                : tg_randn(&r, TG_FLOAT32, TG_SHAPE(k, n));
+      tg_set_num_threads(1);
+      tg_tensor *one = tg_matmul(a, b);
+      tg_set_num_threads(2);
+      tg_tensor *two = tg_matmul(a, b);
+      tg_set_num_threads(3);
+      tg_tensor *three = tg_matmul(a, b);
+      assert_non_null(one);
+      assert_non_null(two);
+      assert_non_null(three);
+      const float *p1 = tg_data(one), *p2 = tg_data(two), *p3 = tg_data(three);
+      for (size_t i = 0; i < m * n; i++) {
+        if (fabsf(p1[i] - p2[i]) > 1e-4f * (1 + fabsf(p1[i])) || fabsf(p1[i] - p3[i]) > 1e-4f * (1 + fabsf(p1[i])))
+          fail_msg("%zux%zux%zu layout %d: element %zu is %g at 1 thread, %g at 2, %g at 3", m, k, n,
+                   layout, i, (double)p1[i], (double)p2[i], (double)p3[i]);
+      }
+      tg_scope_end();
+    }
+  }
+  /* Linear: forward (beta = 1 onto the bias) and backward into .grad */
+  double grads[2][3];
+  for (int t = 1; t <= 2; t++) {
+    tg_set_num_threads(t);
+    tg_rng rr;
+    tg_rng_seed(&rr, 5);
+    tg_tensor *w = tg_requires_grad_(tg_randn(&rr, TG_FLOAT32, TG_SHAPE(200, 300)), true);
+    tg_tensor *bias = tg_requires_grad_(tg_randn(&rr, TG_FLOAT32, TG_SHAPE(200)), true);
+    tg_scope_begin();
+    tg_tensor *x = tg_requires_grad_(tg_randn(&rr, TG_FLOAT32, TG_SHAPE(64, 300)), true);
+    tg_tensor *y = tg_linear(x, w, bias);
+    assert_int_equal(tg_backward(tg_sum(tg_mul(y, y)), NULL, false), 0);
+    grads[t - 1][0] = tg_item(tg_sum(w->grad));
+    grads[t - 1][1] = tg_item(tg_sum(bias->grad));
+    grads[t - 1][2] = tg_item(tg_sum(x->grad));
+    tg_scope_end();
+    tg_free(w);
+    tg_free(bias);
+  }
+  for (int i = 0; i < 3; i++) assert_close(grads[1][i], grads[0][i], 1e-3 * (1 + fabs(grads[0][i])));
+  tg_set_num_threads(1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_add_grad),
@@ -1860,6 +1918,7 @@ int main(void) {
       TG_TEST(test_cat_stack_grad),
       TG_TEST(test_composite_chain_grad),
       TG_TEST(test_float32_math_accuracy),
+      TG_TEST(test_matmul_threads_match),
   };
   int rc = cmocka_run_group_tests_name("ops_grad", tests, NULL, NULL);
   tg_release_cached();
