@@ -211,6 +211,7 @@ static int run(engine *e, int n_root, tg_tensor **roots, tg_tensor **grads) {
     rc = route(e, roots[r], grads[r]);
   }
   for (tg_node *n = start; rc == 0 && n && e->pending > 0; n = n->tape_prev) {
+    if (n->tape_prev) __builtin_prefetch(n->tape_prev->tape_prev);
     if (!n->pending) continue;
     if (n->released) {
       tg_error("backward: trying to backward through the graph a second time (%s's saved "

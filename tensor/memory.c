@@ -81,6 +81,7 @@ static size_t class_size(unsigned c) {
 #endif
 #define SLAB_CLASSES 24 /* classes below this come from slabs */
 #define SLAB_BYTES ((size_t)64 << 10)
+#define PREFETCH_BLOCKS 4 /* how far ahead tg_pool_alloc prefetches */
 
 typedef struct slab_hdr {
   struct slab_hdr *next;
@@ -135,6 +136,13 @@ void *tg_pool_alloc(size_t nbytes) {
   pool_hdr *h = tg_ctx.free_list[cls];
   if (h) {
     tg_ctx.free_list[cls] = h->next_free;
+    /* Blocks of a slab are popped in address order: fetch the lines of the
+     * ones a few pops ahead now, so recording a long chain does not wait
+     * on each fresh line (prefetches never fault, even past a slab's end) */
+    char *ahead = (char *)h + PREFETCH_BLOCKS * (sizeof(pool_hdr) + class_size(cls));
+    __builtin_prefetch(ahead, 1);
+    __builtin_prefetch(ahead + 64, 1);
+    __builtin_prefetch(ahead + 128, 1);
     tg_ctx.stats.bytes_cached -= class_size(cls);
   } else if (TG_POOL_SLABS && cls < SLAB_CLASSES) {
     h = slab_new(cls);
@@ -269,6 +277,7 @@ int tg_scope_end(void) {
   tg_obj *o = tg_ctx.scopes[tg_ctx.depth].head;
   while (o) {
     tg_obj *next = o->next;
+    if (next) __builtin_prefetch(next->next, 1); /* a long list walk: one ahead */
     if (o->magic == TG_MAGIC_TENSOR) tg_tensor_destroy((tg_tensor *)o);
     else if (o->magic == TG_MAGIC_NODE && tg_ctx.node_destroy) tg_ctx.node_destroy(o);
     o = next;
@@ -307,7 +316,12 @@ void tg_contiguous_strides(int ndim, const size_t *shape, ptrdiff_t *strides) {
   }
 }
 
-static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
+/* bytes of a header with its shape and strides */
+static size_t header_bytes(int ndim) { return sizeof(tg_tensor) + 2 * (size_t)ndim * sizeof(size_t); }
+
+/* a header in scope; `extra` more bytes are allocated after shape and
+ * strides (a small tensor's storage) */
+static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shape, size_t extra) {
   if (ndim < 0 || ndim > TG_MAX_DIMS) {
     tg_error("tensor: %d dimensions requested; between 0 and %d are supported", ndim, TG_MAX_DIMS);
     return NULL;
@@ -329,7 +343,7 @@ static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shap
     numel *= shape[d];
   }
   /* shape and strides follow the header: a 1-d tensor is 144 bytes, not 256 */
-  tg_tensor *t = tg_pool_alloc(sizeof *t + 2 * (size_t)ndim * sizeof(size_t));
+  tg_tensor *t = tg_pool_alloc(header_bytes(ndim) + extra);
   if (!t) return NULL;
   memset(t, 0, sizeof *t);
   t->shape = (size_t *)(t + 1);
@@ -342,26 +356,42 @@ static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shap
   return t;
 }
 
-static tg_storage *storage_new(size_t nbytes) {
-  /* header and data in one block; data starts 32 bytes in */
-  char *mem = tg_pool_alloc(32 + nbytes);
-  if (!mem) return NULL;
+/* Storage header and data share a block; data starts 32 bytes in. For a
+ * small tensor that block is the tensor's own (one allocation per result,
+ * not two): the block then lives until both the tensor and the last view of
+ * its storage are gone, and s->block says which block to free. */
+#define STORAGE_HDR 32
+#define INLINE_STORAGE_MAX 256
+_Static_assert(sizeof(tg_storage) <= STORAGE_HDR, "storage header must fit its slot");
+
+static tg_storage *storage_init(char *mem, size_t nbytes, void *block) {
   tg_storage *s = (tg_storage *)mem;
-  s->data = mem + 32;
+  s->data = mem + STORAGE_HDR;
   s->nbytes = nbytes;
   s->refs = 1;
   s->version = 0;
+  s->block = block;
   return s;
 }
 
+static tg_storage *storage_new(size_t nbytes) {
+  char *mem = tg_pool_alloc(STORAGE_HDR + nbytes);
+  return mem ? storage_init(mem, nbytes, mem) : NULL;
+}
+
 static void storage_unref(tg_storage *s) {
-  if (s && --s->refs == 0) tg_pool_free(s);
+  if (s && --s->refs == 0) tg_pool_free(s->block);
 }
 
 tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
-  tg_tensor *t = header_in(scope, dt, ndim, shape);
+  /* numel is checked by header_in; this is only a size hint */
+  size_t guess = tg_shape_numel(ndim > 0 && shape ? ndim : 0, shape) * tg_dtype_size(dt);
+  bool inline_data = ndim >= 0 && ndim <= TG_MAX_DIMS && guess <= INLINE_STORAGE_MAX;
+  tg_tensor *t = header_in(scope, dt, ndim, shape, inline_data ? STORAGE_HDR + guess : 0);
   if (!t) return NULL;
-  t->storage = storage_new(t->numel * tg_dtype_size(dt));
+  size_t nbytes = t->numel * tg_dtype_size(dt);
+  if (inline_data) t->storage = storage_init((char *)t + header_bytes(ndim), nbytes, t);
+  else t->storage = storage_new(nbytes);
   if (!t->storage) {
     tg_tensor_destroy(t);
     return NULL;
@@ -376,7 +406,7 @@ tg_tensor *tg_tensor_alloc(tg_dtype dt, int ndim, const size_t *shape) {
 
 tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
                           const ptrdiff_t *strides, size_t offset) {
-  tg_tensor *t = header_in(tg_ctx.depth, base->dtype, ndim, shape);
+  tg_tensor *t = header_in(tg_ctx.depth, base->dtype, ndim, shape, 0);
   if (!t) return NULL;
   for (int d = 0; d < ndim; d++) t->strides[d] = strides[d];
   t->offset = offset;
@@ -387,9 +417,12 @@ tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
 
 void tg_tensor_destroy(tg_tensor *t) {
   tg_obj_detach(&t->obj);
-  storage_unref(t->storage);
+  tg_storage *s = t->storage;
   t->storage = NULL;
-  tg_pool_free(t);
+  /* a block holding the storage is freed with the storage's last reference */
+  bool holds_storage = s && s->block == (void *)t;
+  storage_unref(s);
+  if (!holds_storage) tg_pool_free(t);
 }
 
 bool tg_tensor_check(const tg_tensor *t, const char *op, int argno) {

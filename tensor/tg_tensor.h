@@ -35,6 +35,7 @@ typedef struct tg_storage {
   size_t nbytes;
   uint32_t refs;    /* tensors viewing this storage */
   uint32_t version; /* bumped by in-place writes */
+  void *block;      /* the pool block to free with the last reference */
 } tg_storage;
 
 struct tg_node;
