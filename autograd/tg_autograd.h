@@ -29,11 +29,17 @@ typedef struct tg_op {
 } tg_op;
 #define TG_SAVES_IN(i) (1u << (i)) /* input i, i < TG_NODE_MAX_CHECKED */
 #define TG_SAVES_OUT (1u << 7)     /* the op's output */
-#define TG_NODE_MAX_CHECKED 4
+/* versions kept per node for saved inputs: two (no op reads a third input
+ * in its backward; 8 bytes a node matter on a long tape) */
+#define TG_NODE_MAX_CHECKED 2
 
 /* An op descriptor cannot exist without its backward function, and says
- * what that backward reads (0: shapes only). */
-#define TG_DEFINE_OP(var, name, fn, saves) static const tg_op var = {name, fn, saves}
+ * what that backward reads (0: shapes only); a saved input the node could
+ * not version-check is a compile error. */
+#define TG_DEFINE_OP(var, name, fn, saves)                                     \
+  static const tg_op var = {name, fn, saves};                                  \
+  _Static_assert(((saves) & ~TG_SAVES_OUT & ~((1u << TG_NODE_MAX_CHECKED) - 1u)) == 0, \
+                 name ": saves an input beyond TG_NODE_MAX_CHECKED")
 
 /* One node per differentiable op result: the op, its inputs (edges), extra
  * saved tensors and parameters. Nodes are linked in creation order (the
