@@ -115,11 +115,9 @@ static int version_error(const tg_node *n, const char *what, uint32_t was, uint3
 
 /* the values this node's backward reads must be the ones the forward saw */
 static int check_versions(const tg_node *n) {
-  for (int s = 0; s < TG_NODE_MAX_SAVED; s++) {
-    const tg_tensor *sv = n->saved[s];
-    if (sv && sv->storage->version != n->saved_version[s])
-      return version_error(n, "a saved tensor", n->saved_version[s], sv->storage->version);
-  }
+  const tg_node_saved_slot *sv = tg_node_saved_slot_(n);
+  if (sv && sv->t && sv->t->storage->version != sv->version)
+    return version_error(n, "a saved tensor", sv->version, sv->t->storage->version);
   for (int k = 0; k < n->n_in && k < TG_NODE_MAX_CHECKED; k++) {
     const tg_tensor *in = n->in[k];
     if ((n->op->saves & TG_SAVES_IN(k)) && in->storage->version != n->in_version[k]) {
@@ -140,7 +138,8 @@ static int check_gradient(const tg_node *n, int k, const tg_tensor *g) {
     double v = tg_get_flat(g, i);
     if (isfinite(v)) continue;
     tg_error("anomaly: %s (created at %s:%d) returned %s in its gradient for input %d, element %zu",
-             n->op->name, n->call_file ? n->call_file : "?", n->call_line,
+             n->op->name, tg_node_call_site_(n) && tg_node_call_site_(n)->file ? tg_node_call_site_(n)->file : "?",
+             tg_node_call_site_(n) ? tg_node_call_site_(n)->line : 0,
              isnan(v) ? "NaN" : "Inf", k, i);
     fprintf(stderr, "tapegrad: %s\n", tg_last_error());
     return -1;

@@ -49,12 +49,13 @@ bool tg_detect_anomaly(void) { return tg_anomaly_enabled; }
 static void check_output(const tg_node *n) {
   const tg_tensor *t = n->out;
   if (anomaly_reported || t->dtype == TG_INT64) return;
+  const tg_node_call_site *cs = tg_node_call_site_(n);
   for (size_t i = 0; i < t->numel; i++) {
     double v = tg_get_flat(t, i);
     if (isfinite(v)) continue;
     anomaly_reported = true;
     tg_error("anomaly: the output of %s (called at %s:%d) contains %s at element %zu", n->op->name,
-             n->call_file ? n->call_file : "?", n->call_line, isnan(v) ? "NaN" : "Inf", i);
+             cs && cs->file ? cs->file : "?", cs ? cs->line : 0, isnan(v) ? "NaN" : "Inf", i);
     fprintf(stderr, "tapegrad: %s\n", tg_last_error());
     return;
   }
@@ -97,10 +98,13 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
   bool any = false;
   for (int k = 0; k < n_in; k++) any |= in[k]->requires_grad;
   if (!any) return NULL;
-  tg_node *n = tg_pool_alloc(sizeof *n + (size_t)n_in * sizeof(tg_tensor *));
+  bool site = tg_ctx.anomaly;
+  size_t bytes = sizeof(tg_node) + (size_t)n_in * sizeof(tg_tensor *) + tg_node_extras_bytes_(op->saves, site);
+  tg_node *n = tg_pool_alloc(bytes);
   if (!n) return NULL;
   if (!tg_ctx.node_destroy) install_hooks();
-  memset(n, 0, sizeof *n);
+  memset(n, 0, bytes);
+  n->has_call_site = site;
   n->op = op;
   n->n_in = n_in;
   for (int k = 0; k < n_in; k++) n->in[k] = in[k];
@@ -108,16 +112,18 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
     if (op->saves & TG_SAVES_IN(k)) n->in_version[k] = in[k]->storage->version;
   n->out = out;
   n->out_version = out->storage->version;
-  n->seq = ++tg_ctx.next_seq;
+  if (!tg_ctx.tape_tail) tg_ctx.next_seq = 0; /* restart with the tape, so 32 bits do */
+  n->seq = (uint32_t)++tg_ctx.next_seq;
   n->tape_prev = tg_ctx.tape_tail;
   if (tg_ctx.tape_tail) tg_ctx.tape_tail->tape_next = n;
   tg_ctx.tape_tail = n;
   tg_obj_attach(&n->obj, out->obj.scope, TG_MAGIC_NODE);
   out->grad_fn = n;
   out->requires_grad = true;
-  if (tg_ctx.anomaly) {
-    n->call_file = tg_call_file;
-    n->call_line = tg_call_line;
+  if (site) {
+    tg_node_call_site *cs = (tg_node_call_site *)tg_node_call_site_(n);
+    cs->file = tg_call_file;
+    cs->line = tg_call_line;
     check_output(n);
   }
   return n;
@@ -127,9 +133,14 @@ bool tg_node_needs_grad(const tg_node *n, int i) {
   return i < n->n_in && n->in[i]->requires_grad;
 }
 
-void tg_node_save(tg_node *n, int slot, tg_tensor *t) {
-  n->saved[slot] = t;
-  n->saved_version[slot] = t ? t->storage->version : 0;
+void tg_node_save(tg_node *n, tg_tensor *t) {
+  tg_node_saved_slot *s = tg_node_saved_slot_(n);
+  if (!s) {
+    tg_error("node_save: %s does not declare TG_NODE_SAVED in its TG_DEFINE_OP", n->op->name);
+    return;
+  }
+  s->t = t;
+  s->version = t ? t->storage->version : 0;
 }
 
 /* ------------------------------------------------------------- leaves */
@@ -200,7 +211,7 @@ tg_tensor *tg_keep(tg_tensor *t) {
   }
   while (top > 0) {
     tg_node *n = stack[--top];
-    for (int s = 0; s < TG_NODE_MAX_SAVED; s++) move_tensor(n->saved[s], from, to);
+    move_tensor(tg_node_saved(n), from, to);
     move_tensor(n->out, from, to);
     for (int k = 0; k < n->n_in; k++) {
       tg_tensor *in = n->in[k];

@@ -9,8 +9,6 @@
 extern "C" {
 #endif
 
-#define TG_NODE_MAX_SAVED 2
-
 typedef struct tg_node tg_node;
 
 /* Fill grad_in[i] (initially NULL) for each input i with tg_node_needs_grad(n, i).
@@ -32,39 +30,86 @@ typedef struct tg_op {
 /* versions kept per node for saved inputs: two (no op reads a third input
  * in its backward; 8 bytes a node matter on a long tape) */
 #define TG_NODE_MAX_CHECKED 2
+/* What else a node of the op carries, after its inputs (a node is only as
+ * big as its op needs: y*c on a long tape costs 128 bytes a node): */
+#define TG_NODE_F (1u << 8)      /* two double parameters: tg_node_f(n) */
+#define TG_NODE_I (1u << 9)      /* three int64 parameters: tg_node_i(n) */
+#define TG_NODE_SAVED (1u << 10) /* one more tensor: tg_node_save / tg_node_saved */
 
 /* An op descriptor cannot exist without its backward function, and says
  * what that backward reads (0: shapes only); a saved input the node could
  * not version-check is a compile error. */
 #define TG_DEFINE_OP(var, name, fn, saves)                                     \
   static const tg_op var = {name, fn, saves};                                  \
-  _Static_assert(((saves) & ~TG_SAVES_OUT & ~((1u << TG_NODE_MAX_CHECKED) - 1u)) == 0, \
+  _Static_assert(((saves) & ~(TG_SAVES_OUT | TG_NODE_F | TG_NODE_I | TG_NODE_SAVED) &       \
+                  ~((1u << TG_NODE_MAX_CHECKED) - 1u)) == 0,                   \
                  name ": saves an input beyond TG_NODE_MAX_CHECKED")
 
-/* One node per differentiable op result: the op, its inputs (edges), extra
- * saved tensors and parameters. Nodes are linked in creation order (the
- * tape), which is a topological order, so backward walks it in reverse. */
+/* One node per differentiable op result: the op, its inputs (edges) and,
+ * after them, what the op declared (parameters, a saved tensor; the call
+ * site in anomaly mode). Nodes are linked in creation order (the tape),
+ * which is a topological order, so backward walks it in reverse. */
 struct tg_node {
   tg_obj obj;
   const tg_op *op;
   tg_node *tape_prev, *tape_next;
-  uint64_t seq;
   tg_tensor *out;
-  tg_tensor *grad; /* gradient w.r.t. out, pending during backward */
-  bool released;   /* saved values dropped: a second backward is an error */
-  bool pending;    /* has gradient waiting in the current backward */
-  bool grad_owned; /* grad is the engine's own buffer (safe to add into) */
-  int n_in;
-  tg_tensor *saved[TG_NODE_MAX_SAVED];
-  uint32_t saved_version[TG_NODE_MAX_SAVED];
-  uint32_t in_version[TG_NODE_MAX_CHECKED]; /* of the inputs op->saves names */
+  tg_tensor *grad;      /* gradient w.r.t. out, pending during backward */
+  uint32_t seq;         /* creation order, restarted when the tape empties */
   uint32_t out_version;
-  int call_line;
-  const char *call_file; /* where the op was called from (anomaly mode only) */
-  double f[2];                   /* float parameters (exponent, slope, ...) */
-  int64_t i[3];                  /* int parameters (dims mask, keepdim, ...) */
-  tg_tensor *in[];               /* n_in inputs */
+  int n_in;
+  bool released;        /* saved values dropped: a second backward is an error */
+  bool pending;         /* has gradient waiting in the current backward */
+  bool grad_owned;      /* grad is the engine's own buffer (safe to add into) */
+  bool has_call_site;   /* recorded in anomaly mode */
+  uint32_t in_version[TG_NODE_MAX_CHECKED]; /* of the inputs op->saves names */
+  tg_tensor *in[];      /* n_in inputs, then the op's extras */
 };
+
+typedef struct tg_node_saved_slot {
+  tg_tensor *t;
+  uint32_t version;
+} tg_node_saved_slot;
+
+typedef struct tg_node_call_site {
+  const char *file;
+  int line;
+} tg_node_call_site;
+
+/* the extras after a node's inputs, in this order, each present if declared */
+static inline char *tg_node_extras_(const tg_node *n) {
+  return (char *)n + sizeof(tg_node) + (size_t)n->n_in * sizeof(tg_tensor *);
+}
+static inline size_t tg_node_extras_bytes_(unsigned saves, bool call_site) {
+  return ((saves & TG_NODE_F) ? 2 * sizeof(double) : 0) +
+         ((saves & TG_NODE_I) ? 3 * sizeof(int64_t) : 0) +
+         ((saves & TG_NODE_SAVED) ? sizeof(tg_node_saved_slot) : 0) +
+         (call_site ? sizeof(tg_node_call_site) : 0);
+}
+/* NULL when the op did not declare them */
+static inline double *tg_node_f(const tg_node *n) {
+  return (n->op->saves & TG_NODE_F) ? (double *)tg_node_extras_(n) : NULL;
+}
+static inline int64_t *tg_node_i(const tg_node *n) {
+  return (n->op->saves & TG_NODE_I)
+             ? (int64_t *)(tg_node_extras_(n) + tg_node_extras_bytes_(n->op->saves & TG_NODE_F, false))
+             : NULL;
+}
+static inline tg_node_saved_slot *tg_node_saved_slot_(const tg_node *n) {
+  unsigned before = n->op->saves & (TG_NODE_F | TG_NODE_I);
+  return (n->op->saves & TG_NODE_SAVED)
+             ? (tg_node_saved_slot *)(tg_node_extras_(n) + tg_node_extras_bytes_(before, false))
+             : NULL;
+}
+static inline tg_tensor *tg_node_saved(const tg_node *n) {
+  tg_node_saved_slot *s = tg_node_saved_slot_(n);
+  return s ? s->t : NULL;
+}
+static inline const tg_node_call_site *tg_node_call_site_(const tg_node *n) {
+  return n->has_call_site ? (const tg_node_call_site *)(tg_node_extras_(n) +
+                                                        tg_node_extras_bytes_(n->op->saves, false))
+                          : NULL;
+}
 
 /* ---- grad mode */
 bool tg_grad_enabled(void);
@@ -163,7 +208,9 @@ bool tg_node_needs_grad(const tg_node *n, int i);
  * another layout). Leave grad_in[i] NULL after writing into it. */
 tg_tensor *tg_node_grad_sink(tg_node *n, int i);
 /* save a tensor (output or temporary) for backward */
-void tg_node_save(tg_node *n, int slot, tg_tensor *t);
+/* keep t (an index tensor, say) for the backward, with its version; the op
+ * must declare TG_NODE_SAVED */
+void tg_node_save(tg_node *n, tg_tensor *t);
 
 #ifdef __cplusplus
 }

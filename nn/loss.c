@@ -147,14 +147,14 @@ static tg_tensor *one_hot(const tg_tensor *t, const tg_tensor *x) {
  * the gradient itself is differentiable. */
 static void ce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
-  tg_tensor *d = tg_sub(tg_softmax(x, 1), one_hot(n->saved[0], x));
-  tg_reduction r = (tg_reduction)n->i[0];
+  tg_tensor *d = tg_sub(tg_softmax(x, 1), one_hot(tg_node_saved(n), x));
+  tg_reduction r = (tg_reduction)tg_node_i(n)[0];
   tg_tensor *scale = r == TG_REDUCTION_NONE ? tg_unsqueeze(g, 1)
                      : r == TG_REDUCTION_MEAN ? tg_div_scalar(g, (double)x->shape[0])
                                               : g;
   gi[0] = tg_mul(d, scale);
 }
-TG_DEFINE_OP(OP_CROSS_ENTROPY, "CrossEntropyBackward", ce_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP(OP_CROSS_ENTROPY, "CrossEntropyBackward", ce_backward, TG_SAVES_IN(0) | TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *targets, tg_reduction r) {
   bool single;
@@ -163,8 +163,8 @@ tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *targets, tg_reduction 
   tg_tensor *out = ce_forward(x, t, r);
   tg_node *n = ops_record(out, &OP_CROSS_ENTROPY, 1, &x);
   if (n) {
-    n->i[0] = r;
-    tg_node_save(n, 0, t);
+    tg_node_i(n)[0] = r;
+    tg_node_save(n, t);
   }
   return unbatch(out, single, r);
 }

@@ -79,9 +79,9 @@ static bool check_gather_shapes(const char *op, const tg_tensor *a, int d, const
 /* ---------------------------------------------------- gather/scatter_add */
 
 static void gather_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_scatter_add(tg_zeros_like(n->in[0]), (int)n->i[0], n->saved[0], g);
+  gi[0] = tg_scatter_add(tg_zeros_like(n->in[0]), (int)tg_node_i(n)[0], tg_node_saved(n), g);
 }
-TG_DEFINE_OP(OP_GATHER, "GatherBackward", gather_backward, 0);
+TG_DEFINE_OP(OP_GATHER, "GatherBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
   if (!ops_check_float("gather", a, 1) || !check_index("gather", index, 3)) return NULL;
@@ -91,8 +91,8 @@ tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
   if (!out || !for_each_scatter("gather", a, d, index, out, NULL, true)) return NULL;
   tg_node *n = ops_record(out, &OP_GATHER, 1, &a);
   if (n) {
-    n->i[0] = d;
-    tg_node_save(n, 0, index);
+    tg_node_i(n)[0] = d;
+    tg_node_save(n, index);
   }
   return out;
 }
@@ -103,7 +103,7 @@ static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     /* src may be larger than the index; the entries it does not reach get
      * zero gradient: pad the gathered gradient with zeros up to src's shape */
     const tg_tensor *src = n->in[1];
-    tg_tensor *gs = tg_gather(g, (int)n->i[0], n->saved[0]);
+    tg_tensor *gs = tg_gather(g, (int)tg_node_i(n)[0], tg_node_saved(n));
     for (int k = 0; gs && k < src->ndim; k++)
       if (gs->shape[k] < src->shape[k]) {
         size_t zs[TG_MAX_DIMS];
@@ -114,7 +114,7 @@ static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     gi[1] = gs;
   }
 }
-TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward, 0);
+TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   if (!ops_check_pair("scatter_add", a, src) || !check_index("scatter_add", index, 3)) return NULL;
@@ -126,8 +126,8 @@ tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *sr
   if (!out || !for_each_scatter("scatter_add", a, d, index, out, src, false)) return NULL;
   tg_node *n = ops_record(out, &OP_SCATTER_ADD, 2, (tg_tensor *[]){a, src});
   if (n) {
-    n->i[0] = d;
-    tg_node_save(n, 0, index);
+    tg_node_i(n)[0] = d;
+    tg_node_save(n, index);
   }
   return out;
 }
@@ -168,9 +168,9 @@ static void index_copy_rows(tg_tensor *dst, const tg_tensor *src, int d, const t
 }
 
 static void index_select_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_index_add(tg_zeros_like(n->in[0]), (int)n->i[0], n->saved[0], g);
+  gi[0] = tg_index_add(tg_zeros_like(n->in[0]), (int)tg_node_i(n)[0], tg_node_saved(n), g);
 }
-TG_DEFINE_OP(OP_INDEX_SELECT, "IndexSelectBackward", index_select_backward, 0);
+TG_DEFINE_OP(OP_INDEX_SELECT, "IndexSelectBackward", index_select_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
   if (!ops_check_float("index_select", a, 1) || !check_index("index_select", index, 3)) return NULL;
@@ -188,17 +188,17 @@ tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
   if (out->numel) index_copy_rows(out, a, d, index, true);
   tg_node *n = ops_record(out, &OP_INDEX_SELECT, 1, &a);
   if (n) {
-    n->i[0] = d;
-    tg_node_save(n, 0, index);
+    tg_node_i(n)[0] = d;
+    tg_node_save(n, index);
   }
   return out;
 }
 
 static void index_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = g;
-  if (tg_node_needs_grad(n, 1)) gi[1] = tg_index_select(g, (int)n->i[0], n->saved[0]);
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_index_select(g, (int)tg_node_i(n)[0], tg_node_saved(n));
 }
-TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward, 0);
+TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   if (!ops_check_pair("index_add", a, src) || !check_index("index_add", index, 3)) return NULL;
@@ -224,8 +224,8 @@ tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src)
   if (src->numel) index_copy_rows(out, src, d, index, false);
   tg_node *n = ops_record(out, &OP_INDEX_ADD, 2, (tg_tensor *[]){a, src});
   if (n) {
-    n->i[0] = d;
-    tg_node_save(n, 0, index);
+    tg_node_i(n)[0] = d;
+    tg_node_save(n, index);
   }
   return out;
 }

@@ -52,9 +52,9 @@ static tg_tensor *extreme_raw(tg_tensor *a, unsigned mask, bool is_max) {
 /* ---------------------------------------------------------------- sum */
 
 static void sum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = ops_expand_reduced(g, n->in[0], (unsigned)n->i[0]);
+  gi[0] = ops_expand_reduced(g, n->in[0], (unsigned)tg_node_i(n)[0]);
 }
-TG_DEFINE_OP(OP_SUM, "SumBackward", sum_backward, 0);
+TG_DEFINE_OP(OP_SUM, "SumBackward", sum_backward, TG_NODE_I);
 
 static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim) {
   tg_tensor *out = reduce_alloc(a, mask);
@@ -64,7 +64,7 @@ static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim) {
   out->storage->version = 0;
   drop_reduced_dims(out, a, mask, keepdim);
   tg_node *n = ops_record(out, &OP_SUM, 1, &a);
-  if (n) n->i[0] = mask;
+  if (n) tg_node_i(n)[0] = mask;
   return out;
 }
 
@@ -107,9 +107,9 @@ static size_t reduced_count(const tg_tensor *a, unsigned mask) {
 }
 
 static void mean_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_mul_scalar(ops_expand_reduced(g, n->in[0], (unsigned)n->i[0]), n->f[0]);
+  gi[0] = tg_mul_scalar(ops_expand_reduced(g, n->in[0], (unsigned)tg_node_i(n)[0]), tg_node_f(n)[0]);
 }
-TG_DEFINE_OP(OP_MEAN, "MeanBackward", mean_backward, 0);
+TG_DEFINE_OP(OP_MEAN, "MeanBackward", mean_backward, TG_NODE_F | TG_NODE_I);
 
 tg_tensor *tg_mean_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;
@@ -119,7 +119,7 @@ tg_tensor *tg_mean_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim)
   tg_tensor *out = tg_mul_scalar(sum_mask(a, mask, keepdim), scale);
   tg_set_grad_enabled(prev);
   tg_node *n = ops_record(out, &OP_MEAN, 1, &a);
-  if (n) n->i[0] = mask, n->f[0] = scale;
+  if (n) tg_node_i(n)[0] = mask, tg_node_f(n)[0] = scale;
   return out;
 }
 
@@ -130,14 +130,14 @@ tg_tensor *tg_mean(tg_tensor *a) { return tg_mean_dims(a, 0, NULL, false); }
 /* d var / dx = 2 (x - mean) / (N - correction) */
 static void var_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
-  unsigned mask = (unsigned)n->i[0];
+  unsigned mask = (unsigned)tg_node_i(n)[0];
   int dims[TG_MAX_DIMS], nd = 0;
   for (int d = 0; d < x->ndim; d++)
     if (mask & (1u << d)) dims[nd++] = d;
   tg_tensor *centered = tg_sub(x, tg_mean_dims(x, nd, dims, true));
-  gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_mul_scalar(centered, 2.0 * n->f[0]));
+  gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_mul_scalar(centered, 2.0 * tg_node_f(n)[0]));
 }
-TG_DEFINE_OP(OP_VAR, "VarBackward", var_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP(OP_VAR, "VarBackward", var_backward, TG_SAVES_IN(0) | TG_NODE_F | TG_NODE_I);
 
 tg_tensor *tg_var_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim) {
   unsigned mask;
@@ -150,7 +150,7 @@ tg_tensor *tg_var_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased,
   tg_tensor *out = tg_mul_scalar(sum_mask(tg_mul(centered, centered), mask, keepdim), scale);
   tg_set_grad_enabled(prev);
   tg_node *n = ops_record(out, &OP_VAR, 1, &a);
-  if (n) n->i[0] = mask, n->f[0] = scale;
+  if (n) tg_node_i(n)[0] = mask, tg_node_f(n)[0] = scale;
   return out;
 }
 
@@ -160,11 +160,11 @@ tg_tensor *tg_var(tg_tensor *a, bool unbiased) { return tg_var_dims(a, 0, NULL, 
 
 static void logsumexp_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
-  unsigned mask = (unsigned)n->i[0];
+  unsigned mask = (unsigned)tg_node_i(n)[0];
   tg_tensor *lse = ops_expand_reduced(n->out, x, mask);
   gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_exp(tg_sub(x, lse)));
 }
-TG_DEFINE_OP(OP_LOGSUMEXP, "LogsumexpBackward", logsumexp_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
+TG_DEFINE_OP(OP_LOGSUMEXP, "LogsumexpBackward", logsumexp_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
 tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;
@@ -184,7 +184,7 @@ tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim)
   if (!out) return NULL;
   drop_reduced_dims(out, a, mask, keepdim);
   tg_node *n = ops_record(out, &OP_LOGSUMEXP, 1, &a);
-  if (n) n->i[0] = mask;
+  if (n) tg_node_i(n)[0] = mask;
   return out;
 }
 
@@ -192,12 +192,12 @@ tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim)
 
 /* the gradient goes to the selected element: scatter into zeros */
 static void extreme_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  tg_tensor *x = n->in[0], *idx = n->saved[0];
+  tg_tensor *x = n->in[0], *idx = tg_node_saved(n);
   tg_tensor *gk = tg_reshape(g, idx->ndim, idx->shape);
-  gi[0] = tg_scatter_add(tg_zeros_like(x), (int)n->i[0], idx, gk);
+  gi[0] = tg_scatter_add(tg_zeros_like(x), (int)tg_node_i(n)[0], idx, gk);
 }
-TG_DEFINE_OP(OP_MAX, "MaxBackward", extreme_backward, 0);
-TG_DEFINE_OP(OP_MIN, "MinBackward", extreme_backward, 0);
+TG_DEFINE_OP(OP_MAX, "MaxBackward", extreme_backward, TG_NODE_I | TG_NODE_SAVED);
+TG_DEFINE_OP(OP_MIN, "MinBackward", extreme_backward, TG_NODE_I | TG_NODE_SAVED);
 
 static tg_tensor *extreme_dim(const char *name, tg_tensor *a, int dim, bool keepdim,
                               tg_tensor **indices, bool is_max) {
@@ -239,8 +239,8 @@ static tg_tensor *extreme_dim(const char *name, tg_tensor *a, int dim, bool keep
   drop_reduced_dims(out, a, mask, keepdim);
   tg_node *n = ops_record(out, is_max ? &OP_MAX : &OP_MIN, 1, &a);
   if (n) {
-    n->i[0] = d;
-    tg_node_save(n, 0, idx);
+    tg_node_i(n)[0] = d;
+    tg_node_save(n, idx);
   }
   if (indices && !keepdim) {
     ptrdiff_t st[TG_MAX_DIMS];

@@ -8,7 +8,8 @@ static tg_tensor *scalar_op(const char *name, tg_tensor *a, const ops_kernel *k,
                             const tg_op *op) {
   tg_tensor *out = ops_unary_forward(name, a, k, (ops_params){s, 0});
   tg_node *n = ops_record(out, op, 1, &a);
-  if (n) n->f[0] = s;
+  double *f = n ? tg_node_f(n) : NULL; /* ops whose backward needs s declare TG_NODE_F */
+  if (f) f[0] = s;
   return out;
 }
 
@@ -37,18 +38,18 @@ tg_tensor *tg_rsub_scalar(tg_tensor *a, double s) {
 
 OPS_UNARY_KERNEL(mul_s_k, x *p0)
 static void mul_scalar_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_mul_scalar(g, n->f[0]);
+  gi[0] = tg_mul_scalar(g, tg_node_f(n)[0]);
 }
-TG_DEFINE_OP(OP_MUL_SCALAR, "MulBackward", mul_scalar_backward, 0);
+TG_DEFINE_OP(OP_MUL_SCALAR, "MulBackward", mul_scalar_backward, TG_NODE_F);
 tg_tensor *tg_mul_scalar(tg_tensor *a, double s) {
   return scalar_op("mul_scalar", a, &mul_s_k, s, &OP_MUL_SCALAR);
 }
 
 OPS_UNARY_KERNEL(div_s_k, x / p0)
 static void div_scalar_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_div_scalar(g, n->f[0]);
+  gi[0] = tg_div_scalar(g, tg_node_f(n)[0]);
 }
-TG_DEFINE_OP(OP_DIV_SCALAR, "DivBackward", div_scalar_backward, 0);
+TG_DEFINE_OP(OP_DIV_SCALAR, "DivBackward", div_scalar_backward, TG_NODE_F);
 tg_tensor *tg_div_scalar(tg_tensor *a, double s) {
   return scalar_op("div_scalar", a, &div_s_k, s, &OP_DIV_SCALAR);
 }
@@ -56,13 +57,13 @@ tg_tensor *tg_div_scalar(tg_tensor *a, double s) {
 /* pow by a number: d/da = e * a^(e-1); e == 0 gives a zero gradient */
 OPS_UNARY_KERNEL(pow_s_k, p0 == 2 ? x * x : pow(x, p0))
 static void pow_scalar_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  double e = n->f[0];
+  double e = tg_node_f(n)[0];
   if (e == 0) gi[0] = tg_mul_scalar(g, 0.0);
   else if (e == 1) gi[0] = g;
   else if (e == 2) gi[0] = tg_mul(g, tg_mul_scalar(n->in[0], 2.0));
   else gi[0] = tg_mul(g, tg_mul_scalar(tg_pow_scalar(n->in[0], e - 1), e));
 }
-TG_DEFINE_OP(OP_POW_SCALAR, "PowBackward", pow_scalar_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP(OP_POW_SCALAR, "PowBackward", pow_scalar_backward, TG_SAVES_IN(0) | TG_NODE_F);
 tg_tensor *tg_pow_scalar(tg_tensor *a, double e) {
   return scalar_op("pow_scalar", a, &pow_s_k, e, &OP_POW_SCALAR);
 }

@@ -154,10 +154,10 @@ _Static_assert(TG_MAX_DIMS <= 16, "permute packs a dim index in 4 bits");
 static void permute_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   int inv[TG_MAX_DIMS];
   /* perm packed 4 bits a dim in i[0] (TG_MAX_DIMS <= 16) */
-  for (int d = 0; d < n->in[0]->ndim; d++) inv[(n->i[0] >> (4 * d)) & 15] = d;
+  for (int d = 0; d < n->in[0]->ndim; d++) inv[(tg_node_i(n)[0] >> (4 * d)) & 15] = d;
   gi[0] = tg_permute(g, inv);
 }
-TG_DEFINE_OP(OP_PERMUTE, "PermuteBackward", permute_backward, 0);
+TG_DEFINE_OP(OP_PERMUTE, "PermuteBackward", permute_backward, TG_NODE_I);
 
 tg_tensor *tg_permute(tg_tensor *a, const int *dims) {
   if (!tg_tensor_check(a, "permute", 1)) return NULL;
@@ -184,7 +184,7 @@ tg_tensor *tg_permute(tg_tensor *a, const int *dims) {
   tg_tensor *out = tg_tensor_view(a, a->ndim, shape, st, a->offset);
   tg_node *n = ops_record(out, &OP_PERMUTE, 1, &a);
   if (n)
-    for (int k = 0; k < a->ndim; k++) n->i[0] |= (int64_t)perm[k] << (4 * k);
+    for (int k = 0; k < a->ndim; k++) tg_node_i(n)[0] |= (int64_t)perm[k] << (4 * k);
   return out;
 }
 
@@ -252,14 +252,14 @@ static tg_tensor *slice_scatter(tg_tensor *g, const tg_tensor *like, int dim, si
 static tg_tensor *slice_view(tg_tensor *a, int dim, size_t start, size_t len, size_t step);
 
 static void slice_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = slice_scatter(g, n->in[0], (int)n->i[0], (size_t)n->i[1], (size_t)n->i[2]);
+  gi[0] = slice_scatter(g, n->in[0], (int)tg_node_i(n)[0], (size_t)tg_node_i(n)[1], (size_t)tg_node_i(n)[2]);
 }
-TG_DEFINE_OP(OP_SLICE, "SliceBackward", slice_backward, 0);
+TG_DEFINE_OP(OP_SLICE, "SliceBackward", slice_backward, TG_NODE_I);
 
 static void slice_scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = slice_view(g, (int)n->i[0], (size_t)n->i[1], n->in[0]->shape[n->i[0]], (size_t)n->i[2]);
+  gi[0] = slice_view(g, (int)tg_node_i(n)[0], (size_t)tg_node_i(n)[1], n->in[0]->shape[tg_node_i(n)[0]], (size_t)tg_node_i(n)[2]);
 }
-TG_DEFINE_OP(OP_SLICE_SCATTER, "SliceScatterBackward", slice_scatter_backward, 0);
+TG_DEFINE_OP(OP_SLICE_SCATTER, "SliceScatterBackward", slice_scatter_backward, TG_NODE_I);
 
 static tg_tensor *slice_view(tg_tensor *a, int dim, size_t start, size_t len, size_t step) {
   size_t shape[TG_MAX_DIMS];
@@ -271,7 +271,7 @@ static tg_tensor *slice_view(tg_tensor *a, int dim, size_t start, size_t len, si
   size_t offset = a->offset + start * (size_t)a->strides[dim];
   tg_tensor *out = tg_tensor_view(a, a->ndim, shape, st, offset);
   tg_node *n = ops_record(out, &OP_SLICE, 1, &a);
-  if (n) n->i[0] = dim, n->i[1] = (int64_t)start, n->i[2] = (int64_t)step;
+  if (n) tg_node_i(n)[0] = dim, tg_node_i(n)[1] = (int64_t)start, tg_node_i(n)[2] = (int64_t)step;
   return out;
 }
 
@@ -285,7 +285,7 @@ static tg_tensor *slice_scatter(tg_tensor *g, const tg_tensor *like, int dim, si
   window->strides[dim] *= (ptrdiff_t)step;
   tg_copy_(window, g);
   tg_node *n = ops_record(out, &OP_SLICE_SCATTER, 1, &g);
-  if (n) n->i[0] = dim, n->i[1] = (int64_t)start, n->i[2] = (int64_t)step;
+  if (n) tg_node_i(n)[0] = dim, tg_node_i(n)[1] = (int64_t)start, tg_node_i(n)[2] = (int64_t)step;
   return out;
 }
 
@@ -375,7 +375,7 @@ tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt) {
 /* ---------------------------------------------------------- cat/stack */
 
 static void cat_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  int dim = (int)n->i[0];
+  int dim = (int)tg_node_i(n)[0];
   size_t off = 0;
   for (int k = 0; k < n->n_in; k++) {
     size_t len = n->in[k]->shape[dim];
@@ -383,7 +383,7 @@ static void cat_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     off += len;
   }
 }
-TG_DEFINE_OP(OP_CAT, "CatBackward", cat_backward, 0);
+TG_DEFINE_OP(OP_CAT, "CatBackward", cat_backward, TG_NODE_I);
 
 tg_tensor *tg_cat(int n, tg_tensor **ts, int dim) {
   if (n <= 0 || !ts) {
@@ -426,7 +426,7 @@ tg_tensor *tg_cat(int n, tg_tensor **ts, int dim) {
   }
   out->storage->version = 0;
   tg_node *node = ops_record(out, &OP_CAT, n, ts);
-  if (node) node->i[0] = d;
+  if (node) tg_node_i(node)[0] = d;
   return out;
 }
 

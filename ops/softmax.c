@@ -51,26 +51,26 @@ static tg_tensor *softmax_forward(const char *name, tg_tensor *a, int dim, bool 
 
 /* dx = y * (g - sum(g * y, dim)) */
 static void softmax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  int d = (int)n->i[0];
+  int d = (int)tg_node_i(n)[0];
   tg_tensor *y = n->out;
   tg_tensor *dotp = tg_sum_dims(tg_mul(g, y), 1, &d, true);
   gi[0] = tg_mul(y, tg_sub(g, dotp));
 }
-TG_DEFINE_OP(OP_SOFTMAX, "SoftmaxBackward", softmax_backward, TG_SAVES_OUT);
+TG_DEFINE_OP(OP_SOFTMAX, "SoftmaxBackward", softmax_backward, TG_SAVES_OUT | TG_NODE_I);
 
 /* dx = g - softmax * sum(g, dim), softmax = exp(y) */
 static void log_softmax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  int d = (int)n->i[0];
+  int d = (int)tg_node_i(n)[0];
   tg_tensor *gsum = tg_sum_dims(g, 1, &d, true);
   gi[0] = tg_sub(g, tg_mul(tg_exp(n->out), gsum));
 }
-TG_DEFINE_OP(OP_LOG_SOFTMAX, "LogSoftmaxBackward", log_softmax_backward, TG_SAVES_OUT);
+TG_DEFINE_OP(OP_LOG_SOFTMAX, "LogSoftmaxBackward", log_softmax_backward, TG_SAVES_OUT | TG_NODE_I);
 
 static tg_tensor *softmax_op(const char *name, tg_tensor *a, int dim, bool log_form, const tg_op *op) {
   int d;
   tg_tensor *out = softmax_forward(name, a, dim, log_form, &d);
   tg_node *n = ops_record(out, op, 1, &a);
-  if (n) n->i[0] = d;
+  if (n) tg_node_i(n)[0] = d;
   return out;
 }
 

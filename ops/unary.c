@@ -8,16 +8,18 @@ static tg_tensor *unary(const char *name, tg_tensor *a, const ops_kernel *k, ops
                         const tg_op *op) {
   tg_tensor *out = ops_unary_forward(name, a, k, prm);
   tg_node *n = ops_record(out, op, 1, &a);
-  if (n) {
-    n->f[0] = prm.p0;
-    n->f[1] = prm.p1;
+  double *f = n ? tg_node_f(n) : NULL; /* parametrised ops declare TG_NODE_F */
+  if (f) {
+    f[0] = prm.p0;
+    f[1] = prm.p1;
   }
   return out;
 }
 
 /* a constant elementwise function of the input, for masks */
 static tg_tensor *mask(tg_node *n, const ops_kernel *k) {
-  return ops_unary_forward("mask", n->in[0], k, (ops_params){n->f[0], n->f[1]});
+  const double *f = tg_node_f(n);
+  return ops_unary_forward("mask", n->in[0], k, f ? (ops_params){f[0], f[1]} : (ops_params){0, 0});
 }
 
 OPS_UNARY_KERNEL(neg_k, -x)
@@ -106,7 +108,7 @@ OPS_UNARY_KERNEL(leaky_d_k, x > 0 ? 1 : p0)
 static void leaky_relu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, mask(n, &leaky_d_k));
 }
-TG_DEFINE_OP(OP_LEAKY_RELU, "LeakyReluBackward", leaky_relu_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP(OP_LEAKY_RELU, "LeakyReluBackward", leaky_relu_backward, TG_SAVES_IN(0) | TG_NODE_F);
 tg_tensor *tg_leaky_relu(tg_tensor *a, double slope) {
   return unary("leaky_relu", a, &leaky_k, (ops_params){slope, 0}, &OP_LEAKY_RELU);
 }
@@ -115,10 +117,10 @@ tg_tensor *tg_leaky_relu(tg_tensor *a, double slope) {
 OPS_UNARY_KERNEL(elu_k, x > 0 ? x : p0 * expm1(x))
 static void elu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *m = mask(n, &positive_k);
-  tg_tensor *neg_side = tg_mul(tg_rsub_scalar(m, 1.0), tg_add_scalar(n->out, n->f[0]));
+  tg_tensor *neg_side = tg_mul(tg_rsub_scalar(m, 1.0), tg_add_scalar(n->out, tg_node_f(n)[0]));
   gi[0] = tg_mul(g, tg_add(m, neg_side));
 }
-TG_DEFINE_OP(OP_ELU, "EluBackward", elu_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
+TG_DEFINE_OP(OP_ELU, "EluBackward", elu_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_F);
 tg_tensor *tg_elu(tg_tensor *a, double alpha) {
   return unary("elu", a, &elu_k, (ops_params){alpha, 0}, &OP_ELU);
 }
@@ -129,10 +131,10 @@ OPS_UNARY_KERNEL(softplus_k, x * p0 > p1 ? x : log1p(exp(x * p0)) / p0)
 OPS_UNARY_KERNEL(linear_part_k, x * p0 > p1 ? 1 : 0)
 static void softplus_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *m = mask(n, &linear_part_k);
-  tg_tensor *s = tg_sigmoid(tg_mul_scalar(n->in[0], n->f[0]));
+  tg_tensor *s = tg_sigmoid(tg_mul_scalar(n->in[0], tg_node_f(n)[0]));
   gi[0] = tg_mul(g, tg_add(m, tg_mul(tg_rsub_scalar(m, 1.0), s)));
 }
-TG_DEFINE_OP(OP_SOFTPLUS, "SoftplusBackward", softplus_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP(OP_SOFTPLUS, "SoftplusBackward", softplus_backward, TG_SAVES_IN(0) | TG_NODE_F);
 tg_tensor *tg_softplus(tg_tensor *a, double beta, double threshold) {
   if (beta == 0) {
     tg_error("softplus: beta must be non-zero");
@@ -147,7 +149,7 @@ OPS_UNARY_KERNEL(inside_k, ((isnan(p0) || x >= p0) && (isnan(p1) || x <= p1)) ? 
 static void clamp_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, mask(n, &inside_k));
 }
-TG_DEFINE_OP(OP_CLAMP, "ClampBackward", clamp_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP(OP_CLAMP, "ClampBackward", clamp_backward, TG_SAVES_IN(0) | TG_NODE_F);
 tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi) {
   if (lo > hi) {
     tg_error("clamp: min %g is greater than max %g", lo, hi);

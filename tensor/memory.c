@@ -48,20 +48,23 @@ typedef struct pool_hdr {
 } pool_hdr;
 _Static_assert(sizeof(pool_hdr) == 16, "pool header must keep 16-byte alignment");
 
-/* Size classes: 32-byte steps up to 512 bytes and 64-byte steps up to 1 KiB
- * (tensor headers, nodes and small storages land in tight classes, so a
- * recorded op costs few cache lines), then powers of two. */
+/* Size classes: 16-byte steps up to 256 bytes, 32-byte steps up to 512,
+ * 64-byte steps up to 1 KiB (tensor headers, nodes and small storages land
+ * in tight classes, so a recorded op costs few cache lines), then powers of
+ * two. */
 static unsigned size_class(size_t n) {
-  if (n <= 512) return n ? (unsigned)((n + 31) / 32 - 1) : 0;
-  if (n <= 1024) return 16 + (unsigned)((n - 512 + 63) / 64 - 1);
+  if (n <= 256) return n ? (unsigned)((n + 15) / 16 - 1) : 0;
+  if (n <= 512) return 16 + (unsigned)((n - 256 + 31) / 32 - 1);
+  if (n <= 1024) return 24 + (unsigned)((n - 512 + 63) / 64 - 1);
   unsigned bits = 64u - (unsigned)__builtin_clzll((unsigned long long)(n - 1)); /* ceil(log2 n) */
-  return 24 + bits - 11;
+  return 32 + bits - 11;
 }
 
 static size_t class_size(unsigned c) {
-  if (c < 16) return ((size_t)c + 1) * 32;
-  if (c < 24) return 512 + ((size_t)c - 15) * 64;
-  return (size_t)1 << (c - 24 + 11);
+  if (c < 16) return ((size_t)c + 1) * 16;
+  if (c < 24) return 256 + ((size_t)c - 15) * 32;
+  if (c < 32) return 512 + ((size_t)c - 23) * 64;
+  return (size_t)1 << (c - 32 + 11);
 }
 
 /* Blocks of the classes up to 1 KiB are carved from 64 KiB slabs, in
@@ -79,7 +82,7 @@ static size_t class_size(unsigned c) {
 #ifndef TG_POOL_SLABS
 #define TG_POOL_SLABS 1
 #endif
-#define SLAB_CLASSES 24 /* classes below this come from slabs */
+#define SLAB_CLASSES 32 /* classes below this (blocks up to 1 KiB) come from slabs */
 #define SLAB_BYTES ((size_t)64 << 10)
 #define PREFETCH_BLOCKS 4 /* how far ahead tg_pool_alloc prefetches */
 

@@ -9,7 +9,7 @@
 #define TG_MAGIC_NODE 0x90de0a11u
 #define TG_MAGIC_DEAD 0xdeadbeefu
 
-#define TG_POOL_CLASSES 64
+#define TG_POOL_CLASSES 72 /* memory.c's size classes, up to 2^47 bytes */
 
 struct tg_node;
 
