@@ -180,7 +180,7 @@ static int run_node(engine *e, tg_node *n) {
   int rc = 0;
   for (int k = 0; rc == 0 && k < n->n_in; k++) {
     if (!gin[k]) {
-      if (tg_node_needs_grad(n, k) && tg_has_error()) rc = -1;
+      if (tg_node_needs_grad(n, k) && tg_ctx.err_set) rc = -1;
       continue;
     }
     if (tg_ctx.anomaly && check_gradient(n, k, gin[k])) rc = -1;

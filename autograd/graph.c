@@ -129,10 +129,6 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
   return n;
 }
 
-bool tg_node_needs_grad(const tg_node *n, int i) {
-  return i < n->n_in && n->in[i]->requires_grad;
-}
-
 void tg_node_save(tg_node *n, tg_tensor *t) {
   tg_node_saved_slot *s = tg_node_saved_slot_(n);
   if (!s) {

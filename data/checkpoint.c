@@ -210,7 +210,7 @@ static int check_meta_unique(const char *op, const tg_kv *meta, int n_meta) {
 /* point the item at little-endian contiguous bytes and checksum them */
 static int prepare_item(save_item *it) {
   const tg_tensor *t = it->t;
-  size_t es = tg_dtype_size(t->dtype);
+  size_t es = tg_elem_bytes(t->dtype);
   if (!tg_is_contiguous(t) || HOST_BIG_ENDIAN) {
     it->copy = tg_tensor_alloc_in(0, t->dtype, t->ndim, t->shape);
     if (!it->copy || tg_copy_(it->copy, t) != 0) return -1;
@@ -465,7 +465,7 @@ static int entry_shape(reader *r, entry *e, const tg_json *v, uint64_t *nbytes) 
     else if (numel > SIZE_MAX / x) overflow = true;
     else numel *= (size_t)x;
   }
-  size_t es = tg_dtype_size(e->dtype);
+  size_t es = tg_elem_bytes(e->dtype);
   if (zero) numel = 0;
   if (overflow || numel > SIZE_MAX / es)
     return rfail(r, "header: tensor '%.80s': the shape's byte size overflows", e->name);
@@ -698,7 +698,7 @@ static int load_tensor(reader *r, const entry *e, tg_tensor **out) {
                     " but its %zu bytes at data offset %" PRIu64 " hash to %016" PRIx64
                     ": the file is corrupted", e->name, e->sum, nbytes, e->begin, sum);
   }
-  if (HOST_BIG_ENDIAN) swap_elements(tg_ptr(t), nbytes, tg_dtype_size(e->dtype));
+  if (HOST_BIG_ENDIAN) swap_elements(tg_ptr(t), nbytes, tg_elem_bytes(e->dtype));
   *out = t;
   return 0;
 }

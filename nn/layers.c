@@ -85,7 +85,7 @@ static void linear_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   if (tg_node_needs_grad(n, 2)) {
     tg_tensor *db = grad_dest(n, 2, gi, TG_SHAPE(out), &beta);
-    if (db && beta == 0) memset(tg_ptr(db), 0, out * tg_dtype_size(db->dtype));
+    if (db && beta == 0) memset(tg_ptr(db), 0, out * tg_elem_bytes(db->dtype));
     if (db) add_column_sums(db, gc, rows, out);
   }
 }
@@ -98,7 +98,7 @@ static tg_tensor *linear_fused(tg_tensor *x, tg_tensor *w, tg_tensor *b) {
   size_t rows = x->shape[0], in = w->shape[1], out = w->shape[0];
   tg_tensor *y = tg_tensor_alloc(x->dtype, TG_SHAPE(rows, out));
   if (!y) return NULL;
-  size_t row_bytes = out * tg_dtype_size(y->dtype);
+  size_t row_bytes = out * tg_elem_bytes(y->dtype);
   for (size_t i = 0; b && i < rows; i++) memcpy(tg_ptr(y) + i * row_bytes, tg_ptr(b), row_bytes);
   ops_gemm(false, true, rows, out, in, x, in, w, in, b ? 1.0 : 0.0, y);
   ops_record(y, b ? &OP_ADDMM : &OP_MM, b ? 3 : 2, (tg_tensor *[]){x, w, b});

@@ -2,7 +2,7 @@
 #include "ops_internal.h"
 
 bool ops_check_float(const char *op, const tg_tensor *t, int argno) {
-  if (!tg_tensor_check(t, op, argno)) return false;
+  if (!tg_tensor_ok(t, op, argno)) return false;
   if (t->dtype == TG_INT64) {
     tg_error("%s: argument %d is int64; this op needs float32 or float64", op, argno);
     return false;
@@ -25,11 +25,11 @@ static void apply_n(tg_tensor *out, int n_in, const tg_tensor *const *in, const 
                     ops_params prm) {
   tg_loop_fn fn = out->dtype == TG_FLOAT32 ? k->f32 : k->f64;
   /* the common case, all operands contiguous and of out's size: one run */
-  bool flat = tg_is_contiguous(out);
-  for (int i = 0; flat && i < n_in; i++) flat = in[i]->numel == out->numel && tg_is_contiguous(in[i]);
+  bool flat = tg_contiguous_(out);
+  for (int i = 0; flat && i < n_in; i++) flat = in[i]->numel == out->numel && tg_contiguous_(in[i]);
   if (flat) {
     char *p[4] = {tg_ptr(out)};
-    ptrdiff_t es = (ptrdiff_t)tg_dtype_size(out->dtype), s1[4] = {es, es, es, es};
+    ptrdiff_t es = (ptrdiff_t)tg_elem_bytes(out->dtype), s1[4] = {es, es, es, es};
     for (int i = 0; i < n_in; i++) p[i + 1] = tg_ptr(in[i]);
     if (out->numel) fn(p, s1, out->numel, &prm);
     return;
@@ -76,12 +76,9 @@ tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const 
   return out;
 }
 
-tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
-  if (!tg_ctx.grad_add) {
-    tg_ctx.grad_add = tg_add;
-    tg_ctx.grad_sum_to = tg_sum_to_shape;
-  }
-  return tg_record(out, op, n_in, in);
+void ops_install_grad_ops(void) {
+  tg_ctx.grad_add = tg_add;
+  tg_ctx.grad_sum_to = tg_sum_to_shape;
 }
 
 bool ops_dims_mask(const char *op, const tg_tensor *a, int n_dims, const int *dims,

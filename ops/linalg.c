@@ -58,7 +58,7 @@ typedef struct gemm_job {
 /* C[m0:m1, n0:n1] of the job */
 static void gemm_block(const gemm_job *j, size_t m0, size_t m1, size_t n0, size_t n1) {
   if (m1 <= m0 || n1 <= n0) return;
-  size_t es = tg_dtype_size(j->dt);
+  size_t es = tg_elem_bytes(j->dt);
   const char *a = j->a + (j->ta ? m0 : m0 * j->lda) * es;
   const char *b = j->b + (j->tb ? n0 * j->ldb : n0) * es;
   char *c = j->c + (m0 * j->ldc + n0) * es;
@@ -98,7 +98,7 @@ static void gemm_run(gemm_job *j) {
   if (j->m == 0 || j->n == 0) return;
   if (j->k == 0) {
     for (size_t i = 0; i < j->m && j->beta == 0; i++)
-      memset(j->c + i * j->ldc * tg_dtype_size(j->dt), 0, j->n * tg_dtype_size(j->dt));
+      memset(j->c + i * j->ldc * tg_elem_bytes(j->dt), 0, j->n * tg_elem_bytes(j->dt));
     return;
   }
   int threads = product_threads();
@@ -130,7 +130,7 @@ static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t bof
   int lda = 1, ldb = 1;
   blas_layout(m, k, a->strides[ra], a->strides[ra + 1], &ta, &lda);
   blas_layout(k, n, b->strides[rb], b->strides[rb + 1], &tb, &ldb);
-  size_t es = tg_dtype_size(out->dtype);
+  size_t es = tg_elem_bytes(out->dtype);
   gemm_job j = {.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .lda = (size_t)lda, .ldb = (size_t)ldb,
                 .ldc = n, .dt = out->dtype, .beta = 0, .a = tg_ptr(a) + aoff * es,
                 .b = tg_ptr(b) + boff * es, .c = tg_ptr(out) + ooff * es};

@@ -141,8 +141,14 @@ void ops_apply(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const ops
 void ops_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, const tg_tensor *a, size_t lda,
               const tg_tensor *b, size_t ldb, double beta, tg_tensor *c);
 
-/* record a node; also makes sure the engine can record backward passes */
-tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
+/* record a node; also makes sure the engine can record backward passes.
+ * Inline so that an op under no_grad pays one test, not a call. */
+void ops_install_grad_ops(void);
+static inline tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
+  if (!out || tg_ctx.grad_enabled_off) return NULL;
+  if (__builtin_expect(!tg_ctx.grad_add, 0)) ops_install_grad_ops();
+  return tg_record(out, op, n_in, in);
+}
 
 /* dims list -> bitmask over a->ndim dims (all dims when n_dims == 0) */
 bool ops_dims_mask(const char *op, const tg_tensor *a, int n_dims, const int *dims,

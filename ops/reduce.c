@@ -42,7 +42,7 @@ static tg_tensor *extreme_raw(tg_tensor *a, unsigned mask, bool is_max) {
   if (!out || !tg_fill_(out, is_max ? -INFINITY : INFINITY)) return NULL;
   ptrdiff_t st[2][TG_MAX_DIMS];
   tg_broadcast_strides(out, a->ndim, a->shape, st[0]);
-  for (int d = 0; d < a->ndim; d++) st[1][d] = a->strides[d] * (ptrdiff_t)tg_dtype_size(a->dtype);
+  for (int d = 0; d < a->ndim; d++) st[1][d] = a->strides[d] * (ptrdiff_t)tg_elem_bytes(a->dtype);
   char *base[2] = {tg_ptr(out), tg_ptr(a)};
   tg_loop_fn fn = a->dtype == TG_FLOAT32 ? (is_max ? max_f32 : min_f32) : (is_max ? max_f64 : min_f64);
   tg_iter(2, base, a->ndim, a->shape, st, fn, NULL);

@@ -91,7 +91,7 @@ int tg_broadcast_shapes(const char *op, int na, const size_t *sa, int nb,
 }
 
 void tg_broadcast_strides(const tg_tensor *t, int ndim, const size_t *shape, ptrdiff_t *out) {
-  ptrdiff_t es = (ptrdiff_t)tg_dtype_size(t->dtype);
+  ptrdiff_t es = (ptrdiff_t)tg_elem_bytes(t->dtype);
   for (int i = 0; i < ndim; i++) {
     int d = t->ndim - ndim + i;
     if (d < 0 || t->shape[d] == 1 || shape[i] == 1) out[i] = 0;

@@ -39,15 +39,9 @@ void tg_clear_error(void) {
 
 /* ------------------------------------------------------------------ pool */
 
-/* Hidden header before each block: 16 bytes, so user memory keeps malloc's
- * 16-byte alignment (enough for every element type and unaligned SIMD). */
-typedef struct pool_hdr {
-  void *next_free;
-  uint32_t cls;
-  uint32_t in_use;
-} pool_hdr;
-_Static_assert(sizeof(pool_hdr) == 16, "pool header must keep 16-byte alignment");
-
+/* The block header (tg_pool_hdr) and the fast paths of alloc and free are
+ * inline in tg_internal.h; what is here is the slow path and the slabs. */
+typedef tg_pool_hdr pool_hdr;
 /* Size classes: 16-byte steps up to 256 bytes, 32-byte steps up to 512,
  * 64-byte steps up to 1 KiB (tensor headers, nodes and small storages land
  * in tight classes, so a recorded op costs few cache lines), then powers of
@@ -60,12 +54,7 @@ static unsigned size_class(size_t n) {
   return 32 + bits - 11;
 }
 
-static size_t class_size(unsigned c) {
-  if (c < 16) return ((size_t)c + 1) * 16;
-  if (c < 24) return 256 + ((size_t)c - 15) * 32;
-  if (c < 32) return 512 + ((size_t)c - 23) * 64;
-  return (size_t)1 << (c - 32 + 11);
-}
+static size_t class_size(unsigned c) { return tg_pool_class_size(c); }
 
 /* Blocks of the classes up to 1 KiB are carved from 64 KiB slabs, in
  * address order, so the headers and nodes of consecutive ops sit next to
@@ -84,7 +73,6 @@ static size_t class_size(unsigned c) {
 #endif
 #define SLAB_CLASSES 32 /* classes below this (blocks up to 1 KiB) come from slabs */
 #define SLAB_BYTES ((size_t)64 << 10)
-#define PREFETCH_BLOCKS 4 /* how far ahead tg_pool_alloc prefetches */
 
 typedef struct slab_hdr {
   struct slab_hdr *next;
@@ -130,7 +118,9 @@ static pool_hdr *slab_new(unsigned cls) {
   return h;
 }
 
-void *tg_pool_alloc(size_t nbytes) {
+/* everything tg_pool_alloc's inline fast path does not take: large
+ * classes, empty free lists (a new slab or a malloc), absurd sizes */
+void *tg_pool_alloc_slow(size_t nbytes) {
   if (nbytes > ((size_t)1 << 47)) {
     tg_error("out of memory: a block of %zu bytes is larger than the pool allows (128 TiB)", nbytes);
     return NULL;
@@ -139,13 +129,6 @@ void *tg_pool_alloc(size_t nbytes) {
   pool_hdr *h = tg_ctx.free_list[cls];
   if (h) {
     tg_ctx.free_list[cls] = h->next_free;
-    /* Blocks of a slab are popped in address order: fetch the lines of the
-     * ones a few pops ahead now, so recording a long chain does not wait
-     * on each fresh line (prefetches never fault, even past a slab's end) */
-    char *ahead = (char *)h + PREFETCH_BLOCKS * (sizeof(pool_hdr) + class_size(cls));
-    __builtin_prefetch(ahead, 1);
-    __builtin_prefetch(ahead + 64, 1);
-    __builtin_prefetch(ahead + 128, 1);
     tg_ctx.stats.bytes_cached -= class_size(cls);
   } else if (TG_POOL_SLABS && cls < SLAB_CLASSES) {
     h = slab_new(cls);
@@ -165,15 +148,6 @@ void *tg_pool_alloc(size_t nbytes) {
   }
   h->in_use = 1;
   return h + 1;
-}
-
-void tg_pool_free(void *p) {
-  if (!p) return;
-  pool_hdr *h = (pool_hdr *)p - 1;
-  h->in_use = 0;
-  h->next_free = tg_ctx.free_list[h->cls];
-  tg_ctx.free_list[h->cls] = h;
-  tg_ctx.stats.bytes_cached += class_size(h->cls);
 }
 
 /* slabs with no block in use go back to the system; the free blocks of the
@@ -223,7 +197,7 @@ tg_memory_stats tg_memory_get_stats(void) { return tg_ctx.stats; }
 
 /* ---------------------------------------------------------------- scopes */
 
-static int ensure_scopes(int depth) {
+int tg_scopes_reserve(int depth) {
   if (depth < tg_ctx.scope_cap) return 0;
   int cap = tg_ctx.scope_cap ? tg_ctx.scope_cap * 2 : 16;
   while (cap <= depth) cap *= 2;
@@ -240,26 +214,6 @@ static int ensure_scopes(int depth) {
   return 0;
 }
 
-void tg_obj_attach(tg_obj *o, int scope, uint32_t magic) {
-  if (ensure_scopes(scope) != 0) scope = 0; /* unreachable for depth 0 once started */
-  o->scope = scope;
-  o->magic = magic;
-  o->prev = NULL;
-  o->next = tg_ctx.scopes[scope].head;
-  if (o->next) o->next->prev = o;
-  tg_ctx.scopes[scope].head = o;
-  tg_ctx.stats.live_objects++;
-}
-
-void tg_obj_detach(tg_obj *o) {
-  if (o->prev) o->prev->next = o->next;
-  else tg_ctx.scopes[o->scope].head = o->next;
-  if (o->next) o->next->prev = o->prev;
-  o->prev = o->next = NULL;
-  o->magic = TG_MAGIC_DEAD;
-  tg_ctx.stats.live_objects--;
-}
-
 void tg_obj_move(tg_obj *o, int scope) {
   uint32_t magic = o->magic;
   tg_obj_detach(o);
@@ -267,7 +221,7 @@ void tg_obj_move(tg_obj *o, int scope) {
 }
 
 void tg_scope_begin(void) {
-  if (ensure_scopes(tg_ctx.depth + 1) != 0) return;
+  if (tg_scopes_reserve(tg_ctx.depth + 1) != 0) return;
   tg_ctx.depth++;
   tg_ctx.scopes[tg_ctx.depth].head = NULL;
 }
@@ -294,7 +248,7 @@ int tg_scope_depth(void) { return tg_ctx.depth; }
 
 /* --------------------------------------------------------------- tensors */
 
-size_t tg_dtype_size(tg_dtype dt) { return dt == TG_FLOAT32 ? 4 : 8; }
+size_t tg_dtype_size(tg_dtype dt) { return tg_elem_bytes(dt); }
 
 const char *tg_dtype_name(tg_dtype dt) {
   switch (dt) {
@@ -303,12 +257,6 @@ const char *tg_dtype_name(tg_dtype dt) {
   case TG_INT64: return "int64";
   }
   return "unknown";
-}
-
-size_t tg_shape_numel(int ndim, const size_t *shape) {
-  size_t n = 1;
-  for (int d = 0; d < ndim; d++) n *= shape[d];
-  return n;
 }
 
 void tg_contiguous_strides(int ndim, const size_t *shape, ptrdiff_t *strides) {
@@ -388,11 +336,11 @@ static void storage_unref(tg_storage *s) {
 
 tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
   /* numel is checked by header_in; this is only a size hint */
-  size_t guess = tg_shape_numel(ndim > 0 && shape ? ndim : 0, shape) * tg_dtype_size(dt);
+  size_t guess = tg_shape_numel(ndim > 0 && shape ? ndim : 0, shape) * tg_elem_bytes(dt);
   bool inline_data = ndim >= 0 && ndim <= TG_MAX_DIMS && guess <= INLINE_STORAGE_MAX;
   tg_tensor *t = header_in(scope, dt, ndim, shape, inline_data ? STORAGE_HDR + guess : 0);
   if (!t) return NULL;
-  size_t nbytes = t->numel * tg_dtype_size(dt);
+  size_t nbytes = t->numel * tg_elem_bytes(dt);
   if (inline_data) t->storage = storage_init((char *)t + header_bytes(ndim), nbytes, t);
   else t->storage = storage_new(nbytes);
   if (!t->storage) {

@@ -85,7 +85,7 @@ tg_tensor *tg_arange(tg_dtype dt, double start, double end, double step) {
   size_t n = (size_t)ceil((end - start) / step);
   tg_tensor *t = tg_tensor_alloc(dt, 1, &n);
   if (!t) return NULL;
-  size_t es = tg_dtype_size(dt);
+  size_t es = tg_elem_bytes(dt);
   for (size_t i = 0; i < n; i++) store(dt, (char *)t->storage->data + i * es, start + (double)i * step);
   return t;
 }
@@ -95,7 +95,7 @@ tg_tensor *tg_linspace(tg_dtype dt, double start, double end, size_t steps) {
   tg_tensor *t = tg_tensor_alloc(dt, 1, &steps);
   if (!t) return NULL;
   double step = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
-  size_t es = tg_dtype_size(dt);
+  size_t es = tg_elem_bytes(dt);
   /* PyTorch fills the second half from the end so the last value is exact;
    * a single step is start (the loop's half split would give end) */
   for (size_t i = 0; i < steps; i++) {
@@ -110,7 +110,7 @@ tg_tensor *tg_linspace(tg_dtype dt, double start, double end, size_t steps) {
 tg_tensor *tg_eye(tg_dtype dt, size_t n) {
   tg_tensor *t = tg_zeros(dt, TG_SHAPE(n, n));
   if (!t) return NULL;
-  size_t es = tg_dtype_size(dt);
+  size_t es = tg_elem_bytes(dt);
   for (size_t i = 0; i < n; i++) store(dt, (char *)t->storage->data + (i * n + i) * es, 1.0);
   return t;
 }
@@ -140,7 +140,7 @@ static bool fill_contiguous(tg_tensor *t, double value) {
   if (!tg_is_contiguous(t)) return false;
   char *p = tg_ptr(t);
   if (value == 0.0 && !signbit(value)) {
-    memset(p, 0, t->numel * tg_dtype_size(t->dtype));
+    memset(p, 0, t->numel * tg_elem_bytes(t->dtype));
     return true;
   }
   if (t->dtype == TG_FLOAT32) {
@@ -161,7 +161,7 @@ static tg_tensor *fill(tg_tensor *t, const char *op, fill_arg arg) {
   arg.dt = t->dtype;
   if (!arg.rng) arg.rng = tg_default_rng();
   ptrdiff_t st[1][TG_MAX_DIMS];
-  for (int d = 0; d < t->ndim; d++) st[0][d] = t->strides[d] * (ptrdiff_t)tg_dtype_size(t->dtype);
+  for (int d = 0; d < t->ndim; d++) st[0][d] = t->strides[d] * (ptrdiff_t)tg_elem_bytes(t->dtype);
   char *base[1] = {tg_ptr(t)};
   tg_iter(1, base, t->ndim, t->shape, st, fill_loop, &arg);
   t->storage->version++;
@@ -200,14 +200,7 @@ tg_tensor *tg_normal(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape, doub
 
 /* ------------------------------------------------------ element access */
 
-bool tg_is_contiguous(const tg_tensor *t) {
-  ptrdiff_t s = 1;
-  for (int d = t->ndim - 1; d >= 0; d--) {
-    if (t->shape[d] != 1 && t->strides[d] != s) return false;
-    s *= (ptrdiff_t)t->shape[d];
-  }
-  return true;
-}
+bool tg_is_contiguous(const tg_tensor *t) { return tg_contiguous_(t); }
 
 static size_t flat_to_offset(const tg_tensor *t, size_t i) {
   ptrdiff_t off = (ptrdiff_t)t->offset;
@@ -224,7 +217,7 @@ double tg_get_flat(const tg_tensor *t, size_t i) {
     tg_error("get_flat: index %zu out of range for %zu elements", i, t->numel);
     return NAN;
   }
-  size_t es = tg_dtype_size(t->dtype);
+  size_t es = tg_elem_bytes(t->dtype);
   return load(t->dtype, (char *)t->storage->data + flat_to_offset(t, i) * es);
 }
 
@@ -259,13 +252,13 @@ static bool index_offset(const tg_tensor *t, const size_t *index, const char *op
 double tg_get(const tg_tensor *t, const size_t *index) {
   size_t off;
   if (!tg_tensor_check(t, "get", 1) || !index_offset(t, index, "get", &off)) return NAN;
-  return load(t->dtype, (char *)t->storage->data + off * tg_dtype_size(t->dtype));
+  return load(t->dtype, (char *)t->storage->data + off * tg_elem_bytes(t->dtype));
 }
 
 int tg_set(tg_tensor *t, const size_t *index, double value) {
   size_t off;
   if (!tg_tensor_check(t, "set", 1) || !index_offset(t, index, "set", &off)) return -1;
-  store(t->dtype, (char *)t->storage->data + off * tg_dtype_size(t->dtype), value);
+  store(t->dtype, (char *)t->storage->data + off * tg_elem_bytes(t->dtype), value);
   t->storage->version++;
   return 0;
 }
@@ -276,7 +269,7 @@ int tg_to_f64_array(const tg_tensor *t, double *out) {
     tg_error("to_f64_array: output pointer is NULL");
     return -1;
   }
-  size_t es = tg_dtype_size(t->dtype);
+  size_t es = tg_elem_bytes(t->dtype);
   for (size_t i = 0; i < t->numel; i++)
     out[i] = load(t->dtype, (char *)t->storage->data + flat_to_offset(t, i) * es);
   return 0;
@@ -327,7 +320,7 @@ typedef struct copy_arg {
 
 static void copy_loop(char **p, const ptrdiff_t *s, size_t n, const void *argp) {
   const copy_arg *a = argp;
-  if (a->dst == a->src && s[0] == s[1] && (size_t)s[0] == tg_dtype_size(a->dst)) {
+  if (a->dst == a->src && s[0] == s[1] && (size_t)s[0] == tg_elem_bytes(a->dst)) {
     memcpy(p[0], p[1], n * (size_t)s[0]);
     return;
   }
@@ -358,13 +351,13 @@ int tg_copy_(tg_tensor *dst, const tg_tensor *src) {
      * when both are contiguous; otherwise element by element */
     if (tg_is_contiguous(dst) && tg_is_contiguous(src)) {
       size_t n = dst->numel;
-      ptrdiff_t st[2][TG_MAX_DIMS] = {{(ptrdiff_t)tg_dtype_size(dst->dtype)},
-                                      {(ptrdiff_t)tg_dtype_size(src->dtype)}};
+      ptrdiff_t st[2][TG_MAX_DIMS] = {{(ptrdiff_t)tg_elem_bytes(dst->dtype)},
+                                      {(ptrdiff_t)tg_elem_bytes(src->dtype)}};
       char *base[2] = {tg_ptr(dst), tg_ptr(src)};
       copy_arg arg = {dst->dtype, src->dtype};
       tg_iter(2, base, 1, &n, st, copy_loop, &arg);
     } else {
-      size_t es = tg_dtype_size(dst->dtype);
+      size_t es = tg_elem_bytes(dst->dtype);
       for (size_t i = 0; i < dst->numel; i++)
         store(dst->dtype, (char *)dst->storage->data + flat_to_offset(dst, i) * es,
               tg_get_flat(src, i));
@@ -372,8 +365,8 @@ int tg_copy_(tg_tensor *dst, const tg_tensor *src) {
   } else {
     ptrdiff_t st[2][TG_MAX_DIMS];
     for (int d = 0; d < dst->ndim; d++) {
-      st[0][d] = dst->strides[d] * (ptrdiff_t)tg_dtype_size(dst->dtype);
-      st[1][d] = src->strides[d] * (ptrdiff_t)tg_dtype_size(src->dtype);
+      st[0][d] = dst->strides[d] * (ptrdiff_t)tg_elem_bytes(dst->dtype);
+      st[1][d] = src->strides[d] * (ptrdiff_t)tg_elem_bytes(src->dtype);
     }
     char *base[2] = {tg_ptr(dst), tg_ptr(src)};
     copy_arg arg = {dst->dtype, src->dtype};
@@ -420,7 +413,7 @@ int tg_accumulate_(tg_tensor *dst, const tg_tensor *src) {
   }
   bool ok = true;
   ptrdiff_t st[2][TG_MAX_DIMS];
-  size_t es = tg_dtype_size(src->dtype);
+  size_t es = tg_elem_bytes(src->dtype);
   for (int i = 0; ok && i < src->ndim; i++) {
     int d = dst->ndim - src->ndim + i;
     size_t ds = d >= 0 ? dst->shape[d] : 1;

@@ -57,9 +57,53 @@ void tg_error(const char *fmt, ...) TG_PRINTF(1, 2);
 
 /* block pool: size classes (fine below 1 KiB, powers of two above), free
  * lists per thread, never shrinks until tg_release_cached. Blocks are
- * 16-byte aligned. */
-void *tg_pool_alloc(size_t nbytes);
-void tg_pool_free(void *p);
+ * 16-byte aligned. Alloc and free are inline because every recorded op
+ * makes a tensor and a node: the common case (a block of at most 256 bytes
+ * from a non-empty free list) is a pop, everything else tg_pool_alloc_slow. */
+typedef struct tg_pool_hdr { /* hidden before each block; 16 bytes keep malloc's alignment */
+  void *next_free;
+  uint32_t cls;
+  uint32_t in_use;
+} tg_pool_hdr;
+void *tg_pool_alloc_slow(size_t nbytes);
+
+/* bytes in a block of class c: 16-byte steps up to 256, 32-byte steps up
+ * to 512, 64-byte steps up to 1 KiB, then powers of two */
+static inline size_t tg_pool_class_size(unsigned c) {
+  if (c < 16) return ((size_t)c + 1) * 16;
+  if (c < 24) return 256 + ((size_t)c - 15) * 32;
+  if (c < 32) return 512 + ((size_t)c - 23) * 64;
+  return (size_t)1 << (c - 32 + 11);
+}
+
+#define TG_POOL_PREFETCH_BLOCKS 4 /* how far ahead tg_pool_alloc prefetches */
+
+static inline void *tg_pool_alloc(size_t nbytes) {
+  unsigned cls = (unsigned)((nbytes - 1) >> 4); /* the 16-byte classes; n = 0 wraps to the slow path */
+  tg_pool_hdr *h = cls < 16 ? (tg_pool_hdr *)tg_ctx.free_list[cls] : NULL;
+  if (__builtin_expect(h == NULL, 0)) return tg_pool_alloc_slow(nbytes);
+  tg_ctx.free_list[cls] = h->next_free;
+  size_t bytes = ((size_t)cls + 1) * 16;
+  /* Blocks of a slab are popped in address order: fetch the lines of the
+   * ones a few pops ahead now, so recording a long chain does not wait on
+   * each fresh line (prefetches never fault, even past a slab's end) */
+  char *ahead = (char *)h + TG_POOL_PREFETCH_BLOCKS * (sizeof(tg_pool_hdr) + bytes);
+  __builtin_prefetch(ahead, 1);
+  __builtin_prefetch(ahead + 64, 1);
+  __builtin_prefetch(ahead + 128, 1);
+  tg_ctx.stats.bytes_cached -= bytes;
+  h->in_use = 1;
+  return h + 1;
+}
+
+static inline void tg_pool_free(void *p) {
+  if (!p) return;
+  tg_pool_hdr *h = (tg_pool_hdr *)p - 1;
+  h->in_use = 0;
+  h->next_free = tg_ctx.free_list[h->cls];
+  tg_ctx.free_list[h->cls] = h;
+  tg_ctx.stats.bytes_cached += tg_pool_class_size(h->cls);
+}
 
 /* worker threads (parallel.c): fn(arg, part, n_parts) for every part, part
  * 0 on the calling thread; parts must not touch tensors or the context */
@@ -68,9 +112,28 @@ void tg_parallel_run(int n_parts, tg_part_fn fn, void *arg);
 void tg_parallel_set_threads(int n);
 int tg_parallel_threads(void); /* 0 until tg_set_num_threads */
 
-/* scope membership of tensors and nodes */
-void tg_obj_attach(tg_obj *o, int scope, uint32_t magic);
-void tg_obj_detach(tg_obj *o);
+/* scope membership of tensors and nodes: a doubly linked list per scope,
+ * newest first (inline: every result tensor and node joins one) */
+int tg_scopes_reserve(int depth); /* 0, or -1 with an error */
+static inline void tg_obj_attach(tg_obj *o, int scope, uint32_t magic) {
+  if (__builtin_expect(scope >= tg_ctx.scope_cap, 0) && tg_scopes_reserve(scope) != 0)
+    scope = 0; /* unreachable for depth 0 once started */
+  o->scope = scope;
+  o->magic = magic;
+  o->prev = NULL;
+  o->next = tg_ctx.scopes[scope].head;
+  if (o->next) o->next->prev = o;
+  tg_ctx.scopes[scope].head = o;
+  tg_ctx.stats.live_objects++;
+}
+static inline void tg_obj_detach(tg_obj *o) {
+  if (o->prev) o->prev->next = o->next;
+  else tg_ctx.scopes[o->scope].head = o->next;
+  if (o->next) o->next->prev = o->prev;
+  o->prev = o->next = NULL;
+  o->magic = TG_MAGIC_DEAD;
+  tg_ctx.stats.live_objects--;
+}
 void tg_obj_move(tg_obj *o, int scope);
 
 /* a tensor header with fresh contiguous storage (uninitialised data) */
@@ -82,11 +145,30 @@ void tg_tensor_destroy(tg_tensor *t);
 /* allocate in a given scope (for grads that must live as long as their tensor) */
 tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape);
 void tg_contiguous_strides(int ndim, const size_t *shape, ptrdiff_t *strides);
-size_t tg_shape_numel(int ndim, const size_t *shape);
+static inline size_t tg_shape_numel(int ndim, const size_t *shape) {
+  size_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  return n;
+}
 const char *tg_dims_str(int ndim, const size_t *shape, char *buf, size_t len);
 
+/* inline forms of tg_dtype_size, tg_is_contiguous and tg_tensor_check for
+ * the per-op path (the public functions call these) */
+static inline size_t tg_elem_bytes(tg_dtype dt) { return dt == TG_FLOAT32 ? 4 : 8; }
+static inline bool tg_contiguous_(const tg_tensor *t) {
+  ptrdiff_t s = 1;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    if (t->shape[d] != 1 && t->strides[d] != s) return false;
+    s *= (ptrdiff_t)t->shape[d];
+  }
+  return true;
+}
+static inline bool tg_tensor_ok(const tg_tensor *t, const char *op, int argno) {
+  return __builtin_expect(t != NULL && t->obj.magic == TG_MAGIC_TENSOR, 1) || tg_tensor_check(t, op, argno);
+}
+
 static inline char *tg_ptr(const tg_tensor *t) {
-  return (char *)t->storage->data + t->offset * tg_dtype_size(t->dtype);
+  return (char *)t->storage->data + t->offset * tg_elem_bytes(t->dtype);
 }
 
 /* Strided N-d iteration. Operand k starts at base[k] and steps by
