@@ -43,6 +43,10 @@ FULL = {
     "mm_repeats": 7, "mm_min_time": 0.1,
     "mm_shapes": "100x784x200,100x200x10,128x784x400,128x400x20,128x20x400,128x400x784,"
                  "1024x1024x1024",
+    # tape cost against chain length (1 thread): tapegrad to 10^7, PyTorch to
+    # 10^6 (at about 10 us an op and a few hundred MB per 10^6 nodes, 10^7
+    # would take minutes and gigabytes)
+    "sweep_n": [1000, 10000, 100000, 1000000, 10000000], "sweep_torch_max": 1000000,
 }
 QUICK = {
     "tape_n": 20000, "tape_repeats": 3, "torch_tape_repeats": 3,
@@ -51,6 +55,7 @@ QUICK = {
     "vae_samples": 3200, "vae_epochs": 1, "vae_repeats": 1,
     "mm_repeats": 3, "mm_min_time": 0.02,
     "mm_shapes": "100x784x200,100x200x10,128x400x784,1024x1024x1024",
+    "sweep_n": [1000, 10000, 100000], "sweep_torch_max": 100000,
 }
 
 # ---------------------------------------------------------------- parsing
@@ -421,7 +426,7 @@ def collect(args, S, threads):
     b = os.path.join(args.build, "bench")
     t = str(threads)
     res = {}
-    want = set(args.only.split(",")) if args.only else {"tape", "mlp", "vae", "matmul"}
+    want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul"}
     if "tape" in want:
         res["tg", "tape"] = run([os.path.join(b, "tape_overhead"), "--threads", t,
                                  "--n", str(S["tape_n"]), "--repeats", str(S["tape_repeats"]),
@@ -434,6 +439,17 @@ def collect(args, S, threads):
         res["pt", "micro"] = run(torch_cmd("micro", threads, batch=S["micro_batch"],
                                            steps=S["torch_micro_steps"], repeats=3),
                                  threads, "PyTorch micro MLP")
+    if "sweep" in want and threads == 1:  # the tape is single-threaded: one count is enough
+        for n in S["sweep_n"]:
+            reps = 3 if n <= 1000000 else 2  # the first pass of a repeat faults the pages in
+            res["tg", "sweep", n] = run([os.path.join(b, "tape_overhead"), "--threads", t,
+                                         "--n", str(n), "--repeats", str(reps),
+                                         "--micro-steps", "0"],
+                                        threads, "tapegrad tape N=%d" % n)
+            if n <= S["sweep_torch_max"]:
+                res["pt", "sweep", n] = run(torch_cmd("tape", threads, n=n,
+                                                      repeats=3 if n <= 100000 else 1),
+                                            threads, "PyTorch tape N=%d" % n)
     if "mlp" in want:
         res["tg", "mlp"] = run([os.path.join(b, "mlp_step"), "--threads", t,
                                 "--steps", str(S["mlp_steps"]), "--repeats", str(S["mlp_repeats"]),
@@ -492,6 +508,17 @@ def table_rows(all_res, threads_list):
                 "batch %s, %s ops/step, %s mallocs/step" % (tg.get("micro_mlp_batch", "?"),
                                                            tg.get("micro_mlp_ops_per_step", "?"),
                                                            tg.get("micro_mlp_mallocs_per_step", "?")))
+        for n in sorted(k[2] for k in r if k[:2] == ("tg", "sweep")):
+            tg, pt = r.get(("tg", "sweep", n)) or {}, r.get(("pt", "sweep", n)) or {}
+            w = "tape N=%s" % tg.get("n", n)
+            add(w, "record ns/op", t, num(tg, "record_ns_per_op"), num(pt, "record_ns_per_op"), "lower",
+                "%d recorded ops" % (2 * n))
+            add(w, "backward ns/node", t, num(tg, "backward_ns_per_node"),
+                num(pt, "backward_ns_per_node"), "lower")
+            add(w, "no_grad ns/op", t, num(tg, "nograd_ns_per_op"), num(pt, "nograd_ns_per_op"),
+                "lower")
+            add(w, "bytes/node", t, num(tg, "bytes_per_node"), None, "lower",
+                "scope_end %s ns/op" % tg.get("free_ns_per_op", "?"))
         tg, pt = r.get(("tg", "mlp")) or {}, r.get(("pt", "mlp")) or {}
         if tg or pt:
             add("mlp_step 784-200-10", "samples/s", t, num(tg, "samples_per_s"),
@@ -565,6 +592,21 @@ def check_targets(all_res, threads_list):
         out.append(("tape <= 128 bytes/node beyond saved values", verdict(tb <= 128),
                     "%.0f B/node (%s B/node with the result tensor)"
                     % (tb, (r1.get(("tg", "tape")) or {}).get("bytes_per_node", "?"))))
+    sweep = sorted(k[2] for k in r1 if k[:2] == ("tg", "sweep"))
+    if len(sweep) >= 2:
+        def per(key):
+            return [num(r1.get(("tg", "sweep", n)) or {}, key) for n in sweep]
+        parts, ok = [], True
+        for key, what in (("record_ns_per_op", "record ns/op"), ("backward_ns_per_node", "backward ns/node"),
+                          ("bytes_per_node", "bytes/node")):
+            v = per(key)
+            if None in v:  # a run failed: its message is above the table
+                continue
+            spread = max(v) / min(v)
+            ok = ok and spread <= (1.1 if key == "bytes_per_node" else 2.0)
+            parts.append("%s %s (max/min %.2f)" % (what, " / ".join(fmt(x) for x in v), spread))
+        out.append(("tape cost linear in N from %d to %d (per-op time within 2x, bytes within 10%%)"
+                    % (sweep[0], sweep[-1]), verdict(ok), "; ".join(parts)))
     s1, p1 = g(r1, "tg", "mlp", "samples_per_s"), g(r1, "pt", "mlp", "samples_per_s")
     if s1 and p1:
         out.append(("mlp_step >= 1.2x PyTorch samples/s at 1 thread", verdict(s1 >= 1.2 * p1),
@@ -655,7 +697,7 @@ def main():
     ap.add_argument("--build", default="build", help="meson build directory (default build)")
     ap.add_argument("--threads", default="1,2", help='thread counts, e.g. "1,2"')
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    ap.add_argument("--only", default="", help="subset of tape,mlp,vae,matmul")
+    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul")
     ap.add_argument("--json", default="", help="also write every parsed result to this file")
     ap.add_argument("--markdown", default="", help="also write the table and targets to this file")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -730,7 +772,8 @@ def main():
             f.write(buf.getvalue())
     if a.json:
         with open(a.json, "w") as f:
-            dump = {str(t): {"%s/%s" % k: v for k, v in r.items()} for t, r in all_res.items()}
+            dump = {str(t): {"/".join(str(x) for x in k): v for k, v in r.items()}
+                    for t, r in all_res.items()}
             dump["background_cpu"] = dict(BACKGROUND)
             json.dump(dump, f, indent=1, sort_keys=True)
     return 0

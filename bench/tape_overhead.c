@@ -4,6 +4,9 @@
  *   record_ns_per_op      forward with recording, per op
  *   backward_ns_per_node  tg_backward over the chain, per node
  *   nograd_ns_per_op      the same chain under no_grad, per op
+ *   free_ns_per_op        tg_scope_end after the backward, per recorded op:
+ *                         the chain's tensors and nodes back to the pool (not
+ *                         in the two figures above; PyTorch frees as it goes)
  *   bytes_per_node        pool memory per recorded op, block headers included:
  *                         the node plus the op's result tensor (header and
  *                         storage holding the 4-byte value)
@@ -208,8 +211,8 @@ int main(int argc, char **argv) {
   tg_set_num_threads((int)threads); /* no BLAS here: the tape is single-threaded */
   int R = (int)repeats;
   double *rec = calloc((size_t)R, sizeof *rec), *bwd = calloc((size_t)R, sizeof *bwd),
-         *ng = calloc((size_t)R, sizeof *ng);
-  if (!rec || !bwd || !ng) return 1;
+         *ng = calloc((size_t)R, sizeof *ng), *fr = calloc((size_t)R, sizeof *fr);
+  if (!rec || !bwd || !ng || !fr) return 1;
   double bytes_per_node = 0, nograd_bytes = 0, grad = 0, mallocs = 0;
   tg_tensor *x = tg_requires_grad_(tg_scalar(TG_FLOAT32, 1.0), true);
   /* memory first, untimed: each chain from an empty cache (tg_release_cached)
@@ -245,6 +248,7 @@ int main(int argc, char **argv) {
     }
     double t2 = bench_now();
     tg_scope_end();
+    double t2e = bench_now();
     tg_scope_begin();
     tg_no_grad_begin();
     double t3 = bench_now();
@@ -256,6 +260,7 @@ int main(int argc, char **argv) {
     rec[r] = (t1 - t0) * 1e9 / (2.0 * (double)n);
     bwd[r] = (t2 - t1) * 1e9 / (2.0 * (double)n);
     ng[r] = (t4 - t3) * 1e9 / (2.0 * (double)n);
+    fr[r] = (t2e - t2) * 1e9 / (2.0 * (double)n);
     grad = tg_item(x->grad);
   }
   printf("malloc_counter=%s\n", bench_malloc_counter());
@@ -263,6 +268,7 @@ int main(int argc, char **argv) {
   bench_print_stat("record_ns_per_op", rec, R, "%.1f");
   bench_print_stat("backward_ns_per_node", bwd, R, "%.1f");
   bench_print_stat("nograd_ns_per_op", ng, R, "%.1f");
+  bench_print_stat("free_ns_per_op", fr, R, "%.1f");
   printf("bytes_per_node=%.0f\n", bytes_per_node);
   printf("nograd_bytes_per_op=%.0f\n", nograd_bytes);
   printf("tape_bytes_per_node=%.0f\n", bytes_per_node - nograd_bytes);
@@ -272,6 +278,7 @@ int main(int argc, char **argv) {
   free(rec);
   free(bwd);
   free(ng);
+  free(fr);
   tg_free(x);
   int rc = micro_steps > 0 ? run_micro(micro_batch, micro_steps, (int)micro_repeats) : 0;
   tg_release_cached();
