@@ -194,8 +194,20 @@ static tg_tensor *first_derivative(tg_tensor **inputs, void *p) {
 tg_gradcheck_result tg_gradgradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,
                                      tg_gradcheck_opts opts) {
   tg_gradcheck_result res = {.ok = true};
+  if (!f || n_in <= 0 || !inputs) {
+    tg_error("gradgradcheck: need a function and at least one input");
+    res.ok = false;
+    snprintf(res.message, sizeof res.message, "%s", tg_last_error());
+    return res;
+  }
+  for (int k = 0; k < n_in; k++)
+    if (!tg_tensor_check(inputs[k], "gradgradcheck", k + 1)) {
+      res.ok = false;
+      snprintf(res.message, sizeof res.message, "%s", tg_last_error());
+      return res;
+    }
   tg_scope_begin();
-  tg_tensor *y = f ? f(inputs, ctx) : NULL;
+  tg_tensor *y = f(inputs, ctx);
   if (!y) {
     res.ok = false;
     snprintf(res.message, sizeof res.message, "gradgradcheck: the function failed: %s", tg_last_error());

@@ -95,8 +95,18 @@ void tg_no_grad_end(void) {
 
 tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
   if (!out || tg_ctx.grad_enabled_off) return NULL;
+  if (!op || n_in < 0 || (n_in > 0 && !in)) {
+    tg_error("record: %s", !op ? "the op descriptor is NULL" : "the inputs array is NULL or n_in < 0");
+    return NULL;
+  }
   bool any = false;
-  for (int k = 0; k < n_in; k++) any |= in[k]->requires_grad;
+  for (int k = 0; k < n_in; k++) {
+    if (!in[k]) {
+      tg_error("record: %s's input %d is NULL", op->name, k);
+      return NULL;
+    }
+    any |= in[k]->requires_grad;
+  }
   if (!any) return NULL;
   bool site = tg_ctx.anomaly;
   size_t bytes = sizeof(tg_node) + (size_t)n_in * sizeof(tg_tensor *) + tg_node_extras_bytes_(op->saves, site);
@@ -130,6 +140,10 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
 }
 
 void tg_node_save(tg_node *n, tg_tensor *t) {
+  if (!n) {
+    tg_error("node_save: argument 1 (the node) is NULL");
+    return;
+  }
   tg_node_saved_slot *s = tg_node_saved_slot_(n);
   if (!s) {
     tg_error("node_save: %s does not declare TG_NODE_SAVED in its TG_DEFINE_OP", n->op->name);

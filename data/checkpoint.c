@@ -722,7 +722,7 @@ static int validate(reader *r, entry ***order) {
 
 tg_checkpoint *tg_checkpoint_read(const char *path) {
   if (!path) {
-    tg_error(LOAD_OP ": path is NULL");
+    tg_error("checkpoint_read: path is NULL");
     return NULL;
   }
   reader r = {.path = path};
@@ -745,17 +745,27 @@ tg_checkpoint *tg_checkpoint_read(const char *path) {
 
 /* ---------------------------------------------------------- accessors */
 
-size_t tg_checkpoint_count(const tg_checkpoint *ck) { return ck ? ck->n : 0; }
+/* a NULL checkpoint is an error; out-of-range indices and absent names
+ * are answered with NULL quietly */
+static bool ck_given(const tg_checkpoint *ck, const char *op) {
+  if (!ck) tg_error("%s: the checkpoint is NULL", op);
+  return ck != NULL;
+}
+
+size_t tg_checkpoint_count(const tg_checkpoint *ck) {
+  return ck_given(ck, "checkpoint_count") ? ck->n : 0;
+}
 
 const char *tg_checkpoint_name(const tg_checkpoint *ck, size_t i) {
-  return ck && i < ck->n ? ck->names[i] : NULL;
+  return ck_given(ck, "checkpoint_name") && i < ck->n ? ck->names[i] : NULL;
 }
 
 tg_tensor *tg_checkpoint_tensor(const tg_checkpoint *ck, size_t i) {
-  return ck && i < ck->n ? ck->tensors[i] : NULL;
+  return ck_given(ck, "checkpoint_tensor") && i < ck->n ? ck->tensors[i] : NULL;
 }
 
 tg_tensor *tg_checkpoint_take(tg_checkpoint *ck, size_t i) {
+  if (!ck_given(ck, "checkpoint_take")) return NULL;
   tg_tensor *t = tg_checkpoint_tensor(ck, i);
   if (t) ck->tensors[i] = NULL;
   return t;
@@ -768,27 +778,41 @@ static const name_idx *find_name(const tg_checkpoint *ck, const char *name) {
 }
 
 tg_tensor *tg_checkpoint_find(const tg_checkpoint *ck, const char *name) {
+  if (!ck_given(ck, "checkpoint_find")) return NULL;
+  if (!name) {
+    tg_error("checkpoint_find: name is NULL");
+    return NULL;
+  }
   const name_idx *hit = find_name(ck, name);
   return hit ? ck->tensors[hit->idx] : NULL;
 }
 
-size_t tg_checkpoint_meta_count(const tg_checkpoint *ck) { return ck ? ck->n_meta : 0; }
+size_t tg_checkpoint_meta_count(const tg_checkpoint *ck) {
+  return ck_given(ck, "checkpoint_meta_count") ? ck->n_meta : 0;
+}
 
 const char *tg_checkpoint_meta_key(const tg_checkpoint *ck, size_t i) {
-  return ck && i < ck->n_meta ? ck->meta_keys[i] : NULL;
+  return ck_given(ck, "checkpoint_meta_key") && i < ck->n_meta ? ck->meta_keys[i] : NULL;
 }
 
 const char *tg_checkpoint_meta_value(const tg_checkpoint *ck, size_t i) {
-  return ck && i < ck->n_meta ? ck->meta_values[i] : NULL;
+  return ck_given(ck, "checkpoint_meta_value") && i < ck->n_meta ? ck->meta_values[i] : NULL;
 }
 
 const char *tg_checkpoint_meta_get(const tg_checkpoint *ck, const char *key) {
-  for (size_t i = 0; ck && key && i < ck->n_meta; i++)
+  if (!ck_given(ck, "checkpoint_meta_get")) return NULL;
+  if (!key) {
+    tg_error("checkpoint_meta_get: key is NULL");
+    return NULL;
+  }
+  for (size_t i = 0; i < ck->n_meta; i++)
     if (strcmp(ck->meta_keys[i], key) == 0) return ck->meta_values[i];
   return NULL;
 }
 
-bool tg_checkpoint_verified(const tg_checkpoint *ck) { return ck && ck->verified; }
+bool tg_checkpoint_verified(const tg_checkpoint *ck) {
+  return ck_given(ck, "checkpoint_verified") && ck->verified;
+}
 
 /* ------------------------------------------------- loading into tensors */
 

@@ -26,6 +26,10 @@ typedef struct mem_ds {
 /* ---------------------------------------------------------- interface */
 
 int tg_dataset_error(const char *fmt, ...) {
+  if (!fmt) {
+    tg_error("dataset_error: the format is NULL");
+    return -1;
+  }
   char msg[400];
   va_list ap;
   va_start(ap, fmt);
@@ -152,7 +156,11 @@ static int check_labels(const char *who, const int64_t *labels, size_t n, int64_
 }
 
 static int check_sample_shape(const char *who, int ndim, const size_t *shape, size_t *numel) {
-  if (ndim < 1 || ndim > TG_MAX_DIMS - 1 || !shape) {
+  if (!shape) {
+    tg_error("%s: the sample shape is NULL", who);
+    return -1;
+  }
+  if (ndim < 1 || ndim > TG_MAX_DIMS - 1) {
     tg_error("%s: a sample has %d dims; 1 to %d are supported (the batch adds one)", who, ndim,
              TG_MAX_DIMS - 1);
     return -1;

@@ -143,7 +143,11 @@ static int find_file(const char *dir, const char *split, const char *what, char 
 }
 
 int tg_mnist_load(const char *dir, bool train, tg_dataset **out) {
-  if (out) *out = NULL;
+  if (!out) {
+    tg_error("mnist_load: the output pointer is NULL");
+    return -1;
+  }
+  *out = NULL;
   if (!dir) dir = TG_FASHION_MNIST_DIR;
   const char *split = train ? "train" : "t10k";
   char images[4096], labels[4096];

@@ -175,18 +175,27 @@ bool tg_loader_next(tg_loader *l, tg_tensor **x, tg_tensor **y) {
 }
 
 void tg_loader_reset(tg_loader *l) {
-  if (l) l->in_epoch = false;
+  if (!l) tg_error("loader_reset: the loader is NULL");
+  else l->in_epoch = false;
 }
 
 size_t tg_loader_num_batches(const tg_loader *l) {
+  if (!l) tg_error("loader_num_batches: the loader is NULL");
   if (!l || !l->batch) return 0;
   size_t n = l->ds->length;
   return l->drop_last ? n / l->batch : (n + l->batch - 1) / l->batch;
 }
 
-size_t tg_loader_epoch(const tg_loader *l) { return l ? l->epoch : 0; }
+size_t tg_loader_epoch(const tg_loader *l) {
+  if (!l) tg_error("loader_epoch: the loader is NULL");
+  return l ? l->epoch : 0;
+}
 
-bool tg_loader_failed(const tg_loader *l) { return l && l->failed; }
+/* a NULL loader failed: tg_loader_next(NULL, ...) returned false with an error */
+bool tg_loader_failed(const tg_loader *l) {
+  if (!l) tg_error("loader_failed: the loader is NULL");
+  return !l || l->failed;
+}
 
 void tg_loader_free(tg_loader *l) {
   if (!l) return;

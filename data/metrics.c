@@ -35,6 +35,10 @@ static char *dup_str(const char *s) {
 /* names separated by commas: none empty, no quotes or line breaks (the
  * header must stay one plain CSV line) */
 static int count_columns(const char *op, const char *columns, size_t *ncols) {
+  if (!columns) {
+    tg_error("%s: columns is NULL", op);
+    return -1;
+  }
   size_t n = 1;
   bool empty = !columns || !*columns;
   for (const char *p = columns; !empty && *p; p++) {
@@ -48,7 +52,7 @@ static int count_columns(const char *op, const char *columns, size_t *ncols) {
     }
   }
   if (empty) {
-    tg_error("%s: columns \"%s\": every column needs a name", op, columns ? columns : "(null)");
+    tg_error("%s: columns \"%s\": every column needs a name", op, columns);
     return -1;
   }
   *ncols = n;
@@ -116,7 +120,10 @@ fail:
   return NULL;
 }
 
-size_t tg_metrics_ncols(const tg_metrics *m) { return m ? m->ncols : 0; }
+size_t tg_metrics_ncols(const tg_metrics *m) {
+  if (!m) tg_error("metrics_ncols: the log is NULL");
+  return m ? m->ncols : 0;
+}
 
 /* the fewest significant digits that read back as the same double, with
  * '.' as the decimal point whatever the locale */

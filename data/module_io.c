@@ -20,8 +20,12 @@ static void arrays_free(state_arrays *a) {
   tg_state_dict_free(a->sd);
 }
 
-static int arrays_of(const tg_module *m, const char *op, state_arrays *a) {
+static int arrays_of(const char *path, const tg_module *m, const char *op, state_arrays *a) {
   *a = (state_arrays){0};
+  if (!path) {
+    tg_error("%s: path is NULL", op);
+    return -1;
+  }
   if (!m) {
     tg_error("%s: module is NULL", op);
     return -1;
@@ -30,8 +34,8 @@ static int arrays_of(const tg_module *m, const char *op, state_arrays *a) {
   a->names = calloc(a->sd->n + 1, sizeof *a->names);
   a->tensors = calloc(a->sd->n + 1, sizeof *a->tensors);
   if (!a->names || !a->tensors || a->sd->n > (size_t)INT32_MAX) {
+    tg_error("%s: out of memory for %zu state entries", op, a->sd->n); /* before sd is freed */
     arrays_free(a);
-    tg_error("%s: out of memory for %zu state entries", op, a->sd ? a->sd->n : 0);
     return -1;
   }
   for (size_t i = 0; i < a->sd->n; i++) {
@@ -44,7 +48,7 @@ static int arrays_of(const tg_module *m, const char *op, state_arrays *a) {
 
 int tg_save_module(const char *path, const tg_module *m, const tg_kv *metadata, int n_meta) {
   state_arrays a;
-  if (arrays_of(m, "save_module", &a)) return -1;
+  if (arrays_of(path, m, "save_module", &a)) return -1;
   int rc = tg_save_safetensors(path, a.n, a.names, a.tensors, metadata, n_meta);
   arrays_free(&a);
   return rc;
@@ -52,7 +56,7 @@ int tg_save_module(const char *path, const tg_module *m, const tg_kv *metadata, 
 
 int tg_load_module(const char *path, tg_module *m) {
   state_arrays a;
-  if (arrays_of(m, "load_module", &a)) return -1;
+  if (arrays_of(path, m, "load_module", &a)) return -1;
   int rc = tg_load_safetensors_into(path, a.n, a.names, a.tensors);
   arrays_free(&a);
   return rc;

@@ -79,7 +79,8 @@ int tg_dataset_set_transform(tg_dataset *ds, const tg_transform *tf);
 int tg_dataset_channel_stats(tg_dataset *ds, float *mean, float *std);
 
 /* The transforms on planar float buffers ([C,H,W], row-major), for custom
- * datasets; `out` never aliases `in`.
+ * datasets; `out` never aliases `in`. A NULL buffer is an error (recorded,
+ * nothing written).
  * bytes_to_floats: x / 255 when scale (as torchvision's ToTensor), else x */
 void tg_tf_bytes_to_floats(const uint8_t *in, size_t n, bool scale, float *out);
 /* [3,H,W] -> [1,H,W] with PIL's/torchvision's weights 0.299, 0.587, 0.114 */
@@ -113,7 +114,7 @@ bool tg_loader_next(tg_loader *l, tg_tensor **x, tg_tensor **y);
 void tg_loader_reset(tg_loader *l); /* abandon the epoch; the next call starts a new one */
 size_t tg_loader_num_batches(const tg_loader *l); /* per epoch */
 size_t tg_loader_epoch(const tg_loader *l);       /* epochs started so far */
-bool tg_loader_failed(const tg_loader *l);        /* the last false was an error */
+bool tg_loader_failed(const tg_loader *l);        /* the last false was an error (NULL: true) */
 void tg_loader_free(tg_loader *l);                /* frees x and y too; NULL is fine */
 
 /* IDX files (MNIST, Fashion-MNIST), plain or gzip: images idx3 (magic

@@ -6,7 +6,15 @@
 
 #include "data_internal.h"
 
+/* the buffers are the caller's: a NULL one is reported, never touched */
+static bool buffers_given(const char *op, const void *in, const void *out) {
+  if (in && out) return true;
+  tg_error("%s: %s buffer is NULL", op, in ? "the output" : "the input");
+  return false;
+}
+
 void tg_tf_bytes_to_floats(const uint8_t *in, size_t n, bool scale, float *out) {
+  if (!buffers_given("tf_bytes_to_floats", in, out)) return;
   /* division, not multiplication by 1/255: bit-identical to ToTensor's div(255) */
   if (scale)
     for (size_t i = 0; i < n; i++) out[i] = (float)in[i] / 255.0f;
@@ -15,6 +23,7 @@ void tg_tf_bytes_to_floats(const uint8_t *in, size_t n, bool scale, float *out) 
 }
 
 void tg_tf_grayscale(const float *rgb, size_t h, size_t w, float *gray) {
+  if (!buffers_given("tf_grayscale", rgb, gray)) return;
   size_t hw = h * w;
   const float *r = rgb, *g = rgb + hw, *b = rgb + 2 * hw;
   for (size_t i = 0; i < hw; i++) gray[i] = 0.299f * r[i] + 0.587f * g[i] + 0.114f * b[i];
@@ -62,7 +71,7 @@ static void resize_bilinear(const float *in, size_t h, size_t w, float *out, siz
 
 void tg_tf_resize(const float *in, size_t c, size_t h, size_t w, float *out, size_t oh,
                   size_t ow, tg_resize_mode mode) {
-  if (!h || !w || !oh || !ow) return;
+  if (!buffers_given("tf_resize", in, out) || !h || !w || !oh || !ow) return;
   for (size_t k = 0; k < c; k++) {
     if (mode == TG_RESIZE_BILINEAR) resize_bilinear(in + k * h * w, h, w, out + k * oh * ow, oh, ow);
     else resize_nearest(in + k * h * w, h, w, out + k * oh * ow, oh, ow);
@@ -70,6 +79,7 @@ void tg_tf_resize(const float *in, size_t c, size_t h, size_t w, float *out, siz
 }
 
 int tg_tf_pad(const float *in, size_t c, size_t h, size_t w, float *out, size_t oh, size_t ow) {
+  if (!buffers_given("tf_pad", in, out)) return -1;
   if (oh < h || ow < w) {
     tg_error("pad: target %zux%zu is smaller than the %zux%zu image", oh, ow, h, w);
     return -1;
@@ -84,6 +94,10 @@ int tg_tf_pad(const float *in, size_t c, size_t h, size_t w, float *out, size_t 
 
 void tg_tf_normalize(float *x, size_t c, size_t hw, const float *mean, const float *std,
                      size_t n_stats) {
+  if (!x || !mean || !std) {
+    tg_error("tf_normalize: %s is NULL", !x ? "the buffer" : !mean ? "mean" : "std");
+    return;
+  }
   for (size_t k = 0; k < c; k++) {
     size_t s = n_stats == 1 ? 0 : k;
     float m = mean[s], sd = std[s];

@@ -68,8 +68,12 @@ tg_tensor *tg_init_normal_(tg_tensor *t, tg_rng *rng, double mean, double std) {
 tg_tensor *tg_init_constant_(tg_tensor *t, double value) {
   return tg_tensor_check(t, "init_constant_", 1) ? tg_fill_(t, value) : NULL;
 }
-tg_tensor *tg_init_zeros_(tg_tensor *t) { return tg_init_constant_(t, 0.0); }
-tg_tensor *tg_init_ones_(tg_tensor *t) { return tg_init_constant_(t, 1.0); }
+tg_tensor *tg_init_zeros_(tg_tensor *t) {
+  return tg_tensor_check(t, "init_zeros_", 1) ? tg_fill_(t, 0.0) : NULL;
+}
+tg_tensor *tg_init_ones_(tg_tensor *t) {
+  return tg_tensor_check(t, "init_ones_", 1) ? tg_fill_(t, 1.0) : NULL;
+}
 
 /* Glorot & Bengio: Var = 2 / (fan_in + fan_out), times gain^2 */
 static double xavier_std(const char *op, const tg_tensor *t, double gain) {

@@ -37,9 +37,13 @@ static bool check_name(const char *op, const tg_module *m, const char *name) {
     tg_error("%s: module is NULL", op);
     return false;
   }
-  if (!name || !name[0] || strchr(name, '.') || strlen(name) >= TG_NN_NAME_MAX) {
+  if (!name) {
+    tg_error("%s: name is NULL", op);
+    return false;
+  }
+  if (!name[0] || strchr(name, '.') || strlen(name) >= TG_NN_NAME_MAX) {
     tg_error("%s: name \"%s\" must be non-empty, contain no '.', and be shorter than %d characters",
-             op, name ? name : "(null)", TG_NN_NAME_MAX);
+             op, name, TG_NN_NAME_MAX);
     return false;
   }
   if (name_taken(m, name)) {
@@ -86,14 +90,16 @@ tg_tensor *tg_module_add_parameter(tg_module *m, const char *name, tg_dtype dt, 
              name ? name : "(null)");
     return NULL;
   }
-  if (!check_name("module_add_parameter", m, name)) return NULL;
+  if (!check_name("module_add_parameter", m, name) || !tg_shape_given("module_add_parameter", ndim, shape))
+    return NULL;
   tg_tensor *t = add_tensor(&m->params, &m->n_params, name, dt, ndim, shape);
   return t ? tg_requires_grad_(t, true) : NULL;
 }
 
 tg_tensor *tg_module_add_buffer(tg_module *m, const char *name, tg_dtype dt, int ndim,
                                 const size_t *shape) {
-  if (!check_name("module_add_buffer", m, name)) return NULL;
+  if (!check_name("module_add_buffer", m, name) || !tg_shape_given("module_add_buffer", ndim, shape))
+    return NULL;
   return add_tensor(&m->buffers, &m->n_buffers, name, dt, ndim, shape);
 }
 
@@ -152,12 +158,18 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x) {
 /* ------------------------------------------------------ modes and walks */
 
 void tg_module_train(tg_module *m, bool on) {
-  if (!m) return;
+  if (!m) {
+    tg_error("module_train: module is NULL");
+    return;
+  }
   m->training = on;
   for (size_t k = 0; k < m->n_children; k++) tg_module_train(m->children[k].module, on);
 }
 
-void tg_module_eval(tg_module *m) { tg_module_train(m, false); }
+void tg_module_eval(tg_module *m) {
+  if (!m) tg_error("module_eval: module is NULL");
+  else tg_module_train(m, false);
+}
 
 static size_t count_params(const tg_module *m) {
   size_t n = m->n_params;
@@ -195,7 +207,10 @@ tg_tensor **tg_module_parameters(tg_module *m, size_t *n) {
 }
 
 size_t tg_module_num_parameters(const tg_module *m, bool trainable_only) {
-  if (!m) return 0;
+  if (!m) {
+    tg_error("module_num_parameters: module is NULL");
+    return 0;
+  }
   size_t total = 0;
   for (size_t k = 0; k < m->n_params; k++) {
     const tg_tensor *t = m->params[k].tensor;
@@ -281,7 +296,10 @@ static tg_module *child_named(const tg_module *m, const char *path, size_t len) 
 }
 
 tg_tensor *tg_module_get(const tg_module *m, const char *name) {
-  if (!m || !name) return NULL;
+  if (!m || !name) {
+    tg_error("module_get: %s is NULL", m ? "name" : "module");
+    return NULL;
+  }
   const char *dot = strchr(name, '.');
   if (dot) {
     const tg_module *c = child_named(m, name, (size_t)(dot - name));
@@ -295,7 +313,10 @@ tg_tensor *tg_module_get(const tg_module *m, const char *name) {
 }
 
 tg_module *tg_module_child(const tg_module *m, const char *path) {
-  if (!m || !path) return NULL;
+  if (!m || !path) {
+    tg_error("module_child: %s is NULL", m ? "path" : "module");
+    return NULL;
+  }
   const char *dot = strchr(path, '.');
   size_t len = dot ? (size_t)(dot - path) : strlen(path);
   tg_module *c = child_named(m, path, len);
@@ -310,6 +331,12 @@ static tg_tensor *sequential_forward(tg_module *m, tg_tensor *x) {
 }
 
 int tg_nn_sequential_append(tg_module *seq, tg_module *child) {
+  if (!seq || !child) {
+    /* a NULL child is a failed constructor: its message is kept */
+    if (!seq || !tg_has_error()) tg_error("sequential_append: %s is NULL", seq ? "child" : "seq");
+    tg_module_free(child); /* ownership was taken */
+    return -1;
+  }
   char name[24];
   snprintf(name, sizeof name, "%zu", seq ? seq->n_children : (size_t)0);
   return tg_module_add_child(seq, name, child);

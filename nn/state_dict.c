@@ -19,14 +19,17 @@ static tg_state_entry *find(const tg_state_dict *sd, const char *name) {
 }
 
 tg_tensor *tg_state_dict_get(const tg_state_dict *sd, const char *name) {
-  if (!sd || !name) return NULL;
+  if (!sd || !name) {
+    tg_error("state_dict_get: %s is NULL", sd ? "name" : "the state dict");
+    return NULL;
+  }
   tg_state_entry *e = find(sd, name);
   return e ? e->tensor : NULL;
 }
 
 static bool check_add(const tg_state_dict *sd, const char *name, const tg_tensor *t, bool take) {
   if (!sd || !name || !name[0]) {
-    tg_error("state_dict_add: %s", !sd ? "the state dict is NULL" : "the name is empty");
+    tg_error("state_dict_add: %s", !sd ? "the state dict is NULL" : !name ? "name is NULL" : "the name is empty");
     return false;
   }
   if (!tg_tensor_check(t, "state_dict_add", 3)) return false;
@@ -117,7 +120,7 @@ static int collect(tg_state_dict *sd, const tg_module *m, const char *prefix) {
 
 tg_state_dict *tg_module_state_dict(const tg_module *m) {
   if (!m) {
-    tg_error("state_dict: module is NULL");
+    tg_error("module_state_dict: module is NULL");
     return NULL;
   }
   tg_state_dict *sd = tg_state_dict_new();

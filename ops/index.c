@@ -117,7 +117,10 @@ static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
-  if (!ops_check_pair("scatter_add", a, src) || !check_index("scatter_add", index, 3)) return NULL;
+  /* src is argument 4: checked on its own first, so a message names it so */
+  if (!ops_check_float("scatter_add", a, 1) || !ops_check_float("scatter_add", src, 4) ||
+      !ops_check_pair("scatter_add", a, src) || !check_index("scatter_add", index, 3))
+    return NULL;
   int d = tg_norm_dim("scatter_add", dim, a->ndim);
   if (d < 0 || !check_gather_shapes("scatter_add", a, d, index, src)) return NULL;
   bool prev = tg_set_grad_enabled(false);
@@ -201,7 +204,10 @@ static void index_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
-  if (!ops_check_pair("index_add", a, src) || !check_index("index_add", index, 3)) return NULL;
+  /* src is argument 4: checked on its own first, so a message names it so */
+  if (!ops_check_float("index_add", a, 1) || !ops_check_float("index_add", src, 4) ||
+      !ops_check_pair("index_add", a, src) || !check_index("index_add", index, 3))
+    return NULL;
   if (a->ndim == 0) {
     tg_error("index_add: the input is 0-d; it needs at least one dim");
     return NULL;

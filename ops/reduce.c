@@ -78,6 +78,10 @@ tg_tensor *tg_sum(tg_tensor *a) { return tg_sum_dims(a, 0, NULL, false); }
 
 tg_tensor *tg_sum_to_shape(tg_tensor *t, int ndim, const size_t *shape) {
   if (!ops_check_float("sum_to_shape", t, 1)) return NULL;
+  if (ndim > 0 && !shape) {
+    tg_error("sum_to_shape: shape is NULL for %d dims", ndim);
+    return NULL;
+  }
   if (ndim == t->ndim && (ndim == 0 || memcmp(shape, t->shape, (size_t)ndim * sizeof *shape) == 0))
     return t;
   unsigned mask = 0;

@@ -20,7 +20,7 @@ TG_DEFINE_OP(OP_RESHAPE, "ViewBackward", reshape_backward, 0);
 
 static bool check_numel(const char *op, const tg_tensor *a, int ndim, const size_t *shape) {
   if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
-    tg_error("%s: invalid target shape (%d dims)", op, ndim);
+    tg_error("%s: invalid target shape (%d dims%s)", op, ndim, shape ? "" : ", shape is NULL");
     return false;
   }
   if (tg_shape_numel(ndim, shape) != a->numel) {
@@ -55,7 +55,7 @@ tg_tensor *tg_reshape(tg_tensor *a, int ndim, const size_t *shape) {
 tg_tensor *tg_reshape_infer(tg_tensor *a, int ndim, const long *shape) {
   if (!tg_tensor_check(a, "reshape", 1)) return NULL;
   if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
-    tg_error("reshape: invalid target shape (%d dims)", ndim);
+    tg_error("reshape: invalid target shape (%d dims%s)", ndim, shape ? "" : ", shape is NULL");
     return NULL;
   }
   size_t s[TG_MAX_DIMS], known = 1;
@@ -221,7 +221,8 @@ tg_tensor *tg_expand(tg_tensor *a, int ndim, const size_t *shape) {
   if (!tg_tensor_check(a, "expand", 1)) return NULL;
   char b1[96], b2[96];
   if (ndim < a->ndim || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
-    tg_error("expand: cannot expand %s to %d dims", tg_shape_str(a, b1, sizeof b1), ndim);
+    tg_error("expand: cannot expand %s to %d dims%s", tg_shape_str(a, b1, sizeof b1), ndim,
+             shape ? "" : " (shape is NULL)");
     return NULL;
   }
   ptrdiff_t st[TG_MAX_DIMS];
@@ -387,7 +388,7 @@ TG_DEFINE_OP(OP_CAT, "CatBackward", cat_backward, TG_NODE_I);
 
 tg_tensor *tg_cat(int n, tg_tensor **ts, int dim) {
   if (n <= 0 || !ts) {
-    tg_error("cat: expected a non-empty list of tensors");
+    tg_error("cat: expected a non-empty list of tensors (n = %d%s)", n, ts ? "" : ", ts is NULL");
     return NULL;
   }
   for (int k = 0; k < n; k++)
@@ -432,7 +433,7 @@ tg_tensor *tg_cat(int n, tg_tensor **ts, int dim) {
 
 tg_tensor *tg_stack(int n, tg_tensor **ts, int dim) {
   if (n <= 0 || !ts) {
-    tg_error("stack: expected a non-empty list of tensors");
+    tg_error("stack: expected a non-empty list of tensors (n = %d%s)", n, ts ? "" : ", ts is NULL");
     return NULL;
   }
   if (n > 1024) {

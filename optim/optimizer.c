@@ -210,9 +210,15 @@ int tg_optim_set_lr(tg_optimizer *opt, double lr) {
   return 0;
 }
 
-const char *tg_optim_name(const tg_optimizer *opt) { return opt ? opt->name : NULL; }
+const char *tg_optim_name(const tg_optimizer *opt) {
+  if (!opt) tg_error("optim_name: optimizer is NULL");
+  return opt ? opt->name : NULL;
+}
 
-int tg_optim_num_params(const tg_optimizer *opt) { return opt ? opt->n : 0; }
+int tg_optim_num_params(const tg_optimizer *opt) {
+  if (!opt) tg_error("optim_num_params: optimizer is NULL");
+  return opt ? opt->n : -1;
+}
 
 void tg_optim_free(tg_optimizer *opt) {
   if (!opt) return;
@@ -229,6 +235,7 @@ void tg_optim_free(tg_optimizer *opt) {
 /* ------------------------------------------------- state for checkpoints */
 
 size_t tg_optim_state_count(const tg_optimizer *opt) {
+  if (!opt) tg_error("optim_state_count: optimizer is NULL");
   return opt ? (size_t)opt->n * entries_per_param(opt) : 0;
 }
 
@@ -277,6 +284,10 @@ static bool valid_step_count(const tg_tensor *src) {
 }
 
 int tg_optim_state_load(tg_optimizer *opt, const char *name, const tg_tensor *src) {
+  if (!opt || !name) {
+    tg_error("optim_state_load: %s is NULL", opt ? "name" : "optimizer");
+    return -1;
+  }
   tg_tensor *dst = tg_optim_state_find(opt, name);
   if (!dst || !tg_tensor_check(src, "optim_state_load", 3)) return -1;
   if (!tg_same_shape(dst, src)) {

@@ -95,6 +95,9 @@ int tg_scheduler_step(tg_lr_scheduler *s) {
   return tg_scheduler_set_epoch(s, s->epoch + 1);
 }
 
-long tg_scheduler_get_epoch(const tg_lr_scheduler *s) { return s ? s->epoch : -1; }
+long tg_scheduler_get_epoch(const tg_lr_scheduler *s) {
+  if (!s) tg_error("scheduler_get_epoch: scheduler is NULL");
+  return s ? s->epoch : -1;
+}
 
 void tg_scheduler_free(tg_lr_scheduler *s) { free(s); }

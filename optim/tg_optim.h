@@ -95,7 +95,7 @@ int tg_optim_zero_grad(tg_optimizer *opt);
 double tg_optim_get_lr(const tg_optimizer *opt); /* NaN and an error for NULL */
 int tg_optim_set_lr(tg_optimizer *opt, double lr); /* lr >= 0 */
 const char *tg_optim_name(const tg_optimizer *opt); /* "SGD", "Adam", ... */
-int tg_optim_num_params(const tg_optimizer *opt);
+int tg_optim_num_params(const tg_optimizer *opt); /* -1 and an error for NULL */
 /* frees the state tensors, not the parameters */
 void tg_optim_free(tg_optimizer *opt);
 
@@ -143,7 +143,7 @@ tg_lr_scheduler *tg_exponential_lr_new(tg_optimizer *opt, double gamma);
 tg_lr_scheduler *tg_cosine_annealing_lr_new(tg_optimizer *opt, long t_max, double eta_min);
 int tg_scheduler_step(tg_lr_scheduler *s);
 int tg_scheduler_set_epoch(tg_lr_scheduler *s, long epoch); /* epoch >= 0 */
-long tg_scheduler_get_epoch(const tg_lr_scheduler *s);
+long tg_scheduler_get_epoch(const tg_lr_scheduler *s); /* -1 and an error for NULL */
 /* the schedule's lr at any epoch >= 0, without touching the optimizer */
 double tg_scheduler_lr_at(const tg_lr_scheduler *s, long epoch);
 void tg_scheduler_free(tg_lr_scheduler *s);

@@ -64,6 +64,10 @@ const char *tg_dims_str(int ndim, const size_t *shape, char *buf, size_t len) {
 }
 
 const char *tg_shape_str(const tg_tensor *t, char *buf, size_t len) {
+  if (!buf) {
+    if (len) tg_error("shape_str: buf is NULL (with len %zu)", len);
+    return NULL;
+  }
   if (!t) {
     snprintf(buf, len, "(null)");
     return buf;

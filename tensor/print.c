@@ -111,7 +111,7 @@ static void print_rec(out_buf *o, const tg_tensor *t, const fmt *f, int d, size_
 }
 
 size_t tg_format(const tg_tensor *t, char *buf, size_t len) {
-  out_buf o = {buf, len, 0, 0};
+  out_buf o = {buf, buf ? len : 0, 0, 0}; /* no buf: measure only */
   if (buf && len) buf[0] = '\0';
   if (!t) {
     emit(&o, "tensor(NULL)");
@@ -170,6 +170,10 @@ size_t tg_format(const tg_tensor *t, char *buf, size_t len) {
 }
 
 int tg_fprint(FILE *fp, const tg_tensor *t) {
+  if (!fp) {
+    tg_error("fprint: FILE is NULL");
+    return -1;
+  }
   char small[512];
   size_t need = tg_format(t, small, sizeof small);
   if (need < sizeof small) return fprintf(fp, "%s\n", small);

@@ -14,13 +14,17 @@ static uint64_t splitmix64(uint64_t *x) {
 }
 
 void tg_rng_seed(tg_rng *r, uint64_t seed) {
+  if (!r) { /* NULL is the default generator, as everywhere a tg_rng is taken */
+    tg_manual_seed(seed);
+    return;
+  }
   for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 uint64_t tg_rng_next(tg_rng *r) {
-  uint64_t *s = r->s;
+  uint64_t *s = (r ? r : tg_default_rng())->s;
   uint64_t result = rotl(s[1] * 5, 7) * 9;
   uint64_t t = s[1] << 17;
   s[2] ^= s[0];

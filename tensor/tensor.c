@@ -27,23 +27,33 @@ static double load(tg_dtype dt, const char *p) {
   return NAN;
 }
 
-tg_tensor *tg_empty(tg_dtype dt, int ndim, const size_t *shape) {
-  return tg_tensor_alloc(dt, ndim, shape);
+bool tg_shape_given(const char *op, int ndim, const size_t *shape) {
+  if (ndim <= 0 || shape) return true;
+  tg_error("%s: shape is NULL for a %d-d tensor", op, ndim);
+  return false;
 }
 
-tg_tensor *tg_full(tg_dtype dt, int ndim, const size_t *shape, double value) {
-  tg_tensor *t = tg_tensor_alloc(dt, ndim, shape);
+tg_tensor *tg_empty(tg_dtype dt, int ndim, const size_t *shape) {
+  return tg_shape_given("empty", ndim, shape) ? tg_tensor_alloc(dt, ndim, shape) : NULL;
+}
+
+static tg_tensor *full(const char *op, tg_dtype dt, int ndim, const size_t *shape, double value) {
+  tg_tensor *t = tg_shape_given(op, ndim, shape) ? tg_tensor_alloc(dt, ndim, shape) : NULL;
   return t ? tg_fill_(t, value) : NULL;
 }
 
+tg_tensor *tg_full(tg_dtype dt, int ndim, const size_t *shape, double value) {
+  return full("full", dt, ndim, shape, value);
+}
+
 tg_tensor *tg_zeros(tg_dtype dt, int ndim, const size_t *shape) {
-  tg_tensor *t = tg_tensor_alloc(dt, ndim, shape);
+  tg_tensor *t = tg_shape_given("zeros", ndim, shape) ? tg_tensor_alloc(dt, ndim, shape) : NULL;
   if (t) memset(t->storage->data, 0, t->storage->nbytes);
   return t;
 }
 
 tg_tensor *tg_ones(tg_dtype dt, int ndim, const size_t *shape) {
-  return tg_full(dt, ndim, shape, 1.0);
+  return full("ones", dt, ndim, shape, 1.0);
 }
 
 tg_tensor *tg_scalar(tg_dtype dt, double value) { return tg_full(dt, 0, NULL, value); }
@@ -61,6 +71,7 @@ tg_tensor *tg_from_data(tg_dtype dt, int ndim, const size_t *shape, const void *
     tg_error("from_data: data pointer is NULL");
     return NULL;
   }
+  if (!tg_shape_given("from_data", ndim, shape)) return NULL;
   tg_tensor *t = tg_tensor_alloc(dt, ndim, shape);
   if (t) memcpy(t->storage->data, data, t->storage->nbytes);
   return t;
@@ -180,7 +191,7 @@ tg_tensor *tg_normal_(tg_tensor *t, tg_rng *r, double mean, double std) {
 
 static tg_tensor *random_new(tg_dtype dt, int ndim, const size_t *shape, const char *op,
                              fill_arg arg) {
-  if (!float_dtype(dt, op)) return NULL;
+  if (!float_dtype(dt, op) || !tg_shape_given(op, ndim, shape)) return NULL;
   tg_tensor *t = tg_tensor_alloc(dt, ndim, shape);
   return t ? fill(t, op, arg) : NULL;
 }
@@ -200,7 +211,9 @@ tg_tensor *tg_normal(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape, doub
 
 /* ------------------------------------------------------ element access */
 
-bool tg_is_contiguous(const tg_tensor *t) { return tg_contiguous_(t); }
+bool tg_is_contiguous(const tg_tensor *t) {
+  return tg_tensor_ok(t, "is_contiguous", 1) && tg_contiguous_(t);
+}
 
 static size_t flat_to_offset(const tg_tensor *t, size_t i) {
   ptrdiff_t off = (ptrdiff_t)t->offset;

@@ -145,6 +145,8 @@ void tg_tensor_destroy(tg_tensor *t);
 /* allocate in a given scope (for grads that must live as long as their tensor) */
 tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape);
 void tg_contiguous_strides(int ndim, const size_t *shape, ptrdiff_t *strides);
+/* false, with "op: shape is NULL ..." recorded, for a NULL shape of ndim > 0 */
+bool tg_shape_given(const char *op, int ndim, const size_t *shape);
 static inline size_t tg_shape_numel(int ndim, const size_t *shape) {
   size_t n = 1;
   for (int d = 0; d < ndim; d++) n *= shape[d];
@@ -156,6 +158,7 @@ const char *tg_dims_str(int ndim, const size_t *shape, char *buf, size_t len);
  * the per-op path (the public functions call these) */
 static inline size_t tg_elem_bytes(tg_dtype dt) { return dt == TG_FLOAT32 ? 4 : 8; }
 static inline bool tg_contiguous_(const tg_tensor *t) {
+  if (t->numel == 0) return true; /* as in PyTorch: no element is out of place */
   ptrdiff_t s = 1;
   for (int d = t->ndim - 1; d >= 0; d--) {
     if (t->shape[d] != 1 && t->strides[d] != s) return false;

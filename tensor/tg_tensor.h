@@ -103,7 +103,8 @@ tg_tensor *tg_zeros_like(const tg_tensor *t);
 tg_tensor *tg_ones_like(const tg_tensor *t);
 
 /* ---- random numbers: xoshiro256** seeded by splitmix64(seed); the same seed
- * gives the same numbers on every machine. Normals by Box-Muller. */
+ * gives the same numbers on every machine. Normals by Box-Muller. Wherever
+ * a tg_rng * is taken, NULL means the default generator. */
 typedef struct tg_rng {
   uint64_t s[4];
 } tg_rng;
@@ -124,7 +125,7 @@ tg_tensor *tg_uniform_(tg_tensor *t, tg_rng *r, double lo, double hi);
 tg_tensor *tg_normal_(tg_tensor *t, tg_rng *r, double mean, double std);
 
 /* ---- element access and properties */
-bool tg_is_contiguous(const tg_tensor *t);
+bool tg_is_contiguous(const tg_tensor *t); /* false and an error for NULL */
 size_t tg_dtype_size(tg_dtype dt);
 const char *tg_dtype_name(tg_dtype dt);
 /* value of a one-element tensor; NaN and an error otherwise */
@@ -140,7 +141,8 @@ int tg_to_f64_array(const tg_tensor *t, double *out);
 void *tg_data(const tg_tensor *t);
 float *tg_data_f32(const tg_tensor *t);
 double *tg_data_f64(const tg_tensor *t);
-/* "[2,3]" into buf */
+/* "[2,3]" into buf ("(null)" for a NULL t); NULL and an error for a NULL
+ * buf with len > 0 */
 const char *tg_shape_str(const tg_tensor *t, char *buf, size_t len);
 bool tg_same_shape(const tg_tensor *a, const tg_tensor *b);
 void tg_set_name(tg_tensor *t, const char *name);
@@ -148,7 +150,8 @@ void tg_set_name(tg_tensor *t, const char *name);
 /* ---- printing like PyTorch: tensor([[1., 2.]], requires_grad=True) */
 int tg_print(const tg_tensor *t);
 int tg_fprint(FILE *f, const tg_tensor *t);
-/* writes into buf (always NUL-terminated); returns length it wanted */
+/* writes into buf (always NUL-terminated); returns length it wanted. buf
+ * NULL only measures, as snprintf(NULL, 0). tg_fprint: -1 for a NULL FILE. */
 size_t tg_format(const tg_tensor *t, char *buf, size_t len);
 
 /* ---- copies without history (the differentiable versions live in ops/) */

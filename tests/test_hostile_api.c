@@ -1,0 +1,1943 @@
+/* Hostile use of the public API (the reliability issue's "hostile API"
+ * part), in four sections:
+ *
+ *  1. NULL for every pointer argument of every public function declared in
+ *     the six public headers, one argument at a time: no crash, the
+ *     documented failure value (NULL / -1 / NaN / false / 0), and a message
+ *     naming the function and what was wrong. Arguments documented as
+ *     optional (tg_free(NULL), rng NULL, grad_output NULL for a scalar, ...)
+ *     are called that way and must work without an error. The headers are
+ *     scanned at run time (TG_SOURCE_DIR): a public function, or a pointer
+ *     parameter, with no case here fails test_null_coverage_complete.
+ *  2. Zero-size tensors (a dim of 0) through every op of ops/tg_ops.h: the
+ *     result shape PyTorch gives, or an error where PyTorch raises one; and
+ *     backward through it (zero gradients of the input's shape).
+ *  3. Non-contiguous inputs (transposed, sliced with a step, expanded)
+ *     through every op: values and float64 gradients equal those computed
+ *     from tg_contiguous copies of the same inputs.
+ *  4. Autograd misuse: a second backward without retain_graph, backward
+ *     inside no_grad (PyTorch computes gradients normally there), a tensor
+ *     used after its scope ended.
+ *
+ * Expected values are never taken from the code under test: they come from
+ * the contiguous path, formulas, or PyTorch's documented results. */
+#define _GNU_SOURCE /* mkdtemp */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "tg_test.h"
+
+/* the last error contains each of the given fragments */
+#define assert_error_has(...)                                                  \
+  do {                                                                         \
+    const char *frags_[] = {__VA_ARGS__};                                      \
+    if (!tg_has_error()) fail_msg("no error recorded (expected \"%s\")", frags_[0]); \
+    for (size_t k_ = 0; k_ < sizeof frags_ / sizeof frags_[0]; k_++)           \
+      if (!strstr(tg_last_error(), frags_[k_]))                                \
+        fail_msg("error \"%s\" does not mention \"%s\"", tg_last_error(), frags_[k_]); \
+  } while (0)
+
+#define assert_no_error()                                                      \
+  do {                                                                         \
+    if (tg_has_error()) fail_msg("unexpected error: %s", tg_last_error());     \
+  } while (0)
+
+/* ======================================================================
+ * Section 1: NULL arguments
+ * ====================================================================== */
+
+/* ---- which (function, argument) pairs the cases below exercised */
+#define MAX_COVER 1024
+static struct {
+  const char *fn;
+  int arg;
+} covered[MAX_COVER];
+static int n_covered;
+static int null_cases_run; /* NULL calls made, several for some arguments */
+
+static void cover(const char *fn, int arg) {
+  for (int i = 0; i < n_covered; i++)
+    if (covered[i].arg == arg && strcmp(covered[i].fn, fn) == 0) return;
+  assert_true(n_covered < MAX_COVER);
+  covered[n_covered].fn = fn;
+  covered[n_covered].arg = arg;
+  n_covered++;
+}
+
+/* The case macros. fn is the function's name (checked against the headers),
+ * arg the 1-based position of the argument that is NULL in the call. The
+ * error fragments must all appear in tg_last_error(). */
+#define RUN_CASE(fn, arg, ...)                                                \
+  do {                                                                         \
+    null_cases_run++;                                                          \
+    cover(#fn, arg);                                                           \
+    tg_clear_error();                                                          \
+    __VA_ARGS__;                                                               \
+  } while (0)
+/* returns a pointer: NULL expected */
+#define N_PTR(fn, arg, call, ...)                                              \
+  RUN_CASE(fn, arg, {                                                          \
+    const void *r_ = (call);                                                   \
+    if (r_) fail_msg("%s with argument %d NULL returned non-NULL", #fn, arg);  \
+    assert_error_has(__VA_ARGS__);                                             \
+  })
+/* returns int: -1 expected */
+#define N_INT(fn, arg, call, ...)                                              \
+  RUN_CASE(fn, arg, {                                                          \
+    int r_ = (call);                                                           \
+    if (r_ != -1) fail_msg("%s with argument %d NULL returned %d, not -1", #fn, arg, r_); \
+    assert_error_has(__VA_ARGS__);                                             \
+  })
+/* returns double: NaN expected */
+#define N_NAN(fn, arg, call, ...)                                              \
+  RUN_CASE(fn, arg, {                                                          \
+    double r_ = (call);                                                        \
+    if (!isnan(r_)) fail_msg("%s with argument %d NULL returned %g, not NaN", #fn, arg, r_); \
+    assert_error_has(__VA_ARGS__);                                             \
+  })
+/* any scalar return compared with an expected value (false, 0, -1) */
+#define N_VAL(fn, arg, expected, call, ...)                                    \
+  RUN_CASE(fn, arg, {                                                          \
+    if ((call) != (expected)) fail_msg("%s with argument %d NULL did not return %s", #fn, arg, #expected); \
+    assert_error_has(__VA_ARGS__);                                             \
+  })
+/* returns nothing: the error is the only signal */
+#define N_VOID(fn, arg, stmt, ...)                                             \
+  RUN_CASE(fn, arg, {                                                          \
+    stmt;                                                                      \
+    assert_error_has(__VA_ARGS__);                                             \
+  })
+/* NULL is allowed here: stmt runs (with its own checks) and records nothing */
+#define N_OK(fn, arg, ...)                                                     \
+  RUN_CASE(fn, arg, {                                                          \
+    __VA_ARGS__;                                                               \
+    assert_no_error();                                                         \
+  })
+/* NULL is answered quietly (a query: NULL or false is its answer) */
+#define N_QUIET(fn, arg, expected, call)                                       \
+  RUN_CASE(fn, arg, {                                                          \
+    if ((call) != (expected)) fail_msg("%s with argument %d NULL did not return %s", #fn, arg, #expected); \
+  })
+
+/* ---- objects for the non-NULL arguments, made once (persistent) */
+static struct {
+  char dir[256];
+  char ck_path[320], csv_path[320], idx_img[320], idx_lbl[320], cifar[320];
+  char metrics_path[320], mod_path[320], png_path[320], missing[320];
+  tg_rng rng;
+  tg_tensor *x;    /* float64 [2,3], requires grad */
+  tg_tensor *v;    /* float64 [3] */
+  tg_tensor *w;    /* float64 [2,3], no grad */
+  tg_tensor *idx;  /* int64 [2,1] in [0,3) */
+  tg_tensor *idx1; /* int64 [2] in [0,2) */
+  tg_tensor *tgt;  /* int64 [2] class targets in [0,3) */
+  tg_tensor *p01;  /* float64 [2,3] in (0,1) */
+  tg_module *lin;  /* Linear(3, 2) */
+  tg_tensor **params;
+  size_t n_params;
+  tg_optimizer *opt;
+  tg_lr_scheduler *sched;
+  tg_state_dict *sd;
+  tg_dataset *ds;
+  tg_loader *loader;
+  tg_checkpoint *ck;
+  tg_metrics *metrics;
+  FILE *fp;
+} fx;
+
+static int write_file(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t w = fwrite(data, 1, n, f);
+  return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
+static void put_be32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+static int fixtures_setup(void **state) {
+  (void)state;
+  memset(&fx, 0, sizeof fx);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(fx.dir, sizeof fx.dir, "%s/tg-hostile-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(fx.dir)) return -1;
+#define FX_PATH(field, name) snprintf(fx.field, sizeof fx.field, "%s/%s", fx.dir, name)
+  FX_PATH(ck_path, "ck.safetensors");
+  FX_PATH(csv_path, "data.csv");
+  FX_PATH(idx_img, "img.idx3");
+  FX_PATH(idx_lbl, "lbl.idx1");
+  FX_PATH(cifar, "cifar.bin");
+  FX_PATH(metrics_path, "metrics.csv");
+  FX_PATH(mod_path, "module.safetensors");
+  FX_PATH(png_path, "grid.png");
+  FX_PATH(missing, "no-such-file");
+#undef FX_PATH
+  tg_rng_seed(&fx.rng, 7);
+  fx.x = tg_requires_grad_(tg_randn(&fx.rng, TG_FLOAT64, TG_SHAPE(2, 3)), true);
+  fx.v = tg_randn(&fx.rng, TG_FLOAT64, TG_SHAPE(3));
+  fx.w = tg_randn(&fx.rng, TG_FLOAT64, TG_SHAPE(2, 3));
+  fx.idx = tg_from_i64(TG_SHAPE(2, 1), (const int64_t[]){2, 0});
+  fx.idx1 = tg_from_i64(TG_SHAPE(2), (const int64_t[]){1, 0});
+  fx.tgt = tg_from_i64(TG_SHAPE(2), (const int64_t[]){0, 2});
+  fx.p01 = tg_uniform(&fx.rng, TG_FLOAT64, TG_SHAPE(2, 3), 0.1, 0.9);
+  fx.lin = tg_nn_linear(3, 2, true, &fx.rng);
+  if (!fx.x || !fx.v || !fx.w || !fx.idx || !fx.idx1 || !fx.tgt || !fx.p01 || !fx.lin) return -1;
+  fx.params = tg_module_parameters(fx.lin, &fx.n_params);
+  fx.opt = fx.params ? tg_sgd_new(fx.params, (int)fx.n_params, tg_sgd_defaults()) : NULL;
+  fx.sched = fx.opt ? tg_step_lr_new(fx.opt, 1, 0.5) : NULL;
+  fx.sd = tg_module_state_dict(fx.lin);
+  const float samples[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  fx.ds = tg_dataset_from_floats(4, TG_SHAPE(3), samples, (const int64_t[]){0, 1, 0, 1});
+  fx.loader = fx.ds ? tg_loader_new(fx.ds, 2, false, false, 0) : NULL;
+  const char *names[] = {"w"};
+  if (!fx.opt || !fx.sched || !fx.sd || !fx.loader ||
+      tg_save_safetensors(fx.ck_path, 1, names, &fx.w, NULL, 0) != 0)
+    return -1;
+  fx.ck = tg_checkpoint_read(fx.ck_path);
+  fx.metrics = tg_metrics_open(fx.metrics_path, "epoch,loss");
+  fx.fp = tmpfile();
+  /* tiny input files: CSV, IDX images and labels, one CIFAR-10 record */
+  const char csv[] = "label,a,b\n1,0.5,0.25\n0,1,2\n";
+  unsigned char img[16 + 2 * 2 * 2] = {0}, lbl[8 + 2] = {0}, rec[1 + 3072] = {0};
+  put_be32(img, 0x803), put_be32(img + 4, 2), put_be32(img + 8, 2), put_be32(img + 12, 2);
+  put_be32(lbl, 0x801), put_be32(lbl + 4, 2);
+  lbl[8] = 1;
+  rec[0] = 3;
+  if (!fx.ck || !fx.metrics || !fx.fp || write_file(fx.csv_path, csv, strlen(csv)) ||
+      write_file(fx.idx_img, img, sizeof img) || write_file(fx.idx_lbl, lbl, sizeof lbl) ||
+      write_file(fx.cifar, rec, sizeof rec) || tg_save_module(fx.mod_path, fx.lin, NULL, 0))
+    return -1;
+  tg_clear_error();
+  return 0;
+}
+
+static int fixtures_teardown(void **state) {
+  (void)state;
+  while (tg_scope_depth() > 0) tg_scope_end();
+  if (fx.fp) fclose(fx.fp);
+  tg_metrics_close(fx.metrics);
+  tg_checkpoint_free(fx.ck);
+  tg_loader_free(fx.loader);
+  tg_dataset_free(fx.ds);
+  tg_state_dict_free(fx.sd);
+  tg_scheduler_free(fx.sched);
+  tg_optim_free(fx.opt);
+  tg_module_free(fx.lin);
+  tg_tensor *ts[] = {fx.x, fx.v, fx.w, fx.idx, fx.idx1, fx.tgt, fx.p01};
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) tg_free(ts[i]);
+  const char *files[] = {fx.ck_path, fx.csv_path, fx.idx_img, fx.idx_lbl, fx.cifar,
+                         fx.metrics_path, fx.mod_path, fx.png_path};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) remove(files[i]);
+  rmdir(fx.dir);
+  tg_release_cached();
+  return 0;
+}
+
+/* a function for the jacobian / gradcheck cases; tolerates NULL entries */
+static tg_tensor *square_fn(tg_tensor **in, void *ctx) {
+  (void)ctx;
+  return tg_mul(in[0], in[0]);
+}
+
+/* a test op with one saved tensor, for tg_record / tg_node_save */
+static void saved_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  (void)n;
+  gi[0] = g;
+}
+TG_DEFINE_OP(OP_TEST_SAVED, "TestSavedBackward", saved_backward, TG_NODE_SAVED);
+
+static tg_tensor *identity_forward(tg_module *m, tg_tensor *x) {
+  (void)m;
+  return x;
+}
+
+/* ---------------------------------------------------------------- tensor */
+static void test_null_tensor_api(void **state) {
+  (void)state;
+  tg_tensor *x = fx.x, *w = fx.w; /* a leaf that requires grad, and a plain tensor */
+  size_t ix[2] = {1, 2};
+  char buf[64];
+  double out[6];
+  N_VAL(tg_tensor_check, 1, false, tg_tensor_check(NULL, "myop", 3), "myop: argument 3 is NULL");
+  N_OK(tg_tensor_check, 2, assert_true(tg_tensor_check(x, NULL, 1))); /* op only names errors */
+  N_PTR(tg_empty, 3, tg_empty(TG_FLOAT32, 2, NULL), "empty", "shape is NULL");
+  N_PTR(tg_zeros, 3, tg_zeros(TG_FLOAT32, 2, NULL), "zeros", "shape is NULL");
+  N_PTR(tg_ones, 3, tg_ones(TG_FLOAT32, 2, NULL), "ones", "shape is NULL");
+  N_PTR(tg_full, 3, tg_full(TG_FLOAT32, 2, NULL, 1.0), "full", "shape is NULL");
+  /* a 0-d tensor has no shape to give: NULL is right there */
+  N_OK(tg_zeros, 3, {
+    tg_tensor *z = tg_zeros(TG_FLOAT64, 0, NULL);
+    assert_non_null(z);
+    assert_int_equal(z->numel, 1);
+  });
+  N_PTR(tg_from_data, 3, tg_from_data(TG_FLOAT64, 1, NULL, out), "from_data", "shape is NULL");
+  N_PTR(tg_from_data, 4, tg_from_data(TG_FLOAT64, TG_SHAPE(2), NULL), "from_data", "NULL");
+  N_PTR(tg_from_f32, 2, tg_from_f32(1, NULL, (const float[]){1}), "from_data", "shape is NULL");
+  N_PTR(tg_from_f32, 3, tg_from_f32(TG_SHAPE(2), NULL), "from_data", "NULL");
+  N_PTR(tg_from_f64, 2, tg_from_f64(1, NULL, out), "from_data", "shape is NULL");
+  N_PTR(tg_from_f64, 3, tg_from_f64(TG_SHAPE(2), NULL), "from_data", "NULL");
+  N_PTR(tg_from_i64, 2, tg_from_i64(1, NULL, (const int64_t[]){1}), "from_data", "shape is NULL");
+  N_PTR(tg_from_i64, 3, tg_from_i64(TG_SHAPE(2), NULL), "from_data", "NULL");
+  N_PTR(tg_zeros_like, 1, tg_zeros_like(NULL), "zeros_like: argument 1 is NULL");
+  N_PTR(tg_ones_like, 1, tg_ones_like(NULL), "ones_like: argument 1 is NULL");
+  /* rng NULL is the default generator everywhere */
+  {
+    tg_rng r;
+    tg_rng_seed(&r, 99);
+    uint64_t a1 = tg_rng_next(&r);
+    double a2 = tg_rng_uniform(&r), a3 = tg_rng_normal(&r);
+    N_OK(tg_rng_seed, 1, tg_rng_seed(NULL, 99));
+    N_OK(tg_rng_next, 1, assert_true(tg_rng_next(NULL) == a1));
+    N_OK(tg_rng_uniform, 1, assert_true(tg_rng_uniform(NULL) == a2));
+    N_OK(tg_rng_normal, 1, assert_true(tg_rng_normal(NULL) == a3));
+  }
+  N_OK(tg_rand, 1, assert_non_null(tg_rand(NULL, TG_FLOAT32, TG_SHAPE(2))));
+  N_PTR(tg_rand, 4, tg_rand(&fx.rng, TG_FLOAT32, 2, NULL), "rand", "shape is NULL");
+  N_OK(tg_randn, 1, assert_non_null(tg_randn(NULL, TG_FLOAT32, TG_SHAPE(2))));
+  N_PTR(tg_randn, 4, tg_randn(&fx.rng, TG_FLOAT32, 2, NULL), "randn", "shape is NULL");
+  N_OK(tg_uniform, 1, assert_non_null(tg_uniform(NULL, TG_FLOAT32, TG_SHAPE(2), 0, 1)));
+  N_PTR(tg_uniform, 4, tg_uniform(&fx.rng, TG_FLOAT32, 2, NULL, 0, 1), "uniform", "shape is NULL");
+  N_OK(tg_normal, 1, assert_non_null(tg_normal(NULL, TG_FLOAT32, TG_SHAPE(2), 0, 1)));
+  N_PTR(tg_normal, 4, tg_normal(&fx.rng, TG_FLOAT32, 2, NULL, 0, 1), "normal", "shape is NULL");
+  N_PTR(tg_fill_, 1, tg_fill_(NULL, 1), "fill_: argument 1 is NULL");
+  N_PTR(tg_uniform_, 1, tg_uniform_(NULL, &fx.rng, 0, 1), "uniform_: argument 1 is NULL");
+  N_OK(tg_uniform_, 2, assert_non_null(tg_uniform_(tg_zeros(TG_FLOAT32, TG_SHAPE(2)), NULL, 0, 1)));
+  N_PTR(tg_normal_, 1, tg_normal_(NULL, &fx.rng, 0, 1), "normal_: argument 1 is NULL");
+  N_OK(tg_normal_, 2, assert_non_null(tg_normal_(tg_zeros(TG_FLOAT32, TG_SHAPE(2)), NULL, 0, 1)));
+  N_VAL(tg_is_contiguous, 1, false, tg_is_contiguous(NULL), "is_contiguous: argument 1 is NULL");
+  N_NAN(tg_item, 1, tg_item(NULL), "item: argument 1 is NULL");
+  N_NAN(tg_get, 1, tg_get(NULL, ix), "get: argument 1 is NULL");
+  N_NAN(tg_get, 2, tg_get(w, NULL), "get: index is NULL");
+  N_OK(tg_get, 2, assert_close(tg_get(tg_scalar(TG_FLOAT64, 4.5), NULL), 4.5, 0)); /* 0-d */
+  N_INT(tg_set, 1, tg_set(NULL, ix, 1), "set: argument 1 is NULL");
+  N_INT(tg_set, 2, tg_set(w, NULL, 1), "set: index is NULL");
+  N_NAN(tg_get_flat, 1, tg_get_flat(NULL, 0), "get_flat: argument 1 is NULL");
+  N_INT(tg_to_f64_array, 1, tg_to_f64_array(NULL, out), "to_f64_array: argument 1 is NULL");
+  N_INT(tg_to_f64_array, 2, tg_to_f64_array(w, NULL), "to_f64_array", "NULL");
+  N_PTR(tg_data, 1, tg_data(NULL), "data: argument 1 is NULL");
+  N_PTR(tg_data_f32, 1, tg_data_f32(NULL), "data_f32: argument 1 is NULL");
+  N_PTR(tg_data_f64, 1, tg_data_f64(NULL), "data_f64: argument 1 is NULL");
+  /* shape_str of NULL is "(null)" (error messages print NULL arguments so) */
+  N_OK(tg_shape_str, 1, assert_string_equal(tg_shape_str(NULL, buf, sizeof buf), "(null)"));
+  N_PTR(tg_shape_str, 2, tg_shape_str(w, NULL, 16), "shape_str", "NULL");
+  N_OK(tg_shape_str, 2, assert_null(tg_shape_str(w, NULL, 0))); /* nothing to write */
+  N_QUIET(tg_same_shape, 1, false, tg_same_shape(NULL, w));
+  N_QUIET(tg_same_shape, 2, false, tg_same_shape(w, NULL));
+  N_VOID(tg_set_name, 1, tg_set_name(NULL, "n"), "set_name: argument 1 is NULL");
+  {
+    tg_tensor *named = tg_zeros(TG_FLOAT32, TG_SHAPE(1));
+    tg_set_name(named, "before");
+    N_OK(tg_set_name, 2, tg_set_name(named, NULL); assert_string_equal(named->name, "")); /* clears it */
+  }
+  /* printing NULL prints tensor(NULL), as printing None prints None */
+  N_OK(tg_print, 1, assert_true(tg_print(NULL) > 0));
+  N_INT(tg_fprint, 1, tg_fprint(NULL, w), "fprint", "NULL");
+  N_OK(tg_fprint, 2, assert_int_equal(tg_fprint(fx.fp, NULL), (int)strlen("tensor(NULL)\n")));
+  N_OK(tg_format, 1, assert_int_equal(tg_format(NULL, buf, sizeof buf), strlen("tensor(NULL)"));
+       assert_string_equal(buf, "tensor(NULL)"));
+  {
+    /* buf NULL asks for the length only, as snprintf(NULL, 0) */
+    size_t want = tg_format(w, buf, sizeof buf);
+    N_OK(tg_format, 2, assert_int_equal(tg_format(w, NULL, 0), want));
+    N_OK(tg_format, 2, assert_int_equal(tg_format(w, NULL, 32), want));
+  }
+  N_INT(tg_copy_, 1, tg_copy_(NULL, w), "copy_: argument 1 is NULL");
+  N_INT(tg_copy_, 2, tg_copy_(tg_zeros_like(w), NULL), "copy_: argument 2 is NULL");
+  N_INT(tg_accumulate_, 1, tg_accumulate_(NULL, w), "accumulate_: argument 1 is NULL");
+  N_INT(tg_accumulate_, 2, tg_accumulate_(tg_zeros_like(w), NULL), "accumulate_: argument 2 is NULL");
+}
+
+/* -------------------------------------------------------------- autograd */
+static void test_null_autograd_api(void **state) {
+  (void)state;
+  tg_tensor *x = fx.x;
+  {
+    /* a call site without a file: anomaly reports print "?" for it */
+    tg_tensor *pos = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true);
+    tg_tensor *neg = tg_neg(pos); /* recorded, and log of it is NaN */
+    RUN_CASE(tg_call_site, 1, {
+      tg_set_detect_anomaly(true);
+      tg_call_site(NULL, 7);
+      tg_tensor *bad = (tg_log)(neg); /* the function, not the macro that sets the site */
+      tg_set_detect_anomaly(false);
+      assert_non_null(bad); /* anomaly mode reports, it does not fail the op */
+      assert_error_has("anomaly", "?:7", "NaN");
+    });
+  }
+  N_PTR(tg_requires_grad_, 1, tg_requires_grad_(NULL, true), "requires_grad_: argument 1 is NULL");
+  N_PTR(tg_retain_grad, 1, tg_retain_grad(NULL), "retain_grad: argument 1 is NULL");
+  N_PTR(tg_detach, 1, tg_detach(NULL), "detach: argument 1 is NULL");
+  N_QUIET(tg_is_leaf, 1, false, tg_is_leaf(NULL));
+  N_INT(tg_zero_grad, 1, tg_zero_grad(NULL), "zero_grad: argument 1 is NULL");
+  N_QUIET(tg_grad_fn_name, 1, NULL, tg_grad_fn_name(NULL)); /* "or NULL": no grad_fn */
+  N_PTR(tg_keep, 1, tg_keep(NULL), "keep: argument 1 is NULL");
+  N_OK(tg_free, 1, tg_free(NULL)); /* like free(NULL) */
+  N_INT(tg_backward, 1, tg_backward(NULL, NULL, false), "backward: argument 1 is NULL");
+  {
+    /* grad_output NULL means 1 for a one-element root: d/dx sum(x*x) = 2x */
+    tg_tensor *leaf = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1.5, -2}), true);
+    N_OK(tg_backward, 2, assert_int_equal(tg_backward(tg_sum(tg_mul(leaf, leaf)), NULL, false), 0);
+         assert_close(tg_get_flat(leaf->grad, 0), 3.0, 0); assert_close(tg_get_flat(leaf->grad, 1), -4.0, 0));
+  }
+  {
+    tg_tensor *s = tg_sum(tg_mul(x, x)), *g = NULL, *nul = NULL;
+    tg_grad_opts o = {.retain_graph = true};
+    N_INT(tg_grad, 2, tg_grad(1, NULL, NULL, 1, &x, &g, o), "grad", "output");
+    N_INT(tg_grad, 2, tg_grad(1, &nul, NULL, 1, &x, &g, o), "grad: argument 2 is NULL");
+    N_INT(tg_grad, 5, tg_grad(1, &s, NULL, 1, NULL, &g, o), "grad", "input");
+    N_INT(tg_grad, 5, tg_grad(1, &s, NULL, 1, &nul, &g, o), "grad: argument 5 is NULL");
+    N_INT(tg_grad, 6, tg_grad(1, &s, NULL, 1, &x, NULL, o), "grad", "grads_out");
+    /* grad_outputs NULL (or a NULL entry) means 1 for a scalar output */
+    N_OK(tg_grad, 3, assert_int_equal(tg_grad(1, &s, NULL, 1, &x, &g, o), 0);
+         assert_close(tg_get_flat(g, 0), 2 * tg_get_flat(x, 0), 1e-15));
+    N_OK(tg_grad, 3, assert_int_equal(tg_grad(1, &s, &nul, 1, &x, &g, o), 0);
+         assert_close(tg_get_flat(g, 5), 2 * tg_get_flat(x, 5), 1e-15));
+  }
+  N_PTR(tg_jacobian, 1, tg_jacobian(NULL, x, NULL), "jacobian", "NULL");
+  N_PTR(tg_jacobian, 2, tg_jacobian(square_fn, NULL, NULL), "jacobian: argument 2 is NULL");
+  N_OK(tg_jacobian, 3, assert_non_null(tg_jacobian(square_fn, x, NULL)));
+  {
+    tg_gradcheck_opts q = {.quiet = true};
+    tg_tensor *nul = NULL;
+    N_VAL(tg_gradcheck, 1, false, tg_gradcheck(NULL, 1, &x, NULL, q).ok, "gradcheck");
+    N_VAL(tg_gradcheck, 3, false, tg_gradcheck(square_fn, 1, NULL, NULL, q).ok, "gradcheck");
+    N_VAL(tg_gradcheck, 3, false, tg_gradcheck(square_fn, 1, &nul, NULL, q).ok, "argument 1 is NULL");
+    N_OK(tg_gradcheck, 4, assert_true(tg_gradcheck(square_fn, 1, &x, NULL, q).ok));
+    N_VAL(tg_gradgradcheck, 1, false, tg_gradgradcheck(NULL, 1, &x, NULL, q).ok, "gradgradcheck");
+    N_VAL(tg_gradgradcheck, 3, false, tg_gradgradcheck(square_fn, 1, NULL, NULL, q).ok, "gradgradcheck");
+    N_VAL(tg_gradgradcheck, 3, false, tg_gradgradcheck(square_fn, 1, &nul, NULL, q).ok, "NULL");
+    N_OK(tg_gradgradcheck, 4, assert_true(tg_gradgradcheck(square_fn, 1, &x, NULL, q).ok));
+  }
+  N_INT(tg_graph_dot, 1, tg_graph_dot(NULL, fx.fp), "graph_dot: argument 1 is NULL");
+  N_INT(tg_graph_dot, 2, tg_graph_dot(tg_mul(x, x), NULL), "graph_dot", "NULL");
+  {
+    /* tg_record and the node helpers, for custom ops */
+    tg_tensor *out = tg_zeros_like(x);
+    N_QUIET(tg_record, 1, NULL, tg_record(NULL, &OP_TEST_SAVED, 1, &x));
+    N_PTR(tg_record, 2, tg_record(out, NULL, 1, &x), "record", "op descriptor is NULL");
+    N_PTR(tg_record, 4, tg_record(out, &OP_TEST_SAVED, 1, NULL), "record", "inputs array is NULL");
+    N_PTR(tg_record, 4, tg_record(out, &OP_TEST_SAVED, 1, (tg_tensor *[]){NULL}), "record",
+          "TestSavedBackward's input 0 is NULL");
+    tg_node *n = tg_record(out, &OP_TEST_SAVED, 1, &x);
+    assert_non_null(n);
+    N_VOID(tg_node_save, 1, tg_node_save(NULL, fx.w), "node_save", "NULL");
+    N_OK(tg_node_save, 2, tg_node_save(n, NULL); assert_null(tg_node_saved(n)));
+    /* outside a backward there is never a sink: NULL ("use grad_in") */
+    N_QUIET(tg_node_grad_sink, 1, NULL, tg_node_grad_sink(NULL, 0));
+  }
+}
+
+/* ------------------------------------------------------------------ ops */
+static void test_null_ops_api(void **state) {
+  (void)state;
+  tg_tensor *a = fx.w, *v = fx.v, *idx = fx.idx, *idx1 = fx.idx1;
+  tg_tensor *row_idx = tg_from_i64(TG_SHAPE(1, 3), (const int64_t[]){1, 0, 1});
+  tg_tensor *src13 = tg_ones(TG_FLOAT64, TG_SHAPE(1, 3));
+  const int d1[] = {1};
+#define BIN(fn, name)                                                          \
+  N_PTR(fn, 1, fn(NULL, a), name ": argument 1 is NULL");                      \
+  N_PTR(fn, 2, fn(a, NULL), name ": argument 2 is NULL")
+  BIN(tg_add, "add");
+  BIN(tg_sub, "sub");
+  BIN(tg_mul, "mul");
+  BIN(tg_div, "div");
+  BIN(tg_pow, "pow");
+  BIN(tg_maximum, "maximum");
+  BIN(tg_minimum, "minimum");
+#undef BIN
+#define UN(fn, name, ...) N_PTR(fn, 1, fn(NULL __VA_ARGS__), name ": argument 1 is NULL")
+  UN(tg_add_scalar, "add_scalar", , 1.0);
+  UN(tg_sub_scalar, "sub_scalar", , 1.0);
+  UN(tg_rsub_scalar, "rsub_scalar", , 1.0);
+  UN(tg_mul_scalar, "mul_scalar", , 1.0);
+  UN(tg_div_scalar, "div_scalar", , 1.0);
+  UN(tg_pow_scalar, "pow_scalar", , 2.0);
+  UN(tg_neg, "neg");
+  UN(tg_exp, "exp");
+  UN(tg_log, "log");
+  UN(tg_sqrt, "sqrt");
+  UN(tg_abs, "abs");
+  UN(tg_sin, "sin");
+  UN(tg_cos, "cos");
+  UN(tg_tanh, "tanh");
+  UN(tg_sigmoid, "sigmoid");
+  UN(tg_relu, "relu");
+  UN(tg_leaky_relu, "leaky_relu", , 0.01);
+  UN(tg_elu, "elu", , 1.0);
+  UN(tg_softplus, "softplus", , 1.0, 20.0);
+  UN(tg_clamp, "clamp", , 0.0, 1.0);
+  UN(tg_sum, "sum");
+  UN(tg_mean, "mean");
+  UN(tg_var, "var", , true);
+  UN(tg_max, "max");
+  UN(tg_min, "min");
+  UN(tg_sum_dims, "sum", , 1, d1, false);
+  UN(tg_mean_dims, "mean", , 1, d1, false);
+  UN(tg_var_dims, "var", , 1, d1, true, false);
+  UN(tg_logsumexp, "logsumexp", , 1, d1, false);
+  UN(tg_max_dim, "max", , 1, false, NULL);
+  UN(tg_min_dim, "min", , 1, false, NULL);
+  UN(tg_sum_to_shape, "sum_to_shape", , TG_SHAPE(3));
+  UN(tg_softmax, "softmax", , 1);
+  UN(tg_log_softmax, "log_softmax", , 1);
+  UN(tg_reshape, "reshape", , TG_SHAPE(6));
+  UN(tg_view, "view", , TG_SHAPE(6));
+  UN(tg_reshape_infer, "reshape", , 1, (const long[]){-1});
+  UN(tg_flatten, "flatten", , 0, -1);
+  UN(tg_squeeze, "squeeze", , 0);
+  UN(tg_squeeze_all, "squeeze");
+  UN(tg_unsqueeze, "unsqueeze", , 0);
+  UN(tg_transpose, "transpose", , 0, 1);
+  UN(tg_t, "t");
+  UN(tg_permute, "permute", , (const int[]){1, 0});
+  UN(tg_expand, "expand", , TG_SHAPE(2, 3));
+  UN(tg_narrow, "narrow", , 1, 0, 1);
+  UN(tg_slice, "slice", , 1, 0, 2, 1);
+  UN(tg_select, "select", , 0, 0);
+  UN(tg_contiguous, "contiguous");
+  UN(tg_clone, "clone");
+  UN(tg_to_dtype, "to_dtype", , TG_FLOAT32);
+#undef UN
+  /* dims arrays: NULL with n_dims > 0 is an error, with n_dims 0 it means all */
+  N_PTR(tg_sum_dims, 3, tg_sum_dims(a, 1, NULL, false), "sum", "dims is NULL");
+  N_OK(tg_sum_dims, 3, assert_close(tg_item(tg_sum_dims(a, 0, NULL, false)), tg_item(tg_sum(a)), 1e-12));
+  N_PTR(tg_mean_dims, 3, tg_mean_dims(a, 1, NULL, false), "mean", "dims is NULL");
+  N_OK(tg_mean_dims, 3, assert_close(tg_item(tg_mean_dims(a, 0, NULL, false)), tg_item(tg_mean(a)), 1e-12));
+  N_PTR(tg_var_dims, 3, tg_var_dims(a, 1, NULL, true, false), "var", "dims is NULL");
+  N_OK(tg_var_dims, 3, assert_close(tg_item(tg_var_dims(a, 0, NULL, true, false)), tg_item(tg_var(a, true)), 1e-12));
+  N_PTR(tg_logsumexp, 3, tg_logsumexp(a, 1, NULL, false), "logsumexp", "dims is NULL");
+  N_OK(tg_logsumexp, 3, assert_non_null(tg_logsumexp(a, 0, NULL, false)));
+  /* indices NULL: not wanted */
+  {
+    tg_tensor *ind = NULL;
+    tg_tensor *m1 = tg_max_dim(a, 1, false, &ind);
+    N_OK(tg_max_dim, 4, assert_close(tg_get_flat(tg_max_dim(a, 1, false, NULL), 0), tg_get_flat(m1, 0), 0));
+    tg_tensor *m2 = tg_min_dim(a, 1, false, &ind);
+    N_OK(tg_min_dim, 4, assert_close(tg_get_flat(tg_min_dim(a, 1, false, NULL), 1), tg_get_flat(m2, 1), 0));
+  }
+  N_PTR(tg_sum_to_shape, 3, tg_sum_to_shape(a, 1, NULL), "sum_to_shape", "NULL");
+  N_PTR(tg_matmul, 1, tg_matmul(NULL, v), "matmul: argument 1 is NULL");
+  N_PTR(tg_matmul, 2, tg_matmul(a, NULL), "matmul: argument 2 is NULL");
+  N_PTR(tg_dot, 1, tg_dot(NULL, v), "dot: argument 1 is NULL");
+  N_PTR(tg_dot, 2, tg_dot(v, NULL), "dot: argument 2 is NULL");
+  N_PTR(tg_outer, 1, tg_outer(NULL, v), "outer: argument 1 is NULL");
+  N_PTR(tg_outer, 2, tg_outer(v, NULL), "outer: argument 2 is NULL");
+  N_PTR(tg_gather, 1, tg_gather(NULL, 1, idx), "gather: argument 1 is NULL");
+  N_PTR(tg_gather, 3, tg_gather(a, 1, NULL), "gather: argument 3 is NULL");
+  N_PTR(tg_scatter_add, 1, tg_scatter_add(NULL, 0, row_idx, src13), "scatter_add: argument 1 is NULL");
+  N_PTR(tg_scatter_add, 3, tg_scatter_add(a, 0, NULL, src13), "scatter_add: argument 3 is NULL");
+  N_PTR(tg_scatter_add, 4, tg_scatter_add(a, 0, row_idx, NULL), "scatter_add: argument 4 is NULL");
+  N_PTR(tg_index_select, 1, tg_index_select(NULL, 0, idx1), "index_select: argument 1 is NULL");
+  N_PTR(tg_index_select, 3, tg_index_select(a, 0, NULL), "index_select: argument 3 is NULL");
+  N_PTR(tg_index_add, 1, tg_index_add(NULL, 0, idx1, a), "index_add: argument 1 is NULL");
+  N_PTR(tg_index_add, 3, tg_index_add(a, 0, NULL, a), "index_add: argument 3 is NULL");
+  N_PTR(tg_index_add, 4, tg_index_add(a, 0, idx1, NULL), "index_add: argument 4 is NULL");
+  N_PTR(tg_reshape, 3, tg_reshape(a, 2, NULL), "reshape", "NULL");
+  N_PTR(tg_view, 3, tg_view(a, 2, NULL), "view", "NULL");
+  N_PTR(tg_reshape_infer, 3, tg_reshape_infer(a, 2, NULL), "reshape", "NULL");
+  N_PTR(tg_permute, 2, tg_permute(a, NULL), "permute", "NULL");
+  N_PTR(tg_expand, 3, tg_expand(a, 2, NULL), "expand", "NULL");
+  {
+    tg_tensor *pair[2] = {a, NULL}, *first_null[2] = {NULL, a};
+    N_PTR(tg_cat, 2, tg_cat(2, NULL, 0), "cat", "NULL");
+    N_PTR(tg_cat, 2, tg_cat(2, pair, 0), "cat: argument 2 is NULL");
+    N_PTR(tg_cat, 2, tg_cat(2, first_null, 0), "cat: argument 1 is NULL");
+    N_PTR(tg_stack, 2, tg_stack(2, NULL, 0), "stack", "NULL");
+    N_PTR(tg_stack, 2, tg_stack(2, pair, 0), "stack: argument 2 is NULL");
+  }
+}
+
+/* ------------------------------------------------------------------- nn */
+static void test_null_nn_api(void **state) {
+  (void)state;
+  tg_tensor *x = fx.w, *p = fx.p01, *tgt = fx.tgt;
+  tg_tensor *x23f = tg_randn(&fx.rng, TG_FLOAT32, TG_SHAPE(2, 3));
+  tg_module *lin = fx.lin;
+  size_t n = 0, fan_in = 0, fan_out = 0;
+  N_OK(tg_module_new, 1, {
+    tg_module *m = tg_module_new(NULL, identity_forward);
+    assert_non_null(m);
+    assert_true(m->type[0] != '\0'); /* a default type name */
+    assert_ptr_equal(tg_module_forward(m, x), x);
+    tg_module_free(m);
+  });
+  {
+    /* a module without a forward is a container; calling it is the error */
+    tg_module *m = tg_module_new("Box", NULL);
+    assert_non_null(m);
+    N_PTR(tg_module_new, 2, tg_module_forward(m, x), "Box", "forward");
+    tg_module_free(m);
+  }
+  {
+    tg_module *m = tg_module_new("Custom", identity_forward);
+    N_PTR(tg_module_add_parameter, 1, tg_module_add_parameter(NULL, "p", TG_FLOAT32, TG_SHAPE(2)),
+          "module_add_parameter", "NULL");
+    N_PTR(tg_module_add_parameter, 2, tg_module_add_parameter(m, NULL, TG_FLOAT32, TG_SHAPE(2)),
+          "module_add_parameter", "name", "NULL");
+    N_PTR(tg_module_add_parameter, 5, tg_module_add_parameter(m, "p", TG_FLOAT32, 2, NULL),
+          "module_add_parameter", "shape is NULL");
+    N_PTR(tg_module_add_buffer, 1, tg_module_add_buffer(NULL, "b", TG_FLOAT32, TG_SHAPE(2)),
+          "module_add_buffer", "NULL");
+    N_PTR(tg_module_add_buffer, 2, tg_module_add_buffer(m, NULL, TG_FLOAT32, TG_SHAPE(2)),
+          "module_add_buffer", "name", "NULL");
+    N_PTR(tg_module_add_buffer, 5, tg_module_add_buffer(m, "b", TG_FLOAT32, 2, NULL),
+          "module_add_buffer", "shape is NULL");
+    assert_int_equal(m->n_params + m->n_buffers, 0); /* nothing half-added */
+    /* add_child takes ownership also on failure (ASan checks the child is freed) */
+    N_INT(tg_module_add_child, 1, tg_module_add_child(NULL, "c", tg_nn_relu()), "module_add_child", "NULL");
+    N_INT(tg_module_add_child, 2, tg_module_add_child(m, NULL, tg_nn_relu()), "module_add_child", "name", "NULL");
+    N_INT(tg_module_add_child, 3, tg_module_add_child(m, "c", NULL), "module_add_child", "NULL");
+    assert_int_equal(m->n_children, 0);
+    N_PTR(tg_module_forward, 1, tg_module_forward(NULL, x), "module_forward", "NULL");
+    N_PTR(tg_module_forward, 2, tg_module_forward(m, NULL), "Custom: argument 1 is NULL");
+    tg_module_free(m);
+  }
+  N_OK(tg_module_free, 1, tg_module_free(NULL));
+  N_VOID(tg_module_train, 1, tg_module_train(NULL, true), "module_train", "NULL");
+  N_VOID(tg_module_eval, 1, tg_module_eval(NULL), "module_eval", "NULL");
+  N_PTR(tg_module_parameters, 1, tg_module_parameters(NULL, &n), "module_parameters", "NULL");
+  N_OK(tg_module_parameters, 2, assert_ptr_equal(tg_module_parameters(lin, NULL)[0], fx.params[0]));
+  N_VAL(tg_module_num_parameters, 1, (size_t)0, tg_module_num_parameters(NULL, false), "module_num_parameters", "NULL");
+  N_INT(tg_module_zero_grad, 1, tg_module_zero_grad(NULL), "module_zero_grad", "NULL");
+  N_INT(tg_module_freeze, 1, tg_module_freeze(NULL), "module_freeze", "NULL");
+  N_INT(tg_module_unfreeze, 1, tg_module_unfreeze(NULL), "module_unfreeze", "NULL");
+  N_INT(tg_module_to_, 1, tg_module_to_(NULL, TG_FLOAT64), "module_to", "NULL");
+  N_PTR(tg_module_get, 1, tg_module_get(NULL, "weight"), "module_get", "NULL");
+  N_PTR(tg_module_get, 2, tg_module_get(lin, NULL), "module_get", "NULL");
+  N_PTR(tg_module_child, 1, tg_module_child(NULL, "0"), "module_child", "NULL");
+  N_PTR(tg_module_child, 2, tg_module_child(lin, NULL), "module_child", "NULL");
+  {
+    tg_state_dict *sd = tg_state_dict_new();
+    tg_tensor *own = tg_zeros(TG_FLOAT32, TG_SHAPE(1));
+    N_INT(tg_state_dict_add, 1, tg_state_dict_add(NULL, "k", own, false), "state_dict_add", "NULL");
+    N_INT(tg_state_dict_add, 2, tg_state_dict_add(sd, NULL, own, false), "state_dict_add", "NULL");
+    N_INT(tg_state_dict_add, 3, tg_state_dict_add(sd, "k", NULL, false), "state_dict_add", "NULL");
+    assert_int_equal(sd->n, 0);
+    N_PTR(tg_state_dict_get, 1, tg_state_dict_get(NULL, "weight"), "state_dict_get", "NULL");
+    N_PTR(tg_state_dict_get, 2, tg_state_dict_get(fx.sd, NULL), "state_dict_get", "NULL");
+    tg_state_dict_free(sd);
+  }
+  N_OK(tg_state_dict_free, 1, tg_state_dict_free(NULL));
+  N_PTR(tg_module_state_dict, 1, tg_module_state_dict(NULL), "module_state_dict", "NULL");
+  N_INT(tg_module_load_state_dict, 1, tg_module_load_state_dict(NULL, fx.sd, true), "load_state_dict", "NULL");
+  N_INT(tg_module_load_state_dict, 2, tg_module_load_state_dict(lin, NULL, true), "load_state_dict", "NULL");
+  N_OK(tg_nn_linear, 4, {
+    tg_module *m = tg_nn_linear(2, 2, true, NULL);
+    assert_non_null(m);
+    tg_module_free(m);
+  });
+  N_OK(tg_nn_dropout, 2, {
+    tg_module *m = tg_nn_dropout(0.5, NULL);
+    assert_non_null(m);
+    tg_module_free(m);
+  });
+  /* Sequential: a NULL child (a failed constructor) frees the others */
+  N_PTR(tg_nn_sequential, 2, tg_nn_sequential(2, tg_nn_relu(), (tg_module *)NULL), "sequential", "NULL");
+  N_PTR(tg_nn_sequential_array, 2, tg_nn_sequential_array(2, NULL), "sequential", "NULL");
+  N_PTR(tg_nn_sequential_array, 2, tg_nn_sequential_array(2, (tg_module *[]){tg_nn_tanh(), NULL}),
+        "sequential", "NULL");
+  {
+    tg_module *seq = tg_nn_sequential(1, tg_nn_relu());
+    assert_non_null(seq);
+    N_INT(tg_nn_sequential_append, 1, tg_nn_sequential_append(NULL, tg_nn_relu()), "sequential_append", "NULL");
+    N_INT(tg_nn_sequential_append, 2, tg_nn_sequential_append(seq, NULL), "sequential_append", "NULL");
+    assert_int_equal(seq->n_children, 1);
+    tg_module_free(seq);
+  }
+  tg_tensor *wt = fx.params[0], *b = fx.params[1]; /* [2,3] and [2], float32 */
+  N_PTR(tg_linear, 1, tg_linear(NULL, wt, b), "linear: argument 1 is NULL");
+  N_PTR(tg_linear, 2, tg_linear(x23f, NULL, b), "linear: argument 2 is NULL");
+  {
+    /* bias NULL: x W^T, as a matmul computes it */
+    tg_tensor *ref = tg_matmul(x23f, tg_t(wt));
+    N_OK(tg_linear, 3, {
+      tg_tensor *y = tg_linear(x23f, wt, NULL);
+      assert_non_null(y);
+      for (size_t i = 0; i < 4; i++) assert_close(tg_get_flat(y, i), tg_get_flat(ref, i), 1e-6);
+    });
+  }
+  N_PTR(tg_dropout, 1, tg_dropout(NULL, 0.5, true, &fx.rng), "dropout: argument 1 is NULL");
+  N_OK(tg_dropout, 4, assert_non_null(tg_dropout(x, 0.5, true, NULL)));
+  {
+    tg_tensor *rm = tg_zeros(TG_FLOAT64, TG_SHAPE(3)), *rv = tg_ones(TG_FLOAT64, TG_SHAPE(3));
+    tg_tensor *gw = tg_ones(TG_FLOAT64, TG_SHAPE(3)), *gb = tg_zeros(TG_FLOAT64, TG_SHAPE(3));
+    N_PTR(tg_batch_norm, 1, tg_batch_norm(NULL, rm, rv, gw, gb, true, 0.1, 1e-5), "batch_norm: argument 1 is NULL");
+    /* running stats NULL: batch statistics only (training must be true) */
+    N_OK(tg_batch_norm, 2, assert_non_null(tg_batch_norm(x, NULL, NULL, gw, gb, true, 0.1, 1e-5)));
+    N_OK(tg_batch_norm, 3, assert_non_null(tg_batch_norm(x, NULL, NULL, gw, gb, true, 0.1, 1e-5)));
+    N_PTR(tg_batch_norm, 2, tg_batch_norm(x, NULL, rv, gw, gb, false, 0.1, 1e-5), "batch_norm", "running");
+    N_PTR(tg_batch_norm, 3, tg_batch_norm(x, rm, NULL, gw, gb, false, 0.1, 1e-5), "batch_norm", "running");
+    /* weight / bias NULL: no affine; batch-normalised columns have mean 0 */
+    N_OK(tg_batch_norm, 4, {
+      tg_tensor *y = tg_batch_norm(x, NULL, NULL, NULL, gb, true, 0.1, 1e-5);
+      assert_close(tg_item(tg_sum(y)), 0, 1e-9);
+    });
+    N_OK(tg_batch_norm, 5, {
+      tg_tensor *y = tg_batch_norm(x, NULL, NULL, gw, NULL, true, 0.1, 1e-5);
+      assert_close(tg_item(tg_sum(y)), 0, 1e-9);
+    });
+  }
+  N_INT(tg_init_fans, 1, tg_init_fans(NULL, &fan_in, &fan_out), "init_fans: argument 1 is NULL");
+  /* either fan may be unwanted */
+  N_OK(tg_init_fans, 2, assert_int_equal(tg_init_fans(x, NULL, &fan_out), 0); assert_int_equal(fan_out, 2));
+  N_OK(tg_init_fans, 3, assert_int_equal(tg_init_fans(x, &fan_in, NULL), 0); assert_int_equal(fan_in, 3));
+  {
+    tg_tensor *t = tg_zeros(TG_FLOAT32, TG_SHAPE(2, 3));
+#define INIT(fn, name, ...)                                                    \
+  N_PTR(fn, 1, fn(NULL __VA_ARGS__), name ": argument 1 is NULL")
+    INIT(tg_init_uniform_, "init_uniform_", , &fx.rng, 0, 1);
+    INIT(tg_init_normal_, "init_normal_", , &fx.rng, 0, 1);
+    INIT(tg_init_constant_, "init_constant_", , 1.0);
+    INIT(tg_init_zeros_, "init_zeros_");
+    INIT(tg_init_ones_, "init_ones_");
+    INIT(tg_init_xavier_uniform_, "init_xavier_uniform_", , &fx.rng, 1.0);
+    INIT(tg_init_xavier_normal_, "init_xavier_normal_", , &fx.rng, 1.0);
+    INIT(tg_init_kaiming_uniform_, "init_kaiming_uniform_", , &fx.rng, 0, TG_FAN_IN, TG_NL_RELU);
+    INIT(tg_init_kaiming_normal_, "init_kaiming_normal_", , &fx.rng, 0, TG_FAN_IN, TG_NL_RELU);
+#undef INIT
+    N_OK(tg_init_uniform_, 2, assert_ptr_equal(tg_init_uniform_(t, NULL, 0, 1), t));
+    N_OK(tg_init_normal_, 2, assert_ptr_equal(tg_init_normal_(t, NULL, 0, 1), t));
+    N_OK(tg_init_xavier_uniform_, 2, assert_ptr_equal(tg_init_xavier_uniform_(t, NULL, 1), t));
+    N_OK(tg_init_xavier_normal_, 2, assert_ptr_equal(tg_init_xavier_normal_(t, NULL, 1), t));
+    N_OK(tg_init_kaiming_uniform_, 2, assert_ptr_equal(tg_init_kaiming_uniform_(t, NULL, 0, TG_FAN_IN, TG_NL_RELU), t));
+    N_OK(tg_init_kaiming_normal_, 2, assert_ptr_equal(tg_init_kaiming_normal_(t, NULL, 0, TG_FAN_IN, TG_NL_RELU), t));
+  }
+#define LOSS(fn, name, a1, a2)                                                 \
+  N_PTR(fn, 1, fn(NULL, a2, TG_REDUCTION_MEAN), name ": argument 1 is NULL");  \
+  N_PTR(fn, 2, fn(a1, NULL, TG_REDUCTION_MEAN), name ": argument 2 is NULL")
+  LOSS(tg_cross_entropy, "cross_entropy", x, tgt);
+  LOSS(tg_nll_loss, "nll_loss", x, tgt);
+  LOSS(tg_binary_cross_entropy, "binary_cross_entropy", p, p);
+  LOSS(tg_bce_with_logits, "bce_with_logits", x, p);
+  LOSS(tg_mse_loss, "mse_loss", x, p);
+  LOSS(tg_gaussian_kl, "gaussian_kl", x, p);
+#undef LOSS
+}
+
+/* ---------------------------------------------------------------- optim */
+static void test_null_optim_api(void **state) {
+  (void)state;
+  tg_tensor *nul2[2] = {fx.params[0], NULL};
+  tg_optimizer *opt = fx.opt;
+  const char *name = "x";
+  N_PTR(tg_sgd_new, 1, tg_sgd_new(NULL, 1, tg_sgd_defaults()), "sgd: params is NULL");
+  N_PTR(tg_sgd_new, 1, tg_sgd_new(nul2, 2, tg_sgd_defaults()), "sgd", "NULL");
+  N_PTR(tg_adam_new, 1, tg_adam_new(NULL, 1, tg_adam_defaults()), "adam", "NULL");
+  N_PTR(tg_adam_new, 1, tg_adam_new(nul2, 2, tg_adam_defaults()), "adam", "NULL");
+  N_PTR(tg_adamw_new, 1, tg_adamw_new(NULL, 1, tg_adamw_defaults()), "adamw", "NULL");
+  N_PTR(tg_adamw_new, 1, tg_adamw_new(nul2, 2, tg_adamw_defaults()), "adamw", "NULL");
+  N_PTR(tg_rmsprop_new, 1, tg_rmsprop_new(NULL, 1, tg_rmsprop_defaults()), "rmsprop", "NULL");
+  N_PTR(tg_rmsprop_new, 1, tg_rmsprop_new(nul2, 2, tg_rmsprop_defaults()), "rmsprop", "NULL");
+  N_PTR(tg_adagrad_new, 1, tg_adagrad_new(NULL, 1, tg_adagrad_defaults()), "adagrad", "NULL");
+  N_PTR(tg_adagrad_new, 1, tg_adagrad_new(nul2, 2, tg_adagrad_defaults()), "adagrad", "NULL");
+  N_INT(tg_optim_step, 1, tg_optim_step(NULL), "step", "NULL");
+  N_INT(tg_optim_zero_grad, 1, tg_optim_zero_grad(NULL), "zero_grad", "NULL");
+  N_NAN(tg_optim_get_lr, 1, tg_optim_get_lr(NULL), "get_lr", "NULL");
+  N_INT(tg_optim_set_lr, 1, tg_optim_set_lr(NULL, 0.1), "set_lr", "NULL");
+  N_PTR(tg_optim_name, 1, tg_optim_name(NULL), "optim_name", "NULL");
+  N_INT(tg_optim_num_params, 1, tg_optim_num_params(NULL), "optim_num_params", "NULL");
+  N_OK(tg_optim_free, 1, tg_optim_free(NULL));
+  N_VAL(tg_optim_state_count, 1, (size_t)0, tg_optim_state_count(NULL), "state_count", "NULL");
+  N_PTR(tg_optim_state_at, 1, tg_optim_state_at(NULL, 0, &name), "state_at", "NULL");
+  N_OK(tg_optim_state_at, 3, assert_non_null(tg_optim_state_at(opt, 0, NULL))); /* name unwanted */
+  N_PTR(tg_optim_state_find, 1, tg_optim_state_find(NULL, "0.step"), "state_find", "NULL");
+  N_PTR(tg_optim_state_find, 2, tg_optim_state_find(opt, NULL), "state_find", "NULL");
+  {
+    tg_tensor *zero = tg_zeros(TG_FLOAT64, 0, NULL);
+    N_INT(tg_optim_state_load, 1, tg_optim_state_load(NULL, "0.step", zero), "state_load", "NULL");
+    N_INT(tg_optim_state_load, 2, tg_optim_state_load(opt, NULL, zero), "state_load", "NULL");
+    N_INT(tg_optim_state_load, 3, tg_optim_state_load(opt, "0.step", NULL), "state_load", "NULL");
+  }
+  N_VAL(tg_clip_grad_norm, 1, -1.0, tg_clip_grad_norm(NULL, 2, 1.0, 2.0), "clip_grad_norm", "NULL");
+  N_VAL(tg_clip_grad_norm, 1, -1.0, tg_clip_grad_norm(nul2, 2, 1.0, 2.0), "clip_grad_norm", "NULL");
+  N_OK(tg_clip_grad_norm, 1, assert_close(tg_clip_grad_norm(NULL, 0, 1.0, 2.0), 0, 0)); /* no parameters */
+  N_INT(tg_clip_grad_value, 1, tg_clip_grad_value(NULL, 2, 1.0), "clip_grad_value", "NULL");
+  N_INT(tg_clip_grad_value, 1, tg_clip_grad_value(nul2, 2, 1.0), "clip_grad_value", "NULL");
+  N_PTR(tg_step_lr_new, 1, tg_step_lr_new(NULL, 1, 0.5), "step_lr", "NULL");
+  N_PTR(tg_exponential_lr_new, 1, tg_exponential_lr_new(NULL, 0.5), "exponential_lr", "NULL");
+  N_PTR(tg_cosine_annealing_lr_new, 1, tg_cosine_annealing_lr_new(NULL, 10, 0), "cosine_annealing_lr", "NULL");
+  N_INT(tg_scheduler_step, 1, tg_scheduler_step(NULL), "scheduler_step", "NULL");
+  N_INT(tg_scheduler_set_epoch, 1, tg_scheduler_set_epoch(NULL, 1), "scheduler_set_epoch", "NULL");
+  N_VAL(tg_scheduler_get_epoch, 1, -1L, tg_scheduler_get_epoch(NULL), "scheduler_get_epoch", "NULL");
+  N_NAN(tg_scheduler_lr_at, 1, tg_scheduler_lr_at(NULL, 1), "scheduler_lr_at", "NULL");
+  N_OK(tg_scheduler_free, 1, tg_scheduler_free(NULL));
+}
+
+/* ----------------------------------------------------------------- data */
+static void test_null_data_api(void **state) {
+  (void)state;
+  tg_dataset *ds = fx.ds, *out = NULL;
+  float xs[3], mean[1], std[1], pix[12] = {0};
+  int64_t y = -1;
+  uint8_t bytes[4] = {0, 51, 102, 255};
+  N_INT(tg_dataset_error, 1, tg_dataset_error(NULL), "dataset_error", "NULL");
+  N_INT(tg_dataset_get, 1, tg_dataset_get(NULL, 0, xs, &y), "dataset_get", "NULL");
+  N_INT(tg_dataset_get, 3, tg_dataset_get(ds, 0, NULL, &y), "dataset_get", "NULL");
+  N_OK(tg_dataset_get, 4, assert_int_equal(tg_dataset_get(ds, 1, xs, NULL), 0); /* label unwanted */
+       assert_close(xs[0], 3, 0));
+  N_PTR(tg_dataset_tensor, 1, tg_dataset_tensor(NULL, 0, &y), "dataset_tensor", "NULL");
+  N_OK(tg_dataset_tensor, 3, assert_close(tg_get_flat(tg_dataset_tensor(ds, 1, NULL), 2), 5, 0));
+  N_OK(tg_dataset_free, 1, tg_dataset_free(NULL));
+  N_PTR(tg_dataset_from_bytes, 3, tg_dataset_from_bytes(1, 1, NULL, bytes, NULL), "dataset_from_bytes", "NULL");
+  N_PTR(tg_dataset_from_bytes, 4, tg_dataset_from_bytes(1, TG_SHAPE(4), NULL, NULL), "dataset_from_bytes", "NULL");
+  N_OK(tg_dataset_from_bytes, 5, {
+    tg_dataset *d = tg_dataset_from_bytes(1, TG_SHAPE(4), bytes, NULL); /* unlabelled */
+    assert_non_null(d);
+    assert_false(d->has_labels);
+    tg_dataset_free(d);
+  });
+  N_PTR(tg_dataset_from_floats, 3, tg_dataset_from_floats(1, 1, NULL, pix, NULL), "dataset_from_floats", "NULL");
+  N_PTR(tg_dataset_from_floats, 4, tg_dataset_from_floats(1, TG_SHAPE(4), NULL, NULL), "dataset_from_floats", "NULL");
+  N_OK(tg_dataset_from_floats, 5, {
+    tg_dataset *d = tg_dataset_from_floats(1, TG_SHAPE(4), pix, NULL);
+    assert_non_null(d);
+    assert_false(d->has_labels);
+    tg_dataset_free(d);
+  });
+  N_INT(tg_dataset_set_transform, 1, tg_dataset_set_transform(NULL, &(tg_transform){0}), "set_transform", "NULL");
+  N_OK(tg_dataset_set_transform, 2, assert_int_equal(tg_dataset_set_transform(ds, NULL), 0)); /* removes it */
+  N_INT(tg_dataset_channel_stats, 1, tg_dataset_channel_stats(NULL, mean, std), "channel_stats", "NULL");
+  N_INT(tg_dataset_channel_stats, 2, tg_dataset_channel_stats(ds, NULL, std), "channel_stats", "NULL");
+  N_INT(tg_dataset_channel_stats, 3, tg_dataset_channel_stats(ds, mean, NULL), "channel_stats", "NULL");
+  /* the transforms on raw buffers: void, so the error is the only report */
+  N_VOID(tg_tf_bytes_to_floats, 1, tg_tf_bytes_to_floats(NULL, 4, true, pix), "tf_bytes_to_floats", "NULL");
+  N_VOID(tg_tf_bytes_to_floats, 4, tg_tf_bytes_to_floats(bytes, 4, true, NULL), "tf_bytes_to_floats", "NULL");
+  N_VOID(tg_tf_grayscale, 1, tg_tf_grayscale(NULL, 2, 2, pix), "tf_grayscale", "NULL");
+  N_VOID(tg_tf_grayscale, 4, tg_tf_grayscale(pix, 2, 2, NULL), "tf_grayscale", "NULL");
+  N_VOID(tg_tf_resize, 1, tg_tf_resize(NULL, 1, 2, 2, pix, 1, 1, TG_RESIZE_NEAREST), "tf_resize", "NULL");
+  N_VOID(tg_tf_resize, 5, tg_tf_resize(pix, 1, 2, 2, NULL, 1, 1, TG_RESIZE_NEAREST), "tf_resize", "NULL");
+  N_INT(tg_tf_pad, 1, tg_tf_pad(NULL, 1, 1, 1, pix, 2, 2), "tf_pad", "NULL");
+  N_INT(tg_tf_pad, 5, tg_tf_pad(pix, 1, 1, 1, NULL, 2, 2), "tf_pad", "NULL");
+  N_VOID(tg_tf_normalize, 1, tg_tf_normalize(NULL, 1, 2, (float[]){0}, (float[]){1}, 1), "tf_normalize", "NULL");
+  N_VOID(tg_tf_normalize, 4, tg_tf_normalize(pix, 1, 2, NULL, (float[]){1}, 1), "tf_normalize", "NULL");
+  N_VOID(tg_tf_normalize, 5, tg_tf_normalize(pix, 1, 2, (float[]){0}, NULL, 1), "tf_normalize", "NULL");
+  {
+    tg_tensor *bx = NULL, *by = NULL;
+    N_PTR(tg_loader_new, 1, tg_loader_new(NULL, 2, false, false, 0), "loader_new", "NULL");
+    N_VAL(tg_loader_next, 1, false, tg_loader_next(NULL, &bx, &by), "loader_next", "NULL");
+    /* x or y NULL: that tensor is unwanted; the loader still advances */
+    N_OK(tg_loader_next, 2, {
+      assert_true(tg_loader_next(fx.loader, NULL, &by));
+      assert_int_equal(tg_get_flat(by, 0), 0); /* labels of samples 0 and 1 */
+      assert_int_equal(tg_get_flat(by, 1), 1);
+    });
+    N_OK(tg_loader_next, 3, {
+      assert_true(tg_loader_next(fx.loader, &bx, NULL));
+      assert_close(tg_get_flat(bx, 0), 6, 0); /* the second batch starts at sample 2 */
+    });
+    tg_loader_reset(fx.loader);
+  }
+  N_VOID(tg_loader_reset, 1, tg_loader_reset(NULL), "loader_reset", "NULL");
+  N_VAL(tg_loader_num_batches, 1, (size_t)0, tg_loader_num_batches(NULL), "loader_num_batches", "NULL");
+  N_VAL(tg_loader_epoch, 1, (size_t)0, tg_loader_epoch(NULL), "loader_epoch", "NULL");
+  N_VAL(tg_loader_failed, 1, true, tg_loader_failed(NULL), "loader_failed", "NULL");
+  N_OK(tg_loader_free, 1, tg_loader_free(NULL));
+  N_INT(tg_idx_load, 1, tg_idx_load(NULL, fx.idx_lbl, &out), "idx", "NULL");
+  N_INT(tg_idx_load, 2, tg_idx_load(fx.idx_img, NULL, &out), "idx", "NULL");
+  N_INT(tg_idx_load, 3, tg_idx_load(fx.idx_img, fx.idx_lbl, NULL), "idx", "NULL");
+  /* dir NULL is TG_FASHION_MNIST_DIR: loads it, or names it when absent */
+  N_OK(tg_mnist_load, 1, {
+    if (tg_mnist_load(NULL, false, &out) == 0) {
+      assert_int_equal(out->length, 10000);
+      tg_dataset_free(out);
+      out = NULL;
+    } else {
+      assert_error_has(TG_FASHION_MNIST_DIR);
+      tg_clear_error();
+    }
+  });
+  N_INT(tg_mnist_load, 3, tg_mnist_load(fx.dir, true, NULL), "mnist", "NULL");
+  {
+    const char *paths[1] = {fx.cifar}, *nul[1] = {NULL};
+    N_INT(tg_cifar10_load, 2, tg_cifar10_load(1, NULL, &out), "cifar10", "NULL");
+    N_INT(tg_cifar10_load, 2, tg_cifar10_load(1, nul, &out), "cifar10", "NULL");
+    N_INT(tg_cifar10_load, 3, tg_cifar10_load(1, paths, NULL), "cifar10", "NULL");
+  }
+  N_INT(tg_cifar10_load_dir, 1, tg_cifar10_load_dir(NULL, true, &out), "cifar10", "NULL");
+  N_INT(tg_cifar10_load_dir, 3, tg_cifar10_load_dir(fx.dir, true, NULL), "cifar10", "NULL");
+  N_INT(tg_csv_load, 1, tg_csv_load(NULL, NULL, &out), "csv", "NULL");
+  N_OK(tg_csv_load, 2, {
+    assert_int_equal(tg_csv_load(fx.csv_path, NULL, &out), 0); /* defaults */
+    assert_int_equal(out->length, 2);
+    tg_dataset_free(out);
+    out = NULL;
+  });
+  N_INT(tg_csv_load, 3, tg_csv_load(fx.csv_path, NULL, NULL), "csv", "NULL");
+  {
+    const char *names[1] = {"w"}, *nul_name[1] = {NULL};
+    tg_tensor *ts[1] = {fx.w}, *nul_t[1] = {NULL};
+    char path[400];
+    snprintf(path, sizeof path, "%s/s.safetensors", fx.dir);
+    N_INT(tg_save_safetensors, 1, tg_save_safetensors(NULL, 1, names, ts, NULL, 0), "save_safetensors", "NULL");
+    N_INT(tg_save_safetensors, 3, tg_save_safetensors(path, 1, NULL, ts, NULL, 0), "save_safetensors", "NULL");
+    N_INT(tg_save_safetensors, 3, tg_save_safetensors(path, 1, nul_name, ts, NULL, 0), "save_safetensors", "NULL");
+    N_INT(tg_save_safetensors, 4, tg_save_safetensors(path, 1, names, NULL, NULL, 0), "save_safetensors", "NULL");
+    N_INT(tg_save_safetensors, 4, tg_save_safetensors(path, 1, names, nul_t, NULL, 0), "save_safetensors", "NULL");
+    N_INT(tg_save_safetensors, 5, tg_save_safetensors(path, 1, names, ts, NULL, 2), "save_safetensors", "NULL");
+    N_OK(tg_save_safetensors, 5, assert_int_equal(tg_save_safetensors(path, 1, names, ts, NULL, 0), 0));
+    remove(path);
+    N_INT(tg_load_safetensors_into, 1, tg_load_safetensors_into(NULL, 1, names, ts), "load_safetensors", "NULL");
+    N_INT(tg_load_safetensors_into, 3, tg_load_safetensors_into(fx.ck_path, 1, NULL, ts), "load_safetensors", "NULL");
+    N_INT(tg_load_safetensors_into, 3, tg_load_safetensors_into(fx.ck_path, 1, nul_name, ts), "load_safetensors", "NULL");
+    N_INT(tg_load_safetensors_into, 4, tg_load_safetensors_into(fx.ck_path, 1, names, NULL), "load_safetensors", "NULL");
+    N_INT(tg_load_safetensors_into, 4, tg_load_safetensors_into(fx.ck_path, 1, names, nul_t), "load_safetensors", "NULL");
+  }
+  N_PTR(tg_checkpoint_read, 1, tg_checkpoint_read(NULL), "checkpoint_read", "NULL");
+  N_OK(tg_checkpoint_free, 1, tg_checkpoint_free(NULL));
+  N_VAL(tg_checkpoint_count, 1, (size_t)0, tg_checkpoint_count(NULL), "checkpoint_count", "NULL");
+  N_PTR(tg_checkpoint_name, 1, tg_checkpoint_name(NULL, 0), "checkpoint_name", "NULL");
+  N_PTR(tg_checkpoint_tensor, 1, tg_checkpoint_tensor(NULL, 0), "checkpoint_tensor", "NULL");
+  N_PTR(tg_checkpoint_find, 1, tg_checkpoint_find(NULL, "w"), "checkpoint_find", "NULL");
+  N_PTR(tg_checkpoint_find, 2, tg_checkpoint_find(fx.ck, NULL), "checkpoint_find", "NULL");
+  N_PTR(tg_checkpoint_take, 1, tg_checkpoint_take(NULL, 0), "checkpoint_take", "NULL");
+  N_VAL(tg_checkpoint_meta_count, 1, (size_t)0, tg_checkpoint_meta_count(NULL), "checkpoint_meta_count", "NULL");
+  N_PTR(tg_checkpoint_meta_key, 1, tg_checkpoint_meta_key(NULL, 0), "checkpoint_meta_key", "NULL");
+  N_PTR(tg_checkpoint_meta_value, 1, tg_checkpoint_meta_value(NULL, 0), "checkpoint_meta_value", "NULL");
+  N_PTR(tg_checkpoint_meta_get, 1, tg_checkpoint_meta_get(NULL, "k"), "checkpoint_meta_get", "NULL");
+  N_PTR(tg_checkpoint_meta_get, 2, tg_checkpoint_meta_get(fx.ck, NULL), "checkpoint_meta_get", "NULL");
+  N_VAL(tg_checkpoint_verified, 1, false, tg_checkpoint_verified(NULL), "checkpoint_verified", "NULL");
+  N_INT(tg_save_image_grid, 1, tg_save_image_grid(NULL, pix, 1, 2, 2, 1, 0, 0), "image_grid", "NULL");
+  N_INT(tg_save_image_grid, 2, tg_save_image_grid(fx.png_path, NULL, 1, 2, 2, 1, 0, 0), "image_grid", "NULL");
+  N_INT(tg_save_image_grid_tensor, 1, tg_save_image_grid_tensor(NULL, fx.w, 1, 3, 0, 0), "image_grid", "NULL");
+  N_INT(tg_save_image_grid_tensor, 2, tg_save_image_grid_tensor(fx.png_path, NULL, 1, 3, 0, 0), "image_grid", "NULL");
+  N_PTR(tg_metrics_open, 1, tg_metrics_open(NULL, "a"), "metrics_open", "NULL");
+  N_PTR(tg_metrics_open, 2, tg_metrics_open(fx.missing, NULL), "metrics_open", "NULL");
+  N_VAL(tg_metrics_ncols, 1, (size_t)0, tg_metrics_ncols(NULL), "metrics_ncols", "NULL");
+  N_INT(tg_metrics_row, 1, tg_metrics_row(NULL, (const double[]){1, 2}), "metrics_row", "NULL");
+  N_INT(tg_metrics_row, 2, tg_metrics_row(fx.metrics, NULL), "metrics_row", "NULL");
+  N_OK(tg_metrics_close, 1, assert_int_equal(tg_metrics_close(NULL), 0));
+  N_INT(tg_metrics_plot, 1, tg_metrics_plot(NULL, fx.png_path, "t"), "metrics_plot", "NULL");
+  N_INT(tg_metrics_plot, 2, tg_metrics_plot(fx.metrics_path, NULL, "t"), "metrics_plot", "NULL");
+  N_OK(tg_metrics_plot, 3, {
+    int rc = tg_metrics_plot(fx.metrics_path, fx.png_path, NULL); /* no title */
+    assert_true(rc == 0 || rc == 1);
+  });
+  N_INT(tg_save_module, 1, tg_save_module(NULL, fx.lin, NULL, 0), "save_module", "NULL");
+  N_INT(tg_save_module, 2, tg_save_module(fx.mod_path, NULL, NULL, 0), "save_module", "NULL");
+  N_OK(tg_save_module, 3, assert_int_equal(tg_save_module(fx.mod_path, fx.lin, NULL, 0), 0));
+  N_INT(tg_load_module, 1, tg_load_module(NULL, fx.lin), "load_module", "NULL");
+  N_INT(tg_load_module, 2, tg_load_module(fx.mod_path, NULL), "load_module", "NULL");
+}
+
+/* ---------------------------------------------------------- completeness */
+
+/* The public functions, read from the six headers the way a C reader sees
+ * them: comments and preprocessor lines dropped, then every `tg_name(` at
+ * file scope is a declaration (or a static inline definition); its
+ * parameters are split at top-level commas, and one is a pointer if it has
+ * a '*', is a function-pointer typedef, or is the `...` of a function whose
+ * variable arguments are pointers. */
+#define MAX_HDR_FNS 512
+typedef struct hdr_fn {
+  char name[64];
+  unsigned ptr_args; /* bit i: argument i + 1 is a pointer */
+  bool is_inline;
+} hdr_fn;
+
+static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_backward_fn"};
+/* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
+static const char *const pointer_variadics[] = {"tg_nn_sequential"};
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+    free(s);
+    s = NULL;
+  }
+  if (s) s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+/* comments, preprocessor lines (with their continuations) and the C++
+ * extern "C" wrappers (#ifdef __cplusplus ... #endif) to spaces */
+static void strip_noise(char *s) {
+  bool line_start = true;
+  for (char *p = s; *p;) {
+    if (line_start && strncmp(p, "#ifdef __cplusplus", 18) == 0) {
+      char *e = strstr(p, "#endif");
+      char *end = e ? e + 6 : p + strlen(p);
+      for (; p < end; p++)
+        if (*p != '\n') *p = ' ';
+      continue;
+    }
+    if (p[0] == '/' && p[1] == '*') {
+      char *e = strstr(p + 2, "*/");
+      char *end = e ? e + 2 : p + strlen(p);
+      for (; p < end; p++)
+        if (*p != '\n') *p = ' ';
+      continue;
+    }
+    if (p[0] == '/' && p[1] == '/') {
+      while (*p && *p != '\n') *p++ = ' ';
+      continue;
+    }
+    if (line_start && *p == '#') {
+      while (*p && !(*p == '\n' && p[-1] != '\\')) {
+        if (*p != '\n') *p = ' ';
+        p++;
+      }
+      continue;
+    }
+    if (*p == '\n') line_start = true;
+    else if (*p != ' ' && *p != '\t') line_start = false;
+    p++;
+  }
+}
+
+static bool is_ident(char c) { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+static bool has_word(const char *b, const char *e, const char *w) {
+  size_t n = strlen(w);
+  for (const char *p = b; p + n <= e; p++)
+    if (strncmp(p, w, n) == 0 && (p == b || !is_ident(p[-1])) && (p + n == e || !is_ident(p[n])))
+      return true;
+  return false;
+}
+
+static int scan_header(const char *path, hdr_fn *out, int n, int max) {
+  char *s = read_text(path);
+  if (!s) fail_msg("cannot read %s", path);
+  strip_noise(s);
+  int braces = 0, parens = 0;
+  const char *decl_start = s; /* after the last ';' or '}' at file scope */
+  for (char *p = s; *p; p++) {
+    char c = *p;
+    if (c == '{') braces++;
+    else if (c == '}' && --braces == 0) decl_start = p + 1;
+    else if (c == '(') parens++;
+    else if (c == ')') parens--;
+    else if (c == ';' && braces == 0 && parens == 0) decl_start = p + 1;
+    if (braces || parens || strncmp(p, "tg_", 3) != 0 || (p > s && is_ident(p[-1]))) continue;
+    char *e = p;
+    while (is_ident(*e)) e++;
+    char *q = e;
+    while (*q == ' ' || *q == '\t' || *q == '\n') q++;
+    if (*q != '(') continue;
+    assert_true(n < max);
+    hdr_fn *f = &out[n++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%.*s", (int)(e - p), p);
+    f->is_inline = has_word(decl_start, p, "inline");
+    /* the parameters, up to the matching ')' */
+    int depth = 0, arg = 0;
+    const char *a = q + 1;
+    for (char *r = q + 1;; r++) {
+      if (*r == '(') depth++;
+      else if ((*r == ')' && depth-- == 0) || (*r == ',' && depth == 0)) {
+        bool ptr = memchr(a, '*', (size_t)(r - a)) != NULL;
+        for (size_t k = 0; k < sizeof fn_pointer_types / sizeof *fn_pointer_types; k++)
+          ptr |= has_word(a, r, fn_pointer_types[k]);
+        if (strstr(a, "...") && strstr(a, "...") < r)
+          for (size_t k = 0; k < sizeof pointer_variadics / sizeof *pointer_variadics; k++)
+            ptr |= strcmp(f->name, pointer_variadics[k]) == 0;
+        if (ptr) f->ptr_args |= 1u << arg;
+        arg++;
+        a = r + 1;
+        if (*r == ')') {
+          p = r;
+          break;
+        }
+      }
+      assert_true(*r != '\0');
+    }
+  }
+  free(s);
+  return n;
+}
+
+/* Inline accessors of tg_autograd.h that a backward function calls on the
+ * node the engine hands it (never NULL): no error channel, and a check
+ * would sit in every backward's hot path. Listed so that a new inline is a
+ * decision, not an oversight. */
+static const char *const inline_accessors[] = {
+    "tg_node_extras_", "tg_node_extras_bytes_", "tg_node_f",         "tg_node_i",
+    "tg_node_saved_slot_", "tg_node_saved",     "tg_node_call_site_", "tg_node_needs_grad",
+};
+
+/* the number of public functions taking a pointer that the cases above
+ * cover; a case deleted (or a function added without one) fails */
+#define NULL_FUNCS_COVERED 243
+
+static void test_null_coverage_complete(void **state) {
+  (void)state;
+  static hdr_fn fns[MAX_HDR_FNS];
+  const char *headers[] = {"tensor/tg_tensor.h", "autograd/tg_autograd.h", "ops/tg_ops.h",
+                           "nn/tg_nn.h",         "optim/tg_optim.h",       "data/tg_data.h"};
+  int n = 0;
+  for (size_t h = 0; h < sizeof headers / sizeof *headers; h++) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", TG_SOURCE_DIR, headers[h]);
+    n = scan_header(path, fns, n, MAX_HDR_FNS);
+  }
+  int with_ptrs = 0, missing = 0, n_inline = 0;
+  for (int i = 0; i < n; i++) {
+    /* a name declared twice (a prototype, then a macro-free redeclaration) counts once */
+    bool dup = false;
+    for (int j = 0; j < i && !dup; j++) dup = strcmp(fns[i].name, fns[j].name) == 0;
+    if (dup) continue;
+    if (fns[i].is_inline) {
+      bool listed = false;
+      for (size_t k = 0; k < sizeof inline_accessors / sizeof *inline_accessors; k++)
+        listed |= strcmp(fns[i].name, inline_accessors[k]) == 0;
+      if (!listed) fail_msg("new static inline %s in a public header: cover it or list it", fns[i].name);
+      n_inline++;
+      continue;
+    }
+    if (!fns[i].ptr_args) continue;
+    with_ptrs++;
+    for (int a = 0; a < 32; a++) {
+      if (!(fns[i].ptr_args & (1u << a))) continue;
+      bool hit = false;
+      for (int c = 0; c < n_covered && !hit; c++) hit = covered[c].arg == a + 1 && strcmp(covered[c].fn, fns[i].name) == 0;
+      if (!hit) {
+        print_message("no NULL case for %s argument %d\n", fns[i].name, a + 1);
+        missing++;
+      }
+    }
+  }
+  /* every covered name is a public function taking a pointer (no typos) */
+  int covered_fns = 0;
+  for (int c = 0; c < n_covered; c++) {
+    bool first = true;
+    for (int d = 0; d < c && first; d++) first = strcmp(covered[c].fn, covered[d].fn) != 0;
+    covered_fns += first;
+    bool known = false;
+    for (int i = 0; i < n && !known; i++)
+      known = strcmp(fns[i].name, covered[c].fn) == 0 && (fns[i].ptr_args & (1u << (covered[c].arg - 1)));
+    if (!known) fail_msg("case for %s argument %d: not a pointer argument of a public function", covered[c].fn, covered[c].arg);
+  }
+  print_message("%d NULL cases over %d (function, pointer argument) pairs of %d functions\n",
+                null_cases_run, n_covered, covered_fns);
+  assert_int_equal(missing, 0);
+  assert_int_equal(with_ptrs, covered_fns);
+  assert_int_equal(covered_fns, NULL_FUNCS_COVERED);
+  assert_int_equal(n_inline, (int)(sizeof inline_accessors / sizeof *inline_accessors));
+}
+
+/* ======================================================================
+ * The ops, as functions of an input array (sections 2 and 3)
+ * ====================================================================== */
+typedef tg_tensor *(*op_fn)(tg_tensor **in);
+#define OPF(name, expr)                                                        \
+  static tg_tensor *name(tg_tensor **in) {                                     \
+    tg_tensor *a = in[0], *b = in[1], *c = in[2];                              \
+    (void)a, (void)b, (void)c;                                                 \
+    return (expr);                                                             \
+  }
+OPF(f_add, tg_add(a, b))
+OPF(f_sub, tg_sub(a, b))
+OPF(f_mul, tg_mul(a, b))
+OPF(f_div, tg_div(a, b))
+OPF(f_pow, tg_pow(a, b))
+OPF(f_maximum, tg_maximum(a, b))
+OPF(f_minimum, tg_minimum(a, b))
+OPF(f_add_scalar, tg_add_scalar(a, 1.5))
+OPF(f_sub_scalar, tg_sub_scalar(a, 0.5))
+OPF(f_rsub_scalar, tg_rsub_scalar(a, 2.0))
+OPF(f_mul_scalar, tg_mul_scalar(a, -3.0))
+OPF(f_div_scalar, tg_div_scalar(a, 4.0))
+OPF(f_pow_scalar, tg_pow_scalar(a, 2.5))
+OPF(f_neg, tg_neg(a))
+OPF(f_exp, tg_exp(a))
+OPF(f_log, tg_log(a))
+OPF(f_sqrt, tg_sqrt(a))
+OPF(f_abs, tg_abs(a))
+OPF(f_sin, tg_sin(a))
+OPF(f_cos, tg_cos(a))
+OPF(f_tanh, tg_tanh(a))
+OPF(f_sigmoid, tg_sigmoid(a))
+OPF(f_relu, tg_relu(a))
+OPF(f_leaky_relu, tg_leaky_relu(a, 0.1))
+OPF(f_elu, tg_elu(a, 1.0))
+OPF(f_softplus, tg_softplus(a, 2.0, 20.0))
+OPF(f_clamp, tg_clamp(a, -0.5, 0.5))
+OPF(f_sum, tg_sum(a))
+OPF(f_sum_d0, tg_sum_dims(a, 1, (const int[]){0}, false))
+OPF(f_sum_d1k, tg_sum_dims(a, 1, (const int[]){1}, true))
+OPF(f_mean, tg_mean(a))
+OPF(f_mean_d0, tg_mean_dims(a, 1, (const int[]){0}, false))
+OPF(f_mean_d1, tg_mean_dims(a, 1, (const int[]){-1}, false))
+OPF(f_var, tg_var(a, true))
+OPF(f_var_d1, tg_var_dims(a, 1, (const int[]){1}, true, false))
+OPF(f_var_d0k, tg_var_dims(a, 1, (const int[]){0}, false, true))
+OPF(f_lse, tg_logsumexp(a, 0, NULL, false))
+OPF(f_lse_d1, tg_logsumexp(a, 1, (const int[]){1}, false))
+OPF(f_max, tg_max(a))
+OPF(f_min, tg_min(a))
+OPF(f_max_d1, tg_max_dim(a, 1, false, NULL))
+OPF(f_min_d0, tg_min_dim(a, 0, true, NULL))
+OPF(f_sum_to_13, tg_sum_to_shape(a, TG_SHAPE(1, 3)))
+OPF(f_sum_to_3, tg_sum_to_shape(a, TG_SHAPE(3)))
+OPF(f_matmul, tg_matmul(a, b))
+OPF(f_dot, tg_dot(a, b))
+OPF(f_outer, tg_outer(a, b))
+OPF(f_softmax1, tg_softmax(a, 1))
+OPF(f_log_softmax0, tg_log_softmax(a, 0))
+OPF(f_gather1, tg_gather(a, 1, b))
+OPF(f_scatter_add0, tg_scatter_add(a, 0, b, c))
+OPF(f_index_select0, tg_index_select(a, 0, b))
+OPF(f_index_select1, tg_index_select(a, 1, b))
+OPF(f_index_add0, tg_index_add(a, 0, b, c))
+OPF(f_index_add1, tg_index_add(a, 1, b, c))
+/* the shape ops, as functions of the input's own shape */
+static tg_tensor *f_reshape_rev(tg_tensor **in) {
+  size_t sh[TG_MAX_DIMS];
+  tg_tensor *a = in[0];
+  for (int d = 0; a && d < a->ndim; d++) sh[d] = a->shape[a->ndim - 1 - d];
+  return a ? tg_reshape(a, a->ndim, sh) : NULL;
+}
+OPF(f_view_flat, tg_view(a, TG_SHAPE(a->numel)))
+OPF(f_reshape_infer_rows, tg_reshape_infer(a, 2, (const long[]){-1, (long)a->shape[a->ndim - 1]}))
+OPF(f_reshape_infer_0m1, tg_reshape_infer(a, 2, (const long[]){0, -1}))
+OPF(f_flatten, tg_flatten(a, 0, -1))
+OPF(f_squeeze1, tg_squeeze(a, 1))
+OPF(f_squeeze_all, tg_squeeze_all(a))
+OPF(f_unsqueeze1, tg_unsqueeze(a, 1))
+OPF(f_transpose, tg_transpose(a, 0, -1))
+OPF(f_t, tg_t(a))
+OPF(f_permute201, tg_permute(a, (const int[]){2, 0, 1}))
+static tg_tensor *f_expand_lead(tg_tensor **in) { /* a new leading dim of 2 */
+  size_t sh[TG_MAX_DIMS] = {2};
+  tg_tensor *a = in[0];
+  for (int d = 0; a && d < a->ndim; d++) sh[d + 1] = a->shape[d];
+  return a ? tg_expand(a, a->ndim + 1, sh) : NULL;
+}
+OPF(f_expand_03, tg_expand(a, TG_SHAPE(0, 3)))
+OPF(f_narrow1, tg_narrow(a, 1, 1, 2))
+OPF(f_narrow_empty, tg_narrow(a, 1, 1, 0))
+OPF(f_slice_step, tg_slice(a, 1, 0, 3, 2))
+OPF(f_slice_empty, tg_slice(a, 1, 2, 1, 1))
+OPF(f_select0, tg_select(a, 0, 0))
+OPF(f_select1, tg_select(a, 1, 1))
+OPF(f_contiguous, tg_contiguous(a))
+OPF(f_clone, tg_clone(a))
+OPF(f_to_f32, tg_to_dtype(a, TG_FLOAT32))
+OPF(f_cat0, tg_cat(2, (tg_tensor *[]){a, b}, 0))
+OPF(f_cat1, tg_cat(2, (tg_tensor *[]){a, b}, 1))
+OPF(f_stack0, tg_stack(2, (tg_tensor *[]){a, b}, 0))
+OPF(f_stack1, tg_stack(2, (tg_tensor *[]){a, b}, 1))
+#undef OPF
+
+/* an input of a case: shape and kind ('n' N(0,1), 'p' in [0.5, 2), 'i' int64
+ * index in [0, bound)) */
+typedef struct in_spec {
+  int ndim;
+  size_t shape[4];
+  char kind;
+  int64_t bound;
+} in_spec;
+#define IN(kind, ...) {(int)(sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t)), {__VA_ARGS__}, kind, 0}
+#define IDX(bound, ...) {(int)(sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t)), {__VA_ARGS__}, 'i', bound}
+
+static tg_tensor *make_input(const in_spec *sp, const size_t *shape, tg_rng *r) {
+  if (sp->kind == 'i') {
+    tg_tensor *t = tg_zeros(TG_INT64, sp->ndim, shape);
+    for (size_t i = 0; t && i < t->numel; i++)
+      ((int64_t *)tg_data(t))[i] = (int64_t)(tg_rng_next(r) % (uint64_t)sp->bound);
+    return t;
+  }
+  tg_tensor *t = sp->kind == 'p' ? tg_uniform(r, TG_FLOAT64, sp->ndim, shape, 0.5, 2.0)
+                                 : tg_randn(r, TG_FLOAT64, sp->ndim, shape);
+  return tg_requires_grad_(t, true);
+}
+
+/* ======================================================================
+ * Section 2: zero-size tensors
+ * ====================================================================== */
+#define NO_FILL 12345.0 /* the output's values are not checked */
+
+typedef struct zero_case {
+  const char *op; /* the tg_ops.h function the case runs */
+  op_fn f;
+  int n_in;
+  in_spec in[3];
+  int out_ndim; /* -1: PyTorch raises here, so an error is expected */
+  size_t out_shape[4];
+  const char *err; /* fragment of that error */
+  double fill;     /* every output element (NAN: NaN), or NO_FILL */
+  const char *grads; /* per input: '0' gradient all zeros, '1' all ones (d sum(out) / d in), '-' no grad */
+} zero_case;
+
+#define OUT(...) (int)(sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t)), {__VA_ARGS__}
+#define OUT0 0, {0}
+#define ERR(frag) -1, {0}, frag
+#define Z1(op, f, in0, out, fill) {op, f, 1, {in0}, out, NULL, fill, "0"}
+
+/* PyTorch's results for each (checked with torch 1.13 semantics: empty
+ * reductions give 0 / nan / -inf, max/min over an empty dim raise, matmul
+ * with an empty inner dim gives zeros, expand may expand a 1 to 0) */
+static const zero_case zero_cases[] = {
+    /* binary, with broadcasting against empty dims */
+    {"tg_add", f_add, 2, {IN('n', 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_add", f_add, 2, {IN('n', 2, 0), IN('n', 2, 1)}, OUT(2, 0), NULL, NO_FILL, "00"},
+    {"tg_add", f_add, 2, {IN('n', 0, 3), IN('n', 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_add", f_add, 2, {IN('n', 0, 3), IN('n', 2, 3)}, ERR("broadcast"), 0, NULL},
+    {"tg_sub", f_sub, 2, {IN('n', 2, 0), IN('n', 1, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
+    {"tg_mul", f_mul, 2, {IN('n', 0, 3), IN('n', 1, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_div", f_div, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_pow", f_pow, 2, {IN('p', 2, 0), IN('n', 2, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
+    {"tg_maximum", f_maximum, 2, {IN('n', 0, 3), IN('n', 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_minimum", f_minimum, 2, {IN('n', 2, 0), IN('n', 2, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
+    /* with a number */
+    Z1("tg_add_scalar", f_add_scalar, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_sub_scalar", f_sub_scalar, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_rsub_scalar", f_rsub_scalar, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_mul_scalar", f_mul_scalar, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_div_scalar", f_div_scalar, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_pow_scalar", f_pow_scalar, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    /* unary */
+    Z1("tg_neg", f_neg, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_exp", f_exp, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_log", f_log, IN('p', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_sqrt", f_sqrt, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_abs", f_abs, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_sin", f_sin, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_cos", f_cos, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_tanh", f_tanh, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_sigmoid", f_sigmoid, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_relu", f_relu, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_leaky_relu", f_leaky_relu, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_elu", f_elu, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_softplus", f_softplus, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_clamp", f_clamp, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    /* reductions: the sum of nothing is 0, the mean and variance NaN, the
+     * logsumexp -inf; max and min need a non-empty reduced dim */
+    Z1("tg_sum", f_sum, IN('n', 0, 3), OUT0, 0.0),
+    Z1("tg_sum_dims", f_sum_d0, IN('n', 0, 3), OUT(3), 0.0),
+    Z1("tg_sum_dims", f_sum_d1k, IN('n', 0, 3), OUT(0, 1), NO_FILL),
+    Z1("tg_sum_dims", f_sum_d1k, IN('n', 2, 0), OUT(2, 1), 0.0),
+    Z1("tg_mean", f_mean, IN('n', 0, 3), OUT0, NAN),
+    Z1("tg_mean_dims", f_mean_d0, IN('n', 0, 3), OUT(3), NAN),
+    Z1("tg_mean_dims", f_mean_d1, IN('n', 0, 3), OUT(0), NO_FILL),
+    Z1("tg_var", f_var, IN('n', 2, 0), OUT0, NAN),
+    Z1("tg_var_dims", f_var_d1, IN('n', 2, 0), OUT(2), NAN),
+    Z1("tg_var_dims", f_var_d0k, IN('n', 0, 3), OUT(1, 3), NAN),
+    Z1("tg_logsumexp", f_lse, IN('n', 0, 3), OUT0, -INFINITY),
+    Z1("tg_logsumexp", f_lse_d1, IN('n', 2, 0), OUT(2), -INFINITY),
+    Z1("tg_logsumexp", f_lse_d1, IN('n', 0, 3), OUT(0), NO_FILL),
+    {"tg_max", f_max, 1, {IN('n', 0, 3)}, ERR("max"), 0, NULL},
+    {"tg_min", f_min, 1, {IN('n', 2, 0)}, ERR("min"), 0, NULL},
+    Z1("tg_max_dim", f_max_d1, IN('n', 0, 3), OUT(0), NO_FILL),
+    {"tg_max_dim", f_max_d1, 1, {IN('n', 2, 0)}, ERR("max"), 0, NULL},
+    Z1("tg_min_dim", f_min_d0, IN('n', 2, 0), OUT(1, 0), NO_FILL),
+    {"tg_min_dim", f_min_d0, 1, {IN('n', 0, 3)}, ERR("min"), 0, NULL},
+    Z1("tg_sum_to_shape", f_sum_to_13, IN('n', 0, 3), OUT(1, 3), 0.0),
+    Z1("tg_sum_to_shape", f_sum_to_3, IN('n', 0, 3), OUT(3), 0.0),
+    /* linear algebra: an empty inner dim gives zeros */
+    {"tg_matmul", f_matmul, 2, {IN('n', 0, 3), IN('n', 3, 4)}, OUT(0, 4), NULL, NO_FILL, "00"},
+    {"tg_matmul", f_matmul, 2, {IN('n', 2, 0), IN('n', 0, 3)}, OUT(2, 3), NULL, 0.0, "00"},
+    {"tg_matmul", f_matmul, 2, {IN('n', 2, 3), IN('n', 3, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
+    {"tg_matmul", f_matmul, 2, {IN('n', 0, 2, 3), IN('n', 3, 4)}, OUT(0, 2, 4), NULL, NO_FILL, "00"},
+    {"tg_matmul", f_matmul, 2, {IN('n', 2, 0), IN('n', 0)}, OUT(2), NULL, 0.0, "00"},
+    {"tg_dot", f_dot, 2, {IN('n', 0), IN('n', 0)}, OUT0, NULL, 0.0, "00"},
+    {"tg_outer", f_outer, 2, {IN('n', 0), IN('n', 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    /* softmax and indexing */
+    Z1("tg_softmax", f_softmax1, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_softmax", f_softmax1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_log_softmax", f_log_softmax0, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    {"tg_gather", f_gather1, 2, {IN('n', 2, 3), IDX(3, 2, 0)}, OUT(2, 0), NULL, NO_FILL, "0-"},
+    {"tg_gather", f_gather1, 2, {IN('n', 0, 3), IDX(3, 0, 2)}, OUT(0, 2), NULL, NO_FILL, "0-"},
+    {"tg_scatter_add", f_scatter_add0, 3, {IN('n', 2, 3), IDX(2, 0, 3), IN('n', 0, 3)}, OUT(2, 3), NULL, NO_FILL, "1-0"},
+    {"tg_index_select", f_index_select0, 2, {IN('n', 2, 3), IDX(2, 0)}, OUT(0, 3), NULL, NO_FILL, "0-"},
+    {"tg_index_select", f_index_select1, 2, {IN('n', 0, 3), IDX(3, 2)}, OUT(0, 2), NULL, NO_FILL, "0-"},
+    {"tg_index_add", f_index_add0, 3, {IN('n', 2, 3), IDX(2, 0), IN('n', 0, 3)}, OUT(2, 3), NULL, NO_FILL, "1-0"},
+    {"tg_index_add", f_index_add1, 3, {IN('n', 0, 3), IDX(3, 2), IN('n', 0, 2)}, OUT(0, 3), NULL, NO_FILL, "0-0"},
+    /* shape */
+    Z1("tg_reshape", f_reshape_rev, IN('n', 0, 3), OUT(3, 0), NO_FILL),
+    Z1("tg_view", f_view_flat, IN('n', 2, 0), OUT(0), NO_FILL),
+    Z1("tg_reshape_infer", f_reshape_infer_rows, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    /* -1 next to a 0 could be anything: PyTorch refuses it as ambiguous */
+    {"tg_reshape_infer", f_reshape_infer_0m1, 1, {IN('n', 0, 3)}, ERR("reshape"), 0, NULL},
+    Z1("tg_flatten", f_flatten, IN('n', 0, 3), OUT(0), NO_FILL),
+    Z1("tg_squeeze", f_squeeze1, IN('n', 0, 1, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_squeeze_all", f_squeeze_all, IN('n', 0, 1, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_unsqueeze", f_unsqueeze1, IN('n', 0, 3), OUT(0, 1, 3), NO_FILL),
+    Z1("tg_transpose", f_transpose, IN('n', 0, 3), OUT(3, 0), NO_FILL),
+    Z1("tg_t", f_t, IN('n', 2, 0), OUT(0, 2), NO_FILL),
+    Z1("tg_permute", f_permute201, IN('n', 0, 2, 3), OUT(3, 0, 2), NO_FILL),
+    Z1("tg_expand", f_expand_lead, IN('n', 0, 3), OUT(2, 0, 3), NO_FILL),
+    Z1("tg_expand", f_expand_03, IN('n', 1, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_narrow", f_narrow1, IN('n', 0, 3), OUT(0, 2), NO_FILL),
+    Z1("tg_narrow", f_narrow_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
+    Z1("tg_slice", f_slice_step, IN('n', 0, 3), OUT(0, 2), NO_FILL),
+    Z1("tg_slice", f_slice_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
+    Z1("tg_select", f_select1, IN('n', 0, 3), OUT(0), NO_FILL),
+    {"tg_select", f_select0, 1, {IN('n', 0, 3)}, ERR("select"), 0, NULL},
+    Z1("tg_contiguous", f_contiguous, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_clone", f_clone, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_to_dtype", f_to_f32, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    {"tg_cat", f_cat0, 2, {IN('n', 0, 3), IN('n', 2, 3)}, OUT(2, 3), NULL, NO_FILL, "01"},
+    {"tg_cat", f_cat1, 2, {IN('n', 2, 0), IN('n', 2, 3)}, OUT(2, 3), NULL, NO_FILL, "01"},
+    {"tg_cat", f_cat0, 2, {IN('n', 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_stack", f_stack0, 2, {IN('n', 0, 3), IN('n', 0, 3)}, OUT(2, 0, 3), NULL, NO_FILL, "00"},
+    {"tg_stack", f_stack1, 2, {IN('n', 2, 0), IN('n', 2, 0)}, OUT(2, 2, 0), NULL, NO_FILL, "00"},
+};
+
+static bool same_value(double v, double want) { return isnan(want) ? isnan(v) : v == want; }
+
+/* a table case that went wrong: reported, counted, and the table goes on */
+static int case_failures;
+static bool case_fail(const char *where, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  print_error("%s: %s\n", where, msg);
+  case_failures++;
+  return false;
+}
+
+static void describe(char *where, size_t len, const char *op, int n_in, const in_spec *in, const char *extra) {
+  size_t u = (size_t)snprintf(where, len, "%s(", op);
+  for (int i = 0; i < n_in && u < len; i++) {
+    u += (size_t)snprintf(where + u, len - u, i ? ", [" : "[");
+    for (int d = 0; d < in[i].ndim && u < len; d++)
+      u += (size_t)snprintf(where + u, len - u, d ? ",%zu" : "%zu", in[i].shape[d]);
+    if (u < len) u += (size_t)snprintf(where + u, len - u, "]%s", in[i].kind == 'i' ? " int64" : "");
+  }
+  if (u < len) snprintf(where + u, len - u, ")%s", extra);
+}
+
+static bool check_zero_case(const zero_case *zc, const char *where, tg_tensor **in) {
+  tg_clear_error();
+  tg_tensor *out = zc->f(in);
+  if (zc->out_ndim < 0) {
+    if (out) return case_fail(where, "returned a tensor where PyTorch raises");
+    if (!strstr(tg_last_error(), zc->err))
+      return case_fail(where, "error \"%s\" does not mention \"%s\"", tg_last_error(), zc->err);
+    return true;
+  }
+  if (!out) return case_fail(where, "failed: %s", tg_last_error());
+  bool shape_ok = out->ndim == zc->out_ndim;
+  for (int d = 0; shape_ok && d < out->ndim; d++) shape_ok = out->shape[d] == zc->out_shape[d];
+  if (!shape_ok) {
+    char got[96];
+    return case_fail(where, "result %s, PyTorch's has %d dims [%zu,%zu,...]", tg_shape_str(out, got, sizeof got),
+                     zc->out_ndim, zc->out_shape[0], zc->out_shape[1]);
+  }
+  for (size_t i = 0; zc->fill != NO_FILL && i < out->numel; i++)
+    if (!same_value(tg_get_flat(out, i), zc->fill))
+      return case_fail(where, "element %zu is %g, expected %g", i, tg_get_flat(out, i), zc->fill);
+  /* backward with d out = 1 everywhere: each input's gradient has its shape */
+  if (!out->requires_grad) return case_fail(where, "the result does not require grad");
+  if (tg_backward(out, tg_ones_like(out), false) != 0) return case_fail(where, "backward failed: %s", tg_last_error());
+  for (int i = 0; i < zc->n_in; i++) {
+    if (zc->grads[i] == '-') continue;
+    tg_tensor *gr = in[i]->grad;
+    if (!gr) return case_fail(where, "input %d has no gradient", i);
+    if (!tg_same_shape(gr, in[i])) return case_fail(where, "gradient %d has the wrong shape", i);
+    double want = zc->grads[i] == '1' ? 1.0 : 0.0;
+    for (size_t k = 0; k < gr->numel; k++)
+      if (tg_get_flat(gr, k) != want)
+        return case_fail(where, "gradient %d element %zu is %g, expected %g", i, k, tg_get_flat(gr, k), want);
+  }
+  return true;
+}
+
+static void run_zero_case(const zero_case *zc, tg_rng *rng) {
+  char where[200];
+  describe(where, sizeof where, zc->op, zc->n_in, zc->in, "");
+  tg_scope_begin();
+  tg_tensor *in[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < zc->n_in; i++) in[i] = make_input(&zc->in[i], zc->in[i].shape, rng);
+  check_zero_case(zc, where, in);
+  tg_scope_end();
+}
+
+static void test_zero_size_ops(void **state) {
+  (void)state;
+  tg_rng rng;
+  tg_rng_seed(&rng, 2024);
+  case_failures = 0;
+  for (size_t k = 0; k < sizeof zero_cases / sizeof *zero_cases; k++) run_zero_case(&zero_cases[k], &rng);
+  print_message("%zu zero-size cases\n", sizeof zero_cases / sizeof *zero_cases);
+  assert_int_equal(case_failures, 0);
+}
+
+/* ======================================================================
+ * Section 3: non-contiguous inputs
+ * ====================================================================== */
+/* Every input of a case is made as a non-contiguous view of a float64 leaf
+ * (or of an int64 index), three ways:
+ *   'T' transposed: two dims of size > 1 swapped (for a tensor with one
+ *       such dim, a column of a wider matrix: a select with stride 2),
+ *   'S' sliced with a step: every second entry of the last dim of size > 1,
+ *   'E' expanded: the first dim of size > 1 broadcast from size 1.
+ * The op runs on the views and on tg_contiguous copies of the same views;
+ * values, and the float64 gradients that reach the leaves through each
+ * path for the same upstream gradient, must agree. */
+typedef struct nc_case {
+  const char *op;
+  op_fn f;
+  int n_in;
+  in_spec in[3];
+  bool view_errors; /* tg_view: a non-contiguous input is an error, as in PyTorch */
+} nc_case;
+
+#define NC(op, f, n, ...) {op, f, n, {__VA_ARGS__}, false}
+
+static const nc_case nc_cases[] = {
+    NC("tg_add", f_add, 2, IN('n', 2, 3), IN('n', 2, 3)),
+    NC("tg_add", f_add, 2, IN('n', 2, 3), IN('n', 3)),
+    NC("tg_sub", f_sub, 2, IN('n', 2, 3), IN('n', 2, 3)),
+    NC("tg_mul", f_mul, 2, IN('n', 2, 3), IN('n', 2, 1)),
+    NC("tg_div", f_div, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_pow", f_pow, 2, IN('p', 2, 3), IN('n', 2, 3)),
+    NC("tg_maximum", f_maximum, 2, IN('n', 2, 3), IN('n', 2, 3)),
+    NC("tg_minimum", f_minimum, 2, IN('n', 2, 3), IN('n', 3)),
+    NC("tg_add_scalar", f_add_scalar, 1, IN('n', 2, 3)),
+    NC("tg_sub_scalar", f_sub_scalar, 1, IN('n', 2, 3)),
+    NC("tg_rsub_scalar", f_rsub_scalar, 1, IN('n', 2, 3)),
+    NC("tg_mul_scalar", f_mul_scalar, 1, IN('n', 2, 3)),
+    NC("tg_div_scalar", f_div_scalar, 1, IN('n', 2, 3)),
+    NC("tg_pow_scalar", f_pow_scalar, 1, IN('p', 2, 3)),
+    NC("tg_neg", f_neg, 1, IN('n', 2, 3)),
+    NC("tg_exp", f_exp, 1, IN('n', 2, 3)),
+    NC("tg_log", f_log, 1, IN('p', 2, 3)),
+    NC("tg_sqrt", f_sqrt, 1, IN('p', 2, 3)),
+    NC("tg_abs", f_abs, 1, IN('n', 2, 3)),
+    NC("tg_sin", f_sin, 1, IN('n', 2, 3)),
+    NC("tg_cos", f_cos, 1, IN('n', 2, 3)),
+    NC("tg_tanh", f_tanh, 1, IN('n', 2, 3)),
+    NC("tg_sigmoid", f_sigmoid, 1, IN('n', 2, 3)),
+    NC("tg_relu", f_relu, 1, IN('n', 2, 3)),
+    NC("tg_leaky_relu", f_leaky_relu, 1, IN('n', 2, 3)),
+    NC("tg_elu", f_elu, 1, IN('n', 2, 3)),
+    NC("tg_softplus", f_softplus, 1, IN('n', 2, 3)),
+    NC("tg_clamp", f_clamp, 1, IN('n', 2, 3)),
+    NC("tg_sum", f_sum, 1, IN('n', 2, 3)),
+    NC("tg_sum_dims", f_sum_d0, 1, IN('n', 2, 3)),
+    NC("tg_sum_dims", f_sum_d1k, 1, IN('n', 2, 3)),
+    NC("tg_mean", f_mean, 1, IN('n', 2, 3)),
+    NC("tg_mean_dims", f_mean_d0, 1, IN('n', 2, 3)),
+    NC("tg_mean_dims", f_mean_d1, 1, IN('n', 2, 3)),
+    NC("tg_var", f_var, 1, IN('n', 2, 3)),
+    NC("tg_var_dims", f_var_d1, 1, IN('n', 2, 3)),
+    NC("tg_var_dims", f_var_d0k, 1, IN('n', 2, 3)),
+    NC("tg_logsumexp", f_lse, 1, IN('n', 2, 3)),
+    NC("tg_logsumexp", f_lse_d1, 1, IN('n', 2, 3)),
+    NC("tg_max", f_max, 1, IN('n', 2, 3)),
+    NC("tg_min", f_min, 1, IN('n', 2, 3)),
+    NC("tg_max_dim", f_max_d1, 1, IN('n', 2, 3)),
+    NC("tg_min_dim", f_min_d0, 1, IN('n', 2, 3)),
+    NC("tg_sum_to_shape", f_sum_to_13, 1, IN('n', 2, 3)),
+    NC("tg_sum_to_shape", f_sum_to_3, 1, IN('n', 2, 3)),
+    NC("tg_matmul", f_matmul, 2, IN('n', 2, 3), IN('n', 3, 4)),
+    NC("tg_matmul", f_matmul, 2, IN('n', 2, 2, 3), IN('n', 2, 3, 2)),
+    NC("tg_matmul", f_matmul, 2, IN('n', 2, 3), IN('n', 3)),
+    NC("tg_matmul", f_matmul, 2, IN('n', 3), IN('n', 3, 2)),
+    NC("tg_dot", f_dot, 2, IN('n', 3), IN('n', 3)),
+    NC("tg_outer", f_outer, 2, IN('n', 3), IN('n', 2)),
+    NC("tg_softmax", f_softmax1, 1, IN('n', 2, 3)),
+    NC("tg_log_softmax", f_log_softmax0, 1, IN('n', 2, 3)),
+    NC("tg_gather", f_gather1, 2, IN('n', 2, 3), IDX(3, 2, 2)),
+    NC("tg_scatter_add", f_scatter_add0, 3, IN('n', 2, 3), IDX(2, 2, 3), IN('n', 2, 3)),
+    NC("tg_index_select", f_index_select0, 2, IN('n', 3, 2), IDX(3, 2)),
+    NC("tg_index_select", f_index_select1, 2, IN('n', 2, 3), IDX(3, 2)),
+    NC("tg_index_add", f_index_add0, 3, IN('n', 3, 2), IDX(3, 2), IN('n', 2, 2)),
+    NC("tg_index_add", f_index_add1, 3, IN('n', 2, 3), IDX(3, 2), IN('n', 2, 2)),
+    NC("tg_reshape", f_reshape_rev, 1, IN('n', 2, 3)),
+    {"tg_view", f_view_flat, 1, {IN('n', 2, 3)}, true},
+    NC("tg_reshape_infer", f_reshape_infer_rows, 1, IN('n', 2, 3)),
+    NC("tg_flatten", f_flatten, 1, IN('n', 2, 3)),
+    NC("tg_squeeze", f_squeeze1, 1, IN('n', 2, 1, 3)),
+    NC("tg_squeeze_all", f_squeeze_all, 1, IN('n', 2, 1, 3)),
+    NC("tg_unsqueeze", f_unsqueeze1, 1, IN('n', 2, 3)),
+    NC("tg_transpose", f_transpose, 1, IN('n', 2, 3)),
+    NC("tg_t", f_t, 1, IN('n', 2, 3)),
+    NC("tg_permute", f_permute201, 1, IN('n', 2, 3, 2)),
+    NC("tg_expand", f_expand_lead, 1, IN('n', 2, 3)),
+    NC("tg_narrow", f_narrow1, 1, IN('n', 2, 3)),
+    NC("tg_slice", f_slice_step, 1, IN('n', 2, 3)),
+    NC("tg_select", f_select0, 1, IN('n', 2, 3)),
+    NC("tg_select", f_select1, 1, IN('n', 2, 3)),
+    NC("tg_contiguous", f_contiguous, 1, IN('n', 2, 3)),
+    NC("tg_clone", f_clone, 1, IN('n', 2, 3)),
+    NC("tg_to_dtype", f_to_f32, 1, IN('n', 2, 3)),
+    NC("tg_cat", f_cat0, 2, IN('n', 2, 3), IN('n', 3, 3)),
+    NC("tg_cat", f_cat1, 2, IN('n', 2, 3), IN('n', 2, 2)),
+    NC("tg_stack", f_stack0, 2, IN('n', 2, 3), IN('n', 2, 3)),
+    NC("tg_stack", f_stack1, 2, IN('n', 2, 3), IN('n', 2, 3)),
+};
+
+/* the last two dims of size > 1 (or fewer), for 'T' */
+static int big_dims(const in_spec *sp, int *d0, int *d1) {
+  int n = 0;
+  for (int d = sp->ndim - 1; d >= 0 && n < 2; d--)
+    if (sp->shape[d] > 1) {
+      if (n == 0) *d1 = d;
+      else *d0 = d;
+      n++;
+    }
+  return n;
+}
+
+/* a non-contiguous view of the spec's logical shape; *base is its leaf */
+static tg_tensor *make_view(char kind, const in_spec *sp, tg_rng *r, tg_tensor **base) {
+  in_spec b = *sp;
+  int d0 = -1, d1 = -1, n = big_dims(sp, &d0, &d1);
+  *base = NULL;
+  switch (kind) {
+  case 'T':
+    if (n == 2) {
+      b.shape[d0] = sp->shape[d1], b.shape[d1] = sp->shape[d0];
+      *base = make_input(&b, b.shape, r);
+      return tg_transpose(*base, d0, d1);
+    }
+    b.shape[b.ndim++] = 2; /* a column of a wider tensor */
+    *base = make_input(&b, b.shape, r);
+    return tg_select(*base, sp->ndim, 1);
+  case 'S':
+    if (n == 0) return NULL;
+    b.shape[d1] *= 2;
+    *base = make_input(&b, b.shape, r);
+    return tg_slice(*base, d1, 1, (long)b.shape[d1], 2);
+  case 'E':
+    for (int d = 0; d < sp->ndim; d++)
+      if (sp->shape[d] > 1) {
+        b.shape[d] = 1;
+        *base = make_input(&b, b.shape, r);
+        return tg_expand(*base, sp->ndim, sp->shape);
+      }
+    return NULL;
+  }
+  return NULL;
+}
+
+static bool close_rel(double a, double b) { return fabs(a - b) <= 1e-12 * (1 + fabs(b)) || (isnan(a) && isnan(b)); }
+
+static bool check_nc_case(const nc_case *nc, char kind, const char *where, tg_rng *r) {
+  tg_tensor *view[3] = {NULL, NULL, NULL}, *base[3] = {NULL, NULL, NULL}, *copy[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < nc->n_in; i++) {
+    view[i] = make_view(kind, &nc->in[i], r, &base[i]);
+    if (!view[i]) return case_fail(where, "could not make the view: %s", tg_last_error());
+    if (tg_is_contiguous(view[i])) return case_fail(where, "input %d is contiguous: not a test", i);
+    copy[i] = tg_contiguous(view[i]);
+    if (!copy[i] || !tg_is_contiguous(copy[i])) return case_fail(where, "tg_contiguous failed: %s", tg_last_error());
+  }
+  tg_clear_error();
+  tg_tensor *y1 = nc->f(view);
+  if (nc->view_errors) {
+    if (y1 || !strstr(tg_last_error(), "not contiguous"))
+      return case_fail(where, "a view of non-contiguous input: expected the error PyTorch gives");
+    return nc->f(copy) ? true : case_fail(where, "on the contiguous copy: %s", tg_last_error());
+  }
+  if (!y1) return case_fail(where, "failed on the views: %s", tg_last_error());
+  tg_tensor *y2 = nc->f(copy);
+  if (!y2) return case_fail(where, "failed on the contiguous copies: %s", tg_last_error());
+  if (!tg_same_shape(y1, y2) || y1->dtype != y2->dtype) return case_fail(where, "results differ in shape or dtype");
+  for (size_t k = 0; k < y1->numel; k++)
+    if (!close_rel(tg_get_flat(y1, k), tg_get_flat(y2, k)))
+      return case_fail(where, "element %zu: %.17g on the views, %.17g on the copies", k, tg_get_flat(y1, k), tg_get_flat(y2, k));
+  /* the same upstream gradient through both paths */
+  tg_tensor *g = tg_randn(r, y1->dtype, y1->ndim, y1->shape);
+  double *grad1[3] = {NULL, NULL, NULL};
+  bool ok = true;
+  /* retain_graph: the views' own nodes are shared by both paths */
+  if (tg_backward(y1, g, true) != 0) ok = case_fail(where, "backward through the views: %s", tg_last_error());
+  for (int i = 0; ok && i < nc->n_in; i++) {
+    if (nc->in[i].kind == 'i') continue;
+    if (!base[i]->grad) {
+      ok = case_fail(where, "no gradient for input %d through the views", i);
+      break;
+    }
+    grad1[i] = malloc(base[i]->numel * sizeof(double));
+    assert_non_null(grad1[i]);
+    assert_int_equal(tg_to_f64_array(base[i]->grad, grad1[i]), 0);
+    assert_int_equal(tg_zero_grad(base[i]), 0);
+  }
+  if (ok && tg_backward(y2, g, false) != 0) ok = case_fail(where, "backward through the copies: %s", tg_last_error());
+  for (int i = 0; ok && i < nc->n_in; i++) {
+    if (nc->in[i].kind == 'i') continue;
+    for (size_t k = 0; ok && k < base[i]->numel; k++)
+      if (!close_rel(grad1[i][k], tg_get_flat(base[i]->grad, k)))
+        ok = case_fail(where, "gradient of input %d, element %zu: %.17g through the views, %.17g through the copies",
+                       i, k, grad1[i][k], tg_get_flat(base[i]->grad, k));
+  }
+  for (int i = 0; i < 3; i++) free(grad1[i]);
+  return ok;
+}
+
+static void test_noncontiguous_ops(void **state) {
+  (void)state;
+  tg_rng rng;
+  tg_rng_seed(&rng, 77);
+  case_failures = 0;
+  int runs = 0;
+  const char kinds[] = {'T', 'S', 'E'};
+  const char *kind_names[] = {" transposed", " sliced with a step", " expanded"};
+  for (size_t k = 0; k < sizeof nc_cases / sizeof *nc_cases; k++)
+    for (int j = 0; j < 3; j++) {
+      char where[200];
+      describe(where, sizeof where, nc_cases[k].op, nc_cases[k].n_in, nc_cases[k].in, kind_names[j]);
+      tg_scope_begin();
+      check_nc_case(&nc_cases[k], kinds[j], where, &rng);
+      tg_scope_end();
+      runs++;
+    }
+  assert_int_equal(runs, 3 * (int)(sizeof nc_cases / sizeof *nc_cases));
+  print_message("%d non-contiguous cases (%zu op calls x 3 layouts)\n", runs, sizeof nc_cases / sizeof *nc_cases);
+  assert_int_equal(case_failures, 0);
+}
+
+/* both tables run every op of ops/tg_ops.h that takes a tensor */
+static void test_op_tables_complete(void **state) {
+  (void)state;
+  static hdr_fn fns[MAX_HDR_FNS];
+  char path[512];
+  snprintf(path, sizeof path, "%s/ops/tg_ops.h", TG_SOURCE_DIR);
+  int n = scan_header(path, fns, 0, MAX_HDR_FNS), ops = 0, missing = 0;
+  for (int i = 0; i < n; i++) {
+    if (!fns[i].ptr_args) continue; /* tg_set_num_threads */
+    ops++;
+    bool in_zero = false, in_nc = false;
+    for (size_t k = 0; k < sizeof zero_cases / sizeof *zero_cases; k++) in_zero |= strcmp(zero_cases[k].op, fns[i].name) == 0;
+    for (size_t k = 0; k < sizeof nc_cases / sizeof *nc_cases; k++) in_nc |= strcmp(nc_cases[k].op, fns[i].name) == 0;
+    if (!in_zero) print_error("%s has no zero-size case\n", fns[i].name);
+    if (!in_nc) print_error("%s has no non-contiguous case\n", fns[i].name);
+    missing += !in_zero + !in_nc;
+  }
+  assert_int_equal(missing, 0);
+  assert_int_equal(ops, 67);
+}
+
+/* ======================================================================
+ * Section 4: autograd misuse
+ * ====================================================================== */
+
+/* A graph walked once without retain_graph cannot be walked again: the
+ * error names the released node (taken from the tensor, not hard-coded),
+ * nothing is accumulated, and new graphs over the same leaves still work. */
+static void test_backward_twice_names_node(void **state) {
+  (void)state;
+  tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){0.5, -1.25}), true);
+  tg_tensor *e = tg_exp(x);
+  tg_tensor *y = tg_sum(tg_mul(e, x)); /* d/dx sum(x e^x) = (1 + x) e^x */
+  const char *root_node = tg_grad_fn_name(y), *exp_node = tg_grad_fn_name(e);
+  assert_non_null(root_node);
+  assert_non_null(exp_node);
+  assert_int_equal(tg_backward(y, NULL, false), 0);
+  double g1[2];
+  for (size_t i = 0; i < 2; i++) {
+    double xi = tg_get_flat(x, i);
+    g1[i] = tg_get_flat(x->grad, i);
+    assert_close(g1[i], (1 + xi) * exp(xi), 1e-12);
+  }
+  /* the same root again */
+  tg_clear_error();
+  assert_int_equal(tg_backward(y, NULL, false), -1);
+  assert_error_has("backward", "second time", root_node, "retain_graph");
+  /* a new root over a released node: that node is named */
+  tg_tensor *y2 = tg_sum(tg_mul_scalar(e, 3.0));
+  assert_int_equal(tg_backward(y2, NULL, false), -1);
+  assert_error_has("second time", exp_node);
+  for (size_t i = 0; i < 2; i++) assert_close(tg_get_flat(x->grad, i), g1[i], 0); /* untouched */
+  /* tg_grad without retain_graph releases its graph just the same */
+  tg_tensor *z = tg_sum(tg_mul(x, x)), *gz = NULL;
+  const char *z_node = tg_grad_fn_name(z);
+  assert_int_equal(tg_grad(1, &z, NULL, 1, &x, &gz, (tg_grad_opts){0}), 0);
+  assert_close(tg_get_flat(gz, 1), 2 * tg_get_flat(x, 1), 1e-15);
+  assert_int_equal(tg_grad(1, &z, NULL, 1, &x, &gz, (tg_grad_opts){0}), -1);
+  assert_error_has("second time", z_node);
+  /* a fresh graph over the same leaf works and accumulates */
+  tg_clear_error();
+  assert_int_equal(tg_backward(tg_sum(tg_exp(x)), NULL, false), 0);
+  for (size_t i = 0; i < 2; i++) assert_close(tg_get_flat(x->grad, i), g1[i] + exp(tg_get_flat(x, i)), 1e-12);
+  /* a leaf is no graph: backward through it twice is fine, as in PyTorch */
+  tg_tensor *s = tg_requires_grad_(tg_scalar(TG_FLOAT64, 4.0), true);
+  assert_int_equal(tg_backward(s, NULL, false), 0);
+  assert_int_equal(tg_backward(s, NULL, false), 0);
+  assert_close(tg_item(s->grad), 2.0, 0);
+  assert_false(tg_has_error());
+}
+
+/* PyTorch computes gradients normally when backward is called under
+ * no_grad: its engine runs a backward pass with grad mode set to
+ * create_graph, whatever the caller's mode, and restores the mode after.
+ * What is recorded under no_grad has no history, so it cannot be
+ * differentiated. */
+/* no_grad levels this test opened, closed by its teardown if an assertion
+ * left early (a later test must not run with grad mode off) */
+static int no_grad_open;
+static bool forced_grad_off;
+static void no_grad_begin_counted(void) {
+  tg_no_grad_begin();
+  no_grad_open++;
+}
+static void no_grad_end_counted(void) {
+  tg_no_grad_end();
+  no_grad_open--;
+}
+static int grad_mode_teardown(void **state) {
+  for (; no_grad_open > 0; no_grad_open--) tg_no_grad_end();
+  if (forced_grad_off) tg_set_grad_enabled(true);
+  forced_grad_off = false;
+  return test_teardown(state);
+}
+
+static void test_backward_inside_no_grad(void **state) {
+  (void)state;
+  tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(3), (const double[]){1.5, -0.5, 2.0}), true);
+  tg_tensor *y = tg_sum(tg_pow_scalar(x, 3.0)); /* recorded with grad on */
+  no_grad_begin_counted();
+  assert_false(tg_grad_enabled());
+  assert_int_equal(tg_backward(y, NULL, false), 0);
+  assert_false(tg_grad_enabled()); /* the mode is the caller's again */
+  for (size_t i = 0; i < 3; i++) assert_close(tg_get_flat(x->grad, i), 3 * pow(tg_get_flat(x, i), 2), 1e-12);
+  /* made under no_grad: no grad_fn, so backward is an error */
+  tg_tensor *w = tg_sum(tg_mul(x, x));
+  assert_false(w->requires_grad);
+  assert_null(tg_grad_fn_name(w));
+  assert_int_equal(tg_backward(w, NULL, false), -1);
+  assert_error_has("backward", "does not require grad");
+  tg_clear_error();
+  /* create_graph under no_grad still records the backward: a second
+   * derivative is available (d2/dx2 sum(x^3) = 6x) */
+  tg_tensor *y3 = NULL, *g = NULL;
+  no_grad_end_counted();
+  y3 = tg_sum(tg_pow_scalar(x, 3.0));
+  no_grad_begin_counted();
+  assert_int_equal(tg_grad(1, &y3, NULL, 1, &x, &g, (tg_grad_opts){.create_graph = true}), 0);
+  assert_false(tg_grad_enabled());
+  assert_true(g->requires_grad);
+  assert_non_null(tg_grad_fn_name(g));
+  /* and without create_graph the result has no history */
+  tg_tensor *g_plain = NULL;
+  assert_int_equal(tg_grad(1, &y3, NULL, 1, &x, &g_plain, (tg_grad_opts){.retain_graph = true}), 0);
+  assert_false(g_plain->requires_grad);
+  no_grad_end_counted();
+  assert_true(tg_grad_enabled());
+  assert_int_equal(tg_zero_grad(x), 0);
+  assert_int_equal(tg_backward(tg_sum(g), NULL, false), 0);
+  for (size_t i = 0; i < 3; i++) {
+    assert_close(tg_get_flat(g, i), 3 * pow(tg_get_flat(x, i), 2), 1e-12);
+    assert_close(tg_get_flat(g_plain, i), 3 * pow(tg_get_flat(x, i), 2), 1e-12);
+    assert_close(tg_get_flat(x->grad, i), 6 * tg_get_flat(x, i), 1e-12);
+  }
+  /* tg_set_grad_enabled(false) is the same mode */
+  tg_tensor *v = tg_sum(tg_sin(x));
+  assert_int_equal(tg_zero_grad(x), 0);
+  bool was = tg_set_grad_enabled(false);
+  forced_grad_off = true;
+  assert_int_equal(tg_backward(v, NULL, false), 0);
+  assert_false(tg_grad_enabled());
+  tg_set_grad_enabled(was);
+  forced_grad_off = false;
+  for (size_t i = 0; i < 3; i++) assert_close(tg_get_flat(x->grad, i), cos(tg_get_flat(x, i)), 1e-12);
+}
+
+/* A tensor used after its scope ended is an error naming the function,
+ * never a read of freed memory. Nothing is allocated between the
+ * scope_end and the uses (the pool could then reuse the block). */
+static void test_use_after_scope_end(void **state) {
+  (void)state;
+  tg_scope_end(); /* from the fixture: persistent tensors first */
+  tg_tensor *live = tg_ones(TG_FLOAT64, TG_SHAPE(2, 2));
+  tg_tensor *p = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){3, -2}), true);
+  tg_module *m = tg_nn_linear(2, 2, true, NULL);
+  assert_non_null(live);
+  assert_non_null(p);
+  assert_non_null(m);
+  char buf[96];
+  tg_scope_begin();
+  tg_tensor *dead = tg_ones(TG_FLOAT64, TG_SHAPE(2, 2));
+  tg_tensor *dead_view = tg_t(dead);
+  tg_tensor *dead_idx = tg_from_i64(TG_SHAPE(2, 1), (const int64_t[]){0, 1});
+  tg_tensor *dead_y = tg_sum(tg_mul(p, p));
+  tg_tensor *kept = tg_keep(tg_sum(tg_exp(p))); /* the positive control */
+  assert_non_null(dead_y);
+  assert_non_null(kept);
+  assert_int_equal(tg_scope_end(), 0);
+#define DEAD(expr_is_failure, ...)                                             \
+  do {                                                                         \
+    tg_clear_error();                                                          \
+    assert_true(expr_is_failure);                                              \
+    assert_error_has(__VA_ARGS__);                                             \
+  } while (0)
+  DEAD(tg_exp(dead) == NULL, "exp: argument 1", "scope has ended");
+  DEAD(tg_add(live, dead) == NULL, "add: argument 2", "scope has ended");
+  DEAD(tg_matmul(dead_view, live) == NULL, "matmul: argument 1", "scope has ended");
+  DEAD(tg_sum(dead_view) == NULL, "sum", "scope has ended");
+  DEAD(tg_reshape(dead, TG_SHAPE(4)) == NULL, "reshape", "scope has ended");
+  DEAD(tg_cat(2, (tg_tensor *[]){live, dead}, 0) == NULL, "cat: argument 2", "scope has ended");
+  DEAD(tg_gather(live, 1, dead_idx) == NULL, "gather: argument 3", "scope has ended");
+  DEAD(isnan(tg_item(dead_y)), "item", "scope has ended");
+  DEAD(isnan(tg_get_flat(dead, 0)), "get_flat", "scope has ended");
+  DEAD(tg_set(dead, (const size_t[]){0, 0}, 1.0) == -1, "set", "scope has ended");
+  DEAD(tg_copy_(live, dead) == -1, "copy_: argument 2", "scope has ended");
+  DEAD(tg_fill_(dead, 0) == NULL, "fill_", "scope has ended");
+  DEAD(tg_backward(dead_y, NULL, false) == -1, "backward", "scope has ended");
+  DEAD(tg_backward(kept, dead, false) == -1, "backward: argument 2", "scope has ended");
+  DEAD(tg_keep(dead) == NULL, "keep", "scope has ended");
+  DEAD(tg_detach(dead) == NULL, "detach", "scope has ended");
+  DEAD(tg_requires_grad_(dead, true) == NULL, "requires_grad_", "scope has ended");
+  DEAD(tg_zero_grad(dead) == -1, "zero_grad", "scope has ended");
+  DEAD(tg_module_forward(m, dead) == NULL, "Linear: argument 1", "scope has ended");
+  DEAD(tg_mse_loss(live, dead, TG_REDUCTION_MEAN) == NULL, "mse_loss", "scope has ended");
+  DEAD(tg_graph_dot(dead_y, stderr) == -1, "graph_dot", "scope has ended");
+  DEAD((tg_free(dead), true), "free", "scope has ended");
+#undef DEAD
+  tg_clear_error();
+  assert_null(tg_grad_fn_name(dead_y)); /* a query: no history to name */
+  size_t want = tg_format(dead, buf, sizeof buf);
+  assert_int_equal(want, strlen(buf));
+  assert_non_null(strstr(buf, "scope has ended"));
+  assert_false(tg_has_error());
+  /* the kept graph outlived its scope: d/dp sum(e^p) = e^p */
+  assert_int_equal(tg_backward(kept, NULL, false), 0);
+  for (size_t i = 0; i < 2; i++) assert_close(tg_get_flat(p->grad, i), exp(tg_get_flat(p, i)), 1e-12);
+  /* a persistent tensor after tg_free: the same error, and a second free is one too */
+  tg_tensor *gone = tg_zeros(TG_FLOAT32, TG_SHAPE(3));
+  tg_free(gone);
+  tg_clear_error();
+  assert_null(tg_neg(gone));
+  assert_error_has("neg", "freed");
+  tg_clear_error();
+  tg_free(gone);
+  assert_error_has("free", "already freed");
+  tg_clear_error();
+  tg_free(kept); /* kept at depth 1: persistent, with its graph (README: Memory) */
+  tg_free(p);
+  tg_free(live);
+  tg_module_free(m);
+  tg_scope_begin(); /* for the fixture's teardown */
+}
+
+int main(void) {
+  /* one group (scripts/test.sh counts the last PASSED line); the fixtures
+   * are section 1's non-NULL arguments */
+  const struct CMUnitTest tests[] = {
+      /* 1: NULL arguments */
+      TG_TEST(test_null_tensor_api),
+      TG_TEST(test_null_autograd_api),
+      TG_TEST(test_null_ops_api),
+      TG_TEST(test_null_nn_api),
+      TG_TEST(test_null_optim_api),
+      TG_TEST(test_null_data_api),
+      TG_TEST(test_null_coverage_complete), /* after every NULL case */
+      /* 2 and 3: zero-size and non-contiguous inputs */
+      TG_TEST(test_zero_size_ops),
+      TG_TEST(test_noncontiguous_ops),
+      TG_TEST(test_op_tables_complete),
+      /* 4: autograd misuse */
+      TG_TEST(test_backward_twice_names_node),
+      cmocka_unit_test_setup_teardown(test_backward_inside_no_grad, test_setup, grad_mode_teardown),
+      TG_TEST(test_use_after_scope_end),
+  };
+  int rc = cmocka_run_group_tests_name("hostile API use", tests, fixtures_setup, fixtures_teardown);
+  tg_release_cached();
+  return rc;
+}
