@@ -417,7 +417,17 @@ static void acc_f64(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
 }
 
 int tg_accumulate_(tg_tensor *dst, const tg_tensor *src) {
-  if (!tg_tensor_check(dst, "accumulate_", 1) || !tg_tensor_check(src, "accumulate_", 2)) return -1;
+  if (!tg_tensor_ok(dst, "accumulate_", 1) || !tg_tensor_ok(src, "accumulate_", 2)) return -1;
+  /* the usual case, a gradient added to a dense one of its shape: one flat
+   * run, without the broadcast checks and the iterator */
+  if (dst->dtype == src->dtype && dst->dtype != TG_INT64 && tg_same_shape(dst, src) &&
+      tg_contiguous_(dst) && tg_contiguous_(src)) {
+    ptrdiff_t es = (ptrdiff_t)tg_elem_bytes(dst->dtype), flat[2] = {es, es};
+    char *p[2] = {tg_ptr(dst), tg_ptr(src)};
+    if (src->numel) (dst->dtype == TG_FLOAT32 ? acc_f32 : acc_f64)(p, flat, src->numel, NULL);
+    dst->storage->version++;
+    return 0;
+  }
   char a[96], b[96];
   if (dst->dtype != src->dtype || dst->dtype == TG_INT64) {
     tg_error("accumulate_: dtypes %s and %s; the same float dtype is required",
