@@ -139,6 +139,8 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
   return n;
 }
 
+extern inline bool tg_node_needs_grad(const tg_node *n, int i);
+
 void tg_node_save(tg_node *n, tg_tensor *t) {
   if (!n) {
     tg_error("node_save: argument 1 (the node) is NULL");

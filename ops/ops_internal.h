@@ -145,8 +145,8 @@ void ops_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, const tg_tensor *a
  * Inline so that an op under no_grad pays one test, not a call. */
 void ops_install_grad_ops(void);
 static inline tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
-  if (!out || tg_ctx.grad_enabled_off) return NULL;
   if (__builtin_expect(!tg_ctx.grad_add, 0)) ops_install_grad_ops();
+  if (!out || tg_ctx.grad_enabled_off) return NULL;
   return tg_record(out, op, n_in, in);
 }
 

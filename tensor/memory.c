@@ -41,7 +41,6 @@ void tg_clear_error(void) {
 
 /* The block header (tg_pool_hdr) and the fast paths of alloc and free are
  * inline in tg_internal.h; what is here is the slow path and the slabs. */
-typedef tg_pool_hdr pool_hdr;
 /* Size classes: 16-byte steps up to 256 bytes, 32-byte steps up to 512,
  * 64-byte steps up to 1 KiB (tensor headers, nodes and small storages land
  * in tight classes, so a recorded op costs few cache lines), then powers of
@@ -53,8 +52,6 @@ static unsigned size_class(size_t n) {
   unsigned bits = 64u - (unsigned)__builtin_clzll((unsigned long long)(n - 1)); /* ceil(log2 n) */
   return 32 + bits - 11;
 }
-
-static size_t class_size(unsigned c) { return tg_pool_class_size(c); }
 
 /* Blocks of the classes up to 1 KiB are carved from 64 KiB slabs, in
  * address order, so the headers and nodes of consecutive ops sit next to
@@ -80,24 +77,24 @@ typedef struct slab_hdr {
 } slab_hdr;
 _Static_assert(sizeof(slab_hdr) % 16 == 0, "slab header must keep 16-byte alignment");
 
-static size_t block_bytes(unsigned cls) { return sizeof(pool_hdr) + class_size(cls); }
+static size_t block_bytes(unsigned cls) { return sizeof(tg_pool_hdr) + tg_pool_class_size(cls); }
 
-static pool_hdr *slab_block(slab_hdr *s, size_t i) {
-  return (pool_hdr *)((char *)(s + 1) + i * block_bytes(s->cls));
+static tg_pool_hdr *slab_block(slab_hdr *s, size_t i) {
+  return (tg_pool_hdr *)((char *)(s + 1) + i * block_bytes(s->cls));
 }
 
 /* push s's free blocks, highest address first, so the lowest pops first */
 static void slab_push_free(slab_hdr *s) {
   for (size_t i = s->n_blocks; i-- > 0;) {
-    pool_hdr *h = slab_block(s, i);
+    tg_pool_hdr *h = slab_block(s, i);
     if (h->in_use) continue;
     h->next_free = tg_ctx.free_list[s->cls];
     tg_ctx.free_list[s->cls] = h;
-    tg_ctx.stats.bytes_cached += class_size(s->cls);
+    tg_ctx.stats.bytes_cached += tg_pool_class_size(s->cls);
   }
 }
 
-static pool_hdr *slab_new(unsigned cls) {
+static tg_pool_hdr *slab_new(unsigned cls) {
   size_t n = (SLAB_BYTES - sizeof(slab_hdr)) / block_bytes(cls);
   slab_hdr *s = malloc(sizeof(slab_hdr) + n * block_bytes(cls));
   if (!s) return NULL;
@@ -112,9 +109,9 @@ static pool_hdr *slab_new(unsigned cls) {
     slab_block(s, i)->in_use = 0;
   }
   slab_push_free(s);
-  pool_hdr *h = tg_ctx.free_list[cls];
+  tg_pool_hdr *h = tg_ctx.free_list[cls];
   tg_ctx.free_list[cls] = h->next_free;
-  tg_ctx.stats.bytes_cached -= class_size(cls);
+  tg_ctx.stats.bytes_cached -= tg_pool_class_size(cls);
   return h;
 }
 
@@ -126,10 +123,10 @@ void *tg_pool_alloc_slow(size_t nbytes) {
     return NULL;
   }
   unsigned cls = size_class(nbytes);
-  pool_hdr *h = tg_ctx.free_list[cls];
+  tg_pool_hdr *h = tg_ctx.free_list[cls];
   if (h) {
     tg_ctx.free_list[cls] = h->next_free;
-    tg_ctx.stats.bytes_cached -= class_size(cls);
+    tg_ctx.stats.bytes_cached -= tg_pool_class_size(cls);
   } else if (TG_POOL_SLABS && cls < SLAB_CLASSES) {
     h = slab_new(cls);
     if (!h) {
@@ -137,14 +134,14 @@ void *tg_pool_alloc_slow(size_t nbytes) {
       return NULL;
     }
   } else {
-    h = malloc(sizeof(pool_hdr) + class_size(cls));
+    h = malloc(sizeof(tg_pool_hdr) + tg_pool_class_size(cls));
     if (!h) {
       tg_error("out of memory: could not allocate %zu bytes", nbytes);
       return NULL;
     }
     h->cls = cls;
     tg_ctx.stats.mallocs++;
-    tg_ctx.stats.bytes_reserved += sizeof(pool_hdr) + class_size(cls);
+    tg_ctx.stats.bytes_reserved += sizeof(tg_pool_hdr) + tg_pool_class_size(cls);
   }
   h->in_use = 1;
   return h + 1;
@@ -175,10 +172,10 @@ void tg_release_cached(void) {
   tg_ctx.stats.bytes_cached = 0;
   if (TG_POOL_SLABS) release_slabs();
   for (int c = TG_POOL_SLABS ? SLAB_CLASSES : 0; c < TG_POOL_CLASSES; c++) {
-    pool_hdr *h = tg_ctx.free_list[c];
+    tg_pool_hdr *h = tg_ctx.free_list[c];
     while (h) {
-      pool_hdr *next = h->next_free;
-      tg_ctx.stats.bytes_reserved -= sizeof(pool_hdr) + class_size(h->cls);
+      tg_pool_hdr *next = h->next_free;
+      tg_ctx.stats.bytes_reserved -= sizeof(tg_pool_hdr) + tg_pool_class_size(h->cls);
       free(h);
       tg_ctx.stats.frees++;
       h = next;
@@ -203,7 +200,7 @@ int tg_scopes_reserve(int depth) {
   while (cap <= depth) cap *= 2;
   tg_scope *s = realloc(tg_ctx.scopes, (size_t)cap * sizeof *s);
   if (!s) {
-    tg_error("scope_begin: out of memory for the scope stack");
+    tg_error("scope: out of memory for a stack of %d scopes", depth + 1);
     return -1;
   }
   memset(s + tg_ctx.scope_cap, 0, (size_t)(cap - tg_ctx.scope_cap) * sizeof *s);
@@ -285,13 +282,23 @@ static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shap
     tg_error("tensor: unknown dtype %d", (int)dt);
     return NULL;
   }
-  size_t numel = 1;
+  /* the data must fit a pool block (2^47 bytes): larger sizes would wrap
+   * the byte counts computed from numel. A zero dim makes any shape
+   * empty, as in PyTorch. */
+  size_t numel = 1, max_numel = ((size_t)1 << 47) >> (dt == TG_FLOAT32 ? 2 : 3);
   for (int d = 0; d < ndim; d++) {
-    if (shape[d] && numel > SIZE_MAX / 8 / shape[d]) {
-      tg_error("tensor: shape too large (more than 2^61 elements)");
+    if (__builtin_mul_overflow(numel, shape[d], &numel) || numel > max_numel) {
+      bool empty = false;
+      for (int e = 0; e < ndim; e++) empty |= shape[e] == 0;
+      if (empty) {
+        numel = 0;
+        break;
+      }
+      char buf[96];
+      tg_error("tensor: shape %s is too large (more than 2^47 bytes of %s)",
+               tg_dims_str(ndim, shape, buf, sizeof buf), tg_dtype_name(dt));
       return NULL;
     }
-    numel *= shape[d];
   }
   /* shape and strides follow the header: a 1-d tensor is 144 bytes, not 256 */
   tg_tensor *t = tg_pool_alloc(header_bytes(ndim) + extra);

@@ -79,11 +79,14 @@ static inline size_t tg_pool_class_size(unsigned c) {
 #define TG_POOL_PREFETCH_BLOCKS 4 /* how far ahead tg_pool_alloc prefetches */
 
 static inline void *tg_pool_alloc(size_t nbytes) {
-  unsigned cls = (unsigned)((nbytes - 1) >> 4); /* the 16-byte classes; n = 0 wraps to the slow path */
-  tg_pool_hdr *h = cls < 16 ? (tg_pool_hdr *)tg_ctx.free_list[cls] : NULL;
+  /* the fast path serves the 16-byte classes (1 to 256 bytes: every tensor
+   * header and node of a scalar tape); nbytes = 0 wraps to the slow path */
+  size_t c = (nbytes - 1) >> 4;
+  tg_pool_hdr *h = c < 16 ? (tg_pool_hdr *)tg_ctx.free_list[c] : NULL;
   if (__builtin_expect(h == NULL, 0)) return tg_pool_alloc_slow(nbytes);
+  unsigned cls = (unsigned)c;
   tg_ctx.free_list[cls] = h->next_free;
-  size_t bytes = ((size_t)cls + 1) * 16;
+  size_t bytes = tg_pool_class_size(cls);
   /* Blocks of a slab are popped in address order: fetch the lines of the
    * ones a few pops ahead now, so recording a long chain does not wait on
    * each fresh line (prefetches never fault, even past a slab's end) */

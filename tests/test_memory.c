@@ -414,6 +414,27 @@ static void test_out_of_memory_is_an_error(void **state) {
   assert_non_null(tg_ones(TG_FLOAT32, TG_SHAPE(4))); /* and the library still works */
 }
 
+/* Sizes far beyond memory never come back as a small cached block: a request
+ * whose size shares its low bits with a small class (2^42 + 160 bytes of
+ * storage vs the 160-byte class of a 0-d tensor) must still fail, and one
+ * whose byte count would wrap size_t is refused up front. */
+static void test_huge_sizes_never_get_small_blocks(void **state) {
+  (void)state;
+  tg_scope_begin();
+  for (int i = 0; i < 4; i++) assert_non_null(tg_scalar(TG_FLOAT32, i)); /* fill the small classes */
+  tg_scope_end();
+  tg_clear_error();
+  assert_null(tg_empty(TG_FLOAT32, TG_SHAPE(((size_t)1 << 40) + 32)));
+  assert_non_null(strstr(tg_last_error(), "out of memory"));
+  tg_clear_error();
+  assert_null(tg_empty(TG_FLOAT64, TG_SHAPE(((size_t)1 << 61) - 1)));
+  assert_non_null(strstr(tg_last_error(), "too large"));
+  tg_clear_error();
+  assert_null(tg_zeros(TG_FLOAT32, TG_SHAPE((size_t)1 << 30, (size_t)1 << 30)));
+  assert_non_null(strstr(tg_last_error(), "too large"));
+  tg_clear_error();
+}
+
 /* The same under a lowered address-space limit (setrlimit in a child): a
  * training-sized loop hits the limit and stops with an error message.
  * Sanitizers reserve terabytes of address space, so this runs only in the
@@ -441,6 +462,7 @@ static void test_rlimit_child(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_out_of_memory_is_an_error),
+      TG_TEST(test_huge_sizes_never_get_small_blocks),
       TG_TEST(test_rlimit_child),
       TG_TEST(test_scope_frees_everything),
       TG_TEST(test_nested_scopes),
