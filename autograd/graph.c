@@ -40,6 +40,7 @@ void tg_set_detect_anomaly(bool on) {
   tg_ctx.anomaly = on;
   anomaly_reported = false;
   tg_call_file = NULL;
+  tg_call_line = 0;
 }
 
 bool tg_detect_anomaly(void) { return tg_anomaly_enabled; }

@@ -40,7 +40,7 @@ static int count_columns(const char *op, const char *columns, size_t *ncols) {
     return -1;
   }
   size_t n = 1;
-  bool empty = !columns || !*columns;
+  bool empty = !*columns;
   for (const char *p = columns; !empty && *p; p++) {
     if (*p == '"' || *p == '\n' || *p == '\r') {
       tg_error("%s: columns \"%s\": names cannot hold quotes or line breaks", op, columns);
