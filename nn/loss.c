@@ -265,9 +265,17 @@ tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *targets, tg_reductio
 
 /* ------------------------------------------------------ mse, gaussian kl */
 
+/* input and target broadcast, as in PyTorch (which warns; the loss then
+ * has the broadcast shape) */
 tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction r) {
-  if (!check_same("mse_loss", input, target, r)) return NULL;
+  char sa[96], sb[96];
+  if (!check_reduction("mse_loss", r) || !ops_check_pair("mse_loss", input, target)) return NULL;
   tg_tensor *d = tg_sub(input, target);
+  if (!d) {
+    tg_error("mse_loss: input %s and target %s do not broadcast", tg_shape_str(input, sa, sizeof sa),
+             tg_shape_str(target, sb, sizeof sb));
+    return NULL;
+  }
   return reduce(tg_mul(d, d), r);
 }
 

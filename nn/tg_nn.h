@@ -250,7 +250,8 @@ tg_tensor *tg_binary_cross_entropy(tg_tensor *probs, tg_tensor *targets, tg_redu
 /* max(x, 0) - x y + log(1 + exp(-|x|)): stable for any x; gradient
  * sigmoid(x) - y */
 tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *targets, tg_reduction r);
-/* (x - y)^2, same shapes */
+/* (x - y)^2; x and y broadcast (PyTorch warns, and so gives the loss the
+ * broadcast shape) */
 tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction r);
 /* the VAE's KL(N(mu, exp(logvar)) || N(0, 1)) per element:
  * -0.5 (1 + logvar - mu^2 - exp(logvar)); TG_REDUCTION_SUM gives the usual

@@ -113,12 +113,16 @@ tg_tensor *tg_leaky_relu(tg_tensor *a, double slope) {
   return unary("leaky_relu", a, &leaky_k, (ops_params){slope, 0}, &OP_LEAKY_RELU);
 }
 
-/* elu' = 1 for x > 0, else alpha*exp(x) = out + alpha (kept differentiable) */
+/* elu' = 1 for x > 0, alpha*exp(x) = out + alpha (kept differentiable) for
+ * x < 0, and alpha as a constant at x = 0, where PyTorch's second
+ * derivative is 0 */
 OPS_UNARY_KERNEL(elu_k, x > 0 ? x : p0 * expm1(x))
+OPS_UNARY_KERNEL(negative_k, x < 0 ? 1 : 0)
+OPS_UNARY_KERNEL(elu_d_at_zero_k, x == 0 ? p0 : 0)
 static void elu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  tg_tensor *m = mask(n, &positive_k);
-  tg_tensor *neg_side = tg_mul(tg_rsub_scalar(m, 1.0), tg_add_scalar(n->out, tg_node_f(n)[0]));
-  gi[0] = tg_mul(g, tg_add(m, neg_side));
+  tg_tensor *neg_side = tg_mul(mask(n, &negative_k), tg_add_scalar(n->out, tg_node_f(n)[0]));
+  tg_tensor *pieces = tg_add(tg_add(mask(n, &positive_k), mask(n, &elu_d_at_zero_k)), neg_side);
+  gi[0] = tg_mul(g, pieces);
 }
 TG_DEFINE_OP(OP_ELU, "EluBackward", elu_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_F);
 tg_tensor *tg_elu(tg_tensor *a, double alpha) {
