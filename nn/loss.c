@@ -156,7 +156,28 @@ static void ce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 }
 TG_DEFINE_OP(OP_CROSS_ENTROPY, "CrossEntropyBackward", ce_backward, TG_SAVES_IN(0) | TG_NODE_I | TG_NODE_SAVED);
 
+/* The fused node serves (N, C) and (C) inputs with class-index targets of
+ * which none is PyTorch's default ignore_index (-100); (N, C, d1, ...),
+ * probability targets and ignored targets go the way of loss_class.c. */
+static bool needs_general_path(const tg_tensor *x, const tg_tensor *t) {
+  /* bad arguments take the fused path, which names them */
+  if (!x || !t || x->obj.magic != TG_MAGIC_TENSOR || t->obj.magic != TG_MAGIC_TENSOR) return false;
+  if (x->ndim > 2 || (t->dtype != TG_INT64 && t->dtype == x->dtype)) return true;
+  if (t->dtype != TG_INT64) return false;
+  for (size_t i = 0; i < t->numel; i++)
+    if (tg_get_flat(t, i) == -100) return true;
+  return false;
+}
+
+static tg_tensor *general_path(tg_tensor *(*f)(tg_tensor *, tg_tensor *, tg_class_loss_opts),
+                               tg_tensor *x, tg_tensor *t, tg_reduction r) {
+  tg_class_loss_opts o = tg_class_loss_defaults();
+  o.reduction = r;
+  return f(x, t, o);
+}
+
 tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *targets, tg_reduction r) {
+  if (needs_general_path(logits, targets)) return general_path(tg_cross_entropy_with, logits, targets, r);
   bool single;
   tg_tensor *x = logits, *t = targets;
   if (!as_batch("cross_entropy", &x, &t, r, &single)) return NULL;
@@ -172,6 +193,7 @@ tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *targets, tg_reduction 
 /* ------------------------------------------------------------ nll_loss */
 
 tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *targets, tg_reduction r) {
+  if (needs_general_path(log_probs, targets)) return general_path(tg_nll_loss_with, log_probs, targets, r);
   bool single;
   tg_tensor *x = log_probs, *t = targets;
   if (!as_batch("nll_loss", &x, &t, r, &single)) return NULL;

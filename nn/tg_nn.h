@@ -243,6 +243,22 @@ typedef enum tg_reduction {
 tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *targets, tg_reduction r);
 /* log_probs (N, C) or (C); -log_probs[i, target_i] */
 tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *targets, tg_reduction r);
+/* Both also take PyTorch's (N, C, d1, ...) inputs with (N, d1, ...)
+ * targets, and skip targets equal to -100 (PyTorch's default
+ * ignore_index). With every option of PyTorch's (nn/loss_class.c): */
+typedef struct tg_class_loss_opts {
+  tg_tensor *weight;      /* (C) class weights (no gradient), or NULL */
+  int64_t ignore_index;   /* targets equal to it add nothing; -100 */
+  double label_smoothing; /* in [0, 1]: targets mixed with the uniform distribution */
+  tg_reduction reduction; /* MEAN divides by the weights of the targets kept */
+} tg_class_loss_opts;
+tg_class_loss_opts tg_class_loss_defaults(void); /* NULL, -100, 0, MEAN */
+/* -w[t] log_softmax(x)[t] per element, (1 - ls) of it plus ls/C of
+ * -sum_c w_c log_softmax(x)[c]; target may also hold class probabilities
+ * (the input's shape and dtype): -sum_c w_c p_c log_softmax(x)[c] */
+tg_tensor *tg_cross_entropy_with(tg_tensor *input, tg_tensor *target, tg_class_loss_opts o);
+/* the same on log-probabilities, class-index targets only */
+tg_tensor *tg_nll_loss_with(tg_tensor *input, tg_tensor *target, tg_class_loss_opts o);
 /* probs in [0, 1], targets same shape and dtype:
  * -(y log p + (1-y) log(1-p)), each log clamped at -100 as PyTorch does;
  * gradient (p - y) / max(p (1-p), 1e-12) */
@@ -269,6 +285,8 @@ tg_tensor *tg_gaussian_kl(tg_tensor *mu, tg_tensor *logvar, tg_reduction r);
 #define tg_batch_norm(...) (TG_CALL_SITE(), tg_batch_norm(__VA_ARGS__))
 #define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
 #define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
+#define tg_cross_entropy_with(...) (TG_CALL_SITE(), tg_cross_entropy_with(__VA_ARGS__))
+#define tg_nll_loss_with(...) (TG_CALL_SITE(), tg_nll_loss_with(__VA_ARGS__))
 #define tg_binary_cross_entropy(...) (TG_CALL_SITE(), tg_binary_cross_entropy(__VA_ARGS__))
 #define tg_bce_with_logits(...) (TG_CALL_SITE(), tg_bce_with_logits(__VA_ARGS__))
 #define tg_mse_loss(...) (TG_CALL_SITE(), tg_mse_loss(__VA_ARGS__))

@@ -718,6 +718,11 @@ static void test_null_nn_api(void **state) {
   LOSS(tg_mse_loss, "mse_loss", x, p);
   LOSS(tg_gaussian_kl, "gaussian_kl", x, p);
 #undef LOSS
+  tg_class_loss_opts o = tg_class_loss_defaults();
+  N_PTR(tg_cross_entropy_with, 1, tg_cross_entropy_with(NULL, tgt, o), "cross_entropy: argument 1 is NULL");
+  N_PTR(tg_cross_entropy_with, 2, tg_cross_entropy_with(x, NULL, o), "cross_entropy: argument 2 is NULL");
+  N_PTR(tg_nll_loss_with, 1, tg_nll_loss_with(NULL, tgt, o), "nll_loss: argument 1 is NULL");
+  N_PTR(tg_nll_loss_with, 2, tg_nll_loss_with(x, NULL, o), "nll_loss: argument 2 is NULL");
 }
 
 /* ---------------------------------------------------------------- optim */
@@ -1068,7 +1073,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 243
+#define NULL_FUNCS_COVERED 245
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

@@ -7,20 +7,32 @@ from oracle_gen import index_tensor, op, rshape, tensor
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-def class_gen(log_probs=False):
-    def gen(rng):
-        c = rng.randint(1, 5)
-        batched = rng.random() < 0.85
-        n = rng.randint(1, 4)
-        logits = tensor(rng, [n, c] if batched else [c])
-        hi = c + (1 if rng.random() < 0.04 else 0)
-        targets = index_tensor(rng, [n] if batched else [], hi)
-        return [logits, targets], {"reduction": rng.choice(REDUCTIONS)}
-    return gen
+def class_inputs(rng, spatial=True, ignore=-100, views=True):
+    """logits (N, C, d1, ...) or (C) and int64 targets, some equal to ignore"""
+    c = rng.randint(1, 5)
+    kind = rng.random()
+    n = rng.randint(1, 4)
+    if kind < 0.15:
+        xs, ts = [c], []
+    elif kind < 0.6 or not spatial:
+        xs, ts = [n, c], [n]
+    else:
+        extra = rshape(rng, 1, 2, 1, 3)
+        xs, ts = [n, c] + extra, [n] + extra
+    hi = c + (1 if rng.random() < 0.04 else 0)
+    targets = index_tensor(rng, ts, hi)
+    if rng.random() < 0.4:
+        targets.values = [float(ignore) if rng.random() < 0.3 else v for v in targets.values]
+    return tensor(rng, xs, views=views), targets
 
 
-op("cross_entropy", class_gen(), lambda x, p: F.cross_entropy(x[0], x[1], reduction=p["reduction"]))
-op("nll_loss", class_gen(True), lambda x, p: F.nll_loss(x[0], x[1], reduction=p["reduction"]))
+def class_gen(rng):
+    x, t = class_inputs(rng)
+    return [x, t], {"reduction": rng.choice(REDUCTIONS)}
+
+
+op("cross_entropy", class_gen, lambda x, p: F.cross_entropy(x[0], x[1], reduction=p["reduction"]))
+op("nll_loss", class_gen, lambda x, p: F.nll_loss(x[0], x[1], reduction=p["reduction"]))
 
 
 def pair_gen(dom_a, dom_b, bcast=False):
@@ -47,3 +59,37 @@ def kl(x, p):
 
 
 op("gaussian_kl", pair_gen("any", "any"), kl)
+
+
+def class_with_gen(probs_ok):
+    def gen(rng):
+        ignore = rng.choice([-100, 0, 1])
+        x, t = class_inputs(rng, ignore=ignore, views=False)  # views: see class_gen
+        c = x.shape[0] if len(x.shape) == 1 else x.shape[1]
+        p = {"reduction": rng.choice(REDUCTIONS), "ignore_index": ignore,
+             "label_smoothing": rng.choice([0.0, 0.0, 0.1, 0.5, 1.0]) if probs_ok else 0.0}
+        ins = [x, t]
+        if probs_ok and rng.random() < 0.3:  # class probabilities as targets
+            ins[1] = tensor(rng, x.shape, "prob", rg=rng.random() < 0.5)
+            p["ignore_index"] = -100
+        if rng.random() < 0.5:
+            ins.append(tensor(rng, [c], "pos", rg=False, views=False))
+            p["has_weight"] = 1
+        else:
+            ins.append(tensor(rng, [1], rg=False, views=False))  # unused
+        if probs_ok and rng.random() < 0.04:
+            p["label_smoothing"] = 1.5
+        return ins, p
+    return gen
+
+
+def torch_class(f, smoothing):
+    def fn(x, p):
+        w = x[2] if p.get("has_weight") else None
+        kw = {"label_smoothing": p["label_smoothing"]} if smoothing else {}
+        return f(x[0], x[1], weight=w, ignore_index=int(p["ignore_index"]), reduction=p["reduction"], **kw)
+    return fn
+
+
+op("cross_entropy_with", class_with_gen(True), torch_class(F.cross_entropy, True))
+op("nll_loss_with", class_with_gen(False), torch_class(F.nll_loss, False))

@@ -185,6 +185,16 @@ ONE(binary_cross_entropy, tg_binary_cross_entropy(x[0], x[1], reduction(p)))
 ONE(bce_with_logits, tg_bce_with_logits(x[0], x[1], reduction(p)))
 ONE(mse_loss, tg_mse_loss(x[0], x[1], reduction(p)))
 ONE(gaussian_kl, tg_gaussian_kl(x[0], x[1], reduction(p)))
+static tg_class_loss_opts class_opts(tg_tensor **x, const oracle_params *p) {
+  tg_class_loss_opts o = tg_class_loss_defaults();
+  o.weight = BOOL("has_weight") ? x[2] : NULL;
+  o.ignore_index = (int64_t)NUM("ignore_index", -100);
+  o.label_smoothing = NUM("label_smoothing", 0);
+  o.reduction = reduction(p);
+  return o;
+}
+ONE(cross_entropy_with, tg_cross_entropy_with(x[0], x[1], class_opts(x, p)))
+ONE(nll_loss_with, tg_nll_loss_with(x[0], x[1], class_opts(x, p)))
 
 #define E(name) {#name, o_##name}
 static const oracle_op table[] = {
@@ -200,7 +210,7 @@ static const oracle_op table[] = {
     E(unsqueeze), E(transpose), E(t), E(narrow), E(slice), E(select), E(contiguous), E(clone),
     E(to_dtype), E(cat), E(stack),
     E(cross_entropy), E(nll_loss), E(binary_cross_entropy), E(bce_with_logits), E(mse_loss),
-    E(gaussian_kl),
+    E(gaussian_kl), E(cross_entropy_with), E(nll_loss_with),
 };
 
 const oracle_op *oracle_find(const char *name) {
