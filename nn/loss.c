@@ -7,25 +7,36 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static bool check_reduction(const char *loss, tg_reduction r) {
+bool nn_check_reduction(const char *loss, tg_reduction r) {
   if (r != TG_REDUCTION_MEAN && r != TG_REDUCTION_SUM && r != TG_REDUCTION_NONE) {
-    tg_error("%s: unknown reduction %d (use TG_REDUCTION_MEAN, _SUM or _NONE)", loss, (int)r);
+    tg_error("%s: unknown reduction %d (use TG_REDUCTION_MEAN, _SUM or _NONE%s)", loss, (int)r,
+             r == TG_REDUCTION_BATCHMEAN ? "; BATCHMEAN is kl_div's only" : "");
     return false;
   }
   return true;
 }
 
-static tg_tensor *reduce(tg_tensor *l, tg_reduction r) {
+tg_tensor *nn_reduce(tg_tensor *l, tg_reduction r) {
   if (r == TG_REDUCTION_MEAN) return tg_mean(l);
   if (r == TG_REDUCTION_SUM) return tg_sum(l);
   return l;
+}
+
+tg_tensor *nn_broadcast_sub(const char *loss, tg_tensor *input, tg_tensor *target, tg_reduction r) {
+  char sa[96], sb[96];
+  if (!nn_check_reduction(loss, r) || !ops_check_pair(loss, input, target)) return NULL;
+  tg_tensor *d = tg_sub(input, target);
+  if (!d)
+    tg_error("%s: input %s and target %s do not broadcast", loss, tg_shape_str(input, sa, sizeof sa),
+             tg_shape_str(target, sb, sizeof sb));
+  return d;
 }
 
 /* two float tensors of one dtype and one shape (no broadcasting, as PyTorch
  * requires for the binary cross-entropies) */
 static bool check_same(const char *loss, const tg_tensor *a, const tg_tensor *b, tg_reduction r) {
   char sa[96], sb[96];
-  if (!check_reduction(loss, r) || !ops_check_pair(loss, a, b)) return false;
+  if (!nn_check_reduction(loss, r) || !ops_check_pair(loss, a, b)) return false;
   if (!tg_same_shape(a, b)) {
     tg_error("%s: input %s and target %s must have the same shape", loss,
              tg_shape_str(a, sa, sizeof sa), tg_shape_str(b, sb, sizeof sb));
@@ -53,7 +64,7 @@ static bool check_target_values(const char *loss, const tg_tensor *t, size_t cla
  * viewed as a batch of one. *single records that for the NONE output. */
 static bool as_batch(const char *loss, tg_tensor **x, tg_tensor **t, tg_reduction r, bool *single) {
   char sx[96], st[96];
-  if (!check_reduction(loss, r) || !ops_check_float(loss, *x, 1) ||
+  if (!nn_check_reduction(loss, r) || !ops_check_float(loss, *x, 1) ||
       !tg_tensor_check(*t, loss, 2))
     return false;
   if ((*t)->dtype != TG_INT64) {
@@ -200,7 +211,7 @@ tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *targets, tg_reduction r)
   /* x[i, t_i] as (N, 1), then (N) */
   tg_tensor *picked = tg_gather(x, 1, tg_unsqueeze(t, 1));
   tg_tensor *l = tg_neg(tg_reshape(picked, TG_SHAPE(x->shape[0])));
-  return unbatch(reduce(l, r), single, r);
+  return unbatch(nn_reduce(l, r), single, r);
 }
 
 /* ------------------------------------------------ binary cross-entropy */
@@ -263,7 +274,7 @@ tg_tensor *tg_binary_cross_entropy(tg_tensor *probs, tg_tensor *targets, tg_redu
   if (!check_same(loss, probs, targets, r) || !check_probabilities(probs)) return NULL;
   tg_tensor *l = ops_binary_forward(loss, probs, targets, &bce_k, (ops_params){0, 0});
   ops_record(l, &OP_BCE, 2, (tg_tensor *[]){probs, targets});
-  return reduce(l, r);
+  return nn_reduce(l, r);
 }
 
 /* max(x, 0) - x y + log(1 + exp(-|x|)): exp never overflows */
@@ -282,7 +293,7 @@ tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *targets, tg_reductio
   if (!check_same(loss, logits, targets, r)) return NULL;
   tg_tensor *l = ops_binary_forward(loss, logits, targets, &bce_logits_k, (ops_params){0, 0});
   ops_record(l, &OP_BCE_LOGITS, 2, (tg_tensor *[]){logits, targets});
-  return reduce(l, r);
+  return nn_reduce(l, r);
 }
 
 /* ------------------------------------------------------ mse, gaussian kl */
@@ -290,20 +301,13 @@ tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *targets, tg_reductio
 /* input and target broadcast, as in PyTorch (which warns; the loss then
  * has the broadcast shape) */
 tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction r) {
-  char sa[96], sb[96];
-  if (!check_reduction("mse_loss", r) || !ops_check_pair("mse_loss", input, target)) return NULL;
-  tg_tensor *d = tg_sub(input, target);
-  if (!d) {
-    tg_error("mse_loss: input %s and target %s do not broadcast", tg_shape_str(input, sa, sizeof sa),
-             tg_shape_str(target, sb, sizeof sb));
-    return NULL;
-  }
-  return reduce(tg_mul(d, d), r);
+  tg_tensor *d = nn_broadcast_sub("mse_loss", input, target, r);
+  return d ? nn_reduce(tg_mul(d, d), r) : NULL;
 }
 
 tg_tensor *tg_gaussian_kl(tg_tensor *mu, tg_tensor *logvar, tg_reduction r) {
   if (!check_same("gaussian_kl", mu, logvar, r)) return NULL;
   /* -0.5 (1 + logvar - mu^2 - exp(logvar)) per element */
   tg_tensor *inner = tg_sub(tg_sub(tg_add_scalar(logvar, 1.0), tg_mul(mu, mu)), tg_exp(logvar));
-  return reduce(tg_mul_scalar(inner, -0.5), r);
+  return nn_reduce(tg_mul_scalar(inner, -0.5), r);
 }

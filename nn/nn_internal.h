@@ -9,4 +9,11 @@
 /* a zero-filled tensor owned by scope 0 (persistent) whatever scope is open */
 tg_tensor *nn_persistent_zeros(tg_dtype dt, int ndim, const size_t *shape);
 
+/* losses (nn/loss.c): "loss: unknown reduction" unless MEAN, SUM or NONE */
+bool nn_check_reduction(const char *loss, tg_reduction r);
+tg_tensor *nn_reduce(tg_tensor *l, tg_reduction r);
+/* input - target, broadcasting, with the reduction and dtypes checked and
+ * an error naming the loss when the shapes do not broadcast */
+tg_tensor *nn_broadcast_sub(const char *loss, tg_tensor *input, tg_tensor *target, tg_reduction r);
+
 #endif

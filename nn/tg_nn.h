@@ -235,6 +235,7 @@ typedef enum tg_reduction {
   TG_REDUCTION_MEAN = 0,
   TG_REDUCTION_SUM = 1,
   TG_REDUCTION_NONE = 2,
+  TG_REDUCTION_BATCHMEAN = 3, /* kl_div only: the sum over the batch size (input's dim 0) */
 } tg_reduction;
 
 /* logits (N, C) or (C), targets int64 (N) or () with values in [0, C).
@@ -274,6 +275,31 @@ tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction r);
  * -0.5 * sum(...) */
 tg_tensor *tg_gaussian_kl(tg_tensor *mu, tg_tensor *logvar, tg_reduction r);
 
+/* Regression, distribution and ranking losses (nn/loss_regression.c), as
+ * PyTorch's; input and target broadcast where PyTorch's do. */
+/* |x - y| */
+tg_tensor *tg_l1_loss(tg_tensor *input, tg_tensor *target, tg_reduction r);
+/* 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta 0: l1); PyTorch: 1 */
+tg_tensor *tg_smooth_l1_loss(tg_tensor *input, tg_tensor *target, tg_reduction r, double beta);
+/* 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); PyTorch: 1 */
+tg_tensor *tg_huber_loss(tg_tensor *input, tg_tensor *target, tg_reduction r, double delta);
+/* input log-probabilities: t (log t - input), 0 where t = 0; with
+ * log_target, exp(t) (t - input). TG_REDUCTION_BATCHMEAN: sum / input's dim 0 */
+tg_tensor *tg_kl_div(tg_tensor *input, tg_tensor *target, tg_reduction r, bool log_target);
+/* log_input: exp(x) - t x, else x - t log(x + eps); full adds Stirling's
+ * t log t - t + 0.5 log(2 pi t) where t > 1. PyTorch: true, false, 1e-8 */
+tg_tensor *tg_poisson_nll_loss(tg_tensor *input, tg_tensor *target, bool log_input, bool full,
+                               double eps, tg_reduction r);
+/* max(0, -y (x1 - x2) + margin), y of +-1 */
+tg_tensor *tg_margin_ranking_loss(tg_tensor *x1, tg_tensor *x2, tg_tensor *y, double margin,
+                                  tg_reduction r);
+/* x1 (N, D) or (D), y (N) or () of +-1: 1 - cos where y = 1, max(0, cos - margin) where y = -1 */
+tg_tensor *tg_cosine_embedding_loss(tg_tensor *x1, tg_tensor *x2, tg_tensor *y, double margin,
+                                    tg_reduction r);
+/* x1 . x2 / sqrt(max(|x1|^2 |x2|^2, eps^2)) along dim (broadcasting);
+ * PyTorch: dim 1, eps 1e-8 */
+tg_tensor *tg_cosine_similarity(tg_tensor *x1, tg_tensor *x2, int dim, double eps);
+
 
 /* Record the caller's file:line for anomaly mode (see tg_set_detect_anomaly).
  * The library's own sources define TG_BUILDING_LIBRARY and call the
@@ -285,6 +311,14 @@ tg_tensor *tg_gaussian_kl(tg_tensor *mu, tg_tensor *logvar, tg_reduction r);
 #define tg_batch_norm(...) (TG_CALL_SITE(), tg_batch_norm(__VA_ARGS__))
 #define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
 #define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
+#define tg_l1_loss(...) (TG_CALL_SITE(), tg_l1_loss(__VA_ARGS__))
+#define tg_smooth_l1_loss(...) (TG_CALL_SITE(), tg_smooth_l1_loss(__VA_ARGS__))
+#define tg_huber_loss(...) (TG_CALL_SITE(), tg_huber_loss(__VA_ARGS__))
+#define tg_kl_div(...) (TG_CALL_SITE(), tg_kl_div(__VA_ARGS__))
+#define tg_poisson_nll_loss(...) (TG_CALL_SITE(), tg_poisson_nll_loss(__VA_ARGS__))
+#define tg_margin_ranking_loss(...) (TG_CALL_SITE(), tg_margin_ranking_loss(__VA_ARGS__))
+#define tg_cosine_embedding_loss(...) (TG_CALL_SITE(), tg_cosine_embedding_loss(__VA_ARGS__))
+#define tg_cosine_similarity(...) (TG_CALL_SITE(), tg_cosine_similarity(__VA_ARGS__))
 #define tg_cross_entropy_with(...) (TG_CALL_SITE(), tg_cross_entropy_with(__VA_ARGS__))
 #define tg_nll_loss_with(...) (TG_CALL_SITE(), tg_nll_loss_with(__VA_ARGS__))
 #define tg_binary_cross_entropy(...) (TG_CALL_SITE(), tg_binary_cross_entropy(__VA_ARGS__))

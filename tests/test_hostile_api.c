@@ -717,7 +717,24 @@ static void test_null_nn_api(void **state) {
   LOSS(tg_bce_with_logits, "bce_with_logits", x, p);
   LOSS(tg_mse_loss, "mse_loss", x, p);
   LOSS(tg_gaussian_kl, "gaussian_kl", x, p);
+  LOSS(tg_l1_loss, "l1_loss", x, p);
 #undef LOSS
+#define LOSS_P(fn, name, a1, a2, ...)                                          \
+  N_PTR(fn, 1, fn(NULL, a2, __VA_ARGS__), name ": argument 1 is NULL");        \
+  N_PTR(fn, 2, fn(a1, NULL, __VA_ARGS__), name ": argument 2 is NULL")
+  LOSS_P(tg_smooth_l1_loss, "smooth_l1_loss", x, p, TG_REDUCTION_MEAN, 1.0);
+  LOSS_P(tg_huber_loss, "huber_loss", x, p, TG_REDUCTION_MEAN, 1.0);
+  LOSS_P(tg_kl_div, "kl_div", x, p, TG_REDUCTION_MEAN, false);
+  LOSS_P(tg_poisson_nll_loss, "poisson_nll_loss", x, p, true, false, 1e-8, TG_REDUCTION_MEAN);
+  LOSS_P(tg_cosine_similarity, "cosine_similarity", x, p, 1, 1e-8);
+#undef LOSS_P
+#define LOSS3(fn, name, a1, a2, a3)                                            \
+  N_PTR(fn, 1, fn(NULL, a2, a3, 0, TG_REDUCTION_MEAN), name ": argument 1 is NULL"); \
+  N_PTR(fn, 2, fn(a1, NULL, a3, 0, TG_REDUCTION_MEAN), name ": argument 2 is NULL"); \
+  N_PTR(fn, 3, fn(a1, a2, NULL, 0, TG_REDUCTION_MEAN), name ": argument 3 is NULL")
+  LOSS3(tg_margin_ranking_loss, "margin_ranking_loss", x, x, x);
+  LOSS3(tg_cosine_embedding_loss, "cosine_embedding_loss", x, x, x);
+#undef LOSS3
   tg_class_loss_opts o = tg_class_loss_defaults();
   N_PTR(tg_cross_entropy_with, 1, tg_cross_entropy_with(NULL, tgt, o), "cross_entropy: argument 1 is NULL");
   N_PTR(tg_cross_entropy_with, 2, tg_cross_entropy_with(x, NULL, o), "cross_entropy: argument 2 is NULL");
@@ -1073,7 +1090,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 245
+#define NULL_FUNCS_COVERED 253
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

@@ -197,6 +197,129 @@ static void test_class_loss_errors(void **state) {
   expect_error("reduction");
 }
 
+/* ------------------------------------------- regression and ranking */
+
+typedef struct pair_ctx {
+  int which;
+  tg_reduction r;
+} pair_ctx;
+
+/* the pair losses on (input, target): target broadcast from a row, input
+ * a transposed view of its leaf */
+static tg_tensor *pair_fn(tg_tensor **in, void *p) {
+  pair_ctx *c = p;
+  tg_tensor *x = tg_t(in[0]), *y = in[1];
+  switch (c->which) {
+  case 0: return tg_l1_loss(x, y, c->r);
+  case 1: return tg_smooth_l1_loss(x, y, c->r, 0.7);
+  case 2: return tg_huber_loss(x, y, c->r, 0.7);
+  case 3: return tg_kl_div(x, tg_sigmoid(y), c->r, false);
+  case 4: return tg_kl_div(x, y, c->r, true);
+  case 5: return tg_poisson_nll_loss(x, tg_add_scalar(tg_abs(y), 0.5), true, true, 1e-8, c->r);
+  default: return tg_poisson_nll_loss(tg_add_scalar(tg_abs(x), 0.5), tg_abs(y), false, false, 1e-8, c->r);
+  }
+}
+
+static void test_pair_losses_gradcheck(void **state) {
+  (void)state;
+  tg_rng r = seeded(21);
+  tg_tensor *in[2];
+  for (int which = 0; which < 7; which++)
+    for (int red = 0; red < 3; red++) {
+      pair_ctx c = {which, (tg_reduction)red};
+      in[0] = tg_requires_grad_(tg_randn(&r, TG_FLOAT64, TG_SHAPE(4, 3)), true); /* seen as (3, 4) */
+      in[1] = tg_requires_grad_(tg_randn(&r, TG_FLOAT64, TG_SHAPE(4)), true);   /* broadcast */
+      assert_gradcheck(pair_fn, 2, in, &c);
+      assert_gradgradcheck(pair_fn, 2, in, &c);
+    }
+}
+
+/* each element by its textbook formula */
+static void test_pair_losses_values(void **state) {
+  (void)state;
+  double xv[] = {-2.0, -0.3, 0.1, 0.9, 2.5}, yv[] = {0.5, 0.2, -0.4, 1.0, 0.3};
+  tg_tensor *x = tg_from_f64(TG_SHAPE(5), xv), *y = tg_from_f64(TG_SHAPE(5), yv);
+  double l1 = 0, sl1 = 0, hub = 0, kl = 0, pois = 0;
+  for (int i = 0; i < 5; i++) {
+    double d = xv[i] - yv[i], ad = fabs(d), t = fabs(yv[i]) + 0.5;
+    l1 += ad;
+    sl1 += ad < 0.5 ? 0.5 * d * d / 0.5 : ad - 0.25;
+    hub += ad < 0.5 ? 0.5 * d * d : 0.5 * (ad - 0.25);
+    kl += exp(yv[i]) * (yv[i] - xv[i]);
+    pois += exp(xv[i]) - t * xv[i] + (t > 1 ? t * log(t) - t + 0.5 * log(2 * M_PI * t) : 0);
+  }
+  assert_close(tg_item(tg_l1_loss(x, y, TG_REDUCTION_SUM)), l1, 1e-12);
+  assert_close(tg_item(tg_smooth_l1_loss(x, y, TG_REDUCTION_MEAN, 0.5)), sl1 / 5, 1e-12);
+  assert_close(tg_item(tg_smooth_l1_loss(x, y, TG_REDUCTION_SUM, 0)), l1, 1e-12);
+  assert_close(tg_item(tg_huber_loss(x, y, TG_REDUCTION_SUM, 0.5)), hub, 1e-12);
+  assert_close(tg_item(tg_kl_div(x, y, TG_REDUCTION_SUM, true)), kl, 1e-12);
+  tg_tensor *t = tg_add_scalar(tg_abs(y), 0.5);
+  assert_close(tg_item(tg_poisson_nll_loss(x, t, true, true, 1e-8, TG_REDUCTION_SUM)), pois, 1e-12);
+  /* kl_div: 0 log 0 = 0, and batchmean divides by dim 0 */
+  tg_tensor *p = tg_from_f64(TG_SHAPE(2, 2), (double[]){0, 1, 0.25, 0.75});
+  tg_tensor *lq = tg_from_f64(TG_SHAPE(2, 2), (double[]){-1, -2, -0.5, -0.1});
+  double want = (1 * (log(1) + 2) + 0.25 * (log(0.25) + 0.5) + 0.75 * (log(0.75) + 0.1)) / 2;
+  assert_close(tg_item(tg_kl_div(lq, p, TG_REDUCTION_BATCHMEAN, false)), want, 1e-12);
+  /* the margin losses and the cosine */
+  tg_tensor *a = tg_from_f64(TG_SHAPE(2, 2), (double[]){1, 0, 1, 1});
+  tg_tensor *b = tg_from_f64(TG_SHAPE(2, 2), (double[]){0, 1, 1, 1});
+  tg_tensor *cs = tg_cosine_similarity(a, b, 1, 1e-8);
+  assert_close(tg_get_flat(cs, 0), 0.0, 1e-12);
+  assert_close(tg_get_flat(cs, 1), 1.0, 1e-12);
+  tg_tensor *ys = tg_from_f64(TG_SHAPE(2), (double[]){-1, 1});
+  assert_close(tg_item(tg_cosine_embedding_loss(a, b, ys, -0.5, TG_REDUCTION_SUM)), 0.5, 1e-9);
+  tg_tensor *m = tg_margin_ranking_loss(tg_from_f64(TG_SHAPE(2), (double[]){1, 3}),
+                                        tg_from_f64(TG_SHAPE(2), (double[]){2, 1}), ys, 0.5, TG_REDUCTION_NONE);
+  assert_close(tg_get_flat(m, 0), 0.0, 0);   /* max(0, (1 - 2) + 0.5) */
+  assert_close(tg_get_flat(m, 1), 0.0, 0);   /* max(0, -(3 - 1) + 0.5) */
+}
+
+static tg_tensor *ranking_fn(tg_tensor **in, void *p) {
+  int which = *(int *)p;
+  tg_tensor *y = tg_from_f64(TG_SHAPE(3), (double[]){1, -1, 1});
+  if (which == 0) return tg_margin_ranking_loss(in[0], in[1], y, 0.3, TG_REDUCTION_MEAN);
+  if (which == 1) return tg_cosine_embedding_loss(tg_t(in[0]), tg_t(in[1]), y, 0.1, TG_REDUCTION_SUM);
+  return tg_cosine_similarity(tg_t(in[0]), in[1], 0, 1e-8);
+}
+
+static void test_ranking_losses_gradcheck(void **state) {
+  (void)state;
+  tg_rng r = seeded(22);
+  for (int which = 0; which < 3; which++) {
+    tg_tensor *in[2];
+    if (which == 0) { /* vectors */
+      in[0] = test_leaf(&r, TG_SHAPE(3));
+      in[1] = test_leaf(&r, TG_SHAPE(3));
+    } else { /* (4, 3) leaves seen transposed; the cosine's second broadcasts */
+      in[0] = test_leaf(&r, TG_SHAPE(4, 3));
+      in[1] = which == 1 ? test_leaf(&r, TG_SHAPE(4, 3)) : test_leaf(&r, TG_SHAPE(3, 1));
+    }
+    assert_gradcheck(ranking_fn, 2, in, &which);
+    assert_gradgradcheck(ranking_fn, 2, in, &which);
+  }
+}
+
+static void test_regression_loss_errors(void **state) {
+  (void)state;
+  tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), *y = tg_zeros(TG_FLOAT64, TG_SHAPE(4));
+  assert_null(tg_l1_loss(x, y, TG_REDUCTION_MEAN));
+  expect_error("l1_loss: input [2,3] and target [4] do not broadcast");
+  assert_null(tg_smooth_l1_loss(x, x, TG_REDUCTION_MEAN, -1));
+  expect_error("beta");
+  assert_null(tg_huber_loss(x, x, TG_REDUCTION_MEAN, 0));
+  expect_error("delta");
+  assert_null(tg_l1_loss(x, x, TG_REDUCTION_BATCHMEAN));
+  expect_error("kl_div's only");
+  assert_null(tg_margin_ranking_loss(x, x, tg_zeros(TG_FLOAT64, TG_SHAPE(3)), 0, TG_REDUCTION_MEAN));
+  expect_error("same number of dims");
+  assert_null(tg_cosine_embedding_loss(x, x, tg_zeros(TG_FLOAT64, TG_SHAPE(3)), 0, TG_REDUCTION_MEAN));
+  expect_error("cosine_embedding_loss");
+  assert_null(tg_poisson_nll_loss(x, tg_zeros(TG_FLOAT32, TG_SHAPE(2, 3)), true, false, 1e-8, TG_REDUCTION_MEAN));
+  expect_error("poisson_nll_loss");
+  assert_null(tg_cosine_similarity(x, y, 1, 1e-8));
+  expect_error("cosine_similarity");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_cross_entropy_spatial_weighted),
@@ -205,6 +328,10 @@ int main(void) {
       TG_TEST(test_cross_entropy_all_ignored),
       TG_TEST(test_plain_calls_take_pytorch_defaults),
       TG_TEST(test_class_loss_errors),
+      TG_TEST(test_pair_losses_gradcheck),
+      TG_TEST(test_pair_losses_values),
+      TG_TEST(test_ranking_losses_gradcheck),
+      TG_TEST(test_regression_loss_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from oracle_gen import index_tensor, op, rshape, tensor
+from oracle_gen import Inp, bcast_shapes, index_tensor, numel, op, rshape, tensor
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -93,3 +93,97 @@ def torch_class(f, smoothing):
 
 op("cross_entropy_with", class_with_gen(True), torch_class(F.cross_entropy, True))
 op("nll_loss_with", class_with_gen(False), torch_class(F.nll_loss, False))
+
+
+def with_param(gen, **choices):
+    def g(rng):
+        ins, p = gen(rng)
+        for k, v in choices.items():
+            p[k] = rng.choice(v)
+        return ins, p
+    return g
+
+
+op("l1_loss", pair_gen("any", "any", bcast=True), lambda x, p: F.l1_loss(x[0], x[1], reduction=p["reduction"]))
+op("smooth_l1_loss", with_param(pair_gen("any", "any", bcast=True), beta=[1.0, 0.5, 0.0, 2.0]),
+   lambda x, p: F.smooth_l1_loss(x[0], x[1], reduction=p["reduction"], beta=p["beta"]))
+op("huber_loss", with_param(pair_gen("any", "any", bcast=True), delta=[1.0, 0.5, 2.0]),
+   lambda x, p: F.huber_loss(x[0], x[1], reduction=p["reduction"], delta=p["delta"]))
+
+
+def kl_gen(rng):
+    ins, p = pair_gen("any", "prob", bcast=True)(rng)
+    p["log_target"] = rng.randint(0, 1)
+    if p["log_target"]:
+        ins[1] = tensor(rng, ins[1].shape, "any", rg=ins[1].rg, views=False)
+    elif rng.random() < 0.3:  # zero probabilities (xlogy's 0 log 0 = 0), no gradient for them
+        ins[1].values = [0.0 if rng.random() < 0.3 else v for v in ins[1].values]
+        ins[1].rg = False
+    if rng.random() < 0.25:
+        p["reduction"] = "batchmean"
+    return ins, p
+
+
+def torch_kl(x, p):
+    if p["reduction"] == "batchmean" and x[0].dim() == 0:
+        return F.kl_div(x[0], x[1], reduction="sum", log_target=bool(p["log_target"]))
+    return F.kl_div(x[0], x[1], reduction=p["reduction"], log_target=bool(p["log_target"]))
+
+
+op("kl_div", kl_gen, torch_kl)
+
+
+def poisson_gen(rng):
+    log_input = rng.randint(0, 1)
+    ins, p = pair_gen("any" if log_input else "pos", "pos", bcast=True)(rng)
+    ins[1].values = [v * 2 for v in ins[1].values]  # targets on both sides of 1 (Stirling's mask)
+    p.update(log_input=log_input, full=rng.randint(0, 1))
+    return ins, p
+
+
+op("poisson_nll_loss", poisson_gen,
+   lambda x, p: F.poisson_nll_loss(x[0], x[1], log_input=bool(p["log_input"]), full=bool(p["full"]),
+                                   reduction=p["reduction"]))
+
+
+def sign_tensor(rng, shape):
+    return Inp(shape, [rng.choice([-1.0, 1.0]) for _ in range(numel(shape))], "f64", False)
+
+
+def ranking_gen(rng):
+    shapes = bcast_shapes(rng, 3)
+    if rng.random() < 0.9:  # PyTorch wants equal ndim (then broadcasts)
+        nd = max(len(s) for s in shapes)
+        shapes = [[1] * (nd - len(s)) + s for s in shapes]
+    sa, sb, sy = shapes
+    return [tensor(rng, sa), tensor(rng, sb), sign_tensor(rng, sy)], \
+        {"reduction": rng.choice(REDUCTIONS), "margin": rng.choice([0.0, 0.5, -0.2])}
+
+
+op("margin_ranking_loss", ranking_gen,
+   lambda x, p: F.margin_ranking_loss(x[0], x[1], x[2], margin=p["margin"], reduction=p["reduction"]))
+
+
+def embedding_gen(rng):
+    d = rng.randint(1, 5)
+    batched = rng.random() < 0.8
+    n = rng.randint(1, 4)
+    shape = [n, d] if batched else [d]
+    y = sign_tensor(rng, [n] if batched else [])
+    if rng.random() < 0.05:
+        y = sign_tensor(rng, [n + 1])
+    return [tensor(rng, shape), tensor(rng, shape), y], \
+        {"reduction": rng.choice(REDUCTIONS), "margin": rng.choice([0.0, 0.3, -0.5])}
+
+
+op("cosine_embedding_loss", embedding_gen,
+   lambda x, p: F.cosine_embedding_loss(x[0], x[1], x[2], margin=p["margin"], reduction=p["reduction"]))
+
+
+def cosine_gen(rng):
+    sa, sb = bcast_shapes(rng)
+    nd = max(len(sa), len(sb), 1)
+    return [tensor(rng, sa), tensor(rng, sb)], {"dim": rng.randint(-nd, nd - 1)}
+
+
+op("cosine_similarity", cosine_gen, lambda x, p: F.cosine_similarity(x[0], x[1], dim=p["dim"]))

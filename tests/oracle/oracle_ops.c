@@ -195,6 +195,18 @@ static tg_class_loss_opts class_opts(tg_tensor **x, const oracle_params *p) {
 }
 ONE(cross_entropy_with, tg_cross_entropy_with(x[0], x[1], class_opts(x, p)))
 ONE(nll_loss_with, tg_nll_loss_with(x[0], x[1], class_opts(x, p)))
+ONE(l1_loss, tg_l1_loss(x[0], x[1], reduction(p)))
+ONE(smooth_l1_loss, tg_smooth_l1_loss(x[0], x[1], reduction(p), NUM("beta", 1)))
+ONE(huber_loss, tg_huber_loss(x[0], x[1], reduction(p), NUM("delta", 1)))
+static tg_reduction kl_reduction(const oracle_params *p) {
+  return !strcmp(oracle_str(p, "reduction", "mean"), "batchmean") ? TG_REDUCTION_BATCHMEAN : reduction(p);
+}
+ONE(kl_div, tg_kl_div(x[0], x[1], kl_reduction(p), BOOL("log_target")))
+ONE(poisson_nll_loss, tg_poisson_nll_loss(x[0], x[1], BOOL("log_input"), BOOL("full"), NUM("eps", 1e-8),
+                                          reduction(p)))
+ONE(margin_ranking_loss, tg_margin_ranking_loss(x[0], x[1], x[2], NUM("margin", 0), reduction(p)))
+ONE(cosine_embedding_loss, tg_cosine_embedding_loss(x[0], x[1], x[2], NUM("margin", 0), reduction(p)))
+ONE(cosine_similarity, tg_cosine_similarity(x[0], x[1], INT("dim", 1), NUM("eps", 1e-8)))
 
 #define E(name) {#name, o_##name}
 static const oracle_op table[] = {
@@ -210,7 +222,9 @@ static const oracle_op table[] = {
     E(unsqueeze), E(transpose), E(t), E(narrow), E(slice), E(select), E(contiguous), E(clone),
     E(to_dtype), E(cat), E(stack),
     E(cross_entropy), E(nll_loss), E(binary_cross_entropy), E(bce_with_logits), E(mse_loss),
-    E(gaussian_kl), E(cross_entropy_with), E(nll_loss_with),
+    E(gaussian_kl), E(cross_entropy_with), E(nll_loss_with), E(l1_loss), E(smooth_l1_loss),
+    E(huber_loss), E(kl_div), E(poisson_nll_loss), E(margin_ranking_loss), E(cosine_embedding_loss),
+    E(cosine_similarity),
 };
 
 const oracle_op *oracle_find(const char *name) {
