@@ -3,6 +3,8 @@
 #ifndef ORACLE_OPS_H
 #define ORACLE_OPS_H
 
+#include <string.h>
+
 #include "tapegrad.h"
 
 #define ORACLE_MAX_PARAMS 8
@@ -35,5 +37,44 @@ typedef struct oracle_op {
 } oracle_op;
 
 const oracle_op *oracle_find(const char *name);
+
+/* the tables of the families, each ending with {NULL, NULL} */
+extern const oracle_op oracle_core_ops[], oracle_loss_ops[];
+
+/* shorthands for the tables: x[] the inputs, p the parameters */
+#define NUM(k, d) oracle_num(p, k, d)
+#define INT(k, d) ((int)oracle_num(p, k, d))
+#define BOOL(k) (oracle_num(p, k, 0) != 0)
+#define ONE(name, expr)                                                        \
+  static int o_##name(tg_tensor **x, const oracle_params *p, tg_tensor **out) { \
+    (void)p;                                                                   \
+    (void)x;                                                                   \
+    return (out[0] = (expr)) ? 1 : -1;                                         \
+  }
+
+static inline int dims_of(const oracle_params *p, const char *key, int *dims) {
+  long l[ORACLE_MAX_LIST];
+  int n = oracle_ints(p, key, l);
+  for (int i = 0; i < n; i++) dims[i] = (int)l[i];
+  return n;
+}
+static inline int shape_of(const oracle_params *p, const char *key, size_t *shape) {
+  long l[ORACLE_MAX_LIST];
+  int n = oracle_ints(p, key, l);
+  for (int i = 0; i < n; i++) shape[i] = (size_t)l[i]; /* -1 becomes SIZE_MAX: "infer" */
+  return n;
+}
+static inline tg_reduction reduction(const oracle_params *p) {
+  const char *r = oracle_str(p, "reduction", "mean");
+  return !strcmp(r, "sum") ? TG_REDUCTION_SUM : !strcmp(r, "none") ? TG_REDUCTION_NONE : TG_REDUCTION_MEAN;
+}
+static inline tg_dtype dtype_param(const oracle_params *p) {
+  const char *d = oracle_str(p, "dtype", "f64");
+  return !strcmp(d, "f32") ? TG_FLOAT32 : !strcmp(d, "i64") ? TG_INT64 : TG_FLOAT64;
+}
+
+
+
+#define E(name) {#name, o_##name}
 
 #endif

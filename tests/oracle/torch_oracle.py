@@ -11,8 +11,11 @@ counted in ops (an op passes when all its cases agree).
 
     tests/oracle/torch_oracle.py RUNNER [--cases N] [--seed S] [--only OP,...] [-v]
 
-The op families and their generators live in tests/oracle/families/*.py;
-this file is the driver: protocol, execution in torch, comparison.
+Adding an op: a line `op(name, generator, torch_function)` in a
+tests/oracle/family_*.py (listed in oracle_cases.py), and a line for the same
+name in its C table tests/oracle/oracle_ops_*.c (listed in oracle_ops.c).
+oracle_gen.py draws shapes, broadcast pairs, value domains and views; this
+file is the driver: the protocol, execution in torch, comparison.
 """
 import argparse
 import math
