@@ -110,6 +110,23 @@ tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt);
 tg_tensor *tg_cat(int n, tg_tensor **ts, int dim);
 tg_tensor *tg_stack(int n, tg_tensor **ts, int dim);
 
+/* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
+ * default generator; no gradients. The samples are tapegrad's own (the
+ * same seed gives the same samples on every machine), not PyTorch's. */
+/* int64 uniform in [low, high) */
+tg_tensor *tg_randint(tg_rng *rng, int64_t low, int64_t high, int ndim, const size_t *shape);
+/* a random permutation of 0..n-1 (int64) */
+tg_tensor *tg_randperm(tg_rng *rng, size_t n);
+/* 1 with probability p, else 0, elementwise, in p's dtype */
+tg_tensor *tg_bernoulli(tg_rng *rng, tg_tensor *p);
+/* mean + std N(0,1) and U[lo, hi), the two parameters broadcasting */
+tg_tensor *tg_normal_tensor(tg_rng *rng, tg_tensor *mean, tg_tensor *std);
+tg_tensor *tg_uniform_tensor(tg_rng *rng, tg_tensor *lo, tg_tensor *hi);
+/* int64 category indices drawn in proportion to the non-negative weights
+ * of each row of probs (C) or (N, C): (num_samples) or (N, num_samples);
+ * without replacement no category is drawn twice in a row */
+tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, bool replacement);
+
 
 /* Record the caller's file:line for anomaly mode (see tg_set_detect_anomaly).
  * The library's own sources define TG_BUILDING_LIBRARY and call the
