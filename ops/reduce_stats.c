@@ -107,19 +107,20 @@ static tg_tensor *like_out(const tg_tensor *x, unsigned mask, const double *v) {
 }
 
 /* d out / dx where the output picks elements equal to it: the gradient is
- * shared evenly among them (amax/amin, norm inf, median of all) */
-static void ties_backward(tg_node *n, tg_tensor *g, tg_tensor **gi, bool sgn) {
+ * shared evenly among them (amax/amin, median of all; with sgn, the inf
+ * norms: |x| equal to it, times sign(x)). PyTorch's median counts a NaN
+ * result's NaNs as the ties; amax's NaN result matches nothing: 0/0, NaN */
+static void ties_backward(tg_node *n, tg_tensor *g, tg_tensor **gi, bool sgn, bool nan_ties) {
   tg_tensor *x = n->in[0];
   unsigned mask = (unsigned)tg_node_i(n)[0];
-  double scale_abs = sgn ? 1.0 : 0.0;
   fold f;
   if (!fold_begin(&f, x, mask)) return;
   double *ov = read_values(n->out), *m = malloc((x->numel ? x->numel : 1) * sizeof *m);
   double *cnt = calloc(f.n_out ? f.n_out : 1, sizeof *cnt);
   if (ov && m && cnt) {
     for (size_t i = 0; i < x->numel; i++) {
-      double v = scale_abs ? fabs(f.xv[i]) : f.xv[i], o = ov[f.slot[i]];
-      m[i] = (v == o || (isnan(v) && isnan(o))) ? 1.0 : 0.0;
+      double v = sgn ? fabs(f.xv[i]) : f.xv[i], o = ov[f.slot[i]];
+      m[i] = (v == o || (nan_ties && isnan(v) && isnan(o))) ? 1.0 : 0.0;
       cnt[f.slot[i]] += m[i];
     }
     for (size_t i = 0; i < x->numel; i++) {
@@ -263,7 +264,7 @@ static void norm_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     return;
   }
   if (isinf(p)) {
-    ties_backward(n, g, gi, true);
+    ties_backward(n, g, gi, true, false);
     return;
   }
   double *xv = read_values(x), *s = malloc((x->numel ? x->numel : 1) * sizeof *s);
@@ -349,7 +350,7 @@ tg_tensor *tg_linalg_vector_norm(tg_tensor *a, double ord, int n_dims, const int
 
 /* ----------------------------------------------------------- amax/amin */
 
-static void amax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) { ties_backward(n, g, gi, false); }
+static void amax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) { ties_backward(n, g, gi, false, false); }
 TG_DEFINE_OP(OP_AMAX, "AmaxBackward", amax_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 TG_DEFINE_OP(OP_AMIN, "AminBackward", amax_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
@@ -440,7 +441,7 @@ tg_tensor *tg_argmin_dim(tg_tensor *a, int dim, bool keepdim) { return arg_dim("
 
 /* the median of all elements: gradient shared among the elements equal to
  * it, as PyTorch's evenly_distribute_backward */
-static void median_all_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) { ties_backward(n, g, gi, false); }
+static void median_all_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) { ties_backward(n, g, gi, false, true); }
 TG_DEFINE_OP(OP_MEDIAN_ALL, "MedianBackward", median_all_backward,
              TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 

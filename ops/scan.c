@@ -187,6 +187,9 @@ static void lcse_fused(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   free(xv), free(ov), free(gv);
 }
 
+/* elements of the recorded backward's weights (256 MiB of float64) */
+#define LCSE_GRAPH_MAX ((size_t)1 << 25)
+
 static void lcse_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
   int d = (int)tg_node_i(n)[0];
@@ -203,6 +206,11 @@ static void lcse_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     return;
   }
   size_t len = x->shape[d], shape[TG_MAX_DIMS];
+  if (len && x->numel / len * len > LCSE_GRAPH_MAX / len) {
+    tg_error("LogcumsumexpBackward: create_graph over a dim of %zu needs %zu x %zu weights per lane; "
+             "too large (more than %zu in all)", len, len, len, (size_t)LCSE_GRAPH_MAX);
+    return;
+  }
   for (int k = 0; k <= x->ndim; k++) shape[k] = 1;
   shape[d] = shape[d + 1] = len;
   tg_tensor *minf = tg_tensor_alloc(x->dtype, x->ndim + 1, shape);

@@ -50,7 +50,7 @@ TG_DEFINE_OP(OP_TOPK, "TopkBackward", pick_backward, TG_NODE_I | TG_NODE_SAVED);
 
 /* the first k of each lane of a sorted along d (k <= len); values and
  * int64 indices shaped as a with k along d */
-static tg_tensor *sorted_prefix(tg_tensor *a, int d, size_t k, bool descending,
+static tg_tensor *sorted_prefix(const char *name, tg_tensor *a, int d, size_t k, bool descending,
                                 const tg_op *op, tg_tensor **indices) {
   size_t shape[TG_MAX_DIMS], len = a->ndim ? a->shape[d] : 1, outer = 1, inner = 1;
   memcpy(shape, a->shape, (size_t)a->ndim * sizeof *shape);
@@ -73,7 +73,7 @@ static tg_tensor *sorted_prefix(tg_tensor *a, int d, size_t k, bool descending,
     }
   free(v), free(lane);
   if (!ok) {
-    if (!tg_has_error()) tg_error("%s: out of memory", op->name);
+    tg_error("%s: out of memory", name);
     return NULL;
   }
   tg_node *n = ops_record(out, op, 1, &a);
@@ -90,7 +90,7 @@ tg_tensor *tg_sort(tg_tensor *a, int dim, bool descending, tg_tensor **indices) 
   if (!ops_check_float("sort", a, 1)) return NULL;
   int d = tg_norm_dim("sort", dim, a->ndim);
   if (d < 0) return NULL;
-  return sorted_prefix(a, d, a->ndim ? a->shape[d] : 1, descending, &OP_SORT, indices);
+  return sorted_prefix("sort", a, d, a->ndim ? a->shape[d] : 1, descending, &OP_SORT, indices);
 }
 
 tg_tensor *tg_topk(tg_tensor *a, long k, int dim, bool largest, bool sorted, tg_tensor **indices) {
@@ -104,7 +104,7 @@ tg_tensor *tg_topk(tg_tensor *a, long k, int dim, bool largest, bool sorted, tg_
     tg_error("topk: k = %ld is out of range for dim %d of size %zu", k, d, len);
     return NULL;
   }
-  return sorted_prefix(a, d, (size_t)k, largest, &OP_TOPK, indices);
+  return sorted_prefix("topk", a, d, (size_t)k, largest, &OP_TOPK, indices);
 }
 
 /* ---------------------------------------------------------------- unique */
@@ -155,7 +155,7 @@ tg_tensor *tg_unique(tg_tensor *a, bool sorted, tg_tensor **inverse, tg_tensor *
   }
   free(k), free(v), free(group);
   if (!ok) {
-    if (!tg_has_error()) tg_error("unique: out of memory for %zu elements", n);
+    tg_error("unique: out of memory for %zu elements", n);
     return NULL;
   }
   if (inverse) *inverse = inv;

@@ -430,7 +430,12 @@ static void test_amax_amin(void **state) {
   const double gy[6] = {1.0 / 3, 1.0 / 3, 1.0 / 3, 0, 0.5, 0.5};
   for (size_t i = 0; i < 6; i++) assert_close(tg_get_flat(y->grad, i), gy[i], 1e-15);
   /* NaN propagates; an empty reduction is an error */
-  assert_true(isnan(tg_item(tg_amax(tg_from_f64(TG_SHAPE(3), (double[]){1, NAN, 3}), 0, NULL, false))));
+  tg_tensor *xn = tg_requires_grad_(tg_from_f64(TG_SHAPE(3), (double[]){1, NAN, 3}), true);
+  tg_tensor *yn = tg_amax(xn, 0, NULL, false);
+  assert_true(isnan(tg_item(yn)));
+  /* PyTorch: the NaN result equals no element, so the gradient is 0/0 */
+  assert_int_equal(tg_backward(yn, NULL, false), 0);
+  for (size_t i = 0; i < 3; i++) assert_true(isnan(tg_get_flat(xn->grad, i)));
   tg_clear_error();
   assert_null(tg_amax(tg_zeros(TG_FLOAT64, TG_SHAPE(0, 3)), 1, (int[]){0}, false));
   assert_non_null(strstr(tg_last_error(), "amax"));
@@ -526,7 +531,12 @@ static void test_median_kthvalue(void **state) {
   assert_int_equal((int)tg_get_flat(idx, 1), 0);
   assert_int_equal(tg_backward(tg_select(md, 0, 0), NULL, false), 0);
   for (size_t i = 0; i < 8; i++) assert_close(tg_get_flat(y->grad, i), i == 3 ? 1.0 : 0.0, 0);
-  assert_true(isnan(tg_item(tg_median(tg_from_f64(TG_SHAPE(3), (double[]){1, NAN, 3})))));
+  /* PyTorch: a NaN median's gradient goes to the NaN entries */
+  tg_tensor *xn = tg_requires_grad_(tg_from_f64(TG_SHAPE(3), (double[]){1, NAN, 3}), true);
+  tg_tensor *mn = tg_median(xn);
+  assert_true(isnan(tg_item(mn)));
+  assert_int_equal(tg_backward(mn, NULL, false), 0);
+  for (size_t i = 0; i < 3; i++) assert_close(tg_get_flat(xn->grad, i), i == 1 ? 1.0 : 0.0, 0);
   assert_true(isnan(tg_item(tg_median(tg_zeros(TG_FLOAT64, TG_SHAPE(0))))));
   tg_tensor *kidx = NULL, *kv = tg_kthvalue(y, 2, 1, true, &kidx);
   assert_int_equal(kv->ndim, 2);
@@ -643,6 +653,12 @@ static void test_logcumsumexp_stable(void **state) {
   assert_int_equal(tg_grad(1, &ly, &up, 1, &xs, &g_graph, (tg_grad_opts){.create_graph = true}), 0);
   assert_non_null(g_graph->grad_fn);
   for (size_t i = 0; i < 15; i++) assert_close(tg_get_flat(g_graph, i), tg_get_flat(g_fused, i), 1e-13);
+  /* the recorded backward needs len^2 weights a lane: refused when huge */
+  tg_tensor *big = tg_requires_grad_(tg_zeros(TG_FLOAT64, TG_SHAPE(6000)), true), *gb = NULL;
+  tg_tensor *lb = tg_logcumsumexp(big, 0), *ub = tg_ones(TG_FLOAT64, TG_SHAPE(6000));
+  tg_clear_error();
+  assert_int_equal(tg_grad(1, &lb, &ub, 1, &big, &gb, (tg_grad_opts){.create_graph = true}), -1);
+  assert_non_null(strstr(tg_last_error(), "LogcumsumexpBackward"));
 }
 
 /* -------------------------------------------------------------- sorting */
