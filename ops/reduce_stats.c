@@ -80,7 +80,7 @@ static tg_tensor *sum_kept(tg_tensor *t, const tg_tensor *a, unsigned mask) {
   return tg_sum_dims(t, nd, dims, true);
 }
 
-/* per output slot: how many inputs fold into it (keepdim shape, constant) */
+/* x read once, in logical order, with the output slot of each element */
 typedef struct fold {
   tg_tensor *x;
   unsigned mask;
