@@ -64,6 +64,50 @@ tg_tensor *tg_min_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices);
  * the reduction that undoes broadcasting */
 tg_tensor *tg_sum_to_shape(tg_tensor *t, int ndim, const size_t *shape);
 
+/* ---- more reductions (ops/reduce_stats.c), PyTorch's semantics */
+/* product of all elements / along dim; the gradient is the product of the
+ * others (one zero: nonzero only there; two or more: zero) */
+tg_tensor *tg_prod(tg_tensor *a);
+tg_tensor *tg_prod_dim(tg_tensor *a, int dim, bool keepdim);
+/* sqrt(var); gradient 0 where the std is 0, as PyTorch */
+tg_tensor *tg_std(tg_tensor *a, bool unbiased);
+tg_tensor *tg_std_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim);
+/* (sum |x|^p)^(1/p) over dims; p = INFINITY: max |x|, -INFINITY: min |x|,
+ * 0: count of nonzeros (zero gradient); "fro" is p = 2. Gradient 0 where the
+ * norm is 0 (and, p < 1, where x is 0) */
+tg_tensor *tg_norm(tg_tensor *a, double p, int n_dims, const int *dims, bool keepdim);
+tg_tensor *tg_linalg_vector_norm(tg_tensor *a, double ord, int n_dims, const int *dims, bool keepdim);
+/* max/min over dims, NaN propagating; the gradient is split evenly among ties */
+tg_tensor *tg_amax(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+tg_tensor *tg_amin(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+/* int64 index of the first max/min (of the flattened tensor / along dim);
+ * NaN counts as the extreme; no gradient */
+tg_tensor *tg_argmax(tg_tensor *a);
+tg_tensor *tg_argmin(tg_tensor *a);
+tg_tensor *tg_argmax_dim(tg_tensor *a, int dim, bool keepdim);
+tg_tensor *tg_argmin_dim(tg_tensor *a, int dim, bool keepdim);
+/* lower middle of all elements (NaN if any is NaN); gradient split among ties */
+tg_tensor *tg_median(tg_tensor *a);
+/* along dim, with the int64 position it came from in *indices (may be NULL);
+ * the gradient goes to that position. kthvalue: k-th smallest, k from 1 */
+tg_tensor *tg_median_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices);
+tg_tensor *tg_kthvalue(tg_tensor *a, long k, int dim, bool keepdim, tg_tensor **indices);
+
+/* ---- scans along a dim (ops/scan.c) */
+tg_tensor *tg_cumsum(tg_tensor *a, int dim);
+tg_tensor *tg_cumprod(tg_tensor *a, int dim); /* gradient exact with zeros too */
+tg_tensor *tg_logcumsumexp(tg_tensor *a, int dim); /* log cumsum exp, stable */
+
+/* ---- sorting (ops/sort.c): stable, NaN above every number */
+/* values along dim and (if indices is not NULL) their int64 source positions;
+ * the gradient goes back to those positions */
+tg_tensor *tg_sort(tg_tensor *a, int dim, bool descending, tg_tensor **indices);
+/* the k largest (or smallest) along dim, always in sorted order */
+tg_tensor *tg_topk(tg_tensor *a, long k, int dim, bool largest, bool sorted, tg_tensor **indices);
+/* sorted distinct values of the flattened a (any dtype, no gradient);
+ * *inverse (a's shape) and *counts are int64, each only if not NULL */
+tg_tensor *tg_unique(tg_tensor *a, bool sorted, tg_tensor **inverse, tg_tensor **counts);
+
 /* ---- linear algebra (ops/linalg.c), through BLAS */
 /* PyTorch semantics: 1-D·1-D dot, 2-D@2-D, matrix@vector, vector@matrix,
  * batched with broadcast batch dims. Transposed views are not copied. */
@@ -135,11 +179,19 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_abs(...) (TG_CALL_SITE(), tg_abs(__VA_ARGS__))
 #define tg_add(...) (TG_CALL_SITE(), tg_add(__VA_ARGS__))
 #define tg_add_scalar(...) (TG_CALL_SITE(), tg_add_scalar(__VA_ARGS__))
+#define tg_amax(...) (TG_CALL_SITE(), tg_amax(__VA_ARGS__))
+#define tg_amin(...) (TG_CALL_SITE(), tg_amin(__VA_ARGS__))
+#define tg_argmax(...) (TG_CALL_SITE(), tg_argmax(__VA_ARGS__))
+#define tg_argmax_dim(...) (TG_CALL_SITE(), tg_argmax_dim(__VA_ARGS__))
+#define tg_argmin(...) (TG_CALL_SITE(), tg_argmin(__VA_ARGS__))
+#define tg_argmin_dim(...) (TG_CALL_SITE(), tg_argmin_dim(__VA_ARGS__))
 #define tg_cat(...) (TG_CALL_SITE(), tg_cat(__VA_ARGS__))
 #define tg_clamp(...) (TG_CALL_SITE(), tg_clamp(__VA_ARGS__))
 #define tg_clone(...) (TG_CALL_SITE(), tg_clone(__VA_ARGS__))
 #define tg_contiguous(...) (TG_CALL_SITE(), tg_contiguous(__VA_ARGS__))
 #define tg_cos(...) (TG_CALL_SITE(), tg_cos(__VA_ARGS__))
+#define tg_cumprod(...) (TG_CALL_SITE(), tg_cumprod(__VA_ARGS__))
+#define tg_cumsum(...) (TG_CALL_SITE(), tg_cumsum(__VA_ARGS__))
 #define tg_div(...) (TG_CALL_SITE(), tg_div(__VA_ARGS__))
 #define tg_div_scalar(...) (TG_CALL_SITE(), tg_div_scalar(__VA_ARGS__))
 #define tg_dot(...) (TG_CALL_SITE(), tg_dot(__VA_ARGS__))
@@ -150,9 +202,12 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_gather(...) (TG_CALL_SITE(), tg_gather(__VA_ARGS__))
 #define tg_index_add(...) (TG_CALL_SITE(), tg_index_add(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
+#define tg_kthvalue(...) (TG_CALL_SITE(), tg_kthvalue(__VA_ARGS__))
 #define tg_leaky_relu(...) (TG_CALL_SITE(), tg_leaky_relu(__VA_ARGS__))
+#define tg_linalg_vector_norm(...) (TG_CALL_SITE(), tg_linalg_vector_norm(__VA_ARGS__))
 #define tg_log(...) (TG_CALL_SITE(), tg_log(__VA_ARGS__))
 #define tg_log_softmax(...) (TG_CALL_SITE(), tg_log_softmax(__VA_ARGS__))
+#define tg_logcumsumexp(...) (TG_CALL_SITE(), tg_logcumsumexp(__VA_ARGS__))
 #define tg_logsumexp(...) (TG_CALL_SITE(), tg_logsumexp(__VA_ARGS__))
 #define tg_matmul(...) (TG_CALL_SITE(), tg_matmul(__VA_ARGS__))
 #define tg_max(...) (TG_CALL_SITE(), tg_max(__VA_ARGS__))
@@ -160,6 +215,8 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_maximum(...) (TG_CALL_SITE(), tg_maximum(__VA_ARGS__))
 #define tg_mean(...) (TG_CALL_SITE(), tg_mean(__VA_ARGS__))
 #define tg_mean_dims(...) (TG_CALL_SITE(), tg_mean_dims(__VA_ARGS__))
+#define tg_median(...) (TG_CALL_SITE(), tg_median(__VA_ARGS__))
+#define tg_median_dim(...) (TG_CALL_SITE(), tg_median_dim(__VA_ARGS__))
 #define tg_min(...) (TG_CALL_SITE(), tg_min(__VA_ARGS__))
 #define tg_min_dim(...) (TG_CALL_SITE(), tg_min_dim(__VA_ARGS__))
 #define tg_minimum(...) (TG_CALL_SITE(), tg_minimum(__VA_ARGS__))
@@ -167,10 +224,13 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_mul_scalar(...) (TG_CALL_SITE(), tg_mul_scalar(__VA_ARGS__))
 #define tg_narrow(...) (TG_CALL_SITE(), tg_narrow(__VA_ARGS__))
 #define tg_neg(...) (TG_CALL_SITE(), tg_neg(__VA_ARGS__))
+#define tg_norm(...) (TG_CALL_SITE(), tg_norm(__VA_ARGS__))
 #define tg_outer(...) (TG_CALL_SITE(), tg_outer(__VA_ARGS__))
 #define tg_permute(...) (TG_CALL_SITE(), tg_permute(__VA_ARGS__))
 #define tg_pow(...) (TG_CALL_SITE(), tg_pow(__VA_ARGS__))
 #define tg_pow_scalar(...) (TG_CALL_SITE(), tg_pow_scalar(__VA_ARGS__))
+#define tg_prod(...) (TG_CALL_SITE(), tg_prod(__VA_ARGS__))
+#define tg_prod_dim(...) (TG_CALL_SITE(), tg_prod_dim(__VA_ARGS__))
 #define tg_relu(...) (TG_CALL_SITE(), tg_relu(__VA_ARGS__))
 #define tg_reshape(...) (TG_CALL_SITE(), tg_reshape(__VA_ARGS__))
 #define tg_reshape_infer(...) (TG_CALL_SITE(), tg_reshape_infer(__VA_ARGS__))
@@ -182,10 +242,13 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_slice(...) (TG_CALL_SITE(), tg_slice(__VA_ARGS__))
 #define tg_softmax(...) (TG_CALL_SITE(), tg_softmax(__VA_ARGS__))
 #define tg_softplus(...) (TG_CALL_SITE(), tg_softplus(__VA_ARGS__))
+#define tg_sort(...) (TG_CALL_SITE(), tg_sort(__VA_ARGS__))
 #define tg_sqrt(...) (TG_CALL_SITE(), tg_sqrt(__VA_ARGS__))
 #define tg_squeeze(...) (TG_CALL_SITE(), tg_squeeze(__VA_ARGS__))
 #define tg_squeeze_all(...) (TG_CALL_SITE(), tg_squeeze_all(__VA_ARGS__))
 #define tg_stack(...) (TG_CALL_SITE(), tg_stack(__VA_ARGS__))
+#define tg_std(...) (TG_CALL_SITE(), tg_std(__VA_ARGS__))
+#define tg_std_dims(...) (TG_CALL_SITE(), tg_std_dims(__VA_ARGS__))
 #define tg_sub(...) (TG_CALL_SITE(), tg_sub(__VA_ARGS__))
 #define tg_sub_scalar(...) (TG_CALL_SITE(), tg_sub_scalar(__VA_ARGS__))
 #define tg_sum(...) (TG_CALL_SITE(), tg_sum(__VA_ARGS__))
@@ -194,7 +257,9 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_t(...) (TG_CALL_SITE(), tg_t(__VA_ARGS__))
 #define tg_tanh(...) (TG_CALL_SITE(), tg_tanh(__VA_ARGS__))
 #define tg_to_dtype(...) (TG_CALL_SITE(), tg_to_dtype(__VA_ARGS__))
+#define tg_topk(...) (TG_CALL_SITE(), tg_topk(__VA_ARGS__))
 #define tg_transpose(...) (TG_CALL_SITE(), tg_transpose(__VA_ARGS__))
+#define tg_unique(...) (TG_CALL_SITE(), tg_unique(__VA_ARGS__))
 #define tg_unsqueeze(...) (TG_CALL_SITE(), tg_unsqueeze(__VA_ARGS__))
 #define tg_var(...) (TG_CALL_SITE(), tg_var(__VA_ARGS__))
 #define tg_var_dims(...) (TG_CALL_SITE(), tg_var_dims(__VA_ARGS__))

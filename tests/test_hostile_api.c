@@ -522,6 +522,51 @@ static void test_null_ops_api(void **state) {
     N_OK(tg_min_dim, 4, assert_close(tg_get_flat(tg_min_dim(a, 1, false, NULL), 1), tg_get_flat(m2, 1), 0));
   }
   N_PTR(tg_sum_to_shape, 3, tg_sum_to_shape(a, 1, NULL), "sum_to_shape", "NULL");
+  /* ops/reduce_stats.c, scan.c, sort.c */
+  N_PTR(tg_prod, 1, tg_prod(NULL), "prod: argument 1 is NULL");
+  N_PTR(tg_prod_dim, 1, tg_prod_dim(NULL, 0, false), "prod: argument 1 is NULL");
+  N_PTR(tg_std, 1, tg_std(NULL, true), "std: argument 1 is NULL");
+  N_PTR(tg_std_dims, 1, tg_std_dims(NULL, 1, d1, true, false), "std: argument 1 is NULL");
+  N_PTR(tg_std_dims, 3, tg_std_dims(a, 1, NULL, true, false), "std", "dims is NULL");
+  N_OK(tg_std_dims, 3, assert_close(tg_item(tg_std_dims(a, 0, NULL, true, false)), tg_item(tg_std(a, true)), 1e-12));
+  N_PTR(tg_norm, 1, tg_norm(NULL, 2, 1, d1, false), "norm: argument 1 is NULL");
+  N_PTR(tg_norm, 4, tg_norm(a, 2, 1, NULL, false), "norm", "dims is NULL");
+  N_OK(tg_norm, 4, assert_non_null(tg_norm(a, 2, 0, NULL, false)));
+  N_PTR(tg_linalg_vector_norm, 1, tg_linalg_vector_norm(NULL, 2, 1, d1, false), "linalg_vector_norm: argument 1 is NULL");
+  N_PTR(tg_linalg_vector_norm, 4, tg_linalg_vector_norm(a, 2, 1, NULL, false), "linalg_vector_norm", "dims is NULL");
+  N_OK(tg_linalg_vector_norm, 4, assert_non_null(tg_linalg_vector_norm(a, 1, 0, NULL, false)));
+  N_PTR(tg_amax, 1, tg_amax(NULL, 1, d1, false), "amax: argument 1 is NULL");
+  N_PTR(tg_amax, 3, tg_amax(a, 1, NULL, false), "amax", "dims is NULL");
+  N_OK(tg_amax, 3, assert_non_null(tg_amax(a, 0, NULL, false)));
+  N_PTR(tg_amin, 1, tg_amin(NULL, 1, d1, false), "amin: argument 1 is NULL");
+  N_PTR(tg_amin, 3, tg_amin(a, 1, NULL, false), "amin", "dims is NULL");
+  N_OK(tg_amin, 3, assert_non_null(tg_amin(a, 0, NULL, false)));
+  N_PTR(tg_argmax, 1, tg_argmax(NULL), "argmax: argument 1 is NULL");
+  N_PTR(tg_argmin, 1, tg_argmin(NULL), "argmin: argument 1 is NULL");
+  N_PTR(tg_argmax_dim, 1, tg_argmax_dim(NULL, 1, false), "argmax: argument 1 is NULL");
+  N_PTR(tg_argmin_dim, 1, tg_argmin_dim(NULL, 1, false), "argmin: argument 1 is NULL");
+  N_PTR(tg_median, 1, tg_median(NULL), "median: argument 1 is NULL");
+  N_PTR(tg_cumsum, 1, tg_cumsum(NULL, 0), "cumsum: argument 1 is NULL");
+  N_PTR(tg_cumprod, 1, tg_cumprod(NULL, 0), "cumprod: argument 1 is NULL");
+  N_PTR(tg_logcumsumexp, 1, tg_logcumsumexp(NULL, 0), "logcumsumexp: argument 1 is NULL");
+  {
+    /* indices/inverse/counts NULL: not wanted; with a NULL input they are set to NULL */
+    tg_tensor *ind = a;
+    N_PTR(tg_median_dim, 1, tg_median_dim(NULL, 1, false, &ind), "median: argument 1 is NULL");
+    assert_null(ind);
+    N_OK(tg_median_dim, 4, assert_non_null(tg_median_dim(a, 1, false, NULL)));
+    N_PTR(tg_kthvalue, 1, tg_kthvalue(NULL, 1, 1, false, &ind), "kthvalue: argument 1 is NULL");
+    N_OK(tg_kthvalue, 5, assert_non_null(tg_kthvalue(a, 2, 1, false, NULL)));
+    N_PTR(tg_sort, 1, tg_sort(NULL, 1, false, &ind), "sort: argument 1 is NULL");
+    N_OK(tg_sort, 4, assert_non_null(tg_sort(a, 1, false, NULL)));
+    N_PTR(tg_topk, 1, tg_topk(NULL, 1, 1, true, true, &ind), "topk: argument 1 is NULL");
+    N_OK(tg_topk, 6, assert_non_null(tg_topk(a, 1, 1, true, true, NULL)));
+    tg_tensor *cnt = a;
+    N_PTR(tg_unique, 1, tg_unique(NULL, true, &ind, &cnt), "unique: argument 1 is NULL");
+    assert_null(cnt);
+    N_OK(tg_unique, 3, assert_non_null(tg_unique(a, true, NULL, &cnt)));
+    N_OK(tg_unique, 4, assert_non_null(tg_unique(a, true, &ind, NULL)));
+  }
   N_PTR(tg_matmul, 1, tg_matmul(NULL, v), "matmul: argument 1 is NULL");
   N_PTR(tg_matmul, 2, tg_matmul(a, NULL), "matmul: argument 2 is NULL");
   N_PTR(tg_dot, 1, tg_dot(NULL, v), "dot: argument 1 is NULL");
@@ -1090,7 +1135,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 253
+#define NULL_FUNCS_COVERED 264
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1200,6 +1245,47 @@ OPF(f_max, tg_max(a))
 OPF(f_min, tg_min(a))
 OPF(f_max_d1, tg_max_dim(a, 1, false, NULL))
 OPF(f_min_d0, tg_min_dim(a, 0, true, NULL))
+/* ops without a gradient (int64 results, unique) joined to a zero multiple
+ * of their input, so the tables' backward checks apply */
+static tg_tensor *no_grad_result(tg_tensor *a, tg_tensor *r) {
+  if (!r) return NULL;
+  return tg_add(tg_mul_scalar(tg_sum(a), 0.0), r->dtype == TG_INT64 ? tg_to_dtype(r, TG_FLOAT64) : r);
+}
+OPF(f_prod, tg_prod(a))
+OPF(f_prod_d1, tg_prod_dim(a, 1, false))
+OPF(f_prod_d0k, tg_prod_dim(a, 0, true))
+OPF(f_std, tg_std(a, true))
+OPF(f_std_d1, tg_std_dims(a, 1, (const int[]){1}, true, false))
+OPF(f_std_d0k, tg_std_dims(a, 1, (const int[]){0}, false, true))
+OPF(f_norm, tg_norm(a, 2, 0, NULL, false))
+OPF(f_norm3_d1, tg_norm(a, 3, 1, (const int[]){1}, false))
+OPF(f_norm_inf_d0, tg_norm(a, INFINITY, 1, (const int[]){0}, false))
+OPF(f_vnorm1_d1, tg_linalg_vector_norm(a, 1, 1, (const int[]){-1}, true))
+OPF(f_vnorm_inf, tg_linalg_vector_norm(a, INFINITY, 0, NULL, false))
+OPF(f_amax, tg_amax(a, 0, NULL, false))
+OPF(f_amax_d1, tg_amax(a, 1, (const int[]){1}, false))
+OPF(f_amin_d0k, tg_amin(a, 1, (const int[]){0}, true))
+OPF(f_argmax, no_grad_result(a, tg_argmax(a)))
+OPF(f_argmin, no_grad_result(a, tg_argmin(a)))
+OPF(f_argmax_d1, no_grad_result(a, tg_argmax_dim(a, 1, false)))
+OPF(f_argmin_d0k, no_grad_result(a, tg_argmin_dim(a, 0, true)))
+OPF(f_median, tg_median(a))
+OPF(f_median_d1, tg_median_dim(a, 1, false, NULL))
+OPF(f_median_d0k, tg_median_dim(a, 0, true, NULL))
+OPF(f_kth1_d0, tg_kthvalue(a, 1, 0, false, NULL))
+OPF(f_kth2_d1, tg_kthvalue(a, 2, 1, true, NULL))
+OPF(f_cumsum0, tg_cumsum(a, 0))
+OPF(f_cumsum1, tg_cumsum(a, 1))
+OPF(f_cumprod1, tg_cumprod(a, 1))
+OPF(f_cumprod0, tg_cumprod(a, 0))
+OPF(f_lcse1, tg_logcumsumexp(a, -1))
+OPF(f_lcse0, tg_logcumsumexp(a, 0))
+OPF(f_sort1, tg_sort(a, 1, false, NULL))
+OPF(f_sort0d, tg_sort(a, 0, true, NULL))
+OPF(f_topk2_d1, tg_topk(a, 2, 1, true, true, NULL))
+OPF(f_topk1_d0, tg_topk(a, 1, 0, false, true, NULL))
+OPF(f_topk0_d1, tg_topk(a, 0, 1, true, true, NULL))
+OPF(f_unique, no_grad_result(a, tg_sum(tg_unique(a, true, NULL, NULL))))
 OPF(f_sum_to_13, tg_sum_to_shape(a, TG_SHAPE(1, 3)))
 OPF(f_sum_to_3, tg_sum_to_shape(a, TG_SHAPE(3)))
 OPF(f_matmul, tg_matmul(a, b))
@@ -1355,6 +1441,47 @@ static const zero_case zero_cases[] = {
     {"tg_max_dim", f_max_d1, 1, {IN('n', 2, 0)}, ERR("max"), 0, NULL},
     Z1("tg_min_dim", f_min_d0, IN('n', 2, 0), OUT(1, 0), NO_FILL),
     {"tg_min_dim", f_min_d0, 1, {IN('n', 0, 3)}, ERR("min"), 0, NULL},
+    /* ops/reduce_stats.c: the empty product is 1, the std NaN, the norm 0
+     * (inf norms, amax/amin, argmax/argmin, kthvalue and median along an
+     * empty dim raise; the median of no elements is NaN) */
+    Z1("tg_prod", f_prod, IN('n', 0, 3), OUT0, 1.0),
+    Z1("tg_prod_dim", f_prod_d1, IN('n', 2, 0), OUT(2), 1.0),
+    Z1("tg_prod_dim", f_prod_d0k, IN('n', 0, 3), OUT(1, 3), 1.0),
+    Z1("tg_std", f_std, IN('n', 0, 3), OUT0, NAN),
+    Z1("tg_std_dims", f_std_d1, IN('n', 2, 0), OUT(2), NAN),
+    Z1("tg_std_dims", f_std_d0k, IN('n', 0, 3), OUT(1, 3), NAN),
+    Z1("tg_norm", f_norm, IN('n', 0, 3), OUT0, 0.0),
+    Z1("tg_norm", f_norm3_d1, IN('n', 2, 0), OUT(2), 0.0),
+    {"tg_norm", f_norm_inf_d0, 1, {IN('n', 0, 3)}, ERR("inf norm"), 0, NULL},
+    Z1("tg_linalg_vector_norm", f_vnorm1_d1, IN('n', 2, 0), OUT(2, 1), 0.0),
+    {"tg_linalg_vector_norm", f_vnorm_inf, 1, {IN('n', 2, 0)}, ERR("linalg_vector_norm"), 0, NULL},
+    {"tg_amax", f_amax, 1, {IN('n', 0, 3)}, ERR("amax"), 0, NULL},
+    Z1("tg_amax", f_amax_d1, IN('n', 0, 3), OUT(0), NO_FILL),
+    {"tg_amin", f_amin_d0k, 1, {IN('n', 0, 3)}, ERR("amin"), 0, NULL},
+    Z1("tg_amin", f_amin_d0k, IN('n', 2, 0), OUT(1, 0), NO_FILL),
+    {"tg_argmax", f_argmax, 1, {IN('n', 0, 3)}, ERR("argmax"), 0, NULL},
+    {"tg_argmin", f_argmin, 1, {IN('n', 2, 0)}, ERR("argmin"), 0, NULL},
+    {"tg_argmax_dim", f_argmax_d1, 1, {IN('n', 2, 0)}, ERR("argmax"), 0, NULL},
+    Z1("tg_argmax_dim", f_argmax_d1, IN('n', 0, 3), OUT(0), NO_FILL),
+    {"tg_argmin_dim", f_argmin_d0k, 1, {IN('n', 0, 3)}, ERR("argmin"), 0, NULL},
+    Z1("tg_median", f_median, IN('n', 0, 3), OUT0, NAN),
+    {"tg_median_dim", f_median_d1, 1, {IN('n', 2, 0)}, ERR("median"), 0, NULL},
+    Z1("tg_median_dim", f_median_d0k, IN('n', 2, 0), OUT(1, 0), NO_FILL),
+    Z1("tg_kthvalue", f_kth1_d0, IN('n', 2, 0), OUT(0), NO_FILL),
+    {"tg_kthvalue", f_kth1_d0, 1, {IN('n', 0, 3)}, ERR("kthvalue"), 0, NULL},
+    /* scans and sorts keep the shape */
+    Z1("tg_cumsum", f_cumsum0, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_cumsum", f_cumsum1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_cumprod", f_cumprod1, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_cumprod", f_cumprod0, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_logcumsumexp", f_lcse1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_logcumsumexp", f_lcse0, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_sort", f_sort1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_sort", f_sort0d, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_topk", f_topk0_d1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_topk", f_topk1_d0, IN('n', 2, 0), OUT(1, 0), NO_FILL),
+    {"tg_topk", f_topk2_d1, 1, {IN('n', 2, 0)}, ERR("topk"), 0, NULL},
+    Z1("tg_unique", f_unique, IN('n', 0, 3), OUT0, 0.0),
     Z1("tg_sum_to_shape", f_sum_to_13, IN('n', 0, 3), OUT(1, 3), 0.0),
     Z1("tg_sum_to_shape", f_sum_to_3, IN('n', 0, 3), OUT(3), 0.0),
     /* linear algebra: an empty inner dim gives zeros */
@@ -1555,6 +1682,40 @@ static const nc_case nc_cases[] = {
     NC("tg_min", f_min, 1, IN('n', 2, 3)),
     NC("tg_max_dim", f_max_d1, 1, IN('n', 2, 3)),
     NC("tg_min_dim", f_min_d0, 1, IN('n', 2, 3)),
+    NC("tg_prod", f_prod, 1, IN('n', 2, 3)),
+    NC("tg_prod_dim", f_prod_d1, 1, IN('n', 2, 3)),
+    NC("tg_prod_dim", f_prod_d0k, 1, IN('n', 2, 3)),
+    NC("tg_std", f_std, 1, IN('n', 2, 3)),
+    NC("tg_std_dims", f_std_d1, 1, IN('n', 2, 3)),
+    NC("tg_std_dims", f_std_d0k, 1, IN('n', 2, 3)),
+    NC("tg_norm", f_norm, 1, IN('n', 2, 3)),
+    NC("tg_norm", f_norm3_d1, 1, IN('n', 2, 3)),
+    NC("tg_norm", f_norm_inf_d0, 1, IN('n', 2, 3)),
+    NC("tg_linalg_vector_norm", f_vnorm1_d1, 1, IN('n', 2, 3)),
+    NC("tg_linalg_vector_norm", f_vnorm_inf, 1, IN('n', 2, 3)),
+    NC("tg_amax", f_amax, 1, IN('n', 2, 3)),
+    NC("tg_amax", f_amax_d1, 1, IN('n', 2, 3)),
+    NC("tg_amin", f_amin_d0k, 1, IN('n', 2, 3)),
+    NC("tg_argmax", f_argmax, 1, IN('n', 2, 3)),
+    NC("tg_argmin", f_argmin, 1, IN('n', 2, 3)),
+    NC("tg_argmax_dim", f_argmax_d1, 1, IN('n', 2, 3)),
+    NC("tg_argmin_dim", f_argmin_d0k, 1, IN('n', 2, 3)),
+    NC("tg_median", f_median, 1, IN('n', 2, 3)),
+    NC("tg_median_dim", f_median_d1, 1, IN('n', 2, 3)),
+    NC("tg_median_dim", f_median_d0k, 1, IN('n', 2, 3)),
+    NC("tg_kthvalue", f_kth1_d0, 1, IN('n', 2, 3)),
+    NC("tg_kthvalue", f_kth2_d1, 1, IN('n', 2, 3)),
+    NC("tg_cumsum", f_cumsum0, 1, IN('n', 2, 3)),
+    NC("tg_cumsum", f_cumsum1, 1, IN('n', 2, 3)),
+    NC("tg_cumprod", f_cumprod1, 1, IN('n', 2, 3)),
+    NC("tg_cumprod", f_cumprod0, 1, IN('n', 2, 3)),
+    NC("tg_logcumsumexp", f_lcse1, 1, IN('n', 2, 3)),
+    NC("tg_logcumsumexp", f_lcse0, 1, IN('n', 2, 3)),
+    NC("tg_sort", f_sort1, 1, IN('n', 2, 3)),
+    NC("tg_sort", f_sort0d, 1, IN('n', 2, 3)),
+    NC("tg_topk", f_topk2_d1, 1, IN('n', 2, 3)),
+    NC("tg_topk", f_topk1_d0, 1, IN('n', 2, 3)),
+    NC("tg_unique", f_unique, 1, IN('n', 2, 3)),
     NC("tg_sum_to_shape", f_sum_to_13, 1, IN('n', 2, 3)),
     NC("tg_sum_to_shape", f_sum_to_3, 1, IN('n', 2, 3)),
     NC("tg_matmul", f_matmul, 2, IN('n', 2, 3), IN('n', 3, 4)),
@@ -1733,7 +1894,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 67);
+  assert_int_equal(ops, 88);
 }
 
 /* ======================================================================

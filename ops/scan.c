@@ -1,0 +1,239 @@
+/* Scans along one dim: cumsum, cumprod, logcumsumexp. The forward walks
+ * each lane (outer x len x inner, logical order); cumsum runs either way so
+ * that its backward, the reversed cumsum, is the same op. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops_internal.h"
+
+typedef struct lanes {
+  size_t outer, len, inner;
+} lanes;
+
+static lanes lanes_of(const tg_tensor *a, int d) {
+  lanes l = {1, a->ndim ? a->shape[d] : 1, 1};
+  for (int k = 0; k < d; k++) l.outer *= a->shape[k];
+  for (int k = d + 1; k < a->ndim; k++) l.inner *= a->shape[k];
+  return l;
+}
+
+static double *read_values(const tg_tensor *a) {
+  double *v = malloc((a->numel ? a->numel : 1) * sizeof *v);
+  if (!v) tg_error("scan: out of memory for %zu values", a->numel);
+  else tg_to_f64_array(a, v);
+  return v;
+}
+
+static tg_tensor *from_values(const tg_tensor *like, const double *v) {
+  tg_tensor *t = tg_tensor_alloc(like->dtype, like->ndim, like->shape);
+  for (size_t i = 0; t && i < t->numel; i++) {
+    if (t->dtype == TG_FLOAT32) ((float *)tg_ptr(t))[i] = (float)v[i];
+    else ((double *)tg_ptr(t))[i] = v[i];
+  }
+  return t;
+}
+
+/* element j of lane (o, i); reverse walks the lane from its end */
+static size_t at(lanes l, size_t o, size_t i, size_t j, bool reverse) {
+  return (o * l.len + (reverse ? l.len - 1 - j : j)) * l.inner + i;
+}
+
+enum { SCAN_SUM, SCAN_PROD, SCAN_LSE };
+
+/* log(e^a + e^b) around the larger, exact when either is -inf */
+static double log_add(double a, double b) {
+  if (isnan(a) || isnan(b)) return NAN;
+  if (a == -INFINITY) return b;
+  if (b == -INFINITY) return a;
+  double hi = a > b ? a : b, lo = a > b ? b : a;
+  return hi == INFINITY ? hi : hi + log1p(exp(lo - hi));
+}
+
+static double *scan_values(const tg_tensor *a, int d, int kind, bool reverse) {
+  double *v = read_values(a);
+  if (!v) return NULL;
+  lanes l = lanes_of(a, d);
+  for (size_t o = 0; o < l.outer; o++)
+    for (size_t i = 0; i < l.inner; i++) {
+      double acc = kind == SCAN_SUM ? 0.0 : kind == SCAN_PROD ? 1.0 : -INFINITY;
+      for (size_t j = 0; j < l.len; j++) {
+        double *x = &v[at(l, o, i, j, reverse)];
+        if (kind == SCAN_SUM) acc += *x;
+        else if (kind == SCAN_PROD) acc *= *x;
+        else acc = log_add(acc, *x);
+        *x = acc;
+      }
+    }
+  return v;
+}
+
+static tg_tensor *scan_forward(const char *op, tg_tensor *a, int dim, int *d) {
+  if (!ops_check_float(op, a, 1)) return NULL;
+  *d = tg_norm_dim(op, dim, a->ndim);
+  if (*d < 0) return NULL;
+  if (a->ndim == 0) *d = 0;
+  return a;
+}
+
+/* --------------------------------------------------------------- cumsum */
+
+static tg_tensor *cumsum_impl(tg_tensor *a, int d, bool reverse);
+
+static void cumsum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  gi[0] = cumsum_impl(g, (int)tg_node_i(n)[0], !tg_node_i(n)[1]);
+}
+TG_DEFINE_OP(OP_CUMSUM, "CumsumBackward", cumsum_backward, TG_NODE_I);
+
+static tg_tensor *cumsum_impl(tg_tensor *a, int d, bool reverse) {
+  if (!a) return NULL;
+  double *v = scan_values(a, d, SCAN_SUM, reverse);
+  tg_tensor *out = v ? from_values(a, v) : NULL;
+  free(v);
+  tg_node *n = ops_record(out, &OP_CUMSUM, 1, &a);
+  if (n) tg_node_i(n)[0] = d, tg_node_i(n)[1] = reverse;
+  return out;
+}
+
+tg_tensor *tg_cumsum(tg_tensor *a, int dim) {
+  int d;
+  if (!scan_forward("cumsum", a, dim, &d)) return NULL;
+  return cumsum_impl(a, d, false);
+}
+
+/* -------------------------------------------------------------- cumprod */
+
+static tg_tensor *rev_cumsum(tg_tensor *t, int d) { return cumsum_impl(t, d, true); }
+
+/* Without zeros: revcumsum(g out) / x. With a first zero at k in a lane:
+ * positions before k keep that formula; k gets sum_{j>=k} g_j cumprod(Y)_j
+ * with Y = x but Y_k = 1; a nonzero position i > k gets x_k times
+ * sum_{j>=i} g_j cumprod(Y)_j / x_i (zero in value, there for the second
+ * derivative). */
+static void cumprod_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *x = n->in[0];
+  int d = (int)tg_node_i(n)[0];
+  lanes l = lanes_of(x, d);
+  double *xv = read_values(x);
+  if (!xv) return;
+  double *b = malloc(3 * (x->numel ? x->numel : 1) * sizeof *b);
+  if (!b) {
+    free(xv);
+    tg_error("CumprodBackward: out of memory");
+    return;
+  }
+  double *e = b + x->numel, *after = e + x->numel;
+  bool any = false;
+  for (size_t o = 0; o < l.outer; o++)
+    for (size_t i = 0; i < l.inner; i++) {
+      int state = 0; /* 0 before the first zero, 1 at it, 2 after */
+      for (size_t j = 0; j < l.len; j++) {
+        size_t p = at(l, o, i, j, false);
+        if (state == 1) state = 2;
+        if (state == 0 && xv[p] == 0) state = 1, any = true;
+        b[p] = state == 0, e[p] = state == 1, after[p] = state == 2 && xv[p] != 0;
+      }
+    }
+  tg_tensor *go = rev_cumsum(tg_mul(g, n->out), d);
+  if (!any) {
+    gi[0] = tg_div(go, x);
+  } else {
+    tg_tensor *bt = from_values(x, b), *et = from_values(x, e), *at_ = from_values(x, after);
+    tg_tensor *one_b = tg_rsub_scalar(bt, 1.0), *one_a = tg_rsub_scalar(at_, 1.0);
+    tg_tensor *t1 = tg_div(tg_mul(bt, go), tg_add(tg_mul(x, bt), one_b));
+    tg_tensor *y = tg_add(tg_mul(x, tg_rsub_scalar(et, 1.0)), et);
+    tg_tensor *r = rev_cumsum(tg_mul(g, tg_cumprod(y, d)), d);
+    tg_tensor *xk = x->ndim ? tg_sum_dims(tg_mul(x, et), 1, &d, true) : tg_mul(x, et);
+    tg_tensor *t3 = tg_div(tg_mul(tg_mul(at_, xk), r), tg_add(tg_mul(y, at_), one_a));
+    gi[0] = tg_add(tg_add(t1, tg_mul(et, r)), t3);
+  }
+  free(xv), free(b);
+}
+TG_DEFINE_OP(OP_CUMPROD, "CumprodBackward", cumprod_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+
+tg_tensor *tg_cumprod(tg_tensor *a, int dim) {
+  int d;
+  if (!scan_forward("cumprod", a, dim, &d)) return NULL;
+  double *v = scan_values(a, d, SCAN_PROD, false);
+  tg_tensor *out = v ? from_values(a, v) : NULL;
+  free(v);
+  tg_node *n = ops_record(out, &OP_CUMPROD, 1, &a);
+  if (n) tg_node_i(n)[0] = d;
+  return out;
+}
+
+/* --------------------------------------------------------- logcumsumexp */
+
+/* d out_j / dx_i = exp(x_i - out_j) for j >= i, at most 1 since out_j
+ * includes x_i. Fused: r_i = g_i + r_{i+1} exp(out_i - out_{i+1}) from the
+ * end, grad_i = exp(x_i - out_i) r_i, all factors <= 1. Recorded: the
+ * (len x len) weights as a tg_* expression over an extra dim. */
+static void lcse_fused(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *x = n->in[0];
+  lanes l = lanes_of(x, (int)tg_node_i(n)[0]);
+  double *xv = read_values(x), *ov = read_values(n->out), *gv = read_values(g);
+  if (xv && ov && gv)
+    for (size_t o = 0; o < l.outer; o++)
+      for (size_t i = 0; i < l.inner; i++) {
+        double r = 0, next_out = 0;
+        for (size_t j = 0; j < l.len; j++) {
+          size_t p = at(l, o, i, j, true);
+          r = gv[p] + (j ? r * exp(ov[p] - next_out) : 0.0);
+          next_out = ov[p];
+          xv[p] = exp(xv[p] - ov[p]) * r;
+        }
+      }
+  if (xv && ov && gv) gi[0] = from_values(x, xv);
+  free(xv), free(ov), free(gv);
+}
+
+/* elements of the recorded backward's weights (256 MiB of float64) */
+#define LCSE_GRAPH_MAX ((size_t)1 << 25)
+
+static void lcse_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *x = n->in[0];
+  int d = (int)tg_node_i(n)[0];
+  if (ops_fused_backward()) {
+    lcse_fused(n, g, gi);
+    return;
+  }
+  if (x->ndim == 0) {
+    gi[0] = tg_mul(g, tg_exp(tg_sub(x, n->out)));
+    return;
+  }
+  if (x->ndim >= TG_MAX_DIMS) {
+    tg_error("LogcumsumexpBackward: create_graph needs one spare dim (input has %d)", x->ndim);
+    return;
+  }
+  size_t len = x->shape[d], shape[TG_MAX_DIMS];
+  if (len && x->numel / len * len > LCSE_GRAPH_MAX / len) {
+    tg_error("LogcumsumexpBackward: create_graph over a dim of %zu needs %zu x %zu weights per lane; "
+             "too large (more than %zu in all)", len, len, len, (size_t)LCSE_GRAPH_MAX);
+    return;
+  }
+  for (int k = 0; k <= x->ndim; k++) shape[k] = 1;
+  shape[d] = shape[d + 1] = len;
+  tg_tensor *minf = tg_tensor_alloc(x->dtype, x->ndim + 1, shape);
+  if (!minf) return;
+  for (size_t i = 0; i < len; i++)
+    for (size_t j = 0; j < len; j++) {
+      double v = j >= i ? 0.0 : -INFINITY;
+      if (x->dtype == TG_FLOAT32) ((float *)tg_ptr(minf))[i * len + j] = (float)v;
+      else ((double *)tg_ptr(minf))[i * len + j] = v;
+    }
+  /* w[.., i, j, ..] = exp(x_i - out_j) (j >= i) */
+  tg_tensor *w = tg_exp(tg_add(tg_sub(tg_unsqueeze(x, d + 1), tg_unsqueeze(n->out, d)), minf));
+  gi[0] = tg_sum_dims(tg_mul(w, tg_unsqueeze(g, d)), 1, (int[]){d + 1}, false);
+}
+TG_DEFINE_OP(OP_LCSE, "LogcumsumexpBackward", lcse_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+
+tg_tensor *tg_logcumsumexp(tg_tensor *a, int dim) {
+  int d;
+  if (!scan_forward("logcumsumexp", a, dim, &d)) return NULL;
+  double *v = scan_values(a, d, SCAN_LSE, false);
+  tg_tensor *out = v ? from_values(a, v) : NULL;
+  free(v);
+  tg_node *n = ops_record(out, &OP_LCSE, 1, &a);
+  if (n) tg_node_i(n)[0] = d;
+  return out;
+}
