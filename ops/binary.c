@@ -52,18 +52,26 @@ static void div_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 TG_DEFINE_OP(OP_DIV, "DivBackward", div_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return binary("div", a, b, &div_k, &OP_DIV); }
 
-/* pow: d/da = b*a^(b-1), d/db = a^b * log(a) (0 where a == 0, as PyTorch) */
+/* pow, as PyTorch's pow_backward_self and pow_backward_exponent:
+ * d/da = b*a^(b-1), taken as 0 where b == 0 (a^(b-1) would be inf at a = 0);
+ * d/db = a^b*log(a), taken as 0 where a == 0 and b >= 0 (0*-inf there; a
+ * negative b gives inf*-inf = -inf). Each "taken as 0" is a constant mask m:
+ * the piece is computed at a point where it is finite (a^0, log(1)) and
+ * multiplied by 1 - m, so its derivatives are masked too, as PyTorch's where. */
 OPS_BINARY_KERNEL(pow_k, pow(x, y))
 OPS_UNARY_KERNEL(is_zero_k, x == 0 ? 1 : 0)
+OPS_BINARY_KERNEL(zero_base_k, (x == 0 && y >= 0) ? 1 : 0)
 static void pow_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *a = n->in[0], *b = n->in[1];
-  if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, tg_mul(b, tg_pow(a, tg_sub_scalar(b, 1.0))));
+  if (tg_node_needs_grad(n, 0)) {
+    tg_tensor *m = ops_unary_forward("pow", b, &is_zero_k, (ops_params){0, 0});
+    tg_tensor *d = tg_mul(b, tg_pow(a, tg_add(tg_sub_scalar(b, 1.0), m)));
+    gi[0] = tg_mul(g, tg_mul(d, tg_rsub_scalar(m, 1.0)));
+  }
   if (tg_node_needs_grad(n, 1)) {
-    /* a^b*log(a) written as out*log(a), with log(a) taken as 0 where a == 0:
-     * log of a with its zeros replaced by 1 (a constant mask), so that log(a)
-     * stays differentiable in a for double backward */
-    tg_tensor *zeros = ops_unary_forward("pow", a, &is_zero_k, (ops_params){0, 0});
-    gi[1] = tg_mul(g, tg_mul(n->out, tg_log(tg_add(a, zeros))));
+    tg_tensor *m = ops_binary_forward("pow", a, b, &zero_base_k, (ops_params){0, 0});
+    tg_tensor *d = tg_mul(n->out, tg_log(tg_add(a, m)));
+    gi[1] = tg_mul(g, tg_mul(d, tg_rsub_scalar(m, 1.0)));
   }
 }
 TG_DEFINE_OP(OP_POW, "PowBackward", pow_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_SAVES_OUT);

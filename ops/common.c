@@ -92,16 +92,19 @@ bool ops_dims_mask(const char *op, const tg_tensor *a, int n_dims, const int *di
     tg_error("%s: dims is NULL or n_dims is negative", op);
     return false;
   }
+  /* a 0-d tensor has the one dim 0 (or -1), listed at most once, as PyTorch;
+   * reducing over it leaves the tensor as it is (mask 0) */
+  unsigned seen = 0;
   for (int k = 0; k < n_dims; k++) {
     int d = tg_norm_dim(op, dims[k], a->ndim);
     if (d < 0) return false;
-    if (a->ndim == 0) continue;
-    if (*mask & (1u << d)) {
-      tg_error("%s: dim %d appears more than once", op, d);
+    if (seen & (1u << d)) {
+      tg_error("%s: dim %d appears multiple times in the list of dims", op, d);
       return false;
     }
-    *mask |= 1u << d;
+    seen |= 1u << d;
   }
+  *mask = a->ndim ? seen : 0;
   return true;
 }
 

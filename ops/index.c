@@ -53,7 +53,8 @@ static bool for_each_scatter(const char *op, const tg_tensor *big, int dim, cons
   const int64_t *ix = (const int64_t *)idx->storage->data;
   do {
     int64_t v = ix[offset_of(idx, p)];
-    if (!index_in_range(op, v, big->shape[dim], dim)) return false;
+    /* a 0-d input has one position along its dim 0, as in PyTorch */
+    if (!index_in_range(op, v, big->ndim ? big->shape[dim] : 1, dim)) return false;
     memcpy(q, p, sizeof q);
     q[dim] = (size_t)v;
     if (gather) add_at(dst, offset_of(dst, p), get_at(big, offset_of(big, q)));

@@ -260,19 +260,34 @@ tg_tensor *tg_max_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices) 
 tg_tensor *tg_min_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices) {
   return extreme_dim("min", a, dim, keepdim, indices, false);
 }
-tg_tensor *tg_max(tg_tensor *a) {
-  if (!ops_check_float("max", a, 1)) return NULL;
+
+/* max/min of all elements: the gradient is split evenly among the elements
+ * equal to the result (the NaNs, when it is NaN), as PyTorch's
+ * evenly_distribute_backward; the split is a constant mask */
+OPS_UNARY_KERNEL(tie_k, (x == p0 || (isnan(x) && isnan(p0))) ? 1 : 0)
+static void extreme_all_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *ties = ops_unary_forward("max", n->in[0], &tie_k, (ops_params){tg_get_flat(n->out, 0), 0});
+  bool prev = tg_set_grad_enabled(false);
+  tg_tensor *share = ties ? tg_div_scalar(ties, tg_item(tg_sum(ties))) : NULL;
+  tg_set_grad_enabled(prev);
+  gi[0] = tg_mul(g, share);
+}
+TG_DEFINE_OP(OP_MAX_ALL, "MaxBackward", extreme_all_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
+TG_DEFINE_OP(OP_MIN_ALL, "MinBackward", extreme_all_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
+
+static tg_tensor *extreme_all(const char *name, tg_tensor *a, bool is_max) {
+  if (!ops_check_float(name, a, 1)) return NULL;
   if (a->numel == 0) {
-    tg_error("max: the tensor is empty; max of no elements is undefined");
+    tg_error("%s: the tensor is empty; %s of no elements is undefined", name, name);
     return NULL;
   }
-  return tg_max_dim(tg_reshape(a, TG_SHAPE(a->numel)), 0, false, NULL);
+  unsigned mask = (1u << a->ndim) - 1u;
+  tg_tensor *out = extreme_raw(a, mask, is_max);
+  if (!out) return NULL;
+  out->storage->version = 0;
+  drop_reduced_dims(out, a, mask, false);
+  ops_record(out, is_max ? &OP_MAX_ALL : &OP_MIN_ALL, 1, &a);
+  return out;
 }
-tg_tensor *tg_min(tg_tensor *a) {
-  if (!ops_check_float("min", a, 1)) return NULL;
-  if (a->numel == 0) {
-    tg_error("min: the tensor is empty; min of no elements is undefined");
-    return NULL;
-  }
-  return tg_min_dim(tg_reshape(a, TG_SHAPE(a->numel)), 0, false, NULL);
-}
+tg_tensor *tg_max(tg_tensor *a) { return extreme_all("max", a, true); }
+tg_tensor *tg_min(tg_tensor *a) { return extreme_all("min", a, false); }

@@ -1,5 +1,7 @@
 /* Shape ops. Views share storage (no copy) and their backward is the
  * inverse view; expand's backward is the engine's sum-to-shape. */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ops_internal.h"
@@ -18,38 +20,124 @@ static void reshape_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 }
 TG_DEFINE_OP(OP_RESHAPE, "ViewBackward", reshape_backward, 0);
 
-static bool check_numel(const char *op, const tg_tensor *a, int ndim, const size_t *shape) {
+/* "[-1,3]": the shape as the caller wrote it, sizes past PTRDIFF_MAX
+ * shown as the negative numbers they were */
+static const char *shape_arg_str(int ndim, const size_t *shape, char *buf, size_t len) {
+  size_t k = (size_t)snprintf(buf, len, "[");
+  for (int d = 0; d < ndim && k < len; d++) {
+    bool neg = shape[d] > (size_t)PTRDIFF_MAX;
+    k += neg ? (size_t)snprintf(buf + k, len - k, d ? ",%td" : "%td", (ptrdiff_t)shape[d])
+             : (size_t)snprintf(buf + k, len - k, d ? ",%zu" : "%zu", shape[d]);
+  }
+  if (k < len) snprintf(buf + k, len - k, "]");
+  return buf;
+}
+
+static bool shape_invalid(const char *op, const tg_tensor *a, int ndim, const size_t *shape) {
+  char b1[96], b2[96];
+  tg_error("%s: shape %s is invalid for input of shape %s (%zu elements)", op,
+           shape_arg_str(ndim, shape, b1, sizeof b1), tg_shape_str(a, b2, sizeof b2), a->numel);
+  return false;
+}
+
+/* out = shape with its one (size_t)-1 ("infer", as PyTorch's -1) replaced
+ * by the size that keeps a's number of elements; PyTorch's errors for two
+ * -1s, other negative sizes and a count that does not match */
+static bool infer_shape(const char *op, const tg_tensor *a, int ndim, const size_t *shape,
+                        size_t *out) {
   if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
     tg_error("%s: invalid target shape (%d dims%s)", op, ndim, shape ? "" : ", shape is NULL");
     return false;
   }
-  if (tg_shape_numel(ndim, shape) != a->numel) {
-    char b1[96], b2[96];
-    tg_error("%s: shape %s is invalid for input of shape %s (%zu elements)", op,
-             tg_dims_str(ndim, shape, b1, sizeof b1), tg_shape_str(a, b2, sizeof b2), a->numel);
+  int infer = -1;
+  size_t known = 1;
+  bool wraps = false;
+  for (int d = 0; d < ndim; d++) {
+    out[d] = shape[d];
+    if (shape[d] == (size_t)-1) {
+      if (infer >= 0) {
+        tg_error("%s: only one dimension can be inferred (dims %d and %d are -1)", op, infer, d);
+        return false;
+      }
+      infer = d;
+      continue;
+    }
+    if (shape[d] > (size_t)PTRDIFF_MAX) {
+      tg_error("%s: invalid shape dimension %td (dim %d)", op, (ptrdiff_t)shape[d], d);
+      return false;
+    }
+    wraps = wraps || (shape[d] && known > SIZE_MAX / shape[d]);
+    known *= shape[d];
+  }
+  if (wraps) return shape_invalid(op, a, ndim, shape);
+  if (infer < 0) return known == a->numel || shape_invalid(op, a, ndim, shape);
+  if (known == 0 && a->numel == 0) {
+    char b[96];
+    tg_error("%s: cannot reshape a tensor of 0 elements into shape %s: the size -1 could be any "
+             "value and is ambiguous", op, shape_arg_str(ndim, shape, b, sizeof b));
     return false;
   }
+  if (known == 0 || a->numel % known != 0) return shape_invalid(op, a, ndim, shape);
+  out[infer] = a->numel / known;
   return true;
 }
 
-tg_tensor *tg_view(tg_tensor *a, int ndim, const size_t *shape) {
-  if (!tg_tensor_check(a, "view", 1) || !check_numel("view", a, ndim, shape)) return NULL;
-  if (!tg_is_contiguous(a)) {
-    char b1[96], b2[96];
-    tg_error("view: the input %s is not contiguous, so it cannot be viewed as %s; use tg_reshape "
-             "(which copies) or tg_contiguous first", tg_shape_str(a, b1, sizeof b1),
-             tg_dims_str(ndim, shape, b2, sizeof b2));
-    return NULL;
+/* Strides under which (ndim, shape) views a's elements in a's logical
+ * order, as PyTorch's computeStride: a's dims fall into runs that are
+ * contiguous with each other, and each run must be split or merged into
+ * whole dims of the view. False if a dim of the view spans two runs. */
+static bool view_strides(const tg_tensor *a, int ndim, const size_t *shape, ptrdiff_t *st) {
+  if (a->ndim == 0 || a->numel == 0) {
+    if (a->numel == 0 && ndim == a->ndim && !memcmp(shape, a->shape, (size_t)ndim * sizeof *shape))
+      memcpy(st, a->strides, (size_t)ndim * sizeof *st);
+    else
+      tg_contiguous_strides(ndim, shape, st);
+    return true;
   }
-  ptrdiff_t st[TG_MAX_DIMS];
-  tg_contiguous_strides(ndim, shape, st);
-  return view_of(a, ndim, shape, st, a->offset, &OP_RESHAPE);
+  int vd = ndim - 1;
+  ptrdiff_t run_stride = a->strides[a->ndim - 1];
+  size_t run_numel = 1, view_numel = 1;
+  for (int td = a->ndim - 1; td >= 0; td--) {
+    run_numel *= a->shape[td];
+    bool run_ends = td == 0 || (a->shape[td - 1] != 1 &&
+                                a->strides[td - 1] != (ptrdiff_t)run_numel * run_stride);
+    if (!run_ends) continue;
+    while (vd >= 0 && (view_numel < run_numel || shape[vd] == 1)) {
+      st[vd] = (ptrdiff_t)view_numel * run_stride;
+      view_numel *= shape[vd];
+      vd--;
+    }
+    if (view_numel != run_numel) return false;
+    if (td > 0) run_stride = a->strides[td - 1], run_numel = 1, view_numel = 1;
+  }
+  return vd == -1;
 }
 
+tg_tensor *tg_view(tg_tensor *a, int ndim, const size_t *shape) {
+  size_t s[TG_MAX_DIMS];
+  if (!tg_tensor_check(a, "view", 1) || !infer_shape("view", a, ndim, shape, s)) return NULL;
+  ptrdiff_t st[TG_MAX_DIMS];
+  if (!view_strides(a, ndim, s, st)) {
+    char b1[96], b2[96], b3[160];
+    size_t k = 0;
+    for (int d = 0; d < a->ndim && k < sizeof b3; d++)
+      k += (size_t)snprintf(b3 + k, sizeof b3 - k, d ? ",%td" : "%td", a->strides[d]);
+    tg_error("view: view size %s is not compatible with input tensor's size %s and stride [%s] "
+             "(at least one dimension spans across two contiguous subspaces); use tg_reshape "
+             "(which copies) instead", tg_dims_str(ndim, s, b1, sizeof b1),
+             tg_shape_str(a, b2, sizeof b2), b3);
+    return NULL;
+  }
+  return view_of(a, ndim, s, st, a->offset, &OP_RESHAPE);
+}
+
+/* a view where the strides allow one (as PyTorch), else a contiguous copy */
 tg_tensor *tg_reshape(tg_tensor *a, int ndim, const size_t *shape) {
-  if (!tg_tensor_check(a, "reshape", 1) || !check_numel("reshape", a, ndim, shape)) return NULL;
-  if (tg_is_contiguous(a)) return tg_view(a, ndim, shape);
-  return tg_view(tg_contiguous(a), ndim, shape);
+  size_t s[TG_MAX_DIMS];
+  if (!tg_tensor_check(a, "reshape", 1) || !infer_shape("reshape", a, ndim, shape, s)) return NULL;
+  ptrdiff_t st[TG_MAX_DIMS];
+  if (view_strides(a, ndim, s, st)) return view_of(a, ndim, s, st, a->offset, &OP_RESHAPE);
+  return tg_view(tg_contiguous(a), ndim, s);
 }
 
 tg_tensor *tg_reshape_infer(tg_tensor *a, int ndim, const long *shape) {
@@ -58,37 +146,16 @@ tg_tensor *tg_reshape_infer(tg_tensor *a, int ndim, const long *shape) {
     tg_error("reshape: invalid target shape (%d dims%s)", ndim, shape ? "" : ", shape is NULL");
     return NULL;
   }
-  size_t s[TG_MAX_DIMS], known = 1;
-  int infer = -1;
-  for (int d = 0; d < ndim; d++) {
-    if (shape[d] == -1 && infer < 0) {
-      infer = d;
-      continue;
-    }
-    if (shape[d] < 0) {
-      tg_error("reshape: invalid size %ld in dim %d (only one -1 is allowed)", shape[d], d);
-      return NULL;
-    }
-    s[d] = (size_t)shape[d];
-    known *= s[d];
-  }
-  if (infer >= 0) {
-    if (known == 0 || a->numel % known != 0) {
-      char b[96];
-      tg_error("reshape: cannot infer dim %d: %zu elements of %s do not divide by %zu", infer,
-               a->numel, tg_shape_str(a, b, sizeof b), known);
-      return NULL;
-    }
-    s[infer] = a->numel / known;
-  }
+  size_t s[TG_MAX_DIMS];
+  for (int d = 0; d < ndim; d++) s[d] = (size_t)shape[d]; /* -1 becomes (size_t)-1: infer */
   return tg_reshape(a, ndim, s);
 }
 
 tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim) {
   if (!tg_tensor_check(a, "flatten", 1)) return NULL;
-  if (a->ndim == 0) return tg_reshape(a, TG_SHAPE(1));
   int s = tg_norm_dim("flatten", start_dim, a->ndim), e = tg_norm_dim("flatten", end_dim, a->ndim);
   if (s < 0 || e < 0) return NULL;
+  if (a->ndim == 0) return tg_reshape(a, TG_SHAPE(1));
   if (s > e) {
     tg_error("flatten: start_dim %d comes after end_dim %d", s, e);
     return NULL;
@@ -190,9 +257,9 @@ tg_tensor *tg_permute(tg_tensor *a, const int *dims) {
 
 tg_tensor *tg_transpose(tg_tensor *a, int dim0, int dim1) {
   if (!tg_tensor_check(a, "transpose", 1)) return NULL;
-  if (a->ndim == 0) return tg_permute(a, NULL);
   int d0 = tg_norm_dim("transpose", dim0, a->ndim), d1 = tg_norm_dim("transpose", dim1, a->ndim);
   if (d0 < 0 || d1 < 0) return NULL;
+  if (a->ndim == 0) return tg_permute(a, NULL);
   int perm[TG_MAX_DIMS];
   for (int k = 0; k < a->ndim; k++) perm[k] = k;
   perm[d0] = d1;
@@ -226,22 +293,32 @@ tg_tensor *tg_expand(tg_tensor *a, int ndim, const size_t *shape) {
     return NULL;
   }
   ptrdiff_t st[TG_MAX_DIMS];
+  size_t s[TG_MAX_DIMS];
   for (int i = 0; i < ndim; i++) {
     int d = a->ndim - ndim + i;
+    if (shape[i] == (size_t)-1 && d < 0) {
+      tg_error("expand: the size -1 isn't allowed in a leading, non-existing dim %d", i);
+      return NULL;
+    }
+    s[i] = shape[i] == (size_t)-1 ? a->shape[d] : shape[i]; /* -1 keeps the dim */
+    if (s[i] > (size_t)PTRDIFF_MAX) {
+      tg_error("expand: invalid size %td in dim %d", (ptrdiff_t)s[i], i);
+      return NULL;
+    }
     if (d < 0) {
       st[i] = 0;
-    } else if (a->shape[d] == shape[i]) {
+    } else if (a->shape[d] == s[i]) {
       st[i] = a->strides[d];
     } else if (a->shape[d] == 1) {
       st[i] = 0;
     } else {
       tg_error("expand: %s cannot be expanded to %s: dim %d has size %zu (only size 1 expands)",
-               tg_shape_str(a, b1, sizeof b1), tg_dims_str(ndim, shape, b2, sizeof b2), d,
+               tg_shape_str(a, b1, sizeof b1), shape_arg_str(ndim, shape, b2, sizeof b2), d,
                a->shape[d]);
       return NULL;
     }
   }
-  return view_of(a, ndim, shape, st, a->offset, &OP_EXPAND);
+  return view_of(a, ndim, s, st, a->offset, &OP_EXPAND);
 }
 
 /* -------------------------------------------------------------- slice */
@@ -290,16 +367,23 @@ static tg_tensor *slice_scatter(tg_tensor *g, const tg_tensor *like, int dim, si
   return out;
 }
 
-tg_tensor *tg_narrow(tg_tensor *a, int dim, size_t start, size_t length) {
+tg_tensor *tg_narrow(tg_tensor *a, int dim, long start, size_t length) {
   if (!tg_tensor_check(a, "narrow", 1)) return NULL;
   int d = a->ndim ? tg_norm_dim("narrow", dim, a->ndim) : -1;
   if (a->ndim == 0) tg_error("narrow: cannot narrow a 0-d tensor");
   if (d < 0) return NULL;
-  if (start > a->shape[d] || length > a->shape[d] - start) {
-    tg_error("narrow: start %zu + length %zu exceeds dim %d of size %zu", start, length, d, a->shape[d]);
+  long n = (long)a->shape[d];
+  if (start < -n || start > n) {
+    tg_error("narrow: start %ld is out of range for dim %d of size %zu (expected %ld..%ld)", start,
+             d, a->shape[d], -n, n);
     return NULL;
   }
-  return slice_view(a, d, start, length, 1);
+  size_t s = (size_t)(start < 0 ? start + n : start);
+  if (length > a->shape[d] - s) {
+    tg_error("narrow: start %zu + length %zu exceeds dim %d of size %zu", s, length, d, a->shape[d]);
+    return NULL;
+  }
+  return slice_view(a, d, s, length, 1);
 }
 
 tg_tensor *tg_slice(tg_tensor *a, int dim, long start, long end, long step) {
@@ -320,16 +404,17 @@ tg_tensor *tg_slice(tg_tensor *a, int dim, long start, long end, long step) {
   return slice_view(a, d, (size_t)start, len, (size_t)step);
 }
 
-tg_tensor *tg_select(tg_tensor *a, int dim, size_t index) {
+tg_tensor *tg_select(tg_tensor *a, int dim, long index) {
   if (!tg_tensor_check(a, "select", 1)) return NULL;
   int d = a->ndim ? tg_norm_dim("select", dim, a->ndim) : -1;
   if (a->ndim == 0) tg_error("select: cannot select from a 0-d tensor");
   if (d < 0) return NULL;
-  if (index >= a->shape[d]) {
-    tg_error("select: index %zu is out of range for dim %d of size %zu", index, d, a->shape[d]);
+  long n = (long)a->shape[d];
+  if (index < -n || index >= n) {
+    tg_error("select: index %ld is out of range for dim %d of size %zu", index, d, a->shape[d]);
     return NULL;
   }
-  return tg_squeeze(tg_narrow(a, d, index, 1), d);
+  return tg_squeeze(tg_narrow(a, d, index < 0 ? index + n : index, 1), d);
 }
 
 /* ----------------------------------------------------- copies and dtype */
@@ -380,7 +465,7 @@ static void cat_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   size_t off = 0;
   for (int k = 0; k < n->n_in; k++) {
     size_t len = n->in[k]->shape[dim];
-    if (tg_node_needs_grad(n, k)) gi[k] = tg_narrow(g, dim, off, len);
+    if (tg_node_needs_grad(n, k)) gi[k] = tg_narrow(g, dim, (long)off, len);
     off += len;
   }
 }

@@ -54,7 +54,8 @@ tg_tensor *tg_mean_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim)
 tg_tensor *tg_var(tg_tensor *a, bool unbiased);
 tg_tensor *tg_var_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim);
 tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
-/* max/min of all elements; the gradient goes to the first maximal element */
+/* max/min of all elements; the gradient is split evenly among the maximal
+ * elements (the NaNs, if the result is NaN), as PyTorch */
 tg_tensor *tg_max(tg_tensor *a);
 tg_tensor *tg_min(tg_tensor *a);
 /* along dim; *indices (int64, may be NULL) receives the argmax/argmin */
@@ -132,8 +133,9 @@ tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index);
 tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
 
 /* ---- shape and views (ops/shape.c). Views share storage, no copy. */
+/* one size may be (size_t)-1, TG_SHAPE(-1, 3): inferred, as PyTorch's -1 */
 tg_tensor *tg_reshape(tg_tensor *a, int ndim, const size_t *shape); /* view when possible */
-tg_tensor *tg_view(tg_tensor *a, int ndim, const size_t *shape);    /* contiguous only */
+tg_tensor *tg_view(tg_tensor *a, int ndim, const size_t *shape); /* where the strides allow */
 /* reshape with one dim inferred: pass -1 in it */
 tg_tensor *tg_reshape_infer(tg_tensor *a, int ndim, const long *shape);
 tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
@@ -143,11 +145,12 @@ tg_tensor *tg_unsqueeze(tg_tensor *a, int dim);
 tg_tensor *tg_transpose(tg_tensor *a, int dim0, int dim1);
 tg_tensor *tg_t(tg_tensor *a); /* transpose of a 1-D or 2-D tensor */
 tg_tensor *tg_permute(tg_tensor *a, const int *dims); /* a->ndim entries */
-tg_tensor *tg_expand(tg_tensor *a, int ndim, const size_t *shape);
-tg_tensor *tg_narrow(tg_tensor *a, int dim, size_t start, size_t length);
+tg_tensor *tg_expand(tg_tensor *a, int ndim, const size_t *shape); /* -1: keep that dim */
+/* negative start / index count from the end, as PyTorch */
+tg_tensor *tg_narrow(tg_tensor *a, int dim, long start, size_t length);
 /* Python's a[start:end:step] along dim; negative start/end count from the end */
 tg_tensor *tg_slice(tg_tensor *a, int dim, long start, long end, long step);
-tg_tensor *tg_select(tg_tensor *a, int dim, size_t index); /* drops dim */
+tg_tensor *tg_select(tg_tensor *a, int dim, long index); /* drops dim */
 tg_tensor *tg_contiguous(tg_tensor *a); /* a itself if already contiguous */
 tg_tensor *tg_clone(tg_tensor *a);
 tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt);

@@ -147,17 +147,16 @@ tg_tensor *tg_softplus(tg_tensor *a, double beta, double threshold) {
   return unary("softplus", a, &softplus_k, (ops_params){beta, threshold}, &OP_SOFTPLUS);
 }
 
-/* clamp: gradient passes where lo <= x <= hi; a NaN bound is no bound */
-OPS_UNARY_KERNEL(clamp_k, (!isnan(p0) && x < p0) ? p0 : ((!isnan(p1) && x > p1) ? p1 : x))
+/* clamp: min(max(x, lo), hi) as PyTorch, so lo > hi gives hi everywhere;
+ * the gradient passes where lo <= x <= hi (nowhere if lo > hi); a NaN bound
+ * is no bound */
+#define CLAMP_LO(x) ((!isnan(p0) && (x) < p0) ? p0 : (x))
+OPS_UNARY_KERNEL(clamp_k, (!isnan(p1) && CLAMP_LO(x) > p1) ? p1 : CLAMP_LO(x))
 OPS_UNARY_KERNEL(inside_k, ((isnan(p0) || x >= p0) && (isnan(p1) || x <= p1)) ? 1 : 0)
 static void clamp_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, mask(n, &inside_k));
 }
 TG_DEFINE_OP(OP_CLAMP, "ClampBackward", clamp_backward, TG_SAVES_IN(0) | TG_NODE_F);
 tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi) {
-  if (lo > hi) {
-    tg_error("clamp: min %g is greater than max %g", lo, hi);
-    return NULL;
-  }
   return unary("clamp", a, &clamp_k, (ops_params){lo, hi}, &OP_CLAMP);
 }

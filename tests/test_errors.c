@@ -244,7 +244,7 @@ static void test_shape_errors(void **state) {
   tg_clear_error();
 
   assert_null(tg_view(tg_t(a), TG_SHAPE(6)));
-  assert_error_has("view", "[3,2]", "not contiguous", "[6]");
+  assert_error_has("view", "[3,2]", "not compatible", "[6]", "tg_reshape");
   tg_clear_error();
 
   assert_null(tg_expand(a, TG_SHAPE(4, 3)));
@@ -297,7 +297,31 @@ static void test_dim_out_of_range(void **state) {
   assert_error_has("max", "dim -3");
   tg_clear_error();
   assert_null(tg_sum_dims(a, 2, (const int[]){1, -1}, false));
-  assert_error_has("sum", "more than once");
+  assert_error_has("sum", "dim 1 appears multiple times in the list of dims");
+  assert_goes_on();
+}
+
+/* a 0-d tensor has one dim for reductions (0 or -1), listed once, as PyTorch */
+static void test_reduce_0d_duplicate_dims(void **state) {
+  (void)state;
+  tg_tensor *s = tg_scalar(TG_FLOAT64, 2);
+  const int d00[] = {0, 0}, d0m[] = {0, -1};
+  assert_null(tg_sum_dims(s, 2, d00, false));
+  assert_error_has("sum", "dim 0 appears multiple times in the list of dims");
+  tg_clear_error();
+  assert_null(tg_mean_dims(s, 2, d0m, true));
+  assert_error_has("mean", "dim 0 appears multiple times");
+  tg_clear_error();
+  assert_null(tg_var_dims(s, 2, d00, false, false));
+  assert_error_has("var", "dim 0 appears multiple times");
+  tg_clear_error();
+  assert_null(tg_logsumexp(s, 2, d00, false));
+  assert_error_has("logsumexp", "dim 0 appears multiple times");
+  tg_clear_error();
+  assert_null(tg_sum_dims(s, 1, (const int[]){1}, false));
+  assert_error_has("sum", "dim 1");
+  tg_clear_error();
+  assert_close(tg_item(tg_sum_dims(s, 1, (const int[]){-1}, true)), 2, 0);
   assert_goes_on();
 }
 
@@ -486,6 +510,7 @@ int main(void) {
       TG_TEST(test_scope_end_without_begin),
       TG_TEST(test_shape_errors),
       TG_TEST(test_dim_out_of_range),
+      TG_TEST(test_reduce_0d_duplicate_dims),
       TG_TEST(test_index_errors),
       TG_TEST(test_cat_stack_errors),
       TG_TEST(test_item_and_creation_errors),

@@ -938,10 +938,10 @@ static void test_reduce_values(void **state) {
   tg_tensor *big = tg_from_f64(TG_SHAPE(2), (double[]){1000.0, 1000.5});
   assert_close(tg_item(tg_logsumexp(big, 0, NULL, false)), 1000.5 + log1p(exp(-0.5)), 1e-10);
 
-  /* documented: the gradient of max of all goes to the first maximal element */
+  /* documented: the gradient of max of all is split evenly among the ties */
   tg_tensor *t = tg_requires_grad_(tg_from_f64(TG_SHAPE(4), (double[]){1.0, 3.0, -2.0, 3.0}), true);
   assert_int_equal(tg_backward(tg_max(t), NULL, false), 0);
-  const double eg[4] = {0, 1, 0, 0};
+  const double eg[4] = {0, 0.5, 0, 0.5};
   for (size_t i = 0; i < 4; i++) assert_close(tg_get_flat(t->grad, i), eg[i], 0);
 
   /* sum_to_shape by hand: [2,3] -> [1,3] sums the rows, [] sums all */
@@ -1878,6 +1878,355 @@ static void test_matmul_threads_match(void **state) {
   tg_set_num_threads(1);
 }
 
+/* --------------------------------------- edge points PyTorch pins down */
+
+/* same value, NaN equal to NaN, infinities by sign */
+static void assert_same(double got, double want, const char *what) {
+  bool ok = (isnan(got) && isnan(want)) || got == want || fabs(got - want) <= 1e-12 * (1 + fabs(want));
+  if (!ok) fail_msg("%s: %.17g, expected %.17g", what, got, want);
+}
+
+/* pow(x, e) with both requiring grad: the gradients PyTorch 1.13 gives
+ * (pow_backward_self is 0 where e == 0; pow_backward_exponent is 0 where
+ * x == 0 and e >= 0, and a^b log a otherwise, so -inf at (0, -1)) */
+static void test_pow_edge_grads(void **state) {
+  (void)state;
+  static const struct { double x, e, gx, ge; } P[] = {
+      {0, 0, 0, 0},          {0, -1, -INFINITY, -INFINITY}, {0, -0.5, -INFINITY, -INFINITY},
+      {0, 1, 1, 0},          {0, 2, 0, 0},                  {0, 0.5, INFINITY, 0},
+      {0, 3, 0, 0},          {2, 0, 0, 0.69314718055994531}, {-2, 0, 0, NAN},
+      {-2, 2, -4, NAN},
+  };
+  for (size_t k = 0; k < sizeof P / sizeof *P; k++) {
+    tg_scope_begin();
+    tg_tensor *x = tg_requires_grad_(tg_scalar(TG_FLOAT64, P[k].x), true);
+    tg_tensor *e = tg_requires_grad_(tg_scalar(TG_FLOAT64, P[k].e), true);
+    tg_tensor *y = tg_pow(x, e), *g[2];
+    assert_int_equal(tg_grad(1, &y, NULL, 2, (tg_tensor *[]){x, e}, g, (tg_grad_opts){0}), 0);
+    char what[64];
+    snprintf(what, sizeof what, "d/dx pow(%g, %g)", P[k].x, P[k].e);
+    assert_same(tg_item(g[0]), P[k].gx, what);
+    snprintf(what, sizeof what, "d/de pow(%g, %g)", P[k].x, P[k].e);
+    assert_same(tg_item(g[1]), P[k].ge, what);
+    tg_scope_end();
+  }
+  /* pow by the number 0 agrees at x = 0 */
+  tg_tensor *x0 = tg_requires_grad_(tg_scalar(TG_FLOAT64, 0), true);
+  assert_int_equal(tg_backward(tg_pow_scalar(x0, 0), NULL, false), 0);
+  assert_same(tg_item(x0->grad), 0, "d/dx pow_scalar(0, 0)");
+  /* second order at (2, 0), PyTorch's values: d(gx)/de is 0 (masked),
+   * d(ge)/dx = 1/x, d(ge)/de = log(x)^2 */
+  tg_tensor *x = tg_requires_grad_(tg_scalar(TG_FLOAT64, 2), true);
+  tg_tensor *e = tg_requires_grad_(tg_scalar(TG_FLOAT64, 0), true);
+  tg_tensor *y = tg_pow(x, e), *g[2], *h[2];
+  tg_tensor *in[2] = {x, e};
+  assert_int_equal(tg_grad(1, &y, NULL, 2, in, g, (tg_grad_opts){.create_graph = true}), 0);
+  assert_int_equal(tg_grad(1, &g[0], NULL, 2, in, h,
+                           (tg_grad_opts){.retain_graph = true, .allow_unused = true}), 0);
+  assert_same(h[1] ? tg_item(h[1]) : 0, 0, "d2/dx de at (2, 0)");
+  assert_int_equal(tg_grad(1, &g[1], NULL, 2, in, h, (tg_grad_opts){.allow_unused = true}), 0);
+  assert_same(tg_item(h[0]), 0.5, "d2/de dx at (2, 0)");
+  assert_same(tg_item(h[1]), log(2) * log(2), "d2/de2 at (2, 0)");
+  /* and gradgradcheck near the masked points (x small, e near 0) */
+  tg_rng r = seeded(900);
+  tg_tensor *a = make_input(&r, POS, NC_NONE, TG_SHAPE(2, 3));
+  tg_tensor *b = make_input(&r, ANY, NC_NONE, TG_SHAPE(3));
+  for (size_t i = 0; i < 3; i++) tg_data_f64(b)[i] *= 0.1;
+  fctx c = {.op = B_POW};
+  tg_tensor *ab[2] = {a, b};
+  CHECK_GRADGRAD(f_binary, 2, ab, &c, "pow, exponent near 0");
+}
+
+/* clamp(x, 1, 0): min > max gives max everywhere and a zero gradient, as
+ * PyTorch's min(max(x, lo), hi) */
+static tg_tensor *f_clamp_crossed(tg_tensor **in, void *p) {
+  (void)p;
+  return tg_clamp(tg_transpose(in[0], 0, 1), 1.0, 0.0);
+}
+static void test_clamp_min_above_max(void **state) {
+  (void)state;
+  tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(4), (double[]){0.5, 2.0, -3.0, NAN}), true);
+  tg_tensor *y = tg_clamp(x, 1.0, 0.0);
+  assert_non_null(y);
+  const double ey[4] = {0, 0, 0, NAN};
+  for (size_t i = 0; i < 4; i++) assert_same(tg_get_flat(y, i), ey[i], "clamp(x, 1, 0)");
+  assert_int_equal(tg_backward(tg_sum(tg_clamp(tg_narrow(x, 0, 0, 3), 1.0, 0.0)), NULL, false), 0);
+  for (size_t i = 0; i < 4; i++) assert_same(tg_get_flat(x->grad, i), 0, "d clamp(x, 1, 0)");
+  tg_rng r = seeded(901);
+  tg_tensor *a = make_input(&r, ANY, NC_NONE, TG_SHAPE(3, 2));
+  CHECK_GRAD(f_clamp_crossed, 1, &a, NULL, "clamp(x, 1, 0) of a transposed view");
+}
+
+/* max/min of all elements: a tied gradient is split evenly among the ties
+ * (among the NaNs when the result is NaN), as PyTorch */
+static tg_tensor *f_max_all(tg_tensor **in, void *p) {
+  const fctx *c = p;
+  tg_tensor *x = nc_view(in[0], c->nc[0]);
+  tg_tensor *y = c->op ? tg_min(x) : tg_max(x);
+  return tg_mul(y, y);
+}
+static void test_max_min_all_ties(void **state) {
+  (void)state;
+  static const struct { bool is_max; int n; double x[5], g[5]; } T[] = {
+      {true, 5, {1, 3, 3, 2, 3}, {0, 1.0 / 3, 1.0 / 3, 0, 1.0 / 3}},
+      {true, 4, {1, NAN, 3, NAN}, {0, 0.5, 0, 0.5}},
+      {false, 3, {1, 1, 3}, {0.5, 0.5, 0}},
+      {false, 4, {-INFINITY, 2, -INFINITY, 0}, {0.5, 0, 0.5, 0}},
+      {true, 1, {7}, {1}},
+  };
+  for (size_t k = 0; k < sizeof T / sizeof *T; k++) {
+    tg_scope_begin();
+    tg_tensor *x = tg_requires_grad_(tg_from_f64(1, (size_t[]){(size_t)T[k].n}, T[k].x), true);
+    tg_tensor *y = T[k].is_max ? tg_max(x) : tg_min(x);
+    assert_non_null(y);
+    assert_int_equal(y->ndim, 0);
+    assert_int_equal(tg_backward(y, NULL, false), 0);
+    for (int i = 0; i < T[k].n; i++) assert_same(tg_get_flat(x->grad, (size_t)i), T[k].g[i], "tied grad");
+    tg_scope_end();
+  }
+  /* a transposed view: the ties are found in its own elements */
+  tg_tensor *m = tg_requires_grad_(tg_from_f64(TG_SHAPE(2, 2), (double[]){3, -1, -1, 3}), true);
+  assert_int_equal(tg_backward(tg_min(tg_t(m)), NULL, false), 0);
+  const double em[4] = {0, 0.5, 0.5, 0};
+  for (size_t i = 0; i < 4; i++) assert_same(tg_get_flat(m->grad, i), em[i], "min of a view");
+  /* second order of max(x)^2 at a tie: PyTorch gives grad [0, 3, 3] and
+   * d(sum grad)/dx = [0, 1, 1] */
+  tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(3), (double[]){1, 3, 3}), true);
+  fctx c0 = {.op = 0};
+  tg_tensor *y = f_max_all(&x, &c0), *g, *h;
+  assert_int_equal(tg_grad(1, &y, NULL, 1, &x, &g, (tg_grad_opts){.create_graph = true}), 0);
+  tg_tensor *gs = tg_sum(g);
+  assert_int_equal(tg_grad(1, &gs, NULL, 1, &x, &h, (tg_grad_opts){0}), 0);
+  const double eg[3] = {0, 3, 3}, eh[3] = {0, 1, 1};
+  for (size_t i = 0; i < 3; i++) {
+    assert_same(tg_get_flat(g, i), eg[i], "grad of max^2");
+    assert_same(tg_get_flat(h, i), eh[i], "second derivative of max^2");
+  }
+  /* without ties: gradcheck and gradgradcheck on views */
+  tg_rng r = seeded(902);
+  for (int op = 0; op < 2; op++) {
+    tg_tensor *a = make_input(&r, DISTINCT, NC_T, TG_SHAPE(3, 4));
+    fctx c = {.op = op, .nc = {NC_T}};
+    CHECK_GRAD(f_max_all, 1, &a, &c, "%s of all, transposed", op ? "min" : "max");
+    CHECK_GRADGRAD(f_max_all, 1, &a, &c, "%s of all, transposed", op ? "min" : "max");
+  }
+}
+
+/* 0-d tensors accept dims -1 and 0 and nothing else, in every shape op */
+static void test_shape_ops_0d_dims(void **state) {
+  (void)state;
+  tg_tensor *s = tg_scalar(TG_FLOAT64, 2);
+  assert_null(tg_transpose(s, 0, 5));
+  assert_true(strstr(tg_last_error(), "transpose") && strstr(tg_last_error(), "dim 5"));
+  tg_clear_error();
+  assert_null(tg_transpose(s, 0, -2));
+  assert_true(strstr(tg_last_error(), "transpose") != NULL);
+  tg_clear_error();
+  assert_shape(tg_transpose(s, -1, 0), 0, NULL);
+  assert_null(tg_flatten(s, 0, 5));
+  assert_true(strstr(tg_last_error(), "flatten") && strstr(tg_last_error(), "dim 5"));
+  tg_clear_error();
+  assert_null(tg_flatten(s, -2, 0));
+  assert_true(strstr(tg_last_error(), "flatten") != NULL);
+  tg_clear_error();
+  assert_shape(tg_flatten(s, -1, 0), TG_SHAPE(1));
+  assert_null(tg_squeeze(s, 1));
+  assert_true(strstr(tg_last_error(), "squeeze") != NULL);
+  tg_clear_error();
+  assert_shape(tg_squeeze(s, -1), 0, NULL);
+  assert_null(tg_unsqueeze(s, 2));
+  assert_true(strstr(tg_last_error(), "unsqueeze") != NULL);
+  tg_clear_error();
+  assert_null(tg_unsqueeze(s, -2));
+  tg_clear_error();
+  assert_shape(tg_unsqueeze(s, -1), TG_SHAPE(1));
+  assert_shape(tg_t(s), 0, NULL);
+  assert_shape(tg_permute(s, NULL), 0, NULL);
+  assert_null(tg_max_dim(s, 1, false, NULL));
+  tg_clear_error();
+  assert_close(tg_item(tg_max_dim(s, -1, false, NULL)), 2, 0);
+}
+
+/* reshape, view and expand take -1 in the TG_SHAPE form as PyTorch does */
+static tg_tensor *f_reshape_infer_t(tg_tensor **in, void *p) {
+  (void)p;
+  return tg_reshape(tg_transpose(in[0], 0, 1), TG_SHAPE(-1, 2));
+}
+static tg_tensor *f_expand_keep(tg_tensor **in, void *p) {
+  (void)p;
+  return tg_expand(tg_transpose(in[0], 0, 1), TG_SHAPE(2, -1, 4));
+}
+static void test_shape_infer_minus_one(void **state) {
+  (void)state;
+  tg_tensor *x = tg_arange(TG_FLOAT64, 0, 6, 1);
+  tg_tensor *y = tg_reshape(x, TG_SHAPE(-1, 3));
+  assert_shape(y, TG_SHAPE(2, 3));
+  for (size_t i = 0; i < 6; i++) assert_close(tg_get_flat(y, i), (double)i, 0);
+  assert_shape(tg_view(x, TG_SHAPE(3, -1)), TG_SHAPE(3, 2));
+  assert_shape(tg_view(x, TG_SHAPE(-1)), TG_SHAPE(6));
+  assert_shape(tg_view(tg_scalar(TG_FLOAT64, 1), TG_SHAPE(-1)), TG_SHAPE(1));
+  assert_shape(tg_reshape(tg_zeros(TG_FLOAT64, TG_SHAPE(0, 4)), TG_SHAPE(-1, 2)), TG_SHAPE(0, 2));
+  /* PyTorch's errors */
+  assert_null(tg_reshape(x, TG_SHAPE(-1, -1)));
+  assert_true(strstr(tg_last_error(), "reshape") && strstr(tg_last_error(), "only one dimension can be inferred"));
+  tg_clear_error();
+  assert_null(tg_view(x, TG_SHAPE(-1, 4)));
+  assert_true(strstr(tg_last_error(), "view") && strstr(tg_last_error(), "[-1,4]") && strstr(tg_last_error(), "6"));
+  tg_clear_error();
+  assert_null(tg_reshape(x, TG_SHAPE(-1, 0)));
+  assert_true(strstr(tg_last_error(), "[-1,0]") != NULL);
+  tg_clear_error();
+  assert_null(tg_reshape(tg_zeros(TG_FLOAT64, TG_SHAPE(0)), TG_SHAPE(-1, 0)));
+  assert_true(strstr(tg_last_error(), "ambiguous") != NULL);
+  tg_clear_error();
+  assert_null(tg_reshape(x, TG_SHAPE(-2, 3)));
+  assert_true(strstr(tg_last_error(), "invalid shape dimension -2") != NULL);
+  tg_clear_error();
+  /* a product that wraps around size_t is invalid, not empty */
+  assert_null(tg_reshape(tg_zeros(TG_FLOAT64, TG_SHAPE(0)), TG_SHAPE((size_t)1 << 62, 8, 0)));
+  tg_clear_error();
+  /* expand: -1 keeps an existing dim, and is refused for a new leading one */
+  tg_tensor *c = tg_from_f64(TG_SHAPE(3, 1), (double[]){1, 2, 3});
+  tg_tensor *e = tg_expand(c, TG_SHAPE(2, -1, 4));
+  assert_shape(e, TG_SHAPE(2, 3, 4));
+  for (size_t i = 0; i < 24; i++) assert_close(tg_get_flat(e, i), (double)((i / 4) % 3 + 1), 0);
+  assert_null(tg_expand(c, TG_SHAPE(-1, 3, 4)));
+  assert_true(strstr(tg_last_error(), "expand") && strstr(tg_last_error(), "-1") &&
+              strstr(tg_last_error(), "leading"));
+  tg_clear_error();
+  tg_rng r = seeded(903);
+  tg_tensor *a = make_input(&r, ANY, NC_NONE, TG_SHAPE(3, 2));
+  CHECK_GRAD(f_reshape_infer_t, 1, &a, NULL, "reshape(-1, 2) of a transposed view");
+  tg_tensor *b = make_input(&r, ANY, NC_NONE, TG_SHAPE(1, 3));
+  CHECK_GRAD(f_expand_keep, 1, &b, NULL, "expand(2, -1, 4) of a transposed view");
+}
+
+/* view of a non-contiguous tensor where its strides allow it, as
+ * torch.Tensor.view; PyTorch's error otherwise */
+static tg_tensor *f_view_split_t(tg_tensor **in, void *p) {
+  (void)p;
+  tg_tensor *t = tg_transpose(in[0], 1, 2); /* [2,4,3], strides (12,1,4) */
+  tg_tensor *v = tg_view(t, TG_SHAPE(2, 2, 2, 3));
+  return tg_mul(v, v);
+}
+static void test_view_non_contiguous(void **state) {
+  (void)state;
+  tg_tensor *a = tg_arange(TG_FLOAT64, 0, 24, 1);
+  tg_tensor *t = tg_transpose(tg_view(a, TG_SHAPE(2, 3, 4)), 1, 2);
+  tg_tensor *v = tg_view(t, TG_SHAPE(2, 2, 2, 3));
+  assert_shape(v, TG_SHAPE(2, 2, 2, 3));
+  assert_true(v->storage == a->storage);
+  const ptrdiff_t ev[4] = {12, 2, 1, 4};
+  for (int d = 0; d < 4; d++) assert_int_equal(v->strides[d], ev[d]);
+  /* the logical order is t's: element (i, j, k) of t is 12 i + 4 k + j */
+  for (size_t i = 0; i < 24; i++) {
+    size_t b0 = i / 12, j = (i / 3) % 4, k = i % 3;
+    assert_close(tg_get_flat(v, i), (double)(12 * b0 + 4 * k + j), 0);
+  }
+  /* a transposed matrix viewed with size-1 dims inserted, a strided slice flattened */
+  tg_tensor *m = tg_view(tg_arange(TG_FLOAT64, 0, 12, 1), TG_SHAPE(3, 4));
+  tg_tensor *w = tg_view(tg_t(m), TG_SHAPE(1, 4, 1, 3));
+  assert_shape(w, TG_SHAPE(1, 4, 1, 3));
+  for (size_t i = 0; i < 12; i++) assert_close(tg_get_flat(w, i), (double)((i % 3) * 4 + i / 3), 0);
+  tg_tensor *sl = tg_view(tg_slice(tg_arange(TG_FLOAT64, 0, 12, 1), 0, 0, 12, 2), TG_SHAPE(2, 3));
+  assert_shape(sl, TG_SHAPE(2, 3));
+  for (size_t i = 0; i < 6; i++) assert_close(tg_get_flat(sl, i), (double)(2 * i), 0);
+  /* an expanded tensor keeps its zero strides where they fit */
+  tg_tensor *ex = tg_expand(tg_ones(TG_FLOAT64, TG_SHAPE(3, 1)), TG_SHAPE(3, 4));
+  tg_tensor *ev3 = tg_view(ex, TG_SHAPE(3, 2, 2));
+  assert_shape(ev3, TG_SHAPE(3, 2, 2));
+  assert_int_equal(ev3->strides[1], 0);
+  /* dims that span two runs: PyTorch's error */
+  assert_null(tg_view(t, TG_SHAPE(8, 3)));
+  assert_true(strstr(tg_last_error(), "view") && strstr(tg_last_error(), "not compatible") &&
+              strstr(tg_last_error(), "tg_reshape"));
+  tg_clear_error();
+  assert_null(tg_view(t, TG_SHAPE(-1)));
+  tg_clear_error();
+  assert_null(tg_view(ex, TG_SHAPE(12)));
+  tg_clear_error();
+  /* reshape views where view can, and copies otherwise */
+  tg_tensor *rv = tg_reshape(t, TG_SHAPE(2, 2, 2, 3));
+  assert_true(rv->storage == a->storage);
+  tg_tensor *rc = tg_reshape(t, TG_SHAPE(8, 3));
+  assert_true(rc->storage != a->storage);
+  for (size_t i = 0; i < 24; i++) assert_close(tg_get_flat(rc, i), tg_get_flat(t, i), 0);
+  tg_rng r = seeded(904);
+  tg_tensor *x = make_input(&r, ANY, NC_NONE, TG_SHAPE(2, 3, 4));
+  CHECK_GRAD(f_view_split_t, 1, &x, NULL, "view of a transposed tensor");
+  CHECK_GRADGRAD(f_view_split_t, 1, &x, NULL, "view of a transposed tensor");
+}
+
+/* select and narrow count a negative index/start from the end */
+static tg_tensor *f_select_neg(tg_tensor **in, void *p) {
+  (void)p;
+  tg_tensor *x = tg_transpose(in[0], 0, 1);
+  return tg_mul(tg_select(x, 0, -1), tg_narrow(x, 0, -2, 2));
+}
+static void test_select_narrow_negative(void **state) {
+  (void)state;
+  tg_tensor *m = tg_view(tg_arange(TG_FLOAT64, 0, 12, 1), TG_SHAPE(3, 4));
+  tg_tensor *row = tg_select(m, 0, -1);
+  assert_shape(row, TG_SHAPE(4));
+  for (size_t j = 0; j < 4; j++) assert_close(tg_get_flat(row, j), (double)(8 + j), 0);
+  tg_tensor *col = tg_select(m, -1, -4);
+  assert_shape(col, TG_SHAPE(3));
+  for (size_t i = 0; i < 3; i++) assert_close(tg_get_flat(col, i), (double)(4 * i), 0);
+  tg_tensor *n = tg_narrow(m, 1, -2, 2);
+  assert_shape(n, TG_SHAPE(3, 2));
+  for (size_t i = 0; i < 6; i++) assert_close(tg_get_flat(n, i), (double)(4 * (i / 2) + 2 + i % 2), 0);
+  assert_shape(tg_narrow(m, 1, 4, 0), TG_SHAPE(3, 0));
+  assert_null(tg_select(m, 0, -4));
+  assert_true(strstr(tg_last_error(), "select") && strstr(tg_last_error(), "index -4"));
+  tg_clear_error();
+  assert_null(tg_narrow(m, 1, -5, 1));
+  assert_true(strstr(tg_last_error(), "narrow") && strstr(tg_last_error(), "-5"));
+  tg_clear_error();
+  assert_null(tg_narrow(m, 1, -1, 2));
+  assert_true(strstr(tg_last_error(), "narrow") && strstr(tg_last_error(), "start 3"));
+  tg_clear_error();
+  tg_rng r = seeded(905);
+  tg_tensor *x = make_input(&r, ANY, NC_NONE, TG_SHAPE(2, 3));
+  CHECK_GRAD(f_select_neg, 1, &x, NULL, "select(-1) * narrow(-2, 2)");
+  CHECK_GRADGRAD(f_select_neg, 1, &x, NULL, "select(-1) * narrow(-2, 2)");
+}
+
+/* index values: PyTorch refuses negative ones in all four index ops; out
+ * of range is an error naming the op; a 0-d input has one position */
+static void test_index_values_out_of_range(void **state) {
+  (void)state;
+  tg_tensor *a = tg_ones(TG_FLOAT64, TG_SHAPE(3, 4));
+  tg_tensor *neg1 = tg_from_i64(TG_SHAPE(1), (int64_t[]){-1});
+  tg_tensor *neg2 = tg_from_i64(TG_SHAPE(1, 1), (int64_t[]){-1});
+  tg_tensor *big2 = tg_from_i64(TG_SHAPE(1, 1), (int64_t[]){3});
+  tg_tensor *src = tg_ones(TG_FLOAT64, TG_SHAPE(1, 4));
+  assert_null(tg_index_select(a, 0, neg1));
+  assert_true(strstr(tg_last_error(), "index_select") && strstr(tg_last_error(), "-1"));
+  tg_clear_error();
+  assert_null(tg_index_add(a, 0, neg1, src));
+  assert_true(strstr(tg_last_error(), "index_add") && strstr(tg_last_error(), "-1"));
+  tg_clear_error();
+  assert_null(tg_gather(a, 0, neg2));
+  assert_true(strstr(tg_last_error(), "gather") && strstr(tg_last_error(), "-1"));
+  tg_clear_error();
+  assert_null(tg_scatter_add(a, 0, neg2, src));
+  assert_true(strstr(tg_last_error(), "scatter_add") && strstr(tg_last_error(), "-1"));
+  tg_clear_error();
+  assert_null(tg_scatter_add(a, 0, big2, src));
+  assert_true(strstr(tg_last_error(), "scatter_add") && strstr(tg_last_error(), "index 3"));
+  tg_clear_error();
+  /* 0-d input and index: position 0 only (PyTorch: gather gives the value) */
+  tg_tensor *s = tg_scalar(TG_FLOAT64, 2);
+  tg_tensor *i0 = tg_from_i64(0, NULL, (int64_t[]){0}), *i1 = tg_from_i64(0, NULL, (int64_t[]){1});
+  assert_close(tg_item(tg_gather(s, 0, i0)), 2, 0);
+  assert_close(tg_item(tg_scatter_add(s, 0, i0, tg_scalar(TG_FLOAT64, 3))), 5, 0);
+  assert_null(tg_gather(s, 0, i1));
+  assert_true(strstr(tg_last_error(), "gather") && strstr(tg_last_error(), "size 1"));
+  tg_clear_error();
+  assert_null(tg_scatter_add(s, -1, i1, tg_scalar(TG_FLOAT64, 3)));
+  assert_true(strstr(tg_last_error(), "scatter_add") != NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_add_grad),
@@ -1919,6 +2268,14 @@ int main(void) {
       TG_TEST(test_composite_chain_grad),
       TG_TEST(test_float32_math_accuracy),
       TG_TEST(test_matmul_threads_match),
+      TG_TEST(test_pow_edge_grads),
+      TG_TEST(test_clamp_min_above_max),
+      TG_TEST(test_max_min_all_ties),
+      TG_TEST(test_shape_ops_0d_dims),
+      TG_TEST(test_shape_infer_minus_one),
+      TG_TEST(test_view_non_contiguous),
+      TG_TEST(test_select_narrow_negative),
+      TG_TEST(test_index_values_out_of_range),
   };
   int rc = cmocka_run_group_tests_name("ops_grad", tests, NULL, NULL);
   tg_release_cached();
