@@ -383,7 +383,7 @@ static void copy_loop(char **p, const ptrdiff_t *s, size_t n, const void *argp) 
 /* Sorted by stride, each dim of size > 1 must step past the whole span of
  * the smaller ones; views of fresh tensors (slices, permutations, selects)
  * always do, an expanded dim (stride 0) never. */
-bool tg_write_overlaps(const tg_tensor *t, const char *op) {
+static bool self_overlaps(const tg_tensor *t) {
   size_t size[TG_MAX_DIMS];
   ptrdiff_t stride[TG_MAX_DIMS];
   int n = 0;
@@ -398,15 +398,50 @@ bool tg_write_overlaps(const tg_tensor *t, const char *op) {
   }
   ptrdiff_t span = 0; /* furthest element reached by the dims so far */
   for (int k = 0; k < n; k++) {
-    if (stride[k] <= span) {
-      tg_error("%s: unsupported operation: more than one element of the written-to tensor "
-               "refers to a single memory location. Please clone() the tensor before "
-               "performing the operation.", op);
-      return true;
-    }
+    if (stride[k] <= span) return true;
     span += stride[k] * (ptrdiff_t)(size[k] - 1);
   }
   return false;
+}
+
+bool tg_write_overlaps(const tg_tensor *t, const char *op) {
+  if (!self_overlaps(t)) return false;
+  tg_error("%s: unsupported operation: more than one element of the written-to tensor refers "
+           "to a single memory location. Please clone() the tensor before performing the "
+           "operation.", op);
+  return true;
+}
+
+/* the element offsets [lo, hi] t spans; true when its elements fill them
+ * exactly (PyTorch's "non-overlapping and dense") */
+static bool dense_span(const tg_tensor *t, ptrdiff_t *lo, ptrdiff_t *hi) {
+  *lo = *hi = (ptrdiff_t)t->offset;
+  for (int d = 0; d < t->ndim; d++) {
+    ptrdiff_t reach = t->strides[d] * (ptrdiff_t)(t->shape[d] - 1);
+    if (reach < 0) *lo += reach;
+    else *hi += reach;
+  }
+  return !self_overlaps(t) && (size_t)(*hi - *lo + 1) == t->numel;
+}
+
+/* As PyTorch: a source sharing memory with the destination in a different
+ * layout is refused where both are dense (where the result would depend on
+ * the order of the writes); the same layout copies onto itself. Sparse
+ * strided views (x[::2] into x[1::2]) are not checked, as there. */
+static bool copy_overlaps(const tg_tensor *dst, const tg_tensor *src) {
+  if (dst->storage != src->storage || dst->numel == 0 || dst == src) return false;
+  bool same_strides = tg_same_shape(dst, src);
+  for (int d = 0; same_strides && d < dst->ndim; d++)
+    same_strides = dst->shape[d] == 1 || dst->strides[d] == src->strides[d];
+  bool same = dst->offset == src->offset &&
+              (same_strides || (tg_contiguous_(dst) && tg_contiguous_(src)));
+  ptrdiff_t dlo, dhi, slo, shi;
+  if (same || !dense_span(dst, &dlo, &dhi) || !dense_span(src, &slo, &shi)) return false;
+  if (dhi < slo || shi < dlo) return false;
+  tg_error("copy_: unsupported operation: some elements of the input tensor and the written-to "
+           "tensor refer to a single memory location. Please clone() the tensor before "
+           "performing the operation.");
+  return true;
 }
 
 int tg_copy_(tg_tensor *dst, const tg_tensor *src) {
@@ -417,7 +452,7 @@ int tg_copy_(tg_tensor *dst, const tg_tensor *src) {
              tg_shape_str(dst, a, sizeof a), tg_shape_str(src, b, sizeof b));
     return -1;
   }
-  if (tg_write_overlaps(dst, "copy_")) return -1;
+  if (tg_write_overlaps(dst, "copy_") || copy_overlaps(dst, src)) return -1;
   if (!tg_same_shape(dst, src)) {
     /* same numel, different shape: copy in logical order via a flat view of both
      * when both are contiguous; otherwise element by element */

@@ -1006,6 +1006,33 @@ static void test_write_into_overlapping_refused(void **state) {
   assert_values(row, (double[]){2.5, 2.5, 9}, 3, 0);
 }
 
+/* A source sharing memory with the destination: refused where both are
+ * dense and in different places or layouts (x[1:] = x[:-1], x = x.t()),
+ * as PyTorch; disjoint halves, interleaved slices and the same layout copy. */
+static void test_copy_from_overlapping_source(void **state) {
+  (void)state;
+  const char *msg = "some elements of the input tensor and the written-to tensor refer to a single memory location";
+  tg_tensor *x = tg_arange(TG_FLOAT64, 0, 5, 1);
+  assert_int_equal(tg_copy_(tg_slice(x, 0, 1, 5, 1), tg_slice(x, 0, 0, 4, 1)), -1);
+  assert_non_null(strstr(tg_last_error(), msg));
+  assert_non_null(strstr(tg_last_error(), "copy_"));
+  assert_values(x, (double[]){0, 1, 2, 3, 4}, 5, 0);
+  tg_tensor *sq = tg_reshape(tg_arange(TG_FLOAT64, 0, 4, 1), TG_SHAPE(2, 2));
+  assert_int_equal(tg_copy_(sq, tg_t(sq)), -1);
+  assert_non_null(strstr(tg_last_error(), msg));
+  tg_clear_error();
+  tg_tensor *y = tg_arange(TG_FLOAT64, 0, 6, 1);
+  assert_int_equal(tg_copy_(tg_slice(y, 0, 0, 6, 2), tg_slice(y, 0, 1, 6, 2)), 0);
+  assert_values(y, (double[]){1, 1, 3, 3, 5, 5}, 6, 0);
+  tg_tensor *z = tg_arange(TG_FLOAT64, 0, 6, 1);
+  assert_int_equal(tg_copy_(tg_narrow(z, 0, 0, 3), tg_narrow(z, 0, 3, 3)), 0);
+  assert_values(z, (double[]){3, 4, 5, 3, 4, 5}, 6, 0);
+  assert_int_equal(tg_copy_(tg_reshape(z, TG_SHAPE(2, 3)), tg_reshape(z, TG_SHAPE(3, 2))), 0);
+  assert_int_equal(tg_copy_(z, z), 0);
+  assert_int_equal(tg_copy_(tg_t(tg_reshape(z, TG_SHAPE(2, 3))), tg_t(tg_reshape(z, TG_SHAPE(2, 3)))), 0);
+  assert_values(z, (double[]){3, 4, 5, 3, 4, 5}, 6, 0);
+}
+
 static void test_print_bool(void **state) {
   (void)state;
   /* each expected string is PyTorch 1.13's repr with "torch." dropped from the dtype */
@@ -1066,6 +1093,7 @@ int main(void) {
       TG_TEST(test_bool_creation_and_access),
       TG_TEST(test_bool_copy_conversions),
       TG_TEST(test_write_into_overlapping_refused),
+      TG_TEST(test_copy_from_overlapping_source),
       TG_TEST(test_print_bool),
   };
   int rc = cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
