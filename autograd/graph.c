@@ -165,8 +165,9 @@ tg_tensor *tg_requires_grad_(tg_tensor *t, bool on) {
              "this one was made by %s (use tg_detach to get a leaf)", t->grad_fn->op->name);
     return NULL;
   }
-  if (on && t->dtype == TG_INT64) {
-    tg_error("requires_grad_: only float tensors can require gradients, not int64");
+  if (on && !tg_dtype_is_float(t->dtype)) {
+    tg_error("requires_grad_: only float tensors can require gradients, not %s",
+             tg_dtype_name(t->dtype));
     return NULL;
   }
   t->requires_grad = on;

@@ -39,7 +39,7 @@
 static const struct {
   tg_dtype dt;
   const char *name;
-} DTYPES[] = {{TG_FLOAT32, "F32"}, {TG_FLOAT64, "F64"}, {TG_INT64, "I64"}};
+} DTYPES[] = {{TG_FLOAT32, "F32"}, {TG_FLOAT64, "F64"}, {TG_INT64, "I64"}, {TG_BOOL, "BOOL"}};
 
 static const char *st_dtype_name(tg_dtype dt) {
   for (size_t k = 0; k < sizeof DTYPES / sizeof DTYPES[0]; k++)
@@ -440,7 +440,7 @@ static int entry_dtype(reader *r, entry *e, const tg_json *v) {
       e->dtype = DTYPES[k].dt;
       return 0;
     }
-  return rfail(r, "header: tensor '%.80s': unsupported dtype \"%.20s\" (tapegrad reads F32, F64 and I64)",
+  return rfail(r, "header: tensor '%.80s': unsupported dtype \"%.20s\" (tapegrad reads F32, F64, I64 and BOOL)",
                e->name, d->str);
 }
 
@@ -699,6 +699,9 @@ static int load_tensor(reader *r, const entry *e, tg_tensor **out) {
                     ": the file is corrupted", e->name, e->sum, nbytes, e->begin, sum);
   }
   if (HOST_BIG_ENDIAN) swap_elements(tg_ptr(t), nbytes, tg_elem_bytes(e->dtype));
+  /* bool kernels read a byte as 0 or 1; any other nonzero byte is true */
+  if (e->dtype == TG_BOOL)
+    for (uint8_t *p = (uint8_t *)tg_ptr(t), *end = p + t->numel; p < end; p++) *p = *p != 0;
   *out = t;
   return 0;
 }

@@ -163,7 +163,7 @@ typedef struct tg_kv {
  * reads): an 8-byte little-endian header length, a JSON header padded with
  * spaces to a multiple of 8, then each tensor's bytes, row-major and
  * little-endian, in the order given. Any strides are fine (views are
- * written as contiguous). dtypes map to "F32", "F64", "I64". Names must be
+ * written as contiguous). dtypes map to "F32", "F64", "I64", "BOOL". Names must be
  * unique, non-empty UTF-8. metadata (n_meta pairs, may be NULL) goes into
  * "__metadata__" next to an XXH3-64 checksum of each tensor's bytes under
  * "tapegrad.xxh3.<name>" (16 hex digits; that key prefix is reserved). */

@@ -7,8 +7,9 @@
 
 static bool check_float(const char *op, const tg_tensor *t) {
   if (!tg_tensor_check(t, op, 1)) return false;
-  if (t->dtype == TG_INT64) {
-    tg_error("%s: the tensor is int64; initialisers fill float32 or float64 tensors", op);
+  if (!tg_dtype_is_float(t->dtype)) {
+    tg_error("%s: the tensor is %s; initialisers fill float32 or float64 tensors", op,
+             tg_dtype_name(t->dtype));
     return false;
   }
   return true;

@@ -85,9 +85,9 @@ static tg_tensor *add_tensor(tg_named_tensor **list, size_t *n, const char *name
 
 tg_tensor *tg_module_add_parameter(tg_module *m, const char *name, tg_dtype dt, int ndim,
                                    const size_t *shape) {
-  if (dt == TG_INT64) {
-    tg_error("module_add_parameter: parameter \"%s\" must be float32 or float64, not int64",
-             name ? name : "(null)");
+  if (!tg_dtype_is_float(dt)) {
+    tg_error("module_add_parameter: parameter \"%s\" must be float32 or float64, not %s",
+             name ? name : "(null)", tg_dtype_name(dt));
     return NULL;
   }
   if (!check_name("module_add_parameter", m, name) || !tg_shape_given("module_add_parameter", ndim, shape))
@@ -254,7 +254,7 @@ int tg_module_unfreeze(tg_module *m) { return set_requires_grad(m, true, "module
 /* replace e's tensor by a persistent copy in dt; the old one (and its grad) goes */
 static int convert_entry(tg_named_tensor *e, tg_dtype dt) {
   tg_tensor *old = e->tensor;
-  if (old->dtype == TG_INT64 || old->dtype == dt) return 0;
+  if (!tg_dtype_is_float(old->dtype) || old->dtype == dt) return 0;
   tg_tensor *t = tg_tensor_alloc_in(0, dt, old->ndim, old->shape);
   if (!t || tg_copy_(t, old) != 0) {
     if (t) tg_free(t);

@@ -3,8 +3,9 @@
 
 bool ops_check_float(const char *op, const tg_tensor *t, int argno) {
   if (!tg_tensor_ok(t, op, argno)) return false;
-  if (t->dtype == TG_INT64) {
-    tg_error("%s: argument %d is int64; this op needs float32 or float64", op, argno);
+  if (!tg_dtype_is_float(t->dtype)) {
+    tg_error("%s: argument %d is %s; this op needs float32 or float64", op, argno,
+             tg_dtype_name(t->dtype));
     return false;
   }
   return true;

@@ -158,4 +158,13 @@ int ops_reduced_shape(const tg_tensor *a, unsigned mask, bool keepdim, size_t *s
 /* grad of a reduction (shape keepdim or not) expanded back to a's shape */
 tg_tensor *ops_expand_reduced(tg_tensor *g, const tg_tensor *a, unsigned mask);
 
+/* fn over out and n_in inputs of any dtypes, all broadcast to out's shape
+ * (ops/compare.c; for bool results and selections) */
+void ops_apply_mixed(tg_tensor *out, int n_in, const tg_tensor *const *in, tg_loop_fn fn,
+                     const void *arg);
+/* a itself if bool, else a new bool copy (nonzero = true) to drop with
+ * ops_drop_temp(t, a) once used; NULL with an error */
+tg_tensor *ops_as_bool(tg_tensor *a);
+void ops_drop_temp(tg_tensor *t, const tg_tensor *kept);
+
 #endif

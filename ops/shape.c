@@ -446,7 +446,7 @@ TG_DEFINE_OP(OP_TO_DTYPE, "ToCopyBackward", to_dtype_backward, 0);
 
 tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt) {
   if (!tg_tensor_check(a, "to_dtype", 1)) return NULL;
-  if ((unsigned)dt > TG_INT64) {
+  if ((unsigned)dt > TG_BOOL) {
     tg_error("to_dtype: unknown dtype %d", (int)dt);
     return NULL;
   }
@@ -454,7 +454,9 @@ tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt) {
   tg_tensor *out = tg_tensor_alloc(dt, a->ndim, a->shape);
   if (!out || tg_copy_(out, a) != 0) return NULL;
   out->storage->version = 0;
-  if (dt != TG_INT64) ops_record(out, &OP_TO_DTYPE, 1, &a);
+  /* a result of int64 or bool has no gradient (and an input of those
+   * dtypes never requires one) */
+  if (tg_dtype_is_float(dt)) ops_record(out, &OP_TO_DTYPE, 1, &a);
   return out;
 }
 

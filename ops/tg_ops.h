@@ -173,6 +173,50 @@ tg_tensor *tg_uniform_tensor(tg_rng *rng, tg_tensor *lo, tg_tensor *hi);
  * of each row of probs (C) or (N, C): (num_samples) or (N, num_samples);
  * without replacement no category is drawn twice in a row */
 tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, bool replacement);
+/* ---- comparisons and logic (ops/compare.c). Results are bool and carry
+ * no gradient (never a grad_fn, never requires_grad). */
+/* out = a OP b elementwise, broadcasting; a and b of one dtype (any) */
+tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_le(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b);
+/* out = a OP s; float32 compares with (float)s, int64 and bool exactly */
+tg_tensor *tg_eq_scalar(tg_tensor *a, double s);
+tg_tensor *tg_ne_scalar(tg_tensor *a, double s);
+tg_tensor *tg_lt_scalar(tg_tensor *a, double s);
+tg_tensor *tg_le_scalar(tg_tensor *a, double s);
+tg_tensor *tg_gt_scalar(tg_tensor *a, double s);
+tg_tensor *tg_ge_scalar(tg_tensor *a, double s);
+/* out = isnan(a) etc.; int64 and bool are always finite */
+tg_tensor *tg_isnan(tg_tensor *a);
+tg_tensor *tg_isinf(tg_tensor *a);
+tg_tensor *tg_isfinite(tg_tensor *a);
+/* inputs of any dtypes, nonzero (NaN too) = true; broadcasting */
+tg_tensor *tg_logical_and(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_logical_or(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_logical_xor(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_logical_not(tg_tensor *a);
+/* is any / every element nonzero (empty: false / true); the _dims forms
+ * reduce the given dims (n_dims 0: all) */
+tg_tensor *tg_any(tg_tensor *a);
+tg_tensor *tg_all(tg_tensor *a);
+tg_tensor *tg_any_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+tg_tensor *tg_all_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+
+/* ---- selection by a bool mask (ops/select.c) */
+/* out = cond ? a : b, all three broadcast; a, b of one dtype; d/da = cond,
+ * d/db = !cond */
+tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
+/* out = mask ? value : a (mask broadcasts with a); zero gradient where filled */
+tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value);
+/* 1-D: the elements of a (broadcast with mask) where mask is true, in
+ * row-major order; the gradient is scattered back to those places */
+tg_tensor *tg_masked_select(tg_tensor *a, tg_tensor *mask);
+/* int64 [n, ndim]: the index of each nonzero element of a, in row-major
+ * order (no gradient) */
+tg_tensor *tg_nonzero(tg_tensor *a);
 
 
 /* Record the caller's file:line for anomaly mode (see tg_set_detect_anomaly).
@@ -182,8 +226,12 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_abs(...) (TG_CALL_SITE(), tg_abs(__VA_ARGS__))
 #define tg_add(...) (TG_CALL_SITE(), tg_add(__VA_ARGS__))
 #define tg_add_scalar(...) (TG_CALL_SITE(), tg_add_scalar(__VA_ARGS__))
+#define tg_all(...) (TG_CALL_SITE(), tg_all(__VA_ARGS__))
+#define tg_all_dims(...) (TG_CALL_SITE(), tg_all_dims(__VA_ARGS__))
 #define tg_amax(...) (TG_CALL_SITE(), tg_amax(__VA_ARGS__))
 #define tg_amin(...) (TG_CALL_SITE(), tg_amin(__VA_ARGS__))
+#define tg_any(...) (TG_CALL_SITE(), tg_any(__VA_ARGS__))
+#define tg_any_dims(...) (TG_CALL_SITE(), tg_any_dims(__VA_ARGS__))
 #define tg_argmax(...) (TG_CALL_SITE(), tg_argmax(__VA_ARGS__))
 #define tg_argmax_dim(...) (TG_CALL_SITE(), tg_argmax_dim(__VA_ARGS__))
 #define tg_argmin(...) (TG_CALL_SITE(), tg_argmin(__VA_ARGS__))
@@ -199,19 +247,38 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_div_scalar(...) (TG_CALL_SITE(), tg_div_scalar(__VA_ARGS__))
 #define tg_dot(...) (TG_CALL_SITE(), tg_dot(__VA_ARGS__))
 #define tg_elu(...) (TG_CALL_SITE(), tg_elu(__VA_ARGS__))
+#define tg_eq(...) (TG_CALL_SITE(), tg_eq(__VA_ARGS__))
+#define tg_eq_scalar(...) (TG_CALL_SITE(), tg_eq_scalar(__VA_ARGS__))
 #define tg_exp(...) (TG_CALL_SITE(), tg_exp(__VA_ARGS__))
 #define tg_expand(...) (TG_CALL_SITE(), tg_expand(__VA_ARGS__))
 #define tg_flatten(...) (TG_CALL_SITE(), tg_flatten(__VA_ARGS__))
 #define tg_gather(...) (TG_CALL_SITE(), tg_gather(__VA_ARGS__))
+#define tg_ge(...) (TG_CALL_SITE(), tg_ge(__VA_ARGS__))
+#define tg_ge_scalar(...) (TG_CALL_SITE(), tg_ge_scalar(__VA_ARGS__))
+#define tg_gt(...) (TG_CALL_SITE(), tg_gt(__VA_ARGS__))
+#define tg_gt_scalar(...) (TG_CALL_SITE(), tg_gt_scalar(__VA_ARGS__))
 #define tg_index_add(...) (TG_CALL_SITE(), tg_index_add(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
+#define tg_isfinite(...) (TG_CALL_SITE(), tg_isfinite(__VA_ARGS__))
+#define tg_isinf(...) (TG_CALL_SITE(), tg_isinf(__VA_ARGS__))
+#define tg_isnan(...) (TG_CALL_SITE(), tg_isnan(__VA_ARGS__))
 #define tg_kthvalue(...) (TG_CALL_SITE(), tg_kthvalue(__VA_ARGS__))
+#define tg_le(...) (TG_CALL_SITE(), tg_le(__VA_ARGS__))
+#define tg_le_scalar(...) (TG_CALL_SITE(), tg_le_scalar(__VA_ARGS__))
 #define tg_leaky_relu(...) (TG_CALL_SITE(), tg_leaky_relu(__VA_ARGS__))
 #define tg_linalg_vector_norm(...) (TG_CALL_SITE(), tg_linalg_vector_norm(__VA_ARGS__))
 #define tg_log(...) (TG_CALL_SITE(), tg_log(__VA_ARGS__))
 #define tg_log_softmax(...) (TG_CALL_SITE(), tg_log_softmax(__VA_ARGS__))
 #define tg_logcumsumexp(...) (TG_CALL_SITE(), tg_logcumsumexp(__VA_ARGS__))
+#define tg_logical_and(...) (TG_CALL_SITE(), tg_logical_and(__VA_ARGS__))
+#define tg_logical_not(...) (TG_CALL_SITE(), tg_logical_not(__VA_ARGS__))
+#define tg_logical_or(...) (TG_CALL_SITE(), tg_logical_or(__VA_ARGS__))
+#define tg_logical_xor(...) (TG_CALL_SITE(), tg_logical_xor(__VA_ARGS__))
 #define tg_logsumexp(...) (TG_CALL_SITE(), tg_logsumexp(__VA_ARGS__))
+#define tg_lt(...) (TG_CALL_SITE(), tg_lt(__VA_ARGS__))
+#define tg_lt_scalar(...) (TG_CALL_SITE(), tg_lt_scalar(__VA_ARGS__))
+#define tg_masked_fill(...) (TG_CALL_SITE(), tg_masked_fill(__VA_ARGS__))
+#define tg_masked_select(...) (TG_CALL_SITE(), tg_masked_select(__VA_ARGS__))
 #define tg_matmul(...) (TG_CALL_SITE(), tg_matmul(__VA_ARGS__))
 #define tg_max(...) (TG_CALL_SITE(), tg_max(__VA_ARGS__))
 #define tg_max_dim(...) (TG_CALL_SITE(), tg_max_dim(__VA_ARGS__))
@@ -226,7 +293,10 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_mul(...) (TG_CALL_SITE(), tg_mul(__VA_ARGS__))
 #define tg_mul_scalar(...) (TG_CALL_SITE(), tg_mul_scalar(__VA_ARGS__))
 #define tg_narrow(...) (TG_CALL_SITE(), tg_narrow(__VA_ARGS__))
+#define tg_ne(...) (TG_CALL_SITE(), tg_ne(__VA_ARGS__))
+#define tg_ne_scalar(...) (TG_CALL_SITE(), tg_ne_scalar(__VA_ARGS__))
 #define tg_neg(...) (TG_CALL_SITE(), tg_neg(__VA_ARGS__))
+#define tg_nonzero(...) (TG_CALL_SITE(), tg_nonzero(__VA_ARGS__))
 #define tg_norm(...) (TG_CALL_SITE(), tg_norm(__VA_ARGS__))
 #define tg_outer(...) (TG_CALL_SITE(), tg_outer(__VA_ARGS__))
 #define tg_permute(...) (TG_CALL_SITE(), tg_permute(__VA_ARGS__))
@@ -267,6 +337,7 @@ tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, boo
 #define tg_var(...) (TG_CALL_SITE(), tg_var(__VA_ARGS__))
 #define tg_var_dims(...) (TG_CALL_SITE(), tg_var_dims(__VA_ARGS__))
 #define tg_view(...) (TG_CALL_SITE(), tg_view(__VA_ARGS__))
+#define tg_where(...) (TG_CALL_SITE(), tg_where(__VA_ARGS__))
 #endif
 
 #ifdef __cplusplus

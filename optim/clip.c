@@ -19,6 +19,7 @@ static int grad_of(const char *op, tg_tensor **params, int i, tg_tensor **g) {
   const char *why = NULL;
   if (gr->obj.magic != TG_MAGIC_TENSOR) why = "was freed or its scope has ended";
   else if (gr->dtype == TG_INT64) why = "is int64";
+  else if (!tg_dtype_is_float(gr->dtype)) why = "is bool";
   else if (!tg_is_contiguous(gr)) why = "is not contiguous";
   if (why) {
     tg_error("%s: the gradient of params[%d] %s", op, i, why);

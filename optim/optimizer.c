@@ -40,6 +40,7 @@ static bool check_param(const char *op, tg_tensor **params, int i) {
   }
   const char *why = NULL;
   if (p->dtype == TG_INT64) why = "is int64; parameters must be float32 or float64";
+  else if (!tg_dtype_is_float(p->dtype)) why = "is bool; parameters must be float32 or float64";
   else if (p->grad_fn) why = "is not a leaf (it was made by an op); pass the leaf itself";
   else if (!p->requires_grad) why = "does not require grad";
   else if (p->obj.scope != 0)

@@ -6,7 +6,9 @@
 # Ends with "N passed, M failed" (test cases) and exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh || exit 1
+# python3-torch: PyTorch is the oracle of tests/oracle (its forward, gradient
+# and error for every op)
+TG_SETUP_EXTRA="python3-torch" scripts/setup.sh || exit 1
 
 configure() { # dir, extra meson args...
   local dir=$1; shift
@@ -53,6 +55,20 @@ for exe in build-asan/tests/test_*; do
   [ -x "$exe" ] && [ -f "$exe" ] || continue
   run_suite "$exe" "$(basename "$exe")"
 done
+# PyTorch as the oracle: random cases of every op run in tapegrad (the ASan
+# runner) and in PyTorch, forward, gradients and double backward compared;
+# each op counts as one test case and prints its case counts
+echo "== PyTorch oracle (tests/oracle/torch_oracle.py)"
+oracle_log=$(mktemp)
+/usr/bin/python3 tests/oracle/torch_oracle.py build-asan/tests/oracle_runner >"$oracle_log" 2>&1
+oracle_rc=$?
+sed -E 's/^/   /' "$oracle_log"
+op=$(grep -oE '^oracle: [0-9]+ passed, [0-9]+ failed' "$oracle_log" | grep -oE '[0-9]+' | head -1)
+of=$(grep -oE '^oracle: [0-9]+ passed, [0-9]+ failed' "$oracle_log" | grep -oE '[0-9]+' | tail -1)
+op=${op:-0} of=${of:-0}
+[ $oracle_rc -ne 0 ] && [ "$of" -eq 0 ] && of=1
+passed=$((passed + op)); failed=$((failed + of))
+rm -f "$oracle_log"
 # memory limits (setrlimit) cannot be tested under ASan's reservations
 run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)"
 # deep and wide graphs at full size: backward through a 10^7-op chain and

@@ -252,6 +252,7 @@ const char *tg_dtype_name(tg_dtype dt) {
   case TG_FLOAT32: return "float32";
   case TG_FLOAT64: return "float64";
   case TG_INT64: return "int64";
+  case TG_BOOL: return "bool";
   }
   return "unknown";
 }
@@ -278,14 +279,14 @@ static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shap
     tg_error("tensor: shape is NULL for a %d-d tensor", ndim);
     return NULL;
   }
-  if ((unsigned)dt > TG_INT64) {
+  if ((unsigned)dt > TG_BOOL) {
     tg_error("tensor: unknown dtype %d", (int)dt);
     return NULL;
   }
   /* the data must fit a pool block (2^47 bytes): larger sizes would wrap
    * the byte counts computed from numel. A zero dim makes any shape
    * empty, as in PyTorch. */
-  size_t numel = 1, max_numel = ((size_t)1 << 47) >> (dt == TG_FLOAT32 ? 2 : 3);
+  size_t numel = 1, max_numel = ((size_t)1 << 47) / tg_elem_bytes(dt);
   for (int d = 0; d < ndim; d++) {
     if (__builtin_mul_overflow(numel, shape[d], &numel) || numel > max_numel) {
       bool empty = false;

@@ -29,13 +29,14 @@ static void emit(out_buf *o, const char *s) {
 }
 
 typedef struct fmt {
-  int mode; /* 0 int-valued float, 1 fixed, 2 scientific, 3 integer dtype */
+  int mode; /* 0 int-valued float, 1 fixed, 2 scientific, 3 integer dtype, 4 bool */
   int width;
   bool summarise;
 } fmt;
 
 static void format_value(const fmt *f, double v, char *s, size_t n) {
-  if (isnan(v)) snprintf(s, n, "nan");
+  if (f->mode == 4) snprintf(s, n, v != 0 ? "True" : "False");
+  else if (isnan(v)) snprintf(s, n, "nan");
   else if (isinf(v)) snprintf(s, n, v > 0 ? "inf" : "-inf");
   else if (f->mode == 3) snprintf(s, n, "%lld", (long long)v);
   else if (f->mode == 0) snprintf(s, n, "%.0f.", v);
@@ -54,7 +55,7 @@ static void scan(const tg_tensor *t, const fmt *f, int d, size_t flat, double *m
     double v = tg_get_flat(t, flat);
     if (measure) {
       /* PyTorch sizes float columns by the nonzero finite values only */
-      if (f->mode != 3 && (!isfinite(v) || v == 0)) return;
+      if (f->mode < 3 && (!isfinite(v) || v == 0)) return;
       char s[64];
       format_value(f, v, s, sizeof s);
       if ((int)strlen(s) > *width) *width = (int)strlen(s);
@@ -121,8 +122,8 @@ size_t tg_format(const tg_tensor *t, char *buf, size_t len) {
     emit(&o, "tensor(<freed: its scope has ended>)");
     return o.used;
   }
-  fmt f = {.mode = 3, .summarise = t->numel > 1000};
-  if (t->dtype != TG_INT64) {
+  fmt f = {.mode = t->dtype == TG_BOOL ? 4 : 3, .summarise = t->numel > 1000};
+  if (tg_dtype_is_float(t->dtype)) {
     double mn = INFINITY, mx = 0;
     bool all_int = true;
     int w = 0;
@@ -136,7 +137,7 @@ size_t tg_format(const tg_tensor *t, char *buf, size_t len) {
   if (t->numel == 0) emit(&o, "[]");
   else print_rec(&o, t, &f, 0, 0, 7);
   /* suffixes as _str_intern/_add_suffixes: size (empty tensors that are not
-   * 1-D), dtype (float64; int64 too when empty), then grad_fn or
+   * 1-D), dtype (float64; int64 and bool too when empty), then grad_fn or
    * requires_grad; one that would pass the line width starts a new line */
   char suffix[3][128];
   int n_suffix = 0;
@@ -147,7 +148,7 @@ size_t tg_format(const tg_tensor *t, char *buf, size_t len) {
     if (u < sizeof suffix[0]) snprintf(suffix[n_suffix] + u, sizeof suffix[0] - u, ")");
     n_suffix++;
   }
-  if (t->dtype == TG_FLOAT64 || (t->dtype == TG_INT64 && t->numel == 0))
+  if (t->dtype == TG_FLOAT64 || (t->numel == 0 && t->dtype != TG_FLOAT32))
     snprintf(suffix[n_suffix++], sizeof suffix[0], "dtype=%s", tg_dtype_name(t->dtype));
   if (t->grad_fn && tg_ctx.node_name)
     snprintf(suffix[n_suffix++], sizeof suffix[0], "grad_fn=<%s>", tg_ctx.node_name(t->grad_fn));

@@ -15,6 +15,7 @@ static void store(tg_dtype dt, char *p, double v) {
   case TG_FLOAT32: *(float *)p = (float)v; break;
   case TG_FLOAT64: *(double *)p = v; break;
   case TG_INT64: *(int64_t *)p = (int64_t)v; break;
+  case TG_BOOL: *(uint8_t *)p = v != 0; break; /* NaN != 0: true, as PyTorch */
   }
 }
 
@@ -23,6 +24,7 @@ static double load(tg_dtype dt, const char *p) {
   case TG_FLOAT32: return *(const float *)p;
   case TG_FLOAT64: return *(const double *)p;
   case TG_INT64: return (double)*(const int64_t *)p;
+  case TG_BOOL: return *(const uint8_t *)p != 0;
   }
   return NAN;
 }
@@ -73,7 +75,11 @@ tg_tensor *tg_from_data(tg_dtype dt, int ndim, const size_t *shape, const void *
   }
   if (!tg_shape_given("from_data", ndim, shape)) return NULL;
   tg_tensor *t = tg_tensor_alloc(dt, ndim, shape);
-  if (t) memcpy(t->storage->data, data, t->storage->nbytes);
+  if (!t) return NULL;
+  memcpy(t->storage->data, data, t->storage->nbytes);
+  /* bool kernels read bytes as 0 or 1: other nonzero bytes mean true */
+  if (dt == TG_BOOL)
+    for (uint8_t *p = t->storage->data, *e = p + t->numel; p < e; p++) *p = *p != 0;
   return t;
 }
 
@@ -86,8 +92,15 @@ tg_tensor *tg_from_f64(int ndim, const size_t *shape, const double *data) {
 tg_tensor *tg_from_i64(int ndim, const size_t *shape, const int64_t *data) {
   return tg_from_data(TG_INT64, ndim, shape, data);
 }
+tg_tensor *tg_from_bool(int ndim, const size_t *shape, const bool *data) {
+  return tg_from_data(TG_BOOL, ndim, shape, data);
+}
 
 tg_tensor *tg_arange(tg_dtype dt, double start, double end, double step) {
+  if (dt == TG_BOOL) {
+    tg_error("arange: dtype bool is not supported (float32, float64 or int64)");
+    return NULL;
+  }
   if (step == 0 || isnan(start) || isnan(end) || isnan(step) ||
       (end - start) / step < 0) {
     tg_error("arange: no values from %g to %g in steps of %g", start, end, step);
@@ -150,6 +163,10 @@ static void fill_loop(char **p, const ptrdiff_t *s, size_t n, const void *argp) 
 static bool fill_contiguous(tg_tensor *t, double value) {
   if (!tg_is_contiguous(t)) return false;
   char *p = tg_ptr(t);
+  if (t->dtype == TG_BOOL) {
+    memset(p, value != 0, t->numel);
+    return true;
+  }
   if (value == 0.0 && !signbit(value)) {
     memset(p, 0, t->numel * tg_elem_bytes(t->dtype));
     return true;
@@ -165,6 +182,9 @@ static bool fill_contiguous(tg_tensor *t, double value) {
 static tg_tensor *fill(tg_tensor *t, const char *op, fill_arg arg) {
   if (!tg_tensor_check(t, op, 1)) return NULL;
   if (arg.kind && !float_dtype(t->dtype, op)) return NULL;
+  /* a constant fill writes one value wherever elements alias, so PyTorch
+   * allows it; random fills would leave a value depending on the order */
+  if (arg.kind && tg_write_overlaps(t, op)) return NULL;
   if (arg.kind == 0 && fill_contiguous(t, arg.value)) {
     t->storage->version++;
     return t;
@@ -330,6 +350,9 @@ typedef struct copy_arg {
 #define COPY_CASE(TD, TS)                                                      \
   for (size_t i = 0; i < n; i++)                                               \
     *(TD *)(p[0] + (ptrdiff_t)i * s[0]) = (TD) * (const TS *)(p[1] + (ptrdiff_t)i * s[1]);
+#define COPY_TO_BOOL(TS)                                                       \
+  for (size_t i = 0; i < n; i++)                                               \
+    *(uint8_t *)(p[0] + (ptrdiff_t)i * s[0]) = *(const TS *)(p[1] + (ptrdiff_t)i * s[1]) != 0;
 
 static void copy_loop(char **p, const ptrdiff_t *s, size_t n, const void *argp) {
   const copy_arg *a = argp;
@@ -337,18 +360,88 @@ static void copy_loop(char **p, const ptrdiff_t *s, size_t n, const void *argp) 
     memcpy(p[0], p[1], n * (size_t)s[0]);
     return;
   }
-  int key = (int)a->dst * 3 + (int)a->src;
-  switch (key) {
+  switch ((int)a->dst * 4 + (int)a->src) {
   case 0: COPY_CASE(float, float) break;
   case 1: COPY_CASE(float, double) break;
   case 2: COPY_CASE(float, int64_t) break;
-  case 3: COPY_CASE(double, float) break;
-  case 4: COPY_CASE(double, double) break;
-  case 5: COPY_CASE(double, int64_t) break;
-  case 6: COPY_CASE(int64_t, float) break;
-  case 7: COPY_CASE(int64_t, double) break;
-  case 8: COPY_CASE(int64_t, int64_t) break;
+  case 3: COPY_CASE(float, uint8_t) break;
+  case 4: COPY_CASE(double, float) break;
+  case 5: COPY_CASE(double, double) break;
+  case 6: COPY_CASE(double, int64_t) break;
+  case 7: COPY_CASE(double, uint8_t) break;
+  case 8: COPY_CASE(int64_t, float) break;
+  case 9: COPY_CASE(int64_t, double) break;
+  case 10: COPY_CASE(int64_t, int64_t) break;
+  case 11: COPY_CASE(int64_t, uint8_t) break;
+  case 12: COPY_TO_BOOL(float) break;
+  case 13: COPY_TO_BOOL(double) break;
+  case 14: COPY_TO_BOOL(int64_t) break;
+  case 15: COPY_CASE(uint8_t, uint8_t) break;
   }
+}
+
+/* Sorted by stride, each dim of size > 1 must step past the whole span of
+ * the smaller ones; views of fresh tensors (slices, permutations, selects)
+ * always do, an expanded dim (stride 0) never. */
+static bool self_overlaps(const tg_tensor *t) {
+  size_t size[TG_MAX_DIMS];
+  ptrdiff_t stride[TG_MAX_DIMS];
+  int n = 0;
+  if (t->numel <= 1) return false;
+  for (int d = 0; d < t->ndim; d++) {
+    if (t->shape[d] == 1) continue;
+    ptrdiff_t st = t->strides[d] < 0 ? -t->strides[d] : t->strides[d];
+    int k = n++;
+    for (; k > 0 && stride[k - 1] > st; k--) stride[k] = stride[k - 1], size[k] = size[k - 1];
+    stride[k] = st;
+    size[k] = t->shape[d];
+  }
+  ptrdiff_t span = 0; /* furthest element reached by the dims so far */
+  for (int k = 0; k < n; k++) {
+    if (stride[k] <= span) return true;
+    span += stride[k] * (ptrdiff_t)(size[k] - 1);
+  }
+  return false;
+}
+
+bool tg_write_overlaps(const tg_tensor *t, const char *op) {
+  if (!self_overlaps(t)) return false;
+  tg_error("%s: unsupported operation: more than one element of the written-to tensor refers "
+           "to a single memory location. Please clone() the tensor before performing the "
+           "operation.", op);
+  return true;
+}
+
+/* the element offsets [lo, hi] t spans; true when its elements fill them
+ * exactly (PyTorch's "non-overlapping and dense") */
+static bool dense_span(const tg_tensor *t, ptrdiff_t *lo, ptrdiff_t *hi) {
+  *lo = *hi = (ptrdiff_t)t->offset;
+  for (int d = 0; d < t->ndim; d++) {
+    ptrdiff_t reach = t->strides[d] * (ptrdiff_t)(t->shape[d] - 1);
+    if (reach < 0) *lo += reach;
+    else *hi += reach;
+  }
+  return !self_overlaps(t) && (size_t)(*hi - *lo + 1) == t->numel;
+}
+
+/* As PyTorch: a source sharing memory with the destination in a different
+ * layout is refused where both are dense (where the result would depend on
+ * the order of the writes); the same layout copies onto itself. Sparse
+ * strided views (x[::2] into x[1::2]) are not checked, as there. */
+static bool copy_overlaps(const tg_tensor *dst, const tg_tensor *src) {
+  if (dst->storage != src->storage || dst->numel == 0 || dst == src) return false;
+  bool same_strides = tg_same_shape(dst, src);
+  for (int d = 0; same_strides && d < dst->ndim; d++)
+    same_strides = dst->shape[d] == 1 || dst->strides[d] == src->strides[d];
+  bool same = dst->offset == src->offset &&
+              (same_strides || (tg_contiguous_(dst) && tg_contiguous_(src)));
+  ptrdiff_t dlo, dhi, slo, shi;
+  if (same || !dense_span(dst, &dlo, &dhi) || !dense_span(src, &slo, &shi)) return false;
+  if (dhi < slo || shi < dlo) return false;
+  tg_error("copy_: unsupported operation: some elements of the input tensor and the written-to "
+           "tensor refer to a single memory location. Please clone() the tensor before "
+           "performing the operation.");
+  return true;
 }
 
 int tg_copy_(tg_tensor *dst, const tg_tensor *src) {
@@ -359,6 +452,7 @@ int tg_copy_(tg_tensor *dst, const tg_tensor *src) {
              tg_shape_str(dst, a, sizeof a), tg_shape_str(src, b, sizeof b));
     return -1;
   }
+  if (tg_write_overlaps(dst, "copy_") || copy_overlaps(dst, src)) return -1;
   if (!tg_same_shape(dst, src)) {
     /* same numel, different shape: copy in logical order via a flat view of both
      * when both are contiguous; otherwise element by element */
@@ -420,7 +514,7 @@ int tg_accumulate_(tg_tensor *dst, const tg_tensor *src) {
   if (!tg_tensor_ok(dst, "accumulate_", 1) || !tg_tensor_ok(src, "accumulate_", 2)) return -1;
   /* the usual case, a gradient added to a dense one of its shape: one flat
    * run, without the broadcast checks and the iterator */
-  if (dst->dtype == src->dtype && dst->dtype != TG_INT64 && tg_same_shape(dst, src) &&
+  if (dst->dtype == src->dtype && tg_dtype_is_float(dst->dtype) && tg_same_shape(dst, src) &&
       tg_contiguous_(dst) && tg_contiguous_(src)) {
     ptrdiff_t es = (ptrdiff_t)tg_elem_bytes(dst->dtype), flat[2] = {es, es};
     char *p[2] = {tg_ptr(dst), tg_ptr(src)};
@@ -429,7 +523,7 @@ int tg_accumulate_(tg_tensor *dst, const tg_tensor *src) {
     return 0;
   }
   char a[96], b[96];
-  if (dst->dtype != src->dtype || dst->dtype == TG_INT64) {
+  if (dst->dtype != src->dtype || !tg_dtype_is_float(dst->dtype)) {
     tg_error("accumulate_: dtypes %s and %s; the same float dtype is required",
              tg_dtype_name(dst->dtype), tg_dtype_name(src->dtype));
     return -1;
@@ -450,6 +544,7 @@ int tg_accumulate_(tg_tensor *dst, const tg_tensor *src) {
              tg_shape_str(dst, b, sizeof b));
     return -1;
   }
+  if (tg_write_overlaps(dst, "accumulate_")) return -1;
   char *base[2] = {tg_ptr(dst), tg_ptr(src)};
   tg_iter(2, base, src->ndim, src->shape, st, dst->dtype == TG_FLOAT32 ? acc_f32 : acc_f64, NULL);
   dst->storage->version++;

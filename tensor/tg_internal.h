@@ -159,7 +159,10 @@ const char *tg_dims_str(int ndim, const size_t *shape, char *buf, size_t len);
 
 /* inline forms of tg_dtype_size, tg_is_contiguous and tg_tensor_check for
  * the per-op path (the public functions call these) */
-static inline size_t tg_elem_bytes(tg_dtype dt) { return dt == TG_FLOAT32 ? 4 : 8; }
+static inline size_t tg_elem_bytes(tg_dtype dt) {
+  return dt == TG_FLOAT32 ? 4 : dt == TG_BOOL ? 1 : 8;
+}
+static inline bool tg_dtype_is_float(tg_dtype dt) { return dt == TG_FLOAT32 || dt == TG_FLOAT64; }
 static inline bool tg_contiguous_(const tg_tensor *t) {
   if (t->numel == 0) return true; /* as in PyTorch: no element is out of place */
   ptrdiff_t s = 1;
@@ -190,6 +193,11 @@ int tg_broadcast_shapes(const char *op, int na, const size_t *sa, int nb,
 /* byte strides of t viewed at the broadcast shape (0 along broadcast dims) */
 void tg_broadcast_strides(const tg_tensor *t, int ndim, const size_t *shape,
                           ptrdiff_t *out);
+/* true, with "op: unsupported operation: more than one element ..." (PyTorch's
+ * words), when two elements of t share a memory location: a dim of size > 1
+ * with stride 0, or strides whose spans interleave. In-place writers check. */
+bool tg_write_overlaps(const tg_tensor *t, const char *op);
+
 /* normalise a possibly negative dim; -1 with an error on range */
 int tg_norm_dim(const char *op, int dim, int ndim);
 

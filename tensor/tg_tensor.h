@@ -15,7 +15,9 @@ extern "C" {
 
 #define TG_MAX_DIMS 8
 
-typedef enum { TG_FLOAT32 = 0, TG_FLOAT64 = 1, TG_INT64 = 2 } tg_dtype;
+/* TG_BOOL: one byte per element, 0 or 1; a conversion to bool maps every
+ * nonzero value (NaN included) to true, as PyTorch */
+typedef enum { TG_FLOAT32 = 0, TG_FLOAT64 = 1, TG_INT64 = 2, TG_BOOL = 3 } tg_dtype;
 
 /* TG_SHAPE(2, 3) expands to the (ndim, shape) argument pair. */
 #define TG_SHAPE(...)                                                          \
@@ -96,6 +98,7 @@ tg_tensor *tg_from_data(tg_dtype dt, int ndim, const size_t *shape, const void *
 tg_tensor *tg_from_f32(int ndim, const size_t *shape, const float *data);
 tg_tensor *tg_from_f64(int ndim, const size_t *shape, const double *data);
 tg_tensor *tg_from_i64(int ndim, const size_t *shape, const int64_t *data);
+tg_tensor *tg_from_bool(int ndim, const size_t *shape, const bool *data); /* nonzero bytes = true */
 tg_tensor *tg_arange(tg_dtype dt, double start, double end, double step);
 tg_tensor *tg_linspace(tg_dtype dt, double start, double end, size_t steps);
 tg_tensor *tg_eye(tg_dtype dt, size_t n);
@@ -155,7 +158,9 @@ int tg_fprint(FILE *f, const tg_tensor *t);
 size_t tg_format(const tg_tensor *t, char *buf, size_t len);
 
 /* ---- copies without history (the differentiable versions live in ops/) */
-/* copy src into dst (same numel, any strides; dtype converts); bumps version */
+/* copy src into dst (same numel, any strides; dtype converts); bumps version.
+ * Refused, as every in-place writer here, when dst has elements sharing one
+ * memory location (an expanded view): clone it first */
 int tg_copy_(tg_tensor *dst, const tg_tensor *src);
 /* dst += src summed down to dst's shape (src's shape must broadcast to
  * itself from dst's: each dst dim equals src's or is 1); same float dtype */

@@ -868,6 +868,203 @@ static void test_print_buffer_and_stream(void **state) {
   assert_string_equal(buf, "tensor(NULL)");
 }
 
+/* ---------------------------------------------------------------- bool */
+
+static void test_bool_creation_and_access(void **state) {
+  (void)state;
+  assert_int_equal(TG_BOOL, 3); /* appended: the other dtypes keep their numbers */
+  assert_int_equal(tg_dtype_size(TG_BOOL), 1);
+  assert_string_equal(tg_dtype_name(TG_BOOL), "bool");
+  tg_tensor *z = tg_zeros(TG_BOOL, TG_SHAPE(2, 3)), *o = tg_ones(TG_BOOL, TG_SHAPE(2, 3));
+  tg_tensor *f = tg_full(TG_BOOL, TG_SHAPE(4), -0.5), *e = tg_empty(TG_BOOL, TG_SHAPE(5));
+  assert_non_null(e);
+  assert_int_equal(e->storage->nbytes, 5);
+  for (size_t i = 0; i < 6; i++) {
+    assert_true(tg_get_flat(z, i) == 0.0);
+    assert_true(tg_get_flat(o, i) == 1.0);
+  }
+  for (size_t i = 0; i < 4; i++) assert_true(tg_get_flat(f, i) == 1.0); /* nonzero -> true */
+  assert_true(tg_item(tg_full(TG_BOOL, 0, NULL, NAN)) == 1.0);          /* NaN is true too */
+  assert_true(tg_item(tg_full(TG_BOOL, 0, NULL, -0.0)) == 0.0);
+  assert_true(tg_item(tg_scalar(TG_BOOL, 7)) == 1.0);
+  /* from data: any nonzero byte reads as true and is stored as 1 */
+  const unsigned char bytes[4] = {0, 1, 2, 255};
+  tg_tensor *d = tg_from_data(TG_BOOL, TG_SHAPE(2, 2), bytes);
+  const unsigned char *raw = tg_data(d);
+  assert_true(raw[0] == 0 && raw[1] == 1 && raw[2] == 1 && raw[3] == 1);
+  tg_tensor *b = tg_from_bool(TG_SHAPE(3), (const bool[]){true, false, true});
+  double out[3];
+  assert_int_equal(tg_to_f64_array(b, out), 0);
+  assert_true(out[0] == 1 && out[1] == 0 && out[2] == 1);
+  assert_true(tg_get(d, (const size_t[]){1, 0}) == 1.0);
+  assert_int_equal(tg_set(b, (const size_t[]){1}, 0.25), 0);
+  assert_true(tg_get_flat(b, 1) == 1.0);
+  assert_int_equal(tg_set(b, (const size_t[]){1}, 0.0), 0);
+  assert_true(tg_get_flat(b, 1) == 0.0);
+  assert_ptr_equal(tg_fill_(b, 3.0), b);
+  assert_true(tg_get_flat(b, 0) == 1.0 && tg_get_flat(b, 1) == 1.0);
+  assert_non_null(tg_fill_(tg_slice(b, 0, 0, 3, 2), 0.0)); /* a strided fill */
+  assert_true(tg_get_flat(b, 0) == 0.0 && tg_get_flat(b, 1) == 1.0 && tg_get_flat(b, 2) == 0.0);
+  tg_tensor *eye = tg_eye(TG_BOOL, 3);
+  for (size_t i = 0; i < 9; i++) assert_true(tg_get_flat(eye, i) == (i % 4 == 0));
+  tg_tensor *zl = tg_zeros_like(b);
+  assert_int_equal(zl->dtype, TG_BOOL);
+  /* what bool cannot be */
+  assert_null(tg_arange(TG_BOOL, 0, 3, 1));
+  assert_non_null(strstr(tg_last_error(), "arange"));
+  assert_null(tg_linspace(TG_BOOL, 0, 1, 3));
+  assert_non_null(strstr(tg_last_error(), "linspace"));
+  assert_null(tg_rand(NULL, TG_BOOL, TG_SHAPE(2)));
+  assert_null(tg_uniform_(b, NULL, 0, 1));
+  assert_non_null(strstr(tg_last_error(), "uniform_"));
+  assert_null(tg_data_f32(b));
+  assert_null(tg_empty((tg_dtype)4, TG_SHAPE(2)));
+  assert_non_null(strstr(tg_last_error(), "unknown dtype"));
+  assert_int_equal(tg_accumulate_(tg_ones(TG_BOOL, TG_SHAPE(2)), tg_ones(TG_BOOL, TG_SHAPE(2))), -1);
+  assert_non_null(strstr(tg_last_error(), "accumulate_"));
+  tg_clear_error();
+}
+
+static void test_bool_copy_conversions(void **state) {
+  (void)state;
+  const double v[6] = {0.0, -0.0, 0.5, -2.0, NAN, INFINITY};
+  const double truth[6] = {0, 0, 1, 1, 1, 1};
+  tg_tensor *src64 = tg_from_f64(TG_SHAPE(2, 3), v);
+  const tg_dtype dts[2] = {TG_FLOAT32, TG_FLOAT64};
+  for (int k = 0; k < 2; k++) {
+    tg_tensor *src = tg_zeros(dts[k], TG_SHAPE(2, 3));
+    assert_int_equal(tg_copy_(src, src64), 0);
+    tg_tensor *b = tg_zeros(TG_BOOL, TG_SHAPE(2, 3));
+    assert_int_equal(tg_copy_(b, src), 0);
+    assert_values(b, truth, 6, 0);
+    /* and back: true is 1 */
+    tg_tensor *back = tg_full(dts[k], TG_SHAPE(2, 3), 9);
+    assert_int_equal(tg_copy_(back, b), 0);
+    assert_values(back, truth, 6, 0);
+  }
+  tg_tensor *ints = tg_from_i64(TG_SHAPE(3), (const int64_t[]){0, -5, INT64_MAX});
+  tg_tensor *b = tg_zeros(TG_BOOL, TG_SHAPE(3));
+  assert_int_equal(tg_copy_(b, ints), 0);
+  assert_values(b, (double[]){0, 1, 1}, 3, 0);
+  tg_tensor *i2 = tg_full(TG_INT64, TG_SHAPE(3), 4);
+  assert_int_equal(tg_copy_(i2, b), 0);
+  assert_values(i2, (double[]){0, 1, 1}, 3, 0);
+  /* strided both ways, a reshaping copy, bool to bool */
+  tg_tensor *bt = tg_t(tg_from_bool(TG_SHAPE(2, 3), (const bool[]){1, 0, 0, 1, 1, 0}));
+  tg_tensor *dst = tg_zeros(TG_BOOL, TG_SHAPE(3, 2));
+  assert_int_equal(tg_copy_(dst, bt), 0);
+  assert_values(dst, (double[]){1, 1, 0, 1, 0, 0}, 6, 0);
+  tg_tensor *flat = tg_zeros(TG_FLOAT64, TG_SHAPE(6));
+  assert_int_equal(tg_copy_(flat, bt), 0);
+  assert_values(flat, (double[]){1, 1, 0, 1, 0, 0}, 6, 0);
+  tg_tensor *c = tg_clone(bt);
+  assert_true(tg_is_contiguous(c));
+  assert_values(c, (double[]){1, 1, 0, 1, 0, 0}, 6, 0);
+}
+
+/* PyTorch refuses an in-place write where several elements of the
+ * destination share one memory location (the last write would win):
+ * copy_, random fills and accumulate_. A constant fill writes one value
+ * everywhere, so PyTorch allows that one. */
+static void test_write_into_overlapping_refused(void **state) {
+  (void)state;
+  const char *msg = "more than one element of the written-to tensor refers to a single memory location";
+  tg_tensor *row = tg_zeros(TG_FLOAT64, TG_SHAPE(3));
+  tg_tensor *wide = tg_expand(tg_unsqueeze(row, 0), TG_SHAPE(2, 3));
+  tg_tensor *src = tg_from_f64(TG_SHAPE(2, 3), (const double[]){1, 2, 3, 4, 5, 6});
+  assert_int_equal(tg_copy_(wide, src), -1);
+  assert_non_null(strstr(tg_last_error(), msg));
+  assert_non_null(strstr(tg_last_error(), "copy_"));
+  assert_non_null(strstr(tg_last_error(), "clone()"));
+  assert_values(row, (double[]){0, 0, 0}, 3, 0); /* nothing written */
+  assert_null(tg_uniform_(wide, NULL, 0, 1));
+  assert_non_null(strstr(tg_last_error(), msg));
+  assert_null(tg_normal_(wide, NULL, 0, 1));
+  assert_non_null(strstr(tg_last_error(), "normal_"));
+  assert_int_equal(tg_accumulate_(wide, src), -1);
+  assert_non_null(strstr(tg_last_error(), msg));
+  /* a bool destination, a scalar expanded over a reshaping copy */
+  tg_tensor *one = tg_expand(tg_reshape(tg_zeros(TG_BOOL, TG_SHAPE(1)), TG_SHAPE(1, 1)), TG_SHAPE(2, 2));
+  assert_int_equal(tg_copy_(one, tg_ones(TG_BOOL, TG_SHAPE(4))), -1);
+  assert_non_null(strstr(tg_last_error(), msg));
+  tg_clear_error();
+  /* allowed: a constant fill, the clone, and views without aliasing */
+  assert_ptr_equal(tg_fill_(wide, 2.5), wide);
+  assert_values(row, (double[]){2.5, 2.5, 2.5}, 3, 0);
+  tg_tensor *own = tg_clone(wide);
+  assert_int_equal(tg_copy_(own, src), 0);
+  assert_values(own, (double[]){1, 2, 3, 4, 5, 6}, 6, 0);
+  tg_tensor *base = tg_zeros(TG_FLOAT64, TG_SHAPE(4, 6));
+  tg_tensor *sl = tg_transpose(tg_slice(tg_slice(base, 1, 1, 6, 2), 0, 0, 4, 3), 0, 1); /* [3,2] */
+  assert_int_equal(tg_copy_(sl, tg_ones(TG_FLOAT64, TG_SHAPE(3, 2))), 0);
+  assert_close(tg_item(tg_sum(base)), 6, 0);
+  tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(3));
+  tg_tensor *one_elem = tg_expand(tg_select(x, 0, 1), TG_SHAPE(1, 1)); /* size 1: no alias */
+  assert_int_equal(tg_copy_(one_elem, tg_ones(TG_FLOAT64, TG_SHAPE(1, 1))), 0);
+  assert_values(x, (double[]){0, 1, 0}, 3, 0);
+  assert_int_equal(tg_set(wide, (const size_t[]){1, 2}, 9.0), 0); /* one element: allowed */
+  assert_values(row, (double[]){2.5, 2.5, 9}, 3, 0);
+}
+
+/* A source sharing memory with the destination: refused where both are
+ * dense and in different places or layouts (x[1:] = x[:-1], x = x.t()),
+ * as PyTorch; disjoint halves, interleaved slices and the same layout copy. */
+static void test_copy_from_overlapping_source(void **state) {
+  (void)state;
+  const char *msg = "some elements of the input tensor and the written-to tensor refer to a single memory location";
+  tg_tensor *x = tg_arange(TG_FLOAT64, 0, 5, 1);
+  assert_int_equal(tg_copy_(tg_slice(x, 0, 1, 5, 1), tg_slice(x, 0, 0, 4, 1)), -1);
+  assert_non_null(strstr(tg_last_error(), msg));
+  assert_non_null(strstr(tg_last_error(), "copy_"));
+  assert_values(x, (double[]){0, 1, 2, 3, 4}, 5, 0);
+  tg_tensor *sq = tg_reshape(tg_arange(TG_FLOAT64, 0, 4, 1), TG_SHAPE(2, 2));
+  assert_int_equal(tg_copy_(sq, tg_t(sq)), -1);
+  assert_non_null(strstr(tg_last_error(), msg));
+  tg_clear_error();
+  tg_tensor *y = tg_arange(TG_FLOAT64, 0, 6, 1);
+  assert_int_equal(tg_copy_(tg_slice(y, 0, 0, 6, 2), tg_slice(y, 0, 1, 6, 2)), 0);
+  assert_values(y, (double[]){1, 1, 3, 3, 5, 5}, 6, 0);
+  tg_tensor *z = tg_arange(TG_FLOAT64, 0, 6, 1);
+  assert_int_equal(tg_copy_(tg_narrow(z, 0, 0, 3), tg_narrow(z, 0, 3, 3)), 0);
+  assert_values(z, (double[]){3, 4, 5, 3, 4, 5}, 6, 0);
+  assert_int_equal(tg_copy_(tg_reshape(z, TG_SHAPE(2, 3)), tg_reshape(z, TG_SHAPE(3, 2))), 0);
+  assert_int_equal(tg_copy_(z, z), 0);
+  assert_int_equal(tg_copy_(tg_t(tg_reshape(z, TG_SHAPE(2, 3))), tg_t(tg_reshape(z, TG_SHAPE(2, 3)))), 0);
+  assert_values(z, (double[]){3, 4, 5, 3, 4, 5}, 6, 0);
+}
+
+static void test_print_bool(void **state) {
+  (void)state;
+  /* each expected string is PyTorch 1.13's repr with "torch." dropped from the dtype */
+  assert_prints(tg_from_bool(TG_SHAPE(2), (const bool[]){true, false}), "tensor([ True, False])");
+  assert_prints(tg_scalar(TG_BOOL, 1), "tensor(True)");
+  assert_prints(tg_scalar(TG_BOOL, 0), "tensor(False)");
+  assert_prints(tg_from_bool(TG_SHAPE(2, 3), (const bool[]){1, 0, 1, 0, 0, 1}),
+                "tensor([[ True, False,  True],\n        [False, False,  True]])");
+  assert_prints(tg_ones(TG_BOOL, TG_SHAPE(2, 2)), "tensor([[True, True],\n        [True, True]])");
+  assert_prints(tg_ones(TG_BOOL, TG_SHAPE(1, 1, 1)), "tensor([[[True]]])");
+  assert_prints(tg_zeros(TG_BOOL, TG_SHAPE(0, 3)), "tensor([], size=(0, 3), dtype=bool)");
+  assert_prints(tg_zeros(TG_BOOL, TG_SHAPE(0)), "tensor([], dtype=bool)");
+  assert_prints(tg_ones(TG_BOOL, TG_SHAPE(30)),
+                "tensor([True, True, True, True, True, True, True, True, True, True, True, True,\n"
+                "        True, True, True, True, True, True, True, True, True, True, True, True,\n"
+                "        True, True, True, True, True, True])");
+  assert_prints(tg_zeros(TG_BOOL, TG_SHAPE(2, 20)),
+                "tensor([[False, False, False, False, False, False, False, False, False, False,\n"
+                "         False, False, False, False, False, False, False, False, False, False],\n"
+                "        [False, False, False, False, False, False, False, False, False, False,\n"
+                "         False, False, False, False, False, False, False, False, False, False]])");
+  assert_prints(tg_expand(tg_from_bool(TG_SHAPE(2, 1), (const bool[]){1, 0}), TG_SHAPE(2, 3)),
+                "tensor([[ True,  True,  True],\n        [False, False, False]])");
+  /* summarised: the width comes from the shown entries only */
+  tg_tensor *big = tg_ones(TG_BOOL, TG_SHAPE(2000));
+  assert_int_equal(tg_set(big, (const size_t[]){1000}, 0), 0);
+  assert_prints(big, "tensor([True, True, True,  ..., True, True, True])");
+  tg_tensor *big2 = tg_zeros(TG_BOOL, TG_SHAPE(1001));
+  assert_int_equal(tg_set(big2, (const size_t[]){0}, 1), 0);
+  assert_prints(big2, "tensor([ True, False, False,  ..., False, False, False])");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_zeros_ones_full),
@@ -893,6 +1090,11 @@ int main(void) {
       TG_TEST(test_print_line_wrapping),
       TG_TEST(test_print_summarised),
       TG_TEST(test_print_buffer_and_stream),
+      TG_TEST(test_bool_creation_and_access),
+      TG_TEST(test_bool_copy_conversions),
+      TG_TEST(test_write_into_overlapping_refused),
+      TG_TEST(test_copy_from_overlapping_source),
+      TG_TEST(test_print_bool),
   };
   int rc = cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
   tg_release_cached();
