@@ -176,12 +176,38 @@ static void index_select_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 }
 TG_DEFINE_OP(OP_INDEX_SELECT, "IndexSelectBackward", index_select_backward, TG_NODE_I | TG_NODE_SAVED);
 
-tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
-  if (!ops_check_float("index_select", a, 1) || !check_index("index_select", index, 3)) return NULL;
-  if (a->ndim == 0) {
-    tg_error("index_select: the input is 0-d; it needs at least one dim");
+/* A 0-d input is one position, as in PyTorch: dim 0 or -1, every index 0,
+ * and a 0-d result (of index_select: the value once, however many indices) */
+static bool check_0d(const char *op, int dim, const tg_tensor *index) {
+  if (tg_norm_dim(op, dim, 1) < 0) return false;
+  if (index->numel == 0) {
+    tg_error("%s: an empty index into a 0-d input", op);
+    return false;
+  }
+  return true;
+}
+
+static tg_tensor *index_select_0d(tg_tensor *a, int dim, tg_tensor *index) {
+  if (!check_0d("index_select", dim, index)) return NULL;
+  tg_tensor *rows = tg_index_select(tg_reshape(a, TG_SHAPE(1)), 0, index);
+  return rows ? tg_reshape(tg_narrow(rows, 0, 0, 1), 0, NULL) : NULL;
+}
+
+static tg_tensor *index_add_0d(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
+  if (!check_0d("index_add", dim, index)) return NULL;
+  if (src->ndim > 1 || src->numel != index->numel) {
+    char b[96];
+    tg_error("index_add: source %s must be 0-d or 1-D with one element per index (%zu) for a 0-d "
+             "input", tg_shape_str(src, b, sizeof b), index->numel);
     return NULL;
   }
+  tg_tensor *out = tg_index_add(tg_reshape(a, TG_SHAPE(1)), 0, index, tg_reshape(src, TG_SHAPE(src->numel)));
+  return out ? tg_reshape(out, 0, NULL) : NULL;
+}
+
+tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
+  if (!ops_check_float("index_select", a, 1) || !check_index("index_select", index, 3)) return NULL;
+  if (a->ndim == 0) return index_select_0d(a, dim, index);
   int d = tg_norm_dim("index_select", dim, a->ndim);
   if (d < 0 || !check_index_1d("index_select", a, d, index)) return NULL;
   size_t shape[TG_MAX_DIMS];
@@ -209,10 +235,7 @@ tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src)
   if (!ops_check_float("index_add", a, 1) || !ops_check_float("index_add", src, 4) ||
       !ops_check_pair("index_add", a, src) || !check_index("index_add", index, 3))
     return NULL;
-  if (a->ndim == 0) {
-    tg_error("index_add: the input is 0-d; it needs at least one dim");
-    return NULL;
-  }
+  if (a->ndim == 0) return index_add_0d(a, dim, index, src);
   int d = tg_norm_dim("index_add", dim, a->ndim);
   if (d < 0 || !check_index_1d("index_add", a, d, index)) return NULL;
   bool ok = src->ndim == a->ndim && src->shape[d] == index->numel;

@@ -15,6 +15,10 @@ static uint64_t below(tg_rng *r, uint64_t n) {
 
 tg_tensor *tg_randint(tg_rng *r, int64_t low, int64_t high, int ndim, const size_t *shape) {
   if (!r) r = tg_default_rng();
+  if (ndim > 0 && !shape) {
+    tg_error("randint: shape is NULL for %d dims", ndim);
+    return NULL;
+  }
   if (high <= low) {
     tg_error("randint: high (%lld) must be greater than low (%lld)", (long long)high, (long long)low);
     return NULL;

@@ -18,7 +18,9 @@ op("mul", binary(("any", "any")), lambda x, p: x[0] * x[1])
 op("div", binary(("any", "away")), lambda x, p: x[0] / x[1])
 op("pow", binary(("pos", "any")), lambda x, p: torch.pow(x[0], x[1]))
 # at zero bases and zero/negative exponents PyTorch's masked formulas decide
-op("pow_edge", binary(("nonneg", "int3")), lambda x, p: torch.pow(x[0], x[1]), c_name="pow")
+# (first order only: at those points PyTorch's second derivatives are NaN
+# where tapegrad's masked ones are 0; README, "Where tapegrad differs")
+op("pow_edge", binary(("nonneg", "int3")), lambda x, p: torch.pow(x[0], x[1]), gg=False, c_name="pow")
 # mix draws ties: the gradient is split in half at equal operands
 op("maximum", binary(("mix", "mix")), lambda x, p: torch.maximum(x[0], x[1]))
 op("minimum", binary(("mix", "mix")), lambda x, p: torch.minimum(x[0], x[1]))

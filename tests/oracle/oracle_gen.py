@@ -124,6 +124,11 @@ def tensor(rng, shape, dom="any", rg=True, views=True, dtype="f64"):
     return Inp(base, values(rng, numel(base), dom), dtype, rg, view)
 
 
+def bool_tensor(rng, shape, p_true=0.5):
+    """a bool mask, contiguous, no grad"""
+    return Inp(shape, [1.0 if rng.random() < p_true else 0.0 for _ in range(numel(shape))], "bool", False)
+
+
 def index_tensor(rng, shape, hi):
     """int64 indices in [0, hi), contiguous, no grad"""
     return Inp(shape, [float(rng.randrange(hi)) if hi > 0 else 0.0 for _ in range(numel(shape))], "i64", False)

@@ -91,6 +91,7 @@ static bool parse_dtype(const char *s, tg_dtype *dt) {
   if (!strcmp(s, "f64")) *dt = TG_FLOAT64;
   else if (!strcmp(s, "f32")) *dt = TG_FLOAT32;
   else if (!strcmp(s, "i64")) *dt = TG_INT64;
+  else if (!strcmp(s, "bool")) *dt = TG_BOOL;
   else return false;
   return true;
 }
@@ -202,6 +203,7 @@ static const char *dtype_tag(tg_dtype dt) {
   case TG_FLOAT32: return "f32";
   case TG_FLOAT64: return "f64";
   case TG_INT64: return "i64";
+  case TG_BOOL: return "bool";
   default: return "other";
   }
 }

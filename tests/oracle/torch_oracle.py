@@ -36,7 +36,7 @@ warnings.filterwarnings("ignore")
 torch.set_default_dtype(torch.float64)
 
 RTOL_F64, RTOL_F32 = 1e-9, 2e-6
-TORCH_DTYPE = {"f64": torch.float64, "f32": torch.float32, "i64": torch.int64}
+TORCH_DTYPE = {"f64": torch.float64, "f32": torch.float32, "i64": torch.int64, "bool": torch.bool}
 TAG = {v: k for k, v in TORCH_DTYPE.items()}
 
 
