@@ -7,9 +7,12 @@
 
 static tg_tensor *binary(const char *name, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
                          const tg_op *op) {
+  tg_dtype cast_to = (tg_dtype)-1;
+  if (__builtin_expect(ops_needs_promotion(a, b), 0) && !ops_promote_pair(name, &a, &b, &cast_to))
+    return NULL;
   tg_tensor *out = ops_binary_forward(name, a, b, k, (ops_params){0, 0});
   ops_record(out, op, 2, (tg_tensor *[]){a, b});
-  return out;
+  return __builtin_expect((int)cast_to < 0, 1) ? out : ops_promote_back(out, cast_to);
 }
 
 /* add: d/da = 1, d/db = 1 */

@@ -89,11 +89,7 @@ static const cmp_loops CMP_EQ = CMP_LOOPS(eq), CMP_NE = CMP_LOOPS(ne), CMP_LT = 
 
 static tg_tensor *compare(const cmp_loops *k, tg_tensor *a, tg_tensor *b) {
   if (!tg_tensor_ok(a, k->name, 1) || !tg_tensor_ok(b, k->name, 2)) return NULL;
-  if (a->dtype != b->dtype) {
-    tg_error("%s: dtypes differ (%s and %s); convert one with tg_to_dtype", k->name,
-             tg_dtype_name(a->dtype), tg_dtype_name(b->dtype));
-    return NULL;
-  }
+  if (a->dtype != b->dtype && !ops_promote_to_common(&a, &b)) return NULL;
   size_t shape[TG_MAX_DIMS];
   int nd;
   if (tg_broadcast_shapes(k->name, a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) return NULL;

@@ -158,6 +158,23 @@ int ops_reduced_shape(const tg_tensor *a, unsigned mask, bool keepdim, size_t *s
 /* grad of a reduction (shape keepdim or not) expanded back to a's shape */
 tg_tensor *ops_expand_reduced(tg_tensor *g, const tg_tensor *a, unsigned mask);
 
+/* Type promotion (ops/promote.c), for operands whose dtypes differ or are
+ * not float: converts them (differentiably) to the float dtype the op runs
+ * in; *cast_to is the integer dtype to convert the result back to, or -1.
+ * False with an error. */
+bool ops_promote_pair(const char *op, tg_tensor **a, tg_tensor **b, tg_dtype *cast_to);
+bool ops_promote_scalar(const char *op, tg_tensor **a, double s, tg_dtype *cast_to);
+bool ops_promote_unary(const char *op, tg_tensor **a, tg_dtype *cast_to);
+/* PyTorch's result dtype of two tensor operands, and both converted to it
+ * (for comparisons and where, which keep their operands' dtype) */
+tg_dtype ops_result_type(const tg_tensor *a, const tg_tensor *b);
+bool ops_promote_to_common(tg_tensor **a, tg_tensor **b);
+tg_tensor *ops_promote_back(tg_tensor *out, tg_dtype cast_to);
+/* true when a binary op's operands need ops_promote_pair */
+static inline bool ops_needs_promotion(const tg_tensor *a, const tg_tensor *b) {
+  return a && b && (a->dtype != b->dtype || !tg_dtype_is_float(a->dtype));
+}
+
 /* fn over out and n_in inputs of any dtypes, all broadcast to out's shape
  * (ops/compare.c; for bool results and selections) */
 void ops_apply_mixed(tg_tensor *out, int n_in, const tg_tensor *const *in, tg_loop_fn fn,

@@ -68,9 +68,18 @@ static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim) {
   return out;
 }
 
+/* the sum of an int64 or bool tensor is int64, as PyTorch ((pred == y).sum());
+ * summed in float64, exact below 2^53 */
+static tg_tensor *sum_integers(tg_tensor *a, unsigned mask, bool keepdim) {
+  tg_tensor *f = tg_to_dtype(a, TG_FLOAT64);
+  tg_tensor *s = f ? sum_mask(f, mask, keepdim) : NULL;
+  return s ? tg_to_dtype(s, TG_INT64) : NULL;
+}
+
 tg_tensor *tg_sum_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;
-  if (!ops_check_float("sum", a, 1) || !ops_dims_mask("sum", a, n_dims, dims, &mask)) return NULL;
+  if (!tg_tensor_check(a, "sum", 1) || !ops_dims_mask("sum", a, n_dims, dims, &mask)) return NULL;
+  if (!tg_dtype_is_float(a->dtype)) return sum_integers(a, mask, keepdim);
   return sum_mask(a, mask, keepdim);
 }
 

@@ -6,11 +6,14 @@
 
 static tg_tensor *scalar_op(const char *name, tg_tensor *a, const ops_kernel *k, double s,
                             const tg_op *op) {
+  tg_dtype cast_to = (tg_dtype)-1;
+  if (__builtin_expect(a && !tg_dtype_is_float(a->dtype), 0) && !ops_promote_scalar(name, &a, s, &cast_to))
+    return NULL;
   tg_tensor *out = ops_unary_forward(name, a, k, (ops_params){s, 0});
   tg_node *n = ops_record(out, op, 1, &a);
   double *f = n ? tg_node_f(n) : NULL; /* ops whose backward needs s declare TG_NODE_F */
   if (f) f[0] = s;
-  return out;
+  return __builtin_expect((int)cast_to < 0, 1) ? out : ops_promote_back(out, cast_to);
 }
 
 OPS_UNARY_KERNEL(add_s_k, x + p0)

@@ -49,11 +49,7 @@ tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
   if (!check_mask("where", cond, 1, "the condition") || !tg_tensor_ok(a, "where", 2) ||
       !tg_tensor_ok(b, "where", 3))
     return NULL;
-  if (a->dtype != b->dtype) {
-    tg_error("where: dtypes differ (%s and %s); convert one with tg_to_dtype",
-             tg_dtype_name(a->dtype), tg_dtype_name(b->dtype));
-    return NULL;
-  }
+  if (a->dtype != b->dtype && !ops_promote_to_common(&a, &b)) return NULL;
   size_t s1[TG_MAX_DIMS], shape[TG_MAX_DIMS];
   int n1, nd;
   if (tg_broadcast_shapes("where", cond->ndim, cond->shape, a->ndim, a->shape, &n1, s1) ||

@@ -6,6 +6,9 @@
 
 static tg_tensor *unary(const char *name, tg_tensor *a, const ops_kernel *k, ops_params prm,
                         const tg_op *op) {
+  tg_dtype cast_to = (tg_dtype)-1;
+  if (__builtin_expect(a && !tg_dtype_is_float(a->dtype), 0) && !ops_promote_unary(name, &a, &cast_to))
+    return NULL;
   tg_tensor *out = ops_unary_forward(name, a, k, prm);
   tg_node *n = ops_record(out, op, 1, &a);
   double *f = n ? tg_node_f(n) : NULL; /* parametrised ops declare TG_NODE_F */
@@ -13,7 +16,7 @@ static tg_tensor *unary(const char *name, tg_tensor *a, const ops_kernel *k, ops
     f[0] = prm.p0;
     f[1] = prm.p1;
   }
-  return out;
+  return __builtin_expect((int)cast_to < 0, 1) ? out : ops_promote_back(out, cast_to);
 }
 
 /* a constant elementwise function of the input, for masks */
@@ -157,6 +160,10 @@ static void clamp_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, mask(n, &inside_k));
 }
 TG_DEFINE_OP(OP_CLAMP, "ClampBackward", clamp_backward, TG_SAVES_IN(0) | TG_NODE_F);
+static bool integral_or_none(double v) { return isnan(v) || v == floor(v); }
 tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi) {
+  /* an integer tensor with a fractional bound is clamped in float32, as PyTorch */
+  if (a && !tg_dtype_is_float(a->dtype) && (!integral_or_none(lo) || !integral_or_none(hi)))
+    a = tg_to_dtype(a, TG_FLOAT32);
   return unary("clamp", a, &clamp_k, (ops_params){lo, hi}, &OP_CLAMP);
 }

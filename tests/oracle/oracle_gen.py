@@ -59,7 +59,8 @@ KINKS = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]
 def value(rng, dom):
     """One value of a domain: any N(0,1); pos [0.5,2); away |x|>=0.25; unit
     (-0.9,0.9); mix: N(0,1) or, 30% of the time, a kink point (ties, zeros);
-    nonneg: pos or 0; int3 {-1,0,1}."""
+    nonneg: pos or 0; int3 {-1,0,1}; nonzero {-3..3} without 0; pos_int
+    {1,2,3}."""
     if dom == "any":
         return rng.gauss(0, 1)
     if dom == "pos":
@@ -75,6 +76,10 @@ def value(rng, dom):
         return 0.0 if rng.random() < 0.25 else 0.5 + 1.5 * rng.random()
     if dom == "int3":
         return float(rng.randint(-1, 1))
+    if dom == "nonzero":
+        return float(rng.choice([-3, -2, -1, 1, 2, 3]))
+    if dom == "pos_int":
+        return float(rng.randint(1, 3))
     if dom == "prob":
         return rng.uniform(0.05, 0.95)
     raise ValueError(dom)
