@@ -147,6 +147,13 @@ static void prod_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
   unsigned mask = (unsigned)tg_node_i(n)[0];
   tg_tensor *gx = ops_expand_reduced(g, x, mask);
+  size_t slot = 1;
+  for (int d = 0; d < x->ndim; d++)
+    if (mask >> d & 1u) slot *= x->shape[d];
+  if (slot == 1) { /* prod of no others: 1 exactly, where P/x rounds and has a derivative */
+    gi[0] = gx;
+    return;
+  }
   fold f;
   if (!fold_begin(&f, x, mask)) return;
   double *z = malloc((x->numel ? x->numel : 1) * sizeof *z);
@@ -216,6 +223,33 @@ tg_tensor *tg_prod_dim(tg_tensor *a, int dim, bool keepdim) {
 
 /* ----------------------------------------------------------------- std */
 
+/* a slot of equal values has std 0 exactly (PyTorch's Welford pass), not the
+ * rounding residue of x - mean, so that its gradient is 0 as PyTorch's */
+static bool zero_constant_slots(tg_tensor *out, tg_tensor *a, unsigned mask) {
+  fold f;
+  if (!fold_begin(&f, a, mask)) return false;
+  double *first = malloc((f.n_out ? f.n_out : 1) * sizeof *first);
+  char *state = calloc(f.n_out ? f.n_out : 1, 1); /* 0 unseen, 1 constant, 2 not */
+  if (first && state) {
+    for (size_t i = 0; i < a->numel; i++) {
+      size_t s = f.slot[i];
+      if (!state[s]) state[s] = 1, first[s] = f.xv[i];
+      else if (f.xv[i] != first[s]) state[s] = 2;
+    }
+    for (size_t s = 0; s < f.n_out; s++)
+      if (state[s] == 1 && !isnan(first[s])) { /* NaN stays: 0/0 of one unbiased element */
+        if (out->dtype == TG_FLOAT32) ((float *)tg_ptr(out))[s] *= 0.0f;
+        else ((double *)tg_ptr(out))[s] *= 0.0;
+      }
+  } else {
+    tg_error("std: out of memory");
+  }
+  bool ok = first && state;
+  free(first), free(state);
+  fold_end(&f);
+  return ok;
+}
+
 /* d std / dx = (x - mean) / ((N - correction) std), and 0 where std = 0 (as PyTorch) */
 static void std_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
@@ -244,6 +278,7 @@ tg_tensor *tg_std_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased,
   bool prev = tg_set_grad_enabled(false);
   tg_tensor *out = tg_sqrt(tg_var_dims(a, n_dims, dims, unbiased, keepdim));
   tg_set_grad_enabled(prev);
+  if (out && !zero_constant_slots(out, a, mask)) return NULL;
   tg_node *n = ops_record(out, &OP_STD, 1, &a);
   if (n) tg_node_i(n)[0] = mask, tg_node_f(n)[0] = denom > 0 ? 1.0 / denom : NAN;
   return out;
@@ -310,7 +345,8 @@ static tg_tensor *norm_impl(const char *op, tg_tensor *a, double p, int n_dims, 
   }
   fold f;
   if (!fold_begin(&f, a, mask)) return NULL;
-  if (isinf(p) && a->numel == 0 && f.n_out > 0) {
+  /* torch.norm's inf norms of nothing are 0; linalg.vector_norm refuses them */
+  if (isinf(p) && a->numel == 0 && f.n_out > 0 && strcmp(op, "norm") != 0) {
     tg_error("%s: cannot compute the %s norm over an empty dim: the operation has no identity",
              op, p > 0 ? "inf" : "-inf");
     fold_end(&f);
@@ -319,7 +355,7 @@ static tg_tensor *norm_impl(const char *op, tg_tensor *a, double p, int n_dims, 
   double *acc = malloc((f.n_out ? f.n_out : 1) * sizeof *acc);
   tg_tensor *out = NULL;
   if (acc) {
-    for (size_t s = 0; s < f.n_out; s++) acc[s] = p == INFINITY ? 0.0 : p == -INFINITY ? INFINITY : 0.0;
+    for (size_t s = 0; s < f.n_out; s++) acc[s] = p == -INFINITY && a->numel ? INFINITY : 0.0;
     for (size_t i = 0; i < a->numel; i++) {
       double v = fabs(f.xv[i]), *o = &acc[f.slot[i]];
       if (p == INFINITY) *o = (v > *o || isnan(v)) && !isnan(*o) ? v : *o;
@@ -423,13 +459,17 @@ static tg_tensor *argextreme(const char *op, tg_tensor *a, unsigned mask, bool k
   return out;
 }
 
+/* int64 counts too (compared as doubles: exact up to 2^53); bool does not, as PyTorch */
+static bool arg_input_ok(const char *op, const tg_tensor *a) {
+  return a && a->dtype == TG_INT64 ? tg_tensor_ok(a, op, 1) : ops_check_float(op, a, 1);
+}
 static tg_tensor *arg_all(const char *op, tg_tensor *a, bool is_max) {
-  if (!ops_check_float(op, a, 1)) return NULL;
+  if (!arg_input_ok(op, a)) return NULL;
   return argextreme(op, a, (1u << a->ndim) - 1u, false, is_max, true);
 }
 static tg_tensor *arg_dim(const char *op, tg_tensor *a, int dim, bool keepdim, bool is_max) {
   unsigned mask;
-  if (!ops_check_float(op, a, 1) || !ops_dims_mask(op, a, 1, &dim, &mask)) return NULL;
+  if (!arg_input_ok(op, a) || !ops_dims_mask(op, a, 1, &dim, &mask)) return NULL;
   return argextreme(op, a, mask, keepdim, is_max, false);
 }
 tg_tensor *tg_argmax(tg_tensor *a) { return arg_all("argmax", a, true); }

@@ -68,6 +68,29 @@ static double *scan_values(const tg_tensor *a, int d, int kind, bool reverse) {
   return v;
 }
 
+/* cumsum/cumprod of int64 or bool: int64, exact, no gradient (as PyTorch) */
+static tg_tensor *int_scan(const char *op, tg_tensor *a, int dim, bool prod) {
+  int d = tg_norm_dim(op, dim, a->ndim);
+  if (d < 0) return NULL;
+  if (a->ndim == 0) d = 0;
+  bool prev = tg_set_grad_enabled(false);
+  tg_tensor *out = tg_clone(tg_to_dtype(a, TG_INT64)); /* a fresh copy to scan in place */
+  tg_set_grad_enabled(prev);
+  if (!out) return NULL;
+  int64_t *v = (int64_t *)tg_ptr(out);
+  lanes l = lanes_of(out, d);
+  for (size_t o = 0; o < l.outer; o++)
+    for (size_t i = 0; i < l.inner; i++) {
+      uint64_t acc = prod ? 1 : 0; /* unsigned: wraps as PyTorch's, without UB */
+      for (size_t j = 0; j < l.len; j++) {
+        int64_t *x = &v[at(l, o, i, j, false)];
+        acc = prod ? acc * (uint64_t)*x : acc + (uint64_t)*x;
+        *x = (int64_t)acc;
+      }
+    }
+  return out;
+}
+
 static tg_tensor *scan_forward(const char *op, tg_tensor *a, int dim, int *d) {
   if (!ops_check_float(op, a, 1)) return NULL;
   *d = tg_norm_dim(op, dim, a->ndim);
@@ -97,6 +120,8 @@ static tg_tensor *cumsum_impl(tg_tensor *a, int d, bool reverse) {
 
 tg_tensor *tg_cumsum(tg_tensor *a, int dim) {
   int d;
+  if (a && (a->dtype == TG_INT64 || a->dtype == TG_BOOL) && tg_tensor_ok(a, "cumsum", 1))
+    return int_scan("cumsum", a, dim, false);
   if (!scan_forward("cumsum", a, dim, &d)) return NULL;
   return cumsum_impl(a, d, false);
 }
@@ -114,6 +139,10 @@ static void cumprod_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
   int d = (int)tg_node_i(n)[0];
   lanes l = lanes_of(x, d);
+  if (l.len == 1) { /* nothing before: the gradient is g, constant in x (P/x would round) */
+    gi[0] = g;
+    return;
+  }
   double *xv = read_values(x);
   if (!xv) return;
   double *b = malloc(3 * (x->numel ? x->numel : 1) * sizeof *b);
@@ -153,6 +182,8 @@ TG_DEFINE_OP(OP_CUMPROD, "CumprodBackward", cumprod_backward, TG_SAVES_IN(0) | T
 
 tg_tensor *tg_cumprod(tg_tensor *a, int dim) {
   int d;
+  if (a && (a->dtype == TG_INT64 || a->dtype == TG_BOOL) && tg_tensor_ok(a, "cumprod", 1))
+    return int_scan("cumprod", a, dim, true);
   if (!scan_forward("cumprod", a, dim, &d)) return NULL;
   double *v = scan_values(a, d, SCAN_PROD, false);
   tg_tensor *out = v ? from_values(a, v) : NULL;

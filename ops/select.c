@@ -1,6 +1,7 @@
 /* Selection by a bool mask: where, masked_fill, masked_select (and the
  * masked scatter that is its backward), nonzero. The kernels only move
  * elements, so they are written by element size, not dtype. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -87,6 +88,10 @@ static bool value_bits(const char *op, tg_dtype dt, double value, uint64_t *bits
   *bits = 0;
   switch (dt) {
   case TG_FLOAT32: {
+    if (isfinite(value) && fabs(value) > FLT_MAX) { /* PyTorch refuses, not rounds to inf */
+      tg_error("%s: value %g cannot be converted to float32 without overflow", op, value);
+      return false;
+    }
     float f = (float)value;
     memcpy(bits, &f, sizeof f);
     return true;

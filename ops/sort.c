@@ -33,9 +33,26 @@ static int cmp_int(const void *pa, const void *pb) {
   return c ? c : (a->i > b->i) - (a->i < b->i);
 }
 
+/* element i (logical order) of an int64 tensor, exactly */
+static int64_t int_at(const tg_tensor *a, size_t i) {
+  ptrdiff_t off = (ptrdiff_t)a->offset;
+  for (int d = a->ndim - 1; d >= 0; d--) {
+    off += (ptrdiff_t)(i % a->shape[d]) * a->strides[d];
+    i /= a->shape[d];
+  }
+  return ((const int64_t *)a->storage->data)[off];
+}
+
+static int cmp_int_desc(const void *pa, const void *pb) {
+  const keyed *a = pa, *b = pb;
+  int c = (b->iv > a->iv) - (b->iv < a->iv);
+  return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
 static void put(tg_tensor *t, size_t k, double v) {
   if (t->dtype == TG_FLOAT32) ((float *)tg_ptr(t))[k] = (float)v;
   else if (t->dtype == TG_FLOAT64) ((double *)tg_ptr(t))[k] = v;
+  else if (t->dtype == TG_BOOL) ((bool *)tg_ptr(t))[k] = v != 0; /* one byte, not eight */
   else ((int64_t *)tg_ptr(t))[k] = (int64_t)v;
 }
 
@@ -62,12 +79,19 @@ static tg_tensor *sorted_prefix(const char *name, tg_tensor *a, int d, size_t k,
   double *v = malloc((a->numel ? a->numel : 1) * sizeof *v);
   keyed *lane = malloc((len ? len : 1) * sizeof *lane);
   bool ok = out && idx && v && lane && tg_to_f64_array(a, v) == 0;
+  bool ints = a->dtype == TG_INT64; /* exactly, past 2^53 too */
+  int (*cmp)(const void *, const void *) = ints ? (descending ? cmp_int_desc : cmp_int)
+                                                : (descending ? cmp_desc : cmp_asc);
   for (size_t o = 0; ok && o < outer; o++)
     for (size_t i = 0; i < inner; i++) {
-      for (size_t j = 0; j < len; j++) lane[j] = (keyed){v[(o * len + j) * inner + i], 0, j};
-      qsort(lane, len, sizeof *lane, descending ? cmp_desc : cmp_asc);
+      for (size_t j = 0; j < len; j++) {
+        size_t at = (o * len + j) * inner + i;
+        lane[j] = (keyed){v[at], ints ? int_at(a, at) : 0, j};
+      }
+      qsort(lane, len, sizeof *lane, cmp);
       for (size_t j = 0; j < k; j++) {
-        put(out, (o * k + j) * inner + i, lane[j].v);
+        if (ints) ((int64_t *)tg_ptr(out))[(o * k + j) * inner + i] = lane[j].iv;
+        else put(out, (o * k + j) * inner + i, lane[j].v);
         put(idx, (o * k + j) * inner + i, (double)lane[j].i);
       }
     }
@@ -87,7 +111,7 @@ static tg_tensor *sorted_prefix(const char *name, tg_tensor *a, int d, size_t k,
 
 tg_tensor *tg_sort(tg_tensor *a, int dim, bool descending, tg_tensor **indices) {
   if (indices) *indices = NULL;
-  if (!ops_check_float("sort", a, 1)) return NULL;
+  if (!tg_tensor_ok(a, "sort", 1)) return NULL; /* every dtype, as PyTorch */
   int d = tg_norm_dim("sort", dim, a->ndim);
   if (d < 0) return NULL;
   return sorted_prefix("sort", a, d, a->ndim ? a->shape[d] : 1, descending, &OP_SORT, indices);
@@ -100,24 +124,15 @@ tg_tensor *tg_topk(tg_tensor *a, long k, int dim, bool largest, bool sorted, tg_
   int d = tg_norm_dim("topk", dim, a->ndim);
   if (d < 0) return NULL;
   size_t len = a->ndim ? a->shape[d] : 1;
-  if (k < 0 || (size_t)k > len || (a->ndim == 0 && k != 1)) {
+  if (k < 0 || (size_t)k > len) {
     tg_error("topk: k = %ld is out of range for dim %d of size %zu", k, d, len);
     return NULL;
   }
+  if (a->ndim == 0) k = 1; /* PyTorch: a 0-d input gives itself for k = 0 too */
   return sorted_prefix("topk", a, d, (size_t)k, largest, &OP_TOPK, indices);
 }
 
 /* ---------------------------------------------------------------- unique */
-
-/* element i (logical order) of an int64 tensor, exactly */
-static int64_t int_at(const tg_tensor *a, size_t i) {
-  ptrdiff_t off = (ptrdiff_t)a->offset;
-  for (int d = a->ndim - 1; d >= 0; d--) {
-    off += (ptrdiff_t)(i % a->shape[d]) * a->strides[d];
-    i /= a->shape[d];
-  }
-  return ((const int64_t *)a->storage->data)[off];
-}
 
 static bool same_key(const keyed *a, const keyed *b, bool ints) {
   return ints ? a->iv == b->iv : a->v == b->v; /* NaN != NaN: each its own value */

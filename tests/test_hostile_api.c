@@ -1561,7 +1561,7 @@ static const zero_case zero_cases[] = {
     Z1("tg_std_dims", f_std_d0k, IN('n', 0, 3), OUT(1, 3), NAN),
     Z1("tg_norm", f_norm, IN('n', 0, 3), OUT0, 0.0),
     Z1("tg_norm", f_norm3_d1, IN('n', 2, 0), OUT(2), 0.0),
-    {"tg_norm", f_norm_inf_d0, 1, {IN('n', 0, 3)}, ERR("inf norm"), 0, NULL},
+    Z1("tg_norm", f_norm_inf_d0, IN('n', 0, 3), OUT(3), 0.0), /* torch.norm: 0, as the 2-norm */
     Z1("tg_linalg_vector_norm", f_vnorm1_d1, IN('n', 2, 0), OUT(2, 1), 0.0),
     {"tg_linalg_vector_norm", f_vnorm_inf, 1, {IN('n', 2, 0)}, ERR("linalg_vector_norm"), 0, NULL},
     {"tg_amax", f_amax, 1, {IN('n', 0, 3)}, ERR("amax"), 0, NULL},

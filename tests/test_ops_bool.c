@@ -431,6 +431,25 @@ static tg_tensor *f_masked_fill(tg_tensor **in, void *p) {
   return finish(tg_masked_fill(maybe_t(in[0], c), c->mask, 0.75), c);
 }
 
+/* a value float32 cannot hold is refused, as PyTorch's "cannot be converted
+ * to type float without overflow"; inf and NaN are kept (the oracle found it) */
+static void test_masked_fill_float32_overflow(void **state) {
+  (void)state;
+  tg_tensor *a = tg_zeros(TG_FLOAT32, TG_SHAPE(2));
+  tg_tensor *m = tg_from_bool(TG_SHAPE(2), (bool[]){true, false});
+  assert_null(tg_masked_fill(a, m, 1e300));
+  assert_non_null(strstr(tg_last_error(), "masked_fill"));
+  assert_non_null(strstr(tg_last_error(), "overflow"));
+  assert_null(tg_masked_fill(a, m, -3.5e38));
+  tg_tensor *i = tg_masked_fill(a, m, -INFINITY);
+  assert_true(isinf(tg_get_flat(i, 0)) && tg_get_flat(i, 0) < 0);
+  assert_true(isnan(tg_get_flat(tg_masked_fill(a, m, NAN), 0)));
+  assert_close(tg_get_flat(tg_masked_fill(a, m, 3.0e38), 0) / 3.0e38, 1.0, 1e-6);
+  /* float64 and bool take it */
+  assert_non_null(tg_masked_fill(tg_zeros(TG_FLOAT64, TG_SHAPE(2)), m, 1e300));
+  assert_true(tg_get_flat(tg_masked_fill(tg_zeros(TG_BOOL, TG_SHAPE(2)), m, 1e300), 0) == 1);
+}
+
 static void test_masked_fill(void **state) {
   (void)state;
   tg_rng r = seeded(18);
@@ -659,7 +678,7 @@ int main(void) {
       TG_TEST(test_any_all_dims),
       TG_TEST(test_where_values),
       TG_TEST(test_where_grad),
-      TG_TEST(test_masked_fill),
+      TG_TEST(test_masked_fill), TG_TEST(test_masked_fill_float32_overflow),
       TG_TEST(test_masked_select),
       TG_TEST(test_nonzero),
       TG_TEST(test_to_dtype_bool),

@@ -739,6 +739,109 @@ static void test_sort_ties_nan(void **state) {
   assert_close(tg_item(z), 5.0, 0);
 }
 
+/* second derivative of sum(w * d/dx f(x)) through create_graph: the value
+ * that must be exactly 0 when the gradient does not depend on x */
+static double grad_of_grad_sum(tg_tensor *x, tg_tensor *y) {
+  tg_tensor *g = NULL, *gg = NULL;
+  tg_grad_opts o = {.create_graph = true, .allow_unused = true};
+  assert_int_equal(tg_grad(1, &y, (tg_tensor *[]){tg_ones_like(y)}, 1, &x, &g, o), 0);
+  if (!g || !g->requires_grad) return 0;
+  assert_int_equal(tg_grad(1, (tg_tensor *[]){tg_sum(tg_mul_scalar(g, 1.7))}, NULL, 1, &x, &gg, o), 0);
+  double s = 0;
+  for (size_t i = 0; gg && i < gg->numel; i++) s += fabs(tg_get_flat(gg, i));
+  return s;
+}
+
+/* bugs the PyTorch oracle found (tests/oracle/family_reduce_stats.py) */
+static void test_one_element_slots(void **state) {
+  (void)state;
+  /* prod/cumprod over one element: the gradient is 1, exactly constant (P/x rounded) */
+  const double v[3] = {0.1, 0.7, 3.3};
+  for (int k = 0; k < 3; k++) {
+    tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(1, 1), &v[k]), true);
+    assert_true(grad_of_grad_sum(x, tg_prod(x)) == 0);
+    assert_true(grad_of_grad_sum(x, tg_prod_dim(x, 0, false)) == 0);
+    assert_true(grad_of_grad_sum(x, tg_sum(tg_cumprod(x, 1))) == 0);
+  }
+  tg_tensor *x0 = tg_requires_grad_(tg_from_f64(0, NULL, (double[]){0.3}), true);
+  assert_true(grad_of_grad_sum(x0, tg_prod_dim(x0, -1, false)) == 0);
+}
+
+static void test_std_constant_slot(void **state) {
+  (void)state;
+  /* three equal values: std exactly 0 and gradient 0 (not rounding noise / rounding noise) */
+  tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(1, 1), (double[]){0.1}), true);
+  tg_tensor *y = tg_std_dims(tg_expand(x, TG_SHAPE(1, 3)), 2, (int[]){-2, -1}, false, false);
+  assert_true(tg_get_flat(y, 0) == 0);
+  assert_int_equal(tg_backward(y, NULL, false), 0);
+  assert_true(tg_get_flat(x->grad, 0) == 0);
+  /* one element, unbiased: 0/0 stays NaN */
+  assert_true(isnan(tg_get_flat(tg_std(tg_from_f64(TG_SHAPE(1), (double[]){2.0}), true), 0)));
+}
+
+static void test_norm_inf_edges(void **state) {
+  (void)state;
+  /* torch.norm's inf norms of an empty dim are 0; linalg_vector_norm refuses */
+  tg_tensor *e = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 0));
+  tg_tensor *n1 = tg_norm(e, INFINITY, 1, (int[]){1}, false), *n2 = tg_norm(e, -INFINITY, 0, NULL, false);
+  assert_int_equal(n1->numel, 3);
+  for (size_t i = 0; i < 3; i++) assert_true(tg_get_flat(n1, i) == 0);
+  assert_true(tg_get_flat(n2, 0) == 0);
+  assert_null(tg_linalg_vector_norm(e, -INFINITY, 0, NULL, false));
+  assert_non_null(strstr(tg_last_error(), "linalg_vector_norm"));
+  /* NaN wins in both inf norms, as PyTorch */
+  tg_tensor *x = tg_from_f64(TG_SHAPE(3), (double[]){1, NAN, 3});
+  assert_true(isnan(tg_get_flat(tg_norm(x, INFINITY, 0, NULL, false), 0)));
+  assert_true(isnan(tg_get_flat(tg_norm(x, -INFINITY, 0, NULL, false), 0)));
+}
+
+static void test_integer_inputs(void **state) {
+  (void)state;
+  const int64_t big = (1LL << 60) + 1;
+  tg_tensor *i = tg_from_i64(TG_SHAPE(2, 2), (int64_t[]){3, -1, 7, 7});
+  tg_tensor *am = tg_argmax(i), *an = tg_argmin_dim(i, 1, false);
+  assert_int_equal(am->dtype, TG_INT64);
+  assert_int_equal((int64_t)tg_get_flat(am, 0), 2); /* first of the tie */
+  assert_int_equal((int64_t)tg_get_flat(an, 0), 1);
+  assert_int_equal((int64_t)tg_get_flat(an, 1), 0);
+  assert_null(tg_argmax(tg_from_bool(TG_SHAPE(2), (bool[]){true, false}))); /* PyTorch refuses */
+  /* cumsum/cumprod of int64 and bool are int64, exact past 2^53 */
+  tg_tensor *c = tg_cumsum(tg_from_i64(TG_SHAPE(2), (int64_t[]){big, 1}), 0);
+  assert_int_equal(c->dtype, TG_INT64);
+  assert_true(((int64_t *)tg_data(c))[1] == big + 1);
+  tg_tensor *cb = tg_cumsum(tg_from_bool(TG_SHAPE(3), (bool[]){true, false, true}), 0);
+  assert_int_equal(cb->dtype, TG_INT64);
+  assert_int_equal(((int64_t *)tg_data(cb))[2], 2);
+  tg_tensor *cp = tg_cumprod(tg_transpose(i, 0, 1), 1); /* rows 3 7 and -1 7 */
+  assert_int_equal(((int64_t *)tg_data(cp))[1], 21);
+  assert_int_equal(((int64_t *)tg_data(cp))[3], -7);
+  /* sort of int64, exact and stable */
+  tg_tensor *idx = NULL;
+  tg_tensor *s = tg_sort(tg_from_i64(TG_SHAPE(3), (int64_t[]){big, big - 1, big}), 0, true, &idx);
+  assert_int_equal(s->dtype, TG_INT64);
+  assert_true(((int64_t *)tg_data(s))[2] == big - 1);
+  assert_int_equal(((int64_t *)tg_data(idx))[0], 0);
+  assert_int_equal(((int64_t *)tg_data(idx))[1], 2);
+}
+
+static void test_topk_unique_edges(void **state) {
+  (void)state;
+  /* topk of a 0-d input with k = 0 gives the element, as PyTorch */
+  tg_tensor *idx = NULL;
+  tg_tensor *t = tg_topk(tg_from_f64(0, NULL, (double[]){2.5}), 0, 0, true, true, &idx);
+  assert_non_null(t);
+  assert_int_equal(t->ndim, 0);
+  assert_close(tg_get_flat(t, 0), 2.5, 0);
+  assert_null(tg_topk(tg_from_f64(0, NULL, (double[]){2.5}), 2, 0, true, true, NULL));
+  /* unique of bool writes bool (one byte) values: no overflow */
+  tg_tensor *cnt = NULL;
+  tg_tensor *u = tg_unique(tg_from_bool(TG_SHAPE(5), (bool[]){true, false, true, true, false}), true, NULL, &cnt);
+  assert_int_equal(u->dtype, TG_BOOL);
+  assert_int_equal(u->numel, 2);
+  assert_true(tg_get_flat(u, 0) == 0 && tg_get_flat(u, 1) == 1);
+  assert_int_equal(((int64_t *)tg_data(cnt))[1], 3);
+}
+
 static void test_unique(void **state) {
   (void)state;
   tg_tensor *inv = NULL, *cnt = NULL;
@@ -787,7 +890,7 @@ static void test_errors(void **state) {
   ERR(tg_median_dim(a, 2, false, NULL), "median");
   ERR(tg_kthvalue(a, 4, 1, false, NULL), "kthvalue");
   ERR(tg_cumsum(a, 2), "cumsum");
-  ERR(tg_cumprod(i64, 0), "cumprod");
+  ERR(tg_cumprod(i64, 5), "cumprod");
   ERR(tg_logcumsumexp(NULL, 0), "logcumsumexp");
   ERR(tg_sort(a, -3, false, NULL), "sort");
   ERR(tg_topk(a, -1, 1, true, true, NULL), "topk");
@@ -826,6 +929,8 @@ int main(void) {
       TG_TEST(test_argmax_argmin),   TG_TEST(test_median_kthvalue),  TG_TEST(test_scans_grad),
       TG_TEST(test_cumprod_zeros),   TG_TEST(test_logcumsumexp_stable), TG_TEST(test_sort_topk_grad),
       TG_TEST(test_sort_ties_nan),   TG_TEST(test_unique),           TG_TEST(test_errors),
+      TG_TEST(test_one_element_slots), TG_TEST(test_std_constant_slot), TG_TEST(test_norm_inf_edges),
+      TG_TEST(test_integer_inputs), TG_TEST(test_topk_unique_edges),
       TG_TEST(test_float32),
   };
   int rc = cmocka_run_group_tests_name("ops_reduce", tests, NULL, NULL);

@@ -3,6 +3,8 @@ import family_elementwise  # noqa: F401
 import family_linalg_index  # noqa: F401
 import family_loss  # noqa: F401
 import family_promotion  # noqa: F401
+import family_bool  # noqa: F401
 import family_reduce  # noqa: F401
+import family_reduce_stats  # noqa: F401
 import family_shape  # noqa: F401
 from oracle_gen import REGISTRY  # noqa: F401
