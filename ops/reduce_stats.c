@@ -125,7 +125,8 @@ static void ties_backward(tg_node *n, tg_tensor *g, tg_tensor **gi, bool sgn, bo
     }
     for (size_t i = 0; i < x->numel; i++) {
       double c = cnt[f.slot[i]];
-      m[i] = m[i] / c;
+      /* an inf norm that is NaN matches no |x|: gradient 0 there, as PyTorch */
+      m[i] = sgn && c == 0 ? 0.0 : m[i] / c;
       if (sgn) m[i] *= f.xv[i] > 0 ? 1.0 : f.xv[i] < 0 ? -1.0 : 0.0;
     }
     gi[0] = tg_mul(ops_expand_reduced(g, x, mask), like_x(x, m));

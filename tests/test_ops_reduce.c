@@ -793,6 +793,10 @@ static void test_norm_inf_edges(void **state) {
   tg_tensor *x = tg_from_f64(TG_SHAPE(3), (double[]){1, NAN, 3});
   assert_true(isnan(tg_get_flat(tg_norm(x, INFINITY, 0, NULL, false), 0)));
   assert_true(isnan(tg_get_flat(tg_norm(x, -INFINITY, 0, NULL, false), 0)));
+  /* and matches no element: the gradient is 0 everywhere (PyTorch), not 0/0 */
+  tg_tensor *xg = tg_requires_grad_(tg_from_f64(TG_SHAPE(3), (double[]){1, NAN, -3}), true);
+  assert_int_equal(tg_backward(tg_norm(xg, INFINITY, 0, NULL, false), NULL, false), 0);
+  for (size_t i = 0; i < 3; i++) assert_true(tg_get_flat(xg->grad, i) == 0);
 }
 
 static void test_integer_inputs(void **state) {

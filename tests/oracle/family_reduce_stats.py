@@ -112,6 +112,18 @@ def torch_norm(x, p):
 
 
 op("norm", norm_gen(False), torch_norm)
+def nan_norm(rng):
+    """inf norms with a NaN: NaN wins, as PyTorch"""
+    shape = [rng.randint(1, 4) for _ in range(rng.randint(1, 3))]
+    x = tensor(rng, shape, "away")
+    x.values[rng.randrange(len(x.values))] = math.nan
+    return [x], {"p": rng.choice(["inf", "-inf"]), "dims": rand_dims(rng, len(shape), bad=0),
+                 "keepdim": rng.randint(0, 1)}
+
+
+op("norm_nan", nan_norm, torch_norm, c_name="norm")
+op("linalg_vector_norm_nan", nan_norm,
+   lambda x, p: torch.linalg.vector_norm(x[0], torch_p(p), p["dims"], keepdim=kb(p)), c_name="linalg_vector_norm")
 op("linalg_vector_norm", norm_gen(True),
    lambda x, p: torch.linalg.vector_norm(x[0], torch_p(p), p["dims"], keepdim=kb(p)))
 
@@ -176,6 +188,7 @@ op("logcumsumexp", scan_gen(), lambda x, p: torch.logcumsumexp(x[0], p["dim"]))
 
 def inf_scan(rng):
     shape = [rng.randint(1, 4) for _ in range(rng.randint(1, 2))]
+    # forward only: the gradient at +-inf is left (PyTorch's is NaN at leading -inf and +inf)
     x = tensor(rng, shape, "any", rg=False)
     for k in range(len(x.values)):
         if rng.random() < 0.4:

@@ -214,8 +214,9 @@ def compare_tensor(what, got, want, zeros_ok=False, f32_case=False):
         return f"{what}: dtype {dt}, PyTorch {wdt}"
     wv = want.reshape(-1).tolist()
     rtol = RTOL_F32 if dt == "f32" or f32_case else RTOL_F64
+    exact = dt in ("i64", "bool")  # integers and bools compare exactly
     for j, (a, b) in enumerate(zip(vals, wv)):
-        if not close(a, float(b), rtol):
+        if (a != b) if exact else not close(a, float(b), rtol):
             return f"{what}[{j}] = {a!r}, PyTorch {float(b)!r}"
     return None
 
