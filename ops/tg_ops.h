@@ -76,6 +76,18 @@ tg_tensor *tg_round(tg_tensor *a); /* nearest integer, ties to even */
 tg_tensor *tg_trunc(tg_tensor *a); /* integer part, toward zero */
 tg_tensor *tg_frac(tg_tensor *a); /* a - trunc(a) */
 
+/* ---- binary math, broadcasting (ops/binary_math.c), PyTorch's definitions.
+ * Integer/bool operands: atan2 and copysign give float32, hypot refuses
+ * them, fmod/remainder keep int64 (bool refused; a zero integer divisor is
+ * an error, torch's ZeroDivisionError). lerp wants floats of one dtype. */
+tg_tensor *tg_atan2(tg_tensor *a, tg_tensor *b);     /* angle of (b, a), in [-pi, pi] */
+tg_tensor *tg_fmod(tg_tensor *a, tg_tensor *b);      /* a - trunc(a / b) * b, sign of a */
+tg_tensor *tg_remainder(tg_tensor *a, tg_tensor *b); /* a - floor(a / b) * b, sign of b */
+tg_tensor *tg_hypot(tg_tensor *a, tg_tensor *b);     /* sqrt(a^2 + b^2) */
+tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b);  /* |a| with b's sign bit; no gradient to b */
+tg_tensor *tg_lerp(tg_tensor *start, tg_tensor *end, tg_tensor *weight); /* start + weight * (end - start) */
+tg_tensor *tg_lerp_scalar(tg_tensor *start, tg_tensor *end, double weight);
+
 /* ---- reductions (ops/reduce.c). dims: n_dims entries, negative counts
  * from the end; n_dims 0 reduces everything. */
 tg_tensor *tg_sum(tg_tensor *a);
@@ -272,12 +284,14 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_asin(...) (TG_CALL_SITE(), tg_asin(__VA_ARGS__))
 #define tg_asinh(...) (TG_CALL_SITE(), tg_asinh(__VA_ARGS__))
 #define tg_atan(...) (TG_CALL_SITE(), tg_atan(__VA_ARGS__))
+#define tg_atan2(...) (TG_CALL_SITE(), tg_atan2(__VA_ARGS__))
 #define tg_atanh(...) (TG_CALL_SITE(), tg_atanh(__VA_ARGS__))
 #define tg_cat(...) (TG_CALL_SITE(), tg_cat(__VA_ARGS__))
 #define tg_ceil(...) (TG_CALL_SITE(), tg_ceil(__VA_ARGS__))
 #define tg_clamp(...) (TG_CALL_SITE(), tg_clamp(__VA_ARGS__))
 #define tg_clone(...) (TG_CALL_SITE(), tg_clone(__VA_ARGS__))
 #define tg_contiguous(...) (TG_CALL_SITE(), tg_contiguous(__VA_ARGS__))
+#define tg_copysign(...) (TG_CALL_SITE(), tg_copysign(__VA_ARGS__))
 #define tg_cos(...) (TG_CALL_SITE(), tg_cos(__VA_ARGS__))
 #define tg_cosh(...) (TG_CALL_SITE(), tg_cosh(__VA_ARGS__))
 #define tg_cumprod(...) (TG_CALL_SITE(), tg_cumprod(__VA_ARGS__))
@@ -296,12 +310,14 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_expm1(...) (TG_CALL_SITE(), tg_expm1(__VA_ARGS__))
 #define tg_flatten(...) (TG_CALL_SITE(), tg_flatten(__VA_ARGS__))
 #define tg_floor(...) (TG_CALL_SITE(), tg_floor(__VA_ARGS__))
+#define tg_fmod(...) (TG_CALL_SITE(), tg_fmod(__VA_ARGS__))
 #define tg_frac(...) (TG_CALL_SITE(), tg_frac(__VA_ARGS__))
 #define tg_gather(...) (TG_CALL_SITE(), tg_gather(__VA_ARGS__))
 #define tg_ge(...) (TG_CALL_SITE(), tg_ge(__VA_ARGS__))
 #define tg_ge_scalar(...) (TG_CALL_SITE(), tg_ge_scalar(__VA_ARGS__))
 #define tg_gt(...) (TG_CALL_SITE(), tg_gt(__VA_ARGS__))
 #define tg_gt_scalar(...) (TG_CALL_SITE(), tg_gt_scalar(__VA_ARGS__))
+#define tg_hypot(...) (TG_CALL_SITE(), tg_hypot(__VA_ARGS__))
 #define tg_index_add(...) (TG_CALL_SITE(), tg_index_add(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
 #define tg_isfinite(...) (TG_CALL_SITE(), tg_isfinite(__VA_ARGS__))
@@ -311,6 +327,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_le(...) (TG_CALL_SITE(), tg_le(__VA_ARGS__))
 #define tg_le_scalar(...) (TG_CALL_SITE(), tg_le_scalar(__VA_ARGS__))
 #define tg_leaky_relu(...) (TG_CALL_SITE(), tg_leaky_relu(__VA_ARGS__))
+#define tg_lerp(...) (TG_CALL_SITE(), tg_lerp(__VA_ARGS__))
+#define tg_lerp_scalar(...) (TG_CALL_SITE(), tg_lerp_scalar(__VA_ARGS__))
 #define tg_linalg_vector_norm(...) (TG_CALL_SITE(), tg_linalg_vector_norm(__VA_ARGS__))
 #define tg_log(...) (TG_CALL_SITE(), tg_log(__VA_ARGS__))
 #define tg_log10(...) (TG_CALL_SITE(), tg_log10(__VA_ARGS__))
@@ -354,6 +372,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_prod_dim(...) (TG_CALL_SITE(), tg_prod_dim(__VA_ARGS__))
 #define tg_reciprocal(...) (TG_CALL_SITE(), tg_reciprocal(__VA_ARGS__))
 #define tg_relu(...) (TG_CALL_SITE(), tg_relu(__VA_ARGS__))
+#define tg_remainder(...) (TG_CALL_SITE(), tg_remainder(__VA_ARGS__))
 #define tg_reshape(...) (TG_CALL_SITE(), tg_reshape(__VA_ARGS__))
 #define tg_reshape_infer(...) (TG_CALL_SITE(), tg_reshape_infer(__VA_ARGS__))
 #define tg_round(...) (TG_CALL_SITE(), tg_round(__VA_ARGS__))

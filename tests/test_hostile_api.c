@@ -452,7 +452,17 @@ static void test_null_ops_api(void **state) {
   BIN(tg_pow, "pow");
   BIN(tg_maximum, "maximum");
   BIN(tg_minimum, "minimum");
+  BIN(tg_atan2, "atan2");
+  BIN(tg_fmod, "fmod");
+  BIN(tg_remainder, "remainder");
+  BIN(tg_hypot, "hypot");
+  BIN(tg_copysign, "copysign");
 #undef BIN
+  N_PTR(tg_lerp, 1, tg_lerp(NULL, a, a), "lerp: argument 1 is NULL");
+  N_PTR(tg_lerp, 2, tg_lerp(a, NULL, a), "lerp: argument 2 is NULL");
+  N_PTR(tg_lerp, 3, tg_lerp(a, a, NULL), "lerp: argument 3 is NULL");
+  N_PTR(tg_lerp_scalar, 1, tg_lerp_scalar(NULL, a, 0.5), "lerp_scalar: argument 1 is NULL");
+  N_PTR(tg_lerp_scalar, 2, tg_lerp_scalar(a, NULL, 0.5), "lerp_scalar: argument 2 is NULL");
 #define UN(fn, name, ...) N_PTR(fn, 1, fn(NULL __VA_ARGS__), name ": argument 1 is NULL")
   UN(tg_add_scalar, "add_scalar", , 1.0);
   UN(tg_sub_scalar, "sub_scalar", , 1.0);
@@ -1222,7 +1232,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 333
+#define NULL_FUNCS_COVERED 340
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1295,6 +1305,13 @@ OPF(f_sub, tg_sub(a, b))
 OPF(f_mul, tg_mul(a, b))
 OPF(f_div, tg_div(a, b))
 OPF(f_pow, tg_pow(a, b))
+OPF(f_atan2, tg_atan2(a, b))
+OPF(f_fmod, tg_fmod(a, b))
+OPF(f_remainder, tg_remainder(a, b))
+OPF(f_hypot, tg_hypot(a, b))
+OPF(f_copysign, tg_copysign(a, b))
+OPF(f_lerp, tg_lerp(a, b, c))
+OPF(f_lerp_scalar, tg_lerp_scalar(a, b, 0.3))
 OPF(f_maximum, tg_maximum(a, b))
 OPF(f_minimum, tg_minimum(a, b))
 OPF(f_add_scalar, tg_add_scalar(a, 1.5))
@@ -1554,6 +1571,13 @@ static const zero_case zero_cases[] = {
     {"tg_sub", f_sub, 2, {IN('n', 2, 0), IN('n', 1, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
     {"tg_mul", f_mul, 2, {IN('n', 0, 3), IN('n', 1, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
     {"tg_div", f_div, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_atan2", f_atan2, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_fmod", f_fmod, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_remainder", f_remainder, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_hypot", f_hypot, 2, {IN('p', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_copysign", f_copysign, 2, {IN('p', 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_lerp", f_lerp, 3, {IN('n', 0, 3), IN('n', 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "000"},
+    {"tg_lerp_scalar", f_lerp_scalar, 2, {IN('n', 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
     {"tg_pow", f_pow, 2, {IN('p', 2, 0), IN('n', 2, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
     {"tg_maximum", f_maximum, 2, {IN('n', 0, 3), IN('n', 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
     {"tg_minimum", f_minimum, 2, {IN('n', 2, 0), IN('n', 2, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
@@ -1876,6 +1900,13 @@ static const nc_case nc_cases[] = {
     NC("tg_sub", f_sub, 2, IN('n', 2, 3), IN('n', 2, 3)),
     NC("tg_mul", f_mul, 2, IN('n', 2, 3), IN('n', 2, 1)),
     NC("tg_div", f_div, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_atan2", f_atan2, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_fmod", f_fmod, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_remainder", f_remainder, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_hypot", f_hypot, 2, IN('p', 2, 3), IN('p', 2, 3)),
+    NC("tg_copysign", f_copysign, 2, IN('p', 2, 3), IN('n', 2, 3)),
+    NC("tg_lerp", f_lerp, 3, IN('n', 2, 3), IN('n', 2, 3), IN('n', 2, 3)),
+    NC("tg_lerp_scalar", f_lerp_scalar, 2, IN('n', 2, 3), IN('n', 2, 3)),
     NC("tg_pow", f_pow, 2, IN('p', 2, 3), IN('n', 2, 3)),
     NC("tg_maximum", f_maximum, 2, IN('n', 2, 3), IN('n', 2, 3)),
     NC("tg_minimum", f_minimum, 2, IN('n', 2, 3), IN('n', 3)),
@@ -2189,7 +2220,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 146);
+  assert_int_equal(ops, 153);
 }
 
 /* ======================================================================

@@ -159,11 +159,136 @@ static void test_edges_and_null(void **state) {
   }
 }
 
+/* ---- binary math: gradcheck/gradgradcheck with broadcasting ([m, n]
+ * against [n], a transposed operand) and forward values against libm */
+typedef tg_tensor *(*op2)(tg_tensor *, tg_tensor *);
+static tg_tensor *g_atan2(tg_tensor *a, tg_tensor *b) { return tg_atan2(a, b); }
+static tg_tensor *g_fmod(tg_tensor *a, tg_tensor *b) { return tg_fmod(a, b); }
+static tg_tensor *g_remainder(tg_tensor *a, tg_tensor *b) { return tg_remainder(a, b); }
+static tg_tensor *g_hypot(tg_tensor *a, tg_tensor *b) { return tg_hypot(a, b); }
+static tg_tensor *g_copysign(tg_tensor *a, tg_tensor *b) { return tg_copysign(a, b); }
+static tg_tensor *g_lerp_half(tg_tensor *a, tg_tensor *b) { return tg_lerp_scalar(a, b, 0.3); }
+static double py_rem(double x, double y) { return x - floor(x / y) * y; }
+static double lerp_ref(double x, double y) { return x + 0.3 * (y - x); }
+typedef struct {
+  const char *name;
+  op2 f;
+  double (*ref)(double, double);
+  double blo; /* b drawn in [blo, blo + 2] with a random sign */
+  bool second;
+} case2;
+static const case2 cases2[] = {
+    {"atan2", g_atan2, atan2, 0.3, true},          {"fmod", g_fmod, fmod, 0.7, true},
+    {"remainder", g_remainder, py_rem, 0.7, true}, {"hypot", g_hypot, hypot, 0.3, true},
+    {"copysign", g_copysign, copysign, 0.3, false}, {"lerp_scalar", g_lerp_half, lerp_ref, 0.3, true},
+};
+typedef struct {
+  op2 f;
+} ctx2;
+static tg_tensor *through_t2(tg_tensor **in, void *c) {
+  return ((ctx2 *)c)->f(tg_transpose(in[0], 0, 1), in[1]);
+}
+
+static void test_binary(void **state) {
+  (void)state;
+  tg_rng r;
+  tg_rng_seed(&r, 11);
+  for (size_t c = 0; c < sizeof cases2 / sizeof *cases2; c++) {
+    for (int rep = 0; rep < 3; rep++) {
+      size_t m = 1 + (size_t)(tg_rng_uniform(&r) * 4), n = 1 + (size_t)(tg_rng_uniform(&r) * 4);
+      tg_tensor *a = uniform_leaf(&r, n, m, 0.3, 3); /* seen transposed: [m, n] */
+      if (tg_rng_uniform(&r) < 0.5) a = tg_requires_grad_(tg_detach(tg_neg(a)), true);
+      tg_tensor *b = uniform_leaf(&r, 1, n, cases2[c].blo, cases2[c].blo + 2);
+      if (tg_rng_uniform(&r) < 0.5) b = tg_requires_grad_(tg_detach(tg_neg(b)), true);
+      b = tg_requires_grad_(tg_detach(tg_reshape(b, 1, (size_t[]){n})), true);
+      ctx2 cx = {cases2[c].f};
+      tg_tensor *in[2] = {a, b};
+      tg_tensor *y = through_t2(in, &cx);
+      assert_non_null(y);
+      for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+          double want = cases2[c].ref(tg_get(a, (size_t[]){j, i}), tg_get(b, (size_t[]){j}));
+          assert_close(tg_get(y, (size_t[]){i, j}), want, 1e-12 * (1 + fabs(want)));
+        }
+      assert_gradcheck(through_t2, 2, in, &cx);
+      if (cases2[c].second) assert_gradgradcheck(through_t2, 2, in, &cx);
+    }
+  }
+}
+
+static void test_binary_edges(void **state) {
+  (void)state;
+  size_t sh[1] = {4};
+  tg_tensor *a = tg_from_f64(1, sh, (double[]){5, -5, 5, -5});
+  tg_tensor *b = tg_from_f64(1, sh, (double[]){3, 3, -3, -3});
+  double fm[4] = {2, -2, 2, -2}, rm[4] = {2, 1, -1, -2};
+  for (size_t i = 0; i < 4; i++) {
+    assert_close(tg_get_flat(tg_fmod(a, b), i), fm[i], 0);
+    assert_close(tg_get_flat(tg_remainder(a, b), i), rm[i], 0);
+  }
+  /* copysign: no gradient to b (zeros), +-1 to a, 0 at a == 0 */
+  tg_tensor *x = tg_requires_grad_(tg_from_f64(1, (size_t[]){3}, (double[]){2, -2, 0}), true);
+  tg_tensor *s = tg_requires_grad_(tg_from_f64(1, (size_t[]){3}, (double[]){-1, -1, 1}), true);
+  assert_int_equal(tg_backward(tg_sum(tg_copysign(x, s)), NULL, false), 0);
+  double gx[3] = {-1, 1, 0};
+  for (size_t i = 0; i < 3; i++) {
+    assert_close(tg_get_flat(x->grad, i), gx[i], 0);
+    assert_close(tg_get_flat(s->grad, i), 0, 0);
+  }
+  /* integer operands as torch 1.13 */
+  tg_tensor *i = tg_from_i64(1, (size_t[]){2}, (int64_t[]){7, -7});
+  tg_tensor *j = tg_from_i64(1, (size_t[]){2}, (int64_t[]){2, 2});
+  tg_tensor *z = tg_from_i64(1, (size_t[]){2}, (int64_t[]){2, 0});
+  tg_tensor *r = tg_remainder(i, j);
+  assert_int_equal(r->dtype, TG_INT64);
+  assert_close(tg_get_flat(r, 1), 1, 0);
+  assert_close(tg_get_flat(tg_fmod(i, j), 1), -1, 0);
+  assert_int_equal(tg_atan2(i, j)->dtype, TG_FLOAT32);
+  assert_int_equal(tg_copysign(i, j)->dtype, TG_FLOAT32);
+  assert_null(tg_fmod(i, z));
+  assert_non_null(strstr(tg_last_error(), "fmod: ZeroDivisionError"));
+  assert_null(tg_remainder(i, z));
+  assert_non_null(strstr(tg_last_error(), "remainder"));
+  assert_null(tg_hypot(i, j));
+  assert_non_null(strstr(tg_last_error(), "hypot: not implemented for int64"));
+  assert_null(tg_lerp_scalar(i, j, 0.5));
+  assert_non_null(strstr(tg_last_error(), "lerp_scalar"));
+  tg_tensor *f32 = tg_ones(TG_FLOAT32, 1, sh), *f64 = tg_ones(TG_FLOAT64, 1, sh);
+  assert_null(tg_lerp(f32, f32, f64));
+  assert_non_null(strstr(tg_last_error(), "lerp: expected dtype float32 for argument 3"));
+  tg_clear_error();
+  assert_null(tg_lerp(f32, f32, NULL));
+  assert_non_null(strstr(tg_last_error(), "lerp: argument 3 is NULL"));
+  tg_clear_error();
+}
+
+/* lerp with three broadcast tensors */
+static tg_tensor *lerp3(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_lerp(tg_transpose(in[0], 0, 1), in[1], in[2]);
+}
+static void test_lerp(void **state) {
+  (void)state;
+  tg_rng r;
+  tg_rng_seed(&r, 12);
+  tg_tensor *in[3] = {test_leaf(&r, 2, (size_t[]){3, 2}), test_leaf(&r, 1, (size_t[]){3}),
+                      test_leaf(&r, 2, (size_t[]){2, 1})};
+  tg_tensor *y = lerp3(in, NULL);
+  double want = tg_get(in[0], (size_t[]){2, 1}) +
+                tg_get(in[2], (size_t[]){1, 0}) * (tg_get(in[1], (size_t[]){2}) - tg_get(in[0], (size_t[]){2, 1}));
+  assert_close(tg_get(y, (size_t[]){1, 2}), want, 1e-14);
+  assert_gradcheck(lerp3, 3, in, NULL);
+  assert_gradgradcheck(lerp3, 3, in, NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_forward_and_grads),
       TG_TEST(test_promotion),
       TG_TEST(test_edges_and_null),
+      TG_TEST(test_binary),
+      TG_TEST(test_binary_edges),
+      TG_TEST(test_lerp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

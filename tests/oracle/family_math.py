@@ -58,3 +58,64 @@ INT_DOMS = {"log2": "pos_int", "log10": "pos_int", "rsqrt": "pos_int", "reciproc
 for name in ['log1p', 'expm1', 'log2', 'log10', 'exp2', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'erf', 'erfc', 'reciprocal', 'rsqrt', 'square', 'sign', 'floor', 'ceil', 'round', 'trunc', 'frac']:
     op("promote_" + name, integer_unary(INT_DOMS.get(name, "int3")),
        with_default_float32(lambda x, p, f=getattr(torch, name): f(x[0])), c_name=name)
+
+
+# ---- binary math (ops/binary_math.c)
+from oracle_gen import bcast_shapes  # noqa: E402
+
+
+def pair(da, db):
+    def gen(rng):
+        sa, sb = bcast_shapes(rng)
+        return [tensor(rng, sa, da), tensor(rng, sb, db)], {}
+    return gen
+
+
+op("atan2", pair("any", "away"), lambda x, p: torch.atan2(x[0], x[1]))
+# divisors away from 0; the quotient's jumps are measure zero for N(0,1) draws
+op("fmod", pair("any", "away"), lambda x, p: torch.fmod(x[0], x[1]))
+op("remainder", pair("any", "away"), lambda x, p: torch.remainder(x[0], x[1]))
+op("hypot", pair("away", "away"), lambda x, p: torch.hypot(x[0], x[1]))
+# a != 0: PyTorch's copysign gradient is 0 at a == 0 as tapegrad's, but its
+# finite differences there are not. First order only: tapegrad's d/da is a
+# constant +-1 mask (no second derivative); PyTorch's result/a has a graph
+# whose second derivative is 0 up to rounding
+op("copysign", pair("away", "any"), lambda x, p: torch.copysign(x[0], x[1]), gg=False)
+
+
+def lerp_gen(rng):
+    sa, sb = bcast_shapes(rng)
+    sw = rng.choice([sa, sb, []])
+    return [tensor(rng, sa), tensor(rng, sb), tensor(rng, sw, "any")], {}
+
+
+op("lerp", lerp_gen, lambda x, p: torch.lerp(x[0], x[1], x[2]))
+
+
+def lerp_scalar_gen(rng):
+    sa, sb = bcast_shapes(rng)
+    return [tensor(rng, sa), tensor(rng, sb)], {"w": rng.choice([0.0, 0.25, 0.5, 1.0, -1.5, 2.0])}
+
+
+op("lerp_scalar", lerp_scalar_gen, lambda x, p: torch.lerp(x[0], x[1], p["w"]))
+
+
+def int_pair(int_doms):
+    def gen(rng):
+        sa, sb = bcast_shapes(rng)
+        dts = ["f64", "f32", "i64", "bool"]
+        da, db = rng.choice(dts), rng.choice(dts)
+        if da == db == "f64":
+            db = rng.choice(dts[1:])
+        return [operand(rng, sa, da, "any", int_doms[0]), operand(rng, sb, db, "away", int_doms[1])], {}
+    return gen
+
+
+# hypot's integer operands avoid 0, where PyTorch's float32 second derivative
+# is rounding noise (-4e-6) of an exact 0
+for name, doms in [("atan2", ("int3", "int3")), ("copysign", ("int3", "int3")), ("hypot", ("nonzero", "nonzero")),
+                   ("fmod", ("int3", "nonzero")), ("remainder", ("int3", "nonzero")),
+                   ("fmod_zero", ("int3", "int3")), ("remainder_zero", ("int3", "int3"))]:
+    c = name.replace("_zero", "")
+    op("promote_" + name, int_pair(doms), with_default_float32(lambda x, p, f=getattr(torch, c): f(x[0], x[1])),
+       gg=c != "copysign", c_name=c)

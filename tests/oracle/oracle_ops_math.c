@@ -26,6 +26,13 @@ ONE(ceil, tg_ceil(x[0]))
 ONE(round, tg_round(x[0]))
 ONE(trunc, tg_trunc(x[0]))
 ONE(frac, tg_frac(x[0]))
+ONE(atan2, tg_atan2(x[0], x[1]))
+ONE(fmod, tg_fmod(x[0], x[1]))
+ONE(remainder, tg_remainder(x[0], x[1]))
+ONE(hypot, tg_hypot(x[0], x[1]))
+ONE(copysign, tg_copysign(x[0], x[1]))
+ONE(lerp, tg_lerp(x[0], x[1], x[2]))
+ONE(lerp_scalar, tg_lerp_scalar(x[0], x[1], NUM("w", 0.5)))
 
 const oracle_op oracle_math_ops[] = {
     E(log1p),
@@ -53,5 +60,6 @@ const oracle_op oracle_math_ops[] = {
     E(round),
     E(trunc),
     E(frac),
+    E(atan2), E(fmod), E(remainder), E(hypot), E(copysign), E(lerp), E(lerp_scalar),
     {NULL, NULL},
 };
