@@ -61,3 +61,41 @@ MATH_OP(ceil, "CeilBackward", ceil(x), 0, zero_grad(g))
 MATH_OP(round, "RoundBackward", nearbyint(x), 0, zero_grad(g))
 MATH_OP(trunc, "TruncBackward", trunc(x), 0, zero_grad(g))
 MATH_OP(frac, "FracBackward", x - trunc(x), 0, tg_mul_scalar(g, 1.0))
+
+/* erfinv: Giles' single-precision approximation, then two Newton steps on
+ * erf(x) = y (quadratic convergence: full double precision); +-1 give +-inf
+ * and |y| > 1 NaN, as PyTorch */
+static double erfinv_f64(double y) {
+  if (!(fabs(y) < 1)) return fabs(y) == 1 ? copysign(INFINITY, y) : NAN;
+  double w = -log((1 - y) * (1 + y)), x;
+  if (w < 5) {
+    w -= 2.5;
+    x = 2.81022636e-08;
+    x = 3.43273939e-07 + x * w;
+    x = -3.5233877e-06 + x * w;
+    x = -4.39150654e-06 + x * w;
+    x = 0.00021858087 + x * w;
+    x = -0.00125372503 + x * w;
+    x = -0.00417768164 + x * w;
+    x = 0.246640727 + x * w;
+    x = 1.50140941 + x * w;
+  } else {
+    w = sqrt(w) - 3;
+    x = -0.000200214257;
+    x = 0.000100950558 + x * w;
+    x = 0.00134934322 + x * w;
+    x = -0.00367342844 + x * w;
+    x = 0.00573950773 + x * w;
+    x = -0.0076224613 + x * w;
+    x = 0.00943887047 + x * w;
+    x = 1.00167406 + x * w;
+    x = 2.83297682 + x * w;
+  }
+  x *= y;
+  for (int i = 0; i < 2; i++) x -= (erf(x) - y) / (TWO_OVER_SQRTPI * exp(-x * x));
+  return x;
+}
+static inline float erfinv_f32(float y) { return (float)erfinv_f64(y); }
+/* erfinv' = sqrt(pi)/2 * exp(erfinv(x)^2), from the saved output */
+MATH_OP(erfinv, "ErfinvBackward", _Generic(x, float: erfinv_f32, default: erfinv_f64)(x), OUT,
+        tg_mul(g, tg_mul_scalar(tg_exp(tg_square(y)), 1 / TWO_OVER_SQRTPI)))

@@ -66,6 +66,7 @@ tg_tensor *tg_acosh(tg_tensor *a); /* acosh(a) */
 tg_tensor *tg_atanh(tg_tensor *a); /* atanh(a) */
 tg_tensor *tg_erf(tg_tensor *a); /* 2/sqrt(pi) * integral_0^a exp(-t^2) dt */
 tg_tensor *tg_erfc(tg_tensor *a); /* 1 - erf(a) */
+tg_tensor *tg_erfinv(tg_tensor *a); /* y with erf(y) = a; +-inf at +-1 */
 tg_tensor *tg_reciprocal(tg_tensor *a); /* 1 / a */
 tg_tensor *tg_rsqrt(tg_tensor *a); /* 1 / sqrt(a) */
 tg_tensor *tg_square(tg_tensor *a); /* a * a */
@@ -304,6 +305,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_eq_scalar(...) (TG_CALL_SITE(), tg_eq_scalar(__VA_ARGS__))
 #define tg_erf(...) (TG_CALL_SITE(), tg_erf(__VA_ARGS__))
 #define tg_erfc(...) (TG_CALL_SITE(), tg_erfc(__VA_ARGS__))
+#define tg_erfinv(...) (TG_CALL_SITE(), tg_erfinv(__VA_ARGS__))
 #define tg_exp(...) (TG_CALL_SITE(), tg_exp(__VA_ARGS__))
 #define tg_exp2(...) (TG_CALL_SITE(), tg_exp2(__VA_ARGS__))
 #define tg_expand(...) (TG_CALL_SITE(), tg_expand(__VA_ARGS__))

@@ -494,6 +494,7 @@ static void test_null_ops_api(void **state) {
   UN(tg_atanh, "atanh");
   UN(tg_erf, "erf");
   UN(tg_erfc, "erfc");
+  UN(tg_erfinv, "erfinv");
   UN(tg_reciprocal, "reciprocal");
   UN(tg_rsqrt, "rsqrt");
   UN(tg_square, "square");
@@ -1232,7 +1233,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 340
+#define NULL_FUNCS_COVERED 341
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1344,6 +1345,7 @@ OPF(f_acosh, tg_acosh(tg_add_scalar(a, 1.0)))
 OPF(f_atanh, tg_atanh(tg_mul_scalar(a, 0.4)))
 OPF(f_erf, tg_erf(a))
 OPF(f_erfc, tg_erfc(a))
+OPF(f_erfinv, tg_erfinv(tg_mul_scalar(a, 0.4)))
 OPF(f_reciprocal, tg_reciprocal(a))
 OPF(f_rsqrt, tg_rsqrt(a))
 OPF(f_square, tg_square(a))
@@ -1613,6 +1615,7 @@ static const zero_case zero_cases[] = {
     Z1("tg_atanh", f_atanh, IN('p', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_erf", f_erf, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_erfc", f_erfc, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_erfinv", f_erfinv, IN('p', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_reciprocal", f_reciprocal, IN('p', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_rsqrt", f_rsqrt, IN('p', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_square", f_square, IN('n', 2, 0), OUT(2, 0), NO_FILL),
@@ -1940,6 +1943,7 @@ static const nc_case nc_cases[] = {
     NC("tg_atanh", f_atanh, 1, IN('p', 2, 3)),
     NC("tg_erf", f_erf, 1, IN('n', 2, 3)),
     NC("tg_erfc", f_erfc, 1, IN('n', 2, 3)),
+    NC("tg_erfinv", f_erfinv, 1, IN('p', 2, 3)),
     NC("tg_reciprocal", f_reciprocal, 1, IN('p', 2, 3)),
     NC("tg_rsqrt", f_rsqrt, 1, IN('p', 2, 3)),
     NC("tg_square", f_square, 1, IN('n', 2, 3)),
@@ -2220,7 +2224,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 153);
+  assert_int_equal(ops, 154);
 }
 
 /* ======================================================================

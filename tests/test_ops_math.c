@@ -38,6 +38,8 @@ static tg_tensor *f_acosh(tg_tensor *a) { return tg_acosh(a); }
 static tg_tensor *f_atanh(tg_tensor *a) { return tg_atanh(a); }
 static tg_tensor *f_erf(tg_tensor *a) { return tg_erf(a); }
 static tg_tensor *f_erfc(tg_tensor *a) { return tg_erfc(a); }
+static tg_tensor *f_erfinv(tg_tensor *a) { return tg_erf(tg_erfinv(a)); } /* checked as erf(erfinv(x)) = x */
+static double ref_id(double x) { return x; }
 static tg_tensor *f_reciprocal(tg_tensor *a) { return tg_reciprocal(a); }
 static tg_tensor *f_rsqrt(tg_tensor *a) { return tg_rsqrt(a); }
 static tg_tensor *f_square(tg_tensor *a) { return tg_square(a); }
@@ -57,6 +59,7 @@ static const case1 cases[] = {
     {"cosh", f_cosh, cosh, -2, 2, true},         {"asinh", f_asinh, asinh, -3, 3, true},
     {"acosh", f_acosh, acosh, 1.2, 4, true},     {"atanh", f_atanh, atanh, -0.9, 0.9, true},
     {"erf", f_erf, erf, -2, 2, true},            {"erfc", f_erfc, erfc, -2, 2, true},
+    {"erfinv", f_erfinv, ref_id, -0.95, 0.95, true},
     {"reciprocal", f_reciprocal, ref_recip, 0.3, 3, true},
     {"rsqrt", f_rsqrt, ref_rsqrt, 0.3, 3, true}, {"square", f_square, ref_square, -3, 3, true},
     {"sign", f_sign, ref_sign, -3, 3, false},    {"floor", f_floor, floor, -3, 3, false},

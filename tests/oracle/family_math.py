@@ -31,6 +31,7 @@ op("acosh", unary("gt1"), lambda x, p: torch.acosh(x[0]))
 op("atanh", unary("unit"), lambda x, p: torch.atanh(x[0]))
 op("erf", unary("any"), lambda x, p: torch.erf(x[0]))
 op("erfc", unary("any"), lambda x, p: torch.erfc(x[0]))
+op("erfinv", unary("unit"), lambda x, p: torch.erfinv(x[0]))
 op("reciprocal", unary("away"), lambda x, p: torch.reciprocal(x[0]))
 op("rsqrt", unary("pos"), lambda x, p: torch.rsqrt(x[0]))
 op("square", unary("any"), lambda x, p: torch.square(x[0]))
@@ -55,7 +56,7 @@ def integer_unary(int_dom):
 # on {-1, 0, 1} (atanh(+-1) = +-inf as in torch)
 INT_DOMS = {"log2": "pos_int", "log10": "pos_int", "rsqrt": "pos_int", "reciprocal": "pos_int",
             "acosh": "pos_int", "log1p": "pos_int"}
-for name in ['log1p', 'expm1', 'log2', 'log10', 'exp2', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'erf', 'erfc', 'reciprocal', 'rsqrt', 'square', 'sign', 'floor', 'ceil', 'round', 'trunc', 'frac']:
+for name in ['log1p', 'expm1', 'log2', 'log10', 'exp2', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'erf', 'erfc', 'erfinv', 'reciprocal', 'rsqrt', 'square', 'sign', 'floor', 'ceil', 'round', 'trunc', 'frac']:
     op("promote_" + name, integer_unary(INT_DOMS.get(name, "int3")),
        with_default_float32(lambda x, p, f=getattr(torch, name): f(x[0])), c_name=name)
 

@@ -17,6 +17,7 @@ ONE(acosh, tg_acosh(x[0]))
 ONE(atanh, tg_atanh(x[0]))
 ONE(erf, tg_erf(x[0]))
 ONE(erfc, tg_erfc(x[0]))
+ONE(erfinv, tg_erfinv(x[0]))
 ONE(reciprocal, tg_reciprocal(x[0]))
 ONE(rsqrt, tg_rsqrt(x[0]))
 ONE(square, tg_square(x[0]))
@@ -51,6 +52,7 @@ const oracle_op oracle_math_ops[] = {
     E(atanh),
     E(erf),
     E(erfc),
+    E(erfinv),
     E(reciprocal),
     E(rsqrt),
     E(square),
