@@ -125,6 +125,12 @@ bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b);
 
 /* out = k(a) elementwise (out contiguous, same shape as a) */
 tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, ops_params prm);
+/* a recorded unary op: promotion (ops_promote_unary under name), forward,
+ * node with prm saved in TG_NODE_F, cast back (ops/unary.c) */
+tg_tensor *ops_unary_op(const char *name, tg_tensor *a, const ops_kernel *k, ops_params prm,
+                        const tg_op *op);
+/* a constant (no history) elementwise function of n's input, for masks */
+tg_tensor *ops_unary_mask(tg_node *n, const ops_kernel *k);
 /* out = k(a, b) with broadcasting */
 tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
                               ops_params prm);

@@ -94,7 +94,7 @@ static const char *const int_keeping[] = {"neg", "abs", "relu", "square", "sign"
 static const char *const bool_refusing[] = {"neg", "abs", "relu", "floor", "ceil", "round", "trunc", NULL};
 static const char *const float_only[] = {"leaky_relu", "elu", "softplus", "gelu", "silu", "mish",
                                          "hardtanh", "relu6", "selu", "celu", "softsign",
-                                         "hardsigmoid", "hardswish", "logsigmoid", NULL};
+                                         "hardsigmoid", "hardswish", "logsigmoid", "frac", NULL};
 
 bool ops_promote_unary(const char *op, tg_tensor **a, tg_dtype *cast_to) {
   *cast_to = (tg_dtype)-1;

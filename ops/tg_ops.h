@@ -45,6 +45,50 @@ tg_tensor *tg_elu(tg_tensor *a, double alpha);
 tg_tensor *tg_softplus(tg_tensor *a, double beta, double threshold); /* PyTorch: 1, 20 */
 tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi); /* NaN bound = unbounded */
 
+/* ---- more unary math (ops/math.c), PyTorch's definitions. int64/bool
+ * input: square, sign, floor, ceil, round, trunc keep the dtype (bool
+ * square gives int64; floor/ceil/round/trunc refuse bool); frac refuses
+ * integers; the rest compute in float32. round is half to even. sign and
+ * the rounding family have zero gradient, frac's is 1. */
+tg_tensor *tg_log1p(tg_tensor *a); /* log(1 + a) */
+tg_tensor *tg_expm1(tg_tensor *a); /* exp(a) - 1 */
+tg_tensor *tg_log2(tg_tensor *a); /* log2(a) */
+tg_tensor *tg_log10(tg_tensor *a); /* log10(a) */
+tg_tensor *tg_exp2(tg_tensor *a); /* 2 ** a */
+tg_tensor *tg_tan(tg_tensor *a); /* tan(a) */
+tg_tensor *tg_asin(tg_tensor *a); /* asin(a) */
+tg_tensor *tg_acos(tg_tensor *a); /* acos(a) */
+tg_tensor *tg_atan(tg_tensor *a); /* atan(a) */
+tg_tensor *tg_sinh(tg_tensor *a); /* sinh(a) */
+tg_tensor *tg_cosh(tg_tensor *a); /* cosh(a) */
+tg_tensor *tg_asinh(tg_tensor *a); /* asinh(a) */
+tg_tensor *tg_acosh(tg_tensor *a); /* acosh(a) */
+tg_tensor *tg_atanh(tg_tensor *a); /* atanh(a) */
+tg_tensor *tg_erf(tg_tensor *a); /* 2/sqrt(pi) * integral_0^a exp(-t^2) dt */
+tg_tensor *tg_erfc(tg_tensor *a); /* 1 - erf(a) */
+tg_tensor *tg_erfinv(tg_tensor *a); /* y with erf(y) = a; +-inf at +-1 */
+tg_tensor *tg_reciprocal(tg_tensor *a); /* 1 / a */
+tg_tensor *tg_rsqrt(tg_tensor *a); /* 1 / sqrt(a) */
+tg_tensor *tg_square(tg_tensor *a); /* a * a */
+tg_tensor *tg_sign(tg_tensor *a); /* -1, 0 or 1 (NaN gives 0, as PyTorch) */
+tg_tensor *tg_floor(tg_tensor *a); /* largest integer <= a */
+tg_tensor *tg_ceil(tg_tensor *a); /* smallest integer >= a */
+tg_tensor *tg_round(tg_tensor *a); /* nearest integer, ties to even */
+tg_tensor *tg_trunc(tg_tensor *a); /* integer part, toward zero */
+tg_tensor *tg_frac(tg_tensor *a); /* a - trunc(a) */
+
+/* ---- binary math, broadcasting (ops/binary_math.c), PyTorch's definitions.
+ * Integer/bool operands: atan2 and copysign give float32, hypot refuses
+ * them, fmod/remainder keep int64 (bool refused; a zero integer divisor is
+ * an error, torch's ZeroDivisionError). lerp wants floats of one dtype. */
+tg_tensor *tg_atan2(tg_tensor *a, tg_tensor *b);     /* angle of (b, a), in [-pi, pi] */
+tg_tensor *tg_fmod(tg_tensor *a, tg_tensor *b);      /* a - trunc(a / b) * b, sign of a */
+tg_tensor *tg_remainder(tg_tensor *a, tg_tensor *b); /* a - floor(a / b) * b, sign of b */
+tg_tensor *tg_hypot(tg_tensor *a, tg_tensor *b);     /* sqrt(a^2 + b^2) */
+tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b);  /* |a| with b's sign bit; no gradient to b */
+tg_tensor *tg_lerp(tg_tensor *start, tg_tensor *end, tg_tensor *weight); /* start + weight * (end - start) */
+tg_tensor *tg_lerp_scalar(tg_tensor *start, tg_tensor *end, double weight);
+
 /* ---- reductions (ops/reduce.c). dims: n_dims entries, negative counts
  * from the end; n_dims 0 reduces everything. */
 tg_tensor *tg_sum(tg_tensor *a);
@@ -224,6 +268,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
  * functions directly. */
 #if !defined(TG_BUILDING_LIBRARY) && !defined(TG_NO_CALL_SITES) && !defined(__cplusplus)
 #define tg_abs(...) (TG_CALL_SITE(), tg_abs(__VA_ARGS__))
+#define tg_acos(...) (TG_CALL_SITE(), tg_acos(__VA_ARGS__))
+#define tg_acosh(...) (TG_CALL_SITE(), tg_acosh(__VA_ARGS__))
 #define tg_add(...) (TG_CALL_SITE(), tg_add(__VA_ARGS__))
 #define tg_add_scalar(...) (TG_CALL_SITE(), tg_add_scalar(__VA_ARGS__))
 #define tg_all(...) (TG_CALL_SITE(), tg_all(__VA_ARGS__))
@@ -236,11 +282,19 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_argmax_dim(...) (TG_CALL_SITE(), tg_argmax_dim(__VA_ARGS__))
 #define tg_argmin(...) (TG_CALL_SITE(), tg_argmin(__VA_ARGS__))
 #define tg_argmin_dim(...) (TG_CALL_SITE(), tg_argmin_dim(__VA_ARGS__))
+#define tg_asin(...) (TG_CALL_SITE(), tg_asin(__VA_ARGS__))
+#define tg_asinh(...) (TG_CALL_SITE(), tg_asinh(__VA_ARGS__))
+#define tg_atan(...) (TG_CALL_SITE(), tg_atan(__VA_ARGS__))
+#define tg_atan2(...) (TG_CALL_SITE(), tg_atan2(__VA_ARGS__))
+#define tg_atanh(...) (TG_CALL_SITE(), tg_atanh(__VA_ARGS__))
 #define tg_cat(...) (TG_CALL_SITE(), tg_cat(__VA_ARGS__))
+#define tg_ceil(...) (TG_CALL_SITE(), tg_ceil(__VA_ARGS__))
 #define tg_clamp(...) (TG_CALL_SITE(), tg_clamp(__VA_ARGS__))
 #define tg_clone(...) (TG_CALL_SITE(), tg_clone(__VA_ARGS__))
 #define tg_contiguous(...) (TG_CALL_SITE(), tg_contiguous(__VA_ARGS__))
+#define tg_copysign(...) (TG_CALL_SITE(), tg_copysign(__VA_ARGS__))
 #define tg_cos(...) (TG_CALL_SITE(), tg_cos(__VA_ARGS__))
+#define tg_cosh(...) (TG_CALL_SITE(), tg_cosh(__VA_ARGS__))
 #define tg_cumprod(...) (TG_CALL_SITE(), tg_cumprod(__VA_ARGS__))
 #define tg_cumsum(...) (TG_CALL_SITE(), tg_cumsum(__VA_ARGS__))
 #define tg_div(...) (TG_CALL_SITE(), tg_div(__VA_ARGS__))
@@ -249,14 +303,23 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_elu(...) (TG_CALL_SITE(), tg_elu(__VA_ARGS__))
 #define tg_eq(...) (TG_CALL_SITE(), tg_eq(__VA_ARGS__))
 #define tg_eq_scalar(...) (TG_CALL_SITE(), tg_eq_scalar(__VA_ARGS__))
+#define tg_erf(...) (TG_CALL_SITE(), tg_erf(__VA_ARGS__))
+#define tg_erfc(...) (TG_CALL_SITE(), tg_erfc(__VA_ARGS__))
+#define tg_erfinv(...) (TG_CALL_SITE(), tg_erfinv(__VA_ARGS__))
 #define tg_exp(...) (TG_CALL_SITE(), tg_exp(__VA_ARGS__))
+#define tg_exp2(...) (TG_CALL_SITE(), tg_exp2(__VA_ARGS__))
 #define tg_expand(...) (TG_CALL_SITE(), tg_expand(__VA_ARGS__))
+#define tg_expm1(...) (TG_CALL_SITE(), tg_expm1(__VA_ARGS__))
 #define tg_flatten(...) (TG_CALL_SITE(), tg_flatten(__VA_ARGS__))
+#define tg_floor(...) (TG_CALL_SITE(), tg_floor(__VA_ARGS__))
+#define tg_fmod(...) (TG_CALL_SITE(), tg_fmod(__VA_ARGS__))
+#define tg_frac(...) (TG_CALL_SITE(), tg_frac(__VA_ARGS__))
 #define tg_gather(...) (TG_CALL_SITE(), tg_gather(__VA_ARGS__))
 #define tg_ge(...) (TG_CALL_SITE(), tg_ge(__VA_ARGS__))
 #define tg_ge_scalar(...) (TG_CALL_SITE(), tg_ge_scalar(__VA_ARGS__))
 #define tg_gt(...) (TG_CALL_SITE(), tg_gt(__VA_ARGS__))
 #define tg_gt_scalar(...) (TG_CALL_SITE(), tg_gt_scalar(__VA_ARGS__))
+#define tg_hypot(...) (TG_CALL_SITE(), tg_hypot(__VA_ARGS__))
 #define tg_index_add(...) (TG_CALL_SITE(), tg_index_add(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
 #define tg_isfinite(...) (TG_CALL_SITE(), tg_isfinite(__VA_ARGS__))
@@ -266,8 +329,13 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_le(...) (TG_CALL_SITE(), tg_le(__VA_ARGS__))
 #define tg_le_scalar(...) (TG_CALL_SITE(), tg_le_scalar(__VA_ARGS__))
 #define tg_leaky_relu(...) (TG_CALL_SITE(), tg_leaky_relu(__VA_ARGS__))
+#define tg_lerp(...) (TG_CALL_SITE(), tg_lerp(__VA_ARGS__))
+#define tg_lerp_scalar(...) (TG_CALL_SITE(), tg_lerp_scalar(__VA_ARGS__))
 #define tg_linalg_vector_norm(...) (TG_CALL_SITE(), tg_linalg_vector_norm(__VA_ARGS__))
 #define tg_log(...) (TG_CALL_SITE(), tg_log(__VA_ARGS__))
+#define tg_log10(...) (TG_CALL_SITE(), tg_log10(__VA_ARGS__))
+#define tg_log1p(...) (TG_CALL_SITE(), tg_log1p(__VA_ARGS__))
+#define tg_log2(...) (TG_CALL_SITE(), tg_log2(__VA_ARGS__))
 #define tg_log_softmax(...) (TG_CALL_SITE(), tg_log_softmax(__VA_ARGS__))
 #define tg_logcumsumexp(...) (TG_CALL_SITE(), tg_logcumsumexp(__VA_ARGS__))
 #define tg_logical_and(...) (TG_CALL_SITE(), tg_logical_and(__VA_ARGS__))
@@ -304,19 +372,26 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_pow_scalar(...) (TG_CALL_SITE(), tg_pow_scalar(__VA_ARGS__))
 #define tg_prod(...) (TG_CALL_SITE(), tg_prod(__VA_ARGS__))
 #define tg_prod_dim(...) (TG_CALL_SITE(), tg_prod_dim(__VA_ARGS__))
+#define tg_reciprocal(...) (TG_CALL_SITE(), tg_reciprocal(__VA_ARGS__))
 #define tg_relu(...) (TG_CALL_SITE(), tg_relu(__VA_ARGS__))
+#define tg_remainder(...) (TG_CALL_SITE(), tg_remainder(__VA_ARGS__))
 #define tg_reshape(...) (TG_CALL_SITE(), tg_reshape(__VA_ARGS__))
 #define tg_reshape_infer(...) (TG_CALL_SITE(), tg_reshape_infer(__VA_ARGS__))
+#define tg_round(...) (TG_CALL_SITE(), tg_round(__VA_ARGS__))
+#define tg_rsqrt(...) (TG_CALL_SITE(), tg_rsqrt(__VA_ARGS__))
 #define tg_rsub_scalar(...) (TG_CALL_SITE(), tg_rsub_scalar(__VA_ARGS__))
 #define tg_scatter_add(...) (TG_CALL_SITE(), tg_scatter_add(__VA_ARGS__))
 #define tg_select(...) (TG_CALL_SITE(), tg_select(__VA_ARGS__))
 #define tg_sigmoid(...) (TG_CALL_SITE(), tg_sigmoid(__VA_ARGS__))
+#define tg_sign(...) (TG_CALL_SITE(), tg_sign(__VA_ARGS__))
 #define tg_sin(...) (TG_CALL_SITE(), tg_sin(__VA_ARGS__))
+#define tg_sinh(...) (TG_CALL_SITE(), tg_sinh(__VA_ARGS__))
 #define tg_slice(...) (TG_CALL_SITE(), tg_slice(__VA_ARGS__))
 #define tg_softmax(...) (TG_CALL_SITE(), tg_softmax(__VA_ARGS__))
 #define tg_softplus(...) (TG_CALL_SITE(), tg_softplus(__VA_ARGS__))
 #define tg_sort(...) (TG_CALL_SITE(), tg_sort(__VA_ARGS__))
 #define tg_sqrt(...) (TG_CALL_SITE(), tg_sqrt(__VA_ARGS__))
+#define tg_square(...) (TG_CALL_SITE(), tg_square(__VA_ARGS__))
 #define tg_squeeze(...) (TG_CALL_SITE(), tg_squeeze(__VA_ARGS__))
 #define tg_squeeze_all(...) (TG_CALL_SITE(), tg_squeeze_all(__VA_ARGS__))
 #define tg_stack(...) (TG_CALL_SITE(), tg_stack(__VA_ARGS__))
@@ -328,10 +403,12 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_sum_dims(...) (TG_CALL_SITE(), tg_sum_dims(__VA_ARGS__))
 #define tg_sum_to_shape(...) (TG_CALL_SITE(), tg_sum_to_shape(__VA_ARGS__))
 #define tg_t(...) (TG_CALL_SITE(), tg_t(__VA_ARGS__))
+#define tg_tan(...) (TG_CALL_SITE(), tg_tan(__VA_ARGS__))
 #define tg_tanh(...) (TG_CALL_SITE(), tg_tanh(__VA_ARGS__))
 #define tg_to_dtype(...) (TG_CALL_SITE(), tg_to_dtype(__VA_ARGS__))
 #define tg_topk(...) (TG_CALL_SITE(), tg_topk(__VA_ARGS__))
 #define tg_transpose(...) (TG_CALL_SITE(), tg_transpose(__VA_ARGS__))
+#define tg_trunc(...) (TG_CALL_SITE(), tg_trunc(__VA_ARGS__))
 #define tg_unique(...) (TG_CALL_SITE(), tg_unique(__VA_ARGS__))
 #define tg_unsqueeze(...) (TG_CALL_SITE(), tg_unsqueeze(__VA_ARGS__))
 #define tg_var(...) (TG_CALL_SITE(), tg_var(__VA_ARGS__))

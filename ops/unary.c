@@ -4,7 +4,10 @@
 
 #include "ops_internal.h"
 
-static tg_tensor *unary(const char *name, tg_tensor *a, const ops_kernel *k, ops_params prm,
+#define unary ops_unary_op
+#define mask ops_unary_mask
+
+tg_tensor *ops_unary_op(const char *name, tg_tensor *a, const ops_kernel *k, ops_params prm,
                         const tg_op *op) {
   tg_dtype cast_to = (tg_dtype)-1;
   if (__builtin_expect(a && !tg_dtype_is_float(a->dtype), 0) && !ops_promote_unary(name, &a, &cast_to))
@@ -19,8 +22,7 @@ static tg_tensor *unary(const char *name, tg_tensor *a, const ops_kernel *k, ops
   return __builtin_expect((int)cast_to < 0, 1) ? out : ops_promote_back(out, cast_to);
 }
 
-/* a constant elementwise function of the input, for masks */
-static tg_tensor *mask(tg_node *n, const ops_kernel *k) {
+tg_tensor *ops_unary_mask(tg_node *n, const ops_kernel *k) {
   const double *f = tg_node_f(n);
   return ops_unary_forward("mask", n->in[0], k, f ? (ops_params){f[0], f[1]} : (ops_params){0, 0});
 }

@@ -452,7 +452,17 @@ static void test_null_ops_api(void **state) {
   BIN(tg_pow, "pow");
   BIN(tg_maximum, "maximum");
   BIN(tg_minimum, "minimum");
+  BIN(tg_atan2, "atan2");
+  BIN(tg_fmod, "fmod");
+  BIN(tg_remainder, "remainder");
+  BIN(tg_hypot, "hypot");
+  BIN(tg_copysign, "copysign");
 #undef BIN
+  N_PTR(tg_lerp, 1, tg_lerp(NULL, a, a), "lerp: argument 1 is NULL");
+  N_PTR(tg_lerp, 2, tg_lerp(a, NULL, a), "lerp: argument 2 is NULL");
+  N_PTR(tg_lerp, 3, tg_lerp(a, a, NULL), "lerp: argument 3 is NULL");
+  N_PTR(tg_lerp_scalar, 1, tg_lerp_scalar(NULL, a, 0.5), "lerp_scalar: argument 1 is NULL");
+  N_PTR(tg_lerp_scalar, 2, tg_lerp_scalar(a, NULL, 0.5), "lerp_scalar: argument 2 is NULL");
 #define UN(fn, name, ...) N_PTR(fn, 1, fn(NULL __VA_ARGS__), name ": argument 1 is NULL")
   UN(tg_add_scalar, "add_scalar", , 1.0);
   UN(tg_sub_scalar, "sub_scalar", , 1.0);
@@ -468,6 +478,32 @@ static void test_null_ops_api(void **state) {
   UN(tg_sin, "sin");
   UN(tg_cos, "cos");
   UN(tg_tanh, "tanh");
+  UN(tg_log1p, "log1p");
+  UN(tg_expm1, "expm1");
+  UN(tg_log2, "log2");
+  UN(tg_log10, "log10");
+  UN(tg_exp2, "exp2");
+  UN(tg_tan, "tan");
+  UN(tg_asin, "asin");
+  UN(tg_acos, "acos");
+  UN(tg_atan, "atan");
+  UN(tg_sinh, "sinh");
+  UN(tg_cosh, "cosh");
+  UN(tg_asinh, "asinh");
+  UN(tg_acosh, "acosh");
+  UN(tg_atanh, "atanh");
+  UN(tg_erf, "erf");
+  UN(tg_erfc, "erfc");
+  UN(tg_erfinv, "erfinv");
+  UN(tg_reciprocal, "reciprocal");
+  UN(tg_rsqrt, "rsqrt");
+  UN(tg_square, "square");
+  UN(tg_sign, "sign");
+  UN(tg_floor, "floor");
+  UN(tg_ceil, "ceil");
+  UN(tg_round, "round");
+  UN(tg_trunc, "trunc");
+  UN(tg_frac, "frac");
   UN(tg_sigmoid, "sigmoid");
   UN(tg_relu, "relu");
   UN(tg_leaky_relu, "leaky_relu", , 0.01);
@@ -1197,7 +1233,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 308
+#define NULL_FUNCS_COVERED 341
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1270,6 +1306,13 @@ OPF(f_sub, tg_sub(a, b))
 OPF(f_mul, tg_mul(a, b))
 OPF(f_div, tg_div(a, b))
 OPF(f_pow, tg_pow(a, b))
+OPF(f_atan2, tg_atan2(a, b))
+OPF(f_fmod, tg_fmod(a, b))
+OPF(f_remainder, tg_remainder(a, b))
+OPF(f_hypot, tg_hypot(a, b))
+OPF(f_copysign, tg_copysign(a, b))
+OPF(f_lerp, tg_lerp(a, b, c))
+OPF(f_lerp_scalar, tg_lerp_scalar(a, b, 0.3))
 OPF(f_maximum, tg_maximum(a, b))
 OPF(f_minimum, tg_minimum(a, b))
 OPF(f_add_scalar, tg_add_scalar(a, 1.5))
@@ -1286,6 +1329,32 @@ OPF(f_abs, tg_abs(a))
 OPF(f_sin, tg_sin(a))
 OPF(f_cos, tg_cos(a))
 OPF(f_tanh, tg_tanh(a))
+OPF(f_log1p, tg_log1p(a))
+OPF(f_expm1, tg_expm1(a))
+OPF(f_log2, tg_log2(a))
+OPF(f_log10, tg_log10(a))
+OPF(f_exp2, tg_exp2(a))
+OPF(f_tan, tg_tan(tg_mul_scalar(a, 0.5)))
+OPF(f_asin, tg_asin(tg_mul_scalar(a, 0.4)))
+OPF(f_acos, tg_acos(tg_mul_scalar(a, 0.4)))
+OPF(f_atan, tg_atan(a))
+OPF(f_sinh, tg_sinh(a))
+OPF(f_cosh, tg_cosh(a))
+OPF(f_asinh, tg_asinh(a))
+OPF(f_acosh, tg_acosh(tg_add_scalar(a, 1.0)))
+OPF(f_atanh, tg_atanh(tg_mul_scalar(a, 0.4)))
+OPF(f_erf, tg_erf(a))
+OPF(f_erfc, tg_erfc(a))
+OPF(f_erfinv, tg_erfinv(tg_mul_scalar(a, 0.4)))
+OPF(f_reciprocal, tg_reciprocal(a))
+OPF(f_rsqrt, tg_rsqrt(a))
+OPF(f_square, tg_square(a))
+OPF(f_sign, tg_sign(a))
+OPF(f_floor, tg_floor(a))
+OPF(f_ceil, tg_ceil(a))
+OPF(f_round, tg_round(a))
+OPF(f_trunc, tg_trunc(a))
+OPF(f_frac, tg_frac(a))
 OPF(f_sigmoid, tg_sigmoid(a))
 OPF(f_relu, tg_relu(a))
 OPF(f_leaky_relu, tg_leaky_relu(a, 0.1))
@@ -1504,6 +1573,13 @@ static const zero_case zero_cases[] = {
     {"tg_sub", f_sub, 2, {IN('n', 2, 0), IN('n', 1, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
     {"tg_mul", f_mul, 2, {IN('n', 0, 3), IN('n', 1, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
     {"tg_div", f_div, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_atan2", f_atan2, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_fmod", f_fmod, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_remainder", f_remainder, 2, {IN('n', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_hypot", f_hypot, 2, {IN('p', 0, 3), IN('p', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_copysign", f_copysign, 2, {IN('p', 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
+    {"tg_lerp", f_lerp, 3, {IN('n', 0, 3), IN('n', 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "000"},
+    {"tg_lerp_scalar", f_lerp_scalar, 2, {IN('n', 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
     {"tg_pow", f_pow, 2, {IN('p', 2, 0), IN('n', 2, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
     {"tg_maximum", f_maximum, 2, {IN('n', 0, 3), IN('n', 3)}, OUT(0, 3), NULL, NO_FILL, "00"},
     {"tg_minimum", f_minimum, 2, {IN('n', 2, 0), IN('n', 2, 0)}, OUT(2, 0), NULL, NO_FILL, "00"},
@@ -1523,6 +1599,32 @@ static const zero_case zero_cases[] = {
     Z1("tg_sin", f_sin, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_cos", f_cos, IN('n', 0, 3), OUT(0, 3), NO_FILL),
     Z1("tg_tanh", f_tanh, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_log1p", f_log1p, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_expm1", f_expm1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_log2", f_log2, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_log10", f_log10, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_exp2", f_exp2, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_tan", f_tan, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_asin", f_asin, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_acos", f_acos, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_atan", f_atan, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_sinh", f_sinh, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_cosh", f_cosh, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_asinh", f_asinh, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_acosh", f_acosh, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_atanh", f_atanh, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_erf", f_erf, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_erfc", f_erfc, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_erfinv", f_erfinv, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_reciprocal", f_reciprocal, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_rsqrt", f_rsqrt, IN('p', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_square", f_square, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_sign", f_sign, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_floor", f_floor, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_ceil", f_ceil, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_round", f_round, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_trunc", f_trunc, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_frac", f_frac, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_sigmoid", f_sigmoid, IN('n', 0, 3), OUT(0, 3), NO_FILL),
     Z1("tg_relu", f_relu, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_leaky_relu", f_leaky_relu, IN('n', 0, 3), OUT(0, 3), NO_FILL),
@@ -1801,6 +1903,13 @@ static const nc_case nc_cases[] = {
     NC("tg_sub", f_sub, 2, IN('n', 2, 3), IN('n', 2, 3)),
     NC("tg_mul", f_mul, 2, IN('n', 2, 3), IN('n', 2, 1)),
     NC("tg_div", f_div, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_atan2", f_atan2, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_fmod", f_fmod, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_remainder", f_remainder, 2, IN('n', 2, 3), IN('p', 2, 3)),
+    NC("tg_hypot", f_hypot, 2, IN('p', 2, 3), IN('p', 2, 3)),
+    NC("tg_copysign", f_copysign, 2, IN('p', 2, 3), IN('n', 2, 3)),
+    NC("tg_lerp", f_lerp, 3, IN('n', 2, 3), IN('n', 2, 3), IN('n', 2, 3)),
+    NC("tg_lerp_scalar", f_lerp_scalar, 2, IN('n', 2, 3), IN('n', 2, 3)),
     NC("tg_pow", f_pow, 2, IN('p', 2, 3), IN('n', 2, 3)),
     NC("tg_maximum", f_maximum, 2, IN('n', 2, 3), IN('n', 2, 3)),
     NC("tg_minimum", f_minimum, 2, IN('n', 2, 3), IN('n', 3)),
@@ -1818,6 +1927,32 @@ static const nc_case nc_cases[] = {
     NC("tg_sin", f_sin, 1, IN('n', 2, 3)),
     NC("tg_cos", f_cos, 1, IN('n', 2, 3)),
     NC("tg_tanh", f_tanh, 1, IN('n', 2, 3)),
+    NC("tg_log1p", f_log1p, 1, IN('p', 2, 3)),
+    NC("tg_expm1", f_expm1, 1, IN('n', 2, 3)),
+    NC("tg_log2", f_log2, 1, IN('p', 2, 3)),
+    NC("tg_log10", f_log10, 1, IN('p', 2, 3)),
+    NC("tg_exp2", f_exp2, 1, IN('n', 2, 3)),
+    NC("tg_tan", f_tan, 1, IN('p', 2, 3)),
+    NC("tg_asin", f_asin, 1, IN('p', 2, 3)),
+    NC("tg_acos", f_acos, 1, IN('p', 2, 3)),
+    NC("tg_atan", f_atan, 1, IN('n', 2, 3)),
+    NC("tg_sinh", f_sinh, 1, IN('n', 2, 3)),
+    NC("tg_cosh", f_cosh, 1, IN('n', 2, 3)),
+    NC("tg_asinh", f_asinh, 1, IN('n', 2, 3)),
+    NC("tg_acosh", f_acosh, 1, IN('p', 2, 3)),
+    NC("tg_atanh", f_atanh, 1, IN('p', 2, 3)),
+    NC("tg_erf", f_erf, 1, IN('n', 2, 3)),
+    NC("tg_erfc", f_erfc, 1, IN('n', 2, 3)),
+    NC("tg_erfinv", f_erfinv, 1, IN('p', 2, 3)),
+    NC("tg_reciprocal", f_reciprocal, 1, IN('p', 2, 3)),
+    NC("tg_rsqrt", f_rsqrt, 1, IN('p', 2, 3)),
+    NC("tg_square", f_square, 1, IN('n', 2, 3)),
+    NC("tg_sign", f_sign, 1, IN('n', 2, 3)),
+    NC("tg_floor", f_floor, 1, IN('n', 2, 3)),
+    NC("tg_ceil", f_ceil, 1, IN('n', 2, 3)),
+    NC("tg_round", f_round, 1, IN('n', 2, 3)),
+    NC("tg_trunc", f_trunc, 1, IN('n', 2, 3)),
+    NC("tg_frac", f_frac, 1, IN('n', 2, 3)),
     NC("tg_sigmoid", f_sigmoid, 1, IN('n', 2, 3)),
     NC("tg_relu", f_relu, 1, IN('n', 2, 3)),
     NC("tg_leaky_relu", f_leaky_relu, 1, IN('n', 2, 3)),
@@ -2089,7 +2224,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 121);
+  assert_int_equal(ops, 154);
 }
 
 /* ======================================================================

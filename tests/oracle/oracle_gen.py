@@ -59,7 +59,7 @@ KINKS = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]
 def value(rng, dom):
     """One value of a domain: any N(0,1); pos [0.5,2); away |x|>=0.25; unit
     (-0.9,0.9); mix: N(0,1) or, 30% of the time, a kink point (ties, zeros);
-    nonneg: pos or 0; int3 {-1,0,1}; nonzero {-3..3} without 0; pos_int
+    nonneg: pos or 0; gt1 [1.2,3.2); int3 {-1,0,1}; nonzero {-3..3} without 0; pos_int
     {1,2,3}."""
     if dom == "any":
         return rng.gauss(0, 1)
@@ -80,6 +80,8 @@ def value(rng, dom):
         return float(rng.choice([-3, -2, -1, 1, 2, 3]))
     if dom == "pos_int":
         return float(rng.randint(1, 3))
+    if dom == "gt1":  # acosh: derivative finite
+        return 1.2 + 2.0 * rng.random()
     if dom == "prob":
         return rng.uniform(0.05, 0.95)
     raise ValueError(dom)

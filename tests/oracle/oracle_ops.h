@@ -39,8 +39,11 @@ typedef struct oracle_op {
 const oracle_op *oracle_find(const char *name);
 
 /* the tables of the families, each ending with {NULL, NULL} */
-extern const oracle_op oracle_core_ops[], oracle_loss_ops[], oracle_reduce_stats_ops[],
-    oracle_bool_ops[];
+extern const oracle_op oracle_core_ops[];
+extern const oracle_op oracle_loss_ops[];
+extern const oracle_op oracle_reduce_stats_ops[];
+extern const oracle_op oracle_bool_ops[];
+extern const oracle_op oracle_math_ops[];
 
 /* shorthands for the tables: x[] the inputs, p the parameters */
 #define NUM(k, d) oracle_num(p, k, d)
