@@ -27,6 +27,7 @@ struct tg_optimizer {
   const char *name; /* "Adam": PyTorch's class name */
   optim_update_fn update;
   double lr; /* the live learning rate; opts.*.lr is only its first value */
+  bool maximize; /* the update sees -grad (every algorithm negates first) */
   union {
     tg_sgd_opts sgd;
     tg_adam_opts adam;

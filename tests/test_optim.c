@@ -40,16 +40,19 @@ static tg_tensor *make_param(tg_dtype dt, size_t n, const double *v) {
 }
 
 /* backward of the quadratic: accumulates A*(p-C) into p->grad */
-static void quad_backward(tg_tensor *p) {
+/* the gradient of sign * the quadratic loss; sign -1 negates it exactly */
+static void quad_backward_signed(tg_tensor *p, double sign) {
   tg_scope_begin();
   tg_tensor *a = tg_to_dtype(tg_from_f64(1, (size_t[]){N}, A), p->dtype);
   tg_tensor *c = tg_to_dtype(tg_from_f64(1, (size_t[]){N}, C), p->dtype);
   tg_tensor *d = tg_sub(p, c);
-  tg_tensor *loss = tg_sum(tg_mul_scalar(tg_mul(a, tg_mul(d, d)), 0.5));
+  tg_tensor *loss = tg_sum(tg_mul_scalar(tg_mul(a, tg_mul(d, d)), 0.5 * sign));
   assert_non_null(loss);
   assert_int_equal(tg_backward(loss, NULL, false), 0);
   tg_scope_end();
 }
+
+static void quad_backward(tg_tensor *p) { quad_backward_signed(p, 1.0); }
 
 static double state_value(const tg_optimizer *opt, const char *name, size_t i) {
   tg_tensor *t = tg_optim_state_find(opt, name);
@@ -374,6 +377,85 @@ static void test_adagrad_lr_decay(void **state) {
 }
 
 /* ---------------------------------------------- float32 parameters */
+
+/* ---------------------------------------------------------- maximize */
+
+/* maximize on -loss must take exactly the steps of minimising loss (torch
+ * 1.13 negates the gradient first, an exact operation), for every
+ * algorithm, float64 and float32, and leave p->grad as backward wrote it */
+static void run_maximize(const variant *vmax, const variant *vmin, tg_dtype dt) {
+  tg_tensor *p = make_param(dt, N, P0), *q = make_param(dt, N, P0);
+  tg_optimizer *omax = vmax->make(&p, 1, vmax->opts), *omin = vmin->make(&q, 1, vmin->opts);
+  assert_non_null(omax);
+  assert_non_null(omin);
+  for (int s = 0; s < STEPS; s++) {
+    quad_backward(q);
+    quad_backward_signed(p, -1.0);
+    double g0 = tg_get_flat(p->grad, 0);
+    assert_int_equal(tg_optim_step(omax), 0);
+    assert_int_equal(tg_optim_step(omin), 0);
+    assert_true(tg_get_flat(p->grad, 0) == g0);
+    for (int i = 0; i < N; i++) assert_true(tg_get_flat(p, (size_t)i) == tg_get_flat(q, (size_t)i));
+    assert_int_equal(tg_optim_zero_grad(omax), 0);
+    assert_int_equal(tg_optim_zero_grad(omin), 0);
+  }
+  assert_true(fabs(tg_get_flat(p, 0) - P0[0]) > 1e-3);
+  tg_optim_free(omax);
+  tg_optim_free(omin);
+  tg_free(p);
+  tg_free(q);
+}
+
+static void test_maximize_every_optimizer(void **state) {
+  (void)state;
+  tg_sgd_opts s1 = {.lr = 0.05, .momentum = 0.9, .nesterov = true, .weight_decay = 0.1}, s0 = s1;
+  s1.maximize = true;
+  tg_adam_opts a1 = tg_adam_defaults(), a0;
+  a1.lr = 0.1;
+  a1.amsgrad = true;
+  a1.weight_decay = 0.1;
+  a0 = a1;
+  a1.maximize = true;
+  tg_rmsprop_opts r1 = tg_rmsprop_defaults(), r0;
+  r1.momentum = 0.5;
+  r1.centered = true;
+  r0 = r1;
+  r1.maximize = true;
+  tg_adagrad_opts g1 = tg_adagrad_defaults(), g0;
+  g1.lr_decay = 0.01;
+  g1.initial_accumulator_value = 0.1;
+  g0 = g1;
+  g1.maximize = true;
+  const variant pairs[5][2] = {
+      {{make_sgd, NULL, &s1, {NULL}, 0}, {make_sgd, NULL, &s0, {NULL}, 0}},
+      {{make_adam, NULL, &a1, {NULL}, 0}, {make_adam, NULL, &a0, {NULL}, 0}},
+      {{make_adamw, NULL, &a1, {NULL}, 0}, {make_adamw, NULL, &a0, {NULL}, 0}},
+      {{make_rmsprop, NULL, &r1, {NULL}, 0}, {make_rmsprop, NULL, &r0, {NULL}, 0}},
+      {{make_adagrad, NULL, &g1, {NULL}, 0}, {make_adagrad, NULL, &g0, {NULL}, 0}},
+  };
+  for (int k = 0; k < 5; k++) {
+    run_maximize(&pairs[k][0], &pairs[k][1], TG_FLOAT64);
+    run_maximize(&pairs[k][0], &pairs[k][1], TG_FLOAT32);
+  }
+}
+
+/* By hand: loss = 2p, g = 2; maximize with lr .1 climbs: p = .2, then .4 */
+static void test_sgd_maximize_by_hand(void **state) {
+  (void)state;
+  tg_tensor *p = make_param(TG_FLOAT64, 1, (double[]){0.0});
+  tg_optimizer *opt = tg_sgd_new(&p, 1, (tg_sgd_opts){.lr = 0.1, .maximize = true});
+  assert_non_null(opt);
+  for (int s = 0; s < 2; s++) {
+    tg_scope_begin();
+    assert_int_equal(tg_backward(tg_sum(tg_mul_scalar(p, 2.0)), NULL, false), 0);
+    tg_scope_end();
+    assert_int_equal(tg_optim_step(opt), 0);
+    assert_int_equal(tg_optim_zero_grad(opt), 0);
+    assert_close(tg_get_flat(p, 0), 0.2 * (s + 1), 1e-15);
+  }
+  tg_optim_free(opt);
+  tg_free(p);
+}
 
 static void test_float32_every_optimizer(void **state) {
   (void)state;
@@ -977,6 +1059,8 @@ int main(void) {
       TG_TEST(test_exponential_lr),
       TG_TEST(test_cosine_annealing_lr),
       TG_TEST(test_scheduler_errors),
+      TG_TEST(test_maximize_every_optimizer),
+      TG_TEST(test_sgd_maximize_by_hand),
   };
   int rc = cmocka_run_group_tests_name("optim", tests, NULL, NULL);
   tg_release_cached();
