@@ -33,6 +33,8 @@ struct tg_optimizer {
     tg_adam_opts adam;
     tg_rmsprop_opts rmsprop;
     tg_adagrad_opts adagrad;
+    tg_adamax_opts adamax;
+    tg_adadelta_opts adadelta;
   } opts;
   int n;
   tg_tensor **params; /* [n], borrowed */

@@ -88,6 +88,31 @@ typedef struct tg_adagrad_opts {
 tg_adagrad_opts tg_adagrad_defaults(void); /* lr 1e-2, eps 1e-10, rest 0 */
 tg_optimizer *tg_adagrad_new(tg_tensor **params, int n, tg_adagrad_opts o);
 
+/* ---- Adamax (optim/adam_variants.c): m = b1*m + (1-b1)*g;
+ * u = max(b2*u, |g|+eps); p -= lr/(1-b1^t) * m/u. State exp_avg, exp_inf. */
+typedef struct tg_adamax_opts {
+  double lr;
+  double beta1, beta2; /* each in [0, 1) */
+  double eps;
+  double weight_decay;
+  bool maximize;
+} tg_adamax_opts;
+tg_adamax_opts tg_adamax_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0 */
+tg_optimizer *tg_adamax_new(tg_tensor **params, int n, tg_adamax_opts o);
+
+/* ---- Adadelta (optim/adadelta.c): v = rho*v + (1-rho)*g^2;
+ * delta = sqrt(acc+eps)/sqrt(v+eps)*g; acc = rho*acc + (1-rho)*delta^2;
+ * p -= lr*delta. State square_avg, acc_delta. */
+typedef struct tg_adadelta_opts {
+  double lr;
+  double rho; /* in [0, 1] */
+  double eps;
+  double weight_decay;
+  bool maximize;
+} tg_adadelta_opts;
+tg_adadelta_opts tg_adadelta_defaults(void); /* lr 1, rho .9, eps 1e-6, wd 0 */
+tg_optimizer *tg_adadelta_new(tg_tensor **params, int n, tg_adadelta_opts o);
+
 /* ---- every optimizer */
 /* One update of every parameter that has a .grad, in place; bumps each
  * updated parameter's storage version. Checks every parameter and gradient

@@ -151,6 +151,30 @@ static void ref_adagrad(ref *r, const void *opts) {
 
 /* --------------------------------------------------- the 10-step driver */
 
+static void ref_adamax(ref *r, const void *opts) {
+  const tg_adamax_opts *o = opts;
+  r->t++;
+  double clr = o->lr / (1 - pow(o->beta1, r->t));
+  for (int i = 0; i < N; i++) {
+    double g = ref_grad(r, i) + o->weight_decay * r->p[i];
+    r->b[0][i] = o->beta1 * r->b[0][i] + (1 - o->beta1) * g;
+    r->b[1][i] = fmax(o->beta2 * r->b[1][i], fabs(g) + o->eps);
+    r->p[i] -= clr * r->b[0][i] / r->b[1][i];
+  }
+}
+
+static void ref_adadelta(ref *r, const void *opts) {
+  const tg_adadelta_opts *o = opts;
+  r->t++;
+  for (int i = 0; i < N; i++) {
+    double g = ref_grad(r, i) + o->weight_decay * r->p[i];
+    r->b[0][i] = o->rho * r->b[0][i] + (1 - o->rho) * g * g;
+    double delta = sqrt(r->b[1][i] + o->eps) / sqrt(r->b[0][i] + o->eps) * g;
+    r->b[1][i] = o->rho * r->b[1][i] + (1 - o->rho) * delta * delta;
+    r->p[i] -= o->lr * delta;
+  }
+}
+
 typedef struct variant {
   tg_optimizer *(*make)(tg_tensor **params, int n, const void *opts);
   void (*ref)(ref *r, const void *opts);
@@ -173,6 +197,13 @@ static tg_optimizer *make_rmsprop(tg_tensor **p, int n, const void *o) {
 }
 static tg_optimizer *make_adagrad(tg_tensor **p, int n, const void *o) {
   return tg_adagrad_new(p, n, *(const tg_adagrad_opts *)o);
+}
+
+static tg_optimizer *make_adamax(tg_tensor **p, int n, const void *o) {
+  return tg_adamax_new(p, n, *(const tg_adamax_opts *)o);
+}
+static tg_optimizer *make_adadelta(tg_tensor **p, int n, const void *o) {
+  return tg_adadelta_new(p, n, *(const tg_adadelta_opts *)o);
 }
 
 static void compare_state(const tg_optimizer *opt, const variant *v, const ref *r, double tol) {
@@ -378,6 +409,76 @@ static void test_adagrad_lr_decay(void **state) {
 
 /* ---------------------------------------------- float32 parameters */
 
+/* ------------------------------------------------- Adamax, Adadelta */
+
+static void test_adamax(void **state) {
+  (void)state;
+  tg_adamax_opts o = tg_adamax_defaults();
+  assert_close(o.lr, 2e-3, 0);
+  assert_close(o.beta1, 0.9, 0);
+  assert_close(o.beta2, 0.999, 0);
+  assert_close(o.eps, 1e-8, 0);
+  assert_false(o.maximize);
+  o.lr = 0.1;
+  variant v = {make_adamax, ref_adamax, &o, {"exp_avg", "exp_inf"}, 0};
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  run_variant(&v, TG_FLOAT32, F32_TOL);
+  o.weight_decay = 0.2;
+  o.beta2 = 0.5; /* lets the decayed max fall below |g|+eps */
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+}
+
+static void test_adadelta(void **state) {
+  (void)state;
+  tg_adadelta_opts o = tg_adadelta_defaults();
+  assert_close(o.lr, 1.0, 0);
+  assert_close(o.rho, 0.9, 0);
+  assert_close(o.eps, 1e-6, 0);
+  assert_false(o.maximize);
+  o.eps = 1e-2; /* moves the parameter far enough in STEPS steps */
+  variant v = {make_adadelta, ref_adadelta, &o, {"square_avg", "acc_delta"}, 0};
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  run_variant(&v, TG_FLOAT32, F32_TOL);
+  o.weight_decay = 0.1;
+  o.rho = 1.0; /* allowed by torch: the averages never move */
+  o.lr = 0.5;
+  tg_tensor *p = make_param(TG_FLOAT64, N, P0);
+  tg_optimizer *opt = tg_adadelta_new(&p, 1, o);
+  assert_non_null(opt);
+  o.rho = 0.5;
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  tg_optim_free(opt);
+  tg_free(p);
+}
+
+static void test_adamax_adadelta_invalid_options(void **state) {
+  (void)state;
+  tg_tensor *p = make_param(TG_FLOAT64, N, P0);
+  tg_adamax_opts m = tg_adamax_defaults();
+  m.beta2 = 1.0;
+  assert_null(tg_adamax_new(&p, 1, m));
+  assert_non_null(strstr(tg_last_error(), "adamax: invalid beta2"));
+  m = tg_adamax_defaults();
+  m.lr = -1;
+  assert_null(tg_adamax_new(&p, 1, m));
+  assert_non_null(strstr(tg_last_error(), "invalid learning rate"));
+  m = tg_adamax_defaults();
+  m.eps = NAN;
+  assert_null(tg_adamax_new(&p, 1, m));
+  assert_non_null(strstr(tg_last_error(), "invalid eps"));
+  tg_adadelta_opts d = tg_adadelta_defaults();
+  d.rho = 1.5;
+  assert_null(tg_adadelta_new(&p, 1, d));
+  assert_non_null(strstr(tg_last_error(), "adadelta: invalid rho"));
+  d = tg_adadelta_defaults();
+  d.weight_decay = -0.1;
+  assert_null(tg_adadelta_new(&p, 1, d));
+  assert_non_null(strstr(tg_last_error(), "invalid weight_decay"));
+  assert_null(tg_adadelta_new(NULL, 1, tg_adadelta_defaults()));
+  assert_null(tg_adamax_new(NULL, 1, tg_adamax_defaults()));
+  tg_free(p);
+}
+
 /* ---------------------------------------------------------- maximize */
 
 /* maximize on -loss must take exactly the steps of minimising loss (torch
@@ -421,19 +522,31 @@ static void test_maximize_every_optimizer(void **state) {
   r1.centered = true;
   r0 = r1;
   r1.maximize = true;
+  tg_adamax_opts x1 = tg_adamax_defaults(), x0;
+  x1.lr = 0.1;
+  x1.weight_decay = 0.1;
+  x0 = x1;
+  x1.maximize = true;
+  tg_adadelta_opts d1 = tg_adadelta_defaults(), d0;
+  d1.eps = 1e-2;
+  d1.weight_decay = 0.1;
+  d0 = d1;
+  d1.maximize = true;
   tg_adagrad_opts g1 = tg_adagrad_defaults(), g0;
   g1.lr_decay = 0.01;
   g1.initial_accumulator_value = 0.1;
   g0 = g1;
   g1.maximize = true;
-  const variant pairs[5][2] = {
+  const variant pairs[7][2] = {
+      {{make_adamax, NULL, &x1, {NULL}, 0}, {make_adamax, NULL, &x0, {NULL}, 0}},
+      {{make_adadelta, NULL, &d1, {NULL}, 0}, {make_adadelta, NULL, &d0, {NULL}, 0}},
       {{make_sgd, NULL, &s1, {NULL}, 0}, {make_sgd, NULL, &s0, {NULL}, 0}},
       {{make_adam, NULL, &a1, {NULL}, 0}, {make_adam, NULL, &a0, {NULL}, 0}},
       {{make_adamw, NULL, &a1, {NULL}, 0}, {make_adamw, NULL, &a0, {NULL}, 0}},
       {{make_rmsprop, NULL, &r1, {NULL}, 0}, {make_rmsprop, NULL, &r0, {NULL}, 0}},
       {{make_adagrad, NULL, &g1, {NULL}, 0}, {make_adagrad, NULL, &g0, {NULL}, 0}},
   };
-  for (int k = 0; k < 5; k++) {
+  for (int k = 0; k < 7; k++) {
     run_maximize(&pairs[k][0], &pairs[k][1], TG_FLOAT64);
     run_maximize(&pairs[k][0], &pairs[k][1], TG_FLOAT32);
   }
@@ -1060,6 +1173,9 @@ int main(void) {
       TG_TEST(test_cosine_annealing_lr),
       TG_TEST(test_scheduler_errors),
       TG_TEST(test_maximize_every_optimizer),
+      TG_TEST(test_adamax),
+      TG_TEST(test_adadelta),
+      TG_TEST(test_adamax_adadelta_invalid_options),
       TG_TEST(test_sgd_maximize_by_hand),
   };
   int rc = cmocka_run_group_tests_name("optim", tests, NULL, NULL);
