@@ -60,6 +60,7 @@ tg_optimizer *tg_adagrad_new(tg_tensor **params, int n, tg_adagrad_opts o) {
   opt->name = "Adagrad";
   opt->update = adagrad_update;
   opt->lr = o.lr;
+  opt->maximize = o.maximize;
   opt->opts.adagrad = o;
   return opt;
 }

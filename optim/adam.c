@@ -122,6 +122,7 @@ static tg_optimizer *adam_make(const char *op, const char *name, optim_update_fn
   opt->name = name;
   opt->update = update;
   opt->lr = o.lr;
+  opt->maximize = o.maximize;
   opt->opts.adam = o;
   return opt;
 }

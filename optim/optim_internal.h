@@ -27,11 +27,14 @@ struct tg_optimizer {
   const char *name; /* "Adam": PyTorch's class name */
   optim_update_fn update;
   double lr; /* the live learning rate; opts.*.lr is only its first value */
+  bool maximize; /* the update sees -grad (every algorithm negates first) */
   union {
     tg_sgd_opts sgd;
     tg_adam_opts adam;
     tg_rmsprop_opts rmsprop;
     tg_adagrad_opts adagrad;
+    tg_adamax_opts adamax;
+    tg_adadelta_opts adadelta;
   } opts;
   int n;
   tg_tensor **params; /* [n], borrowed */

@@ -155,18 +155,37 @@ static bool check_step_param(const tg_optimizer *o, int i) {
 /* The step count advances only for parameters that have a gradient, so a
  * parameter that sat out some steps gets its own bias correction, as in
  * PyTorch. */
-static void step_param(const tg_optimizer *o, int i) {
+static int step_param(const tg_optimizer *o, int i) {
   tg_tensor *p = o->params[i];
+  /* maximize: every torch 1.13 algorithm negates the gradient before
+   * anything else, so the update runs on a negated copy (p->grad stays) */
+  void *neg = NULL;
+  if (o->maximize) {
+    size_t es = p->dtype == TG_FLOAT64 ? sizeof(double) : sizeof(float);
+    neg = malloc(p->numel * es + 1);
+    if (!neg) {
+      tg_error("optim_step: out of memory negating the gradient of parameter %d", i);
+      return -1;
+    }
+    if (p->dtype == TG_FLOAT64)
+      for (size_t k = 0; k < p->numel; k++)
+        ((double *)neg)[k] = -((const double *)tg_ptr(p->grad))[k];
+    else
+      for (size_t k = 0; k < p->numel; k++)
+        ((float *)neg)[k] = -((const float *)tg_ptr(p->grad))[k];
+  }
   tg_tensor *step = state_tensor(o, i, 0);
   double *count = (double *)tg_ptr(step);
   *count += 1;
-  optim_slot s = {.p = tg_ptr(p), .g = tg_ptr(p->grad), .n = p->numel, .dt = p->dtype,
+  optim_slot s = {.p = tg_ptr(p), .g = neg ? neg : tg_ptr(p->grad), .n = p->numel, .dt = p->dtype,
                   .step = *count};
   for (int k = 0; k < o->n_bufs; k++) s.buf[k] = tg_ptr(state_tensor(o, i, 1 + k));
   o->update(o, &s);
+  free(neg);
   /* in-place writes: a graph that saved the old values must notice */
   p->storage->version++;
   for (int k = 0; k <= o->n_bufs; k++) state_tensor(o, i, k)->storage->version++;
+  return 0;
 }
 
 int tg_optim_step(tg_optimizer *opt) {
@@ -177,7 +196,7 @@ int tg_optim_step(tg_optimizer *opt) {
   for (int i = 0; i < opt->n; i++)
     if (!check_step_param(opt, i)) return -1;
   for (int i = 0; i < opt->n; i++)
-    if (opt->params[i]->grad) step_param(opt, i);
+    if (opt->params[i]->grad && step_param(opt, i) != 0) return -1;
   return 0;
 }
 

@@ -101,6 +101,7 @@ tg_optimizer *tg_rmsprop_new(tg_tensor **params, int n, tg_rmsprop_opts o) {
   opt->name = "RMSprop";
   opt->update = rms_update;
   opt->lr = o.lr;
+  opt->maximize = o.maximize;
   opt->opts.rmsprop = o;
   return opt;
 }

@@ -85,6 +85,7 @@ tg_optimizer *tg_sgd_new(tg_tensor **params, int n, tg_sgd_opts o) {
   opt->name = "SGD";
   opt->update = sgd_update;
   opt->lr = o.lr;
+  opt->maximize = o.maximize;
   opt->opts.sgd = o;
   return opt;
 }

@@ -40,6 +40,7 @@ typedef struct tg_sgd_opts {
   double dampening;
   double weight_decay;
   bool nesterov; /* needs momentum > 0 and dampening 0 */
+  bool maximize; /* ascend: the gradient is negated first, as PyTorch 1.13 */
 } tg_sgd_opts;
 /* lr 1e-3 (torch >= 2.2's default; 1.13 had none), everything else 0 */
 tg_sgd_opts tg_sgd_defaults(void);
@@ -54,6 +55,7 @@ typedef struct tg_adam_opts {
   double eps;
   double weight_decay;
   bool amsgrad;
+  bool maximize; /* ascend: the gradient is negated first */
 } tg_adam_opts;
 tg_adam_opts tg_adam_defaults(void);  /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 */
 tg_adam_opts tg_adamw_defaults(void); /* the same with weight_decay 1e-2 */
@@ -69,6 +71,7 @@ typedef struct tg_rmsprop_opts {
   double weight_decay;
   double momentum;
   bool centered;
+  bool maximize; /* ascend: the gradient is negated first */
 } tg_rmsprop_opts;
 tg_rmsprop_opts tg_rmsprop_defaults(void); /* lr 1e-2, alpha .99, eps 1e-8, rest 0 */
 tg_optimizer *tg_rmsprop_new(tg_tensor **params, int n, tg_rmsprop_opts o);
@@ -80,9 +83,35 @@ typedef struct tg_adagrad_opts {
   double weight_decay;
   double initial_accumulator_value; /* the state sum starts here */
   double eps;
+  bool maximize; /* ascend: the gradient is negated first */
 } tg_adagrad_opts;
 tg_adagrad_opts tg_adagrad_defaults(void); /* lr 1e-2, eps 1e-10, rest 0 */
 tg_optimizer *tg_adagrad_new(tg_tensor **params, int n, tg_adagrad_opts o);
+
+/* ---- Adamax (optim/adam_variants.c): m = b1*m + (1-b1)*g;
+ * u = max(b2*u, |g|+eps); p -= lr/(1-b1^t) * m/u. State exp_avg, exp_inf. */
+typedef struct tg_adamax_opts {
+  double lr;
+  double beta1, beta2; /* each in [0, 1) */
+  double eps;
+  double weight_decay;
+  bool maximize;
+} tg_adamax_opts;
+tg_adamax_opts tg_adamax_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0 */
+tg_optimizer *tg_adamax_new(tg_tensor **params, int n, tg_adamax_opts o);
+
+/* ---- Adadelta (optim/adadelta.c): v = rho*v + (1-rho)*g^2;
+ * delta = sqrt(acc+eps)/sqrt(v+eps)*g; acc = rho*acc + (1-rho)*delta^2;
+ * p -= lr*delta. State square_avg, acc_delta. */
+typedef struct tg_adadelta_opts {
+  double lr;
+  double rho; /* in [0, 1] */
+  double eps;
+  double weight_decay;
+  bool maximize;
+} tg_adadelta_opts;
+tg_adadelta_opts tg_adadelta_defaults(void); /* lr 1, rho .9, eps 1e-6, wd 0 */
+tg_optimizer *tg_adadelta_new(tg_tensor **params, int n, tg_adadelta_opts o);
 
 /* ---- every optimizer */
 /* One update of every parameter that has a .grad, in place; bumps each

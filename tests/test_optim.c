@@ -40,16 +40,19 @@ static tg_tensor *make_param(tg_dtype dt, size_t n, const double *v) {
 }
 
 /* backward of the quadratic: accumulates A*(p-C) into p->grad */
-static void quad_backward(tg_tensor *p) {
+/* the gradient of sign * the quadratic loss; sign -1 negates it exactly */
+static void quad_backward_signed(tg_tensor *p, double sign) {
   tg_scope_begin();
   tg_tensor *a = tg_to_dtype(tg_from_f64(1, (size_t[]){N}, A), p->dtype);
   tg_tensor *c = tg_to_dtype(tg_from_f64(1, (size_t[]){N}, C), p->dtype);
   tg_tensor *d = tg_sub(p, c);
-  tg_tensor *loss = tg_sum(tg_mul_scalar(tg_mul(a, tg_mul(d, d)), 0.5));
+  tg_tensor *loss = tg_sum(tg_mul_scalar(tg_mul(a, tg_mul(d, d)), 0.5 * sign));
   assert_non_null(loss);
   assert_int_equal(tg_backward(loss, NULL, false), 0);
   tg_scope_end();
 }
+
+static void quad_backward(tg_tensor *p) { quad_backward_signed(p, 1.0); }
 
 static double state_value(const tg_optimizer *opt, const char *name, size_t i) {
   tg_tensor *t = tg_optim_state_find(opt, name);
@@ -148,6 +151,30 @@ static void ref_adagrad(ref *r, const void *opts) {
 
 /* --------------------------------------------------- the 10-step driver */
 
+static void ref_adamax(ref *r, const void *opts) {
+  const tg_adamax_opts *o = opts;
+  r->t++;
+  double clr = o->lr / (1 - pow(o->beta1, r->t));
+  for (int i = 0; i < N; i++) {
+    double g = ref_grad(r, i) + o->weight_decay * r->p[i];
+    r->b[0][i] = o->beta1 * r->b[0][i] + (1 - o->beta1) * g;
+    r->b[1][i] = fmax(o->beta2 * r->b[1][i], fabs(g) + o->eps);
+    r->p[i] -= clr * r->b[0][i] / r->b[1][i];
+  }
+}
+
+static void ref_adadelta(ref *r, const void *opts) {
+  const tg_adadelta_opts *o = opts;
+  r->t++;
+  for (int i = 0; i < N; i++) {
+    double g = ref_grad(r, i) + o->weight_decay * r->p[i];
+    r->b[0][i] = o->rho * r->b[0][i] + (1 - o->rho) * g * g;
+    double delta = sqrt(r->b[1][i] + o->eps) / sqrt(r->b[0][i] + o->eps) * g;
+    r->b[1][i] = o->rho * r->b[1][i] + (1 - o->rho) * delta * delta;
+    r->p[i] -= o->lr * delta;
+  }
+}
+
 typedef struct variant {
   tg_optimizer *(*make)(tg_tensor **params, int n, const void *opts);
   void (*ref)(ref *r, const void *opts);
@@ -170,6 +197,13 @@ static tg_optimizer *make_rmsprop(tg_tensor **p, int n, const void *o) {
 }
 static tg_optimizer *make_adagrad(tg_tensor **p, int n, const void *o) {
   return tg_adagrad_new(p, n, *(const tg_adagrad_opts *)o);
+}
+
+static tg_optimizer *make_adamax(tg_tensor **p, int n, const void *o) {
+  return tg_adamax_new(p, n, *(const tg_adamax_opts *)o);
+}
+static tg_optimizer *make_adadelta(tg_tensor **p, int n, const void *o) {
+  return tg_adadelta_new(p, n, *(const tg_adadelta_opts *)o);
 }
 
 static void compare_state(const tg_optimizer *opt, const variant *v, const ref *r, double tol) {
@@ -374,6 +408,167 @@ static void test_adagrad_lr_decay(void **state) {
 }
 
 /* ---------------------------------------------- float32 parameters */
+
+/* ------------------------------------------------- Adamax, Adadelta */
+
+static void test_adamax(void **state) {
+  (void)state;
+  tg_adamax_opts o = tg_adamax_defaults();
+  assert_close(o.lr, 2e-3, 0);
+  assert_close(o.beta1, 0.9, 0);
+  assert_close(o.beta2, 0.999, 0);
+  assert_close(o.eps, 1e-8, 0);
+  assert_false(o.maximize);
+  o.lr = 0.1;
+  variant v = {make_adamax, ref_adamax, &o, {"exp_avg", "exp_inf"}, 0};
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  run_variant(&v, TG_FLOAT32, F32_TOL);
+  o.weight_decay = 0.2;
+  o.beta2 = 0.5; /* lets the decayed max fall below |g|+eps */
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+}
+
+static void test_adadelta(void **state) {
+  (void)state;
+  tg_adadelta_opts o = tg_adadelta_defaults();
+  assert_close(o.lr, 1.0, 0);
+  assert_close(o.rho, 0.9, 0);
+  assert_close(o.eps, 1e-6, 0);
+  assert_false(o.maximize);
+  o.eps = 1e-2; /* moves the parameter far enough in STEPS steps */
+  variant v = {make_adadelta, ref_adadelta, &o, {"square_avg", "acc_delta"}, 0};
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  run_variant(&v, TG_FLOAT32, F32_TOL);
+  o.weight_decay = 0.1;
+  o.rho = 1.0; /* allowed by torch: the averages never move */
+  o.lr = 0.5;
+  tg_tensor *p = make_param(TG_FLOAT64, N, P0);
+  tg_optimizer *opt = tg_adadelta_new(&p, 1, o);
+  assert_non_null(opt);
+  o.rho = 0.5;
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  tg_optim_free(opt);
+  tg_free(p);
+}
+
+static void test_adamax_adadelta_invalid_options(void **state) {
+  (void)state;
+  tg_tensor *p = make_param(TG_FLOAT64, N, P0);
+  tg_adamax_opts m = tg_adamax_defaults();
+  m.beta2 = 1.0;
+  assert_null(tg_adamax_new(&p, 1, m));
+  assert_non_null(strstr(tg_last_error(), "adamax: invalid beta2"));
+  m = tg_adamax_defaults();
+  m.lr = -1;
+  assert_null(tg_adamax_new(&p, 1, m));
+  assert_non_null(strstr(tg_last_error(), "invalid learning rate"));
+  m = tg_adamax_defaults();
+  m.eps = NAN;
+  assert_null(tg_adamax_new(&p, 1, m));
+  assert_non_null(strstr(tg_last_error(), "invalid eps"));
+  tg_adadelta_opts d = tg_adadelta_defaults();
+  d.rho = 1.5;
+  assert_null(tg_adadelta_new(&p, 1, d));
+  assert_non_null(strstr(tg_last_error(), "adadelta: invalid rho"));
+  d = tg_adadelta_defaults();
+  d.weight_decay = -0.1;
+  assert_null(tg_adadelta_new(&p, 1, d));
+  assert_non_null(strstr(tg_last_error(), "invalid weight_decay"));
+  assert_null(tg_adadelta_new(NULL, 1, tg_adadelta_defaults()));
+  assert_null(tg_adamax_new(NULL, 1, tg_adamax_defaults()));
+  tg_free(p);
+}
+
+/* ---------------------------------------------------------- maximize */
+
+/* maximize on -loss must take exactly the steps of minimising loss (torch
+ * 1.13 negates the gradient first, an exact operation), for every
+ * algorithm, float64 and float32, and leave p->grad as backward wrote it */
+static void run_maximize(const variant *vmax, const variant *vmin, tg_dtype dt) {
+  tg_tensor *p = make_param(dt, N, P0), *q = make_param(dt, N, P0);
+  tg_optimizer *omax = vmax->make(&p, 1, vmax->opts), *omin = vmin->make(&q, 1, vmin->opts);
+  assert_non_null(omax);
+  assert_non_null(omin);
+  for (int s = 0; s < STEPS; s++) {
+    quad_backward(q);
+    quad_backward_signed(p, -1.0);
+    double g0 = tg_get_flat(p->grad, 0);
+    assert_int_equal(tg_optim_step(omax), 0);
+    assert_int_equal(tg_optim_step(omin), 0);
+    assert_true(tg_get_flat(p->grad, 0) == g0);
+    for (int i = 0; i < N; i++) assert_true(tg_get_flat(p, (size_t)i) == tg_get_flat(q, (size_t)i));
+    assert_int_equal(tg_optim_zero_grad(omax), 0);
+    assert_int_equal(tg_optim_zero_grad(omin), 0);
+  }
+  assert_true(fabs(tg_get_flat(p, 0) - P0[0]) > 1e-3);
+  tg_optim_free(omax);
+  tg_optim_free(omin);
+  tg_free(p);
+  tg_free(q);
+}
+
+static void test_maximize_every_optimizer(void **state) {
+  (void)state;
+  tg_sgd_opts s1 = {.lr = 0.05, .momentum = 0.9, .nesterov = true, .weight_decay = 0.1}, s0 = s1;
+  s1.maximize = true;
+  tg_adam_opts a1 = tg_adam_defaults(), a0;
+  a1.lr = 0.1;
+  a1.amsgrad = true;
+  a1.weight_decay = 0.1;
+  a0 = a1;
+  a1.maximize = true;
+  tg_rmsprop_opts r1 = tg_rmsprop_defaults(), r0;
+  r1.momentum = 0.5;
+  r1.centered = true;
+  r0 = r1;
+  r1.maximize = true;
+  tg_adamax_opts x1 = tg_adamax_defaults(), x0;
+  x1.lr = 0.1;
+  x1.weight_decay = 0.1;
+  x0 = x1;
+  x1.maximize = true;
+  tg_adadelta_opts d1 = tg_adadelta_defaults(), d0;
+  d1.eps = 1e-2;
+  d1.weight_decay = 0.1;
+  d0 = d1;
+  d1.maximize = true;
+  tg_adagrad_opts g1 = tg_adagrad_defaults(), g0;
+  g1.lr_decay = 0.01;
+  g1.initial_accumulator_value = 0.1;
+  g0 = g1;
+  g1.maximize = true;
+  const variant pairs[7][2] = {
+      {{make_adamax, NULL, &x1, {NULL}, 0}, {make_adamax, NULL, &x0, {NULL}, 0}},
+      {{make_adadelta, NULL, &d1, {NULL}, 0}, {make_adadelta, NULL, &d0, {NULL}, 0}},
+      {{make_sgd, NULL, &s1, {NULL}, 0}, {make_sgd, NULL, &s0, {NULL}, 0}},
+      {{make_adam, NULL, &a1, {NULL}, 0}, {make_adam, NULL, &a0, {NULL}, 0}},
+      {{make_adamw, NULL, &a1, {NULL}, 0}, {make_adamw, NULL, &a0, {NULL}, 0}},
+      {{make_rmsprop, NULL, &r1, {NULL}, 0}, {make_rmsprop, NULL, &r0, {NULL}, 0}},
+      {{make_adagrad, NULL, &g1, {NULL}, 0}, {make_adagrad, NULL, &g0, {NULL}, 0}},
+  };
+  for (int k = 0; k < 7; k++) {
+    run_maximize(&pairs[k][0], &pairs[k][1], TG_FLOAT64);
+    run_maximize(&pairs[k][0], &pairs[k][1], TG_FLOAT32);
+  }
+}
+
+/* By hand: loss = 2p, g = 2; maximize with lr .1 climbs: p = .2, then .4 */
+static void test_sgd_maximize_by_hand(void **state) {
+  (void)state;
+  tg_tensor *p = make_param(TG_FLOAT64, 1, (double[]){0.0});
+  tg_optimizer *opt = tg_sgd_new(&p, 1, (tg_sgd_opts){.lr = 0.1, .maximize = true});
+  assert_non_null(opt);
+  for (int s = 0; s < 2; s++) {
+    tg_scope_begin();
+    assert_int_equal(tg_backward(tg_sum(tg_mul_scalar(p, 2.0)), NULL, false), 0);
+    tg_scope_end();
+    assert_int_equal(tg_optim_step(opt), 0);
+    assert_int_equal(tg_optim_zero_grad(opt), 0);
+    assert_close(tg_get_flat(p, 0), 0.2 * (s + 1), 1e-15);
+  }
+  tg_optim_free(opt);
+  tg_free(p);
+}
 
 static void test_float32_every_optimizer(void **state) {
   (void)state;
@@ -977,6 +1172,11 @@ int main(void) {
       TG_TEST(test_exponential_lr),
       TG_TEST(test_cosine_annealing_lr),
       TG_TEST(test_scheduler_errors),
+      TG_TEST(test_maximize_every_optimizer),
+      TG_TEST(test_adamax),
+      TG_TEST(test_adadelta),
+      TG_TEST(test_adamax_adadelta_invalid_options),
+      TG_TEST(test_sgd_maximize_by_hand),
   };
   int rc = cmocka_run_group_tests_name("optim", tests, NULL, NULL);
   tg_release_cached();
