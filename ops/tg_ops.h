@@ -157,6 +157,24 @@ tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt);
 tg_tensor *tg_cat(int n, tg_tensor **ts, int dim);
 tg_tensor *tg_stack(int n, tg_tensor **ts, int dim);
 
+/* ---- splitting into views (ops/shape_split.c). Each returns the number
+ * of parts written to out (views of a, their backward the slice's), or -1. */
+/* parts of sizes[0..n-1] along dim; the sizes sum to a's size there; out holds n */
+int tg_split(tg_tensor *a, size_t n, const size_t *sizes, int dim, tg_tensor **out);
+/* parts of split_size (the last shorter); at most max_out of them */
+int tg_split_size(tg_tensor *a, size_t split_size, int dim, size_t max_out, tg_tensor **out);
+/* at most chunks parts of ceil(len / chunks) each, as PyTorch's chunk; out holds chunks */
+int tg_chunk(tg_tensor *a, size_t chunks, int dim, tg_tensor **out);
+/* out[k] = a.select(dim, k) for every k; at most max_out of them */
+int tg_unbind(tg_tensor *a, int dim, size_t max_out, tg_tensor **out);
+
+/* ---- copying shape ops (ops/shape_copy.c) */
+/* out = a reversed along each of dims[0..n-1] (a copy, also for n = 0) */
+tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims);
+/* out[..., i, j] = a[..., i, j] where j - i <= diagonal (tril) / >= diagonal (triu), else 0 */
+tg_tensor *tg_tril(tg_tensor *a, long diagonal);
+tg_tensor *tg_triu(tg_tensor *a, long diagonal);
+
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
  * same seed gives the same samples on every machine), not PyTorch's. */
@@ -237,6 +255,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_argmin(...) (TG_CALL_SITE(), tg_argmin(__VA_ARGS__))
 #define tg_argmin_dim(...) (TG_CALL_SITE(), tg_argmin_dim(__VA_ARGS__))
 #define tg_cat(...) (TG_CALL_SITE(), tg_cat(__VA_ARGS__))
+#define tg_chunk(...) (TG_CALL_SITE(), tg_chunk(__VA_ARGS__))
 #define tg_clamp(...) (TG_CALL_SITE(), tg_clamp(__VA_ARGS__))
 #define tg_clone(...) (TG_CALL_SITE(), tg_clone(__VA_ARGS__))
 #define tg_contiguous(...) (TG_CALL_SITE(), tg_contiguous(__VA_ARGS__))
@@ -252,6 +271,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_exp(...) (TG_CALL_SITE(), tg_exp(__VA_ARGS__))
 #define tg_expand(...) (TG_CALL_SITE(), tg_expand(__VA_ARGS__))
 #define tg_flatten(...) (TG_CALL_SITE(), tg_flatten(__VA_ARGS__))
+#define tg_flip(...) (TG_CALL_SITE(), tg_flip(__VA_ARGS__))
 #define tg_gather(...) (TG_CALL_SITE(), tg_gather(__VA_ARGS__))
 #define tg_ge(...) (TG_CALL_SITE(), tg_ge(__VA_ARGS__))
 #define tg_ge_scalar(...) (TG_CALL_SITE(), tg_ge_scalar(__VA_ARGS__))
@@ -316,6 +336,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_softmax(...) (TG_CALL_SITE(), tg_softmax(__VA_ARGS__))
 #define tg_softplus(...) (TG_CALL_SITE(), tg_softplus(__VA_ARGS__))
 #define tg_sort(...) (TG_CALL_SITE(), tg_sort(__VA_ARGS__))
+#define tg_split(...) (TG_CALL_SITE(), tg_split(__VA_ARGS__))
+#define tg_split_size(...) (TG_CALL_SITE(), tg_split_size(__VA_ARGS__))
 #define tg_sqrt(...) (TG_CALL_SITE(), tg_sqrt(__VA_ARGS__))
 #define tg_squeeze(...) (TG_CALL_SITE(), tg_squeeze(__VA_ARGS__))
 #define tg_squeeze_all(...) (TG_CALL_SITE(), tg_squeeze_all(__VA_ARGS__))
@@ -332,6 +354,9 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_to_dtype(...) (TG_CALL_SITE(), tg_to_dtype(__VA_ARGS__))
 #define tg_topk(...) (TG_CALL_SITE(), tg_topk(__VA_ARGS__))
 #define tg_transpose(...) (TG_CALL_SITE(), tg_transpose(__VA_ARGS__))
+#define tg_tril(...) (TG_CALL_SITE(), tg_tril(__VA_ARGS__))
+#define tg_triu(...) (TG_CALL_SITE(), tg_triu(__VA_ARGS__))
+#define tg_unbind(...) (TG_CALL_SITE(), tg_unbind(__VA_ARGS__))
 #define tg_unique(...) (TG_CALL_SITE(), tg_unique(__VA_ARGS__))
 #define tg_unsqueeze(...) (TG_CALL_SITE(), tg_unsqueeze(__VA_ARGS__))
 #define tg_var(...) (TG_CALL_SITE(), tg_var(__VA_ARGS__))
