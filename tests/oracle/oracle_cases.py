@@ -5,4 +5,5 @@ import family_loss  # noqa: F401
 import family_promotion  # noqa: F401
 import family_reduce  # noqa: F401
 import family_shape  # noqa: F401
+import family_shapeops  # noqa: F401
 from oracle_gen import REGISTRY  # noqa: F401

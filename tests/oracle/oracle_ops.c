@@ -24,7 +24,7 @@ int oracle_ints(const oracle_params *p, const char *key, long *out) {
   return q->count;
 }
 
-static const oracle_op *const tables[] = {oracle_core_ops, oracle_loss_ops};
+static const oracle_op *const tables[] = {oracle_core_ops, oracle_loss_ops, oracle_shapeops_ops};
 
 const oracle_op *oracle_find(const char *name) {
   for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)

@@ -39,7 +39,7 @@ typedef struct oracle_op {
 const oracle_op *oracle_find(const char *name);
 
 /* the tables of the families, each ending with {NULL, NULL} */
-extern const oracle_op oracle_core_ops[], oracle_loss_ops[];
+extern const oracle_op oracle_core_ops[], oracle_loss_ops[], oracle_shapeops_ops[];
 
 /* shorthands for the tables: x[] the inputs, p the parameters */
 #define NUM(k, d) oracle_num(p, k, d)

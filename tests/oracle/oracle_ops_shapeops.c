@@ -1,0 +1,36 @@
+/* The oracle's table for split/chunk/unbind (several outputs) and
+ * flip/tril/triu (family_shapeops.py). */
+#include "oracle_ops.h"
+
+#define MAX_PARTS 16
+
+static int o_split(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  size_t sizes[ORACLE_MAX_LIST];
+  int n = shape_of(p, "sizes", sizes);
+  return n > MAX_PARTS ? -1 : tg_split(x[0], (size_t)n, sizes, INT("dim", 0), out);
+}
+static int o_split_size(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  return tg_split_size(x[0], (size_t)INT("size", 1), INT("dim", 0), MAX_PARTS, out);
+}
+static int o_chunk(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  size_t chunks = (size_t)INT("chunks", 1);
+  tg_tensor *parts[MAX_PARTS];
+  if (chunks > MAX_PARTS) return -1;
+  int n = tg_chunk(x[0], chunks, INT("dim", 0), parts);
+  for (int k = 0; k < n; k++) out[k] = parts[k];
+  return n;
+}
+static int o_unbind(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  return tg_unbind(x[0], INT("dim", 0), MAX_PARTS, out);
+}
+static int o_flip(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  int dims[ORACLE_MAX_LIST];
+  int n = dims_of(p, "dims", dims);
+  return (out[0] = tg_flip(x[0], n, dims)) ? 1 : -1;
+}
+ONE(tril, tg_tril(x[0], INT("diagonal", 0)))
+ONE(triu, tg_triu(x[0], INT("diagonal", 0)))
+
+const oracle_op oracle_shapeops_ops[] = {
+    E(split), E(split_size), E(chunk), E(unbind), E(flip), E(tril), E(triu), {NULL, NULL},
+};
