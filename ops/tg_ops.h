@@ -175,6 +175,21 @@ tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims);
 tg_tensor *tg_tril(tg_tensor *a, long diagonal);
 tg_tensor *tg_triu(tg_tensor *a, long diagonal);
 
+/* out = a rolled by shifts[k] along dims[k]; n_dims 0: over the flattened tensor (one shift) */
+tg_tensor *tg_roll(tg_tensor *a, int n_shifts, const long *shifts, int n_dims, const int *dims);
+/* out = a repeated reps[k] times along dim k (n >= a's ndim; leading reps add dims) */
+tg_tensor *tg_repeat(tg_tensor *a, int n, const size_t *reps);
+/* repeat with reps padded by leading 1s to a's ndim */
+tg_tensor *tg_tile(tg_tensor *a, int n, const size_t *reps);
+
+/* ---- diagonals (ops/shape_diag.c) */
+/* view of the diagonal offset of dims (dim1, dim2), appended as the last dim */
+tg_tensor *tg_diagonal(tg_tensor *a, long offset, int dim1, int dim2);
+/* 1-d: square matrix with a on diagonal offset; 2-d: a copy of diagonal offset */
+tg_tensor *tg_diag(tg_tensor *a, long offset);
+/* out = sum of the main diagonal of a matrix */
+tg_tensor *tg_trace(tg_tensor *a);
+
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
  * same seed gives the same samples on every machine), not PyTorch's. */
@@ -262,6 +277,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_cos(...) (TG_CALL_SITE(), tg_cos(__VA_ARGS__))
 #define tg_cumprod(...) (TG_CALL_SITE(), tg_cumprod(__VA_ARGS__))
 #define tg_cumsum(...) (TG_CALL_SITE(), tg_cumsum(__VA_ARGS__))
+#define tg_diag(...) (TG_CALL_SITE(), tg_diag(__VA_ARGS__))
+#define tg_diagonal(...) (TG_CALL_SITE(), tg_diagonal(__VA_ARGS__))
 #define tg_div(...) (TG_CALL_SITE(), tg_div(__VA_ARGS__))
 #define tg_div_scalar(...) (TG_CALL_SITE(), tg_div_scalar(__VA_ARGS__))
 #define tg_dot(...) (TG_CALL_SITE(), tg_dot(__VA_ARGS__))
@@ -325,8 +342,10 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_prod(...) (TG_CALL_SITE(), tg_prod(__VA_ARGS__))
 #define tg_prod_dim(...) (TG_CALL_SITE(), tg_prod_dim(__VA_ARGS__))
 #define tg_relu(...) (TG_CALL_SITE(), tg_relu(__VA_ARGS__))
+#define tg_repeat(...) (TG_CALL_SITE(), tg_repeat(__VA_ARGS__))
 #define tg_reshape(...) (TG_CALL_SITE(), tg_reshape(__VA_ARGS__))
 #define tg_reshape_infer(...) (TG_CALL_SITE(), tg_reshape_infer(__VA_ARGS__))
+#define tg_roll(...) (TG_CALL_SITE(), tg_roll(__VA_ARGS__))
 #define tg_rsub_scalar(...) (TG_CALL_SITE(), tg_rsub_scalar(__VA_ARGS__))
 #define tg_scatter_add(...) (TG_CALL_SITE(), tg_scatter_add(__VA_ARGS__))
 #define tg_select(...) (TG_CALL_SITE(), tg_select(__VA_ARGS__))
@@ -351,8 +370,10 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_sum_to_shape(...) (TG_CALL_SITE(), tg_sum_to_shape(__VA_ARGS__))
 #define tg_t(...) (TG_CALL_SITE(), tg_t(__VA_ARGS__))
 #define tg_tanh(...) (TG_CALL_SITE(), tg_tanh(__VA_ARGS__))
+#define tg_tile(...) (TG_CALL_SITE(), tg_tile(__VA_ARGS__))
 #define tg_to_dtype(...) (TG_CALL_SITE(), tg_to_dtype(__VA_ARGS__))
 #define tg_topk(...) (TG_CALL_SITE(), tg_topk(__VA_ARGS__))
+#define tg_trace(...) (TG_CALL_SITE(), tg_trace(__VA_ARGS__))
 #define tg_transpose(...) (TG_CALL_SITE(), tg_transpose(__VA_ARGS__))
 #define tg_tril(...) (TG_CALL_SITE(), tg_tril(__VA_ARGS__))
 #define tg_triu(...) (TG_CALL_SITE(), tg_triu(__VA_ARGS__))

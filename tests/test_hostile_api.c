@@ -615,6 +615,18 @@ static void test_null_ops_api(void **state) {
     N_OK(tg_flip, 3, assert_non_null(tg_flip(a, 0, NULL)));
     N_PTR(tg_tril, 1, tg_tril(NULL, 0), "tril: argument 1 is NULL");
     N_PTR(tg_triu, 1, tg_triu(NULL, 0), "triu: argument 1 is NULL");
+    N_PTR(tg_roll, 1, tg_roll(NULL, 1, (const long[]){1}, 0, NULL), "roll: argument 1 is NULL");
+    N_PTR(tg_roll, 3, tg_roll(a, 1, NULL, 0, NULL), "roll", "shifts is NULL");
+    N_PTR(tg_roll, 5, tg_roll(a, 1, (const long[]){1}, 1, NULL), "roll", "dims is NULL");
+    N_OK(tg_roll, 5, assert_non_null(tg_roll(a, 1, (const long[]){1}, 0, NULL)));
+    N_PTR(tg_repeat, 1, tg_repeat(NULL, 1, (const size_t[]){2}), "repeat: argument 1 is NULL");
+    N_PTR(tg_repeat, 3, tg_repeat(a, 2, NULL), "repeat", "repeats is NULL");
+    N_PTR(tg_tile, 1, tg_tile(NULL, 1, (const size_t[]){2}), "tile: argument 1 is NULL");
+    N_PTR(tg_tile, 3, tg_tile(a, 2, NULL), "tile", "dims is NULL");
+    N_OK(tg_tile, 3, assert_non_null(tg_tile(a, 0, NULL)));
+    N_PTR(tg_diagonal, 1, tg_diagonal(NULL, 0, 0, 1), "diagonal: argument 1 is NULL");
+    N_PTR(tg_diag, 1, tg_diag(NULL, 0), "diag: argument 1 is NULL");
+    N_PTR(tg_trace, 1, tg_trace(NULL), "trace: argument 1 is NULL");
   }
   /* comparisons, logic, selection */
   tg_tensor *mask = tg_gt_scalar(a, 0.0);
@@ -1215,7 +1227,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 315
+#define NULL_FUNCS_COVERED 321
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1426,6 +1438,12 @@ OPF(f_unbind1, last_part(tg_unbind(a, 1, 8, parts_), parts_))
 OPF(f_flip01, tg_flip(a, 2, (const int[]){0, -1}))
 OPF(f_tril1, tg_tril(a, 1))
 OPF(f_triu_neg, tg_triu(a, -1))
+OPF(f_roll01, tg_roll(a, 2, (const long[]){1, -1}, 2, (const int[]){0, 1}))
+OPF(f_repeat3, tg_repeat(a, 3, (const size_t[]){2, 1, 2}))
+OPF(f_tile1, tg_tile(a, 1, (const size_t[]){2}))
+OPF(f_diagonal1, tg_diagonal(a, 1, 0, -1))
+OPF(f_diag_neg, tg_diag(a, -1))
+OPF(f_trace, tg_trace(a))
 OPF(f_eq, tg_eq(a, b))
 OPF(f_ne, tg_ne(a, b))
 OPF(f_lt, tg_lt(a, b))
@@ -1663,6 +1681,12 @@ static const zero_case zero_cases[] = {
     Z1("tg_flip", f_flip01, IN('n', 0, 3), OUT(0, 3), NO_FILL),
     Z1("tg_tril", f_tril1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_triu", f_triu_neg, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_roll", f_roll01, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_repeat", f_repeat3, IN('n', 0, 3), OUT(2, 0, 6), NO_FILL),
+    Z1("tg_tile", f_tile1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_diagonal", f_diagonal1, IN('n', 0, 3), OUT(0), NO_FILL),
+    Z1("tg_diag", f_diag_neg, IN('n', 0, 3), OUT(0), NO_FILL),
+    Z1("tg_trace", f_trace, IN('n', 0, 3), OUT0, 0.0),
     Z1("tg_narrow", f_narrow_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
     Z1("tg_slice", f_slice_step, IN('n', 0, 3), OUT(0, 2), NO_FILL),
     Z1("tg_slice", f_slice_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
@@ -1943,6 +1967,12 @@ static const nc_case nc_cases[] = {
     NC("tg_flip", f_flip01, 1, IN('n', 2, 3)),
     NC("tg_tril", f_tril1, 1, IN('n', 2, 3)),
     NC("tg_triu", f_triu_neg, 1, IN('n', 2, 3)),
+    NC("tg_roll", f_roll01, 1, IN('n', 2, 3)),
+    NC("tg_repeat", f_repeat3, 1, IN('n', 2, 3)),
+    NC("tg_tile", f_tile1, 1, IN('n', 2, 3)),
+    NC("tg_diagonal", f_diagonal1, 1, IN('n', 2, 3)),
+    NC("tg_diag", f_diag_neg, 1, IN('n', 2, 3)),
+    NC("tg_trace", f_trace, 1, IN('n', 2, 3)),
     NC("tg_slice", f_slice_step, 1, IN('n', 2, 3)),
     NC("tg_select", f_select0, 1, IN('n', 2, 3)),
     NC("tg_select", f_select1, 1, IN('n', 2, 3)),
@@ -2131,7 +2161,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 128);
+  assert_int_equal(ops, 134);
 }
 
 /* ======================================================================

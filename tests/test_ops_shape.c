@@ -18,11 +18,13 @@ static void assert_fails(const void *r, const char *frag) {
   tg_clear_error();
 }
 
-enum { O_SPLIT, O_SPLIT_SIZE, O_CHUNK, O_UNBIND, O_FLIP, O_TRIL, O_TRIU };
+enum { O_SPLIT, O_SPLIT_SIZE, O_CHUNK, O_UNBIND, O_FLIP, O_TRIL, O_TRIU, O_ROLL, O_REPEAT, O_TILE,
+       O_DIAGONAL, O_DIAG, O_TRACE, N_OPS };
 
 typedef struct {
-  int op, dim, n, dims[4];
+  int op, dim, dim2, n, dims[4];
   size_t arg, sizes[4];
+  long shifts[4];
   long diag;
   bool nc; /* transpose the input's first and last dims first */
 } fctx;
@@ -47,7 +49,13 @@ static tg_tensor *f_op(tg_tensor **in, void *p) {
   case O_UNBIND: return join(parts, tg_unbind(x, c->dim, 64, parts));
   case O_FLIP: return tg_flip(x, c->n, c->dims);
   case O_TRIL: return tg_tril(x, c->diag);
-  default: return tg_triu(x, c->diag);
+  case O_TRIU: return tg_triu(x, c->diag);
+  case O_ROLL: return tg_roll(x, c->n ? c->n : 1, c->shifts, c->n, c->dims);
+  case O_REPEAT: return tg_repeat(x, c->n, c->sizes);
+  case O_TILE: return tg_tile(x, c->n, c->sizes);
+  case O_DIAGONAL: return tg_diagonal(x, c->diag, c->dim, c->dim2);
+  case O_DIAG: return tg_diag(tg_select(x, 0, 0), c->diag); /* 1-d: the matrix */
+  default: return tg_trace(tg_select(x, -1, 0)); /* the first two dims of a 3-d x */
   }
 }
 
@@ -63,13 +71,13 @@ static void test_grads_random(void **state) {
   (void)state;
   tg_rng r;
   tg_rng_seed(&r, 10);
-  for (int it = 0; it < 70; it++) {
+  for (int it = 0; it < 8 * N_OPS; it++) {
     size_t shape[3];
     int nd = (int)rand_int(&r, 2, 3);
     for (int d = 0; d < nd; d++) shape[d] = rand_int(&r, 1, 4);
     tg_scope_begin();
     tg_tensor *x = test_leaf(&r, nd, shape);
-    fctx c = {.op = it % 7, .nc = it % 2};
+    fctx c = {.op = it % N_OPS, .nc = it % 2 == 0};
     size_t vs[3]; /* the shape f_op sees */
     memcpy(vs, shape, sizeof vs);
     if (c.nc) vs[0] = shape[nd - 1], vs[nd - 1] = shape[0];
@@ -93,7 +101,25 @@ static void test_grads_random(void **state) {
       c.n = (int)rand_int(&r, 0, (size_t)nd);
       for (int k = 0; k < c.n; k++) c.dims[k] = (k + it) % nd - (k % 2 ? nd : 0);
       break;
-    case O_TRIL: case O_TRIU: c.diag = (long)rand_int(&r, 0, 6) - 3; break;
+    case O_TRIL: case O_TRIU: case O_DIAG: c.diag = (long)rand_int(&r, 0, 6) - 3; break;
+    case O_ROLL:
+      c.n = (int)rand_int(&r, 0, (size_t)nd);
+      for (int k = 0; k < 4; k++) c.dims[k] = (k + it) % nd, c.shifts[k] = (long)rand_int(&r, 0, 10) - 5;
+      break;
+    case O_REPEAT: case O_TILE:
+      c.n = (int)rand_int(&r, c.op == O_TILE ? 0 : (size_t)nd, (size_t)nd + 1);
+      for (int k = 0; k < c.n; k++) c.sizes[k] = rand_int(&r, 0, 3);
+      break;
+    case O_DIAGONAL:
+      c.diag = (long)rand_int(&r, 0, 6) - 3;
+      c.dim2 = (c.dim + nd + 1) % nd - (it % 3 ? 0 : nd);
+      break;
+    case O_TRACE:
+      if (nd < 3) { /* trace wants a matrix: a 3-d input, its last dim selected */
+        tg_scope_end();
+        continue;
+      }
+      break;
     default: break;
     }
     check(x, &c);
@@ -148,6 +174,44 @@ static void test_flip_tril_values(void **state) {
   assert_int_equal(tg_triu(i64, 0)->dtype, TG_INT64);
 }
 
+static void test_roll_repeat_diag_values(void **state) {
+  (void)state;
+  tg_tensor *a = tg_reshape(tg_arange(TG_FLOAT64, 0, 6, 1), TG_SHAPE(2, 3));
+  const double w_roll[] = {5, 3, 4, 2, 0, 1}, w_flat[] = {5, 0, 1, 2, 3, 4};
+  tg_tensor *r = tg_roll(a, 2, (const long[]){1, -2}, 2, (const int[]){0, -1});
+  tg_tensor *f = tg_roll(a, 1, (const long[]){7}, 0, NULL);
+  for (size_t i = 0; i < 6; i++) {
+    assert_close(tg_get_flat(r, i), w_roll[i], 0);
+    assert_close(tg_get_flat(f, i), w_flat[i], 0);
+  }
+  tg_tensor *v = tg_arange(TG_FLOAT64, 1, 3, 1); /* [1, 2] */
+  tg_tensor *rep = tg_repeat(v, 2, (const size_t[]){2, 2});
+  assert_int_equal(rep->shape[0], 2);
+  assert_int_equal(rep->shape[1], 4);
+  const double w_rep[] = {1, 2, 1, 2, 1, 2, 1, 2};
+  for (size_t i = 0; i < 8; i++) assert_close(tg_get_flat(rep, i), w_rep[i], 0);
+  tg_tensor *one = tg_repeat(tg_scalar(TG_FLOAT64, 3), 1, (const size_t[]){4});
+  assert_int_equal(one->shape[0], 4);
+  assert_int_equal(tg_tile(a, 1, (const size_t[]){2})->shape[1], 6); /* reps pad in front */
+  tg_tensor *d = tg_diagonal(a, 1, 0, 1); /* [1, 5] */
+  assert_int_equal(d->shape[0], 2);
+  assert_ptr_equal(d->storage, a->storage);
+  assert_close(tg_get_flat(d, 1), 5, 0);
+  assert_int_equal(tg_diagonal(a, 3, 0, 1)->shape[0], 0);
+  assert_int_equal(tg_diag(a, 5)->shape[0], 0); /* torch 1.13: integer multiplication overflow */
+  tg_tensor *m = tg_diag(v, -1);
+  assert_int_equal(m->shape[0], 3);
+  assert_close(tg_get_flat(m, 3), 1, 0);
+  assert_close(tg_get_flat(m, 7), 2, 0);
+  assert_close(tg_item(tg_trace(a)), 4, 0);
+  /* a tall matrix: d trace / dA is the identity's part (torch 1.13 puts a
+   * 1 at [3][0] of a 4x2 matrix) */
+  tg_tensor *t = tg_requires_grad_(tg_zeros(TG_FLOAT64, TG_SHAPE(4, 2)), true);
+  assert_int_equal(tg_backward(tg_trace(t), NULL, false), 0);
+  const double w_g[] = {1, 0, 0, 1, 0, 0, 0, 0};
+  for (size_t i = 0; i < 8; i++) assert_close(tg_get_flat(t->grad, i), w_g[i], 0);
+}
+
 static void test_errors(void **state) {
   (void)state;
   tg_tensor *a = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4)), *s = tg_scalar(TG_FLOAT64, 1), *p[4];
@@ -173,6 +237,18 @@ static void test_errors(void **state) {
   assert_fails(tg_flip(a, 1, NULL), "dims is NULL");
   assert_fails(tg_tril(tg_zeros(TG_FLOAT64, TG_SHAPE(3)), 0), "at least 2 dimensions");
   assert_fails(tg_triu(s, 0), "at least 2 dimensions");
+  const long sh[] = {1, 2};
+  assert_fails(tg_roll(a, 2, sh, 1, (const int[]){0}), "must align");
+  assert_fails(tg_roll(a, 0, sh, 0, NULL), "`shifts` required");
+  assert_fails(tg_roll(s, 1, sh, 1, (const int[]){0}), "no dimensions");
+  assert_fails(tg_roll(a, 1, sh, 1, (const int[]){2}), "out of range");
+  assert_fails(tg_repeat(a, 1, (const size_t[]){2}), "can not be smaller");
+  assert_fails(tg_repeat(a, 2, (const size_t[]){2, (size_t)-1}), "negative dimension");
+  assert_fails(tg_diagonal(a, 0, 1, -1), "cannot be identical");
+  assert_fails(tg_diagonal(tg_zeros(TG_FLOAT64, TG_SHAPE(3)), 0, 0, 1), "Dimension out of range");
+  assert_fails(tg_diagonal(a, 0, 0, 2), "out of range");
+  assert_fails(tg_diag(s, 0), "matrix or a vector expected");
+  assert_fails(tg_trace(tg_zeros(TG_FLOAT64, TG_SHAPE(3))), "expected a matrix");
 }
 
 int main(void) {
@@ -180,6 +256,7 @@ int main(void) {
       TG_TEST(test_grads_random),
       TG_TEST(test_split_values_and_views),
       TG_TEST(test_flip_tril_values),
+      TG_TEST(test_roll_repeat_diag_values),
       TG_TEST(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,3 +79,73 @@ def tri_gen(rng):
 
 op("tril", tri_gen, lambda x, p: torch.tril(x[0], p["diagonal"]))
 op("triu", tri_gen, lambda x, p: torch.triu(x[0], p["diagonal"]))
+
+
+def roll_gen(rng):
+    shape = some_shape(rng)
+    if rng.random() < 0.25:
+        return [tensor(rng, shape)], {"shifts": [rng.randint(-7, 7)], "dims": []}
+    dims = rand_dims(rng, len(shape))
+    shifts = [rng.randint(-7, 7) for _ in dims]
+    if rng.random() < 0.05:
+        shifts.append(1)  # shifts and dims do not align
+    return [tensor(rng, shape)], {"shifts": shifts, "dims": dims}
+
+
+op("roll", roll_gen, lambda x, p: torch.roll(x[0], p["shifts"], p["dims"]))
+
+
+def repeat_gen(rng):
+    shape = rshape(rng, 0, 3, 1, 3)
+    n = max(len(shape) + rng.randint(0, 2) - (1 if rng.random() < 0.05 else 0), 0)
+    return [tensor(rng, shape)], {"reps": [rng.randint(0, 3) for _ in range(n)]}
+
+
+op("repeat", repeat_gen, lambda x, p: x[0].repeat(p["reps"]))
+
+
+def tile_gen(rng):
+    shape = rshape(rng, 0, 3, 1, 3)
+    return [tensor(rng, shape)], {"reps": [rng.randint(0, 3) for _ in range(rng.randint(0, 4))]}
+
+
+op("tile", tile_gen, lambda x, p: torch.tile(x[0], p["reps"]))
+
+
+def diagonal_gen(rng):
+    shape = some_shape(rng, 2, 5)
+    nd = len(shape)
+    if nd >= 2 and rng.random() > 0.08:
+        d1, d2 = (d - nd * rng.randint(0, 1) for d in rng.sample(range(nd), 2))
+    else:
+        d1, d2 = rand_dim(rng, nd), rand_dim(rng, nd)
+    return [tensor(rng, shape)], {"offset": rng.randint(-4, 4), "dim1": d1, "dim2": d2}
+
+
+op("diagonal", diagonal_gen, lambda x, p: torch.diagonal(x[0], p["offset"], p["dim1"], p["dim2"]))
+
+
+def diag_gen(rng):
+    shape = rshape(rng, 1, 2, 1, 5) if rng.random() > 0.05 else rshape(rng, 3, 3)
+    # an offset past a matrix: torch 1.13 fails ("integer multiplication
+    # overflow"); tapegrad gives the empty diagonal, so such cases are not drawn
+    hi = max(shape) if len(shape) == 2 else 3
+    off = rng.randint(-hi, hi)
+    if len(shape) == 2:
+        off = max(min(off, shape[1]), -shape[0])
+    return [tensor(rng, shape)], {"offset": off}
+
+
+op("diag", diag_gen, lambda x, p: torch.diag(x[0], p["offset"]))
+
+
+def trace_gen(rng):
+    # torch 1.13's trace backward of a tall matrix (rows > cols) puts ones
+    # off the diagonal (a bug); tapegrad's gradient is the identity's part,
+    # so only wide and square matrices are compared
+    r = rng.randint(1, 4)
+    shape = [r, rng.randint(r, 5)] if rng.random() > 0.05 else rshape(rng, 1, 1)
+    return [tensor(rng, shape)], {}
+
+
+op("trace", trace_gen, lambda x, p: torch.trace(x[0]))

@@ -31,6 +31,27 @@ static int o_flip(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
 ONE(tril, tg_tril(x[0], INT("diagonal", 0)))
 ONE(triu, tg_triu(x[0], INT("diagonal", 0)))
 
+static int o_roll(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  long shifts[ORACLE_MAX_LIST];
+  int dims[ORACLE_MAX_LIST];
+  int ns = oracle_ints(p, "shifts", shifts), nd = dims_of(p, "dims", dims);
+  return (out[0] = tg_roll(x[0], ns, shifts, nd, dims)) ? 1 : -1;
+}
+static int o_repeat(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  size_t reps[ORACLE_MAX_LIST];
+  int n = shape_of(p, "reps", reps);
+  return (out[0] = tg_repeat(x[0], n, reps)) ? 1 : -1;
+}
+static int o_tile(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  size_t reps[ORACLE_MAX_LIST];
+  int n = shape_of(p, "reps", reps);
+  return (out[0] = tg_tile(x[0], n, reps)) ? 1 : -1;
+}
+ONE(diagonal, tg_diagonal(x[0], INT("offset", 0), INT("dim1", 0), INT("dim2", 1)))
+ONE(diag, tg_diag(x[0], INT("offset", 0)))
+ONE(trace, tg_trace(x[0]))
+
 const oracle_op oracle_shapeops_ops[] = {
-    E(split), E(split_size), E(chunk), E(unbind), E(flip), E(tril), E(triu), {NULL, NULL},
+    E(split), E(split_size), E(chunk), E(unbind), E(flip), E(tril), E(triu),
+    E(roll), E(repeat), E(tile), E(diagonal), E(diag), E(trace), {NULL, NULL},
 };
