@@ -190,6 +190,13 @@ tg_tensor *tg_diag(tg_tensor *a, long offset);
 /* out = sum of the main diagonal of a matrix */
 tg_tensor *tg_trace(tg_tensor *a);
 
+/* ---- padding (ops/pad.c) */
+typedef enum { TG_PAD_CONSTANT, TG_PAD_REFLECT, TG_PAD_REPLICATE, TG_PAD_CIRCULAR } tg_pad_mode;
+/* PyTorch's F.pad: pad[2k], pad[2k+1] pad the k-th dim from the end before / after
+ * (negative: crop); value fills constant padding. reflect/replicate: 2-4-d inputs
+ * with one leading dim unpadded or two; circular: exactly two leading dims */
+tg_tensor *tg_pad(tg_tensor *a, int n, const long *pad, tg_pad_mode mode, double value);
+
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
  * same seed gives the same samples on every machine), not PyTorch's. */
@@ -336,6 +343,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_nonzero(...) (TG_CALL_SITE(), tg_nonzero(__VA_ARGS__))
 #define tg_norm(...) (TG_CALL_SITE(), tg_norm(__VA_ARGS__))
 #define tg_outer(...) (TG_CALL_SITE(), tg_outer(__VA_ARGS__))
+#define tg_pad(...) (TG_CALL_SITE(), tg_pad(__VA_ARGS__))
 #define tg_permute(...) (TG_CALL_SITE(), tg_permute(__VA_ARGS__))
 #define tg_pow(...) (TG_CALL_SITE(), tg_pow(__VA_ARGS__))
 #define tg_pow_scalar(...) (TG_CALL_SITE(), tg_pow_scalar(__VA_ARGS__))

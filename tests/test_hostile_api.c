@@ -627,6 +627,9 @@ static void test_null_ops_api(void **state) {
     N_PTR(tg_diagonal, 1, tg_diagonal(NULL, 0, 0, 1), "diagonal: argument 1 is NULL");
     N_PTR(tg_diag, 1, tg_diag(NULL, 0), "diag: argument 1 is NULL");
     N_PTR(tg_trace, 1, tg_trace(NULL), "trace: argument 1 is NULL");
+    N_PTR(tg_pad, 1, tg_pad(NULL, 2, (const long[]){1, 1}, TG_PAD_CONSTANT, 0), "pad: argument 1 is NULL");
+    N_PTR(tg_pad, 3, tg_pad(a, 2, NULL, TG_PAD_CONSTANT, 0), "pad", "pad is NULL");
+    N_OK(tg_pad, 3, assert_non_null(tg_pad(a, 0, NULL, TG_PAD_CONSTANT, 0)));
   }
   /* comparisons, logic, selection */
   tg_tensor *mask = tg_gt_scalar(a, 0.0);
@@ -1227,7 +1230,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 321
+#define NULL_FUNCS_COVERED 322
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1444,6 +1447,8 @@ OPF(f_tile1, tg_tile(a, 1, (const size_t[]){2}))
 OPF(f_diagonal1, tg_diagonal(a, 1, 0, -1))
 OPF(f_diag_neg, tg_diag(a, -1))
 OPF(f_trace, tg_trace(a))
+OPF(f_pad_reflect, tg_pad(a, 2, (const long[]){1, 1}, TG_PAD_REFLECT, 0))
+OPF(f_pad_const, tg_pad(a, 4, (const long[]){1, 0, 0, 1}, TG_PAD_CONSTANT, 2))
 OPF(f_eq, tg_eq(a, b))
 OPF(f_ne, tg_ne(a, b))
 OPF(f_lt, tg_lt(a, b))
@@ -1687,6 +1692,8 @@ static const zero_case zero_cases[] = {
     Z1("tg_diagonal", f_diagonal1, IN('n', 0, 3), OUT(0), NO_FILL),
     Z1("tg_diag", f_diag_neg, IN('n', 0, 3), OUT(0), NO_FILL),
     Z1("tg_trace", f_trace, IN('n', 0, 3), OUT0, 0.0),
+    Z1("tg_pad", f_pad_reflect, IN('n', 0, 3), OUT(0, 5), NO_FILL),
+    Z1("tg_pad", f_pad_const, IN('n', 0, 3), OUT(1, 4), 2.0),
     Z1("tg_narrow", f_narrow_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
     Z1("tg_slice", f_slice_step, IN('n', 0, 3), OUT(0, 2), NO_FILL),
     Z1("tg_slice", f_slice_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
@@ -1973,6 +1980,8 @@ static const nc_case nc_cases[] = {
     NC("tg_diagonal", f_diagonal1, 1, IN('n', 2, 3)),
     NC("tg_diag", f_diag_neg, 1, IN('n', 2, 3)),
     NC("tg_trace", f_trace, 1, IN('n', 2, 3)),
+    NC("tg_pad", f_pad_reflect, 1, IN('n', 2, 3)),
+    NC("tg_pad", f_pad_const, 1, IN('n', 2, 3)),
     NC("tg_slice", f_slice_step, 1, IN('n', 2, 3)),
     NC("tg_select", f_select0, 1, IN('n', 2, 3)),
     NC("tg_select", f_select1, 1, IN('n', 2, 3)),
@@ -2161,7 +2170,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 134);
+  assert_int_equal(ops, 135);
 }
 
 /* ======================================================================

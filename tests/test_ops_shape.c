@@ -19,12 +19,13 @@ static void assert_fails(const void *r, const char *frag) {
 }
 
 enum { O_SPLIT, O_SPLIT_SIZE, O_CHUNK, O_UNBIND, O_FLIP, O_TRIL, O_TRIU, O_ROLL, O_REPEAT, O_TILE,
-       O_DIAGONAL, O_DIAG, O_TRACE, N_OPS };
+       O_DIAGONAL, O_DIAG, O_TRACE, O_PAD, N_OPS };
 
 typedef struct {
   int op, dim, dim2, n, dims[4];
   size_t arg, sizes[4];
-  long shifts[4];
+  long shifts[4], pads[6];
+  tg_pad_mode mode;
   long diag;
   bool nc; /* transpose the input's first and last dims first */
 } fctx;
@@ -55,7 +56,8 @@ static tg_tensor *f_op(tg_tensor **in, void *p) {
   case O_TILE: return tg_tile(x, c->n, c->sizes);
   case O_DIAGONAL: return tg_diagonal(x, c->diag, c->dim, c->dim2);
   case O_DIAG: return tg_diag(tg_select(x, 0, 0), c->diag); /* 1-d: the matrix */
-  default: return tg_trace(tg_select(x, -1, 0)); /* the first two dims of a 3-d x */
+  case O_TRACE: return tg_trace(tg_select(x, -1, 0)); /* the first two dims of a 3-d x */
+  default: return tg_pad(x, 2 * c->n, c->pads, c->mode, -0.5);
   }
 }
 
@@ -113,6 +115,16 @@ static void test_grads_random(void **state) {
     case O_DIAGONAL:
       c.diag = (long)rand_int(&r, 0, 6) - 3;
       c.dim2 = (c.dim + nd + 1) % nd - (it % 3 ? 0 : nd);
+      break;
+    case O_PAD:
+      c.mode = (tg_pad_mode)(it / N_OPS % 4);
+      c.n = c.mode == TG_PAD_CONSTANT ? (int)rand_int(&r, 1, (size_t)nd) : nd - (c.mode == TG_PAD_CIRCULAR ? 2 : 1);
+      if (c.n == 0) c.mode = TG_PAD_CONSTANT, c.n = 1;
+      for (int k = 0; k < c.n; k++) {
+        long sz = (long)vs[nd - 1 - k];
+        for (int j = 0; j < 2; j++)
+          c.pads[2 * k + j] = (long)rand_int(&r, 0, (size_t)(c.mode == TG_PAD_REFLECT ? sz - 1 : sz));
+      }
       break;
     case O_TRACE:
       if (nd < 3) { /* trace wants a matrix: a 3-d input, its last dim selected */
@@ -212,6 +224,28 @@ static void test_roll_repeat_diag_values(void **state) {
   for (size_t i = 0; i < 8; i++) assert_close(tg_get_flat(t->grad, i), w_g[i], 0);
 }
 
+static void test_pad_values(void **state) {
+  (void)state;
+  tg_tensor *a = tg_reshape(tg_arange(TG_FLOAT64, 1, 4, 1), TG_SHAPE(1, 3)); /* [[1, 2, 3]] */
+  const long p[] = {2, 1};
+  const double w_c[] = {9, 9, 1, 2, 3, 9}, w_r[] = {3, 2, 1, 2, 3, 2}, w_e[] = {1, 1, 1, 2, 3, 3};
+  tg_tensor *c = tg_pad(a, 2, p, TG_PAD_CONSTANT, 9), *r = tg_pad(a, 2, p, TG_PAD_REFLECT, 0);
+  tg_tensor *e = tg_pad(a, 2, p, TG_PAD_REPLICATE, 0);
+  tg_tensor *ci = tg_pad(tg_unsqueeze(a, 0), 2, p, TG_PAD_CIRCULAR, 0);
+  const double w_ci[] = {2, 3, 1, 2, 3, 1};
+  for (size_t i = 0; i < 6; i++) {
+    assert_close(tg_get_flat(c, i), w_c[i], 0);
+    assert_close(tg_get_flat(r, i), w_r[i], 0);
+    assert_close(tg_get_flat(e, i), w_e[i], 0);
+    assert_close(tg_get_flat(ci, i), w_ci[i], 0);
+  }
+  tg_tensor *crop = tg_pad(a, 2, (const long[]){-1, 1}, TG_PAD_CONSTANT, 0); /* [2, 3, 0] */
+  assert_int_equal(crop->shape[1], 3);
+  assert_close(tg_get_flat(crop, 0), 2, 0);
+  /* an empty dim padded in another dim, as PyTorch */
+  assert_int_equal(tg_pad(tg_zeros(TG_FLOAT64, TG_SHAPE(0, 3)), 2, p, TG_PAD_CONSTANT, 0)->shape[1], 6);
+}
+
 static void test_errors(void **state) {
   (void)state;
   tg_tensor *a = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4)), *s = tg_scalar(TG_FLOAT64, 1), *p[4];
@@ -249,6 +283,17 @@ static void test_errors(void **state) {
   assert_fails(tg_diagonal(a, 0, 0, 2), "out of range");
   assert_fails(tg_diag(s, 0), "matrix or a vector expected");
   assert_fails(tg_trace(tg_zeros(TG_FLOAT64, TG_SHAPE(3))), "expected a matrix");
+  const long pd[] = {1, 1, 1, 1, 1, 1};
+  assert_fails(tg_pad(a, 3, pd, TG_PAD_CONSTANT, 0), "divisible by 2");
+  assert_fails(tg_pad(a, 6, pd, TG_PAD_CONSTANT, 0), "too large");
+  assert_fails(tg_pad(tg_zeros(TG_FLOAT64, TG_SHAPE(3)), 2, pd, TG_PAD_REFLECT, 0), "Only 2D, 3D, 4D, 5D");
+  assert_fails(tg_pad(a, 2, pd, TG_PAD_CIRCULAR, 0), "Invalid padding size");
+  assert_fails(tg_pad(a, 2, (const long[]){4, 0}, TG_PAD_REFLECT, 0), "should be less than");
+  assert_fails(tg_pad(tg_zeros(TG_FLOAT64, TG_SHAPE(1, 3, 4)), 2, (const long[]){5, 0}, TG_PAD_CIRCULAR, 0),
+               "wrapping around more than once");
+  assert_fails(tg_pad(a, 2, (const long[]){-3, -2}, TG_PAD_CONSTANT, 0), "negative output size");
+  assert_fails(tg_pad(a, 2, (const long[]){-5, 1}, TG_PAD_CONSTANT, 0), "negative output size");
+  assert_fails(tg_pad(a, 2, pd, (tg_pad_mode)7, 0), "unknown padding mode");
 }
 
 int main(void) {
@@ -257,6 +302,7 @@ int main(void) {
       TG_TEST(test_split_values_and_views),
       TG_TEST(test_flip_tril_values),
       TG_TEST(test_roll_repeat_diag_values),
+      TG_TEST(test_pad_values),
       TG_TEST(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,8 +50,16 @@ static int o_tile(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
 ONE(diagonal, tg_diagonal(x[0], INT("offset", 0), INT("dim1", 0), INT("dim2", 1)))
 ONE(diag, tg_diag(x[0], INT("offset", 0)))
 ONE(trace, tg_trace(x[0]))
+static int o_pad(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  long pad[ORACLE_MAX_LIST];
+  int n = oracle_ints(p, "pad", pad);
+  const char *m = oracle_str(p, "mode", "constant");
+  tg_pad_mode mode = !strcmp(m, "reflect") ? TG_PAD_REFLECT : !strcmp(m, "replicate") ? TG_PAD_REPLICATE
+                     : !strcmp(m, "circular") ? TG_PAD_CIRCULAR : TG_PAD_CONSTANT;
+  return (out[0] = tg_pad(x[0], n, pad, mode, NUM("value", 0))) ? 1 : -1;
+}
 
 const oracle_op oracle_shapeops_ops[] = {
     E(split), E(split_size), E(chunk), E(unbind), E(flip), E(tril), E(triu),
-    E(roll), E(repeat), E(tile), E(diagonal), E(diag), E(trace), {NULL, NULL},
+    E(roll), E(repeat), E(tile), E(diagonal), E(diag), E(trace), E(pad), {NULL, NULL},
 };
