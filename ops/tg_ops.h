@@ -201,6 +201,46 @@ tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt);
 tg_tensor *tg_cat(int n, tg_tensor **ts, int dim);
 tg_tensor *tg_stack(int n, tg_tensor **ts, int dim);
 
+/* ---- splitting into views (ops/shape_split.c). Each returns the number
+ * of parts written to out (views of a, their backward the slice's), or -1. */
+/* parts of sizes[0..n-1] along dim; the sizes sum to a's size there; out holds n */
+int tg_split(tg_tensor *a, size_t n, const size_t *sizes, int dim, tg_tensor **out);
+/* parts of split_size (the last shorter); at most max_out of them */
+int tg_split_size(tg_tensor *a, size_t split_size, int dim, size_t max_out, tg_tensor **out);
+/* at most chunks parts of ceil(len / chunks) each, as PyTorch's chunk; out holds chunks */
+int tg_chunk(tg_tensor *a, size_t chunks, int dim, tg_tensor **out);
+/* out[k] = a.select(dim, k) for every k; at most max_out of them */
+int tg_unbind(tg_tensor *a, int dim, size_t max_out, tg_tensor **out);
+
+/* ---- copying shape ops (ops/shape_copy.c) */
+/* out = a reversed along each of dims[0..n-1] (a copy, also for n = 0) */
+tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims);
+/* out[..., i, j] = a[..., i, j] where j - i <= diagonal (tril) / >= diagonal (triu), else 0 */
+tg_tensor *tg_tril(tg_tensor *a, long diagonal);
+tg_tensor *tg_triu(tg_tensor *a, long diagonal);
+
+/* out = a rolled by shifts[k] along dims[k]; n_dims 0: over the flattened tensor (one shift) */
+tg_tensor *tg_roll(tg_tensor *a, int n_shifts, const long *shifts, int n_dims, const int *dims);
+/* out = a repeated reps[k] times along dim k (n >= a's ndim; leading reps add dims) */
+tg_tensor *tg_repeat(tg_tensor *a, int n, const size_t *reps);
+/* repeat with reps padded by leading 1s to a's ndim */
+tg_tensor *tg_tile(tg_tensor *a, int n, const size_t *reps);
+
+/* ---- diagonals (ops/shape_diag.c) */
+/* view of the diagonal offset of dims (dim1, dim2), appended as the last dim */
+tg_tensor *tg_diagonal(tg_tensor *a, long offset, int dim1, int dim2);
+/* 1-d: square matrix with a on diagonal offset; 2-d: a copy of diagonal offset */
+tg_tensor *tg_diag(tg_tensor *a, long offset);
+/* out = sum of the main diagonal of a matrix */
+tg_tensor *tg_trace(tg_tensor *a);
+
+/* ---- padding (ops/pad.c) */
+typedef enum { TG_PAD_CONSTANT, TG_PAD_REFLECT, TG_PAD_REPLICATE, TG_PAD_CIRCULAR } tg_pad_mode;
+/* PyTorch's F.pad: pad[2k], pad[2k+1] pad the k-th dim from the end before / after
+ * (negative: crop); value fills constant padding. reflect/replicate: 2-4-d inputs
+ * with one leading dim unpadded or two; circular: exactly two leading dims */
+tg_tensor *tg_pad(tg_tensor *a, int n, const long *pad, tg_pad_mode mode, double value);
+
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
  * same seed gives the same samples on every machine), not PyTorch's. */
@@ -289,6 +329,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_atanh(...) (TG_CALL_SITE(), tg_atanh(__VA_ARGS__))
 #define tg_cat(...) (TG_CALL_SITE(), tg_cat(__VA_ARGS__))
 #define tg_ceil(...) (TG_CALL_SITE(), tg_ceil(__VA_ARGS__))
+#define tg_chunk(...) (TG_CALL_SITE(), tg_chunk(__VA_ARGS__))
 #define tg_clamp(...) (TG_CALL_SITE(), tg_clamp(__VA_ARGS__))
 #define tg_clone(...) (TG_CALL_SITE(), tg_clone(__VA_ARGS__))
 #define tg_contiguous(...) (TG_CALL_SITE(), tg_contiguous(__VA_ARGS__))
@@ -297,6 +338,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_cosh(...) (TG_CALL_SITE(), tg_cosh(__VA_ARGS__))
 #define tg_cumprod(...) (TG_CALL_SITE(), tg_cumprod(__VA_ARGS__))
 #define tg_cumsum(...) (TG_CALL_SITE(), tg_cumsum(__VA_ARGS__))
+#define tg_diag(...) (TG_CALL_SITE(), tg_diag(__VA_ARGS__))
+#define tg_diagonal(...) (TG_CALL_SITE(), tg_diagonal(__VA_ARGS__))
 #define tg_div(...) (TG_CALL_SITE(), tg_div(__VA_ARGS__))
 #define tg_div_scalar(...) (TG_CALL_SITE(), tg_div_scalar(__VA_ARGS__))
 #define tg_dot(...) (TG_CALL_SITE(), tg_dot(__VA_ARGS__))
@@ -311,6 +354,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_expand(...) (TG_CALL_SITE(), tg_expand(__VA_ARGS__))
 #define tg_expm1(...) (TG_CALL_SITE(), tg_expm1(__VA_ARGS__))
 #define tg_flatten(...) (TG_CALL_SITE(), tg_flatten(__VA_ARGS__))
+#define tg_flip(...) (TG_CALL_SITE(), tg_flip(__VA_ARGS__))
 #define tg_floor(...) (TG_CALL_SITE(), tg_floor(__VA_ARGS__))
 #define tg_fmod(...) (TG_CALL_SITE(), tg_fmod(__VA_ARGS__))
 #define tg_frac(...) (TG_CALL_SITE(), tg_frac(__VA_ARGS__))
@@ -367,6 +411,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_nonzero(...) (TG_CALL_SITE(), tg_nonzero(__VA_ARGS__))
 #define tg_norm(...) (TG_CALL_SITE(), tg_norm(__VA_ARGS__))
 #define tg_outer(...) (TG_CALL_SITE(), tg_outer(__VA_ARGS__))
+#define tg_pad(...) (TG_CALL_SITE(), tg_pad(__VA_ARGS__))
 #define tg_permute(...) (TG_CALL_SITE(), tg_permute(__VA_ARGS__))
 #define tg_pow(...) (TG_CALL_SITE(), tg_pow(__VA_ARGS__))
 #define tg_pow_scalar(...) (TG_CALL_SITE(), tg_pow_scalar(__VA_ARGS__))
@@ -375,8 +420,10 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_reciprocal(...) (TG_CALL_SITE(), tg_reciprocal(__VA_ARGS__))
 #define tg_relu(...) (TG_CALL_SITE(), tg_relu(__VA_ARGS__))
 #define tg_remainder(...) (TG_CALL_SITE(), tg_remainder(__VA_ARGS__))
+#define tg_repeat(...) (TG_CALL_SITE(), tg_repeat(__VA_ARGS__))
 #define tg_reshape(...) (TG_CALL_SITE(), tg_reshape(__VA_ARGS__))
 #define tg_reshape_infer(...) (TG_CALL_SITE(), tg_reshape_infer(__VA_ARGS__))
+#define tg_roll(...) (TG_CALL_SITE(), tg_roll(__VA_ARGS__))
 #define tg_round(...) (TG_CALL_SITE(), tg_round(__VA_ARGS__))
 #define tg_rsqrt(...) (TG_CALL_SITE(), tg_rsqrt(__VA_ARGS__))
 #define tg_rsub_scalar(...) (TG_CALL_SITE(), tg_rsub_scalar(__VA_ARGS__))
@@ -390,6 +437,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_softmax(...) (TG_CALL_SITE(), tg_softmax(__VA_ARGS__))
 #define tg_softplus(...) (TG_CALL_SITE(), tg_softplus(__VA_ARGS__))
 #define tg_sort(...) (TG_CALL_SITE(), tg_sort(__VA_ARGS__))
+#define tg_split(...) (TG_CALL_SITE(), tg_split(__VA_ARGS__))
+#define tg_split_size(...) (TG_CALL_SITE(), tg_split_size(__VA_ARGS__))
 #define tg_sqrt(...) (TG_CALL_SITE(), tg_sqrt(__VA_ARGS__))
 #define tg_square(...) (TG_CALL_SITE(), tg_square(__VA_ARGS__))
 #define tg_squeeze(...) (TG_CALL_SITE(), tg_squeeze(__VA_ARGS__))
@@ -405,10 +454,15 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_t(...) (TG_CALL_SITE(), tg_t(__VA_ARGS__))
 #define tg_tan(...) (TG_CALL_SITE(), tg_tan(__VA_ARGS__))
 #define tg_tanh(...) (TG_CALL_SITE(), tg_tanh(__VA_ARGS__))
+#define tg_tile(...) (TG_CALL_SITE(), tg_tile(__VA_ARGS__))
 #define tg_to_dtype(...) (TG_CALL_SITE(), tg_to_dtype(__VA_ARGS__))
 #define tg_topk(...) (TG_CALL_SITE(), tg_topk(__VA_ARGS__))
+#define tg_trace(...) (TG_CALL_SITE(), tg_trace(__VA_ARGS__))
 #define tg_transpose(...) (TG_CALL_SITE(), tg_transpose(__VA_ARGS__))
+#define tg_tril(...) (TG_CALL_SITE(), tg_tril(__VA_ARGS__))
+#define tg_triu(...) (TG_CALL_SITE(), tg_triu(__VA_ARGS__))
 #define tg_trunc(...) (TG_CALL_SITE(), tg_trunc(__VA_ARGS__))
+#define tg_unbind(...) (TG_CALL_SITE(), tg_unbind(__VA_ARGS__))
 #define tg_unique(...) (TG_CALL_SITE(), tg_unique(__VA_ARGS__))
 #define tg_unsqueeze(...) (TG_CALL_SITE(), tg_unsqueeze(__VA_ARGS__))
 #define tg_var(...) (TG_CALL_SITE(), tg_var(__VA_ARGS__))

@@ -634,6 +634,39 @@ static void test_null_ops_api(void **state) {
     N_PTR(tg_stack, 2, tg_stack(2, NULL, 0), "stack", "NULL");
     N_PTR(tg_stack, 2, tg_stack(2, pair, 0), "stack: argument 2 is NULL");
   }
+  {
+    /* ops/shape_split.c, shape_copy.c */
+    tg_tensor *parts[8];
+    N_INT(tg_split, 1, tg_split(NULL, 1, (const size_t[]){3}, 1, parts), "split: argument 1 is NULL");
+    N_INT(tg_split, 3, tg_split(a, 1, NULL, 1, parts), "split", "sizes is NULL");
+    N_INT(tg_split, 5, tg_split(a, 1, (const size_t[]){3}, 1, NULL), "split", "out is NULL");
+    N_INT(tg_split_size, 1, tg_split_size(NULL, 1, 1, 8, parts), "split_size: argument 1 is NULL");
+    N_INT(tg_split_size, 5, tg_split_size(a, 1, 1, 8, NULL), "split_size", "out is NULL");
+    N_INT(tg_chunk, 1, tg_chunk(NULL, 2, 1, parts), "chunk: argument 1 is NULL");
+    N_INT(tg_chunk, 4, tg_chunk(a, 2, 1, NULL), "chunk", "out is NULL");
+    N_INT(tg_unbind, 1, tg_unbind(NULL, 1, 8, parts), "unbind: argument 1 is NULL");
+    N_INT(tg_unbind, 4, tg_unbind(a, 1, 8, NULL), "unbind", "out is NULL");
+    N_PTR(tg_flip, 1, tg_flip(NULL, 1, (const int[]){0}), "flip: argument 1 is NULL");
+    N_PTR(tg_flip, 3, tg_flip(a, 1, NULL), "flip", "dims is NULL");
+    N_OK(tg_flip, 3, assert_non_null(tg_flip(a, 0, NULL)));
+    N_PTR(tg_tril, 1, tg_tril(NULL, 0), "tril: argument 1 is NULL");
+    N_PTR(tg_triu, 1, tg_triu(NULL, 0), "triu: argument 1 is NULL");
+    N_PTR(tg_roll, 1, tg_roll(NULL, 1, (const long[]){1}, 0, NULL), "roll: argument 1 is NULL");
+    N_PTR(tg_roll, 3, tg_roll(a, 1, NULL, 0, NULL), "roll", "shifts is NULL");
+    N_PTR(tg_roll, 5, tg_roll(a, 1, (const long[]){1}, 1, NULL), "roll", "dims is NULL");
+    N_OK(tg_roll, 5, assert_non_null(tg_roll(a, 1, (const long[]){1}, 0, NULL)));
+    N_PTR(tg_repeat, 1, tg_repeat(NULL, 1, (const size_t[]){2}), "repeat: argument 1 is NULL");
+    N_PTR(tg_repeat, 3, tg_repeat(a, 2, NULL), "repeat", "repeats is NULL");
+    N_PTR(tg_tile, 1, tg_tile(NULL, 1, (const size_t[]){2}), "tile: argument 1 is NULL");
+    N_PTR(tg_tile, 3, tg_tile(a, 2, NULL), "tile", "dims is NULL");
+    N_OK(tg_tile, 3, assert_non_null(tg_tile(a, 0, NULL)));
+    N_PTR(tg_diagonal, 1, tg_diagonal(NULL, 0, 0, 1), "diagonal: argument 1 is NULL");
+    N_PTR(tg_diag, 1, tg_diag(NULL, 0), "diag: argument 1 is NULL");
+    N_PTR(tg_trace, 1, tg_trace(NULL), "trace: argument 1 is NULL");
+    N_PTR(tg_pad, 1, tg_pad(NULL, 2, (const long[]){1, 1}, TG_PAD_CONSTANT, 0), "pad: argument 1 is NULL");
+    N_PTR(tg_pad, 3, tg_pad(a, 2, NULL, TG_PAD_CONSTANT, 0), "pad", "pad is NULL");
+    N_OK(tg_pad, 3, assert_non_null(tg_pad(a, 0, NULL, TG_PAD_CONSTANT, 0)));
+  }
   /* comparisons, logic, selection */
   tg_tensor *mask = tg_gt_scalar(a, 0.0);
   assert_non_null(mask);
@@ -1237,7 +1270,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 343
+#define NULL_FUNCS_COVERED 357
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1471,6 +1504,24 @@ OPF(f_cat0, tg_cat(2, (tg_tensor *[]){a, b}, 0))
 OPF(f_cat1, tg_cat(2, (tg_tensor *[]){a, b}, 1))
 OPF(f_stack0, tg_stack(2, (tg_tensor *[]){a, b}, 0))
 OPF(f_stack1, tg_stack(2, (tg_tensor *[]){a, b}, 1))
+/* the last of the parts (the multi-output ops of ops/shape_split.c) */
+static tg_tensor *last_part(int n, tg_tensor **parts) { return n > 0 ? parts[n - 1] : NULL; }
+static tg_tensor *parts_[8];
+OPF(f_split1, last_part(tg_split(a, 2, (const size_t[]){1, 2}, 1, parts_), parts_))
+OPF(f_split_size1, last_part(tg_split_size(a, 2, 1, 8, parts_), parts_))
+OPF(f_chunk1, last_part(tg_chunk(a, 2, -1, parts_), parts_))
+OPF(f_unbind1, last_part(tg_unbind(a, 1, 8, parts_), parts_))
+OPF(f_flip01, tg_flip(a, 2, (const int[]){0, -1}))
+OPF(f_tril1, tg_tril(a, 1))
+OPF(f_triu_neg, tg_triu(a, -1))
+OPF(f_roll01, tg_roll(a, 2, (const long[]){1, -1}, 2, (const int[]){0, 1}))
+OPF(f_repeat3, tg_repeat(a, 3, (const size_t[]){2, 1, 2}))
+OPF(f_tile1, tg_tile(a, 1, (const size_t[]){2}))
+OPF(f_diagonal1, tg_diagonal(a, 1, 0, -1))
+OPF(f_diag_neg, tg_diag(a, -1))
+OPF(f_trace, tg_trace(a))
+OPF(f_pad_reflect, tg_pad(a, 2, (const long[]){1, 1}, TG_PAD_REFLECT, 0))
+OPF(f_pad_const, tg_pad(a, 4, (const long[]){1, 0, 0, 1}, TG_PAD_CONSTANT, 2))
 OPF(f_eq, tg_eq(a, b))
 OPF(f_ne, tg_ne(a, b))
 OPF(f_lt, tg_lt(a, b))
@@ -1734,6 +1785,21 @@ static const zero_case zero_cases[] = {
     Z1("tg_expand", f_expand_lead, IN('n', 0, 3), OUT(2, 0, 3), NO_FILL),
     Z1("tg_expand", f_expand_03, IN('n', 1, 3), OUT(0, 3), NO_FILL),
     Z1("tg_narrow", f_narrow1, IN('n', 0, 3), OUT(0, 2), NO_FILL),
+    Z1("tg_split", f_split1, IN('n', 0, 3), OUT(0, 2), NO_FILL),
+    Z1("tg_split_size", f_split_size1, IN('n', 0, 3), OUT(0, 1), NO_FILL),
+    Z1("tg_chunk", f_chunk1, IN('n', 0, 3), OUT(0, 1), NO_FILL),
+    Z1("tg_unbind", f_unbind1, IN('n', 0, 3), OUT(0), NO_FILL),
+    Z1("tg_flip", f_flip01, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_tril", f_tril1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_triu", f_triu_neg, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_roll", f_roll01, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_repeat", f_repeat3, IN('n', 0, 3), OUT(2, 0, 6), NO_FILL),
+    Z1("tg_tile", f_tile1, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_diagonal", f_diagonal1, IN('n', 0, 3), OUT(0), NO_FILL),
+    Z1("tg_diag", f_diag_neg, IN('n', 0, 3), OUT(0), NO_FILL),
+    Z1("tg_trace", f_trace, IN('n', 0, 3), OUT0, 0.0),
+    Z1("tg_pad", f_pad_reflect, IN('n', 0, 3), OUT(0, 5), NO_FILL),
+    Z1("tg_pad", f_pad_const, IN('n', 0, 3), OUT(1, 4), 2.0),
     Z1("tg_narrow", f_narrow_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
     Z1("tg_slice", f_slice_step, IN('n', 0, 3), OUT(0, 2), NO_FILL),
     Z1("tg_slice", f_slice_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
@@ -2040,6 +2106,21 @@ static const nc_case nc_cases[] = {
     NC("tg_permute", f_permute201, 1, IN('n', 2, 3, 2)),
     NC("tg_expand", f_expand_lead, 1, IN('n', 2, 3)),
     NC("tg_narrow", f_narrow1, 1, IN('n', 2, 3)),
+    NC("tg_split", f_split1, 1, IN('n', 2, 3)),
+    NC("tg_split_size", f_split_size1, 1, IN('n', 2, 3)),
+    NC("tg_chunk", f_chunk1, 1, IN('n', 2, 3)),
+    NC("tg_unbind", f_unbind1, 1, IN('n', 2, 3)),
+    NC("tg_flip", f_flip01, 1, IN('n', 2, 3)),
+    NC("tg_tril", f_tril1, 1, IN('n', 2, 3)),
+    NC("tg_triu", f_triu_neg, 1, IN('n', 2, 3)),
+    NC("tg_roll", f_roll01, 1, IN('n', 2, 3)),
+    NC("tg_repeat", f_repeat3, 1, IN('n', 2, 3)),
+    NC("tg_tile", f_tile1, 1, IN('n', 2, 3)),
+    NC("tg_diagonal", f_diagonal1, 1, IN('n', 2, 3)),
+    NC("tg_diag", f_diag_neg, 1, IN('n', 2, 3)),
+    NC("tg_trace", f_trace, 1, IN('n', 2, 3)),
+    NC("tg_pad", f_pad_reflect, 1, IN('n', 2, 3)),
+    NC("tg_pad", f_pad_const, 1, IN('n', 2, 3)),
     NC("tg_slice", f_slice_step, 1, IN('n', 2, 3)),
     NC("tg_select", f_select0, 1, IN('n', 2, 3)),
     NC("tg_select", f_select1, 1, IN('n', 2, 3)),
@@ -2228,7 +2309,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 154);
+  assert_int_equal(ops, 168);
 }
 
 /* ======================================================================

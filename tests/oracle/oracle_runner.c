@@ -29,7 +29,7 @@
 #include "oracle_ops.h"
 
 #define MAX_IN 8
-#define MAX_OUT 4
+#define MAX_OUT 16
 #define LINE_MAX_BYTES (1 << 22)
 
 typedef struct input {

@@ -1,0 +1,149 @@
+/* Shape ops that copy: flip, tril, triu. Written with index_select and
+ * masked_fill, whose backwards are differentiable, so double backward
+ * comes with them (flip's backward is flip; tril's is tril). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ops_internal.h"
+
+tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims) {
+  if (!tg_tensor_check(a, "flip", 1)) return NULL;
+  if (n < 0 || (n > 0 && !dims)) {
+    tg_error("flip: invalid dims list (n = %d%s)", n, dims ? "" : ", dims is NULL");
+    return NULL;
+  }
+  unsigned seen = 0;
+  for (int k = 0; k < n; k++) {
+    int d = tg_norm_dim("flip", dims[k], a->ndim);
+    if (d < 0) return NULL;
+    if (seen & (1u << d)) {
+      tg_error("flip: dim %d appears multiple times in the list of dims", d);
+      return NULL;
+    }
+    seen |= 1u << d;
+  }
+  tg_tensor *out = a;
+  for (int d = 0; d < a->ndim && out; d++) {
+    if (!(seen & (1u << d))) continue;
+    size_t len = a->shape[d];
+    tg_tensor *idx = tg_zeros(TG_INT64, 1, &len);
+    if (!idx) return NULL;
+    int64_t *p = tg_data(idx);
+    for (size_t i = 0; i < len; i++) p[i] = (int64_t)(len - 1 - i);
+    out = tg_index_select(out, d, idx);
+  }
+  return out == a ? tg_clone(a) : out; /* a copy even with no dims, as PyTorch */
+}
+
+/* keep (i, j) of the last two dims where j - i <= diagonal (tril) or
+ * j - i >= diagonal (triu); zero the rest */
+static tg_tensor *triangle(tg_tensor *a, long diagonal, bool upper, const char *op) {
+  if (!tg_tensor_check(a, op, 1)) return NULL;
+  if (a->ndim < 2) {
+    tg_error("%s: input tensor must have at least 2 dimensions (got %d)", op, a->ndim);
+    return NULL;
+  }
+  size_t r = a->shape[a->ndim - 2], c = a->shape[a->ndim - 1];
+  tg_tensor *drop = tg_zeros(TG_BOOL, 2, (size_t[]){r, c});
+  if (!drop) return NULL;
+  uint8_t *m = tg_data(drop);
+  for (size_t i = 0; i < r; i++)
+    for (size_t j = 0; j < c; j++) {
+      long off = (long)j - (long)i;
+      m[i * c + j] = upper ? off < diagonal : off > diagonal;
+    }
+  tg_tensor *out = tg_masked_fill(a, drop, 0);
+  return out == a ? tg_clone(a) : out;
+}
+
+tg_tensor *tg_tril(tg_tensor *a, long diagonal) { return triangle(a, diagonal, false, "tril"); }
+tg_tensor *tg_triu(tg_tensor *a, long diagonal) { return triangle(a, diagonal, true, "triu"); }
+
+static tg_tensor *roll_dim(tg_tensor *a, int d, long shift) {
+  long n = (long)a->shape[d];
+  if (n == 0) return a;
+  long s = ((shift % n) + n) % n;
+  if (s == 0) return a;
+  tg_tensor *parts[2] = {tg_narrow(a, d, n - s, (size_t)s), tg_narrow(a, d, 0, (size_t)(n - s))};
+  return tg_cat(2, parts, d);
+}
+
+tg_tensor *tg_roll(tg_tensor *a, int n_shifts, const long *shifts, int n_dims, const int *dims) {
+  if (!tg_tensor_check(a, "roll", 1)) return NULL;
+  if (n_shifts <= 0 || !shifts || n_dims < 0 || (n_dims > 0 && !dims)) {
+    tg_error("roll: `shifts` required (n_shifts = %d%s%s)", n_shifts, shifts ? "" : ", shifts is NULL",
+             n_dims > 0 && !dims ? ", dims is NULL" : "");
+    return NULL;
+  }
+  if (n_dims == 0) {
+    if (n_shifts != 1) {
+      tg_error("roll: shifts and dimensions must align. shifts: %d, dims:0", n_shifts);
+      return NULL;
+    }
+    tg_tensor *flat = tg_reshape(a, TG_SHAPE((size_t)-1));
+    tg_tensor *r = flat ? roll_dim(flat, 0, shifts[0]) : NULL;
+    return r == flat ? tg_clone(a) : tg_reshape(r, a->ndim, a->shape);
+  }
+  if (n_shifts != n_dims) {
+    tg_error("roll: shifts and dimensions must align. shifts: %d, dims:%d", n_shifts, n_dims);
+    return NULL;
+  }
+  if (a->ndim == 0) {
+    tg_error("roll: Dimension specified as %d but tensor has no dimensions", dims[0]);
+    return NULL;
+  }
+  tg_tensor *out = a;
+  for (int k = 0; k < n_dims && out; k++) {
+    int d = tg_norm_dim("roll", dims[k], a->ndim);
+    if (d < 0) return NULL;
+    out = roll_dim(out, d, shifts[k]);
+  }
+  return out == a ? tg_clone(a) : out;
+}
+
+/* each of a's (trailing) dims repeated reps[k] times as whole blocks:
+ * unsqueeze, expand, merge, one dim at a time (ndim + 1 <= TG_MAX_DIMS) */
+tg_tensor *tg_repeat(tg_tensor *a, int n, const size_t *reps) {
+  if (!tg_tensor_check(a, "repeat", 1)) return NULL;
+  if (n < 0 || n > TG_MAX_DIMS || (n > 0 && !reps)) {
+    tg_error("repeat: invalid repeats (n = %d%s)", n, reps ? "" : ", repeats is NULL");
+    return NULL;
+  }
+  if (n < a->ndim) {
+    tg_error("repeat: Number of dimensions of repeat dims can not be smaller than number of "
+             "dimensions of tensor (%d < %d)", n, a->ndim);
+    return NULL;
+  }
+  size_t shape[TG_MAX_DIMS];
+  for (int k = 0; k < n; k++) {
+    if (reps[k] > (size_t)PTRDIFF_MAX) {
+      tg_error("repeat: Trying to create tensor with negative dimension %td", (ptrdiff_t)reps[k]);
+      return NULL;
+    }
+    shape[k] = k < n - a->ndim ? 1 : a->shape[k - (n - a->ndim)];
+  }
+  tg_tensor *x = tg_reshape(a, n, shape);
+  for (int k = 0; k < n && x; k++) {
+    if (reps[k] == 1) continue;
+    size_t es[TG_MAX_DIMS];
+    memcpy(es, x->shape, (size_t)k * sizeof *es);
+    es[k] = reps[k];
+    memcpy(es + k + 1, x->shape + k, (size_t)(n - k) * sizeof *es);
+    x = tg_flatten(tg_expand(tg_unsqueeze(x, k), n + 1, es), k, k + 1);
+  }
+  return x == a ? tg_clone(a) : (x && x->storage == a->storage ? tg_clone(x) : x);
+}
+
+/* repeat with reps padded with leading 1s to a's ndim, as PyTorch's tile */
+tg_tensor *tg_tile(tg_tensor *a, int n, const size_t *reps) {
+  if (!tg_tensor_check(a, "tile", 1)) return NULL;
+  if (n < 0 || n > TG_MAX_DIMS || (n > 0 && !reps)) {
+    tg_error("tile: invalid dims (n = %d%s)", n, reps ? "" : ", dims is NULL");
+    return NULL;
+  }
+  size_t r[TG_MAX_DIMS];
+  int m = n < a->ndim ? a->ndim : n;
+  for (int k = 0; k < m; k++) r[k] = k < m - n ? 1 : reps[k - (m - n)];
+  return tg_repeat(a, m, r);
+}

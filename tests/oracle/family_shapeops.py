@@ -1,0 +1,184 @@
+"""Splitting into views (split, chunk, unbind) and the copying shape ops
+(flip, tril, triu)."""
+import torch
+
+from oracle_gen import op, rand_dim, rand_dims, rshape, tensor
+
+
+def some_shape(rng, lo_nd=1, hi=4):
+    """mostly lo_nd..4 dims; a few 0-d (the ops' errors or 0-d rules)"""
+    return rshape(rng, 0 if rng.random() < 0.06 else lo_nd, 4, 1, hi)
+
+
+def dim_len(shape, dim):
+    nd = len(shape)
+    if nd == 0 or not -nd <= dim < nd:
+        return None
+    return shape[dim]
+
+
+def split_gen(rng):
+    shape = some_shape(rng, 1, 5)
+    dim = rand_dim(rng, len(shape))
+    n = dim_len(shape, dim) or 1
+    sizes, left = [], n
+    while left > 0 and len(sizes) < 5:
+        k = rng.randint(0, left)
+        sizes.append(k)
+        left -= k
+    sizes.append(left)
+    if rng.random() < 0.1:
+        sizes[rng.randrange(len(sizes))] += rng.choice([1, 2])  # sums past the dim
+    return [tensor(rng, shape)], {"sizes": sizes, "dim": dim}
+
+
+op("split", split_gen, lambda x, p: torch.split(x[0], p["sizes"], p["dim"]))
+
+
+def split_size_gen(rng):
+    shape = some_shape(rng, 1, 5)
+    dim = rand_dim(rng, len(shape))
+    n = dim_len(shape, dim) or 1
+    size = rng.randint(1, n + 1) if rng.random() > 0.06 else 0
+    return [tensor(rng, shape)], {"size": size, "dim": dim}
+
+
+op("split_size", split_size_gen, lambda x, p: torch.split(x[0], p["size"], p["dim"]))
+
+
+def chunk_gen(rng):
+    shape = some_shape(rng, 1, 5)
+    chunks = rng.randint(1, 6) if rng.random() > 0.06 else 0
+    return [tensor(rng, shape)], {"chunks": chunks, "dim": rand_dim(rng, len(shape))}
+
+
+op("chunk", chunk_gen, lambda x, p: torch.chunk(x[0], p["chunks"], p["dim"]))
+
+
+def unbind_gen(rng):
+    shape = some_shape(rng)
+    return [tensor(rng, shape)], {"dim": rand_dim(rng, len(shape))}
+
+
+op("unbind", unbind_gen, lambda x, p: torch.unbind(x[0], p["dim"]))
+
+
+def flip_gen(rng):
+    shape = some_shape(rng)
+    dims = [] if rng.random() < 0.1 else rand_dims(rng, len(shape))
+    return [tensor(rng, shape)], {"dims": dims}
+
+
+op("flip", flip_gen, lambda x, p: torch.flip(x[0], p["dims"]))
+
+
+def tri_gen(rng):
+    shape = some_shape(rng, 2 if rng.random() < 0.92 else 1, 5)
+    return [tensor(rng, shape)], {"diagonal": rng.randint(-4, 4)}
+
+
+op("tril", tri_gen, lambda x, p: torch.tril(x[0], p["diagonal"]))
+op("triu", tri_gen, lambda x, p: torch.triu(x[0], p["diagonal"]))
+
+
+def roll_gen(rng):
+    shape = some_shape(rng)
+    if rng.random() < 0.25:
+        return [tensor(rng, shape)], {"shifts": [rng.randint(-7, 7)], "dims": []}
+    dims = rand_dims(rng, len(shape))
+    shifts = [rng.randint(-7, 7) for _ in dims]
+    if rng.random() < 0.05:
+        shifts.append(1)  # shifts and dims do not align
+    return [tensor(rng, shape)], {"shifts": shifts, "dims": dims}
+
+
+op("roll", roll_gen, lambda x, p: torch.roll(x[0], p["shifts"], p["dims"]))
+
+
+def repeat_gen(rng):
+    shape = rshape(rng, 0, 3, 1, 3)
+    n = max(len(shape) + rng.randint(0, 2) - (1 if rng.random() < 0.05 else 0), 0)
+    return [tensor(rng, shape)], {"reps": [rng.randint(0, 3) for _ in range(n)]}
+
+
+op("repeat", repeat_gen, lambda x, p: x[0].repeat(p["reps"]))
+
+
+def tile_gen(rng):
+    shape = rshape(rng, 0, 3, 1, 3)
+    return [tensor(rng, shape)], {"reps": [rng.randint(0, 3) for _ in range(rng.randint(0, 4))]}
+
+
+op("tile", tile_gen, lambda x, p: torch.tile(x[0], p["reps"]))
+
+
+def diagonal_gen(rng):
+    shape = some_shape(rng, 2, 5)
+    nd = len(shape)
+    if nd >= 2 and rng.random() > 0.08:
+        d1, d2 = (d - nd * rng.randint(0, 1) for d in rng.sample(range(nd), 2))
+    else:
+        d1, d2 = rand_dim(rng, nd), rand_dim(rng, nd)
+    return [tensor(rng, shape)], {"offset": rng.randint(-4, 4), "dim1": d1, "dim2": d2}
+
+
+op("diagonal", diagonal_gen, lambda x, p: torch.diagonal(x[0], p["offset"], p["dim1"], p["dim2"]))
+
+
+def diag_gen(rng):
+    shape = rshape(rng, 1, 2, 1, 5) if rng.random() > 0.05 else rshape(rng, 3, 3)
+    # an offset past a matrix: torch 1.13 fails ("integer multiplication
+    # overflow"); tapegrad gives the empty diagonal, so such cases are not drawn
+    hi = max(shape) if len(shape) == 2 else 3
+    off = rng.randint(-hi, hi)
+    if len(shape) == 2:
+        off = max(min(off, shape[1]), -shape[0])
+    return [tensor(rng, shape)], {"offset": off}
+
+
+op("diag", diag_gen, lambda x, p: torch.diag(x[0], p["offset"]))
+
+
+def trace_gen(rng):
+    # torch 1.13's trace backward of a tall matrix (rows > cols) puts ones
+    # off the diagonal (a bug); tapegrad's gradient is the identity's part,
+    # so only wide and square matrices are compared
+    r = rng.randint(1, 4)
+    shape = [r, rng.randint(r, 5)] if rng.random() > 0.05 else rshape(rng, 1, 1)
+    return [tensor(rng, shape)], {}
+
+
+op("trace", trace_gen, lambda x, p: torch.trace(x[0]))
+
+
+def pad_gen(rng):
+    mode = rng.choice(["constant", "constant", "reflect", "replicate", "circular"])
+    if mode == "constant":
+        shape = rshape(rng, 1, 4, 1, 4)
+        k = rng.randint(1, len(shape)) if rng.random() > 0.04 else len(shape) + 1
+    else:
+        k = rng.randint(1, 3)
+        lead = rng.choice([1, 2] if mode != "circular" else [2]) if rng.random() > 0.06 else 0
+        shape = [rng.randint(1, 3) for _ in range(lead)] + [rng.randint(2, 5) for _ in range(k)]
+    pads = []
+    for j in range(k):
+        size = shape[-1 - j] if j < len(shape) else 1
+        lim = size - 1 if mode == "reflect" else size
+        lr = [rng.randint(-1, lim + (1 if rng.random() < 0.05 else 0)) for _ in range(2)]
+        if mode in ("reflect", "replicate") and size + sum(lr) < 1:
+            # torch 1.13 is not consistent about an output size of 0 or less
+            # in these modes (a 2-d pad of a 3-d input may give size 0)
+            lr = [max(v, 0) for v in lr]
+        crop = size + sum(min(v, 0) for v in lr)
+        if mode == "circular" and max(lr) > crop and max(lr) <= size:
+            # torch 1.13 fills such a pad from its own unfilled output (a
+            # deliberate difference: tapegrad refuses)
+            lr = [min(v, crop) for v in lr]
+        pads += lr
+    if rng.random() < 0.03:
+        pads.append(1)  # odd length
+    return [tensor(rng, shape)], {"pad": pads, "mode": mode, "value": rng.choice([0.0, -1.5])}
+
+
+op("pad", pad_gen, lambda x, p: torch.nn.functional.pad(x[0], p["pad"], p["mode"], p["value"]
+                                                          if p["mode"] == "constant" else None))
