@@ -90,11 +90,11 @@ static bool name_in(const char *op, const char *const *names) {
 }
 
 static const char *const int_keeping[] = {"neg", "abs", "relu", "square", "sign", "floor", "ceil",
-                                          "round", "trunc", "clamp", NULL};
-static const char *const bool_refusing[] = {"neg", "abs", "relu", "floor", "ceil", "round", "trunc", NULL};
+                                          "round", "trunc", "clamp", "hardtanh", "relu6", NULL};
+static const char *const bool_refusing[] = {"neg", "abs", "relu", "floor", "ceil", "round", "trunc",
+                                            "hardtanh", "relu6", "softsign", NULL};
 static const char *const float_only[] = {"leaky_relu", "elu", "softplus", "gelu", "silu", "mish",
-                                         "hardtanh", "relu6", "selu", "celu", "softsign",
-                                         "hardsigmoid", "hardswish", "logsigmoid", "frac", NULL};
+                                         "selu", "celu", "hardsigmoid", "hardswish", "logsigmoid", "frac", NULL};
 
 bool ops_promote_unary(const char *op, tg_tensor **a, tg_dtype *cast_to) {
   *cast_to = (tg_dtype)-1;

@@ -77,6 +77,21 @@ tg_tensor *tg_round(tg_tensor *a); /* nearest integer, ties to even */
 tg_tensor *tg_trunc(tg_tensor *a); /* integer part, toward zero */
 tg_tensor *tg_frac(tg_tensor *a); /* a - trunc(a) */
 
+/* ---- activations (ops/activation.c), PyTorch's definitions and its
+ * gradients at the kinks. Integer input: hardtanh/relu6 keep the dtype
+ * (bool refused), softsign computes in float32, the rest refuse it. */
+tg_tensor *tg_gelu(tg_tensor *a, const char *approximate); /* "none": a Phi(a); "tanh": PyTorch's tanh approximation */
+tg_tensor *tg_silu(tg_tensor *a); /* a sigmoid(a) */
+tg_tensor *tg_mish(tg_tensor *a); /* a tanh(softplus(a)) */
+tg_tensor *tg_hardtanh(tg_tensor *a, double min_val, double max_val); /* clamp(a, min_val, max_val); PyTorch: -1, 1 */
+tg_tensor *tg_relu6(tg_tensor *a); /* hardtanh(a, 0, 6) */
+tg_tensor *tg_selu(tg_tensor *a); /* scale (a > 0 ? a : alpha (exp(a) - 1)), PyTorch's constants */
+tg_tensor *tg_celu(tg_tensor *a, double alpha); /* max(0, a) + min(0, alpha (exp(a / alpha) - 1)); alpha != 0 */
+tg_tensor *tg_softsign(tg_tensor *a); /* a / (1 + |a|) */
+tg_tensor *tg_hardsigmoid(tg_tensor *a); /* clamp(a + 3, 0, 6) / 6 */
+tg_tensor *tg_hardswish(tg_tensor *a); /* a hardsigmoid(a) */
+tg_tensor *tg_logsigmoid(tg_tensor *a); /* log(sigmoid(a)), stable */
+
 /* ---- binary math, broadcasting (ops/binary_math.c), PyTorch's definitions.
  * Integer/bool operands: atan2 and copysign give float32, hypot refuses
  * them, fmod/remainder keep int64 (bool refused; a zero integer divisor is
@@ -329,6 +344,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_atanh(...) (TG_CALL_SITE(), tg_atanh(__VA_ARGS__))
 #define tg_cat(...) (TG_CALL_SITE(), tg_cat(__VA_ARGS__))
 #define tg_ceil(...) (TG_CALL_SITE(), tg_ceil(__VA_ARGS__))
+#define tg_celu(...) (TG_CALL_SITE(), tg_celu(__VA_ARGS__))
 #define tg_chunk(...) (TG_CALL_SITE(), tg_chunk(__VA_ARGS__))
 #define tg_clamp(...) (TG_CALL_SITE(), tg_clamp(__VA_ARGS__))
 #define tg_clone(...) (TG_CALL_SITE(), tg_clone(__VA_ARGS__))
@@ -361,8 +377,12 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_gather(...) (TG_CALL_SITE(), tg_gather(__VA_ARGS__))
 #define tg_ge(...) (TG_CALL_SITE(), tg_ge(__VA_ARGS__))
 #define tg_ge_scalar(...) (TG_CALL_SITE(), tg_ge_scalar(__VA_ARGS__))
+#define tg_gelu(...) (TG_CALL_SITE(), tg_gelu(__VA_ARGS__))
 #define tg_gt(...) (TG_CALL_SITE(), tg_gt(__VA_ARGS__))
 #define tg_gt_scalar(...) (TG_CALL_SITE(), tg_gt_scalar(__VA_ARGS__))
+#define tg_hardsigmoid(...) (TG_CALL_SITE(), tg_hardsigmoid(__VA_ARGS__))
+#define tg_hardswish(...) (TG_CALL_SITE(), tg_hardswish(__VA_ARGS__))
+#define tg_hardtanh(...) (TG_CALL_SITE(), tg_hardtanh(__VA_ARGS__))
 #define tg_hypot(...) (TG_CALL_SITE(), tg_hypot(__VA_ARGS__))
 #define tg_index_add(...) (TG_CALL_SITE(), tg_index_add(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
@@ -386,6 +406,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_logical_not(...) (TG_CALL_SITE(), tg_logical_not(__VA_ARGS__))
 #define tg_logical_or(...) (TG_CALL_SITE(), tg_logical_or(__VA_ARGS__))
 #define tg_logical_xor(...) (TG_CALL_SITE(), tg_logical_xor(__VA_ARGS__))
+#define tg_logsigmoid(...) (TG_CALL_SITE(), tg_logsigmoid(__VA_ARGS__))
 #define tg_logsumexp(...) (TG_CALL_SITE(), tg_logsumexp(__VA_ARGS__))
 #define tg_lt(...) (TG_CALL_SITE(), tg_lt(__VA_ARGS__))
 #define tg_lt_scalar(...) (TG_CALL_SITE(), tg_lt_scalar(__VA_ARGS__))
@@ -402,6 +423,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_min(...) (TG_CALL_SITE(), tg_min(__VA_ARGS__))
 #define tg_min_dim(...) (TG_CALL_SITE(), tg_min_dim(__VA_ARGS__))
 #define tg_minimum(...) (TG_CALL_SITE(), tg_minimum(__VA_ARGS__))
+#define tg_mish(...) (TG_CALL_SITE(), tg_mish(__VA_ARGS__))
 #define tg_mul(...) (TG_CALL_SITE(), tg_mul(__VA_ARGS__))
 #define tg_mul_scalar(...) (TG_CALL_SITE(), tg_mul_scalar(__VA_ARGS__))
 #define tg_narrow(...) (TG_CALL_SITE(), tg_narrow(__VA_ARGS__))
@@ -419,6 +441,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_prod_dim(...) (TG_CALL_SITE(), tg_prod_dim(__VA_ARGS__))
 #define tg_reciprocal(...) (TG_CALL_SITE(), tg_reciprocal(__VA_ARGS__))
 #define tg_relu(...) (TG_CALL_SITE(), tg_relu(__VA_ARGS__))
+#define tg_relu6(...) (TG_CALL_SITE(), tg_relu6(__VA_ARGS__))
 #define tg_remainder(...) (TG_CALL_SITE(), tg_remainder(__VA_ARGS__))
 #define tg_repeat(...) (TG_CALL_SITE(), tg_repeat(__VA_ARGS__))
 #define tg_reshape(...) (TG_CALL_SITE(), tg_reshape(__VA_ARGS__))
@@ -429,13 +452,16 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_rsub_scalar(...) (TG_CALL_SITE(), tg_rsub_scalar(__VA_ARGS__))
 #define tg_scatter_add(...) (TG_CALL_SITE(), tg_scatter_add(__VA_ARGS__))
 #define tg_select(...) (TG_CALL_SITE(), tg_select(__VA_ARGS__))
+#define tg_selu(...) (TG_CALL_SITE(), tg_selu(__VA_ARGS__))
 #define tg_sigmoid(...) (TG_CALL_SITE(), tg_sigmoid(__VA_ARGS__))
 #define tg_sign(...) (TG_CALL_SITE(), tg_sign(__VA_ARGS__))
+#define tg_silu(...) (TG_CALL_SITE(), tg_silu(__VA_ARGS__))
 #define tg_sin(...) (TG_CALL_SITE(), tg_sin(__VA_ARGS__))
 #define tg_sinh(...) (TG_CALL_SITE(), tg_sinh(__VA_ARGS__))
 #define tg_slice(...) (TG_CALL_SITE(), tg_slice(__VA_ARGS__))
 #define tg_softmax(...) (TG_CALL_SITE(), tg_softmax(__VA_ARGS__))
 #define tg_softplus(...) (TG_CALL_SITE(), tg_softplus(__VA_ARGS__))
+#define tg_softsign(...) (TG_CALL_SITE(), tg_softsign(__VA_ARGS__))
 #define tg_sort(...) (TG_CALL_SITE(), tg_sort(__VA_ARGS__))
 #define tg_split(...) (TG_CALL_SITE(), tg_split(__VA_ARGS__))
 #define tg_split_size(...) (TG_CALL_SITE(), tg_split_size(__VA_ARGS__))

@@ -510,6 +510,18 @@ static void test_null_ops_api(void **state) {
   UN(tg_elu, "elu", , 1.0);
   UN(tg_softplus, "softplus", , 1.0, 20.0);
   UN(tg_clamp, "clamp", , 0.0, 1.0);
+  UN(tg_gelu, "gelu", , "none");
+  UN(tg_silu, "silu");
+  UN(tg_mish, "mish");
+  UN(tg_hardtanh, "hardtanh", , -1.0, 1.0);
+  UN(tg_relu6, "relu6");
+  UN(tg_selu, "selu");
+  UN(tg_celu, "celu", , 1.0);
+  UN(tg_softsign, "softsign");
+  UN(tg_hardsigmoid, "hardsigmoid");
+  UN(tg_hardswish, "hardswish");
+  UN(tg_logsigmoid, "logsigmoid");
+  N_PTR(tg_gelu, 2, tg_gelu(a, NULL), "gelu: argument 2 is NULL");
   UN(tg_sum, "sum");
   UN(tg_mean, "mean");
   UN(tg_var, "var", , true);
@@ -1270,7 +1282,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 357
+#define NULL_FUNCS_COVERED 368
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1398,6 +1410,17 @@ OPF(f_leaky_relu, tg_leaky_relu(a, 0.1))
 OPF(f_elu, tg_elu(a, 1.0))
 OPF(f_softplus, tg_softplus(a, 2.0, 20.0))
 OPF(f_clamp, tg_clamp(a, -0.5, 0.5))
+OPF(f_gelu, tg_gelu(a, "tanh"))
+OPF(f_silu, tg_silu(a))
+OPF(f_mish, tg_mish(a))
+OPF(f_hardtanh, tg_hardtanh(a, -0.5, 0.5))
+OPF(f_relu6, tg_relu6(a))
+OPF(f_selu, tg_selu(a))
+OPF(f_celu, tg_celu(a, 0.5))
+OPF(f_softsign, tg_softsign(a))
+OPF(f_hardsigmoid, tg_hardsigmoid(a))
+OPF(f_hardswish, tg_hardswish(a))
+OPF(f_logsigmoid, tg_logsigmoid(a))
 OPF(f_sum, tg_sum(a))
 OPF(f_sum_d0, tg_sum_dims(a, 1, (const int[]){0}, false))
 OPF(f_sum_d1k, tg_sum_dims(a, 1, (const int[]){1}, true))
@@ -1686,6 +1709,17 @@ static const zero_case zero_cases[] = {
     Z1("tg_elu", f_elu, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_softplus", f_softplus, IN('n', 0, 3), OUT(0, 3), NO_FILL),
     Z1("tg_clamp", f_clamp, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_gelu", f_gelu, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_silu", f_silu, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_mish", f_mish, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_hardtanh", f_hardtanh, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_relu6", f_relu6, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_selu", f_selu, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_celu", f_celu, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_softsign", f_softsign, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_hardsigmoid", f_hardsigmoid, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_hardswish", f_hardswish, IN('n', 0, 3), OUT(0, 3), NO_FILL),
+    Z1("tg_logsigmoid", f_logsigmoid, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     /* reductions: the sum of nothing is 0, the mean and variance NaN, the
      * logsumexp -inf; max and min need a non-empty reduced dim */
     Z1("tg_sum", f_sum, IN('n', 0, 3), OUT0, 0.0),
@@ -2029,6 +2063,17 @@ static const nc_case nc_cases[] = {
     NC("tg_elu", f_elu, 1, IN('n', 2, 3)),
     NC("tg_softplus", f_softplus, 1, IN('n', 2, 3)),
     NC("tg_clamp", f_clamp, 1, IN('n', 2, 3)),
+    NC("tg_gelu", f_gelu, 1, IN('n', 2, 3)),
+    NC("tg_silu", f_silu, 1, IN('n', 2, 3)),
+    NC("tg_mish", f_mish, 1, IN('n', 2, 3)),
+    NC("tg_hardtanh", f_hardtanh, 1, IN('n', 2, 3)),
+    NC("tg_relu6", f_relu6, 1, IN('n', 2, 3)),
+    NC("tg_selu", f_selu, 1, IN('n', 2, 3)),
+    NC("tg_celu", f_celu, 1, IN('n', 2, 3)),
+    NC("tg_softsign", f_softsign, 1, IN('n', 2, 3)),
+    NC("tg_hardsigmoid", f_hardsigmoid, 1, IN('n', 2, 3)),
+    NC("tg_hardswish", f_hardswish, 1, IN('n', 2, 3)),
+    NC("tg_logsigmoid", f_logsigmoid, 1, IN('n', 2, 3)),
     NC("tg_sum", f_sum, 1, IN('n', 2, 3)),
     NC("tg_sum_dims", f_sum_d0, 1, IN('n', 2, 3)),
     NC("tg_sum_dims", f_sum_d1k, 1, IN('n', 2, 3)),
@@ -2309,7 +2354,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 168);
+  assert_int_equal(ops, 179);
 }
 
 /* ======================================================================

@@ -31,6 +31,7 @@ static const oracle_op *const tables[] = {
     oracle_bool_ops,
     oracle_math_ops,
     oracle_shapeops_ops,
+    oracle_activation_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {
