@@ -30,6 +30,7 @@ static const oracle_op *const tables[] = {
     oracle_reduce_stats_ops,
     oracle_bool_ops,
     oracle_math_ops,
+    oracle_indexops_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {
