@@ -179,6 +179,14 @@ tg_tensor *tg_outer(tg_tensor *a, tg_tensor *b); /* 1-D vectors */
  * Default: OPENBLAS_NUM_THREADS, or all cores. n <= 0 changes nothing. */
 void tg_set_num_threads(int n);
 
+/* ---- batched and scaled products (ops/linalg_batched.c), PyTorch's shape
+ * rules: no batch broadcasting; input expands to the product's shape;
+ * beta 0 ignores input (NaN and inf in it too) */
+tg_tensor *tg_bmm(tg_tensor *a, tg_tensor *b); /* [b,n,k] @ [b,k,p] -> [b,n,p] */
+tg_tensor *tg_mv(tg_tensor *a, tg_tensor *v);  /* [n,k] @ [k] -> [n] */
+tg_tensor *tg_addmm(tg_tensor *input, tg_tensor *m1, tg_tensor *m2, double beta, double alpha); /* beta*input + alpha*m1@m2 */
+tg_tensor *tg_baddbmm(tg_tensor *input, tg_tensor *b1, tg_tensor *b2, double beta, double alpha); /* beta*input + alpha*bmm(b1, b2) */
+
 /* ---- softmax and indexing (ops/softmax.c, ops/index.c) */
 tg_tensor *tg_softmax(tg_tensor *a, int dim);
 tg_tensor *tg_log_softmax(tg_tensor *a, int dim);
@@ -255,6 +263,17 @@ typedef enum { TG_PAD_CONSTANT, TG_PAD_REFLECT, TG_PAD_REPLICATE, TG_PAD_CIRCULA
  * (negative: crop); value fills constant padding. reflect/replicate: 2-4-d inputs
  * with one leading dim unpadded or two; circular: exactly two leading dims */
 tg_tensor *tg_pad(tg_tensor *a, int n, const long *pad, tg_pad_mode mode, double value);
+/* ---- moving dims (ops/shape_move.c): views */
+/* dims src[i] go to places dst[i]; the others keep their order */
+tg_tensor *tg_movedim(tg_tensor *a, int n, const int *src, const int *dst);
+tg_tensor *tg_swapaxes(tg_tensor *a, int axis0, int axis1); /* tg_transpose */
+tg_tensor *tg_swapdims(tg_tensor *a, int dim0, int dim1);   /* tg_transpose */
+/* ---- indexing by composition (ops/scatter.c) */
+/* gather(a, dim, indices) with a and indices broadcast except along dim */
+tg_tensor *tg_take_along_dim(tg_tensor *a, tg_tensor *indices, int dim);
+/* out = a; out.select(dim, i) = value for i in index (0-d/1-D int64,
+ * negative counts from the end); zero gradient where filled */
+tg_tensor *tg_index_fill(tg_tensor *a, int dim, tg_tensor *index, double value);
 
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
@@ -327,6 +346,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_acosh(...) (TG_CALL_SITE(), tg_acosh(__VA_ARGS__))
 #define tg_add(...) (TG_CALL_SITE(), tg_add(__VA_ARGS__))
 #define tg_add_scalar(...) (TG_CALL_SITE(), tg_add_scalar(__VA_ARGS__))
+#define tg_addmm(...) (TG_CALL_SITE(), tg_addmm(__VA_ARGS__))
 #define tg_all(...) (TG_CALL_SITE(), tg_all(__VA_ARGS__))
 #define tg_all_dims(...) (TG_CALL_SITE(), tg_all_dims(__VA_ARGS__))
 #define tg_amax(...) (TG_CALL_SITE(), tg_amax(__VA_ARGS__))
@@ -342,6 +362,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_atan(...) (TG_CALL_SITE(), tg_atan(__VA_ARGS__))
 #define tg_atan2(...) (TG_CALL_SITE(), tg_atan2(__VA_ARGS__))
 #define tg_atanh(...) (TG_CALL_SITE(), tg_atanh(__VA_ARGS__))
+#define tg_baddbmm(...) (TG_CALL_SITE(), tg_baddbmm(__VA_ARGS__))
+#define tg_bmm(...) (TG_CALL_SITE(), tg_bmm(__VA_ARGS__))
 #define tg_cat(...) (TG_CALL_SITE(), tg_cat(__VA_ARGS__))
 #define tg_ceil(...) (TG_CALL_SITE(), tg_ceil(__VA_ARGS__))
 #define tg_celu(...) (TG_CALL_SITE(), tg_celu(__VA_ARGS__))
@@ -385,6 +407,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_hardtanh(...) (TG_CALL_SITE(), tg_hardtanh(__VA_ARGS__))
 #define tg_hypot(...) (TG_CALL_SITE(), tg_hypot(__VA_ARGS__))
 #define tg_index_add(...) (TG_CALL_SITE(), tg_index_add(__VA_ARGS__))
+#define tg_index_fill(...) (TG_CALL_SITE(), tg_index_fill(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
 #define tg_isfinite(...) (TG_CALL_SITE(), tg_isfinite(__VA_ARGS__))
 #define tg_isinf(...) (TG_CALL_SITE(), tg_isinf(__VA_ARGS__))
@@ -424,8 +447,10 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_min_dim(...) (TG_CALL_SITE(), tg_min_dim(__VA_ARGS__))
 #define tg_minimum(...) (TG_CALL_SITE(), tg_minimum(__VA_ARGS__))
 #define tg_mish(...) (TG_CALL_SITE(), tg_mish(__VA_ARGS__))
+#define tg_movedim(...) (TG_CALL_SITE(), tg_movedim(__VA_ARGS__))
 #define tg_mul(...) (TG_CALL_SITE(), tg_mul(__VA_ARGS__))
 #define tg_mul_scalar(...) (TG_CALL_SITE(), tg_mul_scalar(__VA_ARGS__))
+#define tg_mv(...) (TG_CALL_SITE(), tg_mv(__VA_ARGS__))
 #define tg_narrow(...) (TG_CALL_SITE(), tg_narrow(__VA_ARGS__))
 #define tg_ne(...) (TG_CALL_SITE(), tg_ne(__VA_ARGS__))
 #define tg_ne_scalar(...) (TG_CALL_SITE(), tg_ne_scalar(__VA_ARGS__))
@@ -477,7 +502,10 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_sum(...) (TG_CALL_SITE(), tg_sum(__VA_ARGS__))
 #define tg_sum_dims(...) (TG_CALL_SITE(), tg_sum_dims(__VA_ARGS__))
 #define tg_sum_to_shape(...) (TG_CALL_SITE(), tg_sum_to_shape(__VA_ARGS__))
+#define tg_swapaxes(...) (TG_CALL_SITE(), tg_swapaxes(__VA_ARGS__))
+#define tg_swapdims(...) (TG_CALL_SITE(), tg_swapdims(__VA_ARGS__))
 #define tg_t(...) (TG_CALL_SITE(), tg_t(__VA_ARGS__))
+#define tg_take_along_dim(...) (TG_CALL_SITE(), tg_take_along_dim(__VA_ARGS__))
 #define tg_tan(...) (TG_CALL_SITE(), tg_tan(__VA_ARGS__))
 #define tg_tanh(...) (TG_CALL_SITE(), tg_tanh(__VA_ARGS__))
 #define tg_tile(...) (TG_CALL_SITE(), tg_tile(__VA_ARGS__))

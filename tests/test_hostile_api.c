@@ -633,6 +633,25 @@ static void test_null_ops_api(void **state) {
   N_PTR(tg_index_add, 1, tg_index_add(NULL, 0, idx1, a), "index_add: argument 1 is NULL");
   N_PTR(tg_index_add, 3, tg_index_add(a, 0, NULL, a), "index_add: argument 3 is NULL");
   N_PTR(tg_index_add, 4, tg_index_add(a, 0, idx1, NULL), "index_add: argument 4 is NULL");
+  N_PTR(tg_bmm, 1, tg_bmm(NULL, a), "bmm: argument 1 is NULL");
+  N_PTR(tg_bmm, 2, tg_bmm(a, NULL), "bmm: argument 2 is NULL");
+  N_PTR(tg_mv, 1, tg_mv(NULL, v), "mv: argument 1 is NULL");
+  N_PTR(tg_mv, 2, tg_mv(a, NULL), "mv: argument 2 is NULL");
+  N_PTR(tg_addmm, 1, tg_addmm(NULL, a, a, 1, 1), "addmm: argument 1 is NULL");
+  N_PTR(tg_addmm, 2, tg_addmm(a, NULL, a, 1, 1), "addmm: argument 2 is NULL");
+  N_PTR(tg_addmm, 3, tg_addmm(a, a, NULL, 1, 1), "addmm: argument 3 is NULL");
+  N_PTR(tg_baddbmm, 1, tg_baddbmm(NULL, a, a, 1, 1), "baddbmm: argument 1 is NULL");
+  N_PTR(tg_baddbmm, 2, tg_baddbmm(a, NULL, a, 1, 1), "baddbmm: argument 2 is NULL");
+  N_PTR(tg_baddbmm, 3, tg_baddbmm(a, a, NULL, 1, 1), "baddbmm: argument 3 is NULL");
+  N_PTR(tg_movedim, 1, tg_movedim(NULL, 1, d1, d1), "movedim: argument 1 is NULL");
+  N_PTR(tg_movedim, 3, tg_movedim(a, 1, NULL, d1), "movedim", "source", "NULL");
+  N_PTR(tg_movedim, 4, tg_movedim(a, 1, d1, NULL), "movedim", "destination", "NULL");
+  N_PTR(tg_swapaxes, 1, tg_swapaxes(NULL, 0, 1), "swapaxes: argument 1 is NULL");
+  N_PTR(tg_swapdims, 1, tg_swapdims(NULL, 0, 1), "swapdims: argument 1 is NULL");
+  N_PTR(tg_take_along_dim, 1, tg_take_along_dim(NULL, idx, 1), "take_along_dim: argument 1 is NULL");
+  N_PTR(tg_take_along_dim, 2, tg_take_along_dim(a, NULL, 1), "take_along_dim: argument 2 is NULL");
+  N_PTR(tg_index_fill, 1, tg_index_fill(NULL, 0, idx1, 1), "index_fill: argument 1 is NULL");
+  N_PTR(tg_index_fill, 3, tg_index_fill(a, 0, NULL, 1), "index_fill: argument 3 is NULL");
   N_PTR(tg_reshape, 3, tg_reshape(a, 2, NULL), "reshape", "NULL");
   N_PTR(tg_view, 3, tg_view(a, 2, NULL), "view", "NULL");
   N_PTR(tg_reshape_infer, 3, tg_reshape_infer(a, 2, NULL), "reshape", "NULL");
@@ -1282,7 +1301,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 368
+#define NULL_FUNCS_COVERED 377
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1490,6 +1509,15 @@ OPF(f_index_select0, tg_index_select(a, 0, b))
 OPF(f_index_select1, tg_index_select(a, 1, b))
 OPF(f_index_add0, tg_index_add(a, 0, b, c))
 OPF(f_index_add1, tg_index_add(a, 1, b, c))
+OPF(f_bmm, tg_bmm(a, b))
+OPF(f_mv, tg_mv(a, b))
+OPF(f_addmm, tg_addmm(a, b, c, 1.0, 2.0))
+OPF(f_baddbmm, tg_baddbmm(a, b, c, 1.0, -0.5))
+OPF(f_movedim, tg_movedim(a, 1, (const int[]){0}, (const int[]){-1}))
+OPF(f_swapaxes, tg_swapaxes(a, 0, 1))
+OPF(f_swapdims, tg_swapdims(a, -1, 0))
+OPF(f_take_along1, tg_take_along_dim(a, b, 1))
+OPF(f_index_fill0, tg_index_fill(a, 0, b, 2.0))
 /* the shape ops, as functions of the input's own shape */
 static tg_tensor *f_reshape_rev(tg_tensor **in) {
   size_t sh[TG_MAX_DIMS];
@@ -1803,6 +1831,22 @@ static const zero_case zero_cases[] = {
     {"tg_index_select", f_index_select1, 2, {IN('n', 0, 3), IDX(3, 2)}, OUT(0, 2), NULL, NO_FILL, "0-"},
     {"tg_index_add", f_index_add0, 3, {IN('n', 2, 3), IDX(2, 0), IN('n', 0, 3)}, OUT(2, 3), NULL, NO_FILL, "1-0"},
     {"tg_index_add", f_index_add1, 3, {IN('n', 0, 3), IDX(3, 2), IN('n', 0, 2)}, OUT(0, 3), NULL, NO_FILL, "0-0"},
+    /* batched products, dim moves, composed indexing */
+    {"tg_bmm", f_bmm, 2, {IN('n', 2, 0, 3), IN('n', 2, 3, 4)}, OUT(2, 0, 4), NULL, NO_FILL, "00"},
+    {"tg_bmm", f_bmm, 2, {IN('n', 2, 3, 0), IN('n', 2, 0, 4)}, OUT(2, 3, 4), NULL, 0.0, "00"},
+    {"tg_mv", f_mv, 2, {IN('n', 0, 3), IN('n', 3)}, OUT(0), NULL, NO_FILL, "00"},
+    {"tg_mv", f_mv, 2, {IN('n', 2, 0), IN('n', 0)}, OUT(2), NULL, 0.0, "00"},
+    {"tg_addmm", f_addmm, 3, {IN('n', 3), IN('n', 0, 2), IN('n', 2, 3)}, OUT(0, 3), NULL, NO_FILL, "000"},
+    {"tg_addmm", f_addmm, 3, {IN('n', 2, 3), IN('n', 2, 0), IN('n', 0, 3)}, OUT(2, 3), NULL, NO_FILL, "100"},
+    {"tg_baddbmm", f_baddbmm, 3, {IN('n', 2, 2, 3), IN('n', 2, 2, 0), IN('n', 2, 0, 3)}, OUT(2, 2, 3), NULL, NO_FILL, "100"},
+    {"tg_baddbmm", f_baddbmm, 3, {IN('n', 3), IN('n', 0, 2, 2), IN('n', 0, 2, 3)}, OUT(0, 2, 3), NULL, NO_FILL, "000"},
+    Z1("tg_movedim", f_movedim, IN('n', 0, 3), OUT(3, 0), NO_FILL),
+    Z1("tg_swapaxes", f_swapaxes, IN('n', 0, 3), OUT(3, 0), NO_FILL),
+    Z1("tg_swapdims", f_swapdims, IN('n', 2, 0), OUT(0, 2), NO_FILL),
+    {"tg_take_along_dim", f_take_along1, 2, {IN('n', 2, 3), IDX(3, 2, 0)}, OUT(2, 0), NULL, NO_FILL, "0-"},
+    {"tg_take_along_dim", f_take_along1, 2, {IN('n', 0, 3), IDX(3, 1, 2)}, OUT(0, 2), NULL, NO_FILL, "0-"},
+    {"tg_index_fill", f_index_fill0, 2, {IN('n', 0, 3), IDX(1, 0)}, OUT(0, 3), NULL, NO_FILL, "0-"},
+    {"tg_index_fill", f_index_fill0, 2, {IN('n', 2, 3), IDX(2, 0)}, OUT(2, 3), NULL, NO_FILL, "1-"},
     /* shape */
     Z1("tg_reshape", f_reshape_rev, IN('n', 0, 3), OUT(3, 0), NO_FILL),
     Z1("tg_view", f_view_flat, IN('n', 2, 0), OUT(0), NO_FILL),
@@ -2139,6 +2183,15 @@ static const nc_case nc_cases[] = {
     NC("tg_index_select", f_index_select1, 2, IN('n', 2, 3), IDX(3, 2)),
     NC("tg_index_add", f_index_add0, 3, IN('n', 3, 2), IDX(3, 2), IN('n', 2, 2)),
     NC("tg_index_add", f_index_add1, 3, IN('n', 2, 3), IDX(3, 2), IN('n', 2, 2)),
+    NC("tg_bmm", f_bmm, 2, IN('n', 2, 2, 3), IN('n', 2, 3, 2)),
+    NC("tg_mv", f_mv, 2, IN('n', 2, 3), IN('n', 3)),
+    NC("tg_addmm", f_addmm, 3, IN('n', 2, 2), IN('n', 2, 3), IN('n', 3, 2)),
+    NC("tg_baddbmm", f_baddbmm, 3, IN('n', 2, 2, 2), IN('n', 2, 2, 3), IN('n', 2, 3, 2)),
+    NC("tg_movedim", f_movedim, 1, IN('n', 2, 3, 2)),
+    NC("tg_swapaxes", f_swapaxes, 1, IN('n', 2, 3)),
+    NC("tg_swapdims", f_swapdims, 1, IN('n', 2, 3)),
+    NC("tg_take_along_dim", f_take_along1, 2, IN('n', 2, 3), IDX(3, 2, 2)),
+    NC("tg_index_fill", f_index_fill0, 2, IN('n', 2, 3), IDX(2, 2)),
     NC("tg_reshape", f_reshape_rev, 1, IN('n', 2, 3)),
     {"tg_view", f_view_flat, 1, {IN('n', 2, 3)}, true},
     NC("tg_reshape_infer", f_reshape_infer_rows, 1, IN('n', 2, 3)),
@@ -2354,7 +2407,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 179);
+  assert_int_equal(ops, 188);
 }
 
 /* ======================================================================

@@ -1,5 +1,6 @@
 """Every op family the oracle checks; each family_*.py registers its ops."""
 import family_elementwise  # noqa: F401
+import family_indexops  # noqa: F401
 import family_linalg_index  # noqa: F401
 import family_loss  # noqa: F401
 import family_math  # noqa: F401

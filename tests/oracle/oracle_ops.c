@@ -32,6 +32,7 @@ static const oracle_op *const tables[] = {
     oracle_math_ops,
     oracle_shapeops_ops,
     oracle_activation_ops,
+    oracle_indexops_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {

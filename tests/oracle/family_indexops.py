@@ -1,0 +1,142 @@
+"""Batched products, dim moves and index ops composed from gather/masked_fill
+(ops/linalg_batched.c, ops/shape_move.c, ops/scatter.c)."""
+import torch
+
+from oracle_gen import index_tensor, op, rand_dim, rshape, tensor
+
+
+def bmm_gen(rng):
+    b, n, k, m = (rng.randint(1, 4) for _ in range(4))
+    sa, sb = [b, n, k], [b, k, m]
+    r = rng.random()
+    if r < 0.04:
+        sb = [b + 1, k, m]  # batch sizes differ: no broadcasting in bmm
+    elif r < 0.08:
+        sb = [b, k + 1, m]
+    elif r < 0.11:
+        sa = [n, k]
+    return [tensor(rng, sa), tensor(rng, sb)], {}
+
+
+op("bmm", bmm_gen, lambda x, p: torch.bmm(x[0], x[1]))
+
+
+def mv_gen(rng):
+    n, k = rng.randint(1, 5), rng.randint(1, 5)
+    sa, sv = [n, k], [k]
+    r = rng.random()
+    if r < 0.04:
+        sv = [k + 1]
+    elif r < 0.07:
+        sv = [k, 1]
+    elif r < 0.1:
+        sa = [k]
+    return [tensor(rng, sa), tensor(rng, sv)], {}
+
+
+op("mv", mv_gen, lambda x, p: torch.mv(x[0], x[1]))
+
+
+def expandable(rng, shape):
+    """a shape expandable to `shape` (trailing dims, some 1); sometimes not"""
+    nd = rng.randint(0, len(shape))
+    s = [1 if rng.random() < 0.3 else d for d in shape[len(shape) - nd:]]
+    if rng.random() < 0.05:
+        s = [2] + list(shape) if rng.random() < 0.5 else list(shape[:-1]) + [shape[-1] + 1]
+    return s
+
+
+def coeffs(rng, zero_beta=True):
+    beta = rng.choice([1.0, 0.0, 0.5, -2.0] if zero_beta else [1.0, 0.5, -2.0])
+    alpha = rng.choice([1.0, 0.0, 1.5, -0.5])
+    return {"beta": beta, "alpha": alpha}
+
+
+def addmm_gen(rng):
+    n, k, m = (rng.randint(1, 4) for _ in range(3))
+    s1, s2 = [n, k], [k, m]
+    if rng.random() < 0.04:
+        s2 = [k + 1, m]
+    return [tensor(rng, expandable(rng, [n, m])), tensor(rng, s1), tensor(rng, s2)], coeffs(rng)
+
+
+op("addmm", addmm_gen, lambda x, p: torch.addmm(x[0], x[1], x[2], beta=p["beta"], alpha=p["alpha"]))
+
+
+def baddbmm_gen(rng):
+    b, n, k, m = (rng.randint(1, 4) for _ in range(4))
+    s1, s2 = [b, n, k], [b, k, m]
+    if rng.random() < 0.04:
+        s2 = [b + 1, k, m]
+    # beta 0 skipped: PyTorch 1.13's baddbmm, with inputs that require grad,
+    # returns NaN from uninitialised memory in some elements (tapegrad gives
+    # alpha * bmm, the documented result; tests/test_ops_index.c checks it)
+    return [tensor(rng, expandable(rng, [b, n, m])), tensor(rng, s1), tensor(rng, s2)], coeffs(rng, False)
+
+
+op("baddbmm", baddbmm_gen,
+   lambda x, p: torch.baddbmm(x[0], x[1], x[2], beta=p["beta"], alpha=p["alpha"]))
+
+
+def movedim_gen(rng):
+    shape = rshape(rng, 0, 5)
+    nd = max(len(shape), 1)
+    k = rng.randint(0, nd)
+    src = rng.sample(range(nd), k)
+    dst = rng.sample(range(nd), k)
+    src = [s - nd if rng.random() < 0.3 else s for s in src]
+    dst = [d - nd if rng.random() < 0.3 else d for d in dst]
+    if rng.random() < 0.05 and k >= 1:
+        src.append(src[0])  # repeated dim
+        dst.append(next(iter(set(range(nd)) - set(d % nd for d in dst)), 0))
+    elif rng.random() < 0.04:
+        src, dst = src + [nd], dst + [0]  # out of range
+    return [tensor(rng, shape)], {"src": src, "dst": dst}
+
+
+op("movedim", movedim_gen, lambda x, p: torch.movedim(x[0], p["src"], p["dst"]))
+
+
+def swap_gen(rng):
+    shape = rshape(rng, 0, 4)
+    return [tensor(rng, shape)], {"dim0": rand_dim(rng, len(shape)), "dim1": rand_dim(rng, len(shape))}
+
+
+op("swapaxes", swap_gen, lambda x, p: torch.swapaxes(x[0], p["dim0"], p["dim1"]))
+op("swapdims", swap_gen, lambda x, p: torch.swapdims(x[0], p["dim0"], p["dim1"]))
+
+
+def take_along_dim_gen(rng):
+    shape = rshape(rng, 1, 4)
+    dim = rand_dim(rng, len(shape), bad=0.03)
+    d = dim % len(shape) if -len(shape) <= dim < len(shape) else 0
+    ishape = []
+    for k, s in enumerate(shape):
+        if k == d:
+            ishape.append(rng.randint(1, 4))
+        else:  # broadcast either way: index 1, input 1 (expanded), or equal
+            ishape.append(rng.choice([s, s, 1, rng.randint(1, 3)]))
+    if rng.random() < 0.03:
+        ishape = ishape[1:]  # ranks differ
+    hi = shape[d] + (1 if rng.random() < 0.04 else 0)
+    return [tensor(rng, shape), index_tensor(rng, ishape, hi)], {"dim": dim}
+
+
+op("take_along_dim", take_along_dim_gen, lambda x, p: torch.take_along_dim(x[0], x[1], p["dim"]))
+
+
+def index_fill_gen(rng):
+    shape = rshape(rng, 0, 4)
+    dim = rand_dim(rng, len(shape), bad=0.03)
+    n = max(len(shape), 1)
+    size = shape[dim % n] if shape and -n <= dim < n else 1
+    hi = size + (1 if rng.random() < 0.04 else 0)
+    ishape = [] if rng.random() < 0.2 else [rng.randint(0, 4)]
+    if rng.random() < 0.03:
+        ishape = [1, 1]
+    idx = index_tensor(rng, ishape, hi + size)
+    idx.values = [v - size for v in idx.values]  # [-size, hi): negatives wrap
+    return [tensor(rng, shape), idx], {"dim": dim, "value": rng.choice([0.0, -1.5, 2.25])}
+
+
+op("index_fill", index_fill_gen, lambda x, p: torch.index_fill(x[0], p["dim"], x[1], p["value"]))

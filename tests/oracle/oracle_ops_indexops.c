@@ -1,0 +1,24 @@
+/* The oracle's table of the batched products, dim moves and composed index
+ * ops (ops/linalg_batched.c, ops/shape_move.c, ops/scatter.c). */
+#include "oracle_ops.h"
+
+ONE(bmm, tg_bmm(x[0], x[1]))
+ONE(mv, tg_mv(x[0], x[1]))
+ONE(addmm, tg_addmm(x[0], x[1], x[2], NUM("beta", 1), NUM("alpha", 1)))
+ONE(baddbmm, tg_baddbmm(x[0], x[1], x[2], NUM("beta", 1), NUM("alpha", 1)))
+ONE(swapaxes, tg_swapaxes(x[0], INT("dim0", 0), INT("dim1", 0)))
+ONE(swapdims, tg_swapdims(x[0], INT("dim0", 0), INT("dim1", 0)))
+ONE(take_along_dim, tg_take_along_dim(x[0], x[1], INT("dim", 0)))
+ONE(index_fill, tg_index_fill(x[0], INT("dim", 0), x[1], NUM("value", 0)))
+
+static int o_movedim(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  int src[ORACLE_MAX_LIST], dst[ORACLE_MAX_LIST];
+  int n = dims_of(p, "src", src);
+  if (dims_of(p, "dst", dst) != n) return -1;
+  return (out[0] = tg_movedim(x[0], n, src, dst)) ? 1 : -1;
+}
+
+const oracle_op oracle_indexops_ops[] = {
+    E(bmm),      E(mv),       E(addmm),          E(baddbmm),    E(movedim),
+    E(swapaxes), E(swapdims), E(take_along_dim), E(index_fill), {NULL, NULL},
+};
