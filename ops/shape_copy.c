@@ -151,7 +151,7 @@ tg_tensor *tg_tile(tg_tensor *a, int n, const size_t *reps) {
 
 /* index_select by the index that names each kept row counts[i] times
  * (counts NULL: each `each` times) */
-static tg_tensor *interleave(tg_tensor *a, const int *dim, size_t each, const int64_t *counts,
+static tg_tensor *interleave(tg_tensor *a, const int *dim, int64_t each, const int64_t *counts,
                              size_t n_counts, const char *op) {
   if (a->ndim == 0 && dim) {
     tg_error("%s: Dimension specified as %d but tensor has no dimensions", op, *dim);
@@ -166,8 +166,14 @@ static tg_tensor *interleave(tg_tensor *a, const int *dim, size_t each, const in
              n_counts, len);
     return NULL;
   }
+  /* only the counts in use are checked: torch takes a -1 for an empty dim */
   for (size_t i = 0; i < len; i++) {
-    size_t c = counts ? (size_t)counts[n_counts == 1 ? 0 : i] : each;
+    int64_t n = counts ? counts[n_counts == 1 ? 0 : i] : each;
+    size_t c = (size_t)n;
+    if (n < 0) {
+      tg_error("%s: repeats can not be negative (got %lld)", op, (long long)n);
+      return NULL;
+    }
     if (c && total > SIZE_MAX / 2 - c) {
       tg_error("%s: the result is too large", op);
       return NULL;
@@ -178,7 +184,7 @@ static tg_tensor *interleave(tg_tensor *a, const int *dim, size_t each, const in
   if (!idx) return NULL;
   int64_t *p = tg_data(idx);
   for (size_t i = 0, k = 0; i < len; i++)
-    for (size_t c = counts ? (size_t)counts[n_counts == 1 ? 0 : i] : each; c > 0; c--) p[k++] = (int64_t)i;
+    for (int64_t c = counts ? counts[n_counts == 1 ? 0 : i] : each; c > 0; c--) p[k++] = (int64_t)i;
   if (tg_dtype_is_float(x->dtype)) return tg_index_select(x, d, idx);
   /* int64 and bool carry no gradient; index_select takes floats only */
   tg_tensor *src = tg_contiguous(x);
@@ -200,11 +206,8 @@ static tg_tensor *interleave(tg_tensor *a, const int *dim, size_t each, const in
 
 tg_tensor *tg_repeat_interleave(tg_tensor *a, size_t repeats, const int *dim) {
   if (!tg_tensor_check(a, "repeat_interleave", 1)) return NULL;
-  if (repeats > (size_t)PTRDIFF_MAX) {
-    tg_error("repeat_interleave: repeats can not be negative (got %td)", (ptrdiff_t)repeats);
-    return NULL;
-  }
-  return interleave(a, dim, repeats, NULL, 0, "repeat_interleave");
+  /* (size_t)-1 is a -1: refused unless the dim is empty, as torch */
+  return interleave(a, dim, (int64_t)repeats, NULL, 0, "repeat_interleave");
 }
 
 tg_tensor *tg_repeat_interleave_tensor(tg_tensor *a, tg_tensor *repeats, const int *dim) {
@@ -217,13 +220,7 @@ tg_tensor *tg_repeat_interleave_tensor(tg_tensor *a, tg_tensor *repeats, const i
   }
   tg_tensor *r = tg_contiguous(repeats);
   if (!r) return NULL;
-  const int64_t *c = tg_data(r);
-  for (size_t i = 0; i < r->numel; i++)
-    if (c[i] < 0) {
-      tg_error("%s: repeats can not be negative (got %lld)", op, (long long)c[i]);
-      return NULL;
-    }
-  return interleave(a, dim, 0, c, r->numel, op);
+  return interleave(a, dim, 0, tg_data(r), r->numel, op);
 }
 
 tg_tensor *tg_one_hot(tg_tensor *a, long num_classes) {

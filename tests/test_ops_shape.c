@@ -299,6 +299,9 @@ static void test_interleave_onehot_meshgrid_values(void **state) {
   tg_tensor *e = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 0));
   const int one = 1;
   assert_int_equal(tg_repeat_interleave_tensor(e, tg_zeros(TG_INT64, TG_SHAPE(0)), &one)->shape[1], 0);
+  /* a -1 for an empty dim is never used, so torch takes it */
+  assert_int_equal(tg_repeat_interleave_tensor(e, tg_from_i64(TG_SHAPE(1), (const int64_t[]){-1}), &one)->shape[1], 0);
+  assert_int_equal(tg_repeat_interleave(e, (size_t)-1, NULL)->shape[0], 0);
 
   tg_tensor *oh = tg_one_hot(tg_from_i64(TG_SHAPE(3), (const int64_t[]){1, 0, 2}), -1);
   assert_int_equal(oh->dtype, TG_INT64);
