@@ -20,6 +20,12 @@ static bool split_args(tg_tensor *a, const char *op, int dim, tg_tensor **out, i
   return *d >= 0;
 }
 
+/* out[0..k] cleared after part k failed, so that no part is left in out */
+static int drop_parts(tg_tensor **out, size_t k) {
+  for (size_t j = 0; j <= k; j++) out[j] = NULL;
+  return -1;
+}
+
 /* parts of the given sizes; on failure no part is left in out */
 static int split_parts(tg_tensor *a, int d, size_t n, const size_t *sizes, size_t each,
                        size_t last, tg_tensor **out) {
@@ -27,10 +33,7 @@ static int split_parts(tg_tensor *a, int d, size_t n, const size_t *sizes, size_
   for (size_t k = 0; k < n; k++) {
     size_t len = sizes ? sizes[k] : (k + 1 == n ? last : each);
     out[k] = tg_narrow(a, d, (long)off, len);
-    if (!out[k]) {
-      for (size_t j = 0; j <= k; j++) out[j] = NULL;
-      return -1;
-    }
+    if (!out[k]) return drop_parts(out, k);
     off += len;
   }
   return (int)n;
@@ -120,10 +123,7 @@ int tg_unbind(tg_tensor *a, int dim, size_t max_out, tg_tensor **out) {
   }
   for (size_t k = 0; k < n; k++) {
     out[k] = tg_select(a, d, (long)k);
-    if (!out[k]) {
-      for (size_t j = 0; j <= k; j++) out[j] = NULL;
-      return -1;
-    }
+    if (!out[k]) return drop_parts(out, k);
   }
   return (int)n;
 }
@@ -163,10 +163,7 @@ int tg_meshgrid(int n, tg_tensor **ts, const char *indexing, tg_tensor **out) {
     size_t s[TG_MAX_DIMS];
     for (int j = 0; j < n; j++) s[j] = j == at ? grid[j] : 1;
     out[k] = tg_expand(tg_reshape(ts[k], n, s), n, grid);
-    if (!out[k]) {
-      for (int j = 0; j <= k; j++) out[j] = NULL;
-      return -1;
-    }
+    if (!out[k]) return drop_parts(out, (size_t)k);
   }
   return n;
 }
