@@ -8,6 +8,29 @@
 
 #include "ops_internal.h"
 
+/* x's entries idx[k] along d: index_select for floats (its backward is
+ * differentiable); int64 and bool carry no gradient and are copied */
+static tg_tensor *take(tg_tensor *x, int d, tg_tensor *idx) {
+  if (tg_dtype_is_float(x->dtype)) return tg_index_select(x, d, idx);
+  tg_tensor *src = tg_contiguous(x);
+  size_t shape[TG_MAX_DIMS], outer = 1, inner = tg_elem_bytes(x->dtype), len = x->shape[d];
+  size_t total = idx->numel;
+  if (!src) return NULL;
+  memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
+  shape[d] = total;
+  for (int k = 0; k < x->ndim; k++)
+    if (k < d) outer *= x->shape[k];
+    else if (k > d) inner *= x->shape[k];
+  tg_tensor *out = tg_empty(x->dtype, x->ndim, shape);
+  if (!out) return NULL;
+  const char *from = tg_data(src);
+  const int64_t *p = tg_data(idx);
+  char *to = tg_data(out);
+  for (size_t o = 0; o < outer; o++)
+    for (size_t k = 0; k < total; k++, to += inner) memcpy(to, from + (o * len + (size_t)p[k]) * inner, inner);
+  return out;
+}
+
 tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims) {
   if (!tg_tensor_check(a, "flip", 1)) return NULL;
   if (n < 0 || (n > 0 && !dims)) {
@@ -32,7 +55,7 @@ tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims) {
     if (!idx) return NULL;
     int64_t *p = tg_data(idx);
     for (size_t i = 0; i < len; i++) p[i] = (int64_t)(len - 1 - i);
-    out = tg_index_select(out, d, idx);
+    out = take(out, d, idx);
   }
   return out == a ? tg_clone(a) : out; /* a copy even with no dims, as PyTorch */
 }
@@ -185,23 +208,7 @@ static tg_tensor *interleave(tg_tensor *a, const int *dim, int64_t each, const i
   int64_t *p = tg_data(idx);
   for (size_t i = 0, k = 0; i < len; i++)
     for (int64_t c = counts ? counts[n_counts == 1 ? 0 : i] : each; c > 0; c--) p[k++] = (int64_t)i;
-  if (tg_dtype_is_float(x->dtype)) return tg_index_select(x, d, idx);
-  /* int64 and bool carry no gradient; index_select takes floats only */
-  tg_tensor *src = tg_contiguous(x);
-  size_t shape[TG_MAX_DIMS], outer = 1, inner = tg_elem_bytes(x->dtype);
-  if (!src) return NULL;
-  memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
-  shape[d] = total;
-  for (int k = 0; k < x->ndim; k++)
-    if (k < d) outer *= x->shape[k];
-    else if (k > d) inner *= x->shape[k];
-  tg_tensor *out = tg_empty(x->dtype, x->ndim, shape);
-  if (!out) return NULL;
-  const char *from = tg_data(src);
-  char *to = tg_data(out);
-  for (size_t o = 0; o < outer; o++)
-    for (size_t k = 0; k < total; k++, to += inner) memcpy(to, from + (o * len + (size_t)p[k]) * inner, inner);
-  return out;
+  return take(x, d, idx);
 }
 
 tg_tensor *tg_repeat_interleave(tg_tensor *a, size_t repeats, const int *dim) {

@@ -203,6 +203,14 @@ static void test_flip_tril_values(void **state) {
   assert_close(tg_get_flat(tg_tril(inf, 0), 1), 0, 0);
   tg_tensor *i64 = tg_from_i64(TG_SHAPE(2, 2), (const int64_t[]){1, 2, 3, 4});
   assert_int_equal(tg_triu(i64, 0)->dtype, TG_INT64);
+  /* int64 and bool flip too, as PyTorch (no gradient to carry) */
+  tg_tensor *fi = tg_flip(i64, 2, (const int[]){0, 1});
+  assert_non_null(fi);
+  assert_int_equal(fi->dtype, TG_INT64);
+  for (size_t i = 0; i < 4; i++) assert_close(tg_get_flat(fi, i), (double)(4 - i), 0);
+  tg_tensor *fb = tg_flip(tg_gt_scalar(a, 2.5), 1, (const int[]){1}); /* [[0 0 0] [1 1 1]] -> same */
+  assert_int_equal(fb->dtype, TG_BOOL);
+  assert_close(tg_get_flat(fb, 3), 1, 0);
 }
 
 static void test_roll_repeat_diag_values(void **state) {
@@ -279,8 +287,14 @@ static void test_interleave_onehot_meshgrid_values(void **state) {
   for (size_t i = 0; i < 12; i++) assert_close(tg_get_flat(d, i), w_d[i], 0);
   assert_int_equal(tg_repeat_interleave(a, 0, &z)->shape[0], 0);
   assert_int_equal(tg_repeat_interleave(tg_scalar(TG_FLOAT64, 3), 2, NULL)->shape[0], 2);
-  assert_int_equal(tg_repeat_interleave(tg_from_i64(TG_SHAPE(1), (const int64_t[]){4}), 3, NULL)->dtype,
-                   TG_INT64);
+  tg_tensor *ri = tg_repeat_interleave(tg_from_i64(TG_SHAPE(2), (const int64_t[]){4, 7}), 2, &z);
+  assert_int_equal(ri->dtype, TG_INT64);
+  const double w_ri[] = {4, 4, 7, 7};
+  for (size_t i = 0; i < 4; i++) assert_close(tg_get_flat(ri, i), w_ri[i], 0);
+  tg_tensor *rb = tg_repeat_interleave(tg_gt_scalar(a, 0.5), 2, &m1); /* row 0: 0 0 1 1 1 1 */
+  assert_int_equal(rb->dtype, TG_BOOL);
+  assert_close(tg_get_flat(rb, 1), 0, 0);
+  assert_close(tg_get_flat(rb, 2), 1, 0);
   tg_tensor *t = tg_repeat_interleave_tensor(a, tg_from_i64(TG_SHAPE(3), (const int64_t[]){2, 0, 1}), &m1);
   assert_int_equal(t->shape[1], 3);
   const double w_t[] = {0, 0, 2, 3, 3, 5};

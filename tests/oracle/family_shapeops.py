@@ -10,6 +10,11 @@ def some_shape(rng, lo_nd=1, hi=4):
     return rshape(rng, 0 if rng.random() < 0.06 else lo_nd, 4, 1, hi)
 
 
+def int_tensor(rng, shape):
+    """int64 values in [-5, 5], contiguous, no grad"""
+    return Inp(shape, [float(rng.randint(-5, 5)) for _ in range(numel(shape))], "i64", False)
+
+
 def dim_len(shape, dim):
     nd = len(shape)
     if nd == 0 or not -nd <= dim < nd:
@@ -66,6 +71,8 @@ op("unbind", unbind_gen, lambda x, p: torch.unbind(x[0], p["dim"]))
 def flip_gen(rng):
     shape = some_shape(rng)
     dims = [] if rng.random() < 0.1 else rand_dims(rng, len(shape))
+    if rng.random() < 0.1:  # integers flip too (no gradient)
+        return [int_tensor(rng, shape)], {"dims": dims}
     return [tensor(rng, shape)], {"dims": dims}
 
 
@@ -196,6 +203,8 @@ def interleave_gen(rng, tensor_reps):
         shape = []
     if not tensor_reps:
         p["repeats"] = rng.randint(0, 3) if rng.random() > 0.04 else -1
+        if rng.random() < 0.1:
+            return [int_tensor(rng, shape)], p
         return [tensor(rng, shape, views=0 not in shape)], p
     n = numel(shape) if flat else (dim_len(shape, p["dim"]) or 1)
     r = rng.random()
