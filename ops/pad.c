@@ -13,24 +13,14 @@ static const char *const MODE[] = {"constant", "reflect", "replicate", "circular
  * when its pad is not positive) */
 static tg_tensor *edge(tg_tensor *x, int d, long pad, bool left, tg_pad_mode mode, double value) {
   long n = (long)x->shape[d];
-  size_t len = (size_t)pad;
+  size_t len = (size_t)pad, s[TG_MAX_DIMS]; /* s: the piece's shape */
+  memcpy(s, x->shape, (size_t)x->ndim * sizeof *s);
+  s[d] = len;
   switch (mode) {
-  case TG_PAD_REFLECT:
-    return tg_flip(tg_narrow(x, d, left ? 1 : n - 1 - pad, len), 1, &d);
-  case TG_PAD_REPLICATE: {
-    size_t s[TG_MAX_DIMS];
-    memcpy(s, x->shape, (size_t)x->ndim * sizeof *s);
-    s[d] = len;
-    return tg_expand(tg_narrow(x, d, left ? 0 : n - 1, 1), x->ndim, s);
-  }
-  case TG_PAD_CIRCULAR:
-    return tg_narrow(x, d, left ? n - pad : 0, len);
-  default: {
-    size_t s[TG_MAX_DIMS];
-    memcpy(s, x->shape, (size_t)x->ndim * sizeof *s);
-    s[d] = len;
-    return tg_full(x->dtype, x->ndim, s, value);
-  }
+  case TG_PAD_REFLECT: return tg_flip(tg_narrow(x, d, left ? 1 : n - 1 - pad, len), 1, &d);
+  case TG_PAD_REPLICATE: return tg_expand(tg_narrow(x, d, left ? 0 : n - 1, 1), x->ndim, s);
+  case TG_PAD_CIRCULAR: return tg_narrow(x, d, left ? n - pad : 0, len);
+  default: return tg_full(x->dtype, x->ndim, s, value);
   }
 }
 

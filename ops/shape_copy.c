@@ -4,8 +4,32 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops_internal.h"
+
+/* x's entries idx[k] along d: index_select for floats (its backward is
+ * differentiable); int64 and bool carry no gradient and are copied */
+static tg_tensor *take(tg_tensor *x, int d, tg_tensor *idx) {
+  if (tg_dtype_is_float(x->dtype)) return tg_index_select(x, d, idx);
+  tg_tensor *src = tg_contiguous(x);
+  size_t shape[TG_MAX_DIMS], outer = 1, inner = tg_elem_bytes(x->dtype), len = x->shape[d];
+  size_t total = idx->numel;
+  if (!src) return NULL;
+  memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
+  shape[d] = total;
+  for (int k = 0; k < x->ndim; k++)
+    if (k < d) outer *= x->shape[k];
+    else if (k > d) inner *= x->shape[k];
+  tg_tensor *out = tg_empty(x->dtype, x->ndim, shape);
+  if (!out) return NULL;
+  const char *from = tg_data(src);
+  const int64_t *p = tg_data(idx);
+  char *to = tg_data(out);
+  for (size_t o = 0; o < outer; o++)
+    for (size_t k = 0; k < total; k++, to += inner) memcpy(to, from + (o * len + (size_t)p[k]) * inner, inner);
+  return out;
+}
 
 tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims) {
   if (!tg_tensor_check(a, "flip", 1)) return NULL;
@@ -31,7 +55,7 @@ tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims) {
     if (!idx) return NULL;
     int64_t *p = tg_data(idx);
     for (size_t i = 0; i < len; i++) p[i] = (int64_t)(len - 1 - i);
-    out = tg_index_select(out, d, idx);
+    out = take(out, d, idx);
   }
   return out == a ? tg_clone(a) : out; /* a copy even with no dims, as PyTorch */
 }
@@ -146,4 +170,106 @@ tg_tensor *tg_tile(tg_tensor *a, int n, const size_t *reps) {
   int m = n < a->ndim ? a->ndim : n;
   for (int k = 0; k < m; k++) r[k] = k < m - n ? 1 : reps[k - (m - n)];
   return tg_repeat(a, m, r);
+}
+
+/* index_select by the index that names each kept row counts[i] times
+ * (counts NULL: each `each` times) */
+static tg_tensor *interleave(tg_tensor *a, const int *dim, int64_t each, const int64_t *counts,
+                             size_t n_counts, const char *op) {
+  if (a->ndim == 0 && dim) {
+    tg_error("%s: Dimension specified as %d but tensor has no dimensions", op, *dim);
+    return NULL;
+  }
+  tg_tensor *x = dim ? a : tg_reshape(a, TG_SHAPE((size_t)-1));
+  int d = dim ? tg_norm_dim(op, *dim, a->ndim) : 0;
+  if (!x || d < 0) return NULL;
+  size_t len = x->shape[d], total = 0;
+  if (counts && n_counts != len && n_counts != 1) {
+    tg_error("%s: repeats must have the same size as input along dim (%zu repeats, size %zu)", op,
+             n_counts, len);
+    return NULL;
+  }
+  /* only the counts in use are checked: torch takes a -1 for an empty dim */
+  for (size_t i = 0; i < len; i++) {
+    int64_t n = counts ? counts[n_counts == 1 ? 0 : i] : each;
+    size_t c = (size_t)n;
+    if (n < 0) {
+      tg_error("%s: repeats can not be negative (got %lld)", op, (long long)n);
+      return NULL;
+    }
+    if (c && total > SIZE_MAX / 2 - c) {
+      tg_error("%s: the result is too large", op);
+      return NULL;
+    }
+    total += c;
+  }
+  tg_tensor *idx = tg_zeros(TG_INT64, 1, &total);
+  if (!idx) return NULL;
+  int64_t *p = tg_data(idx);
+  for (size_t i = 0, k = 0; i < len; i++)
+    for (int64_t c = counts ? counts[n_counts == 1 ? 0 : i] : each; c > 0; c--) p[k++] = (int64_t)i;
+  return take(x, d, idx);
+}
+
+tg_tensor *tg_repeat_interleave(tg_tensor *a, size_t repeats, const int *dim) {
+  if (!tg_tensor_check(a, "repeat_interleave", 1)) return NULL;
+  /* (size_t)-1 is a -1: refused unless the dim is empty, as torch */
+  return interleave(a, dim, (int64_t)repeats, NULL, 0, "repeat_interleave");
+}
+
+tg_tensor *tg_repeat_interleave_tensor(tg_tensor *a, tg_tensor *repeats, const int *dim) {
+  const char *op = "repeat_interleave";
+  if (!tg_tensor_check(a, op, 1) || !tg_tensor_check(repeats, op, 2)) return NULL;
+  if (repeats->dtype != TG_INT64 || repeats->ndim > 1) {
+    tg_error("%s: repeats must be a 0-d or 1-d int64 tensor (got %s, %d-d)", op,
+             tg_dtype_name(repeats->dtype), repeats->ndim);
+    return NULL;
+  }
+  tg_tensor *r = tg_contiguous(repeats);
+  if (!r) return NULL;
+  return interleave(a, dim, 0, tg_data(r), r->numel, op);
+}
+
+tg_tensor *tg_one_hot(tg_tensor *a, long num_classes) {
+  if (!tg_tensor_check(a, "one_hot", 1)) return NULL;
+  if (a->dtype != TG_INT64) {
+    tg_error("one_hot: one_hot is only applicable to index tensor (got %s)", tg_dtype_name(a->dtype));
+    return NULL;
+  }
+  if (a->ndim >= TG_MAX_DIMS) {
+    tg_error("one_hot: the result would have more than %d dims", TG_MAX_DIMS);
+    return NULL;
+  }
+  /* torch's order: an empty a needs a positive num_classes, then
+   * negatives, then the upper bound */
+  if (a->numel == 0 && num_classes <= 0) {
+    tg_error("one_hot: Can not infer total number of classes from empty tensor.");
+    return NULL;
+  }
+  tg_tensor *x = tg_contiguous(a);
+  if (!x) return NULL;
+  const int64_t *v = tg_data(x);
+  int64_t hi = -1;
+  for (size_t i = 0; i < x->numel; i++) {
+    if (v[i] < 0) {
+      tg_error("one_hot: Class values must be non-negative (got %lld)", (long long)v[i]);
+      return NULL;
+    }
+    if (v[i] > hi) hi = v[i];
+  }
+  if (num_classes == -1) {
+    num_classes = (long)hi + 1;
+  } else if (a->numel > 0 && hi >= num_classes) {
+    tg_error("one_hot: Class values must be smaller than num_classes (%lld >= %ld)", (long long)hi,
+             num_classes);
+    return NULL;
+  }
+  size_t shape[TG_MAX_DIMS];
+  memcpy(shape, a->shape, (size_t)a->ndim * sizeof *shape);
+  shape[a->ndim] = (size_t)num_classes;
+  tg_tensor *out = tg_zeros(TG_INT64, a->ndim + 1, shape);
+  if (!out) return NULL;
+  int64_t *o = tg_data(out);
+  for (size_t i = 0; i < x->numel; i++) o[i * (size_t)num_classes + (size_t)v[i]] = 1;
+  return out;
 }

@@ -2,6 +2,7 @@
  * Every part is a narrow/select view, so its backward is the slice's. */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ops_internal.h"
 
@@ -19,6 +20,12 @@ static bool split_args(tg_tensor *a, const char *op, int dim, tg_tensor **out, i
   return *d >= 0;
 }
 
+/* out[0..k] cleared after part k failed, so that no part is left in out */
+static int drop_parts(tg_tensor **out, size_t k) {
+  for (size_t j = 0; j <= k; j++) out[j] = NULL;
+  return -1;
+}
+
 /* parts of the given sizes; on failure no part is left in out */
 static int split_parts(tg_tensor *a, int d, size_t n, const size_t *sizes, size_t each,
                        size_t last, tg_tensor **out) {
@@ -26,10 +33,7 @@ static int split_parts(tg_tensor *a, int d, size_t n, const size_t *sizes, size_
   for (size_t k = 0; k < n; k++) {
     size_t len = sizes ? sizes[k] : (k + 1 == n ? last : each);
     out[k] = tg_narrow(a, d, (long)off, len);
-    if (!out[k]) {
-      for (size_t j = 0; j <= k; j++) out[j] = NULL;
-      return -1;
-    }
+    if (!out[k]) return drop_parts(out, k);
     off += len;
   }
   return (int)n;
@@ -119,10 +123,47 @@ int tg_unbind(tg_tensor *a, int dim, size_t max_out, tg_tensor **out) {
   }
   for (size_t k = 0; k < n; k++) {
     out[k] = tg_select(a, d, (long)k);
-    if (!out[k]) {
-      for (size_t j = 0; j <= k; j++) out[j] = NULL;
-      return -1;
-    }
+    if (!out[k]) return drop_parts(out, k);
   }
   return (int)n;
+}
+
+/* out[k] = ts[k] viewed along dim k (dims 0 and 1 swapped for "xy") and
+ * expanded to the grid of all the sizes: views, as PyTorch's */
+int tg_meshgrid(int n, tg_tensor **ts, const char *indexing, tg_tensor **out) {
+  if (n <= 0 || n > TG_MAX_DIMS || !ts || !out) {
+    tg_error("meshgrid: expects a non-empty list of at most %d tensors (n = %d%s%s)", TG_MAX_DIMS,
+             n, ts ? "" : ", ts is NULL", out ? "" : ", out is NULL");
+    return -1;
+  }
+  bool xy = indexing && !strcmp(indexing, "xy");
+  if (indexing && !xy && strcmp(indexing, "ij")) {
+    tg_error("meshgrid: indexing must be one of \"xy\" or \"ij\", but received: %s", indexing);
+    return -1;
+  }
+  size_t grid[TG_MAX_DIMS];
+  for (int k = 0; k < n; k++) {
+    if (!tg_tensor_check(ts[k], "meshgrid", k + 1)) return -1;
+    if (ts[k]->ndim > 1) {
+      tg_error("meshgrid: Expected 0D or 1D tensor in the tensor list but got a %d-d tensor "
+               "(argument %d)", ts[k]->ndim, k + 1);
+      return -1;
+    }
+    if (ts[k]->dtype != ts[0]->dtype) {
+      tg_error("meshgrid: expects all tensors to have the same dtype (%s and %s)",
+               tg_dtype_name(ts[0]->dtype), tg_dtype_name(ts[k]->dtype));
+      return -1;
+    }
+    grid[k] = ts[k]->numel;
+  }
+  bool swap = xy && n >= 2;
+  if (swap) grid[0] = ts[1]->numel, grid[1] = ts[0]->numel;
+  for (int k = 0; k < n; k++) {
+    int at = swap && k < 2 ? 1 - k : k;
+    size_t s[TG_MAX_DIMS];
+    for (int j = 0; j < n; j++) s[j] = j == at ? grid[j] : 1;
+    out[k] = tg_expand(tg_reshape(ts[k], n, s), n, grid);
+    if (!out[k]) return drop_parts(out, (size_t)k);
+  }
+  return n;
 }

@@ -234,6 +234,9 @@ int tg_split_size(tg_tensor *a, size_t split_size, int dim, size_t max_out, tg_t
 int tg_chunk(tg_tensor *a, size_t chunks, int dim, tg_tensor **out);
 /* out[k] = a.select(dim, k) for every k; at most max_out of them */
 int tg_unbind(tg_tensor *a, int dim, size_t max_out, tg_tensor **out);
+/* out[k] = ts[k] (0-d or 1-d) expanded over the grid of all n sizes; indexing
+ * "ij" (NULL) or "xy" (the first two grid dims swapped); returns n or -1 */
+int tg_meshgrid(int n, tg_tensor **ts, const char *indexing, tg_tensor **out);
 
 /* ---- copying shape ops (ops/shape_copy.c) */
 /* out = a reversed along each of dims[0..n-1] (a copy, also for n = 0) */
@@ -248,6 +251,12 @@ tg_tensor *tg_roll(tg_tensor *a, int n_shifts, const long *shifts, int n_dims, c
 tg_tensor *tg_repeat(tg_tensor *a, int n, const size_t *reps);
 /* repeat with reps padded by leading 1s to a's ndim */
 tg_tensor *tg_tile(tg_tensor *a, int n, const size_t *reps);
+/* each entry along *dim (dim NULL: of the flattened a) repeated `repeats` times */
+tg_tensor *tg_repeat_interleave(tg_tensor *a, size_t repeats, const int *dim);
+/* entry i repeated repeats[i] times (int64, 0-d/1-d; one entry applies to all) */
+tg_tensor *tg_repeat_interleave_tensor(tg_tensor *a, tg_tensor *repeats, const int *dim);
+/* int64 a -> int64 a.shape + [num_classes] with 1 at a's value; -1: max(a) + 1 classes */
+tg_tensor *tg_one_hot(tg_tensor *a, long num_classes);
 
 /* ---- diagonals (ops/shape_diag.c) */
 /* view of the diagonal offset of dims (dim1, dim2), appended as the last dim */
@@ -443,6 +452,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_mean_dims(...) (TG_CALL_SITE(), tg_mean_dims(__VA_ARGS__))
 #define tg_median(...) (TG_CALL_SITE(), tg_median(__VA_ARGS__))
 #define tg_median_dim(...) (TG_CALL_SITE(), tg_median_dim(__VA_ARGS__))
+#define tg_meshgrid(...) (TG_CALL_SITE(), tg_meshgrid(__VA_ARGS__))
 #define tg_min(...) (TG_CALL_SITE(), tg_min(__VA_ARGS__))
 #define tg_min_dim(...) (TG_CALL_SITE(), tg_min_dim(__VA_ARGS__))
 #define tg_minimum(...) (TG_CALL_SITE(), tg_minimum(__VA_ARGS__))
@@ -457,6 +467,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_neg(...) (TG_CALL_SITE(), tg_neg(__VA_ARGS__))
 #define tg_nonzero(...) (TG_CALL_SITE(), tg_nonzero(__VA_ARGS__))
 #define tg_norm(...) (TG_CALL_SITE(), tg_norm(__VA_ARGS__))
+#define tg_one_hot(...) (TG_CALL_SITE(), tg_one_hot(__VA_ARGS__))
 #define tg_outer(...) (TG_CALL_SITE(), tg_outer(__VA_ARGS__))
 #define tg_pad(...) (TG_CALL_SITE(), tg_pad(__VA_ARGS__))
 #define tg_permute(...) (TG_CALL_SITE(), tg_permute(__VA_ARGS__))
@@ -469,6 +480,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_relu6(...) (TG_CALL_SITE(), tg_relu6(__VA_ARGS__))
 #define tg_remainder(...) (TG_CALL_SITE(), tg_remainder(__VA_ARGS__))
 #define tg_repeat(...) (TG_CALL_SITE(), tg_repeat(__VA_ARGS__))
+#define tg_repeat_interleave(...) (TG_CALL_SITE(), tg_repeat_interleave(__VA_ARGS__))
+#define tg_repeat_interleave_tensor(...) (TG_CALL_SITE(), tg_repeat_interleave_tensor(__VA_ARGS__))
 #define tg_reshape(...) (TG_CALL_SITE(), tg_reshape(__VA_ARGS__))
 #define tg_reshape_infer(...) (TG_CALL_SITE(), tg_reshape_infer(__VA_ARGS__))
 #define tg_roll(...) (TG_CALL_SITE(), tg_roll(__VA_ARGS__))

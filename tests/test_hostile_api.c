@@ -697,6 +697,19 @@ static void test_null_ops_api(void **state) {
     N_PTR(tg_pad, 1, tg_pad(NULL, 2, (const long[]){1, 1}, TG_PAD_CONSTANT, 0), "pad: argument 1 is NULL");
     N_PTR(tg_pad, 3, tg_pad(a, 2, NULL, TG_PAD_CONSTANT, 0), "pad", "pad is NULL");
     N_OK(tg_pad, 3, assert_non_null(tg_pad(a, 0, NULL, TG_PAD_CONSTANT, 0)));
+    tg_tensor *reps = tg_from_i64(TG_SHAPE(1), (const int64_t[]){2}), *ts[2] = {reps, NULL};
+    N_PTR(tg_repeat_interleave, 1, tg_repeat_interleave(NULL, 2, NULL), "repeat_interleave: argument 1 is NULL");
+    N_OK(tg_repeat_interleave, 3, assert_non_null(tg_repeat_interleave(a, 2, NULL)));
+    N_PTR(tg_repeat_interleave_tensor, 1, tg_repeat_interleave_tensor(NULL, reps, NULL),
+          "repeat_interleave: argument 1 is NULL");
+    N_PTR(tg_repeat_interleave_tensor, 2, tg_repeat_interleave_tensor(a, NULL, NULL),
+          "repeat_interleave: argument 2 is NULL");
+    N_OK(tg_repeat_interleave_tensor, 3, assert_non_null(tg_repeat_interleave_tensor(a, reps, NULL)));
+    N_PTR(tg_one_hot, 1, tg_one_hot(NULL, 3), "one_hot: argument 1 is NULL");
+    N_INT(tg_meshgrid, 2, tg_meshgrid(1, NULL, "ij", parts), "meshgrid", "ts is NULL");
+    N_INT(tg_meshgrid, 2, tg_meshgrid(2, ts, "ij", parts), "meshgrid: argument 2 is NULL");
+    N_OK(tg_meshgrid, 3, assert_int_equal(tg_meshgrid(1, ts, NULL, parts), 1));
+    N_INT(tg_meshgrid, 4, tg_meshgrid(1, ts, "ij", NULL), "meshgrid", "out is NULL");
   }
   /* comparisons, logic, selection */
   tg_tensor *mask = tg_gt_scalar(a, 0.0);
@@ -1301,7 +1314,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 377
+#define NULL_FUNCS_COVERED 381
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1573,6 +1586,13 @@ OPF(f_diag_neg, tg_diag(a, -1))
 OPF(f_trace, tg_trace(a))
 OPF(f_pad_reflect, tg_pad(a, 2, (const long[]){1, 1}, TG_PAD_REFLECT, 0))
 OPF(f_pad_const, tg_pad(a, 4, (const long[]){1, 0, 0, 1}, TG_PAD_CONSTANT, 2))
+OPF(f_ri2_d1, tg_repeat_interleave(a, 2, (const int[]){1}))
+OPF(f_ri_flat, tg_repeat_interleave(a, 3, NULL))
+OPF(f_rit_d0, tg_repeat_interleave_tensor(a, b, (const int[]){0}))
+OPF(f_rit_d1, tg_repeat_interleave_tensor(a, b, (const int[]){-1}))
+OPF(f_one_hot4, tg_one_hot(a, 4))
+/* both grids, the first weighted 2, so that a gradient sent to the wrong input shows */
+OPF(f_meshgrid_xy, tg_meshgrid(2, (tg_tensor *[]){a, b}, "xy", parts_) == 2 ? tg_add(tg_mul_scalar(parts_[0], 2), parts_[1]) : NULL)
 OPF(f_eq, tg_eq(a, b))
 OPF(f_ne, tg_ne(a, b))
 OPF(f_lt, tg_lt(a, b))
@@ -1878,6 +1898,11 @@ static const zero_case zero_cases[] = {
     Z1("tg_trace", f_trace, IN('n', 0, 3), OUT0, 0.0),
     Z1("tg_pad", f_pad_reflect, IN('n', 0, 3), OUT(0, 5), NO_FILL),
     Z1("tg_pad", f_pad_const, IN('n', 0, 3), OUT(1, 4), 2.0),
+    Z1("tg_repeat_interleave", f_ri2_d1, IN('n', 0, 3), OUT(0, 6), NO_FILL),
+    Z1("tg_repeat_interleave", f_ri_flat, IN('n', 2, 0), OUT(0), NO_FILL),
+    {"tg_repeat_interleave_tensor", f_rit_d0, 2, {IN('n', 0, 3), IDX(3, 0)}, OUT(0, 3), NULL, NO_FILL, "0-"},
+    {"tg_one_hot", f_one_hot4, 1, {IDX(3, 0, 2)}, OUT(0, 2, 4), NULL, NO_FILL, "-"},
+    {"tg_meshgrid", f_meshgrid_xy, 2, {IN('n', 0), IN('n', 3)}, OUT(3, 0), NULL, NO_FILL, "00"},
     Z1("tg_narrow", f_narrow_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
     Z1("tg_slice", f_slice_step, IN('n', 0, 3), OUT(0, 2), NO_FILL),
     Z1("tg_slice", f_slice_empty, IN('n', 2, 3), OUT(2, 0), NO_FILL),
@@ -2218,6 +2243,11 @@ static const nc_case nc_cases[] = {
     NC("tg_diag", f_diag_neg, 1, IN('n', 2, 3)),
     NC("tg_trace", f_trace, 1, IN('n', 2, 3)),
     NC("tg_pad", f_pad_reflect, 1, IN('n', 2, 3)),
+    NC("tg_repeat_interleave", f_ri2_d1, 1, IN('n', 2, 3)),
+    NC("tg_repeat_interleave", f_ri_flat, 1, IN('n', 2, 3)),
+    NC("tg_repeat_interleave_tensor", f_rit_d1, 2, IN('n', 2, 3), IDX(3, 3)),
+    NC("tg_one_hot", f_one_hot4, 1, IDX(4, 2, 3)),
+    NC("tg_meshgrid", f_meshgrid_xy, 2, IN('n', 2), IN('n', 3)),
     NC("tg_pad", f_pad_const, 1, IN('n', 2, 3)),
     NC("tg_slice", f_slice_step, 1, IN('n', 2, 3)),
     NC("tg_select", f_select0, 1, IN('n', 2, 3)),
@@ -2407,7 +2437,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 188);
+  assert_int_equal(ops, 192);
 }
 
 /* ======================================================================

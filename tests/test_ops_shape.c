@@ -19,7 +19,7 @@ static void assert_fails(const void *r, const char *frag) {
 }
 
 enum { O_SPLIT, O_SPLIT_SIZE, O_CHUNK, O_UNBIND, O_FLIP, O_TRIL, O_TRIU, O_ROLL, O_REPEAT, O_TILE,
-       O_DIAGONAL, O_DIAG, O_TRACE, O_PAD, N_OPS };
+       O_DIAGONAL, O_DIAG, O_TRACE, O_PAD, O_RI, O_RI_TENSOR, O_MESHGRID, N_OPS };
 
 typedef struct {
   int op, dim, dim2, n, dims[4];
@@ -28,6 +28,8 @@ typedef struct {
   tg_pad_mode mode;
   long diag;
   bool nc; /* transpose the input's first and last dims first */
+  bool flat; /* repeat_interleave over the flattened input (dim NULL) */
+  tg_tensor *reps; /* repeat_interleave_tensor's counts */
 } fctx;
 
 /* the parts weighted 1, 2, 3... and flattened into one vector, so that a
@@ -57,6 +59,13 @@ static tg_tensor *f_op(tg_tensor **in, void *p) {
   case O_DIAGONAL: return tg_diagonal(x, c->diag, c->dim, c->dim2);
   case O_DIAG: return tg_diag(tg_select(x, 0, 0), c->diag); /* 1-d: the matrix */
   case O_TRACE: return tg_trace(tg_select(x, -1, 0)); /* the first two dims of a 3-d x */
+  case O_RI: return tg_repeat_interleave(x, c->arg, c->flat ? NULL : &c->dim);
+  case O_RI_TENSOR: return tg_repeat_interleave_tensor(x, c->reps, c->flat ? NULL : &c->dim);
+  case O_MESHGRID: { /* a 1-d, a 1-d and a 0-d tensor, all from x */
+    tg_tensor *ts[3] = {tg_reshape(x, TG_SHAPE((size_t)-1)),
+                        tg_reshape(tg_select(x, 0, 0), TG_SHAPE((size_t)-1)), tg_sum(x)};
+    return join(parts, tg_meshgrid(c->n, ts, c->dim % 2 ? "xy" : c->dim % 3 ? "ij" : NULL, parts));
+  }
   default: return tg_pad(x, 2 * c->n, c->pads, c->mode, -0.5);
   }
 }
@@ -126,6 +135,16 @@ static void test_grads_random(void **state) {
           c.pads[2 * k + j] = (long)rand_int(&r, 0, (size_t)(c.mode == TG_PAD_REFLECT ? sz - 1 : sz));
       }
       break;
+    case O_RI: c.arg = rand_int(&r, 0, 3), c.flat = it % 3 == 0; break;
+    case O_RI_TENSOR: {
+      c.flat = it % 3 == 0;
+      size_t m = c.flat ? vs[0] * vs[1] * (nd > 2 ? vs[2] : 1) : len;
+      if (rand_int(&r, 0, 3) == 0) m = 1; /* one count for every entry */
+      c.reps = tg_zeros(TG_INT64, 1, &m);
+      for (size_t i = 0; i < m; i++) ((int64_t *)tg_data(c.reps))[i] = (int64_t)rand_int(&r, 0, 2);
+      break;
+    }
+    case O_MESHGRID: c.n = (int)rand_int(&r, 1, 3); break;
     case O_TRACE:
       if (nd < 3) { /* trace wants a matrix: a 3-d input, its last dim selected */
         tg_scope_end();
@@ -184,6 +203,14 @@ static void test_flip_tril_values(void **state) {
   assert_close(tg_get_flat(tg_tril(inf, 0), 1), 0, 0);
   tg_tensor *i64 = tg_from_i64(TG_SHAPE(2, 2), (const int64_t[]){1, 2, 3, 4});
   assert_int_equal(tg_triu(i64, 0)->dtype, TG_INT64);
+  /* int64 and bool flip too, as PyTorch (no gradient to carry) */
+  tg_tensor *fi = tg_flip(i64, 2, (const int[]){0, 1});
+  assert_non_null(fi);
+  assert_int_equal(fi->dtype, TG_INT64);
+  for (size_t i = 0; i < 4; i++) assert_close(tg_get_flat(fi, i), (double)(4 - i), 0);
+  tg_tensor *fb = tg_flip(tg_gt_scalar(a, 2.5), 1, (const int[]){1}); /* [[0 0 0] [1 1 1]] -> same */
+  assert_int_equal(fb->dtype, TG_BOOL);
+  assert_close(tg_get_flat(fb, 3), 1, 0);
 }
 
 static void test_roll_repeat_diag_values(void **state) {
@@ -246,6 +273,87 @@ static void test_pad_values(void **state) {
   assert_int_equal(tg_pad(tg_zeros(TG_FLOAT64, TG_SHAPE(0, 3)), 2, p, TG_PAD_CONSTANT, 0)->shape[1], 6);
 }
 
+static void test_interleave_onehot_meshgrid_values(void **state) {
+  (void)state;
+  tg_tensor *a = tg_reshape(tg_arange(TG_FLOAT64, 0, 6, 1), TG_SHAPE(2, 3));
+  tg_tensor *f = tg_repeat_interleave(a, 2, NULL); /* flattened: 0 0 1 1 ... */
+  assert_int_equal(f->ndim, 1);
+  assert_int_equal(f->shape[0], 12);
+  for (size_t i = 0; i < 12; i++) assert_close(tg_get_flat(f, i), (double)(i / 2), 0);
+  const int m1 = -1, z = 0;
+  tg_tensor *d = tg_repeat_interleave(a, 2, &m1);
+  assert_int_equal(d->shape[1], 6);
+  const double w_d[] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5};
+  for (size_t i = 0; i < 12; i++) assert_close(tg_get_flat(d, i), w_d[i], 0);
+  assert_int_equal(tg_repeat_interleave(a, 0, &z)->shape[0], 0);
+  assert_int_equal(tg_repeat_interleave(tg_scalar(TG_FLOAT64, 3), 2, NULL)->shape[0], 2);
+  tg_tensor *ri = tg_repeat_interleave(tg_from_i64(TG_SHAPE(2), (const int64_t[]){4, 7}), 2, &z);
+  assert_int_equal(ri->dtype, TG_INT64);
+  const double w_ri[] = {4, 4, 7, 7};
+  for (size_t i = 0; i < 4; i++) assert_close(tg_get_flat(ri, i), w_ri[i], 0);
+  tg_tensor *rb = tg_repeat_interleave(tg_gt_scalar(a, 0.5), 2, &m1); /* row 0: 0 0 1 1 1 1 */
+  assert_int_equal(rb->dtype, TG_BOOL);
+  assert_close(tg_get_flat(rb, 1), 0, 0);
+  assert_close(tg_get_flat(rb, 2), 1, 0);
+  tg_tensor *t = tg_repeat_interleave_tensor(a, tg_from_i64(TG_SHAPE(3), (const int64_t[]){2, 0, 1}), &m1);
+  assert_int_equal(t->shape[1], 3);
+  const double w_t[] = {0, 0, 2, 3, 3, 5};
+  for (size_t i = 0; i < 6; i++) assert_close(tg_get_flat(t, i), w_t[i], 0);
+  tg_tensor *t0 = tg_repeat_interleave_tensor(a, tg_from_i64(TG_SHAPE(1), (const int64_t[]){3}), &z);
+  assert_int_equal(t0->shape[0], 6); /* one count for all rows */
+  assert_close(tg_get_flat(t0, 3 * 3), 3, 0);
+  tg_tensor *ts = tg_repeat_interleave_tensor(a, tg_full(TG_INT64, 0, NULL, 2), NULL); /* 0-d */
+  assert_int_equal(ts->shape[0], 12);
+  tg_tensor *tf = tg_repeat_interleave_tensor(
+      a, tg_from_i64(TG_SHAPE(6), (const int64_t[]){0, 1, 0, 0, 0, 2}), NULL);
+  assert_int_equal(tf->shape[0], 3);
+  assert_close(tg_get_flat(tf, 0), 1, 0);
+  assert_close(tg_get_flat(tf, 2), 5, 0);
+  /* an empty dim takes empty or single counts */
+  tg_tensor *e = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 0));
+  const int one = 1;
+  assert_int_equal(tg_repeat_interleave_tensor(e, tg_zeros(TG_INT64, TG_SHAPE(0)), &one)->shape[1], 0);
+  /* a -1 for an empty dim is never used, so torch takes it */
+  assert_int_equal(tg_repeat_interleave_tensor(e, tg_from_i64(TG_SHAPE(1), (const int64_t[]){-1}), &one)->shape[1], 0);
+  assert_int_equal(tg_repeat_interleave(e, (size_t)-1, NULL)->shape[0], 0);
+
+  tg_tensor *oh = tg_one_hot(tg_from_i64(TG_SHAPE(3), (const int64_t[]){1, 0, 2}), -1);
+  assert_int_equal(oh->dtype, TG_INT64);
+  assert_int_equal(oh->shape[1], 3);
+  const double w_oh[] = {0, 1, 0, 1, 0, 0, 0, 0, 1};
+  for (size_t i = 0; i < 9; i++) assert_close(tg_get_flat(oh, i), w_oh[i], 0);
+  tg_tensor *o5 = tg_one_hot(tg_from_i64(TG_SHAPE(2, 1), (const int64_t[]){4, 0}), 5);
+  assert_int_equal(o5->ndim, 3);
+  assert_int_equal(o5->shape[2], 5);
+  assert_close(tg_get_flat(o5, 4), 1, 0);
+  assert_close(tg_get_flat(o5, 5), 1, 0);
+  tg_tensor *os = tg_one_hot(tg_full(TG_INT64, 0, NULL, 2), -1);
+  assert_int_equal(os->ndim, 1);
+  assert_int_equal(os->shape[0], 3);
+  assert_int_equal(tg_one_hot(tg_zeros(TG_INT64, TG_SHAPE(0)), 3)->shape[1], 3);
+
+  tg_tensor *x = tg_arange(TG_FLOAT64, 0, 2, 1), *y = tg_arange(TG_FLOAT64, 10, 13, 1), *g[3];
+  tg_tensor *in[3] = {x, y, tg_scalar(TG_FLOAT64, 7)};
+  assert_int_equal(tg_meshgrid(2, in, "ij", g), 2);
+  assert_int_equal(g[0]->shape[0], 2);
+  assert_int_equal(g[0]->shape[1], 3);
+  assert_ptr_equal(g[1]->storage, y->storage); /* views, as PyTorch */
+  for (size_t i = 0; i < 6; i++) {
+    assert_close(tg_get_flat(g[0], i), (double)(i / 3), 0);
+    assert_close(tg_get_flat(g[1], i), 10.0 + (double)(i % 3), 0);
+  }
+  assert_int_equal(tg_meshgrid(3, in, "xy", g), 3);
+  assert_int_equal(g[2]->ndim, 3);
+  assert_int_equal(g[2]->shape[0], 3); /* xy: the first two dims swapped */
+  assert_int_equal(g[2]->shape[1], 2);
+  assert_int_equal(g[2]->shape[2], 1);
+  assert_close(tg_get_flat(g[0], 3), 1, 0); /* g[0][1][1] = x[1] */
+  assert_close(tg_get_flat(g[1], 4), 12, 0); /* g[1][2][0] = y[2] */
+  assert_close(tg_get_flat(g[2], 5), 7, 0);
+  assert_int_equal(tg_meshgrid(1, in, "xy", g), 1);
+  assert_int_equal(g[0]->shape[0], 2);
+}
+
 static void test_errors(void **state) {
   (void)state;
   tg_tensor *a = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4)), *s = tg_scalar(TG_FLOAT64, 1), *p[4];
@@ -294,6 +402,38 @@ static void test_errors(void **state) {
   assert_fails(tg_pad(a, 2, (const long[]){-3, -2}, TG_PAD_CONSTANT, 0), "negative output size");
   assert_fails(tg_pad(a, 2, (const long[]){-5, 1}, TG_PAD_CONSTANT, 0), "negative output size");
   assert_fails(tg_pad(a, 2, pd, (tg_pad_mode)7, 0), "unknown padding mode");
+  const int z = 0, d1 = 1, d2 = 2;
+  tg_tensor *r3 = tg_from_i64(TG_SHAPE(3), (const int64_t[]){1, 2, 3});
+  assert_fails(tg_repeat_interleave(s, 2, &z), "Dimension specified as 0 but tensor has no dimensions");
+  assert_fails(tg_repeat_interleave(a, (size_t)-1, NULL), "can not be negative");
+  assert_fails(tg_repeat_interleave(a, 2, &d2), "out of range");
+  assert_fails(tg_repeat_interleave_tensor(a, r3, NULL), "same size as input along dim");
+  assert_fails(tg_repeat_interleave_tensor(a, r3, &d1), "same size as input along dim");
+  assert_fails(tg_repeat_interleave_tensor(a, tg_zeros(TG_INT64, TG_SHAPE(0)), &z), "same size");
+  assert_fails(tg_repeat_interleave_tensor(a, tg_from_i64(TG_SHAPE(1), (const int64_t[]){-1}), &z),
+               "can not be negative");
+  assert_fails(tg_repeat_interleave_tensor(a, tg_zeros(TG_FLOAT64, TG_SHAPE(3)), &z), "int64");
+  assert_fails(tg_repeat_interleave_tensor(a, tg_zeros(TG_INT64, TG_SHAPE(1, 3)), &z), "0-d or 1-d");
+  assert_fails(tg_repeat_interleave_tensor(s, r3, &z), "no dimensions");
+  assert_fails(tg_one_hot(a, -1), "only applicable to index tensor");
+  assert_fails(tg_one_hot(tg_from_i64(TG_SHAPE(2), (const int64_t[]){1, -2}), 3), "non-negative");
+  assert_fails(tg_one_hot(r3, 3), "smaller than num_classes");
+  assert_fails(tg_one_hot(r3, -2), "smaller than num_classes");
+  assert_fails(tg_one_hot(tg_zeros(TG_INT64, TG_SHAPE(0)), -1), "Can not infer");
+  assert_fails(tg_one_hot(tg_zeros(TG_INT64, TG_SHAPE(2, 0)), 0), "Can not infer");
+  tg_tensor *g[2], *two[2] = {r3, a};
+  assert_int_equal(tg_meshgrid(0, two, "ij", g), -1);
+  assert_non_null(strstr(tg_last_error(), "non-empty"));
+  assert_int_equal(tg_meshgrid(2, two, "ij", g), -1);
+  assert_non_null(strstr(tg_last_error(), "Expected 0D or 1D tensor"));
+  two[1] = tg_zeros(TG_FLOAT64, TG_SHAPE(2));
+  assert_int_equal(tg_meshgrid(2, two, NULL, g), -1);
+  assert_non_null(strstr(tg_last_error(), "same dtype"));
+  two[0] = s;
+  assert_int_equal(tg_meshgrid(2, two, "ab", g), -1);
+  assert_non_null(strstr(tg_last_error(), "indexing must be one of"));
+  assert_int_equal(tg_meshgrid(2, two, "xy", NULL), -1);
+  tg_clear_error();
 }
 
 int main(void) {
@@ -303,6 +443,7 @@ int main(void) {
       TG_TEST(test_flip_tril_values),
       TG_TEST(test_roll_repeat_diag_values),
       TG_TEST(test_pad_values),
+      TG_TEST(test_interleave_onehot_meshgrid_values),
       TG_TEST(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,13 +1,18 @@
-"""Splitting into views (split, chunk, unbind) and the copying shape ops
-(flip, tril, triu)."""
+"""Splitting into views (split, chunk, unbind, meshgrid) and the copying
+shape ops (flip, tril, triu, roll, repeat, repeat_interleave, one_hot, ...)."""
 import torch
 
-from oracle_gen import op, rand_dim, rand_dims, rshape, tensor
+from oracle_gen import Inp, numel, op, rand_dim, rand_dims, rshape, tensor
 
 
 def some_shape(rng, lo_nd=1, hi=4):
     """mostly lo_nd..4 dims; a few 0-d (the ops' errors or 0-d rules)"""
     return rshape(rng, 0 if rng.random() < 0.06 else lo_nd, 4, 1, hi)
+
+
+def int_tensor(rng, shape):
+    """int64 values in [-5, 5], contiguous, no grad"""
+    return Inp(shape, [float(rng.randint(-5, 5)) for _ in range(numel(shape))], "i64", False)
 
 
 def dim_len(shape, dim):
@@ -66,6 +71,8 @@ op("unbind", unbind_gen, lambda x, p: torch.unbind(x[0], p["dim"]))
 def flip_gen(rng):
     shape = some_shape(rng)
     dims = [] if rng.random() < 0.1 else rand_dims(rng, len(shape))
+    if rng.random() < 0.1:  # integers flip too (no gradient)
+        return [int_tensor(rng, shape)], {"dims": dims}
     return [tensor(rng, shape)], {"dims": dims}
 
 
@@ -182,3 +189,81 @@ def pad_gen(rng):
 
 op("pad", pad_gen, lambda x, p: torch.nn.functional.pad(x[0], p["pad"], p["mode"], p["value"]
                                                           if p["mode"] == "constant" else None))
+
+
+def interleave_gen(rng, tensor_reps):
+    # flattened: small inputs, so that a count per entry fits a parameter list
+    flat = rng.random() < 0.3
+    shape = rshape(rng, 0, 2, 1, 4) if flat else some_shape(rng, 1, 4)
+    if shape and rng.random() < 0.05:
+        shape[rng.randrange(len(shape))] = 0
+    p = {} if flat else {"dim": rand_dim(rng, len(shape))}
+    if rng.random() < 0.04:
+        p["dim"] = rng.choice([0, -1])  # 0-d input with a dim: an error
+        shape = []
+    if not tensor_reps:
+        p["repeats"] = rng.randint(0, 3) if rng.random() > 0.04 else -1
+        if rng.random() < 0.1:
+            return [int_tensor(rng, shape)], p
+        return [tensor(rng, shape, views=0 not in shape)], p
+    n = numel(shape) if flat else (dim_len(shape, p["dim"]) or 1)
+    r = rng.random()
+    if r < 0.15:
+        n, p["scalar"] = 1, 1  # a 0-d count tensor
+    elif r < 0.3:
+        n = 1  # one count for all
+    elif r < 0.36:
+        n += rng.choice([-1, 1]) if n > 0 else 2  # a wrong count
+    reps = [rng.randint(0, 3) for _ in range(n)]
+    if reps and rng.random() < 0.04:
+        reps[rng.randrange(len(reps))] = -1
+    if rng.random() < 0.03:
+        p["rows"] = 1  # a 2-d count tensor: an error
+    p["reps"] = reps
+    return [tensor(rng, shape, views=0 not in shape)], p
+
+
+def reps_tensor(p):
+    r = torch.tensor(p["reps"], dtype=torch.int64)
+    return r.reshape(()) if p.get("scalar") else r.reshape(1, -1) if p.get("rows") else r
+
+
+op("repeat_interleave", lambda rng: interleave_gen(rng, False),
+   lambda x, p: torch.repeat_interleave(x[0], p["repeats"], p.get("dim")))
+op("repeat_interleave_tensor", lambda rng: interleave_gen(rng, True),
+   lambda x, p: torch.repeat_interleave(x[0], reps_tensor(p), p.get("dim")))
+
+
+def one_hot_gen(rng):
+    shape = rshape(rng, 0, 3, 0 if rng.random() < 0.1 else 1, 4)
+    k = rng.randint(1, 5)
+    vals = [float(rng.randrange(k)) for _ in range(numel(shape))]
+    if vals and rng.random() < 0.05:
+        vals[rng.randrange(len(vals))] = -1.0
+    r = rng.random()
+    nc = -1 if r < 0.4 else rng.choice([-2, 0]) if r < 0.46 else k + rng.randint(-1 if r < 0.55 else 0, 2)
+    if rng.random() < 0.04:  # a float input: an error
+        return [tensor(rng, shape, rg=False, views=0 not in shape)], {"num_classes": nc}
+    return [Inp(shape, vals, "i64", False)], {"num_classes": nc}
+
+
+op("one_hot", one_hot_gen, lambda x, p: torch.nn.functional.one_hot(x[0], p["num_classes"]), gg=False)
+
+
+def meshgrid_gen(rng):
+    n = rng.randint(1, 4) if rng.random() > 0.03 else 0
+    ins = []
+    for _ in range(n):
+        r = rng.random()
+        shape = [] if r < 0.15 else [rng.randint(0, 2)] if r < 0.2 else [3, 2] if r < 0.22 else [rng.randint(1, 4)]
+        ins.append(tensor(rng, shape, views=0 not in shape, dtype="f32" if rng.random() < 0.03 else "f64"))
+    return ins, {"n": n, "indexing": rng.choice(["ij", "xy", "none"]) if rng.random() > 0.03 else "ab"}
+
+
+def meshgrid_torch(x, p):
+    if p["indexing"] == "none":
+        return torch.meshgrid(*x, indexing="ij")  # NULL: "ij" (torch 1.13 warns without one)
+    return torch.meshgrid(*x, indexing=p["indexing"])
+
+
+op("meshgrid", meshgrid_gen, meshgrid_torch)

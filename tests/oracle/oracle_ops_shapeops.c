@@ -1,5 +1,5 @@
-/* The oracle's table for split/chunk/unbind (several outputs) and
- * flip/tril/triu (family_shapeops.py). */
+/* The oracle's table for split/chunk/unbind/meshgrid (several outputs) and
+ * the copying shape ops (family_shapeops.py). */
 #include "oracle_ops.h"
 
 #define MAX_PARTS 16
@@ -59,7 +59,33 @@ static int o_pad(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
   return (out[0] = tg_pad(x[0], n, pad, mode, NUM("value", 0))) ? 1 : -1;
 }
 
+/* dim absent from the case: the flattened input (dim NULL) */
+#define NO_DIM 1e9
+static int o_repeat_interleave(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  int dim = INT("dim", 0);
+  long r = (long)NUM("repeats", 0);
+  return (out[0] = tg_repeat_interleave(x[0], (size_t)r, NUM("dim", NO_DIM) == NO_DIM ? NULL : &dim)) ? 1 : -1;
+}
+static int o_repeat_interleave_tensor(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  long l[ORACLE_MAX_LIST];
+  int n = oracle_ints(p, "reps", l), dim = INT("dim", 0);
+  int64_t v[ORACLE_MAX_LIST];
+  for (int i = 0; i < n; i++) v[i] = l[i];
+  size_t len = (size_t)n;
+  tg_tensor *reps = BOOL("scalar") ? tg_from_i64(0, NULL, v)
+                    : BOOL("rows")  ? tg_from_i64(2, (const size_t[]){1, len}, v)
+                                    : tg_from_i64(1, &len, v);
+  return (out[0] = tg_repeat_interleave_tensor(x[0], reps, NUM("dim", NO_DIM) == NO_DIM ? NULL : &dim)) ? 1
+                                                                                                      : -1;
+}
+ONE(one_hot, tg_one_hot(x[0], (long)NUM("num_classes", -1)))
+static int o_meshgrid(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  const char *ix = oracle_str(p, "indexing", "ij");
+  return tg_meshgrid(INT("n", 0), x, strcmp(ix, "none") ? ix : NULL, out);
+}
+
 const oracle_op oracle_shapeops_ops[] = {
     E(split), E(split_size), E(chunk), E(unbind), E(flip), E(tril), E(triu),
-    E(roll), E(repeat), E(tile), E(diagonal), E(diag), E(trace), E(pad), {NULL, NULL},
+    E(roll), E(repeat), E(tile), E(diagonal), E(diag), E(trace), E(pad),
+    E(repeat_interleave), E(repeat_interleave_tensor), E(one_hot), E(meshgrid), {NULL, NULL},
 };
