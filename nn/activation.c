@@ -1,7 +1,5 @@
 /* The activations of ops/activation.c (and softplus) as modules with
  * PyTorch's type names; their settings live in cfg_f/cfg_i. */
-#include <string.h>
-
 #include "nn_internal.h"
 
 #define PLAIN(fn, op)                                                          \
@@ -40,16 +38,8 @@ static tg_module *two_numbers(const char *type, tg_forward_fn fwd, double f0, do
 }
 
 tg_module *tg_nn_gelu(const char *approximate) {
-  if (!approximate) {
-    tg_error("nn_gelu: argument 1 is NULL");
-    return NULL;
-  }
-  bool is_tanh = !strcmp(approximate, "tanh");
-  if (!is_tanh && strcmp(approximate, "none")) {
-    tg_error("nn_gelu: approximate argument must be either none or tanh, got '%s'", approximate);
-    return NULL;
-  }
-  return nn_stateless("GELU", gelu_forward, 0, is_tanh, 0);
+  int is_tanh = ops_gelu_approximate("nn_gelu", 1, approximate);
+  return is_tanh < 0 ? NULL : nn_stateless("GELU", gelu_forward, 0, is_tanh, 0);
 }
 tg_module *tg_nn_silu(void) { return nn_stateless("SiLU", silu_forward, 0, 0, 0); }
 tg_module *tg_nn_mish(void) { return nn_stateless("Mish", mish_forward, 0, 0, 0); }
