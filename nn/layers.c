@@ -169,8 +169,8 @@ static tg_tensor *flatten_forward(tg_module *m, tg_tensor *x) {
   return tg_flatten(x, m->cfg_i[0], m->cfg_i[1]);
 }
 
-/* a parameterless module whose forward reads cfg_f[0] or cfg_i[0..1] */
-static tg_module *stateless(const char *type, tg_forward_fn fwd, double f, int i0, int i1) {
+#define stateless nn_stateless
+tg_module *nn_stateless(const char *type, tg_forward_fn fwd, double f, int i0, int i1) {
   tg_module *m = tg_module_new(type, fwd);
   if (m) {
     m->cfg_f[0] = f;

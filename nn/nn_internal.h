@@ -9,6 +9,10 @@
 /* a zero-filled tensor owned by scope 0 (persistent) whatever scope is open */
 tg_tensor *nn_persistent_zeros(tg_dtype dt, int ndim, const size_t *shape);
 
+/* a parameterless module whose forward reads cfg_f[0..1] or cfg_i[0..1]
+ * (nn/layers.c) */
+tg_module *nn_stateless(const char *type, tg_forward_fn fwd, double f, int i0, int i1);
+
 /* losses (nn/loss.c): "loss: unknown reduction" unless MEAN, SUM or NONE */
 bool nn_check_reduction(const char *loss, tg_reduction r);
 tg_tensor *nn_reduce(tg_tensor *l, tg_reduction r);

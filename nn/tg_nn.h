@@ -164,6 +164,22 @@ tg_module *tg_nn_sigmoid(void);
 tg_module *tg_nn_tanh(void);
 tg_module *tg_nn_leaky_relu(double negative_slope); /* PyTorch: 0.01 */
 tg_module *tg_nn_elu(double alpha);                 /* PyTorch: 1.0 */
+/* the activations of ops/activation.c as modules, PyTorch's type names
+ * (GELU, SiLU, Mish, Hardtanh, ReLU6, SELU, CELU, Softsign, Hardsigmoid,
+ * Hardswish, LogSigmoid, Softplus); tg_nn_gelu refuses a bad approximate
+ * at construction */
+tg_module *tg_nn_gelu(const char *approximate); /* PyTorch: "none" */
+tg_module *tg_nn_silu(void);
+tg_module *tg_nn_mish(void);
+tg_module *tg_nn_hardtanh(double min_val, double max_val); /* PyTorch: -1, 1 */
+tg_module *tg_nn_relu6(void);
+tg_module *tg_nn_selu(void);
+tg_module *tg_nn_celu(double alpha); /* PyTorch: 1.0 */
+tg_module *tg_nn_softsign(void);
+tg_module *tg_nn_hardsigmoid(void);
+tg_module *tg_nn_hardswish(void);
+tg_module *tg_nn_logsigmoid(void);
+tg_module *tg_nn_softplus(double beta, double threshold); /* PyTorch: 1, 20 */
 tg_module *tg_nn_softmax(int dim);
 tg_module *tg_nn_log_softmax(int dim);
 /* zeroes each element with probability p in training mode and scales the

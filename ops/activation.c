@@ -41,16 +41,19 @@ static void gelu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, tg_add(left, right));
 }
 TG_DEFINE_OP(OP_GELU, "GeluBackward", gelu_backward, TG_SAVES_IN(0) | TG_NODE_F);
-tg_tensor *tg_gelu(tg_tensor *a, const char *approximate) {
+int ops_gelu_approximate(const char *op, int argno, const char *approximate) {
   if (!approximate) {
-    tg_error("gelu: argument 2 is NULL");
-    return NULL;
+    tg_error("%s: argument %d is NULL", op, argno);
+    return -1;
   }
-  bool is_tanh = !strcmp(approximate, "tanh");
-  if (!is_tanh && strcmp(approximate, "none")) {
-    tg_error("gelu: approximate argument must be either none or tanh, got '%s'", approximate);
-    return NULL;
-  }
+  if (!strcmp(approximate, "tanh")) return 1;
+  if (!strcmp(approximate, "none")) return 0;
+  tg_error("%s: approximate argument must be either none or tanh, got '%s'", op, approximate);
+  return -1;
+}
+tg_tensor *tg_gelu(tg_tensor *a, const char *approximate) {
+  int is_tanh = ops_gelu_approximate("gelu", 2, approximate);
+  if (is_tanh < 0) return NULL;
   return ops_unary_op("gelu", a, &gelu_k, (ops_params){is_tanh, 0}, &OP_GELU);
 }
 

@@ -131,6 +131,8 @@ tg_tensor *ops_unary_op(const char *name, tg_tensor *a, const ops_kernel *k, ops
                         const tg_op *op);
 /* a constant (no history) elementwise function of n's input, for masks */
 tg_tensor *ops_unary_mask(tg_node *n, const ops_kernel *k);
+/* gelu's approximate: 1 "tanh", 0 "none", -1 (error naming op) otherwise (ops/activation.c) */
+int ops_gelu_approximate(const char *op, int argno, const char *approximate);
 /* out = k(a, b) with broadcasting */
 tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
                               ops_params prm);

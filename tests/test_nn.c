@@ -362,6 +362,52 @@ static void test_activation_modules_gradcheck(void **state) {
   }
 }
 
+/* the activation modules of nn/activation.c: PyTorch's type names, the
+ * forward is the op with the module's settings, gradients flow */
+static void test_more_activation_modules(void **state) {
+  (void)state;
+  tg_rng r = seeded(41);
+  tg_tensor *x = tg_requires_grad_(tg_mul_scalar(tg_randn(&r, TG_FLOAT64, TG_SHAPE(3, 4)), 3), true);
+  struct {
+    tg_module *m;
+    const char *type;
+    tg_tensor *want;
+  } cases[] = {
+      {tg_nn_gelu("none"), "GELU", tg_gelu(x, "none")},
+      {tg_nn_gelu("tanh"), "GELU", tg_gelu(x, "tanh")},
+      {tg_nn_silu(), "SiLU", tg_silu(x)},
+      {tg_nn_mish(), "Mish", tg_mish(x)},
+      {tg_nn_hardtanh(-0.5, 2), "Hardtanh", tg_hardtanh(x, -0.5, 2)},
+      {tg_nn_relu6(), "ReLU6", tg_relu6(x)},
+      {tg_nn_selu(), "SELU", tg_selu(x)},
+      {tg_nn_celu(0.7), "CELU", tg_celu(x, 0.7)},
+      {tg_nn_softsign(), "Softsign", tg_softsign(x)},
+      {tg_nn_hardsigmoid(), "Hardsigmoid", tg_hardsigmoid(x)},
+      {tg_nn_hardswish(), "Hardswish", tg_hardswish(x)},
+      {tg_nn_logsigmoid(), "LogSigmoid", tg_logsigmoid(x)},
+      {tg_nn_softplus(2, 1), "Softplus", tg_softplus(x, 2, 1)},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    assert_non_null(cases[c].m);
+    assert_string_equal(cases[c].m->type, cases[c].type);
+    tg_tensor *y = tg_module_forward(cases[c].m, x);
+    assert_non_null(y);
+    for (size_t i = 0; i < x->numel; i++) assert_true(tg_get_flat(y, i) == tg_get_flat(cases[c].want, i));
+    assert_gradcheck(module_fn, 1, &x, cases[c].m);
+    tg_module_free(cases[c].m);
+  }
+  /* a bad approximate is refused at construction; alpha 0 at forward, as torch */
+  assert_null(tg_nn_gelu("erf"));
+  assert_non_null(strstr(tg_last_error(), "approximate argument must be either none or tanh"));
+  tg_clear_error();
+  tg_module *celu0 = tg_nn_celu(0);
+  assert_non_null(celu0);
+  assert_null(tg_module_forward(celu0, x));
+  assert_non_null(strstr(tg_last_error(), "celu: alpha cannot be 0"));
+  tg_clear_error();
+  tg_module_free(celu0);
+}
+
 /* ============================================================= Dropout */
 
 static void test_dropout_eval_is_identity(void **state) {
@@ -1187,6 +1233,7 @@ int main(void) {
       TG_TEST(test_parameter_count),
       TG_TEST(test_activation_modules_forward),
       TG_TEST(test_activation_modules_gradcheck),
+      TG_TEST(test_more_activation_modules),
       TG_TEST(test_dropout_eval_is_identity),
       TG_TEST(test_dropout_train_statistics),
       TG_TEST(test_dropout_gradcheck),

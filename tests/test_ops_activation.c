@@ -8,10 +8,9 @@
 
 #include "tg_test.h"
 
-typedef tg_tensor *(*op1)(tg_tensor *);
 typedef struct {
   const char *name;
-  op1 f;
+  test_op1 f;
   double (*ref)(double);
 } case1;
 
@@ -65,14 +64,6 @@ static const case1 cases[] = {
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
-typedef struct {
-  op1 f;
-} ctx1;
-/* the op sees the transpose of its input: non-contiguous */
-static tg_tensor *through_t(tg_tensor **in, void *c) {
-  return ((ctx1 *)c)->f(tg_transpose(in[0], 0, 1));
-}
-
 static void test_forward_and_grads(void **state) {
   (void)state;
   tg_rng r;
@@ -82,9 +73,9 @@ static void test_forward_and_grads(void **state) {
       size_t m = 1 + (size_t)(tg_rng_uniform(&r) * 4), n = 1 + (size_t)(tg_rng_uniform(&r) * 4);
       /* N(0, 3^2): both sides of every kink (+-3, 0, 6, -0.5, 2) */
       tg_tensor *x = tg_requires_grad_(tg_detach(tg_mul_scalar(tg_randn(&r, TG_FLOAT64, 2, (size_t[]){n, m}), 3)), true);
-      ctx1 cx = {cases[c].f};
+      test_op1_ctx cx = {cases[c].f};
       tg_tensor *in[1] = {x};
-      tg_tensor *y = through_t(in, &cx);
+      tg_tensor *y = test_through_t(in, &cx);
       assert_non_null(y);
       assert_int_equal(y->dtype, TG_FLOAT64);
       for (size_t i = 0; i < m; i++)
@@ -92,14 +83,14 @@ static void test_forward_and_grads(void **state) {
           double xv = tg_get(x, (size_t[]){j, i}), want = cases[c].ref(xv), got = tg_get(y, (size_t[]){i, j});
           if (fabs(got - want) > 1e-12 * (1 + fabs(want))) fail_msg("%s(%g) = %.17g, want %.17g", cases[c].name, xv, got, want);
         }
-      assert_gradcheck(through_t, 1, in, &cx);
-      assert_gradgradcheck(through_t, 1, in, &cx);
+      assert_gradcheck(test_through_t, 1, in, &cx);
+      assert_gradgradcheck(test_through_t, 1, in, &cx);
     }
   }
 }
 
 /* first and second derivative at given points (d2 may be NULL) */
-static void check_kinks(op1 f, const double *xs, const double *d1, const double *d2, size_t n) {
+static void check_kinks(test_op1 f, const double *xs, const double *d1, const double *d2, size_t n) {
   tg_tensor *x = tg_requires_grad_(tg_from_f64(1, (size_t[]){n}, xs), true);
   tg_tensor *y = tg_sum(f(x)), *g = NULL;
   assert_int_equal(tg_grad(1, &y, NULL, 1, &x, &g, (tg_grad_opts){.create_graph = true}), 0);

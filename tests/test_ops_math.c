@@ -7,10 +7,9 @@
 
 #include "tg_test.h"
 
-typedef tg_tensor *(*op1)(tg_tensor *);
 typedef struct {
   const char *name;
-  op1 f;
+  test_op1 f;
   double (*ref)(double);
   double lo, hi; /* domain keeping the derivative finite */
   bool smooth;   /* gradcheck meaningful (not piecewise constant at random points) */
@@ -68,14 +67,6 @@ static const case1 cases[] = {
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
-typedef struct {
-  op1 f;
-} ctx1;
-/* the op sees the transpose of its input: non-contiguous */
-static tg_tensor *through_t(tg_tensor **in, void *c) {
-  return ((ctx1 *)c)->f(tg_transpose(in[0], 0, 1));
-}
-
 static tg_tensor *uniform_leaf(tg_rng *r, size_t m, size_t n, double lo, double hi) {
   size_t sh[2] = {m, n};
   tg_tensor *t = tg_rand(r, TG_FLOAT64, 2, sh);
@@ -97,11 +88,11 @@ static void test_forward_and_grads(void **state) {
         double want = cases[c].ref(tg_get_flat(x, i)), got = tg_get_flat(y, i);
         if (fabs(got - want) > 1e-12 * (1 + fabs(want))) fail_msg("%s(%g) = %g, want %g", cases[c].name, tg_get_flat(x, i), got, want);
       }
-      ctx1 cx = {cases[c].f};
+      test_op1_ctx cx = {cases[c].f};
       tg_tensor *in[1] = {x};
       if (cases[c].smooth) {
-        assert_gradcheck(through_t, 1, in, &cx);
-        assert_gradgradcheck(through_t, 1, in, &cx);
+        assert_gradcheck(test_through_t, 1, in, &cx);
+        assert_gradgradcheck(test_through_t, 1, in, &cx);
       } else { /* zero gradient, exactly */
         tg_tensor *s = tg_sum(y);
         assert_int_equal(tg_backward(s, NULL, false), 0);
@@ -122,7 +113,7 @@ static void test_promotion(void **state) {
   bool bv[2] = {true, false};
   size_t sb[1] = {2};
   tg_tensor *b = tg_from_bool(1, sb, bv);
-  op1 keep[] = {f_square, f_sign, f_floor, f_ceil, f_round, f_trunc};
+  test_op1 keep[] = {f_square, f_sign, f_floor, f_ceil, f_round, f_trunc};
   for (size_t k = 0; k < 6; k++) {
     tg_tensor *y = keep[k](i);
     assert_non_null(y);

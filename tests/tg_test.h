@@ -36,6 +36,16 @@ static inline tg_tensor *test_leaf(tg_rng *r, int ndim, const size_t *shape) {
   return tg_requires_grad_(tg_randn(r, TG_FLOAT64, ndim, shape), true);
 }
 
+/* a one-tensor op under test, and a tg_fn (ctx: a test_op1_ctx) that hands
+ * it the transpose of its input: non-contiguous */
+typedef tg_tensor *(*test_op1)(tg_tensor *);
+typedef struct {
+  test_op1 f;
+} test_op1_ctx;
+static inline tg_tensor *test_through_t(tg_tensor **in, void *c) {
+  return ((test_op1_ctx *)c)->f(tg_transpose(in[0], 0, 1));
+}
+
 /* every test starts and ends with no open scope and no pending error */
 static inline int test_setup(void **state) {
   (void)state;
