@@ -1,5 +1,5 @@
 /* Binary elementwise math with broadcasting (issue 10): atan2, fmod,
- * remainder, hypot, copysign, lerp. Gradients as PyTorch's derivatives.yaml,
+ * remainder, hypot, copysign, lerp, clamp with tensor bounds. Gradients as PyTorch's derivatives.yaml,
  * at the broadcast shape (the engine sums them down, tg_sum_to_shape). */
 #include <tgmath.h>
 
@@ -7,11 +7,12 @@
 
 #define NOPRM ((ops_params){0, 0})
 
-typedef enum { TO_FLOAT, FLOAT_ONLY, INT_DIVISION } promo_kind;
+typedef enum { TO_FLOAT, FLOAT_ONLY, INT_DIVISION, KEEP_INT_BOOL } promo_kind;
 
 /* PyTorch 1.13 on integer/bool operands: atan2/copysign compute in float32,
  * hypot refuses them, fmod/remainder keep int64 (refusing bool and a zero
- * integer divisor, torch's ZeroDivisionError) */
+ * integer divisor, torch's ZeroDivisionError), clamp_min/clamp_max keep
+ * int64 and bool */
 static bool promote(const char *name, promo_kind kind, tg_tensor **a, tg_tensor **b, tg_dtype *cast_to) {
   *cast_to = (tg_dtype)-1;
   if (!tg_tensor_check(*a, name, 1) || !tg_tensor_check(*b, name, 2)) return false;
@@ -26,6 +27,7 @@ static bool promote(const char *name, promo_kind kind, tg_tensor **a, tg_tensor 
   tg_tensor *ca = (*a)->dtype == work ? *a : tg_to_dtype(*a, work);
   tg_tensor *cb = (*b)->dtype == work ? *b : tg_to_dtype(*b, work);
   if (!ca || !cb) return false;
+  if (kind == KEEP_INT_BOOL) *cast_to = rt;
   if (kind == INT_DIVISION) {
     for (size_t i = 0; i < cb->numel; i++)
       if (tg_get_flat(cb, i) == 0) {
@@ -141,4 +143,45 @@ tg_tensor *tg_lerp(tg_tensor *start, tg_tensor *end, tg_tensor *weight) {
 tg_tensor *tg_lerp_scalar(tg_tensor *start, tg_tensor *end, double weight) {
   if (!lerp_check("lerp_scalar", start, end, NULL, false)) return NULL;
   return tg_add(start, tg_mul_scalar(tg_sub(end, start), weight));
+}
+
+/* clamp with tensor bounds, as torch.clamp(a, min=lo, max=hi): NaN in any
+ * operand gives NaN; the gradient goes to a where lo <= a <= hi, to lo where
+ * a < lo, to hi where max(a, lo) > hi (so lo > hi gives hi) */
+#define NAN_OR(x, y, v) ((isnan(x) || isnan(y)) ? (x) + (y) : (v))
+OPS_BINARY_KERNEL(clamp_min_k, NAN_OR(x, y, x < y ? y : x))
+OPS_BINARY_KERNEL(ge_k, x >= y ? 1 : 0)
+OPS_BINARY_KERNEL(lt_k, x < y ? 1 : 0)
+static void clamp_min_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, const_of(n, &ge_k));
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, const_of(n, &lt_k));
+}
+TG_DEFINE_OP(OP_CLAMP_MIN, "ClampMinBackward", clamp_min_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+tg_tensor *tg_clamp_min_tensor(tg_tensor *a, tg_tensor *lo) {
+  return binary_math("clamp_min_tensor", KEEP_INT_BOOL, a, lo, &clamp_min_k, &OP_CLAMP_MIN);
+}
+
+OPS_BINARY_KERNEL(clamp_max_k, NAN_OR(x, y, x > y ? y : x))
+OPS_BINARY_KERNEL(le_k, x <= y ? 1 : 0)
+OPS_BINARY_KERNEL(gt_k, x > y ? 1 : 0)
+static void clamp_max_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, const_of(n, &le_k));
+  if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, const_of(n, &gt_k));
+}
+TG_DEFINE_OP(OP_CLAMP_MAX, "ClampMaxBackward", clamp_max_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+tg_tensor *tg_clamp_max_tensor(tg_tensor *a, tg_tensor *hi) {
+  return binary_math("clamp_max_tensor", KEEP_INT_BOOL, a, hi, &clamp_max_k, &OP_CLAMP_MAX);
+}
+
+/* max then min, as PyTorch's forward; the gradients agree with PyTorch's
+ * except where a < lo == hi (PyTorch: none to lo, here all to lo) */
+tg_tensor *tg_clamp_tensor(tg_tensor *a, tg_tensor *lo, tg_tensor *hi) {
+  if (!tg_tensor_check(a, "clamp_tensor", 1) || !tg_tensor_check(lo, "clamp_tensor", 2) ||
+      !tg_tensor_check(hi, "clamp_tensor", 3))
+    return NULL;
+  if (a->dtype == TG_BOOL && lo->dtype == TG_BOOL && hi->dtype == TG_BOOL) {
+    tg_error("clamp_tensor: not implemented for bool tensors");
+    return NULL;
+  }
+  return tg_clamp_max_tensor(tg_clamp_min_tensor(a, lo), hi);
 }

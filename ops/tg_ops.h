@@ -103,6 +103,12 @@ tg_tensor *tg_hypot(tg_tensor *a, tg_tensor *b);     /* sqrt(a^2 + b^2) */
 tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b);  /* |a| with b's sign bit; no gradient to b */
 tg_tensor *tg_lerp(tg_tensor *start, tg_tensor *end, tg_tensor *weight); /* start + weight * (end - start) */
 tg_tensor *tg_lerp_scalar(tg_tensor *start, tg_tensor *end, double weight);
+/* clamp with tensor bounds (all broadcast), as torch.clamp(a, min=lo, max=hi):
+ * min(max(a, lo), hi), so lo > hi gives hi; the gradient goes to a where
+ * lo <= a <= hi, to lo where a < lo <= hi, else to hi; NaN anywhere is NaN */
+tg_tensor *tg_clamp_tensor(tg_tensor *a, tg_tensor *lo, tg_tensor *hi);
+tg_tensor *tg_clamp_min_tensor(tg_tensor *a, tg_tensor *lo); /* max(a, lo); ties to a */
+tg_tensor *tg_clamp_max_tensor(tg_tensor *a, tg_tensor *hi); /* min(a, hi); ties to a */
 
 /* ---- reductions (ops/reduce.c). dims: n_dims entries, negative counts
  * from the end; n_dims 0 reduces everything. */
@@ -378,6 +384,9 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_celu(...) (TG_CALL_SITE(), tg_celu(__VA_ARGS__))
 #define tg_chunk(...) (TG_CALL_SITE(), tg_chunk(__VA_ARGS__))
 #define tg_clamp(...) (TG_CALL_SITE(), tg_clamp(__VA_ARGS__))
+#define tg_clamp_max_tensor(...) (TG_CALL_SITE(), tg_clamp_max_tensor(__VA_ARGS__))
+#define tg_clamp_min_tensor(...) (TG_CALL_SITE(), tg_clamp_min_tensor(__VA_ARGS__))
+#define tg_clamp_tensor(...) (TG_CALL_SITE(), tg_clamp_tensor(__VA_ARGS__))
 #define tg_clone(...) (TG_CALL_SITE(), tg_clone(__VA_ARGS__))
 #define tg_contiguous(...) (TG_CALL_SITE(), tg_contiguous(__VA_ARGS__))
 #define tg_copysign(...) (TG_CALL_SITE(), tg_copysign(__VA_ARGS__))

@@ -161,6 +161,8 @@ static tg_tensor *g_fmod(tg_tensor *a, tg_tensor *b) { return tg_fmod(a, b); }
 static tg_tensor *g_remainder(tg_tensor *a, tg_tensor *b) { return tg_remainder(a, b); }
 static tg_tensor *g_hypot(tg_tensor *a, tg_tensor *b) { return tg_hypot(a, b); }
 static tg_tensor *g_copysign(tg_tensor *a, tg_tensor *b) { return tg_copysign(a, b); }
+static tg_tensor *g_clamp_min(tg_tensor *a, tg_tensor *b) { return tg_clamp_min_tensor(a, b); }
+static tg_tensor *g_clamp_max(tg_tensor *a, tg_tensor *b) { return tg_clamp_max_tensor(a, b); }
 static tg_tensor *g_lerp_half(tg_tensor *a, tg_tensor *b) { return tg_lerp_scalar(a, b, 0.3); }
 static double py_rem(double x, double y) { return x - floor(x / y) * y; }
 static double lerp_ref(double x, double y) { return x + 0.3 * (y - x); }
@@ -175,6 +177,7 @@ static const case2 cases2[] = {
     {"atan2", g_atan2, atan2, 0.3, true},          {"fmod", g_fmod, fmod, 0.7, true},
     {"remainder", g_remainder, py_rem, 0.7, true}, {"hypot", g_hypot, hypot, 0.3, true},
     {"copysign", g_copysign, copysign, 0.3, false}, {"lerp_scalar", g_lerp_half, lerp_ref, 0.3, true},
+    {"clamp_min_tensor", g_clamp_min, fmax, 0.3, true}, {"clamp_max_tensor", g_clamp_max, fmin, 0.3, true},
 };
 typedef struct {
   op2 f;
@@ -275,6 +278,54 @@ static void test_lerp(void **state) {
   assert_gradgradcheck(lerp3, 3, in, NULL);
 }
 
+/* clamp with tensor bounds: values and gradients as torch.clamp(a, min=lo,
+ * max=hi) printed them (lo > hi gives hi, a < lo == hi is the documented
+ * difference: the gradient goes to lo); all three broadcast; int64 kept;
+ * bool kept by clamp_min/clamp_max, refused by clamp as PyTorch */
+static tg_tensor *clamp3(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_clamp_tensor(tg_transpose(in[0], 0, 1), in[1], in[2]);
+}
+static void test_clamp_tensor(void **state) {
+  (void)state;
+  tg_tensor *a = tg_requires_grad_(tg_from_f64(TG_SHAPE(4), (double[]){-2, 0.5, 3, 1}), true);
+  tg_tensor *lo = tg_requires_grad_(tg_from_f64(TG_SHAPE(4), (double[]){0, 0, 0, 2}), true);
+  tg_tensor *hi = tg_requires_grad_(tg_from_f64(TG_SHAPE(4), (double[]){1, 1, 1, 1}), true);
+  tg_tensor *y = tg_clamp_tensor(a, lo, hi);
+  assert_int_equal(tg_backward(tg_sum(y), NULL, false), 0);
+  double want[4] = {0, 0.5, 1, 1}, ga[4] = {0, 1, 0, 0}, gl[4] = {1, 0, 0, 0}, gh[4] = {0, 0, 1, 1};
+  for (size_t i = 0; i < 4; i++) {
+    assert_close(tg_get_flat(y, i), want[i], 0);
+    assert_close(tg_get_flat(a->grad, i), ga[i], 0);
+    assert_close(tg_get_flat(lo->grad, i), gl[i], 0);
+    assert_close(tg_get_flat(hi->grad, i), gh[i], 0);
+  }
+  tg_rng r;
+  tg_rng_seed(&r, 5);
+  tg_tensor *in[3] = {uniform_leaf(&r, 3, 2, -2, 2), uniform_leaf(&r, 1, 3, -1.5, -0.2),
+                      uniform_leaf(&r, 2, 1, 0.2, 1.5)};
+  tg_tensor *out = clamp3(in, NULL);
+  assert_non_null(out);
+  assert_int_equal(out->ndim, 2);
+  assert_int_equal(out->shape[0], 2);
+  assert_int_equal(out->shape[1], 3);
+  assert_gradcheck(clamp3, 3, in, NULL);
+  assert_gradgradcheck(clamp3, 3, in, NULL);
+  tg_tensor *ai = tg_from_i64(TG_SHAPE(3), (const int64_t[]){1, 5, 9});
+  tg_tensor *li = tg_from_i64(TG_SHAPE(3), (const int64_t[]){2, 2, 2});
+  tg_tensor *hi6 = tg_from_i64(TG_SHAPE(1), (const int64_t[]){6});
+  tg_tensor *yi = tg_clamp_tensor(ai, li, hi6);
+  assert_int_equal(yi->dtype, TG_INT64);
+  assert_close(tg_get_flat(yi, 0), 2, 0);
+  assert_close(tg_get_flat(yi, 2), 6, 0);
+  tg_tensor *b = tg_to_dtype(li, TG_BOOL);
+  assert_int_equal(tg_clamp_min_tensor(b, b)->dtype, TG_BOOL);
+  assert_null(tg_clamp_tensor(b, b, b));
+  assert_non_null(strstr(tg_last_error(), "clamp_tensor: not implemented for bool"));
+  assert_null(tg_clamp_tensor(tg_zeros(TG_FLOAT64, TG_SHAPE(3)), tg_zeros(TG_FLOAT64, TG_SHAPE(2)), a));
+  assert_non_null(strstr(tg_last_error(), "clamp"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_forward_and_grads),
@@ -283,6 +334,7 @@ int main(void) {
       TG_TEST(test_binary),
       TG_TEST(test_binary_edges),
       TG_TEST(test_lerp),
+      TG_TEST(test_clamp_tensor),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,3 +120,23 @@ for name, doms in [("atan2", ("int3", "int3")), ("copysign", ("int3", "int3")), 
     c = name.replace("_zero", "")
     op("promote_" + name, int_pair(doms), with_default_float32(lambda x, p, f=getattr(torch, c): f(x[0], x[1])),
        gg=c != "copysign", c_name=c)
+
+
+# ---- clamp with tensor bounds (ops/binary_math.c)
+op("clamp_min_tensor", pair("any", "any"), lambda x, p: torch.clamp_min(x[0], x[1]))
+op("clamp_max_tensor", pair("any", "any"), lambda x, p: torch.clamp_max(x[0], x[1]))
+
+
+def clamp3_gen(rng):
+    sa, sb = bcast_shapes(rng)
+    sc = rng.choice([sa, sb, [], sb[-1:] if sb else []])
+    return [tensor(rng, sa), tensor(rng, sb), tensor(rng, sc, "any")], {}
+
+
+# lo == hi with a below (PyTorch: no gradient to lo) does not occur in these
+# float draws; the README lists that difference
+op("clamp_tensor", clamp3_gen, lambda x, p: torch.clamp(x[0], min=x[1], max=x[2]))
+for name in ("clamp_min_tensor", "clamp_max_tensor"):
+    f = getattr(torch, name.replace("_tensor", ""))
+    op("promote_" + name, int_pair(("int3", "int3")), with_default_float32(lambda x, p, f=f: f(x[0], x[1])),
+       c_name=name)

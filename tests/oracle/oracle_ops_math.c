@@ -28,6 +28,9 @@ ONE(round, tg_round(x[0]))
 ONE(trunc, tg_trunc(x[0]))
 ONE(frac, tg_frac(x[0]))
 ONE(atan2, tg_atan2(x[0], x[1]))
+ONE(clamp_tensor, tg_clamp_tensor(x[0], x[1], x[2]))
+ONE(clamp_min_tensor, tg_clamp_min_tensor(x[0], x[1]))
+ONE(clamp_max_tensor, tg_clamp_max_tensor(x[0], x[1]))
 ONE(fmod, tg_fmod(x[0], x[1]))
 ONE(remainder, tg_remainder(x[0], x[1]))
 ONE(hypot, tg_hypot(x[0], x[1]))
@@ -62,6 +65,6 @@ const oracle_op oracle_math_ops[] = {
     E(round),
     E(trunc),
     E(frac),
-    E(atan2), E(fmod), E(remainder), E(hypot), E(copysign), E(lerp), E(lerp_scalar),
+    E(atan2), E(fmod), E(remainder), E(hypot), E(copysign), E(lerp), E(lerp_scalar), E(clamp_tensor), E(clamp_min_tensor), E(clamp_max_tensor),
     {NULL, NULL},
 };
