@@ -221,6 +221,11 @@ tg_tensor *tg_take_along_dim(tg_tensor *a, tg_tensor *indices, int dim);
 /* out = a; out.select(dim, i) = value for i in index (0-d/1-D int64,
  * negative counts from the end); zero gradient where filled */
 tg_tensor *tg_index_fill(tg_tensor *a, int dim, tg_tensor *index, double value);
+/* out = a; out[..index[p]..] = src[p] (or value) along dim, shapes as
+ * scatter_add; of repeated targets the last write stays (unspecified in
+ * PyTorch). Gradient: a's with the written places zeroed, src's gathered */
+tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
+tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value);
 
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
@@ -407,7 +412,9 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_round(...) (TG_CALL_SITE(), tg_round(__VA_ARGS__))
 #define tg_rsqrt(...) (TG_CALL_SITE(), tg_rsqrt(__VA_ARGS__))
 #define tg_rsub_scalar(...) (TG_CALL_SITE(), tg_rsub_scalar(__VA_ARGS__))
+#define tg_scatter(...) (TG_CALL_SITE(), tg_scatter(__VA_ARGS__))
 #define tg_scatter_add(...) (TG_CALL_SITE(), tg_scatter_add(__VA_ARGS__))
+#define tg_scatter_value(...) (TG_CALL_SITE(), tg_scatter_value(__VA_ARGS__))
 #define tg_select(...) (TG_CALL_SITE(), tg_select(__VA_ARGS__))
 #define tg_sigmoid(...) (TG_CALL_SITE(), tg_sigmoid(__VA_ARGS__))
 #define tg_sign(...) (TG_CALL_SITE(), tg_sign(__VA_ARGS__))

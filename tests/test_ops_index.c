@@ -260,10 +260,72 @@ static void test_index_fill(void **state) {
   assert_err(tg_index_fill(a, 0, tg_zeros(TG_FLOAT64, TG_SHAPE(1)), 0), "index_fill", "int64");
 }
 
+/* -------------------------------------------------- scatter/scatter_value */
+
+static tg_tensor *f_scatter(tg_tensor **in, void *c) {
+  (void)c; /* a arrives transposed: [3, 4] seen as [4, 3] */
+  return tg_scatter(tg_transpose(in[0], 0, 1), 1, g_index, in[1]);
+}
+static tg_tensor *f_scatter_value(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_scatter_value(tg_transpose(in[0], 0, 1), 0, g_index, -2.5);
+}
+
+static void test_scatter(void **state) {
+  (void)state;
+  tg_rng r;
+  tg_rng_seed(&r, 8);
+  tg_tensor *a = test_leaf(&r, TG_SHAPE(3, 4)), *src = test_leaf(&r, TG_SHAPE(2, 3));
+  /* rows 0, 1 of the [4, 3] view: out[i, index[i, j]] = src[i, j]; src is
+   * larger than the index ([2, 3] against [2, 2]): its column 2 unused */
+  g_index = idx_tensor(TG_SHAPE(2, 2), (const int64_t[]){2, 0, 1, 2});
+  tg_tensor *y = f_scatter((tg_tensor *[]){a, src}, NULL);
+  assert_non_null(y);
+  double want[4][3];
+  for (size_t i = 0; i < 4; i++)
+    for (size_t j = 0; j < 3; j++) want[i][j] = tg_get(a, (size_t[]){j, i});
+  want[0][2] = tg_get(src, (size_t[]){0, 0});
+  want[0][0] = tg_get(src, (size_t[]){0, 1});
+  want[1][1] = tg_get(src, (size_t[]){1, 0});
+  want[1][2] = tg_get(src, (size_t[]){1, 1});
+  for (size_t i = 0; i < 4; i++)
+    for (size_t j = 0; j < 3; j++) assert_true(tg_get(y, (size_t[]){i, j}) == want[i][j]);
+  tg_tensor *in[2] = {a, src};
+  assert_gradcheck(f_scatter, 2, in, NULL);
+  assert_gradgradcheck(f_scatter, 2, in, NULL);
+  assert_int_equal(tg_backward(tg_sum(y), NULL, false), 0);
+  assert_true(tg_get(a->grad, (size_t[]){2, 0}) == 0 && tg_get(a->grad, (size_t[]){1, 0}) == 1);
+  assert_true(tg_get(src->grad, (size_t[]){0, 2}) == 0 && tg_get(src->grad, (size_t[]){1, 1}) == 1);
+  /* scatter_value along dim 0 of the [4, 3] view */
+  g_index = idx_tensor(TG_SHAPE(1, 3), (const int64_t[]){3, 0, 3});
+  tg_tensor *z = f_scatter_value((tg_tensor *[]){a}, NULL);
+  assert_true(tg_get(z, (size_t[]){3, 0}) == -2.5 && tg_get(z, (size_t[]){0, 1}) == -2.5);
+  assert_true(tg_get(z, (size_t[]){0, 0}) == tg_get(a, (size_t[]){0, 0}));
+  assert_gradcheck(f_scatter_value, 1, in, NULL);
+  assert_gradgradcheck(f_scatter_value, 1, in, NULL);
+  /* repeated targets: the last write stays */
+  tg_tensor *rep = tg_scatter(tg_zeros(TG_FLOAT64, TG_SHAPE(3)), 0, idx_tensor(TG_SHAPE(2), (const int64_t[]){1, 1}),
+                              tg_from_f64(TG_SHAPE(2), (const double[]){4, 5}));
+  assert_true(tg_get_flat(rep, 1) == 5 && tg_get_flat(rep, 0) == 0);
+  tg_tensor *s0 = tg_scatter_value(tg_full(TG_FLOAT64, 0, NULL, 1), 0, tg_zeros(TG_INT64, 0, NULL), 3);
+  assert_true(s0->ndim == 0 && tg_item(s0) == 3);
+  /* errors, as torch: negative and too large indices, an index wider than a */
+  tg_tensor *a2 = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), *s23 = tg_ones(TG_FLOAT64, TG_SHAPE(2, 3));
+  assert_err(tg_scatter(a2, 1, idx_tensor(TG_SHAPE(1, 1), (const int64_t[]){-1}), s23), "scatter", "out of bounds");
+  assert_err(tg_scatter_value(a2, 0, idx_tensor(TG_SHAPE(1, 1), (const int64_t[]){2}), 1), "scatter", "out of bounds");
+  assert_err(tg_scatter(a2, 0, tg_zeros(TG_INT64, TG_SHAPE(1, 4)), s23), "scatter", "does not fit");
+  assert_err(tg_scatter(a2, 0, tg_zeros(TG_INT64, TG_SHAPE(2)), s23), "scatter", "does not fit");
+  assert_err(tg_scatter(a2, 2, tg_zeros(TG_INT64, TG_SHAPE(1, 1)), s23), "scatter", "out of range");
+  assert_err(tg_scatter(a2, 0, tg_zeros(TG_FLOAT64, TG_SHAPE(1, 1)), s23), "scatter", "int64");
+  assert_err(tg_scatter(a2, 0, tg_zeros(TG_INT64, TG_SHAPE(1, 1)), tg_ones(TG_FLOAT32, TG_SHAPE(2, 3))), "scatter",
+             "dtypes");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_products),   TG_TEST(test_beta_zero),      TG_TEST(test_product_errors),
       TG_TEST(test_movedim),    TG_TEST(test_take_along_dim), TG_TEST(test_index_fill),
+      TG_TEST(test_scatter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,3 +140,65 @@ def index_fill_gen(rng):
 
 
 op("index_fill", index_fill_gen, lambda x, p: torch.index_fill(x[0], p["dim"], x[1], p["value"]))
+
+
+def distinct_index(rng, shape, d, ishape, bad):
+    """int64 index of ishape whose entries along d are distinct within each
+    fiber (repeated scatter targets are unspecified in PyTorch), in
+    [0, shape[d]); with `bad` one entry out of range"""
+    from oracle_gen import Inp
+    vals = [0.0] * numel(ishape)
+    strides = [numel(ishape[k + 1:]) for k in range(len(ishape))]
+    fibers = numel(ishape) // max(ishape[d], 1)
+    for f in range(fibers):
+        # the f-th combination of the coordinates other than d
+        coords, r = [], f
+        for k in reversed(range(len(ishape))):
+            if k == d:
+                coords.append(0)
+                continue
+            coords.append(r % ishape[k])
+            r //= ishape[k]
+        coords.reverse()
+        base = sum(c * s for c, s in zip(coords, strides))
+        for j, v in enumerate(rng.sample(range(shape[d]), ishape[d])):
+            vals[base + j * strides[d]] = float(v)
+    if bad and vals:
+        vals[rng.randrange(len(vals))] = float(shape[d] if rng.random() < 0.5 else -1)
+    return Inp(ishape, vals, "i64", False)
+
+
+def numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def scatter_shapes(rng):
+    shape = rshape(rng, 1, 4)
+    dim = rand_dim(rng, len(shape), bad=0.03)
+    d = dim % len(shape) if -len(shape) <= dim < len(shape) else 0
+    ishape = [rng.randint(1, s) for s in shape]
+    others = [k for k in range(len(shape)) if k != d]
+    if others and rng.random() < 0.04:
+        k = rng.choice(others)
+        ishape[k] = shape[k] + 1  # index larger than the input off dim
+    idx = distinct_index(rng, shape, d, ishape, rng.random() < 0.04)
+    return shape, dim, idx
+
+
+def scatter_gen(rng):
+    shape, dim, idx = scatter_shapes(rng)
+    return [tensor(rng, shape), idx, tensor(rng, list(idx.shape))], {"dim": dim}
+
+
+op("scatter", scatter_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]))
+
+
+def scatter_value_gen(rng):
+    shape, dim, idx = scatter_shapes(rng)
+    return [tensor(rng, shape), idx], {"dim": dim, "value": rng.choice([0.0, 1.5, -3.0])}
+
+
+op("scatter_value", scatter_value_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], value=p["value"]))
