@@ -113,3 +113,89 @@ tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   }
   return out;
 }
+
+/* ------------------------------------------------------------ index_put */
+
+/* the flat row of a[i0, i1, .., i(n-1)] in a viewed as [prod(shape[:n]), ..]
+ * for every element of the indices broadcast together (shape bshape) */
+static tg_tensor *flat_rows(const tg_tensor *a, int n, tg_tensor **indices, int *nb, size_t *bshape) {
+  *nb = 0;
+  for (int k = 0; k < n; k++)
+    if (tg_broadcast_shapes("index_put", *nb, bshape, indices[k]->ndim, indices[k]->shape, nb, bshape))
+      return NULL;
+  size_t m = tg_shape_numel(*nb, bshape);
+  tg_tensor *rows = tg_zeros(TG_INT64, 1, (size_t[]){m});
+  if (!rows) return NULL;
+  int64_t *r = (int64_t *)tg_ptr(rows);
+  size_t mult = 1;
+  for (int k = n - 1; k >= 0; k--) {
+    tg_tensor *ix = tg_contiguous(tg_expand(indices[k], *nb, bshape));
+    if (!ix) return NULL;
+    const int64_t *v = (const int64_t *)tg_ptr(ix);
+    int64_t size = (int64_t)a->shape[k];
+    for (size_t i = 0; i < m; i++) {
+      if (v[i] < -size || v[i] >= size) {
+        tg_error("index_put: index %lld is out of bounds for dim %d with size %lld", (long long)v[i], k,
+                 (long long)size);
+        return NULL;
+      }
+      r[i] += (v[i] < 0 ? v[i] + size : v[i]) * (int64_t)mult;
+    }
+    mult *= a->shape[k];
+  }
+  return rows;
+}
+
+/* a[i0, .., i(n-1)] = values (+= with accumulate) as a scatter along dim 0
+ * of a viewed as [rows, rest..]: the gradient comes from scatter's */
+tg_tensor *tg_index_put(tg_tensor *a, int n, tg_tensor **indices, tg_tensor *values, bool accumulate) {
+  if (!ops_check_float("index_put", a, 1)) return NULL;
+  if (n < 1 || n > a->ndim) {
+    tg_error("index_put: %d index tensors for a %d-d tensor (expected 1..%d)", n, a->ndim, a->ndim);
+    return NULL;
+  }
+  if (!indices) {
+    tg_error("index_put: indices (argument 3) is NULL");
+    return NULL;
+  }
+  for (int k = 0; k < n; k++)
+    if (!ops_check_index("index_put", indices[k], 3)) return NULL;
+  if (!ops_check_float("index_put", values, 4)) return NULL;
+  if (values->dtype != a->dtype) {
+    tg_error("index_put: values dtype %s differs from the input's %s", tg_dtype_name(values->dtype),
+             tg_dtype_name(a->dtype));
+    return NULL;
+  }
+  size_t bshape[TG_MAX_DIMS], target[TG_MAX_DIMS], flat[TG_MAX_DIMS], vs[TG_MAX_DIMS];
+  int nb, rest = a->ndim - n;
+  tg_tensor *rows = flat_rows(a, n, indices, &nb, bshape);
+  if (!rows) return NULL;
+  if (nb + rest > TG_MAX_DIMS) {
+    tg_error("index_put: the indexed shape would have more than %d dims", TG_MAX_DIMS);
+    return NULL;
+  }
+  memcpy(target, bshape, (size_t)nb * sizeof *target);
+  memcpy(target + nb, a->shape + n, (size_t)rest * sizeof *target);
+  int nv = 0;
+  bool ok = values->ndim <= nb + rest &&
+            !tg_broadcast_shapes("index_put", values->ndim, values->shape, nb + rest, target, &nv, vs);
+  for (int k = 0; ok && k < nv; k++) ok = vs[k] == target[k];
+  if (!ok) {
+    char b1[96];
+    tg_error("index_put: shape mismatch: values of shape %s cannot be broadcast to the indexed shape",
+             tg_shape_str(values, b1, sizeof b1));
+    return NULL;
+  }
+  /* a as [rows, rest..], values as [m, rest..], the row index spread over rest */
+  flat[0] = tg_shape_numel(n, a->shape);
+  memcpy(flat + 1, a->shape + n, (size_t)rest * sizeof *flat);
+  tg_tensor *a2 = tg_reshape(a, rest + 1, flat);
+  flat[0] = rows->numel;
+  tg_tensor *v2 = tg_reshape(tg_expand(values, nb + rest, target), rest + 1, flat);
+  size_t ones[TG_MAX_DIMS];
+  ones[0] = rows->numel;
+  for (int k = 1; k <= rest; k++) ones[k] = 1;
+  tg_tensor *ix = tg_expand(tg_reshape(rows, rest + 1, ones), rest + 1, flat);
+  tg_tensor *out = accumulate ? tg_scatter_add(a2, 0, ix, v2) : tg_scatter(a2, 0, ix, v2);
+  return tg_reshape(out, a->ndim, a->shape);
+}

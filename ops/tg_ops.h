@@ -226,6 +226,10 @@ tg_tensor *tg_index_fill(tg_tensor *a, int dim, tg_tensor *index, double value);
  * PyTorch). Gradient: a's with the written places zeroed, src's gathered */
 tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
 tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value);
+/* out = a; out[i0, .., i(n-1)] = values (+= with accumulate): n int64 index
+ * tensors broadcast together, negative counting from the end; values
+ * broadcast to the indexed shape; repeated places without accumulate: last */
+tg_tensor *tg_index_put(tg_tensor *a, int n, tg_tensor **indices, tg_tensor *values, bool accumulate);
 
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
@@ -351,6 +355,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_hypot(...) (TG_CALL_SITE(), tg_hypot(__VA_ARGS__))
 #define tg_index_add(...) (TG_CALL_SITE(), tg_index_add(__VA_ARGS__))
 #define tg_index_fill(...) (TG_CALL_SITE(), tg_index_fill(__VA_ARGS__))
+#define tg_index_put(...) (TG_CALL_SITE(), tg_index_put(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
 #define tg_isfinite(...) (TG_CALL_SITE(), tg_isfinite(__VA_ARGS__))
 #define tg_isinf(...) (TG_CALL_SITE(), tg_isinf(__VA_ARGS__))

@@ -7,7 +7,7 @@
 #include "tg_test.h"
 
 static void assert_err(const tg_tensor *t, const char *a, const char *b) {
-  assert_null(t);
+  if (t) fail_msg("expected an error with '%s' / '%s', got a result", a, b ? b : "");
   const char *e = tg_last_error();
   if (!strstr(e, a) || (b && !strstr(e, b))) fail_msg("error '%s' lacks '%s' / '%s'", e, a, b ? b : "");
   tg_clear_error();
@@ -321,11 +321,72 @@ static void test_scatter(void **state) {
              "dtypes");
 }
 
+/* ------------------------------------------------------------ index_put */
+
+static tg_tensor *g_rows, *g_cols;
+static bool g_acc;
+/* a arrives transposed ([4, 3] seen as [3, 4]); values [2] broadcast */
+static tg_tensor *f_put(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_index_put(tg_transpose(in[0], 0, 1), 2, (tg_tensor *[]){g_rows, g_cols}, in[1], g_acc);
+}
+
+static void test_index_put(void **state) {
+  (void)state;
+  tg_rng r;
+  tg_rng_seed(&r, 9);
+  tg_tensor *a = test_leaf(&r, TG_SHAPE(4, 3)), *v = test_leaf(&r, TG_SHAPE(2));
+  /* rows [2, 1] x cols [1]: places (0, -1 -> 3) (2, 3)... with [2, 1] and [2] broadcast to [2, 2] */
+  g_rows = idx_tensor(TG_SHAPE(2, 1), (const int64_t[]){0, -1});
+  g_cols = idx_tensor(TG_SHAPE(2), (const int64_t[]){3, 1});
+  for (int acc = 0; acc < 2; acc++) {
+    g_acc = acc;
+    tg_tensor *y = f_put((tg_tensor *[]){a, v}, NULL);
+    assert_non_null(y);
+    for (size_t i = 0; i < 3; i++)
+      for (size_t j = 0; j < 4; j++) {
+        double want = tg_get(a, (size_t[]){j, i});
+        bool hit = (i == 0 || i == 2) && (j == 3 || j == 1);
+        double val = tg_get(v, (size_t[]){j == 3 ? 0 : 1});
+        if (hit) want = acc ? want + val : val;
+        assert_close(tg_get(y, (size_t[]){i, j}), want, 1e-15);
+      }
+    tg_tensor *in[2] = {a, v};
+    assert_gradcheck(f_put, 2, in, NULL);
+    assert_gradgradcheck(f_put, 2, in, NULL);
+  }
+  /* one index over a [3, 2] input: whole rows; accumulate with a repeat */
+  tg_tensor *b = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 2));
+  tg_tensor *rows = tg_index_put(b, 1, (tg_tensor *[]){idx_tensor(TG_SHAPE(3), (const int64_t[]){2, 0, 2})},
+                                 tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true);
+  assert_true(tg_get(rows, (size_t[]){2, 1}) == 4 && tg_get(rows, (size_t[]){0, 0}) == 1 &&
+              tg_get(rows, (size_t[]){1, 1}) == 0);
+  tg_tensor *last = tg_index_put(b, 1, (tg_tensor *[]){idx_tensor(TG_SHAPE(2), (const int64_t[]){1, 1})},
+                                 tg_from_f64(TG_SHAPE(2, 1), (const double[]){5, 6}), false);
+  assert_true(tg_get(last, (size_t[]){1, 0}) == 6);
+  tg_tensor *i2 = idx_tensor(TG_SHAPE(1), (const int64_t[]){0});
+  assert_err(tg_index_put(b, 1, (tg_tensor *[]){idx_tensor(TG_SHAPE(1), (const int64_t[]){3})}, v, false),
+             "index_put", "out of bounds");
+  assert_err(tg_index_put(b, 1, (tg_tensor *[]){idx_tensor(TG_SHAPE(1), (const int64_t[]){-4})}, v, false),
+             "index_put", "out of bounds");
+  assert_err(tg_index_put(b, 3, (tg_tensor *[]){i2, i2, i2}, v, false), "index_put", "index tensors");
+  assert_err(tg_index_put(b, 0, NULL, v, false), "index_put", "index tensors");
+  assert_err(tg_index_put(b, 1, NULL, v, false), "index_put", "NULL");
+  assert_err(tg_index_put(b, 1, (tg_tensor *[]){tg_zeros(TG_FLOAT64, TG_SHAPE(1))}, v, false), "index_put", "int64");
+  assert_err(tg_index_put(b, 1, (tg_tensor *[]){i2}, tg_zeros(TG_FLOAT64, TG_SHAPE(3)), false), "index_put",
+             "shape mismatch");
+  assert_err(tg_index_put(b, 1, (tg_tensor *[]){i2}, tg_zeros(TG_FLOAT64, TG_SHAPE(2, 1, 2)), false), "index_put",
+             "shape mismatch");
+  assert_err(tg_index_put(b, 1, (tg_tensor *[]){i2}, tg_zeros(TG_FLOAT32, TG_SHAPE(2)), false), "index_put", "dtype");
+  assert_err(tg_index_put(b, 2, (tg_tensor *[]){tg_zeros(TG_INT64, TG_SHAPE(3)), tg_zeros(TG_INT64, TG_SHAPE(2))}, v, false), "index_put",
+             "broadcast");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_products),   TG_TEST(test_beta_zero),      TG_TEST(test_product_errors),
       TG_TEST(test_movedim),    TG_TEST(test_take_along_dim), TG_TEST(test_index_fill),
-      TG_TEST(test_scatter),
+      TG_TEST(test_scatter),    TG_TEST(test_index_put),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

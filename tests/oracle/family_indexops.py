@@ -202,3 +202,38 @@ def scatter_value_gen(rng):
 
 
 op("scatter_value", scatter_value_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], value=p["value"]))
+
+
+def index_put_gen(rng):
+    """index 0 has the broadcast shape and distinct entries (so no place is
+    written twice: unspecified in PyTorch without accumulate); the others
+    broadcast against it with any entries; negatives count from the end"""
+    from oracle_gen import Inp
+    shape = rshape(rng, 1, 4)
+    n = rng.randint(1, len(shape))
+    accumulate = rng.random() < 0.4
+    bshape = rshape(rng, 0, 2, 1, 3)
+    m = numel(bshape)
+    if m > shape[0] and not accumulate:
+        bshape, m = [shape[0]], shape[0]
+    if accumulate:
+        first = [rng.randrange(-shape[0], shape[0]) for _ in range(m)]
+    else:
+        first = [v - shape[0] if rng.random() < 0.3 else v for v in rng.sample(range(shape[0]), m)]
+    idx = [Inp(bshape, [float(v) for v in first], "i64", False)]
+    for k in range(1, n):
+        nd = rng.randint(0, len(bshape))
+        ish = [1 if rng.random() < 0.4 else d for d in bshape[len(bshape) - nd:]]
+        idx.append(Inp(ish, [float(rng.randrange(-shape[k], shape[k])) for _ in range(numel(ish))], "i64", False))
+    if rng.random() < 0.04:
+        idx[-1].values[rng.randrange(len(idx[-1].values))] = float(shape[n - 1]) if idx[-1].values else 0.0
+    target = bshape + shape[n:]
+    nd = rng.randint(0, len(target))
+    vshape = [1 if rng.random() < 0.3 else d for d in target[len(target) - nd:]]
+    if rng.random() < 0.04 and vshape:
+        vshape[-1] += 1  # does not broadcast
+    return [tensor(rng, shape)] + idx + [tensor(rng, vshape)], {"n": n, "accumulate": int(accumulate)}
+
+
+op("index_put", index_put_gen,
+   lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])))

@@ -20,8 +20,14 @@ static int o_movedim(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
   return (out[0] = tg_movedim(x[0], n, src, dst)) ? 1 : -1;
 }
 
+/* x: a, the n index tensors, values */
+static int o_index_put(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  int n = INT("n", 1);
+  return (out[0] = tg_index_put(x[0], n, x + 1, x[1 + n], BOOL("accumulate"))) ? 1 : -1;
+}
+
 const oracle_op oracle_indexops_ops[] = {
     E(bmm),      E(mv),       E(addmm),          E(baddbmm),    E(movedim),
     E(swapaxes), E(swapdims), E(take_along_dim), E(index_fill), E(scatter),
-    E(scatter_value), {NULL, NULL},
+    E(scatter_value), E(index_put), {NULL, NULL},
 };
