@@ -171,6 +171,11 @@ tg_tensor *tg_bmm(tg_tensor *a, tg_tensor *b); /* [b,n,k] @ [b,k,p] -> [b,n,p] *
 tg_tensor *tg_mv(tg_tensor *a, tg_tensor *v);  /* [n,k] @ [k] -> [n] */
 tg_tensor *tg_addmm(tg_tensor *input, tg_tensor *m1, tg_tensor *m2, double beta, double alpha); /* beta*input + alpha*m1@m2 */
 tg_tensor *tg_baddbmm(tg_tensor *input, tg_tensor *b1, tg_tensor *b2, double beta, double alpha); /* beta*input + alpha*bmm(b1, b2) */
+/* ---- einsum (ops/einsum.c): "ij,jk->ik" as PyTorch (implicit output: the
+ * subscripts used once, in ASCII order; size-1 dims broadcast); no ellipsis,
+ * no subscript repeated within one operand. Left to right, one batched
+ * matmul per pair */
+tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands);
 
 /* ---- softmax and indexing (ops/softmax.c, ops/index.c) */
 tg_tensor *tg_softmax(tg_tensor *a, int dim);
@@ -334,6 +339,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_div_scalar(...) (TG_CALL_SITE(), tg_div_scalar(__VA_ARGS__))
 #define tg_dot(...) (TG_CALL_SITE(), tg_dot(__VA_ARGS__))
 #define tg_elu(...) (TG_CALL_SITE(), tg_elu(__VA_ARGS__))
+#define tg_einsum(...) (TG_CALL_SITE(), tg_einsum(__VA_ARGS__))
 #define tg_eq(...) (TG_CALL_SITE(), tg_eq(__VA_ARGS__))
 #define tg_eq_scalar(...) (TG_CALL_SITE(), tg_eq_scalar(__VA_ARGS__))
 #define tg_erf(...) (TG_CALL_SITE(), tg_erf(__VA_ARGS__))

@@ -649,6 +649,9 @@ static void test_null_ops_api(void **state) {
   N_PTR(tg_index_put, 3, tg_index_put(a, 1, NULL, src13, false), "index_put", "NULL");
   N_PTR(tg_index_put, 3, tg_index_put(a, 1, (tg_tensor *[]){NULL}, src13, false), "index_put: argument 3 is NULL");
   N_PTR(tg_index_put, 4, tg_index_put(a, 1, &idx1, NULL, false), "index_put: argument 4 is NULL");
+  N_PTR(tg_einsum, 1, tg_einsum(NULL, 1, &a), "einsum", "equation", "NULL");
+  N_PTR(tg_einsum, 3, tg_einsum("ij", 1, NULL), "einsum", "operands", "NULL");
+  N_PTR(tg_einsum, 3, tg_einsum("ij", 1, (tg_tensor *[]){NULL}), "einsum: argument 3 is NULL");
   N_PTR(tg_reshape, 3, tg_reshape(a, 2, NULL), "reshape", "NULL");
   N_PTR(tg_view, 3, tg_view(a, 2, NULL), "view", "NULL");
   N_PTR(tg_reshape_infer, 3, tg_reshape_infer(a, 2, NULL), "reshape", "NULL");
@@ -1265,7 +1268,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 355
+#define NULL_FUNCS_COVERED 356
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1475,6 +1478,7 @@ OPF(f_scatter0, tg_scatter(a, 0, b, c))
 OPF(f_scatter_value1, tg_scatter_value(a, 1, b, -1.0))
 OPF(f_index_put1, tg_index_put(a, 1, &b, c, false))
 OPF(f_index_put1_acc, tg_index_put(a, 1, &b, c, true))
+OPF(f_einsum_mm, tg_einsum("ij,jk->ki", 2, in))
 /* the shape ops, as functions of the input's own shape */
 static tg_tensor *f_reshape_rev(tg_tensor **in) {
   size_t sh[TG_MAX_DIMS];
@@ -1781,6 +1785,8 @@ static const zero_case zero_cases[] = {
     {"tg_scatter_value", f_scatter_value1, 2, {IN('n', 0, 3), IDX(3, 0, 2)}, OUT(0, 3), NULL, NO_FILL, "0-"},
     {"tg_index_put", f_index_put1, 3, {IN('n', 2, 3), IDX(2, 0), IN('n', 0, 3)}, OUT(2, 3), NULL, NO_FILL, "1-0"},
     {"tg_index_put", f_index_put1_acc, 3, {IN('n', 0, 3), IDX(1, 0), IN('n', 3)}, OUT(0, 3), NULL, NO_FILL, "0-0"},
+    {"tg_einsum", f_einsum_mm, 2, {IN('n', 0, 3), IN('n', 3, 4)}, OUT(4, 0), NULL, NO_FILL, "00"},
+    {"tg_einsum", f_einsum_mm, 2, {IN('n', 2, 0), IN('n', 0, 3)}, OUT(3, 2), NULL, 0.0, "00"},
     /* shape */
     Z1("tg_reshape", f_reshape_rev, IN('n', 0, 3), OUT(3, 0), NO_FILL),
     Z1("tg_view", f_view_flat, IN('n', 2, 0), OUT(0), NO_FILL),
@@ -2103,6 +2109,7 @@ static const nc_case nc_cases[] = {
     NC("tg_scatter", f_scatter0, 3, IN('n', 2, 3), IDX(2, 1, 3), IN('n', 2, 3)),
     NC("tg_scatter_value", f_scatter_value1, 2, IN('n', 2, 3), IDX(3, 2, 1)),
     NC("tg_index_put", f_index_put1_acc, 3, IN('n', 3, 2), IDX(3, 2), IN('n', 2, 2)),
+    NC("tg_einsum", f_einsum_mm, 2, IN('n', 2, 3), IN('n', 3, 2)),
     NC("tg_reshape", f_reshape_rev, 1, IN('n', 2, 3)),
     {"tg_view", f_view_flat, 1, {IN('n', 2, 3)}, true},
     NC("tg_reshape_infer", f_reshape_infer_rows, 1, IN('n', 2, 3)),
@@ -2303,7 +2310,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 166);
+  assert_int_equal(ops, 167);
 }
 
 /* ======================================================================

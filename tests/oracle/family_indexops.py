@@ -237,3 +237,43 @@ def index_put_gen(rng):
 
 op("index_put", index_put_gen,
    lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])))
+
+
+def einsum_gen(rng):
+    """1-3 operands over a few letters (some upper case), each a random
+    subset in random order; explicit or implicit output; size-1 dims
+    broadcasting; sometimes sizes that disagree"""
+    letters = rng.sample("abcdijkXY", rng.randint(1, 5))
+    size = {c: rng.randint(1, 3) for c in letters}
+    n = rng.randint(1, 3)
+    subs, shapes = [], []
+    for _ in range(n):
+        s = rng.sample(letters, rng.randint(0, min(4, len(letters))))
+        sh = [size[c] for c in s]
+        if sh and rng.random() < 0.2:
+            sh[rng.randrange(len(sh))] = 1  # broadcasts
+        if sh and rng.random() < 0.03:
+            sh[0] += 1  # disagrees (unless the others are 1)
+        subs.append("".join(s))
+        shapes.append(sh)
+    eq = ",".join(subs)
+    used = sorted(set("".join(subs)))
+    if rng.random() < 0.7:
+        eq += "->" + "".join(rng.sample(used, rng.randint(0, len(used))))
+    r = rng.random()
+    if r < 0.02:
+        eq = "z" + eq  # one subscript too many for operand 0
+    elif r < 0.04:
+        eq = eq.split("->")[0] + "->z"  # an output letter in no operand
+    elif r < 0.06 and used:
+        eq = eq.split("->")[0] + "->" + used[0] * 2  # repeated in the output
+    elif r < 0.07:
+        eq = eq.split("->")[0] + ",a->"  # more operands named than given
+    if not eq:
+        eq = "->"  # the runner's string parameters cannot be empty
+    # not drawn (PyTorch accepts them, tapegrad refuses): ellipsis and a
+    # subscript repeated within one operand (a diagonal)
+    return [tensor(rng, sh) for sh in shapes], {"equation": eq, "n": n}
+
+
+op("einsum", einsum_gen, lambda x, p: torch.einsum(p["equation"], *x))

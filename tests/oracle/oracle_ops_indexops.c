@@ -26,8 +26,13 @@ static int o_index_put(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
   return (out[0] = tg_index_put(x[0], n, x + 1, x[1 + n], BOOL("accumulate"))) ? 1 : -1;
 }
 
+static int o_einsum(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  return (out[0] = tg_einsum(oracle_str(p, "equation", ""), INT("n", 1), x)) ? 1 : -1;
+}
+
 const oracle_op oracle_indexops_ops[] = {
     E(bmm),      E(mv),       E(addmm),          E(baddbmm),    E(movedim),
     E(swapaxes), E(swapdims), E(take_along_dim), E(index_fill), E(scatter),
-    E(scatter_value), E(index_put), {NULL, NULL},
+    E(scatter_value), E(index_put), E(einsum),
+    {NULL, NULL},
 };
