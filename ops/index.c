@@ -4,7 +4,7 @@
 
 #include "ops_internal.h"
 
-static bool check_index(const char *op, const tg_tensor *idx, int argno) {
+bool ops_check_index(const char *op, const tg_tensor *idx, int argno) {
   if (!tg_tensor_check(idx, op, argno)) return false;
   if (idx->dtype != TG_INT64) {
     tg_error("%s: index (argument %d) must be int64, got %s", op, argno, tg_dtype_name(idx->dtype));
@@ -32,6 +32,11 @@ static void add_at(tg_tensor *t, ptrdiff_t off, double v) {
   else ((double *)t->storage->data)[off] += v;
 }
 
+static void set_at(tg_tensor *t, ptrdiff_t off, double v) {
+  if (t->dtype == TG_FLOAT32) ((float *)t->storage->data)[off] = (float)v;
+  else ((double *)t->storage->data)[off] = v;
+}
+
 static double get_at(const tg_tensor *t, ptrdiff_t off) {
   return t->dtype == TG_FLOAT32 ? ((const float *)t->storage->data)[off]
                                 : ((const double *)t->storage->data)[off];
@@ -45,9 +50,11 @@ static bool index_in_range(const char *op, int64_t v, size_t size, int dim) {
   return true;
 }
 
-/* for every position p of idx: body with q = p except q[dim] = idx[p] */
-static bool for_each_scatter(const char *op, const tg_tensor *big, int dim, const tg_tensor *idx,
-                             tg_tensor *dst, const tg_tensor *src, bool gather) {
+/* for every position p of idx: body with q = p except q[dim] = idx[p]:
+ * dst[p] += big[q] (gather), dst[q] += src[p] (add), dst[q] = src[p] or
+ * value without src (set; of repeated q the last write stays) */
+bool ops_scatter_kernel(const char *op, const tg_tensor *big, int dim, const tg_tensor *idx,
+                        tg_tensor *dst, const tg_tensor *src, ops_scatter_mode mode, double value) {
   if (idx->numel == 0) return true;
   size_t p[TG_MAX_DIMS] = {0}, q[TG_MAX_DIMS];
   const int64_t *ix = (const int64_t *)idx->storage->data;
@@ -57,13 +64,14 @@ static bool for_each_scatter(const char *op, const tg_tensor *big, int dim, cons
     if (!index_in_range(op, v, big->ndim ? big->shape[dim] : 1, dim)) return false;
     memcpy(q, p, sizeof q);
     q[dim] = (size_t)v;
-    if (gather) add_at(dst, offset_of(dst, p), get_at(big, offset_of(big, q)));
-    else add_at(dst, offset_of(dst, q), get_at(src, offset_of(src, p)));
+    if (mode == OPS_GATHER) add_at(dst, offset_of(dst, p), get_at(big, offset_of(big, q)));
+    else if (mode == OPS_SCATTER_ADD) add_at(dst, offset_of(dst, q), get_at(src, offset_of(src, p)));
+    else set_at(dst, offset_of(dst, q), src ? get_at(src, offset_of(src, p)) : value);
   } while (next_pos(p, idx->ndim, idx->shape));
   return true;
 }
 
-static bool check_gather_shapes(const char *op, const tg_tensor *a, int d, const tg_tensor *idx,
+bool ops_check_gather_shapes(const char *op, const tg_tensor *a, int d, const tg_tensor *idx,
                                 const tg_tensor *src) {
   char b1[96], b2[96];
   bool ok = idx->ndim == a->ndim && (!src || src->ndim == a->ndim);
@@ -85,11 +93,11 @@ static void gather_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 TG_DEFINE_OP(OP_GATHER, "GatherBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
-  if (!ops_check_float("gather", a, 1) || !check_index("gather", index, 3)) return NULL;
+  if (!ops_check_float("gather", a, 1) || !ops_check_index("gather", index, 3)) return NULL;
   int d = tg_norm_dim("gather", dim, a->ndim);
-  if (d < 0 || !check_gather_shapes("gather", a, d, index, NULL)) return NULL;
+  if (d < 0 || !ops_check_gather_shapes("gather", a, d, index, NULL)) return NULL;
   tg_tensor *out = tg_zeros(a->dtype, index->ndim, index->shape);
-  if (!out || !for_each_scatter("gather", a, d, index, out, NULL, true)) return NULL;
+  if (!out || !ops_scatter_kernel("gather", a, d, index, out, NULL, OPS_GATHER, 0)) return NULL;
   tg_node *n = ops_record(out, &OP_GATHER, 1, &a);
   if (n) {
     tg_node_i(n)[0] = d;
@@ -98,36 +106,37 @@ tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
   return out;
 }
 
+/* src may be larger than the index; the entries it does not reach get
+ * zero gradient: the gathered gradient padded with zeros up to src's shape */
+tg_tensor *ops_scatter_src_grad(tg_tensor *g, int dim, tg_tensor *index, const tg_tensor *src) {
+  tg_tensor *gs = tg_gather(g, dim, index);
+  for (int k = 0; gs && k < src->ndim; k++)
+    if (gs->shape[k] < src->shape[k]) {
+      size_t zs[TG_MAX_DIMS];
+      memcpy(zs, gs->shape, (size_t)gs->ndim * sizeof *zs);
+      zs[k] = src->shape[k] - gs->shape[k];
+      gs = tg_cat(2, (tg_tensor *[]){gs, tg_zeros(gs->dtype, gs->ndim, zs)}, k);
+    }
+  return gs;
+}
+
 static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = g;
-  if (tg_node_needs_grad(n, 1)) {
-    /* src may be larger than the index; the entries it does not reach get
-     * zero gradient: pad the gathered gradient with zeros up to src's shape */
-    const tg_tensor *src = n->in[1];
-    tg_tensor *gs = tg_gather(g, (int)tg_node_i(n)[0], tg_node_saved(n));
-    for (int k = 0; gs && k < src->ndim; k++)
-      if (gs->shape[k] < src->shape[k]) {
-        size_t zs[TG_MAX_DIMS];
-        memcpy(zs, gs->shape, (size_t)gs->ndim * sizeof *zs);
-        zs[k] = src->shape[k] - gs->shape[k];
-        gs = tg_cat(2, (tg_tensor *[]){gs, tg_zeros(gs->dtype, gs->ndim, zs)}, k);
-      }
-    gi[1] = gs;
-  }
+  if (tg_node_needs_grad(n, 1)) gi[1] = ops_scatter_src_grad(g, (int)tg_node_i(n)[0], tg_node_saved(n), n->in[1]);
 }
 TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   /* src is argument 4: checked on its own first, so a message names it so */
   if (!ops_check_float("scatter_add", a, 1) || !ops_check_float("scatter_add", src, 4) ||
-      !ops_check_pair("scatter_add", a, src) || !check_index("scatter_add", index, 3))
+      !ops_check_pair("scatter_add", a, src) || !ops_check_index("scatter_add", index, 3))
     return NULL;
   int d = tg_norm_dim("scatter_add", dim, a->ndim);
-  if (d < 0 || !check_gather_shapes("scatter_add", a, d, index, src)) return NULL;
+  if (d < 0 || !ops_check_gather_shapes("scatter_add", a, d, index, src)) return NULL;
   bool prev = tg_set_grad_enabled(false);
   tg_tensor *out = tg_clone(a);
   tg_set_grad_enabled(prev);
-  if (!out || !for_each_scatter("scatter_add", a, d, index, out, src, false)) return NULL;
+  if (!out || !ops_scatter_kernel("scatter_add", a, d, index, out, src, OPS_SCATTER_ADD, 0)) return NULL;
   tg_node *n = ops_record(out, &OP_SCATTER_ADD, 2, (tg_tensor *[]){a, src});
   if (n) {
     tg_node_i(n)[0] = d;
@@ -206,7 +215,7 @@ static tg_tensor *index_add_0d(tg_tensor *a, int dim, tg_tensor *index, tg_tenso
 }
 
 tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
-  if (!ops_check_float("index_select", a, 1) || !check_index("index_select", index, 3)) return NULL;
+  if (!ops_check_float("index_select", a, 1) || !ops_check_index("index_select", index, 3)) return NULL;
   if (a->ndim == 0) return index_select_0d(a, dim, index);
   int d = tg_norm_dim("index_select", dim, a->ndim);
   if (d < 0 || !check_index_1d("index_select", a, d, index)) return NULL;
@@ -233,7 +242,7 @@ TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward, TG_NODE_I | T
 tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   /* src is argument 4: checked on its own first, so a message names it so */
   if (!ops_check_float("index_add", a, 1) || !ops_check_float("index_add", src, 4) ||
-      !ops_check_pair("index_add", a, src) || !check_index("index_add", index, 3))
+      !ops_check_pair("index_add", a, src) || !ops_check_index("index_add", index, 3))
     return NULL;
   if (a->ndim == 0) return index_add_0d(a, dim, index, src);
   int d = tg_norm_dim("index_add", dim, a->ndim);

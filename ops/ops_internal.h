@@ -192,4 +192,17 @@ void ops_apply_mixed(tg_tensor *out, int n_in, const tg_tensor *const *in, tg_lo
 tg_tensor *ops_as_bool(tg_tensor *a);
 void ops_drop_temp(tg_tensor *t, const tg_tensor *kept);
 
+/* the kernel of gather / scatter_add / scatter (ops/index.c): see there.
+ * Indices checked in [0, size of dim), an error naming op otherwise. */
+/* idx is a live int64 tensor (argument argno of op) */
+bool ops_check_index(const char *op, const tg_tensor *idx, int argno);
+typedef enum { OPS_GATHER, OPS_SCATTER_ADD, OPS_SCATTER_SET } ops_scatter_mode;
+bool ops_scatter_kernel(const char *op, const tg_tensor *big, int dim, const tg_tensor *idx,
+                        tg_tensor *dst, const tg_tensor *src, ops_scatter_mode mode, double value);
+/* index (and src, if not NULL) of a's ndim, no larger than a off dim d */
+bool ops_check_gather_shapes(const char *op, const tg_tensor *a, int d, const tg_tensor *idx,
+                             const tg_tensor *src);
+/* the gradient of a scatter's src: gather(g, dim, index) zero-padded to src's shape */
+tg_tensor *ops_scatter_src_grad(tg_tensor *g, int dim, tg_tensor *index, const tg_tensor *src);
+
 #endif

@@ -192,6 +192,11 @@ tg_tensor *tg_bmm(tg_tensor *a, tg_tensor *b); /* [b,n,k] @ [b,k,p] -> [b,n,p] *
 tg_tensor *tg_mv(tg_tensor *a, tg_tensor *v);  /* [n,k] @ [k] -> [n] */
 tg_tensor *tg_addmm(tg_tensor *input, tg_tensor *m1, tg_tensor *m2, double beta, double alpha); /* beta*input + alpha*m1@m2 */
 tg_tensor *tg_baddbmm(tg_tensor *input, tg_tensor *b1, tg_tensor *b2, double beta, double alpha); /* beta*input + alpha*bmm(b1, b2) */
+/* ---- einsum (ops/einsum.c): "ij,jk->ik" as PyTorch (implicit output: the
+ * subscripts used once, in ASCII order; size-1 dims broadcast); no ellipsis,
+ * no subscript repeated within one operand. Left to right, one batched
+ * matmul per pair */
+tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands);
 
 /* ---- softmax and indexing (ops/softmax.c, ops/index.c) */
 tg_tensor *tg_softmax(tg_tensor *a, int dim);
@@ -289,6 +294,15 @@ tg_tensor *tg_take_along_dim(tg_tensor *a, tg_tensor *indices, int dim);
 /* out = a; out.select(dim, i) = value for i in index (0-d/1-D int64,
  * negative counts from the end); zero gradient where filled */
 tg_tensor *tg_index_fill(tg_tensor *a, int dim, tg_tensor *index, double value);
+/* out = a; out[..index[p]..] = src[p] (or value) along dim, shapes as
+ * scatter_add; of repeated targets the last write stays (unspecified in
+ * PyTorch). Gradient: a's with the written places zeroed, src's gathered */
+tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
+tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value);
+/* out = a; out[i0, .., i(n-1)] = values (+= with accumulate): n int64 index
+ * tensors broadcast together, negative counting from the end; values
+ * broadcast to the indexed shape; repeated places without accumulate: last */
+tg_tensor *tg_index_put(tg_tensor *a, int n, tg_tensor **indices, tg_tensor *values, bool accumulate);
 
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
@@ -400,6 +414,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_div_scalar(...) (TG_CALL_SITE(), tg_div_scalar(__VA_ARGS__))
 #define tg_dot(...) (TG_CALL_SITE(), tg_dot(__VA_ARGS__))
 #define tg_elu(...) (TG_CALL_SITE(), tg_elu(__VA_ARGS__))
+#define tg_einsum(...) (TG_CALL_SITE(), tg_einsum(__VA_ARGS__))
 #define tg_eq(...) (TG_CALL_SITE(), tg_eq(__VA_ARGS__))
 #define tg_eq_scalar(...) (TG_CALL_SITE(), tg_eq_scalar(__VA_ARGS__))
 #define tg_erf(...) (TG_CALL_SITE(), tg_erf(__VA_ARGS__))
@@ -426,6 +441,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_hypot(...) (TG_CALL_SITE(), tg_hypot(__VA_ARGS__))
 #define tg_index_add(...) (TG_CALL_SITE(), tg_index_add(__VA_ARGS__))
 #define tg_index_fill(...) (TG_CALL_SITE(), tg_index_fill(__VA_ARGS__))
+#define tg_index_put(...) (TG_CALL_SITE(), tg_index_put(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
 #define tg_isfinite(...) (TG_CALL_SITE(), tg_isfinite(__VA_ARGS__))
 #define tg_isinf(...) (TG_CALL_SITE(), tg_isinf(__VA_ARGS__))
@@ -497,7 +513,9 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_round(...) (TG_CALL_SITE(), tg_round(__VA_ARGS__))
 #define tg_rsqrt(...) (TG_CALL_SITE(), tg_rsqrt(__VA_ARGS__))
 #define tg_rsub_scalar(...) (TG_CALL_SITE(), tg_rsub_scalar(__VA_ARGS__))
+#define tg_scatter(...) (TG_CALL_SITE(), tg_scatter(__VA_ARGS__))
 #define tg_scatter_add(...) (TG_CALL_SITE(), tg_scatter_add(__VA_ARGS__))
+#define tg_scatter_value(...) (TG_CALL_SITE(), tg_scatter_value(__VA_ARGS__))
 #define tg_select(...) (TG_CALL_SITE(), tg_select(__VA_ARGS__))
 #define tg_selu(...) (TG_CALL_SITE(), tg_selu(__VA_ARGS__))
 #define tg_sigmoid(...) (TG_CALL_SITE(), tg_sigmoid(__VA_ARGS__))

@@ -657,6 +657,18 @@ static void test_null_ops_api(void **state) {
   N_PTR(tg_take_along_dim, 2, tg_take_along_dim(a, NULL, 1), "take_along_dim: argument 2 is NULL");
   N_PTR(tg_index_fill, 1, tg_index_fill(NULL, 0, idx1, 1), "index_fill: argument 1 is NULL");
   N_PTR(tg_index_fill, 3, tg_index_fill(a, 0, NULL, 1), "index_fill: argument 3 is NULL");
+  N_PTR(tg_scatter, 1, tg_scatter(NULL, 0, row_idx, src13), "scatter: argument 1 is NULL");
+  N_PTR(tg_scatter, 3, tg_scatter(a, 0, NULL, src13), "scatter: argument 3 is NULL");
+  N_PTR(tg_scatter, 4, tg_scatter(a, 0, row_idx, NULL), "scatter: argument 4 is NULL");
+  N_PTR(tg_scatter_value, 1, tg_scatter_value(NULL, 0, row_idx, 1), "scatter: argument 1 is NULL");
+  N_PTR(tg_scatter_value, 3, tg_scatter_value(a, 0, NULL, 1), "scatter: argument 3 is NULL");
+  N_PTR(tg_index_put, 1, tg_index_put(NULL, 1, &idx1, src13, false), "index_put: argument 1 is NULL");
+  N_PTR(tg_index_put, 3, tg_index_put(a, 1, NULL, src13, false), "index_put", "NULL");
+  N_PTR(tg_index_put, 3, tg_index_put(a, 1, (tg_tensor *[]){NULL}, src13, false), "index_put: argument 3 is NULL");
+  N_PTR(tg_index_put, 4, tg_index_put(a, 1, &idx1, NULL, false), "index_put: argument 4 is NULL");
+  N_PTR(tg_einsum, 1, tg_einsum(NULL, 1, &a), "einsum", "equation", "NULL");
+  N_PTR(tg_einsum, 3, tg_einsum("ij", 1, NULL), "einsum", "operands", "NULL");
+  N_PTR(tg_einsum, 3, tg_einsum("ij", 1, (tg_tensor *[]){NULL}), "einsum: argument 3 is NULL");
   N_PTR(tg_reshape, 3, tg_reshape(a, 2, NULL), "reshape", "NULL");
   N_PTR(tg_view, 3, tg_view(a, 2, NULL), "view", "NULL");
   N_PTR(tg_reshape_infer, 3, tg_reshape_infer(a, 2, NULL), "reshape", "NULL");
@@ -1320,7 +1332,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 385
+#define NULL_FUNCS_COVERED 389
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1540,6 +1552,11 @@ OPF(f_swapaxes, tg_swapaxes(a, 0, 1))
 OPF(f_swapdims, tg_swapdims(a, -1, 0))
 OPF(f_take_along1, tg_take_along_dim(a, b, 1))
 OPF(f_index_fill0, tg_index_fill(a, 0, b, 2.0))
+OPF(f_scatter0, tg_scatter(a, 0, b, c))
+OPF(f_scatter_value1, tg_scatter_value(a, 1, b, -1.0))
+OPF(f_index_put1, tg_index_put(a, 1, &b, c, false))
+OPF(f_index_put1_acc, tg_index_put(a, 1, &b, c, true))
+OPF(f_einsum_mm, tg_einsum("ij,jk->ki", 2, in))
 /* the shape ops, as functions of the input's own shape */
 static tg_tensor *f_reshape_rev(tg_tensor **in) {
   size_t sh[TG_MAX_DIMS];
@@ -1879,6 +1896,14 @@ static const zero_case zero_cases[] = {
     {"tg_take_along_dim", f_take_along1, 2, {IN('n', 0, 3), IDX(3, 1, 2)}, OUT(0, 2), NULL, NO_FILL, "0-"},
     {"tg_index_fill", f_index_fill0, 2, {IN('n', 0, 3), IDX(1, 0)}, OUT(0, 3), NULL, NO_FILL, "0-"},
     {"tg_index_fill", f_index_fill0, 2, {IN('n', 2, 3), IDX(2, 0)}, OUT(2, 3), NULL, NO_FILL, "1-"},
+    {"tg_scatter", f_scatter0, 3, {IN('n', 2, 3), IDX(2, 0, 3), IN('n', 0, 3)}, OUT(2, 3), NULL, NO_FILL, "1-0"},
+    {"tg_scatter", f_scatter0, 3, {IN('n', 0, 3), IDX(1, 0, 3), IN('n', 0, 3)}, OUT(0, 3), NULL, NO_FILL, "0-0"},
+    {"tg_scatter_value", f_scatter_value1, 2, {IN('n', 2, 3), IDX(3, 2, 0)}, OUT(2, 3), NULL, NO_FILL, "1-"},
+    {"tg_scatter_value", f_scatter_value1, 2, {IN('n', 0, 3), IDX(3, 0, 2)}, OUT(0, 3), NULL, NO_FILL, "0-"},
+    {"tg_index_put", f_index_put1, 3, {IN('n', 2, 3), IDX(2, 0), IN('n', 0, 3)}, OUT(2, 3), NULL, NO_FILL, "1-0"},
+    {"tg_index_put", f_index_put1_acc, 3, {IN('n', 0, 3), IDX(1, 0), IN('n', 3)}, OUT(0, 3), NULL, NO_FILL, "0-0"},
+    {"tg_einsum", f_einsum_mm, 2, {IN('n', 0, 3), IN('n', 3, 4)}, OUT(4, 0), NULL, NO_FILL, "00"},
+    {"tg_einsum", f_einsum_mm, 2, {IN('n', 2, 0), IN('n', 0, 3)}, OUT(3, 2), NULL, 0.0, "00"},
     /* shape */
     Z1("tg_reshape", f_reshape_rev, IN('n', 0, 3), OUT(3, 0), NO_FILL),
     Z1("tg_view", f_view_flat, IN('n', 2, 0), OUT(0), NO_FILL),
@@ -2232,6 +2257,10 @@ static const nc_case nc_cases[] = {
     NC("tg_swapdims", f_swapdims, 1, IN('n', 2, 3)),
     NC("tg_take_along_dim", f_take_along1, 2, IN('n', 2, 3), IDX(3, 2, 2)),
     NC("tg_index_fill", f_index_fill0, 2, IN('n', 2, 3), IDX(2, 2)),
+    NC("tg_scatter", f_scatter0, 3, IN('n', 2, 3), IDX(2, 1, 3), IN('n', 2, 3)),
+    NC("tg_scatter_value", f_scatter_value1, 2, IN('n', 2, 3), IDX(3, 2, 1)),
+    NC("tg_index_put", f_index_put1_acc, 3, IN('n', 3, 2), IDX(3, 2), IN('n', 2, 2)),
+    NC("tg_einsum", f_einsum_mm, 2, IN('n', 2, 3), IN('n', 3, 2)),
     NC("tg_reshape", f_reshape_rev, 1, IN('n', 2, 3)),
     {"tg_view", f_view_flat, 1, {IN('n', 2, 3)}, true},
     NC("tg_reshape_infer", f_reshape_infer_rows, 1, IN('n', 2, 3)),
@@ -2452,7 +2481,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 195);
+  assert_int_equal(ops, 199);
 }
 
 /* ======================================================================

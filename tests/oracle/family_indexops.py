@@ -140,3 +140,140 @@ def index_fill_gen(rng):
 
 
 op("index_fill", index_fill_gen, lambda x, p: torch.index_fill(x[0], p["dim"], x[1], p["value"]))
+
+
+def distinct_index(rng, shape, d, ishape, bad):
+    """int64 index of ishape whose entries along d are distinct within each
+    fiber (repeated scatter targets are unspecified in PyTorch), in
+    [0, shape[d]); with `bad` one entry out of range"""
+    from oracle_gen import Inp
+    vals = [0.0] * numel(ishape)
+    strides = [numel(ishape[k + 1:]) for k in range(len(ishape))]
+    fibers = numel(ishape) // max(ishape[d], 1)
+    for f in range(fibers):
+        # the f-th combination of the coordinates other than d
+        coords, r = [], f
+        for k in reversed(range(len(ishape))):
+            if k == d:
+                coords.append(0)
+                continue
+            coords.append(r % ishape[k])
+            r //= ishape[k]
+        coords.reverse()
+        base = sum(c * s for c, s in zip(coords, strides))
+        for j, v in enumerate(rng.sample(range(shape[d]), ishape[d])):
+            vals[base + j * strides[d]] = float(v)
+    if bad and vals:
+        vals[rng.randrange(len(vals))] = float(shape[d] if rng.random() < 0.5 else -1)
+    return Inp(ishape, vals, "i64", False)
+
+
+def numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def scatter_shapes(rng):
+    shape = rshape(rng, 1, 4)
+    dim = rand_dim(rng, len(shape), bad=0.03)
+    d = dim % len(shape) if -len(shape) <= dim < len(shape) else 0
+    ishape = [rng.randint(1, s) for s in shape]
+    others = [k for k in range(len(shape)) if k != d]
+    if others and rng.random() < 0.04:
+        k = rng.choice(others)
+        ishape[k] = shape[k] + 1  # index larger than the input off dim
+    idx = distinct_index(rng, shape, d, ishape, rng.random() < 0.04)
+    return shape, dim, idx
+
+
+def scatter_gen(rng):
+    shape, dim, idx = scatter_shapes(rng)
+    return [tensor(rng, shape), idx, tensor(rng, list(idx.shape))], {"dim": dim}
+
+
+op("scatter", scatter_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]))
+
+
+def scatter_value_gen(rng):
+    shape, dim, idx = scatter_shapes(rng)
+    return [tensor(rng, shape), idx], {"dim": dim, "value": rng.choice([0.0, 1.5, -3.0])}
+
+
+op("scatter_value", scatter_value_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], value=p["value"]))
+
+
+def index_put_gen(rng):
+    """index 0 has the broadcast shape and distinct entries (so no place is
+    written twice: unspecified in PyTorch without accumulate); the others
+    broadcast against it with any entries; negatives count from the end"""
+    from oracle_gen import Inp
+    shape = rshape(rng, 1, 4)
+    n = rng.randint(1, len(shape))
+    accumulate = rng.random() < 0.4
+    bshape = rshape(rng, 0, 2, 1, 3)
+    m = numel(bshape)
+    if m > shape[0] and not accumulate:
+        bshape, m = [shape[0]], shape[0]
+    if accumulate:
+        first = [rng.randrange(-shape[0], shape[0]) for _ in range(m)]
+    else:
+        first = [v - shape[0] if rng.random() < 0.3 else v for v in rng.sample(range(shape[0]), m)]
+    idx = [Inp(bshape, [float(v) for v in first], "i64", False)]
+    for k in range(1, n):
+        nd = rng.randint(0, len(bshape))
+        ish = [1 if rng.random() < 0.4 else d for d in bshape[len(bshape) - nd:]]
+        idx.append(Inp(ish, [float(rng.randrange(-shape[k], shape[k])) for _ in range(numel(ish))], "i64", False))
+    if rng.random() < 0.04:
+        idx[-1].values[rng.randrange(len(idx[-1].values))] = float(shape[n - 1]) if idx[-1].values else 0.0
+    target = bshape + shape[n:]
+    nd = rng.randint(0, len(target))
+    vshape = [1 if rng.random() < 0.3 else d for d in target[len(target) - nd:]]
+    if rng.random() < 0.04 and vshape:
+        vshape[-1] += 1  # does not broadcast
+    return [tensor(rng, shape)] + idx + [tensor(rng, vshape)], {"n": n, "accumulate": int(accumulate)}
+
+
+op("index_put", index_put_gen,
+   lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])))
+
+
+def einsum_gen(rng):
+    """1-3 operands over a few letters (some upper case), each a random
+    subset in random order; explicit or implicit output; size-1 dims
+    broadcasting; sometimes sizes that disagree"""
+    letters = rng.sample("abcdijkXY", rng.randint(1, 5))
+    size = {c: rng.randint(1, 3) for c in letters}
+    n = rng.randint(1, 3)
+    subs, shapes = [], []
+    for _ in range(n):
+        s = rng.sample(letters, rng.randint(0, min(4, len(letters))))
+        sh = [size[c] for c in s]
+        if sh and rng.random() < 0.2:
+            sh[rng.randrange(len(sh))] = 1  # broadcasts
+        if sh and rng.random() < 0.03:
+            sh[0] += 1  # disagrees (unless the others are 1)
+        subs.append("".join(s))
+        shapes.append(sh)
+    eq = ",".join(subs)
+    used = sorted(set("".join(subs)))
+    if rng.random() < 0.7:
+        eq += "->" + "".join(rng.sample(used, rng.randint(0, len(used))))
+    r = rng.random()
+    if r < 0.02:
+        eq = "z" + eq  # one subscript too many for operand 0
+    elif r < 0.04:
+        eq = eq.split("->")[0] + "->z"  # an output letter in no operand
+    elif r < 0.06 and used:
+        eq = eq.split("->")[0] + "->" + used[0] * 2  # repeated in the output
+    elif r < 0.07:
+        eq = eq.split("->")[0] + ",a->"  # more operands named than given
+    if not eq:
+        eq = "->"  # the runner's string parameters cannot be empty
+    # not drawn (PyTorch accepts them, tapegrad refuses): ellipsis and a
+    # subscript repeated within one operand (a diagonal)
+    return [tensor(rng, sh) for sh in shapes], {"equation": eq, "n": n}
+
+
+op("einsum", einsum_gen, lambda x, p: torch.einsum(p["equation"], *x))
