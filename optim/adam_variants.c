@@ -5,7 +5,7 @@
  *   u = max(b2*u, |g| + eps)          (a NaN propagates, as torch.amax)
  *   p = p - lr/(1-b1^t) * m/u
  * float32 state is updated through double and rounded once per store.
- * (NAdam and RAdam are to join this file.) */
+ * NAdam and RAdam below, likewise. */
 #include <math.h>
 
 #include "optim_internal.h"
@@ -60,5 +60,154 @@ tg_optimizer *tg_adamax_new(tg_tensor **params, int n, tg_adamax_opts o) {
   opt->lr = o.lr;
   opt->maximize = o.maximize;
   opt->opts.adamax = o;
+  return opt;
+}
+
+/* The shared constructor checks of NAdam and RAdam, as torch 1.13 raises. */
+static bool check_adam_like(const char *op, double lr, double eps, double b1, double b2, double wd) {
+  return optim_check_nonneg(op, "learning rate", lr) && optim_check_nonneg(op, "eps", eps) &&
+         optim_check_unit(op, "beta1", b1) && optim_check_unit(op, "beta2", b2) &&
+         optim_check_nonneg(op, "weight_decay", wd);
+}
+
+static tg_optimizer *adam_like_create(const char *op, tg_tensor **params, int n,
+                                      const optim_layout *lay, optim_update_fn update,
+                                      double lr) {
+  tg_optimizer *opt = optim_create(op, params, n, lay);
+  if (!opt) return NULL;
+  opt->update = update;
+  opt->lr = lr;
+  return opt;
+}
+
+/* ---------------------------------------------------------------- NAdam
+ * torch 1.13 single-tensor path, operation for operation:
+ *   mu = b1*(1 - .5*.96^(t*psi)), mu_next the same at t+1
+ *   mu_product *= mu; mu_product_next = mu_product*mu*mu_next   (float32)
+ *   m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g
+ *   d = sqrt(v/(1-b2^t)) + eps
+ *   p += -lr*(1-mu)/(1-mu_product) * (g/d); p += -lr*mu_next/(1-mu_product_next) * (m/d)
+ * mu_product is torch.tensor(1.), float32 whatever the parameter's dtype, and
+ * tensor*float rounds the factor to float32 first: kept so, so that float64
+ * runs match torch to the last bits. */
+typedef struct nadam_coef {
+  double b1, b2, wd, eps, bc2, cg, cm;
+} nadam_coef;
+
+static inline double nadam_elem(const nadam_coef *c, double p, double g, double *m, double *v) {
+  if (c->wd != 0) g = g + c->wd * p;
+  *m = *m * c->b1 + (1 - c->b1) * g;
+  *v = *v * c->b2 + (1 - c->b2) * (g * g);
+  double d = sqrt(*v / c->bc2) + c->eps;
+  p = p + c->cg * (g / d);
+  return p + c->cm * (*m / d);
+}
+
+static void nadam_update(const tg_optimizer *opt, const optim_slot *s) {
+  const tg_nadam_opts *h = &opt->opts.nadam;
+  double t = s->step;
+  double mu = h->beta1 * (1. - 0.5 * pow(0.96, t * h->momentum_decay));
+  double mu_next = h->beta1 * (1. - 0.5 * pow(0.96, (t + 1) * h->momentum_decay));
+  float *mu_product = s->buf[0];
+  *mu_product = *mu_product * (float)mu;
+  float mu_product_next = *mu_product * (float)mu * (float)mu_next;
+  nadam_coef c = {.b1 = h->beta1, .b2 = h->beta2, .wd = h->weight_decay, .eps = h->eps,
+                  .bc2 = 1 - pow(h->beta2, t),
+                  .cg = -opt->lr * (1. - mu) / (1. - (double)*mu_product),
+                  .cm = -opt->lr * mu_next / (1. - (double)mu_product_next)};
+  if (s->dt == TG_FLOAT64) {
+    double *p = s->p, *m = s->buf[1], *v = s->buf[2];
+    const double *g = s->g;
+    for (size_t i = 0; i < s->n; i++) p[i] = nadam_elem(&c, p[i], g[i], &m[i], &v[i]);
+    return;
+  }
+  float *p = s->p, *m = s->buf[1], *v = s->buf[2];
+  const float *g = s->g;
+  for (size_t i = 0; i < s->n; i++) {
+    double mi = m[i], vi = v[i];
+    p[i] = (float)nadam_elem(&c, p[i], g[i], &mi, &vi);
+    m[i] = (float)mi;
+    v[i] = (float)vi;
+  }
+}
+
+tg_nadam_opts tg_nadam_defaults(void) {
+  return (tg_nadam_opts){.lr = 2e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                         .momentum_decay = 4e-3};
+}
+
+tg_optimizer *tg_nadam_new(tg_tensor **params, int n, tg_nadam_opts o) {
+  const char *op = "nadam";
+  if (!check_adam_like(op, o.lr, o.eps, o.beta1, o.beta2, o.weight_decay) ||
+      !optim_check_nonneg(op, "momentum_decay", o.momentum_decay))
+    return NULL;
+  optim_layout lay = {.n_bufs = 3,
+                      .buf_names = {"mu_product", "exp_avg", "exp_avg_sq"},
+                      .buf_init = {1.0},
+                      .buf_scalar = {true}};
+  tg_optimizer *opt = adam_like_create(op, params, n, &lay, nadam_update, o.lr);
+  if (!opt) return NULL;
+  opt->name = "NAdam";
+  opt->opts.nadam = o;
+  return opt;
+}
+
+/* ---------------------------------------------------------------- RAdam
+ * torch 1.13 single-tensor path, operation for operation:
+ *   m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; mh = m/(1-b1^t)
+ *   rho_t > 5:  p -= ((mh*lr) * (sqrt(1-b2^t)/(sqrt(v)+eps))) * rect
+ *   otherwise:  p -= mh*lr */
+typedef struct radam_coef {
+  double b1, b2, wd, eps, bc1, sbc2, lr, rect;
+  bool adaptive;
+} radam_coef;
+
+static inline double radam_elem(const radam_coef *c, double p, double g, double *m, double *v) {
+  if (c->wd != 0) g = g + c->wd * p;
+  *m = *m * c->b1 + (1 - c->b1) * g;
+  *v = *v * c->b2 + (1 - c->b2) * (g * g);
+  double step = *m / c->bc1 * c->lr;
+  if (c->adaptive) step = step * (c->sbc2 / (sqrt(*v) + c->eps)) * c->rect;
+  return p + -1.0 * step;
+}
+
+static void radam_update(const tg_optimizer *opt, const optim_slot *s) {
+  const tg_radam_opts *h = &opt->opts.radam;
+  double t = s->step, bc2 = 1 - pow(h->beta2, t);
+  double rho_inf = 2 / (1 - h->beta2) - 1;
+  double rho_t = rho_inf - 2 * t * pow(h->beta2, t) / bc2;
+  radam_coef c = {.b1 = h->beta1, .b2 = h->beta2, .wd = h->weight_decay, .eps = h->eps,
+                  .bc1 = 1 - pow(h->beta1, t), .sbc2 = sqrt(bc2), .lr = opt->lr,
+                  .adaptive = rho_t > 5.};
+  if (c.adaptive)
+    c.rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+  if (s->dt == TG_FLOAT64) {
+    double *p = s->p, *m = s->buf[0], *v = s->buf[1];
+    const double *g = s->g;
+    for (size_t i = 0; i < s->n; i++) p[i] = radam_elem(&c, p[i], g[i], &m[i], &v[i]);
+    return;
+  }
+  float *p = s->p, *m = s->buf[0], *v = s->buf[1];
+  const float *g = s->g;
+  for (size_t i = 0; i < s->n; i++) {
+    double mi = m[i], vi = v[i];
+    p[i] = (float)radam_elem(&c, p[i], g[i], &mi, &vi);
+    m[i] = (float)mi;
+    v[i] = (float)vi;
+  }
+}
+
+tg_radam_opts tg_radam_defaults(void) {
+  return (tg_radam_opts){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+}
+
+tg_optimizer *tg_radam_new(tg_tensor **params, int n, tg_radam_opts o) {
+  const char *op = "radam";
+  if (!check_adam_like(op, o.lr, o.eps, o.beta1, o.beta2, o.weight_decay)) return NULL;
+  optim_layout lay = {.n_bufs = 2, .buf_names = {"exp_avg", "exp_avg_sq"}};
+  tg_optimizer *opt = adam_like_create(op, params, n, &lay, radam_update, o.lr);
+  if (!opt) return NULL;
+  opt->name = "RAdam";
+  opt->opts.radam = o;
   return opt;
 }
