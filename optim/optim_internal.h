@@ -10,7 +10,8 @@
 #define OPTIM_NAME_LEN 32 /* "2147483647.max_exp_avg_sq" fits */
 
 /* One parameter's contiguous memory for one update. p, g and buf[k] hold n
- * elements of dt each (buf[k] NULL past the optimizer's buffers); step is the
+ * elements of dt each (buf[k] NULL past the optimizer's buffers; a buf_scalar
+ * buffer is one float); step is the
  * parameter's step count, already including this step (1 on the first). */
 typedef struct optim_slot {
   void *p;
@@ -35,6 +36,8 @@ struct tg_optimizer {
     tg_adagrad_opts adagrad;
     tg_adamax_opts adamax;
     tg_adadelta_opts adadelta;
+    tg_nadam_opts nadam;
+    tg_radam_opts radam;
   } opts;
   int n;
   tg_tensor **params; /* [n], borrowed */
@@ -51,6 +54,9 @@ typedef struct optim_layout {
   int n_bufs;
   const char *buf_names[OPTIM_MAX_BUFS];
   double buf_init[OPTIM_MAX_BUFS];
+  /* a 0-d float32 buffer instead of one shaped as the parameter (NAdam's
+   * mu_product, a torch.tensor(1.) in torch 1.13) */
+  bool buf_scalar[OPTIM_MAX_BUFS];
 } optim_layout;
 
 /* Check params (op names the constructor in messages), copy the pointer

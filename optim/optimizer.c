@@ -102,7 +102,9 @@ static int alloc_state(tg_optimizer *o, const optim_layout *lay) {
     if (!o->state[e]) return -1;
     for (int k = 0; k < o->n_bufs; k++) {
       snprintf(o->names[e + 1 + (size_t)k], OPTIM_NAME_LEN, "%d.%s", i, lay->buf_names[k]);
-      o->state[e + 1 + (size_t)k] = persistent_full(p->dtype, p->ndim, p->shape, lay->buf_init[k]);
+      o->state[e + 1 + (size_t)k] =
+          lay->buf_scalar[k] ? persistent_full(TG_FLOAT32, 0, NULL, lay->buf_init[k])
+                             : persistent_full(p->dtype, p->ndim, p->shape, lay->buf_init[k]);
       if (!o->state[e + 1 + (size_t)k]) return -1;
     }
   }

@@ -100,6 +100,34 @@ typedef struct tg_adamax_opts {
 tg_adamax_opts tg_adamax_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0 */
 tg_optimizer *tg_adamax_new(tg_tensor **params, int n, tg_adamax_opts o);
 
+/* ---- NAdam (optim/adam_variants.c), torch 1.13: mu_t = b1*(1 - .5*.96^(t*psi));
+ * mu_product *= mu_t; m, v as Adam; d = sqrt(v/(1-b2^t)) + eps;
+ * p -= lr*(1-mu_t)/(1-mu_product) * g/d + lr*mu_{t+1}/(1-mu_product*mu_{t+1}) * m/d.
+ * State mu_product (0-d float32, as torch's), exp_avg, exp_avg_sq. */
+typedef struct tg_nadam_opts {
+  double lr;
+  double beta1, beta2; /* each in [0, 1) */
+  double eps;
+  double weight_decay;
+  double momentum_decay; /* psi, >= 0 */
+} tg_nadam_opts;
+tg_nadam_opts tg_nadam_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0, psi 4e-3 */
+tg_optimizer *tg_nadam_new(tg_tensor **params, int n, tg_nadam_opts o);
+
+/* ---- RAdam (optim/adam_variants.c), torch 1.13: m, v as Adam;
+ * rho_inf = 2/(1-b2) - 1, rho_t = rho_inf - 2t*b2^t/(1-b2^t); while rho_t <= 5
+ * p -= lr * m/(1-b1^t), after that the step is Adam's scaled by the
+ * rectification r_t = sqrt((rho_t-4)(rho_t-2)rho_inf / ((rho_inf-4)(rho_inf-2)rho_t)).
+ * State exp_avg, exp_avg_sq. */
+typedef struct tg_radam_opts {
+  double lr;
+  double beta1, beta2; /* each in [0, 1) */
+  double eps;
+  double weight_decay;
+} tg_radam_opts;
+tg_radam_opts tg_radam_defaults(void); /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 */
+tg_optimizer *tg_radam_new(tg_tensor **params, int n, tg_radam_opts o);
+
 /* ---- Adadelta (optim/adadelta.c): v = rho*v + (1-rho)*g^2;
  * delta = sqrt(acc+eps)/sqrt(v+eps)*g; acc = rho*acc + (1-rho)*delta^2;
  * p -= lr*delta. State square_avg, acc_delta. */
@@ -135,6 +163,8 @@ void tg_optim_free(tg_optimizer *opt);
  *   Adam(W)  i.exp_avg, i.exp_avg_sq, i.max_exp_avg_sq (amsgrad)
  *   RMSprop  i.square_avg, i.momentum_buffer (momentum > 0), i.grad_avg (centered)
  *   Adagrad  i.sum
+ *   NAdam    i.mu_product (0-d float32), i.exp_avg, i.exp_avg_sq
+ *   RAdam    i.exp_avg, i.exp_avg_sq
  * (SGD keeps a step count too: PyTorch's "buffer is None" before the first
  * step is "i.step" == 0 here.) The tensors are the optimizer's own: read
  * them, and write them through tg_optim_state_load. */

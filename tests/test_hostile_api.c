@@ -1000,6 +1000,10 @@ static void test_null_optim_api(void **state) {
   N_PTR(tg_adamax_new, 1, tg_adamax_new(nul2, 2, tg_adamax_defaults()), "adamax", "NULL");
   N_PTR(tg_adadelta_new, 1, tg_adadelta_new(NULL, 1, tg_adadelta_defaults()), "adadelta", "NULL");
   N_PTR(tg_adadelta_new, 1, tg_adadelta_new(nul2, 2, tg_adadelta_defaults()), "adadelta", "NULL");
+  N_PTR(tg_nadam_new, 1, tg_nadam_new(NULL, 1, tg_nadam_defaults()), "nadam", "NULL");
+  N_PTR(tg_nadam_new, 1, tg_nadam_new(nul2, 2, tg_nadam_defaults()), "nadam", "NULL");
+  N_PTR(tg_radam_new, 1, tg_radam_new(NULL, 1, tg_radam_defaults()), "radam", "NULL");
+  N_PTR(tg_radam_new, 1, tg_radam_new(nul2, 2, tg_radam_defaults()), "radam", "NULL");
   N_INT(tg_optim_step, 1, tg_optim_step(NULL), "step", "NULL");
   N_INT(tg_optim_zero_grad, 1, tg_optim_zero_grad(NULL), "zero_grad", "NULL");
   N_NAN(tg_optim_get_lr, 1, tg_optim_get_lr(NULL), "get_lr", "NULL");
@@ -1332,7 +1336,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 389
+#define NULL_FUNCS_COVERED 391
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

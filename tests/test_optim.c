@@ -175,6 +175,52 @@ static void ref_adadelta(ref *r, const void *opts) {
   }
 }
 
+/* NAdam (torch 1.13 nadam.py): mu_t = b1*(1 - .96^(t*psi)/2); the product of
+ * the mu_t is a float32 torch.tensor there, so every product is rounded to
+ * float32 (the factor too, as tensor*float does); b[0][0] holds it. */
+static void ref_nadam(ref *r, const void *opts) {
+  const tg_nadam_opts *o = opts;
+  r->t++;
+  double mu = o->beta1 * (1 - 0.5 * pow(0.96, r->t * o->momentum_decay));
+  double mu1 = o->beta1 * (1 - 0.5 * pow(0.96, (r->t + 1) * o->momentum_decay));
+  float prod = (float)((double)(float)r->b[0][0] * (double)(float)mu);
+  float prod1 = (float)((double)(float)((double)prod * (double)(float)mu) * (double)(float)mu1);
+  r->b[0][0] = prod;
+  double bc2 = 1 - pow(o->beta2, r->t);
+  for (int i = 0; i < N; i++) {
+    double g = ref_grad(r, i);
+    if (o->weight_decay != 0) g += o->weight_decay * r->p[i];
+    double *m = &r->b[1][i], *v = &r->b[2][i];
+    *m = o->beta1 * *m + (1 - o->beta1) * g;
+    *v = o->beta2 * *v + (1 - o->beta2) * g * g;
+    double d = sqrt(*v / bc2) + o->eps;
+    r->p[i] -= o->lr * (1 - mu) / (1 - (double)prod) * (g / d);
+    r->p[i] -= o->lr * mu1 / (1 - (double)prod1) * (*m / d);
+  }
+}
+
+/* RAdam (torch 1.13 radam.py): plain bias-corrected momentum until the
+ * approximated SMA length rho_t passes 5, then Adam times the rectification */
+static void ref_radam(ref *r, const void *opts) {
+  const tg_radam_opts *o = opts;
+  r->t++;
+  double bc1 = 1 - pow(o->beta1, r->t), bc2 = 1 - pow(o->beta2, r->t);
+  double rinf = 2 / (1 - o->beta2) - 1, rt = rinf - 2 * r->t * pow(o->beta2, r->t) / bc2;
+  for (int i = 0; i < N; i++) {
+    double g = ref_grad(r, i);
+    if (o->weight_decay != 0) g += o->weight_decay * r->p[i];
+    double *m = &r->b[0][i], *v = &r->b[1][i];
+    *m = o->beta1 * *m + (1 - o->beta1) * g;
+    *v = o->beta2 * *v + (1 - o->beta2) * g * g;
+    double step = *m / bc1 * o->lr;
+    if (rt > 5) {
+      double rect = sqrt((rt - 4) * (rt - 2) * rinf / ((rinf - 4) * (rinf - 2) * rt));
+      step *= sqrt(bc2) / (sqrt(*v) + o->eps) * rect;
+    }
+    r->p[i] -= step;
+  }
+}
+
 typedef struct variant {
   tg_optimizer *(*make)(tg_tensor **params, int n, const void *opts);
   void (*ref)(ref *r, const void *opts);
@@ -204,6 +250,13 @@ static tg_optimizer *make_adamax(tg_tensor **p, int n, const void *o) {
 }
 static tg_optimizer *make_adadelta(tg_tensor **p, int n, const void *o) {
   return tg_adadelta_new(p, n, *(const tg_adadelta_opts *)o);
+}
+
+static tg_optimizer *make_nadam(tg_tensor **p, int n, const void *o) {
+  return tg_nadam_new(p, n, *(const tg_nadam_opts *)o);
+}
+static tg_optimizer *make_radam(tg_tensor **p, int n, const void *o) {
+  return tg_radam_new(p, n, *(const tg_radam_opts *)o);
 }
 
 static void compare_state(const tg_optimizer *opt, const variant *v, const ref *r, double tol) {
@@ -476,6 +529,175 @@ static void test_adamax_adadelta_invalid_options(void **state) {
   assert_non_null(strstr(tg_last_error(), "invalid weight_decay"));
   assert_null(tg_adadelta_new(NULL, 1, tg_adadelta_defaults()));
   assert_null(tg_adamax_new(NULL, 1, tg_adamax_defaults()));
+  tg_free(p);
+}
+
+/* ---------------------------------------------------------- NAdam, RAdam */
+
+static void test_nadam(void **state) {
+  (void)state;
+  tg_nadam_opts o = tg_nadam_defaults();
+  assert_close(o.lr, 2e-3, 0);
+  assert_close(o.beta1, 0.9, 0);
+  assert_close(o.beta2, 0.999, 0);
+  assert_close(o.eps, 1e-8, 0);
+  assert_close(o.weight_decay, 0, 0);
+  assert_close(o.momentum_decay, 4e-3, 0);
+  o.lr = 0.1;
+  /* init 1: where mu_product starts */
+  variant v = {make_nadam, ref_nadam, &o, {NULL, "exp_avg", "exp_avg_sq"}, 1.0};
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  run_variant(&v, TG_FLOAT32, F32_TOL);
+  o.weight_decay = 0.2;
+  o.momentum_decay = 0.5;
+  o.beta1 = 0.5;
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+}
+
+static void test_radam(void **state) {
+  (void)state;
+  tg_radam_opts o = tg_radam_defaults();
+  assert_close(o.lr, 1e-3, 0);
+  assert_close(o.beta1, 0.9, 0);
+  assert_close(o.beta2, 0.999, 0);
+  assert_close(o.eps, 1e-8, 0);
+  assert_close(o.weight_decay, 0, 0);
+  o.lr = 0.1;
+  /* STEPS 10 crosses rho_t = 5 after step 5: both branches run */
+  variant v = {make_radam, ref_radam, &o, {"exp_avg", "exp_avg_sq"}, 0};
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  run_variant(&v, TG_FLOAT32, F32_TOL);
+  o.weight_decay = 0.2;
+  o.beta2 = 0.5; /* rho_inf = 3: never rectified */
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+  o.beta2 = 0.9;
+  o.beta1 = 0.0;
+  run_variant(&v, TG_FLOAT64, F64_TOL);
+}
+
+/* Numbers printed by torch 1.13 itself (torch.optim.NAdam / RAdam, float64
+ * parameter [1, -.5, 2], the gradients below set as .grad, 8 steps), so
+ * these pin torch's result rather than this file's reference. */
+#define TN 3
+#define TSTEPS 8
+static const double T_P0[TN] = {1.0, -0.5, 2.0};
+static const double T_G[TSTEPS][TN] = {
+    {0.3, -1.2, 0.05}, {0.25, -0.9, -0.4}, {-0.1, -1.5, 0.2}, {0.6, 0.8, -0.02},
+    {0.45, -0.3, 0.7}, {-0.2, 0.1, 0.35},  {0.5, -0.65, -0.15}, {0.05, 0.4, 0.9}};
+
+typedef struct torch_case {
+  tg_optimizer *(*make)(tg_tensor **p, int n, const void *o);
+  const void *opts;
+  double p[TN], exp_avg[TN], exp_avg_sq[TN];
+  double mu_product; /* NAdam only; 0 for RAdam */
+} torch_case;
+
+static void run_torch_case(const torch_case *c) {
+  tg_tensor *p = tg_keep(tg_from_f64(1, (size_t[]){TN}, T_P0));
+  tg_requires_grad_(p, true);
+  tg_optimizer *opt = c->make(&p, 1, c->opts);
+  assert_non_null(opt);
+  for (int s = 0; s < TSTEPS; s++) {
+    tg_scope_begin();
+    /* d/dp sum(p*G) = G exactly */
+    tg_tensor *loss = tg_sum(tg_mul(p, tg_from_f64(1, (size_t[]){TN}, T_G[s])));
+    assert_int_equal(tg_backward(loss, NULL, false), 0);
+    tg_scope_end();
+    assert_int_equal(tg_optim_step(opt), 0);
+    assert_int_equal(tg_optim_zero_grad(opt), 0);
+  }
+  for (int i = 0; i < TN; i++) {
+    assert_rel(tg_get_flat(p, (size_t)i), c->p[i], 1e-14);
+    assert_rel(state_value(opt, "0.exp_avg", (size_t)i), c->exp_avg[i], 1e-14);
+    assert_rel(state_value(opt, "0.exp_avg_sq", (size_t)i), c->exp_avg_sq[i], 1e-14);
+  }
+  assert_close(state_value(opt, "0.step", 0), TSTEPS, 0);
+  if (c->mu_product != 0) {
+    tg_tensor *mp = tg_optim_state_find(opt, "0.mu_product");
+    assert_non_null(mp);
+    assert_int_equal(mp->ndim, 0);
+    assert_int_equal(mp->dtype, TG_FLOAT32);
+    assert_true(tg_get_flat(mp, 0) == c->mu_product); /* float32, exactly */
+  }
+  tg_optim_free(opt);
+  tg_free(p);
+}
+
+static void test_nadam_radam_match_torch(void **state) {
+  (void)state;
+  tg_nadam_opts n1 = tg_nadam_defaults(), n2 = n1;
+  n2.lr = 0.1;
+  n2.weight_decay = 0.1;
+  n2.momentum_decay = 0.3;
+  tg_radam_opts r1 = tg_radam_defaults(), r2 = r1;
+  r1.lr = 0.1;
+  r2.lr = 0.1;
+  r2.weight_decay = 0.1;
+  r2.beta1 = 0.8;
+  r2.beta2 = 0.9;
+  const torch_case cases[] = {
+      {make_nadam, &n1, {0.991215234866505, -0.4941684989688612, 1.993541727260403},
+       {0.127701032, -0.173580818, 0.14751144449999995},
+       {0.001014073228861996, 0.0057931064183244065, 0.0016449878432235883},
+       0.0016914170701056719},
+      {make_nadam, &n2, {0.5180420676812347, -0.19696496302211955, 1.4963181200833047},
+       {0.16907792633018173, -0.18952942129202352, 0.24903378386894356},
+       {0.0013549150566126154, 0.00607718321625618, 0.002464714546437363},
+       0.002539993030950427},
+      {make_radam, &r1, {0.8643587505629322, -0.03322147452980161, 2.0028349343436824},
+       {0.127701032, -0.173580818, 0.14751144449999995},
+       {0.001014073228861996, 0.0057931064183244065, 0.0016449878432235883}, 0},
+      {make_radam, &r2, {0.7509837183927718, 0.0005346203602315247, 1.8265589724789109},
+       {0.24924878037645953, -0.18111795476218007, 0.42437024494112596},
+       {0.09932929918266953, 0.3615403760142932, 0.21652653378327655}, 0},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) run_torch_case(&cases[k]);
+}
+
+static void test_nadam_radam_invalid_options(void **state) {
+  (void)state;
+  tg_tensor *p = make_param(TG_FLOAT64, N, P0);
+  tg_nadam_opts n = tg_nadam_defaults();
+  n.momentum_decay = -1e-3;
+  assert_null(tg_nadam_new(&p, 1, n));
+  assert_error_has("nadam: invalid momentum_decay");
+  n = tg_nadam_defaults();
+  n.beta1 = 1.0;
+  assert_null(tg_nadam_new(&p, 1, n));
+  assert_error_has("nadam: invalid beta1");
+  n = tg_nadam_defaults();
+  n.eps = NAN;
+  assert_null(tg_nadam_new(&p, 1, n));
+  assert_error_has("nadam: invalid eps");
+  tg_radam_opts r = tg_radam_defaults();
+  r.lr = -1;
+  assert_null(tg_radam_new(&p, 1, r));
+  assert_error_has("radam: invalid learning rate");
+  r = tg_radam_defaults();
+  r.beta2 = -0.1;
+  assert_null(tg_radam_new(&p, 1, r));
+  assert_error_has("radam: invalid beta2");
+  r = tg_radam_defaults();
+  r.weight_decay = -0.1;
+  assert_null(tg_radam_new(&p, 1, r));
+  assert_error_has("radam: invalid weight_decay");
+  assert_null(tg_nadam_new(NULL, 1, tg_nadam_defaults()));
+  assert_error_has("nadam: params is NULL");
+  assert_null(tg_radam_new(&p, 0, tg_radam_defaults()));
+  assert_error_has("radam");
+  /* the edges torch accepts */
+  n = tg_nadam_defaults();
+  n.beta1 = 0;
+  n.momentum_decay = 0;
+  n.lr = 0;
+  tg_optimizer *a = tg_nadam_new(&p, 1, n);
+  assert_non_null(a);
+  assert_string_equal(tg_optim_name(a), "NAdam");
+  tg_optimizer *b = tg_radam_new(&p, 1, tg_radam_defaults());
+  assert_non_null(b);
+  assert_string_equal(tg_optim_name(b), "RAdam");
+  tg_optim_free(a);
+  tg_optim_free(b);
   tg_free(p);
 }
 
@@ -1176,6 +1398,10 @@ int main(void) {
       TG_TEST(test_adamax),
       TG_TEST(test_adadelta),
       TG_TEST(test_adamax_adadelta_invalid_options),
+      TG_TEST(test_nadam),
+      TG_TEST(test_radam),
+      TG_TEST(test_nadam_radam_match_torch),
+      TG_TEST(test_nadam_radam_invalid_options),
       TG_TEST(test_sgd_maximize_by_hand),
   };
   int rc = cmocka_run_group_tests_name("optim", tests, NULL, NULL);
