@@ -4,6 +4,8 @@
  * written with tg_ ops so double backward works. */
 #include <tgmath.h>
 
+#include <float.h>
+
 #include "ops_internal.h"
 
 #define NOPRM ((ops_params){0, 0})
@@ -99,3 +101,19 @@ static inline float erfinv_f32(float y) { return (float)erfinv_f64(y); }
 /* erfinv' = sqrt(pi)/2 * exp(erfinv(x)^2), from the saved output */
 MATH_OP(erfinv, "ErfinvBackward", _Generic(x, float: erfinv_f32, default: erfinv_f64)(x), OUT,
         tg_mul(g, tg_mul_scalar(tg_exp(tg_square(y)), 1 / TWO_OVER_SQRTPI)))
+
+/* nan_to_num: NaN, +inf and -inf replaced (NaN posinf/neginf: the dtype's
+ * largest/lowest finite value, PyTorch's None); masked fills, so the
+ * gradient passes only where a is finite, as PyTorch. Integers and bool
+ * have nothing to replace and come back as a copy. */
+static tg_tensor *fill_where(tg_tensor *a, tg_tensor *mask, double value) {
+  return tg_masked_fill(a, mask, value);
+}
+tg_tensor *tg_nan_to_num(tg_tensor *a, double nan, double posinf, double neginf) {
+  if (!tg_tensor_check(a, "nan_to_num", 1)) return NULL;
+  if (!tg_dtype_is_float(a->dtype)) return tg_clone(a);
+  double big = a->dtype == TG_FLOAT32 ? FLT_MAX : DBL_MAX;
+  tg_tensor *out = fill_where(a, tg_isnan(a), nan);
+  out = fill_where(out, tg_eq_scalar(a, INFINITY), isnan(posinf) ? big : posinf);
+  return fill_where(out, tg_eq_scalar(a, -INFINITY), isnan(neginf) ? -big : neginf);
+}

@@ -76,6 +76,9 @@ tg_tensor *tg_ceil(tg_tensor *a); /* smallest integer >= a */
 tg_tensor *tg_round(tg_tensor *a); /* nearest integer, ties to even */
 tg_tensor *tg_trunc(tg_tensor *a); /* integer part, toward zero */
 tg_tensor *tg_frac(tg_tensor *a); /* a - trunc(a) */
+/* NaN -> nan, +inf -> posinf, -inf -> neginf; posinf/neginf NaN: the dtype's
+ * largest/lowest finite value (PyTorch's None); gradient where a is finite */
+tg_tensor *tg_nan_to_num(tg_tensor *a, double nan, double posinf, double neginf);
 
 /* ---- activations (ops/activation.c), PyTorch's definitions and its
  * gradients at the kinks. Integer input: hardtanh/relu6 keep the dtype
@@ -486,6 +489,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_mul(...) (TG_CALL_SITE(), tg_mul(__VA_ARGS__))
 #define tg_mul_scalar(...) (TG_CALL_SITE(), tg_mul_scalar(__VA_ARGS__))
 #define tg_mv(...) (TG_CALL_SITE(), tg_mv(__VA_ARGS__))
+#define tg_nan_to_num(...) (TG_CALL_SITE(), tg_nan_to_num(__VA_ARGS__))
 #define tg_narrow(...) (TG_CALL_SITE(), tg_narrow(__VA_ARGS__))
 #define tg_ne(...) (TG_CALL_SITE(), tg_ne(__VA_ARGS__))
 #define tg_ne_scalar(...) (TG_CALL_SITE(), tg_ne_scalar(__VA_ARGS__))

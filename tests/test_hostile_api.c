@@ -509,6 +509,7 @@ static void test_null_ops_api(void **state) {
   UN(tg_round, "round");
   UN(tg_trunc, "trunc");
   UN(tg_frac, "frac");
+  N_PTR(tg_nan_to_num, 1, tg_nan_to_num(NULL, 0, NAN, NAN), "nan_to_num: argument 1 is NULL");
   UN(tg_sigmoid, "sigmoid");
   UN(tg_relu, "relu");
   UN(tg_leaky_relu, "leaky_relu", , 0.01);
@@ -1336,7 +1337,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 391
+#define NULL_FUNCS_COVERED 392
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1461,6 +1462,7 @@ OPF(f_ceil, tg_ceil(a))
 OPF(f_round, tg_round(a))
 OPF(f_trunc, tg_trunc(a))
 OPF(f_frac, tg_frac(a))
+OPF(f_nan_to_num, tg_nan_to_num(a, 0, NAN, NAN))
 OPF(f_sigmoid, tg_sigmoid(a))
 OPF(f_relu, tg_relu(a))
 OPF(f_leaky_relu, tg_leaky_relu(a, 0.1))
@@ -1784,6 +1786,7 @@ static const zero_case zero_cases[] = {
     Z1("tg_round", f_round, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_trunc", f_trunc, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_frac", f_frac, IN('n', 2, 0), OUT(2, 0), NO_FILL),
+    Z1("tg_nan_to_num", f_nan_to_num, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_sigmoid", f_sigmoid, IN('n', 0, 3), OUT(0, 3), NO_FILL),
     Z1("tg_relu", f_relu, IN('n', 2, 0), OUT(2, 0), NO_FILL),
     Z1("tg_leaky_relu", f_leaky_relu, IN('n', 0, 3), OUT(0, 3), NO_FILL),
@@ -2170,6 +2173,7 @@ static const nc_case nc_cases[] = {
     NC("tg_round", f_round, 1, IN('n', 2, 3)),
     NC("tg_trunc", f_trunc, 1, IN('n', 2, 3)),
     NC("tg_frac", f_frac, 1, IN('n', 2, 3)),
+    NC("tg_nan_to_num", f_nan_to_num, 1, IN('n', 2, 3)),
     NC("tg_sigmoid", f_sigmoid, 1, IN('n', 2, 3)),
     NC("tg_relu", f_relu, 1, IN('n', 2, 3)),
     NC("tg_leaky_relu", f_leaky_relu, 1, IN('n', 2, 3)),
@@ -2485,7 +2489,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 199);
+  assert_int_equal(ops, 200);
 }
 
 /* ======================================================================

@@ -326,6 +326,38 @@ static void test_clamp_tensor(void **state) {
   assert_non_null(strstr(tg_last_error(), "clamp"));
 }
 
+/* nan_to_num: values as torch.nan_to_num printed them (defaults: NaN -> 0,
+ * +-inf -> the dtype's largest/lowest); the gradient passes where finite */
+static tg_tensor *nan_to_num_t(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_nan_to_num(tg_transpose(in[0], 0, 1), 1.5, 7, -7);
+}
+static void test_nan_to_num(void **state) {
+  (void)state;
+  tg_tensor *a = tg_requires_grad_(tg_from_f64(TG_SHAPE(4), (double[]){NAN, INFINITY, -INFINITY, 2}), true);
+  tg_tensor *y = tg_nan_to_num(a, 0, NAN, NAN);
+  double want[4] = {0, 1.7976931348623157e308, -1.7976931348623157e308, 2}, g[4] = {0, 0, 0, 1};
+  assert_int_equal(tg_backward(tg_sum(tg_mul_scalar(y, 0.5)), NULL, false), 0);
+  for (size_t i = 0; i < 4; i++) {
+    assert_close(tg_get_flat(y, i), want[i], 0);
+    assert_close(tg_get_flat(a->grad, i), g[i] * 0.5, 0);
+  }
+  tg_tensor *f = tg_nan_to_num(tg_to_dtype(tg_detach(a), TG_FLOAT32), 0, NAN, -1);
+  assert_int_equal(f->dtype, TG_FLOAT32);
+  assert_close(tg_get_flat(f, 1), 3.4028234663852886e38, 0);
+  assert_close(tg_get_flat(f, 2), -1, 0);
+  tg_tensor *i = tg_nan_to_num(tg_from_i64(TG_SHAPE(2), (const int64_t[]){3, -4}), 0, NAN, NAN);
+  assert_int_equal(i->dtype, TG_INT64);
+  assert_close(tg_get_flat(i, 1), -4, 0);
+  tg_rng r;
+  tg_rng_seed(&r, 9);
+  tg_tensor *in[1] = {uniform_leaf(&r, 3, 2, -2, 2)};
+  assert_gradcheck(nan_to_num_t, 1, in, NULL);
+  assert_gradgradcheck(nan_to_num_t, 1, in, NULL);
+  assert_null(tg_nan_to_num(NULL, 0, NAN, NAN));
+  assert_non_null(strstr(tg_last_error(), "nan_to_num"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_forward_and_grads),
@@ -335,6 +367,7 @@ int main(void) {
       TG_TEST(test_binary_edges),
       TG_TEST(test_lerp),
       TG_TEST(test_clamp_tensor),
+      TG_TEST(test_nan_to_num),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

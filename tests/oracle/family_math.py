@@ -140,3 +140,21 @@ for name in ("clamp_min_tensor", "clamp_max_tensor"):
     f = getattr(torch, name.replace("_tensor", ""))
     op("promote_" + name, int_pair(("int3", "int3")), with_default_float32(lambda x, p, f=f: f(x[0], x[1])),
        c_name=name)
+
+
+# ---- nan_to_num: inputs with NaN and +-inf planted; posinf/neginf None or given
+def nan_to_num_gen(rng):
+    x = tensor(rng, rng.choice([[5], [2, 3], [4, 1, 2], []]))
+    vals = x.values
+    if len(vals):
+        for _ in range(rng.randint(0, 3)):
+            vals[rng.randrange(len(vals))] = rng.choice([float("nan"), float("inf"), -float("inf")])
+    p = {"nan": rng.choice([0.0, 1.5, -2.0])}
+    for k in ("posinf", "neginf"):
+        if rng.random() < 0.5:
+            p[k] = rng.choice([3.0, -1.0, 100.0])
+    return [x], p
+
+
+op("nan_to_num", nan_to_num_gen,
+   lambda x, p: torch.nan_to_num(x[0], p["nan"], p.get("posinf"), p.get("neginf")))

@@ -1,4 +1,6 @@
 /* The oracle's table of the unary math ops (ops/math.c). */
+#include <math.h>
+
 #include "oracle_ops.h"
 
 ONE(log1p, tg_log1p(x[0]))
@@ -27,6 +29,7 @@ ONE(ceil, tg_ceil(x[0]))
 ONE(round, tg_round(x[0]))
 ONE(trunc, tg_trunc(x[0]))
 ONE(frac, tg_frac(x[0]))
+ONE(nan_to_num, tg_nan_to_num(x[0], NUM("nan", 0), NUM("posinf", NAN), NUM("neginf", NAN)))
 ONE(atan2, tg_atan2(x[0], x[1]))
 ONE(clamp_tensor, tg_clamp_tensor(x[0], x[1], x[2]))
 ONE(clamp_min_tensor, tg_clamp_min_tensor(x[0], x[1]))
@@ -64,7 +67,7 @@ const oracle_op oracle_math_ops[] = {
     E(ceil),
     E(round),
     E(trunc),
-    E(frac),
+    E(frac), E(nan_to_num),
     E(atan2), E(fmod), E(remainder), E(hypot), E(copysign), E(lerp), E(lerp_scalar), E(clamp_tensor), E(clamp_min_tensor), E(clamp_max_tensor),
     {NULL, NULL},
 };
