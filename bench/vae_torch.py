@@ -16,9 +16,6 @@ Run with the system python that has python3-torch:
     /usr/bin/python3 bench/vae_torch.py --epochs 10 --threads 1
 """
 import argparse
-import gzip
-import os
-import struct
 import sys
 import time
 
@@ -27,47 +24,17 @@ try:
     import torch
     import torch.nn.functional as F
     from torch import nn
+
+    import idx_data
 except ImportError as e:  # torch (or numpy) is optional: say so and succeed
     print("vae_torch.py: PyTorch is not available (%s); install python3-torch "
           "(apt-get install -y python3-torch) and run it with /usr/bin/python3" % e)
     sys.exit(0)
 
-DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
-
-
-def open_idx(directory, stem):
-    """dir/stem or dir/stem.gz, or the 'images.idx3-ubyte' spelling"""
-    candidates = [stem, stem + ".gz", stem.replace("-idx", ".idx"),
-                  stem.replace("-idx", ".idx") + ".gz"]
-    for name in candidates:
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
-            return path, (gzip.open(path, "rb") if name.endswith(".gz") else open(path, "rb"))
-    raise FileNotFoundError("no %s[.gz] in %s" % (stem, directory))
-
-
-def read_idx(directory, stem, magic, ndim):
-    path, f = open_idx(directory, stem)
-    with f:
-        data = f.read()
-    got, = struct.unpack(">I", data[:4])
-    if got != magic:
-        raise ValueError("%s: magic 0x%08x, expected 0x%08x" % (path, got, magic))
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if arr.size != int(np.prod(dims)):
-        raise ValueError("%s: %d bytes of data for dims %s" % (path, arr.size, dims))
-    return arr.reshape(dims)
-
 
 def load_split(directory, train):
-    prefix = "train" if train else "t10k"
-    images = read_idx(directory, prefix + "-images-idx3-ubyte", 0x803, 3)
-    labels = read_idx(directory, prefix + "-labels-idx1-ubyte", 0x801, 1)
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError("%s: %d images but %d labels" % (prefix, images.shape[0], labels.shape[0]))
-    x = torch.from_numpy(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
-    return x
+    images, _ = idx_data.load_split(directory, train)
+    return torch.from_numpy(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
 
 
 class VAE(nn.Module):
@@ -139,7 +106,7 @@ def test(model, x, batch):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--data", default=idx_data.DEFAULT_DATA)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
