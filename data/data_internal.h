@@ -50,4 +50,9 @@ static inline bool tg_mul_ok(size_t a, size_t b, size_t *out) {
   return true;
 }
 
+/* the pixels of an [n,h,w] or [n,c,h,w] tensor as n images of h x w x c
+ * floats in a new malloc'd buffer (image.c), or NULL with an error */
+float *tg_image_hwc(const char *op, const tg_tensor *images, size_t *n, size_t *c, size_t *h,
+                    size_t *w);
+
 #endif

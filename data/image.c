@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_internal.h"
 #include "tg_atomic.h"
 #include "tg_data.h"
 #include "tg_internal.h"
@@ -209,4 +210,20 @@ int tg_save_image_grid_tensor(const char *path, const tg_tensor *images, size_t 
   int rc = save_grid(op, path, &g);
   free(hwc);
   return rc;
+}
+
+float *tg_image_hwc(const char *op, const tg_tensor *images, size_t *n, size_t *c, size_t *h,
+                    size_t *w) {
+  grid g = {0};
+  if (!tg_tensor_check(images, op, 2)) return NULL;
+  if (images->ndim != 3 && images->ndim != 4) {
+    char buf[96];
+    tg_error("%s: images %s: expected [n,h,w] or [n,c,h,w]", op, tg_shape_str(images, buf, sizeof buf));
+    return NULL;
+  }
+  if (tensor_geometry(op, images, 0, 0, &g) != 0) return NULL;
+  float *hwc = to_hwc(images, &g);
+  if (!hwc) tg_error("%s: out of memory for %zu pixels", op, images->numel);
+  *n = g.n, *c = g.c, *h = g.h, *w = g.w;
+  return hwc;
 }

@@ -212,6 +212,14 @@ int tg_save_image_grid(const char *path, const float *pixels, size_t n, size_t h
  * row). h and w may be 0 for the 3-d and 4-d shapes. */
 int tg_save_image_grid_tensor(const char *path, const tg_tensor *images, size_t h, size_t w,
                               size_t ncols, size_t pad);
+/* The same from an [n,h,w] or [n,c,h,w] tensor with captions[k] written
+ * under image k in a 5x7 pixel font (white on black; letters, digits and
+ * " -_.:%"; upper case drawn as lower case, anything else as '?'). Each
+ * image is enlarged zoom times by pixel repetition (0 means 1, at most 16)
+ * and centred in a cell as wide as the widest caption. */
+int tg_save_image_grid_captioned(const char *path, const tg_tensor *images,
+                                 const char *const *captions, size_t ncols, size_t pad,
+                                 size_t zoom);
 
 /* A CSV metrics log: a header line of column names, then one line per row,
  * flushed as it is written (a crash loses at most the row being written).

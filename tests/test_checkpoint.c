@@ -848,6 +848,52 @@ static void test_png_rgb_clamps_and_tensor_layouts(void **state) {
   expect_error("expected [n,h*w]");
 }
 
+/* two 2x3 gray images zoomed twice under the captions "a" and "17": each
+ * cell is as wide as "17" (11 pixels), the image centred above it */
+static void test_png_captioned_grid(void **state) {
+  (void)state;
+  char path[512], upper[512];
+  tpath(path, sizeof path, "captioned.png");
+  tpath(upper, sizeof upper, "captioned-upper.png");
+  tg_tensor *imgs = tg_full(TG_FLOAT32, TG_SHAPE(2, 2, 3), 0.5);
+  const char *caps[2] = {"a", "17"}, *caps_upper[2] = {"A", "17"};
+  assert_int_equal(tg_save_image_grid_captioned(path, imgs, caps, 2, 1, 2), 0);
+  png_read r;
+  read_png(path, &r);
+  enum { GW = 2 * (11 + 1) + 1, GH = (4 + 10) + 2 };
+  assert_int_equal(r.img.width, GW);
+  assert_int_equal(r.img.height, GH);
+  const unsigned char *px = r.px;
+#define AT(y, x) px[(y) * GW + (x)]
+  assert_int_equal(AT(1, 1 + 2), 128);    /* image 0 starts (11 - 6) / 2 into its cell */
+  assert_int_equal(AT(1, 1 + 1), 0);
+  assert_int_equal(AT(4, 1 + 7), 128);    /* its last zoomed pixel */
+  assert_int_equal(AT(1 + 6, 1 + 4), 0);  /* 'a' row 0 is empty */
+  for (int x = 4; x <= 6; x++) assert_int_equal(AT(1 + 8, 1 + x), 255); /* 'a' row 2 ".###." */
+  assert_int_equal(AT(1 + 8, 1 + 3), 0);
+  assert_int_equal(AT(1 + 6, 13 + 2), 255); /* '1' row 0 "..#.." */
+  for (int x = 6; x <= 10; x++) assert_int_equal(AT(1 + 6, 13 + x), 255); /* '7' row 0 */
+  assert_int_equal(AT(1 + 6, 13 + 5), 0);   /* the gap between letters */
+#undef AT
+  /* upper case is drawn as lower case */
+  assert_int_equal(tg_save_image_grid_captioned(upper, imgs, caps_upper, 2, 1, 2), 0);
+  png_read u;
+  read_png(upper, &u);
+  assert_memory_equal(u.px, r.px, GW * GH);
+  free(u.px);
+  free(r.px);
+  assert_int_equal(tg_save_image_grid_captioned(path, imgs, NULL, 2, 1, 2), -1);
+  expect_error("captions is NULL");
+  const char *one_null[2] = {"a", NULL};
+  assert_int_equal(tg_save_image_grid_captioned(path, imgs, one_null, 2, 1, 2), -1);
+  expect_error("caption 1 is NULL");
+  assert_int_equal(tg_save_image_grid_captioned(path, imgs, caps, 2, 1, 17), -1);
+  expect_error("zoom 17");
+  assert_int_equal(tg_save_image_grid_captioned(path, tg_zeros(TG_FLOAT32, TG_SHAPE(2, 6)), caps, 2, 1, 1), -1);
+  expect_error("[n,h,w] or [n,c,h,w]");
+  assert_int_equal(tg_save_image_grid_captioned(path, NULL, caps, 2, 1, 1), -1);
+}
+
 static void test_png_errors_leave_no_file(void **state) {
   (void)state;
   char path[512];
@@ -1033,6 +1079,7 @@ int main(void) {
       TG_TEST(test_save_where_it_cannot_go),
       TG_TEST(test_png_gray_grid),
       TG_TEST(test_png_rgb_clamps_and_tensor_layouts),
+      TG_TEST(test_png_captioned_grid),
       TG_TEST(test_png_errors_leave_no_file),
       TG_TEST(test_metrics_csv),
       TG_TEST(test_metrics_plot),
