@@ -60,41 +60,18 @@
  *   ExponentialLR {0.1, 0.02}, {0.09000000000000001, 0.018000000000000002}, {0.08100000000000002, 0.016200000000000003}, {0.07290000000000002, 0.014580000000000003}, {0.06561000000000002, 0.013122000000000003}, {0.05904900000000002, 0.011809800000000004}, {0.05314410000000002, 0.010628820000000004}
  *   CosineAnnealingLR {0.1, 0.02}, {0.0855017856687341, 0.0172175144212722}, {0.0505, 0.010499999999999999}, {0.0154982143312659, 0.0037824855787277987}, {0.001, 0.001}, {0.015498214331265896, 0.003782485578727798}, {0.05050000000000001, 0.010500000000000002}
  */
-#include <stdlib.h>
-#include <string.h>
-
-#include "tg_test.h"
-
-#define assert_rel(x, want, tol)                                               \
-  do {                                                                         \
-    double w_ = (want);                                                        \
-    assert_close((x), w_, (tol) * fmax(1.0, fabs(w_)));                        \
-  } while (0)
-
-#define assert_error_has(text)                                                 \
-  do {                                                                         \
-    if (!strstr(tg_last_error(), (text)))                                      \
-      fail_msg("error \"%s\" does not mention \"%s\"", tg_last_error(), (text)); \
-    tg_clear_error();                                                          \
-  } while (0)
+#include "optim_ref.h"
 
 #define NA 3
 #define NB 2
-#define STEPS 6
+#define GSTEPS 6
 static const double PA[NA] = {1.0, -0.5, 2.0}, PB[NB] = {0.3, 0.7};
-static const double GA[STEPS][NA] = {{0.3, -1.2, 0.05}, {0.25, -0.9, -0.4}, {-0.1, -1.5, 0.2},
-                                     {0.6, 0.8, -0.02}, {0.45, -0.3, 0.7},  {-0.2, 0.1, 0.35}};
-static const double GB[STEPS][NB] = {{0.5, -0.25}, {-0.75, 0.1}, {0.2, 0.4},
-                                     {-0.3, -0.6}, {0.05, 0.9},  {0.8, -0.45}};
+static const double GA[GSTEPS][NA] = {{0.3, -1.2, 0.05}, {0.25, -0.9, -0.4}, {-0.1, -1.5, 0.2},
+                                      {0.6, 0.8, -0.02}, {0.45, -0.3, 0.7},  {-0.2, 0.1, 0.35}};
+static const double GB[GSTEPS][NB] = {{0.5, -0.25}, {-0.75, 0.1}, {0.2, 0.4},
+                                      {-0.3, -0.6}, {0.05, 0.9},  {0.8, -0.45}};
 
 /* ------------------------------------------------------------ helpers */
-
-/* a persistent float leaf that requires grad, holding v[0..n) */
-static tg_tensor *make_param(tg_dtype dt, size_t n, const double *v) {
-  tg_tensor *t = tg_keep(tg_to_dtype(tg_from_f64(1, (size_t[]){n}, v), dt));
-  assert_non_null(t);
-  return tg_requires_grad_(t, true);
-}
 
 /* p.grad += g exactly: the gradient of sum(p * g) */
 static void add_grad(tg_tensor *p, const double *g) {
@@ -112,26 +89,23 @@ static tg_tensor *copy_param(const tg_tensor *p) {
   return make_param(p->dtype, p->numel, v);
 }
 
-/* Every optimizer behind one signature: its constructor and its adder over
- * options passed by pointer. */
+/* Every adder behind one signature, beside optim_ref.h's make_X: options
+ * passed by pointer. */
 typedef tg_optimizer *(*make_fn)(tg_tensor **p, int n, const void *o);
 typedef int (*add_fn)(tg_optimizer *opt, tg_tensor **p, int n, const void *o);
-#define WRAP(name, ctor, adder, T)                                              \
-  static tg_optimizer *make_##name(tg_tensor **p, int n, const void *o) {       \
-    return ctor(p, n, *(const T *)o);                                           \
-  }                                                                             \
+#define WRAP(name, adder, T)                                                    \
   static int add_##name(tg_optimizer *opt, tg_tensor **p, int n, const void *o) { \
     return adder(opt, p, n, *(const T *)o);                                     \
   }
-WRAP(sgd, tg_sgd_new, tg_sgd_add_param_group, tg_sgd_opts)
-WRAP(adam, tg_adam_new, tg_adam_add_param_group, tg_adam_opts)
-WRAP(adamw, tg_adamw_new, tg_adam_add_param_group, tg_adam_opts)
-WRAP(rmsprop, tg_rmsprop_new, tg_rmsprop_add_param_group, tg_rmsprop_opts)
-WRAP(adagrad, tg_adagrad_new, tg_adagrad_add_param_group, tg_adagrad_opts)
-WRAP(adamax, tg_adamax_new, tg_adamax_add_param_group, tg_adamax_opts)
-WRAP(adadelta, tg_adadelta_new, tg_adadelta_add_param_group, tg_adadelta_opts)
-WRAP(nadam, tg_nadam_new, tg_nadam_add_param_group, tg_nadam_opts)
-WRAP(radam, tg_radam_new, tg_radam_add_param_group, tg_radam_opts)
+WRAP(sgd, tg_sgd_add_param_group, tg_sgd_opts)
+WRAP(adam, tg_adam_add_param_group, tg_adam_opts)
+WRAP(adamw, tg_adam_add_param_group, tg_adam_opts)
+WRAP(rmsprop, tg_rmsprop_add_param_group, tg_rmsprop_opts)
+WRAP(adagrad, tg_adagrad_add_param_group, tg_adagrad_opts)
+WRAP(adamax, tg_adamax_add_param_group, tg_adamax_opts)
+WRAP(adadelta, tg_adadelta_add_param_group, tg_adadelta_opts)
+WRAP(nadam, tg_nadam_add_param_group, tg_nadam_opts)
+WRAP(radam, tg_radam_add_param_group, tg_radam_opts)
 
 typedef struct group_case {
   const char *name;
@@ -224,7 +198,7 @@ static void test_groups_match_separate_optimizers(void **state) {
     assert_int_equal(tg_optim_num_groups(g), 2);
     assert_int_equal(tg_optim_num_params(g), 2);
     assert_int_equal(tg_optim_state_count(g), tg_optim_state_count(s0) + tg_optim_state_count(s1));
-    for (int s = 0; s < STEPS; s++) {
+    for (int s = 0; s < GSTEPS; s++) {
       step_all(g, a, b, s);
       add_grad(a1, GA[s]);
       add_grad(b1, GB[s]);
@@ -272,7 +246,7 @@ static void test_groups_match_torch(void **state) {
   for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) { /* CASES[0..5]: the script's order */
     tg_tensor *a = make_param(TG_FLOAT64, NA, PA), *b = make_param(TG_FLOAT64, NB, PB);
     tg_optimizer *opt = make_grouped(&CASES[k], a, b);
-    for (int s = 0; s < STEPS; s++) step_all(opt, a, b, s);
+    for (int s = 0; s < GSTEPS; s++) step_all(opt, a, b, s);
     for (size_t i = 0; i < NA; i++) assert_rel(tg_get_flat(a, i), want[k][i], 1e-14);
     for (size_t i = 0; i < NB; i++) assert_rel(tg_get_flat(b, i), want[k][NA + i], 1e-14);
     tg_optim_free(opt);
@@ -460,7 +434,7 @@ static void test_state_round_trip_over_groups(void **state) {
       tg_tensor *t = tg_optim_state_at(o1, e, &name);
       assert_int_equal(tg_optim_state_load(o2, name, t), 0);
     }
-    for (int s = 3; s < STEPS; s++) {
+    for (int s = 3; s < GSTEPS; s++) {
       step_all(o1, a, b, s);
       step_all(o2, a2, b2, s);
       assert_same_tensor(a, a2);
