@@ -5,6 +5,7 @@
  *   p = p - lr/(1+(t-1)*lr_decay) * g/(sqrt(sum)+eps)
  * Arithmetic is in double for both dtypes. */
 #include <math.h>
+#include <stddef.h>
 
 #include "optim_internal.h"
 
@@ -34,9 +35,9 @@ static void adagrad_f32(const adagrad_coef *c, size_t n, float *restrict p,
   }
 }
 
-static void adagrad_update(const tg_optimizer *opt, const optim_slot *s) {
-  const tg_adagrad_opts *h = &opt->opts.adagrad;
-  adagrad_coef c = {.clr = opt->lr / (1 + (s->step - 1) * h->lr_decay), .wd = h->weight_decay,
+static void adagrad_update(const optim_group *grp, const optim_slot *s) {
+  const tg_adagrad_opts *h = &grp->opts.adagrad;
+  adagrad_coef c = {.clr = grp->lr / (1 + (s->step - 1) * h->lr_decay), .wd = h->weight_decay,
                     .eps = h->eps};
   if (s->dt == TG_FLOAT64) adagrad_f64(&c, s->n, s->p, s->g, s->buf[0]);
   else adagrad_f32(&c, s->n, s->p, s->g, s->buf[0]);
@@ -44,23 +45,30 @@ static void adagrad_update(const tg_optimizer *opt, const optim_slot *s) {
 
 tg_adagrad_opts tg_adagrad_defaults(void) { return (tg_adagrad_opts){.lr = 1e-2, .eps = 1e-10}; }
 
-static bool adagrad_check(const tg_adagrad_opts *o) {
-  return optim_check_nonneg("adagrad", "learning rate", o->lr) &&
-         optim_check_nonneg("adagrad", "lr_decay", o->lr_decay) &&
-         optim_check_nonneg("adagrad", "weight_decay", o->weight_decay) &&
-         optim_check_nonneg("adagrad", "initial_accumulator_value", o->initial_accumulator_value) &&
-         optim_check_nonneg("adagrad", "eps", o->eps);
+static bool adagrad_setup(const char *op, const optim_opts *opts, optim_layout *lay) {
+  const tg_adagrad_opts *o = &opts->adagrad;
+  if (!optim_check_nonneg(op, "learning rate", o->lr) ||
+      !optim_check_nonneg(op, "lr_decay", o->lr_decay) ||
+      !optim_check_nonneg(op, "weight_decay", o->weight_decay) ||
+      !optim_check_nonneg(op, "initial_accumulator_value", o->initial_accumulator_value) ||
+      !optim_check_nonneg(op, "eps", o->eps))
+    return false;
+  /* each group's sum starts at its own value, as torch's per-group state init */
+  *lay = (optim_layout){.lr = o->lr, .maximize = o->maximize, .n_bufs = 1, .buf_names = {"sum"},
+                        .buf_init = {o->initial_accumulator_value}};
+  return true;
 }
 
+static const optim_kind adagrad_kind = {
+    .name = "Adagrad", .op = "adagrad", .opts_type = "tg_adagrad_opts",
+    .update = adagrad_update, .setup = adagrad_setup,
+    .wd_offset = offsetof(optim_opts, adagrad.weight_decay)};
+
 tg_optimizer *tg_adagrad_new(tg_tensor **params, int n, tg_adagrad_opts o) {
-  if (!adagrad_check(&o)) return NULL;
-  optim_layout lay = {.n_bufs = 1, .buf_names = {"sum"}, .buf_init = {o.initial_accumulator_value}};
-  tg_optimizer *opt = optim_create("adagrad", params, n, &lay);
-  if (!opt) return NULL;
-  opt->name = "Adagrad";
-  opt->update = adagrad_update;
-  opt->lr = o.lr;
-  opt->maximize = o.maximize;
-  opt->opts.adagrad = o;
-  return opt;
+  return optim_create(&adagrad_kind, params, n, &(optim_opts){.adagrad = o});
+}
+
+int tg_adagrad_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adagrad_opts o) {
+  return optim_add_group(opt, adagrad_kind.opts_type, "adagrad_add_param_group", params, n,
+                         &(optim_opts){.adagrad = o});
 }

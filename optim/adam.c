@@ -9,6 +9,7 @@
  * Arithmetic in double, except the float32 fast path (no amsgrad), which is
  * in float as PyTorch's kernels are. */
 #include <math.h>
+#include <stddef.h>
 
 #include "optim_internal.h"
 
@@ -52,12 +53,12 @@ static void adam_f32(const adam_coef *c, size_t n, float *restrict p, const floa
   }
 }
 
-static adam_coef adam_coefs(const tg_optimizer *opt, double step, bool decoupled) {
-  const tg_adam_opts *h = &opt->opts.adam;
+static adam_coef adam_coefs(const optim_group *grp, double step, bool decoupled) {
+  const tg_adam_opts *h = &grp->opts.adam;
   return (adam_coef){.b1 = h->beta1, .b2 = h->beta2, .eps = h->eps, .amsgrad = h->amsgrad,
                      .wd = decoupled ? 0 : h->weight_decay,
-                     .decay = decoupled ? 1 - opt->lr * h->weight_decay : 1,
-                     .step_size = opt->lr / (1 - pow(h->beta1, step)),
+                     .decay = decoupled ? 1 - grp->lr * h->weight_decay : 1,
+                     .step_size = grp->lr / (1 - pow(h->beta1, step)),
                      .bc2_sqrt = sqrt(1 - pow(h->beta2, step))};
 }
 
@@ -85,13 +86,13 @@ static void adam_run(const adam_coef *c, const optim_slot *s) {
   else adam_f32(c, s->n, s->p, s->g, s->buf[0], s->buf[1], s->buf[2]);
 }
 
-static void adam_update(const tg_optimizer *opt, const optim_slot *s) {
-  adam_coef c = adam_coefs(opt, s->step, false);
+static void adam_update(const optim_group *grp, const optim_slot *s) {
+  adam_coef c = adam_coefs(grp, s->step, false);
   adam_run(&c, s);
 }
 
-static void adamw_update(const tg_optimizer *opt, const optim_slot *s) {
-  adam_coef c = adam_coefs(opt, s->step, true);
+static void adamw_update(const optim_group *grp, const optim_slot *s) {
+  adam_coef c = adam_coefs(grp, s->step, true);
   adam_run(&c, s);
 }
 
@@ -105,32 +106,33 @@ tg_adam_opts tg_adamw_defaults(void) {
   return o;
 }
 
-static bool adam_check(const char *op, const tg_adam_opts *o) {
-  return optim_check_nonneg(op, "learning rate", o->lr) &&
-         optim_check_nonneg(op, "eps", o->eps) && optim_check_unit(op, "beta1", o->beta1) &&
-         optim_check_unit(op, "beta2", o->beta2) &&
-         optim_check_nonneg(op, "weight_decay", o->weight_decay);
+static bool adam_setup(const char *op, const optim_opts *opts, optim_layout *lay) {
+  const tg_adam_opts *o = &opts->adam;
+  if (!optim_check_adam_like(op, o->lr, o->eps, o->beta1, o->beta2, o->weight_decay))
+    return false;
+  *lay = (optim_layout){.lr = o->lr, .maximize = o->maximize, .n_bufs = o->amsgrad ? 3 : 2,
+                        .buf_names = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}};
+  return true;
 }
 
-static tg_optimizer *adam_make(const char *op, const char *name, optim_update_fn update,
-                               tg_tensor **params, int n, tg_adam_opts o) {
-  if (!adam_check(op, &o)) return NULL;
-  optim_layout lay = {.n_bufs = o.amsgrad ? 3 : 2,
-                      .buf_names = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}};
-  tg_optimizer *opt = optim_create(op, params, n, &lay);
-  if (!opt) return NULL;
-  opt->name = name;
-  opt->update = update;
-  opt->lr = o.lr;
-  opt->maximize = o.maximize;
-  opt->opts.adam = o;
-  return opt;
-}
+/* AdamW's groups take tg_adam_opts too, and keep its decoupled decay */
+static const optim_kind adam_kind = {.name = "Adam", .op = "adam", .opts_type = "tg_adam_opts",
+                                     .update = adam_update, .setup = adam_setup,
+                                     .wd_offset = offsetof(optim_opts, adam.weight_decay)};
+static const optim_kind adamw_kind = {.name = "AdamW", .op = "adamw",
+                                      .opts_type = "tg_adam_opts", .update = adamw_update,
+                                      .setup = adam_setup,
+                                      .wd_offset = offsetof(optim_opts, adam.weight_decay)};
 
 tg_optimizer *tg_adam_new(tg_tensor **params, int n, tg_adam_opts o) {
-  return adam_make("adam", "Adam", adam_update, params, n, o);
+  return optim_create(&adam_kind, params, n, &(optim_opts){.adam = o});
 }
 
 tg_optimizer *tg_adamw_new(tg_tensor **params, int n, tg_adam_opts o) {
-  return adam_make("adamw", "AdamW", adamw_update, params, n, o);
+  return optim_create(&adamw_kind, params, n, &(optim_opts){.adam = o});
+}
+
+int tg_adam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adam_opts o) {
+  return optim_add_group(opt, adam_kind.opts_type, "adam_add_param_group", params, n,
+                         &(optim_opts){.adam = o});
 }

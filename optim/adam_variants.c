@@ -7,6 +7,7 @@
  * float32 state is updated through double and rounded once per store.
  * NAdam and RAdam below, likewise. */
 #include <math.h>
+#include <stddef.h>
 
 #include "optim_internal.h"
 
@@ -44,10 +45,10 @@ static inline double adamax_elem(const adamax_coef *c, double p, double g, doubl
   return p + -c->clr * (*m / *u);
 }
 
-static void adamax_update(const tg_optimizer *opt, const optim_slot *s) {
-  const tg_adamax_opts *h = &opt->opts.adamax;
+static void adamax_update(const optim_group *grp, const optim_slot *s) {
+  const tg_adamax_opts *h = &grp->opts.adamax;
   adamax_coef c = {.b1 = h->beta1, .b2 = h->beta2, .wd = h->weight_decay, .eps = h->eps,
-                   .clr = opt->lr / (1 - pow(h->beta1, s->step))};
+                   .clr = grp->lr / (1 - pow(h->beta1, s->step))};
   TWO_BUF_LOOP(adamax_elem, &c, s, 0);
 }
 
@@ -55,39 +56,26 @@ tg_adamax_opts tg_adamax_defaults(void) {
   return (tg_adamax_opts){.lr = 2e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
 }
 
+static bool adamax_setup(const char *op, const optim_opts *opts, optim_layout *lay) {
+  const tg_adamax_opts *o = &opts->adamax;
+  if (!optim_check_adam_like(op, o->lr, o->eps, o->beta1, o->beta2, o->weight_decay))
+    return false;
+  *lay = (optim_layout){.lr = o->lr, .maximize = o->maximize, .n_bufs = 2,
+                        .buf_names = {"exp_avg", "exp_inf"}};
+  return true;
+}
+
+static const optim_kind adamax_kind = {
+    .name = "Adamax", .op = "adamax", .opts_type = "tg_adamax_opts", .update = adamax_update,
+    .setup = adamax_setup, .wd_offset = offsetof(optim_opts, adamax.weight_decay)};
+
 tg_optimizer *tg_adamax_new(tg_tensor **params, int n, tg_adamax_opts o) {
-  const char *op = "adamax";
-  if (!optim_check_nonneg(op, "learning rate", o.lr) || !optim_check_nonneg(op, "eps", o.eps) ||
-      !optim_check_unit(op, "beta1", o.beta1) || !optim_check_unit(op, "beta2", o.beta2) ||
-      !optim_check_nonneg(op, "weight_decay", o.weight_decay))
-    return NULL;
-  optim_layout lay = {.n_bufs = 2, .buf_names = {"exp_avg", "exp_inf"}};
-  tg_optimizer *opt = optim_create(op, params, n, &lay);
-  if (!opt) return NULL;
-  opt->name = "Adamax";
-  opt->update = adamax_update;
-  opt->lr = o.lr;
-  opt->maximize = o.maximize;
-  opt->opts.adamax = o;
-  return opt;
+  return optim_create(&adamax_kind, params, n, &(optim_opts){.adamax = o});
 }
 
-/* The shared constructor checks of NAdam and RAdam, as torch 1.13 raises. */
-static bool check_adam_like(const char *op, double lr, double eps, double b1, double b2,
-                            double wd) {
-  return optim_check_nonneg(op, "learning rate", lr) && optim_check_nonneg(op, "eps", eps) &&
-         optim_check_unit(op, "beta1", b1) && optim_check_unit(op, "beta2", b2) &&
-         optim_check_nonneg(op, "weight_decay", wd);
-}
-
-static tg_optimizer *adam_like_create(const char *op, tg_tensor **params, int n,
-                                      const optim_layout *lay, optim_update_fn update,
-                                      double lr) {
-  tg_optimizer *opt = optim_create(op, params, n, lay);
-  if (!opt) return NULL;
-  opt->update = update;
-  opt->lr = lr;
-  return opt;
+int tg_adamax_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adamax_opts o) {
+  return optim_add_group(opt, adamax_kind.opts_type, "adamax_add_param_group", params, n,
+                         &(optim_opts){.adamax = o});
 }
 
 /* ---------------------------------------------------------------- NAdam
@@ -113,8 +101,8 @@ static inline double nadam_elem(const nadam_coef *c, double p, double g, double 
   return p + c->cm * (*m / d);
 }
 
-static void nadam_update(const tg_optimizer *opt, const optim_slot *s) {
-  const tg_nadam_opts *h = &opt->opts.nadam;
+static void nadam_update(const optim_group *grp, const optim_slot *s) {
+  const tg_nadam_opts *h = &grp->opts.nadam;
   double t = s->step;
   double mu = h->beta1 * (1. - 0.5 * pow(0.96, t * h->momentum_decay));
   double mu_next = h->beta1 * (1. - 0.5 * pow(0.96, (t + 1) * h->momentum_decay));
@@ -123,8 +111,8 @@ static void nadam_update(const tg_optimizer *opt, const optim_slot *s) {
   float mu_product_next = *mu_product * (float)mu * (float)mu_next;
   nadam_coef c = {.b1 = h->beta1, .b2 = h->beta2, .wd = h->weight_decay, .eps = h->eps,
                   .bc2 = 1 - pow(h->beta2, t),
-                  .cg = -opt->lr * (1. - mu) / (1. - (double)*mu_product),
-                  .cm = -opt->lr * mu_next / (1. - (double)mu_product_next)};
+                  .cg = -grp->lr * (1. - mu) / (1. - (double)*mu_product),
+                  .cm = -grp->lr * mu_next / (1. - (double)mu_product_next)};
   TWO_BUF_LOOP(nadam_elem, &c, s, 1);
 }
 
@@ -133,20 +121,28 @@ tg_nadam_opts tg_nadam_defaults(void) {
                          .momentum_decay = 4e-3};
 }
 
+static bool nadam_setup(const char *op, const optim_opts *opts, optim_layout *lay) {
+  const tg_nadam_opts *o = &opts->nadam;
+  if (!optim_check_adam_like(op, o->lr, o->eps, o->beta1, o->beta2, o->weight_decay) ||
+      !optim_check_nonneg(op, "momentum_decay", o->momentum_decay))
+    return false;
+  *lay = (optim_layout){.lr = o->lr, .n_bufs = 3,
+                        .buf_names = {"mu_product", "exp_avg", "exp_avg_sq"},
+                        .buf_init = {1.0}, .buf_scalar = {true}};
+  return true;
+}
+
+static const optim_kind nadam_kind = {
+    .name = "NAdam", .op = "nadam", .opts_type = "tg_nadam_opts", .update = nadam_update,
+    .setup = nadam_setup, .wd_offset = offsetof(optim_opts, nadam.weight_decay)};
+
 tg_optimizer *tg_nadam_new(tg_tensor **params, int n, tg_nadam_opts o) {
-  const char *op = "nadam";
-  if (!check_adam_like(op, o.lr, o.eps, o.beta1, o.beta2, o.weight_decay) ||
-      !optim_check_nonneg(op, "momentum_decay", o.momentum_decay))
-    return NULL;
-  optim_layout lay = {.n_bufs = 3,
-                      .buf_names = {"mu_product", "exp_avg", "exp_avg_sq"},
-                      .buf_init = {1.0},
-                      .buf_scalar = {true}};
-  tg_optimizer *opt = adam_like_create(op, params, n, &lay, nadam_update, o.lr);
-  if (!opt) return NULL;
-  opt->name = "NAdam";
-  opt->opts.nadam = o;
-  return opt;
+  return optim_create(&nadam_kind, params, n, &(optim_opts){.nadam = o});
+}
+
+int tg_nadam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_nadam_opts o) {
+  return optim_add_group(opt, nadam_kind.opts_type, "nadam_add_param_group", params, n,
+                         &(optim_opts){.nadam = o});
 }
 
 /* ---------------------------------------------------------------- RAdam
@@ -168,13 +164,13 @@ static inline double radam_elem(const radam_coef *c, double p, double g, double 
   return p + -1.0 * step;
 }
 
-static void radam_update(const tg_optimizer *opt, const optim_slot *s) {
-  const tg_radam_opts *h = &opt->opts.radam;
+static void radam_update(const optim_group *grp, const optim_slot *s) {
+  const tg_radam_opts *h = &grp->opts.radam;
   double t = s->step, bc2 = 1 - pow(h->beta2, t);
   double rho_inf = 2 / (1 - h->beta2) - 1;
   double rho_t = rho_inf - 2 * t * pow(h->beta2, t) / bc2;
   radam_coef c = {.b1 = h->beta1, .b2 = h->beta2, .wd = h->weight_decay, .eps = h->eps,
-                  .bc1 = 1 - pow(h->beta1, t), .sbc2 = sqrt(bc2), .lr = opt->lr,
+                  .bc1 = 1 - pow(h->beta1, t), .sbc2 = sqrt(bc2), .lr = grp->lr,
                   .adaptive = rho_t > 5.};
   if (c.adaptive)
     c.rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
@@ -185,13 +181,23 @@ tg_radam_opts tg_radam_defaults(void) {
   return (tg_radam_opts){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
 }
 
+static bool radam_setup(const char *op, const optim_opts *opts, optim_layout *lay) {
+  const tg_radam_opts *o = &opts->radam;
+  if (!optim_check_adam_like(op, o->lr, o->eps, o->beta1, o->beta2, o->weight_decay))
+    return false;
+  *lay = (optim_layout){.lr = o->lr, .n_bufs = 2, .buf_names = {"exp_avg", "exp_avg_sq"}};
+  return true;
+}
+
+static const optim_kind radam_kind = {
+    .name = "RAdam", .op = "radam", .opts_type = "tg_radam_opts", .update = radam_update,
+    .setup = radam_setup, .wd_offset = offsetof(optim_opts, radam.weight_decay)};
+
 tg_optimizer *tg_radam_new(tg_tensor **params, int n, tg_radam_opts o) {
-  const char *op = "radam";
-  if (!check_adam_like(op, o.lr, o.eps, o.beta1, o.beta2, o.weight_decay)) return NULL;
-  optim_layout lay = {.n_bufs = 2, .buf_names = {"exp_avg", "exp_avg_sq"}};
-  tg_optimizer *opt = adam_like_create(op, params, n, &lay, radam_update, o.lr);
-  if (!opt) return NULL;
-  opt->name = "RAdam";
-  opt->opts.radam = o;
-  return opt;
+  return optim_create(&radam_kind, params, n, &(optim_opts){.radam = o});
+}
+
+int tg_radam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_radam_opts o) {
+  return optim_add_group(opt, radam_kind.opts_type, "radam_add_param_group", params, n,
+                         &(optim_opts){.radam = o});
 }

@@ -1,5 +1,5 @@
 /* Internal to optim/: the optimizer object that every algorithm shares and
- * the helpers each algorithm's constructor builds on. */
+ * the helpers each algorithm builds on. */
 #ifndef TG_OPTIM_INTERNAL_H
 #define TG_OPTIM_INTERNAL_H
 
@@ -10,7 +10,7 @@
 #define OPTIM_NAME_LEN 32 /* "2147483647.max_exp_avg_sq" fits */
 
 /* One parameter's contiguous memory for one update. p, g and buf[k] hold n
- * elements of dt each (buf[k] NULL past the optimizer's buffers; a buf_scalar
+ * elements of dt each (buf[k] NULL past the group's buffers; a buf_scalar
  * buffer is one float); step is the
  * parameter's step count, already including this step (1 on the first). */
 typedef struct optim_slot {
@@ -22,35 +22,36 @@ typedef struct optim_slot {
   double step;
 } optim_slot;
 
-typedef void (*optim_update_fn)(const tg_optimizer *opt, const optim_slot *s);
+typedef union optim_opts {
+  tg_sgd_opts sgd;
+  tg_adam_opts adam;
+  tg_rmsprop_opts rmsprop;
+  tg_adagrad_opts adagrad;
+  tg_adamax_opts adamax;
+  tg_adadelta_opts adadelta;
+  tg_nadam_opts nadam;
+  tg_radam_opts radam;
+} optim_opts;
 
-struct tg_optimizer {
-  const char *name; /* "Adam": PyTorch's class name */
-  optim_update_fn update;
+/* A parameter group: torch's param_groups[g]. Its parameters are
+ * params[first .. first+n) of the optimizer, and their state entries start
+ * at state[first_entry], 1 + n_bufs per parameter, so parameters and state
+ * stay numbered across groups in order, as torch's state_dict numbers them. */
+typedef struct optim_group {
   double lr; /* the live learning rate; opts.*.lr is only its first value */
   bool maximize; /* the update sees -grad (every algorithm negates first) */
-  union {
-    tg_sgd_opts sgd;
-    tg_adam_opts adam;
-    tg_rmsprop_opts rmsprop;
-    tg_adagrad_opts adagrad;
-    tg_adamax_opts adamax;
-    tg_adadelta_opts adadelta;
-    tg_nadam_opts nadam;
-    tg_radam_opts radam;
-  } opts;
-  int n;
-  tg_tensor **params; /* [n], borrowed */
+  optim_opts opts;
+  int first, n;
   int n_bufs;
-  /* [n * (1 + n_bufs)]: for parameter i, entry i*(1+n_bufs) is its step
-   * count (float64 0-d) and the next n_bufs are its buffers */
-  tg_tensor **state;
-  char (*names)[OPTIM_NAME_LEN];
-};
+  size_t first_entry;
+} optim_group;
 
-/* What a constructor asks of the shared part: its buffers' names and the
- * value each starts at (Adagrad's sum starts at initial_accumulator_value). */
+/* What a group's options ask of the shared part: its learning rate and
+ * maximize, its buffers' names and the value each starts at (Adagrad's sum
+ * starts at initial_accumulator_value). */
 typedef struct optim_layout {
+  double lr;
+  bool maximize;
   int n_bufs;
   const char *buf_names[OPTIM_MAX_BUFS];
   double buf_init[OPTIM_MAX_BUFS];
@@ -59,13 +60,47 @@ typedef struct optim_layout {
   bool buf_scalar[OPTIM_MAX_BUFS];
 } optim_layout;
 
-/* Check params (op names the constructor in messages), copy the pointer
- * array and allocate the state. NULL with an error on failure. */
-tg_optimizer *optim_create(const char *op, tg_tensor **params, int n, const optim_layout *lay);
+typedef void (*optim_update_fn)(const optim_group *g, const optim_slot *s);
 
-/* Option checks shared by the constructors: each records "op: ..." and
+/* One algorithm, as the shared part sees it. */
+typedef struct optim_kind {
+  const char *name;      /* "Adam": PyTorch's class name */
+  const char *op;        /* "adam": the constructor, in messages */
+  const char *opts_type; /* "tg_adam_opts": what its groups take (Adam and AdamW share it) */
+  optim_update_fn update;
+  /* The one validator of the options, for the constructor and the adder
+   * alike: records "op: ..." and returns false on a bad value, else fills
+   * the group's layout. */
+  bool (*setup)(const char *op, const optim_opts *o, optim_layout *lay);
+  size_t wd_offset; /* offsetof(optim_opts, X.weight_decay) */
+} optim_kind;
+
+struct tg_optimizer {
+  const optim_kind *kind;
+  int n; /* parameters over all groups */
+  tg_tensor **params; /* [n], borrowed */
+  int n_groups;
+  optim_group *groups; /* [n_groups] */
+  size_t n_state;
+  tg_tensor **state; /* [n_state]: per parameter its step count (float64 0-d), then its buffers */
+  char (*names)[OPTIM_NAME_LEN];
+};
+
+/* The constructor: group 0 from opts. NULL with an error on failure. */
+tg_optimizer *optim_create(const optim_kind *kind, tg_tensor **params, int n,
+                           const optim_opts *opts);
+/* The typed adders: another group, with opts of type opts_type (which must be
+ * the optimizer's); op names the adder in messages. 0, or -1 with an error
+ * and the optimizer as it was. */
+int optim_add_group(tg_optimizer *opt, const char *opts_type, const char *op,
+                    tg_tensor **params, int n, const optim_opts *opts);
+
+/* Option checks shared by the validators: each records "op: ..." and
  * returns false when x is NaN or outside its range. */
 bool optim_check_nonneg(const char *op, const char *what, double x);
 bool optim_check_unit(const char *op, const char *what, double x); /* [0, 1) */
+/* lr, eps, weight_decay >= 0 and betas in [0, 1): Adam, Adamax, NAdam, RAdam */
+bool optim_check_adam_like(const char *op, double lr, double eps, double b1, double b2,
+                           double wd);
 
 #endif

@@ -1,9 +1,11 @@
-/* The part every optimizer shares: checking and holding the parameters, the
- * state tensors (allocated once, at creation), the step driver, zero_grad,
- * the learning rate, and named state access for checkpoints. The algorithms
- * themselves (sgd.c, adam.c, rmsprop.c, adagrad.c) only supply an update
- * over one parameter's contiguous memory. */
+/* The part every optimizer shares: checking and holding the parameters and
+ * their groups, the state tensors (allocated when a group is added), the step
+ * driver, zero_grad, the learning rates, and named state access for
+ * checkpoints. The algorithms themselves (sgd.c, adam.c, ...) only supply an
+ * option check and an update over one parameter's contiguous memory. */
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +25,19 @@ bool optim_check_unit(const char *op, const char *what, double x) {
   return false;
 }
 
+bool optim_check_adam_like(const char *op, double lr, double eps, double b1, double b2,
+                           double wd) {
+  return optim_check_nonneg(op, "learning rate", lr) && optim_check_nonneg(op, "eps", eps) &&
+         optim_check_unit(op, "beta1", b1) && optim_check_unit(op, "beta2", b2) &&
+         optim_check_nonneg(op, "weight_decay", wd);
+}
+
 /* --------------------------------------------------------- parameters */
 
 /* Why each rule: the optimizer writes through raw pointers (float,
  * contiguous), keeps the pointers across scopes (persistent), and would
  * update a parameter twice if it appeared twice. */
-static bool check_param(const char *op, tg_tensor **params, int i) {
+static bool check_param(const tg_optimizer *o, const char *op, tg_tensor **params, int i) {
   const tg_tensor *p = params[i];
   if (!p) {
     tg_error("%s: params[%d] is NULL", op, i);
@@ -57,29 +66,36 @@ static bool check_param(const char *op, tg_tensor **params, int i) {
       tg_error("%s: params[%d] is the same tensor as params[%d]", op, i, j);
       return false;
     }
+  for (int g = 0; g < o->n_groups; g++)
+    for (int j = o->groups[g].first; j < o->groups[g].first + o->groups[g].n; j++)
+      if (o->params[j] == p) {
+        tg_error("%s: params[%d] is already in parameter group %d: some parameters appear in "
+                 "more than one parameter group", op, i, g);
+        return false;
+      }
   return true;
 }
 
-static bool check_params(const char *op, tg_tensor **params, int n) {
-  if (!params) {
+/* a constructor needs a parameter; a later group may be empty, as torch's */
+static bool check_params(const tg_optimizer *o, const char *op, tg_tensor **params, int n) {
+  if (n < 0 || (n == 0 && o->n_groups == 0)) {
+    tg_error("%s: got %d parameters; %s", op, n,
+             n < 0 ? "a count must be >= 0" : "an optimizer needs at least one");
+    return false;
+  }
+  if (!params && n > 0) {
     tg_error("%s: params is NULL", op);
     return false;
   }
-  if (n <= 0) {
-    tg_error("%s: got %d parameters; an optimizer needs at least one", op, n);
-    return false;
-  }
   for (int i = 0; i < n; i++)
-    if (!check_param(op, params, i)) return false;
+    if (!check_param(o, op, params, i)) return false;
   return true;
 }
 
 /* -------------------------------------------------------------- state */
 
-static size_t entries_per_param(const tg_optimizer *o) { return 1 + (size_t)o->n_bufs; }
-
-static tg_tensor *state_tensor(const tg_optimizer *o, int i, int k) {
-  return o->state[(size_t)i * entries_per_param(o) + (size_t)k];
+static tg_tensor *state_tensor(const tg_optimizer *o, const optim_group *g, int i, int k) {
+  return o->state[g->first_entry + (size_t)(i - g->first) * (1 + (size_t)g->n_bufs) + (size_t)k];
 }
 
 /* a persistent tensor whatever scope is open: it lives as long as the optimizer */
@@ -92,46 +108,93 @@ static tg_tensor *persistent_full(tg_dtype dt, int ndim, const size_t *shape, do
   return t;
 }
 
-static int alloc_state(tg_optimizer *o, const optim_layout *lay) {
-  size_t per = entries_per_param(o);
-  for (int i = 0; i < o->n; i++) {
+/* the state of group g's parameters, in the entries from g->first_entry on;
+ * on failure the entries made are freed again */
+static int alloc_state(tg_optimizer *o, const optim_group *g, const optim_layout *lay) {
+  size_t e = g->first_entry;
+  for (int i = g->first; i < g->first + g->n; i++) {
     const tg_tensor *p = o->params[i];
-    size_t e = (size_t)i * per;
     snprintf(o->names[e], OPTIM_NAME_LEN, "%d.step", i);
     o->state[e] = persistent_full(TG_FLOAT64, 0, NULL, 0.0);
-    if (!o->state[e]) return -1;
-    for (int k = 0; k < o->n_bufs; k++) {
-      snprintf(o->names[e + 1 + (size_t)k], OPTIM_NAME_LEN, "%d.%s", i, lay->buf_names[k]);
-      o->state[e + 1 + (size_t)k] =
-          lay->buf_scalar[k] ? persistent_full(TG_FLOAT32, 0, NULL, lay->buf_init[k])
-                             : persistent_full(p->dtype, p->ndim, p->shape, lay->buf_init[k]);
-      if (!o->state[e + 1 + (size_t)k]) return -1;
+    if (!o->state[e++]) goto fail;
+    for (int k = 0; k < g->n_bufs; k++, e++) {
+      snprintf(o->names[e], OPTIM_NAME_LEN, "%d.%s", i, lay->buf_names[k]);
+      o->state[e] = lay->buf_scalar[k] ? persistent_full(TG_FLOAT32, 0, NULL, lay->buf_init[k])
+                                       : persistent_full(p->dtype, p->ndim, p->shape, lay->buf_init[k]);
+      if (!o->state[e]) goto fail;
     }
   }
   return 0;
+fail:
+  while (e-- > g->first_entry) tg_free(o->state[e]);
+  return -1;
 }
 
-tg_optimizer *optim_create(const char *op, tg_tensor **params, int n, const optim_layout *lay) {
-  if (!check_params(op, params, n)) return NULL;
+/* room for one more group of n parameters with per entries each; the counts
+ * are not changed, so a failure leaves the optimizer as it was */
+static bool grow(tg_optimizer *o, int n, size_t per) {
+  size_t n_state = o->n_state + (size_t)n * per;
+  tg_tensor **params = realloc(o->params, ((size_t)o->n + (size_t)n + 1) * sizeof *params);
+  if (params) o->params = params;
+  tg_tensor **state = realloc(o->state, (n_state + 1) * sizeof *state);
+  if (state) o->state = state;
+  char(*names)[OPTIM_NAME_LEN] = realloc(o->names, (n_state + 1) * sizeof *names);
+  if (names) o->names = names;
+  optim_group *groups = realloc(o->groups, ((size_t)o->n_groups + 1) * sizeof *groups);
+  if (groups) o->groups = groups;
+  return params && state && names && groups;
+}
+
+static int add_group(tg_optimizer *o, const char *op, tg_tensor **params, int n,
+                     const optim_opts *opts) {
+  optim_layout lay = {0};
+  if (!o->kind->setup(op, opts, &lay) || !check_params(o, op, params, n)) return -1;
+  if (o->n > INT_MAX - n) {
+    tg_error("%s: more than %d parameters", op, INT_MAX);
+    return -1;
+  }
+  if (!grow(o, n, 1 + (size_t)lay.n_bufs)) {
+    tg_error("%s: out of memory for %d parameters", op, n);
+    return -1;
+  }
+  optim_group *g = &o->groups[o->n_groups];
+  *g = (optim_group){.lr = lay.lr, .maximize = lay.maximize, .opts = *opts, .first = o->n,
+                     .n = n, .n_bufs = lay.n_bufs, .first_entry = o->n_state};
+  if (n > 0) memcpy(o->params + o->n, params, (size_t)n * sizeof *params);
+  if (alloc_state(o, g, &lay) != 0) return -1; /* alloc_state left the pool's message */
+  o->n += n;
+  o->n_state += (size_t)n * (1 + (size_t)lay.n_bufs);
+  o->n_groups++;
+  return 0;
+}
+
+tg_optimizer *optim_create(const optim_kind *kind, tg_tensor **params, int n,
+                           const optim_opts *opts) {
   tg_optimizer *o = calloc(1, sizeof *o);
-  if (!o) goto oom;
-  o->n = n;
-  o->n_bufs = lay->n_bufs;
-  size_t n_state = (size_t)n * entries_per_param(o);
-  o->params = malloc((size_t)n * sizeof *o->params);
-  o->state = calloc(n_state, sizeof *o->state);
-  o->names = calloc(n_state, sizeof *o->names);
-  if (!o->params || !o->state || !o->names) goto oom;
-  memcpy(o->params, params, (size_t)n * sizeof *params);
-  if (alloc_state(o, lay) != 0) {
-    tg_optim_free(o); /* alloc_state left the pool's message */
+  if (!o) {
+    tg_error("%s: out of memory", kind->op);
+    return NULL;
+  }
+  o->kind = kind;
+  if (add_group(o, kind->op, params, n, opts) != 0) {
+    tg_optim_free(o);
     return NULL;
   }
   return o;
-oom:
-  tg_optim_free(o);
-  tg_error("%s: out of memory for %d parameters", op, n);
-  return NULL;
+}
+
+int optim_add_group(tg_optimizer *opt, const char *opts_type, const char *op,
+                    tg_tensor **params, int n, const optim_opts *opts) {
+  if (!opt) {
+    tg_error("%s: optimizer is NULL", op);
+    return -1;
+  }
+  if (strcmp(opt->kind->opts_type, opts_type) != 0) {
+    tg_error("%s: the optimizer is %s, whose groups take %s, not %s", op, opt->kind->name,
+             opt->kind->opts_type, opts_type);
+    return -1;
+  }
+  return add_group(opt, op, params, n, opts);
 }
 
 /* --------------------------------------------------------------- step */
@@ -157,12 +220,12 @@ static bool check_step_param(const tg_optimizer *o, int i) {
 /* The step count advances only for parameters that have a gradient, so a
  * parameter that sat out some steps gets its own bias correction, as in
  * PyTorch. */
-static int step_param(const tg_optimizer *o, int i) {
+static int step_param(const tg_optimizer *o, const optim_group *g, int i) {
   tg_tensor *p = o->params[i];
   /* maximize: every torch 1.13 algorithm negates the gradient before
    * anything else, so the update runs on a negated copy (p->grad stays) */
   void *neg = NULL;
-  if (o->maximize) {
+  if (g->maximize) {
     size_t es = p->dtype == TG_FLOAT64 ? sizeof(double) : sizeof(float);
     neg = malloc(p->numel * es + 1);
     if (!neg) {
@@ -176,17 +239,16 @@ static int step_param(const tg_optimizer *o, int i) {
       for (size_t k = 0; k < p->numel; k++)
         ((float *)neg)[k] = -((const float *)tg_ptr(p->grad))[k];
   }
-  tg_tensor *step = state_tensor(o, i, 0);
-  double *count = (double *)tg_ptr(step);
+  double *count = (double *)tg_ptr(state_tensor(o, g, i, 0));
   *count += 1;
   optim_slot s = {.p = tg_ptr(p), .g = neg ? neg : tg_ptr(p->grad), .n = p->numel, .dt = p->dtype,
                   .step = *count};
-  for (int k = 0; k < o->n_bufs; k++) s.buf[k] = tg_ptr(state_tensor(o, i, 1 + k));
-  o->update(o, &s);
+  for (int k = 0; k < g->n_bufs; k++) s.buf[k] = tg_ptr(state_tensor(o, g, i, 1 + k));
+  o->kind->update(g, &s);
   free(neg);
   /* in-place writes: a graph that saved the old values must notice */
   p->storage->version++;
-  for (int k = 0; k <= o->n_bufs; k++) state_tensor(o, i, k)->storage->version++;
+  for (int k = 0; k <= g->n_bufs; k++) state_tensor(o, g, i, k)->storage->version++;
   return 0;
 }
 
@@ -197,8 +259,11 @@ int tg_optim_step(tg_optimizer *opt) {
   }
   for (int i = 0; i < opt->n; i++)
     if (!check_step_param(opt, i)) return -1;
-  for (int i = 0; i < opt->n; i++)
-    if (opt->params[i]->grad && step_param(opt, i) != 0) return -1;
+  for (int gi = 0; gi < opt->n_groups; gi++) {
+    const optim_group *g = &opt->groups[gi];
+    for (int i = g->first; i < g->first + g->n; i++)
+      if (opt->params[i]->grad && step_param(opt, g, i) != 0) return -1;
+  }
   return 0;
 }
 
@@ -214,27 +279,9 @@ int tg_optim_zero_grad(tg_optimizer *opt) {
 
 /* --------------------------------------------------------- properties */
 
-double tg_optim_get_lr(const tg_optimizer *opt) {
-  if (!opt) {
-    tg_error("optim_get_lr: optimizer is NULL");
-    return NAN;
-  }
-  return opt->lr;
-}
-
-int tg_optim_set_lr(tg_optimizer *opt, double lr) {
-  if (!opt) {
-    tg_error("optim_set_lr: optimizer is NULL");
-    return -1;
-  }
-  if (!optim_check_nonneg("optim_set_lr", "learning rate", lr)) return -1;
-  opt->lr = lr;
-  return 0;
-}
-
 const char *tg_optim_name(const tg_optimizer *opt) {
   if (!opt) tg_error("optim_name: optimizer is NULL");
-  return opt ? opt->name : NULL;
+  return opt ? opt->kind->name : NULL;
 }
 
 int tg_optim_num_params(const tg_optimizer *opt) {
@@ -244,13 +291,11 @@ int tg_optim_num_params(const tg_optimizer *opt) {
 
 void tg_optim_free(tg_optimizer *opt) {
   if (!opt) return;
-  if (opt->state) {
-    size_t n_state = (size_t)opt->n * entries_per_param(opt);
-    for (size_t e = 0; e < n_state; e++) tg_free(opt->state[e]);
-  }
+  for (size_t e = 0; e < opt->n_state; e++) tg_free(opt->state[e]);
   free(opt->state);
   free(opt->names);
   free(opt->params);
+  free(opt->groups);
   free(opt);
 }
 
@@ -258,7 +303,7 @@ void tg_optim_free(tg_optimizer *opt) {
 
 size_t tg_optim_state_count(const tg_optimizer *opt) {
   if (!opt) tg_error("optim_state_count: optimizer is NULL");
-  return opt ? (size_t)opt->n * entries_per_param(opt) : 0;
+  return opt ? opt->n_state : 0;
 }
 
 tg_tensor *tg_optim_state_at(const tg_optimizer *opt, size_t i, const char **name) {
@@ -266,9 +311,8 @@ tg_tensor *tg_optim_state_at(const tg_optimizer *opt, size_t i, const char **nam
     tg_error("optim_state_at: optimizer is NULL");
     return NULL;
   }
-  size_t count = tg_optim_state_count(opt);
-  if (i >= count) {
-    tg_error("optim_state_at: entry %zu out of range for %zu entries", i, count);
+  if (i >= opt->n_state) {
+    tg_error("optim_state_at: entry %zu out of range for %zu entries", i, opt->n_state);
     return NULL;
   }
   if (name) *name = opt->names[i];
@@ -276,8 +320,7 @@ tg_tensor *tg_optim_state_at(const tg_optimizer *opt, size_t i, const char **nam
 }
 
 static long find_entry(const tg_optimizer *opt, const char *name) {
-  size_t count = tg_optim_state_count(opt);
-  for (size_t e = 0; e < count; e++)
+  for (size_t e = 0; e < opt->n_state; e++)
     if (strcmp(opt->names[e], name) == 0) return (long)e;
   return -1;
 }
@@ -289,7 +332,7 @@ tg_tensor *tg_optim_state_find(const tg_optimizer *opt, const char *name) {
   }
   long e = find_entry(opt, name);
   if (e < 0) {
-    tg_error("optim_state_find: %s has no state entry \"%s\"", opt->name, name);
+    tg_error("optim_state_find: %s has no state entry \"%s\"", opt->kind->name, name);
     return NULL;
   }
   return opt->state[e];

@@ -7,6 +7,7 @@
  *   without:           p = p - lr*g/avg
  * Arithmetic is in double for both dtypes. */
 #include <math.h>
+#include <stddef.h>
 
 #include "optim_internal.h"
 
@@ -67,9 +68,9 @@ static void rms_f32(const rms_coef *c, size_t n, float *restrict p, const float 
   }
 }
 
-static void rms_update(const tg_optimizer *opt, const optim_slot *s) {
-  const tg_rmsprop_opts *h = &opt->opts.rmsprop;
-  rms_coef c = {.lr = opt->lr, .alpha = h->alpha, .eps = h->eps, .wd = h->weight_decay,
+static void rms_update(const optim_group *grp, const optim_slot *s) {
+  const tg_rmsprop_opts *h = &grp->opts.rmsprop;
+  rms_coef c = {.lr = grp->lr, .alpha = h->alpha, .eps = h->eps, .wd = h->weight_decay,
                 .mu = h->momentum, .momentum = h->momentum > 0, .centered = h->centered};
   int k = 1;
   rms_bufs b = {.sq = s->buf[0]};
@@ -83,25 +84,29 @@ tg_rmsprop_opts tg_rmsprop_defaults(void) {
   return (tg_rmsprop_opts){.lr = 1e-2, .alpha = 0.99, .eps = 1e-8};
 }
 
-static bool rms_check(const tg_rmsprop_opts *o) {
-  return optim_check_nonneg("rmsprop", "learning rate", o->lr) &&
-         optim_check_nonneg("rmsprop", "eps", o->eps) &&
-         optim_check_nonneg("rmsprop", "momentum", o->momentum) &&
-         optim_check_nonneg("rmsprop", "weight_decay", o->weight_decay) &&
-         optim_check_nonneg("rmsprop", "alpha", o->alpha);
+static bool rms_setup(const char *op, const optim_opts *opts, optim_layout *lay) {
+  const tg_rmsprop_opts *o = &opts->rmsprop;
+  if (!optim_check_nonneg(op, "learning rate", o->lr) || !optim_check_nonneg(op, "eps", o->eps) ||
+      !optim_check_nonneg(op, "momentum", o->momentum) ||
+      !optim_check_nonneg(op, "weight_decay", o->weight_decay) ||
+      !optim_check_nonneg(op, "alpha", o->alpha))
+    return false;
+  *lay = (optim_layout){.lr = o->lr, .maximize = o->maximize, .n_bufs = 1,
+                        .buf_names = {"square_avg"}};
+  if (o->momentum > 0) lay->buf_names[lay->n_bufs++] = "momentum_buffer";
+  if (o->centered) lay->buf_names[lay->n_bufs++] = "grad_avg";
+  return true;
 }
 
+static const optim_kind rmsprop_kind = {
+    .name = "RMSprop", .op = "rmsprop", .opts_type = "tg_rmsprop_opts", .update = rms_update,
+    .setup = rms_setup, .wd_offset = offsetof(optim_opts, rmsprop.weight_decay)};
+
 tg_optimizer *tg_rmsprop_new(tg_tensor **params, int n, tg_rmsprop_opts o) {
-  if (!rms_check(&o)) return NULL;
-  optim_layout lay = {.n_bufs = 1, .buf_names = {"square_avg"}};
-  if (o.momentum > 0) lay.buf_names[lay.n_bufs++] = "momentum_buffer";
-  if (o.centered) lay.buf_names[lay.n_bufs++] = "grad_avg";
-  tg_optimizer *opt = optim_create("rmsprop", params, n, &lay);
-  if (!opt) return NULL;
-  opt->name = "RMSprop";
-  opt->update = rms_update;
-  opt->lr = o.lr;
-  opt->maximize = o.maximize;
-  opt->opts.rmsprop = o;
-  return opt;
+  return optim_create(&rmsprop_kind, params, n, &(optim_opts){.rmsprop = o});
+}
+
+int tg_rmsprop_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_rmsprop_opts o) {
+  return optim_add_group(opt, rmsprop_kind.opts_type, "rmsprop_add_param_group", params, n,
+                         &(optim_opts){.rmsprop = o});
 }

@@ -6,6 +6,8 @@
  *   d = nesterov ? d + mu*buf : buf        (only with momentum)
  *   p = p - lr*d
  * float64 parameters in double, float32 in float (as PyTorch). */
+#include <stddef.h>
+
 #include "optim_internal.h"
 
 typedef struct sgd_coef {
@@ -52,9 +54,9 @@ static void sgd_f32(const sgd_coef *c, size_t n, float *restrict p, const float 
   }
 }
 
-static void sgd_update(const tg_optimizer *opt, const optim_slot *s) {
-  const tg_sgd_opts *h = &opt->opts.sgd;
-  sgd_coef c = {.lr = opt->lr, .wd = h->weight_decay, .mu = h->momentum,
+static void sgd_update(const optim_group *grp, const optim_slot *s) {
+  const tg_sgd_opts *h = &grp->opts.sgd;
+  sgd_coef c = {.lr = grp->lr, .wd = h->weight_decay, .mu = h->momentum,
                 .keep = 1 - h->dampening, .momentum = h->momentum != 0,
                 .nesterov = h->nesterov, .first = s->step == 1};
   if (s->dt == TG_FLOAT64) sgd_f64(&c, s->n, s->p, s->g, s->buf[0]);
@@ -63,29 +65,32 @@ static void sgd_update(const tg_optimizer *opt, const optim_slot *s) {
 
 tg_sgd_opts tg_sgd_defaults(void) { return (tg_sgd_opts){.lr = 1e-3}; }
 
-static bool sgd_check(const tg_sgd_opts *o) {
-  if (!optim_check_nonneg("sgd", "learning rate", o->lr) ||
-      !optim_check_nonneg("sgd", "momentum", o->momentum) ||
-      !optim_check_nonneg("sgd", "dampening", o->dampening) ||
-      !optim_check_nonneg("sgd", "weight_decay", o->weight_decay))
+static bool sgd_setup(const char *op, const optim_opts *opts, optim_layout *lay) {
+  const tg_sgd_opts *o = &opts->sgd;
+  if (!optim_check_nonneg(op, "learning rate", o->lr) ||
+      !optim_check_nonneg(op, "momentum", o->momentum) ||
+      !optim_check_nonneg(op, "dampening", o->dampening) ||
+      !optim_check_nonneg(op, "weight_decay", o->weight_decay))
     return false;
   if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
-    tg_error("sgd: nesterov momentum requires a momentum > 0 and zero dampening "
-             "(got momentum %g, dampening %g)", o->momentum, o->dampening);
+    tg_error("%s: nesterov momentum requires a momentum > 0 and zero dampening "
+             "(got momentum %g, dampening %g)", op, o->momentum, o->dampening);
     return false;
   }
+  *lay = (optim_layout){.lr = o->lr, .maximize = o->maximize, .n_bufs = o->momentum != 0,
+                        .buf_names = {"momentum_buffer"}};
   return true;
 }
 
+static const optim_kind sgd_kind = {.name = "SGD", .op = "sgd", .opts_type = "tg_sgd_opts",
+                                    .update = sgd_update, .setup = sgd_setup,
+                                    .wd_offset = offsetof(optim_opts, sgd.weight_decay)};
+
 tg_optimizer *tg_sgd_new(tg_tensor **params, int n, tg_sgd_opts o) {
-  if (!sgd_check(&o)) return NULL;
-  optim_layout lay = {.n_bufs = o.momentum != 0, .buf_names = {"momentum_buffer"}};
-  tg_optimizer *opt = optim_create("sgd", params, n, &lay);
-  if (!opt) return NULL;
-  opt->name = "SGD";
-  opt->update = sgd_update;
-  opt->lr = o.lr;
-  opt->maximize = o.maximize;
-  opt->opts.sgd = o;
-  return opt;
+  return optim_create(&sgd_kind, params, n, &(optim_opts){.sgd = o});
+}
+
+int tg_sgd_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_sgd_opts o) {
+  return optim_add_group(opt, sgd_kind.opts_type, "sgd_add_param_group", params, n,
+                         &(optim_opts){.sgd = o});
 }

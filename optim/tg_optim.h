@@ -18,6 +18,17 @@
  *   }
  *   tg_optim_free(opt);
  *
+ * Parameter groups, as torch's param_groups: the constructor makes group 0
+ * from its options, and tg_X_add_param_group adds another group of
+ * parameters with its own full option struct (optimizer.add_param_group).
+ * The options are checked as the constructor checks them, a parameter may
+ * be in only one group, and the new parameters' state is allocated then.
+ * Parameters are numbered across groups in order (state names, step errors,
+ * tg_optim_num_params), as torch's state_dict numbers them.
+ *
+ *   tg_optimizer *opt = tg_sgd_new(body, n_body, (tg_sgd_opts){.lr = 0.1, .momentum = 0.9});
+ *   tg_sgd_add_param_group(opt, head, n_head, (tg_sgd_opts){.lr = 0.01});
+ *
  * Errors follow the library's model: constructors return NULL and int
  * functions -1, with a message in tg_last_error(). */
 #ifndef TG_OPTIM_H
@@ -45,6 +56,10 @@ typedef struct tg_sgd_opts {
 /* lr 1e-3 (torch >= 2.2's default; 1.13 had none), everything else 0 */
 tg_sgd_opts tg_sgd_defaults(void);
 tg_optimizer *tg_sgd_new(tg_tensor **params, int n, tg_sgd_opts o);
+/* another group of n parameters (n >= 0; params unread when 0) with its own
+ * options; 0, or -1 with the optimizer unchanged. Each adder takes the
+ * optimizer's own options type and refuses another optimizer's. */
+int tg_sgd_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_sgd_opts o);
 
 /* ---- Adam and AdamW. Adam adds weight_decay*p to the gradient; AdamW
  * decays the parameter itself first (p *= 1 - lr*weight_decay). amsgrad keeps
@@ -61,6 +76,8 @@ tg_adam_opts tg_adam_defaults(void);  /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 
 tg_adam_opts tg_adamw_defaults(void); /* the same with weight_decay 1e-2 */
 tg_optimizer *tg_adam_new(tg_tensor **params, int n, tg_adam_opts o);
 tg_optimizer *tg_adamw_new(tg_tensor **params, int n, tg_adam_opts o);
+/* for Adam and AdamW (whose groups keep the decoupled decay) */
+int tg_adam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adam_opts o);
 
 /* ---- RMSprop: square_avg = alpha*square_avg + (1-alpha)*g^2; centered
  * subtracts the square of the running mean of g from it. */
@@ -75,6 +92,7 @@ typedef struct tg_rmsprop_opts {
 } tg_rmsprop_opts;
 tg_rmsprop_opts tg_rmsprop_defaults(void); /* lr 1e-2, alpha .99, eps 1e-8, rest 0 */
 tg_optimizer *tg_rmsprop_new(tg_tensor **params, int n, tg_rmsprop_opts o);
+int tg_rmsprop_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_rmsprop_opts o);
 
 /* ---- Adagrad: sum += g^2; p -= lr/(1+(step-1)*lr_decay) * g/(sqrt(sum)+eps) */
 typedef struct tg_adagrad_opts {
@@ -87,6 +105,8 @@ typedef struct tg_adagrad_opts {
 } tg_adagrad_opts;
 tg_adagrad_opts tg_adagrad_defaults(void); /* lr 1e-2, eps 1e-10, rest 0 */
 tg_optimizer *tg_adagrad_new(tg_tensor **params, int n, tg_adagrad_opts o);
+/* the group's sum starts at its own initial_accumulator_value */
+int tg_adagrad_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adagrad_opts o);
 
 /* ---- Adamax (optim/adam_variants.c): m = b1*m + (1-b1)*g;
  * u = max(b2*u, |g|+eps); p -= lr/(1-b1^t) * m/u. State exp_avg, exp_inf. */
@@ -99,6 +119,7 @@ typedef struct tg_adamax_opts {
 } tg_adamax_opts;
 tg_adamax_opts tg_adamax_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0 */
 tg_optimizer *tg_adamax_new(tg_tensor **params, int n, tg_adamax_opts o);
+int tg_adamax_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adamax_opts o);
 
 /* ---- NAdam (optim/adam_variants.c), torch 1.13: mu_t = b1*(1 - .5*.96^(t*psi));
  * mu_product *= mu_t; m, v as Adam; d = sqrt(v/(1-b2^t)) + eps;
@@ -113,6 +134,7 @@ typedef struct tg_nadam_opts {
 } tg_nadam_opts;
 tg_nadam_opts tg_nadam_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0, psi 4e-3 */
 tg_optimizer *tg_nadam_new(tg_tensor **params, int n, tg_nadam_opts o);
+int tg_nadam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_nadam_opts o);
 
 /* ---- RAdam (optim/adam_variants.c), torch 1.13: m, v as Adam;
  * rho_inf = 2/(1-b2) - 1, rho_t = rho_inf - 2t*b2^t/(1-b2^t); while rho_t <= 5
@@ -127,6 +149,7 @@ typedef struct tg_radam_opts {
 } tg_radam_opts;
 tg_radam_opts tg_radam_defaults(void); /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 */
 tg_optimizer *tg_radam_new(tg_tensor **params, int n, tg_radam_opts o);
+int tg_radam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_radam_opts o);
 
 /* ---- Adadelta (optim/adadelta.c): v = rho*v + (1-rho)*g^2;
  * delta = sqrt(acc+eps)/sqrt(v+eps)*g; acc = rho*acc + (1-rho)*delta^2;
@@ -140,6 +163,8 @@ typedef struct tg_adadelta_opts {
 } tg_adadelta_opts;
 tg_adadelta_opts tg_adadelta_defaults(void); /* lr 1, rho .9, eps 1e-6, wd 0 */
 tg_optimizer *tg_adadelta_new(tg_tensor **params, int n, tg_adadelta_opts o);
+int tg_adadelta_add_param_group(tg_optimizer *opt, tg_tensor **params, int n,
+                                tg_adadelta_opts o);
 
 /* ---- every optimizer */
 /* One update of every parameter that has a .grad, in place; bumps each
@@ -149,15 +174,27 @@ tg_optimizer *tg_adadelta_new(tg_tensor **params, int n, tg_adadelta_opts o);
 int tg_optim_step(tg_optimizer *opt);
 /* zero each .grad in place, keeping the buffers (set_to_none=False) */
 int tg_optim_zero_grad(tg_optimizer *opt);
-double tg_optim_get_lr(const tg_optimizer *opt); /* NaN and an error for NULL */
-int tg_optim_set_lr(tg_optimizer *opt, double lr); /* lr >= 0 */
+/* group 0's lr; NaN and an error for NULL */
+double tg_optim_get_lr(const tg_optimizer *opt);
+/* every group's lr (lr >= 0), as `for g in opt.param_groups: g['lr'] = lr` */
+int tg_optim_set_lr(tg_optimizer *opt, double lr);
+/* ---- parameter groups, numbered from 0 in the order they were added; a bad
+ * group index is an error (-1, or NaN for the getters) */
+int tg_optim_num_groups(const tg_optimizer *opt);
+int tg_optim_group_num_params(const tg_optimizer *opt, int g);
+double tg_optim_get_group_lr(const tg_optimizer *opt, int g);
+int tg_optim_set_group_lr(tg_optimizer *opt, int g, double lr); /* lr >= 0 */
+/* group g's weight_decay (each optimizer's own meaning: AdamW's decoupled) */
+double tg_optim_get_group_weight_decay(const tg_optimizer *opt, int g);
+int tg_optim_set_group_weight_decay(tg_optimizer *opt, int g, double wd); /* wd >= 0 */
 const char *tg_optim_name(const tg_optimizer *opt); /* "SGD", "Adam", ... */
-int tg_optim_num_params(const tg_optimizer *opt); /* -1 and an error for NULL */
+/* over all groups; -1 and an error for NULL */
+int tg_optim_num_params(const tg_optimizer *opt);
 /* frees the state tensors, not the parameters */
 void tg_optim_free(tg_optimizer *opt);
 
 /* ---- state, for checkpoints. Named entries in a fixed order, per
- * parameter i: "i.step" (float64 0-d, the number of steps that parameter has
+ * parameter i (numbered across groups): "i.step" (float64 0-d, the number of steps that parameter has
  * taken) and then the optimizer's buffers, shaped and typed as the parameter:
  *   SGD      i.momentum_buffer (momentum > 0)
  *   Adam(W)  i.exp_avg, i.exp_avg_sq, i.max_exp_avg_sq (amsgrad)
@@ -165,6 +202,8 @@ void tg_optim_free(tg_optimizer *opt);
  *   Adagrad  i.sum
  *   NAdam    i.mu_product (0-d float32), i.exp_avg, i.exp_avg_sq
  *   RAdam    i.exp_avg, i.exp_avg_sq
+ * A group's own options decide its buffers (an SGD group without momentum
+ * has no momentum_buffer even when another group has one).
  * (SGD keeps a step count too: PyTorch's "buffer is None" before the first
  * step is "i.step" == 0 here.) The tensors are the optimizer's own: read
  * them, and write them through tg_optim_state_load. */
@@ -191,9 +230,11 @@ int tg_clip_grad_value(tg_tensor **params, int n, double clip);
  *   StepLR             base * gamma^floor(e/step_size)
  *   ExponentialLR      base * gamma^e
  *   CosineAnnealingLR  eta_min + (base-eta_min)*(1+cos(pi*e/t_max))/2
- * base is the optimizer's lr when the scheduler is made. Making one starts at
- * epoch 0 and sets the lr for it; each tg_scheduler_step moves to the next
- * epoch and sets the optimizer's lr. A scheduler borrows its optimizer: free
+ * per parameter group, base being that group's lr when the scheduler is made
+ * (torch's base_lrs; eta_min is shared). Making one starts at epoch 0 and
+ * sets every group's lr for it; each tg_scheduler_step moves to the next
+ * epoch and sets them again. A group added after the scheduler was made
+ * keeps its lr (it has no base): add the groups first.  A scheduler borrows its optimizer: free
  * the scheduler first. To resume, make the optimizer with its original lr, a
  * scheduler, and tg_scheduler_set_epoch. */
 typedef struct tg_lr_scheduler tg_lr_scheduler;
@@ -203,7 +244,7 @@ tg_lr_scheduler *tg_cosine_annealing_lr_new(tg_optimizer *opt, long t_max, doubl
 int tg_scheduler_step(tg_lr_scheduler *s);
 int tg_scheduler_set_epoch(tg_lr_scheduler *s, long epoch); /* epoch >= 0 */
 long tg_scheduler_get_epoch(const tg_lr_scheduler *s); /* -1 and an error for NULL */
-/* the schedule's lr at any epoch >= 0, without touching the optimizer */
+/* group 0's lr at any epoch >= 0, without touching the optimizer */
 double tg_scheduler_lr_at(const tg_lr_scheduler *s, long epoch);
 void tg_scheduler_free(tg_lr_scheduler *s);
 

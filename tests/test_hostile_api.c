@@ -1005,6 +1005,51 @@ static void test_null_optim_api(void **state) {
   N_PTR(tg_nadam_new, 1, tg_nadam_new(nul2, 2, tg_nadam_defaults()), "nadam", "NULL");
   N_PTR(tg_radam_new, 1, tg_radam_new(NULL, 1, tg_radam_defaults()), "radam", "NULL");
   N_PTR(tg_radam_new, 1, tg_radam_new(nul2, 2, tg_radam_defaults()), "radam", "NULL");
+  {
+    /* each adder on an optimizer of its own kind, so that NULL params is what fails */
+    int np = (int)fx.n_params;
+    tg_tensor *nul1[1] = {NULL};
+    tg_optimizer *o[8] = {
+        tg_sgd_new(fx.params, np, tg_sgd_defaults()),         tg_adamw_new(fx.params, np, tg_adamw_defaults()),
+        tg_rmsprop_new(fx.params, np, tg_rmsprop_defaults()), tg_adagrad_new(fx.params, np, tg_adagrad_defaults()),
+        tg_adamax_new(fx.params, np, tg_adamax_defaults()),   tg_adadelta_new(fx.params, np, tg_adadelta_defaults()),
+        tg_nadam_new(fx.params, np, tg_nadam_defaults()),     tg_radam_new(fx.params, np, tg_radam_defaults())};
+    for (int k = 0; k < 8; k++) assert_non_null(o[k]);
+#define ADDER_ROWS(fn, k, defaults, op)                                                       \
+  N_INT(fn, 1, fn(NULL, fx.params, np, defaults), op, "optimizer is NULL");                    \
+  N_INT(fn, 2, fn(o[k], NULL, 1, defaults), op, "params is NULL");                             \
+  N_INT(fn, 2, fn(o[k], nul1, 1, defaults), op, "params[0] is NULL");                          \
+  N_INT(fn, 1, fn(o[k], fx.params, np, defaults), op, "more than one parameter group");        \
+  N_OK(fn, 2, assert_int_equal(fn(o[k], NULL, 0, defaults), 0)) /* an empty group, as torch */
+    ADDER_ROWS(tg_sgd_add_param_group, 0, tg_sgd_defaults(), "sgd_add_param_group");
+    ADDER_ROWS(tg_adam_add_param_group, 1, tg_adamw_defaults(), "adam_add_param_group");
+    ADDER_ROWS(tg_rmsprop_add_param_group, 2, tg_rmsprop_defaults(), "rmsprop_add_param_group");
+    ADDER_ROWS(tg_adagrad_add_param_group, 3, tg_adagrad_defaults(), "adagrad_add_param_group");
+    ADDER_ROWS(tg_adamax_add_param_group, 4, tg_adamax_defaults(), "adamax_add_param_group");
+    ADDER_ROWS(tg_adadelta_add_param_group, 5, tg_adadelta_defaults(), "adadelta_add_param_group");
+    ADDER_ROWS(tg_nadam_add_param_group, 6, tg_nadam_defaults(), "nadam_add_param_group");
+    ADDER_ROWS(tg_radam_add_param_group, 7, tg_radam_defaults(), "radam_add_param_group");
+#undef ADDER_ROWS
+    N_INT(tg_adam_add_param_group, 1, tg_adam_add_param_group(o[0], NULL, 0, tg_adam_defaults()),
+          "adam_add_param_group", "SGD", "tg_sgd_opts", "not tg_adam_opts");
+    for (int k = 0; k < 8; k++) {
+      assert_int_equal(tg_optim_num_groups(o[k]), 2);
+      tg_optim_free(o[k]);
+    }
+  }
+  N_INT(tg_optim_num_groups, 1, tg_optim_num_groups(NULL), "optim_num_groups", "NULL");
+  N_INT(tg_optim_group_num_params, 1, tg_optim_group_num_params(NULL, 0), "optim_group_num_params", "NULL");
+  N_INT(tg_optim_group_num_params, 1, tg_optim_group_num_params(opt, 1), "group 1 out of range for 1");
+  N_INT(tg_optim_group_num_params, 1, tg_optim_group_num_params(opt, -1), "group -1 out of range");
+  N_NAN(tg_optim_get_group_lr, 1, tg_optim_get_group_lr(NULL, 0), "optim_get_group_lr", "NULL");
+  N_NAN(tg_optim_get_group_lr, 1, tg_optim_get_group_lr(opt, 1), "optim_get_group_lr", "out of range");
+  N_INT(tg_optim_set_group_lr, 1, tg_optim_set_group_lr(NULL, 0, 0.1), "optim_set_group_lr", "NULL");
+  N_INT(tg_optim_set_group_lr, 1, tg_optim_set_group_lr(opt, 2, 0.1), "optim_set_group_lr", "out of range");
+  N_INT(tg_optim_set_group_lr, 1, tg_optim_set_group_lr(opt, 0, -1), "optim_set_group_lr", "must be >= 0");
+  N_NAN(tg_optim_get_group_weight_decay, 1, tg_optim_get_group_weight_decay(NULL, 0), "optim_get_group_weight_decay", "NULL");
+  N_NAN(tg_optim_get_group_weight_decay, 1, tg_optim_get_group_weight_decay(opt, 1), "out of range");
+  N_INT(tg_optim_set_group_weight_decay, 1, tg_optim_set_group_weight_decay(NULL, 0, 0), "optim_set_group_weight_decay", "NULL");
+  N_INT(tg_optim_set_group_weight_decay, 1, tg_optim_set_group_weight_decay(opt, 0, NAN), "weight_decay", "must be >= 0");
   N_INT(tg_optim_step, 1, tg_optim_step(NULL), "step", "NULL");
   N_INT(tg_optim_zero_grad, 1, tg_optim_zero_grad(NULL), "zero_grad", "NULL");
   N_NAN(tg_optim_get_lr, 1, tg_optim_get_lr(NULL), "get_lr", "NULL");
@@ -1341,7 +1386,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 393
+#define NULL_FUNCS_COVERED 407
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
