@@ -196,8 +196,8 @@ tg_tensor *tg_mv(tg_tensor *a, tg_tensor *v);  /* [n,k] @ [k] -> [n] */
 tg_tensor *tg_addmm(tg_tensor *input, tg_tensor *m1, tg_tensor *m2, double beta, double alpha); /* beta*input + alpha*m1@m2 */
 tg_tensor *tg_baddbmm(tg_tensor *input, tg_tensor *b1, tg_tensor *b2, double beta, double alpha); /* beta*input + alpha*bmm(b1, b2) */
 /* ---- einsum (ops/einsum.c): "ij,jk->ik" as PyTorch (implicit output: the
- * subscripts used once, in ASCII order; size-1 dims broadcast); no ellipsis,
- * no subscript repeated within one operand. Left to right, one batched
+ * ellipsis dims, then the subscripts used once in ASCII order; size-1 dims
+ * and "..." dims broadcast; "ii->i" a diagonal). Left to right, one batched
  * matmul per pair */
 tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands);
 

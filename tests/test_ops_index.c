@@ -382,71 +382,11 @@ static void test_index_put(void **state) {
              "broadcast");
 }
 
-/* --------------------------------------------------------------- einsum */
-
-static void assert_same(const tg_tensor *x, const tg_tensor *y) {
-  assert_non_null(x);
-  assert_non_null(y);
-  assert_int_equal(x->ndim, y->ndim);
-  for (int d = 0; d < x->ndim; d++) assert_int_equal(x->shape[d], y->shape[d]);
-  for (size_t i = 0; i < x->numel; i++) assert_close(tg_get_flat(x, i), tg_get_flat(y, i), 1e-12);
-}
-
-static tg_tensor *f_einsum3(tg_tensor **in, void *c) {
-  (void)c; /* the middle operand transposed, the last expanded from [1, 2] */
-  return tg_einsum("ij,kj,kl->li", 3, (tg_tensor *[]){in[0], tg_transpose(in[1], 0, 1), tg_expand(in[2], TG_SHAPE(4, 2))});
-}
-static tg_tensor *f_einsum_batch(tg_tensor **in, void *c) {
-  (void)c;
-  return tg_einsum("bij,bjk,b", 3, in);
-}
-
-static void test_einsum(void **state) {
-  (void)state;
-  tg_rng r;
-  tg_rng_seed(&r, 10);
-  tg_tensor *a = test_leaf(&r, TG_SHAPE(2, 3)), *b = test_leaf(&r, TG_SHAPE(3, 4)), *c = test_leaf(&r, TG_SHAPE(2, 3));
-  tg_tensor *u = test_leaf(&r, TG_SHAPE(2)), *w = test_leaf(&r, TG_SHAPE(3));
-  assert_same(tg_einsum("ij,jk->ik", 2, (tg_tensor *[]){a, b}), tg_matmul(a, b));
-  assert_same(tg_einsum(" ij , jk ", 2, (tg_tensor *[]){a, b}), tg_matmul(a, b)); /* implicit, spaces */
-  assert_same(tg_einsum("ij,ij->", 2, (tg_tensor *[]){a, c}), tg_sum(tg_mul(a, c)));
-  assert_same(tg_einsum("i,j->ij", 2, (tg_tensor *[]){u, w}), tg_outer(u, w));
-  assert_same(tg_einsum("ba", 1, &a), tg_transpose(a, 0, 1)); /* implicit output in ASCII order */
-  assert_same(tg_einsum("aB", 1, &a), tg_transpose(a, 0, 1)); /* upper case first */
-  assert_same(tg_einsum("ij->j", 1, &a), tg_sum_dims(a, 1, (const int[]){0}, false));
-  assert_same(tg_einsum("ij,j->i", 2, (tg_tensor *[]){a, w}), tg_mv(a, w));
-  /* a size-1 dim broadcasts: [2, 1] against [2, 3] */
-  tg_tensor *col = test_leaf(&r, TG_SHAPE(2, 1));
-  assert_same(tg_einsum("ij,ij->ij", 2, (tg_tensor *[]){col, c}), tg_mul(col, c));
-  tg_tensor *in[3] = {test_leaf(&r, TG_SHAPE(3, 2)), test_leaf(&r, TG_SHAPE(2, 4)), test_leaf(&r, TG_SHAPE(1, 2))};
-  tg_tensor *y = f_einsum3(in, NULL);
-  assert_same(y, tg_transpose(tg_matmul(tg_matmul(in[0], in[1]), tg_expand(in[2], TG_SHAPE(4, 2))), 0, 1));
-  assert_gradcheck(f_einsum3, 3, in, NULL);
-  assert_gradgradcheck(f_einsum3, 3, in, NULL);
-  tg_tensor *bin[3] = {test_leaf(&r, TG_SHAPE(2, 3, 2)), test_leaf(&r, TG_SHAPE(2, 2, 4)), test_leaf(&r, TG_SHAPE(2))};
-  assert_gradcheck(f_einsum_batch, 3, bin, NULL);
-  assert_gradgradcheck(f_einsum_batch, 3, bin, NULL);
-  assert_err(tg_einsum("ij,jk->ik", 2, (tg_tensor *[]){a, a}), "einsum", "does not broadcast");
-  assert_err(tg_einsum("ijk->i", 1, &a), "einsum", "more subscripts");
-  assert_err(tg_einsum("i->i", 1, &a), "einsum", "1 subscripts for operand 0");
-  assert_err(tg_einsum("ij,jk", 1, &a), "einsum", "more operands");
-  assert_err(tg_einsum("ij", 2, (tg_tensor *[]){a, b}), "einsum", "2 operands given");
-  assert_err(tg_einsum("ij->k", 1, &a), "einsum", "in no operand");
-  assert_err(tg_einsum("ij->ii", 1, &a), "einsum", "repeated");
-  assert_err(tg_einsum("i1", 1, &a), "einsum", "invalid subscript");
-  /* where PyTorch succeeds and tapegrad refuses (not implemented) */
-  assert_err(tg_einsum("...j->j", 1, &a), "einsum", "ellipsis");
-  assert_err(tg_einsum("ii->i", 1, (tg_tensor *[]){tg_zeros(TG_FLOAT64, TG_SHAPE(2, 2))}), "einsum", "diagonal");
-  assert_err(tg_einsum("ij,jk", 2, (tg_tensor *[]){a, tg_zeros(TG_FLOAT32, TG_SHAPE(3, 4))}), "einsum", "dtypes");
-  assert_err(tg_einsum("ij", 0, &a), "einsum", "operands");
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_products),   TG_TEST(test_beta_zero),      TG_TEST(test_product_errors),
       TG_TEST(test_movedim),    TG_TEST(test_take_along_dim), TG_TEST(test_index_fill),
       TG_TEST(test_scatter),    TG_TEST(test_index_put),
-      TG_TEST(test_einsum),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,27 +239,46 @@ op("index_put", index_put_gen,
    lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])))
 
 
+def einsum_operand(rng, letters, size, ell):
+    """subscripts and shape of one operand: a random subset of the letters in
+    random order, sometimes one repeated (a diagonal: both dims of one size),
+    size-1 dims that broadcast, and an ellipsis over a suffix of `ell`"""
+    s = rng.sample(letters, rng.randint(0, min(3, len(letters))))
+    if s and rng.random() < 0.25:
+        s.insert(rng.randint(0, len(s)), rng.choice(s))
+    one = {c: rng.random() < 0.15 for c in s}
+    sh = [1 if one[c] else size[c] for c in s]
+    if sh and rng.random() < 0.03:
+        sh[0] += 1  # disagrees (unless the others are 1)
+    subs = "".join(s)
+    if ell is not None and rng.random() < 0.6:
+        e = ell[len(ell) - rng.randint(0, len(ell)):]
+        e = [1 if rng.random() < 0.2 else d for d in e]
+        k = rng.randint(0, len(s))
+        subs = subs[:k] + "..." + subs[k:]
+        sh = sh[:k] + e + sh[k:]
+    return subs, sh
+
+
 def einsum_gen(rng):
-    """1-3 operands over a few letters (some upper case), each a random
-    subset in random order; explicit or implicit output; size-1 dims
-    broadcasting; sometimes sizes that disagree"""
+    """1-3 operands over a few letters (some upper case); diagonals,
+    ellipses (broadcasting, right-aligned), explicit or implicit output;
+    sometimes sizes that disagree and malformed equations"""
     letters = rng.sample("abcdijkXY", rng.randint(1, 5))
     size = {c: rng.randint(1, 3) for c in letters}
+    ell = rshape(rng, 0, 3, 1, 3) if rng.random() < 0.4 else None
+    if ell and rng.random() < 0.03:
+        ell[0] += 1  # a clash among the operands' ellipsis dims, unless one is 1
     n = rng.randint(1, 3)
-    subs, shapes = [], []
-    for _ in range(n):
-        s = rng.sample(letters, rng.randint(0, min(4, len(letters))))
-        sh = [size[c] for c in s]
-        if sh and rng.random() < 0.2:
-            sh[rng.randrange(len(sh))] = 1  # broadcasts
-        if sh and rng.random() < 0.03:
-            sh[0] += 1  # disagrees (unless the others are 1)
-        subs.append("".join(s))
-        shapes.append(sh)
+    ops = [einsum_operand(rng, letters, size, ell) for _ in range(n)]
+    subs = [o[0] for o in ops]
     eq = ",".join(subs)
-    used = sorted(set("".join(subs)))
+    used = sorted(set("".join(subs).replace(".", "")))
     if rng.random() < 0.7:
-        eq += "->" + "".join(rng.sample(used, rng.randint(0, len(used))))
+        out = rng.sample(used, rng.randint(0, len(used)))
+        if "..." in eq and rng.random() < 0.7 or rng.random() < 0.1:
+            out.insert(rng.randint(0, len(out)), "...")
+        eq += "->" + "".join(out)
     r = rng.random()
     if r < 0.02:
         eq = "z" + eq  # one subscript too many for operand 0
@@ -269,11 +288,13 @@ def einsum_gen(rng):
         eq = eq.split("->")[0] + "->" + used[0] * 2  # repeated in the output
     elif r < 0.07:
         eq = eq.split("->")[0] + ",a->"  # more operands named than given
+    elif r < 0.08:
+        eq = "..." + eq.replace("...", "..")  # a stray '.' or a second ellipsis
+    elif r < 0.09:
+        eq = eq.split("->")[0] + "->......"  # two ellipses in the output
     if not eq:
         eq = "->"  # the runner's string parameters cannot be empty
-    # not drawn (PyTorch accepts them, tapegrad refuses): ellipsis and a
-    # subscript repeated within one operand (a diagonal)
-    return [tensor(rng, sh) for sh in shapes], {"equation": eq, "n": n}
+    return [tensor(rng, o[1]) for o in ops], {"equation": eq, "n": n}
 
 
 op("einsum", einsum_gen, lambda x, p: torch.einsum(p["equation"], *x))
