@@ -11,14 +11,24 @@ bool ops_check_float(const char *op, const tg_tensor *t, int argno) {
   return true;
 }
 
-bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b) {
-  if (!ops_check_float(op, a, 1) || !ops_check_float(op, b, 2)) return false;
-  if (a->dtype != b->dtype) {
-    tg_error("%s: dtypes differ (%s and %s); convert one with tg_to_dtype", op,
-             tg_dtype_name(a->dtype), tg_dtype_name(b->dtype));
+bool ops_check_numeric(const char *op, const tg_tensor *t, int argno) {
+  if (!tg_tensor_ok(t, op, argno)) return false;
+  if (t->dtype == TG_BOOL) {
+    tg_error("%s: argument %d is bool; this op needs float32, float64 or int64", op, argno);
     return false;
   }
   return true;
+}
+
+bool ops_check_same_dtype(const char *op, const tg_tensor *a, const tg_tensor *b) {
+  if (a->dtype == b->dtype) return true;
+  tg_error("%s: dtypes differ (%s and %s); convert one with tg_to_dtype", op, tg_dtype_name(a->dtype),
+           tg_dtype_name(b->dtype));
+  return false;
+}
+
+bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b) {
+  return ops_check_float(op, a, 1) && ops_check_float(op, b, 2) && ops_check_same_dtype(op, a, b);
 }
 
 /* k over out and up to three inputs broadcast to out's shape */

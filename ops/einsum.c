@@ -1,14 +1,18 @@
-/* einsum as PyTorch's, without ellipsis and repeated subscripts within one
- * operand: operands combined left to right, each pair as one batched
- * matmul (permute + reshape to [batch, left, contracted] @ [batch,
- * contracted, right]); subscripts used nowhere later are summed out first.
+/* einsum as PyTorch's: a subscript repeated within one operand takes the
+ * diagonal first, the dims an ellipsis covers get subscripts of their own;
+ * operands are combined left to right, each pair as one batched matmul
+ * (permute + reshape to [batch, left, contracted] @ [batch, contracted,
+ * right]); subscripts used nowhere later are summed out first.
  * Every step is a differentiable op, so gradients of any order follow. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ops_internal.h"
 
-#define N_LETTERS 52
+/* labels: 52 letters, then ELL + k for the k-th dim an ellipsis covers */
+#define ELL 1
+#define N_LABELS (52 + TG_MAX_DIMS)
 
 typedef struct term {
   tg_tensor *t;
@@ -22,19 +26,23 @@ static int letter(char c) {
   return -1;
 }
 
+static int label(char c) {
+  return c >= ELL && c < ELL + TG_MAX_DIMS ? 52 + c - ELL : letter(c);
+}
+
 /* uses[l]: how many of terms[from..n) and the output have letter l */
 static void count_uses(const term *terms, int from, int n, const char *out, int *uses) {
-  memset(uses, 0, N_LETTERS * sizeof *uses);
+  memset(uses, 0, N_LABELS * sizeof *uses);
   for (int i = from; i < n; i++)
-    for (int k = 0; k < terms[i].n; k++) uses[letter(terms[i].s[k])]++;
-  for (const char *c = out; *c; c++) uses[letter(*c)]++;
+    for (int k = 0; k < terms[i].n; k++) uses[label(terms[i].s[k])]++;
+  for (const char *c = out; *c; c++) uses[label(*c)]++;
 }
 
 /* sum out the dims whose letter nothing else uses (uses counts this term too) */
 static void sum_unused(term *t, const int *uses) {
   int dims[TG_MAX_DIMS], nd = 0, keep = 0;
   for (int k = 0; k < t->n; k++) {
-    if (uses[letter(t->s[k])] == 1) dims[nd++] = k;
+    if (uses[label(t->s[k])] == 1) dims[nd++] = k;
     else t->s[keep++] = t->s[k];
   }
   if (nd) t->t = tg_sum_dims(t->t, nd, dims, false);
@@ -70,7 +78,7 @@ static term combine(const term *a, const term *b, const int *later) {
   for (int k = 0; k < a->n; k++) {
     char c = a->s[k];
     if (find(b, c) < 0) lo[nl++] = c;
-    else if (later[letter(c)]) bat[nb++] = c;
+    else if (later[label(c)]) bat[nb++] = c;
     else con[nc++] = c;
   }
   for (int k = 0; k < b->n; k++)
@@ -95,57 +103,113 @@ static term combine(const term *a, const term *b, const int *later) {
   return out;
 }
 
-/* the subscripts of each operand and of the output (implicit: the letters
- * used once, in ASCII order, as PyTorch); spaces are ignored */
-static bool parse(const char *eq, int n, tg_tensor **ops, term *terms, char *out) {
-  int i = 0, k = 0, count[128] = {0};
-  const char *c = eq;
+/* one operand's subscripts, '.' standing for its ellipsis; n counts letters */
+typedef struct raw {
+  char s[TG_MAX_DIMS + 2];
+  int n;
+  bool ell;
+} raw;
+
+/* "..." at *c (the first '.'): taken once per operand i or (i < 0) the output */
+static bool ellipsis(const char **c, bool *seen, int i) {
+  char who[24] = "the output";
+  if (i >= 0) snprintf(who, sizeof who, "operand %d", i);
+  if ((*c)[1] != '.' || (*c)[2] != '.') {
+    tg_error("einsum: found '.' for %s that is not part of any ellipsis", who);
+    return false;
+  }
+  if (*seen) {
+    tg_error("einsum: found '.' for %s for which an ellipsis was already found", who);
+    return false;
+  }
+  *seen = true;
+  *c += 2;
+  return true;
+}
+
+/* the operands' subscripts up to "->" or the end, checked against ranks */
+static const char *parse_inputs(const char *c, int n, tg_tensor **ops, raw *r) {
+  int i = 0, len = 0;
   for (; *c && !(c[0] == '-' && c[1] == '>'); c++) {
     if (*c == ' ') continue;
     if (*c == ',') {
       if (++i >= n) {
-        tg_error("einsum: the equation names more operands than the %d given", n);
-        return false;
+        tg_error("einsum: fewer operands were provided (%d) than specified in the equation", n);
+        return NULL;
       }
-      k = 0;
+      len = 0;
       continue;
     }
     if (*c == '.') {
-      tg_error("einsum: ellipsis ('...') is not supported");
-      return false;
+      if (!ellipsis(&c, &r[i].ell, i)) return NULL;
+    } else if (letter(*c) < 0) {
+      tg_error("einsum: invalid subscript '%c' for operand %d (letters a-z, A-Z)", *c, i);
+      return NULL;
+    } else {
+      r[i].n++;
     }
-    if (letter(*c) < 0) {
-      tg_error("einsum: invalid subscript '%c' (letters a-z, A-Z)", *c);
-      return false;
-    }
-    if (k >= ops[i]->ndim) {
+    if (len > TG_MAX_DIMS || r[i].n > ops[i]->ndim) {
       tg_error("einsum: more subscripts than the %d dims of operand %d", ops[i]->ndim, i);
-      return false;
+      return NULL;
     }
-    if (find(&terms[i], *c) >= 0) {
-      tg_error("einsum: subscript %c repeated in operand %d (diagonals are not supported)", *c, i);
-      return false;
-    }
-    terms[i].s[k++] = *c;
-    terms[i].n = k;
-    count[(int)*c]++;
+    r[i].s[len++] = *c;
   }
   if (i != n - 1) {
-    tg_error("einsum: %d operands given, the equation names %d", n, i + 1);
-    return false;
+    tg_error("einsum: more operands were provided (%d) than specified in the equation (%d)", n, i + 1);
+    return NULL;
   }
   for (int j = 0; j < n; j++)
-    if (terms[j].n != ops[j]->ndim) {
-      tg_error("einsum: %d subscripts for operand %d, which has %d dims", terms[j].n, j, ops[j]->ndim);
-      return false;
+    if (!r[j].ell && r[j].n != ops[j]->ndim) {
+      tg_error("einsum: %d subscripts for operand %d, which has %d dims, and no ellipsis was given",
+               r[j].n, j, ops[j]->ndim);
+      return NULL;
     }
+  return c;
+}
+
+/* labels of each operand and of the output: letters, and for the dims an
+ * ellipsis covers the labels ELL + k, right-aligned over all operands so
+ * that they broadcast as PyTorch's. Implicit output: the ellipsis dims,
+ * then the letters used once in ASCII order; spaces are ignored */
+static bool parse(const char *eq, int n, tg_tensor **ops, term *terms, char *out) {
+  raw r[64];
+  memset(r, 0, (size_t)n * sizeof *r);
+  const char *c = parse_inputs(eq, n, ops, r);
+  if (!c) return false;
+  int count[128] = {0}, n_ell = 0;
+  for (int i = 0; i < n; i++)
+    if (r[i].ell && ops[i]->ndim - r[i].n > n_ell) n_ell = ops[i]->ndim - r[i].n;
+  for (int i = 0; i < n; i++) {
+    int e = ops[i]->ndim - r[i].n, k = 0;
+    for (const char *p = r[i].s; *p; p++) {
+      if (*p != '.') {
+        terms[i].s[k++] = *p;
+        count[(int)*p]++;
+      } else {
+        for (int j = 0; j < e; j++) terms[i].s[k++] = (char)(ELL + n_ell - e + j);
+      }
+    }
+    terms[i].n = k;
+    terms[i].s[k] = 0;
+  }
   int no = 0;
   if (!*c) {
+    for (int j = 0; j < n_ell; j++) out[no++] = (char)(ELL + j);
     for (int ch = 'A'; ch <= 'z'; ch++)
       if (count[ch] == 1 && no < TG_MAX_DIMS) out[no++] = (char)ch;
   } else {
+    bool ell = false;
     for (c += 2; *c; c++) {
       if (*c == ' ') continue;
+      if (*c == '.') {
+        if (!ellipsis(&c, &ell, -1)) return false;
+        if (no + n_ell > TG_MAX_DIMS) {
+          tg_error("einsum: the output would have more than %d dims", TG_MAX_DIMS);
+          return false;
+        }
+        for (int j = 0; j < n_ell; j++) out[no++] = (char)(ELL + j);
+        continue;
+      }
       if (letter(*c) < 0 || !count[(int)*c] || memchr(out, *c, (size_t)no) || no >= TG_MAX_DIMS) {
         tg_error("einsum: output subscript '%c' is %s", *c,
                  letter(*c) < 0 ? "not a letter" : !count[(int)*c] ? "in no operand" : "repeated or too many");
@@ -158,17 +222,49 @@ static bool parse(const char *eq, int n, tg_tensor **ops, term *terms, char *out
   return true;
 }
 
+/* a subscript repeated within an operand takes its diagonal (tg_diagonal
+ * puts it last), until each subscript appears once */
+static bool take_diagonals(int n, term *terms) {
+  for (int i = 0; i < n; i++) {
+    term *t = &terms[i];
+    for (int k1 = 0; k1 < t->n; k1++) {
+      const char *p = memchr(t->s + k1 + 1, t->s[k1], (size_t)(t->n - k1 - 1));
+      if (!p) continue;
+      int k2 = (int)(p - t->s);
+      char c = t->s[k1];
+      if (t->t->shape[k1] != t->t->shape[k2]) {
+        tg_error("einsum: subscript %c is repeated for operand %d but the sizes don't match, %zu != %zu",
+                 c, i, t->t->shape[k2], t->t->shape[k1]);
+        return false;
+      }
+      t->t = tg_diagonal(t->t, 0, k1, k2);
+      if (!t->t) return false;
+      memmove(t->s + k2, t->s + k2 + 1, (size_t)(t->n - k2));
+      memmove(t->s + k1, t->s + k1 + 1, (size_t)(t->n - k1));
+      t->s[t->n - 2] = c;
+      t->s[--t->n] = 0;
+      k1--; /* the subscript now at k1 is unchecked */
+    }
+  }
+  return true;
+}
+
 /* a subscript's sizes must agree; a size 1 broadcasts (expanded here) */
 static bool broadcast_sizes(int n, term *terms) {
-  size_t size[N_LETTERS];
-  for (int l = 0; l < N_LETTERS; l++) size[l] = SIZE_MAX; /* not seen */
+  size_t size[N_LABELS];
+  for (int l = 0; l < N_LABELS; l++) size[l] = SIZE_MAX; /* not seen */
   for (int i = 0; i < n; i++)
     for (int k = 0; k < terms[i].n; k++) {
-      size_t *s = &size[letter(terms[i].s[k])], d = terms[i].t->shape[k];
+      char c = terms[i].s[k];
+      size_t *s = &size[label(c)], d = terms[i].t->shape[k];
       if (*s == SIZE_MAX || *s == 1) *s = d;
       else if (d != 1 && d != *s) {
-        tg_error("einsum: subscript %c has size %zu for operand %d which does not broadcast with "
-                 "previously seen size %zu", terms[i].s[k], d, i, *s);
+        if (letter(c) < 0)
+          tg_error("einsum: dimension %d covered by ellipsis in operand %d has size %zu which does not "
+                   "broadcast with previously seen ellipsis with size %zu", c - ELL, i, d, *s);
+        else
+          tg_error("einsum: subscript %c has size %zu for operand %d which does not broadcast with "
+                   "previously seen size %zu", c, d, i, *s);
         return false;
       }
     }
@@ -176,7 +272,7 @@ static bool broadcast_sizes(int n, term *terms) {
     size_t shape[TG_MAX_DIMS];
     bool grow = false;
     for (int k = 0; k < terms[i].n; k++) {
-      shape[k] = size[letter(terms[i].s[k])];
+      shape[k] = size[label(terms[i].s[k])];
       grow |= shape[k] != terms[i].t->shape[k];
     }
     if (grow) terms[i].t = tg_expand(terms[i].t, terms[i].n, shape);
@@ -205,14 +301,15 @@ tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands) {
     terms[i].t = operands[i];
   }
   char out[TG_MAX_DIMS + 1];
-  int uses[N_LETTERS], later[N_LETTERS];
-  if (!parse(equation, n, operands, terms, out) || !broadcast_sizes(n, terms)) return NULL;
+  int uses[N_LABELS], later[N_LABELS];
+  if (!parse(equation, n, operands, terms, out) || !take_diagonals(n, terms) ||
+      !broadcast_sizes(n, terms)) return NULL;
   term cur = terms[0];
   count_uses(terms, 0, n, out, uses);
   sum_unused(&cur, uses);
   for (int i = 1; i < n && cur.t; i++) {
     count_uses(terms, i, n, out, uses);
-    for (int k = 0; k < cur.n; k++) uses[letter(cur.s[k])]++;
+    for (int k = 0; k < cur.n; k++) uses[label(cur.s[k])]++;
     sum_unused(&terms[i], uses);
     count_uses(terms, i + 1, n, out, later);
     if (!terms[i].t) return NULL;

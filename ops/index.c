@@ -27,19 +27,34 @@ static bool next_pos(size_t *pos, int ndim, const size_t *shape) {
   return false;
 }
 
-static void add_at(tg_tensor *t, ptrdiff_t off, double v) {
-  if (t->dtype == TG_FLOAT32) ((float *)t->storage->data)[off] += (float)v;
-  else ((double *)t->storage->data)[off] += v;
+/* dst[doff] = src[soff], or += with add; both of dst's dtype, int64 in
+ * integers (wrapping as PyTorch's, not through double) */
+static void move_at(tg_tensor *dst, ptrdiff_t doff, const tg_tensor *src, ptrdiff_t soff, bool add) {
+  void *d = dst->storage->data;
+  const void *s = src->storage->data;
+  if (dst->dtype == TG_FLOAT32) {
+    float v = ((const float *)s)[soff], *p = (float *)d + doff;
+    *p = add ? *p + v : v;
+  } else if (dst->dtype == TG_INT64) {
+    int64_t v = ((const int64_t *)s)[soff], *p = (int64_t *)d + doff;
+    *p = add ? (int64_t)((uint64_t)*p + (uint64_t)v) : v;
+  } else {
+    double v = ((const double *)s)[soff], *p = (double *)d + doff;
+    *p = add ? *p + v : v;
+  }
 }
 
-static void set_at(tg_tensor *t, ptrdiff_t off, double v) {
+static void fill_at(tg_tensor *t, ptrdiff_t off, double v) {
   if (t->dtype == TG_FLOAT32) ((float *)t->storage->data)[off] = (float)v;
+  else if (t->dtype == TG_INT64) ((int64_t *)t->storage->data)[off] = (int64_t)v;
   else ((double *)t->storage->data)[off] = v;
 }
 
-static double get_at(const tg_tensor *t, ptrdiff_t off) {
-  return t->dtype == TG_FLOAT32 ? ((const float *)t->storage->data)[off]
-                                : ((const double *)t->storage->data)[off];
+bool ops_check_index_value(const char *op, const tg_tensor *t, double value) {
+  /* a fill value for an int64 tensor truncates toward 0, as PyTorch's cast */
+  if (t->dtype != TG_INT64 || (value > -0x1p63 - 1 && value < 0x1p63)) return true;
+  tg_error("%s: value %g cannot be converted to type int64 without overflow", op, value);
+  return false;
 }
 
 static bool index_in_range(const char *op, int64_t v, size_t size, int dim) {
@@ -64,9 +79,10 @@ bool ops_scatter_kernel(const char *op, const tg_tensor *big, int dim, const tg_
     if (!index_in_range(op, v, big->ndim ? big->shape[dim] : 1, dim)) return false;
     memcpy(q, p, sizeof q);
     q[dim] = (size_t)v;
-    if (mode == OPS_GATHER) add_at(dst, offset_of(dst, p), get_at(big, offset_of(big, q)));
-    else if (mode == OPS_SCATTER_ADD) add_at(dst, offset_of(dst, q), get_at(src, offset_of(src, p)));
-    else set_at(dst, offset_of(dst, q), src ? get_at(src, offset_of(src, p)) : value);
+    if (mode == OPS_GATHER) move_at(dst, offset_of(dst, p), big, offset_of(big, q), false);
+    else if (mode == OPS_SCATTER_ADD) move_at(dst, offset_of(dst, q), src, offset_of(src, p), true);
+    else if (src) move_at(dst, offset_of(dst, q), src, offset_of(src, p), false);
+    else fill_at(dst, offset_of(dst, q), value);
   } while (next_pos(p, idx->ndim, idx->shape));
   return true;
 }
@@ -93,7 +109,7 @@ static void gather_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 TG_DEFINE_OP(OP_GATHER, "GatherBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
-  if (!ops_check_float("gather", a, 1) || !ops_check_index("gather", index, 3)) return NULL;
+  if (!ops_check_numeric("gather", a, 1) || !ops_check_index("gather", index, 3)) return NULL;
   int d = tg_norm_dim("gather", dim, a->ndim);
   if (d < 0 || !ops_check_gather_shapes("gather", a, d, index, NULL)) return NULL;
   tg_tensor *out = tg_zeros(a->dtype, index->ndim, index->shape);
@@ -128,8 +144,8 @@ TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward, TG_NODE
 
 tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   /* src is argument 4: checked on its own first, so a message names it so */
-  if (!ops_check_float("scatter_add", a, 1) || !ops_check_float("scatter_add", src, 4) ||
-      !ops_check_pair("scatter_add", a, src) || !ops_check_index("scatter_add", index, 3))
+  if (!ops_check_numeric("scatter_add", a, 1) || !ops_check_numeric("scatter_add", src, 4) ||
+      !ops_check_same_dtype("scatter_add", a, src) || !ops_check_index("scatter_add", index, 3))
     return NULL;
   int d = tg_norm_dim("scatter_add", dim, a->ndim);
   if (d < 0 || !ops_check_gather_shapes("scatter_add", a, d, index, src)) return NULL;
@@ -175,7 +191,7 @@ static void index_copy_rows(tg_tensor *dst, const tg_tensor *src, int d, const t
       memcpy(ps, p, sizeof ps);
       pd[d] = row_dst;
       ps[d] = row_src;
-      add_at(dst, offset_of(dst, pd), get_at(src, offset_of(src, ps)));
+      move_at(dst, offset_of(dst, pd), src, offset_of(src, ps), true);
     } while (next_pos(p, src->ndim, shape));
   }
 }

@@ -122,6 +122,9 @@ static inline bool ops_fused_backward(void) { return tg_ctx.grad_enabled_off; }
 /* checks: each records "op: what is wrong" and returns false */
 bool ops_check_float(const char *op, const tg_tensor *t, int argno);
 bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b);
+/* float32, float64 or int64 (the ops that also have integer kernels) */
+bool ops_check_numeric(const char *op, const tg_tensor *t, int argno);
+bool ops_check_same_dtype(const char *op, const tg_tensor *a, const tg_tensor *b);
 
 /* out = k(a) elementwise (out contiguous, same shape as a) */
 tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, ops_params prm);
@@ -196,6 +199,8 @@ void ops_drop_temp(tg_tensor *t, const tg_tensor *kept);
  * Indices checked in [0, size of dim), an error naming op otherwise. */
 /* idx is a live int64 tensor (argument argno of op) */
 bool ops_check_index(const char *op, const tg_tensor *idx, int argno);
+/* a fill value an int64 t can hold (PyTorch's cast truncates toward 0) */
+bool ops_check_index_value(const char *op, const tg_tensor *t, double value);
 typedef enum { OPS_GATHER, OPS_SCATTER_ADD, OPS_SCATTER_SET } ops_scatter_mode;
 bool ops_scatter_kernel(const char *op, const tg_tensor *big, int dim, const tg_tensor *idx,
                         tg_tensor *dst, const tg_tensor *src, ops_scatter_mode mode, double value);

@@ -8,7 +8,7 @@
 /* a and indices broadcast against each other except along dim, where each
  * keeps its own size; then gather (indices are not wrapped, as PyTorch) */
 tg_tensor *tg_take_along_dim(tg_tensor *a, tg_tensor *indices, int dim) {
-  if (!ops_check_float("take_along_dim", a, 1) || !ops_check_index("take_along_dim", indices, 2))
+  if (!ops_check_numeric("take_along_dim", a, 1) || !ops_check_index("take_along_dim", indices, 2))
     return NULL;
   if (a->ndim != indices->ndim) {
     tg_error("take_along_dim: input and indices should have the same number of dimensions, got "
@@ -27,6 +27,13 @@ tg_tensor *tg_take_along_dim(tg_tensor *a, tg_tensor *indices, int dim) {
   tg_tensor *ix = tg_expand(indices, nd, shape);
   shape[d] = a->shape[d];
   return tg_gather(tg_expand(a, nd, shape), d, ix);
+}
+
+/* PyTorch's dim=None: a and indices flattened, a 1-D result */
+tg_tensor *tg_take_along_dim_flat(tg_tensor *a, tg_tensor *indices) {
+  if (!ops_check_numeric("take_along_dim", a, 1) || !ops_check_index("take_along_dim", indices, 2))
+    return NULL;
+  return tg_gather(tg_reshape(a, TG_SHAPE(a->numel)), 0, tg_reshape(indices, TG_SHAPE(indices->numel)));
 }
 
 /* a bool [.., size, ..] (1 elsewhere) true at the rows index picks along d;
@@ -80,7 +87,9 @@ static void scatter_value_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 TG_DEFINE_OP(OP_SCATTER_VALUE, "ScatterBackward1", scatter_value_backward, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value) {
-  if (!ops_check_float("scatter", a, 1) || !ops_check_index("scatter", index, 3)) return NULL;
+  if (!ops_check_numeric("scatter", a, 1) || !ops_check_index("scatter", index, 3) ||
+      !ops_check_index_value("scatter", a, value))
+    return NULL;
   int d;
   tg_tensor *out = scatter_forward("scatter", a, dim, index, NULL, value, &d);
   tg_node *n = out ? ops_record(out, &OP_SCATTER_VALUE, 1, &a) : NULL;
@@ -101,8 +110,8 @@ TG_DEFINE_OP(OP_SCATTER, "ScatterBackward0", scatter_backward, TG_NODE_I | TG_NO
 
 tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   /* src is argument 4: checked on its own first, so a message names it so */
-  if (!ops_check_float("scatter", a, 1) || !ops_check_float("scatter", src, 4) ||
-      !ops_check_pair("scatter", a, src) || !ops_check_index("scatter", index, 3))
+  if (!ops_check_numeric("scatter", a, 1) || !ops_check_numeric("scatter", src, 4) ||
+      !ops_check_same_dtype("scatter", a, src) || !ops_check_index("scatter", index, 3))
     return NULL;
   int d;
   tg_tensor *out = scatter_forward("scatter", a, dim, index, src, 0, &d);
@@ -146,21 +155,72 @@ static tg_tensor *flat_rows(const tg_tensor *a, int n, tg_tensor **indices, int 
   return rows;
 }
 
+/* each bool mask among the n indices becomes its nonzero() columns, one
+ * int64 index for each dim it covers, as PyTorch's; *n becomes the count */
+static bool expand_masks(const tg_tensor *a, int *n, tg_tensor **indices, tg_tensor **out) {
+  long dims = 0;
+  for (int k = 0; k < *n; k++) {
+    const tg_tensor *ix = indices[k];
+    if (!tg_tensor_check(ix, "index_put", 3)) return false;
+    if (ix->dtype != TG_INT64 && ix->dtype != TG_BOOL) {
+      tg_error("index_put: tensors used as indices must be int64 or bool, got %s", tg_dtype_name(ix->dtype));
+      return false;
+    }
+    if (ix->dtype == TG_BOOL && ix->ndim == 0) {
+      tg_error("index_put: a 0-d bool index is not supported (index %d)", k);
+      return false;
+    }
+    dims += ix->dtype == TG_BOOL ? ix->ndim : 1;
+  }
+  if (dims > a->ndim) {
+    tg_error("index_put: too many indices for tensor of dimension %d (got %ld)", a->ndim, dims);
+    return false;
+  }
+  int m = 0;
+  for (int k = 0; k < *n; k++) {
+    tg_tensor *ix = indices[k];
+    if (ix->dtype == TG_INT64) {
+      out[m++] = ix;
+      continue;
+    }
+    for (int j = 0; j < ix->ndim; j++)
+      if (ix->shape[j] != a->shape[m + j]) {
+        char b1[96], b2[96];
+        tg_error("index_put: the shape of the mask %s at index %d does not match the shape of the "
+                 "indexed tensor %s at index %d", tg_shape_str(ix, b1, sizeof b1), j,
+                 tg_shape_str(a, b2, sizeof b2), m + j);
+        return false;
+      }
+    tg_tensor *nz = tg_nonzero(ix);
+    for (int j = 0; j < ix->ndim; j++)
+      if (!(out[m++] = tg_select(nz, 1, j))) return false;
+  }
+  *n = m;
+  return true;
+}
+
 /* a[i0, .., i(n-1)] = values (+= with accumulate) as a scatter along dim 0
  * of a viewed as [rows, rest..]: the gradient comes from scatter's */
 tg_tensor *tg_index_put(tg_tensor *a, int n, tg_tensor **indices, tg_tensor *values, bool accumulate) {
-  if (!ops_check_float("index_put", a, 1)) return NULL;
-  if (n < 1 || n > a->ndim) {
-    tg_error("index_put: %d index tensors for a %d-d tensor (expected 1..%d)", n, a->ndim, a->ndim);
+  if (!ops_check_numeric("index_put", a, 1)) return NULL;
+  if (n < 1) {
+    tg_error("index_put: %d index tensors (expected at least 1)", n);
     return NULL;
   }
   if (!indices) {
     tg_error("index_put: indices (argument 3) is NULL");
     return NULL;
   }
-  for (int k = 0; k < n; k++)
-    if (!ops_check_index("index_put", indices[k], 3)) return NULL;
-  if (!ops_check_float("index_put", values, 4)) return NULL;
+  tg_tensor *ixs[TG_MAX_DIMS];
+  bool one_index = n == 1;
+  if (!expand_masks(a, &n, indices, ixs)) return NULL;
+  bool one_mask = one_index && indices[0]->dtype == TG_BOOL;
+  indices = ixs;
+  if (!ops_check_numeric("index_put", values, 4)) return NULL;
+  /* PyTorch runs one mask and one value without accumulate as masked_fill,
+   * which converts the value to a's dtype; everywhere else they must agree */
+  if (one_mask && !accumulate && values->numel == 1 && values->dtype != a->dtype)
+    values = tg_to_dtype(values, a->dtype);
   if (values->dtype != a->dtype) {
     tg_error("index_put: values dtype %s differs from the input's %s", tg_dtype_name(values->dtype),
              tg_dtype_name(a->dtype));

@@ -196,8 +196,8 @@ tg_tensor *tg_mv(tg_tensor *a, tg_tensor *v);  /* [n,k] @ [k] -> [n] */
 tg_tensor *tg_addmm(tg_tensor *input, tg_tensor *m1, tg_tensor *m2, double beta, double alpha); /* beta*input + alpha*m1@m2 */
 tg_tensor *tg_baddbmm(tg_tensor *input, tg_tensor *b1, tg_tensor *b2, double beta, double alpha); /* beta*input + alpha*bmm(b1, b2) */
 /* ---- einsum (ops/einsum.c): "ij,jk->ik" as PyTorch (implicit output: the
- * subscripts used once, in ASCII order; size-1 dims broadcast); no ellipsis,
- * no subscript repeated within one operand. Left to right, one batched
+ * ellipsis dims, then the subscripts used once in ASCII order; size-1 dims
+ * and "..." dims broadcast; "ii->i" a diagonal). Left to right, one batched
  * matmul per pair */
 tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands);
 
@@ -292,8 +292,12 @@ tg_tensor *tg_movedim(tg_tensor *a, int n, const int *src, const int *dst);
 tg_tensor *tg_swapaxes(tg_tensor *a, int axis0, int axis1); /* tg_transpose */
 tg_tensor *tg_swapdims(tg_tensor *a, int dim0, int dim1);   /* tg_transpose */
 /* ---- indexing by composition (ops/scatter.c) */
-/* gather(a, dim, indices) with a and indices broadcast except along dim */
+/* gather(a, dim, indices) with a and indices broadcast except along dim;
+ * a may be int64 (as scatter, scatter_value and index_put), without grad */
 tg_tensor *tg_take_along_dim(tg_tensor *a, tg_tensor *indices, int dim);
+/* PyTorch's take_along_dim(a, indices) with dim=None: a[flat indices],
+ * both flattened, a 1-D result */
+tg_tensor *tg_take_along_dim_flat(tg_tensor *a, tg_tensor *indices);
 /* out = a; out.select(dim, i) = value for i in index (0-d/1-D int64,
  * negative counts from the end); zero gradient where filled */
 tg_tensor *tg_index_fill(tg_tensor *a, int dim, tg_tensor *index, double value);
@@ -303,7 +307,8 @@ tg_tensor *tg_index_fill(tg_tensor *a, int dim, tg_tensor *index, double value);
 tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
 tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value);
 /* out = a; out[i0, .., i(n-1)] = values (+= with accumulate): n int64 index
- * tensors broadcast together, negative counting from the end; values
+ * tensors broadcast together, negative counting from the end; a bool mask
+ * (not 0-d) stands for its nonzero() columns, one per dim it covers; values
  * broadcast to the indexed shape; repeated places without accumulate: last */
 tg_tensor *tg_index_put(tg_tensor *a, int n, tg_tensor **indices, tg_tensor *values, bool accumulate);
 
@@ -550,6 +555,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_swapdims(...) (TG_CALL_SITE(), tg_swapdims(__VA_ARGS__))
 #define tg_t(...) (TG_CALL_SITE(), tg_t(__VA_ARGS__))
 #define tg_take_along_dim(...) (TG_CALL_SITE(), tg_take_along_dim(__VA_ARGS__))
+#define tg_take_along_dim_flat(...) (TG_CALL_SITE(), tg_take_along_dim_flat(__VA_ARGS__))
 #define tg_tan(...) (TG_CALL_SITE(), tg_tan(__VA_ARGS__))
 #define tg_tanh(...) (TG_CALL_SITE(), tg_tanh(__VA_ARGS__))
 #define tg_tile(...) (TG_CALL_SITE(), tg_tile(__VA_ARGS__))

@@ -2,6 +2,7 @@
  * index_fill: forward values against loops written here, float64
  * gradcheck/gradgradcheck on random shapes with non-contiguous (transposed,
  * expanded) inputs, PyTorch's shape rules and errors naming the op. */
+#include <math.h>
 #include <string.h>
 
 #include "tg_test.h"
@@ -369,7 +370,8 @@ static void test_index_put(void **state) {
              "index_put", "out of bounds");
   assert_err(tg_index_put(b, 1, (tg_tensor *[]){idx_tensor(TG_SHAPE(1), (const int64_t[]){-4})}, v, false),
              "index_put", "out of bounds");
-  assert_err(tg_index_put(b, 3, (tg_tensor *[]){i2, i2, i2}, v, false), "index_put", "index tensors");
+  assert_err(tg_index_put(b, 3, (tg_tensor *[]){i2, i2, i2}, v, false), "index_put",
+             "too many indices for tensor of dimension 2 (got 3)");
   assert_err(tg_index_put(b, 0, NULL, v, false), "index_put", "index tensors");
   assert_err(tg_index_put(b, 1, NULL, v, false), "index_put", "NULL");
   assert_err(tg_index_put(b, 1, (tg_tensor *[]){tg_zeros(TG_FLOAT64, TG_SHAPE(1))}, v, false), "index_put", "int64");
@@ -382,71 +384,155 @@ static void test_index_put(void **state) {
              "broadcast");
 }
 
-/* --------------------------------------------------------------- einsum */
+/* --------------------------------------------- take_along_dim dim=None */
 
-static void assert_same(const tg_tensor *x, const tg_tensor *y) {
-  assert_non_null(x);
-  assert_non_null(y);
-  assert_int_equal(x->ndim, y->ndim);
-  for (int d = 0; d < x->ndim; d++) assert_int_equal(x->shape[d], y->shape[d]);
-  for (size_t i = 0; i < x->numel; i++) assert_close(tg_get_flat(x, i), tg_get_flat(y, i), 1e-12);
+static tg_tensor *f_take_flat(tg_tensor **in, void *c) {
+  (void)c; /* the op sees the transpose: flattened in its logical order */
+  return tg_take_along_dim_flat(tg_transpose(in[0], 0, 1), g_index);
 }
 
-static tg_tensor *f_einsum3(tg_tensor **in, void *c) {
-  (void)c; /* the middle operand transposed, the last expanded from [1, 2] */
-  return tg_einsum("ij,kj,kl->li", 3, (tg_tensor *[]){in[0], tg_transpose(in[1], 0, 1), tg_expand(in[2], TG_SHAPE(4, 2))});
-}
-static tg_tensor *f_einsum_batch(tg_tensor **in, void *c) {
-  (void)c;
-  return tg_einsum("bij,bjk,b", 3, in);
-}
-
-static void test_einsum(void **state) {
+static void test_take_along_dim_flat(void **state) {
   (void)state;
   tg_rng r;
-  tg_rng_seed(&r, 10);
-  tg_tensor *a = test_leaf(&r, TG_SHAPE(2, 3)), *b = test_leaf(&r, TG_SHAPE(3, 4)), *c = test_leaf(&r, TG_SHAPE(2, 3));
-  tg_tensor *u = test_leaf(&r, TG_SHAPE(2)), *w = test_leaf(&r, TG_SHAPE(3));
-  assert_same(tg_einsum("ij,jk->ik", 2, (tg_tensor *[]){a, b}), tg_matmul(a, b));
-  assert_same(tg_einsum(" ij , jk ", 2, (tg_tensor *[]){a, b}), tg_matmul(a, b)); /* implicit, spaces */
-  assert_same(tg_einsum("ij,ij->", 2, (tg_tensor *[]){a, c}), tg_sum(tg_mul(a, c)));
-  assert_same(tg_einsum("i,j->ij", 2, (tg_tensor *[]){u, w}), tg_outer(u, w));
-  assert_same(tg_einsum("ba", 1, &a), tg_transpose(a, 0, 1)); /* implicit output in ASCII order */
-  assert_same(tg_einsum("aB", 1, &a), tg_transpose(a, 0, 1)); /* upper case first */
-  assert_same(tg_einsum("ij->j", 1, &a), tg_sum_dims(a, 1, (const int[]){0}, false));
-  assert_same(tg_einsum("ij,j->i", 2, (tg_tensor *[]){a, w}), tg_mv(a, w));
-  /* a size-1 dim broadcasts: [2, 1] against [2, 3] */
-  tg_tensor *col = test_leaf(&r, TG_SHAPE(2, 1));
-  assert_same(tg_einsum("ij,ij->ij", 2, (tg_tensor *[]){col, c}), tg_mul(col, c));
-  tg_tensor *in[3] = {test_leaf(&r, TG_SHAPE(3, 2)), test_leaf(&r, TG_SHAPE(2, 4)), test_leaf(&r, TG_SHAPE(1, 2))};
-  tg_tensor *y = f_einsum3(in, NULL);
-  assert_same(y, tg_transpose(tg_matmul(tg_matmul(in[0], in[1]), tg_expand(in[2], TG_SHAPE(4, 2))), 0, 1));
-  assert_gradcheck(f_einsum3, 3, in, NULL);
-  assert_gradgradcheck(f_einsum3, 3, in, NULL);
-  tg_tensor *bin[3] = {test_leaf(&r, TG_SHAPE(2, 3, 2)), test_leaf(&r, TG_SHAPE(2, 2, 4)), test_leaf(&r, TG_SHAPE(2))};
-  assert_gradcheck(f_einsum_batch, 3, bin, NULL);
-  assert_gradgradcheck(f_einsum_batch, 3, bin, NULL);
-  assert_err(tg_einsum("ij,jk->ik", 2, (tg_tensor *[]){a, a}), "einsum", "does not broadcast");
-  assert_err(tg_einsum("ijk->i", 1, &a), "einsum", "more subscripts");
-  assert_err(tg_einsum("i->i", 1, &a), "einsum", "1 subscripts for operand 0");
-  assert_err(tg_einsum("ij,jk", 1, &a), "einsum", "more operands");
-  assert_err(tg_einsum("ij", 2, (tg_tensor *[]){a, b}), "einsum", "2 operands given");
-  assert_err(tg_einsum("ij->k", 1, &a), "einsum", "in no operand");
-  assert_err(tg_einsum("ij->ii", 1, &a), "einsum", "repeated");
-  assert_err(tg_einsum("i1", 1, &a), "einsum", "invalid subscript");
-  /* where PyTorch succeeds and tapegrad refuses (not implemented) */
-  assert_err(tg_einsum("...j->j", 1, &a), "einsum", "ellipsis");
-  assert_err(tg_einsum("ii->i", 1, (tg_tensor *[]){tg_zeros(TG_FLOAT64, TG_SHAPE(2, 2))}), "einsum", "diagonal");
-  assert_err(tg_einsum("ij,jk", 2, (tg_tensor *[]){a, tg_zeros(TG_FLOAT32, TG_SHAPE(3, 4))}), "einsum", "dtypes");
-  assert_err(tg_einsum("ij", 0, &a), "einsum", "operands");
+  tg_rng_seed(&r, 14);
+  tg_tensor *a = test_leaf(&r, TG_SHAPE(3, 4)); /* seen as [4, 3] */
+  const int64_t iv[6] = {11, 0, 5, 5, 7, 2};
+  g_index = idx_tensor(TG_SHAPE(2, 3), iv);
+  tg_tensor *y = f_take_flat((tg_tensor *[]){a}, NULL);
+  assert_non_null(y);
+  assert_int_equal(y->ndim, 1);
+  assert_int_equal(y->shape[0], 6);
+  for (size_t k = 0; k < 6; k++) /* element f of the [4, 3] view is a[f % 3][f / 3] */
+    assert_true(tg_get(y, (size_t[]){k}) == tg_get(a, (size_t[]){(size_t)iv[k] % 3, (size_t)iv[k] / 3}));
+  tg_tensor *in[1] = {a};
+  assert_gradcheck(f_take_flat, 1, in, NULL);
+  assert_gradgradcheck(f_take_flat, 1, in, NULL);
+  /* a 0-d input is one element; a 0-d index gives a [1] result */
+  tg_tensor *s = tg_scalar(TG_FLOAT64, 2.5);
+  tg_tensor *z = tg_take_along_dim_flat(s, idx_tensor(TG_SHAPE(1, 2), (const int64_t[]){0, 0}));
+  assert_true(z && z->ndim == 1 && z->shape[0] == 2 && tg_get(z, (size_t[]){1}) == 2.5);
+  z = tg_take_along_dim_flat(a, tg_from_i64(0, NULL, (const int64_t[]){4}));
+  assert_true(z && z->ndim == 1 && tg_get(z, (size_t[]){0}) == tg_get(a, (size_t[]){1, 0}));
+  /* ranks need not agree, and int64 inputs are taken as they are */
+  tg_tensor *ia = tg_from_i64(TG_SHAPE(2, 2), (const int64_t[]){INT64_MAX, -3, 9007199254740993, 4});
+  tg_tensor *iy = tg_take_along_dim_flat(ia, idx_tensor(TG_SHAPE(3), (const int64_t[]){2, 0, 1}));
+  assert_true(iy && iy->dtype == TG_INT64 && iy->grad_fn == NULL);
+  assert_true(((const int64_t *)tg_data(iy))[0] == 9007199254740993 && ((const int64_t *)tg_data(iy))[1] == INT64_MAX);
+  assert_err(tg_take_along_dim_flat(a, idx_tensor(TG_SHAPE(1), (const int64_t[]){12})), "out of bounds", NULL);
+  assert_err(tg_take_along_dim_flat(a, idx_tensor(TG_SHAPE(1), (const int64_t[]){-1})), "out of bounds", NULL);
+  assert_err(tg_take_along_dim_flat(a, tg_zeros(TG_FLOAT64, TG_SHAPE(1))), "take_along_dim", "int64");
+  assert_err(tg_take_along_dim_flat(tg_zeros(TG_BOOL, TG_SHAPE(2)), g_index), "take_along_dim", "bool");
+}
+
+/* ------------------------------------------------- index_put, bool mask */
+
+static tg_tensor *g_mask;
+static tg_tensor *f_put_mask(tg_tensor **in, void *c) {
+  (void)c; /* a arrives transposed: [4, 3] seen as [3, 4] */
+  return tg_index_put(tg_transpose(in[0], 0, 1), 1, &g_mask, in[1], g_acc);
+}
+
+static void test_index_put_mask(void **state) {
+  (void)state;
+  tg_rng r;
+  tg_rng_seed(&r, 15);
+  tg_tensor *a = test_leaf(&r, TG_SHAPE(4, 3)), *row = test_leaf(&r, TG_SHAPE(4));
+  g_mask = tg_from_bool(TG_SHAPE(3), (const bool[]){1, 0, 1});
+  for (int acc = 0; acc < 2; acc++) {
+    g_acc = acc; /* rows 0 and 2 get row (broadcast over the 2 masked rows) */
+    tg_tensor *y = f_put_mask((tg_tensor *[]){a, row}, NULL);
+    assert_non_null(y);
+    for (size_t i = 0; i < 3; i++)
+      for (size_t j = 0; j < 4; j++) {
+        double want = tg_get(a, (size_t[]){j, i}), v = tg_get(row, (size_t[]){j});
+        if (i != 1) want = acc ? want + v : v;
+        assert_close(tg_get(y, (size_t[]){i, j}), want, 1e-15);
+      }
+    tg_tensor *in[2] = {a, row};
+    assert_gradcheck(f_put_mask, 2, in, NULL);
+    assert_gradgradcheck(f_put_mask, 2, in, NULL);
+  }
+  /* a 2-D mask over all dims: values in the mask's row-major order */
+  tg_tensor *b = tg_from_f64(TG_SHAPE(2, 3), (const double[]){0, 1, 2, 3, 4, 5});
+  tg_tensor *m2 = tg_gt_scalar(b, 1.5); /* 2 3 4 5 */
+  tg_tensor *y2 = tg_index_put(b, 1, &m2, tg_from_f64(TG_SHAPE(4), (const double[]){-1, -2, -3, -4}), false);
+  const double want2[6] = {0, 1, -1, -2, -3, -4};
+  for (size_t k = 0; k < 6; k++) assert_true(tg_get_flat(y2, k) == want2[k]);
+  /* a mask then an int64 index: the nonzero rows [0, 2] broadcast with [1] */
+  tg_tensor *c = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4));
+  tg_tensor *mixed[2] = {g_mask, idx_tensor(TG_SHAPE(1), (const int64_t[]){-1})};
+  tg_tensor *y3 = tg_index_put(c, 2, mixed, tg_from_f64(TG_SHAPE(2), (const double[]){7, 8}), true);
+  assert_true(tg_get(y3, (size_t[]){0, 3}) == 7 && tg_get(y3, (size_t[]){2, 3}) == 8 && tg_sum(y3)->numel == 1 &&
+              tg_item(tg_sum(y3)) == 15);
+  /* an all-false mask writes nothing; values must then fit [0, 4] */
+  tg_tensor *none = tg_zeros(TG_BOOL, TG_SHAPE(3));
+  tg_tensor *y4 = tg_index_put(c, 1, &none, tg_scalar(TG_FLOAT64, 1), false);
+  assert_true(y4 && tg_item(tg_sum(y4)) == 0);
+  assert_err(tg_index_put(c, 1, &none, tg_zeros(TG_FLOAT64, TG_SHAPE(2)), false), "index_put", "shape mismatch");
+  /* int64 input and values */
+  tg_tensor *ic = tg_zeros(TG_INT64, TG_SHAPE(3, 4));
+  tg_tensor *y5 = tg_index_put(ic, 1, &g_mask, tg_from_i64(TG_SHAPE(4), (const int64_t[]){1, 2, 3, 9007199254740993}), true);
+  assert_true(y5 && y5->dtype == TG_INT64 && ((const int64_t *)tg_data(y5))[11] == 9007199254740993 &&
+              ((const int64_t *)tg_data(y5))[4] == 0);
+  assert_err(tg_index_put(c, 1, (tg_tensor *[]){tg_zeros(TG_BOOL, TG_SHAPE(2))}, row, false), "index_put",
+             "the shape of the mask [2] at index 0 does not match the shape of the indexed tensor [3,4] at index 0");
+  assert_err(tg_index_put(c, 1, (tg_tensor *[]){tg_zeros(TG_BOOL, TG_SHAPE(3, 3))}, row, false), "index_put",
+             "at index 1 does not match");
+  assert_err(tg_index_put(c, 1, (tg_tensor *[]){tg_zeros(TG_BOOL, TG_SHAPE(3, 4, 1))}, row, false), "index_put",
+             "too many indices for tensor of dimension 2 (got 3)");
+  assert_err(tg_index_put(c, 2, (tg_tensor *[]){tg_zeros(TG_BOOL, TG_SHAPE(3, 4)), mixed[1]}, row, false), "index_put",
+             "too many indices");
+  assert_err(tg_index_put(c, 1, (tg_tensor *[]){tg_zeros(TG_BOOL, 0, NULL)}, row, false), "index_put", "0-d bool");
+  assert_err(tg_index_put(c, 1, (tg_tensor *[]){tg_zeros(TG_FLOAT64, TG_SHAPE(3))}, row, false), "index_put",
+             "must be int64 or bool");
+  assert_err(tg_index_put(ic, 1, &g_mask, row, false), "index_put", "dtype");
+  /* one mask, one value, no accumulate: PyTorch's masked_fill path converts the value */
+  tg_tensor *y6 = tg_index_put(c, 1, &g_mask, tg_from_i64(TG_SHAPE(1), (const int64_t[]){3}), false);
+  assert_true(y6 && y6->dtype == TG_FLOAT64 && tg_item(tg_sum(y6)) == 24);
+  assert_err(tg_index_put(c, 1, &g_mask, tg_from_i64(TG_SHAPE(1), (const int64_t[]){3}), true), "index_put", "dtype");
+}
+
+/* --------------------------------------------- int64 through index ops */
+
+static void test_index_ops_int64(void **state) {
+  (void)state;
+  const int64_t big = 9007199254740993; /* 2^53 + 1: not a double */
+  tg_tensor *a = tg_from_i64(TG_SHAPE(2, 3), (const int64_t[]){1, 2, 3, 4, 5, 6});
+  tg_tensor *ix = idx_tensor(TG_SHAPE(1, 3), (const int64_t[]){1, 0, 1});
+  tg_tensor *src = tg_from_i64(TG_SHAPE(1, 3), (const int64_t[]){big, -7, INT64_MAX});
+  tg_tensor *s = tg_scatter(a, 0, ix, src);
+  const int64_t want_s[6] = {1, -7, 3, big, 5, INT64_MAX};
+  assert_true(s && s->dtype == TG_INT64 && s->grad_fn == NULL);
+  for (int k = 0; k < 6; k++) assert_true(((const int64_t *)tg_data(s))[k] == want_s[k]);
+  /* a fill value truncates toward 0, as PyTorch's cast; one out of range fails */
+  tg_tensor *sv = tg_scatter_value(a, 0, ix, -1.7);
+  assert_true(sv && tg_get(sv, (size_t[]){1, 0}) == -1 && tg_get(sv, (size_t[]){0, 1}) == -1 && tg_get(sv, (size_t[]){0, 0}) == 1);
+  assert_err(tg_scatter_value(a, 0, ix, 1e30), "scatter", "cannot be converted to type int64");
+  assert_err(tg_scatter_value(a, 0, ix, NAN), "scatter", "cannot be converted to type int64");
+  tg_tensor *sa = tg_scatter_add(a, 0, ix, src); /* 6 + INT64_MAX wraps, as PyTorch */
+  assert_true(sa && ((const int64_t *)tg_data(sa))[5] == INT64_MIN + 5 && ((const int64_t *)tg_data(sa))[3] == big + 4);
+  tg_tensor *g = tg_gather(s, 0, ix);
+  assert_true(g && ((const int64_t *)tg_data(g))[0] == big && ((const int64_t *)tg_data(g))[1] == -7);
+  tg_tensor *t = tg_take_along_dim(s, idx_tensor(TG_SHAPE(2, 1), (const int64_t[]){2, 0}), 1);
+  assert_true(t && t->dtype == TG_INT64 && ((const int64_t *)tg_data(t))[0] == 3 && ((const int64_t *)tg_data(t))[1] == big);
+  tg_tensor *p = tg_index_put(a, 2, (tg_tensor *[]){idx_tensor(TG_SHAPE(2), (const int64_t[]){1, 1}), idx_tensor(TG_SHAPE(2), (const int64_t[]){2, 2})},
+                              tg_from_i64(TG_SHAPE(1), (const int64_t[]){big}), true);
+  assert_true(p && ((const int64_t *)tg_data(p))[5] == 6 + 2 * big);
+  /* dtypes must agree, as PyTorch's "Expected self.dtype to be equal to src.dtype" */
+  tg_tensor *fsrc = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 3));
+  assert_err(tg_scatter(a, 0, ix, fsrc), "scatter", "dtypes differ");
+  assert_err(tg_scatter_add(a, 0, ix, fsrc), "scatter_add", "dtypes differ");
+  assert_err(tg_scatter(fsrc, 0, ix, src), "scatter", "dtypes differ");
+  assert_err(tg_index_put(a, 1, &ix, fsrc, false), "index_put", "dtype");
+  assert_err(tg_scatter(tg_zeros(TG_BOOL, TG_SHAPE(2, 3)), 0, ix, src), "scatter", "bool");
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_products),   TG_TEST(test_beta_zero),      TG_TEST(test_product_errors),
       TG_TEST(test_movedim),    TG_TEST(test_take_along_dim), TG_TEST(test_index_fill),
-      TG_TEST(test_scatter),    TG_TEST(test_index_put),
-      TG_TEST(test_einsum),
+      TG_TEST(test_scatter),    TG_TEST(test_index_put),      TG_TEST(test_take_along_dim_flat),
+      TG_TEST(test_index_put_mask), TG_TEST(test_index_ops_int64),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

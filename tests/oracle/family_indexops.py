@@ -239,27 +239,46 @@ op("index_put", index_put_gen,
    lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])))
 
 
+def einsum_operand(rng, letters, size, ell):
+    """subscripts and shape of one operand: a random subset of the letters in
+    random order, sometimes one repeated (a diagonal: both dims of one size),
+    size-1 dims that broadcast, and an ellipsis over a suffix of `ell`"""
+    s = rng.sample(letters, rng.randint(0, min(3, len(letters))))
+    if s and rng.random() < 0.25:
+        s.insert(rng.randint(0, len(s)), rng.choice(s))
+    one = {c: rng.random() < 0.15 for c in s}
+    sh = [1 if one[c] else size[c] for c in s]
+    if sh and rng.random() < 0.03:
+        sh[0] += 1  # disagrees (unless the others are 1)
+    subs = "".join(s)
+    if ell is not None and rng.random() < 0.6:
+        e = ell[len(ell) - rng.randint(0, len(ell)):]
+        e = [1 if rng.random() < 0.2 else d for d in e]
+        k = rng.randint(0, len(s))
+        subs = subs[:k] + "..." + subs[k:]
+        sh = sh[:k] + e + sh[k:]
+    return subs, sh
+
+
 def einsum_gen(rng):
-    """1-3 operands over a few letters (some upper case), each a random
-    subset in random order; explicit or implicit output; size-1 dims
-    broadcasting; sometimes sizes that disagree"""
+    """1-3 operands over a few letters (some upper case); diagonals,
+    ellipses (broadcasting, right-aligned), explicit or implicit output;
+    sometimes sizes that disagree and malformed equations"""
     letters = rng.sample("abcdijkXY", rng.randint(1, 5))
     size = {c: rng.randint(1, 3) for c in letters}
+    ell = rshape(rng, 0, 3, 1, 3) if rng.random() < 0.4 else None
+    if ell and rng.random() < 0.03:
+        ell[0] += 1  # a clash among the operands' ellipsis dims, unless one is 1
     n = rng.randint(1, 3)
-    subs, shapes = [], []
-    for _ in range(n):
-        s = rng.sample(letters, rng.randint(0, min(4, len(letters))))
-        sh = [size[c] for c in s]
-        if sh and rng.random() < 0.2:
-            sh[rng.randrange(len(sh))] = 1  # broadcasts
-        if sh and rng.random() < 0.03:
-            sh[0] += 1  # disagrees (unless the others are 1)
-        subs.append("".join(s))
-        shapes.append(sh)
+    ops = [einsum_operand(rng, letters, size, ell) for _ in range(n)]
+    subs = [o[0] for o in ops]
     eq = ",".join(subs)
-    used = sorted(set("".join(subs)))
+    used = sorted(set("".join(subs).replace(".", "")))
     if rng.random() < 0.7:
-        eq += "->" + "".join(rng.sample(used, rng.randint(0, len(used))))
+        out = rng.sample(used, rng.randint(0, len(used)))
+        if "..." in eq and rng.random() < 0.7 or rng.random() < 0.1:
+            out.insert(rng.randint(0, len(out)), "...")
+        eq += "->" + "".join(out)
     r = rng.random()
     if r < 0.02:
         eq = "z" + eq  # one subscript too many for operand 0
@@ -269,11 +288,108 @@ def einsum_gen(rng):
         eq = eq.split("->")[0] + "->" + used[0] * 2  # repeated in the output
     elif r < 0.07:
         eq = eq.split("->")[0] + ",a->"  # more operands named than given
+    elif r < 0.08:
+        eq = "..." + eq.replace("...", "..")  # a stray '.' or a second ellipsis
+    elif r < 0.09:
+        eq = eq.split("->")[0] + "->......"  # two ellipses in the output
     if not eq:
         eq = "->"  # the runner's string parameters cannot be empty
-    # not drawn (PyTorch accepts them, tapegrad refuses): ellipsis and a
-    # subscript repeated within one operand (a diagonal)
-    return [tensor(rng, sh) for sh in shapes], {"equation": eq, "n": n}
+    return [tensor(rng, o[1]) for o in ops], {"equation": eq, "n": n}
 
 
 op("einsum", einsum_gen, lambda x, p: torch.einsum(p["equation"], *x))
+
+
+def take_along_dim_flat_gen(rng):
+    """dim=None: any ranks; indices into the flattened input, sometimes out of
+    range (numel, or negative: gather does not wrap)"""
+    shape = rshape(rng, 0, 3)
+    n = numel(shape)
+    ishape = rshape(rng, 0, 3, 0, 3)
+    idx = index_tensor(rng, ishape, n)
+    if idx.values and rng.random() < 0.05:
+        idx.values[rng.randrange(len(idx.values))] = float(n if rng.random() < 0.5 else -1)
+    return [tensor(rng, shape), idx], {}
+
+
+def take_along_dim_flat(x, p):
+    # PyTorch 1.13 flattens with view(-1), so it raises "view size is not
+    # compatible" on a layout no view can flatten (transposed, strided,
+    # expanded); tapegrad takes any layout, as a deliberate difference, and
+    # PyTorch runs on a contiguous copy of the same view
+    return torch.take_along_dim(x[0].contiguous(), x[1])
+
+
+op("take_along_dim_flat", take_along_dim_flat_gen, take_along_dim_flat)
+
+
+def index_put_mask_gen(rng):
+    """bool masks among the indices: one mask over leading dims, or two masks
+    one after the other (nonzero counts broadcast: equal or 1), or a mask and
+    an int64 index; values broadcast to [nnz, rest..]. Without accumulate the
+    places are distinct. Sometimes a mask of the wrong shape or too many dims"""
+    from oracle_gen import Inp, bool_tensor
+    shape = rshape(rng, 1, 4)
+    accumulate = rng.random() < 0.4
+    k = rng.randint(1, len(shape))
+    mask = bool_tensor(rng, shape[:k], rng.choice([0.3, 0.6, 1.0]))
+    idx, used = [mask], k
+    nnz = int(sum(mask.values))
+    r = rng.random()
+    if r < 0.25 and used < len(shape):  # a second mask of one true element, or of nnz
+        m2 = bool_tensor(rng, [shape[used]], 0.0)
+        m2.values[rng.randrange(shape[used])] = 1.0
+        idx.append(m2)
+        used += 1
+    elif r < 0.5 and used < len(shape):  # an int64 index of one element (distinct places) or nnz
+        size = shape[used]
+        m = 1 if not accumulate or rng.random() < 0.5 else max(nnz, 1)
+        idx.append(Inp([m], [float(rng.randrange(-size, size)) for _ in range(m)], "i64", False))
+        used += 1
+    r = rng.random()
+    if r < 0.04:
+        mask.shape[-1] += 1  # mask shape differs from the input's
+        mask.values += [1.0] * (numel(mask.shape) - len(mask.values))
+    elif r < 0.07:
+        mask.shape = shape + [2]  # more dims than the input
+        mask.values = [1.0] * numel(mask.shape)
+    target = [nnz] + shape[used:]
+    nd = rng.randint(0, len(target))
+    vshape = [1 if rng.random() < 0.3 else d for d in target[len(target) - nd:]]
+    if rng.random() < 0.04 and vshape:
+        vshape[-1] += 1  # does not broadcast
+    values = tensor(rng, vshape, views=0 not in vshape)  # a view of a zero-size base is not drawn
+    return [tensor(rng, shape)] + idx + [values], {"n": len(idx), "accumulate": int(accumulate)}
+
+
+op("index_put_mask", index_put_mask_gen,
+   lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])),
+   c_name="index_put")
+
+
+def as_int64(gen, which):
+    """the float inputs `which` of gen's cases as int64 constants (small
+    integers; no gradient); now and then one left float64, a dtype mismatch"""
+    def g(rng):
+        inputs, params = gen(rng)
+        keep = rng.choice(which) if len(which) > 1 and rng.random() < 0.05 else None
+        for k in which:
+            k = k % len(inputs)
+            if k != keep:
+                inputs[k].dtype, inputs[k].rg = "i64", False
+                inputs[k].values = [float(round(2 * v)) for v in inputs[k].values]
+        return inputs, params
+    return g
+
+
+for name, gen, fn, which in [
+        ("scatter", scatter_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]), [0, 2]),
+        ("scatter_value", scatter_value_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], value=p["value"]), [0]),
+        ("take_along_dim", take_along_dim_gen, lambda x, p: torch.take_along_dim(x[0], x[1], p["dim"]), [0]),
+        ("take_along_dim_flat", take_along_dim_flat_gen, take_along_dim_flat, [0]),
+        ("index_put", index_put_gen,
+         lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])), [0, -1]),
+        ("index_put_mask", index_put_mask_gen,
+         lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])), [0, -1]),
+]:
+    op(name + "_i64", as_int64(gen, which), fn, c_name="index_put" if name.startswith("index_put") else name)

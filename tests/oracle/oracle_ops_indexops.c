@@ -9,6 +9,7 @@ ONE(baddbmm, tg_baddbmm(x[0], x[1], x[2], NUM("beta", 1), NUM("alpha", 1)))
 ONE(swapaxes, tg_swapaxes(x[0], INT("dim0", 0), INT("dim1", 0)))
 ONE(swapdims, tg_swapdims(x[0], INT("dim0", 0), INT("dim1", 0)))
 ONE(take_along_dim, tg_take_along_dim(x[0], x[1], INT("dim", 0)))
+ONE(take_along_dim_flat, tg_take_along_dim_flat(x[0], x[1]))
 ONE(index_fill, tg_index_fill(x[0], INT("dim", 0), x[1], NUM("value", 0)))
 ONE(scatter, tg_scatter(x[0], INT("dim", 0), x[1], x[2]))
 ONE(scatter_value, tg_scatter_value(x[0], INT("dim", 0), x[1], NUM("value", 0)))
@@ -33,6 +34,6 @@ static int o_einsum(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
 const oracle_op oracle_indexops_ops[] = {
     E(bmm),      E(mv),       E(addmm),          E(baddbmm),    E(movedim),
     E(swapaxes), E(swapdims), E(take_along_dim), E(index_fill), E(scatter),
-    E(scatter_value), E(index_put), E(einsum),
+    E(scatter_value), E(index_put), E(einsum), E(take_along_dim_flat),
     {NULL, NULL},
 };
