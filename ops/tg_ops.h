@@ -286,6 +286,40 @@ typedef enum { TG_PAD_CONSTANT, TG_PAD_REFLECT, TG_PAD_REPLICATE, TG_PAD_CIRCULA
  * (negative: crop); value fills constant padding. reflect/replicate: 2-4-d inputs
  * with one leading dim unpadded or two; circular: exactly two leading dims */
 tg_tensor *tg_pad(tg_tensor *a, int n, const long *pad, tg_pad_mode mode, double value);
+
+/* ---- sliding windows (ops/unfold.c), torch.nn.functional.unfold/fold.
+ * Spatial pairs are (height, width); a NULL dilation, padding or stride is
+ * torch's default (1, 0, 1). Input (N, C, H, W) or unbatched (C, H, W). */
+/* im2col: out[n, (c kH + i) kW + j, oh Wo + ow] = x[n, c, oh s0 - p0 + i d0, ow s1 - p1 + j d1] (0 outside) */
+tg_tensor *tg_unfold(tg_tensor *x, const int64_t kernel[2], const int64_t dilation[2],
+                     const int64_t padding[2], const int64_t stride[2]);
+/* col2im, unfold's adjoint: x (N, C kH kW, L) summed into (N, C, output_size) */
+tg_tensor *tg_fold(tg_tensor *x, const int64_t output_size[2], const int64_t kernel[2],
+                   const int64_t dilation[2], const int64_t padding[2], const int64_t stride[2]);
+
+/* ---- convolutions (ops/conv.c), torch.nn.functional's: input (N, C, [H,] W)
+ * or unbatched; weight (O, C / groups, [kH,] kW); bias (O) or NULL; float32,
+ * float64 or int64 (exact below 2^53). NULL stride, padding, dilation,
+ * output_padding arrays: torch's defaults (1, 0, 1, 0). */
+/* out[n, o] = bias[o] + sum over the group's channels c of cross-correlation(x[n, c], w[o, c]) */
+tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
+                     const int64_t padding[2], const int64_t dilation[2], int64_t groups);
+/* padding as torch's string: "valid" (none; NULL too) or "same" (stride 1; output
+ * size = input size, the odd padding on the right/bottom) */
+tg_tensor *tg_conv2d_padding(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
+                             const char *padding, const int64_t dilation[2], int64_t groups);
+tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride, int64_t padding,
+                     int64_t dilation, int64_t groups);
+tg_tensor *tg_conv1d_padding(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride,
+                             const char *padding, int64_t dilation, int64_t groups);
+/* the adjoint of conv2d in x (weight (C_in, C_out / groups, kH, kW)), plus bias:
+ * size (H - 1) s - 2 p + d (k - 1) + output_padding + 1 */
+tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
+                               const int64_t padding[2], const int64_t output_padding[2],
+                               int64_t groups, const int64_t dilation[2]);
+tg_tensor *tg_conv_transpose1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride,
+                               int64_t padding, int64_t output_padding, int64_t groups,
+                               int64_t dilation);
 /* ---- moving dims (ops/shape_move.c): views */
 /* dims src[i] go to places dst[i]; the others keep their order */
 tg_tensor *tg_movedim(tg_tensor *a, int n, const int *src, const int *dst);
@@ -411,6 +445,12 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_clamp_tensor(...) (TG_CALL_SITE(), tg_clamp_tensor(__VA_ARGS__))
 #define tg_clone(...) (TG_CALL_SITE(), tg_clone(__VA_ARGS__))
 #define tg_contiguous(...) (TG_CALL_SITE(), tg_contiguous(__VA_ARGS__))
+#define tg_conv1d(...) (TG_CALL_SITE(), tg_conv1d(__VA_ARGS__))
+#define tg_conv1d_padding(...) (TG_CALL_SITE(), tg_conv1d_padding(__VA_ARGS__))
+#define tg_conv2d(...) (TG_CALL_SITE(), tg_conv2d(__VA_ARGS__))
+#define tg_conv2d_padding(...) (TG_CALL_SITE(), tg_conv2d_padding(__VA_ARGS__))
+#define tg_conv_transpose1d(...) (TG_CALL_SITE(), tg_conv_transpose1d(__VA_ARGS__))
+#define tg_conv_transpose2d(...) (TG_CALL_SITE(), tg_conv_transpose2d(__VA_ARGS__))
 #define tg_copysign(...) (TG_CALL_SITE(), tg_copysign(__VA_ARGS__))
 #define tg_cos(...) (TG_CALL_SITE(), tg_cos(__VA_ARGS__))
 #define tg_cosh(...) (TG_CALL_SITE(), tg_cosh(__VA_ARGS__))
@@ -436,6 +476,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_flip(...) (TG_CALL_SITE(), tg_flip(__VA_ARGS__))
 #define tg_floor(...) (TG_CALL_SITE(), tg_floor(__VA_ARGS__))
 #define tg_fmod(...) (TG_CALL_SITE(), tg_fmod(__VA_ARGS__))
+#define tg_fold(...) (TG_CALL_SITE(), tg_fold(__VA_ARGS__))
 #define tg_frac(...) (TG_CALL_SITE(), tg_frac(__VA_ARGS__))
 #define tg_gather(...) (TG_CALL_SITE(), tg_gather(__VA_ARGS__))
 #define tg_ge(...) (TG_CALL_SITE(), tg_ge(__VA_ARGS__))
@@ -567,6 +608,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_triu(...) (TG_CALL_SITE(), tg_triu(__VA_ARGS__))
 #define tg_trunc(...) (TG_CALL_SITE(), tg_trunc(__VA_ARGS__))
 #define tg_unbind(...) (TG_CALL_SITE(), tg_unbind(__VA_ARGS__))
+#define tg_unfold(...) (TG_CALL_SITE(), tg_unfold(__VA_ARGS__))
 #define tg_unique(...) (TG_CALL_SITE(), tg_unique(__VA_ARGS__))
 #define tg_unsqueeze(...) (TG_CALL_SITE(), tg_unsqueeze(__VA_ARGS__))
 #define tg_var(...) (TG_CALL_SITE(), tg_var(__VA_ARGS__))

@@ -7,6 +7,7 @@ import family_math  # noqa: F401
 import family_activation  # noqa: F401
 import family_promotion  # noqa: F401
 import family_bool  # noqa: F401
+import family_conv  # noqa: F401
 import family_reduce  # noqa: F401
 import family_reduce_stats  # noqa: F401
 import family_shape  # noqa: F401

@@ -1,0 +1,25 @@
+/* Shared by the convolution family (ops/unfold.c, ops/conv.c): the sliding
+ * window geometry and the im2col/col2im ops on checked arguments. */
+#ifndef TG_CONV_INTERNAL_H
+#define TG_CONV_INTERNAL_H
+
+#include "ops_internal.h"
+
+/* per spatial dim (H, W): kernel, dilation, padding, stride */
+typedef struct ops_conv_geom {
+  int64_t k[2], d[2], p[2], s[2];
+} ops_conv_geom;
+
+/* sliding blocks along spatial dim i of an input of that size (may be <= 0) */
+static inline int64_t ops_conv_blocks(const ops_conv_geom *g, int i, int64_t size) {
+  int64_t span = size + 2 * g->p[i] - g->d[i] * (g->k[i] - 1) - 1;
+  return span < 0 ? 0 : span / g->s[i] + 1;
+}
+
+/* im2col of a 4-d x (N, C, H, W; any strides, C may be 0) with at least
+ * one block each way: (N, C kH kW, L) */
+tg_tensor *ops_unfold4(tg_tensor *x, const ops_conv_geom *g);
+/* col2im of a 3-d x (N, C kH kW, L) whose L matches out_h, out_w: (N, C, out_h, out_w) */
+tg_tensor *ops_fold3(tg_tensor *x, int64_t out_h, int64_t out_w, const ops_conv_geom *g);
+
+#endif
