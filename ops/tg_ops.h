@@ -407,6 +407,48 @@ tg_tensor *tg_masked_select(tg_tensor *a, tg_tensor *mask);
  * order (no gradient) */
 tg_tensor *tg_nonzero(tg_tensor *a);
 
+/* ---- pooling (ops/pool.c, ops/pool_adaptive.c), torch.nn.functional's. The
+ * 2-d forms pool the last two dims of (N, C, H, W) or unbatched (C, H, W)
+ * input, the 1-d forms the last dim of (N, C, L) or (C, L). 2-d arguments
+ * are pairs (H, W): stride NULL or {0, 0} = kernel, padding NULL = {0, 0},
+ * dilation NULL = {1, 1}; a 1-d stride of 0 = kernel. padding <= kernel/2;
+ * with ceil_mode the last window must start inside the input or the left
+ * padding. indices, when not NULL, receives an int64 tensor shaped as the
+ * result: the flat index in the (H, W) (or L) plane of each maximum (the
+ * first in the window, or a NaN). */
+/* out[.., i, j] = max over the window (i*s - p + k*d) of a */
+tg_tensor *tg_max_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padding, size_t dilation,
+                         bool ceil_mode, tg_tensor **indices);
+tg_tensor *tg_max_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
+                         const size_t *dilation, bool ceil_mode, tg_tensor **indices);
+/* out = sum over the window / (its size, padding counted up to in + p when
+ * count_include_pad; or divisor_override when nonzero) */
+tg_tensor *tg_avg_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padding, bool ceil_mode,
+                         bool count_include_pad);
+tg_tensor *tg_avg_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
+                         bool ceil_mode, bool count_include_pad, long divisor_override);
+/* out[i] pools a[floor(i*in/out) .. ceil((i+1)*in/out)) per spatial dim;
+ * output_size: (oh, ow) for 2-d */
+tg_tensor *tg_adaptive_avg_pool1d(tg_tensor *a, size_t output_size);
+tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *a, const size_t *output_size);
+tg_tensor *tg_adaptive_max_pool1d(tg_tensor *a, size_t output_size, tg_tensor **indices);
+tg_tensor *tg_adaptive_max_pool2d(tg_tensor *a, const size_t *output_size, tg_tensor **indices);
+
+/* ---- resampling (ops/resample.c), torch 1.13's */
+typedef enum { TG_INTERP_NEAREST, TG_INTERP_LINEAR, TG_INTERP_BILINEAR } tg_interp_mode;
+/* F.interpolate of (N, C, L) (nearest, linear) or (N, C, H, W) (nearest,
+ * bilinear): exactly one of size (the output's spatial sizes) and
+ * scale_factor (one per spatial dim; output floor(in * factor)). nearest:
+ * src = min(floor(dst * scale), in - 1) in float with scale = 1/factor or
+ * in/out; linear: src = dst*(in-1)/(out-1) with align_corners, else
+ * (dst + 0.5)*scale - 0.5 clamped at 0 */
+tg_tensor *tg_interpolate(tg_tensor *a, const size_t *size, const double *scale_factor,
+                          tg_interp_mode mode, bool align_corners);
+/* (.., C*r*r, H, W) -> (.., C, H*r, W*r): out[c, h*r+i, w*r+j] = a[c*r*r + i*r + j, h, w] */
+tg_tensor *tg_pixel_shuffle(tg_tensor *a, long upscale_factor);
+/* the inverse: (.., C, H*r, W*r) -> (.., C*r*r, H, W) */
+tg_tensor *tg_pixel_unshuffle(tg_tensor *a, long downscale_factor);
+
 
 /* Record the caller's file:line for anomaly mode (see tg_set_detect_anomaly).
  * The library's own sources define TG_BUILDING_LIBRARY and call the
@@ -415,6 +457,10 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_abs(...) (TG_CALL_SITE(), tg_abs(__VA_ARGS__))
 #define tg_acos(...) (TG_CALL_SITE(), tg_acos(__VA_ARGS__))
 #define tg_acosh(...) (TG_CALL_SITE(), tg_acosh(__VA_ARGS__))
+#define tg_adaptive_avg_pool1d(...) (TG_CALL_SITE(), tg_adaptive_avg_pool1d(__VA_ARGS__))
+#define tg_adaptive_avg_pool2d(...) (TG_CALL_SITE(), tg_adaptive_avg_pool2d(__VA_ARGS__))
+#define tg_adaptive_max_pool1d(...) (TG_CALL_SITE(), tg_adaptive_max_pool1d(__VA_ARGS__))
+#define tg_adaptive_max_pool2d(...) (TG_CALL_SITE(), tg_adaptive_max_pool2d(__VA_ARGS__))
 #define tg_add(...) (TG_CALL_SITE(), tg_add(__VA_ARGS__))
 #define tg_add_scalar(...) (TG_CALL_SITE(), tg_add_scalar(__VA_ARGS__))
 #define tg_addmm(...) (TG_CALL_SITE(), tg_addmm(__VA_ARGS__))
@@ -433,6 +479,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_atan(...) (TG_CALL_SITE(), tg_atan(__VA_ARGS__))
 #define tg_atan2(...) (TG_CALL_SITE(), tg_atan2(__VA_ARGS__))
 #define tg_atanh(...) (TG_CALL_SITE(), tg_atanh(__VA_ARGS__))
+#define tg_avg_pool1d(...) (TG_CALL_SITE(), tg_avg_pool1d(__VA_ARGS__))
+#define tg_avg_pool2d(...) (TG_CALL_SITE(), tg_avg_pool2d(__VA_ARGS__))
 #define tg_baddbmm(...) (TG_CALL_SITE(), tg_baddbmm(__VA_ARGS__))
 #define tg_bmm(...) (TG_CALL_SITE(), tg_bmm(__VA_ARGS__))
 #define tg_cat(...) (TG_CALL_SITE(), tg_cat(__VA_ARGS__))
@@ -492,6 +540,7 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_index_fill(...) (TG_CALL_SITE(), tg_index_fill(__VA_ARGS__))
 #define tg_index_put(...) (TG_CALL_SITE(), tg_index_put(__VA_ARGS__))
 #define tg_index_select(...) (TG_CALL_SITE(), tg_index_select(__VA_ARGS__))
+#define tg_interpolate(...) (TG_CALL_SITE(), tg_interpolate(__VA_ARGS__))
 #define tg_isfinite(...) (TG_CALL_SITE(), tg_isfinite(__VA_ARGS__))
 #define tg_isinf(...) (TG_CALL_SITE(), tg_isinf(__VA_ARGS__))
 #define tg_isnan(...) (TG_CALL_SITE(), tg_isnan(__VA_ARGS__))
@@ -521,6 +570,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_matmul(...) (TG_CALL_SITE(), tg_matmul(__VA_ARGS__))
 #define tg_max(...) (TG_CALL_SITE(), tg_max(__VA_ARGS__))
 #define tg_max_dim(...) (TG_CALL_SITE(), tg_max_dim(__VA_ARGS__))
+#define tg_max_pool1d(...) (TG_CALL_SITE(), tg_max_pool1d(__VA_ARGS__))
+#define tg_max_pool2d(...) (TG_CALL_SITE(), tg_max_pool2d(__VA_ARGS__))
 #define tg_maximum(...) (TG_CALL_SITE(), tg_maximum(__VA_ARGS__))
 #define tg_mean(...) (TG_CALL_SITE(), tg_mean(__VA_ARGS__))
 #define tg_mean_dims(...) (TG_CALL_SITE(), tg_mean_dims(__VA_ARGS__))
@@ -546,6 +597,8 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 #define tg_outer(...) (TG_CALL_SITE(), tg_outer(__VA_ARGS__))
 #define tg_pad(...) (TG_CALL_SITE(), tg_pad(__VA_ARGS__))
 #define tg_permute(...) (TG_CALL_SITE(), tg_permute(__VA_ARGS__))
+#define tg_pixel_shuffle(...) (TG_CALL_SITE(), tg_pixel_shuffle(__VA_ARGS__))
+#define tg_pixel_unshuffle(...) (TG_CALL_SITE(), tg_pixel_unshuffle(__VA_ARGS__))
 #define tg_pow(...) (TG_CALL_SITE(), tg_pow(__VA_ARGS__))
 #define tg_pow_scalar(...) (TG_CALL_SITE(), tg_pow_scalar(__VA_ARGS__))
 #define tg_prod(...) (TG_CALL_SITE(), tg_prod(__VA_ARGS__))

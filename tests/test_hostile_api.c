@@ -786,6 +786,38 @@ static void test_null_ops_api(void **state) {
     N_OK(tg_meshgrid, 3, assert_int_equal(tg_meshgrid(1, ts, NULL, parts), 1));
     N_INT(tg_meshgrid, 4, tg_meshgrid(1, ts, "ij", NULL), "meshgrid", "out is NULL");
   }
+  {
+    /* ops/pool.c, pool_adaptive.c, resample.c */
+    tg_tensor *x4 = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 4, 4, 4)), *x3 = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 2, 4));
+    const size_t k2[] = {2, 2}, p1[] = {1, 1};
+    N_PTR(tg_max_pool1d, 1, tg_max_pool1d(NULL, 2, 0, 0, 1, false, NULL), "max_pool1d: argument 1 is NULL");
+    N_OK(tg_max_pool1d, 7, assert_non_null(tg_max_pool1d(x3, 2, 0, 0, 1, false, NULL)));
+    N_PTR(tg_max_pool2d, 1, tg_max_pool2d(NULL, k2, NULL, NULL, NULL, false, NULL), "max_pool2d: argument 1 is NULL");
+    N_PTR(tg_max_pool2d, 2, tg_max_pool2d(x4, NULL, NULL, NULL, NULL, false, NULL), "max_pool2d", "kernel_size is NULL");
+    N_OK(tg_max_pool2d, 3, assert_non_null(tg_max_pool2d(x4, k2, NULL, p1, k2, false, NULL)));
+    N_OK(tg_max_pool2d, 4, assert_non_null(tg_max_pool2d(x4, k2, k2, NULL, k2, false, NULL)));
+    N_OK(tg_max_pool2d, 5, assert_non_null(tg_max_pool2d(x4, k2, k2, p1, NULL, true, NULL)));
+    N_OK(tg_max_pool2d, 7, assert_non_null(tg_max_pool2d(x4, k2, NULL, NULL, NULL, false, NULL)));
+    N_PTR(tg_avg_pool1d, 1, tg_avg_pool1d(NULL, 2, 0, 0, false, true), "avg_pool1d: argument 1 is NULL");
+    N_PTR(tg_avg_pool2d, 1, tg_avg_pool2d(NULL, k2, NULL, NULL, false, true, 0), "avg_pool2d: argument 1 is NULL");
+    N_PTR(tg_avg_pool2d, 2, tg_avg_pool2d(x4, NULL, NULL, NULL, false, true, 0), "avg_pool2d", "kernel_size is NULL");
+    N_OK(tg_avg_pool2d, 3, assert_non_null(tg_avg_pool2d(x4, k2, NULL, p1, false, true, 0)));
+    N_OK(tg_avg_pool2d, 4, assert_non_null(tg_avg_pool2d(x4, k2, k2, NULL, false, true, 0)));
+    N_PTR(tg_adaptive_avg_pool1d, 1, tg_adaptive_avg_pool1d(NULL, 2), "adaptive_avg_pool1d: argument 1 is NULL");
+    N_PTR(tg_adaptive_avg_pool2d, 1, tg_adaptive_avg_pool2d(NULL, k2), "adaptive_avg_pool2d: argument 1 is NULL");
+    N_PTR(tg_adaptive_avg_pool2d, 2, tg_adaptive_avg_pool2d(x4, NULL), "adaptive_avg_pool2d", "output_size is NULL");
+    N_PTR(tg_adaptive_max_pool1d, 1, tg_adaptive_max_pool1d(NULL, 2, NULL), "adaptive_max_pool1d: argument 1 is NULL");
+    N_OK(tg_adaptive_max_pool1d, 3, assert_non_null(tg_adaptive_max_pool1d(x3, 2, NULL)));
+    N_PTR(tg_adaptive_max_pool2d, 1, tg_adaptive_max_pool2d(NULL, k2, NULL), "adaptive_max_pool2d: argument 1 is NULL");
+    N_PTR(tg_adaptive_max_pool2d, 2, tg_adaptive_max_pool2d(x4, NULL, NULL), "adaptive_max_pool2d", "output_size is NULL");
+    N_OK(tg_adaptive_max_pool2d, 3, assert_non_null(tg_adaptive_max_pool2d(x4, k2, NULL)));
+    N_PTR(tg_interpolate, 1, tg_interpolate(NULL, k2, NULL, TG_INTERP_NEAREST, false), "interpolate: argument 1 is NULL");
+    N_OK(tg_interpolate, 2, assert_non_null(tg_interpolate(x4, NULL, (const double[]){2, 2}, TG_INTERP_BILINEAR, true)));
+    N_OK(tg_interpolate, 3, assert_non_null(tg_interpolate(x4, k2, NULL, TG_INTERP_NEAREST, false)));
+    N_PTR(tg_interpolate, 2, tg_interpolate(x4, NULL, NULL, TG_INTERP_NEAREST, false), "interpolate", "either size or scale_factor");
+    N_PTR(tg_pixel_shuffle, 1, tg_pixel_shuffle(NULL, 2), "pixel_shuffle: argument 1 is NULL");
+    N_PTR(tg_pixel_unshuffle, 1, tg_pixel_unshuffle(NULL, 2), "pixel_unshuffle: argument 1 is NULL");
+  }
   /* comparisons, logic, selection */
   tg_tensor *mask = tg_gt_scalar(a, 0.0);
   assert_non_null(mask);
@@ -1444,7 +1476,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 416
+#define NULL_FUNCS_COVERED 427
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
@@ -1666,6 +1698,18 @@ OPF(f_swapdims, tg_swapdims(a, -1, 0))
 OPF(f_take_along1, tg_take_along_dim(a, b, 1))
 OPF(f_take_flat, tg_take_along_dim_flat(a, b))
 OPF(f_index_fill0, tg_index_fill(a, 0, b, 2.0))
+OPF(f_max_pool1d, tg_max_pool1d(a, 2, 1, 1, 1, true, NULL))
+OPF(f_max_pool2d, tg_max_pool2d(a, (const size_t[]){2, 2}, NULL, (const size_t[]){1, 0}, NULL, false, NULL))
+OPF(f_avg_pool1d, tg_avg_pool1d(a, 2, 1, 1, true, false))
+OPF(f_avg_pool2d, tg_avg_pool2d(a, (const size_t[]){2, 1}, NULL, (const size_t[]){1, 0}, false, true, 0))
+OPF(f_adaptive_avg_pool1d, tg_adaptive_avg_pool1d(a, 3))
+OPF(f_adaptive_avg_pool2d, tg_adaptive_avg_pool2d(a, (const size_t[]){3, 2}))
+OPF(f_adaptive_max_pool1d, tg_adaptive_max_pool1d(a, 3, NULL))
+OPF(f_adaptive_max_pool2d, tg_adaptive_max_pool2d(a, (const size_t[]){3, 2}, NULL))
+OPF(f_interpolate, tg_interpolate(a, (const size_t[]){5, 3}, NULL, TG_INTERP_BILINEAR, false))
+OPF(f_interpolate_nearest, tg_interpolate(a, NULL, (const double[]){1.5}, TG_INTERP_NEAREST, false))
+OPF(f_pixel_shuffle, tg_pixel_shuffle(a, 2))
+OPF(f_pixel_unshuffle, tg_pixel_unshuffle(a, 2))
 OPF(f_scatter0, tg_scatter(a, 0, b, c))
 OPF(f_scatter_value1, tg_scatter_value(a, 1, b, -1.0))
 OPF(f_index_put1, tg_index_put(a, 1, &b, c, false))
@@ -2137,6 +2181,27 @@ static const zero_case zero_cases[] = {
     {"tg_uniform_tensor", f_uniform_tensor, 2, {IN('n', 2, 0), IN('p', 1)}, OUT(2, 0), NULL, NO_FILL, "00"},
     {"tg_multinomial", f_multinomial, 1, {IN('p', 0, 3)}, OUT(0, 2), NULL, NO_FILL, "0"},
     {"tg_multinomial", f_multinomial, 1, {IN('p', 2, 0)}, ERR("no positive probability"), NO_FILL, "0"},
+    /* pooling and resampling: an empty batch pools to an empty batch; empty planes raise */
+    Z1("tg_max_pool1d", f_max_pool1d, IN('n', 0, 2, 4), OUT(0, 2, 5), NO_FILL),
+    {"tg_max_pool1d", f_max_pool1d, 1, {IN('n', 2, 0)}, ERR("optional 0 dim batch size"), NO_FILL, "0"},
+    Z1("tg_max_pool2d", f_max_pool2d, IN('n', 0, 2, 4, 4), OUT(0, 2, 3, 2), NO_FILL),
+    {"tg_max_pool2d", f_max_pool2d, 1, {IN('n', 1, 0, 4, 4)}, ERR("optional 0 dim batch size"), NO_FILL, "0"},
+    Z1("tg_avg_pool1d", f_avg_pool1d, IN('n', 0, 3, 5), OUT(0, 3, 6), NO_FILL),
+    Z1("tg_avg_pool2d", f_avg_pool2d, IN('n', 0, 1, 4, 4), OUT(0, 1, 3, 4), NO_FILL),
+    {"tg_avg_pool2d", f_avg_pool2d, 1, {IN('n', 2, 0, 4)}, ERR("optional 0 dim batch size"), NO_FILL, "0"},
+    Z1("tg_adaptive_avg_pool1d", f_adaptive_avg_pool1d, IN('n', 0, 5), OUT(0, 3), NO_FILL),
+    Z1("tg_adaptive_avg_pool2d", f_adaptive_avg_pool2d, IN('n', 1, 0, 4, 4), OUT(1, 0, 3, 2), NO_FILL),
+    {"tg_adaptive_avg_pool2d", f_adaptive_avg_pool2d, 1, {IN('n', 1, 2, 0, 4)}, ERR("non-zero size"), NO_FILL, "0"},
+    Z1("tg_adaptive_max_pool1d", f_adaptive_max_pool1d, IN('n', 0, 2, 5), OUT(0, 2, 3), NO_FILL),
+    Z1("tg_adaptive_max_pool2d", f_adaptive_max_pool2d, IN('n', 0, 2, 4, 4), OUT(0, 2, 3, 2), NO_FILL),
+    {"tg_adaptive_max_pool2d", f_adaptive_max_pool2d, 1, {IN('n', 1, 0, 4, 4)}, ERR("non-zero size"), NO_FILL, "0"},
+    Z1("tg_interpolate", f_interpolate, IN('n', 0, 2, 3, 3), OUT(0, 2, 5, 3), NO_FILL),
+    Z1("tg_interpolate", f_interpolate_nearest, IN('n', 0, 2, 4), OUT(0, 2, 6), NO_FILL),
+    {"tg_interpolate", f_interpolate, 1, {IN('n', 1, 0, 3, 3)}, ERR("Non-empty 4D data tensor"), NO_FILL, "0"},
+    {"tg_interpolate", f_interpolate, 1, {IN('n', 1, 1, 0, 3)}, ERR("should be greater than 0"), NO_FILL, "0"},
+    Z1("tg_pixel_shuffle", f_pixel_shuffle, IN('n', 0, 4, 2, 3), OUT(0, 1, 4, 6), NO_FILL),
+    Z1("tg_pixel_shuffle", f_pixel_shuffle, IN('n', 0, 2, 3), OUT(0, 4, 6), NO_FILL),
+    Z1("tg_pixel_unshuffle", f_pixel_unshuffle, IN('n', 2, 0, 4, 2), OUT(2, 0, 2, 1), NO_FILL),
 };
 
 static bool same_value(double v, double want) { return isnan(want) ? isnan(v) : v == want; }
@@ -2488,6 +2553,18 @@ static const nc_case nc_cases[] = {
     NC("tg_normal_tensor", f_normal_tensor, 2, IN('n', 2, 3), IN('p', 2, 3)),
     NC("tg_uniform_tensor", f_uniform_tensor, 2, IN('n', 2, 3), IN('p', 2, 3)),
     NC("tg_multinomial", f_multinomial, 1, IN('p', 2, 3)),
+    NC("tg_max_pool1d", f_max_pool1d, 1, IN('n', 2, 3, 5)),
+    NC("tg_max_pool2d", f_max_pool2d, 1, IN('n', 2, 3, 4, 5)),
+    NC("tg_avg_pool1d", f_avg_pool1d, 1, IN('n', 3, 5)),
+    NC("tg_avg_pool2d", f_avg_pool2d, 1, IN('n', 2, 3, 4, 5)),
+    NC("tg_adaptive_avg_pool1d", f_adaptive_avg_pool1d, 1, IN('n', 2, 3, 5)),
+    NC("tg_adaptive_avg_pool2d", f_adaptive_avg_pool2d, 1, IN('n', 3, 4, 5)),
+    NC("tg_adaptive_max_pool1d", f_adaptive_max_pool1d, 1, IN('n', 3, 5)),
+    NC("tg_adaptive_max_pool2d", f_adaptive_max_pool2d, 1, IN('n', 2, 3, 4, 5)),
+    NC("tg_interpolate", f_interpolate, 1, IN('n', 2, 3, 4, 2)),
+    NC("tg_interpolate", f_interpolate_nearest, 1, IN('n', 2, 3, 4)),
+    NC("tg_pixel_shuffle", f_pixel_shuffle, 1, IN('n', 2, 4, 3, 2)),
+    NC("tg_pixel_unshuffle", f_pixel_unshuffle, 1, IN('n', 3, 2, 4, 6)),
 };
 
 /* the last two dims of size > 1 (or fewer), for 'T' */
@@ -2632,7 +2709,7 @@ static void test_op_tables_complete(void **state) {
     missing += !in_zero + !in_nc;
   }
   assert_int_equal(missing, 0);
-  assert_int_equal(ops, 209);
+  assert_int_equal(ops, 220);
 }
 
 /* ======================================================================
