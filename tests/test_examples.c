@@ -121,8 +121,8 @@ static int tensor_after(const char *out, const char *prefix, double *vals, int m
 
 static void expect_tensor(const char *out, const char *prefix, const double *expected, int n,
                           double tol) {
-  double got[16];
-  int k = tensor_after(out, prefix, got, 16);
+  double got[64];
+  int k = tensor_after(out, prefix, got, 64);
   if (k != n) fail_msg("\"%s\": %d entries printed, expected %d", prefix, k, n);
   for (int i = 0; i < n; i++)
     if (!(fabs(got[i] - expected[i]) <= tol))
@@ -471,6 +471,91 @@ static void test_quickstart(void **state) {
   for (int i = 0; i < 4; i++) assert_true(fabs(p[i] - target[i]) < 0.5);
 }
 
+/* ------------------------------------------------------------ complex_cell */
+
+/* the simple cell by hand: relu(cross-correlation with zero padding 1 + bias)
+ * of a (h, w) image with a 3x3 (or, h = 1, a 1x3) filter, after rolling the
+ * image by (dy, dx) */
+static void cell_by_hand(const double *img, int h, int w, const double *filt, double bias, int dy,
+                         int dx, double *out) {
+  int kh = h == 1 ? 1 : 3;
+  for (int i = 0; i < h; i++)
+    for (int j = 0; j < w; j++) {
+      double acc = bias;
+      for (int a = 0; a < kh; a++)
+        for (int b = 0; b < 3; b++) {
+          int y = i + a - (kh == 3), x = j + b - 1;
+          if (y < 0 || y >= h || x < 0 || x >= w) continue;
+          acc += filt[a * 3 + b] * img[((y - dy + h) % h) * w + (x - dx + w) % w];
+        }
+      out[i * w + j] = acc > 0 ? acc : 0;
+    }
+}
+
+/* max over k x k windows (k x 1 rows when h == 1) */
+static void pool_by_hand(const double *in, int h, int w, int k, double *out) {
+  int kh = h == 1 ? 1 : k, oh = h / kh, ow = w / k;
+  for (int i = 0; i < oh; i++)
+    for (int j = 0; j < ow; j++) {
+      double m = -INFINITY;
+      for (int a = 0; a < kh; a++)
+        for (int b = 0; b < k; b++) m = fmax(m, in[(i * kh + a) * w + j * k + b]);
+      out[i * ow + j] = m;
+    }
+}
+
+static void test_complex_cell(void **state) {
+  (void)state;
+  const char *out = run_example("complex_cell", NULL, NULL);
+  /* 1-D: [1, 2, 1] at the start of 12 samples, filter [1, 2, 1], bias -5 */
+  double x[12] = {1, 2, 1}, w1[3] = {1, 2, 1}, y[12], p0[3], p[3];
+  cell_by_hand(x, 1, 12, w1, 0, 0, 0, y);
+  expect_tensor(out, "conv1d(x, w)      = ", y, 12, 0);
+  cell_by_hand(x, 1, 12, w1, -5, 0, 0, y);
+  expect_tensor(out, "cell(x)           = ", y, 12, 0);
+  cell_by_hand(x, 1, 12, w1, -5, 0, 5, y);
+  expect_tensor(out, "cell(shift(x, 5)) = ", y, 12, 0);
+  assert_true(line_has(out, "equivariance: cell(shift(x, 5))", ": yes"));
+  cell_by_hand(x, 1, 12, w1, -5, 0, 0, y);
+  pool_by_hand(y, 1, 12, 4, p0);
+  for (int s = 0; s <= 3; s++) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "  s = %d: ", s);
+    cell_by_hand(x, 1, 12, w1, -5, 0, s, y);
+    pool_by_hand(y, 1, 12, 4, p);
+    expect_tensor(out, prefix, p, 3, 0);
+    bool same = memcmp(p, p0, sizeof p) == 0;
+    assert_true(same == (s < 3)); /* the lecture's point: small shifts stay in the window */
+    assert_true(line_has(out, prefix, same ? "(invariant)" : "moved to the next window"));
+  }
+  /* 2-D: an L of 5 pixels in the corner of 8x8, the L as filter, bias -4 */
+  double img[64] = {0}, c[64], q0[4], q[4];
+  const double L[9] = {1, 0, 0, 1, 0, 0, 1, 1, 1};
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++) img[i * 8 + j] = L[i * 3 + j];
+  cell_by_hand(img, 8, 8, L, -4, 0, 0, c);
+  expect_tensor(out, "cell(x) = ", c, 64, 0);
+  assert_true(c[1 * 8 + 1] == 1); /* fires at the centre of the L only */
+  cell_by_hand(img, 8, 8, L, -4, 3, 2, c);
+  expect_tensor(out, "cell(shift(x, (3, 2))) = ", c, 64, 0);
+  assert_true(line_has(out, "equivariance: cell(shift(x, (3, 2)))", ": yes"));
+  cell_by_hand(img, 8, 8, L, -4, 0, 0, c);
+  pool_by_hand(c, 8, 8, 4, q0);
+  const int shifts[4][2] = {{0, 0}, {1, 2}, {2, 1}, {3, 0}};
+  for (int s = 0; s < 4; s++) {
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "  (dy, dx) = (%d, %d): ", shifts[s][0], shifts[s][1]);
+    cell_by_hand(img, 8, 8, L, -4, shifts[s][0], shifts[s][1], c);
+    pool_by_hand(c, 8, 8, 4, q);
+    bool same = memcmp(q, q0, sizeof q) == 0;
+    assert_true(same == (s < 3));
+    assert_true(line_has(out, prefix, same ? "(invariant)" : "moved to the next window"));
+    /* the pooled tensor is printed on the lines after the verdict */
+    const char *after = strchr(line_after(out, prefix), '\n') + 1;
+    expect_tensor(after, "", q, 4, 0);
+  }
+}
+
 #define EXAMPLE_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, examples_teardown)
 
 int main(void) {
@@ -479,6 +564,7 @@ int main(void) {
       EXAMPLE_TEST(test_quadratic_form), EXAMPLE_TEST(test_sigmoid_gate),
       EXAMPLE_TEST(test_softmax_ce),     EXAMPLE_TEST(test_jacobian),
       EXAMPLE_TEST(test_hessian_saddle), EXAMPLE_TEST(test_quickstart),
+      EXAMPLE_TEST(test_complex_cell),
   };
   int rc = cmocka_run_group_tests_name("examples", tests, NULL, NULL);
   tg_release_cached();
