@@ -21,6 +21,7 @@ step raises KeyError 'sum'); tapegrad starts each group's sum at its own
 value, so the reference sets group 1's sum to its value by hand."""
 import torch
 
+from family_promotion import with_default_float32
 from oracle_gen import Inp, op
 
 STEPS = 20
@@ -105,18 +106,11 @@ def torch_kwargs(name, values):
 
 
 def run_for(name):
+    # NAdam's mu_product is torch.tensor(1.), made at the first step: float32
+    # under torch's usual default dtype (the driver sets float64), and
+    # tapegrad keeps it float32 as torch 1.13 normally does
+    @with_default_float32
     def run(x, p):
-        # NAdam's mu_product is torch.tensor(1.), made at the first step: float32
-        # under torch's usual default dtype (the driver sets float64), and
-        # tapegrad keeps it float32 as torch 1.13 normally does
-        old = torch.get_default_dtype()
-        torch.set_default_dtype(torch.float32)
-        try:
-            return steps(x, p)
-        finally:
-            torch.set_default_dtype(old)
-
-    def steps(x, p):
         k0, k1 = torch_kwargs(name, p["g0"]), torch_kwargs(name, p["g1"])
         a, b = x[0].clone().requires_grad_(True), x[1].clone().requires_grad_(True)
         # the constructor checks its keyword arguments (group 0's here), as tapegrad's does
