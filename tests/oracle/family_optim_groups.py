@@ -126,3 +126,48 @@ def run_for(name):
 
 for _name in FIELDS:
     op("optim_groups_" + _name, gen_for(_name), run_for(_name), gg=False)
+
+
+# ---------------------------------------------------------------- schedulers
+# SGD over two groups with their own lrs, then a scheduler; the output is
+# each group's lr at epochs 0..EPOCHS-1, shape [EPOCHS, 2]. torch steps the
+# chained form, tapegrad the closed form: equal to rounding. Not drawn: a
+# group added after the scheduler (torch's chained form schedules it from
+# its own lr, tapegrad leaves it alone), and a negative gamma or eta_min
+# (torch 1.13 accepts them, tapegrad refuses). step_size 0 and t_max 0,
+# which torch refuses (a division by zero at the first step), must fail.
+# Short op names: a case id must fit the runner's 32 characters.
+EPOCHS = 12
+SCHEDULERS = {
+    "step": lambda o, p: torch.optim.lr_scheduler.StepLR(o, step_size=int(p["period"]), gamma=p["gamma"]),
+    "exponential": lambda o, p: torch.optim.lr_scheduler.ExponentialLR(o, gamma=p["gamma"]),
+    "cosine": lambda o, p: torch.optim.lr_scheduler.CosineAnnealingLR(
+        o, T_max=int(p["period"]), eta_min=p["eta_min"]),
+}
+
+
+def gen_sched(rng):
+    params = {"lr0": rng.choice([0.1, 0.5, 1.0, 0.03]), "lr1": rng.choice([0.0, 0.02, 0.1, 2.0]),
+              "period": float(rng.choice([1, 2, 3, 5, 8])), "gamma": rng.choice([0.0, 0.1, 0.5, 0.9, 1.0, 1.5]),
+              "eta_min": rng.choice([0.0, 0.001, 0.05])}
+    if rng.random() < 0.1:
+        params["period"] = 0.0
+    return [], params
+
+
+def sched_for(kind):
+    def run(x, p):
+        a, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([dict(params=[a], lr=p["lr0"]), dict(params=[b], lr=p["lr1"])], lr=p["lr0"])
+        s = SCHEDULERS[kind](opt, p)
+        lrs = []
+        for _ in range(EPOCHS):
+            lrs.append([g["lr"] for g in opt.param_groups])
+            opt.step()
+            s.step()
+        return torch.tensor(lrs)
+    return run
+
+
+for _kind in SCHEDULERS:
+    op("sched_groups_" + _kind, gen_sched, sched_for(_kind), gg=False)

@@ -125,9 +125,50 @@ GROUPS(adadelta)
 GROUPS(nadam)
 GROUPS(radam)
 
+/* Schedulers over two SGD groups (family_optim_groups.py): each group's lr
+ * at epochs 0..11, as a [12, 2] float64 tensor. */
+#define SCHED_EPOCHS 12
+static int sched(const char *kind, const oracle_params *p, tg_tensor **out) {
+  tg_tensor *a = tg_requires_grad_(tg_keep(tg_zeros(TG_FLOAT64, TG_SHAPE(1))), true);
+  tg_tensor *b = tg_requires_grad_(tg_keep(tg_zeros(TG_FLOAT64, TG_SHAPE(1))), true);
+  tg_optimizer *opt = a && b ? tg_sgd_new(&a, 1, (tg_sgd_opts){.lr = NUM("lr0", 0)}) : NULL;
+  if (opt && tg_sgd_add_param_group(opt, &b, 1, (tg_sgd_opts){.lr = NUM("lr1", 0)}) != 0) {
+    tg_optim_free(opt);
+    opt = NULL;
+  }
+  long period = (long)NUM("period", 1);
+  tg_lr_scheduler *s = !opt                           ? NULL
+                       : !strcmp(kind, "step")        ? tg_step_lr_new(opt, period, NUM("gamma", 0))
+                       : !strcmp(kind, "exponential") ? tg_exponential_lr_new(opt, NUM("gamma", 0))
+                                                      : tg_cosine_annealing_lr_new(opt, period, NUM("eta_min", 0));
+  double lrs[SCHED_EPOCHS * 2];
+  int rc = s ? 1 : -1;
+  for (int e = 0; e < SCHED_EPOCHS && rc > 0; e++) {
+    lrs[2 * e] = tg_optim_get_group_lr(opt, 0);
+    lrs[2 * e + 1] = tg_optim_get_group_lr(opt, 1);
+    if (tg_scheduler_step(s) != 0) rc = -1;
+  }
+  if (rc > 0) out[0] = tg_from_f64(TG_SHAPE(SCHED_EPOCHS, 2), lrs);
+  tg_scheduler_free(s);
+  tg_optim_free(opt);
+  tg_free(a);
+  tg_free(b);
+  return rc > 0 && out[0] ? 1 : -1;
+}
+
+#define SCHED(kind)                                                            \
+  static int o_sched_groups_##kind(tg_tensor **x, const oracle_params *p, tg_tensor **out) { \
+    (void)x;                                                                   \
+    return sched(#kind, p, out);                                               \
+  }
+SCHED(step)
+SCHED(exponential)
+SCHED(cosine)
+
 const oracle_op oracle_optim_groups_ops[] = {
     E(optim_groups_sgd),      E(optim_groups_adam),    E(optim_groups_adamw),
     E(optim_groups_rmsprop),  E(optim_groups_adagrad), E(optim_groups_adamax),
     E(optim_groups_adadelta), E(optim_groups_nadam),   E(optim_groups_radam),
+    E(sched_groups_step),     E(sched_groups_exponential), E(sched_groups_cosine),
     {NULL, NULL},
 };
