@@ -5,7 +5,6 @@
  * option check and an update over one parameter's contiguous memory. */
 #include <limits.h>
 #include <math.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
