@@ -5,7 +5,6 @@
  * option check and an update over one parameter's contiguous memory. */
 #include <limits.h>
 #include <math.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,39 +216,35 @@ static bool check_step_param(const tg_optimizer *o, int i) {
   return why == NULL;
 }
 
+/* -g in place: exact, so a second call restores g bit for bit (NaN payloads
+ * and signed zeros included) */
+static void negate(tg_tensor *g) {
+  if (g->dtype == TG_FLOAT64)
+    for (double *x = (double *)tg_ptr(g), *end = x + g->numel; x < end; x++) *x = -*x;
+  else
+    for (float *x = (float *)tg_ptr(g), *end = x + g->numel; x < end; x++) *x = -*x;
+}
+
 /* The step count advances only for parameters that have a gradient, so a
  * parameter that sat out some steps gets its own bias correction, as in
  * PyTorch. */
-static int step_param(const tg_optimizer *o, const optim_group *g, int i) {
+static void step_param(const tg_optimizer *o, const optim_group *g, int i) {
   tg_tensor *p = o->params[i];
   /* maximize: every torch 1.13 algorithm negates the gradient before
-   * anything else, so the update runs on a negated copy (p->grad stays) */
-  void *neg = NULL;
-  if (g->maximize) {
-    size_t es = p->dtype == TG_FLOAT64 ? sizeof(double) : sizeof(float);
-    neg = malloc(p->numel * es + 1);
-    if (!neg) {
-      tg_error("optim_step: out of memory negating the gradient of parameter %d", i);
-      return -1;
-    }
-    if (p->dtype == TG_FLOAT64)
-      for (size_t k = 0; k < p->numel; k++)
-        ((double *)neg)[k] = -((const double *)tg_ptr(p->grad))[k];
-    else
-      for (size_t k = 0; k < p->numel; k++)
-        ((float *)neg)[k] = -((const float *)tg_ptr(p->grad))[k];
-  }
+   * anything else, so the update runs on the negated gradient, which is
+   * negated back after it (p->grad ends as backward wrote it, and the step
+   * allocates nothing) */
+  if (g->maximize) negate(p->grad);
   double *count = (double *)tg_ptr(state_tensor(o, g, i, 0));
   *count += 1;
-  optim_slot s = {.p = tg_ptr(p), .g = neg ? neg : tg_ptr(p->grad), .n = p->numel, .dt = p->dtype,
+  optim_slot s = {.p = tg_ptr(p), .g = tg_ptr(p->grad), .n = p->numel, .dt = p->dtype,
                   .step = *count};
   for (int k = 0; k < g->n_bufs; k++) s.buf[k] = tg_ptr(state_tensor(o, g, i, 1 + k));
   o->kind->update(g, &s);
-  free(neg);
+  if (g->maximize) negate(p->grad);
   /* in-place writes: a graph that saved the old values must notice */
   p->storage->version++;
   for (int k = 0; k <= g->n_bufs; k++) state_tensor(o, g, i, k)->storage->version++;
-  return 0;
 }
 
 int tg_optim_step(tg_optimizer *opt) {
@@ -262,7 +257,7 @@ int tg_optim_step(tg_optimizer *opt) {
   for (int gi = 0; gi < opt->n_groups; gi++) {
     const optim_group *g = &opt->groups[gi];
     for (int i = g->first; i < g->first + g->n; i++)
-      if (opt->params[i]->grad && step_param(opt, g, i) != 0) return -1;
+      if (opt->params[i]->grad) step_param(opt, g, i);
   }
   return 0;
 }

@@ -1,10 +1,12 @@
-/* optim layer: optimizers (SGD, Adam, AdamW, RMSprop, Adagrad), gradient
- * clipping and learning-rate schedules, with torch.optim 1.13 semantics.
+/* optim layer: optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax,
+ * Adadelta, NAdam, RAdam), gradient clipping and learning-rate schedules,
+ * with torch.optim 1.13 semantics.
  *
- * An optimizer updates a fixed list of parameters: persistent, contiguous
- * float leaves that require grad. It copies the pointer array (the tensors
- * stay the caller's) and allocates all of its state once, at creation, as
- * persistent tensors, so tg_optim_step allocates nothing. A parameter whose
+ * An optimizer updates a list of parameters: persistent, contiguous float
+ * leaves that require grad. It copies the pointer array (the tensors stay
+ * the caller's) and allocates their state once, when they are given (at
+ * creation, or when a group is added), as persistent tensors, so
+ * tg_optim_step allocates nothing. A parameter whose
  * .grad is NULL is skipped by a step, as PyTorch skips p.grad is None.
  * Optimizers, like tensors, belong to the thread that made them.
  *

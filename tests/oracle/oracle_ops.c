@@ -34,6 +34,7 @@ static const oracle_op *const tables[] = {
     oracle_activation_ops,
     oracle_indexops_ops,
     oracle_conv_ops,
+    oracle_optim_groups_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {
