@@ -292,7 +292,7 @@ tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands) {
   term terms[64];
   memset(terms, 0, sizeof terms);
   for (int i = 0; i < n; i++) {
-    if (!ops_check_float("einsum", operands[i], 3)) return NULL;
+    if (!ops_check_numeric("einsum", operands[i], 3)) return NULL;
     if (operands[i]->dtype != operands[0]->dtype) {
       tg_error("einsum: operands of dtypes %s and %s; convert with tg_to_dtype",
                tg_dtype_name(operands[0]->dtype), tg_dtype_name(operands[i]->dtype));

@@ -50,7 +50,7 @@ static void fill_at(tg_tensor *t, ptrdiff_t off, double v) {
   else ((double *)t->storage->data)[off] = v;
 }
 
-bool ops_check_index_value(const char *op, const tg_tensor *t, double value) {
+bool ops_check_int_value(const char *op, const tg_tensor *t, double value) {
   /* a fill value for an int64 tensor truncates toward 0, as PyTorch's cast */
   if (t->dtype != TG_INT64 || (value > -0x1p63 - 1 && value < 0x1p63)) return true;
   tg_error("%s: value %g cannot be converted to type int64 without overflow", op, value);
