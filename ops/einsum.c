@@ -195,8 +195,14 @@ static bool parse(const char *eq, int n, tg_tensor **ops, term *terms, char *out
   int no = 0;
   if (!*c) {
     for (int j = 0; j < n_ell; j++) out[no++] = (char)(ELL + j);
-    for (int ch = 'A'; ch <= 'z'; ch++)
-      if (count[ch] == 1 && no < TG_MAX_DIMS) out[no++] = (char)ch;
+    for (int ch = 'A'; ch <= 'z'; ch++) {
+      if (count[ch] != 1) continue;
+      if (no >= TG_MAX_DIMS) {
+        tg_error("einsum: the output would have more than %d dims", TG_MAX_DIMS);
+        return false;
+      }
+      out[no++] = (char)ch;
+    }
   } else {
     bool ell = false;
     for (c += 2; *c; c++) {
