@@ -1,6 +1,6 @@
 /* int64 operands, as PyTorch takes them: the products (bmm, mv, addmm,
  * baddbmm, matmul, einsum) and the index ops (scatter, gather,
- * take_along_dim, index_put). Exact integer results (beyond 2^53 too),
+ * index_select, index_add, take_along_dim, index_put). Exact integer results (beyond 2^53 too),
  * wrapping on overflow, beta/alpha truncated as PyTorch's casts, dtype
  * errors as PyTorch's; expected values from loops here or from torch 1.13. */
 #include <math.h>
@@ -131,6 +131,14 @@ static void test_index_ops_int64(void **state) {
   tg_tensor *p = tg_index_put(a, 2, (tg_tensor *[]){idx_tensor(TG_SHAPE(2), (const int64_t[]){1, 1}), idx_tensor(TG_SHAPE(2), (const int64_t[]){2, 2})},
                               tg_from_i64(TG_SHAPE(1), (const int64_t[]){big}), true);
   assert_true(p && ((const int64_t *)tg_data(p))[5] == 6 + 2 * big);
+  /* index_select / index_add: rows moved exactly, added wrapping */
+  tg_tensor *rows = idx_tensor(TG_SHAPE(3), (const int64_t[]){1, 1, 0});
+  tg_tensor *sel = tg_index_select(s, 0, rows);
+  assert_true(sel && sel->dtype == TG_INT64 && at(sel, 0) == big && at(sel, 5) == INT64_MAX && at(sel, 7) == -7);
+  tg_tensor *add = tg_index_add(a, 0, rows, sel); /* a's row 1 += 2 x s's row 1, row 0 += s's row 0 */
+  assert_true(add && at(add, 0) == 2 && at(add, 1) == -5 && at(add, 3) == 4 + 2 * big && at(add, 4) == 15 &&
+              at(add, 5) == 4); /* 6 + 2 INT64_MAX wraps to 4 */
+  assert_err(tg_index_add(a, 0, rows, tg_zeros(TG_FLOAT64, TG_SHAPE(3, 3))), "index_add", "dtypes differ");
   /* dtypes must agree, as PyTorch's "Expected self.dtype to be equal to src.dtype" */
   tg_tensor *fsrc = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 3));
   assert_err(tg_scatter(a, 0, ix, fsrc), "scatter", "dtypes differ");

@@ -2,7 +2,7 @@
 (ops/linalg_batched.c, ops/shape_move.c, ops/scatter.c)."""
 import torch
 
-from oracle_gen import index_tensor, op, rand_dim, rshape, tensor
+from oracle_gen import as_int64, index_tensor, op, rand_dim, rshape, tensor
 
 
 def bmm_gen(rng):
@@ -365,26 +365,6 @@ def index_put_mask_gen(rng):
 op("index_put_mask", index_put_mask_gen,
    lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])),
    c_name="index_put")
-
-
-def as_int64(gen, which, mix=True, mixed_rg=True):
-    """the float inputs `which` of gen's cases as int64 constants (small
-    integers; no gradient); with `mix`, now and then one left float64, a
-    dtype mismatch (requiring grad unless not `mixed_rg`)"""
-    def g(rng):
-        inputs, params = gen(rng)
-        keep = rng.choice(which) if mix and len(which) > 1 and rng.random() < 0.05 else None
-        for k in which:
-            if k >= len(inputs):
-                continue
-            k = k % len(inputs)
-            if k == keep:
-                inputs[k].rg = inputs[k].rg and mixed_rg
-            else:
-                inputs[k].dtype, inputs[k].rg = "i64", False
-                inputs[k].values = [float(round(2 * v)) for v in inputs[k].values]
-        return inputs, params
-    return g
 
 
 # (name, generator, torch function, inputs made int64, as_int64 options)
