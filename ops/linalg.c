@@ -248,7 +248,8 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
 void tg_set_num_threads(int n) { tg_parallel_set_threads(n); }
 
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
-  if (!ops_check_pair("dot", a, b)) return NULL;
+  if (!ops_check_numeric("dot", a, 1) || !ops_check_numeric("dot", b, 2) || !ops_check_same_dtype("dot", a, b))
+    return NULL;
   if (a->ndim != 1 || b->ndim != 1) {
     tg_error("dot: 1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
     return NULL;
@@ -256,8 +257,9 @@ tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
   return tg_matmul(a, b);
 }
 
+/* a product of every pair, so any dtypes, promoted as tg_mul (PyTorch's) */
 tg_tensor *tg_outer(tg_tensor *a, tg_tensor *b) {
-  if (!ops_check_pair("outer", a, b)) return NULL;
+  if (!tg_tensor_ok(a, "outer", 1) || !tg_tensor_ok(b, "outer", 2)) return NULL;
   if (a->ndim != 1 || b->ndim != 1) {
     tg_error("outer: 1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
     return NULL;

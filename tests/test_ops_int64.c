@@ -1,5 +1,5 @@
 /* int64 operands, as PyTorch takes them: the products (bmm, mv, addmm,
- * baddbmm, matmul, einsum) and the index ops (scatter, gather,
+ * baddbmm, matmul, dot, outer, einsum) and the index ops (scatter, gather,
  * index_select, index_add, take_along_dim, index_put). Exact integer results (beyond 2^53 too),
  * wrapping on overflow, beta/alpha truncated as PyTorch's casts, dtype
  * errors as PyTorch's; expected values from loops here or from torch 1.13. */
@@ -73,6 +73,15 @@ static void test_products_int64(void **state) {
   tg_tensor *tr = tg_einsum("ii", 1, &sq), *sums = tg_einsum("...i->i", 1, &sq);
   assert_true(tr && tr->ndim == 0 && at(tr, 0) == big - 1);
   assert_true(sums && at(sums, 0) == big + 8 && at(sums, 1) == 6);
+  /* dot of int64 (one dtype); outer is a product of pairs and promotes, as tg_mul */
+  tg_tensor *u = tg_from_i64(TG_SHAPE(2), (const int64_t[]){big, 3}), *v = tg_from_i64(TG_SHAPE(2), (const int64_t[]){1, -2});
+  tg_tensor *dt = tg_dot(u, v), *op = tg_outer(u, v);
+  assert_true(dt && dt->dtype == TG_INT64 && at(dt, 0) == big - 6);
+  /* (outer goes through tg_mul, whose integers pass through double: small values here) */
+  assert_true(op && op->dtype == TG_INT64 && op->ndim == 2 && at(op, 2) == 3 && at(op, 3) == -6);
+  tg_tensor *of = tg_outer(u, tg_from_f64(TG_SHAPE(1), (const double[]){0.5}));
+  assert_true(of && of->dtype == TG_FLOAT64 && tg_get_flat(of, 1) == 1.5);
+  assert_err(tg_dot(u, tg_zeros(TG_FLOAT64, TG_SHAPE(2))), "dot", "dtypes differ");
   /* one dtype, as PyTorch ("expected scalar type Long but found Float") */
   tg_tensor *f = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4));
   assert_err(tg_matmul(a, f), "matmul", "dtypes differ");

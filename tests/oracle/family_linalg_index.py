@@ -131,3 +131,6 @@ op("index_select_i64", as_int64(index_select_gen, [0]),
    lambda x, p: torch.index_select(x[0], p["dim"], x[1]), c_name="index_select")
 op("index_add_i64", as_int64(index_add_gen, [0, 2]),
    lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2]), c_name="index_add")
+op("dot_i64", as_int64(vectors(), [0, 1]), lambda x, p: torch.dot(x[0], x[1]), c_name="dot")
+# outer is a product of pairs: mixed dtypes promote (both sides)
+op("outer_i64", as_int64(vectors(False), [0, 1]), lambda x, p: torch.outer(x[0], x[1]), c_name="outer")
