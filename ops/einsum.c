@@ -195,8 +195,14 @@ static bool parse(const char *eq, int n, tg_tensor **ops, term *terms, char *out
   int no = 0;
   if (!*c) {
     for (int j = 0; j < n_ell; j++) out[no++] = (char)(ELL + j);
-    for (int ch = 'A'; ch <= 'z'; ch++)
-      if (count[ch] == 1 && no < TG_MAX_DIMS) out[no++] = (char)ch;
+    for (int ch = 'A'; ch <= 'z'; ch++) {
+      if (count[ch] != 1) continue;
+      if (no >= TG_MAX_DIMS) {
+        tg_error("einsum: the output would have more than %d dims", TG_MAX_DIMS);
+        return false;
+      }
+      out[no++] = (char)ch;
+    }
   } else {
     bool ell = false;
     for (c += 2; *c; c++) {
@@ -292,7 +298,7 @@ tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands) {
   term terms[64];
   memset(terms, 0, sizeof terms);
   for (int i = 0; i < n; i++) {
-    if (!ops_check_float("einsum", operands[i], 3)) return NULL;
+    if (!ops_check_numeric("einsum", operands[i], 3)) return NULL;
     if (operands[i]->dtype != operands[0]->dtype) {
       tg_error("einsum: operands of dtypes %s and %s; convert with tg_to_dtype",
                tg_dtype_name(operands[0]->dtype), tg_dtype_name(operands[i]->dtype));

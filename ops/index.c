@@ -1,5 +1,6 @@
 /* Indexing ops in adjoint pairs: gather <-> scatter_add and
- * index_select <-> index_add; each one's backward is the other. */
+ * index_select <-> index_add; each one's backward is the other. Float or
+ * int64 tensors (no gradient for int64), elements moved in their own dtype. */
 #include <string.h>
 
 #include "ops_internal.h"
@@ -50,7 +51,7 @@ static void fill_at(tg_tensor *t, ptrdiff_t off, double v) {
   else ((double *)t->storage->data)[off] = v;
 }
 
-bool ops_check_index_value(const char *op, const tg_tensor *t, double value) {
+bool ops_check_int_value(const char *op, const tg_tensor *t, double value) {
   /* a fill value for an int64 tensor truncates toward 0, as PyTorch's cast */
   if (t->dtype != TG_INT64 || (value > -0x1p63 - 1 && value < 0x1p63)) return true;
   tg_error("%s: value %g cannot be converted to type int64 without overflow", op, value);
@@ -231,7 +232,7 @@ static tg_tensor *index_add_0d(tg_tensor *a, int dim, tg_tensor *index, tg_tenso
 }
 
 tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index) {
-  if (!ops_check_float("index_select", a, 1) || !ops_check_index("index_select", index, 3)) return NULL;
+  if (!ops_check_numeric("index_select", a, 1) || !ops_check_index("index_select", index, 3)) return NULL;
   if (a->ndim == 0) return index_select_0d(a, dim, index);
   int d = tg_norm_dim("index_select", dim, a->ndim);
   if (d < 0 || !check_index_1d("index_select", a, d, index)) return NULL;
@@ -257,8 +258,8 @@ TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward, TG_NODE_I | T
 
 tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   /* src is argument 4: checked on its own first, so a message names it so */
-  if (!ops_check_float("index_add", a, 1) || !ops_check_float("index_add", src, 4) ||
-      !ops_check_pair("index_add", a, src) || !ops_check_index("index_add", index, 3))
+  if (!ops_check_numeric("index_add", a, 1) || !ops_check_numeric("index_add", src, 4) ||
+      !ops_check_same_dtype("index_add", a, src) || !ops_check_index("index_add", index, 3))
     return NULL;
   if (a->ndim == 0) return index_add_0d(a, dim, index, src);
   int d = tg_norm_dim("index_add", dim, a->ndim);

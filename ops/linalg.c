@@ -1,4 +1,4 @@
-/* Matrix products through CBLAS. One node kind, batched matmul of operands
+/* Matrix products through CBLAS (int64: a loop of its own). One node kind, batched matmul of operands
  * with >= 2 dims (batch dims broadcast); 1-D operands are handled with
  * unsqueeze/squeeze views around it, as PyTorch specifies. A transposed
  * operand is passed to BLAS with its trans flag, never copied. */
@@ -122,8 +122,30 @@ static void gemm_run(gemm_job *j) {
   }
 }
 
+/* int64 has no BLAS: a plain loop over any strides, wrapping on overflow
+ * as PyTorch's integer products */
+static void gemm_i64(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t boff, tg_tensor *out,
+                     size_t ooff) {
+  int ra = a->ndim - 2, rb = b->ndim - 2;
+  size_t m = a->shape[ra], k = a->shape[ra + 1], n = b->shape[rb + 1];
+  ptrdiff_t ar = a->strides[ra], ac = a->strides[ra + 1], br = b->strides[rb], bc = b->strides[rb + 1];
+  const int64_t *pa = (const int64_t *)tg_ptr(a) + aoff, *pb = (const int64_t *)tg_ptr(b) + boff;
+  int64_t *pc = (int64_t *)tg_ptr(out) + ooff;
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      uint64_t s = 0;
+      for (size_t p = 0; p < k; p++)
+        s += (uint64_t)pa[(ptrdiff_t)i * ar + (ptrdiff_t)p * ac] * (uint64_t)pb[(ptrdiff_t)p * br + (ptrdiff_t)j * bc];
+      pc[i * n + j] = (int64_t)s;
+    }
+}
+
 static void gemm(const tg_tensor *a, size_t aoff, const tg_tensor *b, size_t boff, tg_tensor *out,
                  size_t ooff) {
+  if (out->dtype == TG_INT64) {
+    gemm_i64(a, aoff, b, boff, out, ooff);
+    return;
+  }
   int ra = a->ndim - 2, rb = b->ndim - 2;
   size_t m = a->shape[ra], k = a->shape[ra + 1], n = b->shape[rb + 1];
   bool ta = false, tb = false;
@@ -203,7 +225,9 @@ static tg_tensor *matmul_nd(tg_tensor *a, tg_tensor *b) {
 }
 
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
-  if (!ops_check_pair("matmul", a, b)) return NULL;
+  if (!ops_check_numeric("matmul", a, 1) || !ops_check_numeric("matmul", b, 2) ||
+      !ops_check_same_dtype("matmul", a, b))
+    return NULL;
   if (a->ndim == 0 || b->ndim == 0) {
     tg_error("matmul: both arguments need at least 1 dimension, got %dD and %dD", a->ndim, b->ndim);
     return NULL;
@@ -224,7 +248,8 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
 void tg_set_num_threads(int n) { tg_parallel_set_threads(n); }
 
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
-  if (!ops_check_pair("dot", a, b)) return NULL;
+  if (!ops_check_numeric("dot", a, 1) || !ops_check_numeric("dot", b, 2) || !ops_check_same_dtype("dot", a, b))
+    return NULL;
   if (a->ndim != 1 || b->ndim != 1) {
     tg_error("dot: 1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
     return NULL;
@@ -232,8 +257,9 @@ tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
   return tg_matmul(a, b);
 }
 
+/* a product of every pair, so any dtypes, promoted as tg_mul (PyTorch's) */
 tg_tensor *tg_outer(tg_tensor *a, tg_tensor *b) {
-  if (!ops_check_pair("outer", a, b)) return NULL;
+  if (!tg_tensor_ok(a, "outer", 1) || !tg_tensor_ok(b, "outer", 2)) return NULL;
   if (a->ndim != 1 || b->ndim != 1) {
     tg_error("outer: 1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
     return NULL;

@@ -200,7 +200,7 @@ void ops_drop_temp(tg_tensor *t, const tg_tensor *kept);
 /* idx is a live int64 tensor (argument argno of op) */
 bool ops_check_index(const char *op, const tg_tensor *idx, int argno);
 /* a fill value an int64 t can hold (PyTorch's cast truncates toward 0) */
-bool ops_check_index_value(const char *op, const tg_tensor *t, double value);
+bool ops_check_int_value(const char *op, const tg_tensor *t, double value);
 typedef enum { OPS_GATHER, OPS_SCATTER_ADD, OPS_SCATTER_SET } ops_scatter_mode;
 bool ops_scatter_kernel(const char *op, const tg_tensor *big, int dim, const tg_tensor *idx,
                         tg_tensor *dst, const tg_tensor *src, ops_scatter_mode mode, double value);

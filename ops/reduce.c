@@ -68,12 +68,31 @@ static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim) {
   return out;
 }
 
-/* the sum of an int64 or bool tensor is int64, as PyTorch ((pred == y).sum());
- * summed in float64, exact below 2^53 */
+static void sum_i64(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
+  (void)arg;
+  int64_t *o = (int64_t *)p[0];
+  const int64_t *x = (const int64_t *)p[1];
+  ptrdiff_t so = s[0] / (ptrdiff_t)sizeof *o, sx = s[1] / (ptrdiff_t)sizeof *x;
+  for (size_t i = 0; i < n; i++) {
+    int64_t *dst = &o[(ptrdiff_t)i * so];
+    *dst = (int64_t)((uint64_t)*dst + (uint64_t)x[(ptrdiff_t)i * sx]);
+  }
+}
+
+/* the sum of an int64 or bool tensor is int64, as PyTorch ((pred == y).sum()):
+ * exact, wrapping on overflow; no gradient */
 static tg_tensor *sum_integers(tg_tensor *a, unsigned mask, bool keepdim) {
-  tg_tensor *f = tg_to_dtype(a, TG_FLOAT64);
-  tg_tensor *s = f ? sum_mask(f, mask, keepdim) : NULL;
-  return s ? tg_to_dtype(s, TG_INT64) : NULL;
+  if (a->dtype == TG_BOOL && !(a = tg_to_dtype(a, TG_INT64))) return NULL;
+  tg_tensor *out = reduce_alloc(a, mask);
+  if (!out) return NULL;
+  memset(out->storage->data, 0, out->storage->nbytes);
+  ptrdiff_t st[2][TG_MAX_DIMS];
+  tg_broadcast_strides(out, a->ndim, a->shape, st[0]);
+  for (int d = 0; d < a->ndim; d++) st[1][d] = a->strides[d] * (ptrdiff_t)sizeof(int64_t);
+  char *base[2] = {tg_ptr(out), tg_ptr(a)};
+  tg_iter(2, base, a->ndim, a->shape, st, sum_i64, NULL);
+  drop_reduced_dims(out, a, mask, keepdim);
+  return out;
 }
 
 tg_tensor *tg_sum_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {

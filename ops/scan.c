@@ -1,6 +1,7 @@
 /* Scans along one dim: cumsum, cumprod, logcumsumexp. The forward walks
  * each lane (outer x len x inner, logical order); cumsum runs either way so
  * that its backward, the reversed cumsum, is the same op. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,66 +196,55 @@ tg_tensor *tg_cumprod(tg_tensor *a, int dim) {
 
 /* --------------------------------------------------------- logcumsumexp */
 
-/* d out_j / dx_i = exp(x_i - out_j) for j >= i, at most 1 since out_j
- * includes x_i. Fused: r_i = g_i + r_{i+1} exp(out_i - out_{i+1}) from the
- * end, grad_i = exp(x_i - out_i) r_i, all factors <= 1. Recorded: the
- * (len x len) weights as a tg_* expression over an extra dim. */
+/* d out_j / dx_i = exp(x_i - out_j) for j >= i, summed as PyTorch 1.13 does
+ * (FunctionsManual.cpp, logcumsumexp_backward), so that +-inf inputs give
+ * its NaN pattern: with l+_j = log(g_j) where g_j > 0 and l-_j = log(-g_j)
+ * where g_j < 0, else the dtype's lowest finite value,
+ *   grad_i = exp(x_i + LSE_{j>=i}(l+_j - out_j)) - exp(x_i + LSE_{j>=i}(l-_j - out_j)).
+ * A 0-d (or empty) input passes g through, as PyTorch. Fused here; recorded
+ * with the same ops (flip, logcumsumexp, where, log, exp) below. */
+static double lowest_of(tg_dtype dt) { return dt == TG_FLOAT32 ? -FLT_MAX : -DBL_MAX; }
+
 static void lcse_fused(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
   lanes l = lanes_of(x, (int)tg_node_i(n)[0]);
-  double *xv = read_values(x), *ov = read_values(n->out), *gv = read_values(g);
+  double *xv = read_values(x), *ov = read_values(n->out), *gv = read_values(g), low = lowest_of(x->dtype);
   if (xv && ov && gv)
     for (size_t o = 0; o < l.outer; o++)
       for (size_t i = 0; i < l.inner; i++) {
-        double r = 0, next_out = 0;
+        double sp = -INFINITY, sn = -INFINITY;
         for (size_t j = 0; j < l.len; j++) {
           size_t p = at(l, o, i, j, true);
-          r = gv[p] + (j ? r * exp(ov[p] - next_out) : 0.0);
-          next_out = ov[p];
-          xv[p] = exp(xv[p] - ov[p]) * r;
+          sp = log_add(sp, (gv[p] > 0 ? log(gv[p]) : low) - ov[p]);
+          sn = log_add(sn, (gv[p] < 0 ? log(-gv[p]) : low) - ov[p]);
+          xv[p] = exp(xv[p] + sp) - exp(xv[p] + sn);
         }
       }
   if (xv && ov && gv) gi[0] = from_values(x, xv);
   free(xv), free(ov), free(gv);
 }
 
-/* elements of the recorded backward's weights (256 MiB of float64) */
-#define LCSE_GRAPH_MAX ((size_t)1 << 25)
+/* one sign's part: exp(x + reverse-logcumsumexp(l - out)), l as above */
+static tg_tensor *lcse_part(tg_tensor *x, tg_tensor *out, tg_tensor *g, int d, bool positive) {
+  tg_tensor *m = positive ? tg_gt_scalar(g, 0) : tg_lt_scalar(g, 0);
+  tg_tensor *safe = tg_where(m, positive ? g : tg_neg(g), tg_scalar(g->dtype, 1)); /* log(1) where masked */
+  tg_tensor *lg = tg_where(m, tg_log(safe), tg_scalar(x->dtype, lowest_of(x->dtype)));
+  tg_tensor *rev = tg_flip(tg_logcumsumexp(tg_flip(tg_sub(lg, out), 1, &d), d), 1, &d);
+  return tg_exp(tg_add(rev, x));
+}
 
 static void lcse_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
   int d = (int)tg_node_i(n)[0];
+  if (x->ndim == 0 || x->numel == 0) {
+    gi[0] = g;
+    return;
+  }
   if (ops_fused_backward()) {
     lcse_fused(n, g, gi);
     return;
   }
-  if (x->ndim == 0) {
-    gi[0] = tg_mul(g, tg_exp(tg_sub(x, n->out)));
-    return;
-  }
-  if (x->ndim >= TG_MAX_DIMS) {
-    tg_error("LogcumsumexpBackward: create_graph needs one spare dim (input has %d)", x->ndim);
-    return;
-  }
-  size_t len = x->shape[d], shape[TG_MAX_DIMS];
-  if (len && x->numel / len * len > LCSE_GRAPH_MAX / len) {
-    tg_error("LogcumsumexpBackward: create_graph over a dim of %zu needs %zu x %zu weights per lane; "
-             "too large (more than %zu in all)", len, len, len, (size_t)LCSE_GRAPH_MAX);
-    return;
-  }
-  for (int k = 0; k <= x->ndim; k++) shape[k] = 1;
-  shape[d] = shape[d + 1] = len;
-  tg_tensor *minf = tg_tensor_alloc(x->dtype, x->ndim + 1, shape);
-  if (!minf) return;
-  for (size_t i = 0; i < len; i++)
-    for (size_t j = 0; j < len; j++) {
-      double v = j >= i ? 0.0 : -INFINITY;
-      if (x->dtype == TG_FLOAT32) ((float *)tg_ptr(minf))[i * len + j] = (float)v;
-      else ((double *)tg_ptr(minf))[i * len + j] = v;
-    }
-  /* w[.., i, j, ..] = exp(x_i - out_j) (j >= i) */
-  tg_tensor *w = tg_exp(tg_add(tg_sub(tg_unsqueeze(x, d + 1), tg_unsqueeze(n->out, d)), minf));
-  gi[0] = tg_sum_dims(tg_mul(w, tg_unsqueeze(g, d)), 1, (int[]){d + 1}, false);
+  gi[0] = tg_sub(lcse_part(x, n->out, g, d, true), lcse_part(x, n->out, g, d, false));
 }
 TG_DEFINE_OP(OP_LCSE, "LogcumsumexpBackward", lcse_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 

@@ -88,7 +88,7 @@ TG_DEFINE_OP(OP_SCATTER_VALUE, "ScatterBackward1", scatter_value_backward, TG_NO
 
 tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value) {
   if (!ops_check_numeric("scatter", a, 1) || !ops_check_index("scatter", index, 3) ||
-      !ops_check_index_value("scatter", a, value))
+      !ops_check_int_value("scatter", a, value))
     return NULL;
   int d;
   tg_tensor *out = scatter_forward("scatter", a, dim, index, NULL, value, &d);

@@ -73,8 +73,13 @@ static void test_dtype_errors(void **state) {
   assert_null(tg_elu(i, 1.0));
   assert_error_has("elu", "int64");
   tg_clear_error();
-  assert_null(tg_matmul(i, i));
-  assert_error_has("matmul", "int64");
+  /* matmul takes int64 pairs, as PyTorch's; bool it refuses */
+  tg_tensor *bl = tg_zeros(TG_BOOL, TG_SHAPE(3));
+  assert_null(tg_matmul(bl, bl));
+  assert_error_has("matmul", "bool");
+  tg_clear_error();
+  assert_null(tg_matmul(i, d));
+  assert_error_has("matmul", "int64", "float64");
   tg_clear_error();
   assert_null(tg_mean(i));
   assert_error_has("mean", "int64");

@@ -123,6 +123,10 @@ static void test_einsum_ellipsis(void **state) {
   assert_err(tg_einsum("...->......", 1, &a), "einsum", "for the output for which an ellipsis was already found");
   assert_err(tg_einsum("...abcde", 1, &a), "einsum", "more subscripts than the 4 dims of operand 0");
   assert_err(tg_einsum("abc", 1, &a), "einsum", "no ellipsis was given");
+  /* nine output dims: more than a tensor has (PyTorch would give a 9-d result) */
+  tg_tensor *t5 = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 1, 1, 1, 1));
+  assert_err(tg_einsum("abcde,fghij", 2, (tg_tensor *[]){t5, t5}), "einsum", "more than 8 dims");
+  assert_err(tg_einsum("abcde,fghij->abcdefghi", 2, (tg_tensor *[]){t5, t5}), "einsum", "too many");
 }
 
 /* a diagonal, an ellipsis and a third operand at once; inputs transposed

@@ -2,7 +2,7 @@
 (ops/linalg_batched.c, ops/shape_move.c, ops/scatter.c)."""
 import torch
 
-from oracle_gen import index_tensor, op, rand_dim, rshape, tensor
+from oracle_gen import as_int64, index_tensor, op, rand_dim, rshape, tensor
 
 
 def bmm_gen(rng):
@@ -367,29 +367,32 @@ op("index_put_mask", index_put_mask_gen,
    c_name="index_put")
 
 
-def as_int64(gen, which):
-    """the float inputs `which` of gen's cases as int64 constants (small
-    integers; no gradient); now and then one left float64, a dtype mismatch"""
-    def g(rng):
-        inputs, params = gen(rng)
-        keep = rng.choice(which) if len(which) > 1 and rng.random() < 0.05 else None
-        for k in which:
-            k = k % len(inputs)
-            if k != keep:
-                inputs[k].dtype, inputs[k].rg = "i64", False
-                inputs[k].values = [float(round(2 * v)) for v in inputs[k].values]
-        return inputs, params
-    return g
-
-
-for name, gen, fn, which in [
+# (name, generator, torch function, inputs made int64, as_int64 options)
+for name, gen, fn, which, *opts in [
         ("scatter", scatter_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]), [0, 2]),
         ("scatter_value", scatter_value_gen, lambda x, p: torch.scatter(x[0], p["dim"], x[1], value=p["value"]), [0]),
         ("take_along_dim", take_along_dim_gen, lambda x, p: torch.take_along_dim(x[0], x[1], p["dim"]), [0]),
         ("take_along_dim_flat", take_along_dim_flat_gen, take_along_dim_flat, [0]),
         ("index_put", index_put_gen,
          lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])), [0, -1]),
+        ("bmm", bmm_gen, lambda x, p: torch.bmm(x[0], x[1]), [0, 1]),
+        ("mv", mv_gen, lambda x, p: torch.mv(x[0], x[1]), [0, 1]),
+        # beta and alpha fractional too: PyTorch casts them to int64 (truncates)
+        ("addmm", addmm_gen, lambda x, p: torch.addmm(x[0], x[1], x[2], beta=p["beta"], alpha=p["alpha"]),
+         [0, 1, 2]),
+        # a float input left among int64 batches is converted to int64
+        # (truncated); such an input does not require grad here: PyTorch 1.13
+        # then fails an internal assert (isDifferentiableType), tapegrad
+        # converts it either way
+        ("baddbmm", baddbmm_gen,
+         lambda x, p: torch.baddbmm(x[0], x[1], x[2], beta=p["beta"], alpha=p["alpha"]), [0, 1, 2],
+         {"mixed_rg": False}),
+        # no mixed dtypes: PyTorch 1.13's einsum promotes them where its
+        # pairwise step is an elementwise product (no contracted dim longer
+        # than 1) and refuses them where it is a bmm; tapegrad always refuses
+        ("einsum", einsum_gen, lambda x, p: torch.einsum(p["equation"], *x), [0, 1, 2], {"mix": False}),
         ("index_put_mask", index_put_mask_gen,
          lambda x, p: torch.index_put(x[0], tuple(x[1:1 + p["n"]]), x[1 + p["n"]], bool(p["accumulate"])), [0, -1]),
 ]:
-    op(name + "_i64", as_int64(gen, which), fn, c_name="index_put" if name.startswith("index_put") else name)
+    op(name + "_i64", as_int64(gen, which, **(opts[0] if opts else {})), fn,
+       c_name="index_put" if name.startswith("index_put") else name)

@@ -1,7 +1,7 @@
 """Products, softmax and the indexing ops."""
 import torch
 
-from oracle_gen import index_tensor, op, rand_dim, rshape, tensor
+from oracle_gen import as_int64, index_tensor, op, rand_dim, rshape, tensor
 
 
 def matmul_shapes(rng):
@@ -120,3 +120,17 @@ def tensor_shape(inp):
 
 
 op("index_add", index_add_gen, lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2]))
+
+# int64 operands (no gradient), as PyTorch takes them; now and then one left
+# float64: a dtype mismatch both refuse
+op("matmul_i64", as_int64(matmul_gen, [0, 1]), lambda x, p: torch.matmul(x[0], x[1]), c_name="matmul")
+op("gather_i64", as_int64(gather_gen, [0]), lambda x, p: torch.gather(x[0], p["dim"], x[1]), c_name="gather")
+op("scatter_add_i64", as_int64(scatter_add_gen, [0, 2]),
+   lambda x, p: torch.scatter_add(x[0], p["dim"], x[1], x[2]), c_name="scatter_add")
+op("index_select_i64", as_int64(index_select_gen, [0]),
+   lambda x, p: torch.index_select(x[0], p["dim"], x[1]), c_name="index_select")
+op("index_add_i64", as_int64(index_add_gen, [0, 2]),
+   lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2]), c_name="index_add")
+op("dot_i64", as_int64(vectors(), [0, 1]), lambda x, p: torch.dot(x[0], x[1]), c_name="dot")
+# outer is a product of pairs: mixed dtypes promote (both sides)
+op("outer_i64", as_int64(vectors(False), [0, 1]), lambda x, p: torch.outer(x[0], x[1]), c_name="outer")

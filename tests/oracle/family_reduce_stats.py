@@ -187,12 +187,14 @@ op("logcumsumexp", scan_gen(), lambda x, p: torch.logcumsumexp(x[0], p["dim"]))
 
 
 def inf_scan(rng):
-    shape = [rng.randint(1, 4) for _ in range(rng.randint(1, 2))]
-    # forward only: the gradient at +-inf is left (PyTorch's is NaN at leading -inf and +inf)
-    x = tensor(rng, shape, "any", rg=False)
+    """+-inf planted (NaN now and then); 0-d inputs too. The gradient follows
+    PyTorch 1.13's formula, NaN pattern included: NaN at +inf and at -inf
+    before any finite element of the lane, 0 after a +inf"""
+    shape = [rng.randint(1, 4) for _ in range(rng.randint(0, 3))]
+    x = tensor(rng, shape, "any")
     for k in range(len(x.values)):
         if rng.random() < 0.4:
-            x.values[k] = rng.choice([math.inf, -math.inf])
+            x.values[k] = rng.choice([math.inf, -math.inf, math.inf, -math.inf, math.nan])
     return [x], {"dim": rand_dim(rng, len(shape), bad=0)}
 
 

@@ -181,3 +181,23 @@ def rand_dim(rng, nd, bad=0.06):
 
 def isclose_int(x):
     return abs(x - round(x)) < 1e-12 and math.isfinite(x)
+
+
+def as_int64(gen, which, mix=True, mixed_rg=True):
+    """the float inputs `which` of gen's cases as int64 constants (small
+    integers; no gradient); with `mix`, now and then one left float64, a
+    dtype mismatch (requiring grad unless not `mixed_rg`)"""
+    def g(rng):
+        inputs, params = gen(rng)
+        keep = rng.choice(which) if mix and len(which) > 1 and rng.random() < 0.05 else None
+        for k in which:
+            if k >= len(inputs):
+                continue
+            k = k % len(inputs)
+            if k == keep:
+                inputs[k].rg = inputs[k].rg and mixed_rg
+            else:
+                inputs[k].dtype, inputs[k].rg = "i64", False
+                inputs[k].values = [float(round(2 * v)) for v in inputs[k].values]
+        return inputs, params
+    return g
