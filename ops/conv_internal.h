@@ -16,6 +16,14 @@ static inline int64_t ops_conv_blocks(const ops_conv_geom *g, int i, int64_t siz
   return span < 0 ? 0 : span / g->s[i] + 1;
 }
 
+/* the kernels (ops/unfold.c): x (shape xshape, element strides xs) to its
+ * columns col (C kH kW rows of ho wo), or with add the columns summed back
+ * into x (contiguous) */
+void ops_im2col_float(float *x, const ptrdiff_t *xs, float *col, const size_t *xshape,
+                      const ops_conv_geom *g, size_t ho, size_t wo, bool add);
+void ops_im2col_double(double *x, const ptrdiff_t *xs, double *col, const size_t *xshape,
+                       const ops_conv_geom *g, size_t ho, size_t wo, bool add);
+
 /* im2col of a 4-d x (N, C, H, W; any strides, C may be 0) with at least
  * one block each way: (N, C kH kW, L) */
 tg_tensor *ops_unfold4(tg_tensor *x, const ops_conv_geom *g);

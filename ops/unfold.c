@@ -11,7 +11,7 @@
  * writes the columns contiguously from a strided x; col2im adds strided
  * columns into a contiguous, zeroed x. */
 #define IM2COL(T)                                                              \
-  static void im2col_##T(T *x, const ptrdiff_t *xs, T *col, const size_t *xshape, \
+  void ops_im2col_##T(T *x, const ptrdiff_t *xs, T *col, const size_t *xshape, \
                          const ops_conv_geom *g, size_t ho, size_t wo, bool add) { \
     size_t nb = xshape[0], nc = xshape[1];                                     \
     int64_t h = (int64_t)xshape[2], w = (int64_t)xshape[3];                    \
@@ -99,9 +99,9 @@ tg_tensor *ops_unfold4(tg_tensor *x, const ops_conv_geom *g) {
   if (!out) return NULL;
   if (out->numel) {
     if (x->dtype == TG_FLOAT32)
-      im2col_float((float *)tg_ptr(x), x->strides, (float *)tg_ptr(out), x->shape, g, ho, wo, false);
+      ops_im2col_float((float *)tg_ptr(x), x->strides, (float *)tg_ptr(out), x->shape, g, ho, wo, false);
     else
-      im2col_double((double *)tg_ptr(x), x->strides, (double *)tg_ptr(out), x->shape, g, ho, wo,
+      ops_im2col_double((double *)tg_ptr(x), x->strides, (double *)tg_ptr(out), x->shape, g, ho, wo,
                     false);
   }
   tg_node *n = ops_record(out, &OP_UNFOLD, 1, &x);
@@ -124,9 +124,9 @@ tg_tensor *ops_fold3(tg_tensor *x, int64_t out_h, int64_t out_w, const ops_conv_
   if (!out) return NULL;
   if (x->numel) {
     if (x->dtype == TG_FLOAT32)
-      im2col_float((float *)tg_ptr(out), out->strides, (float *)tg_ptr(cols), shape, g, ho, wo, true);
+      ops_im2col_float((float *)tg_ptr(out), out->strides, (float *)tg_ptr(cols), shape, g, ho, wo, true);
     else
-      im2col_double((double *)tg_ptr(out), out->strides, (double *)tg_ptr(cols), shape, g, ho, wo,
+      ops_im2col_double((double *)tg_ptr(out), out->strides, (double *)tg_ptr(cols), shape, g, ho, wo,
                     true);
   }
   tg_node *n = ops_record(out, &OP_FOLD, 1, &x);
