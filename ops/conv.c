@@ -196,6 +196,72 @@ static ops_conv_geom conv_load(const tg_node *n, const tg_tensor *w) {
   return g;
 }
 
+/* The backward when nothing is recorded (no create_graph): per batch item,
+ * dx's columns w_g^T g_g go into one pool block and are added back by
+ * col2im, and dw accumulates g_g cols_g^T (GEMM with beta 1) from x's
+ * columns rebuilt in the same block: no batch-sized temporaries. */
+typedef struct conv_grads {
+  const tg_tensor *x, *dx, *dw;
+  const char *w, *g;
+  char *cols;
+  const ops_conv_geom *geo;
+  size_t G, O, K, L, ho, wo;
+} conv_grads;
+
+#define CONV_GRADS(T, GEMM)                                                    \
+  static void conv_grads_##T(const conv_grads *j) {                            \
+    const tg_tensor *x = j->x;                                                 \
+    size_t og = j->O / j->G, one[4] = {1, x->shape[1], x->shape[2], x->shape[3]}; \
+    T *cols = (T *)j->cols;                                                    \
+    const T *w = (const T *)j->w;                                              \
+    for (size_t n = 0; n < x->shape[0]; n++) {                                 \
+      const T *gn = (const T *)j->g + n * j->O * j->L;                         \
+      if (j->dx) {                                                             \
+        for (size_t g = 0; g < j->G; g++)                                      \
+          GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)j->K, (int)j->L, (int)og, 1, \
+               w + g * og * j->K, (int)j->K, gn + g * og * j->L, (int)j->L, 0, \
+               cols + g * j->K * j->L, (int)j->L);                             \
+        T *dxn = (T *)tg_ptr(j->dx) + n * one[1] * one[2] * one[3];            \
+        ops_im2col_##T(dxn, j->dx->strides, cols, one, j->geo, j->ho, j->wo, true); \
+      }                                                                        \
+      if (j->dw) {                                                             \
+        T *xn = (T *)tg_ptr(x) + (ptrdiff_t)n * x->strides[0];                 \
+        ops_im2col_##T(xn, x->strides, cols, one, j->geo, j->ho, j->wo, false); \
+        for (size_t g = 0; g < j->G; g++)                                      \
+          GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)og, (int)j->K, (int)j->L, 1, \
+               gn + g * og * j->L, (int)j->L, cols + g * j->K * j->L, (int)j->L, 1, \
+               (T *)tg_ptr(j->dw) + g * og * j->K, (int)j->K);                  \
+      }                                                                        \
+    }                                                                          \
+  }
+CONV_GRADS(float, cblas_sgemm)
+CONV_GRADS(double, cblas_dgemm)
+
+static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const ops_conv_geom *geo, size_t G) {
+  tg_tensor *x = n->in[0], *w = n->in[1];
+  bool need_x = tg_node_needs_grad(n, 0), need_w = tg_node_needs_grad(n, 1);
+  conv_grads j = {.x = x, .geo = geo, .G = G, .O = w->shape[0], .ho = g->shape[2], .wo = g->shape[3]};
+  j.K = w->shape[1] * w->shape[2] * w->shape[3];
+  j.L = j.ho * j.wo;
+  tg_tensor *gc = tg_contiguous(g), *wc = tg_contiguous(w);
+  tg_tensor *dx = need_x ? tg_zeros(x->dtype, 4, x->shape) : NULL;
+  tg_tensor *dw = need_w ? tg_zeros(w->dtype, 4, w->shape) : NULL;
+  size_t bytes = G * j.K * j.L * tg_elem_bytes(x->dtype);
+  j.cols = bytes && (need_x || need_w) ? tg_pool_alloc(bytes) : NULL;
+  if (!gc || !wc || (need_x && !dx) || (need_w && !dw) || (bytes && !j.cols && (need_x || need_w))) {
+    tg_pool_free(j.cols);
+    return; /* the engine reports the missing gradient */
+  }
+  j.dx = dx, j.dw = dw, j.w = tg_ptr(wc), j.g = tg_ptr(gc);
+  if (j.K && (dx || dw)) {
+    if (x->dtype == TG_FLOAT32) conv_grads_float(&j);
+    else conv_grads_double(&j);
+  }
+  tg_pool_free(j.cols);
+  gi[0] = dx;
+  gi[1] = dw;
+}
+
 /* y = w * x: dx = col2im(w_g^T g_g), dw = sum_n g_g cols_g^T, db = sum of g
  * over all but the channel dim */
 static void conv_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
@@ -203,6 +269,11 @@ static void conv_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   ops_conv_geom geo = conv_load(n, w);
   size_t G = (size_t)tg_node_i(n)[2], N = x->shape[0], O = w->shape[0];
   size_t K = w->shape[1] * w->shape[2] * w->shape[3], L = g->shape[2] * g->shape[3];
+  if (ops_fused_backward()) {
+    conv_backward_fused(n, g, gi, &geo, G);
+    if (tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 3, (const int[]){0, 2, 3}, false);
+    return;
+  }
   tg_tensor *gr = tg_reshape(g, 4, (const size_t[]){N, G, O / G, L});
   if (tg_node_needs_grad(n, 0)) {
     tg_tensor *wt = tg_transpose(tg_reshape(w, 3, (const size_t[]){G, O / G, K}), 1, 2);
