@@ -200,21 +200,24 @@ static ops_conv_geom conv_load(const tg_node *n, const tg_tensor *w) {
  * dx's columns w_g^T g_g go into one pool block and are added back by
  * col2im, and dw accumulates g_g cols_g^T (GEMM with beta 1) from x's
  * columns rebuilt in the same block: no batch-sized temporaries. */
+/* below this many flops a convolution runs on one thread (as matmul's split) */
+#define CONV_SPLIT_MIN_FLOP 4e6
+
 typedef struct conv_grads {
   const tg_tensor *x, *dx, *dw;
   const char *w, *g;
-  char *cols;
+  char *scratch; /* per part: its columns, then (parts 1...) its own dw */
   const ops_conv_geom *geo;
-  size_t G, O, K, L, ho, wo;
+  size_t G, O, K, L, ho, wo, cols_elems, dw_elems;
 } conv_grads;
 
+/* batch items [lo, hi): dx of each item, and their dw summed into dw */
 #define CONV_GRADS(T, GEMM)                                                    \
-  static void conv_grads_##T(const conv_grads *j) {                            \
+  static void conv_grads_##T(const conv_grads *j, size_t lo, size_t hi, T *cols, T *dw) { \
     const tg_tensor *x = j->x;                                                 \
     size_t og = j->O / j->G, one[4] = {1, x->shape[1], x->shape[2], x->shape[3]}; \
-    T *cols = (T *)j->cols;                                                    \
     const T *w = (const T *)j->w;                                              \
-    for (size_t n = 0; n < x->shape[0]; n++) {                                 \
+    for (size_t n = lo; n < hi; n++) {                                         \
       const T *gn = (const T *)j->g + n * j->O * j->L;                         \
       if (j->dx) {                                                             \
         for (size_t g = 0; g < j->G; g++)                                      \
@@ -224,40 +227,70 @@ typedef struct conv_grads {
         T *dxn = (T *)tg_ptr(j->dx) + n * one[1] * one[2] * one[3];            \
         ops_im2col_##T(dxn, j->dx->strides, cols, one, j->geo, j->ho, j->wo, true); \
       }                                                                        \
-      if (j->dw) {                                                             \
+      if (dw) {                                                                \
         T *xn = (T *)tg_ptr(x) + (ptrdiff_t)n * x->strides[0];                 \
         ops_im2col_##T(xn, x->strides, cols, one, j->geo, j->ho, j->wo, false); \
         for (size_t g = 0; g < j->G; g++)                                      \
           GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)og, (int)j->K, (int)j->L, 1, \
                gn + g * og * j->L, (int)j->L, cols + g * j->K * j->L, (int)j->L, 1, \
-               (T *)tg_ptr(j->dw) + g * og * j->K, (int)j->K);                  \
+               dw + g * og * j->K, (int)j->K);                                 \
       }                                                                        \
     }                                                                          \
   }
 CONV_GRADS(float, cblas_sgemm)
 CONV_GRADS(double, cblas_dgemm)
 
+static void conv_grads_part(void *arg, int part, int n_parts) {
+  const conv_grads *j = arg;
+  size_t nb = j->x->shape[0], es = tg_elem_bytes(j->x->dtype);
+  size_t lo = nb * (size_t)part / (size_t)n_parts, hi = nb * (size_t)(part + 1) / (size_t)n_parts;
+  char *cols = j->scratch + (size_t)part * j->cols_elems * es;
+  char *dw = !j->dw ? NULL
+             : part == 0 ? tg_ptr(j->dw)
+                         : j->scratch + ((size_t)n_parts * j->cols_elems + (size_t)(part - 1) * j->dw_elems) * es;
+  if (j->x->dtype == TG_FLOAT32) conv_grads_float(j, lo, hi, (float *)cols, (float *)dw);
+  else conv_grads_double(j, lo, hi, (double *)cols, (double *)dw);
+}
+
 static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const ops_conv_geom *geo, size_t G) {
   tg_tensor *x = n->in[0], *w = n->in[1];
   bool need_x = tg_node_needs_grad(n, 0), need_w = tg_node_needs_grad(n, 1);
+  if (!need_x && !need_w) return;
   conv_grads j = {.x = x, .geo = geo, .G = G, .O = w->shape[0], .ho = g->shape[2], .wo = g->shape[3]};
   j.K = w->shape[1] * w->shape[2] * w->shape[3];
   j.L = j.ho * j.wo;
+  j.cols_elems = G * j.K * j.L;
+  j.dw_elems = need_w ? w->numel : 0;
   tg_tensor *gc = tg_contiguous(g), *wc = tg_contiguous(w);
   tg_tensor *dx = need_x ? tg_zeros(x->dtype, 4, x->shape) : NULL;
   tg_tensor *dw = need_w ? tg_zeros(w->dtype, 4, w->shape) : NULL;
-  size_t bytes = G * j.K * j.L * tg_elem_bytes(x->dtype);
-  j.cols = bytes && (need_x || need_w) ? tg_pool_alloc(bytes) : NULL;
-  if (!gc || !wc || (need_x && !dx) || (need_w && !dw) || (bytes && !j.cols && (need_x || need_w))) {
-    tg_pool_free(j.cols);
+  size_t N = x->shape[0], es = tg_elem_bytes(x->dtype);
+  /* the forward's rule: split the batch once the products are large */
+  int parts = 1, threads = ops_blas_threads();
+  if (2.0 * (double)N * (double)j.O * (double)j.K * (double)j.L * (need_x + need_w) >= CONV_SPLIT_MIN_FLOP)
+    parts = threads < (int)N ? threads : (int)N;
+  if (parts < 1) parts = 1;
+  size_t elems = (size_t)parts * j.cols_elems + (size_t)(parts - 1) * j.dw_elems;
+  j.scratch = elems ? tg_pool_alloc(elems * es) : NULL;
+  if (!gc || !wc || (need_x && !dx) || (need_w && !dw) || (elems && !j.scratch)) {
+    tg_pool_free(j.scratch);
     return; /* the engine reports the missing gradient */
   }
   j.dx = dx, j.dw = dw, j.w = tg_ptr(wc), j.g = tg_ptr(gc);
-  if (j.K && (dx || dw)) {
-    if (x->dtype == TG_FLOAT32) conv_grads_float(&j);
-    else conv_grads_double(&j);
+  if (j.K && N) {
+    char *acc = j.scratch + (size_t)parts * j.cols_elems * es;
+    if (j.dw_elems) memset(acc, 0, (size_t)(parts - 1) * j.dw_elems * es);
+    if (parts > 1) tg_parallel_run(parts, conv_grads_part, &j);
+    else conv_grads_part(&j, 0, 1);
+    for (int p = 1; dw && p < parts; p++) { /* the parts' dw into dw */
+      const char *src = acc + (size_t)(p - 1) * j.dw_elems * es;
+      for (size_t e = 0; e < j.dw_elems; e++) {
+        if (x->dtype == TG_FLOAT32) ((float *)tg_ptr(dw))[e] += ((const float *)src)[e];
+        else ((double *)tg_ptr(dw))[e] += ((const double *)src)[e];
+      }
+    }
   }
-  tg_pool_free(j.cols);
+  tg_pool_free(j.scratch);
   gi[0] = dx;
   gi[1] = dw;
 }
@@ -339,9 +372,6 @@ static void conv_part(void *arg, int part, int n_parts) {
   if (j->x->dtype == TG_FLOAT32) conv_items_float(j, lo, hi, (float *)cols);
   else conv_items_double(j, lo, hi, (double *)cols);
 }
-
-/* below this many flops a convolution runs on one thread (as matmul's split) */
-#define CONV_SPLIT_MIN_FLOP 4e6
 
 /* 4-d x (N, C, H, W), 4-d w (O, C / G, kH, kW), float, checked */
 static tg_tensor *conv_forward(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g, size_t G) {
