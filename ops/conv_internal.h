@@ -30,4 +30,8 @@ tg_tensor *ops_unfold4(tg_tensor *x, const ops_conv_geom *g);
 /* col2im of a 3-d x (N, C kH kW, L) whose L matches out_h, out_w: (N, C, out_h, out_w) */
 tg_tensor *ops_fold3(tg_tensor *x, int64_t out_h, int64_t out_w, const ops_conv_geom *g);
 
+/* conv2d of a checked 4-d float x (N, C, H, W) with w (O, C / G, kH, kW)
+ * and bias (O) or NULL (ops/conv_gemm.c) */
+tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g, size_t G);
+
 #endif
