@@ -175,10 +175,15 @@ static tg_tensor *conv_transpose_forward(tg_tensor *x, tg_tensor *w, tg_tensor *
   size_t N = x->shape[0], cin = x->shape[1], kk = w->shape[2] * w->shape[3];
   size_t K = w->shape[1] * kk, hw = x->shape[2] * x->shape[3], cout = w->shape[1] * G;
   int64_t out[2], full[2];
+  bool direct = true;
   for (int i = 0; i < 2; i++) {
     full[i] = ((int64_t)x->shape[2 + i] - 1) * g->s[i] + g->d[i] * (g->k[i] - 1) + 1;
     out[i] = full[i] - 2 * g->p[i] + out_pad[i];
+    direct &= ops_conv_blocks(g, i, out[i]) == (int64_t)x->shape[2 + i];
   }
+  if (direct) return ops_conv_transpose2d_gemm(x, w, b, g, G, out[0], out[1]);
+  /* with output_padding >= stride (allowed below the dilation) col2im's
+   * block count would not match: col2im unpadded, then crop and zero-pad */
   tg_tensor *cols;
   if (G == 1) {
     cols = tg_matmul(tg_t(reshape(w, 2, (const size_t[]){cin, K})), reshape(x, 3, (const size_t[]){N, cin, hw}));
@@ -188,11 +193,6 @@ static tg_tensor *conv_transpose_forward(tg_tensor *x, tg_tensor *w, tg_tensor *
     cols = reshape(cols, 3, (const size_t[]){N, cout * kk, hw});
   }
   if (!cols) return NULL;
-  /* with output_padding >= stride (allowed below the dilation) col2im's
-   * block count would not match: fold unpadded, then crop and zero-pad */
-  bool direct = true;
-  for (int i = 0; i < 2; i++) direct &= ops_conv_blocks(g, i, out[i]) == (int64_t)x->shape[2 + i];
-  if (direct) return add_bias(ops_fold3(cols, out[0], out[1], g), b);
   ops_conv_geom g0 = *g;
   g0.p[0] = g0.p[1] = 0;
   tg_tensor *y = ops_fold3(cols, full[0], full[1], &g0);

@@ -255,3 +255,79 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
   if (n) conv_store(n, g, (int64_t)G);
   return y;
 }
+
+/* ---- conv_transpose2d's node (the case where col2im's blocks are the
+ * input's positions, output_padding < stride): per item, the columns
+ * w_g^T x_g in one pool block, added into the output by col2im. Backward,
+ * differentiable: dx is conv2d of g with the same weight (its shape
+ * (C_in, C_out / G, k) is a conv2d weight from C_out to C_in channels), dw
+ * sums x_g unfold(g)_g^T over the batch, db sums g. */
+static void conv_t_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *x = n->in[0], *w = n->in[1];
+  ops_conv_geom geo = conv_load(n, w);
+  size_t G = (size_t)tg_node_i(n)[2], N = x->shape[0], cin = x->shape[1];
+  size_t K = w->shape[1] * w->shape[2] * w->shape[3], hw = x->shape[2] * x->shape[3];
+  if (tg_node_needs_grad(n, 0)) gi[0] = ops_conv2d_gemm(g, w, NULL, &geo, G);
+  if (tg_node_needs_grad(n, 1)) {
+    tg_tensor *cols = reshape(ops_unfold4(g, &geo), 4, (const size_t[]){N, G, K, hw});
+    tg_tensor *xr = reshape(x, 4, (const size_t[]){N, G, cin / G, hw});
+    tg_tensor *gw = cols && xr ? tg_matmul(xr, tg_transpose(cols, 2, 3)) : NULL;
+    gi[1] = reshape(gw ? tg_sum_dims(gw, 1, (const int[]){0}, false) : NULL, 4, w->shape);
+  }
+  if (tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 3, (const int[]){0, 2, 3}, false);
+}
+TG_DEFINE_OP(OP_CONV_T2D, "ConvolutionBackward", conv_t_backward,
+             TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_F | TG_NODE_I);
+
+#define CONV_T_ITEMS(T, GEMM)                                                  \
+  static void conv_t_items_##T(const T *x, const T *w, const T *b, ptrdiff_t bs, T *y, T *cols, \
+                               const size_t *xs, const size_t *ys, size_t G, size_t K, \
+                               const ops_conv_geom *g) {                       \
+    size_t cg = xs[1] / G, hw = xs[2] * xs[3], L = ys[2] * ys[3], one[4] = {1, ys[1], ys[2], ys[3]}; \
+    const ptrdiff_t yst[4] = {(ptrdiff_t)(ys[1] * L), (ptrdiff_t)L, (ptrdiff_t)ys[3], 1}; \
+    for (size_t n = 0; n < xs[0]; n++) {                                       \
+      const T *xn = x + n * xs[1] * hw;                                        \
+      T *yn = y + n * ys[1] * L;                                               \
+      for (size_t grp = 0; grp < G; grp++)                                     \
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)hw, (int)cg, 1, \
+             w + grp * cg * K, (int)K, xn + grp * cg * hw, (int)hw, 0, cols + grp * K * hw, (int)hw); \
+      ops_im2col_##T(yn, yst, cols, one, g, xs[2], xs[3], true);              \
+      for (size_t o = 0; b && o < ys[1]; o++)                                  \
+        for (size_t l = 0; l < L; l++) yn[o * L + l] += b[(ptrdiff_t)o * bs];  \
+    }                                                                          \
+  }
+CONV_T_ITEMS(float, cblas_sgemm)
+CONV_T_ITEMS(double, cblas_dgemm)
+
+tg_tensor *ops_conv_transpose2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g,
+                                     size_t G, int64_t out_h, int64_t out_w) {
+  size_t K = w->shape[1] * w->shape[2] * w->shape[3], hw = x->shape[2] * x->shape[3];
+  if (K > INT32_MAX || hw > INT32_MAX || x->shape[1] > INT32_MAX) {
+    tg_error("conv_transpose: dimensions above 2^31 are not supported by BLAS");
+    return NULL;
+  }
+  size_t ys[4] = {x->shape[0], w->shape[1] * G, (size_t)out_h, (size_t)out_w};
+  tg_tensor *y = tg_zeros(x->dtype, 4, ys), *xc = x, *wc = w;
+  /* BLAS reads x's items and the weight as rows: copies (no history) if not */
+  bool prev = tg_set_grad_enabled(false);
+  if (!tg_contiguous_(x)) xc = tg_contiguous(x);
+  if (!tg_contiguous_(w)) wc = tg_contiguous(w);
+  tg_set_grad_enabled(prev);
+  size_t bytes = G * K * hw * tg_elem_bytes(x->dtype);
+  void *cols = y && xc && wc && bytes && y->numel ? tg_pool_alloc(bytes) : NULL;
+  if (!y || !xc || !wc) return NULL;
+  if (cols) {
+    ptrdiff_t bs = b ? b->strides[0] : 0;
+    if (x->dtype == TG_FLOAT32)
+      conv_t_items_float((const float *)tg_ptr(xc), (const float *)tg_ptr(wc), b ? (const float *)tg_ptr(b) : NULL,
+                         bs, (float *)tg_ptr(y), cols, x->shape, ys, G, K, g);
+    else
+      conv_t_items_double((const double *)tg_ptr(xc), (const double *)tg_ptr(wc),
+                          b ? (const double *)tg_ptr(b) : NULL, bs, (double *)tg_ptr(y), cols, x->shape, ys,
+                          G, K, g);
+    tg_pool_free(cols);
+  }
+  tg_node *n = ops_record(y, &OP_CONV_T2D, b ? 3 : 2, (tg_tensor *[]){x, w, b});
+  if (n) conv_store(n, g, (int64_t)G);
+  return y;
+}

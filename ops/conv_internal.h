@@ -33,5 +33,10 @@ tg_tensor *ops_fold3(tg_tensor *x, int64_t out_h, int64_t out_w, const ops_conv_
 /* conv2d of a checked 4-d float x (N, C, H, W) with w (O, C / G, kH, kW)
  * and bias (O) or NULL (ops/conv_gemm.c) */
 tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g, size_t G);
+/* conv_transpose2d of a checked 4-d float x (N, C_in, H, W) with w (C_in,
+ * C_out / G, kH, kW) to (N, C_out, out_h, out_w), where col2im's blocks of
+ * that size are x's H x W positions (ops/conv_gemm.c) */
+tg_tensor *ops_conv_transpose2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g,
+                                     size_t G, int64_t out_h, int64_t out_w);
 
 #endif
