@@ -1,11 +1,12 @@
 /* Convolutions as torch.nn.functional's conv1d, conv2d, conv_transpose1d
- * and conv_transpose2d, built from differentiable pieces: a convolution is
- * the weight (per group) times the im2col columns of the input, and the
- * transposed convolution is col2im of the weight's transpose times the
- * input. So the gradients for input, weight and bias, and the double
- * backward, follow from unfold/fold (ops/unfold.c), matmul and add; the
- * (non-transposed) convolution runs fused, ops/conv_gemm.c. A 1-d
- * convolution is the 2-d one over a height of 1. */
+ * and conv_transpose2d: torch's argument checks and messages, "same" /
+ * "valid" padding, unbatched and int64 input, here; the products are
+ * ops/conv_gemm.c's nodes (a convolution is the weight, per group, times the
+ * im2col columns of the input; the transposed one col2im of the weight's
+ * transpose times the input), whose backwards are written with unfold/fold
+ * (ops/unfold.c), matmul and the convolutions themselves, so the double
+ * backward comes with them. A 1-d convolution is the 2-d one over a height
+ * of 1. */
 #include <stdio.h>
 #include <string.h>
 
