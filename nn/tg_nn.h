@@ -159,6 +159,21 @@ int tg_module_load_state_dict(tg_module *m, const tg_state_dict *sd, bool strict
  * PyTorch: weight kaiming_uniform(a=sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)),
  * bias U(-1/sqrt(in), 1/sqrt(in)), drawn from rng (NULL = default). */
 tg_module *tg_nn_linear(size_t in_features, size_t out_features, bool bias, tg_rng *rng);
+/* Conv1d / Conv2d / ConvTranspose2d (nn/conv.c): the convolutions of
+ * ops/conv.c with parameters "weight" (out, in / groups, k...; transposed:
+ * in, out / groups, k...) and "bias" (out), initialised as PyTorch:
+ * kaiming_uniform(a=sqrt 5) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) on the weight
+ * (fan_in = weight.size(1) * prod(k)), the bias from the same bound. NULL
+ * stride, padding, dilation, output_padding: torch's defaults (1, 0, 1, 0). */
+tg_module *tg_nn_conv1d(size_t in_channels, size_t out_channels, int64_t kernel_size, int64_t stride,
+                        int64_t padding, int64_t dilation, int64_t groups, bool bias, tg_rng *rng);
+tg_module *tg_nn_conv2d(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
+                        const int64_t stride[2], const int64_t padding[2], const int64_t dilation[2],
+                        int64_t groups, bool bias, tg_rng *rng);
+tg_module *tg_nn_conv_transpose2d(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
+                                  const int64_t stride[2], const int64_t padding[2],
+                                  const int64_t output_padding[2], int64_t groups, bool bias,
+                                  const int64_t dilation[2], tg_rng *rng);
 tg_module *tg_nn_relu(void);
 tg_module *tg_nn_sigmoid(void);
 tg_module *tg_nn_tanh(void);

@@ -1,10 +1,12 @@
 /* Convolutions as torch.nn.functional's conv1d, conv2d, conv_transpose1d
- * and conv_transpose2d, built from differentiable pieces: a convolution is
- * the weight (per group) times the im2col columns of the input, and the
- * transposed convolution is col2im of the weight's transpose times the
- * input. So the gradients for input, weight and bias, and the double
- * backward, follow from unfold/fold (ops/unfold.c), matmul and add. A 1-d
- * convolution is the 2-d one over a height of 1. */
+ * and conv_transpose2d: torch's argument checks and messages, "same" /
+ * "valid" padding, unbatched and int64 input, here; the products are
+ * ops/conv_gemm.c's nodes (a convolution is the weight, per group, times the
+ * im2col columns of the input; the transposed one col2im of the weight's
+ * transpose times the input), whose backwards are written with unfold/fold
+ * (ops/unfold.c), matmul and the convolutions themselves, so the double
+ * backward comes with them. A 1-d convolution is the 2-d one over a height
+ * of 1. */
 #include <stdio.h>
 #include <string.h>
 
@@ -167,22 +169,6 @@ static tg_tensor *add_bias(tg_tensor *y, tg_tensor *b) {
   return tg_add(y, tg_reshape(b, 3, (const size_t[]){b->shape[0], 1, 1}));
 }
 
-/* 4-d x (N, C, H, W), 4-d w (O, C / G, kH, kW): the weight of each group
- * times that group's columns */
-static tg_tensor *conv_forward(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g, size_t G) {
-  size_t N = x->shape[0], O = w->shape[0], K = w->shape[1] * w->shape[2] * w->shape[3];
-  size_t ho = (size_t)ops_conv_blocks(g, 0, (int64_t)x->shape[2]);
-  size_t wo = (size_t)ops_conv_blocks(g, 1, (int64_t)x->shape[3]);
-  tg_tensor *cols = ops_unfold4(x, g), *y;
-  if (G == 1) {
-    y = tg_matmul(reshape(w, 2, (const size_t[]){O, K}), cols);
-  } else {
-    cols = reshape(cols, 4, (const size_t[]){N, G, K, ho * wo});
-    y = tg_matmul(reshape(w, 3, (const size_t[]){G, O / G, K}), cols);
-  }
-  return add_bias(reshape(y, 4, (const size_t[]){N, O, ho, wo}), b);
-}
-
 /* 4-d x (N, Cin, H, W), w (Cin, Cout / G, kH, kW): col2im of each group's
  * transposed weight times its input channels */
 static tg_tensor *conv_transpose_forward(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g,
@@ -190,10 +176,15 @@ static tg_tensor *conv_transpose_forward(tg_tensor *x, tg_tensor *w, tg_tensor *
   size_t N = x->shape[0], cin = x->shape[1], kk = w->shape[2] * w->shape[3];
   size_t K = w->shape[1] * kk, hw = x->shape[2] * x->shape[3], cout = w->shape[1] * G;
   int64_t out[2], full[2];
+  bool direct = true;
   for (int i = 0; i < 2; i++) {
     full[i] = ((int64_t)x->shape[2 + i] - 1) * g->s[i] + g->d[i] * (g->k[i] - 1) + 1;
     out[i] = full[i] - 2 * g->p[i] + out_pad[i];
+    direct &= ops_conv_blocks(g, i, out[i]) == (int64_t)x->shape[2 + i];
   }
+  if (direct) return ops_conv_transpose2d_gemm(x, w, b, g, G, out[0], out[1]);
+  /* with output_padding >= stride (allowed below the dilation) col2im's
+   * block count would not match: col2im unpadded, then crop and zero-pad */
   tg_tensor *cols;
   if (G == 1) {
     cols = tg_matmul(tg_t(reshape(w, 2, (const size_t[]){cin, K})), reshape(x, 3, (const size_t[]){N, cin, hw}));
@@ -203,11 +194,6 @@ static tg_tensor *conv_transpose_forward(tg_tensor *x, tg_tensor *w, tg_tensor *
     cols = reshape(cols, 3, (const size_t[]){N, cout * kk, hw});
   }
   if (!cols) return NULL;
-  /* with output_padding >= stride (allowed below the dilation) col2im's
-   * block count would not match: fold unpadded, then crop and zero-pad */
-  bool direct = true;
-  for (int i = 0; i < 2; i++) direct &= ops_conv_blocks(g, i, out[i]) == (int64_t)x->shape[2 + i];
-  if (direct) return add_bias(ops_fold3(cols, out[0], out[1], g), b);
   ops_conv_geom g0 = *g;
   g0.p[0] = g0.p[1] = 0;
   tg_tensor *y = ops_fold3(cols, full[0], full[1], &g0);
@@ -267,7 +253,7 @@ static tg_tensor *conv_run(const conv_spec *c0, tg_tensor *x, tg_tensor *w, tg_t
   }
   if (!x || !w || (b0 && !b)) return NULL;
   tg_tensor *y = c.transposed ? conv_transpose_forward(x, w, b, &g, (size_t)c.groups, out_pad)
-                              : conv_forward(x, w, b, &g, (size_t)c.groups);
+                              : ops_conv2d_gemm(x, w, b, &g, (size_t)c.groups);
   if (y && sd == 1) y = tg_squeeze(y, 2);
   if (y && nobatch) y = tg_squeeze(y, 0);
   return ints ? to_dtype(y, TG_INT64) : y;

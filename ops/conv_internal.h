@@ -16,10 +16,27 @@ static inline int64_t ops_conv_blocks(const ops_conv_geom *g, int i, int64_t siz
   return span < 0 ? 0 : span / g->s[i] + 1;
 }
 
+/* the kernels (ops/unfold.c): x (shape xshape, element strides xs) to its
+ * columns col (C kH kW rows of ho wo), or with add the columns summed back
+ * into x (contiguous) */
+void ops_im2col_float(float *x, const ptrdiff_t *xs, float *col, const size_t *xshape,
+                      const ops_conv_geom *g, size_t ho, size_t wo, bool add);
+void ops_im2col_double(double *x, const ptrdiff_t *xs, double *col, const size_t *xshape,
+                       const ops_conv_geom *g, size_t ho, size_t wo, bool add);
+
 /* im2col of a 4-d x (N, C, H, W; any strides, C may be 0) with at least
  * one block each way: (N, C kH kW, L) */
 tg_tensor *ops_unfold4(tg_tensor *x, const ops_conv_geom *g);
 /* col2im of a 3-d x (N, C kH kW, L) whose L matches out_h, out_w: (N, C, out_h, out_w) */
 tg_tensor *ops_fold3(tg_tensor *x, int64_t out_h, int64_t out_w, const ops_conv_geom *g);
+
+/* conv2d of a checked 4-d float x (N, C, H, W) with w (O, C / G, kH, kW)
+ * and bias (O) or NULL (ops/conv_gemm.c) */
+tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g, size_t G);
+/* conv_transpose2d of a checked 4-d float x (N, C_in, H, W) with w (C_in,
+ * C_out / G, kH, kW) to (N, C_out, out_h, out_w), where col2im's blocks of
+ * that size are x's H x W positions (ops/conv_gemm.c) */
+tg_tensor *ops_conv_transpose2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g,
+                                     size_t G, int64_t out_h, int64_t out_w);
 
 #endif

@@ -94,6 +94,8 @@ static int product_threads(void) {
   return t > 0 ? t : 1;
 }
 
+int ops_blas_threads(void) { return product_threads(); }
+
 static void gemm_run(gemm_job *j) {
   if (j->m == 0 || j->n == 0) return;
   if (j->k == 0) {

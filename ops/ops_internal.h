@@ -151,6 +151,9 @@ void ops_apply(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const ops
  * (k, m); lda and ldb are the stored row lengths. Dims must fit in int. */
 void ops_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, const tg_tensor *a, size_t lda,
               const tg_tensor *b, size_t ldb, double beta, tg_tensor *c);
+/* the threads products may use, with OpenBLAS pinned to one thread so that
+ * a caller can run one-thread BLAS calls in tapegrad's workers (ops/linalg.c) */
+int ops_blas_threads(void);
 
 /* record a node; also makes sure the engine can record backward passes.
  * Inline so that an op under no_grad pays one test, not a call. */

@@ -9,37 +9,58 @@
 /* Column row r = (c kH + i) kW + j, column l = oh Wo + ow holds
  * x[n, c, oh s0 - p0 + i d0, ow s1 - p1 + j d1] (0 outside x). im2col
  * writes the columns contiguously from a strided x; col2im adds strided
- * columns into a contiguous, zeroed x. */
+ * columns into a contiguous, zeroed x. Per kernel column j the output
+ * columns [lo, hi) that land inside x are found once, so the inner loop has
+ * no bounds test (a plain copy for stride 1 over a contiguous row). */
+static void inside(int64_t iw0, int64_t s, int64_t w, size_t wo, size_t *lo, size_t *hi) {
+  int64_t l = iw0 < 0 ? (-iw0 + s - 1) / s : 0, h = iw0 >= w ? 0 : (w - 1 - iw0) / s + 1;
+  if (h > (int64_t)wo) h = (int64_t)wo;
+  if (l > h) l = h;
+  *lo = (size_t)l;
+  *hi = (size_t)h;
+}
+
 #define IM2COL(T)                                                              \
-  static void im2col_##T(T *x, const ptrdiff_t *xs, T *col, const size_t *xshape, \
-                         const ops_conv_geom *g, size_t ho, size_t wo, bool add) { \
+  void ops_im2col_##T(T *x, const ptrdiff_t *xs, T *col, const size_t *xshape, \
+                      const ops_conv_geom *g, size_t ho, size_t wo, bool add) { \
     size_t nb = xshape[0], nc = xshape[1];                                     \
-    int64_t h = (int64_t)xshape[2], w = (int64_t)xshape[3];                    \
+    int64_t h = (int64_t)xshape[2], w = (int64_t)xshape[3], s1 = g->s[1];      \
     size_t L = ho * wo;                                                        \
+    ptrdiff_t sw = xs[3];                                                      \
+    bool copy = s1 == 1 && sw == 1;                                            \
     T *restrict cp = col;                                                      \
     for (size_t n = 0; n < nb; n++)                                            \
       for (size_t c = 0; c < nc; c++) {                                        \
-        T *xc = x + (ptrdiff_t)n * xs[0] + (ptrdiff_t)c * xs[1];         \
+        T *xc = x + (ptrdiff_t)n * xs[0] + (ptrdiff_t)c * xs[1];               \
         for (int64_t i = 0; i < g->k[0]; i++)                                  \
-          for (int64_t j = 0; j < g->k[1]; j++, cp += L)                       \
+          for (int64_t j = 0; j < g->k[1]; j++, cp += L) {                     \
+            int64_t iw0 = j * g->d[1] - g->p[1];                               \
+            size_t lo, hi;                                                     \
+            inside(iw0, s1, w, wo, &lo, &hi);                                  \
             for (size_t oh = 0; oh < ho; oh++) {                               \
               int64_t ih = (int64_t)oh * g->s[0] - g->p[0] + i * g->d[0];      \
-              T *row = cp + oh * wo;                                           \
+              T *restrict row = cp + oh * wo;                                  \
               if (ih < 0 || ih >= h) {                                         \
                 if (!add) memset(row, 0, wo * sizeof(T));                      \
                 continue;                                                      \
               }                                                                \
-              T *xr = xc + (ptrdiff_t)ih * xs[2];                        \
-              int64_t iw = j * g->d[1] - g->p[1];                              \
-              for (size_t ow = 0; ow < wo; ow++, iw += g->s[1]) {              \
-                bool in = iw >= 0 && iw < w;                                   \
-                if (add) {                                                     \
-                  if (in) xr[(ptrdiff_t)iw * xs[3]] += row[ow];         \
-                } else {                                                       \
-                  row[ow] = in ? xr[(ptrdiff_t)iw * xs[3]] : (T)0;             \
-                }                                                              \
+              T *restrict xr = xc + (ptrdiff_t)ih * xs[2] + (ptrdiff_t)iw0 * sw; \
+              if (add) {                                                       \
+                if (copy)                                                      \
+                  for (size_t ow = lo; ow < hi; ow++) xr[ow] += row[ow];       \
+                else                                                           \
+                  for (size_t ow = lo; ow < hi; ow++) xr[(ptrdiff_t)ow * s1 * sw] += row[ow]; \
+                continue;                                                      \
               }                                                                \
+              /* rows are short (a few to tens of elements): loops, not calls */ \
+              for (size_t ow = 0; ow < lo; ow++) row[ow] = 0;                  \
+              if (copy)                                                        \
+                for (size_t ow = lo; ow < hi; ow++) row[ow] = xr[ow];          \
+              else                                                             \
+                for (size_t ow = lo; ow < hi; ow++) row[ow] = xr[(ptrdiff_t)ow * s1 * sw]; \
+              for (size_t ow = hi; ow < wo; ow++) row[ow] = 0;                 \
             }                                                                  \
+          }                                                                    \
       }                                                                        \
   }
 IM2COL(float)
@@ -99,9 +120,9 @@ tg_tensor *ops_unfold4(tg_tensor *x, const ops_conv_geom *g) {
   if (!out) return NULL;
   if (out->numel) {
     if (x->dtype == TG_FLOAT32)
-      im2col_float((float *)tg_ptr(x), x->strides, (float *)tg_ptr(out), x->shape, g, ho, wo, false);
+      ops_im2col_float((float *)tg_ptr(x), x->strides, (float *)tg_ptr(out), x->shape, g, ho, wo, false);
     else
-      im2col_double((double *)tg_ptr(x), x->strides, (double *)tg_ptr(out), x->shape, g, ho, wo,
+      ops_im2col_double((double *)tg_ptr(x), x->strides, (double *)tg_ptr(out), x->shape, g, ho, wo,
                     false);
   }
   tg_node *n = ops_record(out, &OP_UNFOLD, 1, &x);
@@ -124,9 +145,9 @@ tg_tensor *ops_fold3(tg_tensor *x, int64_t out_h, int64_t out_w, const ops_conv_
   if (!out) return NULL;
   if (x->numel) {
     if (x->dtype == TG_FLOAT32)
-      im2col_float((float *)tg_ptr(out), out->strides, (float *)tg_ptr(cols), shape, g, ho, wo, true);
+      ops_im2col_float((float *)tg_ptr(out), out->strides, (float *)tg_ptr(cols), shape, g, ho, wo, true);
     else
-      im2col_double((double *)tg_ptr(out), out->strides, (double *)tg_ptr(cols), shape, g, ho, wo,
+      ops_im2col_double((double *)tg_ptr(out), out->strides, (double *)tg_ptr(cols), shape, g, ho, wo,
                     true);
   }
   tg_node *n = ops_record(out, &OP_FOLD, 1, &x);

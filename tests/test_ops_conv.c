@@ -216,6 +216,59 @@ static void test_conv_unbatched_int(void **s) {
   assert_close(tg_get_flat(yi, 1), -1, 0);
 }
 
+/* the fused forward (columns per item, batch split over threads, the
+ * pointwise case without columns) against unfold + matmul at sizes that
+ * split, in float32 and float64, and pointwise gradients */
+static void test_conv_fused_paths(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 19);
+  tg_set_num_threads(2);
+  for (int t = 0; t < 4; t++) {
+    tg_dtype dt = t % 2 ? TG_FLOAT32 : TG_FLOAT64;
+    bool pointwise = t >= 2;
+    /* at least 4e6 flop: the batch is split */
+    size_t k = pointwise ? 1 : 3, G = pointwise ? 1 : 2, C = pointwise ? 32 : 16, O = 2 * C;
+    tg_tensor *x = tg_randn(&r, dt, 4, (size_t[]){4, C, 20, 20});
+    tg_tensor *w = tg_randn(&r, dt, 4, (size_t[]){O, C / G, k, k}), *b = tg_randn(&r, dt, 1, (size_t[]){O});
+    const int64_t kk[2] = {(int64_t)k, (int64_t)k};
+    tg_tensor *y = tg_conv2d(x, w, b, NULL, NULL, NULL, (int64_t)G);
+    tg_tensor *cols = tg_reshape(tg_unfold(x, kk, NULL, NULL, NULL), 4, (size_t[]){4, G, C / G * k * k, (21 - k) * (21 - k)});
+    tg_tensor *want = tg_matmul(tg_reshape(w, 3, (size_t[]){G, O / G, C / G * k * k}), cols);
+    want = tg_add(tg_reshape(want, 4, y->shape), tg_reshape(b, 3, (size_t[]){O, 1, 1}));
+    assert_int_equal(y->numel, want->numel);
+    double tol = dt == TG_FLOAT32 ? 1e-3 : 1e-11;
+    for (size_t e = 0; e < y->numel; e++) assert_close(tg_get_flat(y, e), tg_get_flat(want, e), tol);
+    /* the gradients (batch split over the threads, dw summed over the
+     * parts) against those through unfold + matmul */
+    tg_tensor *leaves[3] = {x, w, b}, *mine[3], *ref[3];
+    tg_tensor *rw = tg_randn(&r, dt, 4, y->shape);
+    for (int i = 0; i < 3; i++) tg_requires_grad_(leaves[i], true);
+    y = tg_conv2d(x, w, b, NULL, NULL, NULL, (int64_t)G);
+    cols = tg_reshape(tg_unfold(x, kk, NULL, NULL, NULL), 4, (size_t[]){4, G, C / G * k * k, (21 - k) * (21 - k)});
+    want = tg_matmul(tg_reshape(w, 3, (size_t[]){G, O / G, C / G * k * k}), cols);
+    want = tg_add(tg_reshape(want, 4, y->shape), tg_reshape(b, 3, (size_t[]){O, 1, 1}));
+    tg_tensor *l1 = tg_sum(tg_mul(y, rw)), *l2 = tg_sum(tg_mul(want, rw));
+    assert_int_equal(tg_grad(1, &l1, NULL, 3, leaves, mine, (tg_grad_opts){0}), 0);
+    assert_int_equal(tg_grad(1, &l2, NULL, 3, leaves, ref, (tg_grad_opts){0}), 0);
+    for (int i = 0; i < 3; i++)
+      for (size_t e = 0; e < mine[i]->numel; e++)
+        assert_close(tg_get_flat(mine[i], e), tg_get_flat(ref[i], e), tol * (i == 1 ? 100 : 10));
+  }
+  tg_set_num_threads(1);
+  for (int t = 0; t < 3; t++) {
+    geo g = rand_geo(&r, 2, false);
+    g.k[0] = g.k[1] = g.s[0] = g.s[1] = 1;
+    g.p[0] = g.p[1] = 0;
+    g.nc = t == 2;
+    tg_tensor *in[3];
+    int n_in = make_inputs(&r, &g, in);
+    check_values(&g, in);
+    assert_gradcheck(f_conv, n_in, in, &g);
+    assert_gradgradcheck(f_conv, n_in, in, &g);
+  }
+}
+
 /* unfold against its definition; fold as its adjoint: <unfold x, c> = <x, fold c> */
 typedef struct {
   int64_t k[2], d[2], p[2], s[2], out[2];
@@ -338,7 +391,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_conv2d),          TG_TEST(test_conv1d),     TG_TEST(test_conv_transpose2d),
       TG_TEST(test_conv_transpose1d), TG_TEST(test_conv_same), TG_TEST(test_conv_unbatched_int),
-      TG_TEST(test_unfold_fold),     TG_TEST(test_conv_errors),
+      TG_TEST(test_unfold_fold),     TG_TEST(test_conv_fused_paths),     TG_TEST(test_conv_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,8 @@ def conv_gen(rng, sd, transposed=False, strmode=False):
     s = pair(rng, 1, 3, sd)
     d = pair(rng, 1, 2, sd)
     p = pair(rng, 0, 2, sd)
+    if rng.random() < 0.15:  # pointwise (1x1): the convolution without columns
+        k, s, p = [1] * sd, [1] * sd, [0] * sd
     op_ = [0] * sd
     if transposed:
         op_ = [rng.randint(0, max(s[i], d[i]) - 1) for i in range(sd)]
