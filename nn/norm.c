@@ -106,17 +106,20 @@ static void grad_sums_f64(char **p, const ptrdiff_t *s, size_t n, const void *ar
   GRAD_SUMS_LOOP(double);
 }
 
-/* dx = A g + B (x - m) + C1 per channel: p[0] dx, p[1] g, p[2] x, p[3] the
- * table (A, B, m, C1) */
+/* dx = A g + B (x - m) + C1 per channel, in double (the three terms cancel
+ * for small batches): p[0] dx, p[1] g, p[2] x, p[3] the double table (A, B,
+ * m, C1) */
 #define GRAD_X_LOOP(T)                                                         \
   do {                                                                         \
     T *d = (T *)p[0];                                                          \
-    const T *g = (const T *)p[1], *x = (const T *)p[2], *q = (const T *)p[3];  \
+    const T *g = (const T *)p[1], *x = (const T *)p[2];                        \
+    const double *q = (const double *)p[3];                                    \
     ptrdiff_t sd = s[0] / (ptrdiff_t)sizeof(T), sg = s[1] / (ptrdiff_t)sizeof(T), \
-              sx = s[2] / (ptrdiff_t)sizeof(T), sq = s[3] / (ptrdiff_t)sizeof(T); \
+              sx = s[2] / (ptrdiff_t)sizeof(T), sq = s[3] / (ptrdiff_t)sizeof(double); \
     for (size_t i = 0; i < n; i++) {                                           \
-      const T *r = q + (ptrdiff_t)i * sq;                                      \
-      d[(ptrdiff_t)i * sd] = r[0] * g[(ptrdiff_t)i * sg] + r[1] * (x[(ptrdiff_t)i * sx] - r[2]) + r[3]; \
+      const double *r = q + (ptrdiff_t)i * sq;                                 \
+      d[(ptrdiff_t)i * sd] =                                                   \
+          (T)(r[0] * g[(ptrdiff_t)i * sg] + r[1] * (x[(ptrdiff_t)i * sx] - r[2]) + r[3]); \
     }                                                                          \
   } while (0)
 static void grad_x_f32(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
@@ -209,7 +212,7 @@ static void norm_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, int fl
   }
   if (need_x) {
     /* dx = w r (g - Sg/M - xhat Sgx/M), r = 1/sd, xhat = (x - m) r; eval: w r g */
-    tg_tensor *coef = table(x, x->dtype, 4), *dx = tg_tensor_alloc(x->dtype, x->ndim, x->shape);
+    tg_tensor *coef = table(x, TG_FLOAT64, 4), *dx = tg_tensor_alloc(x->dtype, x->ndim, x->shape);
     if (!coef || !dx) return;
     for (size_t c = 0; c < C; c++) {
       double r = 1.0 / table_get(st, c, 1), a = (w ? tg_get_flat(w, c) : 1.0) * r;
@@ -224,7 +227,7 @@ static void norm_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, int fl
     strides_of(dx, x, strides[0]);
     strides_of(g, x, strides[1]);
     strides_of(x, x, strides[2]);
-    table_strides(x, 4 * es, strides[3]);
+    table_strides(x, 4 * sizeof(double), strides[3]);
     char *base[4] = {tg_ptr(dx), tg_ptr(g), tg_ptr(x), tg_ptr(coef)};
     tg_iter(4, base, x->ndim, x->shape, strides, f32 ? grad_x_f32 : grad_x_f64, NULL);
     gi[0] = dx;
@@ -263,6 +266,13 @@ static void norm_backward_ops(tg_node *n, tg_tensor *g, tg_tensor **gi, int fl, 
 static void norm_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   int fl = (int)tg_node_i(n)[0];
   tg_tensor *w = fl & NORM_W ? n->in[1] : NULL;
+  if (n->in[0]->numel == 0) {
+    /* sums over nothing: zero weight and bias gradients, where the NaN
+     * statistics of an empty batch would leak into the formula */
+    for (int i = 0; i < n->n_in; i++)
+      if (tg_node_needs_grad(n, i)) gi[i] = tg_zeros_like(n->in[i]);
+    return;
+  }
   if (ops_fused_backward()) norm_backward_fused(n, g, gi, fl, w);
   else norm_backward_ops(n, g, gi, fl, w);
 }
@@ -399,9 +409,13 @@ tg_tensor *tg_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *runni
                          double eps) {
   char a[96];
   if (!check_norm_args("batch_norm", x, running_mean, running_var, weight, bias)) return NULL;
+  /* PyTorch lets an empty input through without them */
   if (!training && (!running_mean || !running_var)) {
-    tg_error("batch_norm: evaluation mode needs running_mean and running_var");
-    return NULL;
+    if (x->numel > 0) {
+      tg_error("batch_norm: evaluation mode needs running_mean and running_var");
+      return NULL;
+    }
+    return nn_norm_channels(x, NULL, NULL, weight, bias, eps, NULL, NULL);
   }
   size_t count = per_channel_count(x);
   /* PyTorch refuses exactly one value; none is an empty result */
