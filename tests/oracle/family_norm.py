@@ -126,11 +126,17 @@ def batch_norm_gen(training, bias_only=False, dtype="f64"):
     return gen
 
 
-def torch_batch_norm(x, p):
-    o = split(x, p)
-    y = F.batch_norm(x[0], o["rm"], o["rv"], o["has_w"], o["has_b"], training=bool(p["training"]),
-                     momentum=p["momentum"], eps=p["eps"])
-    return with_stats(y, o)
+def torch_stats_norm(f, mode):
+    """F.batch_norm or F.instance_norm (the same positional arguments), with mode the name of
+    the training / use_input_stats flag"""
+    def fn(x, p):
+        o = split(x, p)
+        y = f(x[0], o["rm"], o["rv"], o["has_w"], o["has_b"], bool(p[mode]), p["momentum"], p["eps"])
+        return with_stats(y, o)
+    return fn
+
+
+torch_batch_norm = torch_stats_norm(F.batch_norm, "training")
 
 
 # one value per channel when training (N = 1 and 1s elsewhere) comes up by itself: PyTorch's error
@@ -159,11 +165,7 @@ def instance_norm_gen(bias_only=False):
     return gen
 
 
-def torch_instance_norm(x, p):
-    o = split(x, p)
-    y = F.instance_norm(x[0], o["rm"], o["rv"], o["has_w"], o["has_b"], use_input_stats=bool(p["use_input_stats"]),
-                        momentum=p["momentum"], eps=p["eps"])
-    return with_stats(y, o)
+torch_instance_norm = torch_stats_norm(F.instance_norm, "use_input_stats")
 
 
 op("instance_norm", instance_norm_gen(), torch_instance_norm)
