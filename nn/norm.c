@@ -57,28 +57,39 @@ static void sqdev_f64(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
   SQDEV_LOOP(double);
 }
 
-/* y = (x - m) / sd [* w] [+ b], each step rounded to T as the separate ops
- * rounded it: p[0] y, p[1] x, p[2] the table (m, sd, w, b) per channel */
+/* y = (x - m) / sd * w + b, each step rounded to T as the separate ops
+ * rounded it; without a weight w = 1 and without a bias b = -0, which
+ * change no bit (v * 1 = v, v + -0 = v, signed zeros included), so the
+ * loop has no branch: p[0] y, p[1] x, p[2] the table (m, sd, w, b) per
+ * channel, constant along the run when its stride is 0 */
 #define NORMALISE_LOOP(T)                                                      \
   do {                                                                         \
-    const int fl = *(const int *)arg;                                          \
-    const bool hw = fl & NORM_W, hb = fl & NORM_B;                             \
     T *y = (T *)p[0];                                                          \
     const T *x = (const T *)p[1], *q = (const T *)p[2];                        \
     ptrdiff_t sy = s[0] / (ptrdiff_t)sizeof(T), sx = s[1] / (ptrdiff_t)sizeof(T), \
               sq = s[2] / (ptrdiff_t)sizeof(T);                                \
+    if (sq == 0 && sy == 1 && sx == 1) {                                       \
+      const T m = q[0], sd = q[1], w = q[2], b = q[3];                         \
+      for (size_t i = 0; i < n; i++) {                                         \
+        T v = (x[i] - m) / sd;                                                 \
+        v = v * w;                                                             \
+        y[i] = v + b;                                                          \
+      }                                                                        \
+      return;                                                                  \
+    }                                                                          \
     for (size_t i = 0; i < n; i++) {                                           \
       const T *r = q + (ptrdiff_t)i * sq;                                      \
       T v = (x[(ptrdiff_t)i * sx] - r[0]) / r[1];                              \
-      if (hw) v = v * r[2];                                                    \
-      if (hb) v = v + r[3];                                                    \
-      y[(ptrdiff_t)i * sy] = v;                                                \
+      v = v * r[2];                                                            \
+      y[(ptrdiff_t)i * sy] = v + r[3];                                         \
     }                                                                          \
   } while (0)
 static void normalise_f32(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
+  (void)arg;
   NORMALISE_LOOP(float);
 }
 static void normalise_f64(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
+  (void)arg;
   NORMALISE_LOOP(double);
 }
 
@@ -90,6 +101,25 @@ static void normalise_f64(char **p, const ptrdiff_t *s, size_t n, const void *ar
     const T *g = (const T *)p[1], *x = (const T *)p[2], *q = (const T *)p[3];  \
     ptrdiff_t so = s[0] / (ptrdiff_t)sizeof(double), sg = s[1] / (ptrdiff_t)sizeof(T), \
               sx = s[2] / (ptrdiff_t)sizeof(T), sq = s[3] / (ptrdiff_t)sizeof(T); \
+    if (so == 0) { /* one channel along the run: four partial sums each */   \
+      const double m = q[0];                                                   \
+      double a[4] = {0}, b[4] = {0};                                           \
+      size_t i = 0;                                                            \
+      for (; i + 4 <= n; i += 4)                                               \
+        for (int k = 0; k < 4; k++) {                                          \
+          double gv = g[(ptrdiff_t)(i + k) * sg];                              \
+          a[k] += gv;                                                          \
+          b[k] += gv * ((double)x[(ptrdiff_t)(i + k) * sx] - m);               \
+        }                                                                      \
+      for (; i < n; i++) {                                                     \
+        double gv = g[(ptrdiff_t)i * sg];                                      \
+        a[0] += gv;                                                            \
+        b[0] += gv * ((double)x[(ptrdiff_t)i * sx] - m);                       \
+      }                                                                        \
+      o[0] += (a[0] + a[1]) + (a[2] + a[3]);                                   \
+      o[1] += (b[0] + b[1]) + (b[2] + b[3]);                                   \
+      return;                                                                  \
+    }                                                                          \
     for (size_t i = 0; i < n; i++) {                                           \
       double gv = g[(ptrdiff_t)i * sg];                                        \
       double *acc = o + (ptrdiff_t)i * so;                                     \
@@ -116,6 +146,11 @@ static void grad_sums_f64(char **p, const ptrdiff_t *s, size_t n, const void *ar
     const double *q = (const double *)p[3];                                    \
     ptrdiff_t sd = s[0] / (ptrdiff_t)sizeof(T), sg = s[1] / (ptrdiff_t)sizeof(T), \
               sx = s[2] / (ptrdiff_t)sizeof(T), sq = s[3] / (ptrdiff_t)sizeof(double); \
+    if (sq == 0 && sd == 1 && sg == 1 && sx == 1) {                            \
+      const double a = q[0], b = q[1], m = q[2], c = q[3];                     \
+      for (size_t i = 0; i < n; i++) d[i] = (T)(a * g[i] + b * (x[i] - m) + c); \
+      return;                                                                  \
+    }                                                                          \
     for (size_t i = 0; i < n; i++) {                                           \
       const double *r = q + (ptrdiff_t)i * sq;                                 \
       d[(ptrdiff_t)i * sd] =                                                   \
@@ -336,7 +371,7 @@ tg_tensor *nn_norm_channels(tg_tensor *x, tg_tensor *mean, tg_tensor *var, tg_te
     table_set(coef, c, 0, m);
     table_set(coef, c, 1, sd);
     table_set(coef, c, 2, w ? tg_get_flat(w, c) : 1.0);
-    table_set(coef, c, 3, b ? tg_get_flat(b, c) : 0.0);
+    table_set(coef, c, 3, b ? tg_get_flat(b, c) : -0.0);
     table_set(saved, c, 0, m);
     table_set(saved, c, 1, sd);
   }
@@ -346,7 +381,7 @@ tg_tensor *nn_norm_channels(tg_tensor *x, tg_tensor *mean, tg_tensor *var, tg_te
   strides_of(x, x, st[1]);
   table_strides(x, 4 * tg_elem_bytes(x->dtype), st[2]);
   char *base[3] = {tg_ptr(y), tg_ptr(x), tg_ptr(coef)};
-  tg_iter(3, base, x->ndim, x->shape, st, f32 ? normalise_f32 : normalise_f64, &fl);
+  tg_iter(3, base, x->ndim, x->shape, st, f32 ? normalise_f32 : normalise_f64, NULL);
   tg_tensor *in[3] = {x, w ? w : b, b};
   tg_node *n = ops_record(y, w ? &OP_NORM_W : &OP_NORM, 1 + !!w + !!b, in);
   if (n) {
