@@ -1,7 +1,6 @@
 /* Group and layer normalisation: the fused per-channel node of nn/norm.c
  * on a (1, groups, values) view of the input, each group (n, g) or each
  * leading index a "channel" of that view, then the elementwise affine. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "nn_internal.h"
@@ -110,69 +109,4 @@ tg_tensor *tg_layer_norm(tg_tensor *x, int ndim, const size_t *normalized_shape,
   if (weight) y = tg_mul(y, weight); /* normalized_shape: the trailing dims broadcast */
   if (bias) y = tg_add(y, bias);
   return y;
-}
-
-/* ------------------------------------------------------------- modules */
-
-static tg_tensor *groupnorm_forward(tg_module *m, tg_tensor *x) {
-  bool affine = m->n_params == 2;
-  return tg_group_norm(x, m->cfg_i[0], affine ? m->params[0].tensor : NULL,
-                       affine ? m->params[1].tensor : NULL, m->cfg_f[0]);
-}
-
-/* weight 1 and bias 0 of the given shape, as PyTorch's reset_parameters */
-static bool add_affine(tg_module *m, int ndim, const size_t *shape) {
-  return tg_init_ones_(tg_module_add_parameter(m, "weight", TG_FLOAT32, ndim, shape)) &&
-         tg_module_add_parameter(m, "bias", TG_FLOAT32, ndim, shape);
-}
-
-tg_module *tg_nn_groupnorm(int num_groups, size_t num_channels, double eps, bool affine) {
-  if (num_groups <= 0 || num_channels % (size_t)num_groups != 0 || !(eps >= 0)) {
-    tg_error("groupnorm: num_channels (%zu) must be divisible by num_groups (%d), which must be "
-             "positive, and eps %g >= 0", num_channels, num_groups, eps);
-    return NULL;
-  }
-  tg_module *m = nn_stateless("GroupNorm", groupnorm_forward, eps, num_groups, 0);
-  if (m && affine && !add_affine(m, TG_SHAPE(num_channels))) {
-    tg_module_free(m);
-    return NULL;
-  }
-  return m;
-}
-
-typedef struct layernorm_cfg {
-  int ndim;
-  size_t shape[TG_MAX_DIMS];
-} layernorm_cfg;
-
-static tg_tensor *layernorm_forward(tg_module *m, tg_tensor *x) {
-  const layernorm_cfg *c = m->ctx;
-  bool affine = m->n_params == 2;
-  return tg_layer_norm(x, c->ndim, c->shape, affine ? m->params[0].tensor : NULL,
-                       affine ? m->params[1].tensor : NULL, m->cfg_f[0]);
-}
-
-tg_module *tg_nn_layernorm(int ndim, const size_t *normalized_shape, double eps, bool elementwise_affine) {
-  if (!tg_shape_given("layernorm", ndim, normalized_shape)) return NULL;
-  if (ndim < 1 || ndim > TG_MAX_DIMS || !(eps >= 0)) {
-    tg_error("layernorm: normalized_shape must have 1 to %d dims (got %d) and eps %g be >= 0",
-             TG_MAX_DIMS, ndim, eps);
-    return NULL;
-  }
-  layernorm_cfg *c = calloc(1, sizeof *c);
-  tg_module *m = c ? nn_stateless("LayerNorm", layernorm_forward, eps, 0, 0) : NULL;
-  if (!m) {
-    if (!c) tg_error("layernorm: out of memory");
-    free(c);
-    return NULL;
-  }
-  c->ndim = ndim;
-  memcpy(c->shape, normalized_shape, (size_t)ndim * sizeof *c->shape);
-  m->ctx = c;
-  m->ctx_free = free;
-  if (elementwise_affine && !add_affine(m, ndim, normalized_shape)) {
-    tg_module_free(m);
-    return NULL;
-  }
-  return m;
 }
