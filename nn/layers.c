@@ -197,9 +197,9 @@ tg_module *tg_nn_flatten(int start_dim, int end_dim) {
 
 /* --------------------------------------------------------------- Dropout */
 
-static bool check_p(double p) {
+static bool check_p(const char *op, double p) {
   if (!(p >= 0.0 && p <= 1.0)) {
-    tg_error("dropout: probability %g is outside [0, 1]", p);
+    tg_error("%s: probability %g is outside [0, 1]", op, p);
     return false;
   }
   return true;
@@ -211,156 +211,59 @@ static bool check_p(double p) {
     for (size_t i = 0; i < mask->numel; i++) d[i] = tg_rng_uniform(rng) < p ? (T)0 : (T)scale; \
   } while (0)
 
-/* a constant (no history) mask: 0 with probability p, else 1/(1-p) */
-static tg_tensor *dropout_mask(const tg_tensor *x, double p, tg_rng *rng) {
-  tg_tensor *mask = tg_tensor_alloc(x->dtype, x->ndim, x->shape);
+/* a constant (no history) mask: 0 with probability p, else 1/(1-p), one
+ * draw per element in order */
+static tg_tensor *dropout_mask(tg_dtype dt, int ndim, const size_t *shape, double p, tg_rng *rng) {
+  tg_tensor *mask = tg_tensor_alloc(dt, ndim, shape);
   if (!mask) return NULL;
   double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0; /* p = 1 drops everything */
   if (!rng) rng = tg_default_rng();
-  if (x->dtype == TG_FLOAT32) DROPOUT_FILL(float);
+  if (dt == TG_FLOAT32) DROPOUT_FILL(float);
   else DROPOUT_FILL(double);
   return mask;
 }
 
 tg_tensor *tg_dropout(tg_tensor *x, double p, bool training, tg_rng *rng) {
-  if (!ops_check_float("dropout", x, 1) || !check_p(p)) return NULL;
+  if (!ops_check_float("dropout", x, 1) || !check_p("dropout", p)) return NULL;
   if (!training || p == 0.0) return x; /* identity, as PyTorch returns the input itself */
-  return tg_mul(x, dropout_mask(x, p, rng));
+  return tg_mul(x, dropout_mask(x->dtype, x->ndim, x->shape, p, rng));
+}
+
+/* PyTorch 1.13's feature dropout: whatever the rank (it warns for other
+ * than 3 or 4 dims, and takes a 3-d input as (N, C, L)), one draw per
+ * (n, c), the mask broadcast over the remaining dims. p = 1 zeroes without
+ * drawing, even a 1-d input, as PyTorch returns before it makes the mask. */
+tg_tensor *tg_dropout2d(tg_tensor *x, double p, bool training, tg_rng *rng) {
+  if (!ops_check_float("dropout2d", x, 1) || !check_p("dropout2d", p)) return NULL;
+  if (!training || p == 0.0 || x->numel == 0) return x;
+  if (p == 1.0) return tg_mul_scalar(x, 0.0);
+  if (x->ndim < 2) {
+    tg_error("dropout2d: feature dropout requires at least 2 dimensions in the input (got %dD input)",
+             x->ndim);
+    return NULL;
+  }
+  size_t shape[TG_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++) shape[d] = d < 2 ? x->shape[d] : 1;
+  return tg_mul(x, dropout_mask(x->dtype, x->ndim, shape, p, rng));
 }
 
 static tg_tensor *dropout_forward(tg_module *m, tg_tensor *x) {
   return tg_dropout(x, m->cfg_f[0], m->training, m->rng);
 }
 
-tg_module *tg_nn_dropout(double p, tg_rng *rng) {
-  if (!check_p(p)) return NULL;
-  tg_module *m = stateless("Dropout", dropout_forward, p, 0, 0);
+static tg_tensor *dropout2d_forward(tg_module *m, tg_tensor *x) {
+  return tg_dropout2d(x, m->cfg_f[0], m->training, m->rng);
+}
+
+static tg_module *dropout_module(const char *op, const char *type, tg_forward_fn fwd, double p,
+                                 tg_rng *rng) {
+  if (!check_p(op, p)) return NULL;
+  tg_module *m = stateless(type, fwd, p, 0, 0);
   if (m) m->rng = rng;
   return m;
 }
 
-/* ------------------------------------------------------------- BatchNorm */
-
-/* a per-channel tensor t (C) must be float, (C), and of x's dtype */
-static bool check_channel(const char *what, const tg_tensor *t, const tg_tensor *x) {
-  char a[96];
-  if (!t) return true;
-  if (!tg_tensor_check(t, "batch_norm", 2)) return false;
-  if (t->ndim != 1 || t->shape[0] != x->shape[1] || t->dtype != x->dtype) {
-    tg_error("batch_norm: %s is %s %s; expected %s [%zu] for input with %zu channels", what,
-             tg_dtype_name(t->dtype), tg_shape_str(t, a, sizeof a), tg_dtype_name(x->dtype),
-             x->shape[1], x->shape[1]);
-    return false;
-  }
-  return true;
-}
-
-/* values per channel: N for (N, C), N*L for (N, C, L) */
-static size_t per_channel_count(const tg_tensor *x) {
-  return x->shape[0] * (x->ndim == 3 ? x->shape[2] : 1);
-}
-
-static bool check_batch_norm(const tg_tensor *x, const tg_tensor *rm, const tg_tensor *rv,
-                             const tg_tensor *w, const tg_tensor *b, bool training) {
-  char a[96];
-  if (!ops_check_float("batch_norm", x, 1)) return false;
-  if (x->ndim != 2 && x->ndim != 3) {
-    tg_error("batch_norm: input must be (N, C) or (N, C, L), got %s", tg_shape_str(x, a, sizeof a));
-    return false;
-  }
-  if (!check_channel("running_mean", rm, x) || !check_channel("running_var", rv, x) ||
-      !check_channel("weight", w, x) || !check_channel("bias", b, x))
-    return false;
-  if (!training && (!rm || !rv)) {
-    tg_error("batch_norm: evaluation mode needs running_mean and running_var");
-    return false;
-  }
-  if (training && per_channel_count(x) <= 1) {
-    tg_error("batch_norm: expected more than 1 value per channel when training, got input %s",
-             tg_shape_str(x, a, sizeof a));
-    return false;
-  }
-  return true;
-}
-
-/* t (C) viewed so it broadcasts against x: (C) for (N, C), (C, 1) for (N, C, L) */
-static tg_tensor *per_channel(tg_tensor *t, const tg_tensor *x) {
-  return x->ndim == 3 ? tg_reshape(t, TG_SHAPE(t->shape[0], 1)) : t;
-}
-
-/* running = (1 - f) running + f batch, with the unbiased batch variance;
- * element by element in place: no history, no allocation */
-static void update_running(tg_tensor *rm, tg_tensor *rv, const tg_tensor *mean,
-                           const tg_tensor *var, size_t count, double f) {
-  double unbias = (double)count / (double)(count - 1);
-  for (size_t c = 0; c < rm->numel; c++) {
-    double m = tg_get_flat(mean, c), v = tg_get_flat(var, c) * unbias;
-    tg_set(rm, &c, (1.0 - f) * tg_get_flat(rm, c) + f * m);
-    tg_set(rv, &c, (1.0 - f) * tg_get_flat(rv, c) + f * v);
-  }
-}
-
-tg_tensor *tg_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
-                         tg_tensor *weight, tg_tensor *bias, bool training, double momentum,
-                         double eps) {
-  if (!check_batch_norm(x, running_mean, running_var, weight, bias, training)) return NULL;
-  /* statistics over every dim but the channel dim 1 */
-  const int dims[2] = {0, 2};
-  int nd = x->ndim - 1;
-  tg_tensor *mean, *var;
-  if (training) {
-    mean = tg_mean_dims(x, nd, dims, true); /* (1, C) or (1, C, 1) */
-    var = tg_var_dims(x, nd, dims, false, true);
-    if (!mean || !var) return NULL;
-    if (running_mean && running_var)
-      update_running(running_mean, running_var, mean, var, per_channel_count(x), momentum);
-  } else {
-    mean = per_channel(running_mean, x);
-    var = per_channel(running_var, x);
-  }
-  tg_tensor *y = tg_div(tg_sub(x, mean), tg_sqrt(tg_add_scalar(var, eps)));
-  if (weight) y = tg_mul(y, per_channel(weight, x));
-  if (bias) y = tg_add(y, per_channel(bias, x));
-  return y;
-}
-
-static tg_tensor *batchnorm_forward(tg_module *m, tg_tensor *x) {
-  bool affine = m->n_params == 2;
-  tg_tensor *nbt = m->buffers[2].tensor;
-  int64_t *count = (int64_t *)tg_ptr(nbt);
-  /* momentum NAN: cumulative average, factor 1 / batches seen (this one included) */
-  double f = isnan(m->cfg_f[1]) ? 1.0 / (double)(*count + 1) : m->cfg_f[1];
-  tg_tensor *y = tg_batch_norm(x, m->buffers[0].tensor, m->buffers[1].tensor,
-                               affine ? m->params[0].tensor : NULL,
-                               affine ? m->params[1].tensor : NULL, m->training, f, m->cfg_f[0]);
-  if (y && m->training) {
-    (*count)++;
-    nbt->storage->version++;
-  }
-  return y;
-}
-
-tg_module *tg_nn_batchnorm1d(size_t num_features, double eps, double momentum, bool affine) {
-  if (!(eps >= 0) || !(isnan(momentum) || (momentum >= 0 && momentum <= 1))) {
-    tg_error("batchnorm1d: eps %g must be >= 0 and momentum %g in [0, 1] (or NAN)", eps, momentum);
-    return NULL;
-  }
-  tg_module *m = stateless("BatchNorm1d", batchnorm_forward, eps, 0, 0);
-  if (!m) return NULL;
-  m->cfg_f[1] = momentum;
-  /* PyTorch's order and starting values: weight 1, bias 0, mean 0, var 1 */
-  bool ok = true;
-  if (affine) {
-    ok = tg_init_ones_(tg_module_add_parameter(m, "weight", TG_FLOAT32, TG_SHAPE(num_features))) != NULL;
-    ok = ok && tg_module_add_parameter(m, "bias", TG_FLOAT32, TG_SHAPE(num_features)) != NULL;
-  }
-  ok = ok && tg_module_add_buffer(m, "running_mean", TG_FLOAT32, TG_SHAPE(num_features)) != NULL;
-  ok = ok && tg_init_ones_(tg_module_add_buffer(m, "running_var", TG_FLOAT32,
-                                                TG_SHAPE(num_features))) != NULL;
-  ok = ok && tg_module_add_buffer(m, "num_batches_tracked", TG_INT64, 0, NULL) != NULL;
-  if (!ok) {
-    tg_module_free(m);
-    return NULL;
-  }
-  return m;
+tg_module *tg_nn_dropout(double p, tg_rng *rng) { return dropout_module("dropout", "Dropout", dropout_forward, p, rng); }
+tg_module *tg_nn_dropout2d(double p, tg_rng *rng) {
+  return dropout_module("dropout2d", "Dropout2d", dropout2d_forward, p, rng);
 }

@@ -13,6 +13,13 @@ tg_tensor *nn_persistent_zeros(tg_dtype dt, int ndim, const size_t *shape);
  * (nn/layers.c) */
 tg_module *nn_stateless(const char *type, tg_forward_fn fwd, double f, int i0, int i1);
 
+/* normalisation (nn/norm.c): the fused node over channel dim 1 of x
+ * (ndim >= 2, checked by the caller): batch statistics when mean is NULL,
+ * returned (keepdim, no history) in *bmean, *bvar when those are given;
+ * else mean and var (C). No check of the count per channel. */
+tg_tensor *nn_norm_channels(tg_tensor *x, tg_tensor *mean, tg_tensor *var, tg_tensor *w,
+                            tg_tensor *b, double eps, tg_tensor **bmean, tg_tensor **bvar);
+
 /* losses (nn/loss.c): "loss: unknown reduction" unless MEAN, SUM or NONE */
 bool nn_check_reduction(const char *loss, tg_reduction r);
 tg_tensor *nn_reduce(tg_tensor *l, tg_reduction r);

@@ -201,12 +201,8 @@ tg_module *tg_nn_log_softmax(int dim);
  * survivors by 1/(1-p); identity in eval mode. The mask comes from rng,
  * borrowed (must outlive the module; NULL = the default generator). */
 tg_module *tg_nn_dropout(double p, tg_rng *rng);
-/* over (N, C) or (N, C, L) input. PyTorch defaults: eps 1e-5, momentum 0.1,
- * affine true. Training: normalise with the batch mean and biased variance;
- * running_mean/running_var move by momentum towards the batch mean and the
- * unbiased variance (momentum NAN: cumulative average over batches).
- * Eval: normalise with the running statistics. */
-tg_module *tg_nn_batchnorm1d(size_t num_features, double eps, double momentum, bool affine);
+/* zeroes whole channels: one draw per (n, c) as tg_dropout2d */
+tg_module *tg_nn_dropout2d(double p, tg_rng *rng);
 tg_module *tg_nn_flatten(int start_dim, int end_dim); /* PyTorch: 1, -1 */
 
 /* Sequential owns its children, named "0", "1", ...; forward chains them.
@@ -220,12 +216,52 @@ int tg_nn_sequential_append(tg_module *seq, tg_module *child); /* takes ownershi
 /* ---- the layers as functions (results in the current scope) */
 tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias); /* bias may be NULL */
 tg_tensor *tg_dropout(tg_tensor *x, double p, bool training, tg_rng *rng);
-/* F.batch_norm: running stats may be NULL (then training must be true);
- * weight and bias may be NULL (no affine). Updates running stats in place
- * in training mode. */
+/* F.dropout2d as PyTorch 1.13: each (n, c) channel of x (at least 2-D;
+ * 3-D is taken as (N, C, L) as 1.13 does) zeroed with probability p, the
+ * survivors scaled by 1/(1-p); one draw per channel, in order, from rng */
+tg_tensor *tg_dropout2d(tg_tensor *x, double p, bool training, tg_rng *rng);
+
+/* ---- normalisation (nn/norm.c, nn/norm_layer.c). x is (N, C, d1, ...);
+ * y = (x - mean) / sqrt(var + eps) [* weight + bias], var biased. Weight
+ * and bias may be NULL (no affine); running statistics are updated in
+ * place, without history, and never require grad. */
+/* F.batch_norm: statistics per channel over every dim but 1. Training:
+ * the batch's (running stats, if given, move by momentum towards the batch
+ * mean and the unbiased variance); eval: the running stats (required). */
 tg_tensor *tg_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
                          tg_tensor *weight, tg_tensor *bias, bool training, double momentum,
                          double eps);
+/* F.instance_norm: statistics per (n, c) over the spatial dims
+ * (use_input_stats), or the running stats (C); running stats move by the
+ * mean over instances of each one's update */
+tg_tensor *tg_instance_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
+                            tg_tensor *weight, tg_tensor *bias, bool use_input_stats,
+                            double momentum, double eps);
+/* F.group_norm: statistics per (n, group of C / num_groups channels) over
+ * those channels and the spatial dims; weight and bias (C) per channel */
+tg_tensor *tg_group_norm(tg_tensor *x, int num_groups, tg_tensor *weight, tg_tensor *bias, double eps);
+/* F.layer_norm: statistics over the last ndim dims, which must equal
+ * normalized_shape; weight and bias of normalized_shape */
+tg_tensor *tg_layer_norm(tg_tensor *x, int ndim, const size_t *normalized_shape, tg_tensor *weight,
+                         tg_tensor *bias, double eps);
+/* PyTorch defaults: eps 1e-5, momentum 0.1, affine true (instance norm:
+ * affine false, track_running_stats false). Training: batch statistics;
+ * running_mean/running_var (0 and 1 at first) move by momentum (momentum
+ * NAN: cumulative average over num_batches_tracked batches). Eval: the
+ * running statistics. State dicts as PyTorch's: weight, bias (affine),
+ * running_mean, running_var, num_batches_tracked (tracking). */
+tg_module *tg_nn_batchnorm1d(size_t num_features, double eps, double momentum, bool affine); /* (N, C), (N, C, L) */
+/* (N, C, H, W); without track_running_stats no buffers, batch stats in eval too */
+tg_module *tg_nn_batchnorm2d(size_t num_features, double eps, double momentum, bool affine,
+                             bool track_running_stats);
+/* (N, C, H, W) or (C, H, W); batch stats unless tracking and in eval;
+ * num_batches_tracked is kept but not counted (as PyTorch); momentum NAN refused */
+tg_module *tg_nn_instancenorm2d(size_t num_features, double eps, double momentum, bool affine,
+                                bool track_running_stats);
+/* weight 1, bias 0 (C) when affine; num_channels divisible by num_groups */
+tg_module *tg_nn_groupnorm(int num_groups, size_t num_channels, double eps, bool affine);
+/* weight 1, bias 0 of normalized_shape when elementwise_affine */
+tg_module *tg_nn_layernorm(int ndim, const size_t *normalized_shape, double eps, bool elementwise_affine);
 
 /* ========================================================== initialisers */
 /* In place, without history, seeded through rng (NULL = default); each
@@ -340,6 +376,10 @@ tg_tensor *tg_cosine_similarity(tg_tensor *x1, tg_tensor *x2, int dim, double ep
 #define tg_linear(...) (TG_CALL_SITE(), tg_linear(__VA_ARGS__))
 #define tg_dropout(...) (TG_CALL_SITE(), tg_dropout(__VA_ARGS__))
 #define tg_batch_norm(...) (TG_CALL_SITE(), tg_batch_norm(__VA_ARGS__))
+#define tg_dropout2d(...) (TG_CALL_SITE(), tg_dropout2d(__VA_ARGS__))
+#define tg_group_norm(...) (TG_CALL_SITE(), tg_group_norm(__VA_ARGS__))
+#define tg_instance_norm(...) (TG_CALL_SITE(), tg_instance_norm(__VA_ARGS__))
+#define tg_layer_norm(...) (TG_CALL_SITE(), tg_layer_norm(__VA_ARGS__))
 #define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
 #define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
 #define tg_l1_loss(...) (TG_CALL_SITE(), tg_l1_loss(__VA_ARGS__))

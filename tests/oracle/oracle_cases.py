@@ -5,6 +5,7 @@ import family_linalg_index  # noqa: F401
 import family_loss  # noqa: F401
 import family_math  # noqa: F401
 import family_optim_groups  # noqa: F401
+import family_norm  # noqa: F401
 import family_activation  # noqa: F401
 import family_promotion  # noqa: F401
 import family_bool  # noqa: F401

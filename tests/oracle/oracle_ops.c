@@ -35,6 +35,7 @@ static const oracle_op *const tables[] = {
     oracle_indexops_ops,
     oracle_conv_ops,
     oracle_optim_groups_ops,
+    oracle_norm_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {
