@@ -204,6 +204,26 @@ tg_module *tg_nn_dropout(double p, tg_rng *rng);
 /* zeroes whole channels: one draw per (n, c) as tg_dropout2d */
 tg_module *tg_nn_dropout2d(double p, tg_rng *rng);
 tg_module *tg_nn_flatten(int start_dim, int end_dim); /* PyTorch: 1, -1 */
+/* Pooling and resampling (nn/pool.c), torch.nn's, over the ops of
+ * ops/pool.c and ops/resample.c; no parameters. A NULL stride is the kernel
+ * (torch's stride=None), NULL padding 0, NULL dilation 1. Bad values fail
+ * here, at construction. divisor_override 0: none. */
+tg_module *tg_nn_maxpool1d(int64_t kernel_size, const int64_t *stride /* one value or NULL */,
+                           int64_t padding, int64_t dilation, bool ceil_mode);
+tg_module *tg_nn_maxpool2d(const int64_t kernel_size[2], const int64_t stride[2],
+                           const int64_t padding[2], const int64_t dilation[2], bool ceil_mode);
+tg_module *tg_nn_avgpool1d(int64_t kernel_size, const int64_t *stride /* one value or NULL */,
+                           int64_t padding, bool ceil_mode, bool count_include_pad);
+tg_module *tg_nn_avgpool2d(const int64_t kernel_size[2], const int64_t stride[2],
+                           const int64_t padding[2], bool ceil_mode, bool count_include_pad,
+                           int64_t divisor_override);
+tg_module *tg_nn_adaptive_avgpool2d(const int64_t output_size[2]);
+tg_module *tg_nn_adaptive_maxpool2d(const int64_t output_size[2]);
+/* exactly one of size and scale_factor; align_corners only for the linear modes */
+tg_module *tg_nn_upsample(const int64_t size[2], const double scale_factor[2], tg_interp_mode mode,
+                          bool align_corners);
+tg_module *tg_nn_pixel_shuffle(int64_t upscale_factor);
+tg_module *tg_nn_pixel_unshuffle(int64_t downscale_factor);
 
 /* Sequential owns its children, named "0", "1", ...; forward chains them.
  * The variadic form takes n tg_module* arguments. If any is NULL (a

@@ -987,6 +987,23 @@ static void test_null_nn_api(void **state) {
     MOD_OK(tg_nn_conv_transpose2d, 6, tg_nn_conv_transpose2d(2, 4, k2, one, zero, NULL, 1, true, one, NULL));
     MOD_OK(tg_nn_conv_transpose2d, 9, tg_nn_conv_transpose2d(2, 4, k2, one, zero, zero, 1, true, NULL, NULL));
     MOD_OK(tg_nn_conv_transpose2d, 10, tg_nn_conv_transpose2d(2, 4, k2, one, zero, zero, 1, true, one, NULL));
+    /* the pooling modules: NULL kernel_size / output_size fail, NULL
+     * stride (= kernel), padding, dilation work; Upsample takes exactly one
+     * of size and scale_factor */
+    const double two[2] = {2, 2};
+    MOD_OK(tg_nn_maxpool1d, 2, tg_nn_maxpool1d(2, NULL, 0, 1, false));
+    N_PTR(tg_nn_maxpool2d, 1, tg_nn_maxpool2d(NULL, one, zero, one, false), "nn_maxpool2d", "kernel_size is NULL");
+    MOD_OK(tg_nn_maxpool2d, 2, tg_nn_maxpool2d(k2, NULL, zero, one, false));
+    MOD_OK(tg_nn_maxpool2d, 3, tg_nn_maxpool2d(k2, one, NULL, one, false));
+    MOD_OK(tg_nn_maxpool2d, 4, tg_nn_maxpool2d(k2, one, zero, NULL, false));
+    MOD_OK(tg_nn_avgpool1d, 2, tg_nn_avgpool1d(2, NULL, 0, false, true));
+    N_PTR(tg_nn_avgpool2d, 1, tg_nn_avgpool2d(NULL, one, zero, false, true, 0), "nn_avgpool2d", "kernel_size is NULL");
+    MOD_OK(tg_nn_avgpool2d, 2, tg_nn_avgpool2d(k2, NULL, zero, false, true, 0));
+    MOD_OK(tg_nn_avgpool2d, 3, tg_nn_avgpool2d(k2, one, NULL, false, true, 0));
+    N_PTR(tg_nn_adaptive_avgpool2d, 1, tg_nn_adaptive_avgpool2d(NULL), "nn_adaptive_avgpool2d", "output_size is NULL");
+    N_PTR(tg_nn_adaptive_maxpool2d, 1, tg_nn_adaptive_maxpool2d(NULL), "nn_adaptive_maxpool2d", "output_size is NULL");
+    MOD_OK(tg_nn_upsample, 1, tg_nn_upsample(NULL, two, TG_INTERP_NEAREST, false));
+    MOD_OK(tg_nn_upsample, 2, tg_nn_upsample(k2, NULL, TG_INTERP_NEAREST, false));
 #undef MOD_OK
   }
   N_OK(tg_nn_dropout2d, 2, {
@@ -1532,7 +1549,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 436
+#define NULL_FUNCS_COVERED 443
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <string.h>
 
 #include "tapegrad.h"
 
@@ -44,6 +45,26 @@ typedef struct {
 } test_op1_ctx;
 static inline tg_tensor *test_through_t(tg_tensor **in, void *c) {
   return ((test_op1_ctx *)c)->f(tg_transpose(in[0], 0, 1));
+}
+
+/* r is NULL (or -1 for an int result: pass NULL) and the error names frag */
+static inline void test_assert_fails(const void *r, const char *frag) {
+  assert_null(r);
+  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
+  tg_clear_error();
+}
+
+/* the same shape and bitwise the same values (NaNs equal) */
+static inline void test_assert_identical(const tg_tensor *a, const tg_tensor *b) {
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_int_equal(a->ndim, b->ndim);
+  for (int d = 0; d < a->ndim; d++) assert_int_equal(a->shape[d], b->shape[d]);
+  assert_int_equal(a->dtype, b->dtype);
+  for (size_t i = 0; i < a->numel; i++) {
+    double x = tg_get_flat(a, i), y = tg_get_flat(b, i);
+    if (!(x == y || (isnan(x) && isnan(y)))) fail_msg("element %zu: %.17g vs %.17g", i, x, y);
+  }
 }
 
 /* every test starts and ends with no open scope and no pending error */
