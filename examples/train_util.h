@@ -4,6 +4,7 @@
 #define TRAIN_UTIL_H
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,152 @@ static uint64_t train_fingerprint(tg_tensor **params, size_t n) {
   uint64_t h = XXH3_64bits_digest(st);
   XXH3_freeState(st);
   return h;
+}
+
+/* ---- the classifier loop shared by mlp_mnist and cnn_mnist: batches
+ * (x, y) reshaped to the model's input (batch, in_shape...), cross-entropy,
+ * one optimizer step per batch, a progress line and a metrics row per epoch,
+ * the checkpoint and the fingerprint at the end. */
+typedef struct train_classifier {
+  const char *prog;  /* "mlp_mnist": messages, file names */
+  const char *about; /* "784-200-10 tanh": the header line */
+  tg_module *model;
+  tg_optimizer *opt;
+  int in_ndim;        /* the model's input dims after the batch dim */
+  size_t in_shape[3];
+} train_classifier;
+
+/* x as (b, in_shape...) in the current scope */
+static inline tg_tensor *train_input(const train_classifier *c, tg_tensor *x) {
+  size_t shape[4] = {x->shape[0]};
+  for (int d = 0; d < c->in_ndim; d++) shape[d + 1] = c->in_shape[d];
+  return tg_reshape(x, c->in_ndim + 1, shape);
+}
+
+/* number of rows whose argmax equals the label */
+static inline size_t train_count_correct(tg_tensor *logits, const tg_tensor *y) {
+  tg_tensor *idx = NULL;
+  if (!tg_max_dim(logits, 1, false, &idx) || !idx) return 0;
+  const int64_t *pred = tg_data(idx), *label = tg_data(y);
+  size_t correct = 0;
+  for (size_t i = 0; i < y->numel; i++) correct += pred[i] == label[i];
+  return correct;
+}
+
+/* test errors out of the whole test set, in eval mode without recording */
+static inline size_t train_test_errors(const train_classifier *c, tg_loader *test, size_t *total) {
+  tg_tensor *x, *y;
+  size_t correct = 0;
+  *total = 0;
+  tg_module_eval(c->model);
+  tg_no_grad_begin();
+  while (tg_loader_next(test, &x, &y)) {
+    tg_scope_begin();
+    tg_tensor *logits = tg_module_forward(c->model, train_input(c, x));
+    correct += logits ? train_count_correct(logits, y) : 0;
+    *total += y->numel;
+    tg_scope_end();
+  }
+  tg_no_grad_end();
+  tg_module_train(c->model, true);
+  return *total - correct;
+}
+
+/* one epoch; returns the mean loss, or NaN on error */
+static inline double train_classifier_epoch(const train_classifier *c, tg_loader *train, long max_steps,
+                                     size_t *seen, size_t *correct) {
+  tg_tensor *x, *y;
+  double loss_sum = 0;
+  long steps = 0;
+  *seen = *correct = 0;
+  while (tg_loader_next(train, &x, &y)) {
+    if (max_steps > 0 && steps++ >= max_steps) {
+      tg_loader_reset(train);
+      break;
+    }
+    tg_scope_begin();
+    size_t b = x->shape[0];
+    tg_tensor *logits = tg_module_forward(c->model, train_input(c, x));
+    tg_tensor *loss = tg_cross_entropy(logits, y, TG_REDUCTION_MEAN);
+    if (!loss || tg_optim_zero_grad(c->opt) || tg_backward(loss, NULL, false) || tg_optim_step(c->opt)) {
+      tg_scope_end();
+      return NAN;
+    }
+    loss_sum += tg_item(loss) * (double)b;
+    *correct += train_count_correct(logits, y);
+    *seen += b;
+    tg_scope_end();
+  }
+  return *seen ? loss_sum / (double)*seen : NAN;
+}
+
+/* the epochs, each with its progress line and metrics row; 0 or -1 */
+static inline int train_classifier_epochs(const train_classifier *c, const train_flags *f, tg_loader *train_l,
+                                   tg_loader *test_l, tg_metrics *log) {
+  double start = train_now();
+  for (int epoch = 1; epoch <= f->epochs; epoch++) {
+    double t0 = train_now();
+    size_t seen, correct, total;
+    double loss = train_classifier_epoch(c, train_l, f->max_steps, &seen, &correct);
+    if (isnan(loss)) return -1;
+    double secs = train_now() - t0;
+    size_t errors = train_test_errors(c, test_l, &total);
+    double acc = 100.0 * (double)(total - errors) / (double)total;
+    printf("epoch %d/%d  loss %.4f  train acc %.2f%%  test errors %zu/%zu (acc %.2f%%)  "
+           "%.0f samples/s  elapsed %.1fs\n",
+           epoch, f->epochs, loss, 100.0 * (double)correct / (double)seen, errors, total, acc,
+           (double)seen / secs, train_now() - start);
+    fflush(stdout);
+    tg_metrics_row(log, (double[]){epoch, loss, 100.0 * (double)correct / (double)seen,
+                                   (double)errors, acc, train_now() - start});
+  }
+  if (f->epochs == 0) {
+    size_t total, errors = train_test_errors(c, test_l, &total);
+    printf("test errors %zu/%zu (acc %.2f%%)\n", errors, total,
+           100.0 * (double)(total - errors) / (double)total);
+  }
+  return 0;
+}
+
+/* Everything after the model and optimizer are made: loaders, --load, the
+ * epochs, checkpoint, fingerprint, curves. Returns the exit status. */
+static inline int train_classifier_run(const train_classifier *c, const train_flags *f, tg_dataset *train,
+                                tg_dataset *test) {
+  char path[4096], name[256];
+  size_t np = 0;
+  tg_tensor **params = tg_module_parameters(c->model, &np);
+  tg_loader *train_l = tg_loader_new(train, f->batch, true, false, f->seed);
+  tg_loader *test_l = tg_loader_new(test, 1000, false, false, 0);
+  snprintf(name, sizeof name, "%s_metrics.csv", c->prog);
+  tg_metrics *log = tg_metrics_open(train_path(path, sizeof path, f->out, name),
+                                    "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds");
+  int rc = 1;
+  if (!params || !train_l || !test_l || !log) goto done;
+  if (f->load && tg_load_module(f->load, c->model)) goto done;
+  printf("%s: %s model, %zu parameters, %zu train / %zu test samples from %s\n", c->prog, c->about,
+         tg_module_num_parameters(c->model, false), train->length, test->length, f->data);
+  if (train_classifier_epochs(c, f, train_l, test_l, log)) goto done;
+  if (f->epochs > 0) { /* --epochs 0 only evaluates: nothing new to save */
+    snprintf(name, sizeof name, "%s.safetensors", c->prog);
+    if (tg_save_module(train_path(path, sizeof path, f->out, name), c->model, NULL, 0)) goto done;
+    printf("checkpoint: %s\n", path);
+  }
+  printf("fingerprint=%016llx\n", (unsigned long long)train_fingerprint(params, np));
+  rc = 0;
+done:
+  if (rc) fprintf(stderr, "%s: %s\n", c->prog, tg_last_error());
+  if (log) {
+    tg_metrics_close(log);
+    char png[4096];
+    snprintf(name, sizeof name, "%s_metrics.csv", c->prog);
+    train_path(path, sizeof path, f->out, name);
+    snprintf(name, sizeof name, "%s_curves.png", c->prog);
+    if (rc == 0 && tg_metrics_plot(path, train_path(png, sizeof png, f->out, name), c->prog) == 0)
+      printf("curves: %s\n", png);
+  }
+  tg_loader_free(train_l);
+  tg_loader_free(test_l);
+  return rc;
 }
 
 #endif

@@ -194,7 +194,7 @@ static bool parse(const char *eq, int n, tg_tensor **ops, term *terms, char *out
   }
   int no = 0;
   if (!*c) {
-    for (int j = 0; j < n_ell; j++) out[no++] = (char)(ELL + j);
+    for (int j = 0; j < n_ell && no < TG_MAX_DIMS; j++) out[no++] = (char)(ELL + j);
     for (int ch = 'A'; ch <= 'z'; ch++) {
       if (count[ch] != 1) continue;
       if (no >= TG_MAX_DIMS) {
@@ -213,7 +213,7 @@ static bool parse(const char *eq, int n, tg_tensor **ops, term *terms, char *out
           tg_error("einsum: the output would have more than %d dims", TG_MAX_DIMS);
           return false;
         }
-        for (int j = 0; j < n_ell; j++) out[no++] = (char)(ELL + j);
+        for (int j = 0; j < n_ell && no < TG_MAX_DIMS; j++) out[no++] = (char)(ELL + j);
         continue;
       }
       if (letter(*c) < 0 || !count[(int)*c] || memchr(out, *c, (size_t)no) || no >= TG_MAX_DIMS) {
