@@ -125,9 +125,11 @@ def u(a, b):
 
 OFF = 0.0
 LR = ("lr", lambda rng: rng.choice([1e-3, 1e-2, 0.1, rng.uniform(1e-3, 0.5)]))
-EPS = ("eps", lambda rng: rng.choice([1e-8, 1e-6, 1e-3, 0.1]))
+# eps 0 with a zero gradient divides 0 by 0: the NaN must come out the same
+EPS = ("eps", lambda rng: rng.choice([1e-8, 1e-6, 1e-3, 0.1, 1e-8, 0.0]))
 BETAS = ("betas", lambda rng: rng.choice([(0.9, 0.999), (rng.uniform(0.5, 0.99), rng.uniform(0.9, 0.9999)),
-                                          (rng.uniform(0, 0.9), rng.uniform(0.3, 0.9))]))
+                                          (rng.uniform(0, 0.9), rng.uniform(0.3, 0.9)),
+                                          (0.0, rng.uniform(0, 0.999)), (rng.uniform(0, 0.9), 0.0)]))
 
 OPTIMIZERS = {
     # SGD's lr has no default in torch 1.13: always given
@@ -147,11 +149,11 @@ OPTIMIZERS = {
     "RMSprop": (torch.optim.RMSprop,
                 {"centered": [False, True], "momentum": [OFF, u(0.1, 0.99)],
                  "weight_decay": [OFF, u(1e-4, 0.1)], "maximize": [False, True]},
-                [LR, EPS, ("alpha", u(0.5, 0.999))], set()),
+                [LR, EPS, ("alpha", lambda rng: rng.choice([u(0.5, 0.999)(rng), 1.0, 0.99]))], set()),
     "Adagrad": (torch.optim.Adagrad,
                 {"lr_decay": [OFF, u(1e-3, 0.5)], "initial_accumulator_value": [OFF, u(0.01, 2)],
                  "weight_decay": [OFF, u(1e-4, 0.1)], "maximize": [False, True]},
-                [LR, ("eps", lambda rng: rng.choice([1e-10, 1e-6, 0.1]))], set()),
+                [LR, ("eps", lambda rng: rng.choice([1e-10, 1e-6, 0.1, 0.0]))], set()),
     "Adamax": (torch.optim.Adamax,
                {"weight_decay": [OFF, u(1e-4, 0.1)], "maximize": [False, True],
                 "betas": [(0.9, 0.999), BETAS[1]]},
@@ -213,7 +215,7 @@ def draw_value(rng, v):
     return v(rng) if callable(v) else v
 
 
-def draw_optim_case(rng, name, combo, invalid=None):
+def draw_optim_case(rng, name, combo, invalid=None, nan=False):
     cls, switches, tuned, required = OPTIMIZERS[name]
     opts = {}
     for key, v in combo.items():
@@ -225,6 +227,8 @@ def draw_optim_case(rng, name, combo, invalid=None):
             opts[key] = gen(rng)
     if invalid:
         opts[invalid[0]] = invalid[1]
+    if nan:  # eps 0 and a zero first gradient: 0/0, and the NaN carries on
+        opts["eps"] = 0.0
     n_params = rng.randint(1, 3)
     params = [(s, rand_values(rng, numel(s))) for s in (rand_shape(rng) for _ in range(n_params))]
     scales = [rng.choice([1.0, 1.0, 1e-3, 30.0]) for _ in params]
@@ -236,7 +240,7 @@ def draw_optim_case(rng, name, combo, invalid=None):
     steps = []
     for t in range(STEPS if not invalid else 0):
         # a zero gradient is still a gradient (zero_grad(set_to_none=False)): the step runs
-        grads = {i: rand_values(rng, numel(s), scales[i] if rng.random() > 0.05 else 0.0)
+        grads = {i: rand_values(rng, numel(s), scales[i] if rng.random() > 0.05 and not (nan and t == 0) else 0.0)
                  for i, (s, _) in enumerate(params) if t >= late[i] and rng.random() >= p_absent}
         lr = None
         if lr_change and t == t_change:
@@ -254,6 +258,9 @@ def optim_cases(rng, name, reps):
             out.append(draw_optim_case(rng, name, dict(zip(keys, values))))
     for bad in INVALID[name]:
         out.append(draw_optim_case(rng, name, {}, invalid=bad))
+    if name not in ("SGD", "Adadelta"):  # Adadelta's eps sits inside sqrt(0 + eps) / sqrt(0 + eps)
+        for values in itertools.product(*(switches[k] for k in keys)):
+            out.append(draw_optim_case(rng, name, dict(zip(keys, values)), nan=True))
     return out
 
 
@@ -427,9 +434,11 @@ class BNCase:
 def bn_step(rng, c, train, ndim=None, bad=None):
     """(train, base shape, view, x, g); the module sees the base, or for view
     't' the base with its last two dims swapped"""
-    n = rng.randint(2, 6) if train else rng.randint(1, 6)
     nd = ndim or rng.choice([2, 3])
-    shape = [n, c] if nd == 2 else [n, c, rng.randint(1, 4)]
+    length = rng.randint(1, 4)
+    # training needs more than one value per channel: N > 1, or N = 1 with L > 1
+    n = rng.randint(2, 6) if train and (nd == 2 or length == 1) else rng.randint(1, 6)
+    shape = [n, c] if nd == 2 else [n, c, length]
     if bad == "one":  # one value per channel
         shape = [1, c] if nd == 2 else [1, c, 1]
     elif bad == "channels":
