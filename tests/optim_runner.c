@@ -147,8 +147,10 @@ static void opt_b(opt_options *o, const char *key, bool *dst) {
   *dst = v != 0;
 }
 
-/* torch's betas=(b1, b2) arrive as two options */
-#define OPT_BETAS(o, x) (opt_f(o, "beta1", &(x).beta1), opt_f(o, "beta2", &(x).beta2))
+/* the options of Adam and its variants; torch's betas=(b1, b2) arrive as two */
+#define OPT_ADAM_LIKE(o, x)                                                        \
+  (opt_f(o, "lr", &(x).lr), opt_f(o, "beta1", &(x).beta1), opt_f(o, "beta2", &(x).beta2), \
+   opt_f(o, "eps", &(x).eps), opt_f(o, "weight_decay", &(x).weight_decay))
 
 static tg_optimizer *make_optimizer(const char *name, opt_options *o, tg_tensor **ps, int n) {
   tg_optimizer *opt = NULL;
@@ -161,9 +163,7 @@ static tg_optimizer *make_optimizer(const char *name, opt_options *o, tg_tensor 
   } else if (!strcmp(name, "Adam") || !strcmp(name, "AdamW")) {
     bool w = name[4] == 'W';
     tg_adam_opts x = w ? tg_adamw_defaults() : tg_adam_defaults();
-    opt_f(o, "lr", &x.lr), OPT_BETAS(o, x), opt_f(o, "eps", &x.eps);
-    opt_f(o, "weight_decay", &x.weight_decay), opt_b(o, "amsgrad", &x.amsgrad);
-    opt_b(o, "maximize", &x.maximize);
+    OPT_ADAM_LIKE(o, x), opt_b(o, "amsgrad", &x.amsgrad), opt_b(o, "maximize", &x.maximize);
     opt = w ? tg_adamw_new(ps, n, x) : tg_adam_new(ps, n, x);
   } else if (!strcmp(name, "RMSprop")) {
     tg_rmsprop_opts x = tg_rmsprop_defaults();
@@ -180,8 +180,7 @@ static tg_optimizer *make_optimizer(const char *name, opt_options *o, tg_tensor 
     opt = tg_adagrad_new(ps, n, x);
   } else if (!strcmp(name, "Adamax")) {
     tg_adamax_opts x = tg_adamax_defaults();
-    opt_f(o, "lr", &x.lr), OPT_BETAS(o, x), opt_f(o, "eps", &x.eps);
-    opt_f(o, "weight_decay", &x.weight_decay), opt_b(o, "maximize", &x.maximize);
+    OPT_ADAM_LIKE(o, x), opt_b(o, "maximize", &x.maximize);
     opt = tg_adamax_new(ps, n, x);
   } else if (!strcmp(name, "Adadelta")) {
     tg_adadelta_opts x = tg_adadelta_defaults();
@@ -190,13 +189,11 @@ static tg_optimizer *make_optimizer(const char *name, opt_options *o, tg_tensor 
     opt = tg_adadelta_new(ps, n, x);
   } else if (!strcmp(name, "NAdam")) {
     tg_nadam_opts x = tg_nadam_defaults();
-    opt_f(o, "lr", &x.lr), OPT_BETAS(o, x), opt_f(o, "eps", &x.eps);
-    opt_f(o, "weight_decay", &x.weight_decay), opt_f(o, "momentum_decay", &x.momentum_decay);
+    OPT_ADAM_LIKE(o, x), opt_f(o, "momentum_decay", &x.momentum_decay);
     opt = tg_nadam_new(ps, n, x);
   } else if (!strcmp(name, "RAdam")) {
     tg_radam_opts x = tg_radam_defaults();
-    opt_f(o, "lr", &x.lr), OPT_BETAS(o, x), opt_f(o, "eps", &x.eps);
-    opt_f(o, "weight_decay", &x.weight_decay);
+    OPT_ADAM_LIKE(o, x);
     opt = tg_radam_new(ps, n, x);
   } else {
     die("unknown optimizer");

@@ -197,6 +197,29 @@ INVALID = {
 }
 
 
+# and NaN in every checked option: torch's "not 0.0 <= x" refuses it (SGD's
+# "x < 0.0" does not: left out, tapegrad refuses NaN everywhere)
+for _name, _bad in INVALID.items():
+    if _name != "SGD":
+        _bad += sorted({(k, (math.nan, 0.999) if k == "betas" else math.nan) for k, _ in _bad})
+
+
+# Odd values torch accepts (its checks stop at these bounds): tapegrad must
+# accept them too, and agree
+ODD = {
+    "SGD": [("lr", 0.0), ("momentum", 1.0), ("momentum", 1.5), ("dampening", 1.0), ("dampening", 1.5),
+            ("weight_decay", 2.0)],
+    "Adam": [("lr", 0.0), ("eps", 10.0), ("betas", (0.0, 0.0))],
+    "AdamW": [("lr", 0.0), ("weight_decay", 5.0), ("betas", (0.0, 0.0))],
+    "RMSprop": [("lr", 0.0), ("alpha", 0.0), ("alpha", 1.5), ("momentum", 1.0), ("momentum", 2.0)],
+    "Adagrad": [("lr", 0.0), ("lr_decay", 50.0), ("initial_accumulator_value", 100.0), ("eps", 10.0)],
+    "Adamax": [("lr", 0.0), ("betas", (0.0, 0.0)), ("eps", 10.0)],
+    "Adadelta": [("lr", 0.0), ("eps", 10.0), ("weight_decay", 3.0)],
+    "NAdam": [("lr", 0.0), ("momentum_decay", 100.0), ("betas", (0.0, 0.0))],
+    "RAdam": [("lr", 0.0), ("betas", (0.0, 0.0)), ("betas", (0.99, 0.9999))],
+}
+
+
 class OptimCase:
     kind = "optim"
 
@@ -258,6 +281,17 @@ def optim_cases(rng, name, reps):
             out.append(draw_optim_case(rng, name, dict(zip(keys, values))))
     for bad in INVALID[name]:
         out.append(draw_optim_case(rng, name, {}, invalid=bad))
+    for odd in ODD[name]:
+        combo = {k: rng.choice(v) for k, v in switches.items()}
+        if name == "SGD":  # nesterov takes only momentum > 0 without dampening
+            combo["nesterov"] = False
+        if odd == ("alpha", 0.0):
+            # centered with alpha 0 is sqrt(g*g - g*g): 0 in tapegrad; torch's
+            # fused multiply-add leaves the rounding error of g*g, and the
+            # square root of a negative one is NaN (a deliberate difference)
+            combo["centered"] = False
+        combo[odd[0]] = odd[1]
+        out.append(draw_optim_case(rng, name, combo))
     if name not in ("SGD", "Adadelta"):  # Adadelta's eps sits inside sqrt(0 + eps) / sqrt(0 + eps)
         for values in itertools.product(*(switches[k] for k in keys)):
             out.append(draw_optim_case(rng, name, dict(zip(keys, values)), nan=True))
