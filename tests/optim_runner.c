@@ -7,8 +7,10 @@
  * that fails early still leaves the stream in step. Numbers are written by
  * Python's repr and printed here with %.17g: both round-trip exactly.
  *
- *   optim ID NAME  opts K (KEY VALUE)*K  params P (NDIM S.. VALUES..)*P
+ *   optim ID NAME  opts K (KEY VALUE)*K  sched KIND A B  params P (NDIM S.. VALUES..)*P
  *         steps T (LR NG (I VALUES..)*NG)*T
+ *       sched: a scheduler (as below; KIND none for none) stepped after each
+ *       optimizer step.
  *       LR: the lr to set before the step, or nan to keep it. Parameters not
  *       among the NG get no gradient that step (.grad NULL, torch's None).
  *   -> "res ID ok", after each step t a line "p t I V.." per parameter, at the
@@ -214,8 +216,9 @@ typedef struct step_grads {
 } step_grads;
 
 typedef struct optim_case {
-  char id[TOK_MAX], name[TOK_MAX];
+  char id[TOK_MAX], name[TOK_MAX], sched[TOK_MAX];
   opt_options opts;
+  double sched_a, sched_b;
   int n_params;
   int ndim[MAX_PARAMS];
   size_t shape[MAX_PARAMS][TG_MAX_DIMS], numel[MAX_PARAMS];
@@ -235,6 +238,10 @@ static void read_optim_case(optim_case *c) {
     snprintf(c->opts.o[i].key, sizeof c->opts.o[i].key, "%s", tok());
     c->opts.o[i].v = num();
   }
+  expect("sched");
+  snprintf(c->sched, sizeof c->sched, "%s", tok());
+  c->sched_a = num();
+  c->sched_b = num();
   expect("params");
   k = inum();
   if (k < 1 || k > MAX_PARAMS) die("bad parameter count");
@@ -301,6 +308,15 @@ static int set_grads(tg_tensor **ps, const optim_case *c, const step_grads *s) {
   return rc;
 }
 
+/* KIND A B as the sched case reads them; NULL with tg_last_error on refusal */
+static tg_lr_scheduler *make_scheduler(tg_optimizer *opt, const char *kind, double a, double b) {
+  if (!strcmp(kind, "step")) return tg_step_lr_new(opt, (long)a, b);
+  if (!strcmp(kind, "exponential")) return tg_exponential_lr_new(opt, a);
+  if (!strcmp(kind, "cosine")) return tg_cosine_annealing_lr_new(opt, (long)a, b);
+  die("unknown scheduler");
+  return NULL;
+}
+
 static void run_optim_case(void) {
   optim_case c = {0};
   read_optim_case(&c);
@@ -311,6 +327,12 @@ static void run_optim_case(void) {
   }
   tg_clear_error();
   tg_optimizer *opt = make_optimizer(c.name, &c.opts, ps, c.n_params);
+  tg_lr_scheduler *sched = NULL;
+  if (opt && strcmp(c.sched, "none") != 0 &&
+      !(sched = make_scheduler(opt, c.sched, c.sched_a, c.sched_b))) {
+    tg_optim_free(opt);
+    opt = NULL;
+  }
   if (!opt) {
     printf("res %s err ", c.id);
     print_msg("");
@@ -320,7 +342,8 @@ static void run_optim_case(void) {
     for (long t = 0; t < c.n_steps && !failed; t++) {
       const step_grads *s = &c.steps[t];
       failed = (!isnan(s->lr) && tg_optim_set_lr(opt, s->lr) != 0) ||
-               set_grads(ps, &c, s) != 0 || tg_optim_step(opt) != 0;
+               set_grads(ps, &c, s) != 0 || tg_optim_step(opt) != 0 ||
+               (sched && tg_scheduler_step(sched) != 0);
       if (failed) {
         print_msg("fail ");
         break;
@@ -339,6 +362,7 @@ static void run_optim_case(void) {
       print_values(tag, st);
     }
     printf("end\n");
+    tg_scheduler_free(sched);
     tg_optim_free(opt);
   }
   for (int i = 0; i < c.n_params; i++) tg_free(ps[i]);
@@ -360,11 +384,7 @@ static void run_sched_case(void) {
   tg_optimizer *opt = p ? tg_sgd_new(&p, 1, o) : NULL;
   if (!opt) die("cannot make the optimizer of a scheduler case");
   tg_clear_error();
-  tg_lr_scheduler *s = NULL;
-  if (!strcmp(kind, "step")) s = tg_step_lr_new(opt, (long)a, b);
-  else if (!strcmp(kind, "exponential")) s = tg_exponential_lr_new(opt, a);
-  else if (!strcmp(kind, "cosine")) s = tg_cosine_annealing_lr_new(opt, (long)a, b);
-  else die("unknown scheduler");
+  tg_lr_scheduler *s = make_scheduler(opt, kind, a, b);
   if (!s) {
     printf("res %s err ", id);
     print_msg("");

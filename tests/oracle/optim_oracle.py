@@ -224,15 +224,17 @@ ODD = {
 class OptimCase:
     kind = "optim"
 
-    def __init__(self, name, opts, params, steps):
+    def __init__(self, name, opts, params, steps, sched=None):
         self.name, self.opts, self.params, self.steps = name, opts, params, steps
+        self.sched = sched  # None, or a SchedCase's (name, a, b), stepped after each step
         self.id = None
         self.expect = None
 
     def describe(self):
         shapes = [list(s) for s, _ in self.params]
         lrs = [(t, lr) for t, (lr, _) in enumerate(self.steps) if lr is not None]
-        return f"{self.name}({self.opts}) params {shapes}" + (f" lr changes {lrs}" if lrs else "")
+        return f"{self.name}({self.opts}) params {shapes}" + (f" lr changes {lrs}" if lrs else "") + \
+            (f" scheduler {self.sched}" if self.sched else "")
 
 
 def draw_value(rng, v):
@@ -288,7 +290,7 @@ def optim_cases(rng, name, reps):
         out.append(draw_optim_case(rng, name, {}, invalid=bad))
     for odd in ODD[name]:
         combo = {k: rng.choice(v) for k, v in switches.items()}
-        if name == "SGD":  # nesterov takes only momentum > 0 without dampening
+        if name == "SGD":
             combo["nesterov"] = False
         if odd == ("alpha", 0.0):
             # centered with alpha 0 is sqrt(g*g - g*g): 0 in tapegrad; torch's
@@ -297,6 +299,17 @@ def optim_cases(rng, name, reps):
             combo["centered"] = False
         combo[odd[0]] = odd[1]
         out.append(draw_optim_case(rng, name, combo))
+    # a scheduler driving the lr the steps use (no lr changes by hand: torch's
+    # schedulers chain onto them, tapegrad's closed forms do not)
+    for sched in SCHEDULERS:
+        combo = {k: rng.choice(v) for k, v in switches.items()}
+        if name == "SGD":  # nesterov takes only momentum > 0 without dampening
+            combo["nesterov"] = False
+        c = draw_optim_case(rng, name, combo)
+        c.steps = [(None, grads) for _, grads in c.steps]
+        s = sched_cases(rng, sched, 1)[0]
+        c.sched = (sched, s.a, s.b)
+        out.append(c)
     if name not in ("SGD", "Adadelta"):  # Adadelta's eps sits inside sqrt(0 + eps) / sqrt(0 + eps)
         for values in itertools.product(*(switches[k] for k in keys)):
             out.append(draw_optim_case(rng, name, dict(zip(keys, values)), nan=True))
@@ -311,6 +324,7 @@ def run_torch_optim(case):
     except (ValueError, RuntimeError) as e:
         case.expect = ("err", str(e))
         return
+    sched = make_torch_sched(opt, *case.sched) if case.sched else None
     traj = []
     for lr, grads in case.steps:
         if lr is not None:
@@ -319,6 +333,8 @@ def run_torch_optim(case):
         for i, p in enumerate(ps):
             p.grad = torch.tensor(grads[i], dtype=F64).reshape(p.shape) if i in grads else None
         opt.step()
+        if sched:
+            sched.step()
         traj.append([flat(p) for p in ps])
     state = {}
     for i, p in enumerate(ps):
@@ -339,6 +355,8 @@ def write_optim(f, case):
         else:
             kv.append((k, float(v)))
     f.write(f"optim {case.id} {case.name} opts {len(kv)} " + " ".join(f"{k} {fmt(v)}" for k, v in kv) + "\n")
+    sn, sa, sb = case.sched or ("none", 0, 0)
+    f.write(f"sched {SCHEDULERS.get(sn, sn)} {fmt(sa)} {fmt(sb)}\n")
     f.write(f"params {len(case.params)}\n")
     for s, v in case.params:
         f.write(f"{len(s)} {' '.join(map(str, s))} {' '.join(map(fmt, v))}\n")
@@ -416,16 +434,19 @@ def sched_cases(rng, name, reps):
     return out
 
 
+def make_torch_sched(opt, name, a, b):
+    if name == "StepLR":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=a, gamma=b)
+    if name == "ExponentialLR":
+        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=a)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a, eta_min=b)
+
+
 def run_torch_sched(case):
     p = torch.zeros(1, dtype=F64, requires_grad=True)
     opt = torch.optim.SGD([p], lr=case.lr0)
     try:
-        if case.name == "StepLR":
-            s = torch.optim.lr_scheduler.StepLR(opt, step_size=case.a, gamma=case.b)
-        elif case.name == "ExponentialLR":
-            s = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=case.a)
-        else:
-            s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=case.a, eta_min=case.b)
+        s = make_torch_sched(opt, case.name, case.a, case.b)
         lrs = [s.get_last_lr()[0]]
         for _ in range(SCHED_STEPS):
             s.step()
