@@ -74,6 +74,8 @@ def bn_cases(rng, reps):
             w = [rng.uniform(0.2, 2) * rng.choice([1, -1]) for _ in range(c)]
             b = rand_values(rng, c)
             out.append(BNCase(c, eps, m, affine, w, b, steps))
+    # (Left out: momentum outside [0, 1] and a negative eps, which torch never
+    # checks and tapegrad's constructor refuses.)
     # torch refuses these batches (the steps before them run and are compared)
     for bad in ["one", "one", "channels", "ndim", "ndim"]:
         for _ in range(reps):
