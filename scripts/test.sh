@@ -55,20 +55,29 @@ for exe in build-asan/tests/test_*; do
   [ -x "$exe" ] && [ -f "$exe" ] || continue
   run_suite "$exe" "$(basename "$exe")"
 done
-# PyTorch as the oracle: random cases of every op run in tapegrad (the ASan
-# runner) and in PyTorch, forward, gradients and double backward compared;
-# each op counts as one test case and prints its case counts
+# PyTorch as the oracle: random cases run in tapegrad (the ASan runner) and in
+# PyTorch. Each driver ends with "PREFIX: N passed, M failed", counted in ops
+# (or kinds), which count as test cases.
+run_oracle() { # driver, runner, summary prefix
+  local log rc op of
+  log=$(mktemp)
+  /usr/bin/python3 "$1" "$2" >"$log" 2>&1
+  rc=$?
+  sed -E 's/^/   /' "$log"
+  op=$(grep -oE "^$3: [0-9]+ passed, [0-9]+ failed" "$log" | grep -oE '[0-9]+' | head -1)
+  of=$(grep -oE "^$3: [0-9]+ passed, [0-9]+ failed" "$log" | grep -oE '[0-9]+' | tail -1)
+  op=${op:-0} of=${of:-0}
+  [ $rc -ne 0 ] && [ "$of" -eq 0 ] && of=1
+  passed=$((passed + op)); failed=$((failed + of))
+  rm -f "$log"
+}
+# every op: forward, gradients and double backward compared
 echo "== PyTorch oracle (tests/oracle/torch_oracle.py)"
-oracle_log=$(mktemp)
-/usr/bin/python3 tests/oracle/torch_oracle.py build-asan/tests/oracle_runner >"$oracle_log" 2>&1
-oracle_rc=$?
-sed -E 's/^/   /' "$oracle_log"
-op=$(grep -oE '^oracle: [0-9]+ passed, [0-9]+ failed' "$oracle_log" | grep -oE '[0-9]+' | head -1)
-of=$(grep -oE '^oracle: [0-9]+ passed, [0-9]+ failed' "$oracle_log" | grep -oE '[0-9]+' | tail -1)
-op=${op:-0} of=${of:-0}
-[ $oracle_rc -ne 0 ] && [ "$of" -eq 0 ] && of=1
-passed=$((passed + op)); failed=$((failed + of))
-rm -f "$oracle_log"
+run_oracle tests/oracle/torch_oracle.py build-asan/tests/oracle_runner oracle
+# every optimizer over 20 steps (every option combination), every LR
+# scheduler, BatchNorm1d's running statistics over train/eval steps
+echo "== PyTorch oracle of optimizers, LR schedulers, BatchNorm1d (tests/oracle/optim_oracle.py)"
+run_oracle tests/oracle/optim_oracle.py build-asan/tests/optim_runner "optim oracle"
 # memory limits (setrlimit) cannot be tested under ASan's reservations
 run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)"
 # deep and wide graphs at full size: backward through a 10^7-op chain and
