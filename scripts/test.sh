@@ -99,7 +99,7 @@ TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_ops_grad "test_ops_
 # valgrind memcheck of the examples: zero errors, nothing definitely or
 # indirectly lost (each run counts as one test case)
 tmp=$(mktemp -d)
-for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle quickstart; do
+for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart; do
   arg=""; [ "$ex" = chain_rule ] && arg="$tmp/graph.dot"
   if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
        build-valgrind/examples/$ex $arg >"$tmp/out" 2>&1; then
@@ -108,7 +108,7 @@ for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian
     failed=$((failed + 1)); echo "-- valgrind $ex: FAILED"; cat "$tmp/out"
   fi
 done
-# and of the three training examples on tiny data sets (gen_fixtures: 100
+# and of the training examples on tiny data sets (gen_fixtures: 100
 # training and 20 test images, IDX and CIFAR-10): one epoch of 2-3 steps, then
 # evaluation of the checkpoint the run wrote (--epochs 0 --load)
 vg_train() { # label, example, args...
@@ -130,6 +130,8 @@ if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
     --batch 20 --max-steps 3 --threads 1 --out "$tmp/cifar"
   vg_train "cifar_mlp --load" $ex/cifar_mlp --cifar "$d/cifar" --epochs 0 \
     --load "$tmp/cifar/cifar_mlp.safetensors" --threads 1 --out "$tmp/cifar_load"
+  vg_train "cnn_mnist (1 epoch, 2 steps)" $ex/cnn_mnist --data "$d/mnist" --epochs 1 --batch 8 \
+    --max-steps 2 --threads 1 --out "$tmp/cnn"
   vg_train "vae_mnist (1 epoch, 2 steps, checkpoint reload)" $ex/vae_mnist --data "$d/mnist" \
     --epochs 1 --batch 16 --max-steps 2 --threads 1 --out "$tmp/vae"
 else
