@@ -402,7 +402,8 @@ typedef enum { TG_INTERP_NEAREST, TG_INTERP_LINEAR, TG_INTERP_BILINEAR } tg_inte
  * scale_factor (one per spatial dim; output floor(in * factor)). nearest:
  * src = min(floor(dst * scale), in - 1) in float with scale = 1/factor or
  * in/out; linear: src = dst*(in-1)/(out-1) with align_corners, else
- * (dst + 0.5)*scale - 0.5 clamped at 0 */
+ * (dst + 0.5)*scale - 0.5 clamped at 0 (a dim whose size does not change
+ * is copied, as torch 1.13) */
 tg_tensor *tg_interpolate(tg_tensor *a, const size_t *size, const double *scale_factor,
                           tg_interp_mode mode, bool align_corners);
 /* (.., C*r*r, H, W) -> (.., C, H*r, W*r): out[c, h*r+i, w*r+j] = a[c*r*r + i*r + j, h, w] */

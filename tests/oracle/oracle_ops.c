@@ -33,6 +33,7 @@ static const oracle_op *const tables[] = {
     oracle_shapeops_ops,
     oracle_activation_ops,
     oracle_indexops_ops,
+    oracle_pool_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {

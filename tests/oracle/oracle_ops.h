@@ -47,6 +47,7 @@ extern const oracle_op oracle_math_ops[];
 extern const oracle_op oracle_shapeops_ops[];
 extern const oracle_op oracle_activation_ops[];
 extern const oracle_op oracle_indexops_ops[];
+extern const oracle_op oracle_pool_ops[];
 
 /* shorthands for the tables: x[] the inputs, p the parameters */
 #define NUM(k, d) oracle_num(p, k, d)
