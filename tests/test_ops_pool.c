@@ -9,17 +9,6 @@
 
 #include "tg_test.h"
 
-static size_t rand_int(tg_rng *r, size_t lo, size_t hi) {
-  size_t v = lo + (size_t)(tg_rng_uniform(r) * (double)(hi - lo + 1));
-  return v > hi ? hi : v;
-}
-
-static void assert_fails(const void *r, const char *frag) {
-  assert_null(r);
-  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
-  tg_clear_error();
-}
-
 static void assert_values(const tg_tensor *t, size_t n, const double *want) {
   assert_non_null(t);
   assert_int_equal(t->numel, n);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "tapegrad.h"
@@ -30,6 +31,19 @@
     tg_gradcheck_result r_ = tg_gradgradcheck((f), (n), (inputs), (ctx), (tg_gradcheck_opts){.quiet = true}); \
     if (!r_.ok) fail_msg("%s", r_.message);                                   \
   } while (0)
+
+/* a uniform integer in [lo, hi] */
+static inline size_t rand_int(tg_rng *r, size_t lo, size_t hi) {
+  size_t v = lo + (size_t)(tg_rng_uniform(r) * (double)(hi - lo + 1));
+  return v > hi ? hi : v;
+}
+
+/* r is NULL and the error names frag; clears it */
+static inline void assert_fails(const void *r, const char *frag) {
+  assert_null(r);
+  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
+  tg_clear_error();
+}
 
 /* float64 leaf with N(0,1) entries that requires grad, in the current scope */
 static inline tg_tensor *test_leaf(tg_rng *r, int ndim, const size_t *shape) {
