@@ -193,6 +193,19 @@ tg_module *tg_nn_dropout(double p, tg_rng *rng);
  * Eval: normalise with the running statistics. */
 tg_module *tg_nn_batchnorm1d(size_t num_features, double eps, double momentum, bool affine);
 tg_module *tg_nn_flatten(int start_dim, int end_dim); /* PyTorch: 1, -1 */
+/* ---- pooling and resampling modules (nn/pool.c), PyTorch's type names;
+ * no parameters. Arguments as the functions of ops/tg_ops.h (copied; NULL
+ * stride = kernel, NULL padding = 0, NULL dilation = 1), checked when run */
+tg_module *tg_nn_maxpool2d(const size_t *kernel, const size_t *stride, const size_t *padding,
+                           const size_t *dilation, bool ceil_mode);
+tg_module *tg_nn_avgpool2d(const size_t *kernel, const size_t *stride, const size_t *padding,
+                           bool ceil_mode, bool count_include_pad, long divisor_override);
+tg_module *tg_nn_adaptive_avgpool2d(const size_t *output_size);
+/* tg_interpolate over n (1 or 2) spatial dims: size or scale_factor, n entries */
+tg_module *tg_nn_upsample(int n, const size_t *size, const double *scale_factor, tg_interp_mode mode,
+                          bool align_corners);
+tg_module *tg_nn_pixel_shuffle(long upscale_factor);
+tg_module *tg_nn_pixel_unshuffle(long downscale_factor);
 
 /* Sequential owns its children, named "0", "1", ...; forward chains them.
  * The variadic form takes n tg_module* arguments. If any is NULL (a

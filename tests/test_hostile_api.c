@@ -908,6 +908,28 @@ static void test_null_nn_api(void **state) {
     tg_module_free(m);
   });
   N_PTR(tg_nn_gelu, 1, tg_nn_gelu(NULL), "nn_gelu: argument 1 is NULL");
+  {
+    /* nn/pool.c: NULL stride / padding / dilation take the defaults */
+    const size_t k2[] = {2, 2};
+#define N_MODULE_OK(fn, arg, call)                                             \
+  N_OK(fn, arg, {                                                              \
+    tg_module *m = (call);                                                     \
+    assert_non_null(m);                                                        \
+    tg_module_free(m);                                                         \
+  })
+    N_PTR(tg_nn_maxpool2d, 1, tg_nn_maxpool2d(NULL, k2, k2, k2, false), "nn_maxpool2d", "kernel_size is NULL");
+    N_MODULE_OK(tg_nn_maxpool2d, 2, tg_nn_maxpool2d(k2, NULL, k2, k2, false));
+    N_MODULE_OK(tg_nn_maxpool2d, 3, tg_nn_maxpool2d(k2, k2, NULL, k2, false));
+    N_MODULE_OK(tg_nn_maxpool2d, 4, tg_nn_maxpool2d(k2, k2, k2, NULL, false));
+    N_PTR(tg_nn_avgpool2d, 1, tg_nn_avgpool2d(NULL, k2, k2, false, true, 0), "nn_avgpool2d", "kernel_size is NULL");
+    N_MODULE_OK(tg_nn_avgpool2d, 2, tg_nn_avgpool2d(k2, NULL, k2, false, true, 0));
+    N_MODULE_OK(tg_nn_avgpool2d, 3, tg_nn_avgpool2d(k2, k2, NULL, false, true, 0));
+    N_PTR(tg_nn_adaptive_avgpool2d, 1, tg_nn_adaptive_avgpool2d(NULL), "nn_adaptive_avgpool2d", "output_size is NULL");
+    N_MODULE_OK(tg_nn_upsample, 2, tg_nn_upsample(2, NULL, (const double[]){2, 2}, TG_INTERP_NEAREST, false));
+    N_MODULE_OK(tg_nn_upsample, 3, tg_nn_upsample(2, k2, NULL, TG_INTERP_NEAREST, false));
+    N_PTR(tg_nn_upsample, 2, tg_nn_upsample(2, NULL, NULL, TG_INTERP_NEAREST, false), "nn_upsample", "either size");
+#undef N_MODULE_OK
+  }
   /* Sequential: a NULL child (a failed constructor) frees the others */
   N_PTR(tg_nn_sequential, 2, tg_nn_sequential(2, tg_nn_relu(), (tg_module *)NULL), "sequential", "NULL");
   N_PTR(tg_nn_sequential_array, 2, tg_nn_sequential_array(2, NULL), "sequential", "NULL");
@@ -1369,7 +1391,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 403
+#define NULL_FUNCS_COVERED 407
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
