@@ -383,7 +383,8 @@ tg_tensor *tg_max_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padd
 tg_tensor *tg_max_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
                          const size_t *dilation, bool ceil_mode, tg_tensor **indices);
 /* out = sum over the window / (its size, padding counted up to in + p when
- * count_include_pad; or divisor_override when nonzero) */
+ * count_include_pad; or divisor_override when nonzero); int64 input: the
+ * integer sum divided with truncation, as torch */
 tg_tensor *tg_avg_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padding, bool ceil_mode,
                          bool count_include_pad);
 tg_tensor *tg_avg_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
