@@ -378,16 +378,39 @@ static tg_tensor *max_pool(const char *op, tg_tensor *a, int sd, const pool_args
   return pool_max(a, plan, sd, sd == 2 ? POOL_MAX2D : POOL_MAX1D, indices);
 }
 
+/* int64 averages as torch 1.13's: the integer sum divided with truncation, no gradient */
+static tg_tensor *avg_int64(tg_tensor *a, const pool_plan *p, int sd) {
+  size_t shape[TG_MAX_DIMS], in_plane = p->ih * p->iw;
+  int nd = spatial_shape(a, sd, p->oh, p->ow, shape);
+  tg_tensor *x = contig(a), *out = x ? tg_empty(TG_INT64, nd, shape) : NULL;
+  if (!out) return NULL;
+  const int64_t *xp = (const int64_t *)tg_ptr(x);
+  int64_t *o = (int64_t *)tg_ptr(out);
+  for (size_t pl = 0, planes = in_plane ? a->numel / in_plane : 0; pl < planes; pl++, xp += in_plane)
+    for (size_t r = 0; r < p->oh; r++)
+      for (size_t c = 0; c < p->ow; c++) {
+        const pool_win *R = &p->rows[r], *C = &p->cols[c];
+        size_t r0 = (size_t)R->start, c0 = (size_t)C->start, rn = (size_t)R->n, cn = (size_t)C->n;
+        int64_t sum = 0;
+        for (size_t i = 0; i < rn; i++)
+          for (size_t j = 0; j < cn; j++) sum += xp[(r0 + i) * p->iw + c0 + j];
+        *o++ = sum / (int64_t)(p->divisor != 0 ? p->divisor : R->div * C->div);
+      }
+  return out;
+}
+
 static tg_tensor *avg_pool(const char *op, tg_tensor *a, int sd, const pool_args *g, bool incl,
                            long divisor) {
   size_t oh, ow;
-  if (!pool_check_float(op, a) || !check_args(op, a, sd, g, &oh, &ow)) return NULL;
+  bool ints = a && tg_tensor_ok(a, op, 1) && a->dtype == TG_INT64;
+  if ((!ints && !pool_check_float(op, a)) || !check_args(op, a, sd, g, &oh, &ow)) return NULL;
   size_t ih = sd == 2 ? a->shape[a->ndim - 2] : 1, iw = a->shape[a->ndim - 1];
   pool_plan p;
   tg_tensor *plan = pool_plan_new(ih, iw, oh, ow, (double)divisor, false, &p);
   if (!plan) return NULL;
   avg_axis(p.rows, oh, ih, g->k[0], g->s[0], g->p[0], incl);
   avg_axis(p.cols, ow, iw, g->k[1], g->s[1], g->p[1], incl);
+  if (ints) return avg_int64(a, &p, sd);
   return pool_linear(a, plan, sd, sd == 2 ? POOL_AVG2D : POOL_AVG1D);
 }
 

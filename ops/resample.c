@@ -26,11 +26,15 @@ static void nearest_axis(pool_win *w, size_t out, size_t in, double sf) {
 
 /* linear: two taps i0 and i0 + (i0 < in - 1) weighted 1 - l and l, where the
  * source position is scale*dst (align_corners) or scale*(dst + 0.5) - 0.5
- * clamped at 0 */
+ * clamped at 0; a dim of the same size in and out is copied */
 static void linear_axis(pool_win *w, size_t out, size_t in, double sf, bool align, bool f32) {
   double scale = align ? (out > 1 ? (double)(in - 1) / (double)(out - 1) : 0) : scale_of(sf, in, out, f32);
   if (f32) scale = (double)(float)scale;
   for (size_t o = 0; o < out; o++) {
+    if (out == in) { /* torch 1.13 copies such a dim, whatever the scale_factor */
+      w[o] = (pool_win){(double)o, 1, 1, 1, 1, 0};
+      continue;
+    }
     double real = align ? scale * (double)o : scale * ((double)o + 0.5) - 0.5;
     if (!align && real < 0) real = 0;
     if (f32) real = (double)(float)real;

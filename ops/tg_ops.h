@@ -422,7 +422,8 @@ tg_tensor *tg_max_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padd
 tg_tensor *tg_max_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
                          const size_t *dilation, bool ceil_mode, tg_tensor **indices);
 /* out = sum over the window / (its size, padding counted up to in + p when
- * count_include_pad; or divisor_override when nonzero) */
+ * count_include_pad; or divisor_override when nonzero); int64 input: the
+ * integer sum divided with truncation, as torch */
 tg_tensor *tg_avg_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padding, bool ceil_mode,
                          bool count_include_pad);
 tg_tensor *tg_avg_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
@@ -441,7 +442,8 @@ typedef enum { TG_INTERP_NEAREST, TG_INTERP_LINEAR, TG_INTERP_BILINEAR } tg_inte
  * scale_factor (one per spatial dim; output floor(in * factor)). nearest:
  * src = min(floor(dst * scale), in - 1) in float with scale = 1/factor or
  * in/out; linear: src = dst*(in-1)/(out-1) with align_corners, else
- * (dst + 0.5)*scale - 0.5 clamped at 0 */
+ * (dst + 0.5)*scale - 0.5 clamped at 0 (a dim whose size does not change
+ * is copied, as torch 1.13) */
 tg_tensor *tg_interpolate(tg_tensor *a, const size_t *size, const double *scale_factor,
                           tg_interp_mode mode, bool align_corners);
 /* (.., C*r*r, H, W) -> (.., C, H*r, W*r): out[c, h*r+i, w*r+j] = a[c*r*r + i*r + j, h, w] */

@@ -6,12 +6,6 @@
 
 #include "tg_test.h"
 
-static void assert_fails(const void *r, const char *frag) {
-  assert_null(r);
-  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
-  tg_clear_error();
-}
-
 /* |t| within bound everywhere, and filling it (the largest above 0.7 of it) */
 static void assert_uniform_within(const tg_tensor *t, double bound) {
   double top = 0;

@@ -107,30 +107,30 @@ static void test_nn_adaptive_and_resampling(void **s) {
 static void test_nn_pool_errors(void **s) {
   (void)s;
   const int64_t k[2] = {2, 2};
-  test_assert_fails(tg_nn_maxpool2d(NULL, NULL, NULL, NULL, false), "kernel_size is NULL");
-  test_assert_fails(tg_nn_maxpool2d((const int64_t[]){0, 2}, NULL, NULL, NULL, false),
+  assert_fails(tg_nn_maxpool2d(NULL, NULL, NULL, NULL, false), "kernel_size is NULL");
+  assert_fails(tg_nn_maxpool2d((const int64_t[]){0, 2}, NULL, NULL, NULL, false),
                     "kernel_size must be positive, got 0");
-  test_assert_fails(tg_nn_maxpool2d(k, (const int64_t[]){1, -1}, NULL, NULL, false),
+  assert_fails(tg_nn_maxpool2d(k, (const int64_t[]){1, -1}, NULL, NULL, false),
                     "stride must be positive, got -1");
-  test_assert_fails(tg_nn_maxpool2d(k, NULL, (const int64_t[]){-1, 0}, NULL, false),
+  assert_fails(tg_nn_maxpool2d(k, NULL, (const int64_t[]){-1, 0}, NULL, false),
                     "padding must be non-negative, got -1");
-  test_assert_fails(tg_nn_maxpool2d(k, NULL, NULL, (const int64_t[]){0, 1}, false),
+  assert_fails(tg_nn_maxpool2d(k, NULL, NULL, (const int64_t[]){0, 1}, false),
                     "dilation must be positive, got 0");
-  test_assert_fails(tg_nn_maxpool1d(-3, NULL, 0, 1, false), "nn_maxpool1d: kernel_size must be positive");
-  test_assert_fails(tg_nn_avgpool1d(2, (const int64_t[]){0}, 0, false, true), "stride must be positive");
-  test_assert_fails(tg_nn_avgpool2d(k, NULL, NULL, false, true, -2), "divisor_override");
-  test_assert_fails(tg_nn_adaptive_avgpool2d(NULL), "output_size is NULL");
-  test_assert_fails(tg_nn_adaptive_maxpool2d((const int64_t[]){2, -1}), "output_size must be non-negative");
-  test_assert_fails(tg_nn_upsample(NULL, NULL, TG_INTERP_NEAREST, false), "either size or scale_factor");
-  test_assert_fails(tg_nn_upsample(k, (const double[]){2, 2}, TG_INTERP_NEAREST, false), "not both");
-  test_assert_fails(tg_nn_upsample(NULL, (const double[]){2, 0}, TG_INTERP_BILINEAR, false),
+  assert_fails(tg_nn_maxpool1d(-3, NULL, 0, 1, false), "nn_maxpool1d: kernel_size must be positive");
+  assert_fails(tg_nn_avgpool1d(2, (const int64_t[]){0}, 0, false, true), "stride must be positive");
+  assert_fails(tg_nn_avgpool2d(k, NULL, NULL, false, true, -2), "divisor_override");
+  assert_fails(tg_nn_adaptive_avgpool2d(NULL), "output_size is NULL");
+  assert_fails(tg_nn_adaptive_maxpool2d((const int64_t[]){2, -1}), "output_size must be non-negative");
+  assert_fails(tg_nn_upsample(NULL, NULL, TG_INTERP_NEAREST, false), "either size or scale_factor");
+  assert_fails(tg_nn_upsample(k, (const double[]){2, 2}, TG_INTERP_NEAREST, false), "not both");
+  assert_fails(tg_nn_upsample(NULL, (const double[]){2, 0}, TG_INTERP_BILINEAR, false),
                     "scale_factor must be positive");
-  test_assert_fails(tg_nn_upsample(k, NULL, TG_INTERP_NEAREST, true), "align_corners");
-  test_assert_fails(tg_nn_pixel_shuffle(0), "nn_pixel_shuffle: the factor must be positive");
-  test_assert_fails(tg_nn_pixel_unshuffle(-2), "nn_pixel_unshuffle");
+  assert_fails(tg_nn_upsample(k, NULL, TG_INTERP_NEAREST, true), "align_corners");
+  assert_fails(tg_nn_pixel_shuffle(0), "nn_pixel_shuffle: the factor must be positive");
+  assert_fails(tg_nn_pixel_unshuffle(-2), "nn_pixel_unshuffle");
   /* a module built fine still reports the op's errors at forward */
   tg_module *m = tg_nn_maxpool2d((const int64_t[]){5, 5}, NULL, NULL, NULL, false);
-  test_assert_fails(tg_module_forward(m, tg_zeros(TG_FLOAT32, TG_SHAPE(1, 1, 3, 3))), "max_pool2d");
+  assert_fails(tg_module_forward(m, tg_zeros(TG_FLOAT32, TG_SHAPE(1, 1, 3, 3))), "max_pool2d");
   tg_module_free(m);
 }
 

@@ -23,11 +23,6 @@ static tg_rng seeded(uint64_t seed) {
   return r;
 }
 
-static size_t rand_int(tg_rng *r, size_t lo, size_t hi) {
-  size_t v = lo + (size_t)(tg_rng_uniform(r) * (double)(hi - lo + 1));
-  return v > hi ? hi : v;
-}
-
 /* a tensor of dt with values from {-2, -1, 0, 1, 2} (ties are common);
  * bool gets 0/1 */
 static tg_tensor *small_ints(tg_rng *r, tg_dtype dt, int nd, const size_t *shape) {

@@ -9,17 +9,6 @@
 
 #include "tg_test.h"
 
-static int64_t rand_int(tg_rng *r, int64_t lo, int64_t hi) {
-  int64_t v = lo + (int64_t)(tg_rng_uniform(r) * (double)(hi - lo + 1));
-  return v > hi ? hi : v;
-}
-
-static void assert_fails(const void *r, const char *frag) {
-  assert_null(r);
-  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
-  tg_clear_error();
-}
-
 /* a random geometry for an sd-d convolution */
 typedef struct {
   int sd;

@@ -9,17 +9,6 @@
 
 #include "tg_test.h"
 
-static size_t rand_int(tg_rng *r, size_t lo, size_t hi) {
-  size_t v = lo + (size_t)(tg_rng_uniform(r) * (double)(hi - lo + 1));
-  return v > hi ? hi : v;
-}
-
-static void assert_fails(const void *r, const char *frag) {
-  assert_null(r);
-  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
-  tg_clear_error();
-}
-
 static void assert_values(const tg_tensor *t, size_t n, const double *want) {
   assert_non_null(t);
   assert_int_equal(t->numel, n);
@@ -87,6 +76,13 @@ static void test_avg_pool_values(void **s) {
   tg_tensor *w = tg_from_f64(TG_SHAPE(1, 1, 4), (double[]){2, 4, 6, 8});
   assert_values(tg_avg_pool1d(w, 2, 2, 1, true, true), 3, (double[]){1, 5, 4});
   assert_values(tg_avg_pool1d(w, 2, 2, 1, true, false), 3, (double[]){2, 5, 8});
+  /* int64: truncating division (torch 1.13's values) */
+  tg_tensor *n = tg_from_i64(TG_SHAPE(1, 1, 5), (int64_t[]){-1, -2, 3, 4, -7});
+  tg_tensor *na = tg_avg_pool1d(n, 2, 0, 0, true, true);
+  assert_int_equal(na->dtype, TG_INT64);
+  assert_values(na, 3, (double[]){-1, 3, -7});
+  assert_values(tg_avg_pool1d(n, 2, 2, 1, false, true), 3, (double[]){0, 0, -1});
+  assert_values(tg_avg_pool2d(n, (size_t[]){1, 2}, NULL, NULL, false, true, -3), 2, (double[]){1, -2});
 }
 
 static void test_adaptive_values(void **s) {
@@ -319,6 +315,8 @@ static void test_errors(void **s) {
   assert_fails(tg_max_pool2d(tg_zeros(TG_INT64, TG_SHAPE(1, 5, 5)), k2, NULL, NULL, NULL, false, NULL),
                "not implemented for 'Long'");
   assert_fails(tg_max_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(5)), 2, 0, 0, 1, false, NULL), "Expected 2D or 3D");
+  assert_fails(tg_avg_pool2d(tg_zeros(TG_BOOL, TG_SHAPE(1, 5, 5)), k2, NULL, NULL, false, true, 0),
+               "not implemented for 'Bool'");
   assert_fails(tg_max_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 5)), 6, 0, 0, 1, false, NULL), "too small");
   assert_fails(tg_avg_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 5)), 2, 1, 2, false, true), "at most half");
   assert_fails(tg_avg_pool2d(x, NULL, NULL, NULL, false, true, 0), "kernel_size is NULL");

@@ -18,11 +18,6 @@ static tg_rng seeded(uint64_t seed) {
   return r;
 }
 
-static size_t rand_int(tg_rng *r, size_t lo, size_t hi) {
-  size_t v = lo + (size_t)(tg_rng_uniform(r) * (double)(hi - lo + 1));
-  return v > hi ? hi : v;
-}
-
 static int rand_shape(tg_rng *r, int lo_nd, int hi_nd, size_t lo, size_t hi, size_t *shape) {
   int nd = (int)rand_int(r, (size_t)lo_nd, (size_t)hi_nd);
   for (int d = 0; d < nd; d++) shape[d] = rand_int(r, lo, hi);

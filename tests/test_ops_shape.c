@@ -7,17 +7,6 @@
 
 #include "tg_test.h"
 
-static size_t rand_int(tg_rng *r, size_t lo, size_t hi) {
-  size_t v = lo + (size_t)(tg_rng_uniform(r) * (double)(hi - lo + 1));
-  return v > hi ? hi : v;
-}
-
-static void assert_fails(const void *r, const char *frag) {
-  assert_null(r);
-  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
-  tg_clear_error();
-}
-
 enum { O_SPLIT, O_SPLIT_SIZE, O_CHUNK, O_UNBIND, O_FLIP, O_TRIL, O_TRIU, O_ROLL, O_REPEAT, O_TILE,
        O_DIAGONAL, O_DIAG, O_TRACE, O_PAD, O_RI, O_RI_TENSOR, O_MESHGRID, N_OPS };
 

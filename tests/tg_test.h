@@ -7,8 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "tapegrad.h"
 
@@ -32,6 +32,19 @@
     if (!r_.ok) fail_msg("%s", r_.message);                                   \
   } while (0)
 
+/* a uniform integer in [lo, hi] */
+static inline size_t rand_int(tg_rng *r, size_t lo, size_t hi) {
+  size_t v = lo + (size_t)(tg_rng_uniform(r) * (double)(hi - lo + 1));
+  return v > hi ? hi : v;
+}
+
+/* r is NULL and the error names frag; clears it */
+static inline void assert_fails(const void *r, const char *frag) {
+  assert_null(r);
+  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
+  tg_clear_error();
+}
+
 /* float64 leaf with N(0,1) entries that requires grad, in the current scope */
 static inline tg_tensor *test_leaf(tg_rng *r, int ndim, const size_t *shape) {
   return tg_requires_grad_(tg_randn(r, TG_FLOAT64, ndim, shape), true);
@@ -45,13 +58,6 @@ typedef struct {
 } test_op1_ctx;
 static inline tg_tensor *test_through_t(tg_tensor **in, void *c) {
   return ((test_op1_ctx *)c)->f(tg_transpose(in[0], 0, 1));
-}
-
-/* r is NULL (or -1 for an int result: pass NULL) and the error names frag */
-static inline void test_assert_fails(const void *r, const char *frag) {
-  assert_null(r);
-  if (!strstr(tg_last_error(), frag)) fail_msg("error \"%s\" lacks \"%s\"", tg_last_error(), frag);
-  tg_clear_error();
 }
 
 /* the same shape and bitwise the same values (NaNs equal) */

@@ -36,6 +36,7 @@ static const oracle_op *const tables[] = {
     oracle_conv_ops,
     oracle_optim_groups_ops,
     oracle_norm_ops,
+    oracle_pool_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {
