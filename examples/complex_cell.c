@@ -50,7 +50,7 @@ static tg_tensor *simple_cell_1d(tg_tensor *x, tg_tensor *w, tg_tensor *b) {
 }
 
 static tg_tensor *complex_cell_1d(tg_tensor *x, tg_tensor *w, tg_tensor *b) {
-  return check(tg_max_pool1d(simple_cell_1d(x, w, b), POOL1, POOL1, 0, 1, false, NULL), "max_pool1d");
+  return check(tg_max_pool1d(simple_cell_1d(x, w, b), POOL1, NULL, 0, 1, false, NULL), "max_pool1d");
 }
 
 static void one_d(void) {
@@ -85,8 +85,8 @@ static tg_tensor *simple_cell_2d(tg_tensor *x, tg_tensor *w, tg_tensor *b) {
 }
 
 static tg_tensor *complex_cell_2d(tg_tensor *x, tg_tensor *w, tg_tensor *b) {
-  const size_t k[2] = {POOL2, POOL2};
-  return check(tg_max_pool2d(simple_cell_2d(x, w, b), k, k, NULL, NULL, false, NULL), "max_pool2d");
+  const int64_t k[2] = {POOL2, POOL2};
+  return check(tg_max_pool2d(simple_cell_2d(x, w, b), k, NULL, NULL, NULL, false, NULL), "max_pool2d");
 }
 
 static void two_d(void) {

@@ -2,26 +2,26 @@
  * AdaptiveAvgPool2d, AdaptiveMaxPool2d, Upsample, PixelShuffle and
  * PixelUnshuffle. None has parameters or buffers; each forward calls the op
  * of ops/pool.c or ops/resample.c with the hyper-parameters kept in ctx,
- * checked once here so a bad module fails at construction, as in PyTorch. */
+ * checked once here so a bad module fails at construction. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn_internal.h"
 
 typedef struct pool_cfg {
-  size_t kernel[2], stride[2], padding[2], dilation[2], out_size[2];
+  int64_t kernel[2], stride[2], padding[2], dilation[2], out_size[2];
   bool ceil_mode, count_include_pad;
-  long divisor_override;
-  long factor; /* PixelShuffle / PixelUnshuffle */
+  int64_t divisor_override;
+  int64_t factor; /* PixelShuffle / PixelUnshuffle */
   bool has_size, has_scale;
   double scale[2];
   tg_interp_mode mode;
   bool align_corners;
 } pool_cfg;
 
-/* dst[i] = src[i] (or def when src is NULL) as sizes; min is the least value allowed */
-static bool sizes(const char *fn, const char *what, size_t *dst, const int64_t *src, int n,
-                  int64_t def, int64_t min) {
+/* dst[i] = src[i] (or def when src is NULL); min is the least value allowed */
+static bool values(const char *fn, const char *what, int64_t *dst, const int64_t *src, int n,
+                   int64_t def, int64_t min) {
   for (int i = 0; i < n; i++) {
     int64_t v = src ? src[i] : def;
     if (v < min) {
@@ -29,7 +29,7 @@ static bool sizes(const char *fn, const char *what, size_t *dst, const int64_t *
                (long long)v);
       return false;
     }
-    dst[i] = (size_t)v;
+    dst[i] = v;
   }
   return true;
 }
@@ -57,11 +57,11 @@ static bool window(const char *fn, pool_cfg *c, int n, const int64_t *kernel, co
     tg_error("%s: kernel_size is NULL", fn);
     return false;
   }
-  if (!sizes(fn, "kernel_size", c->kernel, kernel, n, 0, 1) ||
-      !sizes(fn, "padding", c->padding, padding, n, 0, 0) ||
-      !sizes(fn, "dilation", c->dilation, dilation, n, 1, 1))
+  if (!values(fn, "kernel_size", c->kernel, kernel, n, 0, 1) ||
+      !values(fn, "padding", c->padding, padding, n, 0, 0) ||
+      !values(fn, "dilation", c->dilation, dilation, n, 1, 1))
     return false;
-  if (stride) return sizes(fn, "stride", c->stride, stride, n, 0, 1);
+  if (stride) return values(fn, "stride", c->stride, stride, n, 0, 1);
   memcpy(c->stride, c->kernel, sizeof c->stride);
   return true;
 }
@@ -69,7 +69,7 @@ static bool window(const char *fn, pool_cfg *c, int n, const int64_t *kernel, co
 /* ---- max pooling */
 static tg_tensor *maxpool1d_forward(tg_module *m, tg_tensor *x) {
   const pool_cfg *c = m->ctx;
-  return tg_max_pool1d(x, c->kernel[0], c->stride[0], c->padding[0], c->dilation[0], c->ceil_mode, NULL);
+  return tg_max_pool1d(x, c->kernel[0], c->stride, c->padding[0], c->dilation[0], c->ceil_mode, NULL);
 }
 static tg_tensor *maxpool2d_forward(tg_module *m, tg_tensor *x) {
   const pool_cfg *c = m->ctx;
@@ -93,7 +93,7 @@ tg_module *tg_nn_maxpool2d(const int64_t kernel_size[2], const int64_t stride[2]
 /* ---- average pooling */
 static tg_tensor *avgpool1d_forward(tg_module *m, tg_tensor *x) {
   const pool_cfg *c = m->ctx;
-  return tg_avg_pool1d(x, c->kernel[0], c->stride[0], c->padding[0], c->ceil_mode, c->count_include_pad);
+  return tg_avg_pool1d(x, c->kernel[0], c->stride, c->padding[0], c->ceil_mode, c->count_include_pad);
 }
 static tg_tensor *avgpool2d_forward(tg_module *m, tg_tensor *x) {
   const pool_cfg *c = m->ctx;
@@ -112,13 +112,8 @@ tg_module *tg_nn_avgpool2d(const int64_t kernel_size[2], const int64_t stride[2]
                            const int64_t padding[2], bool ceil_mode, bool count_include_pad,
                            int64_t divisor_override) {
   pool_cfg c = {.ceil_mode = ceil_mode, .count_include_pad = count_include_pad,
-                .divisor_override = (long)divisor_override};
+                .divisor_override = divisor_override};
   if (!window("nn_avgpool2d", &c, 2, kernel_size, stride, padding, NULL)) return NULL;
-  if (divisor_override < 0) {
-    tg_error("nn_avgpool2d: divisor_override must be positive or 0 (none), got %lld",
-             (long long)divisor_override);
-    return NULL;
-  }
   return pool_module("AvgPool2d", "nn_avgpool2d", avgpool2d_forward, &c);
 }
 
@@ -136,7 +131,7 @@ static tg_module *adaptive(const char *type, const char *fn, tg_forward_fn fwd, 
     tg_error("%s: output_size is NULL", fn);
     return NULL;
   }
-  if (!sizes(fn, "output_size", c.out_size, out, 2, 0, 0)) return NULL;
+  if (!values(fn, "output_size", c.out_size, out, 2, 0, 0)) return NULL;
   return pool_module(type, fn, fwd, &c);
 }
 
@@ -163,7 +158,7 @@ tg_module *tg_nn_upsample(const int64_t size[2], const double scale_factor[2], t
     tg_error("%s: either size or scale_factor should be defined, not both", fn);
     return NULL;
   }
-  if (size && !sizes(fn, "size", c.out_size, size, 2, 0, 1)) return NULL;
+  if (size && !values(fn, "size", c.out_size, size, 2, 0, 1)) return NULL;
   for (int i = 0; scale_factor && i < 2; i++) {
     if (!(scale_factor[i] > 0)) {
       tg_error("%s: scale_factor must be positive, got %g", fn, scale_factor[i]);
@@ -190,7 +185,7 @@ static tg_module *shuffle(const char *type, const char *fn, tg_forward_fn fwd, i
     tg_error("%s: the factor must be positive, got %lld", fn, (long long)factor);
     return NULL;
   }
-  pool_cfg c = {.factor = (long)factor};
+  pool_cfg c = {.factor = factor};
   return pool_module(type, fn, fwd, &c);
 }
 

@@ -207,7 +207,7 @@ tg_module *tg_nn_flatten(int start_dim, int end_dim); /* PyTorch: 1, -1 */
 /* Pooling and resampling (nn/pool.c), torch.nn's, over the ops of
  * ops/pool.c and ops/resample.c; no parameters. A NULL stride is the kernel
  * (torch's stride=None), NULL padding 0, NULL dilation 1. Bad values fail
- * here, at construction. divisor_override 0: none. */
+ * here, at construction. divisor_override 0: none (negative divides, as torch). */
 tg_module *tg_nn_maxpool1d(int64_t kernel_size, const int64_t *stride /* one value or NULL */,
                            int64_t padding, int64_t dilation, bool ceil_mode);
 tg_module *tg_nn_maxpool2d(const int64_t kernel_size[2], const int64_t stride[2],

@@ -308,19 +308,6 @@ static long out_size(size_t in, size_t k, size_t s, size_t p, size_t d, bool cei
 /* the checks of torch's pool2d_shape_check; fills the output sizes */
 static bool check_args(const char *op, const tg_tensor *a, int sd, const pool_args *g, size_t *oh,
                        size_t *ow) {
-  if (g->k[0] == 0 || g->k[1] == 0) {
-    tg_error("%s: kernel size should be greater than zero, but got kH: %zu kW: %zu", op, g->k[0], g->k[1]);
-    return false;
-  }
-  if (g->s[0] == 0 || g->s[1] == 0) {
-    tg_error("%s: stride should be greater than zero, but got dH: %zu dW: %zu", op, g->s[0], g->s[1]);
-    return false;
-  }
-  if (g->d[0] == 0 || g->d[1] == 0) {
-    tg_error("%s: dilation should be greater than zero, but got dilationH: %zu dilationW: %zu", op,
-             g->d[0], g->d[1]);
-    return false;
-  }
   for (int i = 0; i < 2; i++)
     if (g->p[i] > g->k[i] / 2) {
       tg_error("%s: pad should be at most half of kernel size, but got pad=%zu and kernel_size=%zu",
@@ -414,52 +401,89 @@ static tg_tensor *avg_pool(const char *op, tg_tensor *a, int sd, const pool_args
   return pool_linear(a, plan, sd, sd == 2 ? POOL_AVG2D : POOL_AVG1D);
 }
 
-/* 2-d arguments: stride NULL or {0, 0} = kernel, padding NULL = 0, dilation NULL = 1 */
-static pool_args args_2d(const size_t *kernel, const size_t *stride, const size_t *padding,
-                         const size_t *dilation, bool ceil) {
-  pool_args g = {{kernel[0], kernel[1]}, {0, 0}, {0, 0}, {1, 1}, ceil};
-  bool default_stride = !stride || (stride[0] == 0 && stride[1] == 0);
-  for (int i = 0; i < 2; i++) {
-    g.s[i] = default_stride ? kernel[i] : stride[i];
-    if (padding) g.p[i] = padding[i];
-    if (dilation) g.d[i] = dilation[i];
+/* torch's checks of the window parameters (negatives included), then the
+ * sizes; 1-d calls pass a height of one row of one tap */
+static bool window_args(const char *op, const int64_t k[2], const int64_t s[2], const int64_t p[2],
+                        const int64_t d[2], bool ceil, pool_args *g) {
+  if (k[0] <= 0 || k[1] <= 0) {
+    tg_error("%s: kernel size should be greater than zero, but got kH: %lld kW: %lld", op,
+             (long long)k[0], (long long)k[1]);
+    return false;
   }
-  return g;
+  if (s[0] == 0 || s[1] == 0) {
+    tg_error("%s: stride should not be zero", op);
+    return false;
+  }
+  if (s[0] < 0 || s[1] < 0) {
+    tg_error("%s: stride should be greater than zero, but got dH: %lld dW: %lld", op, (long long)s[0],
+             (long long)s[1]);
+    return false;
+  }
+  if (p[0] < 0 || p[1] < 0) {
+    tg_error("%s: pad must be non-negative, but got pad: %lld", op, (long long)(p[0] < 0 ? p[0] : p[1]));
+    return false;
+  }
+  if (d[0] <= 0 || d[1] <= 0) {
+    tg_error("%s: dilation should be greater than zero, but got dilationH: %lld dilationW: %lld", op,
+             (long long)d[0], (long long)d[1]);
+    return false;
+  }
+  for (int i = 0; i < 2; i++)
+    if (k[i] >= (1LL << 31) || s[i] >= (1LL << 31) || p[i] >= (1LL << 31) || d[i] >= (1LL << 31)) {
+      tg_error("%s: kernel_size, stride, padding and dilation must be below 2^31", op);
+      return false;
+    }
+  *g = (pool_args){{(size_t)k[0], (size_t)k[1]}, {(size_t)s[0], (size_t)s[1]},
+                   {(size_t)p[0], (size_t)p[1]}, {(size_t)d[0], (size_t)d[1]}, ceil};
+  return true;
 }
 
-/* 1-d: the height axis is a single row of one tap */
-static pool_args args_1d(size_t kernel, size_t stride, size_t padding, size_t dilation, bool ceil) {
-  return (pool_args){{1, kernel}, {1, stride ? stride : kernel}, {0, padding}, {1, dilation}, ceil};
+/* 2-d arguments: stride NULL = kernel, padding NULL = 0, dilation NULL = 1 */
+static bool args_2d(const char *op, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                    const int64_t *dilation, bool ceil, pool_args *g) {
+  if (!kernel) {
+    tg_error("%s: kernel_size is NULL", op);
+    return false;
+  }
+  const int64_t zero[2] = {0, 0}, one[2] = {1, 1};
+  return window_args(op, kernel, stride ? stride : kernel, padding ? padding : zero,
+                     dilation ? dilation : one, ceil, g);
 }
 
-static bool kernel_given(const char *op, const size_t *kernel) {
-  if (!kernel) tg_error("%s: kernel_size is NULL", op);
-  return kernel != NULL;
+static bool args_1d(const char *op, int64_t kernel, const int64_t *stride, int64_t padding,
+                    int64_t dilation, bool ceil, pool_args *g) {
+  return window_args(op, (const int64_t[]){1, kernel}, (const int64_t[]){1, stride ? *stride : kernel},
+                     (const int64_t[]){0, padding}, (const int64_t[]){1, dilation}, ceil, g);
 }
 
-tg_tensor *tg_max_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padding, size_t dilation,
-                         bool ceil_mode, tg_tensor **indices) {
-  pool_args g = args_1d(kernel, stride, padding, dilation, ceil_mode);
+tg_tensor *tg_max_pool1d(tg_tensor *a, int64_t kernel, const int64_t *stride, int64_t padding,
+                         int64_t dilation, bool ceil_mode, tg_tensor **indices) {
+  pool_args g;
+  if (indices) *indices = NULL;
+  if (!args_1d("max_pool1d", kernel, stride, padding, dilation, ceil_mode, &g)) return NULL;
   return max_pool("max_pool1d", a, 1, &g, indices);
 }
 
-tg_tensor *tg_max_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
-                         const size_t *dilation, bool ceil_mode, tg_tensor **indices) {
+tg_tensor *tg_max_pool2d(tg_tensor *a, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2], const int64_t dilation[2], bool ceil_mode,
+                         tg_tensor **indices) {
+  pool_args g;
   if (indices) *indices = NULL;
-  if (!kernel_given("max_pool2d", kernel)) return NULL;
-  pool_args g = args_2d(kernel, stride, padding, dilation, ceil_mode);
+  if (!args_2d("max_pool2d", kernel, stride, padding, dilation, ceil_mode, &g)) return NULL;
   return max_pool("max_pool2d", a, 2, &g, indices);
 }
 
-tg_tensor *tg_avg_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padding, bool ceil_mode,
-                         bool count_include_pad) {
-  pool_args g = args_1d(kernel, stride, padding, 1, ceil_mode);
+tg_tensor *tg_avg_pool1d(tg_tensor *a, int64_t kernel, const int64_t *stride, int64_t padding,
+                         bool ceil_mode, bool count_include_pad) {
+  pool_args g;
+  if (!args_1d("avg_pool1d", kernel, stride, padding, 1, ceil_mode, &g)) return NULL;
   return avg_pool("avg_pool1d", a, 1, &g, count_include_pad, 0);
 }
 
-tg_tensor *tg_avg_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
-                         bool ceil_mode, bool count_include_pad, long divisor_override) {
-  if (!kernel_given("avg_pool2d", kernel)) return NULL;
-  pool_args g = args_2d(kernel, stride, padding, NULL, ceil_mode);
-  return avg_pool("avg_pool2d", a, 2, &g, count_include_pad, divisor_override);
+tg_tensor *tg_avg_pool2d(tg_tensor *a, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2], bool ceil_mode, bool count_include_pad,
+                         int64_t divisor_override) {
+  pool_args g;
+  if (!args_2d("avg_pool2d", kernel, stride, padding, NULL, ceil_mode, &g)) return NULL;
+  return avg_pool("avg_pool2d", a, 2, &g, count_include_pad, (long)divisor_override);
 }

@@ -48,7 +48,7 @@ static void linear_axis(pool_win *w, size_t out, size_t in, double sf, bool alig
 
 static const char *const MODE[] = {"nearest", "linear", "bilinear"};
 
-tg_tensor *tg_interpolate(tg_tensor *a, const size_t *size, const double *scale_factor,
+tg_tensor *tg_interpolate(tg_tensor *a, const int64_t *size, const double *scale_factor,
                           tg_interp_mode mode, bool align_corners) {
   const char *op = "interpolate";
   if (!tg_tensor_ok(a, op, 1)) return NULL;
@@ -173,7 +173,7 @@ static tg_tensor *shuffle(tg_tensor *a, long r, bool up) {
   return x ? tg_reshape(tg_contiguous(x), nd, shape) : NULL;
 }
 
-tg_tensor *tg_pixel_shuffle(tg_tensor *a, long upscale_factor) { return shuffle(a, upscale_factor, true); }
-tg_tensor *tg_pixel_unshuffle(tg_tensor *a, long downscale_factor) {
+tg_tensor *tg_pixel_shuffle(tg_tensor *a, int64_t upscale_factor) { return shuffle(a, upscale_factor, true); }
+tg_tensor *tg_pixel_unshuffle(tg_tensor *a, int64_t downscale_factor) {
   return shuffle(a, downscale_factor, false);
 }

@@ -410,30 +410,31 @@ tg_tensor *tg_nonzero(tg_tensor *a);
 /* ---- pooling (ops/pool.c, ops/pool_adaptive.c), torch.nn.functional's. The
  * 2-d forms pool the last two dims of (N, C, H, W) or unbatched (C, H, W)
  * input, the 1-d forms the last dim of (N, C, L) or (C, L). 2-d arguments
- * are pairs (H, W): stride NULL or {0, 0} = kernel, padding NULL = {0, 0},
- * dilation NULL = {1, 1}; a 1-d stride of 0 = kernel. padding <= kernel/2;
+ * are pairs (H, W), 1-d ones single values: stride NULL = kernel (torch's
+ * stride=None), padding NULL = 0, dilation NULL = 1. padding <= kernel/2;
  * with ceil_mode the last window must start inside the input or the left
  * padding. indices, when not NULL, receives an int64 tensor shaped as the
  * result: the flat index in the (H, W) (or L) plane of each maximum (the
  * first in the window, or a NaN). */
 /* out[.., i, j] = max over the window (i*s - p + k*d) of a */
-tg_tensor *tg_max_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padding, size_t dilation,
-                         bool ceil_mode, tg_tensor **indices);
-tg_tensor *tg_max_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
-                         const size_t *dilation, bool ceil_mode, tg_tensor **indices);
+tg_tensor *tg_max_pool1d(tg_tensor *a, int64_t kernel, const int64_t *stride /* one value or NULL */,
+                         int64_t padding, int64_t dilation, bool ceil_mode, tg_tensor **indices);
+tg_tensor *tg_max_pool2d(tg_tensor *a, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2], const int64_t dilation[2], bool ceil_mode,
+                         tg_tensor **indices);
 /* out = sum over the window / (its size, padding counted up to in + p when
- * count_include_pad; or divisor_override when nonzero); int64 input: the
- * integer sum divided with truncation, as torch */
-tg_tensor *tg_avg_pool1d(tg_tensor *a, size_t kernel, size_t stride, size_t padding, bool ceil_mode,
-                         bool count_include_pad);
-tg_tensor *tg_avg_pool2d(tg_tensor *a, const size_t *kernel, const size_t *stride, const size_t *padding,
-                         bool ceil_mode, bool count_include_pad, long divisor_override);
+ * count_include_pad; or divisor_override when nonzero) */
+tg_tensor *tg_avg_pool1d(tg_tensor *a, int64_t kernel, const int64_t *stride /* one value or NULL */,
+                         int64_t padding, bool ceil_mode, bool count_include_pad);
+tg_tensor *tg_avg_pool2d(tg_tensor *a, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2], bool ceil_mode, bool count_include_pad,
+                         int64_t divisor_override);
 /* out[i] pools a[floor(i*in/out) .. ceil((i+1)*in/out)) per spatial dim;
  * output_size: (oh, ow) for 2-d */
-tg_tensor *tg_adaptive_avg_pool1d(tg_tensor *a, size_t output_size);
-tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *a, const size_t *output_size);
-tg_tensor *tg_adaptive_max_pool1d(tg_tensor *a, size_t output_size, tg_tensor **indices);
-tg_tensor *tg_adaptive_max_pool2d(tg_tensor *a, const size_t *output_size, tg_tensor **indices);
+tg_tensor *tg_adaptive_avg_pool1d(tg_tensor *a, int64_t output_size);
+tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *a, const int64_t output_size[2]);
+tg_tensor *tg_adaptive_max_pool1d(tg_tensor *a, int64_t output_size, tg_tensor **indices);
+tg_tensor *tg_adaptive_max_pool2d(tg_tensor *a, const int64_t output_size[2], tg_tensor **indices);
 
 /* ---- resampling (ops/resample.c), torch 1.13's */
 typedef enum { TG_INTERP_NEAREST, TG_INTERP_LINEAR, TG_INTERP_BILINEAR } tg_interp_mode;
@@ -444,12 +445,12 @@ typedef enum { TG_INTERP_NEAREST, TG_INTERP_LINEAR, TG_INTERP_BILINEAR } tg_inte
  * in/out; linear: src = dst*(in-1)/(out-1) with align_corners, else
  * (dst + 0.5)*scale - 0.5 clamped at 0 (a dim whose size does not change
  * is copied, as torch 1.13) */
-tg_tensor *tg_interpolate(tg_tensor *a, const size_t *size, const double *scale_factor,
+tg_tensor *tg_interpolate(tg_tensor *a, const int64_t *size, const double *scale_factor,
                           tg_interp_mode mode, bool align_corners);
 /* (.., C*r*r, H, W) -> (.., C, H*r, W*r): out[c, h*r+i, w*r+j] = a[c*r*r + i*r + j, h, w] */
-tg_tensor *tg_pixel_shuffle(tg_tensor *a, long upscale_factor);
+tg_tensor *tg_pixel_shuffle(tg_tensor *a, int64_t upscale_factor);
 /* the inverse: (.., C, H*r, W*r) -> (.., C*r*r, H, W) */
-tg_tensor *tg_pixel_unshuffle(tg_tensor *a, long downscale_factor);
+tg_tensor *tg_pixel_unshuffle(tg_tensor *a, int64_t downscale_factor);
 
 
 /* Record the caller's file:line for anomaly mode (see tg_set_detect_anomaly).

@@ -789,16 +789,18 @@ static void test_null_ops_api(void **state) {
   {
     /* ops/pool.c, pool_adaptive.c, resample.c */
     tg_tensor *x4 = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 4, 4, 4)), *x3 = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 2, 4));
-    const size_t k2[] = {2, 2}, p1[] = {1, 1};
-    N_PTR(tg_max_pool1d, 1, tg_max_pool1d(NULL, 2, 0, 0, 1, false, NULL), "max_pool1d: argument 1 is NULL");
-    N_OK(tg_max_pool1d, 7, assert_non_null(tg_max_pool1d(x3, 2, 0, 0, 1, false, NULL)));
+    const int64_t k2[] = {2, 2}, p1[] = {1, 1};
+    N_PTR(tg_max_pool1d, 1, tg_max_pool1d(NULL, 2, NULL, 0, 1, false, NULL), "max_pool1d: argument 1 is NULL");
+    N_OK(tg_max_pool1d, 7, assert_non_null(tg_max_pool1d(x3, 2, NULL, 0, 1, false, NULL)));
+    N_OK(tg_max_pool1d, 3, assert_non_null(tg_max_pool1d(x3, 2, NULL, 0, 1, false, NULL))); /* stride = kernel */
     N_PTR(tg_max_pool2d, 1, tg_max_pool2d(NULL, k2, NULL, NULL, NULL, false, NULL), "max_pool2d: argument 1 is NULL");
     N_PTR(tg_max_pool2d, 2, tg_max_pool2d(x4, NULL, NULL, NULL, NULL, false, NULL), "max_pool2d", "kernel_size is NULL");
     N_OK(tg_max_pool2d, 3, assert_non_null(tg_max_pool2d(x4, k2, NULL, p1, k2, false, NULL)));
     N_OK(tg_max_pool2d, 4, assert_non_null(tg_max_pool2d(x4, k2, k2, NULL, k2, false, NULL)));
     N_OK(tg_max_pool2d, 5, assert_non_null(tg_max_pool2d(x4, k2, k2, p1, NULL, true, NULL)));
     N_OK(tg_max_pool2d, 7, assert_non_null(tg_max_pool2d(x4, k2, NULL, NULL, NULL, false, NULL)));
-    N_PTR(tg_avg_pool1d, 1, tg_avg_pool1d(NULL, 2, 0, 0, false, true), "avg_pool1d: argument 1 is NULL");
+    N_PTR(tg_avg_pool1d, 1, tg_avg_pool1d(NULL, 2, NULL, 0, false, true), "avg_pool1d: argument 1 is NULL");
+    N_OK(tg_avg_pool1d, 3, assert_non_null(tg_avg_pool1d(x3, 2, NULL, 0, false, true))); /* stride = kernel */
     N_PTR(tg_avg_pool2d, 1, tg_avg_pool2d(NULL, k2, NULL, NULL, false, true, 0), "avg_pool2d: argument 1 is NULL");
     N_PTR(tg_avg_pool2d, 2, tg_avg_pool2d(x4, NULL, NULL, NULL, false, true, 0), "avg_pool2d", "kernel_size is NULL");
     N_OK(tg_avg_pool2d, 3, assert_non_null(tg_avg_pool2d(x4, k2, NULL, p1, false, true, 0)));
@@ -1771,15 +1773,15 @@ OPF(f_swapdims, tg_swapdims(a, -1, 0))
 OPF(f_take_along1, tg_take_along_dim(a, b, 1))
 OPF(f_take_flat, tg_take_along_dim_flat(a, b))
 OPF(f_index_fill0, tg_index_fill(a, 0, b, 2.0))
-OPF(f_max_pool1d, tg_max_pool1d(a, 2, 1, 1, 1, true, NULL))
-OPF(f_max_pool2d, tg_max_pool2d(a, (const size_t[]){2, 2}, NULL, (const size_t[]){1, 0}, NULL, false, NULL))
-OPF(f_avg_pool1d, tg_avg_pool1d(a, 2, 1, 1, true, false))
-OPF(f_avg_pool2d, tg_avg_pool2d(a, (const size_t[]){2, 1}, NULL, (const size_t[]){1, 0}, false, true, 0))
+OPF(f_max_pool1d, tg_max_pool1d(a, 2, (const int64_t[]){1}, 1, 1, true, NULL))
+OPF(f_max_pool2d, tg_max_pool2d(a, (const int64_t[]){2, 2}, NULL, (const int64_t[]){1, 0}, NULL, false, NULL))
+OPF(f_avg_pool1d, tg_avg_pool1d(a, 2, (const int64_t[]){1}, 1, true, false))
+OPF(f_avg_pool2d, tg_avg_pool2d(a, (const int64_t[]){2, 1}, NULL, (const int64_t[]){1, 0}, false, true, 0))
 OPF(f_adaptive_avg_pool1d, tg_adaptive_avg_pool1d(a, 3))
-OPF(f_adaptive_avg_pool2d, tg_adaptive_avg_pool2d(a, (const size_t[]){3, 2}))
+OPF(f_adaptive_avg_pool2d, tg_adaptive_avg_pool2d(a, (const int64_t[]){3, 2}))
 OPF(f_adaptive_max_pool1d, tg_adaptive_max_pool1d(a, 3, NULL))
-OPF(f_adaptive_max_pool2d, tg_adaptive_max_pool2d(a, (const size_t[]){3, 2}, NULL))
-OPF(f_interpolate, tg_interpolate(a, (const size_t[]){5, 3}, NULL, TG_INTERP_BILINEAR, false))
+OPF(f_adaptive_max_pool2d, tg_adaptive_max_pool2d(a, (const int64_t[]){3, 2}, NULL))
+OPF(f_interpolate, tg_interpolate(a, (const int64_t[]){5, 3}, NULL, TG_INTERP_BILINEAR, false))
 OPF(f_interpolate_nearest, tg_interpolate(a, NULL, (const double[]){1.5}, TG_INTERP_NEAREST, false))
 OPF(f_pixel_shuffle, tg_pixel_shuffle(a, 2))
 OPF(f_pixel_unshuffle, tg_pixel_unshuffle(a, 2))

@@ -29,41 +29,41 @@ static tg_tensor *arange4(size_t n, size_t c, size_t h, size_t w) {
 static void test_max_pool_values(void **s) {
   (void)s;
   tg_tensor *idx, *x = arange4(1, 1, 4, 4);
-  tg_tensor *y = tg_max_pool2d(x, (size_t[]){2, 2}, NULL, NULL, NULL, false, &idx);
+  tg_tensor *y = tg_max_pool2d(x, (int64_t[]){2, 2}, NULL, NULL, NULL, false, &idx);
   assert_values(y, 4, (double[]){5, 7, 13, 15});
   assert_int_equal(idx->dtype, TG_INT64);
   assert_values(idx, 4, (double[]){5, 7, 13, 15});
   /* kernel 3, stride 2, padding 1: windows start at -1 and 1 */
-  y = tg_max_pool2d(x, (size_t[]){3, 3}, (size_t[]){2, 2}, (size_t[]){1, 1}, NULL, false, &idx);
+  y = tg_max_pool2d(x, (int64_t[]){3, 3}, (int64_t[]){2, 2}, (int64_t[]){1, 1}, NULL, false, &idx);
   assert_values(y, 4, (double[]){5, 7, 13, 15});
   /* dilation 2: taps 0 and 2 */
-  y = tg_max_pool2d(x, (size_t[]){2, 2}, (size_t[]){1, 1}, NULL, (size_t[]){2, 2}, false, NULL);
+  y = tg_max_pool2d(x, (int64_t[]){2, 2}, (int64_t[]){1, 1}, NULL, (int64_t[]){2, 2}, false, NULL);
   assert_values(y, 4, (double[]){10, 11, 14, 15});
   /* 1-d ceil_mode: L 5, kernel 2 -> 3 windows, the last one tap long */
   tg_tensor *v = tg_from_f64(TG_SHAPE(1, 1, 5), (double[]){3, 1, 4, 1, 5});
-  assert_values(tg_max_pool1d(v, 2, 0, 0, 1, true, NULL), 3, (double[]){3, 4, 5});
-  assert_values(tg_max_pool1d(v, 2, 0, 0, 1, false, NULL), 2, (double[]){3, 4});
+  assert_values(tg_max_pool1d(v, 2, NULL, 0, 1, true, NULL), 3, (double[]){3, 4, 5});
+  assert_values(tg_max_pool1d(v, 2, NULL, 0, 1, false, NULL), 2, (double[]){3, 4});
   /* padding 1 with ceil_mode: windows at -1, 1, 3 */
   tg_tensor *w = tg_from_f64(TG_SHAPE(1, 4), (double[]){2, 7, 1, 8});
-  assert_values(tg_max_pool1d(w, 2, 2, 1, 1, true, &idx), 3, (double[]){2, 7, 8});
+  assert_values(tg_max_pool1d(w, 2, (int64_t[]){2}, 1, 1, true, &idx), 3, (double[]){2, 7, 8});
   assert_values(idx, 3, (double[]){0, 1, 3});
   /* ties: the first; NaN wins */
   tg_tensor *t = tg_from_f64(TG_SHAPE(1, 6), (double[]){1, 1, NAN, 2, 4, NAN});
-  assert_values(tg_max_pool1d(t, 2, 0, 0, 1, false, &idx), 3, (double[]){1, NAN, NAN});
+  assert_values(tg_max_pool1d(t, 2, NULL, 0, 1, false, &idx), 3, (double[]){1, NAN, NAN});
   assert_values(idx, 3, (double[]){0, 2, 5});
   /* kernel 2, padding 1, dilation 3 over L 2: the window at -1 has no tap inside (torch: -inf) */
   tg_tensor *e = tg_from_f64(TG_SHAPE(1, 1, 2), (double[]){1, 2});
-  assert_values(tg_max_pool1d(e, 2, 2, 1, 3, false, &idx), 1, (double[]){-INFINITY});
+  assert_values(tg_max_pool1d(e, 2, (int64_t[]){2}, 1, 3, false, &idx), 1, (double[]){-INFINITY});
   assert_values(idx, 1, (double[]){2});
 }
 
 static void test_avg_pool_values(void **s) {
   (void)s;
   tg_tensor *x = arange4(1, 1, 3, 3);
-  assert_values(tg_avg_pool2d(x, (size_t[]){2, 2}, (size_t[]){1, 1}, NULL, false, true, 0), 4,
+  assert_values(tg_avg_pool2d(x, (int64_t[]){2, 2}, (int64_t[]){1, 1}, NULL, false, true, 0), 4,
                 (double[]){2, 3, 5, 6});
   tg_tensor *q = tg_from_f64(TG_SHAPE(1, 2, 2), (double[]){1, 2, 3, 4});
-  const size_t k2[] = {2, 2}, p1[] = {1, 1};
+  const int64_t k2[] = {2, 2}, p1[] = {1, 1};
   /* unbatched (C, H, W); padding 1: corner windows hold one element */
   assert_values(tg_avg_pool2d(q, k2, NULL, p1, false, true, 0), 4, (double[]){0.25, 0.5, 0.75, 1});
   assert_values(tg_avg_pool2d(q, k2, NULL, p1, false, false, 0), 4, (double[]){1, 2, 3, 4});
@@ -71,18 +71,18 @@ static void test_avg_pool_values(void **s) {
   assert_values(tg_avg_pool2d(q, k2, NULL, NULL, false, true, -2), 1, (double[]){-5});
   /* ceil_mode: L 5, kernel 2 -> the last window holds x4; counted as 1 (past in + p) */
   tg_tensor *v = tg_from_f64(TG_SHAPE(1, 5), (double[]){1, 3, 5, 7, 9});
-  assert_values(tg_avg_pool1d(v, 2, 0, 0, true, true), 3, (double[]){2, 6, 9});
+  assert_values(tg_avg_pool1d(v, 2, NULL, 0, true, true), 3, (double[]){2, 6, 9});
   /* padding 1, ceil: windows -1..0, 1..2, 3..4; the pads at -1 and 4 count */
   tg_tensor *w = tg_from_f64(TG_SHAPE(1, 1, 4), (double[]){2, 4, 6, 8});
-  assert_values(tg_avg_pool1d(w, 2, 2, 1, true, true), 3, (double[]){1, 5, 4});
-  assert_values(tg_avg_pool1d(w, 2, 2, 1, true, false), 3, (double[]){2, 5, 8});
+  assert_values(tg_avg_pool1d(w, 2, (int64_t[]){2}, 1, true, true), 3, (double[]){1, 5, 4});
+  assert_values(tg_avg_pool1d(w, 2, (int64_t[]){2}, 1, true, false), 3, (double[]){2, 5, 8});
   /* int64: truncating division (torch 1.13's values) */
   tg_tensor *n = tg_from_i64(TG_SHAPE(1, 1, 5), (int64_t[]){-1, -2, 3, 4, -7});
-  tg_tensor *na = tg_avg_pool1d(n, 2, 0, 0, true, true);
+  tg_tensor *na = tg_avg_pool1d(n, 2, NULL, 0, true, true);
   assert_int_equal(na->dtype, TG_INT64);
   assert_values(na, 3, (double[]){-1, 3, -7});
-  assert_values(tg_avg_pool1d(n, 2, 2, 1, false, true), 3, (double[]){0, 0, -1});
-  assert_values(tg_avg_pool2d(n, (size_t[]){1, 2}, NULL, NULL, false, true, -3), 2, (double[]){1, -2});
+  assert_values(tg_avg_pool1d(n, 2, (int64_t[]){2}, 1, false, true), 3, (double[]){0, 0, -1});
+  assert_values(tg_avg_pool2d(n, (int64_t[]){1, 2}, NULL, NULL, false, true, -3), 2, (double[]){1, -2});
 }
 
 static void test_adaptive_values(void **s) {
@@ -94,15 +94,15 @@ static void test_adaptive_values(void **s) {
   assert_values(tg_adaptive_max_pool1d(v, 3, &idx), 3, (double[]){2, 8, 16});
   assert_values(idx, 3, (double[]){1, 3, 4});
   tg_tensor *x = arange4(2, 1, 4, 4);
-  tg_tensor *y = tg_adaptive_avg_pool2d(x, (size_t[]){1, 1});
+  tg_tensor *y = tg_adaptive_avg_pool2d(x, (int64_t[]){1, 1});
   assert_values(y, 2, (double[]){7.5, 23.5});
-  assert_values(tg_adaptive_max_pool2d(x, (size_t[]){2, 1}, &idx), 4, (double[]){7, 15, 23, 31});
+  assert_values(tg_adaptive_max_pool2d(x, (int64_t[]){2, 1}, &idx), 4, (double[]){7, 15, 23, 31});
   assert_values(idx, 4, (double[]){7, 15, 7, 15});
   /* larger than the input: windows repeat */
   assert_values(tg_adaptive_avg_pool1d(tg_from_f64(TG_SHAPE(1, 2), (double[]){1, 3}), 3), 3,
                 (double[]){1, 2, 3});
   /* output size 0: an empty result, as torch */
-  y = tg_adaptive_avg_pool2d(x, (size_t[]){0, 2});
+  y = tg_adaptive_avg_pool2d(x, (int64_t[]){0, 2});
   assert_non_null(y);
   assert_int_equal(y->numel, 0);
 }
@@ -111,15 +111,15 @@ static void test_resample_values(void **s) {
   (void)s;
   tg_tensor *v = tg_from_f64(TG_SHAPE(1, 1, 3), (double[]){1, 2, 3});
   /* nearest 3 -> 5: floor(o * 0.6) = 0 0 1 1 2 */
-  assert_values(tg_interpolate(v, (size_t[]){5}, NULL, TG_INTERP_NEAREST, false), 5, (double[]){1, 1, 2, 2, 3});
+  assert_values(tg_interpolate(v, (int64_t[]){5}, NULL, TG_INTERP_NEAREST, false), 5, (double[]){1, 1, 2, 2, 3});
   /* scale_factor 1.2: out 3, scale 1/1.2: floor(0, 0.83, 1.67) = 0 0 1 */
   assert_values(tg_interpolate(v, NULL, (double[]){1.2}, TG_INTERP_NEAREST, false), 3, (double[]){1, 1, 2});
   /* linear 2 -> 4: sources 0 (clamped), 0.25, 0.75, 1.25 (the last edge tap) */
   tg_tensor *l = tg_from_f64(TG_SHAPE(1, 1, 2), (double[]){0, 4});
-  assert_values(tg_interpolate(l, (size_t[]){4}, NULL, TG_INTERP_LINEAR, false), 4, (double[]){0, 1, 3, 4});
-  assert_values(tg_interpolate(l, (size_t[]){3}, NULL, TG_INTERP_LINEAR, true), 3, (double[]){0, 2, 4});
+  assert_values(tg_interpolate(l, (int64_t[]){4}, NULL, TG_INTERP_LINEAR, false), 4, (double[]){0, 1, 3, 4});
+  assert_values(tg_interpolate(l, (int64_t[]){3}, NULL, TG_INTERP_LINEAR, true), 3, (double[]){0, 2, 4});
   tg_tensor *q = tg_from_f64(TG_SHAPE(1, 1, 2, 2), (double[]){0, 2, 4, 6});
-  assert_values(tg_interpolate(q, (size_t[]){3, 3}, NULL, TG_INTERP_BILINEAR, true), 9,
+  assert_values(tg_interpolate(q, (int64_t[]){3, 3}, NULL, TG_INTERP_BILINEAR, true), 9,
                 (double[]){0, 1, 2, 2, 3, 4, 4, 5, 6});
   assert_values(tg_interpolate(q, NULL, (double[]){2, 0.5}, TG_INTERP_NEAREST, false), 4, (double[]){0, 0, 4, 4});
   tg_tensor *p = tg_from_f64(TG_SHAPE(1, 4, 1, 1), (double[]){0, 1, 2, 3});
@@ -144,18 +144,18 @@ enum { O_MAX1, O_MAX2, O_AVG1, O_AVG2, O_AAVG1, O_AAVG2, O_AMAX1, O_AMAX2, O_NEA
 
 typedef struct {
   int op;
-  size_t k[2], st[2], pd[2], dl[2], out[2];
+  int64_t k[2], st[2], pd[2], dl[2], out[2];
   bool ceil, incl, align, use_scale, nc;
-  long div;
+  int64_t div;
   double sf[2];
 } pctx;
 
 static tg_tensor *run(const pctx *c, tg_tensor *x) {
   if (c->nc) x = tg_transpose(x, -1, -2); /* built transposed: a strided view */
   switch (c->op) {
-  case O_MAX1: return tg_max_pool1d(x, c->k[1], c->st[1], c->pd[1], c->dl[1], c->ceil, NULL);
+  case O_MAX1: return tg_max_pool1d(x, c->k[1], &c->st[1], c->pd[1], c->dl[1], c->ceil, NULL);
   case O_MAX2: return tg_max_pool2d(x, c->k, c->st, c->pd, c->dl, c->ceil, NULL);
-  case O_AVG1: return tg_avg_pool1d(x, c->k[1], c->st[1], c->pd[1], c->ceil, c->incl);
+  case O_AVG1: return tg_avg_pool1d(x, c->k[1], &c->st[1], c->pd[1], c->ceil, c->incl);
   case O_AVG2: return tg_avg_pool2d(x, c->k, c->st, c->pd, c->ceil, c->incl, c->div);
   case O_AAVG1: return tg_adaptive_avg_pool1d(x, c->out[1]);
   case O_AAVG2: return tg_adaptive_avg_pool2d(x, c->out);
@@ -193,7 +193,7 @@ static void draw(tg_rng *r, pctx *c, size_t *in) {
   for (int i = 0; i < 2; i++) {
     c->k[i] = rand_int(r, 1, 3);
     c->st[i] = rand_int(r, 1, 3);
-    c->pd[i] = rand_int(r, 0, c->k[i] / 2);
+    c->pd[i] = rand_int(r, 0, (size_t)c->k[i] / 2);
     c->dl[i] = avg ? 1 : rand_int(r, 1, 2);
     in[i] = c->dl[i] * (c->k[i] - 1) + 1 + rand_int(r, 0, 3);
     c->out[i] = rand_int(r, 1, 5);
@@ -201,7 +201,7 @@ static void draw(tg_rng *r, pctx *c, size_t *in) {
   }
   c->ceil = rand_int(r, 0, 1);
   c->incl = rand_int(r, 0, 1);
-  c->div = rand_int(r, 0, 3) == 0 ? (long)rand_int(r, 1, 5) : 0;
+  c->div = rand_int(r, 0, 3) == 0 ? (int64_t)rand_int(r, 1, 5) : 0;
   c->align = (c->op == O_LIN1 || c->op == O_BILIN) && rand_int(r, 0, 1);
   c->use_scale = rand_int(r, 0, 2) == 0;
   if (c->op == O_SHUF || c->op == O_UNSHUF) {
@@ -248,18 +248,18 @@ static void test_gradients(void **s) {
 static void test_max_grad_and_f32(void **s) {
   (void)s;
   tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(1, 1, 2, 2), (double[]){1, 5, 3, 2}), true);
-  tg_tensor *y = tg_max_pool2d(x, (size_t[]){2, 2}, NULL, NULL, NULL, false, NULL);
+  tg_tensor *y = tg_max_pool2d(x, (int64_t[]){2, 2}, NULL, NULL, NULL, false, NULL);
   assert_string_equal(tg_grad_fn_name(y), "MaxPool2DWithIndicesBackward");
   assert_int_equal(tg_backward(tg_mul_scalar(y, 3), NULL, false), 0);
   assert_values(x->grad, 4, (double[]){0, 3, 0, 0});
   tg_rng r;
   tg_rng_seed(&r, 5);
   tg_tensor *a = tg_randn(&r, TG_FLOAT64, TG_SHAPE(2, 3, 7, 6)), *a32 = tg_to_dtype(a, TG_FLOAT32);
-  const size_t k[] = {3, 2}, st[] = {2, 1}, p[] = {1, 1};
+  const int64_t k[] = {3, 2}, st[] = {2, 1}, p[] = {1, 1};
   tg_tensor *m = tg_max_pool2d(a, k, st, p, NULL, true, NULL), *m32 = tg_max_pool2d(a32, k, st, p, NULL, true, NULL);
   tg_tensor *v = tg_avg_pool2d(a, k, st, p, true, false, 0), *v32 = tg_avg_pool2d(a32, k, st, p, true, false, 0);
-  tg_tensor *b = tg_interpolate(a, (size_t[]){9, 4}, NULL, TG_INTERP_BILINEAR, false);
-  tg_tensor *b32 = tg_interpolate(a32, (size_t[]){9, 4}, NULL, TG_INTERP_BILINEAR, false);
+  tg_tensor *b = tg_interpolate(a, (int64_t[]){9, 4}, NULL, TG_INTERP_BILINEAR, false);
+  tg_tensor *b32 = tg_interpolate(a32, (int64_t[]){9, 4}, NULL, TG_INTERP_BILINEAR, false);
   assert_non_null(m32);
   assert_int_equal(m32->dtype, TG_FLOAT32);
   for (size_t i = 0; i < m->numel; i++) {
@@ -275,13 +275,13 @@ static void test_unbatched(void **s) {
   tg_rng r;
   tg_rng_seed(&r, 3);
   tg_tensor *x = tg_randn(&r, TG_FLOAT64, TG_SHAPE(2, 5, 4)), *x4 = tg_unsqueeze(x, 0);
-  const size_t k[] = {2, 3}, p[] = {1, 1};
+  const int64_t k[] = {2, 3}, p[] = {1, 1};
   tg_tensor *pairs[][2] = {
       {tg_max_pool2d(x, k, NULL, p, NULL, true, NULL), tg_max_pool2d(x4, k, NULL, p, NULL, true, NULL)},
       {tg_avg_pool2d(x, k, NULL, p, true, false, 0), tg_avg_pool2d(x4, k, NULL, p, true, false, 0)},
-      {tg_adaptive_avg_pool2d(x, (size_t[]){3, 2}), tg_adaptive_avg_pool2d(x4, (size_t[]){3, 2})},
-      {tg_adaptive_max_pool2d(x, (size_t[]){3, 2}, NULL), tg_adaptive_max_pool2d(x4, (size_t[]){3, 2}, NULL)},
-      {tg_max_pool1d(tg_select(x, 1, 0), 2, 1, 1, 1, false, NULL), tg_max_pool1d(tg_select(x4, 2, 0), 2, 1, 1, 1, false, NULL)},
+      {tg_adaptive_avg_pool2d(x, (int64_t[]){3, 2}), tg_adaptive_avg_pool2d(x4, (int64_t[]){3, 2})},
+      {tg_adaptive_max_pool2d(x, (int64_t[]){3, 2}, NULL), tg_adaptive_max_pool2d(x4, (int64_t[]){3, 2}, NULL)},
+      {tg_max_pool1d(tg_select(x, 1, 0), 2, (int64_t[]){1}, 1, 1, false, NULL), tg_max_pool1d(tg_select(x4, 2, 0), 2, (int64_t[]){1}, 1, 1, false, NULL)},
       {tg_pixel_unshuffle(x, 1), tg_pixel_unshuffle(x4, 1)},
   };
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
@@ -300,12 +300,25 @@ static void test_unbatched(void **s) {
 static void test_errors(void **s) {
   (void)s;
   tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 2, 5, 5)), *i;
-  const size_t k2[] = {2, 2}, k6[] = {6, 6}, z[] = {0, 0}, p2[] = {2, 2};
+  const int64_t k2[] = {2, 2}, k6[] = {6, 6}, z[] = {0, 0}, p2[] = {2, 2};
   assert_fails(tg_max_pool2d(NULL, k2, NULL, NULL, NULL, false, NULL), "max_pool2d");
   assert_fails(tg_max_pool2d(x, NULL, NULL, NULL, NULL, false, NULL), "kernel_size is NULL");
   assert_fails(tg_max_pool2d(x, z, NULL, NULL, NULL, false, NULL), "kernel size should be greater than zero");
   assert_fails(tg_max_pool2d(x, k2, NULL, NULL, z, false, NULL), "dilation should be greater than zero");
   assert_fails(tg_max_pool2d(x, k2, NULL, p2, NULL, false, NULL), "pad should be at most half of kernel size");
+  /* sizes are int64, as torch's: negatives and a zero stride get its messages */
+  assert_fails(tg_max_pool2d(x, (int64_t[]){-1, 2}, NULL, NULL, NULL, false, NULL),
+               "kernel size should be greater than zero, but got kH: -1 kW: 2");
+  assert_fails(tg_max_pool2d(x, k2, z, NULL, NULL, false, NULL), "stride should not be zero");
+  assert_fails(tg_avg_pool2d(x, k2, (int64_t[]){1, -2}, NULL, false, true, 0),
+               "stride should be greater than zero, but got dH: 1 dW: -2");
+  assert_fails(tg_avg_pool2d(x, k2, NULL, (int64_t[]){0, -1}, false, true, 0),
+               "pad must be non-negative, but got pad: -1");
+  assert_fails(tg_max_pool1d(x, 2, NULL, 0, -1, false, NULL), "dilation should be greater than zero");
+  assert_fails(tg_adaptive_avg_pool2d(x, (int64_t[]){-1, 2}), "must be greater than or equal to 0");
+  assert_fails(tg_interpolate(x, (int64_t[]){-1, 3}, NULL, TG_INTERP_NEAREST, false),
+               "sizes should be greater than 0");
+  assert_fails(tg_pixel_shuffle(x, -1), "pixel_shuffle");
   assert_fails(tg_max_pool2d(x, k6, NULL, NULL, NULL, false, &i), "Output size is too small");
   assert_null(i);
   assert_fails(tg_max_pool2d(tg_zeros(TG_FLOAT64, TG_SHAPE(5, 5)), k2, NULL, NULL, NULL, false, NULL),
@@ -314,11 +327,11 @@ static void test_errors(void **s) {
                "optional 0 dim batch size");
   assert_fails(tg_max_pool2d(tg_zeros(TG_INT64, TG_SHAPE(1, 5, 5)), k2, NULL, NULL, NULL, false, NULL),
                "not implemented for 'Long'");
-  assert_fails(tg_max_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(5)), 2, 0, 0, 1, false, NULL), "Expected 2D or 3D");
+  assert_fails(tg_max_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(5)), 2, NULL, 0, 1, false, NULL), "Expected 2D or 3D");
   assert_fails(tg_avg_pool2d(tg_zeros(TG_BOOL, TG_SHAPE(1, 5, 5)), k2, NULL, NULL, false, true, 0),
                "not implemented for 'Bool'");
-  assert_fails(tg_max_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 5)), 6, 0, 0, 1, false, NULL), "too small");
-  assert_fails(tg_avg_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 5)), 2, 1, 2, false, true), "at most half");
+  assert_fails(tg_max_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 5)), 6, NULL, 0, 1, false, NULL), "too small");
+  assert_fails(tg_avg_pool1d(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 5)), 2, (int64_t[]){1}, 2, false, true), "at most half");
   assert_fails(tg_avg_pool2d(x, NULL, NULL, NULL, false, true, 0), "kernel_size is NULL");
   assert_fails(tg_avg_pool2d(x, k6, NULL, NULL, false, true, 0), "too small");
   assert_fails(tg_adaptive_avg_pool2d(x, NULL), "output_size is NULL");

@@ -6,9 +6,9 @@ expanded: the expanded ones give max pools exact ties, where both take the
 first maximum of the window); about one case in eight is one PyTorch refuses.
 
 Cases never drawn, with the reason:
-- a stride of 0, a divisor_override of 0, align_corners=False with nearest:
-  tapegrad spells "default" / "none" that way (0 / false), so it cannot
-  express PyTorch's errors for them.
+- a divisor_override of 0, align_corners=False with nearest: tapegrad
+  spells "none" that way (0 / false), so it cannot express PyTorch's errors
+  for them. (A stride of 0 and negative sizes are drawn: both refuse them.)
 - a max-pool window with no tap inside the input (dilation past the
   padding): torch 1.13 gives -inf with an index off the plane and its
   backward adds that gradient to the next plane's element (or past the
@@ -97,7 +97,8 @@ def pool_draw(rng, sd, is_max):
     size = [max(1, dd * (kk - 1) + 1 - 2 * pp) + rng.randint(0, 4) for kk, pp, dd in zip(k, p, d)]
     shape = lead(rng, sd) + size
     bad = rng.random() < 0.13
-    kind = rng.choice(["pad", "small", "shape", "k0", "d0"] if is_max else ["pad", "small", "shape", "k0"]) if bad else ""
+    kinds = ["pad", "small", "shape", "k0", "neg", "s0"] + (["d0"] if is_max else [])
+    kind = rng.choice(kinds) if bad else ""
     if rng.random() < 0.06:  # max refuses int64; avg averages it with truncating division
         kind = "long"
     a = rng.randrange(sd)
@@ -111,6 +112,20 @@ def pool_draw(rng, sd, is_max):
         k[a], p[a] = 0, 0
     elif kind == "d0":
         d[a] = 0
+    elif kind == "neg":  # the C API takes int64: negatives fail as in torch
+        which = rng.choice(["k", "s", "p"] + (["d"] if is_max else []))
+        if which == "k":
+            k[a] = -rng.randint(1, 3)
+        elif which == "s":
+            st = st or [1] * sd
+            st[a] = -rng.randint(1, 2)
+        elif which == "p":
+            p[a] = -1
+        else:
+            d[a] = -1
+    elif kind == "s0":
+        st = st or [1] * sd
+        st[a] = 0
     x = int_input(rng, shape) if kind == "long" else inp(rng, shape)
     x.view_shape = shape
     params = {"k": k, "p": p, "d": d, "ceil": ceil}

@@ -3,11 +3,11 @@
  * (1-d) or two (2-d) numbers; an absent stride is PyTorch's None. */
 #include "oracle_ops.h"
 
-static int pairs(const oracle_params *p, const char *key, size_t *out, size_t def) {
+static int pairs(const oracle_params *p, const char *key, int64_t *out, int64_t def) {
   long l[ORACLE_MAX_LIST];
   int n = oracle_ints(p, key, l);
   out[0] = out[1] = def;
-  for (int i = 0; i < n && i < 2; i++) out[i] = (size_t)l[i];
+  for (int i = 0; i < n && i < 2; i++) out[i] = (int64_t)l[i];
   return n;
 }
 
@@ -17,54 +17,56 @@ static int with_indices(const oracle_params *p, tg_tensor **out) {
 }
 
 static int o_max_pool1d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t k[2], s[2], pd[2], d[2];
-  pairs(p, "k", k, 1), pairs(p, "s", s, 0), pairs(p, "p", pd, 0), pairs(p, "d", d, 1);
-  out[0] = tg_max_pool1d(x[0], k[0], s[0], pd[0], d[0], BOOL("ceil"), &out[1]);
+  int64_t k[2], s[2], pd[2], d[2];
+  int ns = pairs(p, "s", s, 0);
+  pairs(p, "k", k, 1), pairs(p, "p", pd, 0), pairs(p, "d", d, 1);
+  out[0] = tg_max_pool1d(x[0], k[0], ns ? s : NULL, pd[0], d[0], BOOL("ceil"), &out[1]);
   return with_indices(p, out);
 }
 static int o_max_pool2d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t k[2], s[2], pd[2], d[2];
+  int64_t k[2], s[2], pd[2], d[2];
   int ns = pairs(p, "s", s, 0);
   pairs(p, "k", k, 1), pairs(p, "p", pd, 0), pairs(p, "d", d, 1);
   out[0] = tg_max_pool2d(x[0], k, ns ? s : NULL, pd, d, BOOL("ceil"), &out[1]);
   return with_indices(p, out);
 }
 static int o_avg_pool1d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t k[2], s[2], pd[2];
-  pairs(p, "k", k, 1), pairs(p, "s", s, 0), pairs(p, "p", pd, 0);
-  return (out[0] = tg_avg_pool1d(x[0], k[0], s[0], pd[0], BOOL("ceil"), BOOL("incl"))) ? 1 : -1;
-}
-static int o_avg_pool2d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t k[2], s[2], pd[2];
+  int64_t k[2], s[2], pd[2];
   int ns = pairs(p, "s", s, 0);
   pairs(p, "k", k, 1), pairs(p, "p", pd, 0);
-  out[0] = tg_avg_pool2d(x[0], k, ns ? s : NULL, pd, BOOL("ceil"), BOOL("incl"), (long)NUM("div", 0));
+  return (out[0] = tg_avg_pool1d(x[0], k[0], ns ? s : NULL, pd[0], BOOL("ceil"), BOOL("incl"))) ? 1 : -1;
+}
+static int o_avg_pool2d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  int64_t k[2], s[2], pd[2];
+  int ns = pairs(p, "s", s, 0);
+  pairs(p, "k", k, 1), pairs(p, "p", pd, 0);
+  out[0] = tg_avg_pool2d(x[0], k, ns ? s : NULL, pd, BOOL("ceil"), BOOL("incl"), (int64_t)NUM("div", 0));
   return out[0] ? 1 : -1;
 }
 static int o_adaptive_avg_pool1d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t o[2];
+  int64_t o[2];
   pairs(p, "out", o, 1);
   return (out[0] = tg_adaptive_avg_pool1d(x[0], o[0])) ? 1 : -1;
 }
 static int o_adaptive_avg_pool2d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t o[2];
+  int64_t o[2];
   pairs(p, "out", o, 1);
   return (out[0] = tg_adaptive_avg_pool2d(x[0], o)) ? 1 : -1;
 }
 static int o_adaptive_max_pool1d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t o[2];
+  int64_t o[2];
   pairs(p, "out", o, 1);
   out[0] = tg_adaptive_max_pool1d(x[0], o[0], &out[1]);
   return with_indices(p, out);
 }
 static int o_adaptive_max_pool2d(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t o[2];
+  int64_t o[2];
   pairs(p, "out", o, 1);
   out[0] = tg_adaptive_max_pool2d(x[0], o, &out[1]);
   return with_indices(p, out);
 }
 static int o_interpolate(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
-  size_t size[2];
+  int64_t size[2];
   double sf[2] = {0, 0};
   int ns = pairs(p, "size", size, 0), nf = 0;
   /* the factors are not integers: read as numbers, not through oracle_ints */
@@ -77,8 +79,8 @@ static int o_interpolate(tg_tensor **x, const oracle_params *p, tg_tensor **out)
   out[0] = tg_interpolate(x[0], ns ? size : NULL, nf ? sf : NULL, mode, BOOL("align"));
   return out[0] ? 1 : -1;
 }
-ONE(pixel_shuffle, tg_pixel_shuffle(x[0], (long)NUM("r", 1)))
-ONE(pixel_unshuffle, tg_pixel_unshuffle(x[0], (long)NUM("r", 1)))
+ONE(pixel_shuffle, tg_pixel_shuffle(x[0], (int64_t)NUM("r", 1)))
+ONE(pixel_unshuffle, tg_pixel_unshuffle(x[0], (int64_t)NUM("r", 1)))
 
 #define E(name) {#name, o_##name}
 const oracle_op oracle_pool_ops[] = {
