@@ -1,0 +1,181 @@
+/* The lectures' worked examples of issue 16, run as programs: each test
+ * runs TG_BUILD_DIR/examples/<name>, captures what it prints, and checks it
+ * against values worked out here (closed forms, hand loops), never copied
+ * from the program's output. Printed inputs (random draws) are read back
+ * and fed to the test's own computation. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <unistd.h>
+
+#include "tg_test.h"
+#include "example_util.h"
+
+/* ------------------------------------------------------------ param_count */
+
+static void check_mlp_count(const char *out, size_t d, size_t p, size_t k) {
+  char head[64];
+  snprintf(head, sizeof head, "MLP %zu-%zu-%zu", d, p, k);
+  const char *s = example_line_after(out, head);
+  size_t want = (d * p + p) + (p * k + k);
+  assert_int_equal((size_t)example_number(s, "  parameters = "), want);
+  /* each tensor: W1 p x d, b1 p, W2 k x p, b2 k */
+  char row[96];
+  snprintf(row, sizeof row, "  weight   [%zu, %zu] = %zu", p, d, p * d);
+  example_line_after(s, row);
+  snprintf(row, sizeof row, "  bias     [%zu] = %zu", k, k);
+  example_line_after(s, row);
+  snprintf(row, sizeof row, "  formula: (d*p + p) + (p*k + k) = (%zu + %zu) + (%zu + %zu) = ", d * p,
+           p, p * k, k);
+  assert_int_equal((size_t)example_number(s, row), d * p + p);
+}
+
+static void test_param_count(void **state) {
+  (void)state;
+  char *out = example_run("param_count", NULL, NULL);
+  check_mlp_count(out, 100, 2000, 10);
+  assert_int_equal((100 * 2000 + 2000) + (2000 * 10 + 10), 222010); /* the exam's answer */
+  check_mlp_count(out, 784, 200, 10);
+  assert_int_equal((784 * 200 + 200) + (200 * 10 + 10), 159010);
+}
+
+/* ------------------------------------------------------------ chain_composition */
+
+static void test_chain_composition(void **state) {
+  (void)state;
+  char *out = example_run("chain_composition", NULL, NULL);
+  for (int trial = 1; trial <= 3; trial++) {
+    char head[32];
+    snprintf(head, sizeof head, "trial %d", trial);
+    const char *s = example_line_after(out, head);
+    double w[6], u[2], grad[2], closed[2];
+    example_numbers(s, "  W (row-major):", w, 6);
+    example_numbers(s, "  u:", u, 2);
+    example_numbers(s, "  closed form 4 u_k sum_j w_jk g_j(u):", closed, 2);
+    example_numbers(s, "  autograd:", grad, 2);
+    /* g_p = sum_q w_pq u_q^2, f = sum_p g_p^2, and by the chain rule
+     * df/du_k = sum_p 2 g_p * 2 w_pk u_k */
+    double g[3], f = 0;
+    for (int p = 0; p < 3; p++) {
+      g[p] = w[2 * p] * u[0] * u[0] + w[2 * p + 1] * u[1] * u[1];
+      f += g[p] * g[p];
+    }
+    assert_rel_close(example_number(s, "  f(g(u)):"), f, 1e-14);
+    for (int k = 0; k < 2; k++) {
+      double want = 0;
+      for (int p = 0; p < 3; p++) want += 2 * g[p] * 2 * w[2 * p + k] * u[k];
+      assert_rel_close(grad[k], want, 1e-12);
+      assert_rel_close(closed[k], want, 1e-12);
+    }
+    /* and central differences of f(u) agree with it */
+    for (int k = 0; k < 2; k++) {
+      double fd[2];
+      for (int sgn = 0; sgn < 2; sgn++) {
+        double v[2] = {u[0], u[1]}, acc = 0;
+        v[k] += sgn ? -1e-6 : 1e-6;
+        for (int p = 0; p < 3; p++) {
+          double gp = w[2 * p] * v[0] * v[0] + w[2 * p + 1] * v[1] * v[1];
+          acc += gp * gp;
+        }
+        fd[sgn] = acc;
+      }
+      assert_true(fabs((fd[0] - fd[1]) / 2e-6 - grad[k]) <= 1e-6 * fmax(1, fabs(grad[k])));
+    }
+  }
+}
+
+/* ------------------------------------------------------------ rate_of_change */
+
+static double roc_f(double t) { return 10 + 5 * sin(M_PI * t / 2) + 5 * sin(M_PI * t); }
+
+static void test_rate_of_change(void **state) {
+  (void)state;
+  char *out = example_run("rate_of_change", NULL, NULL);
+  for (int t = 0; t <= 4; t++) {
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "t=%d ", t);
+    double v[4];
+    example_numbers(out, prefix, v, 4);
+    double df = 5 * M_PI / 2 * cos(M_PI * t / 2) + 5 * M_PI * cos(M_PI * t);
+    assert_true(fabs(v[0] - roc_f(t)) <= 1e-9);
+    assert_true(fabs(v[1] - (roc_f(t + 1) - roc_f(t))) <= 1e-9);
+    /* the small step: truncation h |f''|/2 <= h * 5 pi^2 (1/4 + 1)/2, plus
+     * rounding, far below the 1e-4 allowed here */
+    assert_true(fabs(v[2] - df) <= 1e-4);
+    assert_true(fabs(v[3] - df) <= 1e-9);
+  }
+  /* t = 0: f' = 15 pi / 2 = 23.56 but the unit step sees f(1) - f(0) = 5 */
+  assert_true(fabs(roc_f(1) - roc_f(0) - 5) < 1e-12);
+}
+
+/* ------------------------------------------------------------ numerical_gradient */
+
+static void test_numerical_gradient(void **state) {
+  (void)state;
+  char *out = example_run("numerical_gradient", NULL, NULL);
+  /* (4*3 + 4) + (2*4 + 2) parameters */
+  assert_int_equal((int)example_number(out, "parameters: "), 4 * 3 + 4 + 2 * 4 + 2);
+  double one64 = example_number(out, "relative error, one-sided float64: ");
+  double one32 = example_number(out, "relative error, one-sided float32: ");
+  double central = example_number(out, "relative error, central float64: ");
+  const double eps = 1e-5, u64 = 0x1p-53, u32 = 0x1p-24;
+  /* one-sided: truncation eps |L''| / 2 dominates, O(eps) relative, and is
+   * not zero (the loss is not linear in the parameters) */
+  assert_true(one64 < 100 * eps && one64 > 1e-3 * eps);
+  /* central: O(eps^2) truncation plus u64 |L| / eps rounding */
+  assert_true(central < 100 * (eps * eps + u64 / eps));
+  assert_true(central < one64 / 100);
+  /* float32: rounding u32 |L| / eps ~ 4e-3 per entry dominates truncation */
+  assert_true(one32 > (u32 / eps) / 100 && one32 < 1);
+  assert_true(one32 > 100 * one64);
+  /* the first table row is the backprop gradient and the same entry's estimates */
+  double row[4];
+  example_numbers(out, "W1[0] ", row, 4);
+  assert_true(fabs(row[3] - row[0]) < 1e-8 && fabs(row[1] - row[0]) < 1e-5);
+}
+
+/* ------------------------------------------------------------ init_symmetry */
+
+static void test_init_symmetry(void **state) {
+  (void)state;
+  char *out = example_run("init_symmetry", NULL, NULL);
+  /* zeros: h = tanh(0) = 0 and the logits are 0, so the loss is ln 2 for two
+   * classes and dL/dW1 = ((delta W2) * tanh') x = 0 because W2 = 0. A
+   * constant c: W2's rows are equal, so both logits are equal (loss ln 2)
+   * and dL/dh = sum_c delta_c c = 0 because delta sums to 0 over classes. */
+  const char *lines[2] = {"zeros: loss ", "constant 0.5: loss "};
+  for (int i = 0; i < 2; i++) {
+    assert_true(fabs(example_number(out, lines[i]) - log(2.0)) < 1e-6);
+    const char *s = example_line_after(out, lines[i]);
+    assert_true(fabs(example_number(strstr(s, "max |W1.grad| = "), "max |W1.grad| = ")) == 0);
+  }
+  const char *spread = "largest difference between hidden units' gradients = ";
+  const char *after = "largest difference between hidden units' weights = ";
+  const char *who[3] = {"zeros: ", "constant 0.5: ", "random: "};
+  for (int i = 0; i < 3; i++) {
+    const char *g = strstr(example_line_after(out, who[i]), spread);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%safter one epoch", who[i]);
+    const char *w = strstr(example_line_after(out, prefix), after);
+    assert_non_null(g);
+    assert_non_null(w);
+    double dg = example_number(g, spread), dw = example_number(w, after);
+    if (i < 2) { /* symmetric: identical units stay identical, exactly */
+      assert_true(dg == 0 && dw == 0);
+    } else {
+      assert_true(dg > 1e-3 && dw > 1e-3);
+    }
+  }
+}
+
+#define EXAMPLE_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, example_teardown)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      EXAMPLE_TEST(test_param_count),
+      EXAMPLE_TEST(test_chain_composition),
+      EXAMPLE_TEST(test_rate_of_change),
+      EXAMPLE_TEST(test_numerical_gradient),
+      EXAMPLE_TEST(test_init_symmetry),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
