@@ -167,6 +167,134 @@ static void test_init_symmetry(void **state) {
   }
 }
 
+/* ------------------------------------------------------------ minibatch_epochs */
+
+/* the loader's shuffle as the slide describes it: Fisher-Yates from the
+ * top, j uniform in [0, i) without modulo bias, from a generator seeded 42 */
+static size_t below(tg_rng *r, size_t bound) {
+  uint64_t b = bound, reject = (0 - b) % b, v;
+  do v = tg_rng_next(r);
+  while (v < reject);
+  return (size_t)(v % b);
+}
+
+static void test_minibatch_epochs(void **state) {
+  (void)state;
+  char *out = example_run("minibatch_epochs", NULL, NULL);
+  tg_rng rng;
+  tg_rng_seed(&rng, 42);
+  const char *s = out;
+  double w = 0; /* w <- w - 0.1 * 2 (w - mean(batch)) */
+  assert_true(example_number(out, "10 items, batch size 3, ") == 3); /* floor(10 / 3) steps */
+  for (int e = 1; e <= 3; e++) {
+    int order[10];
+    for (int i = 0; i < 10; i++) order[i] = i;
+    for (size_t i = 10; i > 1; i--) {
+      size_t j = below(&rng, i);
+      int t = order[i - 1];
+      order[i - 1] = order[j];
+      order[j] = t;
+    }
+    char want[64];
+    snprintf(want, sizeof want, "[Epoch %d]", e);
+    s = example_line_after(s, want);
+    for (int b = 0; b < 3; b++) { /* 10 / 3 = 3 full batches; item order[9] is dropped */
+      const int *it = order + 3 * b;
+      w -= 0.1 * 2 * (w - (it[0] + it[1] + it[2]) / 3.0);
+      snprintf(want, sizeof want, "SGD step taken over [%d, %d, %d] -> w = ", it[0], it[1], it[2]);
+      assert_true(fabs(example_number(s, want) - w) < 2e-6);
+      s = example_line_after(s, want);
+    }
+    snprintf(want, sizeof want, "dropped this epoch: [%d]", order[9]);
+    s = example_line_after(s, want);
+  }
+}
+
+/* ------------------------------------------------------------ ema_momentum */
+
+static double valley_loss(const double p[2]) { return 0.5 * (p[0] * p[0] + 50 * p[1] * p[1]); }
+
+static void test_ema_momentum(void **state) {
+  (void)state;
+  char dir[] = "/tmp/tg_ema_momentum_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char arg[64], csv[128], png[128];
+  snprintf(arg, sizeof arg, "'%s' 2>/dev/null", dir); /* gnuplot may be absent: a note on stderr */
+  snprintf(csv, sizeof csv, "%s/ema_momentum.csv", dir);
+  snprintf(png, sizeof png, "%s/ema_momentum.png", dir);
+  char *out = example_run("ema_momentum", NULL, arg);
+
+  /* the averages, from the same seeded draws */
+  tg_rng rng;
+  tg_rng_seed(&rng, 1);
+  double x[201], sum = 0, m = 0;
+  for (int t = 1; t <= 200; t++) {
+    x[t] = sin(2 * M_PI * t / 100) + 0.5 * tg_rng_normal(&rng);
+    sum += x[t];
+    m = 0.9 * m + 0.1 * x[t];
+    if (t == 1 || t == 2 || t % 25 == 0) {
+      char prefix[16];
+      snprintf(prefix, sizeof prefix, "t=%-3d ", t);
+      double v[4];
+      example_numbers(out, prefix, v, 4);
+      assert_true(fabs(v[0] - x[t]) < 1e-8);
+      assert_true(fabs(v[2] - sum / t) < 1e-8); /* the running mean is the mean so far */
+      assert_true(fabs(v[3] - m) < 1e-8);
+    }
+  }
+  /* the m_t closed form: sum_s (1 - a) a^(t-s) x_s */
+  double closed = 0;
+  for (int s = 1; s <= 200; s++) closed += 0.1 * pow(0.9, 200 - s) * x[s];
+  assert_true(fabs(closed - m) < 1e-12);
+
+  /* the three descents by hand, in PyTorch's SGD rules */
+  double p[3][2], buf[3][2], loss[3][101];
+  for (int k = 0; k < 3; k++) p[k][0] = 10, p[k][1] = 1;
+  for (int s = 0; s <= 100; s++)
+    for (int k = 0; k < 3; k++) {
+      loss[k][s] = valley_loss(p[k]);
+      double g[2] = {p[k][0], 50 * p[k][1]};
+      for (int i = 0; i < 2; i++) {
+        double d = g[i];
+        if (k > 0) {
+          double damp = k == 2 ? 0.9 : 0;
+          buf[k][i] = s == 0 ? g[i] : 0.9 * buf[k][i] + (1 - damp) * g[i];
+          d = buf[k][i];
+        }
+        p[k][i] -= 0.03 * d;
+      }
+    }
+  for (int s = 0; s <= 100; s += 10) {
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "step=%-3d ", s);
+    double v[3];
+    example_numbers(out, prefix, v, 3);
+    for (int k = 0; k < 3; k++) assert_rel_close(v[k], loss[k][s], 1e-6);
+  }
+  assert_true(loss[1][100] < loss[2][100] && loss[2][100] < loss[0][100]);
+
+  /* the log: a header and 101 rows, written exactly */
+  FILE *f = fopen(csv, "r");
+  assert_non_null(f);
+  char line[256];
+  int rows = 0;
+  double last[4] = {0};
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_string_equal(line, "step,plain,momentum,ema_momentum\n");
+  while (fgets(line, sizeof line, f)) {
+    assert_int_equal(sscanf(line, "%lf,%lf,%lf,%lf", &last[0], &last[1], &last[2], &last[3]), 4);
+    rows++;
+  }
+  fclose(f);
+  assert_int_equal(rows, 101);
+  assert_true(last[0] == 100);
+  for (int k = 0; k < 3; k++) assert_rel_close(last[k + 1], loss[k][100], 1e-12);
+  if (strstr(out, "plot written to ")) assert_int_equal(access(png, F_OK), 0);
+  unlink(png);
+  unlink(csv);
+  assert_int_equal(rmdir(dir), 0);
+}
+
 #define EXAMPLE_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, example_teardown)
 
 int main(void) {
@@ -176,6 +304,8 @@ int main(void) {
       EXAMPLE_TEST(test_rate_of_change),
       EXAMPLE_TEST(test_numerical_gradient),
       EXAMPLE_TEST(test_init_symmetry),
+      EXAMPLE_TEST(test_minibatch_epochs),
+      EXAMPLE_TEST(test_ema_momentum),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
