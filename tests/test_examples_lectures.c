@@ -295,6 +295,59 @@ static void test_ema_momentum(void **state) {
   assert_int_equal(rmdir(dir), 0);
 }
 
+/* ------------------------------------------------------------ fprop_bprop */
+
+static void test_fprop_bprop(void **state) {
+  (void)state;
+  char *out = example_run("fprop_bprop", NULL, NULL);
+  /* the hand-written bprops and the tape compute the same sums in a
+   * different order: equal to a few ulps of values of order 1 */
+  const char *diffs[] = {"Linear1 grad_W: max |bprop - tape| = ", "Linear1 grad_b: max |bprop - tape| = ",
+                         "Linear2 grad_W: max |bprop - tape| = ", "Linear2 grad_b: max |bprop - tape| = ",
+                         "grad_input: max |bprop - tape| = "};
+  for (int i = 0; i < 5; i++) assert_true(example_number(out, diffs[i]) < 1e-14);
+  /* softmax - onehot sums to 0 over the classes */
+  assert_true(fabs(example_number(out, "sum of grad_b2 over the classes = ")) < 1e-15);
+  assert_true(fabs(example_number(out, "largest row sum of grad_W2 = ")) < 1e-15);
+  double loss = example_number(out, "loss = ");
+  assert_true(loss > 0 && isfinite(loss));
+
+  /* the Jacobian of tanh(x W + b) in closed form: J_ji = (1 - tanh(z_j)^2) W_ij */
+  double W[12], b[4], x[3];
+  example_numbers(out, "Linear1 W (3 x 4, row-major):", W, 12);
+  example_numbers(out, "Linear1 b:", b, 4);
+  example_numbers(out, "item 0:", x, 3);
+  double worst_fd = 0;
+  for (int j = 0; j < 4; j++) {
+    double z = b[j];
+    for (int i = 0; i < 3; i++) z += x[i] * W[i * 4 + j];
+    double row[6], th = tanh(z);
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "  J[%d]:", j);
+    const char *s = example_line_after(out, prefix);
+    for (int i = 0; i < 6; i++) {
+      char *end;
+      row[i] = strtod(s, &end);
+      assert_true(end != s);
+      s = end;
+      if (i == 2) {
+        s = strchr(s, '|');
+        assert_non_null(s);
+        s++;
+      }
+    }
+    for (int i = 0; i < 3; i++) {
+      double want = (1 - th * th) * W[i * 4 + j];
+      assert_true(fabs(row[i] - want) < 1e-8);     /* bprop, printed to 8 places */
+      assert_true(fabs(row[3 + i] - want) < 2e-8); /* the difference quotient too */
+      worst_fd = fmax(worst_fd, fabs(row[3 + i] - want));
+    }
+  }
+  /* central differences with h ~ 1.5e-8: rounding eps |f| / h ~ 1e-8 dominates */
+  double check = example_number(out, "gradient check: max |J_fd - J_bprop| = ");
+  assert_true(check < 1e-7 && check <= worst_fd + 1e-8);
+}
+
 #define EXAMPLE_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, example_teardown)
 
 int main(void) {
@@ -306,6 +359,7 @@ int main(void) {
       EXAMPLE_TEST(test_init_symmetry),
       EXAMPLE_TEST(test_minibatch_epochs),
       EXAMPLE_TEST(test_ema_momentum),
+      EXAMPLE_TEST(test_fprop_bprop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
