@@ -1,6 +1,6 @@
 /* Running an example program and reading what it prints, for the example
- * tests (test_examples_lectures.c). Include after tg_test.h; the test file
- * defines TG_BUILD_DIR through meson. */
+ * tests (test_examples.c, test_examples_lectures.c). Include after
+ * tg_test.h; meson defines TG_BUILD_DIR for the test files. */
 #ifndef TG_EXAMPLE_UTIL_H
 #define TG_EXAMPLE_UTIL_H
 #include <errno.h>
