@@ -25,12 +25,14 @@ typedef struct train_flags {
   bool linear; /* mlp_mnist: the linear model */
   bool adam;   /* cifar_mlp: Adam instead of SGD+momentum */
   long max_steps; /* stop each epoch after this many steps (0 = all): quick runs */
+  double val_fraction; /* hold out this part of the training set for validation (0 = none) */
+  int patience;        /* early stopping: epochs without a better validation loss (0 = off) */
 } train_flags;
 
 static void train_usage(const char *prog, const char *extra) {
   fprintf(stderr,
           "usage: %s [--data DIR] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
-          "          [--out DIR] [--load FILE] [--max-steps N]%s\n",
+          "          [--out DIR] [--load FILE] [--max-steps N] [--val-fraction F] [--patience N]%s\n",
           prog, extra ? extra : "");
 }
 
@@ -41,7 +43,8 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
     char *end = NULL;
     bool takes = true;
     static const char *const valued[] = {"--data", "--out", "--load", "--epochs", "--batch",
-                                         "--lr", "--seed", "--threads", "--max-steps"};
+                                         "--lr", "--seed", "--threads", "--max-steps",
+                                         "--val-fraction", "--patience"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
     if (!strcmp(a, "--linear")) f->linear = true, takes = false;
@@ -62,6 +65,8 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
     else if (!strcmp(a, "--lr")) f->lr = strtod(v, &end);
     else if (!strcmp(a, "--seed")) f->seed = strtoull(v, &end, 10);
     else if (!strcmp(a, "--threads")) f->threads = (int)strtol(v, &end, 10);
+    else if (!strcmp(a, "--val-fraction")) f->val_fraction = strtod(v, &end);
+    else if (!strcmp(a, "--patience")) f->patience = (int)strtol(v, &end, 10);
     else f->max_steps = strtol(v, &end, 10); /* --max-steps */
     if (end && *end) {
       fprintf(stderr, "%s: %s expects a number, got '%s'\n", argv[0], a, v);
@@ -71,6 +76,12 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
   }
   if (f->epochs < 0 || f->batch == 0 || !(f->lr > 0)) {
     fprintf(stderr, "%s: --epochs must be >= 0, --batch > 0 and --lr > 0\n", argv[0]);
+    return 2;
+  }
+  if (!(f->val_fraction >= 0 && f->val_fraction < 1) || f->patience < 0 ||
+      (f->patience > 0 && f->val_fraction == 0)) {
+    fprintf(stderr, "%s: --val-fraction must be in [0, 1), --patience >= 0, and --patience "
+            "needs --val-fraction\n", argv[0]);
     return 2;
   }
   if (mkdir(f->out, 0777) != 0 && errno != EEXIST) {
@@ -105,6 +116,96 @@ static uint64_t train_fingerprint(tg_tensor **params, size_t n) {
   uint64_t h = XXH3_64bits_digest(st);
   XXH3_freeState(st);
   return h;
+}
+
+/* ---- a validation split: two index views of one dataset */
+typedef struct train_subset {
+  tg_dataset *base; /* borrowed */
+  size_t *idx;
+} train_subset;
+
+static inline int train_subset_fetch(tg_dataset *ds, size_t i, float *x, int64_t *y) {
+  const train_subset *s = ds->impl;
+  return tg_dataset_get(s->base, s->idx[i], x, y);
+}
+
+static inline void train_subset_destroy(tg_dataset *ds) {
+  train_subset *s = ds->impl;
+  free(s->idx);
+  free(s);
+  free(ds);
+}
+
+/* entries idx[0..n) of base as a dataset of its own (idx is copied) */
+static inline tg_dataset *train_subset_new(tg_dataset *base, const size_t *idx, size_t n) {
+  tg_dataset *ds = malloc(sizeof *ds);
+  train_subset *s = malloc(sizeof *s);
+  size_t *copy = malloc((n ? n : 1) * sizeof *copy);
+  if (!ds || !s || !copy) {
+    free(ds), free(s), free(copy);
+    return NULL;
+  }
+  memcpy(copy, idx, n * sizeof *copy);
+  *s = (train_subset){.base = base, .idx = copy};
+  *ds = *base;
+  ds->length = n;
+  ds->fetch = train_subset_fetch;
+  ds->destroy = train_subset_destroy;
+  ds->impl = s;
+  return ds;
+}
+
+/* A random (seeded) round(fraction * n) items of ds for validation, the
+ * rest for training; the same split for the same seed. 0 or -1. */
+static inline int train_split(tg_dataset *ds, double fraction, uint64_t seed, tg_dataset **train,
+                              tg_dataset **val) {
+  size_t n = ds->length, n_val = (size_t)(fraction * (double)n + 0.5);
+  if (n_val == 0) n_val = 1;
+  if (n_val >= n) return -1;
+  size_t *perm = malloc(n * sizeof *perm);
+  if (!perm) return -1;
+  tg_rng rng;
+  tg_rng_seed(&rng, seed ^ 0x5eed5eed5eed5eedull); /* not the loader's stream */
+  for (size_t i = 0; i < n; i++) perm[i] = i;
+  for (size_t i = n; i > 1; i--) {
+    size_t j = (size_t)(tg_rng_uniform(&rng) * (double)i), t = perm[i - 1];
+    perm[i - 1] = perm[j];
+    perm[j] = t;
+  }
+  *val = train_subset_new(ds, perm, n_val);
+  *train = train_subset_new(ds, perm + n_val, n - n_val);
+  free(perm);
+  if (*val && *train) return 0;
+  tg_dataset_free(*val), tg_dataset_free(*train);
+  *val = *train = NULL;
+  return -1;
+}
+
+/* The module's parameters and buffers as bytes (one malloc), to restore
+ * the best epoch's weights after early stopping. */
+static inline size_t train_state_size(const tg_module *m) {
+  tg_state_dict *sd = tg_module_state_dict(m);
+  size_t total = 0;
+  for (size_t i = 0; sd && i < sd->n; i++)
+    total += sd->entries[i].tensor->numel * tg_dtype_size(sd->entries[i].tensor->dtype);
+  tg_state_dict_free(sd);
+  return total;
+}
+
+/* copy the state into (save) or out of (!save) blob; 0 or -1 */
+static inline int train_state_copy(const tg_module *m, unsigned char *blob, bool save) {
+  tg_state_dict *sd = tg_module_state_dict(m);
+  if (!sd) return -1;
+  size_t off = 0;
+  for (size_t i = 0; i < sd->n; i++) {
+    tg_tensor *t = sd->entries[i].tensor;
+    size_t len = t->numel * tg_dtype_size(t->dtype);
+    if (save) memcpy(blob + off, tg_data(t), len);
+    else memcpy(tg_data(t), blob + off, len);
+    off += len;
+  }
+  tg_state_dict_free(sd);
+  return 0;
 }
 
 /* ---- the classifier loop shared by mlp_mnist and cnn_mnist: batches
@@ -156,6 +257,27 @@ static inline size_t train_test_errors(const train_classifier *c, tg_loader *tes
   return *total - correct;
 }
 
+/* the mean cross-entropy over a loader's epoch, in eval mode without
+ * recording; NaN on error */
+static inline double train_val_loss(const train_classifier *c, tg_loader *val) {
+  tg_tensor *x, *y;
+  double sum = 0;
+  size_t n = 0;
+  tg_module_eval(c->model);
+  tg_no_grad_begin();
+  while (tg_loader_next(val, &x, &y)) {
+    tg_scope_begin();
+    tg_tensor *loss = tg_cross_entropy(tg_module_forward(c->model, train_input(c, x)), y,
+                                       TG_REDUCTION_SUM);
+    sum += loss ? tg_item(loss) : NAN;
+    n += y->numel;
+    tg_scope_end();
+  }
+  tg_no_grad_end();
+  tg_module_train(c->model, true);
+  return n && !tg_loader_failed(val) ? sum / (double)n : NAN;
+}
+
 /* one epoch; returns the mean loss, or NaN on error */
 static inline double train_classifier_epoch(const train_classifier *c, tg_loader *train, long max_steps,
                                      size_t *seen, size_t *correct) {
@@ -184,15 +306,37 @@ static inline double train_classifier_epoch(const train_classifier *c, tg_loader
   return *seen ? loss_sum / (double)*seen : NAN;
 }
 
+/* Early stopping's bookkeeping after an epoch: the validation loss, the
+ * best epoch's weights kept in best_state. True when training should stop
+ * (patience epochs without a lower validation loss). */
+static inline bool train_early_stop(const train_classifier *c, const train_flags *f, tg_loader *val_l,
+                                    int epoch, double *best, int *best_epoch,
+                                    unsigned char *best_state) {
+  double v = train_val_loss(c, val_l);
+  bool better = v < *best;
+  if (better) {
+    *best = v, *best_epoch = epoch;
+    if (best_state) train_state_copy(c->model, best_state, true);
+  }
+  printf("validation loss %.6f (best %.6f at epoch %d)\n", v, *best, *best_epoch);
+  return f->patience > 0 && epoch - *best_epoch >= f->patience;
+}
+
 /* the epochs, each with its progress line and metrics row; 0 or -1 */
 static inline int train_classifier_epochs(const train_classifier *c, const train_flags *f, tg_loader *train_l,
-                                   tg_loader *test_l, tg_metrics *log) {
-  double start = train_now();
+                                   tg_loader *val_l, tg_loader *test_l, tg_metrics *log) {
+  double start = train_now(), best = INFINITY;
+  int best_epoch = 0;
+  unsigned char *best_state = NULL;
+  if (f->patience > 0 && !(best_state = malloc(train_state_size(c->model) + 1))) return -1;
   for (int epoch = 1; epoch <= f->epochs; epoch++) {
     double t0 = train_now();
     size_t seen, correct, total;
     double loss = train_classifier_epoch(c, train_l, f->max_steps, &seen, &correct);
-    if (isnan(loss)) return -1;
+    if (isnan(loss)) {
+      free(best_state);
+      return -1;
+    }
     double secs = train_now() - t0;
     size_t errors = train_test_errors(c, test_l, &total);
     double acc = 100.0 * (double)(total - errors) / (double)total;
@@ -203,7 +347,19 @@ static inline int train_classifier_epochs(const train_classifier *c, const train
     fflush(stdout);
     tg_metrics_row(log, (double[]){epoch, loss, 100.0 * (double)correct / (double)seen,
                                    (double)errors, acc, train_now() - start});
+    if (val_l && train_early_stop(c, f, val_l, epoch, &best, &best_epoch, best_state)) {
+      printf("early stopping after epoch %d: no lower validation loss for %d epochs\n", epoch,
+             f->patience);
+      break;
+    }
   }
+  if (best_state && best_epoch > 0) { /* the checkpoint is the best epoch's */
+    train_state_copy(c->model, best_state, false);
+    size_t total, errors = train_test_errors(c, test_l, &total);
+    printf("restored epoch %d (validation loss %.6f): test errors %zu/%zu\n", best_epoch, best,
+           errors, total);
+  }
+  free(best_state);
   if (f->epochs == 0) {
     size_t total, errors = train_test_errors(c, test_l, &total);
     printf("test errors %zu/%zu (acc %.2f%%)\n", errors, total,
@@ -219,17 +375,27 @@ static inline int train_classifier_run(const train_classifier *c, const train_fl
   char path[4096], name[256];
   size_t np = 0;
   tg_tensor **params = tg_module_parameters(c->model, &np);
-  tg_loader *train_l = tg_loader_new(train, f->batch, true, false, f->seed);
+  tg_dataset *fit = train, *val = NULL;
+  if (f->val_fraction > 0 && train_split(train, f->val_fraction, f->seed, &fit, &val) != 0) {
+    fprintf(stderr, "%s: cannot hold out %g of %zu samples for validation\n", c->prog,
+            f->val_fraction, train->length);
+    return 1;
+  }
+  tg_loader *train_l = tg_loader_new(fit, f->batch, true, false, f->seed);
+  tg_loader *val_l = val ? tg_loader_new(val, 1000, false, false, 0) : NULL;
   tg_loader *test_l = tg_loader_new(test, 1000, false, false, 0);
   snprintf(name, sizeof name, "%s_metrics.csv", c->prog);
   tg_metrics *log = tg_metrics_open(train_path(path, sizeof path, f->out, name),
                                     "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds");
   int rc = 1;
-  if (!params || !train_l || !test_l || !log) goto done;
+  if (!params || !train_l || !test_l || !log || (val && !val_l)) goto done;
   if (f->load && tg_load_module(f->load, c->model)) goto done;
   printf("%s: %s model, %zu parameters, %zu train / %zu test samples from %s\n", c->prog, c->about,
-         tg_module_num_parameters(c->model, false), train->length, test->length, f->data);
-  if (train_classifier_epochs(c, f, train_l, test_l, log)) goto done;
+         tg_module_num_parameters(c->model, false), fit->length, test->length, f->data);
+  if (val)
+    printf("validation: %zu of the %zu training samples held out (--val-fraction %g)\n",
+           val->length, train->length, f->val_fraction);
+  if (train_classifier_epochs(c, f, train_l, val_l, test_l, log)) goto done;
   if (f->epochs > 0) { /* --epochs 0 only evaluates: nothing new to save */
     snprintf(name, sizeof name, "%s.safetensors", c->prog);
     if (tg_save_module(train_path(path, sizeof path, f->out, name), c->model, NULL, 0)) goto done;
@@ -249,7 +415,12 @@ done:
       printf("curves: %s\n", png);
   }
   tg_loader_free(train_l);
+  tg_loader_free(val_l);
   tg_loader_free(test_l);
+  if (val) {
+    tg_dataset_free(fit);
+    tg_dataset_free(val);
+  }
   return rc;
 }
 

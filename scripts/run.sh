@@ -10,10 +10,14 @@ fi
 ninja -C build >/tmp/tg-build.log 2>&1 || { cat /tmp/tg-build.log; exit 1; }
 out=${TG_OUT:-out}
 mkdir -p "$out"
-for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart; do
+for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart \
+    param_count chain_composition rate_of_change numerical_gradient init_symmetry minibatch_epochs \
+    ema_momentum fprop_bprop; do
   echo "================ examples/$ex"
   if [ "$ex" = chain_rule ]; then
     build/examples/$ex "$out/chain_rule.dot"
+  elif [ "$ex" = ema_momentum ]; then
+    build/examples/$ex "$out"
   else
     build/examples/$ex
   fi

@@ -14,67 +14,25 @@
 #include <unistd.h>
 
 #include "tg_test.h"
-
-#ifndef TG_BUILD_DIR
-#error "TG_BUILD_DIR must name the meson build root"
-#endif
+#include "example_util.h"
 
 /* ------------------------------------------------------------ running */
-
-/* the last captured output; the teardown frees it, so a failing assertion
- * (which leaves the test by longjmp) does not leak it */
-static char *last_output;
-
-static int examples_teardown(void **state) {
-  free(last_output);
-  last_output = NULL;
-  return test_teardown(state);
-}
 
 /* Run the example (from directory cwd when given, with one argument when
  * given); returns its stdout and fails the test unless it exits 0. The
  * buffer stays valid until the next run or the end of the test. */
 static char *run_example(const char *name, const char *cwd, const char *arg) {
-  free(last_output);
-  last_output = NULL;
-  char cmd[4096];
-  int n = snprintf(cmd, sizeof cmd, "%s%s%s'%s/examples/%s'%s%s%s", cwd ? "cd '" : "",
-                   cwd ? cwd : "", cwd ? "' && " : "", TG_BUILD_DIR, name, arg ? " '" : "",
-                   arg ? arg : "", arg ? "'" : "");
-  assert_true(n > 0 && (size_t)n < sizeof cmd);
-  FILE *p = popen(cmd, "r");
-  if (!p) fail_msg("popen(%s): %s", cmd, strerror(errno));
-  size_t cap = 4096, len = 0;
-  char *out = last_output = malloc(cap);
-  assert_non_null(out);
-  size_t got;
-  while ((got = fread(out + len, 1, cap - len - 1, p)) > 0) {
-    len += got;
-    if (cap - len - 1 == 0) {
-      cap *= 2;
-      char *bigger = realloc(out, cap);
-      assert_non_null(bigger); /* on failure the teardown frees the old buffer */
-      out = last_output = bigger;
-    }
-  }
-  out[len] = '\0';
-  int status = pclose(p);
-  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    fprintf(stderr, "---- output of %s ----\n%s----\n", name, out);
-    fail_msg("%s exited with status %d (see its stderr above)", cmd, status);
-  }
-  return out;
+  char quoted[2048];
+  int n = snprintf(quoted, sizeof quoted, "'%s'", arg ? arg : "");
+  assert_true(n > 0 && (size_t)n < sizeof quoted);
+  return example_run(name, cwd, arg ? quoted : NULL);
 }
 
 /* ------------------------------------------------------------ parsing */
 
 /* The rest of the line that starts with prefix (the first such line). */
 static const char *line_after(const char *out, const char *prefix) {
-  size_t n = strlen(prefix);
-  for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-    if (strncmp(l, prefix, n) == 0) return l + n;
-  fail_msg("no line starting with \"%s\" in the output:\n%s", prefix, out);
-  return NULL;
+  return example_line_after(out, prefix);
 }
 
 /* Whether the line that starts with prefix contains needle. */
@@ -556,7 +514,7 @@ static void test_complex_cell(void **state) {
   }
 }
 
-#define EXAMPLE_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, examples_teardown)
+#define EXAMPLE_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, example_teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
