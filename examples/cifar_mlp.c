@@ -39,45 +39,6 @@ static tg_module *make_model(tg_rng *rng) {
                           tg_nn_linear(HIDDEN, CLASSES, true, rng));
 }
 
-/* The flags train_parse does not know: --cifar DIR is taken out of argv
- * (into *cifar); --linear (mlp_mnist's) is refused. *lr_given says whether
- * --lr appears, so the default can depend on --adam. Returns the new argc,
- * or -1 after printing usage. */
-static int take_own_flags(int argc, char **argv, const char **cifar, bool *lr_given) {
-  static const char *const valued[] = {"--data", "--out",     "--load",      "--epochs",
-                                       "--batch", "--lr",     "--seed",      "--threads",
-                                       "--max-steps"};
-  int n = 1;
-  *cifar = NULL;
-  *lr_given = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--cifar")) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "%s: --cifar needs a value\n", argv[0]);
-        train_usage(argv[0], EXTRA_USAGE);
-        return -1;
-      }
-      *cifar = argv[++i];
-      continue;
-    }
-    if (!strcmp(a, "--linear")) {
-      fprintf(stderr, "%s: unknown flag %s (it belongs to mlp_mnist)\n", argv[0], a);
-      train_usage(argv[0], EXTRA_USAGE);
-      return -1;
-    }
-    argv[n++] = argv[i];
-    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
-      if (!strcmp(a, valued[k])) {
-        if (!strcmp(a, "--lr")) *lr_given = true;
-        if (i + 1 < argc) argv[n++] = argv[++i]; /* the value, whatever it looks like */
-        break;
-      }
-  }
-  argv[n] = NULL;
-  return n;
-}
-
 /* the training and test sets as [1024] float samples in [0, 1] */
 static int load_data(const char *cifar, const char *mnist, tg_dataset **train, tg_dataset **test) {
   *train = *test = NULL;
@@ -223,12 +184,17 @@ static int named_state_of(tg_module *model, named_state *s) {
 int main(int argc, char **argv) {
   const char *cifar = NULL;
   bool lr_given = false;
-  argc = take_own_flags(argc, argv, &cifar, &lr_given);
+  argc = train_take_cifar(argc, argv, &cifar, &lr_given, EXTRA_USAGE);
   if (argc < 0) return 2;
   train_flags f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 5, .batch = 64,
                    .lr = 0.01, .seed = 0, .threads = 1};
   int rc = train_parse(argc, argv, &f, EXTRA_USAGE);
   if (rc) return rc;
+  if (f.linear) {
+    fprintf(stderr, "%s: unknown flag --linear (it belongs to mlp_mnist)\n", argv[0]);
+    train_usage(argv[0], EXTRA_USAGE);
+    return 2;
+  }
   if (!lr_given) f.lr = f.adam ? 1e-3 : 0.01;
   if (f.batch < 2) {
     fprintf(stderr, "%s: --batch must be at least 2 (BatchNorm needs two samples)\n", argv[0]);
