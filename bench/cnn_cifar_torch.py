@@ -24,6 +24,8 @@ try:
     import torch
     import torch.nn.functional as F
     from torch import nn
+
+    from cnn_torch import test_errors, train_epoch  # the same loop as cnn_mnist's twin
 except ImportError as e:  # torch (or numpy) is optional: say so and succeed
     print("cnn_cifar_torch.py: PyTorch is not available (%s); install python3-torch "
           "(apt-get install -y python3-torch) and run it with /usr/bin/python3" % e)
@@ -64,34 +66,6 @@ def vgg_small():
         layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
                    nn.MaxPool2d(2)]
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * 4 * 4, 10))
-
-
-def train_epoch(model, opt, x, y, batch, gen, max_steps):
-    model.train()
-    order = torch.randperm(x.shape[0], generator=gen)
-    loss_sum, correct, seen = 0.0, 0, 0
-    for step, i in enumerate(range(0, x.shape[0], batch)):
-        if max_steps and step >= max_steps:
-            break
-        idx = order[i:i + batch]
-        xb, yb = x[idx], y[idx]
-        logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        loss_sum += loss.item() * xb.shape[0]
-        correct += (logits.argmax(1) == yb).sum().item()
-        seen += xb.shape[0]
-    return loss_sum / seen, correct, seen
-
-
-def test_errors(model, x, y):
-    model.eval()
-    with torch.no_grad():
-        correct = sum((model(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item()
-                      for i in range(0, x.shape[0], 1000))
-    return x.shape[0] - correct
 
 
 def main():

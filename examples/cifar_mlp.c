@@ -218,16 +218,7 @@ int main(int argc, char **argv) {
   size_t np = 0;
   tg_tensor **params = model ? tg_module_parameters(model, &np) : NULL;
   if (!params || named_state_of(model, &state)) goto done;
-  if (f.adam) {
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = f.lr;
-    opt = tg_adam_new(params, (int)np, ao);
-  } else {
-    tg_sgd_opts so = tg_sgd_defaults();
-    so.lr = f.lr;
-    so.momentum = 0.9;
-    opt = tg_sgd_new(params, (int)np, so);
-  }
+  opt = train_optimizer(params, np, f.adam, f.lr);
   /* BatchNorm cannot train on a batch of one: drop such a last batch */
   train_l = tg_loader_new(train, f.batch, true, train->length % f.batch == 1, f.seed);
   test_l = tg_loader_new(test, EVAL_BATCH, false, false, 0);

@@ -134,16 +134,7 @@ int main(int argc, char **argv) {
   size_t np = 0;
   tg_tensor **params = model ? tg_module_parameters(model, &np) : NULL;
   if (!params) goto done;
-  if (f.adam) {
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = f.lr;
-    opt = tg_adam_new(params, (int)np, ao);
-  } else {
-    tg_sgd_opts so = tg_sgd_defaults();
-    so.lr = f.lr;
-    so.momentum = 0.9;
-    opt = tg_sgd_new(params, (int)np, so);
-  }
+  opt = train_optimizer(params, np, f.adam, f.lr);
   if (!opt) goto done;
   printf("optimizer: %s lr %g, batch %zu\n", f.adam ? "Adam" : "SGD momentum 0.9", f.lr, f.batch);
   train_classifier c = {.prog = prog, .about = "3-block VGG-style CNN", .model = model, .opt = opt,

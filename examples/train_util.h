@@ -116,6 +116,19 @@ static inline int train_take_cifar(int argc, char **argv, const char **cifar, bo
   return n;
 }
 
+/* SGD with momentum 0.9, or Adam; PyTorch's defaults otherwise */
+static inline tg_optimizer *train_optimizer(tg_tensor **params, size_t n, bool adam, double lr) {
+  if (adam) {
+    tg_adam_opts ao = tg_adam_defaults();
+    ao.lr = lr;
+    return tg_adam_new(params, (int)n, ao);
+  }
+  tg_sgd_opts so = tg_sgd_defaults();
+  so.lr = lr;
+  so.momentum = 0.9;
+  return tg_sgd_new(params, (int)n, so);
+}
+
 static double train_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -9,9 +9,8 @@
  * get the data when none is given, and bad data, checkpoints and flags fail
  * cleanly. */
 #define _XOPEN_SOURCE 700
-#include <png.h>
-
 #include "training_fixture.h"
+#include "png_read.h"
 
 #define BATCHES_PER_EPOCH (5 * CIFAR_PER_BATCH / 20) /* --batch 20 */
 /* the sample grid: 8 columns of cells 64 wide (32 pixels zoomed twice, wider
@@ -143,20 +142,6 @@ static void test_cnn_cifar_load_evaluates(void **state) {
 }
 
 /* ------------------------------------------------------------ the sample grid */
-
-typedef struct png_read {
-  png_image img;
-  unsigned char *px;
-} png_read;
-
-static void read_png(const char *path, png_read *out) {
-  memset(out, 0, sizeof *out);
-  out->img.version = PNG_IMAGE_VERSION;
-  assert_int_not_equal(png_image_begin_read_from_file(&out->img, path), 0);
-  out->px = malloc(PNG_IMAGE_SIZE(out->img));
-  assert_non_null(out->px);
-  assert_int_not_equal(png_image_finish_read(&out->img, NULL, out->px, 0, NULL), 0);
-}
 
 /* training record k of the fixture (k < 100): its label and 3072 pixels */
 static int read_record(int k, uint8_t rec[CIFAR_RECORD]) {
