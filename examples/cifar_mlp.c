@@ -148,39 +148,6 @@ static double train_epoch(tg_module *model, tg_optimizer *opt, tg_loader *train,
   return loss_sum / (double)*seen;
 }
 
-/* the state dict as the name and tensor arrays the checkpoint calls take */
-typedef struct named_state {
-  tg_state_dict *sd;
-  int n;
-  const char **names;
-  tg_tensor **tensors;
-} named_state;
-
-static void named_state_free(named_state *s) {
-  free(s->names);
-  free(s->tensors);
-  tg_state_dict_free(s->sd);
-  *s = (named_state){0};
-}
-
-static int named_state_of(tg_module *model, named_state *s) {
-  *s = (named_state){0};
-  if (!(s->sd = tg_module_state_dict(model))) return -1;
-  s->names = calloc(s->sd->n + 1, sizeof *s->names);
-  s->tensors = calloc(s->sd->n + 1, sizeof *s->tensors);
-  if (!s->names || !s->tensors) {
-    named_state_free(s);
-    tg_dataset_error("%s: out of memory", prog);
-    return -1;
-  }
-  for (size_t i = 0; i < s->sd->n; i++) {
-    s->names[i] = s->sd->entries[i].name;
-    s->tensors[i] = s->sd->entries[i].tensor;
-  }
-  s->n = (int)s->sd->n;
-  return 0;
-}
-
 int main(int argc, char **argv) {
   const char *cifar = NULL;
   bool lr_given = false;
@@ -206,7 +173,6 @@ int main(int argc, char **argv) {
   tg_optimizer *opt = NULL;
   tg_loader *train_l = NULL, *test_l = NULL;
   tg_metrics *log = NULL;
-  named_state state = {0};
   char csv[4096], path[4096];
   train_path(csv, sizeof csv, f.out, "cifar_mlp_metrics.csv");
   rc = 1;
@@ -217,7 +183,7 @@ int main(int argc, char **argv) {
   model = make_model(&rng);
   size_t np = 0;
   tg_tensor **params = model ? tg_module_parameters(model, &np) : NULL;
-  if (!params || named_state_of(model, &state)) goto done;
+  if (!params) goto done;
   opt = train_optimizer(params, np, f.adam, f.lr);
   /* BatchNorm cannot train on a batch of one: drop such a last batch */
   train_l = tg_loader_new(train, f.batch, true, train->length % f.batch == 1, f.seed);
@@ -266,7 +232,7 @@ int main(int argc, char **argv) {
     printf("checkpoint: %s\n", path);
   }
   printf("fingerprint=%016llx\n",
-         (unsigned long long)train_fingerprint(state.tensors, (size_t)state.n));
+         (unsigned long long)train_fingerprint_module(model));
   rc = 0;
 done:
   if (rc) fprintf(stderr, "%s: %s\n", prog, tg_last_error());
@@ -277,7 +243,6 @@ done:
   if (log && rc == 0 &&
       tg_metrics_plot(csv, train_path(path, sizeof path, f.out, "cifar_mlp_curves.png"), prog) == 0)
     printf("curves: %s\n", path);
-  named_state_free(&state);
   tg_loader_free(train_l);
   tg_loader_free(test_l);
   tg_optim_free(opt);
