@@ -87,9 +87,11 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
  * after printing usage. */
 static inline int train_take_cifar(int argc, char **argv, const char **cifar, bool *lr_given,
                             const char *extra_usage) {
+  /* train_parse's valued flags, whose values pass through untouched (--val-fraction and
+   * --patience are early stopping's) */
   static const char *const valued[] = {"--data", "--out",     "--load",      "--epochs",
                                        "--batch", "--lr",     "--seed",      "--threads",
-                                       "--max-steps"};
+                                       "--max-steps", "--val-fraction", "--patience"};
   int n = 1;
   *cifar = NULL;
   *lr_given = false;
