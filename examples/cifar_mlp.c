@@ -39,45 +39,6 @@ static tg_module *make_model(tg_rng *rng) {
                           tg_nn_linear(HIDDEN, CLASSES, true, rng));
 }
 
-/* The flags train_parse does not know: --cifar DIR is taken out of argv
- * (into *cifar); --linear (mlp_mnist's) is refused. *lr_given says whether
- * --lr appears, so the default can depend on --adam. Returns the new argc,
- * or -1 after printing usage. */
-static int take_own_flags(int argc, char **argv, const char **cifar, bool *lr_given) {
-  static const char *const valued[] = {"--data", "--out",     "--load",      "--epochs",
-                                       "--batch", "--lr",     "--seed",      "--threads",
-                                       "--max-steps"};
-  int n = 1;
-  *cifar = NULL;
-  *lr_given = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--cifar")) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "%s: --cifar needs a value\n", argv[0]);
-        train_usage(argv[0], EXTRA_USAGE);
-        return -1;
-      }
-      *cifar = argv[++i];
-      continue;
-    }
-    if (!strcmp(a, "--linear")) {
-      fprintf(stderr, "%s: unknown flag %s (it belongs to mlp_mnist)\n", argv[0], a);
-      train_usage(argv[0], EXTRA_USAGE);
-      return -1;
-    }
-    argv[n++] = argv[i];
-    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
-      if (!strcmp(a, valued[k])) {
-        if (!strcmp(a, "--lr")) *lr_given = true;
-        if (i + 1 < argc) argv[n++] = argv[++i]; /* the value, whatever it looks like */
-        break;
-      }
-  }
-  argv[n] = NULL;
-  return n;
-}
-
 /* the training and test sets as [1024] float samples in [0, 1] */
 static int load_data(const char *cifar, const char *mnist, tg_dataset **train, tg_dataset **test) {
   *train = *test = NULL;
@@ -187,48 +148,20 @@ static double train_epoch(tg_module *model, tg_optimizer *opt, tg_loader *train,
   return loss_sum / (double)*seen;
 }
 
-/* the state dict as the name and tensor arrays the checkpoint calls take */
-typedef struct named_state {
-  tg_state_dict *sd;
-  int n;
-  const char **names;
-  tg_tensor **tensors;
-} named_state;
-
-static void named_state_free(named_state *s) {
-  free(s->names);
-  free(s->tensors);
-  tg_state_dict_free(s->sd);
-  *s = (named_state){0};
-}
-
-static int named_state_of(tg_module *model, named_state *s) {
-  *s = (named_state){0};
-  if (!(s->sd = tg_module_state_dict(model))) return -1;
-  s->names = calloc(s->sd->n + 1, sizeof *s->names);
-  s->tensors = calloc(s->sd->n + 1, sizeof *s->tensors);
-  if (!s->names || !s->tensors) {
-    named_state_free(s);
-    tg_dataset_error("%s: out of memory", prog);
-    return -1;
-  }
-  for (size_t i = 0; i < s->sd->n; i++) {
-    s->names[i] = s->sd->entries[i].name;
-    s->tensors[i] = s->sd->entries[i].tensor;
-  }
-  s->n = (int)s->sd->n;
-  return 0;
-}
-
 int main(int argc, char **argv) {
   const char *cifar = NULL;
   bool lr_given = false;
-  argc = take_own_flags(argc, argv, &cifar, &lr_given);
+  argc = train_take_cifar(argc, argv, &cifar, &lr_given, EXTRA_USAGE);
   if (argc < 0) return 2;
   train_flags f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 5, .batch = 64,
                    .lr = 0.01, .seed = 0, .threads = 1};
   int rc = train_parse(argc, argv, &f, EXTRA_USAGE);
   if (rc) return rc;
+  if (f.linear) {
+    fprintf(stderr, "%s: unknown flag --linear (it belongs to mlp_mnist)\n", argv[0]);
+    train_usage(argv[0], EXTRA_USAGE);
+    return 2;
+  }
   if (!lr_given) f.lr = f.adam ? 1e-3 : 0.01;
   if (f.batch < 2) {
     fprintf(stderr, "%s: --batch must be at least 2 (BatchNorm needs two samples)\n", argv[0]);
@@ -240,7 +173,6 @@ int main(int argc, char **argv) {
   tg_optimizer *opt = NULL;
   tg_loader *train_l = NULL, *test_l = NULL;
   tg_metrics *log = NULL;
-  named_state state = {0};
   char csv[4096], path[4096];
   train_path(csv, sizeof csv, f.out, "cifar_mlp_metrics.csv");
   rc = 1;
@@ -251,17 +183,8 @@ int main(int argc, char **argv) {
   model = make_model(&rng);
   size_t np = 0;
   tg_tensor **params = model ? tg_module_parameters(model, &np) : NULL;
-  if (!params || named_state_of(model, &state)) goto done;
-  if (f.adam) {
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = f.lr;
-    opt = tg_adam_new(params, (int)np, ao);
-  } else {
-    tg_sgd_opts so = tg_sgd_defaults();
-    so.lr = f.lr;
-    so.momentum = 0.9;
-    opt = tg_sgd_new(params, (int)np, so);
-  }
+  if (!params) goto done;
+  opt = train_optimizer(params, np, f.adam, f.lr);
   /* BatchNorm cannot train on a batch of one: drop such a last batch */
   train_l = tg_loader_new(train, f.batch, true, train->length % f.batch == 1, f.seed);
   test_l = tg_loader_new(test, EVAL_BATCH, false, false, 0);
@@ -309,7 +232,7 @@ int main(int argc, char **argv) {
     printf("checkpoint: %s\n", path);
   }
   printf("fingerprint=%016llx\n",
-         (unsigned long long)train_fingerprint(state.tensors, (size_t)state.n));
+         (unsigned long long)train_fingerprint_module(model));
   rc = 0;
 done:
   if (rc) fprintf(stderr, "%s: %s\n", prog, tg_last_error());
@@ -320,7 +243,6 @@ done:
   if (log && rc == 0 &&
       tg_metrics_plot(csv, train_path(path, sizeof path, f.out, "cifar_mlp_curves.png"), prog) == 0)
     printf("curves: %s\n", path);
-  named_state_free(&state);
   tg_loader_free(train_l);
   tg_loader_free(test_l);
   tg_optim_free(opt);

@@ -92,6 +92,56 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
   return 0;
 }
 
+/* For the CIFAR-10 examples: "--cifar DIR" taken out of argv (into *cifar)
+ * so that train_parse sees only its own flags; *lr_given says whether --lr
+ * appears, so a default can depend on --adam. Returns the new argc, or -1
+ * after printing usage. */
+static inline int train_take_cifar(int argc, char **argv, const char **cifar, bool *lr_given,
+                            const char *extra_usage) {
+  /* train_parse's valued flags, whose values pass through untouched (--val-fraction and
+   * --patience are early stopping's) */
+  static const char *const valued[] = {"--data", "--out",     "--load",      "--epochs",
+                                       "--batch", "--lr",     "--seed",      "--threads",
+                                       "--max-steps", "--val-fraction", "--patience"};
+  int n = 1;
+  *cifar = NULL;
+  *lr_given = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--cifar")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "%s: --cifar needs a value\n", argv[0]);
+        train_usage(argv[0], extra_usage);
+        return -1;
+      }
+      *cifar = argv[++i];
+      continue;
+    }
+    argv[n++] = argv[i];
+    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
+      if (!strcmp(a, valued[k])) {
+        if (!strcmp(a, "--lr")) *lr_given = true;
+        if (i + 1 < argc) argv[n++] = argv[++i]; /* the value, whatever it looks like */
+        break;
+      }
+  }
+  argv[n] = NULL;
+  return n;
+}
+
+/* SGD with momentum 0.9, or Adam; PyTorch's defaults otherwise */
+static inline tg_optimizer *train_optimizer(tg_tensor **params, size_t n, bool adam, double lr) {
+  if (adam) {
+    tg_adam_opts ao = tg_adam_defaults();
+    ao.lr = lr;
+    return tg_adam_new(params, (int)n, ao);
+  }
+  tg_sgd_opts so = tg_sgd_defaults();
+  so.lr = lr;
+  so.momentum = 0.9;
+  return tg_sgd_new(params, (int)n, so);
+}
+
 static double train_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -208,7 +258,23 @@ static inline int train_state_copy(const tg_module *m, unsigned char *blob, bool
   return 0;
 }
 
-/* ---- the classifier loop shared by mlp_mnist and cnn_mnist: batches
+/* the same over the whole state dict (parameters and buffers such as
+ * BatchNorm's running statistics, in PyTorch's order); for a model without
+ * buffers it equals train_fingerprint of its parameters. 0 on error. */
+static inline uint64_t train_fingerprint_module(const tg_module *m) {
+  tg_state_dict *sd = tg_module_state_dict(m);
+  tg_tensor **ts = sd ? calloc(sd->n + 1, sizeof *ts) : NULL;
+  uint64_t h = 0;
+  if (ts) {
+    for (size_t i = 0; i < sd->n; i++) ts[i] = sd->entries[i].tensor;
+    h = train_fingerprint(ts, sd->n);
+  }
+  free(ts);
+  tg_state_dict_free(sd);
+  return h;
+}
+
+/* ---- the classifier loop shared by mlp_mnist, cnn_mnist and cnn_cifar: batches
  * (x, y) reshaped to the model's input (batch, in_shape...), cross-entropy,
  * one optimizer step per batch, a progress line and a metrics row per epoch,
  * the checkpoint and the fingerprint at the end. */
@@ -401,7 +467,7 @@ static inline int train_classifier_run(const train_classifier *c, const train_fl
     if (tg_save_module(train_path(path, sizeof path, f->out, name), c->model, NULL, 0)) goto done;
     printf("checkpoint: %s\n", path);
   }
-  printf("fingerprint=%016llx\n", (unsigned long long)train_fingerprint(params, np));
+  printf("fingerprint=%016llx\n", (unsigned long long)train_fingerprint_module(c->model));
   rc = 0;
 done:
   if (rc) fprintf(stderr, "%s: %s\n", c->prog, tg_last_error());

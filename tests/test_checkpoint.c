@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <png.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <xxhash.h>
 
 #include "tg_json.h"
+#include "png_read.h"
 #include "tg_test.h"
 
 static char g_dir[256]; /* a fresh directory for this run's files */
@@ -748,21 +748,6 @@ static void test_save_where_it_cannot_go(void **state) {
 }
 
 /* ---------------------------------------------------------------- PNG */
-
-typedef struct png_read {
-  png_image img;
-  unsigned char *px;
-} png_read;
-
-/* through libpng's simplified reader, in the file's own format */
-static void read_png(const char *path, png_read *out) {
-  memset(out, 0, sizeof *out);
-  out->img.version = PNG_IMAGE_VERSION;
-  assert_int_not_equal(png_image_begin_read_from_file(&out->img, path), 0);
-  out->px = malloc(PNG_IMAGE_SIZE(out->img));
-  assert_non_null(out->px);
-  assert_int_not_equal(png_image_finish_read(&out->img, NULL, out->px, 0, NULL), 0);
-}
 
 static unsigned char expect_byte(float v) {
   if (!(v > 0)) return 0;
