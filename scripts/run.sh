@@ -30,6 +30,12 @@ echo "================ examples/mlp_mnist (5 epochs on $data)"
 build/examples/mlp_mnist --data "$data" --epochs 5 --out "$out"
 echo "================ examples/cnn_mnist (LeNet-5, 5 epochs on $data)"
 build/examples/cnn_mnist --data "$data" --epochs 5 --out "$out"
+echo "================ examples/cnn_cifar (CIFAR-10 CNN: without --cifar DIR it says where to get the data)"
+if [ -n "${TG_CIFAR:-}" ]; then
+  build/examples/cnn_cifar --cifar "$TG_CIFAR" --epochs 2 --out "$out"
+else
+  build/examples/cnn_cifar --out "$out"
+fi
 echo "================ examples/cifar_mlp (SimpleMLP with BatchNorm on Fashion-MNIST padded to 32x32, 2 epochs)"
 build/examples/cifar_mlp --data "$data" --epochs 2 --out "$out"
 echo "================ examples/vae_mnist (the PyTorch-examples VAE, 2 epochs)"

@@ -235,7 +235,7 @@ static void read_optim_case(optim_case *c) {
   if (k < 0 || k > MAX_OPTS) die("too many options");
   c->opts.n = (int)k;
   for (int i = 0; i < c->opts.n; i++) {
-    snprintf(c->opts.o[i].key, sizeof c->opts.o[i].key, "%s", tok());
+    snprintf(c->opts.o[i].key, sizeof c->opts.o[i].key, "%.31s", tok());
     c->opts.o[i].v = num();
   }
   expect("sched");

@@ -25,7 +25,7 @@ static trained *ensure_cnn(void) {
   check_progress(t->model, last.out, EPOCHS, N_TEST, e);
   t->last_epoch = e[EPOCHS - 1];
   fingerprint_of(last.out, t->fp);
-  snprintf(t->ckpt, sizeof t->ckpt, "%s/%s.safetensors", t->out_dir, t->model);
+  snprintf(t->ckpt, sizeof t->ckpt, "%.127s/%.16s.safetensors", t->out_dir, t->model);
   t->stdout_text = strdup(last.out);
   assert_non_null(t->stdout_text);
   return t;

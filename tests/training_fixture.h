@@ -300,7 +300,7 @@ static inline int parse_epochs(const char *model, const char *out, epoch_line *e
 static inline void check_progress(const char *model, const char *out, int epochs, size_t n_test,
                            epoch_line *e) {
   int n = parse_epochs(model, out, e, 16);
-  if (n != epochs) fail_msg("%d progress lines, expected %d:\n%s", n, epochs, out);
+  if (n != epochs) fail_msg("%d progress lines, expected %d:\n%s", n, epochs, out ? out : "(no output)");
   for (int i = 0; i < n; i++) {
     assert_int_equal(e[i].epoch, i + 1);
     assert_int_equal(e[i].of, epochs);
@@ -392,7 +392,7 @@ static inline trained *ensure_trained(trained *t) {
   check_progress(t->model, last.out, EPOCHS, N_TEST, e);
   t->last_epoch = e[EPOCHS - 1];
   fingerprint_of(last.out, t->fp);
-  snprintf(t->ckpt, sizeof t->ckpt, "%s/%s.safetensors", t->out_dir, t->model);
+  snprintf(t->ckpt, sizeof t->ckpt, "%.127s/%.16s.safetensors", t->out_dir, t->model);
   t->stdout_text = strdup(last.out);
   assert_non_null(t->stdout_text);
   return t;
