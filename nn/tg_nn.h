@@ -283,6 +283,12 @@ tg_module *tg_nn_groupnorm(int num_groups, size_t num_channels, double eps, bool
 /* weight 1, bias 0 of normalized_shape when elementwise_affine */
 tg_module *tg_nn_layernorm(int ndim, const size_t *normalized_shape, double eps, bool elementwise_affine);
 
+/* ---- sequence models (nn/seq_modules.c) */
+/* Embedding(num_embeddings, embedding_dim, padding_idx): "weight" (V, D)
+ * N(0, 1) with the padding row zeroed; forward tg_embedding of int64
+ * indices; padding_idx TG_NO_PADDING_IDX for none, else in [-V, V) */
+tg_module *tg_nn_embedding(size_t num_embeddings, size_t embedding_dim, int64_t padding_idx, tg_rng *rng);
+
 /* ========================================================== initialisers */
 /* In place, without history, seeded through rng (NULL = default); each
  * returns t or NULL. Fans as PyTorch: for a [out, in, k...] tensor
