@@ -23,7 +23,8 @@ def embedding_gen(rng):
     idx = index_tensor(rng, rshape(rng, 0, 3), hi)
     # max_norm writes into the weight: an expanded view there is PyTorch's error (overlapping
     # memory) and tapegrad's repeated write; those cases use a contiguous weight
-    return [tensor(rng, [V, D], views=not max_norm), idx], p
+    # (and an empty weight has no views: the base shape would be negative)
+    return [tensor(rng, [V, D], views=not max_norm and D > 0), idx], p
 
 
 def torch_embedding(x, p):
