@@ -288,6 +288,12 @@ tg_module *tg_nn_layernorm(int ndim, const size_t *normalized_shape, double eps,
  * N(0, 1) with the padding row zeroed; forward tg_embedding of int64
  * indices; padding_idx TG_NO_PADDING_IDX for none, else in [-V, V) */
 tg_module *tg_nn_embedding(size_t num_embeddings, size_t embedding_dim, int64_t padding_idx, tg_rng *rng);
+/* F.rms_norm (torch 2.4): y = x / sqrt(mean(x^2 over the trailing ndim dims
+ * normalized_shape) + eps) * weight (NULL: none; of normalized_shape); eps
+ * NAN = torch's default, the machine epsilon of x's dtype. One node */
+tg_tensor *tg_rms_norm(tg_tensor *x, int ndim, const size_t *normalized_shape, tg_tensor *weight, double eps);
+/* RMSNorm(normalized_shape, eps (NAN: default), elementwise_affine): "weight" 1 */
+tg_module *tg_nn_rmsnorm(int ndim, const size_t *normalized_shape, double eps, bool elementwise_affine);
 
 /* ========================================================== initialisers */
 /* In place, without history, seeded through rng (NULL = default); each
@@ -406,6 +412,7 @@ tg_tensor *tg_cosine_similarity(tg_tensor *x1, tg_tensor *x2, int dim, double ep
 #define tg_group_norm(...) (TG_CALL_SITE(), tg_group_norm(__VA_ARGS__))
 #define tg_instance_norm(...) (TG_CALL_SITE(), tg_instance_norm(__VA_ARGS__))
 #define tg_layer_norm(...) (TG_CALL_SITE(), tg_layer_norm(__VA_ARGS__))
+#define tg_rms_norm(...) (TG_CALL_SITE(), tg_rms_norm(__VA_ARGS__))
 #define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
 #define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
 #define tg_l1_loss(...) (TG_CALL_SITE(), tg_l1_loss(__VA_ARGS__))

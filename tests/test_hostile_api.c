@@ -1014,6 +1014,7 @@ static void test_null_nn_api(void **state) {
     tg_module_free(m);
   });
   N_PTR(tg_nn_layernorm, 2, tg_nn_layernorm(1, NULL, 1e-5, true), "layernorm", "shape is NULL");
+  N_PTR(tg_nn_rmsnorm, 2, tg_nn_rmsnorm(1, NULL, NAN, true), "rmsnorm", "shape is NULL");
   N_OK(tg_nn_embedding, 4, {
     tg_module *m = tg_nn_embedding(4, 2, TG_NO_PADDING_IDX, NULL);
     assert_non_null(m);
@@ -1090,6 +1091,9 @@ static void test_null_nn_api(void **state) {
     N_PTR(tg_layer_norm, 3, tg_layer_norm(x3, 1, NULL, lw, lb, 1e-5), "layer_norm", "shape is NULL");
     N_OK(tg_layer_norm, 4, assert_close(tg_item(tg_sum(tg_layer_norm(x3, TG_SHAPE(4), NULL, lb, 1e-5))), 0, 1e-9));
     N_OK(tg_layer_norm, 5, assert_close(tg_item(tg_sum(tg_layer_norm(x3, TG_SHAPE(4), lw, NULL, 1e-5))), 0, 1e-9));
+    N_PTR(tg_rms_norm, 1, tg_rms_norm(NULL, TG_SHAPE(4), lw, NAN), "rms_norm: argument 1 is NULL");
+    N_PTR(tg_rms_norm, 3, tg_rms_norm(x3, 1, NULL, lw, NAN), "rms_norm", "shape is NULL");
+    N_OK(tg_rms_norm, 4, assert_non_null(tg_rms_norm(x3, TG_SHAPE(4), NULL, NAN)));
   }
   N_INT(tg_init_fans, 1, tg_init_fans(NULL, &fan_in, &fan_out), "init_fans: argument 1 is NULL");
   /* either fan may be unwanted */
@@ -1556,7 +1560,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 445
+#define NULL_FUNCS_COVERED 447
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

@@ -126,10 +126,99 @@ static void test_nn_embedding(void **s) {
   assert_fails(tg_nn_embedding(3, 2, 3, &r), "padding_idx");
 }
 
+
+/* ------------------------------------------------------------- rms_norm */
+
+typedef struct {
+  int nd;
+  size_t ns[3];
+  bool transposed;
+  double eps;
+} rms_ctx;
+
+static tg_tensor *f_rms(tg_tensor **in, void *c) {
+  rms_ctx *e = c;
+  tg_tensor *x = e->transposed ? tg_transpose(in[0], 0, 1) : in[0];
+  return tg_rms_norm(x, e->nd, e->ns, in[1], e->eps);
+}
+static tg_tensor *f_rms_noweight(tg_tensor **in, void *c) {
+  rms_ctx *e = c;
+  return tg_rms_norm(in[0], e->nd, e->ns, NULL, e->eps);
+}
+
+static void test_rms_norm_values(void **s) {
+  (void)s;
+  /* a row (3, 4): mean of squares 12.5, so y = x / sqrt(12.5 + eps) * w */
+  tg_tensor *x = tg_from_f64(TG_SHAPE(1, 2), (const double[]){3, 4});
+  tg_tensor *w = tg_from_f64(TG_SHAPE(2), (const double[]){2, -1});
+  tg_tensor *y = tg_rms_norm(x, TG_SHAPE(2), w, 0.5);
+  assert_non_null(y);
+  assert_close(tg_get_flat(y, 0), 6 / sqrt(13.0), 1e-15);
+  assert_close(tg_get_flat(y, 1), -4 / sqrt(13.0), 1e-15);
+  /* eps NAN: the float64 machine epsilon */
+  y = tg_rms_norm(x, TG_SHAPE(2), NULL, NAN);
+  assert_close(tg_get_flat(y, 1), 4 / sqrt(12.5 + 0x1p-52), 1e-15);
+  tg_tensor *x32 = tg_from_f32(TG_SHAPE(2), (const float[]){0, 0});
+  y = tg_rms_norm(x32, TG_SHAPE(2), NULL, NAN);
+  assert_close(tg_get_flat(y, 0), 0, 0);
+}
+
+static void test_rms_norm_grad(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 12);
+  for (int trial = 0; trial < 4; trial++) {
+    size_t a = rand_int(&r, 1, 3), b = rand_int(&r, 1, 4), c = rand_int(&r, 2, 3);
+    rms_ctx e = {trial % 2 ? 2 : 1, {0}, trial >= 2, trial == 1 ? NAN : 1e-3};
+    /* (a, b, c) normalised over (c) or (b, c); transposed: the leaf is (b, a, c) */
+    if (e.nd == 1) e.ns[0] = c;
+    else e.ns[0] = b, e.ns[1] = c;
+    tg_tensor *in[2] = {e.transposed ? test_leaf(&r, TG_SHAPE(b, a, c)) : test_leaf(&r, TG_SHAPE(a, b, c)),
+                        test_leaf(&r, e.nd, e.ns)};
+    assert_gradcheck(f_rms, 2, in, &e);
+    assert_gradgradcheck(f_rms, 2, in, &e);
+    assert_gradcheck(f_rms_noweight, 1, in, &e);
+    assert_gradgradcheck(f_rms_noweight, 1, in, &e);
+  }
+  /* a leaf weight's gradient goes straight to .grad: the same as create_graph's */
+  tg_tensor *x = test_leaf(&r, TG_SHAPE(3, 4)), *w = test_leaf(&r, TG_SHAPE(4));
+  assert_int_equal(tg_backward(tg_sum(tg_mul(tg_rms_norm(x, TG_SHAPE(4), w, 1e-5), x)), NULL, false), 0);
+  tg_tensor *gx = tg_clone(x->grad), *gw = tg_clone(w->grad);
+  tg_tensor *l = tg_sum(tg_mul(tg_rms_norm(x, TG_SHAPE(4), w, 1e-5), x));
+  tg_tensor *gs[2];
+  assert_int_equal(tg_grad(1, &l, NULL, 2, (tg_tensor *[]){x, w}, gs, (tg_grad_opts){.create_graph = true}), 0);
+  for (size_t i = 0; i < 12; i++) assert_close(tg_get_flat(gs[0], i), tg_get_flat(gx, i), 1e-12);
+  for (size_t i = 0; i < 4; i++) assert_close(tg_get_flat(gs[1], i), tg_get_flat(gw, i), 1e-12);
+}
+
+static void test_rms_norm_errors(void **s) {
+  (void)s;
+  tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3));
+  assert_fails(tg_rms_norm(x, TG_SHAPE(2), NULL, NAN), "normalized_shape=[2]");
+  assert_fails(tg_rms_norm(x, 0, NULL, NULL, NAN), "rms_norm");
+  assert_fails(tg_rms_norm(x, TG_SHAPE(3), tg_zeros(TG_FLOAT64, TG_SHAPE(2)), NAN), "weight");
+  assert_fails(tg_rms_norm(x, TG_SHAPE(3), tg_zeros(TG_FLOAT32, TG_SHAPE(3)), NAN), "weight");
+  assert_fails(tg_rms_norm(tg_zeros(TG_INT64, TG_SHAPE(3)), TG_SHAPE(3), NULL, NAN), "rms_norm");
+  assert_fails(tg_rms_norm(NULL, TG_SHAPE(3), NULL, NAN), "argument 1 is NULL");
+  tg_module *m = tg_nn_rmsnorm(TG_SHAPE(3), NAN, true);
+  assert_non_null(m);
+  assert_string_equal(m->type, "RMSNorm");
+  assert_string_equal(m->params[0].name, "weight");
+  assert_close(tg_get_flat(m->params[0].tensor, 2), 1, 0);
+  tg_tensor *x32 = tg_randn(NULL, TG_FLOAT32, TG_SHAPE(2, 3));
+  test_assert_identical(tg_module_forward(m, x32), tg_rms_norm(x32, TG_SHAPE(3), m->params[0].tensor, NAN));
+  tg_module_free(m);
+  m = tg_nn_rmsnorm(TG_SHAPE(3), 1e-6, false);
+  assert_int_equal(m->n_params, 0);
+  tg_module_free(m);
+  assert_fails(tg_nn_rmsnorm(0, NULL, NAN, true), "rmsnorm");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_embedding_values), TG_TEST(test_embedding_max_norm), TG_TEST(test_embedding_grad),
       TG_TEST(test_embedding_errors), TG_TEST(test_nn_embedding),
+      TG_TEST(test_rms_norm_values), TG_TEST(test_rms_norm_grad), TG_TEST(test_rms_norm_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
