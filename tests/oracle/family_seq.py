@@ -33,3 +33,39 @@ def torch_embedding(x, p):
 
 
 op("embedding", embedding_gen, torch_embedding)
+
+
+def rms_norm_gen(rng):
+    shape = rshape(rng, 1, 4, 1, 3)
+    k = rng.randint(1, len(shape))
+    ns = shape[len(shape) - k:]
+    if rng.random() < 0.05:
+        ns = [ns[0] + 1] + ns[1:]  # not the trailing dims: PyTorch's error
+    p = {"ns": ns}
+    if rng.random() < 0.7:
+        p["eps"] = rng.choice([1e-5, 1e-3, 0.1])
+    ins = [tensor(rng, shape)]
+    p["has_w"] = int(rng.random() < 0.7)
+    if p["has_w"]:
+        ws = list(ns) if rng.random() > 0.04 else ns[1:] + [2]  # wrong shape: PyTorch's error
+        ins.append(tensor(rng, ws, rg=rng.random() < 0.7))
+    return ins, p
+
+
+def torch_rms_norm(x, p):
+    """torch 2.4's F.rms_norm, written in torch ops (1.13 has none); eps None is
+    torch.finfo(x.dtype).eps, and the weight must have normalized_shape as there"""
+    ns = [int(s) for s in p["ns"]]
+    if list(x[0].shape[x[0].dim() - len(ns):]) != ns or len(ns) > x[0].dim():
+        raise RuntimeError("rms_norm: normalized_shape is not the trailing dims")
+    eps = p.get("eps", torch.finfo(x[0].dtype).eps)
+    dims = list(range(-len(ns), 0))
+    y = x[0] * torch.rsqrt(x[0].pow(2).mean(dims, keepdim=True) + eps)
+    if p["has_w"]:
+        if list(x[1].shape) != ns:
+            raise RuntimeError("rms_norm: weight shape")
+        y = y * x[1]
+    return y
+
+
+op("rms_norm", rms_norm_gen, torch_rms_norm)

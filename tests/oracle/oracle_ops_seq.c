@@ -11,7 +11,13 @@ static int o_embedding(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
   return out[0] ? 1 : -1;
 }
 
+static int o_rms_norm(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  size_t ns[ORACLE_MAX_LIST];
+  int n = shape_of(p, "ns", ns);
+  return (out[0] = tg_rms_norm(x[0], n, ns, BOOL("has_w") ? x[1] : NULL, NUM("eps", NAN))) ? 1 : -1;
+}
+
 const oracle_op oracle_seq_ops[] = {
-    E(embedding),
+    E(embedding), E(rms_norm),
     {NULL, NULL},
 };
