@@ -69,3 +69,65 @@ def torch_rms_norm(x, p):
 
 
 op("rms_norm", rms_norm_gen, torch_rms_norm)
+
+
+def cell_gen(G, lstm=False, relu=False):
+    """x (N, in) or unbatched (in), states present or not (zeros), biases present or not;
+    now and then an input of the wrong size: PyTorch's error"""
+    def gen(rng):
+        N, I, H = rng.randint(1, 3), rng.randint(1, 4), rng.randint(1, 3)
+        batched = rng.random() < 0.75
+        lead = [N] if batched else []
+        p = {"has_h": int(rng.random() < 0.8), "has_b": int(rng.random() < 0.7)}
+        if relu:
+            p["nonlinearity"] = "relu"
+        bad = rng.random() < 0.05
+        ins = [tensor(rng, lead + [I + bad])]
+        if p["has_h"]:
+            ins += [tensor(rng, lead + [H], rg=rng.random() < 0.8) for _ in range(2 if lstm else 1)]
+        ins += [tensor(rng, [G * H, I]), tensor(rng, [G * H, H])]
+        if p["has_b"]:
+            ins += [tensor(rng, [G * H]), tensor(rng, [G * H])]
+        return ins, p
+    return gen
+
+
+def cell_args(x, p, n_states):
+    """(x, states, w_ih, w_hh, b_ih, b_hh) as the 2-d torch._VF cells take them"""
+    k = 1 + (n_states if p["has_h"] else 0)
+    xin = x[0] if x[0].dim() == 2 else x[0].unsqueeze(0)
+    w_ih, w_hh = x[k], x[k + 1]
+    if xin.shape[1] != w_ih.shape[1]:
+        raise RuntimeError("input has inconsistent input_size")
+    H = w_hh.shape[1]
+    states = [(s if s.dim() == 2 else s.unsqueeze(0)) for s in x[1:k]] or \
+        [torch.zeros(xin.shape[0], H, dtype=xin.dtype) for _ in range(n_states)]
+    b = (x[k + 2], x[k + 3]) if p["has_b"] else (None, None)
+    return xin, states, w_ih, w_hh, b[0], b[1]
+
+
+def unbatch(y, x):
+    return y if x[0].dim() == 2 else y.squeeze(0)
+
+
+def torch_rnn_cell(x, p):
+    xin, st, w_ih, w_hh, b_ih, b_hh = cell_args(x, p, 1)
+    f = torch._VF.rnn_relu_cell if p.get("nonlinearity") == "relu" else torch._VF.rnn_tanh_cell
+    return unbatch(f(xin, st[0], w_ih, w_hh, b_ih, b_hh), x)
+
+
+def torch_lstm_cell(x, p):
+    xin, st, w_ih, w_hh, b_ih, b_hh = cell_args(x, p, 2)
+    h, c = torch._VF.lstm_cell(xin, st, w_ih, w_hh, b_ih, b_hh)
+    return [unbatch(h, x), unbatch(c, x)]
+
+
+def torch_gru_cell(x, p):
+    xin, st, w_ih, w_hh, b_ih, b_hh = cell_args(x, p, 1)
+    return unbatch(torch._VF.gru_cell(xin, st[0], w_ih, w_hh, b_ih, b_hh), x)
+
+
+op("rnn_cell", cell_gen(1), torch_rnn_cell)
+op("rnn_cell_relu", cell_gen(1, relu=True), torch_rnn_cell, c_name="rnn_cell")
+op("lstm_cell", cell_gen(4, lstm=True), torch_lstm_cell)
+op("gru_cell", cell_gen(3), torch_gru_cell)

@@ -17,7 +17,40 @@ static int o_rms_norm(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
   return (out[0] = tg_rms_norm(x[0], n, ns, BOOL("has_w") ? x[1] : NULL, NUM("eps", NAN))) ? 1 : -1;
 }
 
+/* the cells' inputs: x, [h (, c)], w_ih, w_hh, [b_ih, b_hh] by has_h, has_b */
+typedef struct cell_in {
+  tg_tensor *x, *h, *c, *w_ih, *w_hh, *b_ih, *b_hh;
+} cell_in;
+
+static cell_in cell_split(tg_tensor **x, const oracle_params *p, int n_states) {
+  cell_in o = {.x = x[0]};
+  int k = 1;
+  if (BOOL("has_h")) {
+    o.h = x[k++];
+    if (n_states == 2) o.c = x[k++];
+  }
+  o.w_ih = x[k], o.w_hh = x[k + 1];
+  if (BOOL("has_b")) o.b_ih = x[k + 2], o.b_hh = x[k + 3];
+  return o;
+}
+
+static int o_rnn_cell(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  cell_in o = cell_split(x, p, 1);
+  out[0] = tg_rnn_cell(o.x, o.h, o.w_ih, o.w_hh, o.b_ih, o.b_hh, oracle_str(p, "nonlinearity", "tanh"));
+  return out[0] ? 1 : -1;
+}
+
+static int o_lstm_cell(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  cell_in o = cell_split(x, p, 2);
+  return tg_lstm_cell(o.x, o.h, o.c, o.w_ih, o.w_hh, o.b_ih, o.b_hh, &out[0], &out[1]) == 0 ? 2 : -1;
+}
+
+static int o_gru_cell(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  cell_in o = cell_split(x, p, 1);
+  return (out[0] = tg_gru_cell(o.x, o.h, o.w_ih, o.w_hh, o.b_ih, o.b_hh)) ? 1 : -1;
+}
+
 const oracle_op oracle_seq_ops[] = {
-    E(embedding), E(rms_norm),
+    E(embedding), E(rms_norm), E(rnn_cell), E(lstm_cell), E(gru_cell),
     {NULL, NULL},
 };
