@@ -11,9 +11,10 @@ static bool check_cell(const char *op, const tg_tensor *x, const tg_tensor *h, c
                        const tg_tensor *w_ih, const tg_tensor *w_hh, const tg_tensor *b_ih,
                        const tg_tensor *b_hh, size_t G) {
   char a[96], b[96];
+  int k0 = G == 4 ? 4 : 3; /* w_ih's argument number: the LSTM's c comes before it */
   if (!ops_check_float(op, x, 1) || (h && !ops_check_float(op, h, 2)) || (c && !ops_check_float(op, c, 3)) ||
-      !ops_check_float(op, w_ih, 4) || !ops_check_float(op, w_hh, 5) || (b_ih && !ops_check_float(op, b_ih, 6)) ||
-      (b_hh && !ops_check_float(op, b_hh, 7)))
+      !ops_check_float(op, w_ih, k0) || !ops_check_float(op, w_hh, k0 + 1) ||
+      (b_ih && !ops_check_float(op, b_ih, k0 + 2)) || (b_hh && !ops_check_float(op, b_hh, k0 + 3)))
     return false;
   if (x->ndim != 1 && x->ndim != 2) {
     tg_error("%s: Expected input to be 1D or 2D, got %dD instead", op, x->ndim);

@@ -1015,6 +1015,38 @@ static void test_null_nn_api(void **state) {
   });
   N_PTR(tg_nn_layernorm, 2, tg_nn_layernorm(1, NULL, 1e-5, true), "layernorm", "shape is NULL");
   N_PTR(tg_nn_rmsnorm, 2, tg_nn_rmsnorm(1, NULL, NAN, true), "rmsnorm", "shape is NULL");
+  {
+    /* the cells: x (2, 3), h (2, 1), w_ih (G, 3), w_hh (G, 1) */
+    tg_tensor *cx = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), *ch = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 1));
+    tg_tensor *w1 = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 3)), *u1 = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 1));
+    tg_tensor *w3 = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 3)), *u3 = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 1));
+    tg_tensor *w4 = tg_zeros(TG_FLOAT64, TG_SHAPE(4, 3)), *u4 = tg_zeros(TG_FLOAT64, TG_SHAPE(4, 1));
+    tg_tensor *ho, *co;
+    N_PTR(tg_rnn_cell, 1, tg_rnn_cell(NULL, ch, w1, u1, NULL, NULL, "tanh"), "rnn_cell: argument 1 is NULL");
+    N_OK(tg_rnn_cell, 2, assert_non_null(tg_rnn_cell(cx, NULL, w1, u1, NULL, NULL, "tanh")));
+    N_PTR(tg_rnn_cell, 3, tg_rnn_cell(cx, ch, NULL, u1, NULL, NULL, "tanh"), "rnn_cell: argument 3 is NULL");
+    N_PTR(tg_rnn_cell, 4, tg_rnn_cell(cx, ch, w1, NULL, NULL, NULL, "tanh"), "rnn_cell: argument 4 is NULL");
+    /* biases NULL: none, as torch's bias=False */
+    tg_tensor *b1 = tg_zeros(TG_FLOAT64, TG_SHAPE(1));
+    N_OK(tg_rnn_cell, 5, assert_non_null(tg_rnn_cell(cx, ch, w1, u1, NULL, b1, "tanh")));
+    N_OK(tg_rnn_cell, 6, assert_non_null(tg_rnn_cell(cx, ch, w1, u1, b1, NULL, "tanh")));
+    N_PTR(tg_rnn_cell, 7, tg_rnn_cell(cx, ch, w1, u1, NULL, NULL, NULL), "rnn_cell", "nonlinearity");
+    N_INT(tg_lstm_cell, 1, tg_lstm_cell(NULL, ch, ch, w4, u4, NULL, NULL, &ho, &co), "lstm_cell: argument 1 is NULL");
+    N_OK(tg_lstm_cell, 2, assert_int_equal(tg_lstm_cell(cx, NULL, NULL, w4, u4, NULL, NULL, &ho, &co), 0));
+    N_OK(tg_lstm_cell, 3, assert_int_equal(tg_lstm_cell(cx, ch, NULL, w4, u4, NULL, NULL, &ho, &co), 0));
+    N_INT(tg_lstm_cell, 4, tg_lstm_cell(cx, ch, ch, NULL, u4, NULL, NULL, &ho, &co), "lstm_cell: argument 4 is NULL");
+    N_INT(tg_lstm_cell, 5, tg_lstm_cell(cx, ch, ch, w4, NULL, NULL, NULL, &ho, &co), "lstm_cell: argument 5 is NULL");
+    N_OK(tg_lstm_cell, 6, assert_int_equal(tg_lstm_cell(cx, ch, ch, w4, u4, NULL, NULL, &ho, &co), 0));
+    N_OK(tg_lstm_cell, 7, assert_int_equal(tg_lstm_cell(cx, ch, ch, w4, u4, NULL, NULL, &ho, &co), 0));
+    N_INT(tg_lstm_cell, 8, tg_lstm_cell(cx, ch, ch, w4, u4, NULL, NULL, NULL, &co), "lstm_cell: argument 8 is NULL");
+    N_INT(tg_lstm_cell, 9, tg_lstm_cell(cx, ch, ch, w4, u4, NULL, NULL, &ho, NULL), "lstm_cell: argument 9 is NULL");
+    N_PTR(tg_gru_cell, 1, tg_gru_cell(NULL, ch, w3, u3, NULL, NULL), "gru_cell: argument 1 is NULL");
+    N_OK(tg_gru_cell, 2, assert_non_null(tg_gru_cell(cx, NULL, w3, u3, NULL, NULL)));
+    N_PTR(tg_gru_cell, 3, tg_gru_cell(cx, ch, NULL, u3, NULL, NULL), "gru_cell: argument 3 is NULL");
+    N_PTR(tg_gru_cell, 4, tg_gru_cell(cx, ch, w3, NULL, NULL, NULL), "gru_cell: argument 4 is NULL");
+    N_OK(tg_gru_cell, 5, assert_non_null(tg_gru_cell(cx, ch, w3, u3, NULL, NULL)));
+    N_OK(tg_gru_cell, 6, assert_non_null(tg_gru_cell(cx, ch, w3, u3, NULL, NULL)));
+  }
   N_OK(tg_nn_embedding, 4, {
     tg_module *m = tg_nn_embedding(4, 2, TG_NO_PADDING_IDX, NULL);
     assert_non_null(m);
@@ -1560,7 +1592,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 447
+#define NULL_FUNCS_COVERED 450
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

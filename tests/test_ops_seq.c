@@ -214,11 +214,88 @@ static void test_rms_norm_errors(void **s) {
   assert_fails(tg_nn_rmsnorm(0, NULL, NAN, true), "rmsnorm");
 }
 
+/* ---------------------------------------------------------- rnn cells */
+
+/* in: x, h, c, w_ih, w_hh, b_ih, b_hh; ctx: which cell (0 rnn tanh, 1 rnn
+ * relu, 2 lstm h, 3 lstm c, 4 gru), x transposed from a (in, N) leaf */
+static tg_tensor *f_cell(tg_tensor **in, void *c) {
+  int kind = *(int *)c;
+  tg_tensor *x = tg_transpose(in[0], 0, 1), *h = NULL, *cc = NULL;
+  if (kind <= 1) return tg_rnn_cell(x, in[1], in[3], in[4], in[5], in[6], kind ? "relu" : "tanh");
+  if (kind == 4) return tg_gru_cell(x, in[1], in[3], in[4], in[5], in[6]);
+  if (tg_lstm_cell(x, in[1], in[2], in[3], in[4], in[5], in[6], &h, &cc)) return NULL;
+  return kind == 2 ? h : cc;
+}
+
+static void test_cells_grad(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 13);
+  for (int kind = 0; kind < 5; kind++) {
+    size_t N = rand_int(&r, 1, 3), I = rand_int(&r, 1, 3), H = rand_int(&r, 1, 3);
+    size_t G = kind <= 1 ? 1 : kind == 4 ? 3 : 4;
+    tg_tensor *in[7] = {test_leaf(&r, TG_SHAPE(I, N)), test_leaf(&r, TG_SHAPE(N, H)), test_leaf(&r, TG_SHAPE(N, H)),
+                        test_leaf(&r, TG_SHAPE(G * H, I)), test_leaf(&r, TG_SHAPE(G * H, H)),
+                        test_leaf(&r, TG_SHAPE(G * H)), test_leaf(&r, TG_SHAPE(G * H))};
+    assert_gradcheck(f_cell, 7, in, &kind);
+    assert_gradgradcheck(f_cell, 7, in, &kind);
+  }
+}
+
+static void test_cells_values(void **s) {
+  (void)s;
+  /* H = 1, in = 1, unbatched: every gate's pre-activation is w x + u h + b */
+  tg_tensor *x = tg_from_f64(TG_SHAPE(1), (const double[]){0.5});
+  tg_tensor *h = tg_from_f64(TG_SHAPE(1), (const double[]){-1});
+  tg_tensor *c = tg_from_f64(TG_SHAPE(1), (const double[]){2});
+  tg_tensor *w1 = tg_from_f64(TG_SHAPE(1, 1), (const double[]){2}), *u1 = tg_from_f64(TG_SHAPE(1, 1), (const double[]){3});
+  tg_tensor *y = tg_rnn_cell(x, h, w1, u1, NULL, NULL, "tanh");
+  assert_int_equal(y->ndim, 1);
+  assert_close(tg_item(y), tanh(1.0 - 3.0), 1e-15);
+  assert_close(tg_item(tg_rnn_cell(x, NULL, w1, u1, NULL, NULL, "relu")), 1.0, 0);
+  /* lstm gates i, f, g, o from weights (1, 2, 3, 4) on x only */
+  tg_tensor *w4 = tg_from_f64(TG_SHAPE(4, 1), (const double[]){1, 2, 3, 4}), *u4 = tg_zeros(TG_FLOAT64, TG_SHAPE(4, 1));
+  tg_tensor *ho, *co;
+  assert_int_equal(tg_lstm_cell(x, h, c, w4, u4, NULL, NULL, &ho, &co), 0);
+  double sg = 1 / (1 + exp(-0.5)), sf = 1 / (1 + exp(-1.0)), so = 1 / (1 + exp(-2.0));
+  double cw = sf * 2 + sg * tanh(1.5);
+  assert_close(tg_item(co), cw, 1e-15);
+  assert_close(tg_item(ho), so * tanh(cw), 1e-15);
+  /* gru r, z, n: n = tanh(w_n x + r (u_n h)) with u = (0, 0, 1) */
+  tg_tensor *w3 = tg_from_f64(TG_SHAPE(3, 1), (const double[]){1, 2, 3}), *u3 = tg_from_f64(TG_SHAPE(3, 1), (const double[]){0, 0, 1});
+  double rr = 1 / (1 + exp(-0.5)), z = 1 / (1 + exp(-1.0)), n = tanh(1.5 + rr * -1);
+  assert_close(tg_item(tg_gru_cell(x, h, w3, u3, NULL, NULL)), (1 - z) * n + z * -1, 1e-15);
+}
+
+static void test_cells_errors(void **s) {
+  (void)s;
+  tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), *h = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 4));
+  tg_tensor *w = tg_zeros(TG_FLOAT64, TG_SHAPE(4, 3)), *u = tg_zeros(TG_FLOAT64, TG_SHAPE(4, 4));
+  assert_non_null(tg_rnn_cell(x, h, w, u, NULL, NULL, "tanh"));
+  assert_fails(tg_rnn_cell(x, h, w, u, NULL, NULL, "sigmoid"), "Unknown nonlinearity");
+  assert_fails(tg_rnn_cell(tg_zeros(TG_FLOAT64, TG_SHAPE(1, 2, 3)), h, w, u, NULL, NULL, "tanh"), "1D or 2D");
+  assert_fails(tg_rnn_cell(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 2)), h, w, u, NULL, NULL, "tanh"), "input_size");
+  assert_fails(tg_rnn_cell(x, tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4)), w, u, NULL, NULL, "tanh"), "hx");
+  assert_fails(tg_rnn_cell(x, tg_zeros(TG_FLOAT64, TG_SHAPE(4)), w, u, NULL, NULL, "tanh"), "hx");
+  assert_fails(tg_rnn_cell(x, h, w, u, tg_zeros(TG_FLOAT64, TG_SHAPE(3)), NULL, "tanh"), "bias_ih");
+  assert_fails(tg_gru_cell(x, h, w, u, NULL, NULL), "weights");
+  assert_fails(tg_rnn_cell(x, h, tg_zeros(TG_FLOAT32, TG_SHAPE(4, 3)), u, NULL, NULL, "tanh"), "dtype");
+  tg_tensor *ho = x, *co = x;
+  assert_int_equal(tg_lstm_cell(x, h, h, w, u, NULL, NULL, &ho, &co), -1);
+  assert_null(ho);
+  assert_null(co);
+  assert_fails(NULL, "weights");
+  assert_int_equal(tg_lstm_cell(x, h, h, w, u, NULL, NULL, &ho, NULL), -1);
+  assert_fails(NULL, "argument 9 is NULL");
+  assert_fails(tg_rnn_cell(NULL, h, w, u, NULL, NULL, "tanh"), "argument 1 is NULL");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_embedding_values), TG_TEST(test_embedding_max_norm), TG_TEST(test_embedding_grad),
       TG_TEST(test_embedding_errors), TG_TEST(test_nn_embedding),
       TG_TEST(test_rms_norm_values), TG_TEST(test_rms_norm_grad), TG_TEST(test_rms_norm_errors),
+      TG_TEST(test_cells_grad), TG_TEST(test_cells_values), TG_TEST(test_cells_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
