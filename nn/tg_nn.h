@@ -306,6 +306,14 @@ int tg_lstm_cell(tg_tensor *x, tg_tensor *h, tg_tensor *c, tg_tensor *w_ih, tg_t
 /* gates r, z, n: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h */
 tg_tensor *tg_gru_cell(tg_tensor *x, tg_tensor *h, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
                        tg_tensor *b_hh);
+/* F.scaled_dot_product_attention (torch 2.x; nn/attention.c): q (..., L, E),
+ * k (..., S, E), v (..., S, Ev), batch dims broadcasting: softmax(q k^T
+ * scale + mask) v, scale NAN = 1/sqrt(E); attn_mask NULL, bool (true =
+ * attend) or float (added), broadcast to (..., L, S); is_causal: attend
+ * j <= i (top-left), not with a mask; dropout_p on the probabilities
+ * (from rng). One node without dropout */
+tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *attn_mask,
+                                           bool is_causal, double dropout_p, double scale, tg_rng *rng);
 
 /* ========================================================== initialisers */
 /* In place, without history, seeded through rng (NULL = default); each
@@ -428,6 +436,7 @@ tg_tensor *tg_cosine_similarity(tg_tensor *x1, tg_tensor *x2, int dim, double ep
 #define tg_rnn_cell(...) (TG_CALL_SITE(), tg_rnn_cell(__VA_ARGS__))
 #define tg_lstm_cell(...) (TG_CALL_SITE(), tg_lstm_cell(__VA_ARGS__))
 #define tg_gru_cell(...) (TG_CALL_SITE(), tg_gru_cell(__VA_ARGS__))
+#define tg_scaled_dot_product_attention(...) (TG_CALL_SITE(), tg_scaled_dot_product_attention(__VA_ARGS__))
 #define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
 #define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
 #define tg_l1_loss(...) (TG_CALL_SITE(), tg_l1_loss(__VA_ARGS__))

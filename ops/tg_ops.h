@@ -449,7 +449,7 @@ tg_tensor *tg_interpolate(tg_tensor *a, const size_t *size, const double *scale_
 /* (.., C*r*r, H, W) -> (.., C, H*r, W*r): out[c, h*r+i, w*r+j] = a[c*r*r + i*r + j, h, w] */
 tg_tensor *tg_pixel_shuffle(tg_tensor *a, long upscale_factor);
 
-/* ---- sequence models (ops/embedding.c, ops/attention.c) */
+/* ---- sequence models (ops/embedding.c) */
 /* padding_idx meaning "no padding row" (torch's None); else in [-V, V),
  * negative counting from the end */
 #define TG_NO_PADDING_IDX INT64_MIN

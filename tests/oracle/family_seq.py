@@ -4,7 +4,7 @@ in torch ops. Parameters a case leaves out mean torch's None."""
 import torch
 import torch.nn.functional as F
 
-from oracle_gen import index_tensor, op, rshape, tensor
+from oracle_gen import bool_tensor, index_tensor, op, rshape, tensor
 
 
 def embedding_gen(rng):
@@ -131,3 +131,49 @@ op("rnn_cell", cell_gen(1), torch_rnn_cell)
 op("rnn_cell_relu", cell_gen(1, relu=True), torch_rnn_cell, c_name="rnn_cell")
 op("lstm_cell", cell_gen(4, lstm=True), torch_lstm_cell)
 op("gru_cell", cell_gen(3), torch_gru_cell)
+
+
+def sdpa_gen(rng):
+    """q (B.., L, E), k (B.., S, E), v (B.., S, Ev), batch dims broadcasting; a bool or float
+    mask broadcast to (.., L, S), or is_causal; a given scale or the default. Dropout is
+    random: tests/test_ops_seq.c's"""
+    batch = rshape(rng, 0, 2, 1, 3)
+    L, S, E, Ev = rng.randint(1, 4), rng.randint(1, 4), rng.randint(1, 3), rng.randint(1, 3)
+
+    def bshape():
+        return [b if rng.random() < 0.8 else 1 for b in batch]
+    bad = rng.random() < 0.04  # E of k differs: PyTorch's error
+    ins = [tensor(rng, bshape() + [L, E]), tensor(rng, bshape() + [S, E + bad]), tensor(rng, bshape() + [S, Ev])]
+    p = {"mask": rng.choice(["none", "none", "bool", "float", "causal"])}
+    ms = [L if rng.random() < 0.8 else 1, S if rng.random() < 0.8 else 1]
+    if rng.random() < 0.5:
+        ms = bshape() + ms
+    if p["mask"] == "bool":
+        # at least one true per row, or the row's softmax is NaN in both (torch 2's math path too)
+        m = bool_tensor(rng, ms, 0.7)
+        m.values[0::max(ms[-1], 1)] = [1.0] * len(m.values[0::max(ms[-1], 1)])
+        ins.append(m)
+    elif p["mask"] == "float":
+        ins.append(tensor(rng, ms, rg=rng.random() < 0.6))
+    if rng.random() < 0.5:
+        p["scale"] = rng.choice([0.5, 1.0, 2.0])
+    return ins, p
+
+
+def torch_sdpa(x, p):
+    """softmax(q k^T scale + mask) v in torch ops (torch 1.13 has no public sdpa)"""
+    q, k, v = x[0], x[1], x[2]
+    scale = p.get("scale", 1.0 / q.shape[-1] ** 0.5)
+    s = q @ k.transpose(-2, -1) * scale
+    if p["mask"] == "causal":
+        keep = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+        s = s.masked_fill(~keep, float("-inf"))
+    elif p["mask"] == "bool":
+        s = s.masked_fill(~x[3], float("-inf"))
+    elif p["mask"] == "float":
+        s = s + x[3]
+    return torch.softmax(s, -1) @ v
+
+
+# named short: a case id (name and number) must fit the runner's 31 characters
+op("sdpa", sdpa_gen, torch_sdpa, c_name="scaled_dot_product_attention")

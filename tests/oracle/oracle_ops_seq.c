@@ -50,7 +50,16 @@ static int o_gru_cell(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
   return (out[0] = tg_gru_cell(o.x, o.h, o.w_ih, o.w_hh, o.b_ih, o.b_hh)) ? 1 : -1;
 }
 
+static int o_scaled_dot_product_attention(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  const char *m = oracle_str(p, "mask", "none");
+  bool has_mask = !strcmp(m, "bool") || !strcmp(m, "float");
+  out[0] = tg_scaled_dot_product_attention(x[0], x[1], x[2], has_mask ? x[3] : NULL, !strcmp(m, "causal"), 0.0,
+                                           NUM("scale", NAN), NULL);
+  return out[0] ? 1 : -1;
+}
+
 const oracle_op oracle_seq_ops[] = {
     E(embedding), E(rms_norm), E(rnn_cell), E(lstm_cell), E(gru_cell),
+    E(scaled_dot_product_attention),
     {NULL, NULL},
 };
