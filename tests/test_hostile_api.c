@@ -1046,6 +1046,18 @@ static void test_null_nn_api(void **state) {
     N_PTR(tg_gru_cell, 4, tg_gru_cell(cx, ch, w3, NULL, NULL, NULL), "gru_cell: argument 4 is NULL");
     N_OK(tg_gru_cell, 5, assert_non_null(tg_gru_cell(cx, ch, w3, u3, NULL, NULL)));
     N_OK(tg_gru_cell, 6, assert_non_null(tg_gru_cell(cx, ch, w3, u3, NULL, NULL)));
+    /* attention over q (2, 3), k = v = (2, 3) */
+    N_PTR(tg_scaled_dot_product_attention, 1, tg_scaled_dot_product_attention(NULL, cx, cx, NULL, false, 0, NAN, NULL),
+          "scaled_dot_product_attention: argument 1 is NULL");
+    N_PTR(tg_scaled_dot_product_attention, 2, tg_scaled_dot_product_attention(cx, NULL, cx, NULL, false, 0, NAN, NULL),
+          "scaled_dot_product_attention: argument 2 is NULL");
+    N_PTR(tg_scaled_dot_product_attention, 3, tg_scaled_dot_product_attention(cx, cx, NULL, NULL, false, 0, NAN, NULL),
+          "scaled_dot_product_attention: argument 3 is NULL");
+    N_OK(tg_scaled_dot_product_attention, 4,
+         assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, true, 0, NAN, NULL)));
+    /* rng NULL: the default generator */
+    N_OK(tg_scaled_dot_product_attention, 8,
+         assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));
   }
   N_OK(tg_nn_embedding, 4, {
     tg_module *m = tg_nn_embedding(4, 2, TG_NO_PADDING_IDX, NULL);
@@ -1592,7 +1604,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 450
+#define NULL_FUNCS_COVERED 451
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
