@@ -290,12 +290,103 @@ static void test_cells_errors(void **s) {
   assert_fails(tg_rnn_cell(NULL, h, w, u, NULL, NULL, "tanh"), "argument 1 is NULL");
 }
 
+/* ------------------------------------------------------------ attention */
+
+/* ctx: 0 no mask, 1 causal, 2 bool mask in[3], 3 float mask in[3]; q transposed from (E, L) */
+static tg_tensor *f_sdpa(tg_tensor **in, void *c) {
+  int kind = *(int *)c;
+  tg_tensor *q = tg_transpose(in[0], -2, -1), *mask = kind >= 2 ? in[3] : NULL;
+  return tg_scaled_dot_product_attention(q, in[1], in[2], mask, kind == 1, 0.0, kind == 3 ? 0.7 : NAN, NULL);
+}
+
+/* softmax(q k^T / sqrt(E) + mask) v by composition, as the oracle's formula */
+static tg_tensor *sdpa_composed(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *add) {
+  tg_tensor *s = tg_mul_scalar(tg_matmul(q, tg_transpose(k, -2, -1)), 1 / sqrt((double)q->shape[q->ndim - 1]));
+  return tg_matmul(tg_softmax(add ? tg_add(s, add) : s, -1), v);
+}
+
+static void test_sdpa_grad(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 14);
+  for (int kind = 0; kind < 4; kind++) {
+    size_t B = rand_int(&r, 1, 2), L = rand_int(&r, 1, 3), S = rand_int(&r, 2, 3), E = rand_int(&r, 1, 3);
+    /* k broadcasts over the batch; the masks over (L, S) rows */
+    tg_tensor *mask = NULL;
+    if (kind == 2) {
+      mask = tg_zeros(TG_BOOL, TG_SHAPE(L, S));
+      for (size_t i = 0; i < L * S; i++) ((uint8_t *)tg_data(mask))[i] = i % S == 0 || tg_rng_uniform(&r) < 0.6;
+    } else if (kind == 3) {
+      mask = test_leaf(&r, TG_SHAPE(1, S));
+    }
+    tg_tensor *in[4] = {test_leaf(&r, TG_SHAPE(B, E, L)), test_leaf(&r, TG_SHAPE(1, S, E)),
+                        test_leaf(&r, TG_SHAPE(B, S, 2)), mask};
+    int n = kind == 3 ? 4 : 3;
+    assert_gradcheck(f_sdpa, n, in, &kind);
+    assert_gradgradcheck(f_sdpa, n, in, &kind);
+  }
+}
+
+static void test_sdpa_values(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 15);
+  tg_tensor *q = test_leaf(&r, TG_SHAPE(2, 3, 4)), *k = test_leaf(&r, TG_SHAPE(2, 5, 4));
+  tg_tensor *v = test_leaf(&r, TG_SHAPE(2, 5, 3));
+  tg_tensor *y = tg_scaled_dot_product_attention(q, k, v, NULL, false, 0, NAN, NULL);
+  tg_tensor *want = sdpa_composed(q, k, v, NULL);
+  for (size_t i = 0; i < y->numel; i++) assert_close(tg_get_flat(y, i), tg_get_flat(want, i), 1e-12);
+  /* causal: row i attends to keys 0..i; the same as a -inf additive mask */
+  double tri[15];
+  for (size_t i = 0; i < 15; i++) tri[i] = i % 5 > i / 5 ? -INFINITY : 0;
+  y = tg_scaled_dot_product_attention(q, k, v, NULL, true, 0, NAN, NULL);
+  want = sdpa_composed(q, k, v, tg_from_f64(TG_SHAPE(3, 5), tri));
+  for (size_t i = 0; i < y->numel; i++) assert_close(tg_get_flat(y, i), tg_get_flat(want, i), 1e-12);
+  /* the fused backward and the recorded one agree */
+  assert_int_equal(tg_backward(tg_sum(tg_mul(y, y)), NULL, false), 0);
+  tg_tensor *gq = tg_clone(q->grad);
+  tg_tensor *l = tg_sum(tg_mul(want, want)), *gs[1];
+  assert_int_equal(tg_grad(1, &l, NULL, 1, &q, gs, (tg_grad_opts){0}), 0);
+  for (size_t i = 0; i < gq->numel; i++) assert_close(tg_get_flat(gq, i), tg_get_flat(gs[0], i), 1e-12);
+  /* dropout 1 drops every probability: zeros; 0.5 keeps the shape */
+  y = tg_scaled_dot_product_attention(q, k, v, NULL, false, 1.0, NAN, &r);
+  for (size_t i = 0; i < y->numel; i++) assert_close(tg_get_flat(y, i), 0, 0);
+  y = tg_scaled_dot_product_attention(q, k, v, NULL, false, 0.5, NAN, &r);
+  assert_int_equal(y->shape[2], 3);
+  assert_int_equal(tg_backward(tg_sum(y), NULL, false), 0);
+}
+
+static void test_sdpa_errors(void **s) {
+  (void)s;
+  tg_tensor *q = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), *k = tg_zeros(TG_FLOAT64, TG_SHAPE(4, 3));
+  tg_tensor *v = tg_zeros(TG_FLOAT64, TG_SHAPE(4, 2));
+  assert_non_null(tg_scaled_dot_product_attention(q, k, v, NULL, false, 0, NAN, NULL));
+  assert_fails(tg_scaled_dot_product_attention(q, v, v, NULL, false, 0, NAN, NULL), "(..., S, E)");
+  assert_fails(tg_scaled_dot_product_attention(q, k, q, NULL, false, 0, NAN, NULL), "(..., S, E)");
+  assert_fails(tg_scaled_dot_product_attention(q, k, tg_zeros(TG_FLOAT32, TG_SHAPE(4, 2)), NULL, false, 0, NAN, NULL),
+               "same dtype");
+  tg_tensor *m = tg_zeros(TG_BOOL, TG_SHAPE(2, 4));
+  assert_fails(tg_scaled_dot_product_attention(q, k, v, m, true, 0, NAN, NULL), "is_causal");
+  assert_fails(tg_scaled_dot_product_attention(q, k, v, tg_zeros(TG_INT64, TG_SHAPE(2, 4)), false, 0, NAN, NULL),
+               "attn_mask");
+  assert_fails(tg_scaled_dot_product_attention(q, k, v, tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4)), false, 0, NAN, NULL),
+               "scaled_dot_product_attention");
+  assert_fails(tg_scaled_dot_product_attention(q, k, v, NULL, false, 1.5, NAN, NULL), "dropout");
+  assert_fails(tg_scaled_dot_product_attention(tg_zeros(TG_FLOAT64, TG_SHAPE(3)), k, v, NULL, false, 0, NAN, NULL),
+               "(..., L, E)");
+  /* batch dims that do not broadcast */
+  assert_fails(tg_scaled_dot_product_attention(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 2, 3)), tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4, 3)),
+                                               tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4, 2)), NULL, false, 0, NAN, NULL),
+               "scaled_dot_product_attention");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_embedding_values), TG_TEST(test_embedding_max_norm), TG_TEST(test_embedding_grad),
       TG_TEST(test_embedding_errors), TG_TEST(test_nn_embedding),
       TG_TEST(test_rms_norm_values), TG_TEST(test_rms_norm_grad), TG_TEST(test_rms_norm_errors),
       TG_TEST(test_cells_grad), TG_TEST(test_cells_values), TG_TEST(test_cells_errors),
+      TG_TEST(test_sdpa_grad), TG_TEST(test_sdpa_values), TG_TEST(test_sdpa_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
