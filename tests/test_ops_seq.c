@@ -1,4 +1,5 @@
-/* The ops of sequence models: embedding, rms_norm, the recurrent cells.
+/* The ops of sequence models: embedding, rms_norm, the recurrent cells and
+ * scaled dot-product attention.
  * Values by hand, float64 gradcheck and gradgradcheck on random shapes with
  * non-contiguous inputs, and the error cases. */
 #include "tg_test.h"

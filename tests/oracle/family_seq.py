@@ -21,8 +21,9 @@ def embedding_gen(rng):
         p["norm_type"] = rng.choice([1.0, 2.0, 3.0, 0.5])
     hi = V + (1 if rng.random() < 0.04 else 0)  # an index past the end: PyTorch's IndexError
     idx = index_tensor(rng, rshape(rng, 0, 3), hi)
-    # max_norm writes into the weight: an expanded view there is PyTorch's error (overlapping
-    # memory) and tapegrad's repeated write; those cases use a contiguous weight
+    # max_norm writes into the weight in place under no_grad: PyTorch 1.13 then gives a view's
+    # base leaf no gradient at all (tapegrad does), and an expanded view's rows overlap in
+    # memory; those cases use a contiguous weight
     # (and an empty weight has no views: the base shape would be negative)
     return [tensor(rng, [V, D], views=not max_norm and D > 0), idx], p
 
