@@ -20,6 +20,12 @@ tg_module *nn_stateless(const char *type, tg_forward_fn fwd, double f, int i0, i
 tg_tensor *nn_norm_channels(tg_tensor *x, tg_tensor *mean, tg_tensor *var, tg_tensor *w,
                             tg_tensor *b, double eps, tg_tensor **bmean, tg_tensor **bvar);
 
+/* layer and RMS norm (nn/norm_layer.c): x float with trailing dims ns
+ * (ndim >= 1); an affine t (NULL passes) of shape ns and x's dtype */
+bool nn_check_normalized_shape(const char *op, const tg_tensor *x, int ndim, const size_t *ns);
+bool nn_check_norm_affine(const char *op, const char *what, int argno, const tg_tensor *t,
+                          const tg_tensor *x, int nd, const size_t *ns);
+
 /* losses (nn/loss.c): "loss: unknown reduction" unless MEAN, SUM or NONE */
 bool nn_check_reduction(const char *loss, tg_reduction r);
 tg_tensor *nn_reduce(tg_tensor *l, tg_reduction r);

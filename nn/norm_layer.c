@@ -68,16 +68,34 @@ static bool same_dims(int na, const size_t *a, int nb, const size_t *b) {
   return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof *a) == 0);
 }
 
-static bool check_layer_affine(const char *what, int argno, const tg_tensor *t, const tg_tensor *x,
-                               int nd, const size_t *ns) {
+bool nn_check_norm_affine(const char *op, const char *what, int argno, const tg_tensor *t,
+                          const tg_tensor *x, int nd, const size_t *ns) {
   char a[96], b[96];
   if (!t) return true;
-  if (!tg_tensor_check(t, "layer_norm", argno)) return false;
+  if (!tg_tensor_check(t, op, argno)) return false;
   if (!same_dims(t->ndim, t->shape, nd, ns) || t->dtype != x->dtype) {
-    tg_error("layer_norm: expected %s to be %s of same shape as normalized_shape, but got %s %s of "
+    tg_error("%s: expected %s to be %s of same shape as normalized_shape, but got %s %s of "
              "shape %s and normalized_shape = %s",
-             what, tg_dtype_name(x->dtype), what, tg_dtype_name(t->dtype), tg_shape_str(t, a, sizeof a),
+             op, what, tg_dtype_name(x->dtype), what, tg_dtype_name(t->dtype), tg_shape_str(t, a, sizeof a),
              tg_dims_str(nd, ns, b, sizeof b));
+    return false;
+  }
+  return true;
+}
+
+bool nn_check_normalized_shape(const char *op, const tg_tensor *x, int ndim, const size_t *ns) {
+  char a[96], b[96], c[96];
+  if (!ops_check_float(op, x, 1) || !tg_shape_given(op, ndim, ns)) return false;
+  if (ndim < 1) {
+    tg_error("%s: expected normalized_shape to be at least 1-dimensional, i.e., containing "
+             "at least one element, but got normalized_shape = []", op);
+    return false;
+  }
+  if (ndim > x->ndim || !same_dims(ndim, x->shape + x->ndim - ndim, ndim, ns)) {
+    tg_error("%s: given normalized_shape=%s, expected input with shape [*, %s, but got "
+             "input of size %s",
+             op, tg_dims_str(ndim, ns, a, sizeof a), tg_dims_str(ndim, ns, b, sizeof b) + 1,
+             tg_shape_str(x, c, sizeof c));
     return false;
   }
   return true;
@@ -85,23 +103,9 @@ static bool check_layer_affine(const char *what, int argno, const tg_tensor *t, 
 
 tg_tensor *tg_layer_norm(tg_tensor *x, int ndim, const size_t *normalized_shape, tg_tensor *weight,
                          tg_tensor *bias, double eps) {
-  char a[96], b[96], c[96];
-  if (!ops_check_float("layer_norm", x, 1) || !tg_shape_given("layer_norm", ndim, normalized_shape))
-    return NULL;
-  if (ndim < 1) {
-    tg_error("layer_norm: expected normalized_shape to be at least 1-dimensional, i.e., containing "
-             "at least one element, but got normalized_shape = []");
-    return NULL;
-  }
-  if (ndim > x->ndim || !same_dims(ndim, x->shape + x->ndim - ndim, ndim, normalized_shape)) {
-    tg_error("layer_norm: given normalized_shape=%s, expected input with shape [*, %s, but got "
-             "input of size %s",
-             tg_dims_str(ndim, normalized_shape, a, sizeof a), tg_dims_str(ndim, normalized_shape, b, sizeof b) + 1,
-             tg_shape_str(x, c, sizeof c));
-    return NULL;
-  }
-  if (!check_layer_affine("weight", 4, weight, x, ndim, normalized_shape) ||
-      !check_layer_affine("bias", 5, bias, x, ndim, normalized_shape))
+  if (!nn_check_normalized_shape("layer_norm", x, ndim, normalized_shape) ||
+      !nn_check_norm_affine("layer_norm", "weight", 4, weight, x, ndim, normalized_shape) ||
+      !nn_check_norm_affine("layer_norm", "bias", 5, bias, x, ndim, normalized_shape))
     return NULL;
   size_t cols = tg_shape_numel(ndim, normalized_shape);
   size_t rows = tg_shape_numel(x->ndim - ndim, x->shape);

@@ -283,6 +283,38 @@ tg_module *tg_nn_groupnorm(int num_groups, size_t num_channels, double eps, bool
 /* weight 1, bias 0 of normalized_shape when elementwise_affine */
 tg_module *tg_nn_layernorm(int ndim, const size_t *normalized_shape, double eps, bool elementwise_affine);
 
+/* ---- sequence models (nn/seq_modules.c) */
+/* Embedding(num_embeddings, embedding_dim, padding_idx): "weight" (V, D)
+ * N(0, 1) with the padding row zeroed; forward tg_embedding of int64
+ * indices; padding_idx TG_NO_PADDING_IDX for none, else in [-V, V) */
+tg_module *tg_nn_embedding(size_t num_embeddings, size_t embedding_dim, int64_t padding_idx, tg_rng *rng);
+/* F.rms_norm (torch 2.4): y = x / sqrt(mean(x^2 over the trailing ndim dims
+ * normalized_shape) + eps) * weight (NULL: none; of normalized_shape); eps
+ * NAN = torch's default, the machine epsilon of x's dtype. One node */
+tg_tensor *tg_rms_norm(tg_tensor *x, int ndim, const size_t *normalized_shape, tg_tensor *weight, double eps);
+/* RMSNorm(normalized_shape, eps (NAN: default), elementwise_affine): "weight" 1 */
+tg_module *tg_nn_rmsnorm(int ndim, const size_t *normalized_shape, double eps, bool elementwise_affine);
+/* Recurrent cells (nn/rnn_cell.c), torch's RNNCell / LSTMCell / GRUCell
+ * functional forms: x (N, in) or unbatched (in); h, c (N, H) or (H), NULL =
+ * zeros; w_ih (G H, in), w_hh (G H, H), b_ih, b_hh (G H) or NULL.
+ * rnn: h' = act(W_ih x + b_ih + W_hh h + b_hh), act "tanh" or "relu" */
+tg_tensor *tg_rnn_cell(tg_tensor *x, tg_tensor *h, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
+                       tg_tensor *b_hh, const char *nonlinearity);
+/* gates i, f, g, o: c' = s(f) c + s(i) tanh(g), h' = s(o) tanh(c'); 0 or -1 */
+int tg_lstm_cell(tg_tensor *x, tg_tensor *h, tg_tensor *c, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
+                 tg_tensor *b_hh, tg_tensor **h_out, tg_tensor **c_out);
+/* gates r, z, n: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h */
+tg_tensor *tg_gru_cell(tg_tensor *x, tg_tensor *h, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
+                       tg_tensor *b_hh);
+/* F.scaled_dot_product_attention (torch 2.x; nn/attention.c): q (..., L, E),
+ * k (..., S, E), v (..., S, Ev), batch dims broadcasting: softmax(q k^T
+ * scale + mask) v, scale NAN = 1/sqrt(E); attn_mask NULL, bool (true =
+ * attend) or float (added), broadcast to (..., L, S); is_causal: attend
+ * j <= i (top-left), not with a mask; dropout_p on the probabilities
+ * (from rng). One node without dropout */
+tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *attn_mask,
+                                           bool is_causal, double dropout_p, double scale, tg_rng *rng);
+
 /* ========================================================== initialisers */
 /* In place, without history, seeded through rng (NULL = default); each
  * returns t or NULL. Fans as PyTorch: for a [out, in, k...] tensor
@@ -400,6 +432,11 @@ tg_tensor *tg_cosine_similarity(tg_tensor *x1, tg_tensor *x2, int dim, double ep
 #define tg_group_norm(...) (TG_CALL_SITE(), tg_group_norm(__VA_ARGS__))
 #define tg_instance_norm(...) (TG_CALL_SITE(), tg_instance_norm(__VA_ARGS__))
 #define tg_layer_norm(...) (TG_CALL_SITE(), tg_layer_norm(__VA_ARGS__))
+#define tg_rms_norm(...) (TG_CALL_SITE(), tg_rms_norm(__VA_ARGS__))
+#define tg_rnn_cell(...) (TG_CALL_SITE(), tg_rnn_cell(__VA_ARGS__))
+#define tg_lstm_cell(...) (TG_CALL_SITE(), tg_lstm_cell(__VA_ARGS__))
+#define tg_gru_cell(...) (TG_CALL_SITE(), tg_gru_cell(__VA_ARGS__))
+#define tg_scaled_dot_product_attention(...) (TG_CALL_SITE(), tg_scaled_dot_product_attention(__VA_ARGS__))
 #define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
 #define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
 #define tg_l1_loss(...) (TG_CALL_SITE(), tg_l1_loss(__VA_ARGS__))

@@ -452,6 +452,17 @@ tg_tensor *tg_pixel_shuffle(tg_tensor *a, int64_t upscale_factor);
 /* the inverse: (.., C, H*r, W*r) -> (.., C*r*r, H, W) */
 tg_tensor *tg_pixel_unshuffle(tg_tensor *a, int64_t downscale_factor);
 
+/* ---- sequence models (ops/embedding.c) */
+/* padding_idx meaning "no padding row" (torch's None); else in [-V, V),
+ * negative counting from the end */
+#define TG_NO_PADDING_IDX INT64_MIN
+/* F.embedding: out[..., :] = weight[indices[...], :] for int64 indices of
+ * any shape, weight (V, D). Rows at padding_idx get no gradient. max_norm
+ * (NAN or 0: none) first rescales, in place and unrecorded, each used row
+ * whose norm_type-norm exceeds it to max_norm / (norm + 1e-7), as torch */
+tg_tensor *tg_embedding(tg_tensor *weight, tg_tensor *indices, int64_t padding_idx, double max_norm,
+                        double norm_type);
+
 
 /* Record the caller's file:line for anomaly mode (see tg_set_detect_anomaly).
  * The library's own sources define TG_BUILDING_LIBRARY and call the
@@ -514,6 +525,7 @@ tg_tensor *tg_pixel_unshuffle(tg_tensor *a, int64_t downscale_factor);
 #define tg_dot(...) (TG_CALL_SITE(), tg_dot(__VA_ARGS__))
 #define tg_elu(...) (TG_CALL_SITE(), tg_elu(__VA_ARGS__))
 #define tg_einsum(...) (TG_CALL_SITE(), tg_einsum(__VA_ARGS__))
+#define tg_embedding(...) (TG_CALL_SITE(), tg_embedding(__VA_ARGS__))
 #define tg_eq(...) (TG_CALL_SITE(), tg_eq(__VA_ARGS__))
 #define tg_eq_scalar(...) (TG_CALL_SITE(), tg_eq_scalar(__VA_ARGS__))
 #define tg_erf(...) (TG_CALL_SITE(), tg_erf(__VA_ARGS__))

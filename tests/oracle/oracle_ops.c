@@ -37,6 +37,7 @@ static const oracle_op *const tables[] = {
     oracle_optim_groups_ops,
     oracle_norm_ops,
     oracle_pool_ops,
+    oracle_seq_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {
