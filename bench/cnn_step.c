@@ -184,7 +184,8 @@ int main(int argc, char **argv) {
     cc->g = tg_randn(&rng, TG_FLOAT32, TG_SHAPE(nb, cc->c_out, ho, ho));
     if (!cc->x || !cc->w || !cc->b || !cc->g) goto fail;
     for (int op = 0; op < 3; op++) {
-      if (conv_time(cc, op, conv_iters / 5 + 1) < 0) goto fail; /* warm */
+      /* warm-up as long as the PyTorch twin's (oneDNN needs tens of calls) */
+      if (conv_time(cc, op, conv_iters > 50 ? conv_iters : 50) < 0) goto fail;
       for (long r = 0; r < repeats; r++) {
         double t = conv_time(cc, op, conv_iters);
         if (t < 0) goto fail;
