@@ -99,16 +99,6 @@ static double conv_time(conv_case *c, int op, long iters) {
   return t;
 }
 
-static double vm_hwm_mb(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  double kb = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "VmHWM: %lf", &kb) == 1) break;
-  if (f) fclose(f);
-  return kb < 0 ? -1 : kb / 1024.0;
-}
-
 int main(int argc, char **argv) {
   long threads = 1, repeats = 5, steps = 50, warmup = 5, batch = 64, conv_iters = 50, seed = 0;
   for (int i = 1; i < argc; i++) {
@@ -198,7 +188,7 @@ int main(int argc, char **argv) {
   }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("peak_rss_mb=%.1f\nvm_hwm_mb=%.1f\n", (double)ru.ru_maxrss / 1024.0, vm_hwm_mb());
+  printf("peak_rss_mb=%.1f\nvm_hwm_mb=%.1f\n", (double)ru.ru_maxrss / 1024.0, bench_vm_hwm_mb());
   for (int c = 0; c < 2; c++) {
     tg_free(cases[c].x);
     tg_free(cases[c].w);

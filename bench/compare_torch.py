@@ -266,6 +266,22 @@ def worker_micro(torch, a):
     emit("micro_mlp_us_per_step", us)
 
 
+def time_steps(step, a):
+    """a.warmup steps, then a.repeats blocks of a.steps: samples/s and us/step"""
+    for _ in range(a.warmup):
+        step()
+    sps, us = [], []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        dt = time.perf_counter() - t0
+        sps.append(a.batch * a.steps / dt)
+        us.append(dt / a.steps * 1e6)
+    emit_rate("samples_per_s", sps, "%.0f")
+    emit("step_us", us)
+
+
 def worker_mlp(torch, a):
     from torch import nn
     import torch.nn.functional as F
@@ -287,18 +303,7 @@ def worker_mlp(torch, a):
         opt.step()
         return loss.item()
 
-    for _ in range(a.warmup):
-        step()
-    sps, us = [], []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        dt = time.perf_counter() - t0
-        sps.append(a.batch * a.steps / dt)
-        us.append(dt / a.steps * 1e6)
-    emit_rate("samples_per_s", sps, "%.0f")
-    emit("step_us", us)
+    time_steps(step, a)
 
 
 def worker_vae(torch, a):
@@ -419,18 +424,7 @@ def worker_cnn(torch, a):
         opt.step()
         return loss.item()
 
-    for _ in range(a.warmup):
-        step()
-    sps, us = [], []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        dt = time.perf_counter() - t0
-        sps.append(a.batch * a.steps / dt)
-        us.append(dt / a.steps * 1e6)
-    emit_rate("samples_per_s", sps, "%.0f")
-    emit("step_us", us)
+    time_steps(step, a)
     sys.stdout.flush()
     for name, cin, cout, hw, pad in (("conv1", 1, 6, 28, 2), ("conv2", 6, 16, 14, 0)):
         ho = hw + 2 * pad - 4
