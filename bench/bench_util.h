@@ -61,6 +61,18 @@ static inline void bench_print_rate(const char *key, double *v, int n, const cha
   printf("\n");
 }
 
+/* VmHWM of /proc/self/status in MB: the peak RSS of this process image only
+ * (Linux carries the parent's high-water mark into ru_maxrss across exec) */
+static inline double bench_vm_hwm_mb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %lf", &kb) == 1) break;
+  if (f) fclose(f);
+  return kb < 0 ? -1 : kb / 1024.0;
+}
+
 /* "--flag VALUE" parsing: true and *out set when argv[*i] is flag */
 static inline bool bench_flag_long(int argc, char **argv, int *i, const char *flag, long *out) {
   if (strcmp(argv[*i], flag) != 0) return false;

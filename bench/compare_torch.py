@@ -47,6 +47,7 @@ FULL = {
     # 10^6 (at about 10 us an op and a few hundred MB per 10^6 nodes, 10^7
     # would take minutes and gigabytes)
     "sweep_n": [1000, 10000, 100000, 1000000, 10000000], "sweep_torch_max": 1000000,
+    "cnn_steps": 50, "cnn_repeats": 5, "cnn_warmup": 5, "cnn_conv_iters": 50,
 }
 QUICK = {
     "tape_n": 20000, "tape_repeats": 3, "torch_tape_repeats": 3,
@@ -56,6 +57,7 @@ QUICK = {
     "mm_repeats": 3, "mm_min_time": 0.02,
     "mm_shapes": "100x784x200,100x200x10,128x400x784,1024x1024x1024",
     "sweep_n": [1000, 10000, 100000], "sweep_torch_max": 100000,
+    "cnn_steps": 10, "cnn_repeats": 3, "cnn_warmup": 2, "cnn_conv_iters": 10,
 }
 
 # ---------------------------------------------------------------- parsing
@@ -264,6 +266,22 @@ def worker_micro(torch, a):
     emit("micro_mlp_us_per_step", us)
 
 
+def time_steps(step, a):
+    """a.warmup steps, then a.repeats blocks of a.steps: samples/s and us/step"""
+    for _ in range(a.warmup):
+        step()
+    sps, us = [], []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        dt = time.perf_counter() - t0
+        sps.append(a.batch * a.steps / dt)
+        us.append(dt / a.steps * 1e6)
+    emit_rate("samples_per_s", sps, "%.0f")
+    emit("step_us", us)
+
+
 def worker_mlp(torch, a):
     from torch import nn
     import torch.nn.functional as F
@@ -285,18 +303,7 @@ def worker_mlp(torch, a):
         opt.step()
         return loss.item()
 
-    for _ in range(a.warmup):
-        step()
-    sps, us = [], []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        dt = time.perf_counter() - t0
-        sps.append(a.batch * a.steps / dt)
-        us.append(dt / a.steps * 1e6)
-    emit_rate("samples_per_s", sps, "%.0f")
-    emit("step_us", us)
+    time_steps(step, a)
 
 
 def worker_vae(torch, a):
@@ -394,6 +401,62 @@ def worker_matmul(torch, a):
             sys.stdout.flush()
 
 
+def worker_cnn(torch, a):
+    """bench/cnn_step.c: issue 11's LeNet-5 (PyTorch's default init), one
+    training step on a fixed random batch, then each convolution alone at its
+    shapes: forward without grad, and torch.autograd.grad of the output w.r.t.
+    the input alone and the weight alone (only that call timed)"""
+    from torch import nn
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.rand(a.batch, 1, 28, 28)
+    y = torch.randint(0, 10, (a.batch,))
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    time_steps(step, a)
+    sys.stdout.flush()
+    for name, cin, cout, hw, pad in (("conv1", 1, 6, 28, 2), ("conv2", 6, 16, 14, 0)):
+        ho = hw + 2 * pad - 4
+        cx = torch.randn(a.batch, cin, hw, hw)
+        cw = torch.randn(cout, cin, 5, 5)
+        cb = torch.randn(cout)
+        cg = torch.randn(a.batch, cout, ho, ho)
+
+        def timed(op, iters):
+            t = 0.0
+            inp = cx if op == "bwd_input" else cw
+            inp.requires_grad_(op != "fwd")
+            for _ in range(iters):
+                t0 = time.perf_counter()
+                out = F.conv2d(cx, cw, cb, padding=pad)
+                if op != "fwd":
+                    t0 = time.perf_counter()
+                    torch.autograd.grad(out, inp, cg)
+                t += time.perf_counter() - t0
+            inp.requires_grad_(False)
+            return t
+
+        for op in ("fwd", "bwd_input", "bwd_weight"):
+            timed(op, max(a.n, 50))  # oneDNN takes tens of calls to reach its speed
+            emit("%s_%s_us" % (name, op), [timed(op, a.n) / a.n * 1e6 for _ in range(a.repeats)])
+    print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                print("vm_hwm_mb=%.1f" % (float(line.split()[1]) / 1024.0))
+
+
 def worker_main(a):
     try:
         import torch
@@ -404,7 +467,7 @@ def worker_main(a):
     print("torch_version=%s" % torch.__version__)
     print("threads=%d" % torch.get_num_threads())
     {"tape": worker_tape, "micro": worker_micro, "mlp": worker_mlp, "vae": worker_vae,
-     "matmul": worker_matmul}[a.worker](torch, a)
+     "matmul": worker_matmul, "cnn": worker_cnn}[a.worker](torch, a)
     return 0
 
 
@@ -412,6 +475,9 @@ def worker_main(a):
 
 
 TORCH_PYTHON = sys.executable  # set by main() to a python that has torch
+# the workloads (--only) each program serves
+PROGRAM_WORKLOADS = {"tape_overhead": {"tape", "sweep"}, "mlp_step": {"mlp"}, "vae_epoch": {"vae"},
+                     "matmul": {"matmul"}, "cnn_step": {"cnn"}}
 
 
 def torch_cmd(worker, threads, **kw):
@@ -426,7 +492,7 @@ def collect(args, S, threads):
     b = os.path.join(args.build, "bench")
     t = str(threads)
     res = {}
-    want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul"}
+    want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul", "cnn"}
     if "tape" in want:
         res["tg", "tape"] = run([os.path.join(b, "tape_overhead"), "--threads", t,
                                  "--n", str(S["tape_n"]), "--repeats", str(S["tape_repeats"]),
@@ -472,7 +538,20 @@ def collect(args, S, threads):
         res["pt", "matmul"] = run(torch_cmd("matmul", threads, min_time=S["mm_min_time"],
                                             shapes=S["mm_shapes"], repeats=S["mm_repeats"]),
                                   threads, "PyTorch matmul")
+    if "cnn" in want:
+        res["tg", "cnn"] = run([os.path.join(b, "cnn_step"), "--threads", t,
+                                "--steps", str(S["cnn_steps"]), "--repeats", str(S["cnn_repeats"]),
+                                "--warmup", str(S["cnn_warmup"]),
+                                "--conv-iters", str(S["cnn_conv_iters"])],
+                               threads, "tapegrad cnn_step")
+        res["pt", "cnn"] = run(torch_cmd("cnn", threads, steps=S["cnn_steps"], repeats=S["cnn_repeats"],
+                                         warmup=S["cnn_warmup"], n=S["cnn_conv_iters"]),
+                               threads, "PyTorch cnn step")
     return res
+
+
+CNN_CONVS = (("conv1", "1->6 5x5 pad 2, 28x28"), ("conv2", "6->16 5x5, 14x14"))
+CNN_OPS = ("fwd", "bwd_input", "bwd_weight")
 
 
 def fmt(v, digits=None):
@@ -538,6 +617,20 @@ def table_rows(all_res, threads_list):
                 "lower", "VmHWM %s vs %s MB; PyTorch after import: %s MB"
                 % (tg.get("vm_hwm_mb", "?"), pt.get("vm_hwm_mb", "?"), pt.get("import_rss_mb", "?")))
             add("vae_epoch", "mallocs/step", t, num(tg, "mallocs_per_step"), None, "lower",
+                "inside OpenBLAS %s, tapegrad pool %s" % (tg.get("blas_mallocs_per_step", "?"),
+                                                          tg.get("tg_pool_mallocs_per_step", "?")))
+        tg, pt = r.get(("tg", "cnn")) or {}, r.get(("pt", "cnn")) or {}
+        if tg or pt:
+            add("cnn_step LeNet-5", "samples/s", t, num(tg, "samples_per_s"), num(pt, "samples_per_s"),
+                "higher", "batch 64, SGD momentum 0.9")
+            for c, what in CNN_CONVS:
+                for op in CNN_OPS:
+                    add("cnn %s %s" % (c, op), "us", t, num(tg, "%s_%s_us" % (c, op)),
+                        num(pt, "%s_%s_us" % (c, op)), "lower", what + ", batch 64")
+            add("cnn_step LeNet-5", "peak RSS MB", t, num(tg, "vm_hwm_mb"), num(pt, "vm_hwm_mb"),
+                "lower", "VmHWM; ru_maxrss %s vs %s MB" % (tg.get("peak_rss_mb", "?"),
+                                                           pt.get("peak_rss_mb", "?")))
+            add("cnn_step LeNet-5", "mallocs/step", t, num(tg, "mallocs_per_step"), None, "lower",
                 "inside OpenBLAS %s, tapegrad pool %s" % (tg.get("blas_mallocs_per_step", "?"),
                                                           tg.get("tg_pool_mallocs_per_step", "?")))
         tg, pt = r.get(("tg", "matmul")) or {}, r.get(("pt", "matmul")) or {}
@@ -636,6 +729,32 @@ def check_targets(all_res, threads_list):
     if m1 and n1:
         out.append(("vae_epoch peak RSS <= 0.25x PyTorch's", verdict(m1 <= 0.25 * n1),
                     "%.0f vs %.0f MB (%.2fx)" % (m1, n1, m1 / n1)))
+    c1, d1 = g(r1, "tg", "cnn", "samples_per_s"), g(r1, "pt", "cnn", "samples_per_s")
+    if c1 and d1:
+        out.append(("cnn_step >= 1.3x PyTorch samples/s at 1 thread", verdict(c1 >= 1.3 * d1),
+                    "%.0f vs %.0f (%.2fx)" % (c1, d1, c1 / d1)))
+    dbest = max([v for v in (g(all_res[t], "pt", "cnn", "samples_per_s") for t in threads_list) if v]
+                or [0]) or None
+    c2 = g(r2, "tg", "cnn", "samples_per_s")
+    if c2 and dbest:
+        out.append(("cnn_step at 2 threads >= 1.3x PyTorch's best", verdict(c2 >= 1.3 * dbest),
+                    "%.0f vs best %.0f (%.2fx)" % (c2, dbest, c2 / dbest)))
+    conv_rt = []
+    for t in threads_list:
+        for c, _ in CNN_CONVS:
+            for op in CNN_OPS:
+                a_, b_ = (g(all_res[t], side, "cnn", "%s_%s_us" % (c, op)) for side in ("tg", "pt"))
+                if a_ and b_:
+                    conv_rt.append((a_ / b_, "%s %s t=%d" % (c, op, t)))
+    if conv_rt:
+        bad = [x for x in conv_rt if x[0] > 1.1]
+        out.append(("cnn each conv layer (fwd, bwd_input, bwd_weight) <= 1.1x PyTorch's time",
+                    verdict(not bad), "worst %.2fx (%s); %d of %d above 1.1"
+                    % (max(conv_rt)[0], max(conv_rt)[1], len(bad), len(conv_rt))))
+    e1, f1 = g(r1, "tg", "cnn", "vm_hwm_mb"), g(r1, "pt", "cnn", "vm_hwm_mb")
+    if e1 and f1:
+        out.append(("cnn_step peak RSS <= 0.3x PyTorch's", verdict(e1 <= 0.3 * f1),
+                    "%.0f vs %.0f MB VmHWM (%.2fx)" % (e1, f1, e1 / f1)))
     worst = None
     for t in threads_list:
         for x in (all_res[t].get(("tg", "matmul")) or {}).get("rows", []):
@@ -650,7 +769,7 @@ def check_targets(all_res, threads_list):
                     "worst %.3f (%s); %d case(s) below 0.95" % (worst[0], worst[1], below)))
     mallocs = []
     for t in threads_list:
-        for wl, key in (("mlp", "mallocs_per_step"), ("vae", "mallocs_per_step"),
+        for wl, key in (("mlp", "mallocs_per_step"), ("vae", "mallocs_per_step"), ("cnn", "mallocs_per_step"),
                         ("tape", "micro_mlp_mallocs_per_step"), ("tape", "mallocs_per_op")):
             v = g(all_res[t], "tg", wl, key)
             if v is not None:
@@ -659,7 +778,7 @@ def check_targets(all_res, threads_list):
         bad = [m for m in mallocs if m[0] > 0]
         blas = {}
         for t in threads_list:
-            for wl in ("mlp", "vae"):
+            for wl in ("mlp", "vae", "cnn"):
                 v = g(all_res[t], "tg", wl, "blas_mallocs_per_step")
                 if v:
                     blas["%s t=%d" % (wl, t)] = v
@@ -669,7 +788,7 @@ def check_targets(all_res, threads_list):
                       ", ".join("%s %g" % kv for kv in blas.items()) if blas else ""))
                     if bad else "0 in all %d counts" % len(mallocs)))
         own = [(v - (blas.get(w.split(" ")[0] + " " + w.split(" ")[-1], 0) if w.split(" ")[0] in
-                     ("mlp", "vae") else 0), w) for v, w in mallocs]
+                     ("mlp", "vae", "cnn") else 0), w) for v, w in mallocs]
         own_bad = [m for m in own if m[0] > 0]
         out.append(("zero mallocs per steady step outside OpenBLAS (tapegrad's own)",
                     verdict(not own_bad),
@@ -697,7 +816,7 @@ def main():
     ap.add_argument("--build", default="build", help="meson build directory (default build)")
     ap.add_argument("--threads", default="1,2", help='thread counts, e.g. "1,2"')
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul")
+    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn")
     ap.add_argument("--json", default="", help="also write every parsed result to this file")
     ap.add_argument("--markdown", default="", help="also write the table and targets to this file")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -715,7 +834,7 @@ def main():
             ap.error("--worker takes one thread count")
         a.threads = int(a.threads)
         if not a.batch:
-            a.batch = {"micro": 100, "mlp": 100, "vae": 128}.get(a.worker, 0)
+            a.batch = {"micro": 100, "mlp": 100, "vae": 128, "cnn": 64}.get(a.worker, 0)
         return worker_main(a)
 
     # The driver never imports torch itself: on Linux a child's ru_maxrss
@@ -736,7 +855,10 @@ def main():
             dict.fromkeys([sys.executable, "/usr/bin/python3"])))
         return 0
     threads_list = [int(t) for t in a.threads.split(",") if t.strip()]
-    missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul")
+    want = set(a.only.split(",")) if a.only else None
+    missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul", "cnn_step")
+               if want is None or PROGRAM_WORKLOADS[p] & want]
+    missing = [p for p in missing
                if not os.access(os.path.join(a.build, "bench", p), os.X_OK)]
     if missing:
         print("compare_torch.py: %s not built in %s/bench; build first, e.g.\n"

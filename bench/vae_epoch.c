@@ -111,18 +111,6 @@ static tg_dataset *random_bytes(size_t n, tg_rng *rng) {
   return ds;
 }
 
-/* VmHWM of /proc/self/status: the peak RSS of this process image only
- * (Linux carries the parent's high-water mark into ru_maxrss across exec) */
-static double vm_hwm_mb(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  double kb = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "VmHWM: %lf", &kb) == 1) break;
-  if (f) fclose(f);
-  return kb < 0 ? -1 : kb / 1024.0;
-}
-
 /* one step on the loader's next batch: 1 done, 0 epoch over, -1 error */
 static int step(const vae *v, tg_optimizer *opt, tg_loader *l, tg_rng *eps_rng) {
   tg_tensor *x, *y;
@@ -229,7 +217,7 @@ int main(int argc, char **argv) {
   bench_print_stat("mallocs_per_step", mps, (int)repeats, "%.2f");
   printf("blas_mallocs_per_step=%.2f\n", blas_mallocs / total_steps);
   printf("tg_pool_mallocs_per_step=%.2f\n", pool_mallocs / total_steps);
-  printf("vm_hwm_mb=%.1f\n", vm_hwm_mb());
+  printf("vm_hwm_mb=%.1f\n", bench_vm_hwm_mb());
   free(spe);
   free(sps);
   free(mps);

@@ -11,10 +11,11 @@ static tg_tensor *reshape(tg_tensor *t, int nd, const size_t *shape) { return t 
 
 /* ---- conv2d's node. The forward fuses im2col and the products: per
  * batch item, the columns go into one pool block, reused item to item, and
- * one GEMM per group multiplies them by the weight, so the columns of the
- * whole batch are never held. The backward is written with differentiable
- * ops (the columns recomputed by unfold for the weight's gradient), so the
- * double backward comes with it. */
+ * one GEMM per group multiplies them by the weight; only when the weight's
+ * gradient will be wanted are the columns of the whole batch kept (saved in
+ * the node for the fused backward's dw). The backward with create_graph is
+ * written with differentiable ops (the columns recomputed by unfold for the
+ * weight's gradient), so the double backward comes with it. */
 
 /* the node's parameters: dilation, padding as int32 pairs, groups; strides
  * in the double slots (the kernel is the weight's shape) */
@@ -47,6 +48,7 @@ static ops_conv_geom conv_load(const tg_node *n, const tg_tensor *w) {
 typedef struct conv_grads {
   const tg_tensor *x, *dx, *dw;
   const char *w, *g;
+  const char *saved; /* the forward's columns of the whole batch, or NULL */
   char *scratch; /* per part: its columns, then (parts 1...) its own dw */
   const ops_conv_geom *geo;
   size_t G, O, K, L, ho, wo, cols_elems, dw_elems;
@@ -69,11 +71,12 @@ typedef struct conv_grads {
         ops_im2col_##T(dxn, j->dx->strides, cols, one, j->geo, j->ho, j->wo, true); \
       }                                                                        \
       if (dw) {                                                                \
+        const T *c = j->saved ? (const T *)j->saved + n * j->cols_elems : cols; \
         T *xn = (T *)tg_ptr(x) + (ptrdiff_t)n * x->strides[0];                 \
-        ops_im2col_##T(xn, x->strides, cols, one, j->geo, j->ho, j->wo, false); \
+        if (!j->saved) ops_im2col_##T(xn, x->strides, cols, one, j->geo, j->ho, j->wo, false); \
         for (size_t g = 0; g < j->G; g++)                                      \
           GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)og, (int)j->K, (int)j->L, 1, \
-               gn + g * og * j->L, (int)j->L, cols + g * j->K * j->L, (int)j->L, 1, \
+               gn + g * og * j->L, (int)j->L, c + g * j->K * j->L, (int)j->L, 1, \
                dw + g * og * j->K, (int)j->K);                                 \
       }                                                                        \
     }                                                                          \
@@ -118,6 +121,8 @@ static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const 
     return; /* the engine reports the missing gradient */
   }
   j.dx = dx, j.dw = dw, j.w = tg_ptr(wc), j.g = tg_ptr(gc);
+  tg_tensor *saved = tg_node_saved(n);
+  j.saved = saved && saved->numel == N * j.cols_elems ? tg_ptr(saved) : NULL;
   if (j.K && N) {
     char *acc = j.scratch + (size_t)parts * j.cols_elems * es;
     if (j.dw_elems) memset(acc, 0, (size_t)(parts - 1) * j.dw_elems * es);
@@ -136,6 +141,40 @@ static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const 
   gi[1] = dw;
 }
 
+/* db[o] = the sum of g[n, o, :] over n: per row eight float partial sums
+ * (a single running sum is a dependency chain the compiler may not
+ * reorder; it was 5 % of a LeNet step through tg_sum_dims), rows summed in
+ * double */
+#define BIAS_GRAD(T)                                                           \
+  static void bias_grad_##T(const T *g, size_t N, size_t O, size_t L, T *db) { \
+    for (size_t o = 0; o < O; o++) {                                           \
+      double s = 0;                                                            \
+      for (size_t n = 0; n < N; n++) {                                         \
+        const T *p = g + (n * O + o) * L;                                      \
+        T a[8] = {0};                                                          \
+        size_t i = 0;                                                          \
+        for (; i + 8 <= L; i += 8)                                             \
+          for (int k = 0; k < 8; k++) a[k] += p[i + k];                        \
+        for (; i < L; i++) a[0] += p[i];                                       \
+        s += (double)((a[0] + a[1]) + (a[2] + a[3])) + (double)((a[4] + a[5]) + (a[6] + a[7])); \
+      }                                                                        \
+      db[o] = (T)s;                                                            \
+    }                                                                          \
+  }
+BIAS_GRAD(float)
+BIAS_GRAD(double)
+
+static tg_tensor *bias_grad(tg_tensor *g) {
+  tg_tensor *gc = tg_contiguous(g), *db = gc ? tg_tensor_alloc(g->dtype, 1, &g->shape[1]) : NULL;
+  if (!db) return NULL;
+  size_t L = g->shape[2] * g->shape[3];
+  if (g->dtype == TG_FLOAT32) /* the fused backward is float32 or float64 */
+    bias_grad_float((const float *)tg_ptr(gc), g->shape[0], g->shape[1], L, (float *)tg_ptr(db));
+  else
+    bias_grad_double((const double *)tg_ptr(gc), g->shape[0], g->shape[1], L, (double *)tg_ptr(db));
+  return db;
+}
+
 /* y = w * x: dx = col2im(w_g^T g_g), dw = sum_n g_g cols_g^T, db = sum of g
  * over all but the channel dim */
 static void conv_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
@@ -145,7 +184,7 @@ static void conv_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   size_t K = w->shape[1] * w->shape[2] * w->shape[3], L = g->shape[2] * g->shape[3];
   if (ops_fused_backward()) {
     conv_backward_fused(n, g, gi, &geo, G);
-    if (tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 3, (const int[]){0, 2, 3}, false);
+    if (tg_node_needs_grad(n, 2)) gi[2] = bias_grad(g);
     return;
   }
   tg_tensor *gr = tg_reshape(g, 4, (const size_t[]){N, G, O / G, L});
@@ -162,7 +201,7 @@ static void conv_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 3, (const int[]){0, 2, 3}, false);
 }
 TG_DEFINE_OP(OP_CONV2D, "ConvolutionBackward", conv_backward,
-             TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_F | TG_NODE_I);
+             TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_F | TG_NODE_I | TG_NODE_SAVED);
 
 /* the forward of batch items [lo, hi) of one part, with its own columns */
 typedef struct conv_job {
@@ -172,6 +211,7 @@ typedef struct conv_job {
   char *y, *cols;
   const ops_conv_geom *g;
   size_t G, O, K, L, ho, wo, cols_elems;
+  size_t item_cols; /* cols_elems when every item keeps its columns (for the backward), else 0 */
   bool direct; /* 1x1, stride 1, no padding, contiguous x: x is its own columns */
 } conv_job;
 
@@ -182,9 +222,9 @@ typedef struct conv_job {
     for (size_t n = lo; n < hi; n++) {                                         \
       T *xn = (T *)tg_ptr(x) + (ptrdiff_t)n * x->strides[0];                   \
       T *yn = (T *)j->y + n * j->O * j->L;                                     \
-      const T *c = cols;                                                       \
+      T *c = cols + n * j->item_cols;                                          \
       if (j->direct) c = xn;                                                   \
-      else ops_im2col_##T(xn, x->strides, cols, one, j->g, j->ho, j->wo, false);   \
+      else ops_im2col_##T(xn, x->strides, c, one, j->g, j->ho, j->wo, false);  \
       for (size_t g = 0; g < j->G; g++) {                                      \
         T *yg = yn + g * og * j->L;                                            \
         if (j->K == 0) {                                                       \
@@ -209,7 +249,7 @@ static void conv_part(void *arg, int part, int n_parts) {
   size_t nb = j->x->shape[0];
   size_t lo = nb * (size_t)part / (size_t)n_parts, hi = nb * (size_t)(part + 1) / (size_t)n_parts;
   size_t es = tg_elem_bytes(j->x->dtype);
-  char *cols = j->cols + (size_t)part * j->cols_elems * es;
+  char *cols = j->cols + (j->item_cols ? 0 : (size_t)part * j->cols_elems * es);
   if (j->x->dtype == TG_FLOAT32) conv_items_float(j, lo, hi, (float *)cols);
   else conv_items_double(j, lo, hi, (double *)cols);
 }
@@ -240,8 +280,18 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
   if (2.0 * (double)N * (double)O * (double)K * (double)j.L >= CONV_SPLIT_MIN_FLOP)
     parts = threads < (int)N ? threads : (int)N;
   if (parts < 1) parts = 1;
-  size_t bytes = (size_t)parts * j.cols_elems * tg_elem_bytes(x->dtype);
-  j.cols = bytes ? tg_pool_alloc(bytes) : NULL;
+  /* When the weight's gradient will be wanted, the columns of every item
+   * are kept for the backward (which would otherwise rebuild them): two of a
+   * LeNet step's five im2col passes, for N K L elements held until the
+   * scope ends. */
+  tg_tensor *kept = NULL;
+  if (j.cols_elems && N && tg_grad_enabled() && w->requires_grad) {
+    kept = tg_empty(x->dtype, 1, (const size_t[]){N * j.cols_elems});
+    if (!kept) return NULL;
+    j.item_cols = j.cols_elems;
+  }
+  size_t bytes = kept ? 0 : (size_t)parts * j.cols_elems * tg_elem_bytes(x->dtype);
+  j.cols = kept ? tg_ptr(kept) : bytes ? tg_pool_alloc(bytes) : NULL;
   if (bytes && !j.cols) {
     tg_error("conv: out of memory for the columns (%zu bytes)", bytes);
     return NULL;
@@ -250,9 +300,12 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
     if (parts > 1) tg_parallel_run(parts, conv_part, &j);
     else conv_part(&j, 0, 1);
   }
-  tg_pool_free(j.cols);
+  if (!kept) tg_pool_free(j.cols);
   tg_node *n = ops_record(y, &OP_CONV2D, b ? 3 : 2, (tg_tensor *[]){x, w, b});
-  if (n) conv_store(n, g, (int64_t)G);
+  if (n) {
+    conv_store(n, g, (int64_t)G);
+    if (kept) tg_node_save(n, kept);
+  }
   return y;
 }
 

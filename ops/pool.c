@@ -152,31 +152,49 @@ tg_tensor *pool_linear(tg_tensor *a, tg_tensor *plan, int sd, pool_linear_kind k
 /* ---------------------------------------------------------------- max */
 
 /* torch's rule: the first maximum of the window in row-major order, a NaN
- * wins (the last one seen); an empty window gives -inf at its first index */
-#define MAX_LOOP(SUF, T)                                                       \
-  static void max_fwd_##SUF(const pool_plan *p, size_t planes, const T *x, T *o, int64_t *ix) { \
+ * wins (the last one seen); an empty window gives -inf at its first index.
+ * The windows come as integers (iw[4 (oh + ow)]: start, n, step per row,
+ * then per column), read once per call rather than converted per tap; the
+ * 2 x 2 windows of stride-2 pools have their own unrolled loop. The taps
+ * select by bit masks, not branches: on real data which one wins is
+ * unpredictable (the branchy loop was 15 % of a LeNet step). */
+#define MAX_TAP(T, U, k)                                                       \
+  do {                                                                         \
+    long k_ = (k);                                                             \
+    T v_ = x[k_];                                                              \
+    U vb_, mb_, take_ = (U)0 - (U)((v_ > m) | (v_ != v_));                     \
+    memcpy(&vb_, &v_, sizeof vb_);                                             \
+    memcpy(&mb_, &m, sizeof mb_);                                              \
+    mb_ ^= (mb_ ^ vb_) & take_;                                                \
+    memcpy(&m, &mb_, sizeof m);                                                \
+    best ^= (best ^ k_) & (long)take_;                                         \
+  } while (0)
+#define MAX_LOOP(SUF, T, U)                                                     \
+  static void max_fwd_##SUF(const pool_plan *p, const long *w, size_t planes, const T *x, T *o, \
+                            int64_t *ix) {                                     \
+    const long *cw = w + 3 * p->oh, iwl = (long)p->iw;                         \
     for (size_t pl = 0; pl < planes; pl++, x += p->ih * p->iw)                 \
       for (size_t r = 0; r < p->oh; r++) {                                     \
-        const pool_win *R = &p->rows[r];                                       \
-        long rs = (long)R->start, rn = (long)R->n, rst = (long)R->step;        \
+        long rs = w[3 * r], rn = w[3 * r + 1], rst = w[3 * r + 2];             \
         for (size_t c = 0; c < p->ow; c++) {                                   \
-          const pool_win *C = &p->cols[c];                                     \
-          long cs = (long)C->start, cn = (long)C->n, cst = (long)C->step;      \
-          long best = rs * (long)p->iw + cs;                                   \
+          long cs = cw[3 * c], cn = cw[3 * c + 1], cst = cw[3 * c + 2];        \
+          long best = rs * iwl + cs;                                           \
           T m = -INFINITY;                                                     \
-          for (long a = 0; a < rn; a++)                                        \
-            for (long b = 0; b < cn; b++) {                                    \
-              long k = (rs + a * rst) * (long)p->iw + cs + b * cst;            \
-              T v = x[k];                                                      \
-              if (v > m || isnan(v)) m = v, best = k;                          \
-            }                                                                  \
+          if (rn == 2 && cn == 2 && rst == 1 && cst == 1) {                    \
+            MAX_TAP(T, U, best);                                                     \
+            MAX_TAP(T, U, rs * iwl + cs + 1);                                        \
+            MAX_TAP(T, U, (rs + 1) * iwl + cs);                                      \
+            MAX_TAP(T, U, (rs + 1) * iwl + cs + 1);                                  \
+          } else                                                               \
+            for (long a = 0; a < rn; a++)                                      \
+              for (long b = 0; b < cn; b++) MAX_TAP(T, U, (rs + a * rst) * iwl + cs + b * cst); \
           *o++ = m;                                                            \
           *ix++ = best;                                                        \
         }                                                                      \
       }                                                                        \
   }
-MAX_LOOP(f32, float)
-MAX_LOOP(f64, double)
+MAX_LOOP(f32, float, uint32_t)
+MAX_LOOP(f64, double, uint64_t)
 
 /* dst[plane, idx[plane, o]] += src[plane, o] (scatter) or dst[plane, o] =
  * src[plane, idx[plane, o]] (gather); an index off the plane (torch's
@@ -250,11 +268,17 @@ tg_tensor *pool_max(tg_tensor *a, tg_tensor *plan, int sd, pool_max_kind kind, t
   size_t planes = in_plane ? a->numel / in_plane : 0;
   tg_tensor *x = contig(a), *out = x ? tg_empty(a->dtype, nd, shape) : NULL;
   tg_tensor *idx = out ? tg_empty(TG_INT64, nd, shape) : NULL;
-  if (!idx) return NULL;
+  long *w = idx ? tg_pool_alloc(3 * (p.oh + p.ow) * sizeof *w + 1) : NULL;
+  if (!w) return NULL;
+  for (size_t i = 0; i < p.oh + p.ow; i++) {
+    const pool_win *win = i < p.oh ? &p.rows[i] : &p.cols[i - p.oh];
+    w[3 * i] = (long)win->start, w[3 * i + 1] = (long)win->n, w[3 * i + 2] = (long)win->step;
+  }
   if (a->dtype == TG_FLOAT32)
-    max_fwd_f32(&p, planes, (const float *)tg_ptr(x), (float *)tg_ptr(out), (int64_t *)tg_ptr(idx));
+    max_fwd_f32(&p, w, planes, (const float *)tg_ptr(x), (float *)tg_ptr(out), (int64_t *)tg_ptr(idx));
   else
-    max_fwd_f64(&p, planes, (const double *)tg_ptr(x), (double *)tg_ptr(out), (int64_t *)tg_ptr(idx));
+    max_fwd_f64(&p, w, planes, (const double *)tg_ptr(x), (double *)tg_ptr(out), (int64_t *)tg_ptr(idx));
+  tg_pool_free(w);
   record_move(out, a, idx, sd, MAX_OPS[kind]);
   if (indices) *indices = idx;
   return out;
