@@ -10,19 +10,10 @@
 
 #include "tg_test.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_MALLOC_HOOK 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_MALLOC_HOOK 1
-#endif
-#endif
-
+/* counts system allocations on every thread (HAVE_MALLOC_HOOK: tg_test.h) */
 static atomic_int probe_on;
 static atomic_size_t probe_count;
 #ifdef HAVE_MALLOC_HOOK
-int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
-                                              void (*f)(const volatile void *));
 static void on_malloc(const volatile void *p, size_t n) {
   (void)p, (void)n;
   if (atomic_load(&probe_on)) atomic_fetch_add(&probe_count, 1);
