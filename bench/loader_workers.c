@@ -5,7 +5,7 @@
  * median epoch time and the median time the loop spent inside
  * tg_loader_next (waiting for or preparing batches).
  *
- *   build-bench/bench/loader_workers [--workers 0,1] [--repeats 3]
+ *   build-bench/bench/loader_workers [--workers 0,1] [--repeats 3] [--threads 1]
  *                                    [--step-us 400] [--batch 100] [--data DIR] */
 #include "bench_util.h"
 #include "tapegrad.h"
@@ -17,22 +17,24 @@ static void spin_us(double us) {
 }
 
 int main(int argc, char **argv) {
-  long repeats = 3, step_us = 400, batch = 100;
+  long repeats = 3, step_us = 400, batch = 100, threads = 1;
   const char *data = NULL, *workers = "0,1";
   for (int i = 1; i < argc; i++)
     if (!bench_flag_long(argc, argv, &i, "--repeats", &repeats) &&
         !bench_flag_long(argc, argv, &i, "--step-us", &step_us) &&
         !bench_flag_long(argc, argv, &i, "--batch", &batch) &&
+        !bench_flag_long(argc, argv, &i, "--threads", &threads) &&
         !bench_flag_str(argc, argv, &i, "--data", &data) &&
         !bench_flag_str(argc, argv, &i, "--workers", &workers)) {
       fprintf(stderr, "usage: %s [--workers 0,1] [--repeats N] [--step-us N] [--batch N] "
-                      "[--data DIR]\n", argv[0]);
+                      "[--threads N] [--data DIR]\n", argv[0]);
       return 2;
     }
   if (repeats < 1 || repeats > 64 || batch < 1 || step_us < 0) {
     fprintf(stderr, "%s: --repeats 1..64, --batch >= 1, --step-us >= 0\n", argv[0]);
     return 2;
   }
+  tg_set_num_threads((int)threads);
   tg_dataset *ds = NULL;
   if (tg_mnist_load(data, true, &ds) || tg_dataset_set_transform(ds, &(tg_transform){.flatten = true})) {
     fprintf(stderr, "%s: %s\n", argv[0], tg_last_error());
