@@ -7,8 +7,10 @@
  * whichever worker claims it, while the caller trains on the slot it holds.
  * The caller alone draws the permutation, makes tensors and bumps their
  * versions (the per-thread context is the caller's); workers only call
- * fetch into raw buffers, one fetch at a time (fetch_mu), so a dataset's
- * fetch need not be thread-safe and the batches are those of num_workers 0. */
+ * fetch into raw buffers, one batch at a time across every loader of the
+ * process (fetch_mu: two loaders may share a dataset, and an in-memory
+ * dataset's transforms use one scratch buffer), so a fetch need not be
+ * thread-safe and the batches are those of num_workers 0. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,8 @@ typedef struct slot {
 
 #define MAX_WORKERS 64
 
+static pthread_mutex_t fetch_mu = PTHREAD_MUTEX_INITIALIZER;
+
 struct tg_loader {
   tg_dataset *ds;
   size_t batch;
@@ -48,11 +52,11 @@ struct tg_loader {
   long held;      /* slot handed out by the last tg_loader_next, or -1 */
   /* with workers: claim and n_posted (batches of the epoch that may be
    * filled), the slot states and stop are guarded by mu */
-  pthread_mutex_t mu, fetch_mu;
+  pthread_mutex_t mu;
   pthread_cond_t work, done;
   size_t claim, n_posted;
   bool stop, sync_made;
-  int n_started;
+  int n_started, n_ready;
   pthread_t th[MAX_WORKERS];
 };
 
@@ -162,7 +166,13 @@ static size_t batch_rows(const tg_loader *l, size_t k) {
 
 static void *worker_main(void *arg) {
   tg_loader *l = arg;
+  /* a thread's start and the first touch of its error buffer (dynamic TLS
+   * in the shared library) allocate: done before tg_loader_new returns,
+   * so no batch allocates */
+  tg_clear_error();
   pthread_mutex_lock(&l->mu);
+  l->n_ready++;
+  pthread_cond_broadcast(&l->done);
   for (;;) {
     while (!l->stop &&
            !(l->claim < l->n_posted && l->slots[l->claim % l->n_slots].state == SLOT_EMPTY))
@@ -174,10 +184,10 @@ static void *worker_main(void *arg) {
     s->batch_index = k;
     pthread_mutex_unlock(&l->mu);
 
-    pthread_mutex_lock(&l->fetch_mu);
+    pthread_mutex_lock(&fetch_mu);
     int rc = fill_rows(l->ds, l->order + k * l->batch, batch_rows(l, k), s->xp, s->yp,
                        &s->bad_item);
-    pthread_mutex_unlock(&l->fetch_mu);
+    pthread_mutex_unlock(&fetch_mu);
     /* the message lives in this thread's context: carry it to the caller */
     s->failed = rc != 0;
     if (rc) snprintf(s->msg, sizeof s->msg, "%s", tg_has_error() ? tg_last_error() : "");
@@ -208,20 +218,18 @@ static void settle_epoch(tg_loader *l) {
 
 static int start_workers(tg_loader *l) {
   if (pthread_mutex_init(&l->mu, NULL) != 0) return -1;
-  if (pthread_mutex_init(&l->fetch_mu, NULL) != 0) {
-    pthread_mutex_destroy(&l->mu);
-    return -1;
-  }
   if (pthread_cond_init(&l->work, NULL) != 0) goto no_work;
   if (pthread_cond_init(&l->done, NULL) != 0) goto no_done;
   l->sync_made = true;
   for (; l->n_started < l->n_workers; l->n_started++)
     if (pthread_create(&l->th[l->n_started], NULL, worker_main, l) != 0) return -1;
+  pthread_mutex_lock(&l->mu);
+  while (l->n_ready < l->n_started) pthread_cond_wait(&l->done, &l->mu);
+  pthread_mutex_unlock(&l->mu);
   return 0;
 no_done:
   pthread_cond_destroy(&l->work);
 no_work:
-  pthread_mutex_destroy(&l->fetch_mu);
   pthread_mutex_destroy(&l->mu);
   return -1;
 }
@@ -375,7 +383,6 @@ void tg_loader_free(tg_loader *l) {
     for (int i = 0; i < l->n_started; i++) pthread_join(l->th[i], NULL);
     pthread_cond_destroy(&l->done);
     pthread_cond_destroy(&l->work);
-    pthread_mutex_destroy(&l->fetch_mu);
     pthread_mutex_destroy(&l->mu);
   }
   for (size_t i = 0; i < l->n_slots; i++) {
