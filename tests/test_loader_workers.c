@@ -81,6 +81,14 @@ static void put(trace *t, const void *p, size_t n) {
   t->len += n;
 }
 
+static void record(trace *t, const tg_tensor *x, const tg_tensor *y) {
+  assert_int_equal(x->shape[0], y->shape[0]);
+  put(t, &x->shape[0], sizeof x->shape[0]);
+  put(t, tg_data_f32(x), x->numel * sizeof(float));
+  put(t, tg_data(y), y->numel * sizeof(int64_t));
+  t->batches++;
+}
+
 /* `epochs` epochs; with reset_at > 0 each epoch is abandoned after that
  * many batches. Returns the trace (free its bytes). */
 static trace run(tg_dataset *ds, size_t batch, bool shuffle, bool drop_last, int workers,
@@ -92,11 +100,7 @@ static trace run(tg_dataset *ds, size_t batch, bool shuffle, bool drop_last, int
   for (int e = 0; e < epochs; e++) {
     size_t k = 0;
     while (tg_loader_next(l, &x, &y)) {
-      assert_int_equal(x->shape[0], y->shape[0]);
-      put(&t, &x->shape[0], sizeof x->shape[0]);
-      put(&t, tg_data_f32(x), x->numel * sizeof(float));
-      put(&t, tg_data(y), y->numel * sizeof(int64_t));
-      t.batches++;
+      record(&t, x, y);
       if (reset_at && ++k == reset_at) {
         tg_loader_reset(l);
         break;
@@ -254,6 +258,29 @@ static void test_workers_free_mid_epoch(void **state) {
   assert_int_equal(atomic_load(&c.fetches), after); /* no thread is left running */
 }
 
+/* two loaders with workers over one transformed dataset (one scratch
+ * buffer), stepped in turn: each gives its own batches, with no race */
+static void test_workers_shared_dataset(void **state) {
+  (void)state;
+  tg_dataset *img = image_dataset();
+  trace ref_a = run(img, 4, true, false, 0, 1, 0), ref_b = run(img, 3, false, true, 0, 1, 0);
+  tg_loader *a = tg_loader_new_workers(img, 4, true, false, 1234, 1);
+  tg_loader *b = tg_loader_new_workers(img, 3, false, true, 1234, 2);
+  trace ta = {0}, tb = {0};
+  tg_tensor *x, *y;
+  bool more_a = true, more_b = true;
+  while (more_a || more_b) {
+    if (more_a && (more_a = tg_loader_next(a, &x, &y))) record(&ta, x, y);
+    if (more_b && (more_b = tg_loader_next(b, &x, &y))) record(&tb, x, y);
+  }
+  assert_same_trace(&ref_a, &ta);
+  assert_same_trace(&ref_b, &tb);
+  free(ref_a.bytes), free(ref_b.bytes), free(ta.bytes), free(tb.bytes);
+  tg_loader_free(a);
+  tg_loader_free(b);
+  tg_dataset_free(img);
+}
+
 static void test_workers_no_alloc_per_batch(void **state) {
   (void)state;
   tg_dataset *img = image_dataset();
@@ -323,7 +350,7 @@ int main(void) {
       TG_TEST(test_workers_identical_batches), TG_TEST(test_workers_reset_mid_epoch),
       TG_TEST(test_workers_batch_stays_valid), TG_TEST(test_workers_fetch_error),
       TG_TEST(test_workers_free_mid_epoch),    TG_TEST(test_workers_no_alloc_per_batch),
-      TG_TEST(test_workers_bad_input),
+      TG_TEST(test_workers_bad_input),        TG_TEST(test_workers_shared_dataset),
   };
   int rc = cmocka_run_group_tests_name("loader_workers", tests, group_setup, NULL);
   tg_release_cached();
