@@ -106,6 +106,17 @@ void tg_tf_normalize(float *x, size_t c, size_t hw, const float *mean, const flo
 typedef struct tg_loader tg_loader;
 tg_loader *tg_loader_new(tg_dataset *ds, size_t batch_size, bool shuffle, bool drop_last,
                          uint64_t seed);
+/* The same with num_workers (0..64) threads that fill the next batches
+ * ahead of the training loop into preallocated buffers (num_workers + 1
+ * batch buffers): exactly the batches of num_workers 0, in the same order.
+ * The dataset's fetch then runs on those threads, one call at a time among
+ * the workers of all loaders: it must not make tensors, the dataset must not
+ * change while an epoch is under way, and a loader without workers must not
+ * fetch from it then. A fetch's failure is reported by the tg_loader_next
+ * that would have returned that batch. Without workers, everything runs on
+ * the caller. */
+tg_loader *tg_loader_new_workers(tg_dataset *ds, size_t batch_size, bool shuffle,
+                                 bool drop_last, uint64_t seed, int num_workers);
 /* The next batch of the current epoch (starting an epoch if none is under
  * way): true with *x, *y set; false (and NULLs) when the epoch is over —
  * the call after that starts the next epoch — or when a fetch failed

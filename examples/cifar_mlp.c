@@ -186,8 +186,9 @@ int main(int argc, char **argv) {
   if (!params) goto done;
   opt = train_optimizer(params, np, f.adam, f.lr);
   /* BatchNorm cannot train on a batch of one: drop such a last batch */
-  train_l = tg_loader_new(train, f.batch, true, train->length % f.batch == 1, f.seed);
-  test_l = tg_loader_new(test, EVAL_BATCH, false, false, 0);
+  train_l = tg_loader_new_workers(train, f.batch, true, train->length % f.batch == 1, f.seed,
+                                  f.workers);
+  test_l = tg_loader_new_workers(test, EVAL_BATCH, false, false, 0, f.workers);
   if (!opt || !train_l || !test_l) goto done;
   if (f.load && tg_load_module(f.load, model)) goto done;
   if (f.epochs > 0 && !(log = tg_metrics_open(csv, "epoch,train_loss,train_accuracy,test_loss,"

@@ -27,12 +27,14 @@ typedef struct train_flags {
   long max_steps; /* stop each epoch after this many steps (0 = all): quick runs */
   double val_fraction; /* hold out this part of the training set for validation (0 = none) */
   int patience;        /* early stopping: epochs without a better validation loss (0 = off) */
+  int workers;         /* DataLoader worker threads preparing batches ahead (0 = none) */
 } train_flags;
 
 static void train_usage(const char *prog, const char *extra) {
   fprintf(stderr,
           "usage: %s [--data DIR] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
-          "          [--out DIR] [--load FILE] [--max-steps N] [--val-fraction F] [--patience N]%s\n",
+          "          [--out DIR] [--load FILE] [--max-steps N] [--val-fraction F] [--patience N]\n"
+          "          [--workers N]%s\n",
           prog, extra ? extra : "");
 }
 
@@ -44,7 +46,7 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
     bool takes = true;
     static const char *const valued[] = {"--data", "--out", "--load", "--epochs", "--batch",
                                          "--lr", "--seed", "--threads", "--max-steps",
-                                         "--val-fraction", "--patience"};
+                                         "--val-fraction", "--patience", "--workers"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
     if (!strcmp(a, "--linear")) f->linear = true, takes = false;
@@ -67,6 +69,7 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
     else if (!strcmp(a, "--threads")) f->threads = (int)strtol(v, &end, 10);
     else if (!strcmp(a, "--val-fraction")) f->val_fraction = strtod(v, &end);
     else if (!strcmp(a, "--patience")) f->patience = (int)strtol(v, &end, 10);
+    else if (!strcmp(a, "--workers")) f->workers = (int)strtol(v, &end, 10);
     else f->max_steps = strtol(v, &end, 10); /* --max-steps */
     if (end && *end) {
       fprintf(stderr, "%s: %s expects a number, got '%s'\n", argv[0], a, v);
@@ -82,6 +85,10 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
       (f->patience > 0 && f->val_fraction == 0)) {
     fprintf(stderr, "%s: --val-fraction must be in [0, 1), --patience >= 0, and --patience "
             "needs --val-fraction\n", argv[0]);
+    return 2;
+  }
+  if (f->workers < 0 || f->workers > 64) {
+    fprintf(stderr, "%s: --workers must be in 0..64\n", argv[0]);
     return 2;
   }
   if (mkdir(f->out, 0777) != 0 && errno != EEXIST) {
@@ -447,9 +454,9 @@ static inline int train_classifier_run(const train_classifier *c, const train_fl
             f->val_fraction, train->length);
     return 1;
   }
-  tg_loader *train_l = tg_loader_new(fit, f->batch, true, false, f->seed);
-  tg_loader *val_l = val ? tg_loader_new(val, 1000, false, false, 0) : NULL;
-  tg_loader *test_l = tg_loader_new(test, 1000, false, false, 0);
+  tg_loader *train_l = tg_loader_new_workers(fit, f->batch, true, false, f->seed, f->workers);
+  tg_loader *val_l = val ? tg_loader_new_workers(val, 1000, false, false, 0, f->workers) : NULL;
+  tg_loader *test_l = tg_loader_new_workers(test, 1000, false, false, 0, f->workers);
   snprintf(name, sizeof name, "%s_metrics.csv", c->prog);
   tg_metrics *log = tg_metrics_open(train_path(path, sizeof path, f->out, name),
                                     "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds");

@@ -225,8 +225,8 @@ static int load_data(run *r) {
                      r->train->sample_numel, IMG);
     return -1;
   }
-  r->train_l = tg_loader_new(r->train, r->f.batch, true, false, r->f.seed);
-  r->test_l = tg_loader_new(r->test, r->f.batch, false, false, 0);
+  r->train_l = tg_loader_new_workers(r->train, r->f.batch, true, false, r->f.seed, r->f.workers);
+  r->test_l = tg_loader_new_workers(r->test, r->f.batch, false, false, 0, r->f.workers);
   return r->train_l && r->test_l ? 0 : -1;
 }
 

@@ -86,15 +86,18 @@ run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)
 # transparent huge pages saves most of the page faults)
 TG_DEEP_OPS=10000000 TG_FANIN=1000000 GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
   run_suite build-clang/tests/test_deep_graphs "test_deep_graphs (plain clang build, 10^7 ops, 10^6 fan-in)"
-# the worker threads that split large products (tensor/parallel.c) under
-# ThreadSanitizer: products at 1, 2 and 3 threads must agree, with no race
-echo "== clang ThreadSanitizer build of test_ops_grad"
+# the worker threads that split large products (tensor/parallel.c) and the
+# DataLoader's workers (data/loader.c) under ThreadSanitizer: products at 1,
+# 2 and 3 threads must agree, batches at 0..3 workers too, with no race
+echo "== clang ThreadSanitizer build of test_ops_grad and test_loader_workers"
 if [ ! -f build-tsan/build.ninja ]; then
   CC=clang meson setup build-tsan --werror -Db_sanitize=thread -Db_lundef=false --buildtype=debug \
     >"${TMPDIR:-/tmp}/tg-build-tsan-setup.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan-setup.log"; exit 1; }
 fi
-ninja -C build-tsan tests/test_ops_grad >"${TMPDIR:-/tmp}/tg-build-tsan.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan.log"; exit 1; }
+ninja -C build-tsan tests/test_ops_grad tests/test_loader_workers >"${TMPDIR:-/tmp}/tg-build-tsan.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan.log"; exit 1; }
 TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_ops_grad "test_ops_grad (ThreadSanitizer)"
+TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_loader_workers \
+  "test_loader_workers (ThreadSanitizer)"
 
 # valgrind memcheck of the examples: zero errors, nothing definitely or
 # indirectly lost (each run counts as one test case)

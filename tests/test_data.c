@@ -14,22 +14,11 @@
 #include "tg_test.h"
 
 /* ------------------------------------------------------- allocation probe
- * Under AddressSanitizer a malloc hook sees every system allocation, so a
- * test can assert "no malloc at all" and "no large malloc" directly. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_MALLOC_HOOK 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_MALLOC_HOOK 1
-#endif
-#endif
-
+ * (HAVE_MALLOC_HOOK: tg_test.h) */
 static volatile int probe_on;
 static volatile size_t probe_count, probe_max;
 
 #ifdef HAVE_MALLOC_HOOK
-int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
-                                              void (*f)(const volatile void *));
 static void on_malloc(const volatile void *p, size_t n) {
   (void)p;
   if (!probe_on) return;

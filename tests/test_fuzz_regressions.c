@@ -22,23 +22,15 @@
 #define TG_SOURCE_DIR "."
 #endif
 
-/* Under AddressSanitizer a malloc hook sees every allocation: no input
- * here may make a reader ask for more than FZ_MAX_ALLOC in one piece (the
- * fuzzer's -malloc_limit_mb, scaled to these small files). */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_MALLOC_HOOK 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_MALLOC_HOOK 1
-#endif
-#endif
+/* Under AddressSanitizer (HAVE_MALLOC_HOOK) a malloc hook sees every
+ * allocation: no input here may make a reader ask for more than
+ * FZ_MAX_ALLOC in one piece (the fuzzer's -malloc_limit_mb, scaled to
+ * these small files). */
 #define FZ_MAX_ALLOC ((size_t)256 << 20)
 
 static volatile size_t largest_alloc;
 
 #ifdef HAVE_MALLOC_HOOK
-int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
-                                              void (*f)(const volatile void *));
 static void on_malloc(const volatile void *p, size_t n) {
   (void)p;
   if (n > largest_alloc) largest_alloc = n;

@@ -1353,6 +1353,13 @@ static void test_null_data_api(void **state) {
   {
     tg_tensor *bx = NULL, *by = NULL;
     N_PTR(tg_loader_new, 1, tg_loader_new(NULL, 2, false, false, 0), "loader_new", "NULL");
+    N_PTR(tg_loader_new_workers, 1, tg_loader_new_workers(NULL, 2, false, false, 0, 1), "loader_new",
+          "NULL");
+    /* bad worker counts: NULL, as torch raises for a negative num_workers */
+    assert_null(tg_loader_new_workers(fx.ds, 2, false, false, 0, -1));
+    assert_error_has("loader_new", "num_workers is -1");
+    assert_null(tg_loader_new_workers(fx.ds, 2, false, false, 0, 1000));
+    assert_error_has("loader_new", "num_workers is 1000");
     N_VAL(tg_loader_next, 1, false, tg_loader_next(NULL, &bx, &by), "loader_next", "NULL");
     /* x or y NULL: that tensor is unwanted; the loader still advances */
     N_OK(tg_loader_next, 2, {
@@ -1606,7 +1613,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 451
+#define NULL_FUNCS_COVERED 452
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

@@ -7,7 +7,8 @@
  *
  * Checked: exit status, the progress lines, falling loss, accuracy, the
  * metrics CSV, the checkpoint, bit-identical fingerprints for the same seed
- * at 1 thread (and different ones for another seed), evaluation of a loaded
+ * at 1 thread, with and without DataLoader workers (and different ones for
+ * another seed), evaluation of a loaded
  * checkpoint, and clean failures (exit 1 with a message naming the file,
  * never a signal or a hang) on corrupted, truncated and mismatched
  * checkpoints and malformed data files; exit 2 on an unknown flag.
@@ -57,6 +58,14 @@ static void test_mlp_mnist_deterministic(void **state) {
   check_progress("mlp_mnist", last.out, EPOCHS, N_TEST, e);
   assert_true(e[EPOCHS - 1].loss == t->last_epoch.loss);
   assert_true(e[EPOCHS - 1].test_correct == t->last_epoch.test_correct);
+  /* DataLoader workers prepare the same batches: bit-identical parameters */
+  char workers[128];
+  run("mlp_mnist", "--data", mnist_dir, "--epochs", EPOCHS_STR, "--batch", BATCH_STR, "--seed",
+      "1", "--threads", "1", "--workers", "2", "--out", make_dir(workers, sizeof workers, "mlp1w"),
+      (char *)NULL);
+  expect_exit(&last, 0);
+  fingerprint_of(last.out, fp);
+  assert_string_equal(fp, t->fp);
   run("mlp_mnist", "--data", mnist_dir, "--epochs", EPOCHS_STR, "--batch", BATCH_STR, "--seed",
       "2", "--threads", "1", "--out", make_dir(other, sizeof other, "mlp2"), (char *)NULL);
   expect_exit(&last, 0);
@@ -282,6 +291,9 @@ static void test_unknown_flags(void **state) {
     run(models[i], "--epochs", "three", (char *)NULL);
     expect_exit(&last, 2);
     assert_non_null(strstr(last.err, "--epochs expects a number"));
+    run(models[i], "--workers", "-1", (char *)NULL);
+    expect_exit(&last, 2);
+    assert_non_null(strstr(last.err, "--workers must be in 0..64"));
   }
   /* cifar_mlp's own flags: --cifar needs its directory; --linear is mlp_mnist's */
   run("cifar_mlp", "--epochs", "1", "--cifar", (char *)NULL);

@@ -73,6 +73,20 @@ static inline void test_assert_identical(const tg_tensor *a, const tg_tensor *b)
   }
 }
 
+/* Under AddressSanitizer a malloc hook sees every system allocation, so a
+ * test can assert "no malloc at all" or bound the largest one directly. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_MALLOC_HOOK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_MALLOC_HOOK 1
+#endif
+#endif
+#ifdef HAVE_MALLOC_HOOK
+int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
+                                              void (*f)(const volatile void *));
+#endif
+
 /* every test starts and ends with no open scope and no pending error */
 static inline int test_setup(void **state) {
   (void)state;
