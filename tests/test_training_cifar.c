@@ -37,15 +37,7 @@ static trained *ensure_cnn(void) {
   if (t->stdout_text) return t;
   make_dir(t->out_dir, sizeof t->out_dir, t->tag);
   run_cifar(cifar_dir, "1", EPOCHS_STR, t->out_dir);
-  expect_exit(&last, 0);
-  epoch_line e[16];
-  check_progress(t->model, last.out, EPOCHS, CIFAR_TEST, e);
-  t->last_epoch = e[EPOCHS - 1];
-  fingerprint_of(last.out, t->fp);
-  snprintf(t->ckpt, sizeof t->ckpt, "%.127s/%.16s.safetensors", t->out_dir, t->model);
-  t->stdout_text = strdup(last.out);
-  assert_non_null(t->stdout_text);
-  return t;
+  return record_trained(t, CIFAR_TEST);
 }
 
 static tg_tensor *assert_entry(tg_checkpoint *ck, const char *name, tg_dtype dt, int ndim,

@@ -20,15 +20,7 @@ static trained *ensure_cnn(void) {
   make_dir(t->out_dir, sizeof t->out_dir, t->tag);
   run(t->model, "--data", mnist_dir, "--epochs", EPOCHS_STR, "--batch", BATCH_STR, "--lr", CNN_LR,
       "--seed", "1", "--threads", "1", "--out", t->out_dir, (char *)NULL);
-  expect_exit(&last, 0);
-  epoch_line e[16];
-  check_progress(t->model, last.out, EPOCHS, N_TEST, e);
-  t->last_epoch = e[EPOCHS - 1];
-  fingerprint_of(last.out, t->fp);
-  snprintf(t->ckpt, sizeof t->ckpt, "%.127s/%.16s.safetensors", t->out_dir, t->model);
-  t->stdout_text = strdup(last.out);
-  assert_non_null(t->stdout_text);
-  return t;
+  return record_trained(t, N_TEST);
 }
 
 static void assert_entry(tg_checkpoint *ck, const char *name, int ndim, const size_t *shape) {

@@ -382,20 +382,25 @@ typedef struct trained {
 } trained;
 
 
-static inline trained *ensure_trained(trained *t) {
-  if (t->stdout_text) return t;
-  make_dir(t->out_dir, sizeof t->out_dir, t->tag);
-  run(t->model, "--data", mnist_dir, "--epochs", EPOCHS_STR, "--batch", BATCH_STR, "--seed", "1",
-      "--threads", "1", "--out", t->out_dir, (char *)NULL);
+/* after t's training run: its progress, last epoch, fingerprint and checkpoint */
+static inline trained *record_trained(trained *t, size_t n_test) {
   expect_exit(&last, 0);
   epoch_line e[16];
-  check_progress(t->model, last.out, EPOCHS, N_TEST, e);
+  check_progress(t->model, last.out, EPOCHS, n_test, e);
   t->last_epoch = e[EPOCHS - 1];
   fingerprint_of(last.out, t->fp);
   snprintf(t->ckpt, sizeof t->ckpt, "%.127s/%.16s.safetensors", t->out_dir, t->model);
   t->stdout_text = strdup(last.out);
   assert_non_null(t->stdout_text);
   return t;
+}
+
+static inline trained *ensure_trained(trained *t) {
+  if (t->stdout_text) return t;
+  make_dir(t->out_dir, sizeof t->out_dir, t->tag);
+  run(t->model, "--data", mnist_dir, "--epochs", EPOCHS_STR, "--batch", BATCH_STR, "--seed", "1",
+      "--threads", "1", "--out", t->out_dir, (char *)NULL);
+  return record_trained(t, N_TEST);
 }
 
 
