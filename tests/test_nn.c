@@ -15,26 +15,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static tg_rng seeded(uint64_t seed) {
-  tg_rng r;
-  tg_rng_seed(&r, seed);
-  return r;
-}
-
-/* the last error mentions every given fragment; then it is cleared */
-static void expect_error(const char *a, const char *b) {
-  const char *e = tg_last_error();
-  if (!strstr(e, a) || (b && !strstr(e, b)))
-    fail_msg("error \"%s\" should mention \"%s\"%s%s", e, a, b ? " and " : "", b ? b : "");
-  tg_clear_error();
-}
-
-static tg_module *to_f64(tg_module *m) {
-  assert_non_null(m);
-  assert_int_equal(tg_module_to_(m, TG_FLOAT64), 0);
-  return m;
-}
-
 static tg_tensor *f64(int ndim, const size_t *shape, const double *v) {
   tg_tensor *t = tg_from_f64(ndim, shape, v);
   assert_non_null(t);
@@ -74,7 +54,7 @@ static const tg_reduction reductions[3] = {TG_REDUCTION_NONE, TG_REDUCTION_MEAN,
 
 static void test_linear_forward_matches_naive(void **state) {
   (void)state;
-  tg_rng r = seeded(1);
+  tg_rng r = test_seeded(1);
   tg_module *lin = tg_nn_linear(5, 3, true, &r);
   assert_non_null(lin);
   assert_string_equal(lin->type, "Linear");
@@ -117,29 +97,29 @@ static void test_linear_forward_matches_naive(void **state) {
 
   /* wrong feature count and dtype: errors naming linear */
   assert_null(tg_module_forward(lin, tg_zeros(TG_FLOAT32, TG_SHAPE(2, 4))));
-  expect_error("linear", "5 features");
+  test_expect_error("linear", "5 features");
   assert_null(tg_module_forward(lin, tg_zeros(TG_FLOAT64, TG_SHAPE(2, 5))));
-  expect_error("linear", "float64");
+  test_expect_error("linear", "float64");
   tg_module_free(lin);
   tg_module_free(nob);
 }
 
 static void test_linear_gradcheck(void **state) {
   (void)state;
-  tg_rng r = seeded(2);
-  tg_module *lin = to_f64(tg_nn_linear(4, 3, true, &r));
+  tg_rng r = test_seeded(2);
+  tg_module *lin = test_to_f64(tg_nn_linear(4, 3, true, &r));
   tg_tensor *x = test_leaf(&r, TG_SHAPE(5, 4));
   tg_tensor *in[3] = {x, tg_module_get(lin, "weight"), tg_module_get(lin, "bias")};
   assert_true(in[1]->requires_grad && in[1]->dtype == TG_FLOAT64);
   assert_gradcheck(module_fn, 3, in, lin);
   assert_gradgradcheck(module_fn, 3, in, lin);
 
-  tg_module *nob = to_f64(tg_nn_linear(4, 2, false, &r));
+  tg_module *nob = test_to_f64(tg_nn_linear(4, 2, false, &r));
   tg_tensor *in2[2] = {test_leaf(&r, TG_SHAPE(4)), tg_module_get(nob, "weight")};
   assert_gradcheck(module_fn, 2, in2, nob);
 
   /* a Sequential chains the gradient through every child */
-  tg_module *mlp = to_f64(tg_nn_sequential(3, tg_nn_linear(3, 4, true, &r), tg_nn_tanh(),
+  tg_module *mlp = test_to_f64(tg_nn_sequential(3, tg_nn_linear(3, 4, true, &r), tg_nn_tanh(),
                                            tg_nn_linear(4, 2, true, &r)));
   tg_tensor *in3[4] = {test_leaf(&r, TG_SHAPE(2, 3)), tg_module_get(mlp, "0.weight"),
                        tg_module_get(mlp, "2.bias"), tg_module_get(mlp, "2.weight")};
@@ -177,9 +157,9 @@ static void linear_grads_naive(const tg_tensor *x, const tg_tensor *w, const tg_
 static void test_linear_backward_accumulates_into_grad(void **state) {
   (void)state;
   for (int dt = 0; dt < 2; dt++) {
-    tg_rng r = seeded(11 + (uint64_t)dt);
+    tg_rng r = test_seeded(11 + (uint64_t)dt);
     tg_module *lin = tg_nn_linear(4, 3, true, &r);
-    if (dt) lin = to_f64(lin);
+    if (dt) lin = test_to_f64(lin);
     tg_dtype t = dt ? TG_FLOAT64 : TG_FLOAT32;
     double tol = dt ? 1e-12 : 1e-5;
     tg_scope_begin();
@@ -202,7 +182,7 @@ static void test_linear_backward_accumulates_into_grad(void **state) {
     tg_module_free(lin);
   }
   /* without a bias: one MmBackward node, weight gradient still summed into .grad */
-  tg_rng r = seeded(13);
+  tg_rng r = test_seeded(13);
   tg_module *nob = tg_nn_linear(4, 2, false, &r);
   tg_scope_begin();
   tg_tensor *x = tg_randn(&r, TG_FLOAT32, TG_SHAPE(3, 4));
@@ -223,7 +203,7 @@ static void test_linear_backward_accumulates_into_grad(void **state) {
 
 static void test_linear_init_bounds(void **state) {
   (void)state;
-  tg_rng r = seeded(7);
+  tg_rng r = test_seeded(7);
   tg_module *lin = tg_nn_linear(100, 50, true, &r);
   assert_non_null(lin);
   tg_tensor *W = tg_module_get(lin, "weight"), *b = tg_module_get(lin, "bias");
@@ -238,14 +218,14 @@ static void test_linear_init_bounds(void **state) {
   assert_close(std, bound / sqrt(3.0), 0.03 * bound / sqrt(3.0));
 
   /* the draws: weight first in row-major order, then bias, from the rng */
-  tg_rng again = seeded(7);
+  tg_rng again = test_seeded(7);
   for (size_t i = 0; i < W->numel; i++)
     assert_close(tg_get_flat(W, i), -bound + 2 * bound * tg_rng_uniform(&again), 1e-7);
   for (size_t i = 0; i < b->numel; i++)
     assert_close(tg_get_flat(b, i), -bound + 2 * bound * tg_rng_uniform(&again), 1e-7);
 
   /* reproducible for a seed, different for another */
-  tg_rng r7 = seeded(7), r8 = seeded(8);
+  tg_rng r7 = test_seeded(7), r8 = test_seeded(8);
   tg_module *same = tg_nn_linear(100, 50, true, &r7), *other = tg_nn_linear(100, 50, true, &r8);
   assert_non_null(same);
   assert_non_null(other);
@@ -258,7 +238,7 @@ static void test_linear_init_bounds(void **state) {
 
 static void test_parameter_count(void **state) {
   (void)state;
-  tg_rng r = seeded(3);
+  tg_rng r = test_seeded(3);
   tg_module *m = tg_nn_sequential(2, tg_nn_linear(100, 2000, true, &r), tg_nn_linear(2000, 10, true, &r));
   assert_non_null(m);
   /* 100*2000 + 2000 + 2000*10 + 10 */
@@ -345,7 +325,7 @@ static void test_activation_modules_forward(void **state) {
 
 static void test_activation_modules_gradcheck(void **state) {
   (void)state;
-  tg_rng r = seeded(4);
+  tg_rng r = test_seeded(4);
   tg_module *mods[] = {tg_nn_relu(),       tg_nn_sigmoid(),        tg_nn_tanh(),
                        tg_nn_leaky_relu(0.1), tg_nn_elu(0.7),      tg_nn_softmax(0),
                        tg_nn_log_softmax(1), tg_nn_flatten(0, -1)};
@@ -366,7 +346,7 @@ static void test_activation_modules_gradcheck(void **state) {
  * forward is the op with the module's settings, gradients flow */
 static void test_more_activation_modules(void **state) {
   (void)state;
-  tg_rng r = seeded(41);
+  tg_rng r = test_seeded(41);
   tg_tensor *x = tg_requires_grad_(tg_mul_scalar(tg_randn(&r, TG_FLOAT64, TG_SHAPE(3, 4)), 3), true);
   struct {
     tg_module *m;
@@ -412,7 +392,7 @@ static void test_more_activation_modules(void **state) {
 
 static void test_dropout_eval_is_identity(void **state) {
   (void)state;
-  tg_rng r = seeded(5);
+  tg_rng r = test_seeded(5);
   tg_module *d = tg_nn_dropout(0.5, &r);
   assert_non_null(d);
   assert_true(d->training);
@@ -430,7 +410,7 @@ static void test_dropout_eval_is_identity(void **state) {
 
 static void test_dropout_train_statistics(void **state) {
   (void)state;
-  tg_rng r = seeded(6);
+  tg_rng r = test_seeded(6);
   const double p = 0.3;
   tg_module *d = tg_nn_dropout(p, &r);
   tg_tensor *x = tg_requires_grad_(tg_full(TG_FLOAT32, TG_SHAPE(200, 500), 2.0), true);
@@ -455,11 +435,11 @@ static void test_dropout_train_statistics(void **state) {
   assert_non_null(all);
   assert_close(max_abs(all), 0.0, 0);
   assert_null(tg_nn_dropout(1.5, &r));
-  expect_error("dropout", "[0, 1]");
+  test_expect_error("dropout", "[0, 1]");
   assert_null(tg_dropout(x, -0.1, true, &r));
-  expect_error("dropout", NULL);
+  test_expect_error("dropout", NULL);
   assert_null(tg_dropout(x, NAN, false, &r));
-  expect_error("dropout", NULL);
+  test_expect_error("dropout", NULL);
   tg_module_free(d);
 }
 
@@ -477,7 +457,7 @@ static tg_tensor *dropout_fn(tg_tensor **in, void *p) {
 
 static void test_dropout_gradcheck(void **state) {
   (void)state;
-  tg_rng r = seeded(8), mask_rng;
+  tg_rng r = test_seeded(8), mask_rng;
   dropout_ctx c = {tg_nn_dropout(0.4, &mask_rng), &mask_rng};
   assert_non_null(c.m);
   tg_tensor *x = test_leaf(&r, TG_SHAPE(4, 5));
@@ -491,7 +471,7 @@ static void test_batchnorm_train_forward(void **state) {
   (void)state;
   const double xv[12] = {1, -2, 0.5, 3, 0, 1.5, -1, 4, 2.5, 0.5, 1, -0.5};
   const double wv[3] = {1.0, 2.0, 0.5}, bv[3] = {0.0, 1.0, -1.0};
-  tg_module *bn = to_f64(tg_nn_batchnorm1d(3, 1e-5, 0.1, true));
+  tg_module *bn = test_to_f64(tg_nn_batchnorm1d(3, 1e-5, 0.1, true));
   assert_int_equal(tg_copy_(tg_module_get(bn, "weight"), f64(TG_SHAPE(3), wv)), 0);
   assert_int_equal(tg_copy_(tg_module_get(bn, "bias"), f64(TG_SHAPE(3), bv)), 0);
   tg_tensor *y = tg_module_forward(bn, f64(TG_SHAPE(4, 3), xv));
@@ -562,17 +542,17 @@ static void test_batchnorm_running_stats(void **state) {
 
   /* one value per channel cannot be normalised in training */
   assert_null(tg_module_forward(cma, tg_zeros(TG_FLOAT32, TG_SHAPE(1, 3))));
-  expect_error("batch_norm", "more than 1 value per channel");
+  test_expect_error("batch_norm", "more than 1 value per channel");
   assert_null(tg_module_forward(bn, tg_zeros(TG_FLOAT32, TG_SHAPE(4, 5))));
-  expect_error("batch_norm", "channels");
+  test_expect_error("batch_norm", "channels");
   tg_module_free(bn);
   tg_module_free(cma);
 }
 
 static void test_batchnorm_gradcheck(void **state) {
   (void)state;
-  tg_rng r = seeded(9);
-  tg_module *bn = to_f64(tg_nn_batchnorm1d(3, 1e-5, 0.1, true));
+  tg_rng r = test_seeded(9);
+  tg_module *bn = test_to_f64(tg_nn_batchnorm1d(3, 1e-5, 0.1, true));
   tg_tensor *w = tg_module_get(bn, "weight"), *b = tg_module_get(bn, "bias");
   tg_init_uniform_(w, &r, 0.5, 1.5);
   tg_init_uniform_(b, &r, -0.5, 0.5);
@@ -609,9 +589,9 @@ static void test_init_gain_and_fans(void **state) {
   assert_int_equal(fo, 8 * 9);
   tg_tensor *v = tg_zeros(TG_FLOAT32, TG_SHAPE(5));
   assert_int_equal(tg_init_fans(v, &fi, &fo), -1);
-  expect_error("fan", "2 dims");
+  test_expect_error("fan", "2 dims");
   assert_null(tg_init_xavier_uniform_(v, NULL, 1.0));
-  expect_error("init_xavier_uniform_", NULL);
+  test_expect_error("init_xavier_uniform_", NULL);
 
   tg_tensor *t = tg_empty(TG_FLOAT64, TG_SHAPE(3, 2));
   assert_non_null(tg_init_constant_(t, 2.5));
@@ -621,7 +601,7 @@ static void test_init_gain_and_fans(void **state) {
   assert_non_null(tg_init_ones_(t));
   for (size_t i = 0; i < 6; i++) assert_close(tg_get_flat(t, i), 1.0, 0);
   assert_null(tg_init_normal_(tg_zeros(TG_INT64, TG_SHAPE(2, 2)), NULL, 0, 1));
-  expect_error("init_normal_", "int64");
+  test_expect_error("init_normal_", "int64");
 }
 
 /* sample std of t within 2% of expect (2*10^5 draws: standard error ~0.2%) */
@@ -636,7 +616,7 @@ static void check_std(tg_tensor *t, double expect, double bound) {
 
 static void test_init_std_statistics(void **state) {
   (void)state;
-  tg_rng r = seeded(10);
+  tg_rng r = test_seeded(10);
   tg_tensor *t = tg_empty(TG_FLOAT64, TG_SHAPE(500, 400)); /* fan_out 500, fan_in 400 */
   double xs = sqrt(2.0 / 900.0);
   check_std(tg_init_xavier_uniform_(t, &r, 1.0), xs, sqrt(3.0) * xs);
@@ -661,7 +641,7 @@ static void test_init_std_statistics(void **state) {
   assert_close(std, 2.0, 0.04);
 
   /* the same seed gives the same numbers */
-  tg_rng a = seeded(11), b = seeded(11);
+  tg_rng a = test_seeded(11), b = test_seeded(11);
   tg_tensor *u = tg_empty(TG_FLOAT32, TG_SHAPE(3, 4)), *v = tg_empty(TG_FLOAT32, TG_SHAPE(3, 4));
   tg_init_kaiming_normal_(u, &a, 0, TG_FAN_IN, TG_NL_RELU);
   tg_init_kaiming_normal_(v, &b, 0, TG_FAN_IN, TG_NL_RELU);
@@ -752,7 +732,7 @@ static tg_tensor *kl_fn(tg_tensor **in, void *p) {
 
 static void test_cross_entropy_gradcheck(void **state) {
   (void)state;
-  tg_rng r = seeded(12);
+  tg_rng r = test_seeded(12);
   tg_tensor *x = test_leaf(&r, TG_SHAPE(5, 4));
   loss_ctx c = {TG_REDUCTION_MEAN, tg_from_i64(TG_SHAPE(5), (int64_t[]){3, 0, 1, 1, 2})};
   for (int k = 0; k < 3; k++) {
@@ -770,7 +750,7 @@ static void test_cross_entropy_gradcheck(void **state) {
 
 static void test_nll_loss(void **state) {
   (void)state;
-  tg_rng r = seeded(13);
+  tg_rng r = test_seeded(13);
   /* log-probabilities of a hand-normalised distribution */
   double lp[12];
   for (int i = 0; i < 3; i++) {
@@ -802,31 +782,31 @@ static void test_loss_argument_errors(void **state) {
   (void)state;
   tg_tensor *x = f64(TG_SHAPE(3, 4), ce_x);
   assert_null(tg_cross_entropy(x, tg_from_i64(TG_SHAPE(3), (int64_t[]){0, 4, 1}), TG_REDUCTION_MEAN));
-  expect_error("cross_entropy", "target 4 at position 1 is out of range for 4 classes");
+  test_expect_error("cross_entropy", "target 4 at position 1 is out of range for 4 classes");
   assert_null(tg_cross_entropy(x, tg_from_i64(TG_SHAPE(3), (int64_t[]){0, -1, 1}), TG_REDUCTION_SUM));
-  expect_error("cross_entropy", "out of range");
+  test_expect_error("cross_entropy", "out of range");
   assert_null(tg_cross_entropy(x, tg_zeros(TG_FLOAT32, TG_SHAPE(3)), TG_REDUCTION_MEAN));
-  expect_error("cross_entropy", "int64");
+  test_expect_error("cross_entropy", "int64");
   assert_null(tg_cross_entropy(x, tg_from_i64(TG_SHAPE(2), (int64_t[]){0, 1}), TG_REDUCTION_MEAN));
-  expect_error("cross_entropy", "(N, C)");
+  test_expect_error("cross_entropy", "(N, C)");
   assert_null(tg_nll_loss(x, tg_from_i64(TG_SHAPE(3), (int64_t[]){0, 1, 9}), TG_REDUCTION_MEAN));
-  expect_error("nll_loss", "target 9");
+  test_expect_error("nll_loss", "target 9");
   assert_null(tg_nll_loss(x, tg_ones(TG_FLOAT64, TG_SHAPE(3)), TG_REDUCTION_MEAN));
-  expect_error("nll_loss", "int64");
+  test_expect_error("nll_loss", "int64");
   assert_null(tg_cross_entropy(x, tg_from_i64(TG_SHAPE(3), ce_t), (tg_reduction)7));
-  expect_error("cross_entropy", "reduction");
+  test_expect_error("cross_entropy", "reduction");
 
   tg_tensor *p = tg_full(TG_FLOAT64, TG_SHAPE(3), 0.5), *bad = f64(TG_SHAPE(3), (double[]){0.5, 1.5, 0});
   assert_null(tg_binary_cross_entropy(bad, p, TG_REDUCTION_MEAN));
-  expect_error("binary_cross_entropy", "1.5");
+  test_expect_error("binary_cross_entropy", "1.5");
   assert_null(tg_binary_cross_entropy(p, tg_full(TG_FLOAT64, TG_SHAPE(4), 1), TG_REDUCTION_MEAN));
-  expect_error("binary_cross_entropy", "same shape");
+  test_expect_error("binary_cross_entropy", "same shape");
   assert_null(tg_bce_with_logits(p, tg_full(TG_FLOAT32, TG_SHAPE(3), 1), TG_REDUCTION_MEAN));
-  expect_error("bce_with_logits", "dtypes");
+  test_expect_error("bce_with_logits", "dtypes");
   assert_null(tg_mse_loss(p, tg_from_i64(TG_SHAPE(3), ce_t), TG_REDUCTION_SUM));
-  expect_error("mse_loss", "int64");
+  test_expect_error("mse_loss", "int64");
   assert_null(tg_gaussian_kl(p, NULL, TG_REDUCTION_SUM));
-  expect_error("gaussian_kl", "NULL");
+  test_expect_error("gaussian_kl", "NULL");
 }
 
 static void test_binary_cross_entropy(void **state) {
@@ -858,7 +838,7 @@ static void test_binary_cross_entropy(void **state) {
   assert_close(tg_get_flat(pe->grad, 0), -1e12, 1);
   assert_close(tg_get_flat(pe->grad, 1), 1e12, 1);
 
-  tg_rng r = seeded(14);
+  tg_rng r = test_seeded(14);
   tg_tensor *q = tg_requires_grad_(tg_uniform(&r, TG_FLOAT64, TG_SHAPE(3, 2), 0.1, 0.9), true);
   tg_tensor *t = tg_requires_grad_(tg_uniform(&r, TG_FLOAT64, TG_SHAPE(3, 2), 0, 1), true);
   tg_tensor *in[2] = {q, t};
@@ -872,7 +852,7 @@ static void test_binary_cross_entropy(void **state) {
 
 static void test_bce_with_logits(void **state) {
   (void)state;
-  tg_rng r = seeded(15);
+  tg_rng r = test_seeded(15);
   tg_tensor *x = tg_uniform(&r, TG_FLOAT64, TG_SHAPE(10), -3, 3);
   tg_tensor *y = tg_uniform(&r, TG_FLOAT64, TG_SHAPE(10), 0, 1);
   tg_tensor *l = tg_bce_with_logits(x, y, TG_REDUCTION_NONE);
@@ -929,7 +909,7 @@ static void test_mse_and_gaussian_kl(void **state) {
   tg_tensor *z = tg_zeros(TG_FLOAT64, TG_SHAPE(3));
   assert_close(tg_item(tg_gaussian_kl(z, z, TG_REDUCTION_SUM)), 0.0, 0);
 
-  tg_rng r = seeded(16);
+  tg_rng r = test_seeded(16);
   tg_tensor *in[2] = {test_leaf(&r, TG_SHAPE(3, 2)), test_leaf(&r, TG_SHAPE(3, 2))};
   for (int k = 0; k < 3; k++) {
     loss_ctx c = {reductions[k], NULL};
@@ -986,7 +966,7 @@ static void test_lecture_output_layer(void **state) {
 
 static void test_freeze_and_zero_grad(void **state) {
   (void)state;
-  tg_rng r = seeded(17);
+  tg_rng r = test_seeded(17);
   tg_module *m = tg_nn_sequential(3, tg_nn_linear(3, 4, true, &r), tg_nn_relu(), tg_nn_linear(4, 2, true, &r));
   assert_non_null(m);
   assert_int_equal(tg_module_freeze(tg_module_child(m, "0")), 0);
@@ -1019,7 +999,7 @@ static void test_freeze_and_zero_grad(void **state) {
 }
 
 static tg_module *sample_model(uint64_t seed) {
-  tg_rng r = seeded(seed);
+  tg_rng r = test_seeded(seed);
   return tg_nn_sequential(4, tg_nn_linear(3, 4, true, &r), tg_nn_relu(),
                           tg_nn_batchnorm1d(4, 1e-5, 0.1, true), tg_nn_linear(4, 2, false, &r));
 }
@@ -1047,7 +1027,7 @@ static void test_state_dict_names_and_round_trip(void **state) {
   assert_int_equal(sd->entries[6].tensor->dtype, TG_INT64);
 
   /* train a to move its BatchNorm buffers, then load a into b */
-  tg_rng r = seeded(3);
+  tg_rng r = test_seeded(3);
   tg_tensor *x = tg_randn(&r, TG_FLOAT32, TG_SHAPE(6, 3));
   assert_non_null(tg_module_forward(a, x));
   assert_int_equal(tg_module_load_state_dict(b, sd, true), 0);
@@ -1078,7 +1058,7 @@ static void test_load_state_dict_errors(void **state) {
   tg_tensor *w = tg_full(TG_FLOAT32, TG_SHAPE(4, 3), 0.25);
   assert_int_equal(tg_state_dict_add(part, "0.weight", w, false), 0);
   assert_int_equal(tg_module_load_state_dict(m, part, true), -1);
-  expect_error("load_state_dict", "missing key \"0.bias\"");
+  test_expect_error("load_state_dict", "missing key \"0.bias\"");
   assert_close(tg_get_flat(tg_module_get(m, "0.weight"), 0), w0, 0); /* nothing copied */
   assert_int_equal(tg_module_load_state_dict(m, part, false), 0);
   assert_close(tg_get_flat(tg_module_get(m, "0.weight"), 5), 0.25, 0);
@@ -1089,21 +1069,21 @@ static void test_load_state_dict_errors(void **state) {
     assert_int_equal(tg_state_dict_add(extra, full->entries[k].name, full->entries[k].tensor, false), 0);
   assert_int_equal(tg_state_dict_add(extra, "4.weight", w, false), 0);
   assert_int_equal(tg_module_load_state_dict(m, extra, true), -1);
-  expect_error("load_state_dict", "unexpected key \"4.weight\"");
+  test_expect_error("load_state_dict", "unexpected key \"4.weight\"");
   tg_state_dict *wrong = tg_state_dict_new();
   assert_int_equal(tg_state_dict_add(wrong, "3.weight", tg_zeros(TG_FLOAT32, TG_SHAPE(4, 2)), false), 0);
   assert_int_equal(tg_module_load_state_dict(m, wrong, false), -1);
-  expect_error("size mismatch for \"3.weight\"", "[4,2]");
+  test_expect_error("size mismatch for \"3.weight\"", "[4,2]");
   tg_state_dict *dt = tg_state_dict_new();
   assert_int_equal(tg_state_dict_add(dt, "0.bias", tg_zeros(TG_FLOAT64, TG_SHAPE(4)), false), 0);
   assert_int_equal(tg_module_load_state_dict(m, dt, false), -1);
-  expect_error("dtype mismatch for \"0.bias\"", "float64");
+  test_expect_error("dtype mismatch for \"0.bias\"", "float64");
 
   /* duplicate names; ownership only of persistent tensors */
   assert_int_equal(tg_state_dict_add(dt, "0.bias", w, false), -1);
-  expect_error("state_dict_add", "already");
+  test_expect_error("state_dict_add", "already");
   assert_int_equal(tg_state_dict_add(dt, "owned", w, true), -1);
-  expect_error("state_dict_add", "persistent");
+  test_expect_error("state_dict_add", "persistent");
   tg_tensor *kept = tg_keep(tg_ones(TG_FLOAT32, TG_SHAPE(2))); /* depth 1 -> persistent */
   assert_int_equal(tg_state_dict_add(dt, "owned", kept, true), 0);
   assert_ptr_equal(tg_state_dict_get(dt, "owned"), kept);
@@ -1129,7 +1109,7 @@ static tg_tensor *scaled_forward(tg_module *m, tg_tensor *x) {
 
 static void test_custom_module_and_tree(void **state) {
   (void)state;
-  tg_rng r = seeded(18);
+  tg_rng r = test_seeded(18);
   tg_module *m = tg_module_new("Scaled", scaled_forward);
   assert_non_null(m);
   m->ctx = malloc(16);
@@ -1144,15 +1124,15 @@ static void test_custom_module_and_tree(void **state) {
 
   /* bad names and members */
   assert_null(tg_module_add_parameter(m, "scale", TG_FLOAT32, TG_SHAPE(1)));
-  expect_error("already has a member named \"scale\"", NULL);
+  test_expect_error("already has a member named \"scale\"", NULL);
   assert_null(tg_module_add_buffer(m, "a.b", TG_FLOAT32, TG_SHAPE(1)));
-  expect_error("module_add_buffer", "'.'");
+  test_expect_error("module_add_buffer", "'.'");
   assert_null(tg_module_add_parameter(m, "idx", TG_INT64, TG_SHAPE(1)));
-  expect_error("module_add_parameter", "int64");
+  test_expect_error("module_add_parameter", "int64");
   assert_int_equal(tg_module_add_child(m, "", tg_nn_relu()), -1); /* child freed */
-  expect_error("module_add_child", "non-empty");
+  test_expect_error("module_add_child", "non-empty");
   assert_int_equal(tg_module_add_child(m, "none", NULL), -1);
-  expect_error("module_add_child", "NULL");
+  test_expect_error("module_add_child", "NULL");
 
   tg_state_dict *sd = tg_module_state_dict(m);
   assert_int_equal(sd->n, 4);
@@ -1177,15 +1157,15 @@ static void test_custom_module_and_tree(void **state) {
   assert_int_equal(tg_module_get(m, "steps")->dtype, TG_INT64);
   assert_close(tg_get_flat(tg_module_get(m, "scale"), 1), 3.0, 0);
   assert_int_equal(tg_module_to_(m, TG_INT64), -1);
-  expect_error("module_to", "int64");
+  test_expect_error("module_to", "int64");
   assert_null(tg_module_child(m, "missing"));
   assert_null(tg_module_get(m, "inner.missing"));
 
   /* a failed constructor inside sequential: NULL, its message kept, the rest freed */
   assert_null(tg_nn_sequential(3, tg_nn_relu(), tg_nn_dropout(2.0, NULL), tg_nn_tanh()));
-  expect_error("dropout", "outside [0, 1]");
+  test_expect_error("dropout", "outside [0, 1]");
   assert_null(tg_module_forward(NULL, x));
-  expect_error("module_forward", "NULL");
+  test_expect_error("module_forward", "NULL");
 
   ctx_freed = 0;
   tg_module_free(m);
@@ -1196,7 +1176,7 @@ static void test_custom_module_and_tree(void **state) {
  * persistent allocation behind (BatchNorm updates its buffers in place) */
 static void test_module_memory(void **state) {
   (void)state;
-  tg_rng r = seeded(19);
+  tg_rng r = test_seeded(19);
   tg_scope_begin();
   tg_scope_begin();
   tg_module *m = tg_nn_sequential(5, tg_nn_linear(6, 8, true, &r), tg_nn_batchnorm1d(8, 1e-5, 0.1, true),

@@ -31,25 +31,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static tg_rng seeded(uint64_t seed) {
-  tg_rng r;
-  tg_rng_seed(&r, seed);
-  return r;
-}
-
-static void expect_error(const char *a, const char *b) {
-  const char *e = tg_last_error();
-  if (!strstr(e, a) || (b && !strstr(e, b)))
-    fail_msg("error \"%s\" should mention \"%s\"%s%s", e, a, b ? " and " : "", b ? b : "");
-  tg_clear_error();
-}
-
-static tg_module *to_f64(tg_module *m) {
-  assert_non_null(m);
-  assert_int_equal(tg_module_to_(m, TG_FLOAT64), 0);
-  return m;
-}
-
 /* 2 sin(a i + b), i = 0 .. numel-1, as the PyTorch script above */
 static tg_tensor *seq(int ndim, const size_t *shape, double a, double b) {
   tg_tensor *t = tg_zeros(TG_FLOAT64, ndim, shape);
@@ -120,7 +101,7 @@ static void assert_same_bits(const tg_tensor *a, const tg_tensor *b) {
 
 static void test_batch_norm_bit_identical(void **state) {
   (void)state;
-  tg_rng r = seeded(1);
+  tg_rng r = test_seeded(1);
   const size_t shapes[][5] = {{2, 7, 3}, {3, 4, 5, 6}, {5, 1, 4}, {1, 3, 9}, {6, 5}, {1, 5}, {2, 3, 1, 1},
                               {1, 2, 3, 1, 4}, {4, 3, 2, 2, 2}};
   const int nds[] = {3, 4, 3, 3, 2, 2, 4, 5, 5};
@@ -151,7 +132,7 @@ static void test_batch_norm_bit_identical(void **state) {
  * agree with the composition's autograd gradients */
 static void test_batch_norm_grads_match_composed(void **state) {
   (void)state;
-  tg_rng r = seeded(2);
+  tg_rng r = test_seeded(2);
   const size_t shapes[][4] = {{4, 3}, {2, 3, 5}, {3, 2, 4, 3}, {2, 4, 1, 3}};
   const int nds[] = {2, 3, 4, 4};
   for (size_t s = 0; s < 4; s++)
@@ -191,7 +172,7 @@ static tg_tensor *bn_eval_fn(tg_tensor **in, void *ctx) {
 
 static void test_batch_norm_gradcheck(void **state) {
   (void)state;
-  tg_rng r = seeded(3);
+  tg_rng r = test_seeded(3);
   tg_tensor *x = test_leaf(&r, TG_SHAPE(3, 2, 3, 2)), *w = tg_requires_grad_(tg_uniform(&r, TG_FLOAT64, TG_SHAPE(2), 0.5, 1.5), true);
   tg_tensor *b = test_leaf(&r, TG_SHAPE(2));
   tg_tensor *in[3] = {x, w, b};
@@ -218,23 +199,23 @@ static void test_batch_norm_errors(void **state) {
   tg_tensor *x = tg_randn(NULL, TG_FLOAT64, TG_SHAPE(2, 3, 4, 4));
   tg_tensor *c3 = tg_zeros(TG_FLOAT64, TG_SHAPE(3)), *c4 = tg_zeros(TG_FLOAT64, TG_SHAPE(4));
   assert_null(tg_batch_norm(tg_zeros(TG_FLOAT64, TG_SHAPE(1, 3, 1, 1)), NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
-  expect_error("batch_norm", "more than 1 value per channel");
+  test_expect_error("batch_norm", "more than 1 value per channel");
   assert_null(tg_batch_norm(tg_zeros(TG_FLOAT64, TG_SHAPE(3)), NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
-  expect_error("batch_norm", "at least 2 dims");
+  test_expect_error("batch_norm", "at least 2 dims");
   assert_null(tg_batch_norm(x, c4, c3, NULL, NULL, true, 0.1, 1e-5));
-  expect_error("batch_norm", "running_mean");
+  test_expect_error("batch_norm", "running_mean");
   assert_null(tg_batch_norm(x, NULL, NULL, c3, c4, true, 0.1, 1e-5));
-  expect_error("batch_norm", "bias");
+  test_expect_error("batch_norm", "bias");
   assert_null(tg_batch_norm(x, NULL, NULL, tg_zeros(TG_FLOAT32, TG_SHAPE(3)), NULL, true, 0.1, 1e-5));
-  expect_error("batch_norm", "float64");
+  test_expect_error("batch_norm", "float64");
   assert_null(tg_batch_norm(x, c3, NULL, NULL, NULL, false, 0.1, 1e-5));
-  expect_error("batch_norm", "running");
+  test_expect_error("batch_norm", "running");
   assert_null(tg_batch_norm(tg_zeros(TG_INT64, TG_SHAPE(2, 3)), NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
-  expect_error("batch_norm", "int64");
+  test_expect_error("batch_norm", "int64");
   /* PyTorch: not differentiable with respect to the running statistics */
   tg_tensor *rg = tg_requires_grad_(tg_zeros(TG_FLOAT64, TG_SHAPE(3)), true);
   assert_null(tg_batch_norm(x, rg, tg_ones(TG_FLOAT64, TG_SHAPE(3)), NULL, NULL, false, 0.1, 1e-5));
-  expect_error("batch_norm", "running_mean requires grad");
+  test_expect_error("batch_norm", "running_mean requires grad");
   /* no values per channel: an empty result, running stats unchanged (as PyTorch) */
   tg_tensor *rm = tg_zeros(TG_FLOAT64, TG_SHAPE(3)), *rv = tg_ones(TG_FLOAT64, TG_SHAPE(3));
   tg_tensor *y = tg_batch_norm(tg_zeros(TG_FLOAT64, TG_SHAPE(0, 3, 2)), rm, rv, NULL, NULL, true, 0.1, 1e-5);
@@ -258,7 +239,7 @@ static void test_batch_norm_saved_weight_version(void **state) {
   assert_non_null(tg_fill_(w, 2.0));
   tg_no_grad_end();
   assert_int_equal(tg_backward(tg_sum(tg_mul(y, y)), NULL, false), -1);
-  expect_error("NativeBatchNormBackward", NULL);
+  test_expect_error("NativeBatchNormBackward", NULL);
 }
 
 /* ========================================================= BatchNorm2d */
@@ -274,7 +255,7 @@ static void test_batchnorm2d_running_stats_as_torch(void **state) {
   (void)state;
   tg_tensor *x1 = seq(TG_SHAPE(2, 3, 2, 2), 1.3, 0.5), *x2 = seq(TG_SHAPE(2, 3, 2, 2), 0.7, -1.0);
   for (int k = 0; k < 2; k++) {
-    tg_module *bn = to_f64(tg_nn_batchnorm2d(3, 1e-5, k ? NAN : 0.1, true, true));
+    tg_module *bn = test_to_f64(tg_nn_batchnorm2d(3, 1e-5, k ? NAN : 0.1, true, true));
     assert_string_equal(bn->type, "BatchNorm2d");
     assert_non_null(tg_module_forward(bn, x1));
     assert_non_null(tg_module_forward(bn, x2));
@@ -294,7 +275,7 @@ static void test_batchnorm2d_running_stats_as_torch(void **state) {
 
 static void test_batchnorm2d_module(void **state) {
   (void)state;
-  tg_rng r = seeded(4);
+  tg_rng r = test_seeded(4);
   tg_module *bn = tg_nn_batchnorm2d(3, 1e-5, 0.1, true, true);
   assert_non_null(bn);
   const char *names[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
@@ -306,24 +287,24 @@ static void test_batchnorm2d_module(void **state) {
   assert_int_equal(tg_module_get(bn, "num_batches_tracked")->dtype, TG_INT64);
   /* torch's rank errors */
   assert_null(tg_module_forward(bn, tg_zeros(TG_FLOAT32, TG_SHAPE(2, 3, 4))));
-  expect_error("BatchNorm2d: expected 4D input (got 3D input)", NULL);
+  test_expect_error("BatchNorm2d: expected 4D input (got 3D input)", NULL);
   assert_null(tg_module_forward(bn, tg_zeros(TG_FLOAT32, TG_SHAPE(2, 3, 4, 4, 1))));
-  expect_error("expected 4D input (got 5D input)", NULL);
+  test_expect_error("expected 4D input (got 5D input)", NULL);
   tg_module *bn1 = tg_nn_batchnorm1d(3, 1e-5, 0.1, true);
   assert_null(tg_module_forward(bn1, tg_zeros(TG_FLOAT32, TG_SHAPE(2, 3, 4, 4))));
-  expect_error("BatchNorm1d: expected 2D or 3D input (got 4D input)", NULL);
+  test_expect_error("BatchNorm1d: expected 2D or 3D input (got 4D input)", NULL);
   tg_module_free(bn1);
   tg_module_free(bn);
   assert_null(tg_nn_batchnorm2d(3, -1, 0.1, true, true));
-  expect_error("batchnorm2d", "eps");
+  test_expect_error("batchnorm2d", "eps");
   /* gradcheck through the module, float64, training */
-  tg_module *b64 = to_f64(tg_nn_batchnorm2d(2, 1e-5, 0.1, true, true));
+  tg_module *b64 = test_to_f64(tg_nn_batchnorm2d(2, 1e-5, 0.1, true, true));
   tg_init_uniform_(tg_module_get(b64, "weight"), &r, 0.5, 1.5);
   tg_tensor *in[3] = {test_leaf(&r, TG_SHAPE(2, 2, 2, 3)), tg_module_get(b64, "weight"), tg_module_get(b64, "bias")};
   assert_gradcheck(module_fn, 3, in, b64);
   tg_module_free(b64);
   /* without running stats: weight and bias only; batch stats in eval too */
-  tg_module *nt = to_f64(tg_nn_batchnorm2d(3, 1e-5, 0.1, false, false));
+  tg_module *nt = test_to_f64(tg_nn_batchnorm2d(3, 1e-5, 0.1, false, false));
   sd = tg_module_state_dict(nt);
   assert_int_equal(sd->n, 0);
   tg_state_dict_free(sd);
@@ -342,7 +323,7 @@ static void test_instance_norm_as_torch(void **state) {
   static const double y12[4] = {1.3056357886319907, 0.6344199551132997, -0.8961974308218983, -1.0438583129233923};
   static const double ev01[4] = {1.8639087986319507, 1.145237511986025, -0.1123208082055021, -1.3173168340657684};
   tg_tensor *x1 = seq(TG_SHAPE(2, 3, 2, 2), 1.3, 0.5), *x2 = seq(TG_SHAPE(2, 3, 2, 2), 0.7, -1.0);
-  tg_module *in = to_f64(tg_nn_instancenorm2d(3, 1e-5, 0.1, false, true));
+  tg_module *in = test_to_f64(tg_nn_instancenorm2d(3, 1e-5, 0.1, false, true));
   assert_string_equal(in->type, "InstanceNorm2d");
   tg_tensor *y = tg_module_forward(in, x1);
   assert_non_null(y);
@@ -357,7 +338,7 @@ static void test_instance_norm_as_torch(void **state) {
   assert_int_equal(y3->ndim, 3);
   assert_values(tg_contiguous(tg_select(y3, 0, 1)), ev01, 4, 1e-12);
   assert_null(tg_module_forward(in, tg_zeros(TG_FLOAT64, TG_SHAPE(4, 4))));
-  expect_error("InstanceNorm2d: expected 3D or 4D input (got 2D input)", NULL);
+  test_expect_error("InstanceNorm2d: expected 3D or 4D input (got 2D input)", NULL);
   tg_state_dict *sd = tg_module_state_dict(in);
   assert_int_equal(sd->n, 3);
   assert_string_equal(sd->entries[2].name, "num_batches_tracked");
@@ -374,13 +355,13 @@ static void test_instance_norm_as_torch(void **state) {
   assert_close(tg_item(tg_var(inst, false)), 1, 1e-4);
   tg_module_free(d);
   assert_null(tg_nn_instancenorm2d(3, 1e-5, NAN, false, true));
-  expect_error("instancenorm2d", "momentum");
+  test_expect_error("instancenorm2d", "momentum");
 }
 
 /* the instance norm of x is the batch norm of each instance alone */
 static void test_instance_norm_is_per_instance_batch_norm(void **state) {
   (void)state;
-  tg_rng r = seeded(5);
+  tg_rng r = test_seeded(5);
   tg_tensor *x = tg_randn(&r, TG_FLOAT64, TG_SHAPE(3, 2, 4, 2));
   tg_tensor *w = tg_randn(&r, TG_FLOAT64, TG_SHAPE(2)), *b = tg_randn(&r, TG_FLOAT64, TG_SHAPE(2));
   tg_tensor *y = tg_instance_norm(noncontig(x), NULL, NULL, w, b, true, 0.1, 1e-5);
@@ -402,7 +383,7 @@ static tg_tensor *in_eval_fn(tg_tensor **in, void *ctx) {
 
 static void test_instance_norm_gradcheck_and_errors(void **state) {
   (void)state;
-  tg_rng r = seeded(6);
+  tg_rng r = test_seeded(6);
   tg_tensor *in[3] = {test_leaf(&r, TG_SHAPE(2, 3, 2, 2)), test_leaf(&r, TG_SHAPE(3)), test_leaf(&r, TG_SHAPE(3))};
   assert_gradcheck(in_fn, 3, in, NULL);
   assert_gradgradcheck(in_fn, 3, in, NULL);
@@ -410,13 +391,13 @@ static void test_instance_norm_gradcheck_and_errors(void **state) {
   assert_gradcheck(in_eval_fn, 3, in, stats);
   assert_gradgradcheck(in_eval_fn, 3, in, stats);
   assert_null(tg_instance_norm(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3, 1)), NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
-  expect_error("instance_norm", "more than 1 spatial element");
+  test_expect_error("instance_norm", "more than 1 spatial element");
   assert_null(tg_instance_norm(tg_zeros(TG_FLOAT64, TG_SHAPE(3, 4)), NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
-  expect_error("instance_norm", "more than 1 spatial element");
+  test_expect_error("instance_norm", "more than 1 spatial element");
   assert_null(tg_instance_norm(in[0], stats[0], NULL, NULL, NULL, false, 0.1, 1e-5));
-  expect_error("instance_norm", "running_var");
+  test_expect_error("instance_norm", "running_var");
   assert_null(tg_instance_norm(in[0], NULL, NULL, tg_zeros(TG_FLOAT64, TG_SHAPE(4)), NULL, true, 0.1, 1e-5));
-  expect_error("instance_norm", "weight");
+  test_expect_error("instance_norm", "weight");
   /* one spatial element is fine with the running stats */
   assert_non_null(tg_instance_norm(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3, 1)), stats[0], stats[1], NULL, NULL,
                                    false, 0.1, 1e-5));
@@ -445,23 +426,23 @@ static tg_tensor *gn_fn(tg_tensor **in, void *ctx) {
 
 static void test_group_norm_gradcheck_and_errors(void **state) {
   (void)state;
-  tg_rng r = seeded(7);
+  tg_rng r = test_seeded(7);
   tg_tensor *in[3] = {test_leaf(&r, TG_SHAPE(2, 4, 3, 2)), test_leaf(&r, TG_SHAPE(4)), test_leaf(&r, TG_SHAPE(4))};
   assert_gradcheck(gn_fn, 3, in, NULL);
   assert_gradgradcheck(gn_fn, 3, in, NULL);
   tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 4, 3));
   assert_null(tg_group_norm(x, 3, NULL, NULL, 1e-5));
-  expect_error("group_norm", "divisible by num_groups");
+  test_expect_error("group_norm", "divisible by num_groups");
   assert_null(tg_group_norm(x, 0, NULL, NULL, 1e-5));
-  expect_error("group_norm", "greater than 0");
+  test_expect_error("group_norm", "greater than 0");
   assert_null(tg_group_norm(x, 2, tg_zeros(TG_FLOAT64, TG_SHAPE(3)), NULL, 1e-5));
-  expect_error("group_norm", "weight");
+  test_expect_error("group_norm", "weight");
   assert_null(tg_group_norm(x, 2, NULL, tg_zeros(TG_FLOAT64, TG_SHAPE(4, 1)), 1e-5));
-  expect_error("group_norm", "bias");
+  test_expect_error("group_norm", "bias");
   assert_null(tg_group_norm(tg_zeros(TG_FLOAT64, TG_SHAPE(4)), 2, NULL, NULL, 1e-5));
-  expect_error("group_norm", "at least 2 dims");
+  test_expect_error("group_norm", "at least 2 dims");
   assert_null(tg_group_norm(tg_zeros(TG_FLOAT64, TG_SHAPE(1, 4)), 4, NULL, NULL, 1e-5));
-  expect_error("group_norm", "more than 1 value");
+  test_expect_error("group_norm", "more than 1 value");
   /* one value per group with two samples: PyTorch accepts, zeros out */
   tg_tensor *y = tg_group_norm(tg_ones(TG_FLOAT64, TG_SHAPE(2, 4)), 4, NULL, NULL, 1e-5);
   assert_non_null(y);
@@ -474,15 +455,15 @@ static void test_group_norm_gradcheck_and_errors(void **state) {
   assert_string_equal(sd->entries[0].name, "weight");
   assert_string_equal(sd->entries[1].name, "bias");
   tg_state_dict_free(sd);
-  to_f64(gn);
+  test_to_f64(gn);
   tg_tensor *xm = seq(TG_SHAPE(2, 4, 3), 0.9, 0.2);
   assert_same_bits(tg_module_forward(gn, xm), tg_group_norm(xm, 2, tg_module_get(gn, "weight"),
                                                             tg_module_get(gn, "bias"), 1e-5));
   tg_module_free(gn);
   assert_null(tg_nn_groupnorm(3, 4, 1e-5, true));
-  expect_error("groupnorm", "divisible by num_groups");
+  test_expect_error("groupnorm", "divisible by num_groups");
   assert_null(tg_nn_groupnorm(0, 4, 1e-5, true));
-  expect_error("groupnorm", NULL);
+  test_expect_error("groupnorm", NULL);
   tg_module *plain = tg_nn_groupnorm(2, 4, 1e-5, false);
   assert_int_equal(plain->n_params, 0);
   tg_module_free(plain);
@@ -516,23 +497,23 @@ static tg_tensor *ln_fn(tg_tensor **in, void *ctx) {
 
 static void test_layer_norm_gradcheck_and_errors(void **state) {
   (void)state;
-  tg_rng r = seeded(8);
+  tg_rng r = test_seeded(8);
   tg_tensor *in[3] = {test_leaf(&r, TG_SHAPE(2, 3, 2, 3)), test_leaf(&r, TG_SHAPE(2, 3)), test_leaf(&r, TG_SHAPE(2, 3))};
   assert_gradcheck(ln_fn, 3, in, NULL);
   assert_gradgradcheck(ln_fn, 3, in, NULL);
   tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3));
   assert_null(tg_layer_norm(x, TG_SHAPE(2), NULL, NULL, 1e-5));
-  expect_error("layer_norm: given normalized_shape=[2], expected input with shape [*, 2], but got input of size [2,3]", NULL);
+  test_expect_error("layer_norm: given normalized_shape=[2], expected input with shape [*, 2], but got input of size [2,3]", NULL);
   assert_null(tg_layer_norm(x, TG_SHAPE(4, 2, 3), NULL, NULL, 1e-5));
-  expect_error("layer_norm", "normalized_shape=[4,2,3]");
+  test_expect_error("layer_norm", "normalized_shape=[4,2,3]");
   assert_null(tg_layer_norm(x, 0, (size_t[]){1}, NULL, NULL, 1e-5));
-  expect_error("layer_norm", "at least 1-dimensional");
+  test_expect_error("layer_norm", "at least 1-dimensional");
   assert_null(tg_layer_norm(x, TG_SHAPE(3), tg_ones(TG_FLOAT64, TG_SHAPE(2)), NULL, 1e-5));
-  expect_error("layer_norm", "weight");
+  test_expect_error("layer_norm", "weight");
   assert_null(tg_layer_norm(x, TG_SHAPE(2, 3), NULL, tg_ones(TG_FLOAT64, TG_SHAPE(3)), 1e-5));
-  expect_error("layer_norm", "bias");
+  test_expect_error("layer_norm", "bias");
   assert_null(tg_layer_norm(x, 1, NULL, NULL, NULL, 1e-5));
-  expect_error("layer_norm", "shape is NULL");
+  test_expect_error("layer_norm", "shape is NULL");
   /* the module */
   tg_module *ln = tg_nn_layernorm(TG_SHAPE(2, 3), 1e-5, true);
   assert_string_equal(ln->type, "LayerNorm");
@@ -542,19 +523,19 @@ static void test_layer_norm_gradcheck_and_errors(void **state) {
   assert_string_equal(sd->entries[1].name, "bias");
   assert_int_equal(sd->entries[0].tensor->ndim, 2);
   tg_state_dict_free(sd);
-  to_f64(ln);
+  test_to_f64(ln);
   tg_tensor *xm = seq(TG_SHAPE(4, 2, 3), 0.9, 0.2);
   assert_same_bits(tg_module_forward(ln, xm), tg_layer_norm(xm, TG_SHAPE(2, 3), tg_module_get(ln, "weight"),
                                                             tg_module_get(ln, "bias"), 1e-5));
   assert_null(tg_module_forward(ln, tg_zeros(TG_FLOAT64, TG_SHAPE(4, 3))));
-  expect_error("layer_norm", "normalized_shape");
+  test_expect_error("layer_norm", "normalized_shape");
   tg_module_free(ln);
   tg_module *plain = tg_nn_layernorm(TG_SHAPE(3), 1e-5, false);
   assert_int_equal(plain->n_params, 0);
   assert_non_null(tg_module_forward(plain, tg_ones(TG_FLOAT32, TG_SHAPE(2, 3))));
   tg_module_free(plain);
   assert_null(tg_nn_layernorm(0, (size_t[]){1}, 1e-5, true));
-  expect_error("layernorm", "1 to");
+  test_expect_error("layernorm", "1 to");
 }
 
 /* =========================================================== dropout2d */
@@ -564,7 +545,7 @@ static void test_dropout2d_zeroes_channels(void **state) {
   const size_t shapes[][4] = {{3, 4, 2, 2}, {2, 5, 3}, {4, 6}};
   const int nds[] = {4, 3, 2};
   for (int s = 0; s < 3; s++) {
-    tg_rng r = seeded(10), again = seeded(10);
+    tg_rng r = test_seeded(10), again = test_seeded(10);
     tg_tensor *x = tg_ones(TG_FLOAT64, nds[s], shapes[s]);
     tg_tensor *y = tg_dropout2d(x, 0.4, true, &r);
     assert_non_null(y);
@@ -585,13 +566,13 @@ static void test_dropout2d_zeroes_channels(void **state) {
   /* PyTorch: 1-d is an error once a mask is needed, not for p = 1 or eval */
   tg_tensor *v = tg_ones(TG_FLOAT64, TG_SHAPE(3));
   assert_null(tg_dropout2d(v, 0.5, true, NULL));
-  expect_error("dropout2d", "at least 2 dimensions");
+  test_expect_error("dropout2d", "at least 2 dimensions");
   assert_non_null(tg_dropout2d(v, 1.0, true, NULL));
   assert_ptr_equal(tg_dropout2d(v, 0.5, false, NULL), v);
   assert_null(tg_dropout2d(x, 1.5, true, NULL));
-  expect_error("dropout2d", "[0, 1]");
+  test_expect_error("dropout2d", "[0, 1]");
   assert_null(tg_dropout2d(tg_zeros(TG_INT64, TG_SHAPE(2, 2)), 0.5, true, NULL));
-  expect_error("dropout2d", "int64");
+  test_expect_error("dropout2d", "int64");
 }
 
 typedef struct {
@@ -608,7 +589,7 @@ static tg_tensor *dropout2d_fn(tg_tensor **in, void *p) {
 
 static void test_dropout2d_module_gradcheck(void **state) {
   (void)state;
-  tg_rng r = seeded(11), mask_rng;
+  tg_rng r = test_seeded(11), mask_rng;
   dropout_ctx c = {tg_nn_dropout2d(0.5, &mask_rng), &mask_rng};
   assert_non_null(c.m);
   assert_string_equal(c.m->type, "Dropout2d");
@@ -619,7 +600,7 @@ static void test_dropout2d_module_gradcheck(void **state) {
   assert_ptr_equal(tg_module_forward(c.m, x), x);
   tg_module_free(c.m);
   assert_null(tg_nn_dropout2d(-0.1, NULL));
-  expect_error("dropout2d", "outside [0, 1]");
+  test_expect_error("dropout2d", "outside [0, 1]");
 }
 
 /* =========================================================== speed note */

@@ -60,6 +60,28 @@ static inline tg_tensor *test_through_t(tg_tensor **in, void *c) {
   return ((test_op1_ctx *)c)->f(tg_transpose(in[0], 0, 1));
 }
 
+/* a generator seeded with seed */
+static inline tg_rng test_seeded(uint64_t seed) {
+  tg_rng r;
+  tg_rng_seed(&r, seed);
+  return r;
+}
+
+/* the last error mentions a (and b, when not NULL); then it is cleared */
+static inline void test_expect_error(const char *a, const char *b) {
+  const char *e = tg_last_error();
+  if (!strstr(e, a) || (b && !strstr(e, b)))
+    fail_msg("error \"%s\" should mention \"%s\"%s%s", e, a, b ? " and " : "", b ? b : "");
+  tg_clear_error();
+}
+
+/* m converted to float64 in place */
+static inline tg_module *test_to_f64(tg_module *m) {
+  assert_non_null(m);
+  assert_int_equal(tg_module_to_(m, TG_FLOAT64), 0);
+  return m;
+}
+
 /* the same shape and bitwise the same values (NaNs equal) */
 static inline void test_assert_identical(const tg_tensor *a, const tg_tensor *b) {
   assert_non_null(a);
