@@ -94,8 +94,9 @@ if [ ! -f build-tsan/build.ninja ]; then
   CC=clang meson setup build-tsan --werror -Db_sanitize=thread -Db_lundef=false --buildtype=debug \
     >"${TMPDIR:-/tmp}/tg-build-tsan-setup.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan-setup.log"; exit 1; }
 fi
-ninja -C build-tsan tests/test_ops_grad tests/test_loader_workers >"${TMPDIR:-/tmp}/tg-build-tsan.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan.log"; exit 1; }
+ninja -C build-tsan tests/test_ops_grad tests/test_loader_workers tests/test_ops_conv >"${TMPDIR:-/tmp}/tg-build-tsan.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan.log"; exit 1; }
 TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_ops_grad "test_ops_grad (ThreadSanitizer)"
+TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_ops_conv "test_ops_conv (ThreadSanitizer)"
 TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_loader_workers \
   "test_loader_workers (ThreadSanitizer)"
 

@@ -1,9 +1,16 @@
 /* A small pool of worker threads for splitting one large kernel (a GEMM)
  * into parts. OpenBLAS's own threading costs a malloc per call and, on the
- * MLP and VAE shapes, wakes its threads too slowly; here the parts are
- * handed over through one generation counter that idle workers spin on for
- * a while before they sleep on a condition variable, so back-to-back
- * products in a training step find them awake.
+ * MLP and VAE shapes, wakes its threads too slowly; here a job is announced
+ * through one generation counter that idle workers spin on for a while
+ * before they sleep on a condition variable, so back-to-back products in a
+ * training step find them awake.
+ *
+ * Parts are claimed, not assigned: the caller and the workers take the next
+ * unclaimed part from one atomic word until none is left, so a worker that
+ * has no core (another process is running) costs nothing — the caller does
+ * its parts — and more threads are never slower than one. The word holds
+ * the job's number, its part count and the next part, so a late worker can
+ * never claim a part of a job that has finished or not yet begun.
  *
  * Workers run only the part function: they never touch a tensor, a scope or
  * the per-thread context. One job at a time: a caller that finds the pool
@@ -21,15 +28,14 @@
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t wake;
-  atomic_uint gen;     /* bumped once per job */
-  atomic_int pending;  /* workers that have not finished the current job */
+  atomic_uint gen;           /* bumped once per job: wakes the workers */
+  _Atomic uint64_t claim;    /* job << 32 | n_parts << 16 | next part */
+  atomic_int done;           /* parts of the current job finished */
   atomic_bool busy;
   tg_part_fn fn;
   void *arg;
-  int n_parts;
-  int n_workers;       /* started so far */
+  int n_workers;             /* started so far */
   pthread_t th[MAX_WORKERS];
-  unsigned start_gen[MAX_WORKERS];
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static atomic_int requested; /* tg_set_num_threads; 0: not set */
@@ -40,9 +46,25 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void *worker_main(void *idp) {
-  int id = (int)(intptr_t)idp; /* runs part id + 1 */
-  unsigned seen = pool.start_gen[id]; /* jobs posted before it existed are not its own */
+/* run unclaimed parts of the job in the claim word until none is left */
+static void run_claimed(void) {
+  uint64_t v = atomic_load_explicit(&pool.claim, memory_order_acquire);
+  for (;;) {
+    unsigned n = (unsigned)(v >> 16) & 0xffff, next = (unsigned)v & 0xffff;
+    if (next >= n) return;
+    if (!atomic_compare_exchange_weak_explicit(&pool.claim, &v, v + 1, memory_order_acq_rel,
+                                               memory_order_acquire))
+      continue;
+    /* the job cannot finish while this part is unfinished: fn and arg are its own */
+    pool.fn(pool.arg, (int)next, (int)n);
+    atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+    v = atomic_load_explicit(&pool.claim, memory_order_acquire);
+  }
+}
+
+static void *worker_main(void *unused) {
+  (void)unused;
+  unsigned seen = atomic_load(&pool.gen);
   for (;;) {
     unsigned g = atomic_load_explicit(&pool.gen, memory_order_acquire);
     for (int spin = 0; g == seen && spin < SPIN_ROUNDS; spin++) {
@@ -55,10 +77,7 @@ static void *worker_main(void *idp) {
       pthread_mutex_unlock(&pool.mu);
     }
     seen = g;
-    /* every worker acknowledges every job, so the job fields are not
-     * rewritten while one of them may still read them */
-    if (id + 1 < pool.n_parts) pool.fn(pool.arg, id + 1, pool.n_parts);
-    atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
+    run_claimed();
   }
   return NULL;
 }
@@ -67,9 +86,7 @@ static void *worker_main(void *idp) {
 static bool ensure_workers(int n) {
   if (n > MAX_WORKERS) n = MAX_WORKERS;
   while (pool.n_workers < n) {
-    pool.start_gen[pool.n_workers] = atomic_load(&pool.gen);
-    if (pthread_create(&pool.th[pool.n_workers], NULL, worker_main,
-                       (void *)(intptr_t)pool.n_workers) != 0)
+    if (pthread_create(&pool.th[pool.n_workers], NULL, worker_main, NULL) != 0)
       return false;
     pthread_detach(pool.th[pool.n_workers]);
     pool.n_workers++;
@@ -85,6 +102,7 @@ void tg_parallel_set_threads(int n) {
 int tg_parallel_threads(void) { return atomic_load(&requested); }
 
 void tg_parallel_run(int n_parts, tg_part_fn fn, void *arg) {
+  if (n_parts > 0xffff) n_parts = 0xffff;
   bool was_busy = n_parts <= 1 || atomic_exchange(&pool.busy, true);
   if (!was_busy && !ensure_workers(n_parts - 1)) {
     atomic_store(&pool.busy, false);
@@ -96,14 +114,16 @@ void tg_parallel_run(int n_parts, tg_part_fn fn, void *arg) {
   }
   pool.fn = fn;
   pool.arg = arg;
-  pool.n_parts = n_parts;
-  atomic_store(&pool.pending, pool.n_workers);
+  atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+  uint64_t job = (atomic_load_explicit(&pool.claim, memory_order_relaxed) >> 32) + 1;
+  atomic_store_explicit(&pool.claim, job << 32 | (uint64_t)n_parts << 16, memory_order_release);
   /* sleeping workers need the signal; spinning ones see gen change */
   pthread_mutex_lock(&pool.mu);
   atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
   pthread_cond_broadcast(&pool.wake);
   pthread_mutex_unlock(&pool.mu);
-  fn(arg, 0, n_parts);
-  while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) cpu_relax();
+  run_claimed();
+  /* only parts a running worker has claimed are left to wait for */
+  while (atomic_load_explicit(&pool.done, memory_order_acquire) < n_parts) cpu_relax();
   atomic_store(&pool.busy, false);
 }

@@ -108,8 +108,9 @@ static inline void tg_pool_free(void *p) {
   tg_ctx.stats.bytes_cached += tg_pool_class_size(h->cls);
 }
 
-/* worker threads (parallel.c): fn(arg, part, n_parts) for every part, part
- * 0 on the calling thread; parts must not touch tensors or the context */
+/* worker threads (parallel.c): fn(arg, part, n_parts) once for every part,
+ * each on whichever thread claims it (the caller included); parts must not
+ * touch tensors or the context */
 typedef void (*tg_part_fn)(void *arg, int part, int n_parts);
 void tg_parallel_run(int n_parts, tg_part_fn fn, void *arg);
 void tg_parallel_set_threads(int n);
