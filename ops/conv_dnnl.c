@@ -89,10 +89,8 @@ static bool scratchpad(const_dnnl_primitive_desc_t pd, dnnl_memory_t *pad) {
 }
 
 static bool entry_create(dnnl_entry *e, const dnnl_key *k) {
-  int64_t ho = ops_conv_blocks(&(ops_conv_geom){{k->k[0], k->k[1]}, {k->d[0], k->d[1]}, {k->p[0], k->p[1]},
-                                                {k->s[0], k->s[1]}}, 0, k->h);
-  int64_t wo = ops_conv_blocks(&(ops_conv_geom){{k->k[0], k->k[1]}, {k->d[0], k->d[1]}, {k->p[0], k->p[1]},
-                                                {k->s[0], k->s[1]}}, 1, k->w);
+  ops_conv_geom g = {{k->k[0], k->k[1]}, {k->d[0], k->d[1]}, {k->p[0], k->p[1]}, {k->s[0], k->s[1]}};
+  int64_t ho = ops_conv_blocks(&g, 0, k->h), wo = ops_conv_blocks(&g, 1, k->w);
   dnnl_dims_t xd = {k->n, k->c, k->h, k->w}, wd = {k->o, k->c, k->k[0], k->k[1]}, bd = {k->o},
               yd = {k->n, k->o, ho, wo}, st = {k->s[0], k->s[1]}, dil = {k->d[0] - 1, k->d[1] - 1},
               pad = {k->p[0], k->p[1]};
