@@ -1,12 +1,15 @@
-/* conv2d's float32 forward through oneDNN (Debian's libdnnl, the library
- * PyTorch 1.13 calls), built with -Ddnnl=auto|enabled. Measured at LeNet's
- * shapes (bench/RESULTS.md "oneDNN"): its direct AVX-512 kernel in blocked
- * layouts does conv2's forward ~3.5x faster than im2col + OpenBLAS, the
- * reorders to and from NCHW included; its backward kernels did not win
- * clearly there, so the backward stays im2col. One cache entry per shape
- * holds the primitives and the blocked buffers (created once: no malloc per
- * steady call); TG_DNNL=0 in the environment turns the backend off (for A/B
- * measurements). */
+/* conv2d's float32 forward through oneDNN (Debian's libdnnl 2.6, the
+ * version PyTorch 1.13 calls), built with -Ddnnl=auto|enabled. Measured at
+ * LeNet's shapes (bench/RESULTS.md "oneDNN"): its direct AVX-512 kernel in
+ * blocked layouts does conv2's forward 3-4x faster than im2col + OpenBLAS,
+ * the reorders to and from NCHW included. ops_conv2d_gemm calls it only
+ * where no columns are kept for a weight gradient (inference, frozen
+ * weights): in a training step the backward then rebuilt the columns and
+ * the step was no faster, and each execute call mallocs inside oneDNN,
+ * which a steady step must not. Its backward kernels did not win clearly,
+ * so the backward stays im2col. One cache entry per shape holds the
+ * primitives, the blocked buffers and the scratchpad (created once);
+ * TG_DNNL=0 in the environment turns the backend off (for A/B runs). */
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -110,8 +113,7 @@ static bool entry_create(dnnl_entry *e, const dnnl_key *k) {
                                                        &wa, k->bias ? &b : NULL, &ya, st, dil, pad,
                                                        pad) == dnnl_success &&
             dnnl_primitive_attr_create(&attr) == dnnl_success &&
-            /* the library's scratchpad is a malloc per call in this build (concurrent
-             * execution): ours is allocated once */
+            /* a scratchpad of our own, allocated once with the entry */
             dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
             dnnl_primitive_desc_create(&pd, &cd, attr, dn.eng, NULL) == dnnl_success &&
             dnnl_primitive_create(&e->conv, pd) == dnnl_success &&
@@ -168,8 +170,9 @@ static bool backend_on(void) {
 
 bool ops_conv2d_dnnl(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
                      const ops_conv_geom *g, size_t G) {
-  /* one thread only: OpenMP's spinning barriers on a shared 2-core machine
-   * made its 2-thread calls many times slower than 1 (bench/RESULTS.md) */
+  /* one thread only: at 2, its OpenMP threads (which spin at barriers)
+   * beside tapegrad's workers were 5x slower than at 1 on the shared 2-core
+   * machine, and no quiet run was had to show them faster (bench/RESULTS.md) */
   if (ops_blas_threads() != 1 || G != 1 || x->dtype != TG_FLOAT32 || !x->numel || !y->numel || !tg_contiguous_(x) || !tg_contiguous_(w) ||
       (b && !tg_contiguous_(b)))
     return false;
