@@ -7,7 +7,8 @@
  * weights): in a training step the backward then rebuilt the columns and
  * the step was no faster, and each execute call mallocs inside oneDNN,
  * which a steady step must not. Its backward kernels did not win clearly,
- * so the backward stays im2col. One cache entry per shape holds the
+ * so the backward stays im2col. It runs on one thread (see below) and
+ * takes more than one input channel. One cache entry per shape holds the
  * primitives, the blocked buffers and the scratchpad (created once);
  * TG_DNNL=0 in the environment turns the backend off (for A/B runs). */
 #include <oneapi/dnnl/dnnl.h>
@@ -22,8 +23,7 @@ void omp_set_num_threads(int n); /* libgomp: oneDNN's threads (its CPU runtime i
 #define DNNL_CACHE_SIZE 16
 
 typedef struct dnnl_key {
-  /* threads: a primitive splits its work at creation; no padding bytes (memcmp) */
-  int64_t n, c, h, w, o, k[2], d[2], p[2], s[2], bias, threads;
+  int64_t n, c, h, w, o, k[2], d[2], p[2], s[2], bias; /* no padding bytes: compared by memcmp */
 } dnnl_key;
 
 typedef struct dnnl_entry {
@@ -38,7 +38,6 @@ typedef struct dnnl_entry {
 static struct {
   pthread_mutex_t lock;
   int state; /* 0 untried, 1 usable, -1 off (TG_DNNL=0 or no engine) */
-  int threads;
   dnnl_engine_t eng;
   dnnl_stream_t st;
   dnnl_entry e[DNNL_CACHE_SIZE];
@@ -170,20 +169,22 @@ static bool backend_on(void) {
 
 bool ops_conv2d_dnnl(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
                      const ops_conv_geom *g, size_t G) {
-  /* one thread only: at 2, its OpenMP threads (which spin at barriers)
-   * beside tapegrad's workers were 5x slower than at 1 on the shared 2-core
-   * machine, and no quiet run was had to show them faster (bench/RESULTS.md) */
-  if (ops_blas_threads() != 1 || G != 1 || x->dtype != TG_FLOAT32 || !x->numel || !y->numel || !tg_contiguous_(x) || !tg_contiguous_(w) ||
+  /* one input channel: no faster than im2col at 1 thread, slower at 2 */
+  if (x->shape[1] < 2 || G != 1 || x->dtype != TG_FLOAT32 || !x->numel || !y->numel || !tg_contiguous_(x) || !tg_contiguous_(w) ||
       (b && !tg_contiguous_(b)))
     return false;
   dnnl_key k = {(int64_t)x->shape[0], (int64_t)x->shape[1], (int64_t)x->shape[2], (int64_t)x->shape[3],
                 (int64_t)w->shape[0], {g->k[0], g->k[1]}, {g->d[0], g->d[1]}, {g->p[0], g->p[1]},
-                {g->s[0], g->s[1]}, b != NULL, ops_blas_threads()};
+                {g->s[0], g->s[1]}, b != NULL};
   pthread_mutex_lock(&dn.lock);
   bool done = false;
   if (backend_on()) {
-    /* before any creation: oneDNN's kernels size their split by the OpenMP threads then */
-    if (k.threads != dn.threads) omp_set_num_threads((int)k.threads), dn.threads = (int)k.threads;
+    /* One OpenMP thread, whatever tapegrad's count (on this thread's ICV,
+     * before any creation: a kernel sizes its split then). At 2, its
+     * threads (spinning at barriers) beside tapegrad's workers ran 1.5-2x
+     * slower than 1 under load and 2x faster when quiet; on 1 it still
+     * beats im2col on 2 (bench/RESULTS.md). */
+    omp_set_num_threads(1);
     dnnl_entry *e = NULL;
     for (int i = 0; i < dn.used && !e; i++)
       if (!memcmp(&dn.e[i].key, &k, sizeof k)) e = &dn.e[i];
