@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what tapegrad needs from Debian 12's packages (only what is missing).
 # Run as root on a fresh machine; a no-op when everything is there.
+# libdnnl-dev (+ libdnnl2, libgomp1, ocl-icd-libopencl1; ~40 MB installed) is
+# optional: meson finds it for ops/conv_dnnl.c (-Ddnnl=auto), and CI builds
+# and tests that path.
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev libpng-dev
       valgrind libclang-rt-14-dev
+      libdnnl-dev
       dataset-fashion-mnist)
 [ "${TG_SETUP_EXTRA:-}" ] && pkgs+=($TG_SETUP_EXTRA)
 missing=()

@@ -258,6 +258,40 @@ static void test_conv_fused_paths(void **s) {
   }
 }
 
+/* the float32 forward without a weight gradient (oneDNN's where built with
+ * it, at 1 thread) against the float64 one of the same values (im2col):
+ * LeNet's shapes, stride/dilation/padding, no bias, a transposed input (not
+ * taken by oneDNN), a cached shape called again with new values, and
+ * groups (not taken) */
+static void test_conv_float32_forward(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 23);
+  tg_set_num_threads(1);
+  const struct {
+    size_t n, c, o, h, k;
+    int64_t p, st, d, groups;
+    bool bias, nc;
+  } cs[] = {{64, 1, 6, 28, 5, 2, 1, 1, 1, true, false}, {64, 6, 16, 14, 5, 0, 1, 1, 1, true, false},
+            {3, 4, 5, 11, 3, 1, 2, 2, 1, false, false}, {2, 3, 4, 9, 3, 1, 1, 1, 1, true, true},
+            {64, 6, 16, 14, 5, 0, 1, 1, 1, true, false}, {2, 4, 6, 8, 3, 1, 1, 1, 2, true, false}};
+  for (size_t t = 0; t < sizeof cs / sizeof cs[0]; t++) {
+    tg_tensor *x = tg_randn(&r, TG_FLOAT64, 4, (size_t[]){cs[t].n, cs[t].c, cs[t].h, cs[t].h});
+    tg_tensor *w = tg_randn(&r, TG_FLOAT64, 4, (size_t[]){cs[t].o, cs[t].c / (size_t)cs[t].groups, cs[t].k, cs[t].k});
+    tg_tensor *b = cs[t].bias ? tg_randn(&r, TG_FLOAT64, 1, (size_t[]){cs[t].o}) : NULL;
+    if (cs[t].nc) x = tg_transpose(tg_contiguous(tg_transpose(x, 2, 3)), 2, 3);
+    const int64_t p[2] = {cs[t].p, cs[t].p}, st[2] = {cs[t].st, cs[t].st}, d[2] = {cs[t].d, cs[t].d};
+    tg_tensor *want = tg_conv2d(x, w, b, st, p, d, cs[t].groups);
+    tg_tensor *y = tg_conv2d(tg_to_dtype(x, TG_FLOAT32), tg_to_dtype(w, TG_FLOAT32),
+                             b ? tg_to_dtype(b, TG_FLOAT32) : NULL, st, p, d, cs[t].groups);
+    assert_non_null(y);
+    assert_int_equal(y->dtype, TG_FLOAT32);
+    assert_int_equal(y->ndim, 4);
+    for (int i = 0; i < 4; i++) assert_int_equal(y->shape[i], want->shape[i]);
+    for (size_t e = 0; e < y->numel; e++) assert_close(tg_get_flat(y, e), tg_get_flat(want, e), 1e-4);
+  }
+}
+
 /* unfold against its definition; fold as its adjoint: <unfold x, c> = <x, fold c> */
 typedef struct {
   int64_t k[2], d[2], p[2], s[2], out[2];
@@ -381,6 +415,7 @@ int main(void) {
       TG_TEST(test_conv2d),          TG_TEST(test_conv1d),     TG_TEST(test_conv_transpose2d),
       TG_TEST(test_conv_transpose1d), TG_TEST(test_conv_same), TG_TEST(test_conv_unbatched_int),
       TG_TEST(test_unfold_fold),     TG_TEST(test_conv_fused_paths),     TG_TEST(test_conv_errors),
+      TG_TEST(test_conv_float32_forward),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
