@@ -89,7 +89,7 @@ TG_DEEP_OPS=10000000 TG_FANIN=1000000 GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
 # the worker threads that split large products (tensor/parallel.c) and the
 # DataLoader's workers (data/loader.c) under ThreadSanitizer: products at 1,
 # 2 and 3 threads must agree, batches at 0..3 workers too, with no race
-echo "== clang ThreadSanitizer build of test_ops_grad and test_loader_workers"
+echo "== clang ThreadSanitizer build of test_ops_grad, test_ops_conv and test_loader_workers"
 if [ ! -f build-tsan/build.ninja ]; then
   CC=clang meson setup build-tsan --werror -Db_sanitize=thread -Db_lundef=false --buildtype=debug \
     >"${TMPDIR:-/tmp}/tg-build-tsan-setup.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan-setup.log"; exit 1; }
