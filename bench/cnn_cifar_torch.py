@@ -17,15 +17,13 @@ Run with the system python that has python3-torch:
 import argparse
 import os
 import sys
-import time
 
 try:
     import numpy as np
     import torch
-    import torch.nn.functional as F
     from torch import nn
 
-    from cnn_torch import test_errors, train_epoch  # the same loop as cnn_mnist's twin
+    import cnn_torch  # the same training loop and progress line as cnn_mnist's twin
 except ImportError as e:  # torch (or numpy) is optional: say so and succeed
     print("cnn_cifar_torch.py: PyTorch is not available (%s); install python3-torch "
           "(apt-get install -y python3-torch) and run it with /usr/bin/python3" % e)
@@ -102,19 +100,7 @@ def main():
              x_train.shape[0], x_test.shape[0], args.cifar, args.batch,
              "Adam" if args.adam else "SGD momentum 0.9", lr))
     sys.stdout.flush()
-    start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.perf_counter()
-        loss, correct, seen = train_epoch(model, opt, x_train, y_train, args.batch, gen,
-                                          args.max_steps)
-        secs = time.perf_counter() - t0
-        errors = test_errors(model, x_test, y_test)
-        n = x_test.shape[0]
-        print("epoch %d/%d  loss %.4f  train acc %.2f%%  test errors %d/%d (acc %.2f%%)  "
-              "%.0f samples/s  elapsed %.1fs"
-              % (epoch, args.epochs, loss, 100.0 * correct / seen, errors, n,
-                 100.0 * (n - errors) / n, seen / secs, time.perf_counter() - start))
-        sys.stdout.flush()
+    cnn_torch.run_epochs(model, opt, (x_train, y_train), (x_test, y_test), args, gen)
     return 0
 
 

@@ -73,6 +73,24 @@ def test_errors(model, x, y):
     return x.shape[0] - correct
 
 
+def run_epochs(model, opt, train, test, args, gen):
+    """args.epochs epochs, each with cnn_mnist's progress line"""
+    (x_train, y_train), (x_test, y_test) = train, test
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.perf_counter()
+        loss, correct, seen = train_epoch(model, opt, x_train, y_train, args.batch, gen,
+                                          args.max_steps)
+        secs = time.perf_counter() - t0
+        errors = test_errors(model, x_test, y_test)
+        n = x_test.shape[0]
+        print("epoch %d/%d  loss %.4f  train acc %.2f%%  test errors %d/%d (acc %.2f%%)  "
+              "%.0f samples/s  elapsed %.1fs"
+              % (epoch, args.epochs, loss, 100.0 * correct / seen, errors, n,
+                 100.0 * (n - errors) / n, seen / secs, time.perf_counter() - start))
+        sys.stdout.flush()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=idx_data.DEFAULT_DATA)
@@ -101,19 +119,7 @@ def main():
           % (torch.__version__, torch.get_num_threads(), sum(p.numel() for p in model.parameters()),
              x_train.shape[0], x_test.shape[0], args.data, args.batch, args.lr))
     sys.stdout.flush()
-    start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.perf_counter()
-        loss, correct, seen = train_epoch(model, opt, x_train, y_train, args.batch, gen,
-                                          args.max_steps)
-        secs = time.perf_counter() - t0
-        errors = test_errors(model, x_test, y_test)
-        n = x_test.shape[0]
-        print("epoch %d/%d  loss %.4f  train acc %.2f%%  test errors %d/%d (acc %.2f%%)  "
-              "%.0f samples/s  elapsed %.1fs"
-              % (epoch, args.epochs, loss, 100.0 * correct / seen, errors, n,
-                 100.0 * (n - errors) / n, seen / secs, time.perf_counter() - start))
-        sys.stdout.flush()
+    run_epochs(model, opt, (x_train, y_train), (x_test, y_test), args, gen)
     return 0
 
 
