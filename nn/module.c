@@ -21,6 +21,12 @@ tg_module *tg_module_new(const char *type, tg_forward_fn forward) {
   return m;
 }
 
+tg_module *tg_module_new_multi(const char *type, tg_forward_multi_fn forward) {
+  tg_module *m = tg_module_new(type, NULL);
+  if (m) m->forward_multi = forward;
+  return m;
+}
+
 static bool name_taken(const tg_module *m, const char *name) {
   for (size_t k = 0; k < m->n_params; k++)
     if (strcmp(m->params[k].name, name) == 0) return true;
@@ -142,17 +148,45 @@ void tg_module_free(tg_module *m) {
 
 /* ------------------------------------------------------------- forward */
 
+/* the most outputs tg_module_forward takes from a multi module (it keeps the first) */
+#define MODULE_MAX_OUTPUTS 8
+
 tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x) {
   if (!m) {
     tg_error("module_forward: module is NULL");
     return NULL;
   }
-  if (!m->forward) {
+  if (!m->forward && !m->forward_multi) {
     tg_error("module_forward: %s has no forward function", m->type);
     return NULL;
   }
   if (!tg_tensor_check(x, m->type, 1)) return NULL;
-  return m->forward(m, x);
+  if (m->forward) return m->forward(m, x);
+  tg_tensor *out[MODULE_MAX_OUTPUTS] = {0};
+  return m->forward_multi(m, &x, 1, out, MODULE_MAX_OUTPUTS) >= 1 ? out[0] : NULL;
+}
+
+int tg_module_forward_multi(tg_module *m, tg_tensor *const *in, int n_in, tg_tensor **out, int max_out) {
+  if (!m || !in || !out) {
+    tg_error("module_forward_multi: %s is NULL", !m ? "module" : !in ? "in" : "out");
+    return -1;
+  }
+  if (n_in < 0 || max_out < 1) {
+    tg_error("module_forward_multi: %s: n_in %d and max_out %d must be >= 0 and >= 1", m->type, n_in,
+             max_out);
+    return -1;
+  }
+  if (m->forward_multi) return m->forward_multi(m, in, n_in, out, max_out);
+  if (!m->forward) {
+    tg_error("module_forward_multi: %s has no forward function", m->type);
+    return -1;
+  }
+  if (n_in != 1) {
+    tg_error("module_forward_multi: %s takes one input, got %d", m->type, n_in);
+    return -1;
+  }
+  out[0] = tg_module_forward(m, in[0]);
+  return out[0] ? 1 : -1;
 }
 
 /* ------------------------------------------------------ modes and walks */

@@ -44,6 +44,12 @@ extern "C" {
 typedef struct tg_module tg_module;
 /* x -> y; x and y live in the caller's scope */
 typedef tg_tensor *(*tg_forward_fn)(tg_module *m, tg_tensor *x);
+/* several tensors in, several out (a cell's (x, h, c) -> (h, c)): in[0..n_in)
+ * (an entry may be NULL where the module documents a default, e.g. a zero
+ * initial state), out[0..max_out) written; returns the number of outputs,
+ * or -1 with an error. Outputs live in the caller's scope. */
+typedef int (*tg_forward_multi_fn)(tg_module *m, tg_tensor *const *in, int n_in, tg_tensor **out,
+                                   int max_out);
 
 typedef struct tg_named_tensor {
   char name[TG_NN_NAME_MAX];
@@ -59,7 +65,8 @@ typedef struct tg_named_module {
  * modules may set ctx and ctx_free). */
 struct tg_module {
   char type[TG_NN_NAME_MAX]; /* "Linear", "Sequential", ... */
-  tg_forward_fn forward;
+  tg_forward_fn forward;             /* one tensor in, one out; or NULL */
+  tg_forward_multi_fn forward_multi; /* several in or out; or NULL */
   bool training; /* true after creation, as in PyTorch */
   tg_named_tensor *params;
   size_t n_params;
@@ -81,6 +88,8 @@ struct tg_module {
 
 /* ---- building custom modules (the built-in layers use the same calls) */
 tg_module *tg_module_new(const char *type, tg_forward_fn forward);
+/* a module whose forward takes or returns several tensors */
+tg_module *tg_module_new_multi(const char *type, tg_forward_multi_fn forward);
 /* A persistent zero-filled parameter (requires grad) registered under name;
  * returns it for initialisation, or NULL. Names are unique within a module,
  * non-empty, without '.', shorter than TG_NN_NAME_MAX. */
@@ -94,6 +103,10 @@ int tg_module_add_child(tg_module *m, const char *name, tg_module *child);
 
 /* ---- using modules */
 tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x);
+/* Either kind of module through either call: tg_module_forward on a multi
+ * module passes in = {x} and returns its first output; tg_module_forward_multi
+ * on a one-tensor module needs n_in == 1 and gives one output. */
+int tg_module_forward_multi(tg_module *m, tg_tensor *const *in, int n_in, tg_tensor **out, int max_out);
 /* frees the tree: children, parameters with their grads, buffers, ctx */
 void tg_module_free(tg_module *m);
 /* train(true) / eval: sets the mode of m and every descendant */

@@ -898,6 +898,17 @@ static void test_null_nn_api(void **state) {
     assert_ptr_equal(tg_module_forward(m, x), x);
     tg_module_free(m);
   });
+  N_OK(tg_module_new_multi, 1, {
+    tg_module *m = tg_module_new_multi(NULL, NULL);
+    assert_non_null(m);
+    assert_true(m->type[0] != '\0');
+    tg_module_free(m);
+  });
+  {
+    tg_module *m = tg_module_new_multi("MultiBox", NULL);
+    N_PTR(tg_module_new_multi, 2, tg_module_forward(m, x), "MultiBox", "forward");
+    tg_module_free(m);
+  }
   {
     /* a module without a forward is a container; calling it is the error */
     tg_module *m = tg_module_new("Box", NULL);
@@ -927,6 +938,13 @@ static void test_null_nn_api(void **state) {
     assert_int_equal(m->n_children, 0);
     N_PTR(tg_module_forward, 1, tg_module_forward(NULL, x), "module_forward", "NULL");
     N_PTR(tg_module_forward, 2, tg_module_forward(m, NULL), "Custom: argument 1 is NULL");
+    tg_tensor *outs[1];
+    N_INT(tg_module_forward_multi, 1, tg_module_forward_multi(NULL, &x, 1, outs, 1), "module_forward_multi",
+          "module is NULL");
+    N_INT(tg_module_forward_multi, 2, tg_module_forward_multi(m, NULL, 1, outs, 1), "module_forward_multi",
+          "in is NULL");
+    N_INT(tg_module_forward_multi, 4, tg_module_forward_multi(m, &x, 1, NULL, 1), "module_forward_multi",
+          "out is NULL");
     tg_module_free(m);
   }
   N_OK(tg_module_free, 1, tg_module_free(NULL));
@@ -1484,7 +1502,7 @@ typedef struct hdr_fn {
   bool is_inline;
 } hdr_fn;
 
-static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_backward_fn"};
+static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1613,7 +1631,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 452
+#define NULL_FUNCS_COVERED 454
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
