@@ -319,6 +319,55 @@ int tg_lstm_cell(tg_tensor *x, tg_tensor *h, tg_tensor *c, tg_tensor *w_ih, tg_t
 /* gates r, z, n: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h */
 tg_tensor *tg_gru_cell(tg_tensor *x, tg_tensor *h, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
                        tg_tensor *b_hh);
+/* Recurrent layers over whole sequences (nn/rnn.c), torch.nn.RNN / LSTM /
+ * GRU: num_layers stacked, each one direction or two (bidirectional; the
+ * reverse one reads the sequence backwards), the cells' formulas per step.
+ * x (T, N, in), (N, T, in) with batch_first, or unbatched (T, in); h0, c0
+ * (D num_layers, N, H) or unbatched (D num_layers, H), NULL = zeros, with
+ * D = 2 if bidirectional else 1. Results: output (T, N, D H) (batch_first:
+ * (N, T, D H); unbatched (T, D H)), the last layer's h per step, the
+ * directions concatenated; h_n, c_n (D num_layers, N, H): each layer's and
+ * direction's final state (layer-major, forward before reverse).
+ * lengths (N values in [1, T], any order; NULL = all T) is
+ * pack_padded_sequence(enforce_sorted=False) with pad_packed_sequence(
+ * total_length=T): sequence n's steps t >= lengths[n] do not change its
+ * state (h_n is the state after its last valid step; the reverse direction
+ * starts there), are zero in output and pass no gradient. */
+typedef enum tg_rnn_mode { TG_RNN_TANH = 0, TG_RNN_RELU = 1, TG_RNN_LSTM = 2, TG_RNN_GRU = 3 } tg_rnn_mode;
+typedef struct tg_rnn_opts {
+  size_t input_size, hidden_size;
+  int num_layers;           /* 1 */
+  const char *nonlinearity; /* RNN only: "tanh" (NULL too) or "relu" */
+  bool bias;                /* true: bias_ih and bias_hh per layer and direction */
+  bool batch_first;         /* false */
+  double dropout;           /* 0: dropout on each layer's output but the last's, training only */
+  bool bidirectional;       /* false */
+  size_t proj_size;         /* 0; LSTM projections are refused */
+  tg_rng *rng;              /* dropout's generator, borrowed (NULL = the default one) */
+} tg_rnn_opts;
+/* torch's defaults: 1 layer, tanh, bias, time-major, no dropout, one direction */
+tg_rnn_opts tg_rnn_defaults(size_t input_size, size_t hidden_size);
+/* Parameters as torch's, in its order, per layer l and direction (suffix
+ * "" or "_reverse"): weight_ih_l<l> (G H, in or D H), weight_hh_l<l>
+ * (G H, H), bias_ih_l<l>, bias_hh_l<l> (G H), G = 1 (RNN), 4 (LSTM: i, f,
+ * g, o), 3 (GRU: r, z, n); every one U(-1/sqrt(H), 1/sqrt(H)) from rng in
+ * that order. Multi modules: in = {x, h0, c0 (LSTM)}, out = {output, h_n,
+ * c_n (LSTM)}. */
+tg_module *tg_nn_rnn(tg_rnn_opts o);
+tg_module *tg_nn_lstm(tg_rnn_opts o);
+tg_module *tg_nn_gru(tg_rnn_opts o);
+/* m's forward with lengths (NULL: none); h0, c0 NULL = zeros (c0 LSTM
+ * only); h_n and c_n may be NULL when not wanted (c_n is NULL but for an
+ * LSTM). 0, or -1 with an error. */
+int tg_nn_rnn_forward(tg_module *m, tg_tensor *x, tg_tensor *h0, tg_tensor *c0, const int64_t *lengths,
+                      tg_tensor **output, tg_tensor **h_n, tg_tensor **c_n);
+/* The layer as a function (torch._VF.lstm and kin): weights are the
+ * module's parameters in its order (w_ih, w_hh[, b_ih, b_hh] per layer and
+ * direction; their shapes give the sizes, o's are checked against them);
+ * o.rng is dropout's generator when training. */
+int tg_rnn(tg_rnn_mode mode, const tg_rnn_opts *o, bool training, tg_tensor *x, tg_tensor *h0, tg_tensor *c0,
+           const int64_t *lengths, tg_tensor *const *weights, tg_tensor **output, tg_tensor **h_n,
+           tg_tensor **c_n);
 /* F.scaled_dot_product_attention (torch 2.x; nn/attention.c): q (..., L, E),
  * k (..., S, E), v (..., S, Ev), batch dims broadcasting: softmax(q k^T
  * scale + mask) v, scale NAN = 1/sqrt(E); attn_mask NULL, bool (true =

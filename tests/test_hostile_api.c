@@ -1079,6 +1079,45 @@ static void test_null_nn_api(void **state) {
     N_OK(tg_scaled_dot_product_attention, 8,
          assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));
   }
+  {
+    /* the recurrent layers: a float64 LSTM over x (T 3, N 2, in 2), H 1 */
+    tg_module *lstm = tg_nn_lstm(tg_rnn_defaults(2, 1));
+    assert_int_equal(tg_module_to_(lstm, TG_FLOAT64), 0);
+    tg_tensor *sx = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 2, 2)), *sh = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 2, 1));
+    tg_tensor *so = NULL, *sn = NULL, *sc = NULL;
+    int64_t lens[2] = {3, 1};
+    N_INT(tg_nn_rnn_forward, 1, tg_nn_rnn_forward(NULL, sx, sh, sh, lens, &so, &sn, &sc), "nn_rnn_forward",
+          "module is NULL");
+    N_INT(tg_nn_rnn_forward, 2, tg_nn_rnn_forward(lstm, NULL, sh, sh, lens, &so, &sn, &sc), "LSTM",
+          "input x is NULL");
+    /* states NULL: zeros; lengths NULL: every step; h_n, c_n NULL: not wanted */
+    N_OK(tg_nn_rnn_forward, 3, assert_int_equal(tg_nn_rnn_forward(lstm, sx, NULL, sh, lens, &so, &sn, &sc), 0));
+    N_OK(tg_nn_rnn_forward, 4, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, NULL, lens, &so, &sn, &sc), 0));
+    N_OK(tg_nn_rnn_forward, 5, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, NULL, &so, &sn, &sc), 0));
+    N_INT(tg_nn_rnn_forward, 6, tg_nn_rnn_forward(lstm, sx, sh, sh, lens, NULL, &sn, &sc), "nn_rnn_forward",
+          "output is NULL");
+    N_OK(tg_nn_rnn_forward, 7, {
+      assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, lens, &so, NULL, &sc), 0);
+      assert_non_null(so);
+      assert_non_null(sc);
+    });
+    N_OK(tg_nn_rnn_forward, 8, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, lens, &so, &sn, NULL), 0));
+    tg_rnn_opts ro = tg_rnn_defaults(2, 1);
+    tg_tensor **w = tg_module_parameters(lstm, NULL);
+    N_INT(tg_rnn, 2, tg_rnn(TG_RNN_LSTM, NULL, false, sx, sh, sh, lens, w, &so, &sn, &sc), "LSTM", "opts", "NULL");
+    N_INT(tg_rnn, 4, tg_rnn(TG_RNN_LSTM, &ro, false, NULL, sh, sh, lens, w, &so, &sn, &sc),
+          "LSTM: argument 4 is NULL");
+    N_OK(tg_rnn, 5, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, NULL, sh, lens, w, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 6, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, NULL, lens, w, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 7, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, NULL, w, &so, &sn, &sc), 0));
+    N_INT(tg_rnn, 8, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, NULL, &so, &sn, &sc), "LSTM", "weights",
+          "NULL");
+    N_INT(tg_rnn, 9, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, NULL, &sn, &sc), "LSTM", "output",
+          "NULL");
+    N_OK(tg_rnn, 10, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, &so, NULL, &sc), 0));
+    N_OK(tg_rnn, 11, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, &so, &sn, NULL), 0));
+    tg_module_free(lstm);
+  }
   N_OK(tg_nn_embedding, 4, {
     tg_module *m = tg_nn_embedding(4, 2, TG_NO_PADDING_IDX, NULL);
     assert_non_null(m);
@@ -1631,7 +1670,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 454
+#define NULL_FUNCS_COVERED 456
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
