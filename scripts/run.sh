@@ -40,3 +40,5 @@ echo "================ examples/cifar_mlp (SimpleMLP with BatchNorm on Fashion-M
 build/examples/cifar_mlp --data "$data" --epochs 2 --out "$out"
 echo "================ examples/vae_mnist (the PyTorch-examples VAE, 2 epochs)"
 build/examples/vae_mnist --data "$data" --epochs 2 --out "$out"
+echo "================ examples/char_lstm (Embedding -> 2-layer LSTM -> Linear on the word list, 2 short epochs)"
+build/examples/char_lstm --epochs 2 --max-steps 300

@@ -141,6 +141,10 @@ if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
 else
   failed=$((failed + 1)); echo "-- gen_fixtures: FAILED"; cat "$tmp/out"
 fi
+if [ -r /usr/share/dict/words ]; then
+  vg_train "char_lstm (1 epoch, 3 steps, 20 samples)" build-valgrind/examples/char_lstm --max-words 200 \
+    --epochs 1 --max-steps 3 --batch 8 --embed 4 --hidden 8
+fi
 rm -rf "$tmp"
 echo "== libFuzzer smoke of every file reader (scripts/fuzz.sh 20)"
 # libFuzzer smoke of every parser of outside bytes (README "Fuzzing"): 20 s
