@@ -157,7 +157,7 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x) {
     return NULL;
   }
   if (!m->forward && !m->forward_multi) {
-    tg_error("module_forward: %s has no forward function", m->type);
+    tg_error("module_forward: Module [%s] is missing the required \"forward\" function", m->type);
     return NULL;
   }
   if (!tg_tensor_check(x, m->type, 1)) return NULL;
@@ -178,7 +178,7 @@ int tg_module_forward_multi(tg_module *m, tg_tensor *const *in, int n_in, tg_ten
   }
   if (m->forward_multi) return m->forward_multi(m, in, n_in, out, max_out);
   if (!m->forward) {
-    tg_error("module_forward_multi: %s has no forward function", m->type);
+    tg_error("module_forward_multi: Module [%s] is missing the required \"forward\" function", m->type);
     return -1;
   }
   if (n_in != 1) {

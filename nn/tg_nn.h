@@ -40,6 +40,7 @@ extern "C" {
 /* ================================================================ modules */
 
 #define TG_NN_NAME_MAX 32 /* a parameter, buffer or child name, NUL included */
+#define TG_NN_REPR_MAX 192 /* a module's extra_repr text, NUL included */
 
 typedef struct tg_module tg_module;
 /* x -> y; x and y live in the caller's scope */
@@ -81,6 +82,10 @@ struct tg_module {
   /* custom modules: anything forward needs; ctx_free(ctx) runs at module free */
   void *ctx;
   void (*ctx_free)(void *ctx);
+  /* the text inside the parentheses of the printed module, PyTorch's
+   * extra_repr ("in_features=2, out_features=3, bias=True"); "" for none.
+   * Constructors fill it with tg_module_set_extra_repr. */
+  char extra_repr[TG_NN_REPR_MAX];
   /* private: the array tg_module_parameters returns */
   tg_tensor **param_list;
   size_t param_cap;
@@ -102,6 +107,9 @@ tg_tensor *tg_module_add_buffer(tg_module *m, const char *name, tg_dtype dt, int
 int tg_module_add_child(tg_module *m, const char *name, tg_module *child);
 
 /* ---- using modules */
+/* a module without a forward function (a container such as ModuleList) is
+ * an error here, PyTorch's: Module [ModuleList] is missing the required
+ * "forward" function */
 tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x);
 /* Either kind of module through either call: tg_module_forward on a multi
  * module passes in = {x} and returns its first output; tg_module_forward_multi
@@ -245,6 +253,62 @@ tg_module *tg_nn_pixel_unshuffle(int64_t downscale_factor);
 tg_module *tg_nn_sequential(size_t n, ...);
 tg_module *tg_nn_sequential_array(size_t n, tg_module **children);
 int tg_nn_sequential_append(tg_module *seq, tg_module *child); /* takes ownership */
+
+/* ModuleList and ModuleDict (nn/containers.c): hold children, as torch's,
+ * and have no forward (tg_module_forward on one is an error naming it).
+ * State-dict names are PyTorch's: "layers.0.weight", "heads.q.weight".
+ * Ownership as Sequential's: a container takes every child given to it,
+ * also when it fails, and a NULL child (a failed constructor) makes the
+ * call fail and free the others. */
+/* ModuleList(children[0..n)): children named "0", "1", ...; n 0 (children
+ * may then be NULL) gives an empty list */
+tg_module *tg_nn_module_list(size_t n, tg_module **children);
+/* list.append(child) */
+int tg_nn_module_list_append(tg_module *list, tg_module *child);
+/* list.extend(children[0..n)): all appended or, on failure, none (all freed) */
+int tg_nn_module_list_extend(tg_module *list, size_t n, tg_module **children);
+/* list.insert(index, child): index in [-len, len], negative counts from
+ * the end as Python's list.insert; the children after it are renumbered */
+int tg_nn_module_list_insert(tg_module *list, int64_t index, tg_module *child);
+/* list[index], index in [-len, len); NULL with an error otherwise */
+tg_module *tg_nn_module_list_get(const tg_module *list, int64_t index);
+/* len(list); 0 with an error for NULL or a module that is no ModuleList */
+size_t tg_nn_module_list_len(const tg_module *list);
+/* ModuleDict(zip(keys, children)), keys in insertion order; a key must be a
+ * valid module name (non-empty, no '.', shorter than TG_NN_NAME_MAX) and a
+ * key given twice is an error (torch would keep the last silently) */
+tg_module *tg_nn_module_dict(size_t n, const char *const *keys, tg_module **children);
+/* dict[key] = child: a new key is appended, an existing one replaced in
+ * place (the old child freed), as torch's __setitem__ */
+int tg_nn_module_dict_set(tg_module *dict, const char *key, tg_module *child);
+/* add a new key; a key already there is an error (nothing replaced) */
+int tg_nn_module_dict_insert(tg_module *dict, const char *key, tg_module *child);
+/* dict[key]; NULL with an error naming the key when it is missing */
+tg_module *tg_nn_module_dict_get(const tg_module *dict, const char *key);
+size_t tg_nn_module_dict_len(const tg_module *dict);
+/* list(dict.keys())[i], i < len (insertion order), or NULL */
+const char *tg_nn_module_dict_key(const tg_module *dict, size_t i);
+
+/* ---- printing (nn/summary.c) */
+/* print(m) as PyTorch 1.13: "Type(extra_repr)" for a module without
+ * children, else "Type(\n  (name): child...\n)" indented by two spaces a
+ * level; 0, or -1 with an error */
+int tg_module_print(FILE *f, const tg_module *m);
+/* A table of every module of the tree in pre-order: dotted name, type,
+ * each own parameter with its shape ("(frozen)" when it does not require
+ * grad), own parameter count; then "Total params: N", "Trainable params:
+ * N", "Non-trainable params: N" (tg_module_num_parameters' counts). */
+int tg_module_summary(FILE *f, const tg_module *m);
+/* Set m's extra_repr by printf: what print shows inside the parentheses.
+ * The convention for every module constructor (built-in or a helper's):
+ * fill it with the text PyTorch's extra_repr gives for the same
+ * arguments, e.g. "in_features=2, out_features=3, bias=True"; "" clears
+ * it. -1 with an error when the text does not fit TG_NN_REPR_MAX (it is
+ * then truncated) */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int tg_module_set_extra_repr(tg_module *m, const char *fmt, ...);
 
 /* ---- the layers as functions (results in the current scope) */
 tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias); /* bias may be NULL */

@@ -961,6 +961,59 @@ static void test_null_nn_api(void **state) {
   N_PTR(tg_module_get, 2, tg_module_get(lin, NULL), "module_get", "NULL");
   N_PTR(tg_module_child, 1, tg_module_child(NULL, "0"), "module_child", "NULL");
   N_PTR(tg_module_child, 2, tg_module_child(lin, NULL), "module_child", "NULL");
+  /* ModuleList / ModuleDict: a NULL child is freed-others-and-fail, as Sequential */
+  N_OK(tg_nn_module_list, 2, {
+    tg_module *l = tg_nn_module_list(0, NULL);
+    assert_non_null(l);
+    tg_module_free(l);
+  });
+  N_PTR(tg_nn_module_list, 2, tg_nn_module_list(2, NULL), "module_list", "NULL");
+  N_PTR(tg_nn_module_list, 2, tg_nn_module_list(2, (tg_module *[]){tg_nn_relu(), NULL}), "module_list", "NULL");
+  N_OK(tg_nn_module_dict, 2, {
+    tg_module *d = tg_nn_module_dict(0, NULL, NULL);
+    assert_non_null(d);
+    tg_module_free(d);
+  });
+  N_PTR(tg_nn_module_dict, 2, tg_nn_module_dict(1, NULL, (tg_module *[]){tg_nn_relu()}), "module_dict", "keys is NULL");
+  N_PTR(tg_nn_module_dict, 3, tg_nn_module_dict(1, (const char *[]){"a"}, NULL), "module_dict", "NULL");
+  N_PTR(tg_nn_module_dict, 3, tg_nn_module_dict(1, (const char *[]){"a"}, (tg_module *[]){NULL}), "module_dict",
+        "NULL");
+  {
+    tg_module *l = tg_nn_module_list(1, (tg_module *[]){tg_nn_relu()});
+    tg_module *d = tg_nn_module_dict(1, (const char *[]){"a"}, (tg_module *[]){tg_nn_relu()});
+    assert_non_null(l);
+    assert_non_null(d);
+    N_INT(tg_nn_module_list_append, 1, tg_nn_module_list_append(NULL, tg_nn_relu()), "module_list_append", "NULL");
+    N_INT(tg_nn_module_list_append, 2, tg_nn_module_list_append(l, NULL), "module_list_append", "NULL");
+    N_INT(tg_nn_module_list_extend, 1, tg_nn_module_list_extend(NULL, 1, (tg_module *[]){tg_nn_relu()}),
+          "module_list_extend", "NULL");
+    N_INT(tg_nn_module_list_extend, 3, tg_nn_module_list_extend(l, 1, NULL), "module_list_extend", "NULL");
+    N_INT(tg_nn_module_list_insert, 1, tg_nn_module_list_insert(NULL, 0, tg_nn_relu()), "module_list_insert", "NULL");
+    N_INT(tg_nn_module_list_insert, 3, tg_nn_module_list_insert(l, 0, NULL), "module_list_insert", "NULL");
+    N_PTR(tg_nn_module_list_get, 1, tg_nn_module_list_get(NULL, 0), "module_list_get", "NULL");
+    N_VAL(tg_nn_module_list_len, 1, (size_t)0, tg_nn_module_list_len(NULL), "module_list_len", "NULL");
+    assert_int_equal(tg_nn_module_list_len(l), 1);
+    N_INT(tg_nn_module_dict_set, 1, tg_nn_module_dict_set(NULL, "b", tg_nn_relu()), "module_dict_set", "NULL");
+    N_INT(tg_nn_module_dict_set, 2, tg_nn_module_dict_set(d, NULL, tg_nn_relu()), "module_dict_set", "key is NULL");
+    N_INT(tg_nn_module_dict_set, 3, tg_nn_module_dict_set(d, "b", NULL), "module_dict_set", "NULL");
+    N_INT(tg_nn_module_dict_insert, 1, tg_nn_module_dict_insert(NULL, "b", tg_nn_relu()), "module_dict_insert", "NULL");
+    N_INT(tg_nn_module_dict_insert, 2, tg_nn_module_dict_insert(d, NULL, tg_nn_relu()), "module_dict_insert",
+          "key is NULL");
+    N_INT(tg_nn_module_dict_insert, 3, tg_nn_module_dict_insert(d, "b", NULL), "module_dict_insert", "NULL");
+    N_PTR(tg_nn_module_dict_get, 1, tg_nn_module_dict_get(NULL, "a"), "module_dict_get", "NULL");
+    N_PTR(tg_nn_module_dict_get, 2, tg_nn_module_dict_get(d, NULL), "module_dict_get", "key is NULL");
+    N_VAL(tg_nn_module_dict_len, 1, (size_t)0, tg_nn_module_dict_len(NULL), "module_dict_len", "NULL");
+    N_PTR(tg_nn_module_dict_key, 1, tg_nn_module_dict_key(NULL, 0), "module_dict_key", "NULL");
+    assert_int_equal(tg_nn_module_dict_len(d), 1);
+    N_INT(tg_module_print, 1, tg_module_print(NULL, l), "module_print", "FILE is NULL");
+    N_INT(tg_module_print, 2, tg_module_print(fx.fp, NULL), "module_print", "module is NULL");
+    N_INT(tg_module_summary, 1, tg_module_summary(NULL, l), "module_summary", "FILE is NULL");
+    N_INT(tg_module_summary, 2, tg_module_summary(fx.fp, NULL), "module_summary", "module is NULL");
+    N_INT(tg_module_set_extra_repr, 1, tg_module_set_extra_repr(NULL, "x"), "module_set_extra_repr", "module is NULL");
+    N_INT(tg_module_set_extra_repr, 2, tg_module_set_extra_repr(d, NULL), "module_set_extra_repr", "fmt is NULL");
+    tg_module_free(l);
+    tg_module_free(d);
+  }
   {
     tg_state_dict *sd = tg_state_dict_new();
     tg_tensor *own = tg_zeros(TG_FLOAT32, TG_SHAPE(1));
@@ -1670,7 +1723,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 456
+#define NULL_FUNCS_COVERED 471
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
