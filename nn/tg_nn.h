@@ -1,5 +1,6 @@
-/* nn layer: modules (layers holding parameters and buffers), the Sequential
- * container, weight initialisers and losses, with PyTorch's semantics.
+/* nn layer: modules (layers holding parameters and buffers), the Sequential,
+ * ModuleList and ModuleDict containers, printing (print(model), a summary),
+ * weight initialisers and losses, with PyTorch's semantics.
  *
  * A module is a tree: its own named parameters (persistent float leaves that
  * require grad), its own named buffers (persistent tensors that are saved but
@@ -286,7 +287,8 @@ int tg_nn_module_dict_insert(tg_module *dict, const char *key, tg_module *child)
 /* dict[key]; NULL with an error naming the key when it is missing */
 tg_module *tg_nn_module_dict_get(const tg_module *dict, const char *key);
 size_t tg_nn_module_dict_len(const tg_module *dict);
-/* list(dict.keys())[i], i < len (insertion order), or NULL */
+/* list(dict.keys())[i], i < len (insertion order), or NULL; the text is
+ * the dict's own, valid until that entry is replaced or the dict freed */
 const char *tg_nn_module_dict_key(const tg_module *dict, size_t i);
 
 /* ---- printing (nn/summary.c) */

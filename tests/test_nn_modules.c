@@ -282,6 +282,14 @@ static void test_print_layers(void **s) {
   assert_repr(tg_nn_logsigmoid(), "LogSigmoid()");
   assert_repr(tg_nn_softplus(1, 20), "Softplus(beta=1, threshold=20)"); /* torch's int defaults */
   assert_repr(tg_nn_softplus(0.5, 10), "Softplus(beta=0.5, threshold=10)");
+  /* Python's float repr at its edges: nn.ELU(123456.0), nn.LeakyReLU(0.0001), nn.CELU(1e16),
+   * nn.Hardtanh(-2.5e-5, 3.0), nn.ELU(0.1 + 0.2), nn.Softplus(0.5, 1e20) */
+  assert_repr(tg_nn_elu(123456.0), "ELU(alpha=123456.0)");
+  assert_repr(tg_nn_leaky_relu(0.0001), "LeakyReLU(negative_slope=0.0001)");
+  assert_repr(tg_nn_celu(1e16), "CELU(alpha=1e+16)");
+  assert_repr(tg_nn_hardtanh(-2.5e-5, 3.0), "Hardtanh(min_val=-2.5e-05, max_val=3.0)");
+  assert_repr(tg_nn_elu(0.1 + 0.2), "ELU(alpha=0.30000000000000004)");
+  assert_repr(tg_nn_softplus(0.5, 1e20), "Softplus(beta=0.5, threshold=1e+20)");
   assert_repr(tg_nn_softmax(1), "Softmax(dim=1)");
   assert_repr(tg_nn_log_softmax(-1), "LogSoftmax(dim=-1)");
   assert_repr(tg_nn_dropout(0.5, NULL), "Dropout(p=0.5, inplace=False)");
