@@ -288,7 +288,7 @@ int tg_nn_module_dict_insert(tg_module *dict, const char *key, tg_module *child)
 tg_module *tg_nn_module_dict_get(const tg_module *dict, const char *key);
 size_t tg_nn_module_dict_len(const tg_module *dict);
 /* list(dict.keys())[i], i < len (insertion order), or NULL; the text is
- * the dict's own, valid until that entry is replaced or the dict freed */
+ * the dict's own, valid until the dict changes (a key added) or is freed */
 const char *tg_nn_module_dict_key(const tg_module *dict, size_t i);
 
 /* ---- printing (nn/summary.c) */
