@@ -150,6 +150,11 @@ static int dict_put(const char *op, tg_module *dict, const char *key, tg_module 
     return ok ? 0 : -1;
   }
   if (slot) {
+    for (size_t k = 0; k < dict->n_children; k++)
+      if (dict->children[k].module == child) { /* owned under another key: not freed */
+        tg_error("%s: this %s is already the ModuleDict's \"%s\"", op, child->type, dict->children[k].name);
+        return -1;
+      }
     tg_module_free(slot->module);
     slot->module = child;
     return 0;

@@ -118,6 +118,13 @@ int tg_module_add_child(tg_module *m, const char *name, tg_module *child) {
     tg_error("module_add_child: a module cannot be its own child");
     return -1;
   }
+  /* already owned here: freeing it (the failure rule) would free a live child */
+  for (size_t k = 0; m && k < m->n_children; k++)
+    if (m->children[k].module == child) {
+      tg_error("module_add_child: this %s is already the child \"%s\" of the %s", child->type,
+               m->children[k].name, m->type);
+      return -1;
+    }
   tg_named_module *bigger = NULL;
   if (check_name("module_add_child", m, name))
     bigger = grow(m->children, m->n_children, sizeof *m->children);

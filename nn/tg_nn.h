@@ -104,7 +104,8 @@ tg_tensor *tg_module_add_parameter(tg_module *m, const char *name, tg_dtype dt, 
 /* a persistent zero-filled buffer (any dtype, no grad) */
 tg_tensor *tg_module_add_buffer(tg_module *m, const char *name, tg_dtype dt, int ndim,
                                 const size_t *shape);
-/* m takes ownership of child (also on failure, when child is freed) */
+/* m takes ownership of child (also on failure, when child is freed);
+ * a child m already holds is refused and left as it is */
 int tg_module_add_child(tg_module *m, const char *name, tg_module *child);
 
 /* ---- using modules */

@@ -130,7 +130,11 @@ static void test_module_list(void **s) {
   test_expect_error("index -9 is out of range", NULL);
   assert_int_equal(tg_nn_module_list_insert(list, 9, tg_nn_relu()), -1); /* the child is freed (ASan) */
   test_expect_error("module_list_insert", "out of range");
-  /* a failed extend adds none and frees all of them */
+  /* a module is owned once: adding a child the list holds fails and frees nothing */
+  assert_int_equal(tg_nn_module_list_append(list, c), -1);
+  test_expect_error("already the child \"4\"", NULL);
+  assert_ptr_equal(tg_nn_module_list_get(list, 4), c);
+    /* a failed extend adds none and frees all of them */
   assert_int_equal(tg_nn_module_list_extend(list, 2, (tg_module *[]){tg_nn_relu(), NULL}), -1);
   test_expect_error("module_list_extend", "NULL");
   assert_int_equal(tg_nn_module_list_len(list), 8);
@@ -171,7 +175,12 @@ static void test_module_dict(void **s) {
   assert_string_equal(keys_of(d), "q.weight k.weight v.weight v.bias");
   assert_ptr_equal(tg_module_get(d, "q.weight"), q2->params[0].tensor);
   assert_int_equal(tg_module_num_parameters(d, false), 20 + 8 + 12 + 3);
-  /* insert refuses a key that is there; a missing key and bad keys are errors */
+  assert_int_equal(tg_nn_module_dict_set(d, "v", k), -1); /* k is the dict's "k" already */
+  test_expect_error("already the ModuleDict's \"k\"", NULL);
+  assert_int_equal(tg_nn_module_dict_set(d, "w", k), -1);
+  test_expect_error("already the child \"k\"", NULL);
+  assert_ptr_equal(tg_nn_module_dict_get(d, "v"), v);
+    /* insert refuses a key that is there; a missing key and bad keys are errors */
   assert_int_equal(tg_nn_module_dict_insert(d, "k", tg_nn_relu()), -1);
   test_expect_error("module_dict_insert", "already has a key \"k\"");
   assert_ptr_equal(tg_nn_module_dict_get(d, "k"), k);
