@@ -48,7 +48,7 @@ static void py_float_into(char *out, size_t cap, double v) {
   int exp10 = atoi(s + 1);
   while (nd > 1 && digits[nd - 1] == '0') digits[--nd] = '\0';
   size_t n = 0;
-#define PUT(...) n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__)
+#define PUT(...) n += (size_t)snprintf(n < cap ? out + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
   if (neg) PUT("-");
   if (exp10 >= -4 && exp10 < 16) {
     int point = exp10 + 1; /* digits before the decimal point */
