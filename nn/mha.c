@@ -115,10 +115,14 @@ static bool check_inputs(const tg_tensor *q, const tg_tensor *k, const tg_tensor
     return false;
   }
   d->hd = d->E / d->H;
-  bool kv_ok = v->shape[ld] == d->S && (!d->batched || (k->shape[nd] == d->N && v->shape[nd] == d->N));
-  if (!kv_ok) {
-    tg_error("%s: query %s, key %s and value %s must agree in batch size and key and value in length", OP,
-             tg_shape_str(q, a, sizeof a), tg_shape_str(k, b, sizeof b), tg_shape_str(v, c, sizeof c));
+  if (d->batched && (k->shape[nd] != d->N || v->shape[nd] != d->N)) {
+    tg_error("%s: query %s, key %s and value %s must have one batch size", OP, tg_shape_str(q, a, sizeof a),
+             tg_shape_str(k, b, sizeof b), tg_shape_str(v, c, sizeof c));
+    return false;
+  }
+  if (v->shape[ld] != d->S) {
+    tg_error("%s: key %s and value %s must have one length", OP, tg_shape_str(k, b, sizeof b),
+             tg_shape_str(v, c, sizeof c));
     return false;
   }
   if (p->in_proj_weight && (d->kdim != d->E || d->vdim != d->E)) {
