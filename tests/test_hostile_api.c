@@ -1079,6 +1079,57 @@ static void test_null_nn_api(void **state) {
     N_OK(tg_scaled_dot_product_attention, 8,
          assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));
   }
+  {
+    /* MultiheadAttention over an unbatched x (2, 4) in float64; key NULL is
+     * the query, value NULL the key (self-attention), masks NULL none,
+     * weights NULL not wanted */
+    tg_module *mha = tg_nn_multihead_attention(4, 2, tg_mha_defaults());
+    assert_non_null(mha);
+    assert_int_equal(tg_module_to_(mha, TG_FLOAT64), 0);
+    tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 4)), *y = NULL, *w = NULL;
+    tg_mha_params mp = {.num_heads = 2, .in_proj_weight = tg_module_get(mha, "in_proj_weight"),
+                        .out_proj_weight = tg_module_get(mha, "out_proj.weight")};
+    N_INT(tg_multi_head_attention, 1, tg_multi_head_attention(NULL, x, x, &mp, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "query is NULL");
+    N_OK(tg_multi_head_attention, 2,
+         assert_int_equal(tg_multi_head_attention(x, NULL, x, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_multi_head_attention, 3,
+         assert_int_equal(tg_multi_head_attention(x, x, NULL, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_INT(tg_multi_head_attention, 4, tg_multi_head_attention(x, x, x, NULL, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "params is NULL");
+    N_OK(tg_multi_head_attention, 5,
+         assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_multi_head_attention, 7,
+         assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, true, &y, &w), 0));
+    N_INT(tg_multi_head_attention, 10, tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, NULL, &w),
+          "multihead_attention", "out is NULL");
+    N_OK(tg_multi_head_attention, 11, {
+      assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, &y, NULL), 0);
+      assert_non_null(y);
+    });
+    N_INT(tg_nn_multihead_attention_forward, 1,
+          tg_nn_multihead_attention_forward(NULL, x, x, x, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "module is NULL");
+    N_INT(tg_nn_multihead_attention_forward, 2,
+          tg_nn_multihead_attention_forward(mha, NULL, x, x, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "query is NULL");
+    N_OK(tg_nn_multihead_attention_forward, 3,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, NULL, x, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 4,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, NULL, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 5,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, false, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 7,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, false, NULL, true, true, &y, &w), 0));
+    N_INT(tg_nn_multihead_attention_forward, 10,
+          tg_nn_multihead_attention_forward(mha, x, x, x, NULL, true, NULL, true, false, NULL, &w),
+          "multihead_attention", "out is NULL");
+    N_OK(tg_nn_multihead_attention_forward, 11, {
+      assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, true, NULL, true, false, &y, NULL), 0);
+      assert_non_null(y);
+    });
+    tg_module_free(mha);
+  }
   N_OK(tg_nn_embedding, 4, {
     tg_module *m = tg_nn_embedding(4, 2, TG_NO_PADDING_IDX, NULL);
     assert_non_null(m);
@@ -1631,7 +1682,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 454
+#define NULL_FUNCS_COVERED 456
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
