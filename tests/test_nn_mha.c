@@ -513,6 +513,32 @@ static void test_backward_into_params(void **s) {
   tg_module_free(m);
 }
 
+/* a steady step (forward with masks on both paths, backward, zero_grad)
+ * takes nothing new from the system after the first */
+static void test_steady_step_allocates_nothing(void **s) {
+  (void)s;
+  tg_rng r = test_seeded(17);
+  tg_module *m = mha64(8, 2, opts_with(true, true), 95);
+  tg_tensor *x = tg_keep(tg_randn(&r, TG_FLOAT64, TG_SHAPE(5, 3, 8)));
+  tg_tensor *kpm = tg_keep(tg_zeros(TG_BOOL, TG_SHAPE(3, 5)));
+  size_t first = 0;
+  for (int it = 0; it < 20; it++) {
+    tg_scope_begin();
+    tg_tensor *y1, *y2, *w;
+    assert_int_equal(tg_nn_multihead_attention_forward(m, x, x, x, kpm, true, NULL, true, true, &y1, &w), 0);
+    assert_int_equal(tg_nn_multihead_attention_forward(m, x, NULL, NULL, kpm, false, NULL, true, false, &y2, NULL), 0);
+    assert_int_equal(tg_module_zero_grad(m), 0);
+    assert_int_equal(tg_backward(tg_add(tg_sum(tg_mul(y1, y2)), tg_sum(w)), NULL, false), 0);
+    tg_scope_end();
+    if (it == 0) first = tg_memory_get_stats().mallocs;
+    else if (tg_memory_get_stats().mallocs != first)
+      fail_msg("step %d: %zu system allocations, %zu after the first", it, tg_memory_get_stats().mallocs, first);
+  }
+  tg_free(x);
+  tg_free(kpm);
+  tg_module_free(m);
+}
+
 /* ---- errors: NULL / -1, a message naming the op and what is wrong */
 static void expect_fail(tg_module *m, tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *kpm, tg_tensor *am,
                         bool causal, const char *a, const char *b) {
@@ -585,6 +611,7 @@ int main(void) {
       TG_TEST(test_layouts),              TG_TEST(test_mask_conventions), TG_TEST(test_gradcheck),
       TG_TEST(test_gradcheck_kdim_vdim),  TG_TEST(test_gradgradcheck),   TG_TEST(test_dropout),
       TG_TEST(test_multi_module_calls),   TG_TEST(test_backward_into_params), TG_TEST(test_errors),
+      TG_TEST(test_steady_step_allocates_nothing),
   };
   int rc = cmocka_run_group_tests_name("nn_mha", tests, NULL, NULL);
   tg_release_cached();
