@@ -173,7 +173,7 @@ static tg_tensor *project_rows(tg_tensor *x, tg_tensor *w, tg_tensor *b) {
   return tg_linear(tg_reshape(x, TG_SHAPE(rows, x->shape[x->ndim - 1])), w, b);
 }
 
-/* rows [k E, (k+1) E) of the packed weight or bias, or the separate one */
+/* rows [k E, (k+1) E) of the packed weight or bias, or else the separate one */
 static tg_tensor *part(tg_tensor *packed, tg_tensor *own, int k, size_t E) {
   return packed ? tg_narrow(packed, 0, (long)((size_t)k * E), E) : own;
 }
@@ -190,7 +190,7 @@ static bool in_projection(tg_tensor *q, tg_tensor *k, tg_tensor *v, const tg_mha
   } else {
     tg_tensor *x[3] = {q, k, v}, *own[3] = {p->q_proj_weight, p->k_proj_weight, p->v_proj_weight};
     for (int i = 0; i < 3; i++) {
-      tg_tensor *w = part(W, own[i], i, E), *b = B ? tg_narrow(B, 0, (long)((size_t)i * E), E) : NULL;
+      tg_tensor *w = part(W, own[i], i, E), *b = part(B, NULL, i, E);
       h[i] = to_heads(project_rows(x[i], w, b), d, i ? d->S : d->L);
     }
   }

@@ -539,6 +539,30 @@ static void test_steady_step_allocates_nothing(void **s) {
   tg_module_free(m);
 }
 
+/* zero-size L, S or N: torch 1.13's shapes; with no keys the attention is
+ * 0 and the output out_proj's bias */
+static void test_empty(void **s) {
+  (void)s;
+  tg_rng r = test_seeded(18);
+  tg_module *m = mha64(4, 2, tg_mha_defaults(), 96);
+  struct {
+    size_t L, S, N;
+  } c[] = {{0, 3, 2}, {2, 0, 2}, {2, 3, 0}};
+  for (int k = 0; k < 3; k++) {
+    tg_tensor *q = test_leaf(&r, 3, (size_t[]){c[k].L, c[k].N, 4}), *kv = test_leaf(&r, 3, (size_t[]){c[k].S, c[k].N, 4});
+    for (int nw = 0; nw < 2; nw++) {
+      tg_tensor *y, *w = NULL;
+      assert_int_equal(tg_nn_multihead_attention_forward(m, q, kv, kv, NULL, nw, NULL, true, false, &y, &w), 0);
+      assert_shape(y, 3, (size_t[]){c[k].L, c[k].N, 4});
+      if (nw) assert_shape(w, 3, (size_t[]){c[k].N, c[k].L, c[k].S});
+      for (size_t i = 0; i < y->numel; i++)
+        assert_close(tg_get_flat(y, i), tg_get_flat(tg_module_get(m, "out_proj.bias"), i % 4), 1e-15);
+      assert_int_equal(tg_backward(tg_sum(y), NULL, false), 0);
+    }
+  }
+  tg_module_free(m);
+}
+
 /* ---- errors: NULL / -1, a message naming the op and what is wrong */
 static void expect_fail(tg_module *m, tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *kpm, tg_tensor *am,
                         bool causal, const char *a, const char *b) {
@@ -611,7 +635,7 @@ int main(void) {
       TG_TEST(test_layouts),              TG_TEST(test_mask_conventions), TG_TEST(test_gradcheck),
       TG_TEST(test_gradcheck_kdim_vdim),  TG_TEST(test_gradgradcheck),   TG_TEST(test_dropout),
       TG_TEST(test_multi_module_calls),   TG_TEST(test_backward_into_params), TG_TEST(test_errors),
-      TG_TEST(test_steady_step_allocates_nothing),
+      TG_TEST(test_steady_step_allocates_nothing), TG_TEST(test_empty),
   };
   int rc = cmocka_run_group_tests_name("nn_mha", tests, NULL, NULL);
   tg_release_cached();
