@@ -331,11 +331,13 @@ typedef struct mha_cfg {
 
 tg_mha_opts tg_mha_defaults(void) { return (tg_mha_opts){.bias = true}; }
 
+static int mha_forward_multi(tg_module *m, tg_tensor *const *in, int n_in, tg_tensor **out, int max_out);
+
 int tg_nn_multihead_attention_forward(tg_module *m, tg_tensor *query, tg_tensor *key, tg_tensor *value,
                                       tg_tensor *key_padding_mask, bool need_weights, tg_tensor *attn_mask,
                                       bool average_attn_weights, bool is_causal, tg_tensor **out,
                                       tg_tensor **weights) {
-  if (!m || !m->ctx || strcmp(m->type, "MultiheadAttention") != 0) {
+  if (!m || m->forward_multi != mha_forward_multi) {
     if (out) *out = NULL;
     if (weights) *weights = NULL;
     tg_error("%s: %s", OP, !m ? "module is NULL" : "the module is not a MultiheadAttention");
@@ -364,6 +366,8 @@ int tg_nn_multihead_attention_forward(tg_module *m, tg_tensor *query, tg_tensor 
                                  average_attn_weights, is_causal, out, weights);
 }
 
+/* in = {query, key, value, key_padding_mask, attn_mask}, the absent ones
+ * NULL; out = {attn_output, averaged weights}, the weights only when wanted */
 static int mha_forward_multi(tg_module *m, tg_tensor *const *in, int n_in, tg_tensor **out, int max_out) {
   if (n_in < 1 || n_in > 5) {
     tg_error("%s: takes (query, key, value, key_padding_mask, attn_mask), 1 to 5 inputs, got %d", OP, n_in);
@@ -371,17 +375,11 @@ static int mha_forward_multi(tg_module *m, tg_tensor *const *in, int n_in, tg_te
   }
   tg_tensor *x[5] = {0};
   for (int i = 0; i < n_in; i++) x[i] = in[i];
-  if (!x[0]) {
-    tg_error("%s: query is NULL", OP);
+  bool need_weights = max_out >= 2;
+  if (tg_nn_multihead_attention_forward(m, x[0], x[1], x[2], x[3], need_weights, x[4], true, false, &out[0],
+                                        need_weights ? &out[1] : NULL) != 0)
     return -1;
-  }
-  tg_tensor *w = NULL;
-  int rc = tg_nn_multihead_attention_forward(m, x[0], x[1], x[2], x[3], max_out >= 2, x[4], true, false, &out[0],
-                                             max_out >= 2 ? &w : NULL);
-  if (rc != 0) return -1;
-  if (max_out < 2) return 1;
-  out[1] = w;
-  return 2;
+  return need_weights ? 2 : 1;
 }
 
 /* torch's _reset_parameters, after out_proj's own Linear init */
