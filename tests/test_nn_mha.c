@@ -586,14 +586,16 @@ static void test_errors(void **s) {
   fixture f = make_fixture(&r, 3, 4, 2, 4, 2);
   expect_fail(m, tg_randn(&r, TG_FLOAT64, TG_SHAPE(1, 3, 2, 4)), NULL, NULL, NULL, NULL, false, "multihead_attention",
               "unbatched 2D or batched 3D");
-  expect_fail(m, f.q, tg_select(f.k, 1, 0), f.v, NULL, NULL, false, "multihead_attention", "expected `key` and `value` to be 3-D");
+  expect_fail(m, f.q, tg_select(f.k, 1, 0), f.v, NULL, NULL, false, "multihead_attention",
+              "expected `key` and `value` to be 3-D");
   expect_fail(m, tg_randn(&r, TG_FLOAT64, TG_SHAPE(3, 2, 6)), NULL, NULL, NULL, NULL, false, "in_proj_weight",
               "should be [18,6]");
   expect_fail(m, f.q, f.k, tg_narrow(f.v, 0, 0, 3), NULL, NULL, false, "multihead_attention", "length");
   expect_fail(m, f.q, tg_randn(&r, TG_FLOAT64, TG_SHAPE(4, 2, 3)), NULL, NULL, NULL, false, "multihead_attention",
               "kdim");
   expect_fail(m, f.q, f.k, f.v, NULL, tg_randn(&r, TG_FLOAT64, TG_SHAPE(4, 3)), false, "2D attn_mask", "should be [3,4]");
-  expect_fail(m, f.q, f.k, f.v, NULL, tg_randn(&r, TG_FLOAT64, TG_SHAPE(2, 3, 4)), false, "3D attn_mask", "should be [4,3,4]");
+  expect_fail(m, f.q, f.k, f.v, NULL, tg_randn(&r, TG_FLOAT64, TG_SHAPE(2, 3, 4)), false, "3D attn_mask",
+              "should be [4,3,4]");
   expect_fail(m, f.q, f.k, f.v, NULL, tg_randn(&r, TG_FLOAT64, TG_SHAPE(1, 4, 3, 4)), false, "attn_mask's dimension 4",
               NULL);
   expect_fail(m, f.q, f.k, f.v, NULL, tg_zeros(TG_INT64, TG_SHAPE(3, 4)), false, "attn_mask", "int64");
