@@ -444,6 +444,61 @@ int tg_rnn(tg_rnn_mode mode, const tg_rnn_opts *o, bool training, tg_tensor *x, 
 tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *attn_mask,
                                            bool is_causal, double dropout_p, double scale, tg_rng *rng);
 
+/* ---- MultiheadAttention (nn/mha.c), torch.nn.MultiheadAttention 1.13 */
+typedef struct tg_mha_opts {
+  double dropout;     /* on the attention weights, in training only; 0 */
+  bool bias;          /* in_proj_bias and out_proj.bias; true */
+  bool add_bias_kv;   /* bias_k, bias_v (1, 1, E) appended to the keys and values; false */
+  bool add_zero_attn; /* a zero key and value appended after them; false */
+  size_t kdim, vdim;  /* key / value features; 0 = embed_dim */
+  bool batch_first;   /* batched inputs (N, L, E) rather than (L, N, E); false */
+  tg_rng *rng;        /* initialisation and dropout (borrowed); NULL = the default */
+} tg_mha_opts;
+tg_mha_opts tg_mha_defaults(void); /* torch's: 0, true, false, false, 0, 0, false, NULL */
+/* MultiheadAttention(embed_dim, num_heads): parameters named, shaped and
+ * initialised as torch's: "in_proj_weight" (3E, E) xavier_uniform, or with
+ * kdim or vdim != E "q_proj_weight" (E, E), "k_proj_weight" (E, kdim),
+ * "v_proj_weight" (E, vdim); "in_proj_bias" (3E) 0; "bias_k", "bias_v"
+ * (1, 1, E) xavier_normal; child "out_proj" a Linear(E, E) with bias 0.
+ * A multi module: in = {query, key, value, key_padding_mask, attn_mask}
+ * (n_in 1 to 5; key NULL or absent = query, value = key, masks NULL =
+ * none), out = {attn_output, attn_output_weights averaged over heads}; with
+ * max_out 1 only attn_output (need_weights false: the fused path). */
+tg_module *tg_nn_multihead_attention(size_t embed_dim, size_t num_heads, tg_mha_opts opts);
+/* The functional form (F.multi_head_attention_forward, with the module's
+ * batch_first): the weights and settings of one call. */
+typedef struct tg_mha_params {
+  size_t num_heads;
+  tg_tensor *in_proj_weight;                              /* (3E, E), or NULL and the three: */
+  tg_tensor *q_proj_weight, *k_proj_weight, *v_proj_weight; /* (E, E), (E, kdim), (E, vdim) */
+  tg_tensor *in_proj_bias;                                /* (3E) or NULL */
+  tg_tensor *bias_k, *bias_v;                             /* (1, 1, E) both, or NULL */
+  tg_tensor *out_proj_weight;                             /* (E, E) */
+  tg_tensor *out_proj_bias;                               /* (E) or NULL */
+  bool add_zero_attn, batch_first, training;
+  double dropout_p; /* applied when training */
+  tg_rng *rng;      /* dropout's generator; NULL = the default */
+} tg_mha_params;
+/* out = concat_h(softmax(q_h k_h^T / sqrt(E/H) + mask) v_h) W_o^T + b_o with
+ * q_h, k_h, v_h the heads of the in-projections. query (L, N, E), batch_first
+ * (N, L, E) or unbatched (L, E); key (S, N, kdim), value (S, N, vdim) alike
+ * (NULL: key = query, value = key). Masks as torch's MHA: bool true = NOT
+ * attended, float added; key_padding_mask (N, S) or (S), attn_mask (L, S) or
+ * (N*H, L, S) ((H, L, S) unbatched). is_causal: query i attends keys j <= i
+ * (bias_k and the zero key always), without attn_mask. *out (query's
+ * layout); *weights (N, L, S') averaged over heads or (N, H, L, S'), S' = S
+ * + the appended keys, when need_weights and weights != NULL, else NULL and
+ * the fused attention node. 0, or -1 with both NULL. */
+int tg_multi_head_attention(tg_tensor *query, tg_tensor *key, tg_tensor *value, const tg_mha_params *p,
+                            tg_tensor *key_padding_mask, bool need_weights, tg_tensor *attn_mask,
+                            bool average_attn_weights, bool is_causal, tg_tensor **out, tg_tensor **weights);
+/* MultiheadAttention.forward: tg_multi_head_attention with m's parameters,
+ * dropout (in training mode) and batch_first */
+int tg_nn_multihead_attention_forward(tg_module *m, tg_tensor *query, tg_tensor *key, tg_tensor *value,
+                                      tg_tensor *key_padding_mask, bool need_weights, tg_tensor *attn_mask,
+                                      bool average_attn_weights, bool is_causal, tg_tensor **out,
+                                      tg_tensor **weights);
+
 /* ========================================================== initialisers */
 /* In place, without history, seeded through rng (NULL = default); each
  * returns t or NULL. Fans as PyTorch: for a [out, in, k...] tensor
@@ -566,6 +621,8 @@ tg_tensor *tg_cosine_similarity(tg_tensor *x1, tg_tensor *x2, int dim, double ep
 #define tg_lstm_cell(...) (TG_CALL_SITE(), tg_lstm_cell(__VA_ARGS__))
 #define tg_gru_cell(...) (TG_CALL_SITE(), tg_gru_cell(__VA_ARGS__))
 #define tg_scaled_dot_product_attention(...) (TG_CALL_SITE(), tg_scaled_dot_product_attention(__VA_ARGS__))
+#define tg_multi_head_attention(...) (TG_CALL_SITE(), tg_multi_head_attention(__VA_ARGS__))
+#define tg_nn_multihead_attention_forward(...) (TG_CALL_SITE(), tg_nn_multihead_attention_forward(__VA_ARGS__))
 #define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
 #define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
 #define tg_l1_loss(...) (TG_CALL_SITE(), tg_l1_loss(__VA_ARGS__))

@@ -1156,20 +1156,69 @@ static void test_null_nn_api(void **state) {
     });
     N_OK(tg_nn_rnn_forward, 8, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, lens, &so, &sn, NULL), 0));
     tg_rnn_opts ro = tg_rnn_defaults(2, 1);
-    tg_tensor **w = tg_module_parameters(lstm, NULL);
-    N_INT(tg_rnn, 2, tg_rnn(TG_RNN_LSTM, NULL, false, sx, sh, sh, lens, w, &so, &sn, &sc), "LSTM", "opts", "NULL");
-    N_INT(tg_rnn, 4, tg_rnn(TG_RNN_LSTM, &ro, false, NULL, sh, sh, lens, w, &so, &sn, &sc),
+    tg_tensor **rw = tg_module_parameters(lstm, NULL);
+    N_INT(tg_rnn, 2, tg_rnn(TG_RNN_LSTM, NULL, false, sx, sh, sh, lens, rw, &so, &sn, &sc), "LSTM", "opts", "NULL");
+    N_INT(tg_rnn, 4, tg_rnn(TG_RNN_LSTM, &ro, false, NULL, sh, sh, lens, rw, &so, &sn, &sc),
           "LSTM: argument 4 is NULL");
-    N_OK(tg_rnn, 5, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, NULL, sh, lens, w, &so, &sn, &sc), 0));
-    N_OK(tg_rnn, 6, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, NULL, lens, w, &so, &sn, &sc), 0));
-    N_OK(tg_rnn, 7, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, NULL, w, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 5, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, NULL, sh, lens, rw, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 6, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, NULL, lens, rw, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 7, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, NULL, rw, &so, &sn, &sc), 0));
     N_INT(tg_rnn, 8, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, NULL, &so, &sn, &sc), "LSTM", "weights",
           "NULL");
-    N_INT(tg_rnn, 9, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, NULL, &sn, &sc), "LSTM", "output",
+    N_INT(tg_rnn, 9, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, rw, NULL, &sn, &sc), "LSTM", "output",
           "NULL");
-    N_OK(tg_rnn, 10, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, &so, NULL, &sc), 0));
-    N_OK(tg_rnn, 11, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, &so, &sn, NULL), 0));
+    N_OK(tg_rnn, 10, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, rw, &so, NULL, &sc), 0));
+    N_OK(tg_rnn, 11, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, rw, &so, &sn, NULL), 0));
     tg_module_free(lstm);
+    /* MultiheadAttention over an unbatched x (2, 4) in float64; key NULL is
+     * the query, value NULL the key (self-attention), masks NULL none,
+     * weights NULL not wanted */
+    tg_module *mha = tg_nn_multihead_attention(4, 2, tg_mha_defaults());
+    assert_non_null(mha);
+    assert_int_equal(tg_module_to_(mha, TG_FLOAT64), 0);
+    tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 4)), *y = NULL, *w = NULL;
+    tg_mha_params mp = {.num_heads = 2, .in_proj_weight = tg_module_get(mha, "in_proj_weight"),
+                        .out_proj_weight = tg_module_get(mha, "out_proj.weight")};
+    N_INT(tg_multi_head_attention, 1, tg_multi_head_attention(NULL, x, x, &mp, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "query is NULL");
+    N_OK(tg_multi_head_attention, 2,
+         assert_int_equal(tg_multi_head_attention(x, NULL, x, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_multi_head_attention, 3,
+         assert_int_equal(tg_multi_head_attention(x, x, NULL, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_INT(tg_multi_head_attention, 4, tg_multi_head_attention(x, x, x, NULL, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "params is NULL");
+    N_OK(tg_multi_head_attention, 5,
+         assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_multi_head_attention, 7,
+         assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, true, &y, &w), 0));
+    N_INT(tg_multi_head_attention, 10, tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, NULL, &w),
+          "multihead_attention", "out is NULL");
+    N_OK(tg_multi_head_attention, 11, {
+      assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, &y, NULL), 0);
+      assert_non_null(y);
+    });
+    N_INT(tg_nn_multihead_attention_forward, 1,
+          tg_nn_multihead_attention_forward(NULL, x, x, x, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "module is NULL");
+    N_INT(tg_nn_multihead_attention_forward, 2,
+          tg_nn_multihead_attention_forward(mha, NULL, x, x, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "query is NULL");
+    N_OK(tg_nn_multihead_attention_forward, 3,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, NULL, x, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 4,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, NULL, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 5,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, false, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 7,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, false, NULL, true, true, &y, &w), 0));
+    N_INT(tg_nn_multihead_attention_forward, 10,
+          tg_nn_multihead_attention_forward(mha, x, x, x, NULL, true, NULL, true, false, NULL, &w),
+          "multihead_attention", "out is NULL");
+    N_OK(tg_nn_multihead_attention_forward, 11, {
+      assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, true, NULL, true, false, &y, NULL), 0);
+      assert_non_null(y);
+    });
+    tg_module_free(mha);
   }
   N_OK(tg_nn_embedding, 4, {
     tg_module *m = tg_nn_embedding(4, 2, TG_NO_PADDING_IDX, NULL);
@@ -1723,7 +1772,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 471
+#define NULL_FUNCS_COVERED 473
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
