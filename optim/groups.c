@@ -1,7 +1,7 @@
 /* Parameter groups seen from outside: how many, their sizes, and the
  * per-group hyperparameters that may change between steps (the learning
- * rate, as schedulers and `for g in opt.param_groups: g['lr'] = x` do, and
- * the weight decay). */
+ * rate, as schedulers and `for g in opt.param_groups: g['lr'] = x` do, the
+ * weight decay, and the momentum or beta1 that OneCycleLR cycles). */
 #include <math.h>
 #include <string.h>
 
