@@ -304,12 +304,10 @@ static tg_lr_scheduler *build_sequential(tg_optimizer *opt, spec_cursor *c) {
   long n = sc_int(c);
   if (n < 0 || n > MAX_PARAMS) die("bad child count");
   tg_lr_scheduler *ch[MAX_PARAMS];
-  int made = 0;
   bool ok = true;
-  for (long i = 0; i < n; i++) {
+  for (long i = 0; i < n; i++) { /* every child read, even after a refusal */
     ch[i] = build_sched(opt, c);
     ok = ok && ch[i];
-    made += ch[i] != NULL;
   }
   double mv[MAX_PARAMS];
   int k = sc_list(c, mv);
@@ -318,7 +316,6 @@ static tg_lr_scheduler *build_sequential(tg_optimizer *opt, spec_cursor *c) {
   tg_lr_scheduler *s = ok ? tg_sequential_lr_new(opt, ch, (int)n, ms, k) : NULL;
   if (!s)
     for (long i = 0; i < n; i++) tg_scheduler_free(ch[i]); /* still ours on failure */
-  (void)made;
   return s;
 }
 

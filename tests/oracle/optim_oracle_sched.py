@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from optim_oracle_common import F64, RTOL_OPTIM, SCHED_STEPS, close, compare_values, fmt
+from optim_oracle_common import F64, RTOL_OPTIM, SCHED_STEPS, compare_values, fmt
 
 L = torch.optim.lr_scheduler
 LAMBDAS = [lambda a: (lambda e: a ** e), lambda a: (lambda e: 1 / (1 + a * e)),
@@ -158,6 +158,9 @@ def draw_spec(rng, name, ng):
         n = r.randint(2, 3)
         kinds = ["LinearLR", "ConstantLR", "ExponentialLR", "StepLR", "CosineAnnealingLR", "MultiStepLR", "LambdaLR"]
         kids = [draw_spec(r, r.choice(kinds), ng) for _ in range(n)]
+        if r.random() < 0.2:  # OneCycleLR first (its initial_lr is the others' base), lr only
+            kids[0] = draw_spec(r, "OneCycleLR", ng)
+            kids[0][1]["cycle_momentum"] = False
         ms = sorted(r.sample(range(1, 26), n - 1))
         return name, {"children": kids, "milestones": ms}
     raise KeyError(name)
