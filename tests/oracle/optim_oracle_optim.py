@@ -208,11 +208,12 @@ def optim_cases(rng, name, reps):
         c = draw_optim_case(rng, name, combo)
         c.steps = [(None, grads) for _, grads in c.steps]
         c.sched = draw_spec(rng, sched, 1)
-        if sched == "OneCycleLR":
-            for key in ("epochs", "steps_per_epoch"):
-                c.sched[1].pop(key, None)
-            c.sched[1]["total_steps"] = rng.randint(STEPS, 40)
-            c.sched[1]["cycle_momentum"] = name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")
+        for spec in [c.sched] + c.sched[1].get("children", []):
+            if spec[0] == "OneCycleLR":
+                for key in ("epochs", "steps_per_epoch"):
+                    spec[1].pop(key, None)
+                spec[1]["total_steps"] = rng.randint(STEPS, 40)
+                spec[1]["cycle_momentum"] = spec is c.sched and name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")
         out.append(c)
     if name not in ("SGD", "Adadelta"):  # Adadelta's eps sits inside sqrt(0 + eps) / sqrt(0 + eps)
         for values in itertools.product(*(switches[k] for k in keys)):
