@@ -961,6 +961,59 @@ static void test_null_nn_api(void **state) {
   N_PTR(tg_module_get, 2, tg_module_get(lin, NULL), "module_get", "NULL");
   N_PTR(tg_module_child, 1, tg_module_child(NULL, "0"), "module_child", "NULL");
   N_PTR(tg_module_child, 2, tg_module_child(lin, NULL), "module_child", "NULL");
+  /* ModuleList / ModuleDict: a NULL child is freed-others-and-fail, as Sequential */
+  N_OK(tg_nn_module_list, 2, {
+    tg_module *l = tg_nn_module_list(0, NULL);
+    assert_non_null(l);
+    tg_module_free(l);
+  });
+  N_PTR(tg_nn_module_list, 2, tg_nn_module_list(2, NULL), "module_list", "NULL");
+  N_PTR(tg_nn_module_list, 2, tg_nn_module_list(2, (tg_module *[]){tg_nn_relu(), NULL}), "module_list", "NULL");
+  N_OK(tg_nn_module_dict, 2, {
+    tg_module *d = tg_nn_module_dict(0, NULL, NULL);
+    assert_non_null(d);
+    tg_module_free(d);
+  });
+  N_PTR(tg_nn_module_dict, 2, tg_nn_module_dict(1, NULL, (tg_module *[]){tg_nn_relu()}), "module_dict", "keys is NULL");
+  N_PTR(tg_nn_module_dict, 3, tg_nn_module_dict(1, (const char *[]){"a"}, NULL), "module_dict", "NULL");
+  N_PTR(tg_nn_module_dict, 3, tg_nn_module_dict(1, (const char *[]){"a"}, (tg_module *[]){NULL}), "module_dict",
+        "NULL");
+  {
+    tg_module *l = tg_nn_module_list(1, (tg_module *[]){tg_nn_relu()});
+    tg_module *d = tg_nn_module_dict(1, (const char *[]){"a"}, (tg_module *[]){tg_nn_relu()});
+    assert_non_null(l);
+    assert_non_null(d);
+    N_INT(tg_nn_module_list_append, 1, tg_nn_module_list_append(NULL, tg_nn_relu()), "module_list_append", "NULL");
+    N_INT(tg_nn_module_list_append, 2, tg_nn_module_list_append(l, NULL), "module_list_append", "NULL");
+    N_INT(tg_nn_module_list_extend, 1, tg_nn_module_list_extend(NULL, 1, (tg_module *[]){tg_nn_relu()}),
+          "module_list_extend", "NULL");
+    N_INT(tg_nn_module_list_extend, 3, tg_nn_module_list_extend(l, 1, NULL), "module_list_extend", "NULL");
+    N_INT(tg_nn_module_list_insert, 1, tg_nn_module_list_insert(NULL, 0, tg_nn_relu()), "module_list_insert", "NULL");
+    N_INT(tg_nn_module_list_insert, 3, tg_nn_module_list_insert(l, 0, NULL), "module_list_insert", "NULL");
+    N_PTR(tg_nn_module_list_get, 1, tg_nn_module_list_get(NULL, 0), "module_list_get", "NULL");
+    N_VAL(tg_nn_module_list_len, 1, (size_t)0, tg_nn_module_list_len(NULL), "module_list_len", "NULL");
+    assert_int_equal(tg_nn_module_list_len(l), 1);
+    N_INT(tg_nn_module_dict_set, 1, tg_nn_module_dict_set(NULL, "b", tg_nn_relu()), "module_dict_set", "NULL");
+    N_INT(tg_nn_module_dict_set, 2, tg_nn_module_dict_set(d, NULL, tg_nn_relu()), "module_dict_set", "key is NULL");
+    N_INT(tg_nn_module_dict_set, 3, tg_nn_module_dict_set(d, "b", NULL), "module_dict_set", "NULL");
+    N_INT(tg_nn_module_dict_insert, 1, tg_nn_module_dict_insert(NULL, "b", tg_nn_relu()), "module_dict_insert", "NULL");
+    N_INT(tg_nn_module_dict_insert, 2, tg_nn_module_dict_insert(d, NULL, tg_nn_relu()), "module_dict_insert",
+          "key is NULL");
+    N_INT(tg_nn_module_dict_insert, 3, tg_nn_module_dict_insert(d, "b", NULL), "module_dict_insert", "NULL");
+    N_PTR(tg_nn_module_dict_get, 1, tg_nn_module_dict_get(NULL, "a"), "module_dict_get", "NULL");
+    N_PTR(tg_nn_module_dict_get, 2, tg_nn_module_dict_get(d, NULL), "module_dict_get", "key is NULL");
+    N_VAL(tg_nn_module_dict_len, 1, (size_t)0, tg_nn_module_dict_len(NULL), "module_dict_len", "NULL");
+    N_PTR(tg_nn_module_dict_key, 1, tg_nn_module_dict_key(NULL, 0), "module_dict_key", "NULL");
+    assert_int_equal(tg_nn_module_dict_len(d), 1);
+    N_INT(tg_module_print, 1, tg_module_print(NULL, l), "module_print", "FILE is NULL");
+    N_INT(tg_module_print, 2, tg_module_print(fx.fp, NULL), "module_print", "module is NULL");
+    N_INT(tg_module_summary, 1, tg_module_summary(NULL, l), "module_summary", "FILE is NULL");
+    N_INT(tg_module_summary, 2, tg_module_summary(fx.fp, NULL), "module_summary", "module is NULL");
+    N_INT(tg_module_set_extra_repr, 1, tg_module_set_extra_repr(NULL, "x"), "module_set_extra_repr", "module is NULL");
+    N_INT(tg_module_set_extra_repr, 2, tg_module_set_extra_repr(d, NULL), "module_set_extra_repr", "fmt is NULL");
+    tg_module_free(l);
+    tg_module_free(d);
+  }
   {
     tg_state_dict *sd = tg_state_dict_new();
     tg_tensor *own = tg_zeros(TG_FLOAT32, TG_SHAPE(1));
@@ -1078,6 +1131,45 @@ static void test_null_nn_api(void **state) {
     /* rng NULL: the default generator */
     N_OK(tg_scaled_dot_product_attention, 8,
          assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));
+  }
+  {
+    /* the recurrent layers: a float64 LSTM over x (T 3, N 2, in 2), H 1 */
+    tg_module *lstm = tg_nn_lstm(tg_rnn_defaults(2, 1));
+    assert_int_equal(tg_module_to_(lstm, TG_FLOAT64), 0);
+    tg_tensor *sx = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 2, 2)), *sh = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 2, 1));
+    tg_tensor *so = NULL, *sn = NULL, *sc = NULL;
+    int64_t lens[2] = {3, 1};
+    N_INT(tg_nn_rnn_forward, 1, tg_nn_rnn_forward(NULL, sx, sh, sh, lens, &so, &sn, &sc), "nn_rnn_forward",
+          "module is NULL");
+    N_INT(tg_nn_rnn_forward, 2, tg_nn_rnn_forward(lstm, NULL, sh, sh, lens, &so, &sn, &sc), "LSTM",
+          "input x is NULL");
+    /* states NULL: zeros; lengths NULL: every step; h_n, c_n NULL: not wanted */
+    N_OK(tg_nn_rnn_forward, 3, assert_int_equal(tg_nn_rnn_forward(lstm, sx, NULL, sh, lens, &so, &sn, &sc), 0));
+    N_OK(tg_nn_rnn_forward, 4, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, NULL, lens, &so, &sn, &sc), 0));
+    N_OK(tg_nn_rnn_forward, 5, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, NULL, &so, &sn, &sc), 0));
+    N_INT(tg_nn_rnn_forward, 6, tg_nn_rnn_forward(lstm, sx, sh, sh, lens, NULL, &sn, &sc), "nn_rnn_forward",
+          "output is NULL");
+    N_OK(tg_nn_rnn_forward, 7, {
+      assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, lens, &so, NULL, &sc), 0);
+      assert_non_null(so);
+      assert_non_null(sc);
+    });
+    N_OK(tg_nn_rnn_forward, 8, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, lens, &so, &sn, NULL), 0));
+    tg_rnn_opts ro = tg_rnn_defaults(2, 1);
+    tg_tensor **w = tg_module_parameters(lstm, NULL);
+    N_INT(tg_rnn, 2, tg_rnn(TG_RNN_LSTM, NULL, false, sx, sh, sh, lens, w, &so, &sn, &sc), "LSTM", "opts", "NULL");
+    N_INT(tg_rnn, 4, tg_rnn(TG_RNN_LSTM, &ro, false, NULL, sh, sh, lens, w, &so, &sn, &sc),
+          "LSTM: argument 4 is NULL");
+    N_OK(tg_rnn, 5, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, NULL, sh, lens, w, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 6, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, NULL, lens, w, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 7, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, NULL, w, &so, &sn, &sc), 0));
+    N_INT(tg_rnn, 8, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, NULL, &so, &sn, &sc), "LSTM", "weights",
+          "NULL");
+    N_INT(tg_rnn, 9, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, NULL, &sn, &sc), "LSTM", "output",
+          "NULL");
+    N_OK(tg_rnn, 10, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, &so, NULL, &sc), 0));
+    N_OK(tg_rnn, 11, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, w, &so, &sn, NULL), 0));
+    tg_module_free(lstm);
   }
   N_OK(tg_nn_embedding, 4, {
     tg_module *m = tg_nn_embedding(4, 2, TG_NO_PADDING_IDX, NULL);
@@ -1688,7 +1780,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 465
+#define NULL_FUNCS_COVERED 482
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
