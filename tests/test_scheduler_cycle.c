@@ -445,6 +445,54 @@ static void test_group_momentum(void **state) {
   tg_free(ps[1]);
 }
 
+/* ------------------------------------------------ no malloc in a step
+ * (HAVE_MALLOC_HOOK: tg_test.h, under AddressSanitizer) */
+static volatile int probe_on;
+static volatile size_t probe_count;
+
+#ifdef HAVE_MALLOC_HOOK
+static void on_malloc(const volatile void *p, size_t n) {
+  (void)p, (void)n;
+  if (probe_on) probe_count = probe_count + 1;
+}
+static void on_free(const volatile void *p) { (void)p; }
+#endif
+
+static int group_setup(void **state) {
+  (void)state;
+#ifdef HAVE_MALLOC_HOOK
+  __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+#endif
+  return 0;
+}
+
+/* a scheduler step is part of a steady training step: it allocates nothing */
+static void test_step_allocates_nothing(void **state) {
+  (void)state;
+  tg_tensor *p;
+  tg_optimizer *opt = sgd_with(&p, 1.0, 0.9);
+  tg_lr_scheduler *seq = tg_sequential_lr_new(
+      opt, (tg_lr_scheduler *[]){tg_linear_lr_new(opt, 0.1, 1, 5), tg_cosine_annealing_lr_new(opt, 20, 0)},
+      2, (long[]){5}, 1);
+  tg_lr_scheduler *oc = tg_one_cycle_lr_new(opt, cycle_opts(100));
+  tg_lr_scheduler *pl = tg_reduce_lr_on_plateau_new(opt, tg_plateau_defaults());
+  assert_non_null(seq);
+  assert_non_null(oc);
+  assert_non_null(pl);
+  int rc = 0;
+  probe_count = 0;
+  probe_on = 1;
+  for (int t = 0; t < 50; t++)
+    rc |= tg_scheduler_step(seq) | tg_scheduler_step(oc) | tg_reduce_lr_on_plateau_step(pl, 1.0);
+  probe_on = 0;
+  assert_int_equal(rc, 0);
+  assert_int_equal(probe_count, 0);
+  tg_scheduler_free(pl);
+  tg_scheduler_free(oc);
+  tg_scheduler_free(seq);
+  done(opt, p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_one_cycle_cos),
@@ -458,8 +506,9 @@ int main(void) {
       TG_TEST(test_sequential_restart),
       TG_TEST(test_sequential_errors),
       TG_TEST(test_group_momentum),
+      TG_TEST(test_step_allocates_nothing),
   };
-  int rc = cmocka_run_group_tests_name("scheduler_cycle", tests, NULL, NULL);
+  int rc = cmocka_run_group_tests_name("scheduler_cycle", tests, group_setup, NULL);
   tg_release_cached();
   return rc;
 }
