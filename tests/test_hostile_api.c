@@ -1360,6 +1360,11 @@ static void test_null_nn_api(void **state) {
 }
 
 /* ---------------------------------------------------------------- optim */
+static double lr_half(long epoch, void *ctx) {
+  (void)epoch, (void)ctx;
+  return 0.5;
+}
+
 static void test_null_optim_api(void **state) {
   (void)state;
   tg_tensor *nul2[2] = {fx.params[0], NULL};
@@ -1459,6 +1464,57 @@ static void test_null_optim_api(void **state) {
   N_VAL(tg_scheduler_get_epoch, 1, -1L, tg_scheduler_get_epoch(NULL), "scheduler_get_epoch", "NULL");
   N_NAN(tg_scheduler_lr_at, 1, tg_scheduler_lr_at(NULL, 1), "scheduler_lr_at", "NULL");
   N_OK(tg_scheduler_free, 1, tg_scheduler_free(NULL));
+  N_NAN(tg_optim_get_group_momentum, 1, tg_optim_get_group_momentum(NULL, 0), "optim_get_group_momentum", "NULL");
+  N_INT(tg_optim_set_group_momentum, 1, tg_optim_set_group_momentum(NULL, 0, 0.9), "optim_set_group_momentum", "NULL");
+  N_PTR(tg_linear_lr_new, 1, tg_linear_lr_new(NULL, 0.5, 1, 5), "linear_lr", "NULL");
+  N_PTR(tg_multi_step_lr_new, 1, tg_multi_step_lr_new(NULL, (long[]){2}, 1, 0.1), "multi_step_lr", "NULL");
+  N_PTR(tg_multi_step_lr_new, 2, tg_multi_step_lr_new(opt, NULL, 2, 0.1), "multi_step_lr", "milestones is NULL");
+  N_OK(tg_multi_step_lr_new, 2, { /* no milestones: a constant lr */
+    tg_lr_scheduler *s = tg_multi_step_lr_new(opt, NULL, 0, 0.1);
+    assert_non_null(s);
+    tg_scheduler_free(s);
+  });
+  N_PTR(tg_constant_lr_new, 1, tg_constant_lr_new(NULL, 0.5, 5), "constant_lr", "NULL");
+  N_PTR(tg_lambda_lr_new, 1, tg_lambda_lr_new(NULL, lr_half, NULL), "lambda_lr", "NULL");
+  N_PTR(tg_lambda_lr_new, 2, tg_lambda_lr_new(opt, NULL, NULL), "lambda_lr", "lr_lambda is NULL");
+  N_OK(tg_lambda_lr_new, 3, { /* ctx is the caller's business */
+    tg_lr_scheduler *s = tg_lambda_lr_new(opt, lr_half, NULL);
+    assert_non_null(s);
+    tg_scheduler_free(s);
+  });
+  {
+    tg_one_cycle_opts oc = tg_one_cycle_defaults();
+    oc.max_lr = 0.1, oc.total_steps = 10;
+    N_PTR(tg_one_cycle_lr_new, 1, tg_one_cycle_lr_new(NULL, oc), "one_cycle_lr", "NULL");
+  }
+  N_PTR(tg_reduce_lr_on_plateau_new, 1, tg_reduce_lr_on_plateau_new(NULL, tg_plateau_defaults()),
+        "reduce_lr_on_plateau", "NULL");
+  N_INT(tg_reduce_lr_on_plateau_step, 1, tg_reduce_lr_on_plateau_step(NULL, 1.0),
+        "reduce_lr_on_plateau_step", "NULL");
+  {
+    tg_plateau_state st;
+    tg_lr_scheduler *pl = tg_reduce_lr_on_plateau_new(opt, tg_plateau_defaults());
+    assert_non_null(pl);
+    N_INT(tg_reduce_lr_on_plateau_state, 1, tg_reduce_lr_on_plateau_state(NULL, &st),
+          "reduce_lr_on_plateau_state", "NULL");
+    N_INT(tg_reduce_lr_on_plateau_state, 2, tg_reduce_lr_on_plateau_state(pl, NULL),
+          "reduce_lr_on_plateau_state", "out is NULL");
+    tg_scheduler_free(pl);
+    tg_lr_scheduler *a = tg_exponential_lr_new(opt, 0.5);
+    assert_non_null(a);
+    N_PTR(tg_sequential_lr_new, 1, tg_sequential_lr_new(NULL, &a, 1, NULL, 0), "sequential_lr", "optimizer is NULL");
+    N_PTR(tg_sequential_lr_new, 2, tg_sequential_lr_new(opt, NULL, 1, NULL, 0), "sequential_lr", "schedulers is NULL");
+    N_PTR(tg_sequential_lr_new, 2, tg_sequential_lr_new(opt, (tg_lr_scheduler *[]){NULL}, 1, NULL, 0),
+          "sequential_lr", "schedulers[0] is NULL");
+    N_PTR(tg_sequential_lr_new, 4, tg_sequential_lr_new(opt, (tg_lr_scheduler *[]){a, a}, 2, NULL, 1),
+          "sequential_lr", "milestones is NULL");
+    N_OK(tg_sequential_lr_new, 4, { /* one scheduler, no milestones */
+      tg_lr_scheduler *s = tg_sequential_lr_new(opt, &a, 1, NULL, 0);
+      assert_non_null(s);
+      tg_scheduler_free(s); /* frees a with it */
+    });
+    assert_int_equal(tg_scheduler_set_epoch(fx.sched, 0), 0); /* fx.opt's lr as it was */
+  }
 }
 
 /* ----------------------------------------------------------------- data */
@@ -1643,7 +1699,8 @@ typedef struct hdr_fn {
   bool is_inline;
 } hdr_fn;
 
-static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn"};
+static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
+                                               "tg_lr_lambda"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1772,7 +1829,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 473
+#define NULL_FUNCS_COVERED 484
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
