@@ -169,6 +169,34 @@ typedef struct tg_grad_opts {
 int tg_grad(int n_out, tg_tensor **outputs, tg_tensor **grad_outputs, int n_in,
             tg_tensor **inputs, tg_tensor **grads_out, tg_grad_opts opts);
 
+/* ---- tensor hooks (Tensor.register_hook, register_post_accumulate_grad_hook)
+ * A gradient hook runs on the gradient flowing into t during a backward and
+ * returns the gradient to use from there on: grad itself, or a replacement
+ * of the same shape and dtype (NULL fails the backward; set an error with a
+ * reason). Hooks of one tensor run in registration order, each on the
+ * previous one's result. On a non-leaf they run once on its total gradient
+ * before it flows further (a retained .grad and tg_grad's capture of it see
+ * the gradient before the hooks, as PyTorch 1.13 when retain_grad came
+ * first); on a leaf, once on its total before it is accumulated into .grad.
+ * tg_grad runs no hooks of its leaf inputs (as PyTorch 1.13's
+ * autograd.grad). Under create_graph the grad passed is differentiable and
+ * so may the replacement be. Hooks live as long as the tensor. */
+typedef tg_tensor *(*tg_hook_fn)(tg_tensor *grad, void *ctx);
+/* runs after a backward has accumulated into leaf->grad; 0, or -1 (with an
+ * error) to fail the backward */
+typedef int (*tg_post_hook_fn)(tg_tensor *leaf, void *ctx);
+typedef struct tg_hook_handle {
+  uint64_t id; /* 0: registration failed (message in tg_last_error) */
+} tg_hook_handle;
+/* fn(grad, ctx) on t's gradient in each backward; t must require grad */
+tg_hook_handle tg_register_hook(tg_tensor *t, tg_hook_fn fn, void *ctx);
+/* fn(leaf, ctx) after each backward's accumulation into leaf->grad (not
+ * under tg_grad, which accumulates nothing); leaves requiring grad only */
+tg_hook_handle tg_register_post_accumulate_grad_hook(tg_tensor *leaf, tg_post_hook_fn fn, void *ctx);
+/* true if it removed the hook; false (no error) when it was removed before
+ * or its tensor is gone, as RemovableHandle.remove() twice */
+bool tg_remove_hook(tg_hook_handle h);
+
 /* ---- jacobian and gradient checks (any dtype in, float64 recommended) */
 typedef tg_tensor *(*tg_fn)(tg_tensor **inputs, void *ctx);
 /* rows via one-hot grad_outputs: J is [numel(f(x)), numel(x)] */

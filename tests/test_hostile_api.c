@@ -240,6 +240,14 @@ static int fixtures_teardown(void **state) {
 }
 
 /* a function for the jacobian / gradcheck cases; tolerates NULL entries */
+static tg_tensor *hostile_hook(tg_tensor *g, void *ctx) {
+  (void)ctx;
+  return g;
+}
+static int hostile_post_hook(tg_tensor *t, void *ctx) {
+  (void)t, (void)ctx;
+  return 0;
+}
 static tg_tensor *square_fn(tg_tensor **in, void *ctx) {
   (void)ctx;
   return tg_mul(in[0], in[0]);
@@ -415,6 +423,22 @@ static void test_null_autograd_api(void **state) {
     N_VAL(tg_gradgradcheck, 3, false, tg_gradgradcheck(square_fn, 1, NULL, NULL, q).ok, "gradgradcheck");
     N_VAL(tg_gradgradcheck, 3, false, tg_gradgradcheck(square_fn, 1, &nul, NULL, q).ok, "NULL");
     N_OK(tg_gradgradcheck, 4, assert_true(tg_gradgradcheck(square_fn, 1, &x, NULL, q).ok));
+  }
+  {
+    /* tensor hooks: the tensor and the function are required, ctx is the caller's */
+    tg_tensor *hx = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true);
+    N_VAL(tg_register_hook, 1, 0, tg_register_hook(NULL, hostile_hook, NULL).id, "register_hook: argument 1 is NULL");
+    N_VAL(tg_register_hook, 2, 0, tg_register_hook(hx, NULL, NULL).id, "register_hook", "hook function", "NULL");
+    N_OK(tg_register_hook, 3, assert_int_not_equal(tg_register_hook(hx, hostile_hook, NULL).id, 0));
+    N_VAL(tg_register_post_accumulate_grad_hook, 1, 0,
+          tg_register_post_accumulate_grad_hook(NULL, hostile_post_hook, NULL).id,
+          "register_post_accumulate_grad_hook: argument 1 is NULL");
+    N_VAL(tg_register_post_accumulate_grad_hook, 2, 0, tg_register_post_accumulate_grad_hook(hx, NULL, NULL).id,
+          "register_post_accumulate_grad_hook", "hook function", "NULL");
+    N_OK(tg_register_post_accumulate_grad_hook, 3,
+         assert_int_not_equal(tg_register_post_accumulate_grad_hook(hx, hostile_post_hook, NULL).id, 0));
+    assert_int_equal(tg_backward(tg_sum(hx), NULL, false), 0);
+    assert_no_error();
   }
   N_INT(tg_graph_dot, 1, tg_graph_dot(NULL, fx.fp), "graph_dot: argument 1 is NULL");
   N_INT(tg_graph_dot, 2, tg_graph_dot(tg_mul(x, x), NULL), "graph_dot", "NULL");
@@ -1502,7 +1526,8 @@ typedef struct hdr_fn {
   bool is_inline;
 } hdr_fn;
 
-static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn"};
+static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
+                                               "tg_hook_fn", "tg_post_hook_fn"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1631,7 +1656,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 454
+#define NULL_FUNCS_COVERED 456
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
