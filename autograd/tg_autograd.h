@@ -202,6 +202,43 @@ typedef tg_tensor *(*tg_fn)(tg_tensor **inputs, void *ctx);
 /* rows via one-hot grad_outputs: J is [numel(f(x)), numel(x)] */
 tg_tensor *tg_jacobian(tg_fn f, tg_tensor *x, void *ctx);
 
+/* ---- functional transforms (torch.autograd.functional). f is called on
+ * fresh leaves holding the inputs' values (any float tensors, requiring
+ * grad or not; their .grad is never touched); results go to the current
+ * scope, without history unless create_graph (then an input that requires
+ * grad is used itself, so the results are differentiable w.r.t. it). An
+ * input f does not depend on gets zeros. 0, or -1 with an error. */
+typedef struct tg_functional_opts {
+  bool create_graph;
+} tg_functional_opts;
+/* *out = f(x) (out may be NULL); vjp[i] = vᵀ ∂f/∂x_i, v shaped as f(x)
+ * (NULL: f returns one element, v = 1) */
+int tg_vjp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor *v, tg_tensor **out, tg_tensor **vjp,
+           tg_functional_opts opts);
+/* *jvp = Σ_i ∂f/∂x_i · v_i, v[i] shaped as x_i (v NULL: one one-element
+ * input, v = 1); by the double-backward trick (two backwards) */
+int tg_jvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **jvp,
+           tg_functional_opts opts);
+/* f returns one element: hvp[i] = Σ_j (∂²f/∂x_i∂x_j) v_j  (H v) */
+int tg_hvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **hvp,
+           tg_functional_opts opts);
+/* f returns one element: vhp[j] = Σ_i v_iᵀ ∂²f/∂x_i∂x_j  (vᵀ H, one backward fewer than hvp) */
+int tg_vhp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **vhp,
+           tg_functional_opts opts);
+/* f returns one element: hess[i*n + j] = ∂²f/∂x_i∂x_j, shaped
+ * x_i.shape ++ x_j.shape, one backward per element of the gradient */
+int tg_hessian(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **hess);
+typedef struct tg_jacobian_opts {
+  /* strategy "forward-mode": column by column (one double-backward trick
+   * product per input element) instead of row by row (one backward per
+   * output element). Either way one backward per row or column: the ops
+   * have no batched backward, so there is no vectorised mode. */
+  bool forward_mode;
+} tg_jacobian_opts;
+/* jac[i] = ∂f/∂x_i, shaped f(x).shape ++ x_i.shape (torch's jacobian);
+ * tg_jacobian below is the one-input form flattened to 2-D */
+int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac, tg_jacobian_opts opts);
+
 typedef struct tg_gradcheck_opts {
   double atol, rtol; /* defaults 1e-5, 1e-3 (PyTorch's) */
   bool quiet;        /* do not print the failure report */

@@ -440,6 +440,43 @@ static void test_null_autograd_api(void **state) {
     assert_int_equal(tg_backward(tg_sum(hx), NULL, false), 0);
     assert_no_error();
   }
+  {
+    /* functional transforms: f, inputs and the result slots are required;
+     * ctx is the caller's; v NULL means 1 for a one-element output (vjp) or
+     * input (jvp); out NULL skips the output */
+    tg_functional_opts o = {0};
+    tg_tensor *s1 = tg_from_f64(TG_SHAPE(1), (const double[]){1.5}), *r[4], *out, *nul = NULL;
+    tg_tensor *v1[1] = {tg_ones(TG_FLOAT64, TG_SHAPE(1))};
+#define FN_CASES(fn, name, vv)                                                                       \
+  N_INT(fn, 1, fn(NULL, NULL, &s1, 1, vv, &out, r, o), name ": argument 1 (the function) is NULL");  \
+  N_OK(fn, 2, assert_int_equal(fn(square_fn, NULL, &s1, 1, vv, &out, r, o), 0));                     \
+  N_INT(fn, 3, fn(square_fn, NULL, NULL, 1, vv, &out, r, o), name, "inputs is NULL");                \
+  N_INT(fn, 3, fn(square_fn, NULL, &nul, 1, vv, &out, r, o), name ": input 0 is NULL");              \
+  N_OK(fn, 6, assert_int_equal(fn(square_fn, NULL, &s1, 1, vv, NULL, r, o), 0));                     \
+  N_INT(fn, 7, fn(square_fn, NULL, &s1, 1, vv, &out, NULL, o), name, "NULL")
+    FN_CASES(tg_vjp, "vjp", v1[0]);
+    N_OK(tg_vjp, 5, assert_int_equal(tg_vjp(square_fn, NULL, &s1, 1, NULL, &out, r, o), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 0));
+    FN_CASES(tg_jvp, "jvp", v1);
+    N_OK(tg_jvp, 5, assert_int_equal(tg_jvp(square_fn, NULL, &s1, 1, NULL, &out, r, o), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 1e-15));
+    FN_CASES(tg_hvp, "hvp", v1);
+    N_INT(tg_hvp, 5, tg_hvp(square_fn, NULL, &s1, 1, NULL, &out, r, o), "hvp: argument 5 (v) is NULL");
+    FN_CASES(tg_vhp, "vhp", v1);
+    N_INT(tg_vhp, 5, tg_vhp(square_fn, NULL, &s1, 1, (tg_tensor *[]){NULL}, &out, r, o), "vhp: v[0] is NULL");
+#undef FN_CASES
+    N_INT(tg_hessian, 1, tg_hessian(NULL, NULL, &s1, 1, r), "hessian: argument 1 (the function) is NULL");
+    N_OK(tg_hessian, 2, assert_int_equal(tg_hessian(square_fn, NULL, &s1, 1, r), 0);
+         assert_close(tg_get_flat(r[0], 0), 2.0, 0));
+    N_INT(tg_hessian, 3, tg_hessian(square_fn, NULL, NULL, 1, r), "hessian", "inputs is NULL");
+    N_INT(tg_hessian, 5, tg_hessian(square_fn, NULL, &s1, 1, NULL), "hessian", "NULL");
+    tg_jacobian_opts jo = {0};
+    N_INT(tg_jacobians, 1, tg_jacobians(NULL, NULL, &s1, 1, r, jo), "jacobians: argument 1 (the function) is NULL");
+    N_OK(tg_jacobians, 2, assert_int_equal(tg_jacobians(square_fn, NULL, &s1, 1, r, jo), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 0));
+    N_INT(tg_jacobians, 3, tg_jacobians(square_fn, NULL, NULL, 1, r, jo), "jacobians", "inputs is NULL");
+    N_INT(tg_jacobians, 5, tg_jacobians(square_fn, NULL, &s1, 1, NULL, jo), "jacobians", "NULL");
+  }
   N_INT(tg_graph_dot, 1, tg_graph_dot(NULL, fx.fp), "graph_dot: argument 1 is NULL");
   N_INT(tg_graph_dot, 2, tg_graph_dot(tg_mul(x, x), NULL), "graph_dot", "NULL");
   {
@@ -1656,7 +1693,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 456
+#define NULL_FUNCS_COVERED 462
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
