@@ -239,6 +239,17 @@ typedef struct tg_jacobian_opts {
  * tg_jacobian below is the one-input form flattened to 2-D */
 int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac, tg_jacobian_opts opts);
 
+/* ---- activation checkpointing (torch.utils.checkpoint, reentrant; tg_checkpoint
+ * is data/'s checkpoint file) */
+/* y = f(inputs), its intermediates freed at once and recomputed in the
+ * backward (one node, CheckpointBackward); gradients bit-identical to f's.
+ * The tensors requiring grad that f reaches through ctx (parameters) must
+ * be leaves; f must be deterministic given its inputs and the default
+ * generator (restored for the recomputation: dropout redraws the same
+ * masks). No double backward through it (create_graph is an error). With
+ * grad mode off it is f(inputs, ctx). */
+tg_tensor *tg_activation_checkpoint(tg_fn f, void *ctx, tg_tensor **inputs, int n);
+
 typedef struct tg_gradcheck_opts {
   double atol, rtol; /* defaults 1e-5, 1e-3 (PyTorch's) */
   bool quiet;        /* do not print the failure report */

@@ -477,6 +477,14 @@ static void test_null_autograd_api(void **state) {
     N_INT(tg_jacobians, 3, tg_jacobians(square_fn, NULL, NULL, 1, r, jo), "jacobians", "inputs is NULL");
     N_INT(tg_jacobians, 5, tg_jacobians(square_fn, NULL, &s1, 1, NULL, jo), "jacobians", "NULL");
   }
+  {
+    /* activation checkpointing: f and inputs required, ctx is the caller's */
+    tg_tensor *cx = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true), *nul = NULL;
+    N_PTR(tg_activation_checkpoint, 1, tg_activation_checkpoint(NULL, NULL, &cx, 1), "checkpoint", "function", "NULL");
+    N_OK(tg_activation_checkpoint, 2, assert_non_null(tg_activation_checkpoint(square_fn, NULL, &cx, 1)));
+    N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, NULL, 1), "checkpoint", "inputs is NULL");
+    N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, &nul, 1), "checkpoint: input 0 is NULL");
+  }
   N_INT(tg_graph_dot, 1, tg_graph_dot(NULL, fx.fp), "graph_dot: argument 1 is NULL");
   N_INT(tg_graph_dot, 2, tg_graph_dot(tg_mul(x, x), NULL), "graph_dot", "NULL");
   {
@@ -1693,7 +1701,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 462
+#define NULL_FUNCS_COVERED 463
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
