@@ -19,6 +19,7 @@ typedef struct hook {
   tg_hook_fn fn;          /* a gradient hook, or */
   tg_post_hook_fn post;   /* a post-accumulate hook */
   void *ctx;
+  void (*release)(void *ctx); /* for hooks that own ctx (nn's module hooks) */
   bool removed;           /* removed while hooks were running: freed after */
 } hook;
 
@@ -39,10 +40,15 @@ static _Thread_local hook *graveyard;  /* hooks of tensors that died while hooks
 
 static uint32_t slot_of(uint64_t id) { return (uint32_t)(id >> 32); } /* slot + 1 */
 
+static void free_hook(hook *h) {
+  if (h->release) h->release(h->ctx);
+  free(h);
+}
+
 static void free_hooks(hook *h) {
   while (h) {
     hook *next = h->next;
-    free(h);
+    free_hook(h);
     h = next;
   }
 }
@@ -84,7 +90,7 @@ static void sweep(void) {
         continue;
       }
       *link = h->next;
-      free(h);
+      free_hook(h);
     }
   }
 }
@@ -115,7 +121,8 @@ static record *record_for(tg_tensor *t) {
   return &recs[slot];
 }
 
-static tg_hook_handle add(const char *op, tg_tensor *t, tg_hook_fn fn, tg_post_hook_fn post, void *ctx) {
+static tg_hook_handle add(const char *op, tg_tensor *t, tg_hook_fn fn, tg_post_hook_fn post, void *ctx,
+                          void (*release)(void *)) {
   tg_hook_handle none = {0};
   hook *h = malloc(sizeof *h);
   record *r = h ? record_for(t) : NULL;
@@ -124,7 +131,7 @@ static tg_hook_handle add(const char *op, tg_tensor *t, tg_hook_fn fn, tg_post_h
     if (!tg_has_error()) tg_error("%s: out of memory", op);
     return none;
   }
-  *h = (hook){.fn = fn, .post = post, .ctx = ctx};
+  *h = (hook){.fn = fn, .post = post, .ctx = ctx, .release = release};
   h->id = ((uint64_t)t->hooks << 32) | ++serial;
   hook **link = &r->hooks;
   while (*link) link = &(*link)->next;
@@ -143,7 +150,13 @@ tg_hook_handle tg_register_hook(tg_tensor *t, tg_hook_fn fn, void *ctx) {
     tg_error("register_hook: cannot register a hook on a tensor that doesn't require gradient");
     return none;
   }
-  return add("register_hook", t, fn, NULL, ctx);
+  return add("register_hook", t, fn, NULL, ctx, NULL);
+}
+
+tg_hook_handle tg_register_hook_owned_(tg_tensor *t, tg_hook_fn fn, void *ctx, void (*release)(void *ctx)) {
+  tg_hook_handle h = t->requires_grad ? add("register_hook", t, fn, NULL, ctx, release) : (tg_hook_handle){0};
+  if (!h.id && release) release(ctx); /* the hook owns ctx from the call on */
+  return h;
 }
 
 tg_hook_handle tg_register_post_accumulate_grad_hook(tg_tensor *leaf, tg_post_hook_fn fn, void *ctx) {
@@ -163,7 +176,7 @@ tg_hook_handle tg_register_post_accumulate_grad_hook(tg_tensor *leaf, tg_post_ho
     tg_error("%s: cannot register a hook on a tensor that doesn't require gradient", op);
     return none;
   }
-  return add(op, leaf, NULL, fn, ctx);
+  return add(op, leaf, NULL, fn, ctx, NULL);
 }
 
 bool tg_remove_hook(tg_hook_handle handle) {
@@ -177,7 +190,7 @@ bool tg_remove_hook(tg_hook_handle handle) {
       swept_needed = true;
     } else {
       *link = h->next;
-      free(h);
+      free_hook(h);
     }
     return true;
   }

@@ -8,6 +8,13 @@
 
 #include "tg_tensor.h"
 
+#include "tg_autograd.h"
+
+/* tg_register_hook for a hook that owns ctx: release(ctx) runs when the
+ * hook goes (removed, or with its tensor), and at once if registering
+ * fails. For nn's module hooks. */
+tg_hook_handle tg_register_hook_owned_(tg_tensor *t, tg_hook_fn fn, void *ctx, void (*release)(void *ctx));
+
 /* Run t's gradient hooks on *g in registration order (each sees the
  * previous one's result); 0, or -1 with an error. */
 int tg_hooks_pre_(tg_tensor *t, tg_tensor **g);

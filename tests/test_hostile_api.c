@@ -248,6 +248,18 @@ static int hostile_post_hook(tg_tensor *t, void *ctx) {
   (void)t, (void)ctx;
   return 0;
 }
+static tg_tensor *hostile_pre(tg_module *m, tg_tensor *x, void *ctx) {
+  (void)m, (void)ctx;
+  return x;
+}
+static tg_tensor *hostile_fwd(tg_module *m, tg_tensor *x, tg_tensor *y, void *ctx) {
+  (void)m, (void)x, (void)ctx;
+  return y;
+}
+static tg_tensor *hostile_bwd(tg_module *m, tg_tensor *gi, tg_tensor *go, void *ctx) {
+  (void)m, (void)go, (void)ctx;
+  return gi;
+}
 static tg_tensor *square_fn(tg_tensor **in, void *ctx) {
   (void)ctx;
   return tg_mul(in[0], in[0]);
@@ -484,6 +496,32 @@ static void test_null_autograd_api(void **state) {
     N_OK(tg_activation_checkpoint, 2, assert_non_null(tg_activation_checkpoint(square_fn, NULL, &cx, 1)));
     N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, NULL, 1), "checkpoint", "inputs is NULL");
     N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, &nul, 1), "checkpoint: input 0 is NULL");
+  }
+  {
+    /* module hooks: module and function required, ctx is the caller's */
+    tg_module *hm = tg_nn_linear(3, 2, true, NULL);
+    N_VAL(tg_module_register_forward_pre_hook, 1, 0, tg_module_register_forward_pre_hook(NULL, hostile_pre, NULL).id,
+          "module_register_forward_pre_hook", "module", "NULL");
+    N_VAL(tg_module_register_forward_pre_hook, 2, 0, tg_module_register_forward_pre_hook(hm, NULL, NULL).id,
+          "module_register_forward_pre_hook", "hook function", "NULL");
+    N_OK(tg_module_register_forward_pre_hook, 3,
+         assert_int_not_equal(tg_module_register_forward_pre_hook(hm, hostile_pre, NULL).id, 0));
+    N_VAL(tg_module_register_forward_hook, 1, 0, tg_module_register_forward_hook(NULL, hostile_fwd, NULL).id,
+          "module_register_forward_hook", "module", "NULL");
+    N_VAL(tg_module_register_forward_hook, 2, 0, tg_module_register_forward_hook(hm, NULL, NULL).id,
+          "module_register_forward_hook", "hook function", "NULL");
+    N_OK(tg_module_register_forward_hook, 3,
+         assert_int_not_equal(tg_module_register_forward_hook(hm, hostile_fwd, NULL).id, 0));
+    N_VAL(tg_module_register_full_backward_hook, 1, 0,
+          tg_module_register_full_backward_hook(NULL, hostile_bwd, NULL).id, "module_register_full_backward_hook",
+          "module", "NULL");
+    N_VAL(tg_module_register_full_backward_hook, 2, 0, tg_module_register_full_backward_hook(hm, NULL, NULL).id,
+          "module_register_full_backward_hook", "hook function", "NULL");
+    N_OK(tg_module_register_full_backward_hook, 3,
+         assert_int_not_equal(tg_module_register_full_backward_hook(hm, hostile_bwd, NULL).id, 0));
+    tg_tensor *hin = tg_requires_grad_(tg_ones(TG_FLOAT32, TG_SHAPE(1, 3)), true);
+    assert_int_equal(tg_backward(tg_sum(tg_module_forward(hm, hin)), NULL, false), 0);
+    tg_module_free(hm);
   }
   N_INT(tg_graph_dot, 1, tg_graph_dot(NULL, fx.fp), "graph_dot: argument 1 is NULL");
   N_INT(tg_graph_dot, 2, tg_graph_dot(tg_mul(x, x), NULL), "graph_dot", "NULL");
@@ -1572,7 +1610,8 @@ typedef struct hdr_fn {
 } hdr_fn;
 
 static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
-                                               "tg_hook_fn", "tg_post_hook_fn"};
+                                               "tg_hook_fn", "tg_post_hook_fn", "tg_module_pre_hook_fn",
+                                               "tg_module_hook_fn", "tg_module_backward_hook_fn"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1701,7 +1740,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 463
+#define NULL_FUNCS_COVERED 466
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
