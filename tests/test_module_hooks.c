@@ -3,6 +3,9 @@
  * lines in each comment, with
  *   lin = nn.Linear(3, 2); lin.weight = [[1,2,3],[4,5,6]]; lin.bias = [0.5,-0.5]
  *   x = [[1,-1,2]] */
+#define _POSIX_C_SOURCE 200809L /* popen */
+#include <stdio.h>
+
 #include "tg_test.h"
 
 static tg_module *torch_linear(void) {
@@ -189,12 +192,32 @@ static void test_module_hook_errors(void **state) {
   tg_module_free(multi);
 }
 
+/* the example: per-layer statistics through forward and backward hooks */
+static void test_activation_stats_example(void **state) {
+  (void)state;
+  FILE *p = popen(TG_BUILD_DIR "/examples/activation_stats", "r");
+  assert_non_null(p);
+  char buf[8192];
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  buf[n] = '\0';
+  assert_int_equal(pclose(p), 0);
+  /* 2 runs x 12 layer lines, gain 5/3 keeps the spread, 0.5 shrinks it */
+  assert_non_null(strstr(buf, "(1.667/sqrt(64))^2"));
+  assert_non_null(strstr(buf, "(keeps its spread)"));
+  assert_non_null(strstr(buf, "(0.500/sqrt(64))^2"));
+  assert_non_null(strstr(buf, "(shrinks)"));
+  int lines = 0;
+  for (const char *q = buf; (q = strstr(q, "  Tanh ")) != NULL; q++) lines++;
+  assert_int_equal(lines, 12);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_full_backward_hook),
       TG_TEST(test_forward_hooks),
       TG_TEST(test_hooks_on_children),
       TG_TEST(test_module_hook_errors),
+      TG_TEST(test_activation_stats_example),
   };
   int rc = cmocka_run_group_tests_name("module_hooks", tests, NULL, NULL);
   tg_release_cached();
