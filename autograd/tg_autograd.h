@@ -199,7 +199,7 @@ bool tg_remove_hook(tg_hook_handle h);
 
 /* ---- jacobian and gradient checks (any dtype in, float64 recommended) */
 typedef tg_tensor *(*tg_fn)(tg_tensor **inputs, void *ctx);
-/* rows via one-hot grad_outputs: J is [numel(f(x)), numel(x)] */
+/* J is [numel(f(x)), numel(x)]: tg_jacobians' block of one input, flattened */
 tg_tensor *tg_jacobian(tg_fn f, tg_tensor *x, void *ctx);
 
 /* ---- functional transforms (torch.autograd.functional). f is called on
