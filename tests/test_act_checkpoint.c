@@ -4,8 +4,8 @@
  * through it, gradcheck, and the refusals. */
 #include "tg_test.h"
 
-#define L 12  /* layers */
-#define SEG 3 /* layers per checkpointed segment */
+#define L 24  /* layers */
+#define SEG 4 /* layers per checkpointed segment */
 #define NSEG (L / SEG)
 #define B 128 /* a batch wider than the layers: activations dominate, as where checkpointing pays */
 #define D 32
