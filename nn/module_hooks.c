@@ -144,7 +144,8 @@ static void release(void *p) {
 /* the module's backward hooks on (grad_input, grad_output); NULL fails */
 static tg_tensor *run_backward_hooks(call_rec *c, tg_tensor *gi) {
   if (!c->m->hooks) return gi; /* removed since the forward */
-  for (mhook *k = c->m->hooks->list[BWD]; k; k = k->next) {
+  for (mhook *k = c->m->hooks->list[BWD], *next; k; k = next) {
+    next = k->next; /* a hook may remove itself */
     tg_tensor *r = ((tg_module_backward_hook_fn)k->fn)(c->m, gi, c->grad_output, k->ctx);
     if (!gi) continue; /* no grad_input to replace */
     if (!r) {
@@ -183,8 +184,10 @@ static bool returned(const char *what, const tg_module *m, tg_tensor *t) {
 
 tg_tensor *nn_module_forward_hooked(tg_module *m, tg_tensor *x) {
   struct tg_module_hooks *h = m->hooks;
-  for (mhook *k = h->list[PRE]; k; k = k->next)
+  for (mhook *k = h->list[PRE], *next; k; k = next) {
+    next = k->next; /* a hook may remove itself */
     if (!returned("forward pre-hook", m, x = ((tg_module_pre_hook_fn)k->fn)(m, x, k->ctx))) return NULL;
+  }
   call_rec *c = NULL;
   tg_tensor *xin = x;
   if (h->list[BWD] && tg_grad_enabled()) {
@@ -202,8 +205,10 @@ tg_tensor *nn_module_forward_hooked(tg_module *m, tg_tensor *x) {
     }
   }
   tg_tensor *y = raw_forward(m, xin);
-  for (mhook *k = h->list[FWD]; y && k; k = k->next)
+  for (mhook *k = h->list[FWD], *next; y && k; k = next) {
+    next = k->next;
     if (!returned("forward hook", m, y = ((tg_module_hook_fn)k->fn)(m, x, y, k->ctx))) y = NULL;
+  }
   if (c && y && y->requires_grad) {
     tg_tensor *yout = identity(y);
     if (yout) c->refs++;

@@ -114,7 +114,8 @@ void tg_module_free(tg_module *m);
  * modules called through tg_module_forward (one tensor in, one out). Each
  * returns what to use from there on (its tensor argument, or a
  * replacement); NULL fails the call or the backward. Hooks of a kind run in
- * registration order and go with the module. */
+ * registration order (a hook may remove itself) and go with the module,
+ * which must outlive the backward of its calls (as in PyTorch). */
 /* before forward: the input to use */
 typedef tg_tensor *(*tg_module_pre_hook_fn)(tg_module *m, tg_tensor *x, void *ctx);
 /* after forward (x as forward got it): the output to use */
