@@ -103,7 +103,7 @@ TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_loader_workers \
 # valgrind memcheck of the examples: zero errors, nothing definitely or
 # indirectly lost (each run counts as one test case)
 tmp=$(mktemp -d)
-for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart; do
+for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart activation_stats; do
   arg=""; [ "$ex" = chain_rule ] && arg="$tmp/graph.dot"
   if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
        build-valgrind/examples/$ex $arg >"$tmp/out" 2>&1; then
