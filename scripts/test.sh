@@ -104,7 +104,7 @@ TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_loader_workers \
 # indirectly lost (each run counts as one test case)
 tmp=$(mktemp -d)
 for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart \
-    rnn_on_the_fly; do
+    rnn_on_the_fly activation_stats; do
   arg=""; [ "$ex" = chain_rule ] && arg="$tmp/graph.dot"
   if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
        build-valgrind/examples/$ex $arg >"$tmp/out" 2>&1; then

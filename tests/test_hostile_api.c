@@ -240,6 +240,26 @@ static int fixtures_teardown(void **state) {
 }
 
 /* a function for the jacobian / gradcheck cases; tolerates NULL entries */
+static tg_tensor *hostile_hook(tg_tensor *g, void *ctx) {
+  (void)ctx;
+  return g;
+}
+static int hostile_post_hook(tg_tensor *t, void *ctx) {
+  (void)t, (void)ctx;
+  return 0;
+}
+static tg_tensor *hostile_pre(tg_module *m, tg_tensor *x, void *ctx) {
+  (void)m, (void)ctx;
+  return x;
+}
+static tg_tensor *hostile_fwd(tg_module *m, tg_tensor *x, tg_tensor *y, void *ctx) {
+  (void)m, (void)x, (void)ctx;
+  return y;
+}
+static tg_tensor *hostile_bwd(tg_module *m, tg_tensor *gi, tg_tensor *go, void *ctx) {
+  (void)m, (void)go, (void)ctx;
+  return gi;
+}
 static tg_tensor *square_fn(tg_tensor **in, void *ctx) {
   (void)ctx;
   return tg_mul(in[0], in[0]);
@@ -415,6 +435,93 @@ static void test_null_autograd_api(void **state) {
     N_VAL(tg_gradgradcheck, 3, false, tg_gradgradcheck(square_fn, 1, NULL, NULL, q).ok, "gradgradcheck");
     N_VAL(tg_gradgradcheck, 3, false, tg_gradgradcheck(square_fn, 1, &nul, NULL, q).ok, "NULL");
     N_OK(tg_gradgradcheck, 4, assert_true(tg_gradgradcheck(square_fn, 1, &x, NULL, q).ok));
+  }
+  {
+    /* tensor hooks: the tensor and the function are required, ctx is the caller's */
+    tg_tensor *hx = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true);
+    N_VAL(tg_register_hook, 1, 0, tg_register_hook(NULL, hostile_hook, NULL).id, "register_hook: argument 1 is NULL");
+    N_VAL(tg_register_hook, 2, 0, tg_register_hook(hx, NULL, NULL).id, "register_hook", "hook function", "NULL");
+    N_OK(tg_register_hook, 3, assert_int_not_equal(tg_register_hook(hx, hostile_hook, NULL).id, 0));
+    N_VAL(tg_register_post_accumulate_grad_hook, 1, 0,
+          tg_register_post_accumulate_grad_hook(NULL, hostile_post_hook, NULL).id,
+          "register_post_accumulate_grad_hook: argument 1 is NULL");
+    N_VAL(tg_register_post_accumulate_grad_hook, 2, 0, tg_register_post_accumulate_grad_hook(hx, NULL, NULL).id,
+          "register_post_accumulate_grad_hook", "hook function", "NULL");
+    N_OK(tg_register_post_accumulate_grad_hook, 3,
+         assert_int_not_equal(tg_register_post_accumulate_grad_hook(hx, hostile_post_hook, NULL).id, 0));
+    assert_int_equal(tg_backward(tg_sum(hx), NULL, false), 0);
+    assert_no_error();
+  }
+  {
+    /* functional transforms: f, inputs and the result slots are required;
+     * ctx is the caller's; v NULL means 1 for a one-element output (vjp) or
+     * input (jvp); out NULL skips the output */
+    tg_functional_opts o = {0};
+    tg_tensor *s1 = tg_from_f64(TG_SHAPE(1), (const double[]){1.5}), *r[4], *out, *nul = NULL;
+    tg_tensor *v1[1] = {tg_ones(TG_FLOAT64, TG_SHAPE(1))};
+#define FN_CASES(fn, name, vv)                                                                       \
+  N_INT(fn, 1, fn(NULL, NULL, &s1, 1, vv, &out, r, o), name ": argument 1 (the function) is NULL");  \
+  N_OK(fn, 2, assert_int_equal(fn(square_fn, NULL, &s1, 1, vv, &out, r, o), 0));                     \
+  N_INT(fn, 3, fn(square_fn, NULL, NULL, 1, vv, &out, r, o), name, "inputs is NULL");                \
+  N_INT(fn, 3, fn(square_fn, NULL, &nul, 1, vv, &out, r, o), name ": input 0 is NULL");              \
+  N_OK(fn, 6, assert_int_equal(fn(square_fn, NULL, &s1, 1, vv, NULL, r, o), 0));                     \
+  N_INT(fn, 7, fn(square_fn, NULL, &s1, 1, vv, &out, NULL, o), name, "NULL")
+    FN_CASES(tg_vjp, "vjp", v1[0]);
+    N_OK(tg_vjp, 5, assert_int_equal(tg_vjp(square_fn, NULL, &s1, 1, NULL, &out, r, o), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 0));
+    FN_CASES(tg_jvp, "jvp", v1);
+    N_OK(tg_jvp, 5, assert_int_equal(tg_jvp(square_fn, NULL, &s1, 1, NULL, &out, r, o), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 1e-15));
+    FN_CASES(tg_hvp, "hvp", v1);
+    N_INT(tg_hvp, 5, tg_hvp(square_fn, NULL, &s1, 1, NULL, &out, r, o), "hvp: argument 5 (v) is NULL");
+    FN_CASES(tg_vhp, "vhp", v1);
+    N_INT(tg_vhp, 5, tg_vhp(square_fn, NULL, &s1, 1, (tg_tensor *[]){NULL}, &out, r, o), "vhp: v[0] is NULL");
+#undef FN_CASES
+    N_INT(tg_hessian, 1, tg_hessian(NULL, NULL, &s1, 1, r), "hessian: argument 1 (the function) is NULL");
+    N_OK(tg_hessian, 2, assert_int_equal(tg_hessian(square_fn, NULL, &s1, 1, r), 0);
+         assert_close(tg_get_flat(r[0], 0), 2.0, 0));
+    N_INT(tg_hessian, 3, tg_hessian(square_fn, NULL, NULL, 1, r), "hessian", "inputs is NULL");
+    N_INT(tg_hessian, 5, tg_hessian(square_fn, NULL, &s1, 1, NULL), "hessian", "NULL");
+    tg_jacobian_opts jo = {0};
+    N_INT(tg_jacobians, 1, tg_jacobians(NULL, NULL, &s1, 1, r, jo), "jacobians: argument 1 (the function) is NULL");
+    N_OK(tg_jacobians, 2, assert_int_equal(tg_jacobians(square_fn, NULL, &s1, 1, r, jo), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 0));
+    N_INT(tg_jacobians, 3, tg_jacobians(square_fn, NULL, NULL, 1, r, jo), "jacobians", "inputs is NULL");
+    N_INT(tg_jacobians, 5, tg_jacobians(square_fn, NULL, &s1, 1, NULL, jo), "jacobians", "NULL");
+  }
+  {
+    /* activation checkpointing: f and inputs required, ctx is the caller's */
+    tg_tensor *cx = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true), *nul = NULL;
+    N_PTR(tg_activation_checkpoint, 1, tg_activation_checkpoint(NULL, NULL, &cx, 1), "checkpoint", "function", "NULL");
+    N_OK(tg_activation_checkpoint, 2, assert_non_null(tg_activation_checkpoint(square_fn, NULL, &cx, 1)));
+    N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, NULL, 1), "checkpoint", "inputs is NULL");
+    N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, &nul, 1), "checkpoint: input 0 is NULL");
+  }
+  {
+    /* module hooks: module and function required, ctx is the caller's */
+    tg_module *hm = tg_nn_linear(3, 2, true, NULL);
+    N_VAL(tg_module_register_forward_pre_hook, 1, 0, tg_module_register_forward_pre_hook(NULL, hostile_pre, NULL).id,
+          "module_register_forward_pre_hook", "module", "NULL");
+    N_VAL(tg_module_register_forward_pre_hook, 2, 0, tg_module_register_forward_pre_hook(hm, NULL, NULL).id,
+          "module_register_forward_pre_hook", "hook function", "NULL");
+    N_OK(tg_module_register_forward_pre_hook, 3,
+         assert_int_not_equal(tg_module_register_forward_pre_hook(hm, hostile_pre, NULL).id, 0));
+    N_VAL(tg_module_register_forward_hook, 1, 0, tg_module_register_forward_hook(NULL, hostile_fwd, NULL).id,
+          "module_register_forward_hook", "module", "NULL");
+    N_VAL(tg_module_register_forward_hook, 2, 0, tg_module_register_forward_hook(hm, NULL, NULL).id,
+          "module_register_forward_hook", "hook function", "NULL");
+    N_OK(tg_module_register_forward_hook, 3,
+         assert_int_not_equal(tg_module_register_forward_hook(hm, hostile_fwd, NULL).id, 0));
+    N_VAL(tg_module_register_full_backward_hook, 1, 0,
+          tg_module_register_full_backward_hook(NULL, hostile_bwd, NULL).id, "module_register_full_backward_hook",
+          "module", "NULL");
+    N_VAL(tg_module_register_full_backward_hook, 2, 0, tg_module_register_full_backward_hook(hm, NULL, NULL).id,
+          "module_register_full_backward_hook", "hook function", "NULL");
+    N_OK(tg_module_register_full_backward_hook, 3,
+         assert_int_not_equal(tg_module_register_full_backward_hook(hm, hostile_bwd, NULL).id, 0));
+    tg_tensor *hin = tg_requires_grad_(tg_ones(TG_FLOAT32, TG_SHAPE(1, 3)), true);
+    assert_int_equal(tg_backward(tg_sum(tg_module_forward(hm, hin)), NULL, false), 0);
+    tg_module_free(hm);
   }
   N_INT(tg_graph_dot, 1, tg_graph_dot(NULL, fx.fp), "graph_dot: argument 1 is NULL");
   N_INT(tg_graph_dot, 2, tg_graph_dot(tg_mul(x, x), NULL), "graph_dot", "NULL");
@@ -1700,7 +1807,8 @@ typedef struct hdr_fn {
 } hdr_fn;
 
 static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
-                                               "tg_lr_lambda"};
+                                               "tg_lr_lambda", "tg_hook_fn", "tg_post_hook_fn", "tg_module_pre_hook_fn",
+                                               "tg_module_hook_fn", "tg_module_backward_hook_fn"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1829,7 +1937,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 484
+#define NULL_FUNCS_COVERED 496
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
