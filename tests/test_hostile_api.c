@@ -1373,6 +1373,11 @@ static void test_null_data_api(void **state) {
     N_PTR(tg_loader_new, 1, tg_loader_new(NULL, 2, false, false, 0), "loader_new", "NULL");
     N_PTR(tg_loader_new_workers, 1, tg_loader_new_workers(NULL, 2, false, false, 0, 1), "loader_new",
           "NULL");
+    N_PTR(tg_loader_new_sampler, 1,
+          tg_loader_new_sampler(NULL, 2, false, (tg_sampler){1, tg_dist_sampler_fill, NULL}, 0),
+          "loader_new", "NULL");
+    assert_null(tg_loader_new_sampler(fx.ds, 2, false, (tg_sampler){1, NULL, NULL}, 0));
+    assert_error_has("loader_new_sampler", "no fill function");
     /* bad worker counts: NULL, as torch raises for a negative num_workers */
     assert_null(tg_loader_new_workers(fx.ds, 2, false, false, 0, -1));
     assert_error_has("loader_new", "num_workers is -1");
@@ -1631,7 +1636,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 454
+#define NULL_FUNCS_COVERED 455
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
