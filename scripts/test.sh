@@ -55,6 +55,34 @@ for exe in build-asan/tests/test_*; do
   [ -x "$exe" ] && [ -f "$exe" ] || continue
   run_suite "$exe" "$(basename "$exe")"
 done
+# dist/ across processes, where Open MPI's mpirun is installed: the
+# collectives, DDP against single-process training, no_sync and the start-up
+# checks at 2 and 3 ranks (oversubscribed on the 2-core machine; root in CI).
+# Open MPI keeps what MPI_Init allocates: tests/lsan_mpi.supp names only MPI's
+# libraries, matched along the full allocation stack (fast_unwind off).
+run_mpi() { # ranks
+  local log rc p f
+  log=$(mktemp)
+  (cd build-asan/tests &&
+    ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan_mpi.supp \
+    timeout 120 mpirun --allow-run-as-root --oversubscribe -np "$1" ./test_dist_mpi) >"$log" 2>&1
+  rc=$?
+  p=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+  f=$(grep -oE '\[  FAILED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+  p=${p:-0} f=${f:-0}
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
+    echo "-- test_dist_mpi (mpirun -np $1): FAILED (exit $rc)"; cat "$log"
+  else
+    echo "-- test_dist_mpi (mpirun -np $1): $p passed"
+  fi
+  rm -f "$log"
+}
+if command -v mpirun >/dev/null && [ -x build-asan/tests/test_dist_mpi ]; then
+  run_mpi 2
+  run_mpi 3
+fi
 # PyTorch as the oracle: random cases run in tapegrad (the ASan runner) and in
 # PyTorch. Each driver ends with "PREFIX: N passed, M failed", counted in ops
 # (or kinds), which count as test cases.
