@@ -275,7 +275,16 @@ static bool expanded(const tg_tensor *t) {
 /* Local checks, then the agreement: 0 when every rank may go ahead. */
 static int agree_on(const tg_tensor *t, bool writes, bool local_ok, int64_t extra, const char *who) {
   if (tg_dist_need_init(who)) return -1;
-  bool ok = local_ok && tg_tensor_check(t, who, 1);
+  bool ok = local_ok;
+  if (ok && !tg_tensor_check(t, who, 1)) {
+    /* the same message with the rank in it */
+    char m[400];
+    const char *e = tg_last_error();
+    size_t w = strlen(who);
+    snprintf(m, sizeof m, "%s", strncmp(e, who, w) == 0 && e[w] == ':' ? e + w + 2 : e);
+    tg_dist_fail(who, "%s", m);
+    ok = false;
+  }
   if (ok && writes && expanded(t)) {
     tg_dist_fail(who, "the tensor is an expanded view (elements share memory): clone it first");
     ok = false;
