@@ -79,9 +79,27 @@ run_mpi() { # ranks
   fi
   rm -f "$log"
 }
+# a rank that dies mid-training (--fault-exit): mpirun must end the job with
+# an error naming it, well before the 60 s timeout (124: it hung)
+run_mpi_fault() {
+  local log rc
+  log=$(mktemp)
+  (cd build-asan/tests &&
+    ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan_mpi.supp \
+    timeout 60 mpirun --allow-run-as-root --oversubscribe -np 3 ./test_dist_mpi --fault-exit) >"$log" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -ne 137 ] && grep -q "rank 2 exits at step 2" "$log" &&
+     grep -q "exited with non-zero status" "$log"; then
+    passed=$((passed + 1)); echo "-- test_dist_mpi --fault-exit (a rank dies): the job ended (exit $rc)"
+  else
+    failed=$((failed + 1)); echo "-- test_dist_mpi --fault-exit (a rank dies): FAILED (exit $rc)"; cat "$log"
+  fi
+  rm -f "$log"
+}
 if command -v mpirun >/dev/null && [ -x build-asan/tests/test_dist_mpi ]; then
   run_mpi 2
   run_mpi 3
+  run_mpi_fault
 fi
 # PyTorch as the oracle: random cases run in tapegrad (the ASan runner) and in
 # PyTorch. Each driver ends with "PREFIX: N passed, M failed", counted in ops

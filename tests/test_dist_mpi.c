@@ -413,7 +413,32 @@ static void test_sampler_shards_through_loader(void **state) {
   tg_scope_begin();
 }
 
-int main(void) {
+/* --fault-exit: the last rank dies after two steps, as a crashed machine
+ * would; the others keep training. scripts/test.sh expects mpirun to end
+ * the whole job with an error (not a hang) well within its timeout. */
+static int fault_exit(void) {
+  data d = make_data(64 * (size_t)world * B);
+  tg_module *m = mlp(1, HID);
+  tg_ddp *ddp = tg_ddp_new(m, tg_ddp_defaults());
+  tg_optimizer *o = ddp ? sgd_of(m) : NULL;
+  for (size_t s = 0; o && s < 64; s++) {
+    if (s == 2 && rank == world - 1) {
+      fprintf(stderr, "test_dist_mpi: rank %d exits at step 2\n", rank);
+      _exit(3);
+    }
+    backward_rows(m, &d, (s * (size_t)world + (size_t)rank) * B, B, 1.0);
+    if (tg_ddp_sync_grads(ddp) != 0) {
+      fprintf(stderr, "test_dist_mpi: rank %d: %s\n", rank, tg_last_error());
+      return 1;
+    }
+    tg_optim_step(o);
+    tg_optim_zero_grad(o);
+  }
+  fprintf(stderr, "test_dist_mpi: rank %d finished 64 steps without noticing\n", rank);
+  return 0;
+}
+
+int main(int argc, char **argv) {
   if (!tg_dist_launched()) {
     printf("test_dist_mpi: not started by mpirun; skipped (scripts/test.sh runs it with -np 2 and 3)\n");
     return 0;
@@ -424,6 +449,7 @@ int main(void) {
   }
   rank = tg_dist_rank();
   world = tg_dist_world_size();
+  if (argc > 1 && !strcmp(argv[1], "--fault-exit")) return fault_exit();
   if (rank != 0 && !freopen("/dev/null", "w", stdout)) return 1;
   const struct CMUnitTest tests[] = {
       TG_TEST(test_world),
