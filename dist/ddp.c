@@ -11,9 +11,12 @@
  * a bucket whose every piece is in starts its all-reduce (MPI_Iallreduce,
  * sum) at once; then each finished bucket is divided by the world size
  * back into the .grad tensors. tg_ddp_sync_grads calls slot_ready for every
- * parameter after backward; a post-accumulate-grad hook calling slot_ready
- * as backward produces each .grad would overlap the all-reduces with the
- * rest of backward without changing anything else. */
+ * parameter not yet in, after backward; a post-accumulate-grad hook
+ * calling slot_ready as backward produces each .grad (the same order on
+ * every rank, as MPI needs for its collectives) would overlap the
+ * all-reduces with the rest of backward, sync_grads then only waiting.
+ * (Open MPI progresses a non-blocking collective inside MPI calls: such a
+ * hook would also MPI_Test the buckets under way.) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,7 @@ typedef struct slot {
   size_t first_bucket, last_bucket;
   size_t first_piece; /* its pieces are consecutive */
   size_t n_pieces;
+  bool ready; /* copied into its buckets in this step */
 } slot;
 
 struct tg_ddp {
@@ -251,6 +255,15 @@ void tg_ddp_free(tg_ddp *d) {
   free(d);
 }
 
+/* every bucket waits for all its pieces again, no parameter is in yet */
+static void reset_step(tg_ddp *d) {
+  for (size_t k = 0; k < d->n_buckets; k++) {
+    d->buckets[k].pending = d->buckets[k].n_pieces;
+    d->buckets[k].started = false;
+  }
+  for (size_t s = 0; s < d->n_slots; s++) d->slots[s].ready = false;
+}
+
 static int broadcast_state(tg_ddp *d, tg_tensor **params, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (tg_dist_broadcast_(params[i], 0)) return -1;
@@ -299,6 +312,7 @@ tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o) {
     goto fail;
   }
   if (broadcast_state(d, params, n)) goto fail;
+  reset_step(d);
   return d;
 fail:
   tg_ddp_free(d);
@@ -335,7 +349,9 @@ static int start_bucket(tg_ddp *d, size_t k) {
  * bucket this completes. What a post-accumulate-grad hook would call. */
 static int slot_ready(tg_ddp *d, size_t s) {
   slot *sl = &d->slots[s];
+  if (sl->ready) return 0;
   if (usable_grad(sl->p)) return -1;
+  sl->ready = true;
   const char *g = tg_ptr(sl->p->grad);
   size_t es = tg_dtype_size(sl->p->dtype);
   for (size_t i = 0; i < sl->n_pieces; i++) {
@@ -371,10 +387,8 @@ int tg_ddp_sync_grads(tg_ddp *d) {
   if (!d) return tg_dist_fail("ddp_sync_grads", "the wrapper is NULL");
   if (d->no_sync) return 0;
   if (tg_dist_need_init("ddp_sync_grads")) return -1;
-  for (size_t k = 0; k < d->n_buckets; k++) {
-    d->buckets[k].pending = d->buckets[k].n_pieces;
-    d->buckets[k].started = false;
-  }
+  /* the parameters not yet in (all of them until a hook reports .grads
+   * as backward produces them), in bucket order */
   int rc = 0;
   for (size_t s = 0; s < d->n_slots && rc == 0; s++) rc = slot_ready(d, s);
   size_t started = 0;
@@ -384,6 +398,7 @@ int tg_ddp_sync_grads(tg_ddp *d) {
     if (tg_dist_wait_any(d->reqs, &k, "ddp_sync_grads")) return -1;
     if (rc == 0) finish_bucket(d, k);
   }
+  reset_step(d);
   return rc;
 }
 
