@@ -162,7 +162,7 @@ static int check_same_params(tg_module *m, tg_tensor **params, size_t n, int ran
   free(mine);
   free(ref);
   if (rc) return -1;
-  int64_t lo, hi;
+  int64_t lo = 0, hi = 0;
   if (tg_dist_agree(why[0] ? rank : world, &lo, &hi, who)) return -1;
   if (lo == world) return 0;
   if (tg_dist_bcast_bytes(why, sizeof why, (int)lo, who)) return -1;
@@ -292,7 +292,7 @@ tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o) {
   char err[400] = "";
   if (!d) snprintf(err, sizeof err, "%s", tg_last_error());
   /* a rank failing here must not leave the others in the check below */
-  int64_t lo, hi;
+  int64_t lo = 0, hi = 0;
   if (tg_dist_agree(d ? 0 : 1, &lo, &hi, who)) goto fail;
   if (!d) {
     tg_error("%s", err);

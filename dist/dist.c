@@ -291,7 +291,7 @@ static int agree_on(const tg_tensor *t, bool writes, bool local_ok, int64_t extr
   }
   char mine_err[400] = "";
   if (!ok) snprintf(mine_err, sizeof mine_err, "%s", tg_last_error());
-  int64_t lo, hi;
+  int64_t lo = 0, hi = 0;
   if (tg_dist_agree(ok ? signature(t, extra) : -1, &lo, &hi, who)) return -1;
   if (!ok) {
     tg_error("%s", mine_err);
