@@ -184,6 +184,24 @@ if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
     --max-steps 2 --threads 1 --out "$tmp/cnn"
   vg_train "vae_mnist (1 epoch, 2 steps, checkpoint reload)" $ex/vae_mnist --data "$d/mnist" \
     --epochs 1 --batch 16 --max-steps 2 --threads 1 --out "$tmp/vae"
+  # mlp_mnist data-parallel: 2 ranks of batch 10 against 1 of batch 20 (the
+  # same global batches, the DistributedSampler's order): one progress line
+  # per epoch (rank 0's), the same losses to 1e-3, rank 0's checkpoint
+  if command -v mpirun >/dev/null; then
+    mr="mpirun --allow-run-as-root --oversubscribe"
+    if timeout 120 $mr -np 1 $ex/mlp_mnist --data "$d/mnist" --epochs 2 --batch 20 --out "$tmp/mpi1" \
+         >"$tmp/mpi1.out" 2>&1 &&
+       timeout 120 $mr -np 2 $ex/mlp_mnist --data "$d/mnist" --epochs 2 --batch 10 --out "$tmp/mpi2" \
+         >"$tmp/mpi2.out" 2>&1 &&
+       [ "$(grep -c '^epoch ' "$tmp/mpi2.out")" -eq 2 ] && [ -f "$tmp/mpi2/mlp_mnist.safetensors" ] &&
+       paste <(grep -oE '^epoch [0-9/]+  loss [0-9.]+' "$tmp/mpi1.out" | awk '{print $4}') \
+             <(grep -oE '^epoch [0-9/]+  loss [0-9.]+' "$tmp/mpi2.out" | awk '{print $4}') |
+         awk 'NF != 2 || ($1 - $2) > 1e-3 || ($2 - $1) > 1e-3 {bad = 1} END {exit bad || NR != 2}'; then
+      passed=$((passed + 1)); echo "-- mlp_mnist under mpirun -np 2: the losses of -np 1 at the same global batch"
+    else
+      failed=$((failed + 1)); echo "-- mlp_mnist under mpirun -np 2: FAILED"; cat "$tmp/mpi1.out" "$tmp/mpi2.out"
+    fi
+  fi
 else
   failed=$((failed + 1)); echo "-- gen_fixtures: FAILED"; cat "$tmp/out"
 fi
