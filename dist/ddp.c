@@ -70,43 +70,45 @@ tg_ddp_opts tg_ddp_defaults(void) {
 
 /* ------------------------------------------------------------ the check */
 
-/* one parameter as rank 0 describes it to the others */
+/* one parameter or buffer as rank 0 describes it to the others */
 typedef struct desc {
   char name[112];
-  int32_t dtype, ndim, trainable, pad;
+  int32_t dtype, ndim, trainable, buffer;
   uint64_t shape[TG_MAX_DIMS];
 } desc;
 
-static void describe(desc *e, const char *name, const tg_tensor *p) {
+static void describe(desc *e, const char *name, const tg_tensor *p, bool buffer) {
   memset(e, 0, sizeof *e);
   snprintf(e->name, sizeof e->name, "%s", name);
   e->dtype = (int32_t)p->dtype;
   e->ndim = p->ndim;
-  e->trainable = p->requires_grad;
+  e->trainable = !buffer && p->requires_grad;
+  e->buffer = buffer;
   for (int d = 0; d < p->ndim; d++) e->shape[d] = p->shape[d];
 }
+
+static const char *kind(const desc *e) { return e->buffer ? "buffer" : "parameter"; }
 
 static void desc_str(const desc *e, char *buf, size_t len) {
   int n = snprintf(buf, len, "%s [", tg_dtype_name((tg_dtype)e->dtype));
   for (int d = 0; d < e->ndim && n > 0 && (size_t)n < len; d++)
     n += snprintf(buf + n, len - (size_t)n, "%s%llu", d ? "," : "", (unsigned long long)e->shape[d]);
-  if (n > 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, "]%s", e->trainable ? "" : " frozen");
+  if (n > 0 && (size_t)n < len)
+    snprintf(buf + n, len - (size_t)n, "]%s", e->buffer ? " (a buffer)" : e->trainable ? "" : " frozen");
 }
 
-/* The names of m's parameters (dotted, from its state dict) as descs. */
-static desc *describe_all(tg_module *m, tg_tensor **params, size_t n) {
-  desc *d = calloc(n ? n : 1, sizeof *d);
-  tg_state_dict *sd = d ? tg_module_state_dict(m) : NULL;
-  if (!sd) {
-    free(d);
-    return NULL;
+/* m's state dict (parameters and buffers, dotted names) as *n descs:
+ * buffers count too, as they are broadcast and a rank with one more would
+ * wait in a broadcast the others never join */
+static desc *describe_all(tg_module *m, tg_tensor **params, size_t n_params, size_t *n) {
+  tg_state_dict *sd = tg_module_state_dict(m);
+  desc *d = sd ? calloc(sd->n ? sd->n : 1, sizeof *d) : NULL;
+  for (size_t k = 0; d && k < sd->n; k++) {
+    bool is_param = false;
+    for (size_t i = 0; i < n_params && !is_param; i++) is_param = sd->entries[k].tensor == params[i];
+    describe(&d[k], sd->entries[k].name, sd->entries[k].tensor, !is_param);
   }
-  for (size_t i = 0; i < n; i++) {
-    const char *name = "?";
-    for (size_t k = 0; k < sd->n; k++)
-      if (sd->entries[k].tensor == params[i]) name = sd->entries[k].name;
-    describe(&d[i], name, params[i]);
-  }
+  *n = d ? sd->n : 0;
   tg_state_dict_free(sd);
   return d;
 }
@@ -119,31 +121,33 @@ static void compare(const desc *mine, size_t n, const desc *ref, size_t n_ref, i
   size_t common = n < n_ref ? n : n_ref;
   for (size_t i = 0; i < common; i++) {
     if (strcmp(mine[i].name, ref[i].name) != 0) {
-      snprintf(why, len, "parameter %zu is '%s' on rank %d but '%s' on rank 0", i, mine[i].name,
-               rank, ref[i].name);
+      snprintf(why, len, "entry %zu of the state dict is %s '%s' on rank %d but %s '%s' on rank 0",
+               i, kind(&mine[i]), mine[i].name, rank, kind(&ref[i]), ref[i].name);
       return;
     }
     desc_str(&mine[i], a, sizeof a);
     desc_str(&ref[i], b, sizeof b);
     if (strcmp(a, b) != 0) {
-      snprintf(why, len, "parameter '%s' is %s on rank %d but %s on rank 0", mine[i].name, a, rank, b);
+      snprintf(why, len, "%s '%s' is %s on rank %d but %s on rank 0", kind(&mine[i]), mine[i].name,
+               a, rank, b);
       return;
     }
   }
   if (n > n_ref)
-    snprintf(why, len, "rank %d has %zu parameters, rank 0 %zu: '%s' is extra", rank, n, n_ref,
-             mine[n_ref].name);
+    snprintf(why, len, "rank %d has %zu parameters and buffers, rank 0 %zu: %s '%s' is extra", rank,
+             n, n_ref, kind(&mine[n_ref]), mine[n_ref].name);
   else if (n < n_ref)
-    snprintf(why, len, "rank %d has %zu parameters, rank 0 %zu: '%s' is missing", rank, n, n_ref,
-             ref[n].name);
+    snprintf(why, len, "rank %d has %zu parameters and buffers, rank 0 %zu: %s '%s' is missing",
+             rank, n, n_ref, kind(&ref[n]), ref[n].name);
 }
 
 /* Every rank learns whether all ranks' parameters match rank 0's, and if
  * not, the lowest differing rank's description of the difference. */
 static int check_same_params(tg_module *m, tg_tensor **params, size_t n, int rank, int world) {
   const char *who = "ddp_new";
-  desc *mine = describe_all(m, params, n);
-  uint64_t n_ref = n;
+  size_t n_mine = 0;
+  desc *mine = describe_all(m, params, n, &n_mine);
+  uint64_t n_ref = n_mine;
   if (tg_dist_bcast_bytes(&n_ref, sizeof n_ref, 0, who)) {
     free(mine);
     return -1;
@@ -151,13 +155,13 @@ static int check_same_params(tg_module *m, tg_tensor **params, size_t n, int ran
   desc *ref = calloc(n_ref ? n_ref : 1, sizeof *ref);
   bool ok = mine && ref;
   char why[400] = "";
-  if (ok && rank == 0) memcpy(ref, mine, n * sizeof *ref);
+  if (ok && rank == 0) memcpy(ref, mine, n_mine * sizeof *ref);
   /* a rank that could not allocate still broadcasts into a stand-in */
   static desc spare[1];
   int rc = 0;
   for (uint64_t i = 0; i < n_ref && rc == 0; i++)
     rc = tg_dist_bcast_bytes(ref ? &ref[i] : spare, sizeof(desc), 0, who);
-  if (rc == 0 && ok) compare(mine, n, ref, n_ref, rank, why, sizeof why);
+  if (rc == 0 && ok) compare(mine, n_mine, ref, n_ref, rank, why, sizeof why);
   if (rc == 0 && !ok) snprintf(why, sizeof why, "out of memory describing %zu parameters", n);
   free(mine);
   free(ref);

@@ -361,7 +361,13 @@ static void test_ddp_shape_mismatch_named(void **state) {
   assert_null(tg_ddp_new(m, tg_ddp_defaults()));
   test_expect_error("'2.extra'", "is extra");
   tg_module_free(m);
-  /* a NULL module on rank 0 only */
+  /* BatchNorm with running statistics on rank 1 only: one buffer more there */
+  m = tg_nn_sequential(2, tg_nn_linear(IN, HID, true, NULL),
+                       tg_nn_batchnorm2d(HID, 1e-5, 0.1, true, rank != 1));
+  assert_null(tg_ddp_new(m, tg_ddp_defaults()));
+  test_expect_error("buffer '1.running_mean'", "rank 1");
+  tg_module_free(m);
+    /* a NULL module on rank 0 only */
   m = mlp(3, HID);
   assert_null(tg_ddp_new(rank == 0 ? NULL : m, tg_ddp_defaults()));
   test_expect_error("ddp_new", rank == 0 ? "NULL" : "another rank");
