@@ -445,8 +445,9 @@ static int fault_exit(void) {
 }
 
 int main(int argc, char **argv) {
-  if (!tg_dist_launched()) {
-    printf("test_dist_mpi: not started by mpirun; skipped (scripts/test.sh runs it with -np 2 and 3)\n");
+  if (!tg_dist_launched() || !tg_dist_available()) {
+    printf("test_dist_mpi: %s; skipped (scripts/test.sh runs it with -np 2 and 3)\n",
+           tg_dist_available() ? "not started by mpirun" : "tapegrad was built without MPI");
     return 0;
   }
   if (tg_dist_init(NULL) != 0) {
