@@ -201,6 +201,16 @@ if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
     else
       failed=$((failed + 1)); echo "-- mlp_mnist under mpirun -np 2: FAILED"; cat "$tmp/mpi1.out" "$tmp/mpi2.out"
     fi
+    # and memcheck on both ranks (Open MPI's suppressions, and
+    # tests/valgrind_mpi.supp for what MPI_Init keeps)
+    if timeout 300 $mr -np 2 valgrind -q --num-callers=50 --error-exitcode=99 --leak-check=full \
+         --errors-for-leak-kinds=definite,indirect --suppressions=/usr/share/openmpi/openmpi-valgrind.supp \
+         --suppressions=tests/valgrind_mpi.supp $ex/mlp_mnist --data "$d/mnist" --epochs 1 --batch 10 \
+         --max-steps 3 --threads 1 --out "$tmp/mpivg" >"$tmp/out" 2>&1; then
+      passed=$((passed + 1)); echo "-- valgrind mlp_mnist under mpirun -np 2 (3 steps): clean"
+    else
+      failed=$((failed + 1)); echo "-- valgrind mlp_mnist under mpirun -np 2: FAILED"; cat "$tmp/out"
+    fi
   fi
 else
   failed=$((failed + 1)); echo "-- gen_fixtures: FAILED"; cat "$tmp/out"
