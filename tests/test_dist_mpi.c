@@ -346,6 +346,44 @@ static void test_ddp_no_sync_accumulation(void **state) {
   tg_scope_begin();
 }
 
+/* float32 and float64 parameters (two groups of buckets), buckets of 8
+ * bytes (2 floats or 1 double), and a parameter rank 0's backward never
+ * reached: it counts as zeros there and gets a .grad */
+static void test_ddp_mixed_dtypes_and_missing_grad(void **state) {
+  (void)state;
+  tg_scope_end();
+  tg_module *m = tg_module_new("Custom", NULL);
+  tg_tensor *a = tg_module_add_parameter(m, "a", TG_FLOAT32, TG_SHAPE(5));
+  tg_tensor *b = tg_module_add_parameter(m, "b", TG_FLOAT64, TG_SHAPE(3));
+  tg_tensor *c = tg_module_add_parameter(m, "c", TG_FLOAT32, TG_SHAPE(2));
+  tg_ddp *ddp = tg_ddp_new(m, (tg_ddp_opts){.bucket_bytes = 8});
+  assert_all(ddp != NULL);
+  /* float32: c then a (reverse order), 7 floats in 4 buckets; float64: b in 3 */
+  assert_int_equal(tg_ddp_num_buckets(ddp), 7);
+  assert_int_equal(tg_ddp_bytes_per_sync(ddp), 7 * sizeof(float) + 3 * sizeof(double));
+  for (int step = 0; step < 2; step++) {
+    tg_scope_begin();
+    double w = rank + 1 + step;
+    tg_tensor *loss = tg_add(tg_sum(tg_mul_scalar(a, w)), tg_sum(tg_mul_scalar(b, w)));
+    if (rank != 0) loss = tg_add(loss, tg_sum(tg_mul_scalar(c, w)));
+    assert_int_equal(tg_backward(loss, NULL, false), 0);
+    tg_scope_end();
+    assert_all(tg_ddp_sync_grads(ddp) == 0);
+    double sum = 0, sum_c = 0;
+    for (int r = 0; r < world; r++) sum += r + 1 + step, sum_c += r ? r + 1 + step : 0;
+    assert_non_null(c->grad);
+    bool ok = true;
+    for (size_t i = 0; i < 5; i++) ok &= tg_get_flat(a->grad, i) == (double)((float)sum / (float)world);
+    for (size_t i = 0; i < 3; i++) ok &= tg_get_flat(b->grad, i) == sum / world;
+    for (size_t i = 0; i < 2; i++) ok &= tg_get_flat(c->grad, i) == (double)((float)sum_c / (float)world);
+    assert_all(ok);
+    tg_module_zero_grad(m);
+  }
+  tg_ddp_free(ddp);
+  tg_module_free(m);
+  tg_scope_begin();
+}
+
 /* rank 1 built a wider hidden layer: every rank fails at start, naming it */
 static void test_ddp_shape_mismatch_named(void **state) {
   (void)state;
@@ -466,6 +504,7 @@ int main(int argc, char **argv) {
       TG_TEST(test_ddp_equals_single_process),
       TG_TEST(test_ddp_bucket_boundary_inside_parameter),
       TG_TEST(test_ddp_no_sync_accumulation),
+      TG_TEST(test_ddp_mixed_dtypes_and_missing_grad),
       TG_TEST(test_ddp_shape_mismatch_named),
       TG_TEST(test_sampler_shards_through_loader),
   };
