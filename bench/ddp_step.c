@@ -19,6 +19,9 @@
  *                            backward (no post-accumulate-grad hooks yet)
  *   allreduce_bytes          gradient bytes each rank all-reduces per step;
  *                            buckets, the number of MPI_Iallreduce calls
+ *   mallocs_per_step         calls to the system allocator per timed step,
+ *                            whole process (MPI's included);
+ *                            tg_pool_mallocs_per_step the library's own
  * Under mpirun every rank waits for the slowest at each sync, so the block
  * times of all ranks are the same to within one step. */
 #include <math.h>
@@ -144,6 +147,8 @@ int main(int argc, char **argv) {
   int rc = n.opt && n.x && n.y && (!dist || ddp) && st && sps && cu && su ? 0 : -1;
   double c = 0, s = 0;
   for (long k = 0; rc == 0 && k < warmup; k++) rc = step(&n, ddp, &c, &s);
+  uint64_t m0 = bench_malloc_calls();
+  size_t pool0 = tg_memory_get_stats().mallocs;
   for (long r = 0; rc == 0 && r < repeats; r++) {
     if (dist) tg_dist_barrier();
     c = s = 0;
@@ -155,6 +160,8 @@ int main(int argc, char **argv) {
     cu[r] = 1e6 * c / (double)steps;
     su[r] = 1e6 * s / (double)steps;
   }
+  double mallocs = (double)(bench_malloc_calls() - m0) / (double)(repeats * steps);
+  double pool = (double)(tg_memory_get_stats().mallocs - pool0) / (double)(repeats * steps);
   if (rc == 0 && rank == 0) {
     printf("workload=ddp_step\nmodel=%s\nprocesses=%d\nglobal_batch=%ld\nbatch_per_rank=%zu\n"
            "steps=%ld\nrepeats=%ld\n", model, world, gbatch, b, steps, repeats);
@@ -165,6 +172,8 @@ int main(int argc, char **argv) {
     printf("backward_overlap=0\n");
     printf("allreduce_bytes=%zu\nbuckets=%zu\n", ddp ? tg_ddp_bytes_per_sync(ddp) : 0,
            ddp ? tg_ddp_num_buckets(ddp) : 0);
+    printf("malloc_counter=%s\nmallocs_per_step=%.2f\ntg_pool_mallocs_per_step=%.2f\n",
+           bench_malloc_counter(), mallocs, pool);
   }
   if (rc) fprintf(stderr, "ddp_step: rank %d: %s\n", rank, tg_last_error());
   free(st), free(sps), free(cu), free(su);
