@@ -286,7 +286,11 @@ static int broadcast_state(tg_ddp *d, tg_tensor **params, size_t n) {
 
 tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o) {
   const char *who = "ddp_new";
-  if (tg_dist_need_init(who)) return NULL;
+  if (!tg_dist_is_initialized()) {
+    if (!m) tg_dist_fail(who, "the module is NULL");
+    else tg_dist_need_init(who);
+    return NULL;
+  }
   int rank = tg_dist_rank(), world = tg_dist_world_size();
   size_t n = 0;
   tg_tensor **params = m ? tg_module_parameters(m, &n) : NULL;

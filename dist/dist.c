@@ -274,7 +274,8 @@ static bool expanded(const tg_tensor *t) {
 
 /* Local checks, then the agreement: 0 when every rank may go ahead. */
 static int agree_on(const tg_tensor *t, bool writes, bool local_ok, int64_t extra, const char *who) {
-  if (tg_dist_need_init(who)) return -1;
+  if (!g.init) /* nobody to agree with: a bad tensor first, else the missing init */
+    return local_ok && !tg_tensor_check(t, who, 1) ? -1 : tg_dist_need_init(who);
   bool ok = local_ok;
   if (ok && !tg_tensor_check(t, who, 1)) {
     /* the same message with the rank in it */
