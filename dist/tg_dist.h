@@ -85,9 +85,10 @@ typedef struct tg_ddp_opts {
 } tg_ddp_opts;
 tg_ddp_opts tg_ddp_defaults(void); /* 25 MiB buckets, broadcast_buffers */
 /* Wrap module m (borrowed; it must outlive the wrapper) for data-parallel
- * training: checks that every rank has the same parameter names, dtypes and
- * shapes (a mismatch fails on every rank, naming the first parameter that
- * differs and the rank), then copies rank 0's parameters (and buffers) to
+ * training: checks that every rank has the same parameters and buffers
+ * (names, dtypes, shapes, frozen or not; a mismatch fails on every rank,
+ * naming the first entry that differs and the rank), then copies rank 0's
+ * parameters (and buffers) to
  * every rank. Parameters that require grad at this call are synchronised;
  * frozen ones are skipped. All buffers are allocated here. */
 tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o);
