@@ -1677,6 +1677,11 @@ static void test_null_data_api(void **state) {
     N_PTR(tg_loader_new, 1, tg_loader_new(NULL, 2, false, false, 0), "loader_new", "NULL");
     N_PTR(tg_loader_new_workers, 1, tg_loader_new_workers(NULL, 2, false, false, 0, 1), "loader_new",
           "NULL");
+    N_PTR(tg_loader_new_sampler, 1,
+          tg_loader_new_sampler(NULL, 2, false, (tg_sampler){1, tg_dist_sampler_fill, NULL}, 0),
+          "loader_new", "NULL");
+    assert_null(tg_loader_new_sampler(fx.ds, 2, false, (tg_sampler){1, NULL, NULL}, 0));
+    assert_error_has("loader_new_sampler", "no fill function");
     /* bad worker counts: NULL, as torch raises for a negative num_workers */
     assert_null(tg_loader_new_workers(fx.ds, 2, false, false, 0, -1));
     assert_error_has("loader_new", "num_workers is -1");
@@ -1791,9 +1796,42 @@ static void test_null_data_api(void **state) {
   N_INT(tg_load_module, 2, tg_load_module(fx.mod_path, NULL), "load_module", "NULL");
 }
 
+static void test_null_dist_api(void **state) {
+  (void)state;
+  /* NULL is MPI_COMM_WORLD: with MPI that starts MPI, which test_dist_mpi
+   * does under mpirun; without MPI the call fails, saying so */
+  RUN_CASE(tg_dist_init, 1, {
+    if (!tg_dist_available()) {
+      assert_int_equal(tg_dist_init(NULL), -1);
+      assert_error_has("dist_init", "without MPI");
+    }
+  });
+  N_INT(tg_dist_broadcast_, 1, tg_dist_broadcast_(NULL, 0), "dist_broadcast_", "NULL");
+  N_INT(tg_dist_all_reduce_, 1, tg_dist_all_reduce_(NULL, TG_REDUCE_SUM), "dist_all_reduce_", "NULL");
+  N_PTR(tg_dist_all_gather, 1, tg_dist_all_gather(NULL), "dist_all_gather", "NULL");
+  N_PTR(tg_ddp_new, 1, tg_ddp_new(NULL, tg_ddp_defaults()), "ddp_new", "NULL");
+  N_INT(tg_ddp_sync_grads, 1, tg_ddp_sync_grads(NULL), "ddp_sync_grads", "NULL");
+  N_INT(tg_ddp_set_no_sync, 1, tg_ddp_set_no_sync(NULL, true), "ddp_set_no_sync", "NULL");
+  N_VAL(tg_ddp_num_buckets, 1, 0, tg_ddp_num_buckets(NULL), "ddp_num_buckets", "NULL");
+  N_VAL(tg_ddp_num_synced, 1, 0, tg_ddp_num_synced(NULL), "ddp_num_synced", "NULL");
+  N_VAL(tg_ddp_bytes_per_sync, 1, 0, tg_ddp_bytes_per_sync(NULL), "ddp_bytes_per_sync", "NULL");
+  N_OK(tg_ddp_free, 1, tg_ddp_free(NULL));
+  tg_dist_sampler *s = tg_dist_sampler_new(4, 2, 1, true, 0, false);
+  assert_non_null(s);
+  size_t out[2];
+  N_INT(tg_dist_sampler_set_epoch, 1, tg_dist_sampler_set_epoch(NULL, 1), "dist_sampler_set_epoch", "NULL");
+  N_VAL(tg_dist_sampler_len, 1, 0, tg_dist_sampler_len(NULL), "dist_sampler_len", "NULL");
+  N_INT(tg_dist_sampler_indices, 1, tg_dist_sampler_indices(NULL, out), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_indices, 2, tg_dist_sampler_indices(s, NULL), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_fill, 1, tg_dist_sampler_fill(NULL, out), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_fill, 2, tg_dist_sampler_fill(s, NULL), "dist_sampler_indices", "NULL");
+  N_OK(tg_dist_sampler_free, 1, tg_dist_sampler_free(NULL));
+  tg_dist_sampler_free(s);
+}
+
 /* ---------------------------------------------------------- completeness */
 
-/* The public functions, read from the six headers the way a C reader sees
+/* The public functions, read from the seven headers the way a C reader sees
  * them: comments and preprocessor lines dropped, then every `tg_name(` at
  * file scope is a declaration (or a static inline definition); its
  * parameters are split at top-level commas, and one is a pointer if it has
@@ -1937,13 +1975,14 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 496
+#define NULL_FUNCS_COVERED 513
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
   static hdr_fn fns[MAX_HDR_FNS];
   const char *headers[] = {"tensor/tg_tensor.h", "autograd/tg_autograd.h", "ops/tg_ops.h",
-                           "nn/tg_nn.h",         "optim/tg_optim.h",       "data/tg_data.h"};
+                           "nn/tg_nn.h",         "optim/tg_optim.h",       "data/tg_data.h",
+                           "dist/tg_dist.h"};
   int n = 0;
   for (size_t h = 0; h < sizeof headers / sizeof *headers; h++) {
     char path[512];
@@ -3390,6 +3429,7 @@ int main(void) {
       TG_TEST(test_null_nn_api),
       TG_TEST(test_null_optim_api),
       TG_TEST(test_null_data_api),
+      TG_TEST(test_null_dist_api),
       TG_TEST(test_null_coverage_complete), /* after every NULL case */
       /* 2 and 3: zero-size and non-contiguous inputs */
       TG_TEST(test_zero_size_ops),
