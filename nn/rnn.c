@@ -175,8 +175,8 @@ static tg_tensor *step(const dir_run *r, tg_tensor *xt, tg_tensor *h, tg_tensor 
   case TG_RNN_GRU: return nn_gru_gates(xt, hh, h);
   case TG_RNN_LSTM: {
     tg_tensor *y = nn_lstm_gates(xt, hh, c); /* (2, N, H) */
-    *c2 = y ? tg_select(y, 0, 1) : NULL;
-    return y ? tg_select(y, 0, 0) : NULL;
+    *c2 = nn_step(y, 1, NULL, false);
+    return nn_step(y, 0, NULL, false);
   }
   }
   return NULL;
@@ -190,9 +190,12 @@ static tg_tensor *run_direction(const dir_run *r, tg_tensor *x, bool reverse, tg
   tg_tensor *hs = *h ? tg_contiguous(*h) : tg_zeros(x->dtype, TG_SHAPE(N, H));
   tg_tensor *cs = r->mode != TG_RNN_LSTM ? NULL : *c ? tg_contiguous(*c) : tg_zeros(x->dtype, TG_SHAPE(N, H));
   if (!xw || !hs || (r->mode == TG_RNN_LSTM && !cs)) return NULL;
+  /* the steps' gradients gathered into one buffer for xw */
+  tg_tensor *acc = nn_step_grad_buffer(xw);
+  if (xw->grad_fn && tg_grad_enabled() && !acc) return NULL;
   for (size_t s = 0; s < T; s++) {
     size_t t = reverse ? T - 1 - s : s;
-    tg_tensor *c2 = NULL, *h2 = step(r, tg_select(xw, 0, (long)t), hs, cs, &c2);
+    tg_tensor *c2 = NULL, *h2 = step(r, nn_step(xw, t, acc, s == 0), hs, cs, &c2);
     if (!h2) return NULL;
     if (r->mask) {
       /* a padded step keeps the state and outputs zero */

@@ -14,4 +14,16 @@ tg_tensor *nn_lstm_gates(tg_tensor *xw, tg_tensor *hh, tg_tensor *c);
  * n; h (N, H). Returns h' (N, H) = n + z (h - n), n = tanh(xw_n + r hh_n). */
 tg_tensor *nn_gru_gates(tg_tensor *xw, tg_tensor *hh, tg_tensor *h);
 
+/* Step t of a contiguous (T, ...) tensor a as a view (the shape without dim
+ * 0) in one node. A plain slice's backward would write its gradient into
+ * zeros of a's whole shape, T times over a sequence; with acc (from
+ * nn_step_grad_buffer(a)) the steps instead copy their gradients into it
+ * and the first step taken (processed last by backward: pass first = true)
+ * hands the whole buffer on, with zeros for steps that got no gradient.
+ * Every step of a must be taken, each once, with the same acc. */
+tg_tensor *nn_step(tg_tensor *a, size_t t, tg_tensor *acc, bool first);
+/* the buffer for nn_step over a (T, ...): a's elements and T flags, in the
+ * current scope; NULL (no buffer needed) when a records no history */
+tg_tensor *nn_step_grad_buffer(tg_tensor *a);
+
 #endif
