@@ -163,12 +163,14 @@ typedef struct dir_run {
   tg_tensor *mask; /* (T, N, 1) bool: step t of sequence n is valid; or NULL */
   tg_tensor *zero; /* a zero of x's dtype, for the padded outputs */
   tg_tensor **steps; /* T slots of scratch */
+  tg_tensor *hacc;   /* the gradient buffer of the hidden projections, or NULL */
 } dir_run;
 
 /* h' (N, H) from the step's input projection xt (N, G H) and h, c (N, H);
  * *c2 the LSTM's c' */
-static tg_tensor *step(const dir_run *r, tg_tensor *xt, tg_tensor *h, tg_tensor *c, tg_tensor **c2) {
-  tg_tensor *hh = tg_linear(h, r->w_hh, r->b_hh);
+static tg_tensor *step(const dir_run *r, tg_tensor *xt, tg_tensor *h, tg_tensor *c, tg_tensor **c2, size_t t,
+                       bool first) {
+  tg_tensor *hh = nn_hh(h, r->w_hh, r->b_hh, t, r->hacc, first);
   switch (r->mode) {
   case TG_RNN_TANH: return tg_tanh(tg_add(xt, hh));
   case TG_RNN_RELU: return tg_relu(tg_add(xt, hh));
@@ -183,8 +185,16 @@ static tg_tensor *step(const dir_run *r, tg_tensor *xt, tg_tensor *h, tg_tensor 
 }
 
 /* x (T, N, in) -> (T, N, H); h, c (N, H) or NULL (zeros) in, final states out */
-static tg_tensor *run_direction(const dir_run *r, tg_tensor *x, bool reverse, tg_tensor **h, tg_tensor **c) {
+static tg_tensor *run_direction(dir_run *r, tg_tensor *x, bool reverse, tg_tensor **h, tg_tensor **c) {
   size_t T = x->shape[0], N = x->shape[1], I = x->shape[2], GH = r->w_ih->shape[0], H = r->w_hh->shape[1];
+  /* the hidden projection's GEMMs read them in place */
+  tg_tensor *b_hh = r->b_hh;
+  r->w_hh = tg_contiguous(r->w_hh);
+  r->b_hh = b_hh ? tg_contiguous(b_hh) : NULL;
+  if (!r->w_hh || (b_hh && !r->b_hh)) return NULL;
+  r->hacc = nn_hh_grad_buffer(T, N, H, r->w_hh, r->b_hh);
+  if (tg_grad_enabled() && (r->w_hh->requires_grad || (r->b_hh && r->b_hh->requires_grad)) && !r->hacc)
+    return NULL;
   /* every step's input projection in one GEMM */
   tg_tensor *xw = tg_reshape(tg_linear(tg_reshape(x, TG_SHAPE(T * N, I)), r->w_ih, r->b_ih), TG_SHAPE(T, N, GH));
   tg_tensor *hs = *h ? tg_contiguous(*h) : tg_zeros(x->dtype, TG_SHAPE(N, H));
@@ -195,7 +205,7 @@ static tg_tensor *run_direction(const dir_run *r, tg_tensor *x, bool reverse, tg
   if (xw->grad_fn && tg_grad_enabled() && !acc) return NULL;
   for (size_t s = 0; s < T; s++) {
     size_t t = reverse ? T - 1 - s : s;
-    tg_tensor *c2 = NULL, *h2 = step(r, nn_step(xw, t, acc, s == 0), hs, cs, &c2);
+    tg_tensor *c2 = NULL, *h2 = step(r, nn_step(xw, t, acc, s == 0), hs, cs, &c2, t, s == 0);
     if (!h2) return NULL;
     if (r->mask) {
       /* a padded step keeps the state and outputs zero */

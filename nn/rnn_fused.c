@@ -299,3 +299,100 @@ tg_tensor *nn_step(tg_tensor *a, size_t t, tg_tensor *acc, bool first) {
   }
   return v;
 }
+
+/* ------------------------------------------------------ hidden projection */
+
+/* acc: T steps of g (N, G H), then T steps of h (N, H), then T flags */
+tg_tensor *nn_hh_grad_buffer(size_t T, size_t N, size_t H, tg_tensor *w, tg_tensor *b) {
+  if (!tg_grad_enabled() || !(w->requires_grad || (b && b->requires_grad))) return NULL;
+  size_t GH = w->shape[0], n = T * N * (GH + H) + T;
+  tg_tensor *acc = tg_tensor_alloc(w->dtype, TG_SHAPE(n));
+  if (acc) memset(tg_ptr(acc) + (n - T) * tg_elem_bytes(w->dtype), 0, T * tg_elem_bytes(w->dtype));
+  return acc;
+}
+
+/* rows x cols view of acc at element off */
+static tg_tensor *acc_view(tg_tensor *acc, size_t off, size_t rows, size_t cols) {
+  return tg_tensor_view(acc, 2, (size_t[]){rows, cols}, (ptrdiff_t[]){(ptrdiff_t)cols, 1}, acc->offset + off);
+}
+
+/* dW = G^T Hs and db = column sums of G over every step, into the
+ * parameters' .grad when the engine allows (beta 1) */
+static void hh_weight_grads(tg_node *n, tg_tensor *acc, size_t T, size_t N, size_t GH, size_t H,
+                            tg_tensor **gi) {
+  size_t es = tg_elem_bytes(acc->dtype), rows = T * N;
+  char *base = tg_ptr(acc), *flags = base + rows * (GH + H) * es;
+  for (size_t s = 0; s < T; s++) {
+    if (!flags[s * es]) { /* a step without gradient adds nothing */
+      memset(base + s * N * GH * es, 0, N * GH * es);
+      memset(base + (rows * GH + s * N * H) * es, 0, N * H * es);
+    }
+    memset(flags + s * es, 0, es);
+  }
+  tg_tensor *G = acc_view(acc, 0, rows, GH), *Hs = acc_view(acc, rows * GH, rows, H);
+  if (!G || !Hs) return;
+  if (tg_node_needs_grad(n, 1)) {
+    tg_tensor *sink = tg_node_grad_sink(n, 1);
+    tg_tensor *dw = sink ? sink : (gi[1] = tg_tensor_alloc(acc->dtype, TG_SHAPE(GH, H)));
+    if (dw) ops_gemm(true, false, GH, H, rows, G, GH, Hs, H, sink ? 1.0 : 0.0, dw);
+  }
+  if (n->n_in > 2 && tg_node_needs_grad(n, 2)) {
+    tg_tensor *sink = tg_node_grad_sink(n, 2);
+    tg_tensor *db = sink ? sink : (gi[2] = tg_zeros(acc->dtype, TG_SHAPE(GH)));
+    if (!db) return;
+    if (acc->dtype == TG_FLOAT32) {
+      float *restrict d = (float *)tg_ptr(db);
+      const float *restrict r = (const float *)tg_ptr(G);
+      for (size_t i = 0; i < rows; i++, r += GH)
+        for (size_t j = 0; j < GH; j++) d[j] += r[j];
+    } else {
+      double *restrict d = (double *)tg_ptr(db);
+      const double *restrict r = (const double *)tg_ptr(G);
+      for (size_t i = 0; i < rows; i++, r += GH)
+        for (size_t j = 0; j < GH; j++) d[j] += r[j];
+    }
+  }
+}
+
+static void hh_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *h = n->in[0], *w = n->in[1], *acc = tg_node_saved(n);
+  if (!acc || !ops_fused_backward()) {
+    /* as Linear's: differentiable under create_graph */
+    if (tg_node_needs_grad(n, 0)) gi[0] = tg_matmul(g, w);
+    if (tg_node_needs_grad(n, 1)) gi[1] = tg_matmul(tg_t(g), h);
+    if (n->n_in > 2 && tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 1, (int[]){0}, false);
+    return;
+  }
+  size_t N = h->shape[0], H = h->shape[1], GH = w->shape[0], t = (size_t)tg_node_i(n)[0];
+  size_t T = (size_t)tg_node_i(n)[2], es = tg_elem_bytes(h->dtype);
+  tg_tensor *gc = contiguous_nograd(g);
+  if (!gc) return;
+  if (tg_node_needs_grad(n, 0) && (gi[0] = tg_tensor_alloc(h->dtype, TG_SHAPE(N, H))))
+    ops_gemm(false, false, N, H, GH, gc, GH, w, H, 0.0, gi[0]);
+  char *base = tg_ptr(acc);
+  memcpy(base + t * N * GH * es, tg_ptr(gc), N * GH * es);
+  memcpy(base + (T * N * GH + t * N * H) * es, tg_ptr(h), N * H * es);
+  memset(base + (T * N * (GH + H) + t) * es, 0xff, es);
+  if (tg_node_i(n)[1]) hh_weight_grads(n, acc, T, N, GH, H, gi);
+}
+/* reads h and W (version-checked) */
+TG_DEFINE_OP(OP_HH, "HiddenProjectionBackward", hh_backward,
+             TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_I | TG_NODE_SAVED);
+
+tg_tensor *nn_hh(tg_tensor *h, tg_tensor *w, tg_tensor *b, size_t t, tg_tensor *acc, bool first) {
+  if (!h || !w) return NULL;
+  size_t N = h->shape[0], H = h->shape[1], GH = w->shape[0];
+  tg_tensor *y = tg_tensor_alloc(h->dtype, TG_SHAPE(N, GH));
+  if (!y) return NULL;
+  size_t row = GH * tg_elem_bytes(y->dtype);
+  for (size_t i = 0; b && i < N; i++) memcpy(tg_ptr(y) + i * row, tg_ptr(b), row);
+  ops_gemm(false, true, N, GH, H, h, H, w, H, b ? 1.0 : 0.0, y);
+  tg_node *n = ops_record(y, &OP_HH, b ? 3 : 2, (tg_tensor *[]){h, w, b});
+  if (n) {
+    tg_node_i(n)[0] = (int64_t)t;
+    tg_node_i(n)[1] = first;
+    tg_node_i(n)[2] = acc ? (int64_t)(acc->numel / (h->shape[0] * (GH + H) + 1)) : 0;
+    tg_node_save(n, acc);
+  }
+  return y;
+}

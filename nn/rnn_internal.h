@@ -26,4 +26,15 @@ tg_tensor *nn_step(tg_tensor *a, size_t t, tg_tensor *acc, bool first);
  * current scope; NULL (no buffer needed) when a records no history */
 tg_tensor *nn_step_grad_buffer(tg_tensor *a);
 
+/* One step's hidden projection h W^T + b (N, G H) as one node, h (N, H),
+ * W (G H, H), b (G H) or NULL, all contiguous. With acc (from
+ * nn_hh_grad_buffer) the backward of each step gives dh only and keeps its
+ * gradient and h, and the first step taken (processed last: first = true)
+ * makes dW and db of all steps at once, one GEMM instead of one a step.
+ * Every step must be taken once with the same acc. */
+tg_tensor *nn_hh(tg_tensor *h, tg_tensor *w, tg_tensor *b, size_t t, tg_tensor *acc, bool first);
+/* the buffer for T steps of nn_hh (N, H) -> (N, G H), or NULL when w and b
+ * record nothing */
+tg_tensor *nn_hh_grad_buffer(size_t T, size_t N, size_t H, tg_tensor *w, tg_tensor *b);
+
 #endif
