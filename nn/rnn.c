@@ -197,6 +197,7 @@ static tg_tensor *run_direction(dir_run *r, tg_tensor *x, bool reverse, tg_tenso
     return NULL;
   /* every step's input projection in one GEMM */
   tg_tensor *xw = tg_reshape(tg_linear(tg_reshape(x, TG_SHAPE(T * N, I)), r->w_ih, r->b_ih), TG_SHAPE(T, N, GH));
+  xw = xw ? tg_contiguous(xw) : NULL; /* nn_step's buffer is row-major */
   tg_tensor *hs = *h ? tg_contiguous(*h) : tg_zeros(x->dtype, TG_SHAPE(N, H));
   tg_tensor *cs = r->mode != TG_RNN_LSTM ? NULL : *c ? tg_contiguous(*c) : tg_zeros(x->dtype, TG_SHAPE(N, H));
   if (!xw || !hs || (r->mode == TG_RNN_LSTM && !cs)) return NULL;
