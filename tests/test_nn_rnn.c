@@ -208,6 +208,21 @@ static void test_lengths_match_alone(void **s) {
     cfg c = {modes[k], 4, 3, 2, 2, 2, true, k == 1, true};
     check_against_cells(&c, 30 + (uint64_t)k, lengths);
   }
+  /* and the module itself on each sequence cut to its length, batch of one */
+  tg_rng r = test_seeded(35);
+  cfg c = {TG_RNN_LSTM, 4, 3, 2, 2, 2, true, false, true};
+  tg_module *m = module_of(&c, &r);
+  tg_tensor *x = input_of(&c, &r), *h0 = state_of(&c, &r), *c0 = state_of(&c, &r), *out, *hn, *cn;
+  assert_int_equal(tg_nn_rnn_forward(m, x, h0, c0, lengths, &out, &hn, &cn), 0);
+  for (long n = 0; n < 3; n++) {
+    size_t len = (size_t)lengths[n];
+    tg_tensor *xn = tg_narrow(tg_narrow(x, 1, n, 1), 0, 0, len), *o1, *h1, *c1;
+    assert_int_equal(tg_nn_rnn_forward(m, xn, tg_narrow(h0, 1, n, 1), tg_narrow(c0, 1, n, 1), NULL, &o1, &h1, &c1), 0);
+    assert_all_close(tg_narrow(tg_narrow(out, 1, n, 1), 0, 0, len), o1, 1e-12);
+    assert_all_close(tg_narrow(hn, 1, n, 1), h1, 1e-12);
+    assert_all_close(tg_narrow(cn, 1, n, 1), c1, 1e-12);
+  }
+  tg_module_free(m);
 }
 
 /* padded positions: zero output, and neither the padded inputs nor anything
