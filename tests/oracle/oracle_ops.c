@@ -39,6 +39,7 @@ static const oracle_op *const tables[] = {
     oracle_pool_ops,
     oracle_seq_ops,
     oracle_rnn_ops,
+    oracle_mha_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {
