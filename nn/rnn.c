@@ -7,7 +7,7 @@
  * nn/rnn_fused.c; add and tanh/relu for RNN) and the views that pick its
  * slice and its states: about five nodes a step. The steps' outputs are
  * joined by one cat. Sequence lengths are masks: a padded step keeps the
- * state (where) and outputs zero, which is what packing gives, the reverse
+ * state (row by row) and outputs zero, which is what packing gives, the reverse
  * direction included (its state stays h0 until the sequence's last valid
  * step). */
 #include <math.h>
@@ -161,7 +161,6 @@ typedef struct dir_run {
   tg_rnn_mode mode;
   tg_tensor *w_ih, *w_hh, *b_ih, *b_hh;
   tg_tensor *mask; /* (T, N, 1) bool: step t of sequence n is valid; or NULL */
-  tg_tensor *zero; /* a zero of x's dtype, for the padded outputs */
   tg_tensor **steps; /* T slots of scratch */
   tg_tensor *hacc;   /* the gradient buffer of the hidden projections, or NULL */
 } dir_run;
@@ -210,10 +209,9 @@ static tg_tensor *run_direction(dir_run *r, tg_tensor *x, bool reverse, tg_tenso
     if (!h2) return NULL;
     if (r->mask) {
       /* a padded step keeps the state and outputs zero */
-      tg_tensor *m = tg_select(r->mask, 0, (long)t);
-      r->steps[t] = tg_where(m, h2, r->zero);
-      hs = tg_where(m, h2, hs);
-      if (cs) cs = tg_where(m, c2, cs);
+      r->steps[t] = nn_masked_rows(r->mask, t, h2, NULL);
+      hs = nn_masked_rows(r->mask, t, h2, hs);
+      if (cs) cs = nn_masked_rows(r->mask, t, c2, cs);
     } else {
       r->steps[t] = h2;
       hs = h2;
@@ -247,8 +245,7 @@ static int run_layers(tg_rnn_mode mode, const tg_rnn_opts *o, bool training, tg_
   dir_run r = {.mode = mode, .steps = scratch};
   if (lengths) {
     r.mask = length_mask(lengths, T, N);
-    r.zero = tg_zeros(x3->dtype, TG_SHAPE(1));
-    if (!r.mask || !r.zero) return -1;
+    if (!r.mask) return -1;
   }
   tg_tensor *layer = x3;
   for (int l = 0; l < L; l++) {

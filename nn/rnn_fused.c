@@ -396,3 +396,48 @@ tg_tensor *nn_hh(tg_tensor *h, tg_tensor *w, tg_tensor *b, size_t t, tg_tensor *
   }
   return y;
 }
+
+/* ----------------------------------------------------- padded time steps */
+
+/* dst row n = (valid[n] == want) ? src row n : 0 */
+static void copy_rows(char *dst, const char *src, const bool *valid, bool want, size_t N, size_t row) {
+  for (size_t n = 0; n < N; n++)
+    if (valid[n] == want) memcpy(dst + n * row, src + n * row, row);
+    else memset(dst + n * row, 0, row);
+}
+
+static void masked_rows_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *a = n->in[0], *mask = tg_node_saved(n);
+  size_t t = (size_t)tg_node_i(n)[0], N = a->shape[0], row = a->numel / (N ? N : 1) * tg_elem_bytes(a->dtype);
+  if (!ops_fused_backward()) {
+    tg_tensor *m = tg_select(mask, 0, (long)t), *zero = tg_zeros(g->dtype, TG_SHAPE(1));
+    if (tg_node_needs_grad(n, 0)) gi[0] = tg_where(m, g, zero);
+    if (n->n_in > 1 && tg_node_needs_grad(n, 1)) gi[1] = tg_where(m, zero, g);
+    return;
+  }
+  tg_tensor *gc = contiguous_nograd(g);
+  if (!gc) return;
+  const bool *valid = (const bool *)tg_ptr(mask) + t * N;
+  for (int k = 0; k < n->n_in; k++)
+    if (tg_node_needs_grad(n, k) && (gi[k] = tg_tensor_alloc(a->dtype, a->ndim, a->shape)))
+      copy_rows(tg_ptr(gi[k]), tg_ptr(gc), valid, k == 0, N, row);
+}
+TG_DEFINE_OP(OP_MASKED_ROWS, "MaskedRowsBackward", masked_rows_backward, TG_NODE_I | TG_NODE_SAVED);
+
+tg_tensor *nn_masked_rows(tg_tensor *mask, size_t t, tg_tensor *a, tg_tensor *b) {
+  if (!mask || !a) return NULL;
+  size_t N = a->shape[0], row = a->numel / (N ? N : 1) * tg_elem_bytes(a->dtype);
+  tg_tensor *y = tg_tensor_alloc(a->dtype, a->ndim, a->shape);
+  if (!y) return NULL;
+  const bool *valid = (const bool *)tg_ptr(mask) + t * N;
+  copy_rows(tg_ptr(y), tg_ptr(a), valid, true, N, row);
+  if (b)
+    for (size_t n = 0; n < N; n++)
+      if (!valid[n]) memcpy(tg_ptr(y) + n * row, tg_ptr(b) + n * row, row);
+  tg_node *n = ops_record(y, &OP_MASKED_ROWS, b ? 2 : 1, (tg_tensor *[]){a, b});
+  if (n) {
+    tg_node_i(n)[0] = (int64_t)t;
+    tg_node_save(n, mask);
+  }
+  return y;
+}

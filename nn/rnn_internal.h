@@ -37,4 +37,10 @@ tg_tensor *nn_hh(tg_tensor *h, tg_tensor *w, tg_tensor *b, size_t t, tg_tensor *
  * record nothing */
 tg_tensor *nn_hh_grad_buffer(size_t T, size_t N, size_t H, tg_tensor *w, tg_tensor *b);
 
+/* Rows of step t under packed lengths: row n of a (N, H) where
+ * mask[t][n] (mask (T, N, 1) bool, no history), else row n of b, or zero
+ * when b is NULL. a and b contiguous. One node; backward routes each row's
+ * gradient to the side it came from. */
+tg_tensor *nn_masked_rows(tg_tensor *mask, size_t t, tg_tensor *a, tg_tensor *b);
+
 #endif
