@@ -388,6 +388,19 @@ static bool add_params(tg_module *m, tg_rnn_mode mode, const tg_rnn_opts *o) {
   return true;
 }
 
+/* torch's RNNBase.extra_repr: sizes, then each option only when not its
+ * default (the nonlinearity is never shown) */
+static tg_module *rnn_repr(tg_module *m, const tg_rnn_opts *o) {
+  char s[TG_NN_REPR_MAX];
+  int n = snprintf(s, sizeof s, "%zu, %zu", o->input_size, o->hidden_size);
+  if (o->num_layers != 1) n += snprintf(s + n, sizeof s - (size_t)n, ", num_layers=%d", o->num_layers);
+  if (!o->bias) n += snprintf(s + n, sizeof s - (size_t)n, ", bias=False");
+  if (o->batch_first) n += snprintf(s + n, sizeof s - (size_t)n, ", batch_first=True");
+  if (o->dropout != 0) n += snprintf(s + n, sizeof s - (size_t)n, ", dropout=%s", nn_pyfloat(o->dropout));
+  if (o->bidirectional) snprintf(s + n, sizeof s - (size_t)n, ", bidirectional=True");
+  return nn_with_repr(m, "%s", s);
+}
+
 static tg_module *rnn_module(tg_rnn_mode mode, tg_rnn_opts o) {
   const char *op = mode_name(mode);
   if (!check_opts(op, mode, &o)) return NULL;
@@ -408,7 +421,7 @@ static tg_module *rnn_module(tg_rnn_mode mode, tg_rnn_opts o) {
     tg_module_free(m);
     return NULL;
   }
-  return m;
+  return rnn_repr(m, &o);
 }
 
 tg_module *tg_nn_rnn(tg_rnn_opts o) {
