@@ -40,3 +40,5 @@ echo "================ examples/cifar_mlp (SimpleMLP with BatchNorm on Fashion-M
 build/examples/cifar_mlp --data "$data" --epochs 2 --out "$out"
 echo "================ examples/vae_mnist (the PyTorch-examples VAE, 2 epochs)"
 build/examples/vae_mnist --data "$data" --epochs 2 --out "$out"
+echo "================ examples/gpt_mini (the lecture's GPT shrunk to 46,289 parameters, 2000 SGD steps on the word list)"
+build/examples/gpt_mini

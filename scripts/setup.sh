@@ -8,7 +8,8 @@ set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev libpng-dev
       valgrind libclang-rt-14-dev
       libdnnl-dev
-      dataset-fashion-mnist)
+      dataset-fashion-mnist
+      wamerican)
 [ "${TG_SETUP_EXTRA:-}" ] && pkgs+=($TG_SETUP_EXTRA)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -141,6 +141,8 @@ if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
 else
   failed=$((failed + 1)); echo "-- gen_fixtures: FAILED"; cat "$tmp/out"
 fi
+# the GPT example on the word list: 3 steps, one evaluation batch, a short sample
+vg_train "gpt_mini (3 steps)" build-valgrind/examples/gpt_mini --steps 3 --batch 4 --eval-iters 1 --sample 10
 rm -rf "$tmp"
 echo "== libFuzzer smoke of every file reader (scripts/fuzz.sh 20)"
 # libFuzzer smoke of every parser of outside bytes (README "Fuzzing"): 20 s

@@ -1,0 +1,126 @@
+/* nn/gpt_kernels.c: tg_causal_attention_qkv against the composite
+ * (views of qkv through tg_scaled_dot_product_attention with is_causal,
+ * heads concatenated), float64 gradcheck and gradgradcheck at random
+ * shapes, a non-contiguous qkv, float32, and its errors. */
+#include "tg_test.h"
+
+typedef struct attn_ctx {
+  size_t B, T, H;
+  bool transposed; /* qkv handed over as the transpose of a (3C, B*T) leaf */
+} attn_ctx;
+
+static tg_tensor *fused(tg_tensor **in, void *c) {
+  attn_ctx *a = c;
+  tg_tensor *qkv = a->transposed ? tg_transpose(in[0], 0, 1) : in[0];
+  return tg_causal_attention_qkv(qkv, a->B, a->T, a->H);
+}
+
+/* the same attention from library ops only */
+static tg_tensor *composite(tg_tensor *qkv, size_t B, size_t T, size_t H) {
+  size_t C = qkv->shape[1] / 3, hs = C / H;
+  tg_tensor *x = tg_permute(tg_reshape(qkv, TG_SHAPE(B, T, 3, H, hs)), (const int[]){2, 0, 3, 1, 4});
+  tg_tensor *o = tg_scaled_dot_product_attention(tg_select(x, 0, 0), tg_select(x, 0, 1), tg_select(x, 0, 2),
+                                                 NULL, true, 0.0, NAN, NULL);
+  return tg_reshape(tg_transpose(o, 1, 2), TG_SHAPE(B * T, C));
+}
+
+static void assert_tensors_close(const tg_tensor *a, const tg_tensor *b, double tol) {
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_int_equal(a->numel, b->numel);
+  for (size_t i = 0; i < a->numel; i++) assert_close(tg_get_flat(a, i), tg_get_flat(b, i), tol);
+}
+
+static void test_matches_composite(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(7);
+  for (int trial = 0; trial < 8; trial++) {
+    size_t B = rand_int(&r, 1, 3), T = rand_int(&r, 1, 9), H = rand_int(&r, 1, 3), hs = rand_int(&r, 1, 5);
+    tg_tensor *qkv = test_leaf(&r, TG_SHAPE(B * T, 3 * H * hs));
+    tg_tensor *g = tg_randn(&r, TG_FLOAT64, TG_SHAPE(B * T, H * hs));
+    tg_tensor *y = tg_causal_attention_qkv(qkv, B, T, H), *ref = composite(qkv, B, T, H);
+    assert_tensors_close(y, ref, 1e-12);
+    tg_tensor *gy = NULL, *gref = NULL;
+    assert_int_equal(tg_grad(1, &y, &g, 1, &qkv, &gy, (tg_grad_opts){0}), 0);
+    assert_int_equal(tg_grad(1, &ref, &g, 1, &qkv, &gref, (tg_grad_opts){0}), 0);
+    assert_tensors_close(gy, gref, 1e-12);
+    /* the recorded backward (create_graph) gives the same gradient as the loops */
+    tg_tensor *gc = NULL;
+    y = tg_causal_attention_qkv(qkv, B, T, H);
+    assert_int_equal(tg_grad(1, &y, &g, 1, &qkv, &gc, (tg_grad_opts){.create_graph = true}), 0);
+    assert_non_null(gc->grad_fn);
+    assert_tensors_close(gc, gref, 1e-12);
+  }
+}
+
+/* by hand at T = 2, one head of size 1: q, k, v per token */
+static void test_known_values(void **state) {
+  (void)state;
+  /* rows (q, k, v): token 0 (1, 2, 3), token 1 (0.5, -1, 5) */
+  tg_tensor *qkv = tg_from_f64(TG_SHAPE(2, 3), (const double[]){1, 2, 3, 0.5, -1, 5});
+  tg_tensor *y = tg_causal_attention_qkv(qkv, 1, 2, 1);
+  assert_non_null(y);
+  /* token 0 sees only itself: v0 = 3. token 1: scores 0.5*2, 0.5*(-1) (scale 1) */
+  double p0 = exp(1.0) / (exp(1.0) + exp(-0.5));
+  assert_close(tg_get_flat(y, 0), 3.0, 1e-15);
+  assert_close(tg_get_flat(y, 1), p0 * 3 + (1 - p0) * 5, 1e-14);
+}
+
+static void test_gradcheck(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(11);
+  for (int trial = 0; trial < 4; trial++) {
+    attn_ctx c = {rand_int(&r, 1, 2), rand_int(&r, 1, 4), rand_int(&r, 1, 2), trial % 2 == 1};
+    size_t hs = rand_int(&r, 1, 3), C3 = 3 * c.H * hs;
+    tg_tensor *qkv = c.transposed ? test_leaf(&r, TG_SHAPE(C3, c.B * c.T)) : test_leaf(&r, TG_SHAPE(c.B * c.T, C3));
+    assert_gradcheck(fused, 1, &qkv, &c);
+    assert_gradgradcheck(fused, 1, &qkv, &c);
+  }
+}
+
+static void test_float32_and_no_grad(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(3);
+  size_t B = 4, T = 8, H = 6, C = 24;
+  tg_tensor *x64 = tg_randn(&r, TG_FLOAT64, TG_SHAPE(B * T, 3 * C));
+  tg_tensor *y32 = tg_causal_attention_qkv(tg_to_dtype(x64, TG_FLOAT32), B, T, H);
+  assert_non_null(y32);
+  assert_int_equal(y32->dtype, TG_FLOAT32);
+  assert_null(y32->grad_fn); /* nothing required grad */
+  assert_tensors_close(y32, composite(x64, B, T, H), 1e-5);
+  tg_requires_grad_(x64, true);
+  tg_no_grad_begin();
+  tg_tensor *y = tg_causal_attention_qkv(x64, B, T, H);
+  tg_no_grad_end();
+  assert_non_null(y);
+  assert_null(y->grad_fn);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(6, 9));
+  assert_null(tg_causal_attention_qkv(NULL, 2, 3, 1));
+  test_expect_error("causal_attention_qkv", NULL);
+  assert_null(tg_causal_attention_qkv(x, 2, 2, 1));
+  test_expect_error("causal_attention_qkv", "(B*T, 3*C)");
+  assert_null(tg_causal_attention_qkv(x, 2, 3, 2)); /* 9 columns: C = 3, not a multiple of 2 heads */
+  test_expect_error("causal_attention_qkv", "multiple of n_head");
+  assert_null(tg_causal_attention_qkv(x, 2, 3, 0));
+  test_expect_error("causal_attention_qkv", "positive");
+  assert_null(tg_causal_attention_qkv(tg_zeros(TG_FLOAT64, TG_SHAPE(65, 3)), 1, 65, 1));
+  test_expect_error("causal_attention_qkv", "at most 64");
+  assert_null(tg_causal_attention_qkv(tg_zeros(TG_INT64, TG_SHAPE(6, 9)), 2, 3, 1));
+  test_expect_error("causal_attention_qkv", NULL);
+  assert_null(tg_causal_attention_qkv(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3, 9)), 2, 3, 1));
+  test_expect_error("causal_attention_qkv", "(B*T, 3*C)");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TG_TEST(test_matches_composite), TG_TEST(test_known_values), TG_TEST(test_gradcheck),
+      TG_TEST(test_float32_and_no_grad), TG_TEST(test_errors),
+  };
+  int rc = cmocka_run_group_tests_name("gpt_kernels", tests, NULL, NULL);
+  tg_release_cached();
+  return rc;
+}
