@@ -96,6 +96,27 @@ static void test_float32_and_no_grad(void **state) {
   assert_null(y->grad_fn);
 }
 
+/* float32 (the 8-lane kernels at T = 8 and hs <= 16, the generic loops
+ * otherwise) against the float64 loops, which gradcheck covers */
+static void test_float32_gradients(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(5);
+  const size_t cases[][4] = {{3, 8, 6, 4}, {2, 8, 1, 16}, {2, 8, 2, 17}, {2, 5, 3, 4}, {1, 8, 4, 1}};
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    size_t B = cases[c][0], T = cases[c][1], H = cases[c][2], hs = cases[c][3];
+    tg_tensor *x64 = test_leaf(&r, TG_SHAPE(B * T, 3 * H * hs));
+    tg_tensor *x32 = tg_requires_grad_(tg_to_dtype(tg_detach(x64), TG_FLOAT32), true);
+    tg_tensor *g64 = tg_randn(&r, TG_FLOAT64, TG_SHAPE(B * T, H * hs)), *g32 = tg_to_dtype(g64, TG_FLOAT32);
+    tg_tensor *y64 = tg_causal_attention_qkv(x64, B, T, H), *y32 = tg_causal_attention_qkv(x32, B, T, H);
+    assert_tensors_close(y32, y64, 1e-5);
+    tg_tensor *d64 = NULL, *d32 = NULL;
+    assert_int_equal(tg_grad(1, &y64, &g64, 1, &x64, &d64, (tg_grad_opts){0}), 0);
+    assert_int_equal(tg_grad(1, &y32, &g32, 1, &x32, &d32, (tg_grad_opts){0}), 0);
+    assert_int_equal(d32->dtype, TG_FLOAT32);
+    assert_tensors_close(d32, d64, 1e-4);
+  }
+}
+
 static void test_errors(void **state) {
   (void)state;
   tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(6, 9));
@@ -118,7 +139,7 @@ static void test_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_matches_composite), TG_TEST(test_known_values), TG_TEST(test_gradcheck),
-      TG_TEST(test_float32_and_no_grad), TG_TEST(test_errors),
+      TG_TEST(test_float32_and_no_grad), TG_TEST(test_float32_gradients), TG_TEST(test_errors),
   };
   int rc = cmocka_run_group_tests_name("gpt_kernels", tests, NULL, NULL);
   tg_release_cached();
