@@ -25,6 +25,9 @@ tg_tensor *nn_norm_channels(tg_tensor *x, tg_tensor *mean, tg_tensor *var, tg_te
 bool nn_check_normalized_shape(const char *op, const tg_tensor *x, int ndim, const size_t *ns);
 bool nn_check_norm_affine(const char *op, const char *what, int argno, const tg_tensor *t,
                           const tg_tensor *x, int nd, const size_t *ns);
+/* layer norm over the last dim, affine w, b (C) or NULL, as one node
+ * (nn/layer_norm_rows.c); x float with numel > 0, checked by the caller */
+tg_tensor *nn_layer_norm_rows(tg_tensor *x, tg_tensor *w, tg_tensor *b, double eps);
 
 /* losses (nn/loss.c): "loss: unknown reduction" unless MEAN, SUM or NONE */
 bool nn_check_reduction(const char *loss, tg_reduction r);

@@ -1,7 +1,8 @@
 /* nn/gpt_kernels.c: tg_causal_attention_qkv against the composite
  * (views of qkv through tg_scaled_dot_product_attention with is_causal,
  * heads concatenated), float64 gradcheck and gradgradcheck at random
- * shapes, a non-contiguous qkv, float32, and its errors. */
+ * shapes, a non-contiguous qkv, float32, and its errors; tg_layer_norm
+ * over one trailing dim (nn/layer_norm_rows.c) against its formula. */
 #include "tg_test.h"
 
 typedef struct attn_ctx {
@@ -117,6 +118,66 @@ static void test_float32_gradients(void **state) {
   }
 }
 
+/* tg_layer_norm over one trailing dim (nn/layer_norm_rows.c, one node) */
+typedef struct ln_ctx {
+  int affine; /* 0 none, 1 weight, 2 bias, 3 both */
+  bool transposed;
+} ln_ctx;
+
+static tg_tensor *ln_fn(tg_tensor **in, void *c) {
+  ln_ctx *l = c;
+  tg_tensor *x = l->transposed ? tg_transpose(in[0], 0, 1) : in[0];
+  size_t C = x->shape[x->ndim - 1];
+  int k = 1;
+  tg_tensor *w = l->affine & 1 ? in[k++] : NULL, *b = l->affine & 2 ? in[k] : NULL;
+  return tg_layer_norm(x, 1, (const size_t[]){C}, w, b, 1e-5);
+}
+
+/* the formula in ops: (x - mean) / sqrt(var + eps) * w + b */
+static tg_tensor *ln_reference(tg_tensor *x, tg_tensor *w, tg_tensor *b, double eps) {
+  const int last[1] = {-1};
+  tg_tensor *xc = tg_sub(x, tg_mean_dims(x, 1, last, true));
+  tg_tensor *y = tg_div(xc, tg_sqrt(tg_add_scalar(tg_mean_dims(tg_mul(xc, xc), 1, last, true), eps)));
+  if (w) y = tg_mul(y, w);
+  return b ? tg_add(y, b) : y;
+}
+
+static void test_layer_norm_rows(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(21);
+  for (int trial = 0; trial < 8; trial++) {
+    ln_ctx c = {trial % 4, trial >= 4};
+    size_t R = rand_int(&r, 1, 4), C = rand_int(&r, 1, 5);
+    tg_tensor *in[3];
+    int n = 0;
+    in[n++] = c.transposed ? test_leaf(&r, TG_SHAPE(C, R)) : test_leaf(&r, TG_SHAPE(R, C));
+    if (c.affine & 1) in[n++] = test_leaf(&r, TG_SHAPE(C));
+    if (c.affine & 2) in[n++] = test_leaf(&r, TG_SHAPE(C));
+    assert_gradcheck(ln_fn, n, in, &c);
+    assert_gradgradcheck(ln_fn, n, in, &c);
+    /* values and first gradients against the formula */
+    tg_tensor *x = c.transposed ? tg_transpose(in[0], 0, 1) : in[0];
+    tg_tensor *w = c.affine & 1 ? in[1] : NULL, *b = c.affine & 2 ? in[n - 1] : NULL;
+    tg_tensor *y = ln_fn(in, &c), *ref = ln_reference(x, w, b, 1e-5);
+    assert_int_equal(y->grad_fn != NULL, 1);
+    assert_string_equal(tg_grad_fn_name(y), "NativeLayerNormBackward"); /* one node */
+    assert_tensors_close(y, ref, 1e-12);
+    tg_tensor *g = tg_randn(&r, TG_FLOAT64, TG_SHAPE(R, C)), *gy[3] = {0}, *gr[3] = {0};
+    assert_int_equal(tg_grad(1, &y, &g, n, in, gy, (tg_grad_opts){0}), 0);
+    assert_int_equal(tg_grad(1, &ref, &g, n, in, gr, (tg_grad_opts){0}), 0);
+    for (int i = 0; i < n; i++) assert_tensors_close(gy[i], gr[i], 1e-10);
+    tg_tensor *gc[3] = {0}; /* the recorded backward (create_graph) */
+    y = ln_fn(in, &c);
+    assert_int_equal(tg_grad(1, &y, &g, n, in, gc, (tg_grad_opts){.create_graph = true}), 0);
+    for (int i = 0; i < n; i++) assert_tensors_close(gc[i], gr[i], 1e-10);
+  }
+  /* float32, (B, T, C) as the model's */
+  tg_tensor *x = tg_randn(&r, TG_FLOAT64, TG_SHAPE(4, 8, 24)), *w = tg_randn(&r, TG_FLOAT64, TG_SHAPE(24));
+  tg_tensor *y = tg_layer_norm(tg_to_dtype(x, TG_FLOAT32), 1, (const size_t[]){24}, tg_to_dtype(w, TG_FLOAT32), NULL, 1e-5);
+  assert_int_equal(y->dtype, TG_FLOAT32);
+  assert_tensors_close(y, ln_reference(x, w, NULL, 1e-5), 1e-5);
+}
+
 static void test_errors(void **state) {
   (void)state;
   tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(6, 9));
@@ -139,7 +200,8 @@ static void test_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_matches_composite), TG_TEST(test_known_values), TG_TEST(test_gradcheck),
-      TG_TEST(test_float32_and_no_grad), TG_TEST(test_float32_gradients), TG_TEST(test_errors),
+      TG_TEST(test_float32_and_no_grad), TG_TEST(test_float32_gradients), TG_TEST(test_layer_norm_rows),
+      TG_TEST(test_errors),
   };
   int rc = cmocka_run_group_tests_name("gpt_kernels", tests, NULL, NULL);
   tg_release_cached();
