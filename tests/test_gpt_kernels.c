@@ -2,7 +2,8 @@
  * (views of qkv through tg_scaled_dot_product_attention with is_causal,
  * heads concatenated), float64 gradcheck and gradgradcheck at random
  * shapes, a non-contiguous qkv, float32, and its errors; tg_layer_norm
- * over one trailing dim (nn/layer_norm_rows.c) against its formula. */
+ * over one trailing dim (nn/layer_norm_rows.c) and cross-entropy's
+ * gradient (nn/loss_ce_rows.c) against their formulas. */
 #include "tg_test.h"
 
 typedef struct attn_ctx {
@@ -178,6 +179,37 @@ static void test_layer_norm_rows(void **state) {
   assert_tensors_close(y, ln_reference(x, w, NULL, 1e-5), 1e-5);
 }
 
+/* cross-entropy's one-pass gradient (nn/loss_ce_rows.c) against the
+ * formula softmax - onehot, in float64 and float32, each reduction */
+static void test_cross_entropy_rows(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(8);
+  for (int red = 0; red < 3; red++)
+    for (int dt = 0; dt < 2; dt++) {
+      size_t N = rand_int(&r, 1, 40), C = rand_int(&r, 1, 70);
+      tg_tensor *x64 = tg_mul_scalar(tg_randn(&r, TG_FLOAT64, TG_SHAPE(N, C)), 3.0);
+      tg_tensor *x = tg_requires_grad_(dt ? tg_to_dtype(x64, TG_FLOAT32) : tg_clone(x64), true);
+      int64_t tv[80];
+      for (size_t i = 0; i < 2 * N; i++) tv[i] = (int64_t)rand_int(&r, 0, C - 1);
+      /* every other entry of a (2N): strided targets */
+      tg_tensor *t = tg_slice(tg_from_i64(TG_SHAPE(2 * N), tv), 0, 0, (long)(2 * N), 2);
+      tg_tensor *loss = tg_cross_entropy(x, t, (tg_reduction)red);
+      tg_tensor *g = red == TG_REDUCTION_NONE ? tg_randn(&r, x->dtype, TG_SHAPE(N)) : tg_scalar(x->dtype, 1.7);
+      tg_tensor *dx = NULL;
+      assert_int_equal(tg_grad(1, &loss, &g, 1, &x, &dx, (tg_grad_opts){0}), 0);
+      for (size_t i = 0; i < N; i++) {
+        double m = -INFINITY, s = 0;
+        for (size_t j = 0; j < C; j++) m = fmax(m, tg_get_flat(x64, i * C + j));
+        for (size_t j = 0; j < C; j++) s += exp(tg_get_flat(x64, i * C + j) - m);
+        double sc = red == TG_REDUCTION_NONE ? tg_get_flat(g, i) : red == TG_REDUCTION_MEAN ? 1.7 / (double)N : 1.7;
+        for (size_t j = 0; j < C; j++) {
+          double want = (exp(tg_get_flat(x64, i * C + j) - m) / s - (j == (size_t)tv[2 * i])) * sc;
+          assert_close(tg_get_flat(dx, i * C + j), want, dt ? 1e-6 : 1e-14);
+        }
+      }
+    }
+}
+
 static void test_errors(void **state) {
   (void)state;
   tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(6, 9));
@@ -201,6 +233,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_matches_composite), TG_TEST(test_known_values), TG_TEST(test_gradcheck),
       TG_TEST(test_float32_and_no_grad), TG_TEST(test_float32_gradients), TG_TEST(test_layer_norm_rows),
+      TG_TEST(test_cross_entropy_rows),
       TG_TEST(test_errors),
   };
   int rc = cmocka_run_group_tests_name("gpt_kernels", tests, NULL, NULL);
