@@ -43,7 +43,7 @@ static void usage(const char *prog) {
 
 /* 0, or 2 after a message on a bad flag */
 static int parse(int argc, char **argv, flags *f) {
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every flag takes a value */
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     static const char *const names[] = {"--steps", "--batch", "--seed", "--eval-every",
                                         "--eval-iters", "--sample", "--threads"};
@@ -69,7 +69,6 @@ static int parse(int argc, char **argv, flags *f) {
       fprintf(stderr, "%s: %s expects a number, got '%s'\n", argv[0], a, v);
       return 2;
     }
-    i++;
   }
   if (f->steps < 0 || f->batch <= 0 || !(f->lr > 0) || !isfinite(f->lr) || f->eval_every <= 0 ||
       f->eval_iters <= 0 || f->sample < 0 || f->threads <= 0) {

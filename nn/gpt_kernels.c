@@ -146,10 +146,11 @@ ATTN_BACKWARD(attn_backward_f64, double)
 /* ------------------------------------- float32, T = 8: one vector a row */
 
 /* GCC and clang vector extensions: lane t of a v8f is query position t.
- * Without AVX gcc splits each into two SSE halves and warns that passing
- * such a vector by value would change the ABI; these helpers are static
- * and inline, so no call crosses an ABI boundary. */
-#if defined(__GNUC__) && !defined(__clang__)
+ * Without AVX the compiler splits each into two SSE halves, and gcc and
+ * clang warn that passing such a vector by value would change the ABI;
+ * these helpers are static and inline, so no call crosses an ABI
+ * boundary. */
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 typedef float v8f __attribute__((vector_size(32)));
