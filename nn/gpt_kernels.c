@@ -7,8 +7,8 @@
  * dispatch and copies than its arithmetic. Here q, k and v are read in
  * place from the (B*T, 3C) rows and the heads are written concatenated, so
  * nothing is permuted or copied. The probabilities P (B, H, T, T) are kept
- * for the backward; the causal mask is applied by the loop bounds and never
- * stored.
+ * for the backward; the causal mask is a select in the loops, never a
+ * tensor.
  *
  * The backward runs as loops when nothing is recorded; under create_graph
  * it is written with recorded ops (views of qkv, the masked softmax
@@ -18,7 +18,7 @@
 
 #include "nn_internal.h"
 
-#define ATTN_MAX_T 64 /* the longest context (the backward's scratch is 3 T^2) */
+#define ATTN_MAX_T 64 /* the longest context: P and the scratch grow as T^2 per head */
 
 /* ------------------------------------------------------------ the loops */
 
@@ -32,7 +32,7 @@
  * Masked scores are -inf before the exponential, so their probability is
  * exactly 0 and the loops stay branch-free. Scratch comes from the caller.
  * float32 at T = 8 (the model's context) has its own copy below, on
- * 8-float vectors: the loops above, with T not known at compile time, pay
+ * 8-float vectors: these loops, with T not known at compile time, pay
  * runtime alias checks and epilogues on every 8-long loop, and with T
  * constant gcc unrolls them into scalar code. */
 
