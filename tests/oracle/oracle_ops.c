@@ -38,6 +38,9 @@ static const oracle_op *const tables[] = {
     oracle_norm_ops,
     oracle_pool_ops,
     oracle_seq_ops,
+    oracle_rnn_ops,
+    oracle_mha_ops,
+    oracle_functional_ops,
     oracle_gpt_ops,
 };
 
