@@ -70,9 +70,10 @@ static double sum_abs(const double *a, size_t n) {
   return s;
 }
 
-/* y += alpha * x (torch's y.add_(x, alpha=alpha)) */
+/* y += alpha * x as torch's y.add_(x, alpha=alpha), whose CPU kernels
+ * (AVX2 and up) round it once: a fused multiply-add */
 static void axpy(double *y, double alpha, const double *x, size_t n) {
-  for (size_t i = 0; i < n; i++) y[i] = y[i] + alpha * x[i];
+  for (size_t i = 0; i < n; i++) y[i] = fma(alpha, x[i], y[i]);
 }
 
 /* Python's max(a, b) and min(a, b): the second only when strictly beyond
@@ -119,7 +120,7 @@ static void add_grad(const run *r, double t, const double *d) {
     else
       for (size_t j = 0; j < p->numel; j++) {
         float *v = (float *)tg_ptr(p) + j;
-        *v = (float)((double)*v + t * d[off + j]);
+        *v = (float)fma(t, d[off + j], (double)*v);
       }
     p->storage->version++;
     off += p->numel;
