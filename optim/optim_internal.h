@@ -93,7 +93,9 @@ struct tg_optimizer {
   int n_groups;
   optim_group *groups; /* [n_groups] */
   size_t n_state;
-  tg_tensor **state; /* [n_state]: per parameter its step count (float64 0-d), then its buffers */
+  /* [n_state]: per parameter its step count (float64 0-d), then its buffers
+   * (L-BFGS: its global entries instead, see lbfgs.c) */
+  tg_tensor **state;
   char (*names)[OPTIM_NAME_LEN];
   void *ext; /* the kind's own data (L-BFGS's scratch), freed by kind->free_ext */
 };
