@@ -364,10 +364,10 @@ static bool iterate(const run *r, double loss) {
   const tg_lbfgs_opts *o = r->o;
   const size_t N = r->N;
   const double lr = r->opt->groups[0].lr;
-  const int max_eval = o->max_eval ? o->max_eval : o->max_iter * 5 / 4;
+  const long long max_eval = o->max_eval ? o->max_eval : (long long)o->max_iter * 5 / 4;
   double *flat_grad = r->row[R_FLAT_GRAD], *d = r->st[S_D], *t = r->st[S_T];
   double *const *st = r->st;
-  int current_evals = 1;
+  long long current_evals = 1;
   bool opt_cond = max_abs_scaled(flat_grad, 1, N) <= o->tolerance_grad;
   if (opt_cond) return true;
   for (int n_iter = 1; n_iter <= o->max_iter; n_iter++) {
