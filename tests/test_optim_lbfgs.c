@@ -328,6 +328,12 @@ static void test_generic_interface(void **state) {
   test_expect_error("LBFGS has no weight_decay", NULL);
   assert_true(isnan(tg_optim_get_group_momentum(opt, 0)));
   test_expect_error("LBFGS has no momentum", NULL);
+  /* a scheduler drives the lr the next step reads */
+  tg_lr_scheduler *sched = tg_exponential_lr_new(opt, 0.5);
+  assert_non_null(sched);
+  assert_int_equal(tg_scheduler_step(sched), 0);
+  assert_close(tg_optim_get_lr(opt), 0.5, 0);
+  tg_scheduler_free(sched);
   tg_optimizer *sgd = tg_sgd_new(&other, 1, tg_sgd_defaults());
   assert_true(isnan(tg_lbfgs_step(sgd, quad_closure, &q)));
   test_expect_error("lbfgs_step: the optimizer is SGD, not LBFGS", NULL);
@@ -365,6 +371,30 @@ static void test_closure_failure_restores(void **state) {
   quad_free(&q);
 }
 
+/* a closure that leaves a gradient of the wrong shape: refused, the
+ * parameters back where they were */
+static tg_tensor *wrong_grad;
+static double wrong_shape_closure(void *c) {
+  quad_ctx *q = c;
+  q->calls++;
+  tg_tensor *old = q->p->grad;
+  q->p->grad = wrong_grad;
+  tg_free(old);
+  return 1.0;
+}
+
+static void test_gradient_mismatch(void **state) {
+  (void)state;
+  quad_ctx q = {0};
+  tg_optimizer *opt = quad_lbfgs(&q, TG_FLOAT64, tg_lbfgs_defaults());
+  wrong_grad = tg_keep(tg_zeros(TG_FLOAT64, 1, (size_t[]){N + 1}));
+  assert_true(isnan(tg_lbfgs_step(opt, wrong_shape_closure, &q)));
+  test_expect_error("lbfgs_step: the gradient of parameter 0", "different shape");
+  for (size_t i = 0; i < N; i++) assert_close(tg_get_flat(q.p, i), P0[i], 0);
+  assert_int_equal(q.calls, 1);
+  quad_free(&q); /* frees wrong_grad as q.p's .grad */
+}
+
 /* a loaded counter that would index outside the ring is refused */
 static void test_bad_loaded_state(void **state) {
   (void)state;
@@ -393,6 +423,7 @@ int main(void) {
       TG_TEST(test_state_round_trip),        TG_TEST(test_step_allocates_nothing),
       TG_TEST(test_bad_options),             TG_TEST(test_generic_interface),
       TG_TEST(test_closure_failure_restores), TG_TEST(test_bad_loaded_state),
+      TG_TEST(test_gradient_mismatch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
