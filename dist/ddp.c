@@ -8,16 +8,19 @@
  * in each). Each bucket is a contiguous buffer of its own, allocated once.
  *
  * A step: slot_ready(s) copies parameter s's pieces into their buckets;
- * a bucket whose every piece is in starts its all-reduce (MPI_Iallreduce,
- * sum) at once; then each finished bucket is divided by the world size
- * back into the .grad tensors. tg_ddp_sync_grads calls slot_ready for every
- * parameter not yet in, after backward; a post-accumulate-grad hook
- * calling slot_ready as backward produces each .grad (the same order on
- * every rank, as MPI needs for its collectives) would overlap the
- * all-reduces with the rest of backward, sync_grads then only waiting.
- * (Open MPI progresses a non-blocking collective inside MPI calls: such a
- * hook would also MPI_Test the buckets under way.) */
+ * buckets start their all-reduce (MPI_Iallreduce, sum) in index order, each
+ * as soon as it and every bucket before it are complete (so every rank
+ * starts the same collectives in the same order, whatever order its
+ * backward delivers the .grads in, as MPI requires); each finished bucket
+ * is divided by the world size back into the .grad tensors. A
+ * post-accumulate-grad hook on every synchronised parameter calls
+ * slot_ready as backward delivers its .grad, so the all-reduces overlap
+ * the rest of backward; tg_ddp_sync_grads then packs whatever is not in
+ * yet (a parameter this rank's backward did not reach) and waits. Open
+ * MPI progresses a non-blocking collective only inside MPI calls, so the
+ * hook also tests the all-reduces under way. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +38,7 @@ typedef struct bucket {
   char *buf;
   size_t first_piece, n_pieces;
   size_t pending; /* pieces not yet copied in this step */
-  bool started;
+  bool started, finished;
 } bucket;
 
 typedef struct slot {
@@ -44,7 +47,14 @@ typedef struct slot {
   size_t first_piece; /* its pieces are consecutive */
   size_t n_pieces;
   bool ready; /* copied into its buckets in this step */
+  bool by_hook; /* ... by its post-accumulate hook (a second backward is an error) */
+  tg_hook_handle hook;
 } slot;
+
+typedef struct hook_ctx {
+  tg_ddp *d;
+  size_t s;
+} hook_ctx;
 
 struct tg_ddp {
   tg_module *m;
@@ -60,6 +70,9 @@ struct tg_ddp {
   char *mem; /* every bucket's buffer */
   size_t bytes;
   tg_dist_reqs *reqs;
+  size_t next_start; /* the next bucket to start (they start in order) */
+  hook_ctx *ctx;     /* one per slot, for its hook */
+  double first_start, overlap; /* the step's first bucket start; the last sync's overlap */
 };
 
 #define DEFAULT_BUCKET_BYTES ((size_t)25 << 20)
@@ -67,6 +80,8 @@ struct tg_ddp {
 tg_ddp_opts tg_ddp_defaults(void) {
   return (tg_ddp_opts){.bucket_bytes = DEFAULT_BUCKET_BYTES, .broadcast_buffers = true};
 }
+
+static int register_hooks(tg_ddp *d);
 
 /* ------------------------------------------------------------ the check */
 
@@ -251,6 +266,8 @@ static int build_layout(tg_ddp *d, tg_tensor **params, size_t n) {
 
 void tg_ddp_free(tg_ddp *d) {
   if (!d) return;
+  for (size_t s = 0; d->ctx && s < d->n_slots; s++) tg_remove_hook(d->slots[s].hook);
+  free(d->ctx);
   tg_dist_reqs_free(d->reqs);
   free(d->mem);
   free(d->slots);
@@ -263,9 +280,11 @@ void tg_ddp_free(tg_ddp *d) {
 static void reset_step(tg_ddp *d) {
   for (size_t k = 0; k < d->n_buckets; k++) {
     d->buckets[k].pending = d->buckets[k].n_pieces;
-    d->buckets[k].started = false;
+    d->buckets[k].started = d->buckets[k].finished = false;
   }
-  for (size_t s = 0; s < d->n_slots; s++) d->slots[s].ready = false;
+  for (size_t s = 0; s < d->n_slots; s++) d->slots[s].ready = d->slots[s].by_hook = false;
+  d->next_start = 0;
+  d->first_start = 0;
 }
 
 static int broadcast_state(tg_ddp *d, tg_tensor **params, size_t n) {
@@ -320,6 +339,12 @@ tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o) {
     goto fail;
   }
   if (broadcast_state(d, params, n)) goto fail;
+  ok = d->o.no_overlap || register_hooks(d) == 0;
+  if (tg_dist_agree(ok, &lo, &hi, who)) goto fail;
+  if (!lo) {
+    if (ok) tg_dist_fail(who, "another rank could not register its gradient hooks");
+    goto fail;
+  }
   reset_step(d);
   return d;
 fail:
@@ -347,14 +372,26 @@ static int usable_grad(tg_tensor *p) {
   return 0;
 }
 
-static int start_bucket(tg_ddp *d, size_t k) {
-  bucket *b = &d->buckets[k];
-  b->started = true;
-  return tg_dist_iallreduce_sum(d->reqs, k, b->buf, b->numel, b->dt, "ddp_sync_grads");
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Parameter s's .grad is final: copy it into its buckets and start each
- * bucket this completes. What a post-accumulate-grad hook would call. */
+/* start every complete bucket whose predecessors have all started */
+static int start_ready_buckets(tg_ddp *d) {
+  for (; d->next_start < d->n_buckets && d->buckets[d->next_start].pending == 0; d->next_start++) {
+    bucket *b = &d->buckets[d->next_start];
+    if (!d->first_start) d->first_start = now();
+    b->started = true;
+    if (tg_dist_iallreduce_sum(d->reqs, d->next_start, b->buf, b->numel, b->dt, "ddp_sync_grads"))
+      return -1;
+  }
+  return 0;
+}
+
+/* Parameter s's .grad is final: copy it into its buckets and start what
+ * this completes. */
 static int slot_ready(tg_ddp *d, size_t s) {
   slot *sl = &d->slots[s];
   if (sl->ready) return 0;
@@ -366,14 +403,15 @@ static int slot_ready(tg_ddp *d, size_t s) {
     const piece *pc = &d->pieces[sl->first_piece + i];
     bucket *b = &d->buckets[sl->first_bucket + i];
     memcpy(b->buf + pc->at * es, g + pc->lo * es, (pc->hi - pc->lo) * es);
-    if (--b->pending == 0 && start_bucket(d, sl->first_bucket + i)) return -1;
+    b->pending--;
   }
-  return 0;
+  return start_ready_buckets(d);
 }
 
 /* the mean of a finished bucket back into its pieces' .grad */
 static void finish_bucket(tg_ddp *d, size_t k) {
-  const bucket *b = &d->buckets[k];
+  bucket *b = &d->buckets[k];
+  b->finished = true;
   for (size_t i = 0; i < b->n_pieces; i++) {
     const piece *pc = &d->pieces[b->first_piece + i];
     tg_tensor *gt = d->slots[pc->slot].p->grad;
@@ -391,17 +429,55 @@ static void finish_bucket(tg_ddp *d, size_t k) {
   }
 }
 
+/* The post-accumulate hook of slot c->s: in, unless accumulating under
+ * no_sync. A second backward before the sync would start buckets with
+ * half the gradient (torch: "Expected to mark a variable ready only once"). */
+static int on_grad(tg_tensor *leaf, void *ctx) {
+  (void)leaf;
+  const hook_ctx *c = ctx;
+  tg_ddp *d = c->d;
+  if (d->no_sync || d->o.no_overlap) return 0;
+  slot *sl = &d->slots[c->s];
+  if (sl->by_hook)
+    return tg_dist_fail("ddp_sync_grads", "a second backward reached parameter %zu before "
+                        "tg_ddp_sync_grads; accumulate gradients under tg_ddp_set_no_sync", c->s);
+  if (sl->ready) return 0; /* packed by sync_grads already: gradient of a later backward */
+  sl->by_hook = true;
+  if (slot_ready(d, c->s)) return -1;
+  /* let MPI progress the all-reduces under way; a bucket done is finished */
+  for (size_t k = 0; k < d->next_start; k++) {
+    if (d->buckets[k].finished) continue;
+    bool done = false;
+    if (tg_dist_test(d->reqs, k, &done, "ddp_sync_grads")) return -1;
+    if (done) finish_bucket(d, k);
+  }
+  return 0;
+}
+
+static int register_hooks(tg_ddp *d) {
+  d->ctx = calloc(d->n_slots ? d->n_slots : 1, sizeof *d->ctx);
+  if (!d->ctx) return tg_dist_fail("ddp_new", "out of memory");
+  for (size_t s = 0; s < d->n_slots; s++) {
+    d->ctx[s] = (hook_ctx){d, s};
+    d->slots[s].hook = tg_register_post_accumulate_grad_hook(d->slots[s].p, on_grad, &d->ctx[s]);
+    if (!d->slots[s].hook.id) return -1;
+  }
+  return 0;
+}
+
 int tg_ddp_sync_grads(tg_ddp *d) {
   if (!d) return tg_dist_fail("ddp_sync_grads", "the wrapper is NULL");
   if (d->no_sync) return 0;
   if (tg_dist_need_init("ddp_sync_grads")) return -1;
-  /* the parameters not yet in (all of them until a hook reports .grads
-   * as backward produces them), in bucket order */
+  double t_sync = now();
+  d->overlap = d->first_start ? t_sync - d->first_start : 0;
+  /* the parameters not yet in (all of them without the hooks; those this
+   * rank's backward did not reach), in bucket order */
   int rc = 0;
   for (size_t s = 0; s < d->n_slots && rc == 0; s++) rc = slot_ready(d, s);
-  size_t started = 0;
-  for (size_t k = 0; k < d->n_buckets; k++) started += d->buckets[k].started;
-  for (size_t i = 0; i < started; i++) {
+  size_t waiting = 0;
+  for (size_t k = 0; k < d->n_buckets; k++) waiting += d->buckets[k].started && !d->buckets[k].finished;
+  for (size_t i = 0; i < waiting; i++) {
     size_t k;
     if (tg_dist_wait_any(d->reqs, &k, "ddp_sync_grads")) return -1;
     if (rc == 0) finish_bucket(d, k);
@@ -424,6 +500,11 @@ size_t tg_ddp_num_buckets(const tg_ddp *d) {
 size_t tg_ddp_num_synced(const tg_ddp *d) {
   if (!d) tg_dist_fail("ddp_num_synced", "the wrapper is NULL");
   return d ? d->n_slots : 0;
+}
+
+double tg_ddp_overlap_seconds(const tg_ddp *d) {
+  if (!d) tg_dist_fail("ddp_overlap_seconds", "the wrapper is NULL");
+  return d ? d->overlap : 0;
 }
 
 size_t tg_ddp_bytes_per_sync(const tg_ddp *d) {

@@ -26,6 +26,8 @@ void tg_dist_reqs_free(tg_dist_reqs *r);
 /* start summing count elements of dt at buf in place into request i */
 int tg_dist_iallreduce_sum(tg_dist_reqs *r, size_t i, void *buf, size_t count, tg_dtype dt,
                            const char *who);
+/* has request i (started) finished? *done; a finished request is idle again */
+int tg_dist_test(tg_dist_reqs *r, size_t i, bool *done, const char *who);
 /* wait for one started request: its index in *done; -1 on an MPI error
  * (every started request is then waited for or abandoned) */
 int tg_dist_wait_any(tg_dist_reqs *r, size_t *done, const char *who);

@@ -82,6 +82,9 @@ typedef struct tg_ddp_opts {
   /* also broadcast the module's buffers (BatchNorm's running statistics)
    * from rank 0 at start; torch's broadcast_buffers (true there) */
   bool broadcast_buffers;
+  /* start no all-reduce during backward: every bucket in
+   * tg_ddp_sync_grads, after it (the same bits, no overlap; no hooks) */
+  bool no_overlap;
 } tg_ddp_opts;
 tg_ddp_opts tg_ddp_defaults(void); /* 25 MiB buckets, broadcast_buffers */
 /* Wrap module m (borrowed; it must outlive the wrapper) for data-parallel
@@ -90,13 +93,17 @@ tg_ddp_opts tg_ddp_defaults(void); /* 25 MiB buckets, broadcast_buffers */
  * naming the first entry that differs and the rank), then copies rank 0's
  * parameters (and buffers) to
  * every rank. Parameters that require grad at this call are synchronised;
- * frozen ones are skipped. All buffers are allocated here. */
+ * frozen ones are skipped. All buffers are allocated here. Each synchronised
+ * parameter gets a post-accumulate-grad hook (removed by tg_ddp_free) that
+ * hands its .grad over as backward delivers it, so buckets start their
+ * all-reduce during backward (in bucket order on every rank); a second
+ * backward before tg_ddp_sync_grads fails (use no_sync to accumulate). */
 tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o);
 /* After backward, before the optimizer step: every synchronised .grad =
  * the mean over ranks of the ranks' .grad (a parameter without a .grad on
  * a rank counts as zeros there, and gets one). Buckets are packed in
- * reverse parameter order (the order backward produces them) and each
- * all-reduce starts as soon as its bucket is packed; all are waited for
+ * reverse parameter order (the order backward produces them); those the
+ * hooks did not start during backward start here; all are waited for
  * before this returns. The same bits on every rank. A no-op (0) while
  * no_sync is on: gradients accumulate locally until the next sync. */
 int tg_ddp_sync_grads(tg_ddp *d);
@@ -104,10 +111,13 @@ int tg_ddp_sync_grads(tg_ddp *d);
  * backward whose sync_grads should average them all */
 int tg_ddp_set_no_sync(tg_ddp *d, bool on);
 /* layout and traffic: buckets, synchronised parameters, gradient bytes
- * all-reduced per sync */
+ * all-reduced per sync; seconds between the start of the first all-reduce
+ * and the call of tg_ddp_sync_grads in the last sync (the communication
+ * that overlapped backward; 0 when none started before the sync) */
 size_t tg_ddp_num_buckets(const tg_ddp *d);
 size_t tg_ddp_num_synced(const tg_ddp *d);
 size_t tg_ddp_bytes_per_sync(const tg_ddp *d);
+double tg_ddp_overlap_seconds(const tg_ddp *d);
 void tg_ddp_free(tg_ddp *d); /* NULL is fine; the module stays */
 
 /* ================================================================ sampler */

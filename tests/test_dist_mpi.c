@@ -346,6 +346,106 @@ static void test_ddp_no_sync_accumulation(void **state) {
   tg_scope_begin();
 }
 
+static int noop_hook(tg_tensor *leaf, void *ctx) {
+  (void)leaf, (void)ctx;
+  return 0;
+}
+
+/* the hooks start buckets during backward: the same bits as packing every
+ * bucket after backward (no_overlap), with and without no_sync micro-batches.
+ * b's parameters get a hook that does nothing: a hooked leaf's gradient is
+ * summed before it reaches .grad (the engine writes an unhooked one in
+ * place), and only the wrapper's part is compared here. */
+static void test_ddp_overlap_bit_identical(void **state) {
+  (void)state;
+  tg_scope_end();
+  enum { STEPS = 3, K = 2 };
+  size_t G = (size_t)world * K * B;
+  data d = make_data(STEPS * G);
+  tg_module *a = mlp(11, HID), *b = mlp(11, HID);
+  tg_ddp *da = tg_ddp_new(a, (tg_ddp_opts){.bucket_bytes = 12 * sizeof(float)});
+  tg_ddp *db = tg_ddp_new(b, (tg_ddp_opts){.bucket_bytes = 12 * sizeof(float), .no_overlap = true});
+  assert_all(da && db);
+  assert_true(tg_ddp_num_buckets(da) > 2);
+  size_t np_b;
+  tg_tensor **pb0 = tg_module_parameters(b, &np_b);
+  for (size_t i = 0; i < np_b; i++) assert_true(tg_register_post_accumulate_grad_hook(pb0[i], noop_hook, NULL).id != 0);
+  tg_optimizer *oa = sgd_of(a), *ob = sgd_of(b);
+  for (size_t s = 0; s < STEPS; s++) {
+    for (size_t k = 0; k < K; k++) {
+      size_t lo = s * G + (k * (size_t)world + (size_t)rank) * B;
+      bool acc = s == 1 && k + 1 < K; /* step 1 accumulates under no_sync */
+      assert_int_equal(tg_ddp_set_no_sync(da, acc), 0);
+      assert_int_equal(tg_ddp_set_no_sync(db, acc), 0);
+      backward_rows(a, &d, lo, B, 1.0 / K);
+      assert_all(tg_ddp_sync_grads(da) == 0);
+      backward_rows(b, &d, lo, B, 1.0 / K);
+      assert_all(tg_ddp_sync_grads(db) == 0);
+      if (acc) continue;
+      /* buckets were under way before the sync with the hooks, none without */
+      assert_true(tg_ddp_overlap_seconds(da) > 0);
+      assert_true(tg_ddp_overlap_seconds(db) == 0);
+      if (s != 1) { /* a step without accumulation: step now, else after k = 1 */
+        assert_int_equal(tg_optim_step(oa), 0), assert_int_equal(tg_optim_zero_grad(oa), 0);
+        assert_int_equal(tg_optim_step(ob), 0), assert_int_equal(tg_optim_zero_grad(ob), 0);
+        break;
+      }
+      assert_int_equal(tg_optim_step(oa), 0), assert_int_equal(tg_optim_zero_grad(oa), 0);
+      assert_int_equal(tg_optim_step(ob), 0), assert_int_equal(tg_optim_zero_grad(ob), 0);
+    }
+  }
+  size_t n;
+  tg_tensor **pa = tg_module_parameters(a, &n), **pb = tg_module_parameters(b, &n);
+  bool same = true;
+  for (size_t i = 0; i < n; i++)
+    same &= memcmp(tg_data(pa[i]), tg_data(pb[i]), pa[i]->numel * sizeof(float)) == 0;
+  assert_all(same);
+  assert_params_identical_across_ranks(a);
+  /* a second backward before the sync fails in its hook, naming the fix */
+  backward_rows(a, &d, 0, B, 1.0);
+  tg_scope_begin();
+  tg_tensor *x = tg_narrow(d.x, 0, 0, B), *y = tg_narrow(d.y, 0, 0, B);
+  tg_tensor *loss = tg_cross_entropy(tg_module_forward(a, x), y, TG_REDUCTION_MEAN);
+  assert_int_equal(tg_backward(loss, NULL, false), -1);
+  test_expect_error("second backward", "no_sync");
+  tg_scope_end();
+  assert_all(tg_ddp_sync_grads(da) == 0); /* the buckets the first one started */
+  tg_optim_free(oa);
+  tg_optim_free(ob);
+  tg_ddp_free(da);
+  tg_ddp_free(db);
+  tg_module_free(a);
+  tg_module_free(b);
+  tg_free(d.x);
+  tg_free(d.y);
+  tg_scope_begin();
+}
+
+/* tg_ddp_free removes its hooks: a later backward leaves each rank's own
+ * gradient (the ranks' data differ), and touches no freed wrapper */
+static void test_ddp_free_removes_hooks(void **state) {
+  (void)state;
+  tg_scope_end();
+  data d = make_data((size_t)world * B);
+  tg_module *m = mlp(5, HID), *ref = mlp(5, HID);
+  tg_ddp *ddp = tg_ddp_new(m, (tg_ddp_opts){.bucket_bytes = 8 * sizeof(float)});
+  assert_all(ddp != NULL);
+  tg_ddp_free(ddp);
+  backward_rows(m, &d, (size_t)rank * B, B, 1.0);
+  backward_rows(ref, &d, (size_t)rank * B, B, 1.0);
+  size_t n;
+  tg_tensor **pm = tg_module_parameters(m, &n), **pr = tg_module_parameters(ref, &n);
+  bool same = true;
+  for (size_t i = 0; i < n; i++)
+    same &= memcmp(tg_data(pm[i]->grad), tg_data(pr[i]->grad), pm[i]->numel * sizeof(float)) == 0;
+  assert_all(same);
+  tg_module_free(m);
+  tg_module_free(ref);
+  tg_free(d.x);
+  tg_free(d.y);
+  tg_scope_begin();
+}
+
 /* float32 and float64 parameters (two groups of buckets), buckets of 8
  * bytes (2 floats or 1 double), and a parameter rank 0's backward never
  * reached: it counts as zeros there and gets a .grad */
@@ -504,6 +604,8 @@ int main(int argc, char **argv) {
       TG_TEST(test_ddp_equals_single_process),
       TG_TEST(test_ddp_bucket_boundary_inside_parameter),
       TG_TEST(test_ddp_no_sync_accumulation),
+      TG_TEST(test_ddp_overlap_bit_identical),
+      TG_TEST(test_ddp_free_removes_hooks),
       TG_TEST(test_ddp_mixed_dtypes_and_missing_grad),
       TG_TEST(test_ddp_shape_mismatch_named),
       TG_TEST(test_sampler_shards_through_loader),

@@ -1835,6 +1835,7 @@ static void test_null_dist_api(void **state) {
   N_VAL(tg_ddp_num_buckets, 1, 0, tg_ddp_num_buckets(NULL), "ddp_num_buckets", "NULL");
   N_VAL(tg_ddp_num_synced, 1, 0, tg_ddp_num_synced(NULL), "ddp_num_synced", "NULL");
   N_VAL(tg_ddp_bytes_per_sync, 1, 0, tg_ddp_bytes_per_sync(NULL), "ddp_bytes_per_sync", "NULL");
+  N_VAL(tg_ddp_overlap_seconds, 1, 0, tg_ddp_overlap_seconds(NULL), "ddp_overlap_seconds", "NULL");
   N_OK(tg_ddp_free, 1, tg_ddp_free(NULL));
   tg_dist_sampler *s = tg_dist_sampler_new(4, 2, 1, true, 0, false);
   assert_non_null(s);
@@ -1995,7 +1996,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 516
+#define NULL_FUNCS_COVERED 517
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
