@@ -14,9 +14,14 @@
  *   compute_us               forward + backward per step (rank 0)
  *   sync_us                  tg_ddp_sync_grads per step: packing, the
  *                            all-reduces, waiting for the slowest rank
- *   backward_overlap         the part of backward that overlapped the
- *                            all-reduce: 0 while sync_grads runs after
- *                            backward (no post-accumulate-grad hooks yet)
+ *   backward_us              backward per step (rank 0)
+ *   backward_overlap         the fraction of backward during which an
+ *                            all-reduce was under way: from the first
+ *                            bucket's start (in a post-accumulate-grad
+ *                            hook) to the end of backward, over backward
+ *                            (tg_ddp_overlap_seconds / backward time);
+ *                            --bucket-kb sets the bucket size (default
+ *                            25 MiB: one bucket for both models)
  *   allreduce_bytes          gradient bytes each rank all-reduces per step;
  *                            buckets, the number of MPI_Iallreduce calls
  *   mallocs_per_step         calls to the system allocator per timed step,
@@ -76,24 +81,32 @@ static tg_tensor *loss_of(net *n) {
                 tg_gaussian_kl(mu, logvar, TG_REDUCTION_SUM));
 }
 
-/* one step; adds its compute and sync seconds; -1 on error */
-static int step(net *n, tg_ddp *ddp, double *compute, double *sync) {
-  double t0 = bench_now();
+typedef struct times {
+  double compute, backward, sync, overlap; /* seconds, summed over steps */
+} times;
+
+/* one step; adds its times; -1 on error */
+static int step(net *n, tg_ddp *ddp, times *t) {
+  double t0 = bench_now(), tb = t0;
   tg_scope_begin();
   tg_tensor *loss = loss_of(n);
-  int rc = loss && !tg_optim_zero_grad(n->opt) && !tg_backward(loss, NULL, false) ? 0 : -1;
+  int rc = loss && !tg_optim_zero_grad(n->opt) ? 0 : -1;
+  tb = bench_now();
+  if (rc == 0) rc = tg_backward(loss, NULL, false);
   tg_scope_end();
   double t1 = bench_now();
   if (rc == 0 && ddp) rc = tg_ddp_sync_grads(ddp);
   double t2 = bench_now();
   if (rc == 0) rc = tg_optim_step(n->opt);
-  *compute += t1 - t0;
-  *sync += t2 - t1;
+  t->compute += t1 - t0;
+  t->backward += t1 - tb;
+  t->sync += t2 - t1;
+  t->overlap += ddp ? tg_ddp_overlap_seconds(ddp) : 0;
   return rc;
 }
 
 int main(int argc, char **argv) {
-  long repeats = 5, steps = 50, warmup = 5, gbatch = 0, seed = 1;
+  long repeats = 5, steps = 50, warmup = 5, gbatch = 0, seed = 1, bucket_kb = 0;
   const char *model = "vae";
   for (int i = 1; i < argc; i++) {
     if (bench_flag_long(argc, argv, &i, "--repeats", &repeats) ||
@@ -101,14 +114,15 @@ int main(int argc, char **argv) {
         bench_flag_long(argc, argv, &i, "--warmup", &warmup) ||
         bench_flag_long(argc, argv, &i, "--global-batch", &gbatch) ||
         bench_flag_long(argc, argv, &i, "--seed", &seed) ||
+        bench_flag_long(argc, argv, &i, "--bucket-kb", &bucket_kb) ||
         bench_flag_str(argc, argv, &i, "--model", &model))
       continue;
     fprintf(stderr, "ddp_step: unknown flag %s\nusage: ddp_step [--model mlp|vae] [--global-batch N] "
-                    "[--repeats N] [--steps N] [--warmup N] [--seed N]\n", argv[i]);
+                    "[--repeats N] [--steps N] [--warmup N] [--seed N] [--bucket-kb N]\n", argv[i]);
     return 2;
   }
   bool is_vae = !strcmp(model, "vae");
-  if ((!is_vae && strcmp(model, "mlp")) || repeats <= 0 || steps <= 0 || warmup < 0 || gbatch < 0) {
+  if ((!is_vae && strcmp(model, "mlp")) || repeats <= 0 || steps <= 0 || warmup < 0 || gbatch < 0 || bucket_kb < 0) {
     fprintf(stderr, "ddp_step: --model is mlp or vae; --repeats and --steps positive\n");
     return 2;
   }
@@ -141,24 +155,29 @@ int main(int argc, char **argv) {
   n.x = tg_rand(&data, TG_FLOAT32, TG_SHAPE(b, 784));
   n.y = tg_zeros(TG_INT64, TG_SHAPE(b));
   for (size_t i = 0; n.y && i < b; i++) tg_set(n.y, (size_t[]){i}, (double)(tg_rng_next(&data) % 10));
-  tg_ddp *ddp = dist && n.opt ? tg_ddp_new(n.m, tg_ddp_defaults()) : NULL;
+  tg_ddp_opts dopts = tg_ddp_defaults();
+  if (bucket_kb) dopts.bucket_bytes = (size_t)bucket_kb << 10;
+  tg_ddp *ddp = dist && n.opt ? tg_ddp_new(n.m, dopts) : NULL;
   double *st = calloc((size_t)repeats, sizeof *st), *sps = calloc((size_t)repeats, sizeof *sps);
   double *cu = calloc((size_t)repeats, sizeof *cu), *su = calloc((size_t)repeats, sizeof *su);
-  int rc = n.opt && n.x && n.y && (!dist || ddp) && st && sps && cu && su ? 0 : -1;
-  double c = 0, s = 0;
-  for (long k = 0; rc == 0 && k < warmup; k++) rc = step(&n, ddp, &c, &s);
+  double *bu = calloc((size_t)repeats, sizeof *bu), *ov = calloc((size_t)repeats, sizeof *ov);
+  int rc = n.opt && n.x && n.y && (!dist || ddp) && st && sps && cu && su && bu && ov ? 0 : -1;
+  times tm = {0};
+  for (long k = 0; rc == 0 && k < warmup; k++) rc = step(&n, ddp, &tm);
   uint64_t m0 = bench_malloc_calls();
   size_t pool0 = tg_memory_get_stats().mallocs;
   for (long r = 0; rc == 0 && r < repeats; r++) {
     if (dist) tg_dist_barrier();
-    c = s = 0;
+    tm = (times){0};
     double t0 = bench_now();
-    for (long k = 0; rc == 0 && k < steps; k++) rc = step(&n, ddp, &c, &s);
+    for (long k = 0; rc == 0 && k < steps; k++) rc = step(&n, ddp, &tm);
     double t = bench_now() - t0;
     st[r] = 1e6 * t / (double)steps;
     sps[r] = (double)gbatch * (double)steps / t;
-    cu[r] = 1e6 * c / (double)steps;
-    su[r] = 1e6 * s / (double)steps;
+    cu[r] = 1e6 * tm.compute / (double)steps;
+    bu[r] = 1e6 * tm.backward / (double)steps;
+    su[r] = 1e6 * tm.sync / (double)steps;
+    ov[r] = tm.backward > 0 ? tm.overlap / tm.backward : 0;
   }
   double mallocs = (double)(bench_malloc_calls() - m0) / (double)(repeats * steps);
   double pool = (double)(tg_memory_get_stats().mallocs - pool0) / (double)(repeats * steps);
@@ -168,15 +187,16 @@ int main(int argc, char **argv) {
     bench_print_stat("step_us", st, (int)repeats, "%.1f");
     bench_print_rate("samples_per_s", sps, (int)repeats, "%.0f");
     bench_print_stat("compute_us", cu, (int)repeats, "%.1f");
+    bench_print_stat("backward_us", bu, (int)repeats, "%.1f");
     bench_print_stat("sync_us", su, (int)repeats, "%.1f");
-    printf("backward_overlap=0\n");
+    bench_print_stat("backward_overlap", ov, (int)repeats, "%.3f");
     printf("allreduce_bytes=%zu\nbuckets=%zu\n", ddp ? tg_ddp_bytes_per_sync(ddp) : 0,
            ddp ? tg_ddp_num_buckets(ddp) : 0);
     printf("malloc_counter=%s\nmallocs_per_step=%.2f\ntg_pool_mallocs_per_step=%.2f\n",
            bench_malloc_counter(), mallocs, pool);
   }
   if (rc) fprintf(stderr, "ddp_step: rank %d: %s\n", rank, tg_last_error());
-  free(st), free(sps), free(cu), free(su);
+  free(st), free(sps), free(cu), free(su), free(bu), free(ov);
   tg_ddp_free(ddp);
   tg_optim_free(n.opt);
   tg_module_free(n.m);

@@ -8,7 +8,11 @@
  * PyTorch's default initialisation, cross-entropy, SGD lr 0.01 momentum 0.9,
  * batch 64, pixels / 255. bench/cnn_torch.py is the same program in PyTorch.
  *
- *   build/examples/cnn_mnist [--data DIR] [--epochs 5] [--out DIR] ... */
+ *   build/examples/cnn_mnist [--data DIR] [--epochs 5] [--out DIR] ...
+ *
+ * Under mpirun -np N it trains data-parallel as mlp_mnist (batch per rank,
+ * global batch N x --batch; rank 0 prints and writes the log and the
+ * checkpoint; the epoch's figures summed over the ranks). */
 #include "train_util.h"
 
 static tg_module *lenet5(tg_rng *rng) {
@@ -34,6 +38,7 @@ int main(int argc, char **argv) {
     train_usage(argv[0], NULL);
     return 2;
   }
+  if ((rc = train_dist_begin("cnn_mnist"))) return rc;
   tg_dataset *train = NULL, *test = NULL;
   if (tg_mnist_load(f.data, true, &train) || tg_mnist_load(f.data, false, &test)) {
     fprintf(stderr, "cnn_mnist: %s\n", tg_last_error());
@@ -49,14 +54,19 @@ int main(int argc, char **argv) {
   so.lr = f.lr;
   so.momentum = 0.9;
   tg_optimizer *opt = params ? tg_sgd_new(params, (int)np, so) : NULL;
+  /* under mpirun: rank 0's initial weights on every rank, gradients averaged */
+  tg_ddp *ddp = opt && tg_dist_is_initialized() ? tg_ddp_new(model, tg_ddp_defaults()) : NULL;
+  if (tg_dist_is_initialized() && !ddp) opt = (tg_optim_free(opt), NULL);
   train_classifier c = {.prog = "cnn_mnist", .about = "LeNet-5", .model = model, .opt = opt,
-                        .in_ndim = 3, .in_shape = {1, 28, 28}};
+                        .in_ndim = 3, .in_shape = {1, 28, 28}, .ddp = ddp};
   if (opt) rc = train_classifier_run(&c, &f, train, test);
   else rc = 1, fprintf(stderr, "cnn_mnist: %s\n", tg_last_error());
   tg_optim_free(opt);
+  tg_ddp_free(ddp);
   tg_module_free(model);
   tg_dataset_free(train);
   tg_dataset_free(test);
+  train_dist_end();
   tg_release_cached();
   return rc;
 }

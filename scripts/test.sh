@@ -202,6 +202,19 @@ if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
     else
       failed=$((failed + 1)); echo "-- mlp_mnist under mpirun -np 2: FAILED"; cat "$tmp/mpi1.out" "$tmp/mpi2.out"
     fi
+    # cnn_mnist the same way (LeNet-5, 1 epoch of the 100-image fixture)
+    if timeout 60 $mr -np 1 $ex/cnn_mnist --data "$d/mnist" --epochs 1 --batch 20 --out "$tmp/cmpi1" \
+         >"$tmp/cmpi1.out" 2>&1 &&
+       timeout 60 $mr -np 2 $ex/cnn_mnist --data "$d/mnist" --epochs 1 --batch 10 --out "$tmp/cmpi2" \
+         >"$tmp/cmpi2.out" 2>&1 &&
+       [ "$(grep -c '^epoch ' "$tmp/cmpi2.out")" -eq 1 ] && [ -f "$tmp/cmpi2/cnn_mnist.safetensors" ] &&
+       paste <(grep -oE '^epoch [0-9/]+  loss [0-9.]+' "$tmp/cmpi1.out" | awk '{print $4}') \
+             <(grep -oE '^epoch [0-9/]+  loss [0-9.]+' "$tmp/cmpi2.out" | awk '{print $4}') |
+         awk 'NF != 2 || ($1 - $2) > 1e-3 || ($2 - $1) > 1e-3 {bad = 1} END {exit bad || NR != 1}'; then
+      passed=$((passed + 1)); echo "-- cnn_mnist under mpirun -np 2: the loss of -np 1 at the same global batch"
+    else
+      failed=$((failed + 1)); echo "-- cnn_mnist under mpirun -np 2: FAILED"; cat "$tmp/cmpi1.out" "$tmp/cmpi2.out"
+    fi
     # and memcheck on both ranks (Open MPI's suppressions, and
     # tests/valgrind_mpi.supp for what MPI_Init keeps)
     if timeout 300 $mr -np 2 valgrind -q --num-callers=50 --error-exitcode=99 --leak-check=full \
