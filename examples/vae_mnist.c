@@ -14,7 +14,13 @@
  * into a fresh model and checks that it gives the same test loss.
  *
  *   build/examples/vae_mnist [--data DIR] [--epochs 10] [--batch 128] [--lr 1e-3] [--out DIR] ...
- *   build/examples/vae_mnist --epochs 0 --load vae_mnist.safetensors   (evaluate only) */
+ *   build/examples/vae_mnist --epochs 0 --load vae_mnist.safetensors   (evaluate only)
+ *
+ * Under mpirun -np N it trains data-parallel (DDP: gradients averaged over
+ * the ranks, each rank a DistributedSampler shard of every epoch and its
+ * own eps; global batch N x --batch): the epoch's loss is summed over the
+ * ranks, every rank evaluates the whole test set with the same eps, and
+ * rank 0 alone prints and writes the images, the log and the checkpoint. */
 #include <math.h>
 
 #include "train_util.h"
@@ -115,8 +121,8 @@ static int load_checkpoint(const vae *v, const char *path) { return tg_load_modu
 /* One epoch of Adam; returns the summed loss per sample, or NaN on error.
  * Each step's tensors and graph live in one scope; the loader's batch and
  * the parameters are the only persistent tensors a step touches. */
-static double train_epoch(const vae *v, tg_optimizer *opt, tg_loader *train, tg_rng *eps_rng,
-                          long max_steps, size_t *seen) {
+static double train_epoch(const vae *v, tg_optimizer *opt, tg_ddp *ddp, tg_loader *train,
+                          tg_rng *eps_rng, long max_steps, size_t *seen) {
   tg_tensor *x, *y;
   double loss_sum = 0;
   long steps = 0;
@@ -130,7 +136,8 @@ static double train_epoch(const vae *v, tg_optimizer *opt, tg_loader *train, tg_
     tg_tensor *mu, *logvar;
     tg_tensor *recon = vae_pass(v, x, eps_rng, &mu, &logvar);
     tg_tensor *loss = vae_loss(recon, x, mu, logvar);
-    if (!loss || tg_optim_zero_grad(opt) || tg_backward(loss, NULL, false) || tg_optim_step(opt)) {
+    if (!loss || tg_optim_zero_grad(opt) || tg_backward(loss, NULL, false) ||
+        (ddp && tg_ddp_sync_grads(ddp)) || tg_optim_step(opt)) {
       tg_scope_end();
       return NAN;
     }
@@ -139,7 +146,10 @@ static double train_epoch(const vae *v, tg_optimizer *opt, tg_loader *train, tg_
     tg_scope_end();
   }
   if (tg_loader_failed(train)) return NAN;
-  return *seen ? loss_sum / (double)*seen : NAN;
+  double v2[2] = {loss_sum, (double)*seen}; /* every rank's shard (alone: unchanged) */
+  if (train_sum_over_ranks(v2, 2)) return NAN;
+  *seen = (size_t)v2[1];
+  return *seen ? v2[0] / (double)*seen : NAN;
 }
 
 /* The test loss per sample, in eval mode without recording, eps drawn from
@@ -200,6 +210,8 @@ typedef struct run {
   tg_loader *train_l, *test_l;
   vae model, fresh;
   tg_optimizer *opt;
+  tg_ddp *ddp;                /* under mpirun */
+  tg_dist_sampler *sampler;   /* under mpirun: this rank's shard */
   tg_metrics *log;
   tg_rng init_rng, eps_rng, test_rng, fresh_rng;
 } run;
@@ -209,6 +221,8 @@ static void run_free(run *r) {
   tg_loader_free(r->train_l);
   tg_loader_free(r->test_l);
   tg_optim_free(r->opt);
+  tg_ddp_free(r->ddp);
+  tg_dist_sampler_free(r->sampler);
   tg_module_free(r->model.m);
   tg_module_free(r->fresh.m);
   tg_dataset_free(r->train);
@@ -225,7 +239,15 @@ static int load_data(run *r) {
                      r->train->sample_numel, IMG);
     return -1;
   }
-  r->train_l = tg_loader_new_workers(r->train, r->f.batch, true, false, r->f.seed, r->f.workers);
+  if (tg_dist_is_initialized()) { /* torch's DistributedSampler(shuffle=True, seed) */
+    r->sampler = tg_dist_sampler_new(r->train->length, 0, -1, true, r->f.seed, false);
+    if (!r->sampler) return -1;
+    r->train_l = tg_loader_new_sampler(
+        r->train, r->f.batch, false,
+        (tg_sampler){tg_dist_sampler_len(r->sampler), tg_dist_sampler_fill, r->sampler}, r->f.workers);
+  } else {
+    r->train_l = tg_loader_new_workers(r->train, r->f.batch, true, false, r->f.seed, r->f.workers);
+  }
   r->test_l = tg_loader_new_workers(r->test, r->f.batch, false, false, 0, r->f.workers);
   return r->train_l && r->test_l ? 0 : -1;
 }
@@ -235,9 +257,12 @@ static int load_data(run *r) {
  * persistent allocation behind would show up here. */
 static int train_all(run *r, tg_tensor **params, size_t np) {
   char path[4096];
-  r->log = tg_metrics_open(train_path(path, sizeof path, r->f.out, "vae_mnist_metrics.csv"),
-                           "epoch,train_loss,test_loss,seconds");
-  if (!r->log) return -1;
+  bool rank0 = train_rank() == 0;
+  if (rank0) { /* rank 0 alone writes the log */
+    r->log = tg_metrics_open(train_path(path, sizeof path, r->f.out, "vae_mnist_metrics.csv"),
+                             "epoch,train_loss,test_loss,seconds");
+    if (!r->log) return -1;
+  }
   tg_adam_opts ao = tg_adam_defaults();
   ao.lr = r->f.lr;
   r->opt = tg_adam_new(params, (int)np, ao);
@@ -247,7 +272,8 @@ static int train_all(run *r, tg_tensor **params, size_t np) {
   for (int epoch = 1; epoch <= r->f.epochs; epoch++) {
     double t0 = train_now();
     size_t seen;
-    double loss = train_epoch(&r->model, r->opt, r->train_l, &r->eps_rng, r->f.max_steps, &seen);
+    if (r->sampler && tg_dist_sampler_set_epoch(r->sampler, (uint64_t)epoch - 1)) return -1;
+    double loss = train_epoch(&r->model, r->opt, r->ddp, r->train_l, &r->eps_rng, r->f.max_steps, &seen);
     if (isnan(loss)) return -1;
     double secs = train_now() - t0;
     printf("====> Epoch: %d Average loss: %.4f\n", epoch, loss);
@@ -258,7 +284,7 @@ static int train_all(run *r, tg_tensor **params, size_t np) {
            "epoch %.2fs  elapsed %.1fs\n",
            epoch, r->f.epochs, loss, tl, seen, (double)seen / secs, secs, train_now() - start);
     fflush(stdout);
-    if (tg_metrics_row(r->log, (double[]){epoch, loss, tl, train_now() - start})) return -1;
+    if (r->log && tg_metrics_row(r->log, (double[]){epoch, loss, tl, train_now() - start})) return -1;
     /* gradients are made by the first backward; after that nothing may grow */
     size_t now = tg_memory_get_stats().live_objects;
     if (epoch > 1 && now != live) {
@@ -293,13 +319,15 @@ static int reload_check(run *r, const char *ckpt) {
 static int run_main(run *r) {
   char path[4096];
   tg_rng_seed(&r->init_rng, r->f.seed);
-  tg_rng_seed(&r->eps_rng, r->f.seed ^ 0x9e3779b97f4a7c15ULL);
+  tg_rng_seed(&r->eps_rng, (r->f.seed ^ 0x9e3779b97f4a7c15ULL) + (uint64_t)train_rank()); /* each rank its eps */
   tg_rng_seed(&r->test_rng, r->f.seed ^ 0xd1b54a32d192ed03ULL);
   if (load_data(r) || vae_new(&r->model, &r->init_rng, &r->eps_rng)) return -1;
   size_t np = 0;
   tg_tensor **params = tg_module_parameters(r->model.m, &np);
   if (!params) return -1;
   if (r->f.load && load_checkpoint(&r->model, r->f.load)) return -1;
+  /* under mpirun: rank 0's weights on every rank, gradients averaged */
+  if (tg_dist_is_initialized() && !(r->ddp = tg_ddp_new(r->model.m, tg_ddp_defaults()))) return -1;
   printf("vae_mnist: 784-400-(20,20)-400-784 VAE, %zu parameters, %zu train / %zu test samples "
          "from %s, batch %zu, Adam lr %g%s%s\n",
          tg_module_num_parameters(r->model.m, false), r->train->length, r->test->length, r->f.data,
@@ -313,6 +341,7 @@ static int run_main(run *r) {
   double tl = test_loss(&r->model, r->test_l, &r->test_rng, compare, &n_compare);
   if (isnan(tl)) return -1;
   if (r->f.epochs == 0) printf("====> Test set loss: %.4f\n", tl);
+  if (train_rank() != 0) return 0; /* rank 0 writes the images and the checkpoint */
   if (tg_save_image_grid(train_path(path, sizeof path, r->f.out, "vae_reconstruction.png"), compare,
                          2 * n_compare, SIDE, SIDE, 1, n_compare, GRID_PAD))
     return -1;
@@ -338,7 +367,7 @@ int main(int argc, char **argv) {
   run r = {.f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 10, .batch = 128, .lr = 1e-3,
                  .seed = 0, .threads = 1}};
   int rc = train_parse(argc, argv, &r.f, NULL);
-  if (rc) return rc;
+  if (rc || (rc = train_dist_begin("vae_mnist"))) return rc;
   rc = run_main(&r) ? 1 : 0;
   if (rc) fprintf(stderr, "vae_mnist: %s\n", tg_last_error());
   bool plot = rc == 0 && r.log;
@@ -350,6 +379,7 @@ int main(int argc, char **argv) {
                         "vae_mnist") == 0)
       printf("curves: %s\n", png);
   }
+  train_dist_end();
   tg_release_cached();
   return rc;
 }
