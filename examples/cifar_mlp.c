@@ -15,7 +15,14 @@
  * --epochs 0 --load FILE only evaluates FILE. The fingerprint at the end
  * hashes the whole state dict (parameters and BatchNorm buffers).
  *
- *   build/examples/cifar_mlp [--cifar DIR | --data DIR] [--adam] [--epochs 5] [--out DIR] ... */
+ *   build/examples/cifar_mlp [--cifar DIR | --data DIR] [--adam] [--epochs 5] [--out DIR] ...
+ *
+ * Under mpirun -np N it trains data-parallel (DDP, a DistributedSampler
+ * shard per rank, global batch N x --batch; the epoch's training figures
+ * summed over the ranks). BatchNorm is local, as PyTorch's default: each
+ * rank normalises its own batch and keeps its own running statistics
+ * (rank 0's at start everywhere); rank 0 evaluates with its own, prints
+ * and writes the log and the checkpoint. */
 #include <math.h>
 
 #include "train_util.h"
@@ -115,8 +122,8 @@ static int evaluate(tg_module *model, tg_loader *test, eval_result *r) {
 }
 
 /* one epoch; returns the mean training loss, or NaN on error */
-static double train_epoch(tg_module *model, tg_optimizer *opt, tg_loader *train, long max_steps,
-                          size_t *seen, size_t *correct) {
+static double train_epoch(tg_module *model, tg_optimizer *opt, tg_ddp *ddp, tg_loader *train,
+                          long max_steps, size_t *seen, size_t *correct) {
   tg_tensor *x, *y;
   double loss_sum = 0;
   long steps = 0;
@@ -130,7 +137,8 @@ static double train_epoch(tg_module *model, tg_optimizer *opt, tg_loader *train,
     size_t b = x->shape[0];
     tg_tensor *logits = tg_module_forward(model, x);
     tg_tensor *loss = tg_cross_entropy(logits, y, TG_REDUCTION_MEAN);
-    if (!loss || tg_optim_zero_grad(opt) || tg_backward(loss, NULL, false) || tg_optim_step(opt)) {
+    if (!loss || tg_optim_zero_grad(opt) || tg_backward(loss, NULL, false) ||
+        (ddp && tg_ddp_sync_grads(ddp)) || tg_optim_step(opt)) {
       tg_scope_end();
       tg_loader_reset(train);
       return NAN;
@@ -141,6 +149,9 @@ static double train_epoch(tg_module *model, tg_optimizer *opt, tg_loader *train,
     tg_scope_end();
   }
   if (tg_loader_failed(train)) return NAN;
+  double v[3] = {loss_sum, (double)*correct, (double)*seen}; /* every rank's shard */
+  if (train_sum_over_ranks(v, 3)) return NAN;
+  loss_sum = v[0], *correct = (size_t)v[1], *seen = (size_t)v[2];
   if (!*seen) {
     tg_dataset_error("%s: no training batch in the epoch", prog);
     return NAN;
@@ -156,7 +167,7 @@ int main(int argc, char **argv) {
   train_flags f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 5, .batch = 64,
                    .lr = 0.01, .seed = 0, .threads = 1};
   int rc = train_parse(argc, argv, &f, EXTRA_USAGE);
-  if (rc) return rc;
+  if (rc || (rc = train_dist_begin(prog))) return rc;
   if (f.linear) {
     fprintf(stderr, "%s: unknown flag --linear (it belongs to mlp_mnist)\n", argv[0]);
     train_usage(argv[0], EXTRA_USAGE);
@@ -173,6 +184,9 @@ int main(int argc, char **argv) {
   tg_optimizer *opt = NULL;
   tg_loader *train_l = NULL, *test_l = NULL;
   tg_metrics *log = NULL;
+  tg_ddp *ddp = NULL;
+  tg_dist_sampler *sampler = NULL;
+  bool rank0 = train_rank() == 0;
   char csv[4096], path[4096];
   train_path(csv, sizeof csv, f.out, "cifar_mlp_metrics.csv");
   rc = 1;
@@ -186,12 +200,22 @@ int main(int argc, char **argv) {
   if (!params) goto done;
   opt = train_optimizer(params, np, f.adam, f.lr);
   /* BatchNorm cannot train on a batch of one: drop such a last batch */
-  train_l = tg_loader_new_workers(train, f.batch, true, train->length % f.batch == 1, f.seed,
-                                  f.workers);
+  if (tg_dist_is_initialized()) { /* torch's DistributedSampler(shuffle=True, seed) */
+    sampler = tg_dist_sampler_new(train->length, 0, -1, true, f.seed, false);
+    size_t per = sampler ? tg_dist_sampler_len(sampler) : 0;
+    if (sampler)
+      train_l = tg_loader_new_sampler(train, f.batch, per % f.batch == 1,
+                                      (tg_sampler){per, tg_dist_sampler_fill, sampler}, f.workers);
+  } else {
+    train_l = tg_loader_new_workers(train, f.batch, true, train->length % f.batch == 1, f.seed,
+                                    f.workers);
+  }
   test_l = tg_loader_new_workers(test, EVAL_BATCH, false, false, 0, f.workers);
   if (!opt || !train_l || !test_l) goto done;
   if (f.load && tg_load_module(f.load, model)) goto done;
-  if (f.epochs > 0 && !(log = tg_metrics_open(csv, "epoch,train_loss,train_accuracy,test_loss,"
+  /* under mpirun: rank 0's weights and BatchNorm buffers on every rank */
+  if (tg_dist_is_initialized() && !(ddp = tg_ddp_new(model, tg_ddp_defaults()))) goto done;
+  if (f.epochs > 0 && rank0 && !(log = tg_metrics_open(csv, "epoch,train_loss,train_accuracy,test_loss,"
                                                    "test_accuracy,samples_per_second,seconds")))
     goto done;
 
@@ -207,7 +231,8 @@ int main(int argc, char **argv) {
   for (int epoch = 1; epoch <= f.epochs; epoch++) {
     double t0 = train_now();
     size_t seen, correct;
-    double loss = train_epoch(model, opt, train_l, f.max_steps, &seen, &correct);
+    if (sampler && tg_dist_sampler_set_epoch(sampler, (uint64_t)epoch - 1)) goto done;
+    double loss = train_epoch(model, opt, ddp, train_l, f.max_steps, &seen, &correct);
     if (isnan(loss)) goto done;
     double secs = train_now() - t0, rate = secs > 0 ? (double)seen / secs : 0;
     if (evaluate(model, test_l, &ev)) goto done;
@@ -218,14 +243,14 @@ int main(int argc, char **argv) {
            "(%zu/%zu)  %.0f samples/s  elapsed %.1fs\n",
            epoch, f.epochs, loss, train_acc, ev.loss, test_acc, ev.correct, ev.total, rate, elapsed);
     fflush(stdout);
-    if (tg_metrics_row(log, (double[]){epoch, loss, train_acc, ev.loss, test_acc, rate, elapsed}))
+    if (log && tg_metrics_row(log, (double[]){epoch, loss, train_acc, ev.loss, test_acc, rate, elapsed}))
       goto done;
   }
   if (f.epochs == 0) {
     if (evaluate(model, test_l, &ev)) goto done;
     printf("evaluation: test loss %.4f  test acc %.2f%% (%zu/%zu)\n", ev.loss,
            100.0 * (double)ev.correct / (double)ev.total, ev.correct, ev.total);
-  } else {
+  } else if (rank0) { /* rank 0 alone writes the checkpoint */
     const tg_kv meta[] = {{"model", "cifar_mlp: Linear(1024,32) BatchNorm1d(32) Sigmoid Linear(32,10)"},
                           {"data", cifar ? "cifar10 grayscale" : "idx padded to 32x32"}};
     train_path(path, sizeof path, f.out, "cifar_mlp.safetensors");
@@ -247,9 +272,12 @@ done:
   tg_loader_free(train_l);
   tg_loader_free(test_l);
   tg_optim_free(opt);
+  tg_ddp_free(ddp);
+  tg_dist_sampler_free(sampler);
   tg_module_free(model);
   tg_dataset_free(train);
   tg_dataset_free(test);
+  train_dist_end();
   tg_release_cached();
   return rc;
 }
