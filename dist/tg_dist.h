@@ -120,6 +120,16 @@ size_t tg_ddp_bytes_per_sync(const tg_ddp *d);
 double tg_ddp_overlap_seconds(const tg_ddp *d);
 void tg_ddp_free(tg_ddp *d); /* NULL is fine; the module stays */
 
+/* torch.nn.SyncBatchNorm's training forward, a collective: as
+ * tg_batch_norm(x, running_mean, running_var, weight, bias, true, momentum,
+ * eps) with the mean and biased variance per channel over every rank's x
+ * (N, C, ...) together; differentiable (its backward all-reduces the
+ * statistics' gradient terms), running stats (C, optional) moved by the
+ * global mean and unbiased variance. Eval: tg_batch_norm with the running
+ * stats. A new tensor in the scope, or NULL on every rank. */
+tg_tensor *tg_sync_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
+                              tg_tensor *weight, tg_tensor *bias, double momentum, double eps);
+
 /* ================================================================ sampler */
 
 /* torch.utils.data.DistributedSampler: each epoch a permutation of

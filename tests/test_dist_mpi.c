@@ -513,6 +513,50 @@ static void test_ddp_shape_mismatch_named(void **state) {
   tg_scope_begin();
 }
 
+/* SyncBatchNorm: each rank normalising its 3 rows with statistics over all
+ * ranks equals tg_batch_norm over the whole batch (its rows, their
+ * gradients, the summed weight and bias gradients, the running stats) */
+static void test_sync_batch_norm_equals_whole_batch(void **state) {
+  (void)state;
+  enum { R = 3, C = 4, L = 5 };
+  size_t N = (size_t)world * R;
+  tg_rng r = test_seeded(42);
+  tg_tensor *xw = test_leaf(&r, TG_SHAPE(N, C, L));
+  tg_tensor *cw = tg_randn(&r, TG_FLOAT64, TG_SHAPE(N, C, L));
+  tg_tensor *w = test_leaf(&r, TG_SHAPE(C));
+  tg_tensor *b = test_leaf(&r, TG_SHAPE(C));
+  tg_tensor *w2 = tg_requires_grad_(tg_clone(tg_detach(w)), true), *b2 = tg_requires_grad_(tg_clone(tg_detach(b)), true);
+  tg_tensor *rm = tg_zeros(TG_FLOAT64, TG_SHAPE(C)), *rv = tg_ones(TG_FLOAT64, TG_SHAPE(C));
+  tg_tensor *rm2 = tg_zeros(TG_FLOAT64, TG_SHAPE(C)), *rv2 = tg_ones(TG_FLOAT64, TG_SHAPE(C));
+  tg_tensor *yw = tg_batch_norm(xw, rm, rv, w, b, true, 0.1, 1e-5);
+  assert_int_equal(tg_backward(tg_sum(tg_mul(yw, cw)), NULL, false), 0);
+  /* this rank's rows, a leaf of its own */
+  tg_tensor *x = tg_requires_grad_(tg_clone(tg_narrow(tg_detach(xw), 0, (long)rank * R, R)), true);
+  tg_tensor *c = tg_narrow(cw, 0, (long)rank * R, R);
+  tg_tensor *y = tg_sync_batch_norm(x, rm2, rv2, w2, b2, 0.1, 1e-5);
+  assert_all(y != NULL);
+  assert_all(tg_backward(tg_sum(tg_mul(y, c)), NULL, false) == 0);
+  assert_all(tg_dist_all_reduce_(w2->grad, TG_REDUCE_SUM) == 0);
+  assert_all(tg_dist_all_reduce_(b2->grad, TG_REDUCE_SUM) == 0);
+  double err = 0;
+  tg_tensor *ys = tg_narrow(yw, 0, (long)rank * R, R), *gs = tg_narrow(xw->grad, 0, (long)rank * R, R);
+  for (size_t i = 0; i < y->numel; i++) {
+    err = fmax(err, fabs(tg_get_flat(y, i) - tg_get_flat(ys, i)));
+    err = fmax(err, fabs(tg_get_flat(x->grad, i) - tg_get_flat(gs, i)));
+  }
+  for (size_t i = 0; i < C; i++) {
+    err = fmax(err, fabs(tg_get_flat(w2->grad, i) - tg_get_flat(w->grad, i)));
+    err = fmax(err, fabs(tg_get_flat(b2->grad, i) - tg_get_flat(b->grad, i)));
+    err = fmax(err, fabs(tg_get_flat(rm2, i) - tg_get_flat(rm, i)));
+    err = fmax(err, fabs(tg_get_flat(rv2, i) - tg_get_flat(rv, i)));
+  }
+  if (err > 1e-6) print_message("sync_batch_norm: max difference %g\n", err);
+  assert_all(err <= 1e-6);
+  /* a bad input on one rank fails every rank */
+  assert_null(tg_sync_batch_norm(rank == 0 ? NULL : x, NULL, NULL, NULL, NULL, 0.1, 1e-5));
+  test_expect_error("sync_batch_norm", rank == 0 ? "x must be" : "another rank");
+}
+
 /* ---------------------------------------------------------------- sampler */
 
 /* each rank's shard through the DataLoader; together one epoch, padded */
@@ -608,6 +652,7 @@ int main(int argc, char **argv) {
       TG_TEST(test_ddp_free_removes_hooks),
       TG_TEST(test_ddp_mixed_dtypes_and_missing_grad),
       TG_TEST(test_ddp_shape_mismatch_named),
+      TG_TEST(test_sync_batch_norm_equals_whole_batch),
       TG_TEST(test_sampler_shards_through_loader),
   };
   char name[32];

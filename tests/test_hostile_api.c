@@ -1837,6 +1837,14 @@ static void test_null_dist_api(void **state) {
   N_VAL(tg_ddp_bytes_per_sync, 1, 0, tg_ddp_bytes_per_sync(NULL), "ddp_bytes_per_sync", "NULL");
   N_VAL(tg_ddp_overlap_seconds, 1, 0, tg_ddp_overlap_seconds(NULL), "ddp_overlap_seconds", "NULL");
   N_OK(tg_ddp_free, 1, tg_ddp_free(NULL));
+  N_PTR(tg_sync_batch_norm, 1, tg_sync_batch_norm(NULL, NULL, NULL, NULL, NULL, 0.1, 1e-5), "sync_batch_norm", "NULL");
+  { /* the optional ones: without tg_dist_init every call fails, naming the op */
+    tg_tensor *sx = tg_ones(TG_FLOAT32, TG_SHAPE(2, 3));
+    N_PTR(tg_sync_batch_norm, 2, tg_sync_batch_norm(sx, NULL, NULL, NULL, NULL, 0.1, 1e-5), "sync_batch_norm");
+    N_PTR(tg_sync_batch_norm, 3, tg_sync_batch_norm(sx, NULL, NULL, NULL, NULL, 0.1, 1e-5), "sync_batch_norm");
+    N_PTR(tg_sync_batch_norm, 4, tg_sync_batch_norm(sx, NULL, NULL, NULL, NULL, 0.1, 1e-5), "sync_batch_norm");
+    N_PTR(tg_sync_batch_norm, 5, tg_sync_batch_norm(sx, NULL, NULL, NULL, NULL, 0.1, 1e-5), "sync_batch_norm");
+  }
   tg_dist_sampler *s = tg_dist_sampler_new(4, 2, 1, true, 0, false);
   assert_non_null(s);
   size_t out[2];
@@ -1996,7 +2004,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 517
+#define NULL_FUNCS_COVERED 518
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
