@@ -100,6 +100,11 @@ static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const 
   tg_tensor *x = n->in[0], *w = n->in[1];
   bool need_x = tg_node_needs_grad(n, 0), need_w = tg_node_needs_grad(n, 1);
   if (!need_x && !need_w) return;
+  if (!need_x && G == 1) { /* a first layer: the direct kernel, no columns */
+    tg_tensor *gc = tg_contiguous(g);
+    gi[1] = gc ? ops_conv2d_direct_dw(x, gc, w, geo) : NULL;
+    if (gi[1]) return;
+  }
   conv_grads j = {.x = x, .geo = geo, .G = G, .O = w->shape[0], .ho = g->shape[2], .wo = g->shape[3]};
   j.K = w->shape[1] * w->shape[2] * w->shape[3];
   j.L = j.ho * j.wo;
@@ -271,6 +276,11 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
     tg_set_grad_enabled(prev);
   }
   if (!y || !wc) return NULL;
+  if (ops_conv2d_direct(x, wc, b, y, g, G)) {
+    tg_node *n = ops_record(y, &OP_CONV2D, b ? 3 : 2, (tg_tensor *[]){x, w, b});
+    if (n) conv_store(n, g, (int64_t)G);
+    return y;
+  }
 #ifdef TG_HAVE_DNNL
   /* oneDNN only where no columns would be kept for the weight's gradient:
    * in a training step its faster forward was eaten by the backward's
