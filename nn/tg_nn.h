@@ -193,6 +193,14 @@ tg_module *tg_nn_conv1d(size_t in_channels, size_t out_channels, int64_t kernel_
 tg_module *tg_nn_conv2d(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
                         const int64_t stride[2], const int64_t padding[2], const int64_t dilation[2],
                         int64_t groups, bool bias, tg_rng *rng);
+/* nn.Conv1d/Conv2d(..., padding="same" | "valid"): y = tg_conv*d_padding(x,
+ * w, b) (NULL padding: "valid"; "same" needs stride 1; the repr shows
+ * d (k - 1) / 2 per dim) */
+tg_module *tg_nn_conv1d_padding(size_t in_channels, size_t out_channels, int64_t kernel_size, int64_t stride,
+                                const char *padding, int64_t dilation, int64_t groups, bool bias, tg_rng *rng);
+tg_module *tg_nn_conv2d_padding(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
+                                const int64_t stride[2], const char *padding, const int64_t dilation[2],
+                                int64_t groups, bool bias, tg_rng *rng);
 tg_module *tg_nn_conv_transpose2d(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
                                   const int64_t stride[2], const int64_t padding[2],
                                   const int64_t output_padding[2], int64_t groups, bool bias,
