@@ -100,10 +100,11 @@ static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const 
   tg_tensor *x = n->in[0], *w = n->in[1];
   bool need_x = tg_node_needs_grad(n, 0), need_w = tg_node_needs_grad(n, 1);
   if (!need_x && !need_w) return;
-  if (!need_x && G == 1) { /* a first layer: the direct kernel, no columns */
+  if (need_w && G == 1) { /* the direct kernel, no columns; dx below alone */
     tg_tensor *gc = tg_contiguous(g);
     gi[1] = gc ? ops_conv2d_direct_dw(x, gc, w, geo) : NULL;
-    if (gi[1]) return;
+    if (gi[1]) need_w = false;
+    if (!need_x && !need_w) return;
   }
   conv_grads j = {.x = x, .geo = geo, .G = G, .O = w->shape[0], .ho = g->shape[2], .wo = g->shape[3]};
   j.K = w->shape[1] * w->shape[2] * w->shape[3];
@@ -143,7 +144,7 @@ static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const 
   }
   tg_pool_free(j.scratch);
   gi[0] = dx;
-  gi[1] = dw;
+  if (dw) gi[1] = dw;
 }
 
 /* db[o] = the sum of g[n, o, :] over n: per row eight float partial sums

@@ -335,6 +335,18 @@ static void test_conv_float32_direct(void **s) {
       assert_int_equal(dwf->dtype, TG_FLOAT32);
       for (size_t e = 0; e < dw->numel; e++) /* sums of up to 50k terms: relative */
         assert_close(tg_get_flat(dwf, e), tg_get_flat(dw, e), 1e-4 * (1 + fabs(tg_get_flat(dw, e))));
+      /* both gradients: dw by the direct kernel where it takes the case, dx by col2im */
+      tg_requires_grad_(xf, true);
+      tg_tensor *y2 = tg_conv2d(xf, wf, bf, st, p, d, 1), *both[2] = {NULL, NULL}, *dx = NULL;
+      assert_int_equal(tg_grad(1, &y2, &gf, 2, (tg_tensor *[]){xf, wf}, both, (tg_grad_opts){0}), 0);
+      tg_tensor *xd = tg_requires_grad_(tg_contiguous(x), true);
+      tg_tensor *yd = tg_conv2d(xd, w, b, st, p, d, 1);
+      assert_int_equal(tg_grad(1, &yd, &g, 1, &xd, &dx, (tg_grad_opts){0}), 0);
+      assert_non_null(both[0]);
+      assert_non_null(both[1]);
+      for (size_t e = 0; e < dx->numel; e++) assert_close(tg_get_flat(both[0], e), tg_get_flat(dx, e), 1e-4);
+      for (size_t e = 0; e < dw->numel; e++)
+        assert_close(tg_get_flat(both[1], e), tg_get_flat(dw, e), 1e-4 * (1 + fabs(tg_get_flat(dw, e))));
       tg_scope_end();
     }
   }
