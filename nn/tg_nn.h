@@ -250,7 +250,8 @@ tg_module *tg_nn_avgpool2d(const int64_t kernel_size[2], const int64_t stride[2]
                            int64_t divisor_override);
 tg_module *tg_nn_adaptive_avgpool2d(const int64_t output_size[2]);
 tg_module *tg_nn_adaptive_maxpool2d(const int64_t output_size[2]);
-/* exactly one of size and scale_factor; align_corners only for the linear modes */
+/* exactly one of size and scale_factor; align_corners only for the linear
+ * modes; on (N, C, L) input (nearest, linear) only the first entry is read */
 tg_module *tg_nn_upsample(const int64_t size[2], const double scale_factor[2], tg_interp_mode mode,
                           bool align_corners);
 tg_module *tg_nn_pixel_shuffle(int64_t upscale_factor);
