@@ -353,6 +353,35 @@ static void test_conv_float32_direct(void **s) {
   tg_set_num_threads(1);
 }
 
+/* im2col's whole-row copies (rows of 8+ inside x, the last 8-block
+ * overlapping): unfold of rows 9 to 17 long against its definition, both
+ * dtypes, with a padded case mixing whole and clipped rows */
+static void test_unfold_long_rows(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 43);
+  for (int t = 0; t < 6; t++) {
+    tg_scope_begin();
+    size_t h = 5, w = 10 + (size_t)t, kh = 2, kw = 3, p = t % 3 == 2 ? 1 : 0;
+    tg_tensor *x = tg_randn(&r, t % 2 ? TG_FLOAT32 : TG_FLOAT64, 4, (size_t[]){2, 3, h, w});
+    const int64_t k[2] = {(int64_t)kh, (int64_t)kw}, pd[2] = {(int64_t)p, (int64_t)p};
+    tg_tensor *u = tg_unfold(x, k, NULL, pd, NULL);
+    assert_non_null(u);
+    size_t ho = h + 2 * p - kh + 1, wo = w + 2 * p - kw + 1;
+    assert_int_equal(u->shape[2], ho * wo);
+    for (size_t e = 0; e < u->numel; e++) {
+      size_t l = e % (ho * wo), row = e / (ho * wo) % (3 * kh * kw), n = e / (ho * wo * 3 * kh * kw);
+      size_t c = row / (kh * kw), i = row / kw % kh, j = row % kw;
+      long ih = (long)(l / wo + i) - (long)p, iw = (long)(l % wo + j) - (long)p;
+      double want = ih < 0 || iw < 0 || ih >= (long)h || iw >= (long)w
+                        ? 0
+                        : tg_get_flat(x, ((n * 3 + c) * h + (size_t)ih) * w + (size_t)iw);
+      assert_true(tg_get_flat(u, e) == want);
+    }
+    tg_scope_end();
+  }
+}
+
 /* unfold against its definition; fold as its adjoint: <unfold x, c> = <x, fold c> */
 typedef struct {
   int64_t k[2], d[2], p[2], s[2], out[2];
@@ -478,6 +507,7 @@ int main(void) {
       TG_TEST(test_unfold_fold),     TG_TEST(test_conv_fused_paths),     TG_TEST(test_conv_errors),
       TG_TEST(test_conv_float32_forward),
       TG_TEST(test_conv_float32_direct),
+      TG_TEST(test_unfold_long_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
