@@ -258,8 +258,9 @@ static void test_conv_fused_paths(void **s) {
   }
 }
 
-/* the float32 forward without a weight gradient (oneDNN's where built with
- * it, at 1 thread) against the float64 one of the same values (im2col):
+/* the float32 forward without a weight gradient (ops/conv_direct.c's for
+ * groups 1; oneDNN's only with TG_CONV_DIRECT=0 in a build with it; at 1
+ * thread) against the float64 one of the same values (im2col):
  * LeNet's shapes, stride/dilation/padding, no bias, a transposed input (not
  * taken by oneDNN), a cached shape called again with new values, and
  * groups (not taken) */
