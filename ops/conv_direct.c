@@ -1,11 +1,17 @@
-/* conv2d's float32 forward as a direct kernel, for groups 1 and at least
- * CONV_DIRECT_MIN_O output channels: no im2col columns, no BLAS call. The
- * output channels are the vector lanes (16 a vector, the weight packed as
- * wt[k][o] with k = (c kH + i) kW + j), a tile is up to 12 output positions
- * of one output row, each an accumulator vector, and every tap is one
- * weight vector times a broadcast input element. Small products such as
- * LeNet's conv2 (16 x 100 x 150 per item) are where a per-item GEMM spends
- * its time packing; here the only copy is the padded input plane. */
+/* conv2d's float32 kernels for groups 1 without im2col columns or BLAS
+ * calls (ops_conv2d_gemm and its fused backward call them first):
+ *  - 12+ output channels (CONV_DIRECT_MIN_O): the output channels are the
+ *    vector lanes (16 a vector, the weight packed as wt[k][o] with
+ *    k = (c kH + i) kW + j), a tile up to 12 positions of one output row,
+ *    each an accumulator vector, every tap one weight vector times a
+ *    broadcast input element (any stride, dilation, padding);
+ *  - fewer channels, stride 1: the "wide" kernel below (16 positions a
+ *    vector), and the weight's gradient by the same reading;
+ *  - the input gradient of a stride-1 conv is either kernel run on the
+ *    padded output gradient (ops/conv_gemm.c).
+ * Small products such as LeNet's conv2 (16 x 100 x 150 per item) are where
+ * a per-item GEMM spends its time packing; here the only copy is the padded
+ * input plane. TG_CONV_DIRECT=0 turns them off (A/B runs). */
 #include <stdlib.h>
 #include <string.h>
 
