@@ -39,8 +39,9 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
  * groups, a non-contiguous operand, not float32 */
 bool ops_conv2d_dnnl(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
                      const ops_conv_geom *g, size_t G);
-/* the direct float32 forward (ops/conv_direct.c) takes groups 1 and at
- * least this many output channels (fewer leave vector lanes idle) */
+/* ops/conv_direct.c: from this many output channels the forward puts the
+ * channels in the vector lanes; below it (where lanes would idle) it reads
+ * the plane "wide", at stride 1 only, and has a weight-gradient kernel */
 #define CONV_DIRECT_MIN_O 12
 /* y (N, O, ho, wo, allocated) = conv2d of x by the contiguous w (+ b) by
  * the direct kernel; false (y untouched) where it does not take the case or
