@@ -1162,6 +1162,14 @@ static void test_null_nn_api(void **state) {
     MOD_OK(tg_nn_conv2d, 5, tg_nn_conv2d(2, 4, k2, one, NULL, one, 1, true, NULL));
     MOD_OK(tg_nn_conv2d, 6, tg_nn_conv2d(2, 4, k2, one, zero, NULL, 1, true, NULL));
     MOD_OK(tg_nn_conv2d, 9, tg_nn_conv2d(2, 4, k2, one, zero, one, 1, true, NULL));
+    MOD_OK(tg_nn_conv1d_padding, 5, tg_nn_conv1d_padding(2, 4, 3, 1, NULL, 1, 1, true, NULL));
+    MOD_OK(tg_nn_conv1d_padding, 9, tg_nn_conv1d_padding(2, 4, 3, 1, "same", 1, 1, true, NULL));
+    N_PTR(tg_nn_conv2d_padding, 3, tg_nn_conv2d_padding(2, 4, NULL, one, "same", one, 1, true, NULL),
+          "nn_conv2d_padding", "kernel_size is NULL");
+    MOD_OK(tg_nn_conv2d_padding, 4, tg_nn_conv2d_padding(2, 4, k2, NULL, "same", one, 1, true, NULL));
+    MOD_OK(tg_nn_conv2d_padding, 5, tg_nn_conv2d_padding(2, 4, k2, one, NULL, one, 1, true, NULL));
+    MOD_OK(tg_nn_conv2d_padding, 6, tg_nn_conv2d_padding(2, 4, k2, one, "same", NULL, 1, true, NULL));
+    MOD_OK(tg_nn_conv2d_padding, 9, tg_nn_conv2d_padding(2, 4, k2, one, "valid", one, 1, true, NULL));
     N_PTR(tg_nn_conv_transpose2d, 3, tg_nn_conv_transpose2d(2, 4, NULL, one, zero, zero, 1, true, one, NULL),
           "nn_conv_transpose2d", "kernel_size is NULL");
     MOD_OK(tg_nn_conv_transpose2d, 4, tg_nn_conv_transpose2d(2, 4, k2, NULL, zero, zero, 1, true, one, NULL));
@@ -1995,7 +2003,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 516
+#define NULL_FUNCS_COVERED 518
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
