@@ -137,3 +137,9 @@ tg_tensor *ops_expand_reduced(tg_tensor *g, const tg_tensor *a, unsigned mask) {
   tg_tensor *r = tg_same_shape(g, a) ? g : tg_reshape(g, nd, keep);
   return tg_expand(r, a->ndim, a->shape);
 }
+
+tg_tensor *ops_jvp_diag(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL};
+  n->op->backward(n, t[0], gi);
+  return gi[0];
+}

@@ -54,7 +54,12 @@ static tg_tensor *extreme_raw(tg_tensor *a, unsigned mask, bool is_max) {
 static void sum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = ops_expand_reduced(g, n->in[0], (unsigned)tg_node_i(n)[0]);
 }
-TG_DEFINE_OP(OP_SUM, "SumBackward", sum_backward, TG_NODE_I);
+static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim);
+/* sum is linear: its tangent is the sum of the tangent */
+static tg_tensor *sum_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_reshape(sum_mask(t[0], (unsigned)tg_node_i(n)[0], true), n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_SUM, "SumBackward", sum_backward, sum_jvp, TG_NODE_I);
 
 static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim) {
   tg_tensor *out = reduce_alloc(a, mask);
@@ -141,7 +146,10 @@ static size_t reduced_count(const tg_tensor *a, unsigned mask) {
 static void mean_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul_scalar(ops_expand_reduced(g, n->in[0], (unsigned)tg_node_i(n)[0]), tg_node_f(n)[0]);
 }
-TG_DEFINE_OP(OP_MEAN, "MeanBackward", mean_backward, TG_NODE_F | TG_NODE_I);
+static tg_tensor *mean_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_mul_scalar(sum_jvp(n, t), tg_node_f(n)[0]);
+}
+TG_DEFINE_OP_JVP(OP_MEAN, "MeanBackward", mean_backward, mean_jvp, TG_NODE_F | TG_NODE_I);
 
 tg_tensor *tg_mean_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;

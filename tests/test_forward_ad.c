@@ -1,0 +1,392 @@
+/* Forward-mode AD (autograd/forward_ad.c): each op's JVP against its VJP,
+ * ⟨J v, u⟩ = ⟨v, Jᵀ u⟩ on random float64 vectors (broadcasting and
+ * non-contiguous inputs), the op table's JVP coverage, forward-over-reverse
+ * HVP against the double-backward one, tg_jvp's forward mode, errors. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tg_test.h"
+
+/* ---------------------------------------------------------- the ops */
+
+typedef struct jcase {
+  const char *name;
+  tg_fn f;
+  int n_in;
+  int ndim[3];
+  size_t shape[3][4];
+  bool positive; /* inputs in (0.5, 2.5) (log, sqrt, pow) */
+} jcase;
+
+#define F1(NAME, EXPR)                                                         \
+  static tg_tensor *NAME(tg_tensor **in, void *c) {                            \
+    (void)c;                                                                   \
+    tg_tensor *a = in[0];                                                      \
+    return (EXPR);                                                             \
+  }
+#define F2(NAME, EXPR)                                                         \
+  static tg_tensor *NAME(tg_tensor **in, void *c) {                            \
+    (void)c;                                                                   \
+    tg_tensor *a = in[0], *b = in[1];                                          \
+    return (EXPR);                                                             \
+  }
+
+F1(f_neg, tg_neg(a))
+F1(f_exp, tg_exp(a))
+F1(f_log, tg_log(a))
+F1(f_sin, tg_sin(a))
+F1(f_cos, tg_cos(a))
+F1(f_tanh, tg_tanh(a))
+F1(f_sigmoid, tg_sigmoid(a))
+F1(f_relu, tg_relu(a))
+F1(f_sqrt, tg_sqrt(a))
+F1(f_gelu, tg_gelu(a, "tanh"))
+F1(f_silu, tg_silu(a))
+F1(f_log1p, tg_log1p(a))
+F1(f_add_s, tg_add_scalar(a, 1.5))
+F1(f_rsub_s, tg_rsub_scalar(a, 2.0))
+F1(f_mul_s, tg_mul_scalar(a, -3.0))
+F1(f_div_s, tg_div_scalar(a, 4.0))
+F1(f_pow_s, tg_pow_scalar(a, 3.0))
+F1(f_sum, tg_sum(a))
+F1(f_sum_dim, tg_sum_dims(a, 1, (int[]){1}, true))
+F1(f_mean, tg_mean(a))
+F1(f_mean_dim, tg_mean_dims(a, 1, (int[]){0}, false))
+F1(f_reshape, tg_reshape(a, TG_SHAPE(a->numel)))
+F1(f_transpose, tg_transpose(a, 0, 1))
+F1(f_permute, tg_permute(a, (int[]){2, 0, 1}))
+F1(f_expand, tg_expand(a, TG_SHAPE(2, a->shape[0], a->shape[1])))
+F1(f_slice, tg_slice(a, 1, 1, (long)a->shape[1], 2))
+F1(f_narrow, tg_narrow(a, 0, 1, 2))
+F1(f_select, tg_select(a, 1, -1))
+F1(f_unsqueeze, tg_unsqueeze(a, 1))
+F1(f_softmax, tg_softmax(a, 1))
+F1(f_log_softmax, tg_log_softmax(a, 0))
+F1(f_clone, tg_clone(a))
+F1(f_masked_fill, tg_masked_fill(a, tg_gt(a, tg_zeros(a->dtype, 0, NULL)), 0.25))
+F2(f_add, tg_add(a, b))
+F2(f_sub, tg_sub(a, b))
+F2(f_mul, tg_mul(a, b))
+F2(f_div, tg_div(a, b))
+F2(f_pow, tg_pow(a, b))
+F2(f_matmul, tg_matmul(a, b))
+F2(f_cat, tg_cat(2, (tg_tensor *[]){a, b}, 1))
+F2(f_stack, tg_stack(2, (tg_tensor *[]){a, b}, 0))
+F2(f_where, tg_where(tg_gt(a, b), a, b))
+F2(f_linear_nobias, tg_linear(a, b, NULL))
+static tg_tensor *f_linear(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_linear(in[0], in[1], in[2]);
+}
+/* a composite: an MLP layer and a loss-like reduction */
+static tg_tensor *f_mlp(tg_tensor **in, void *c) {
+  (void)c;
+  tg_tensor *h = tg_tanh(tg_linear(in[0], in[1], in[2]));
+  return tg_mean(tg_mul(h, h));
+}
+
+#define S1(a) 1, {a}
+static const jcase cases[] = {
+    {"neg", f_neg, 1, {2}, {{3, 4}}, false},
+    {"exp", f_exp, 1, {2}, {{3, 4}}, false},
+    {"log", f_log, 1, {2}, {{3, 4}}, true},
+    {"sin", f_sin, 1, {2}, {{3, 4}}, false},
+    {"cos", f_cos, 1, {2}, {{3, 4}}, false},
+    {"tanh", f_tanh, 1, {2}, {{3, 4}}, false},
+    {"sigmoid", f_sigmoid, 1, {2}, {{3, 4}}, false},
+    {"relu", f_relu, 1, {2}, {{3, 4}}, false},
+    {"sqrt", f_sqrt, 1, {2}, {{3, 4}}, true},
+    {"gelu", f_gelu, 1, {2}, {{3, 4}}, false},
+    {"silu", f_silu, 1, {2}, {{3, 4}}, false},
+    {"log1p", f_log1p, 1, {2}, {{3, 4}}, true},
+    {"add_scalar", f_add_s, 1, {2}, {{3, 4}}, false},
+    {"rsub_scalar", f_rsub_s, 1, {2}, {{3, 4}}, false},
+    {"mul_scalar", f_mul_s, 1, {2}, {{3, 4}}, false},
+    {"div_scalar", f_div_s, 1, {2}, {{3, 4}}, false},
+    {"pow_scalar", f_pow_s, 1, {2}, {{3, 4}}, false},
+    {"sum", f_sum, 1, {2}, {{3, 4}}, false},
+    {"sum_dims", f_sum_dim, 1, {2}, {{3, 4}}, false},
+    {"mean", f_mean, 1, {2}, {{3, 4}}, false},
+    {"mean_dims", f_mean_dim, 1, {2}, {{3, 4}}, false},
+    {"reshape", f_reshape, 1, {2}, {{3, 4}}, false},
+    {"transpose", f_transpose, 1, {2}, {{3, 4}}, false},
+    {"permute", f_permute, 1, {3}, {{2, 3, 4}}, false},
+    {"expand", f_expand, 1, {2}, {{3, 4}}, false},
+    {"slice", f_slice, 1, {2}, {{3, 5}}, false},
+    {"narrow", f_narrow, 1, {2}, {{4, 3}}, false},
+    {"select", f_select, 1, {2}, {{3, 4}}, false},
+    {"unsqueeze", f_unsqueeze, 1, {2}, {{3, 4}}, false},
+    {"softmax", f_softmax, 1, {2}, {{3, 4}}, false},
+    {"log_softmax", f_log_softmax, 1, {2}, {{3, 4}}, false},
+    {"clone", f_clone, 1, {2}, {{3, 4}}, false},
+    {"masked_fill", f_masked_fill, 1, {2}, {{3, 4}}, false},
+    {"add_bcast", f_add, 2, {2, 1}, {{3, 4}, {4}}, false},
+    {"sub_bcast", f_sub, 2, {2, 2}, {{3, 1}, {3, 4}}, false},
+    {"mul_bcast", f_mul, 2, {2, 2}, {{3, 1}, {1, 4}}, false},
+    {"div", f_div, 2, {2, 2}, {{3, 4}, {3, 4}}, true},
+    {"pow", f_pow, 2, {2, 1}, {{3, 4}, {4}}, true},
+    {"matmul", f_matmul, 2, {2, 2}, {{3, 4}, {4, 2}}, false},
+    {"matmul_batched", f_matmul, 2, {3, 2}, {{2, 3, 4}, {4, 2}}, false},
+    {"cat", f_cat, 2, {2, 2}, {{3, 2}, {3, 4}}, false},
+    {"stack", f_stack, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
+    {"where", f_where, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
+    {"linear_nobias", f_linear_nobias, 2, {2, 2}, {{5, 4}, {3, 4}}, false},
+    {"linear", f_linear, 3, {2, 2, 1}, {{5, 4}, {3, 4}, {3}}, false},
+    {"mlp", f_mlp, 3, {2, 2, 1}, {{5, 4}, {3, 4}, {3}}, false},
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* a float64 tensor of the shape, non-contiguous when it has 2+ dims (the
+ * transpose of a contiguous tensor of the swapped shape) */
+static tg_tensor *make_input(tg_rng *r, int ndim, const size_t *shape, bool positive) {
+  size_t sw[4];
+  memcpy(sw, shape, (size_t)ndim * sizeof *sw);
+  if (ndim >= 2) sw[ndim - 1] = shape[ndim - 2], sw[ndim - 2] = shape[ndim - 1];
+  tg_tensor *base = positive ? tg_add_scalar(tg_rand(r, TG_FLOAT64, ndim, sw), 0.5)
+                             : tg_randn(r, TG_FLOAT64, ndim, sw);
+  if (positive) base = tg_mul_scalar(base, 2.0);
+  tg_tensor *x = ndim >= 2 ? tg_transpose(base, -1, -2) : base;
+  assert_non_null(x);
+  return x;
+}
+
+static double dot(const tg_tensor *a, const tg_tensor *b) {
+  assert_int_equal(a->numel, b->numel);
+  double s = 0;
+  for (size_t i = 0; i < a->numel; i++) s += tg_get_flat(a, i) * tg_get_flat(b, i);
+  return s;
+}
+
+/* ⟨J v, u⟩ (forward mode) and ⟨v, Jᵀ u⟩ (reverse mode) of one case */
+static void check_case(const jcase *c, uint64_t seed) {
+  tg_rng r = test_seeded(seed);
+  tg_tensor *x[3], *v[3], *d[3];
+  for (int i = 0; i < c->n_in; i++) {
+    x[i] = make_input(&r, c->ndim[i], c->shape[i], c->positive);
+    v[i] = make_input(&r, c->ndim[i], c->shape[i], false);
+  }
+  /* forward: one pass with dual inputs, no tape */
+  assert_int_equal(tg_fwad_enter_dual_level(), 0);
+  tg_no_grad_begin();
+  for (int i = 0; i < c->n_in; i++) assert_non_null(d[i] = tg_make_dual(x[i], v[i]));
+  tg_tensor *y = c->f(d, NULL), *yp = NULL, *jv = NULL;
+  tg_no_grad_end();
+  assert_non_null(y);
+  if (tg_unpack_dual(y, &yp, &jv) != 0) fail_msg("%s: %s", c->name, tg_last_error());
+  assert_non_null(jv);
+  assert_false(tg_has_error());
+  assert_int_equal(tg_fwad_exit_dual_level(), 0);
+  /* reverse: the VJP with a random u */
+  tg_tensor *u = tg_randn(&r, TG_FLOAT64, y->ndim, y->shape), *leaf[3], *g[3];
+  for (int i = 0; i < c->n_in; i++) leaf[i] = tg_requires_grad_(tg_detach(x[i]), true);
+  tg_tensor *y2 = c->f(leaf, NULL);
+  assert_int_equal(tg_grad(1, &y2, &u, c->n_in, leaf, g, (tg_grad_opts){0}), 0);
+  test_assert_identical(yp, y2); /* the dual forward computes the same primal */
+  double lhs = dot(jv, u), rhs = 0;
+  for (int i = 0; i < c->n_in; i++) rhs += dot(v[i], g[i]);
+  if (fabs(lhs - rhs) > 1e-10 * (1 + fabs(rhs)))
+    fail_msg("%s: <Jv,u> = %.15g but <v,J^T u> = %.15g", c->name, lhs, rhs);
+}
+
+static void test_jvp_matches_vjp(void **state) {
+  (void)state;
+  for (size_t k = 0; k < N_CASES; k++)
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+      tg_scope_begin();
+      check_case(&cases[k], 100 * k + seed);
+      tg_scope_end();
+    }
+}
+
+/* ---------------------------------------------- the op table's coverage */
+
+/* ops with a forward-mode formula; raise it with each JVP added */
+#define JVP_COVERAGE 78
+
+static void test_jvp_coverage(void **state) {
+  (void)state;
+  const tg_op *const *ops = NULL;
+  size_t n = tg_op_table(&ops), with = 0;
+  assert_true(n > 100);
+  printf("ops without a JVP:");
+  for (size_t i = 0; i < n; i++) {
+    if (ops[i]->jvp) with++;
+    else printf(" %s", ops[i]->name);
+  }
+  printf("\njvp coverage: %zu of %zu ops\n", with, n);
+  assert_int_equal(with, JVP_COVERAGE);
+}
+
+/* an op without a JVP reached by a tangent: the error names it and the
+ * tangent downstream is unavailable */
+static void test_missing_jvp(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(7);
+  tg_tensor *x = tg_randn(&r, TG_FLOAT64, TG_SHAPE(5));
+  assert_int_equal(tg_fwad_enter_dual_level(), 0);
+  tg_tensor *d = tg_make_dual(x, tg_ones_like(x));
+  tg_tensor *y = tg_exp(tg_cumsum(d, 0));
+  assert_non_null(y); /* the primal is still computed */
+  test_expect_error("jvp: Cumsum has no forward-mode formula", NULL);
+  tg_tensor *p = NULL, *t = NULL;
+  assert_int_equal(tg_unpack_dual(y, &p, &t), -1);
+  test_expect_error("unpack_dual", "no forward-mode formula");
+  assert_int_equal(tg_fwad_exit_dual_level(), 0);
+}
+
+static void test_api_errors(void **state) {
+  (void)state;
+  tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(3)), *t2 = tg_zeros(TG_FLOAT64, TG_SHAPE(2));
+  assert_null(tg_make_dual(x, x));
+  test_expect_error("make_dual", "no dual level is open");
+  assert_int_equal(tg_fwad_exit_dual_level(), -1);
+  test_expect_error("exit_dual_level", "no dual level");
+  assert_int_equal(tg_fwad_enter_dual_level(), 0);
+  assert_int_equal(tg_fwad_enter_dual_level(), -1);
+  test_expect_error("enter_dual_level", "already open");
+  assert_null(tg_make_dual(x, t2));
+  test_expect_error("make_dual", "must match");
+  assert_null(tg_make_dual(x, tg_zeros(TG_FLOAT32, TG_SHAPE(3))));
+  test_expect_error("make_dual", "float64");
+  assert_null(tg_make_dual(NULL, x));
+  tg_clear_error();
+  assert_null(tg_make_dual(x, NULL));
+  tg_clear_error();
+  assert_int_equal(tg_unpack_dual(NULL, NULL, NULL), -1);
+  tg_clear_error();
+  /* a tensor without a tangent unpacks to NULL */
+  tg_tensor *p = NULL, *t = x;
+  assert_int_equal(tg_unpack_dual(x, &p, &t), 0);
+  assert_null(t);
+  assert_non_null(p);
+  tg_tensor *d = tg_make_dual(tg_clone(x), tg_ones_like(x));
+  assert_int_equal(tg_fwad_exit_dual_level(), 0);
+  /* after the level, tangents are gone */
+  assert_int_equal(tg_unpack_dual(d, NULL, &t), 0);
+  assert_null(t);
+}
+
+/* tangents follow their tensors out of scopes (tg_keep) and through
+ * scopes opened in between */
+static void test_scopes(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(3);
+  tg_tensor *x = tg_randn(&r, TG_FLOAT64, TG_SHAPE(4)), *v = tg_randn(&r, TG_FLOAT64, TG_SHAPE(4));
+  assert_int_equal(tg_fwad_enter_dual_level(), 0);
+  tg_scope_begin();
+  tg_tensor *d = tg_make_dual(x, v);
+  tg_tensor *y = tg_keep(tg_mul_scalar(tg_sin(d), 2.0));
+  tg_scope_end();
+  tg_scope_begin();
+  tg_tensor *z = tg_mul_scalar(y, 1.0); /* y's tangent resolved before, in y's scope */
+  tg_scope_end();
+  (void)z;
+  tg_tensor *t = NULL;
+  assert_int_equal(tg_unpack_dual(y, NULL, &t), 0);
+  assert_non_null(t);
+  for (size_t i = 0; i < 4; i++)
+    assert_close(tg_get_flat(t, i), 2.0 * cos(tg_get_flat(x, i)) * tg_get_flat(v, i), 1e-14);
+  /* an output that dies before its JVP ran */
+  tg_scope_begin();
+  tg_exp(tg_make_dual(x, v));
+  tg_scope_end();
+  tg_tensor *w = tg_neg(x);
+  assert_int_equal(tg_unpack_dual(w, NULL, &t), 0);
+  assert_null(t);
+  assert_int_equal(tg_fwad_exit_dual_level(), 0);
+}
+
+/* ------------------------------------------- forward-over-reverse HVP */
+
+/* hessian_saddle's f(θ) = θ1² - θ2² and a richer g(x) = sum(tanh(x)²) * x0 */
+static tg_tensor *saddle(tg_tensor **in, void *c) {
+  (void)c;
+  tg_tensor *t1 = tg_select(in[0], 0, 0), *t2 = tg_select(in[0], 0, 1);
+  return tg_sub(tg_pow_scalar(t1, 2), tg_pow_scalar(t2, 2));
+}
+static tg_tensor *richer(tg_tensor **in, void *c) {
+  (void)c;
+  tg_tensor *t = tg_tanh(in[0]);
+  return tg_mul(tg_sum(tg_mul(t, t)), tg_select(in[0], 0, 0));
+}
+
+/* H v by forward over reverse: the tangent of ∇f at a dual point */
+static tg_tensor *hvp_fwd_rev(tg_fn f, tg_tensor *x, tg_tensor *v) {
+  assert_int_equal(tg_fwad_enter_dual_level(), 0);
+  tg_tensor *leaf = tg_requires_grad_(tg_detach(x), true);
+  tg_tensor *d = tg_make_dual(leaf, v);
+  tg_tensor *y = f(&d, NULL), *g = NULL, *hv = NULL;
+  assert_int_equal(tg_grad(1, &y, NULL, 1, &leaf, &g, (tg_grad_opts){.create_graph = true}), 0);
+  assert_int_equal(tg_unpack_dual(g, NULL, &hv), 0);
+  assert_int_equal(tg_fwad_exit_dual_level(), 0);
+  assert_non_null(hv);
+  return hv;
+}
+
+static void test_hvp_forward_over_reverse(void **state) {
+  (void)state;
+  /* the saddle: H = diag(2, -2) everywhere, so H v = (2 v1, -2 v2) */
+  tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2));
+  tg_tensor *v = tg_from_f64(TG_SHAPE(2), (double[]){0.5, 3.0});
+  tg_tensor *hv = hvp_fwd_rev(saddle, x, v);
+  assert_close(tg_get_flat(hv, 0), 1.0, 1e-15);
+  assert_close(tg_get_flat(hv, 1), -6.0, 1e-15);
+  tg_tensor *ref = NULL;
+  assert_int_equal(tg_hvp(saddle, NULL, &x, 1, &v, NULL, &ref, (tg_functional_opts){0}), 0);
+  test_assert_identical(hv, ref);
+  /* a function with a dense Hessian, at random points */
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    tg_rng r = test_seeded(seed);
+    tg_tensor *p = tg_randn(&r, TG_FLOAT64, TG_SHAPE(5)), *w = tg_randn(&r, TG_FLOAT64, TG_SHAPE(5));
+    tg_tensor *a = hvp_fwd_rev(richer, p, w), *b = NULL;
+    assert_int_equal(tg_hvp(richer, NULL, &p, 1, &w, NULL, &b, (tg_functional_opts){0}), 0);
+    for (size_t i = 0; i < 5; i++) assert_close(tg_get_flat(a, i), tg_get_flat(b, i), 1e-12);
+  }
+}
+
+/* ------------------------------------------------ tg_jvp's forward mode */
+
+static tg_tensor *f3(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_mul(tg_sigmoid(tg_add(tg_matmul(in[0], in[1]), in[2])), tg_sum(tg_mul(in[0], in[0])));
+}
+
+static tg_tensor *test_cube(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_pow_scalar(in[0], 3.0);
+}
+
+static void test_tg_jvp_forward_mode(void **state) {
+  (void)state;
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    tg_rng r = test_seeded(seed);
+    tg_tensor *in[3] = {make_input(&r, TG_SHAPE(3, 4), false), make_input(&r, TG_SHAPE(4, 2), false),
+                        tg_randn(&r, TG_FLOAT64, TG_SHAPE(2))};
+    tg_tensor *v[3] = {tg_randn(&r, TG_FLOAT64, TG_SHAPE(3, 4)), tg_randn(&r, TG_FLOAT64, TG_SHAPE(4, 2)),
+                       tg_randn(&r, TG_FLOAT64, TG_SHAPE(2))};
+    tg_tensor *o1 = NULL, *o2 = NULL, *j1 = NULL, *j2 = NULL;
+    assert_int_equal(tg_jvp(f3, NULL, in, 3, v, &o1, &j1, (tg_functional_opts){.forward_mode = true}), 0);
+    assert_int_equal(tg_jvp(f3, NULL, in, 3, v, &o2, &j2, (tg_functional_opts){0}), 0);
+    test_assert_identical(o1, o2);
+    for (size_t i = 0; i < j1->numel; i++) assert_close(tg_get_flat(j1, i), tg_get_flat(j2, i), 1e-12);
+    assert_false(j1->requires_grad);
+  }
+  /* with create_graph the tangent is differentiable w.r.t. the inputs:
+   * d/dx of the jvp of x -> x³ along v = 1 is 6x */
+  tg_tensor *x = tg_requires_grad_(tg_from_f64(TG_SHAPE(1), (double[]){2.0}), true);
+  tg_tensor *j = NULL, *g = NULL;
+  assert_int_equal(tg_jvp(test_cube, NULL, &x, 1, NULL, NULL, &j, (tg_functional_opts){.forward_mode = true, .create_graph = true}), 0);
+  assert_close(tg_get_flat(j, 0), 12.0, 1e-14);
+  assert_int_equal(tg_grad(1, &j, NULL, 1, &x, &g, (tg_grad_opts){0}), 0);
+  assert_close(tg_get_flat(g, 0), 12.0, 1e-14);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TG_TEST(test_jvp_matches_vjp),  TG_TEST(test_jvp_coverage),
+      TG_TEST(test_missing_jvp),      TG_TEST(test_api_errors),
+      TG_TEST(test_scopes),           TG_TEST(test_hvp_forward_over_reverse),
+      TG_TEST(test_tg_jvp_forward_mode),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
