@@ -2,10 +2,12 @@
  * ⟨J v, u⟩ = ⟨v, Jᵀ u⟩ on random float64 vectors (broadcasting and
  * non-contiguous inputs), the op table's JVP coverage, forward-over-reverse
  * HVP against the double-backward one, tg_jvp's forward mode, errors. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "tg_test.h"
+#include "example_util.h"
 
 /* ---------------------------------------------------------- the ops */
 
@@ -381,12 +383,41 @@ static void test_tg_jvp_forward_mode(void **state) {
   assert_close(tg_get_flat(g, 0), 12.0, 1e-14);
 }
 
+/* -------------------------------------------- examples/forward_mode */
+
+/* J of y = (x1² + x2², x2² + x3² x2) at [1, 2, 3], by hand:
+ * [[2 x1, 2 x2, 0], [0, 2 x2 + x3², 2 x3 x2]] */
+static void test_example_forward_mode(void **state) {
+  (void)state;
+  const double x1 = 1, x2 = 2, x3 = 3;
+  const double J[2][3] = {{2 * x1, 2 * x2, 0}, {0, 2 * x2 + x3 * x3, 2 * x3 * x2}};
+  char *out = example_run("forward_mode", NULL, NULL);
+  double v[3];
+  for (int j = 0; j < 3; j++) {
+    char label[32];
+    snprintf(label, sizeof label, "  column %d:", j + 1);
+    example_numbers(out, label, v, 2);
+    for (int i = 0; i < 2; i++) assert_close(v[i], J[i][j], 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    char label[32];
+    snprintf(label, sizeof label, "  row %d:", i + 1);
+    example_numbers(out, label, v, 3);
+    for (int j = 0; j < 3; j++) assert_close(v[j], J[i][j], 0);
+  }
+  example_numbers(out, "y =", v, 2);
+  assert_close(v[0], x1 * x1 + x2 * x2, 0);
+  assert_close(v[1], x2 * x2 + x3 * x3 * x2, 0);
+  example_line_after(out, "max |forward - reverse| = 0: they agree");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_jvp_matches_vjp),  TG_TEST(test_jvp_coverage),
       TG_TEST(test_missing_jvp),      TG_TEST(test_api_errors),
       TG_TEST(test_scopes),           TG_TEST(test_hvp_forward_over_reverse),
       TG_TEST(test_tg_jvp_forward_mode),
+      cmocka_unit_test_setup_teardown(test_example_forward_mode, test_setup, example_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
