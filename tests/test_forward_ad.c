@@ -383,6 +383,81 @@ static void test_tg_jvp_forward_mode(void **state) {
   assert_close(tg_get_flat(g, 0), 12.0, 1e-14);
 }
 
+/* --------------------------------- torch.autograd.forward_ad's values */
+
+/* Tangents PyTorch 1.13 computes (fwAD.make_dual / unpack_dual, float64)
+ * for fixed inputs x[i] = sin(i+1), v[i] = cos(2i+1) of shape (3,4);
+ * w[i] = 0.5 sin(3i+2), tw[i] = cos(i+0.5) (2,4); b[i] = 0.1(i+1),
+ * tb[i] = -0.3(i+1) (2,): the script is in the commit message. */
+static const double torch_softmax_tanh[12] = {
+    0.26292997468933482, -0.37672805001696802, 0.086119980817886563, 0.027678094509746638,
+    -0.023805501357595217, -0.0051262214037900303, 0.41953971063356987, -0.39060798787218454,
+    -0.13197654851782714, 0.20825662905541484, -0.012736830054548629, -0.063543250483039035};
+static const double torch_log_softmax_exp[12] = {
+    0.61271273443872842, -0.67086300576379698, -0.78641334365150828, 2.013879246003861,
+    -0.98990881368773498, 1.7902171434367642, 0.63737017341859237, -0.38301134792994107,
+    -1.0561683441985652, 2.3607240305047066, -1.3145684820933865, 1.3486018369835451};
+static const double torch_mlp[2] = {0.016593262792829994, -0.4512270998759299};
+static const double torch_pow_div[12] = {
+    -0.026021126280143223, 0.0053244185748317465, -0.13090703060572489, 0.72300534108274106,
+    -0.67214354310304281, 0.0027624099352261192, -0.14241402877187034, -0.035691581572333264,
+    0.07806932798542926, 1.0461160921602446, -0.37832848941204783, -0.56279598447565715};
+
+static tg_tensor *fixed(size_t r, size_t c, double (*f)(size_t), bool transposed) {
+  double buf[64];
+  for (size_t i = 0; i < (c ? r * c : r); i++) buf[i] = f(i); /* c == 0: a vector of r */
+  if (!transposed) return c ? tg_from_f64(TG_SHAPE(r, c), buf) : tg_from_f64(TG_SHAPE(r), buf);
+  /* the same values as a transposed (non-contiguous) view */
+  double tr[64];
+  for (size_t i = 0; i < r; i++)
+    for (size_t j = 0; j < c; j++) tr[j * r + i] = buf[i * c + j];
+  return tg_transpose(tg_from_f64(TG_SHAPE(c, r), tr), 0, 1);
+}
+static double fx_x(size_t i) { return sin((double)i + 1); }
+static double fx_v(size_t i) { return cos(2.0 * (double)i + 1); }
+static double fx_w(size_t i) { return 0.5 * sin(3.0 * (double)i + 2); }
+static double fx_tw(size_t i) { return cos((double)i + 0.5); }
+static double fx_b(size_t i) { return 0.1 * ((double)i + 1); }
+static double fx_tb(size_t i) { return -0.3 * ((double)i + 1); }
+
+static tg_tensor *t_softmax_tanh(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_softmax(tg_mul_scalar(tg_tanh(in[0]), 2.0), 1);
+}
+static tg_tensor *t_log_softmax_exp(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_log_softmax(tg_exp(in[0]), 0);
+}
+static tg_tensor *t_mlp(tg_tensor **in, void *c) {
+  (void)c;
+  return tg_sum_dims(tg_sigmoid(tg_linear(in[0], in[1], in[2])), 1, (int[]){0}, false);
+}
+static tg_tensor *t_pow_div(tg_tensor **in, void *c) {
+  (void)c;
+  tg_tensor *x = in[0];
+  return tg_div(tg_pow(tg_add_scalar(tg_abs(x), 0.5), x), tg_add_scalar(tg_mul(x, x), 1.0));
+}
+
+static void check_torch(tg_fn f, int n, tg_tensor **x, tg_tensor **v, const double *want, size_t len) {
+  tg_tensor *t = NULL, *y = NULL;
+  assert_int_equal(tg_jvp(f, NULL, x, n, v, &y, &t, (tg_functional_opts){.forward_mode = true}), 0);
+  assert_int_equal(t->numel, len);
+  for (size_t i = 0; i < len; i++) assert_close(tg_get_flat(t, i), want[i], 1e-13 * (1 + fabs(want[i])));
+}
+
+static void test_against_torch(void **state) {
+  (void)state;
+  for (int transposed = 0; transposed < 2; transposed++) {
+    tg_tensor *x = fixed(3, 4, fx_x, transposed), *v = fixed(3, 4, fx_v, transposed);
+    check_torch(t_softmax_tanh, 1, &x, &v, torch_softmax_tanh, 12);
+    check_torch(t_log_softmax_exp, 1, &x, &v, torch_log_softmax_exp, 12);
+    check_torch(t_pow_div, 1, &x, &v, torch_pow_div, 12);
+    tg_tensor *in[3] = {x, fixed(2, 4, fx_w, transposed), fixed(2, 0, fx_b, false)};
+    tg_tensor *tv[3] = {v, fixed(2, 4, fx_tw, transposed), fixed(2, 0, fx_tb, false)};
+    check_torch(t_mlp, 3, in, tv, torch_mlp, 2);
+  }
+}
+
 /* -------------------------------------------- examples/forward_mode */
 
 /* J of y = (x1² + x2², x2² + x3² x2) at [1, 2, 3], by hand:
@@ -416,7 +491,7 @@ int main(void) {
       TG_TEST(test_jvp_matches_vjp),  TG_TEST(test_jvp_coverage),
       TG_TEST(test_missing_jvp),      TG_TEST(test_api_errors),
       TG_TEST(test_scopes),           TG_TEST(test_hvp_forward_over_reverse),
-      TG_TEST(test_tg_jvp_forward_mode),
+      TG_TEST(test_tg_jvp_forward_mode), TG_TEST(test_against_torch),
       cmocka_unit_test_setup_teardown(test_example_forward_mode, test_setup, example_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
