@@ -15,9 +15,9 @@
 
 #include "fwad_internal.h"
 #include "tg_internal.h"
-#include "tg_ops.h"
 
 _Thread_local bool tg_fwad_on_;
+_Thread_local tg_tensor *(*tg_fwad_fit_)(tg_tensor *t, const tg_tensor *out);
 static _Thread_local bool in_jvp; /* a JVP is running: its ops propagate nothing */
 static _Thread_local struct {
   tg_tensor *out;
@@ -63,9 +63,8 @@ static void poison(tg_tensor *out) {
 
 /* the JVP's result as the output's tangent: out's shape and dtype */
 static tg_tensor *fit(tg_tensor *t, const tg_tensor *out) {
-  if (t && !tg_same_shape(t, out)) t = tg_contiguous(tg_expand(t, out->ndim, out->shape));
-  if (t && t->dtype != out->dtype) t = tg_to_dtype(t, out->dtype);
-  return t;
+  if (!t || (tg_same_shape(t, out) && t->dtype == out->dtype)) return t;
+  return tg_fwad_fit_ ? tg_fwad_fit_(t, out) : NULL;
 }
 
 void tg_fwad_flush_(void) {

@@ -27,6 +27,10 @@ void tg_fwad_clear_all_(void);
 /* t dies (hooks.c's unhook): forward_ad.c forgets a pending JVP for it */
 void tg_fwad_forget_(tg_tensor *t);
 
+/* set by ops/ (autograd/ does not include ops/): a JVP's result as the
+ * output's tangent, expanded to out's shape and converted to its dtype */
+extern _Thread_local tg_tensor *(*tg_fwad_fit_)(tg_tensor *t, const tg_tensor *out);
+
 /* graph.c's recording of a tape node (tg_record without the forward-mode part) */
 tg_node *tg_record_tape_(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
 /* forward_ad.c's tg_record while a level is open */

@@ -135,8 +135,16 @@ static void maximum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
 static void minimum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   select_backward(n, g, gi, &lt_mask_k);
 }
-TG_DEFINE_OP(OP_MAXIMUM, "MaximumBackward", maximum_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
-TG_DEFINE_OP(OP_MINIMUM, "MinimumBackward", minimum_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+/* tangent: the selected input's, the mean of both on a tie (the backward's masks) */
+static tg_tensor *select_jvp(tg_node *n, tg_tensor *const *t, const ops_kernel *mask_k) {
+  tg_tensor *mask_a = ops_binary_forward("maximum", n->in[0], n->in[1], mask_k, (ops_params){0, 0});
+  tg_tensor *p = t[0] ? tg_mul(t[0], mask_a) : NULL, *q = t[1] ? tg_mul(t[1], tg_rsub_scalar(mask_a, 1.0)) : NULL;
+  return !p ? q : !q ? p : tg_add(p, q);
+}
+static tg_tensor *maximum_jvp(tg_node *n, tg_tensor *const *t) { return select_jvp(n, t, &gt_mask_k); }
+static tg_tensor *minimum_jvp(tg_node *n, tg_tensor *const *t) { return select_jvp(n, t, &lt_mask_k); }
+TG_DEFINE_OP_JVP(OP_MAXIMUM, "MaximumBackward", maximum_backward, maximum_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+TG_DEFINE_OP_JVP(OP_MINIMUM, "MinimumBackward", minimum_backward, minimum_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b) {
   return binary("maximum", a, b, &max_k, &OP_MAXIMUM);
 }

@@ -87,9 +87,16 @@ tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const 
   return out;
 }
 
+/* FWAD: a JVP's result broadcast to its output's shape, in its dtype */
+static tg_tensor *fwad_fit(tg_tensor *t, const tg_tensor *out) {
+  if (!tg_same_shape(t, out)) t = tg_expand(t, out->ndim, out->shape);
+  return t && t->dtype != out->dtype ? tg_to_dtype(t, out->dtype) : t;
+}
+
 void ops_install_grad_ops(void) {
   tg_ctx.grad_add = tg_add;
   tg_ctx.grad_sum_to = tg_sum_to_shape;
+  tg_fwad_fit_ = fwad_fit;
 }
 
 bool ops_dims_mask(const char *op, const tg_tensor *a, int n_dims, const int *dims,

@@ -177,7 +177,18 @@ static void var_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *centered = tg_sub(x, tg_mean_dims(x, nd, dims, true));
   gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_mul_scalar(centered, 2.0 * tg_node_f(n)[0]));
 }
-TG_DEFINE_OP(OP_VAR, "VarBackward", var_backward, TG_SAVES_IN(0) | TG_NODE_F | TG_NODE_I);
+/* tangent: 2 sum((x - mean) t) / (N - correction) */
+static tg_tensor *var_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0];
+  unsigned mask = (unsigned)tg_node_i(n)[0];
+  int dims[TG_MAX_DIMS], nd = 0;
+  for (int d = 0; d < x->ndim; d++)
+    if (mask & (1u << d)) dims[nd++] = d;
+  tg_tensor *centered = tg_sub(x, tg_mean_dims(x, nd, dims, true));
+  tg_tensor *s = tg_reshape(sum_mask(tg_mul(centered, t[0]), mask, true), n->out->ndim, n->out->shape);
+  return tg_mul_scalar(s, 2.0 * tg_node_f(n)[0]);
+}
+TG_DEFINE_OP_JVP(OP_VAR, "VarBackward", var_backward, var_jvp, TG_SAVES_IN(0) | TG_NODE_F | TG_NODE_I);
 
 tg_tensor *tg_var_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim) {
   unsigned mask;
@@ -204,7 +215,14 @@ static void logsumexp_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *lse = ops_expand_reduced(n->out, x, mask);
   gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_exp(tg_sub(x, lse)));
 }
-TG_DEFINE_OP(OP_LOGSUMEXP, "LogsumexpBackward", logsumexp_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+/* tangent: sum(softmax(x) t) over the reduced dims, softmax = exp(x - out) */
+static tg_tensor *logsumexp_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0];
+  unsigned mask = (unsigned)tg_node_i(n)[0];
+  tg_tensor *p = tg_exp(tg_sub(x, ops_expand_reduced(n->out, x, mask)));
+  return tg_reshape(sum_mask(tg_mul(p, t[0]), mask, true), n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_LOGSUMEXP, "LogsumexpBackward", logsumexp_backward, logsumexp_jvp, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
 tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;
