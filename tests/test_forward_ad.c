@@ -71,6 +71,16 @@ F1(f_logsumexp, tg_logsumexp(a, 1, (int[]){0}, true))
 F1(f_cumsum, tg_cumsum(a, 1))
 F2(f_maximum, tg_maximum(a, b))
 F2(f_minimum, tg_minimum(a, b))
+F2(f_atan2, tg_atan2(a, b))
+F2(f_hypot, tg_hypot(a, b))
+F2(f_fmod, tg_fmod(a, b))
+F2(f_remainder, tg_remainder(a, b))
+F2(f_copysign, tg_copysign(a, b))
+F2(f_clamp_min_t, tg_clamp_min_tensor(a, b))
+F2(f_clamp_max_t, tg_clamp_max_tensor(a, b))
+F1(f_gather, tg_gather(a, 1, tg_from_i64(TG_SHAPE(3, 2), (const int64_t[]){0, 3, 1, 1, 2, 0})))
+F1(f_index_select, tg_index_select(a, 0, tg_from_i64(TG_SHAPE(4), (const int64_t[]){2, 0, 2, 1})))
+F1(f_diagonal, tg_diagonal(a, 1, 0, 1))
 F2(f_add, tg_add(a, b))
 F2(f_sub, tg_sub(a, b))
 F2(f_mul, tg_mul(a, b))
@@ -132,6 +142,16 @@ static const jcase cases[] = {
     {"cumsum", f_cumsum, 1, {2}, {{3, 4}}, false},
     {"maximum_bcast", f_maximum, 2, {2, 1}, {{3, 4}, {4}}, false},
     {"minimum", f_minimum, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
+    {"atan2", f_atan2, 2, {2, 1}, {{3, 4}, {4}}, false},
+    {"hypot", f_hypot, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
+    {"fmod", f_fmod, 2, {2, 2}, {{3, 4}, {3, 4}}, true},
+    {"remainder", f_remainder, 2, {2, 2}, {{3, 4}, {3, 4}}, true},
+    {"copysign", f_copysign, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
+    {"clamp_min_tensor", f_clamp_min_t, 2, {2, 1}, {{3, 4}, {4}}, false},
+    {"clamp_max_tensor", f_clamp_max_t, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
+    {"gather", f_gather, 1, {2}, {{3, 4}}, false},
+    {"index_select", f_index_select, 1, {2}, {{3, 4}}, false},
+    {"diagonal", f_diagonal, 1, {2}, {{3, 4}}, false},
     {"add_bcast", f_add, 2, {2, 1}, {{3, 4}, {4}}, false},
     {"sub_bcast", f_sub, 2, {2, 2}, {{3, 1}, {3, 4}}, false},
     {"mul_bcast", f_mul, 2, {2, 2}, {{3, 1}, {1, 4}}, false},
@@ -213,7 +233,7 @@ static void test_jvp_matches_vjp(void **state) {
 /* ---------------------------------------------- the op table's coverage */
 
 /* ops with a forward-mode formula; raise it with each JVP added */
-#define JVP_COVERAGE 83
+#define JVP_COVERAGE 94
 
 static void test_jvp_coverage(void **state) {
   (void)state;
@@ -322,6 +342,14 @@ static tg_tensor *richer(tg_tensor **in, void *c) {
   return tg_mul(tg_sum(tg_mul(t, t)), tg_select(in[0], 0, 0));
 }
 
+/* the backward of diagonal and slice are diagonal_scatter and
+ * slice_scatter: forward over reverse runs their JVPs */
+static tg_tensor *scatters(tg_tensor **in, void *c) {
+  (void)c;
+  tg_tensor *d = tg_diagonal(tg_reshape(in[0], TG_SHAPE(3, 3)), 0, 0, 1), *s = tg_slice(in[0], 0, 1, 9, 2);
+  return tg_add(tg_sum(tg_pow_scalar(d, 3.0)), tg_sum(tg_mul(tg_sin(s), s)));
+}
+
 /* H v by forward over reverse: the tangent of ∇f at a dual point */
 static tg_tensor *hvp_fwd_rev(tg_fn f, tg_tensor *x, tg_tensor *v) {
   assert_int_equal(tg_fwad_enter_dual_level(), 0);
@@ -346,13 +374,16 @@ static void test_hvp_forward_over_reverse(void **state) {
   tg_tensor *ref = NULL;
   assert_int_equal(tg_hvp(saddle, NULL, &x, 1, &v, NULL, &ref, (tg_functional_opts){0}), 0);
   test_assert_identical(hv, ref);
-  /* a function with a dense Hessian, at random points */
+  /* a function with a dense Hessian and one through scatters, at random points */
   for (uint64_t seed = 1; seed <= 4; seed++) {
     tg_rng r = test_seeded(seed);
-    tg_tensor *p = tg_randn(&r, TG_FLOAT64, TG_SHAPE(5)), *w = tg_randn(&r, TG_FLOAT64, TG_SHAPE(5));
-    tg_tensor *a = hvp_fwd_rev(richer, p, w), *b = NULL;
-    assert_int_equal(tg_hvp(richer, NULL, &p, 1, &w, NULL, &b, (tg_functional_opts){0}), 0);
-    for (size_t i = 0; i < 5; i++) assert_close(tg_get_flat(a, i), tg_get_flat(b, i), 1e-12);
+    tg_tensor *p = tg_randn(&r, TG_FLOAT64, TG_SHAPE(9)), *w = tg_randn(&r, TG_FLOAT64, TG_SHAPE(9));
+    tg_fn fns[2] = {richer, scatters};
+    for (int k = 0; k < 2; k++) {
+      tg_tensor *a = hvp_fwd_rev(fns[k], p, w), *b = NULL;
+      assert_int_equal(tg_hvp(fns[k], NULL, &p, 1, &w, NULL, &b, (tg_functional_opts){0}), 0);
+      for (size_t i = 0; i < 9; i++) assert_close(tg_get_flat(a, i), tg_get_flat(b, i), 1e-12);
+    }
   }
 }
 
