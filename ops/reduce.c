@@ -254,8 +254,13 @@ static void extreme_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *gk = tg_reshape(g, idx->ndim, idx->shape);
   gi[0] = tg_scatter_add(tg_zeros_like(x), (int)tg_node_i(n)[0], idx, gk);
 }
-TG_DEFINE_OP(OP_MAX, "MaxBackward", extreme_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_MIN, "MinBackward", extreme_backward, TG_NODE_I | TG_NODE_SAVED);
+/* tangent: the tangent at the selected element */
+static tg_tensor *extreme_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *picked = tg_gather(t[0], (int)tg_node_i(n)[0], tg_node_saved(n));
+  return tg_reshape(picked, n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_MAX, "MaxBackward", extreme_backward, extreme_jvp, TG_NODE_I | TG_NODE_SAVED);
+TG_DEFINE_OP_JVP(OP_MIN, "MinBackward", extreme_backward, extreme_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 static tg_tensor *extreme_dim(const char *name, tg_tensor *a, int dim, bool keepdim,
                               tg_tensor **indices, bool is_max) {
@@ -326,8 +331,14 @@ static void extreme_all_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_set_grad_enabled(prev);
   gi[0] = tg_mul(g, share);
 }
-TG_DEFINE_OP(OP_MAX_ALL, "MaxBackward", extreme_all_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
-TG_DEFINE_OP(OP_MIN_ALL, "MinBackward", extreme_all_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
+/* J is the row of tie shares: the tangent is sum(share * t) */
+static tg_tensor *extreme_all_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL};
+  extreme_all_backward(n, t[0], gi);
+  return tg_sum(gi[0]);
+}
+TG_DEFINE_OP_JVP(OP_MAX_ALL, "MaxBackward", extreme_all_backward, extreme_all_jvp, TG_SAVES_IN(0) | TG_SAVES_OUT);
+TG_DEFINE_OP_JVP(OP_MIN_ALL, "MinBackward", extreme_all_backward, extreme_all_jvp, TG_SAVES_IN(0) | TG_SAVES_OUT);
 
 static tg_tensor *extreme_all(const char *name, tg_tensor *a, bool is_max) {
   if (!ops_check_float(name, a, 1)) return NULL;

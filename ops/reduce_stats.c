@@ -514,8 +514,14 @@ static void pick_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   gi[0] = tg_scatter_add(tg_zeros_like(x), (int)tg_node_i(n)[0], idx, tg_reshape(g, idx->ndim, idx->shape));
 }
-TG_DEFINE_OP(OP_MEDIAN, "MedianBackward", pick_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_KTHVALUE, "KthvalueBackward", pick_backward, TG_NODE_I | TG_NODE_SAVED);
+/* tangent: the tangent at the chosen index */
+static tg_tensor *pick_jvp(tg_node *n, tg_tensor *const *t) {
+  if (n->in[0]->ndim == 0) return t[0];
+  tg_tensor *idx = tg_node_saved(n);
+  return tg_reshape(tg_gather(t[0], (int)tg_node_i(n)[0], idx), n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_MEDIAN, "MedianBackward", pick_backward, pick_jvp, TG_NODE_I | TG_NODE_SAVED);
+TG_DEFINE_OP_JVP(OP_KTHVALUE, "KthvalueBackward", pick_backward, pick_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 /* k-th smallest (1-based, stable order, NaN last) along dim; k = 0 means the
  * median (lower middle, or the first NaN of a lane that has one) */

@@ -81,6 +81,18 @@ F2(f_clamp_max_t, tg_clamp_max_tensor(a, b))
 F1(f_gather, tg_gather(a, 1, tg_from_i64(TG_SHAPE(3, 2), (const int64_t[]){0, 3, 1, 1, 2, 0})))
 F1(f_index_select, tg_index_select(a, 0, tg_from_i64(TG_SHAPE(4), (const int64_t[]){2, 0, 2, 1})))
 F1(f_diagonal, tg_diagonal(a, 1, 0, 1))
+F1(f_max_all, tg_max(a))
+F1(f_min_all, tg_min(a))
+F1(f_max_dim, tg_max_dim(a, 1, false, NULL))
+F1(f_min_dim, tg_min_dim(a, 0, true, NULL))
+F1(f_sort, tg_sort(a, 1, true, NULL))
+F1(f_topk, tg_topk(a, 2, 0, true, true, NULL))
+F1(f_median_dim, tg_median_dim(a, 1, false, NULL))
+F1(f_kthvalue, tg_kthvalue(a, 2, 0, true, NULL))
+static const int64_t emb_idx[6] = {0, 3, 3, 1, 4, 0};
+F1(f_embedding, tg_embedding(a, tg_from_i64(TG_SHAPE(2, 3), emb_idx), 3, NAN, 2.0))
+F2(f_scatter_add, tg_scatter_add(a, 1, tg_from_i64(TG_SHAPE(3, 2), (const int64_t[]){0, 3, 1, 1, 2, 0}), b))
+F2(f_index_add, tg_index_add(a, 0, tg_from_i64(TG_SHAPE(4), (const int64_t[]){2, 0, 2, 1}), b))
 F2(f_add, tg_add(a, b))
 F2(f_sub, tg_sub(a, b))
 F2(f_mul, tg_mul(a, b))
@@ -152,6 +164,17 @@ static const jcase cases[] = {
     {"gather", f_gather, 1, {2}, {{3, 4}}, false},
     {"index_select", f_index_select, 1, {2}, {{3, 4}}, false},
     {"diagonal", f_diagonal, 1, {2}, {{3, 4}}, false},
+    {"max_all", f_max_all, 1, {2}, {{3, 4}}, false},
+    {"min_all", f_min_all, 1, {2}, {{3, 4}}, false},
+    {"max_dim", f_max_dim, 1, {2}, {{3, 4}}, false},
+    {"min_dim", f_min_dim, 1, {2}, {{3, 4}}, false},
+    {"sort", f_sort, 1, {2}, {{3, 4}}, false},
+    {"topk", f_topk, 1, {2}, {{3, 4}}, false},
+    {"median_dim", f_median_dim, 1, {2}, {{3, 5}}, false},
+    {"kthvalue", f_kthvalue, 1, {2}, {{3, 4}}, false},
+    {"embedding_pad", f_embedding, 1, {2}, {{5, 3}}, false},
+    {"scatter_add", f_scatter_add, 2, {2, 2}, {{3, 4}, {3, 2}}, false},
+    {"index_add", f_index_add, 2, {2, 2}, {{3, 4}, {4, 4}}, false},
     {"add_bcast", f_add, 2, {2, 1}, {{3, 4}, {4}}, false},
     {"sub_bcast", f_sub, 2, {2, 2}, {{3, 1}, {3, 4}}, false},
     {"mul_bcast", f_mul, 2, {2, 2}, {{3, 1}, {1, 4}}, false},
@@ -233,7 +256,7 @@ static void test_jvp_matches_vjp(void **state) {
 /* ---------------------------------------------- the op table's coverage */
 
 /* ops with a forward-mode formula; raise it with each JVP added */
-#define JVP_COVERAGE 94
+#define JVP_COVERAGE 105
 
 static void test_jvp_coverage(void **state) {
   (void)state;
