@@ -93,6 +93,12 @@ static const int64_t emb_idx[6] = {0, 3, 3, 1, 4, 0};
 F1(f_embedding, tg_embedding(a, tg_from_i64(TG_SHAPE(2, 3), emb_idx), 3, NAN, 2.0))
 F2(f_scatter_add, tg_scatter_add(a, 1, tg_from_i64(TG_SHAPE(3, 2), (const int64_t[]){0, 3, 1, 1, 2, 0}), b))
 F2(f_index_add, tg_index_add(a, 0, tg_from_i64(TG_SHAPE(4), (const int64_t[]){2, 0, 2, 1}), b))
+static const int64_t ce_targets[3] = {2, 0, 3};
+F1(f_ce_mean, tg_cross_entropy(a, tg_from_i64(TG_SHAPE(3), ce_targets), TG_REDUCTION_MEAN))
+F1(f_ce_sum, tg_cross_entropy(a, tg_from_i64(TG_SHAPE(3), ce_targets), TG_REDUCTION_SUM))
+F1(f_ce_none, tg_cross_entropy(a, tg_from_i64(TG_SHAPE(3), ce_targets), TG_REDUCTION_NONE))
+F2(f_bce, tg_binary_cross_entropy(tg_sigmoid(a), tg_sigmoid(b), TG_REDUCTION_MEAN))
+F2(f_bce_logits, tg_bce_with_logits(a, tg_sigmoid(b), TG_REDUCTION_SUM))
 F2(f_add, tg_add(a, b))
 F2(f_sub, tg_sub(a, b))
 F2(f_mul, tg_mul(a, b))
@@ -175,6 +181,11 @@ static const jcase cases[] = {
     {"embedding_pad", f_embedding, 1, {2}, {{5, 3}}, false},
     {"scatter_add", f_scatter_add, 2, {2, 2}, {{3, 4}, {3, 2}}, false},
     {"index_add", f_index_add, 2, {2, 2}, {{3, 4}, {4, 4}}, false},
+    {"cross_entropy_mean", f_ce_mean, 1, {2}, {{3, 4}}, false},
+    {"cross_entropy_sum", f_ce_sum, 1, {2}, {{3, 4}}, false},
+    {"cross_entropy_none", f_ce_none, 1, {2}, {{3, 4}}, false},
+    {"bce", f_bce, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
+    {"bce_with_logits", f_bce_logits, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
     {"add_bcast", f_add, 2, {2, 1}, {{3, 4}, {4}}, false},
     {"sub_bcast", f_sub, 2, {2, 2}, {{3, 1}, {3, 4}}, false},
     {"mul_bcast", f_mul, 2, {2, 2}, {{3, 1}, {1, 4}}, false},
@@ -256,7 +267,7 @@ static void test_jvp_matches_vjp(void **state) {
 /* ---------------------------------------------- the op table's coverage */
 
 /* ops with a forward-mode formula; raise it with each JVP added */
-#define JVP_COVERAGE 105
+#define JVP_COVERAGE 108
 
 static void test_jvp_coverage(void **state) {
   (void)state;
