@@ -150,3 +150,16 @@ tg_tensor *ops_jvp_diag(tg_node *n, tg_tensor *const *t) {
   n->op->backward(n, t[0], gi);
   return gi[0];
 }
+
+tg_tensor *ops_jvp_reduce(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL}, *x = n->in[0];
+  n->op->backward(n, tg_ones_like(n->out), gi);
+  if (!gi[0]) return NULL;
+  unsigned mask = (unsigned)tg_node_i(n)[0];
+  int dims[TG_MAX_DIMS], nd = 0;
+  for (int d = 0; d < x->ndim; d++)
+    if (mask & (1u << d)) dims[nd++] = d;
+  tg_tensor *dt = tg_mul(gi[0], t[0]);
+  tg_tensor *s = nd ? tg_sum_dims(dt, nd, dims, true) : dt;
+  return tg_reshape(s, n->out->ndim, n->out->shape);
+}

@@ -123,6 +123,10 @@ static inline bool ops_fused_backward(void) { return tg_ctx.grad_enabled_off && 
 /* JVP of an elementwise op of one input (a diagonal Jacobian, so J v is the
  * backward applied to v): the op's own backward run on the tangent */
 tg_tensor *ops_jvp_diag(tg_node *n, tg_tensor *const *t);
+/* JVP of a reduction over the dims in tg_node_i(n)[0] whose backward is
+ * expand(g) * D(x): D from the backward at g = 1, then sum(D t) over
+ * those dims */
+tg_tensor *ops_jvp_reduce(tg_node *n, tg_tensor *const *t);
 
 /* checks: each records "op: what is wrong" and returns false */
 bool ops_check_float(const char *op, const tg_tensor *t, int argno);

@@ -99,6 +99,14 @@ F1(f_ce_sum, tg_cross_entropy(a, tg_from_i64(TG_SHAPE(3), ce_targets), TG_REDUCT
 F1(f_ce_none, tg_cross_entropy(a, tg_from_i64(TG_SHAPE(3), ce_targets), TG_REDUCTION_NONE))
 F2(f_bce, tg_binary_cross_entropy(tg_sigmoid(a), tg_sigmoid(b), TG_REDUCTION_MEAN))
 F2(f_bce_logits, tg_bce_with_logits(a, tg_sigmoid(b), TG_REDUCTION_SUM))
+F1(f_prod, tg_prod(a))
+F1(f_prod_dim, tg_prod_dim(a, 1, false))
+F1(f_std, tg_std_dims(a, 1, (int[]){0}, true, true))
+F1(f_norm2, tg_norm(a, 2.0, 1, (int[]){1}, false))
+F1(f_norm3, tg_norm(a, 3.0, 0, NULL, false))
+F1(f_norm_inf, tg_norm(a, INFINITY, 1, (int[]){0}, false))
+F1(f_amax, tg_amax(a, 1, (int[]){1}, false))
+F1(f_amin, tg_amin(a, 0, NULL, false))
 F2(f_add, tg_add(a, b))
 F2(f_sub, tg_sub(a, b))
 F2(f_mul, tg_mul(a, b))
@@ -186,6 +194,14 @@ static const jcase cases[] = {
     {"cross_entropy_none", f_ce_none, 1, {2}, {{3, 4}}, false},
     {"bce", f_bce, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
     {"bce_with_logits", f_bce_logits, 2, {2, 2}, {{3, 4}, {3, 4}}, false},
+    {"prod", f_prod, 1, {2}, {{3, 4}}, false},
+    {"prod_dim", f_prod_dim, 1, {2}, {{3, 4}}, false},
+    {"std_dims", f_std, 1, {2}, {{3, 4}}, false},
+    {"norm2", f_norm2, 1, {2}, {{3, 4}}, false},
+    {"norm3", f_norm3, 1, {2}, {{3, 4}}, false},
+    {"norm_inf", f_norm_inf, 1, {2}, {{3, 4}}, false},
+    {"amax", f_amax, 1, {2}, {{3, 4}}, false},
+    {"amin", f_amin, 1, {2}, {{3, 4}}, false},
     {"add_bcast", f_add, 2, {2, 1}, {{3, 4}, {4}}, false},
     {"sub_bcast", f_sub, 2, {2, 2}, {{3, 1}, {3, 4}}, false},
     {"mul_bcast", f_mul, 2, {2, 2}, {{3, 1}, {1, 4}}, false},
@@ -267,7 +283,7 @@ static void test_jvp_matches_vjp(void **state) {
 /* ---------------------------------------------- the op table's coverage */
 
 /* ops with a forward-mode formula; raise it with each JVP added */
-#define JVP_COVERAGE 108
+#define JVP_COVERAGE 113
 
 static void test_jvp_coverage(void **state) {
   (void)state;
