@@ -185,7 +185,12 @@ static void masked_walk(tg_tensor *full, const tg_tensor *mask, int nd, const si
 static void masked_scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_masked_select(g, n->in[1]);
 }
-TG_DEFINE_OP(OP_MASKED_SCATTER, "MaskedScatterBackward", masked_scatter_backward, TG_SAVES_IN(1));
+static tg_tensor *masked_scatter_zeros(tg_tensor *src, tg_tensor *mask, int nd, const size_t *shape);
+/* linear in src: the tangent placed the same way */
+static tg_tensor *masked_scatter_jvp(tg_node *n, tg_tensor *const *t) {
+  return masked_scatter_zeros(t[0], n->in[1], n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_MASKED_SCATTER, "MaskedScatterBackward", masked_scatter_backward, masked_scatter_jvp, TG_SAVES_IN(1));
 
 /* zeros of shape (which mask broadcasts to) with the elements of the 1-D
  * src placed, in order, where mask is true: masked_select's backward */
@@ -205,7 +210,10 @@ static void masked_select_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     return;
   gi[0] = masked_scatter_zeros(g, mask, nd, shape);
 }
-TG_DEFINE_OP(OP_MASKED_SELECT, "MaskedSelectBackward", masked_select_backward, TG_SAVES_IN(1));
+static tg_tensor *masked_select_jvp(tg_node *n, tg_tensor *const *t) {
+  return t[0] ? tg_masked_select(t[0], n->in[1]) : NULL;
+}
+TG_DEFINE_OP_JVP(OP_MASKED_SELECT, "MaskedSelectBackward", masked_select_backward, masked_select_jvp, TG_SAVES_IN(1));
 
 static void count_loop(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
   size_t *count = *(size_t *const *)arg;

@@ -107,6 +107,9 @@ F1(f_norm3, tg_norm(a, 3.0, 0, NULL, false))
 F1(f_norm_inf, tg_norm(a, INFINITY, 1, (int[]){0}, false))
 F1(f_amax, tg_amax(a, 1, (int[]){1}, false))
 F1(f_amin, tg_amin(a, 0, NULL, false))
+F1(f_scatter_value, tg_scatter_value(a, 1, tg_from_i64(TG_SHAPE(3, 2), (const int64_t[]){0, 3, 1, 1, 2, 0}), 0.5))
+F2(f_scatter, tg_scatter(a, 1, tg_from_i64(TG_SHAPE(3, 2), (const int64_t[]){0, 3, 1, 2, 2, 0}), b))
+F1(f_masked_select, tg_masked_select(a, tg_gt(a, tg_zeros(a->dtype, 0, NULL))))
 F2(f_add, tg_add(a, b))
 F2(f_sub, tg_sub(a, b))
 F2(f_mul, tg_mul(a, b))
@@ -202,6 +205,9 @@ static const jcase cases[] = {
     {"norm_inf", f_norm_inf, 1, {2}, {{3, 4}}, false},
     {"amax", f_amax, 1, {2}, {{3, 4}}, false},
     {"amin", f_amin, 1, {2}, {{3, 4}}, false},
+    {"scatter_value", f_scatter_value, 1, {2}, {{3, 4}}, false},
+    {"scatter", f_scatter, 2, {2, 2}, {{3, 4}, {3, 2}}, false},
+    {"masked_select", f_masked_select, 1, {2}, {{3, 4}}, false},
     {"add_bcast", f_add, 2, {2, 1}, {{3, 4}, {4}}, false},
     {"sub_bcast", f_sub, 2, {2, 2}, {{3, 1}, {3, 4}}, false},
     {"mul_bcast", f_mul, 2, {2, 2}, {{3, 1}, {1, 4}}, false},
@@ -283,7 +289,7 @@ static void test_jvp_matches_vjp(void **state) {
 /* ---------------------------------------------- the op table's coverage */
 
 /* ops with a forward-mode formula; raise it with each JVP added */
-#define JVP_COVERAGE 113
+#define JVP_COVERAGE 118
 
 static void test_jvp_coverage(void **state) {
   (void)state;
@@ -392,12 +398,13 @@ static tg_tensor *richer(tg_tensor **in, void *c) {
   return tg_mul(tg_sum(tg_mul(t, t)), tg_select(in[0], 0, 0));
 }
 
-/* the backward of diagonal and slice are diagonal_scatter and
- * slice_scatter: forward over reverse runs their JVPs */
+/* the backward of diagonal, slice and masked_select are diagonal_scatter,
+ * slice_scatter and masked_scatter: forward over reverse runs their JVPs */
 static tg_tensor *scatters(tg_tensor **in, void *c) {
   (void)c;
   tg_tensor *d = tg_diagonal(tg_reshape(in[0], TG_SHAPE(3, 3)), 0, 0, 1), *s = tg_slice(in[0], 0, 1, 9, 2);
-  return tg_add(tg_sum(tg_pow_scalar(d, 3.0)), tg_sum(tg_mul(tg_sin(s), s)));
+  tg_tensor *m = tg_masked_select(in[0], tg_gt(in[0], tg_zeros(in[0]->dtype, 0, NULL)));
+  return tg_add(tg_add(tg_sum(tg_pow_scalar(d, 3.0)), tg_sum(tg_mul(tg_sin(s), s))), tg_sum(tg_exp(m)));
 }
 
 /* H v by forward over reverse: the tangent of ∇f at a dual point */
