@@ -2,7 +2,7 @@
  * part), in four sections:
  *
  *  1. NULL for every pointer argument of every public function declared in
- *     the six public headers, one argument at a time: no crash, the
+ *     the seven public headers, one argument at a time: no crash, the
  *     documented failure value (NULL / -1 / NaN / false / 0), and a message
  *     naming the function and what was wrong. Arguments documented as
  *     optional (tg_free(NULL), rng NULL, grad_output NULL for a scalar, ...)
@@ -1250,7 +1250,8 @@ static void test_null_nn_api(void **state) {
          assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, true, 0, NAN, NULL)));
     /* rng NULL: the default generator */
     N_OK(tg_scaled_dot_product_attention, 8,
-         assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));
+         assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));    /* nn/tg_nn_fused.h: the fused multi-head causal attention */
+    N_PTR(tg_causal_attention_qkv, 1, tg_causal_attention_qkv(NULL, 1, 2, 1), "causal_attention_qkv: argument 1 is NULL");
   }
   {
     /* the recurrent layers: a float64 LSTM over x (T 3, N 2, in 2), H 1 */
@@ -1485,6 +1486,12 @@ static double lr_half(long epoch, void *ctx) {
   return 0.5;
 }
 
+/* a closure with no gradients: L-BFGS stops at its first evaluation */
+static double zero_loss(void *ctx) {
+  (void)ctx;
+  return 0.0;
+}
+
 static void test_null_optim_api(void **state) {
   (void)state;
   tg_tensor *nul2[2] = {fx.params[0], NULL};
@@ -1508,6 +1515,19 @@ static void test_null_optim_api(void **state) {
   N_PTR(tg_nadam_new, 1, tg_nadam_new(nul2, 2, tg_nadam_defaults()), "nadam", "NULL");
   N_PTR(tg_radam_new, 1, tg_radam_new(NULL, 1, tg_radam_defaults()), "radam", "NULL");
   N_PTR(tg_radam_new, 1, tg_radam_new(nul2, 2, tg_radam_defaults()), "radam", "NULL");
+  N_PTR(tg_lbfgs_new, 1, tg_lbfgs_new(NULL, 1, tg_lbfgs_defaults()), "lbfgs: params is NULL");
+  N_PTR(tg_lbfgs_new, 1, tg_lbfgs_new(nul2, 2, tg_lbfgs_defaults()), "lbfgs", "NULL");
+  {
+    /* a parameter of its own, without .grad: the fixture's are left alone */
+    tg_tensor *w = tg_requires_grad_(tg_keep(tg_zeros(TG_FLOAT64, 1, (size_t[]){3})), true);
+    tg_optimizer *lb = tg_lbfgs_new(&w, 1, tg_lbfgs_defaults());
+    assert_non_null(lb);
+    N_NAN(tg_lbfgs_step, 1, tg_lbfgs_step(NULL, zero_loss, NULL), "lbfgs_step", "optimizer is NULL");
+    N_NAN(tg_lbfgs_step, 2, tg_lbfgs_step(lb, NULL, NULL), "lbfgs_step", "closure is NULL");
+    N_OK(tg_lbfgs_step, 3, assert_close(tg_lbfgs_step(lb, zero_loss, NULL), 0, 0)); /* ctx is the closure's */
+    tg_optim_free(lb);
+    tg_free(w);
+  }
   {
     /* each adder on an optimizer of its own kind, so that NULL params is what fails */
     int np = (int)fx.n_params;
@@ -1690,6 +1710,11 @@ static void test_null_data_api(void **state) {
     N_PTR(tg_loader_new, 1, tg_loader_new(NULL, 2, false, false, 0), "loader_new", "NULL");
     N_PTR(tg_loader_new_workers, 1, tg_loader_new_workers(NULL, 2, false, false, 0, 1), "loader_new",
           "NULL");
+    N_PTR(tg_loader_new_sampler, 1,
+          tg_loader_new_sampler(NULL, 2, false, (tg_sampler){1, tg_dist_sampler_fill, NULL}, 0),
+          "loader_new", "NULL");
+    assert_null(tg_loader_new_sampler(fx.ds, 2, false, (tg_sampler){1, NULL, NULL}, 0));
+    assert_error_has("loader_new_sampler", "no fill function");
     /* bad worker counts: NULL, as torch raises for a negative num_workers */
     assert_null(tg_loader_new_workers(fx.ds, 2, false, false, 0, -1));
     assert_error_has("loader_new", "num_workers is -1");
@@ -1804,9 +1829,42 @@ static void test_null_data_api(void **state) {
   N_INT(tg_load_module, 2, tg_load_module(fx.mod_path, NULL), "load_module", "NULL");
 }
 
+static void test_null_dist_api(void **state) {
+  (void)state;
+  /* NULL is MPI_COMM_WORLD: with MPI that starts MPI, which test_dist_mpi
+   * does under mpirun; without MPI the call fails, saying so */
+  RUN_CASE(tg_dist_init, 1, {
+    if (!tg_dist_available()) {
+      assert_int_equal(tg_dist_init(NULL), -1);
+      assert_error_has("dist_init", "without MPI");
+    }
+  });
+  N_INT(tg_dist_broadcast_, 1, tg_dist_broadcast_(NULL, 0), "dist_broadcast_", "NULL");
+  N_INT(tg_dist_all_reduce_, 1, tg_dist_all_reduce_(NULL, TG_REDUCE_SUM), "dist_all_reduce_", "NULL");
+  N_PTR(tg_dist_all_gather, 1, tg_dist_all_gather(NULL), "dist_all_gather", "NULL");
+  N_PTR(tg_ddp_new, 1, tg_ddp_new(NULL, tg_ddp_defaults()), "ddp_new", "NULL");
+  N_INT(tg_ddp_sync_grads, 1, tg_ddp_sync_grads(NULL), "ddp_sync_grads", "NULL");
+  N_INT(tg_ddp_set_no_sync, 1, tg_ddp_set_no_sync(NULL, true), "ddp_set_no_sync", "NULL");
+  N_VAL(tg_ddp_num_buckets, 1, 0, tg_ddp_num_buckets(NULL), "ddp_num_buckets", "NULL");
+  N_VAL(tg_ddp_num_synced, 1, 0, tg_ddp_num_synced(NULL), "ddp_num_synced", "NULL");
+  N_VAL(tg_ddp_bytes_per_sync, 1, 0, tg_ddp_bytes_per_sync(NULL), "ddp_bytes_per_sync", "NULL");
+  N_OK(tg_ddp_free, 1, tg_ddp_free(NULL));
+  tg_dist_sampler *s = tg_dist_sampler_new(4, 2, 1, true, 0, false);
+  assert_non_null(s);
+  size_t out[2];
+  N_INT(tg_dist_sampler_set_epoch, 1, tg_dist_sampler_set_epoch(NULL, 1), "dist_sampler_set_epoch", "NULL");
+  N_VAL(tg_dist_sampler_len, 1, 0, tg_dist_sampler_len(NULL), "dist_sampler_len", "NULL");
+  N_INT(tg_dist_sampler_indices, 1, tg_dist_sampler_indices(NULL, out), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_indices, 2, tg_dist_sampler_indices(s, NULL), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_fill, 1, tg_dist_sampler_fill(NULL, out), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_fill, 2, tg_dist_sampler_fill(s, NULL), "dist_sampler_indices", "NULL");
+  N_OK(tg_dist_sampler_free, 1, tg_dist_sampler_free(NULL));
+  tg_dist_sampler_free(s);
+}
+
 /* ---------------------------------------------------------- completeness */
 
-/* The public functions, read from the six headers the way a C reader sees
+/* The public functions, read from the public headers the way a C reader sees
  * them: comments and preprocessor lines dropped, then every `tg_name(` at
  * file scope is a declaration (or a static inline definition); its
  * parameters are split at top-level commas, and one is a pointer if it has
@@ -1821,7 +1879,7 @@ typedef struct hdr_fn {
 
 static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
                                                "tg_lr_lambda", "tg_hook_fn", "tg_post_hook_fn", "tg_module_pre_hook_fn",
-                                               "tg_module_hook_fn", "tg_module_backward_hook_fn"};
+                                               "tg_module_hook_fn", "tg_module_backward_hook_fn", "tg_lbfgs_closure"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1950,13 +2008,14 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 499
+#define NULL_FUNCS_COVERED 519
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
   static hdr_fn fns[MAX_HDR_FNS];
   const char *headers[] = {"tensor/tg_tensor.h", "autograd/tg_autograd.h", "ops/tg_ops.h",
-                           "nn/tg_nn.h",         "optim/tg_optim.h",       "data/tg_data.h"};
+                           "nn/tg_nn.h",         "nn/tg_nn_fused.h",       "optim/tg_optim.h",
+                           "data/tg_data.h",     "dist/tg_dist.h"};
   int n = 0;
   for (size_t h = 0; h < sizeof headers / sizeof *headers; h++) {
     char path[512];
@@ -3403,6 +3462,7 @@ int main(void) {
       TG_TEST(test_null_nn_api),
       TG_TEST(test_null_optim_api),
       TG_TEST(test_null_data_api),
+      TG_TEST(test_null_dist_api),
       TG_TEST(test_null_coverage_complete), /* after every NULL case */
       /* 2 and 3: zero-size and non-contiguous inputs */
       TG_TEST(test_zero_size_ops),
