@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fwad_internal.h"
 #include "tg_autograd.h"
 #include "tg_internal.h"
 
@@ -95,6 +96,12 @@ void tg_no_grad_end(void) {
 }
 
 tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
+  if (!out) return NULL;
+  if (__builtin_expect(tg_fwad_on_, 0)) return tg_fwad_record_(out, op, n_in, in); /* FWAD */
+  return tg_record_tape_(out, op, n_in, in);
+}
+
+tg_node *tg_record_tape_(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
   if (!out || tg_ctx.grad_enabled_off) return NULL;
   if (!op || n_in < 0 || (n_in > 0 && !in)) {
     tg_error("record: %s", !op ? "the op descriptor is NULL" : "the inputs array is NULL or n_in < 0");
@@ -212,6 +219,10 @@ tg_tensor *tg_keep(tg_tensor *t) {
   if (!tg_tensor_check(t, "keep", 1)) return NULL;
   int from = tg_ctx.depth, to = from > 0 ? from - 1 : 0;
   if (from == 0 || t->obj.scope != from) return t; /* already outside this scope */
+  if (__builtin_expect(tg_fwad_on_, 0)) { /* FWAD: the tangent goes with its tensor */
+    tg_tensor *tangent = tg_fwad_tangent_(t);
+    if (tangent && tangent != t) tg_keep(tangent);
+  }
   move_tensor(t, from, to);
   /* Walk the graph's nodes owned by this scope. Every node reached is moved
    * before its inputs are pushed, so the scope test doubles as the visited

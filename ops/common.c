@@ -87,9 +87,16 @@ tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const 
   return out;
 }
 
+/* FWAD: a JVP's result broadcast to its output's shape, in its dtype */
+static tg_tensor *fwad_fit(tg_tensor *t, const tg_tensor *out) {
+  if (!tg_same_shape(t, out)) t = tg_expand(t, out->ndim, out->shape);
+  return t && t->dtype != out->dtype ? tg_to_dtype(t, out->dtype) : t;
+}
+
 void ops_install_grad_ops(void) {
   tg_ctx.grad_add = tg_add;
   tg_ctx.grad_sum_to = tg_sum_to_shape;
+  tg_fwad_fit_ = fwad_fit;
 }
 
 bool ops_dims_mask(const char *op, const tg_tensor *a, int n_dims, const int *dims,
@@ -136,4 +143,23 @@ tg_tensor *ops_expand_reduced(tg_tensor *g, const tg_tensor *a, unsigned mask) {
   int nd = ops_reduced_shape(a, mask, true, keep);
   tg_tensor *r = tg_same_shape(g, a) ? g : tg_reshape(g, nd, keep);
   return tg_expand(r, a->ndim, a->shape);
+}
+
+tg_tensor *ops_jvp_diag(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL};
+  n->op->backward(n, t[0], gi);
+  return gi[0];
+}
+
+tg_tensor *ops_jvp_reduce(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL}, *x = n->in[0];
+  n->op->backward(n, tg_ones_like(n->out), gi);
+  if (!gi[0]) return NULL;
+  unsigned mask = (unsigned)tg_node_i(n)[0];
+  int dims[TG_MAX_DIMS], nd = 0;
+  for (int d = 0; d < x->ndim; d++)
+    if (mask & (1u << d)) dims[nd++] = d;
+  tg_tensor *dt = tg_mul(gi[0], t[0]);
+  tg_tensor *s = nd ? tg_sum_dims(dt, nd, dims, true) : dt;
+  return tg_reshape(s, n->out->ndim, n->out->shape);
 }

@@ -5,6 +5,7 @@
 #ifndef TG_OPS_INTERNAL_H
 #define TG_OPS_INTERNAL_H
 
+#include "fwad_internal.h"
 #include "tg_internal.h"
 #include "tg_ops.h"
 #include "vmath.h"
@@ -117,7 +118,15 @@ typedef struct ops_params {
 /* True inside a backward that records nothing (no create_graph): a backward
  * may then compute its gradient with one fused kernel instead of a chain of
  * tg_* ops, which it must keep for the differentiable (create_graph) case. */
-static inline bool ops_fused_backward(void) { return tg_ctx.grad_enabled_off; }
+static inline bool ops_fused_backward(void) { return tg_ctx.grad_enabled_off && !tg_fwad_on_; } /* FWAD: tangents need the tg_* ops */
+
+/* JVP of an elementwise op of one input (a diagonal Jacobian, so J v is the
+ * backward applied to v): the op's own backward run on the tangent */
+tg_tensor *ops_jvp_diag(tg_node *n, tg_tensor *const *t);
+/* JVP of a reduction over the dims in tg_node_i(n)[0] whose backward is
+ * expand(g) * D(x): D from the backward at g = 1, then sum(D t) over
+ * those dims */
+tg_tensor *ops_jvp_reduce(tg_node *n, tg_tensor *const *t);
 
 /* checks: each records "op: what is wrong" and returns false */
 bool ops_check_float(const char *op, const tg_tensor *t, int argno);
@@ -160,7 +169,7 @@ int ops_blas_threads(void);
 void ops_install_grad_ops(void);
 static inline tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
   if (__builtin_expect(!tg_ctx.grad_add, 0)) ops_install_grad_ops();
-  if (!out || tg_ctx.grad_enabled_off) return NULL;
+  if (!out || (tg_ctx.grad_enabled_off && !tg_fwad_on_)) return NULL; /* FWAD: tangents flow under no_grad */
   return tg_record(out, op, n_in, in);
 }
 

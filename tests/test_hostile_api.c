@@ -490,6 +490,19 @@ static void test_null_autograd_api(void **state) {
     N_INT(tg_jacobians, 5, tg_jacobians(square_fn, NULL, &s1, 1, NULL, jo), "jacobians", "NULL");
   }
   {
+    /* forward-mode AD: both tensors required; unpack's outputs are optional */
+    tg_tensor *fx = tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), *p = NULL, *t = NULL;
+    assert_int_equal(tg_fwad_enter_dual_level(), 0);
+    N_PTR(tg_make_dual, 1, tg_make_dual(NULL, fx), "make_dual: argument 1 is NULL");
+    N_PTR(tg_make_dual, 2, tg_make_dual(fx, NULL), "make_dual: argument 2 is NULL");
+    tg_tensor *d = tg_make_dual(fx, fx);
+    N_INT(tg_unpack_dual, 1, tg_unpack_dual(NULL, &p, &t), "unpack_dual: argument 1 is NULL");
+    N_OK(tg_unpack_dual, 2, assert_int_equal(tg_unpack_dual(d, NULL, &t), 0); assert_non_null(t));
+    N_OK(tg_unpack_dual, 3, assert_int_equal(tg_unpack_dual(d, &p, NULL), 0); assert_non_null(p));
+    assert_int_equal(tg_fwad_exit_dual_level(), 0);
+    N_OK(tg_op_table, 1, assert_true(tg_op_table(NULL) > 0));
+  }
+  {
     /* activation checkpointing: f and inputs required, ctx is the caller's */
     tg_tensor *cx = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true), *nul = NULL;
     N_PTR(tg_activation_checkpoint, 1, tg_activation_checkpoint(NULL, NULL, &cx, 1), "checkpoint", "function", "NULL");
@@ -2003,7 +2016,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 518
+#define NULL_FUNCS_COVERED 521
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
