@@ -262,11 +262,14 @@ int tg_save_image_grid_captioned(const char *path, const tg_tensor *images,
 
 /* A CSV metrics log: a header line of column names, then one line per row,
  * flushed as it is written (a crash loses at most the row being written).
- * Opening an existing log with the same columns appends to it; different
- * columns are an error. Values are written with the fewest digits that
- * read back exactly. */
+ * Values are written with the fewest digits that read back exactly.
+ * tg_metrics_open starts the file afresh (truncated: a re-run never
+ * continues the last run's curve); tg_metrics_open_append, for a resumed
+ * run, appends to an existing log with the same columns (different columns
+ * are an error) or starts a missing one. */
 typedef struct tg_metrics tg_metrics;
 tg_metrics *tg_metrics_open(const char *path, const char *columns /* "epoch,loss,accuracy" */);
+tg_metrics *tg_metrics_open_append(const char *path, const char *columns);
 size_t tg_metrics_ncols(const tg_metrics *m);
 int tg_metrics_row(tg_metrics *m, const double *values /* ncols values */);
 int tg_metrics_close(tg_metrics *m); /* NULL is fine */
