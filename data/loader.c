@@ -425,7 +425,9 @@ int tg_loader_get_state(const tg_loader *l, tg_loader_state *out) {
   }
   /* mid-epoch, the generator as the epoch began: set_state redraws the same permutation */
   const tg_rng *r = l->in_epoch ? &l->epoch_rng : &l->rng;
-  *out = (tg_loader_state){.epoch = l->epoch, .next = l->next, .in_epoch = l->in_epoch};
+  /* between epochs (ended or abandoned by tg_loader_reset) no batch is pending */
+  *out = (tg_loader_state){.epoch = l->epoch, .next = l->in_epoch ? l->next : 0,
+                           .in_epoch = l->in_epoch};
   memcpy(out->rng, r->s, sizeof out->rng);
   return 0;
 }
@@ -441,7 +443,7 @@ int tg_loader_set_state(tg_loader *l, const tg_loader_state *st) {
              (unsigned long long)st->next, (unsigned long long)st->epoch, nb);
     return -1;
   }
-  if (st->epoch > SIZE_MAX || (!st->in_epoch && st->next != 0 && st->next != nb)) {
+  if (st->epoch > SIZE_MAX || (!st->in_epoch && st->next != 0)) {
     tg_error("loader_set_state: epoch %llu, batch %llu between epochs is not a loader position",
              (unsigned long long)st->epoch, (unsigned long long)st->next);
     return -1;
