@@ -43,7 +43,20 @@ static tg_dataset *make_dataset(void) {
 }
 
 /* init_seed: what a resumed run builds its model from does not matter */
-static void run_build(run *r, uint64_t init_seed, bool adam, bool sched) {
+typedef enum { NO_SCHED, STEP_LR, ONE_CYCLE, SEQUENTIAL } sched_kind;
+
+static tg_lr_scheduler *make_sched(tg_optimizer *opt, sched_kind k) {
+  if (k == STEP_LR) return tg_step_lr_new(opt, 1, 0.5);
+  if (k == ONE_CYCLE) { /* cycles Adam's beta1 too: a hyper-parameter the file must carry */
+    tg_one_cycle_opts o = tg_one_cycle_defaults();
+    o.max_lr = 0.05, o.total_steps = 10;
+    return tg_one_cycle_lr_new(opt, o);
+  }
+  tg_lr_scheduler *parts[2] = {tg_linear_lr_new(opt, 0.5, 1.0, 2), tg_exponential_lr_new(opt, 0.7)};
+  return tg_sequential_lr_new(opt, parts, 2, (long[]){2}, 1);
+}
+
+static void run_build(run *r, uint64_t init_seed, bool adam, sched_kind sched) {
   memset(r, 0, sizeof *r);
   r->ds = make_dataset();
   assert_non_null(r->ds);
@@ -67,7 +80,7 @@ static void run_build(run *r, uint64_t init_seed, bool adam, bool sched) {
                         (tg_sgd_opts){.lr = 0.1, .momentum = 0.9, .nesterov = true});
   }
   assert_non_null(r->opt);
-  if (sched) assert_non_null(r->sched = tg_step_lr_new(r->opt, 1, 0.5));
+  if (sched) assert_non_null(r->sched = make_sched(r->opt, sched));
   r->rngs[0] = &r->init_rng, r->rngs[1] = &r->drop_rng;
 }
 
@@ -126,7 +139,7 @@ static void assert_same_runs(run *a, run *b) {
 }
 
 /* straight to total vs stopped at kill, saved, freed, rebuilt and resumed */
-static void check_resume(long kill, bool at_boundary, long total, bool adam, bool sched) {
+static void check_resume(long kill, bool at_boundary, long total, bool adam, sched_kind sched) {
   run a, b;
   run_build(&a, 3, adam, sched);
   run_until(&a, total, false);
@@ -150,21 +163,24 @@ static void check_resume(long kill, bool at_boundary, long total, bool adam, boo
 
 static void test_resume_mid_epoch(void **s) {
   (void)s;
-  check_resume(10, false, 17, true, false); /* epoch 1, after its 3rd batch */
-  check_resume(3, false, 17, false, false);
+  check_resume(10, false, 17, true, NO_SCHED); /* epoch 1, after its 3rd batch */
+  check_resume(3, false, 17, false, NO_SCHED);
 }
 
 static void test_resume_with_scheduler_and_dropout(void **s) {
   (void)s;
-  check_resume(11, false, 24, true, true);
-  check_resume(11, false, 24, false, true);
+  check_resume(11, false, 24, true, STEP_LR);
+  check_resume(11, false, 24, false, STEP_LR);
+  check_resume(16, false, 30, true, ONE_CYCLE);
+  check_resume(15, false, 30, false, SEQUENTIAL);
 }
 
 static void test_resume_at_epoch_boundary(void **s) {
   (void)s;
-  check_resume(7, false, 20, true, true);  /* the epoch's last batch handed out, no end seen */
-  check_resume(14, true, 20, true, true);  /* the epoch's end seen, the scheduler stepped */
-  check_resume(0, false, 9, false, true);  /* before anything */
+  check_resume(7, false, 20, true, STEP_LR);  /* the epoch's last batch handed out, no end seen */
+  check_resume(14, true, 20, true, STEP_LR);  /* the epoch's end seen, the scheduler stepped */
+  check_resume(14, true, 30, true, ONE_CYCLE);
+  check_resume(0, false, 9, false, STEP_LR);  /* before anything */
 }
 
 /* killing the loader's own test: its position alone round-trips */
@@ -201,8 +217,8 @@ static void test_loader_state(void **s) {
 static void test_plateau_state_round_trip(void **s) {
   (void)s;
   run a, b;
-  run_build(&a, 3, false, false);
-  run_build(&b, 3, false, false);
+  run_build(&a, 3, false, NO_SCHED);
+  run_build(&b, 3, false, NO_SCHED);
   tg_plateau_opts o = tg_plateau_defaults();
   o.patience = 1;
   a.sched = tg_reduce_lr_on_plateau_new(a.opt, o);
@@ -242,7 +258,7 @@ static void truncate_copy(const char *from, const char *to, long keep) {
 static void test_bad_files(void **s) {
   (void)s;
   run a;
-  run_build(&a, 3, true, true);
+  run_build(&a, 3, true, STEP_LR);
   run_until(&a, 4, false);
   tg_train_state st = state_of(&a);
   assert_int_equal(tg_train_state_save(g_path, &st), 0);
