@@ -48,6 +48,8 @@ FULL = {
     # would take minutes and gigabytes)
     "sweep_n": [1000, 10000, 100000, 1000000, 10000000], "sweep_torch_max": 1000000,
     "cnn_steps": 50, "cnn_repeats": 5, "cnn_warmup": 5, "cnn_conv_iters": 50,
+    "gpt_steps": 200, "gpt_repeats": 5, "gpt_warmup": 20,
+    "lstm_steps": 100, "lstm_repeats": 5, "lstm_warmup": 10,
 }
 QUICK = {
     "tape_n": 20000, "tape_repeats": 3, "torch_tape_repeats": 3,
@@ -58,6 +60,8 @@ QUICK = {
     "mm_shapes": "100x784x200,100x200x10,128x400x784,1024x1024x1024",
     "sweep_n": [1000, 10000, 100000], "sweep_torch_max": 100000,
     "cnn_steps": 10, "cnn_repeats": 3, "cnn_warmup": 2, "cnn_conv_iters": 10,
+    "gpt_steps": 30, "gpt_repeats": 3, "gpt_warmup": 5,
+    "lstm_steps": 20, "lstm_repeats": 3, "lstm_warmup": 3,
 }
 
 # ---------------------------------------------------------------- parsing
@@ -457,6 +461,54 @@ def worker_cnn(torch, a):
                 print("vm_hwm_mb=%.1f" % (float(line.split()[1]) / 1024.0))
 
 
+def worker_lstm(torch, a):
+    """bench/lstm_step.c: examples/char_lstm's training step (Embedding(27, 24)
+    -> LSTM(24, 64, 2 layers, batch_first) over pack_padded_sequence ->
+    Linear(64, 27), summed cross-entropy over the real tokens / their count,
+    AdamW 3e-3, clip_grad_norm_(1.0)) on one fixed batch of 32 words padded
+    to 12, word b of length 2 + (7 b mod 11)"""
+    from torch import nn
+    import torch.nn.functional as F
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    torch.manual_seed(0)
+    B, T, H = a.batch, 12, 64
+    emb, lstm, head = nn.Embedding(27, 24), nn.LSTM(24, H, num_layers=2, batch_first=True), nn.Linear(H, 27)
+    params = list(emb.parameters()) + list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=0.01)
+    lengths = torch.tensor([2 + (7 * k) % 11 for k in range(B)])
+    x, y = torch.randint(1, 27, (B, T)), torch.randint(1, 27, (B, T))
+    for k in range(B):
+        x[k, lengths[k]:] = 0
+        y[k, lengths[k]:] = -100
+    tokens = int(lengths.sum())
+
+    def step():
+        packed = pack_padded_sequence(emb(x), lengths, batch_first=True, enforce_sorted=False)
+        out, _ = lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)
+        loss = F.cross_entropy(head(out).reshape(-1, 27), y.reshape(-1), ignore_index=-100,
+                               reduction="sum") / tokens
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss.item()
+
+    for _ in range(a.warmup):
+        step()
+    sps, us = [], []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        dt = time.perf_counter() - t0
+        sps.append(a.steps / dt)
+        us.append(dt / a.steps * 1e6)
+    emit_rate("steps_per_s", sps)
+    emit("step_us", us)
+    print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+
+
 def worker_main(a):
     try:
         import torch
@@ -467,7 +519,7 @@ def worker_main(a):
     print("torch_version=%s" % torch.__version__)
     print("threads=%d" % torch.get_num_threads())
     {"tape": worker_tape, "micro": worker_micro, "mlp": worker_mlp, "vae": worker_vae,
-     "matmul": worker_matmul, "cnn": worker_cnn}[a.worker](torch, a)
+     "matmul": worker_matmul, "cnn": worker_cnn, "lstm": worker_lstm}[a.worker](torch, a)
     return 0
 
 
@@ -477,7 +529,11 @@ def worker_main(a):
 TORCH_PYTHON = sys.executable  # set by main() to a python that has torch
 # the workloads (--only) each program serves
 PROGRAM_WORKLOADS = {"tape_overhead": {"tape", "sweep"}, "mlp_step": {"mlp"}, "vae_epoch": {"vae"},
-                     "matmul": {"matmul"}, "cnn_step": {"cnn"}}
+                     "matmul": {"matmul"}, "cnn_step": {"cnn"}, "gpt_step": {"gpt"},
+                    "lstm_step": {"lstm"}}
+# bench/gpt_torch.py's two ways of writing the gpt_mini model
+GPT_VARIANTS = (("heads", "per-head modules (the lecture)"), ("fused", "fused qkv, batched heads"))
+GPT_BATCHES = (1, 64)
 
 
 def torch_cmd(worker, threads, **kw):
@@ -492,7 +548,8 @@ def collect(args, S, threads):
     b = os.path.join(args.build, "bench")
     t = str(threads)
     res = {}
-    want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul", "cnn"}
+    want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul", "cnn", "gpt",
+                                                             "lstm"}
     if "tape" in want:
         res["tg", "tape"] = run([os.path.join(b, "tape_overhead"), "--threads", t,
                                  "--n", str(S["tape_n"]), "--repeats", str(S["tape_repeats"]),
@@ -547,6 +604,23 @@ def collect(args, S, threads):
         res["pt", "cnn"] = run(torch_cmd("cnn", threads, steps=S["cnn_steps"], repeats=S["cnn_repeats"],
                                          warmup=S["cnn_warmup"], n=S["cnn_conv_iters"]),
                                threads, "PyTorch cnn step")
+    if "lstm" in want:
+        lstm = ["--steps", str(S["lstm_steps"]), "--repeats", str(S["lstm_repeats"]),
+                "--warmup", str(S["lstm_warmup"])]
+        res["tg", "lstm"] = run([os.path.join(b, "lstm_step"), "--threads", t] + lstm, threads,
+                                "tapegrad lstm_step")
+        res["pt", "lstm"] = run(torch_cmd("lstm", threads, steps=S["lstm_steps"], repeats=S["lstm_repeats"],
+                                          warmup=S["lstm_warmup"]), threads, "PyTorch lstm step")
+    if "gpt" in want:
+        steps = ["--steps", str(S["gpt_steps"]), "--repeats", str(S["gpt_repeats"]),
+                 "--warmup", str(S["gpt_warmup"]), "--batches", ",".join(str(x) for x in GPT_BATCHES)]
+        res["tg", "gpt"] = run([os.path.join(b, "gpt_step"), "--threads", t] + steps, threads,
+                               "tapegrad gpt_step")
+        for v, _ in GPT_VARIANTS:
+            res["pt", "gpt_" + v] = run([TORCH_PYTHON, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                   "gpt_torch.py"),
+                                         "--variant", v, "--threads", t] + steps, threads,
+                                        "PyTorch gpt step (%s)" % v)
     return res
 
 
@@ -633,6 +707,29 @@ def table_rows(all_res, threads_list):
             add("cnn_step LeNet-5", "mallocs/step", t, num(tg, "mallocs_per_step"), None, "lower",
                 "inside OpenBLAS %s, tapegrad pool %s" % (tg.get("blas_mallocs_per_step", "?"),
                                                           tg.get("tg_pool_mallocs_per_step", "?")))
+        tg, pt = r.get(("tg", "lstm")) or {}, r.get(("pt", "lstm")) or {}
+        if tg or pt:
+            add("lstm_step char_lstm", "steps/s", t, num(tg, "steps_per_s"), num(pt, "steps_per_s"), "higher",
+                "batch 32, T 12, 2-layer LSTM H 64, lengths, AdamW + clipping")
+            add("lstm_step char_lstm", "peak RSS MB", t, num(tg, "peak_rss_mb"), num(pt, "peak_rss_mb"), "lower")
+            add("lstm_step char_lstm", "mallocs/step", t, num(tg, "mallocs_per_step"), None, "lower")
+        tg = r.get(("tg", "gpt")) or {}
+        for B in GPT_BATCHES if tg or any(r.get(("pt", "gpt_" + v)) for v, _ in GPT_VARIANTS) else ():
+            for v, what in GPT_VARIANTS:
+                pt = r.get(("pt", "gpt_" + v)) or {}
+                add("gpt_step batch %d" % B, "steps/s", t, num(tg, "b%d_steps_per_s" % B),
+                    num(pt, "b%d_steps_per_s" % B), "higher", "PyTorch: " + what)
+                add("gpt_step batch %d" % B, "min step ms", t, num(tg, "b%d_step_ms_min" % B),
+                    num(pt, "b%d_step_ms_min" % B), "lower",
+                    "PyTorch: %s; fastest single step %s vs %s ms" % (what, tg.get("b%d_step_ms_best" % B, "?"),
+                                                                      pt.get("b%d_step_ms_best" % B, "?")))
+            add("gpt_step batch %d" % B, "mallocs/step", t, num(tg, "b%d_mallocs_per_step" % B), None, "lower",
+                "tapegrad pool %s" % tg.get("b%d_tg_pool_mallocs_per_step" % B, "?"))
+        if tg:
+            pt = r.get(("pt", "gpt_fused")) or {}
+            add("gpt_step (both batches)", "peak RSS MB", t, num(tg, "vm_hwm_mb"), num(pt, "vm_hwm_mb"), "lower",
+                "VmHWM, PyTorch fused qkv; ru_maxrss %s vs %s MB" % (tg.get("peak_rss_mb", "?"),
+                                                                    pt.get("peak_rss_mb", "?")))
         tg, pt = r.get(("tg", "matmul")) or {}, r.get(("pt", "matmul")) or {}
         ptrows = {(x["m"], x["n"], x["k"], x["op"]): x for x in pt.get("rows", [])}
         for x in tg.get("rows", []):
@@ -767,10 +864,28 @@ def check_targets(all_res, threads_list):
                     if (num(x, "ratio") or 0) < 0.95)
         out.append(("matmul >= 95% of raw sgemm (every shape and op)", verdict(worst[0] >= 0.95),
                     "worst %.3f (%s); %d case(s) below 0.95" % (worst[0], worst[1], below)))
+    for B, factor in ((1, 5.0), (64, 2.0)):
+        key = "b%d_steps_per_s" % B
+        tgs = [(g(all_res[t], "tg", "gpt", key), t) for t in threads_list]
+        pts = [(g(all_res[t], "pt", "gpt_" + v, key), "%s t=%d" % (v, t))
+               for t in threads_list for v, _ in GPT_VARIANTS]
+        tgs, pts = [x for x in tgs if x[0]], [x for x in pts if x[0]]
+        if tgs and pts:
+            a_, b_ = max(tgs), max(pts)
+            out.append(("gpt_step batch %d >= %gx PyTorch's best variant (steps/s, each at its best thread count)"
+                        % (B, factor), verdict(a_[0] >= factor * b_[0]),
+                        "%.0f (t=%d) vs %.0f (%s): %.2fx" % (a_[0], a_[1], b_[0], b_[1], a_[0] / b_[0])))
+    gm = g(r1, "tg", "gpt", "vm_hwm_mb")
+    gp = [x for x in (g(r1, "pt", "gpt_" + v, "vm_hwm_mb") for v, _ in GPT_VARIANTS) if x]
+    if gm and gp:
+        out.append(("gpt_step peak RSS <= 0.1x PyTorch's", verdict(gm <= 0.1 * min(gp)),
+                    "%.1f vs %.0f MB VmHWM (%.3fx)" % (gm, min(gp), gm / min(gp))))
     mallocs = []
     for t in threads_list:
         for wl, key in (("mlp", "mallocs_per_step"), ("vae", "mallocs_per_step"), ("cnn", "mallocs_per_step"),
-                        ("tape", "micro_mlp_mallocs_per_step"), ("tape", "mallocs_per_op")):
+                        ("tape", "micro_mlp_mallocs_per_step"), ("tape", "mallocs_per_op"),
+                        ("gpt", "b1_mallocs_per_step"), ("gpt", "b64_mallocs_per_step"),
+                        ("lstm", "mallocs_per_step")):
             v = g(all_res[t], "tg", wl, key)
             if v is not None:
                 mallocs.append((v, "%s %s t=%d" % (wl, key, t)))
@@ -806,6 +921,10 @@ def check_targets(all_res, threads_list):
                 slower.append("%s %s: %s -> %s" % (w, m, fmt(v1), fmt(tg)))
         out.append(("tapegrad at 2 threads never slower than at 1 (3% noise allowance)",
                     verdict(not slower), "; ".join(slower) if slower else "no workload slower"))
+    l1, m1 = g(r1, "tg", "lstm", "steps_per_s"), g(r1, "pt", "lstm", "steps_per_s")
+    if l1 and m1:
+        out.append(("lstm_step >= 1.5x PyTorch steps/s at 1 thread", verdict(l1 >= 1.5 * m1),
+                    "%.1f vs %.1f (%.2fx)" % (l1, m1, l1 / m1)))
     return out
 
 
@@ -816,7 +935,7 @@ def main():
     ap.add_argument("--build", default="build", help="meson build directory (default build)")
     ap.add_argument("--threads", default="1,2", help='thread counts, e.g. "1,2"')
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn")
+    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn,gpt,lstm")
     ap.add_argument("--json", default="", help="also write every parsed result to this file")
     ap.add_argument("--markdown", default="", help="also write the table and targets to this file")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -834,7 +953,7 @@ def main():
             ap.error("--worker takes one thread count")
         a.threads = int(a.threads)
         if not a.batch:
-            a.batch = {"micro": 100, "mlp": 100, "vae": 128, "cnn": 64}.get(a.worker, 0)
+            a.batch = {"micro": 100, "mlp": 100, "vae": 128, "cnn": 64, "lstm": 32}.get(a.worker, 0)
         return worker_main(a)
 
     # The driver never imports torch itself: on Linux a child's ru_maxrss
@@ -856,7 +975,7 @@ def main():
         return 0
     threads_list = [int(t) for t in a.threads.split(",") if t.strip()]
     want = set(a.only.split(",")) if a.only else None
-    missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul", "cnn_step")
+    missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul", "cnn_step", "gpt_step", "lstm_step")
                if want is None or PROGRAM_WORKLOADS[p] & want]
     missing = [p for p in missing
                if not os.access(os.path.join(a.build, "bench", p), os.X_OK)]
