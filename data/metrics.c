@@ -1,8 +1,9 @@
 /* A CSV log of training metrics, and curves drawn from it by gnuplot.
  *
- * Rows are flushed one by one so a crashed run keeps its history, and an
- * existing log with the same columns is appended to (a resumed run goes on
- * in the same file). Plotting is optional: without gnuplot on PATH it says
+ * Rows are flushed one by one so a crashed run keeps its history. A run
+ * starts its log afresh (a re-run must not draw its first epoch after the
+ * last run's final one); only an explicit resume appends, to a log with the
+ * same columns. Plotting is optional: without gnuplot on PATH it says
  * so and returns 1, never failing the run that asked for it. gnuplot runs
  * by fork + execv of the path found on PATH, reading a generated script
  * file (no shell, so paths need no shell quoting), with its stderr captured
@@ -87,8 +88,8 @@ static int adopt_existing(const char *op, tg_metrics *m, const char *columns, bo
   return rc;
 }
 
-tg_metrics *tg_metrics_open(const char *path, const char *columns) {
-  const char *op = "metrics_open";
+static tg_metrics *metrics_open(const char *op, const char *path, const char *columns,
+                               bool append) {
   size_t ncols;
   bool fresh;
   if (!path || !*path) {
@@ -104,9 +105,12 @@ tg_metrics *tg_metrics_open(const char *path, const char *columns) {
   }
   m->ncols = ncols;
   /* "a+": created if missing, readable for the header check, and every
-   * write lands at the end whatever the read position */
-  if (!(m->f = fopen(path, "a+"))) tg_error("%s: cannot open '%s': %s", op, path, strerror(errno));
-  if (!m->f || adopt_existing(op, m, columns, &fresh) != 0) goto fail;
+   * write lands at the end whatever the read position; "w": truncated,
+   * only after the columns were found good */
+  if (!(m->f = fopen(path, append ? "a+" : "w")))
+    tg_error("%s: cannot open '%s': %s", op, path, strerror(errno));
+  fresh = !append;
+  if (!m->f || (append && adopt_existing(op, m, columns, &fresh) != 0)) goto fail;
   fseek(m->f, 0, SEEK_END);
   if (fresh && fprintf(m->f, "%s\n", columns) < 0) goto write_fail;
   if (fflush(m->f) != 0 || ferror(m->f)) goto write_fail;
@@ -118,6 +122,14 @@ fail:
   free(m->path);
   free(m);
   return NULL;
+}
+
+tg_metrics *tg_metrics_open(const char *path, const char *columns) {
+  return metrics_open("metrics_open", path, columns, false);
+}
+
+tg_metrics *tg_metrics_open_append(const char *path, const char *columns) {
+  return metrics_open("metrics_open_append", path, columns, true);
 }
 
 size_t tg_metrics_ncols(const tg_metrics *m) {

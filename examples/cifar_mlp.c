@@ -156,6 +156,7 @@ int main(int argc, char **argv) {
   train_flags f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 5, .batch = 64,
                    .lr = 0.01, .seed = 0, .threads = 1};
   int rc = train_parse(argc, argv, &f, EXTRA_USAGE);
+  if (!rc) rc = train_refuse_resume(argv[0], &f);
   if (rc) return rc;
   if (f.linear) {
     fprintf(stderr, "%s: unknown flag --linear (it belongs to mlp_mnist)\n", argv[0]);

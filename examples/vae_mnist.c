@@ -338,6 +338,7 @@ int main(int argc, char **argv) {
   run r = {.f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 10, .batch = 128, .lr = 1e-3,
                  .seed = 0, .threads = 1}};
   int rc = train_parse(argc, argv, &r.f, NULL);
+  if (!rc) rc = train_refuse_resume(argv[0], &r.f);
   if (rc) return rc;
   rc = run_main(&r) ? 1 : 0;
   if (rc) fprintf(stderr, "vae_mnist: %s\n", tg_last_error());

@@ -919,8 +919,8 @@ static void test_metrics_csv(void **state) {
   assert_string_equal(text, "epoch,loss,accuracy\n1,0.5,0.25\n2,0.1,0.875\n");
   free(text);
 
-  /* reopened with the same columns: appended */
-  m = tg_metrics_open(path, "epoch,loss,accuracy");
+  /* reopened to append with the same columns (a resumed run): appended */
+  m = tg_metrics_open_append(path, "epoch,loss,accuracy");
   assert_non_null(m);
   assert_int_equal(tg_metrics_row(m, (const double[]){10, NAN, 1.0 / 3.0}), 0);
   assert_int_equal(tg_metrics_row(m, (const double[]){1e20, -INFINITY, 1e-7}), 0);
@@ -932,8 +932,8 @@ static void test_metrics_csv(void **state) {
   assert_non_null(strstr(text, "\n1e+20,-inf,1e-07\n"));
   free(text);
 
-  /* other columns: refused, the file untouched */
-  assert_null(tg_metrics_open(path, "step,loss"));
+  /* appending other columns: refused, the file untouched */
+  assert_null(tg_metrics_open_append(path, "step,loss"));
   expect_error("already logs the columns \"epoch,loss,accuracy\"");
   assert_null(tg_metrics_open(path, "a,,b"));
   expect_error("every column needs a name");
@@ -941,6 +941,24 @@ static void test_metrics_csv(void **state) {
   expect_error("every column needs a name");
   text = (char *)slurp(path, &n);
   assert_int_equal(strncmp(text, "epoch,loss,accuracy\n1,0.5,0.25\n", 31), 0);
+  free(text);
+
+  /* a new run (plain open) starts afresh, whatever the old columns */
+  m = tg_metrics_open(path, "step,loss");
+  assert_non_null(m);
+  assert_int_equal(tg_metrics_row(m, (const double[]){1, 2}), 0);
+  assert_int_equal(tg_metrics_close(m), 0);
+  text = (char *)slurp(path, &n);
+  assert_string_equal(text, "step,loss\n1,2\n");
+  free(text);
+  /* appending to a missing log starts it */
+  char other[512];
+  tpath(other, sizeof other, "metrics-new.csv");
+  m = tg_metrics_open_append(other, "a,b");
+  assert_non_null(m);
+  assert_int_equal(tg_metrics_close(m), 0);
+  text = (char *)slurp(other, &n);
+  assert_string_equal(text, "a,b\n");
   free(text);
   assert_int_equal(tg_metrics_close(NULL), 0);
 }

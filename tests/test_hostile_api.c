@@ -1647,6 +1647,10 @@ static void test_null_optim_api(void **state) {
           "reduce_lr_on_plateau_state", "NULL");
     N_INT(tg_reduce_lr_on_plateau_state, 2, tg_reduce_lr_on_plateau_state(pl, NULL),
           "reduce_lr_on_plateau_state", "out is NULL");
+    N_INT(tg_reduce_lr_on_plateau_set_state, 1, tg_reduce_lr_on_plateau_set_state(NULL, &st, 0),
+          "reduce_lr_on_plateau_set_state", "NULL");
+    N_INT(tg_reduce_lr_on_plateau_set_state, 2, tg_reduce_lr_on_plateau_set_state(pl, NULL, 0),
+          "reduce_lr_on_plateau_set_state", "state is NULL");
     tg_scheduler_free(pl);
     tg_lr_scheduler *a = tg_exponential_lr_new(opt, 0.5);
     assert_non_null(a);
@@ -1746,6 +1750,14 @@ static void test_null_data_api(void **state) {
   N_VAL(tg_loader_epoch, 1, (size_t)0, tg_loader_epoch(NULL), "loader_epoch", "NULL");
   N_VAL(tg_loader_failed, 1, true, tg_loader_failed(NULL), "loader_failed", "NULL");
   N_OK(tg_loader_free, 1, tg_loader_free(NULL));
+  {
+    tg_loader_state ls;
+    N_INT(tg_loader_get_state, 1, tg_loader_get_state(NULL, &ls), "loader_get_state", "NULL");
+    N_INT(tg_loader_get_state, 2, tg_loader_get_state(fx.loader, NULL), "loader_get_state", "out is NULL");
+    assert_int_equal(tg_loader_get_state(fx.loader, &ls), 0);
+    N_INT(tg_loader_set_state, 1, tg_loader_set_state(NULL, &ls), "loader_set_state", "NULL");
+    N_INT(tg_loader_set_state, 2, tg_loader_set_state(fx.loader, NULL), "loader_set_state", "state is NULL");
+  }
   N_INT(tg_idx_load, 1, tg_idx_load(NULL, fx.idx_lbl, &out), "idx", "NULL");
   N_INT(tg_idx_load, 2, tg_idx_load(fx.idx_img, NULL, &out), "idx", "NULL");
   N_INT(tg_idx_load, 3, tg_idx_load(fx.idx_img, fx.idx_lbl, NULL), "idx", "NULL");
@@ -1820,6 +1832,8 @@ static void test_null_data_api(void **state) {
   N_INT(tg_save_image_grid_captioned, 3, tg_save_image_grid_captioned(fx.png_path, fx.w, NULL, 0, 0, 0), "image_grid", "NULL");
   N_PTR(tg_metrics_open, 1, tg_metrics_open(NULL, "a"), "metrics_open", "NULL");
   N_PTR(tg_metrics_open, 2, tg_metrics_open(fx.missing, NULL), "metrics_open", "NULL");
+  N_PTR(tg_metrics_open_append, 1, tg_metrics_open_append(NULL, "a"), "metrics_open_append", "NULL");
+  N_PTR(tg_metrics_open_append, 2, tg_metrics_open_append(fx.missing, NULL), "metrics_open_append", "NULL");
   N_VAL(tg_metrics_ncols, 1, (size_t)0, tg_metrics_ncols(NULL), "metrics_ncols", "NULL");
   N_INT(tg_metrics_row, 1, tg_metrics_row(NULL, (const double[]){1, 2}), "metrics_row", "NULL");
   N_INT(tg_metrics_row, 2, tg_metrics_row(fx.metrics, NULL), "metrics_row", "NULL");
@@ -1835,6 +1849,13 @@ static void test_null_data_api(void **state) {
   N_OK(tg_save_module, 3, assert_int_equal(tg_save_module(fx.mod_path, fx.lin, NULL, 0), 0));
   N_INT(tg_load_module, 1, tg_load_module(NULL, fx.lin), "load_module", "NULL");
   N_INT(tg_load_module, 2, tg_load_module(fx.mod_path, NULL), "load_module", "NULL");
+  {
+    tg_train_state ts = {.model = fx.lin, .opt = fx.opt};
+    N_INT(tg_train_state_save, 1, tg_train_state_save(NULL, &ts), "train_state_save", "path is NULL");
+    N_INT(tg_train_state_save, 2, tg_train_state_save(fx.mod_path, NULL), "train_state_save", "state is NULL");
+    N_INT(tg_train_state_load, 1, tg_train_state_load(NULL, &ts), "train_state_load", "path is NULL");
+    N_INT(tg_train_state_load, 2, tg_train_state_load(fx.mod_path, NULL), "train_state_load", "state is NULL");
+  }
 }
 
 static void test_null_dist_api(void **state) {
@@ -2016,7 +2037,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 521
+#define NULL_FUNCS_COVERED 527
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
