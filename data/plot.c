@@ -195,6 +195,17 @@ static void text(canvas *c, int x, int y, const char *s, rgb col, bool vertical)
   }
 }
 
+/* s into buf, cut to at most max_px pixels wide ("..." marks a cut), so a
+ * long column name never runs into the next panel */
+static const char *fit(char *buf, size_t len, const char *s, int max_px) {
+  size_t n = strlen(s), room = max_px < ADV ? 1 : (size_t)((max_px + SCALE) / ADV);
+  if (room >= len) room = len - 1;
+  if (n <= room) return s;
+  size_t keep = room > 3 ? room - 3 : 0;
+  snprintf(buf, len, "%.*s%s", (int)keep, s, room > 3 ? "..." : "");
+  return buf;
+}
+
 /* ------------------------------------------------------- axes, ticks */
 
 typedef struct axis {
@@ -207,10 +218,8 @@ static axis make_axis(double lo, double hi, bool pad, bool integral) {
     double d = lo == 0 ? 1 : fabs(lo) * 0.1;
     lo -= d, hi += d;
   }
-  if (pad) {
-    double d = (hi - lo) * 0.05;
-    lo -= d, hi += d;
-  }
+  double d = (hi - lo) * 0.05;
+  if (pad && isfinite(d)) lo -= d, hi += d;
   double raw = (hi - lo) / 5, mag = pow(10, floor(log10(raw))), f = raw / mag;
   double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
   if (integral && step < 1) step = 1;
@@ -220,8 +229,17 @@ static axis make_axis(double lo, double hi, bool pad, bool integral) {
 static void tick_label(char *buf, size_t len, double v, double step) {
   int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
   if (fabs(v) < step * 1e-6) v = 0; /* no "-0.00" */
-  if (dec > 5 || fabs(v) >= 1e6) snprintf(buf, len, "%.3g", v);
-  else snprintf(buf, len, "%.*f", dec, v);
+  if (dec <= 5 && fabs(v) < 1e6) {
+    snprintf(buf, len, "%.*f", dec, v);
+    return;
+  }
+  snprintf(buf, len, "%.3g", v); /* then 1.5e+06 as 1.5e6: the margin is narrow */
+  char *e = strchr(buf, 'e');
+  if (!e) return;
+  char *d = e + 1 + (e[1] == '-');
+  const char *src = e + 1 + (e[1] == '+' || e[1] == '-');
+  while (*src == '0' && src[1]) src++;
+  memmove(d, src, strlen(src) + 1);
 }
 
 typedef struct frame {
@@ -229,24 +247,40 @@ typedef struct frame {
   axis x, y;
 } frame;
 
+/* where v falls in [lo, hi], as a fraction; clamped so that a range too
+ * wide for doubles (1e308 - -1e308 is inf) still gives pixels in bounds */
+static double frac(const axis *a, double v) {
+  double t = (v - a->lo) / (a->hi - a->lo);
+  return isfinite(t) ? fmin(fmax(t, -1), 2) : 0.5;
+}
+
 static int px_x(const frame *f, double v) {
-  return f->left + (int)lround((v - f->x.lo) / (f->x.hi - f->x.lo) * (f->right - f->left));
+  return f->left + (int)lround(frac(&f->x, v) * (f->right - f->left));
 }
 
 static int px_y(const frame *f, double v) {
-  return f->bottom - (int)lround((v - f->y.lo) / (f->y.hi - f->y.lo) * (f->bottom - f->top));
+  return f->bottom - (int)lround(frac(&f->y, v) * (f->bottom - f->top));
+}
+
+/* tick k of an axis, or false past its end; counted, not accumulated, so
+ * a step lost in rounding (1e16 + 0.5) cannot loop forever */
+static bool tick(const axis *a, int k, double *v) {
+  if (!isfinite(a->step) || a->step <= 0 || k > 20) return false;
+  *v = ceil(a->lo / a->step) * a->step + k * a->step;
+  return isfinite(*v) && *v <= a->hi;
 }
 
 static void draw_ticks(canvas *c, const frame *f) {
   char buf[32];
-  for (double v = ceil(f->x.lo / f->x.step) * f->x.step; v <= f->x.hi; v += f->x.step) {
+  double v;
+  for (int k = 0; tick(&f->x, k, &v); k++) {
     int x = px_x(f, v);
     fill(c, x, f->top, x, f->bottom, grid_grey);
     fill(c, x, f->bottom, x + 1, f->bottom + 5, black);
     tick_label(buf, sizeof buf, v, f->x.step);
     text(c, x - text_width(buf) / 2, f->bottom + 9, buf, black, false);
   }
-  for (double v = ceil(f->y.lo / f->y.step) * f->y.step; v <= f->y.hi; v += f->y.step) {
+  for (int k = 0; tick(&f->y, k, &v); k++) {
     int y = px_y(f, v);
     fill(c, f->left, y, f->right, y, grid_grey);
     fill(c, f->left - 5, y, f->left, y + 1, black);
@@ -358,26 +392,45 @@ static void draw_series(canvas *c, const frame *f, const table *t, bool by_row, 
   }
 }
 
+/* a line's name in the legend: its split ("train", "test") where the
+ * panel's title already names the quantity, else the whole column name */
+static void legend_name(char *buf, size_t len, const char *name, int max_px) {
+  size_t pre = (size_t)(quantity(name) - name);
+  char whole[128];
+  snprintf(whole, sizeof whole, "%.*s", pre ? (int)(pre - 1) : (int)strlen(name), name);
+  const char *n = fit(buf, len, whole, max_px);
+  if (n != buf) snprintf(buf, len, "%s", n);
+}
+
+/* one row above the plot: a short line in each colour, then its name;
+ * each name gets an equal share of the width */
 static void draw_legend(canvas *c, const panel *p, const table *t, int ox, int y) {
-  int w = 0;
-  for (size_t s = 0; s < p->n; s++) w += 34 + text_width(t->names[p->col[s]]) + (s ? 24 : 0);
-  int x = ox + MARGIN_L + (PANEL_W - MARGIN_L - MARGIN_R - w) / 2;
+  char names[MAX_SERIES][128];
+  int avail = PANEL_W - MARGIN_L - MARGIN_R, share = avail / (int)p->n - 34 - 24, w = -24;
+  for (size_t s = 0; s < p->n; s++) {
+    legend_name(names[s], sizeof names[s], t->names[p->col[s]], share);
+    w += 34 + text_width(names[s]) + 24;
+  }
+  int x = ox + MARGIN_L + (avail - w) / 2;
   for (size_t s = 0; s < p->n; s++) {
     fill(c, x, y + 6, x + 25, y + 8, palette[p->colour[s]]);
-    text(c, x + 34, y, t->names[p->col[s]], black, false);
-    x += 34 + text_width(t->names[p->col[s]]) + 24;
+    text(c, x + 34, y, names[s], black, false);
+    x += 34 + text_width(names[s]) + 24;
   }
 }
 
 static void draw_panel(canvas *c, const table *t, bool by_row, const panel *p, int ox, int oy) {
   frame f = {.left = ox + MARGIN_L, .top = oy + MARGIN_T, .right = ox + PANEL_W - MARGIN_R,
              .bottom = oy + PANEL_H - MARGIN_B};
-  const char *xname = by_row ? "row" : t->names[0];
+  char b1[128], b2[128], b3[128];
+  const char *xname = fit(b1, sizeof b1, by_row ? "row" : t->names[0], f.right - f.left);
+  const char *title = fit(b2, sizeof b2, p->name, PANEL_W - 20);
+  const char *yname = fit(b3, sizeof b3, p->name, f.bottom - f.top);
   double xr[2], yr[2];
-  text(c, ox + (PANEL_W - text_width(p->name)) / 2, oy + 10, p->name, black, false);
+  text(c, ox + (PANEL_W - text_width(title)) / 2, oy + 10, title, black, false);
   draw_legend(c, p, t, ox, oy + 34);
   text(c, (f.left + f.right - text_width(xname)) / 2, f.bottom + 32, xname, black, false);
-  text(c, ox + 8, (f.top + f.bottom + text_width(p->name)) / 2, p->name, black, true);
+  text(c, ox + 8, (f.top + f.bottom + text_width(yname)) / 2, yname, black, true);
   if (!ranges(t, by_row, p, xr, yr)) {
     const char *msg = "no finite values";
     draw_box(c, &f);
@@ -415,6 +468,8 @@ static int render(const char *op, const table *t, const char *png, const char *t
     return -1;
   }
   memset(c.px, 255, (size_t)c.w * (size_t)c.h * 3);
+  char cut[256];
+  if (band) title = fit(cut, sizeof cut, title, c.w - 20);
   if (band) text(&c, (c.w - text_width(title)) / 2, (TITLE_H - FONT_H * SCALE) / 2, title, black, false);
   for (size_t k = 0; k < np; k++)
     draw_panel(&c, t, by_row, &p[k], (int)(k % cols) * PANEL_W, band + (int)(k / cols) * PANEL_H);

@@ -193,6 +193,28 @@ static void test_nan_values(void **state) {
   free(r.px);
 }
 
+/* ranges doubles can barely hold, or whose ticks are lost in rounding:
+ * drawn, in bounds, without hanging */
+static void test_extreme_ranges(void **state) {
+  (void)state;
+  const char *cases[] = {"step,loss\n1,-1e308\n2,1e308\n3,0\n",
+                         "step,loss\n1,1e16\n2,10000000000000002\n",
+                         "step,loss\n1e300,1.7976931348623157e308\n-1e300,1.7976931348623157e308\n",
+                         "step,loss\n1,1e-300\n2,2e-300\n"};
+  char csv[300], png[300];
+  tpath(csv, sizeof csv, "extreme.csv");
+  tpath(png, sizeof png, "extreme.png");
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    write_text(csv, cases[i]);
+    assert_int_equal(tg_metrics_plot(csv, png, "x"), 0);
+    png_read r;
+    read_rgb(png, &r, 600, 440);
+    assert_true(count(&r, BLUE, 0, 40, 600, 440) > 78);
+    assert_axes(&r, 0, 40);
+    free(r.px);
+  }
+}
+
 static void expect_fail(const char *name, const char *text, const char *what) {
   char csv[300], png[300];
   tpath(csv, sizeof csv, name);
@@ -227,7 +249,8 @@ static void test_bad_csv(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_classifier_curves), TG_TEST(test_same_pixels_twice),
-      TG_TEST(test_one_column_one_point), TG_TEST(test_nan_values), TG_TEST(test_bad_csv),
+      TG_TEST(test_one_column_one_point), TG_TEST(test_nan_values), TG_TEST(test_extreme_ranges),
+      TG_TEST(test_bad_csv),
   };
   return cmocka_run_group_tests_name("plot", tests, group_setup, group_teardown);
 }
