@@ -263,7 +263,9 @@ int tg_metrics_close(tg_metrics *m); /* NULL is fine */
  * test_loss: panel "loss", one line each). Lines take matplotlib's tab10
  * colours #1f77b4, #ff7f0e, #2ca02c, #d62728, #9467bd, #8c564b: train_
  * columns the first, test_ the second, val_/valid_ the third, any other the
- * first one still free in its panel (so at most 6 lines a panel);
+ * first one still free in its panel (so at most 6 lines a panel; the
+ * legend names the split, "train", "test", as the panel names the
+ * quantity; names too long for their place are cut with "...");
  * panels are 600x400 pixels, two a row, under a 40-pixel title band when
  * title is not NULL or empty. nan/inf values are gaps in their line.
  * Returns 0 when drawn, -1 on error (an unreadable, empty or malformed
