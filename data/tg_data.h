@@ -273,11 +273,20 @@ tg_metrics *tg_metrics_open_append(const char *path, const char *columns);
 size_t tg_metrics_ncols(const tg_metrics *m);
 int tg_metrics_row(tg_metrics *m, const double *values /* ncols values */);
 int tg_metrics_close(tg_metrics *m); /* NULL is fine */
-/* Plot every column of a metrics CSV against the first one into a PNG with
- * gnuplot, one 600x400 panel per column, two panels a row (a one-column
- * CSV is plotted against the row number). Returns 0 when drawn, 1 when gnuplot is not on PATH (a note goes
- * to stderr; nothing else happens, so a training run never fails for it),
- * -1 on error (gnuplot's own message in tg_last_error()). */
+/* Plot every column of a metrics CSV against the first one into a PNG
+ * (a one-column CSV against the row number, 1, 2, ...), drawn by the
+ * library itself: nothing to install, never skipped. Columns that differ
+ * only by a train_/test_/val_/valid_ prefix share a panel (train_loss and
+ * test_loss: panel "loss", one line each). Lines take matplotlib's tab10
+ * colours #1f77b4, #ff7f0e, #2ca02c, #d62728, #9467bd, #8c564b: train_
+ * columns the first, test_ the second, val_/valid_ the third, any other the
+ * first one still free in its panel (so at most 6 lines a panel; the
+ * legend names the split, "train", "test", as the panel names the
+ * quantity; names too long for their place are cut with "...");
+ * panels are 600x400 pixels, two a row, under a 40-pixel title band when
+ * title is not NULL or empty. nan/inf values are gaps in their line.
+ * Returns 0 when drawn, -1 on error (an unreadable, empty or malformed
+ * CSV, an unwritable PNG; the reason in tg_last_error()). */
 int tg_metrics_plot(const char *csv_path, const char *png_path, const char *title);
 /* ---------------------- end of checkpoints, image grids, metrics logs */
 

@@ -586,6 +586,8 @@ done:
     snprintf(name, sizeof name, "%s_curves.png", c->prog);
     if (rc == 0 && tg_metrics_plot(path, train_path(png, sizeof png, f->out, name), c->prog) == 0)
       printf("curves: %s\n", png);
+    else if (rc == 0) /* the training itself went well: say why there is no picture */
+      fprintf(stderr, "%s: no curves: %s\n", c->prog, tg_last_error());
   }
   tg_loader_free(train_l);
   tg_dist_sampler_free(c->sampler);

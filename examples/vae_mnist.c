@@ -9,7 +9,7 @@
  * loss: X", both per sample; the test pass samples eps too, as PyTorch's
  * does) and a progress line per epoch; writes vae_samples.png (64 decodings
  * of z ~ N(0, I)), vae_reconstruction.png (8 test images over their
- * reconstructions), vae_mnist_metrics.csv (+ curves PNG with gnuplot) and
+ * reconstructions), vae_mnist_metrics.csv (+ vae_mnist_curves.png) and
  * the checkpoint vae_mnist.safetensors to --out, then reloads the checkpoint
  * into a fresh model and checks that it gives the same test loss.
  *
@@ -350,6 +350,7 @@ int main(int argc, char **argv) {
     if (tg_metrics_plot(csv, train_path(png, sizeof png, r.f.out, "vae_mnist_curves.png"),
                         "vae_mnist") == 0)
       printf("curves: %s\n", png);
+    else fprintf(stderr, "vae_mnist: no curves: %s\n", tg_last_error());
   }
   tg_release_cached();
   return rc;
