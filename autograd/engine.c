@@ -235,6 +235,13 @@ static tg_tensor *default_grad(const char *op, tg_tensor *root, tg_tensor *grad_
       return NULL;
     }
     tg_tensor *one = tg_tensor_alloc(root->dtype, root->ndim, root->shape);
+    if (one && root->ndim == 0 && tg_dtype_is_float(root->dtype)) {
+      /* a scalar loss: tg_fill_'s store and version bump */
+      if (root->dtype == TG_FLOAT64) *(double *)one->storage->data = 1.0;
+      else *(float *)one->storage->data = 1.0f;
+      one->storage->version++;
+      return one;
+    }
     return one ? tg_fill_(one, 1.0) : NULL;
   }
   if (!tg_tensor_check(grad_output, op, 2)) return NULL;

@@ -268,6 +268,15 @@ void tg_contiguous_strides(int ndim, const size_t *shape, ptrdiff_t *strides) {
 /* bytes of a header with its shape and strides */
 static size_t header_bytes(int ndim) { return sizeof(tg_tensor) + 2 * (size_t)ndim * sizeof(size_t); }
 
+/* every field of a fresh header but its shape (a struct assignment: a few
+ * wide stores, not a call to memset) */
+static inline void header_init(tg_tensor *t, int scope, tg_dtype dt, int ndim, size_t numel) {
+  *t = (tg_tensor){.dtype = dt, .ndim = ndim, .numel = numel};
+  t->shape = (size_t *)(t + 1);
+  t->strides = (ptrdiff_t *)(t->shape + ndim);
+  tg_obj_attach(&t->obj, scope, TG_MAGIC_TENSOR);
+}
+
 /* a header in scope; `extra` more bytes are allocated after shape and
  * strides (a small tensor's storage) */
 static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shape, size_t extra) {
@@ -304,14 +313,8 @@ static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shap
   /* shape and strides follow the header: a 1-d tensor is 144 bytes, not 256 */
   tg_tensor *t = tg_pool_alloc(header_bytes(ndim) + extra);
   if (!t) return NULL;
-  memset(t, 0, sizeof *t);
-  t->shape = (size_t *)(t + 1);
-  t->strides = (ptrdiff_t *)(t->shape + ndim);
-  t->dtype = dt;
-  t->ndim = ndim;
+  header_init(t, scope, dt, ndim, numel);
   for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
-  t->numel = numel;
-  tg_obj_attach(&t->obj, scope, TG_MAGIC_TENSOR);
   return t;
 }
 
@@ -342,7 +345,19 @@ static void storage_unref(tg_storage *s) {
   if (s && --s->refs == 0) tg_pool_free(s->block);
 }
 
+/* a 0-d tensor: nothing to check but the dtype, header and value in one
+ * block (every op result of a scalar graph comes through here) */
+static tg_tensor *scalar_alloc(int scope, tg_dtype dt) {
+  size_t es = tg_elem_bytes(dt);
+  tg_tensor *t = tg_pool_alloc(sizeof(tg_tensor) + STORAGE_HDR + es);
+  if (!t) return NULL;
+  header_init(t, scope, dt, 0, 1);
+  t->storage = storage_init((char *)(t + 1), es, t);
+  return t;
+}
+
 tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
+  if (ndim == 0 && (unsigned)dt <= TG_BOOL) return scalar_alloc(scope, dt);
   /* numel is checked by header_in; this is only a size hint */
   size_t guess = tg_shape_numel(ndim > 0 && shape ? ndim : 0, shape) * tg_elem_bytes(dt);
   bool inline_data = ndim >= 0 && ndim <= TG_MAX_DIMS && guess <= INLINE_STORAGE_MAX;
