@@ -79,9 +79,17 @@ static inline bool scalar_operand(const tg_tensor *t, tg_dtype dt) {
 static tg_tensor *scalar_forward(tg_tensor *a, tg_tensor *b, const ops_kernel *k, ops_params prm) {
   tg_tensor *out = tg_tensor_alloc(a->dtype, 0, NULL);
   if (!out) return NULL;
-  ptrdiff_t es = (ptrdiff_t)tg_elem_bytes(a->dtype), s1[3] = {es, es, es};
-  char *p[3] = {out->storage->data, tg_ptr(a), b ? tg_ptr(b) : NULL};
-  (a->dtype == TG_FLOAT32 ? k->f32 : k->f64)(p, s1, 1, &prm);
+  char *o = out->storage->data, *pa = tg_ptr(a), *pb = b ? tg_ptr(b) : NULL;
+  if (a->dtype == TG_FLOAT64 && k->s64) {
+    *(double *)o = k->s64(*(const double *)pa, pb ? *(const double *)pb : 0, prm.p0, prm.p1);
+  } else if (a->dtype == TG_FLOAT32 && k->s32) {
+    *(float *)o = k->s32(*(const float *)pa, pb ? *(const float *)pb : 0, (float)prm.p0,
+                         (float)prm.p1);
+  } else {
+    ptrdiff_t es = (ptrdiff_t)tg_elem_bytes(a->dtype), s1[3] = {es, es, es};
+    char *p[3] = {o, pa, pb};
+    (a->dtype == TG_FLOAT32 ? k->f32 : k->f64)(p, s1, 1, &prm);
+  }
   return out;
 }
 

@@ -9,10 +9,24 @@
 #include "tg_ops.h"
 #include "vmath.h"
 
-/* float32 and float64 loops of one elementwise kernel */
+/* float32 and float64 loops of one elementwise kernel, and the same
+ * expression on one element (x, y, p0, p1; NULL for ternary kernels) for
+ * 0-d operands, where a loop's set-up would cost more than the element */
 typedef struct ops_kernel {
   tg_loop_fn f32, f64;
+  float (*s32)(float x, float y, float p0, float p1);
+  double (*s64)(double x, double y, double p0, double p1);
 } ops_kernel;
+
+/* one element of EXPR in T, as the loops compute it (the same bits) */
+#define OPS_SCALAR_FN(NAME, T, EXPR)                                           \
+  static T NAME(T x, T y, T p0, T p1) {                                        \
+    (void)x;                                                                   \
+    (void)y;                                                                   \
+    (void)p0;                                                                  \
+    (void)p1;                                                                  \
+    return (T)(EXPR);                                                          \
+  }
 
 /* parameters a kernel reads as p0, p1 */
 typedef struct ops_params {
@@ -47,7 +61,9 @@ typedef struct ops_params {
 #define OPS_UNARY_KERNEL(NAME, EXPR)                                           \
   OPS_UNARY_LOOP(NAME##_f32, float, EXPR)                                      \
   OPS_UNARY_LOOP(NAME##_f64, double, EXPR)                                     \
-  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+  OPS_SCALAR_FN(NAME##_s32, float, EXPR)                                       \
+  OPS_SCALAR_FN(NAME##_s64, double, EXPR)                                      \
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64, NAME##_s32, NAME##_s64};
 
 #define OPS_BINARY_LOOP(NAME, T, EXPR)                                         \
   static void NAME(char **p_, const ptrdiff_t *s_, size_t n_, const void *a_) { \
@@ -79,7 +95,9 @@ typedef struct ops_params {
 #define OPS_BINARY_KERNEL(NAME, EXPR)                                          \
   OPS_BINARY_LOOP(NAME##_f32, float, EXPR)                                     \
   OPS_BINARY_LOOP(NAME##_f64, double, EXPR)                                    \
-  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+  OPS_SCALAR_FN(NAME##_s32, float, EXPR)                                       \
+  OPS_SCALAR_FN(NAME##_s64, double, EXPR)                                      \
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64, NAME##_s32, NAME##_s64};
 
 #define OPS_TERNARY_LOOP(NAME, T, EXPR)                                        \
   static void NAME(char **p_, const ptrdiff_t *s_, size_t n_, const void *a_) { \
@@ -112,7 +130,7 @@ typedef struct ops_params {
 #define OPS_TERNARY_KERNEL(NAME, EXPR)                                         \
   OPS_TERNARY_LOOP(NAME##_f32, float, EXPR)                                    \
   OPS_TERNARY_LOOP(NAME##_f64, double, EXPR)                                   \
-  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64, NULL, NULL};
 
 /* True inside a backward that records nothing (no create_graph): a backward
  * may then compute its gradient with one fused kernel instead of a chain of

@@ -138,11 +138,124 @@ static void steady_state(void **state) {
   assert_int_equal(s1.bytes_cached, s0.bytes_cached);
 }
 
+/* ---- the 0-d fast paths give the bits of the general path: every
+ * elementwise op on a 0-d leaf against the same op on a [1] leaf (which
+ * goes through broadcasting, the loop kernels and the engine's routing),
+ * forward value and leaf gradients, float32 and float64 */
+
+typedef tg_tensor *(*op1)(tg_tensor *);
+typedef tg_tensor *(*op2)(tg_tensor *, tg_tensor *);
+typedef tg_tensor *(*op1s)(tg_tensor *, double);
+
+static const double probe[] = {-2.5, -1.0, -0.0, 0.0, 0.3, 1.0, 2.0, 7.25, NAN, INFINITY};
+#define N_PROBE (sizeof probe / sizeof probe[0])
+
+static bool same_bits(double x, double y) { return x == y ? signbit(x) == signbit(y) : isnan(x) && isnan(y); }
+
+static tg_tensor *leaf_of(tg_dtype dt, double v, bool one_d) {
+  tg_tensor *t = one_d ? tg_from_f64(TG_SHAPE(1), (double[]){v}) : tg_scalar(TG_FLOAT64, v);
+  if (dt == TG_FLOAT32) t = tg_to_dtype(t, TG_FLOAT32);
+  return tg_requires_grad_(tg_detach(t), true);
+}
+
+/* y = f(leaves) at both ranks; value and every leaf gradient bit for bit */
+typedef tg_tensor *(*apply_fn)(const void *f, tg_tensor **in, double s);
+static void compare_ranks(const char *what, apply_fn apply, const void *f, int n_in, tg_dtype dt,
+                          const double *v, double s) {
+  double val[2], grad[2][2];
+  bool has[2];
+  for (int one_d = 0; one_d < 2; one_d++) {
+    tg_scope_begin();
+    tg_tensor *in[2];
+    for (int k = 0; k < n_in; k++) in[k] = leaf_of(dt, v[k], one_d);
+    tg_tensor *y = apply(f, in, s);
+    assert_non_null(y);
+    val[one_d] = tg_get_flat(y, 0);
+    has[one_d] = y->requires_grad && tg_backward(y, NULL, false) == 0;
+    for (int k = 0; k < n_in && has[one_d]; k++)
+      grad[one_d][k] = in[k]->grad ? tg_get_flat(in[k]->grad, 0) : 12345.0;
+    tg_clear_error();
+    tg_scope_end();
+  }
+  if (!same_bits(val[0], val[1]))
+    fail_msg("%s %s at %g, %g: 0-d %.17g vs [1] %.17g", what, tg_dtype_name(dt), v[0], v[1], val[0], val[1]);
+  assert_int_equal(has[0], has[1]);
+  for (int k = 0; k < n_in && has[0]; k++)
+    if (!same_bits(grad[0][k], grad[1][k]))
+      fail_msg("%s %s at %g, %g: grad %d 0-d %.17g vs [1] %.17g", what, tg_dtype_name(dt), v[0],
+               v[1], k, grad[0][k], grad[1][k]);
+}
+
+static tg_tensor *apply1(const void *f, tg_tensor **in, double s) {
+  (void)s;
+  return (*(const op1 *)f)(in[0]);
+}
+static tg_tensor *apply2(const void *f, tg_tensor **in, double s) {
+  (void)s;
+  return (*(const op2 *)f)(in[0], in[1]);
+}
+static tg_tensor *apply1s(const void *f, tg_tensor **in, double s) {
+  return (*(const op1s *)f)(in[0], s);
+}
+/* an input used twice, and a graph mixing leaves and non-leaves */
+static tg_tensor *apply_square_mul(const void *f, tg_tensor **in, double s) {
+  (void)f;
+  (void)s;
+  tg_tensor *t = tg_mul(in[0], in[0]);
+  return tg_mul(tg_add(t, in[1]), tg_mul(in[1], t));
+}
+
+static void scalar_path_bits(void **state) {
+  (void)state;
+  static const struct { const char *name; op1 f; } u[] = {
+      {"neg", tg_neg}, {"exp", tg_exp}, {"log", tg_log}, {"sqrt", tg_sqrt}, {"abs", tg_abs},
+      {"sin", tg_sin}, {"cos", tg_cos}, {"tanh", tg_tanh}, {"sigmoid", tg_sigmoid},
+      {"relu", tg_relu}, {"log1p", tg_log1p}, {"expm1", tg_expm1}, {"log2", tg_log2},
+      {"log10", tg_log10}, {"exp2", tg_exp2}, {"tan", tg_tan}, {"asin", tg_asin},
+      {"acos", tg_acos}, {"atan", tg_atan}, {"sinh", tg_sinh}, {"cosh", tg_cosh},
+      {"asinh", tg_asinh}, {"acosh", tg_acosh}, {"atanh", tg_atanh}, {"erf", tg_erf},
+      {"erfc", tg_erfc}, {"erfinv", tg_erfinv}, {"reciprocal", tg_reciprocal},
+      {"rsqrt", tg_rsqrt}, {"square", tg_square}, {"sign", tg_sign}, {"floor", tg_floor},
+      {"ceil", tg_ceil}, {"round", tg_round}, {"trunc", tg_trunc}, {"frac", tg_frac},
+      {"silu", tg_silu}, {"mish", tg_mish}, {"relu6", tg_relu6}, {"selu", tg_selu},
+      {"softsign", tg_softsign}, {"hardsigmoid", tg_hardsigmoid}, {"hardswish", tg_hardswish},
+      {"logsigmoid", tg_logsigmoid}};
+  static const struct { const char *name; op2 f; } b[] = {
+      {"add", tg_add}, {"sub", tg_sub}, {"mul", tg_mul}, {"div", tg_div}, {"pow", tg_pow},
+      {"maximum", tg_maximum}, {"minimum", tg_minimum}, {"atan2", tg_atan2}, {"fmod", tg_fmod},
+      {"remainder", tg_remainder}, {"hypot", tg_hypot}, {"copysign", tg_copysign}};
+  static const struct { const char *name; op1s f; double s; } sc[] = {
+      {"add_scalar", tg_add_scalar, 1.5}, {"sub_scalar", tg_sub_scalar, 0.25},
+      {"rsub_scalar", tg_rsub_scalar, 2.0}, {"mul_scalar", tg_mul_scalar, -3.0},
+      {"div_scalar", tg_div_scalar, 7.0}, {"pow_scalar 0", tg_pow_scalar, 0.0},
+      {"pow_scalar 1", tg_pow_scalar, 1.0}, {"pow_scalar 2", tg_pow_scalar, 2.0},
+      {"pow_scalar 3", tg_pow_scalar, 3.0}, {"pow_scalar 0.5", tg_pow_scalar, 0.5},
+      {"pow_scalar -1.5", tg_pow_scalar, -1.5}, {"elu", tg_elu, 1.0}, {"celu", tg_celu, 0.5},
+      {"leaky_relu", tg_leaky_relu, 0.01}};
+  for (int d = 0; d < 2; d++) {
+    tg_dtype dt = d ? TG_FLOAT64 : TG_FLOAT32;
+    for (size_t i = 0; i < N_PROBE; i++) {
+      double v[2] = {probe[i], 0};
+      for (size_t k = 0; k < sizeof u / sizeof u[0]; k++)
+        compare_ranks(u[k].name, apply1, &u[k].f, 1, dt, v, 0);
+      for (size_t k = 0; k < sizeof sc / sizeof sc[0]; k++)
+        compare_ranks(sc[k].name, apply1s, &sc[k].f, 1, dt, v, sc[k].s);
+      for (size_t j = 0; j < N_PROBE; j++) {
+        v[1] = probe[j];
+        for (size_t k = 0; k < sizeof b / sizeof b[0]; k++)
+          compare_ranks(b[k].name, apply2, &b[k].f, 2, dt, v, 0);
+        compare_ranks("a*a, b*a*a", apply_square_mul, NULL, 2, dt, v, 0);
+      }
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(micrograd_values),  TG_TEST(tiny_values),
       TG_TEST(tiny_second_derivatives), TG_TEST(graphs_gradcheck),
       TG_TEST(persistent_leaves_accumulate), TG_TEST(steady_state),
+      TG_TEST(scalar_path_bits),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   tg_release_cached();
