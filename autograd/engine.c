@@ -23,8 +23,15 @@ typedef struct engine {
 
 static tg_tensor *fresh_zeros_like(const tg_tensor *t, int scope) {
   tg_tensor *z = tg_tensor_alloc_in(scope, t->dtype, t->ndim, t->shape);
-  if (z) memset(z->storage->data, 0, z->storage->nbytes);
+  if (z && z->ndim == 0 && z->dtype == TG_FLOAT64) *(double *)z->storage->data = 0.0;
+  else if (z && z->ndim == 0 && z->dtype == TG_FLOAT32) *(float *)z->storage->data = 0.0f;
+  else if (z) memset(z->storage->data, 0, z->storage->nbytes);
   return z;
+}
+
+/* tg_same_shape without the call for the scalar case */
+static inline bool same_shape(const tg_tensor *a, const tg_tensor *b) {
+  return (a->ndim == 0 && b->ndim == 0) || tg_same_shape(a, b);
 }
 
 /* g summed down to target's shape and added to *slot. Fast path: plain
@@ -38,7 +45,7 @@ static int add_into(engine *e, tg_tensor **slot, bool *slot_owned, tg_tensor *g,
     *slot = g;
     return 0;
   }
-  if (!*slot && tg_same_shape(g, target)) {
+  if (!*slot && same_shape(g, target)) {
     *slot = g; /* borrowed: never written in place */
     *slot_owned = false;
     return 0;
@@ -61,7 +68,7 @@ tg_tensor *tg_node_grad_sink(tg_node *n, int i) {
     if (!in->grad) return NULL;
   }
   tg_tensor *d = in->grad;
-  if (d->dtype != in->dtype || !tg_same_shape(d, in) || !tg_is_contiguous(d)) return NULL;
+  if (d->dtype != in->dtype || !same_shape(d, in) || !tg_is_contiguous(d)) return NULL;
   d->storage->version++;
   return d;
 }

@@ -223,17 +223,31 @@ void tg_scope_begin(void) {
   tg_ctx.scopes[tg_ctx.depth].head = NULL;
 }
 
+static inline void tensor_release(tg_tensor *t);
+
 int tg_scope_end(void) {
   if (tg_ctx.depth == 0) {
     tg_error("scope_end: no scope is open (scope_end called more often than scope_begin)");
     return -1;
   }
-  tg_obj *o = tg_ctx.scopes[tg_ctx.depth].head;
+  /* Each object is the head of the list when the walk reaches it (nothing
+   * destroyed unlinks another): a tensor leaves it by moving the head, with
+   * no neighbour to patch; a node unlinks itself (node_destroy) */
+  tg_scope *sc = &tg_ctx.scopes[tg_ctx.depth];
+  tg_obj *o = sc->head;
   while (o) {
     tg_obj *next = o->next;
     if (next) __builtin_prefetch(next->next, 1); /* a long list walk: one ahead */
-    if (o->magic == TG_MAGIC_TENSOR) tg_tensor_destroy((tg_tensor *)o);
-    else if (o->magic == TG_MAGIC_NODE && tg_ctx.node_destroy) tg_ctx.node_destroy(o);
+    if (o->magic == TG_MAGIC_TENSOR) {
+      sc->head = next;
+      if (next) next->prev = NULL;
+      o->next = NULL;
+      o->magic = TG_MAGIC_DEAD;
+      tg_ctx.stats.live_objects--;
+      tensor_release((tg_tensor *)o);
+    } else if (o->magic == TG_MAGIC_NODE && tg_ctx.node_destroy) {
+      tg_ctx.node_destroy(o);
+    }
     o = next;
   }
   tg_ctx.scopes[tg_ctx.depth].head = NULL;
@@ -391,6 +405,11 @@ tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
 
 void tg_tensor_destroy(tg_tensor *t) {
   tg_obj_detach(&t->obj);
+  tensor_release(t);
+}
+
+/* a detached tensor's storage reference and block */
+static inline void tensor_release(tg_tensor *t) {
   tg_storage *s = t->storage;
   t->storage = NULL;
   /* a block holding the storage is freed with the storage's last reference */
