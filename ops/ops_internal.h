@@ -137,6 +137,37 @@ typedef struct ops_params {
  * tg_* ops, which it must keep for the differentiable (create_graph) case. */
 static inline bool ops_fused_backward(void) { return tg_ctx.grad_enabled_off; }
 
+/* A fused backward of a 0-d node (ops_fused_backward, every operand 0-d of
+ * one dtype) that computed its gradient r for input i in the dtype: r goes
+ * straight into the leaf's .grad where the engine allows it
+ * (tg_node_grad_sink; NULL is returned for grad_in[i]), else into a fresh
+ * 0-d tensor. The bits are those of the engine's 0 + r and accumulate. */
+static inline bool ops_scalar_node(const tg_node *n, const tg_tensor *g) {
+  for (int k = 0; k < n->n_in; k++)
+    if (n->in[k]->ndim != 0 || n->in[k]->dtype != g->dtype) return false;
+  return ops_fused_backward() && g->ndim == 0 && tg_dtype_is_float(g->dtype);
+}
+static inline tg_tensor *ops_scalar_grad_f64(tg_node *n, int i, double r) {
+  tg_tensor *d = tg_node_grad_sink(n, i);
+  if (d) {
+    *(double *)tg_ptr(d) += r;
+    return NULL;
+  }
+  tg_tensor *t = tg_tensor_alloc(TG_FLOAT64, 0, NULL);
+  if (t) *(double *)t->storage->data = r;
+  return t;
+}
+static inline tg_tensor *ops_scalar_grad_f32(tg_node *n, int i, float r) {
+  tg_tensor *d = tg_node_grad_sink(n, i);
+  if (d) {
+    *(float *)tg_ptr(d) += r;
+    return NULL;
+  }
+  tg_tensor *t = tg_tensor_alloc(TG_FLOAT32, 0, NULL);
+  if (t) *(float *)t->storage->data = r;
+  return t;
+}
+
 /* checks: each records "op: what is wrong" and returns false */
 bool ops_check_float(const char *op, const tg_tensor *t, int argno);
 bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b);

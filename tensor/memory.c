@@ -370,8 +370,9 @@ static tg_tensor *scalar_alloc(int scope, tg_dtype dt) {
   return t;
 }
 
-tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
-  if (ndim == 0 && (unsigned)dt <= TG_BOOL) return scalar_alloc(scope, dt);
+/* kept out of line so the 0-d path of tg_tensor_alloc_in saves no registers */
+__attribute__((noinline)) static tg_tensor *alloc_general(int scope, tg_dtype dt, int ndim,
+                                                         const size_t *shape) {
   /* numel is checked by header_in; this is only a size hint */
   size_t guess = tg_shape_numel(ndim > 0 && shape ? ndim : 0, shape) * tg_elem_bytes(dt);
   bool inline_data = ndim >= 0 && ndim <= TG_MAX_DIMS && guess <= INLINE_STORAGE_MAX;
@@ -388,8 +389,15 @@ tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *sh
   return t;
 }
 
+tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
+  if (ndim == 0 && (unsigned)dt <= TG_BOOL) return scalar_alloc(scope, dt);
+  return alloc_general(scope, dt, ndim, shape);
+}
+
 tg_tensor *tg_tensor_alloc(tg_dtype dt, int ndim, const size_t *shape) {
-  return tg_tensor_alloc_in(tg_ctx.depth, dt, ndim, shape);
+  int scope = tg_ctx.depth;
+  if (ndim == 0 && (unsigned)dt <= TG_BOOL) return scalar_alloc(scope, dt);
+  return alloc_general(scope, dt, ndim, shape);
 }
 
 tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
