@@ -27,10 +27,14 @@ tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return binary("add", a, b, &add_
 
 /* sub: d/da = 1, d/db = -1 */
 OPS_BINARY_KERNEL(sub_k, x - y)
+/* on 0-d operands input 0's gradient goes to a leaf's .grad first when
+ * input 1's does, keeping the engine's order of the two adds (a - a) */
 static void sub_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  (void)n;
+  bool scalar = tg_node_needs_grad(n, 1) && ops_scalar_node(n, g);
   gi[0] = g;
-  if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(g);
+  if (scalar && tg_node_needs_grad(n, 0) && !n->in[0]->grad_fn) OPS_SCALAR_GRAD(n, 0, g, gi, gv);
+  if (scalar) OPS_SCALAR_GRAD(n, 1, g, gi, -gv);
+  else if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(g);
 }
 TG_DEFINE_OP(OP_SUB, "SubBackward", sub_backward, 0);
 tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return binary("sub", a, b, &sub_k, &OP_SUB); }
@@ -39,26 +43,14 @@ tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return binary("sub", a, b, &sub_
  * of a scalar network) is added straight into its .grad: g*b rounded to the
  * dtype, then added, the bits tg_mul and the engine's accumulate give. */
 OPS_BINARY_KERNEL(mul_k, x *y)
-#define MUL_SINK(T, n, i, g)                                                   \
-  do {                                                                         \
-    tg_tensor *d_ = tg_node_grad_sink(n, i);                                   \
-    if (!d_) break;                                                            \
-    T prod_ = *(const T *)tg_ptr(g) * *(const T *)tg_ptr((n)->in[1 - (i)]);    \
-    *(T *)tg_ptr(d_) += prod_;                                                 \
-    sunk = true;                                                               \
-  } while (0)
 static void mul_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  bool scalar = ops_fused_backward() && g->ndim == 0 && n->in[0]->ndim == 0 &&
-                n->in[1]->ndim == 0 && g->dtype == n->in[0]->dtype && g->dtype == n->in[1]->dtype;
+  bool scalar = ops_scalar_node(n, g);
   for (int i = 0; i < 2; i++) {
     if (!tg_node_needs_grad(n, i)) continue;
-    bool sunk = false;
-    if (scalar && g->dtype == TG_FLOAT64) MUL_SINK(double, n, i, g);
-    else if (scalar && g->dtype == TG_FLOAT32) MUL_SINK(float, n, i, g);
-    if (!sunk) gi[i] = tg_mul(g, n->in[1 - i]);
+    if (scalar) OPS_SCALAR_GRAD(n, i, g, gi, gv * OPS_V(n, 1 - i));
+    else gi[i] = tg_mul(g, n->in[1 - i]);
   }
 }
-#undef MUL_SINK
 TG_DEFINE_OP(OP_MUL, "MulBackward", mul_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return binary("mul", a, b, &mul_k, &OP_MUL); }
 

@@ -168,6 +168,23 @@ static inline tg_tensor *ops_scalar_grad_f32(tg_node *n, int i, float r) {
   return t;
 }
 
+/* gi[i] = the gradient EXPR for input i of a 0-d node, computed in T
+ * (float or double, g's dtype) from gv = g's value and the values of the
+ * inputs, OPS_V(n, k); see ops_scalar_grad_f64 */
+#define OPS_SCALAR_GRAD(n, i, g, gi, EXPR)                                     \
+  do {                                                                         \
+    if ((g)->dtype == TG_FLOAT64) {                                            \
+      typedef double T;                                                        \
+      const T gv = *(const T *)tg_ptr(g);                                      \
+      (gi)[i] = ops_scalar_grad_f64(n, i, (T)(EXPR));                          \
+    } else {                                                                   \
+      typedef float T;                                                         \
+      const T gv = *(const T *)tg_ptr(g);                                      \
+      (gi)[i] = ops_scalar_grad_f32(n, i, (T)(EXPR));                          \
+    }                                                                          \
+  } while (0)
+#define OPS_V(n, k) (*(const T *)tg_ptr((n)->in[k]))
+
 /* checks: each records "op: what is wrong" and returns false */
 bool ops_check_float(const char *op, const tg_tensor *t, int argno);
 bool ops_check_pair(const char *op, const tg_tensor *a, const tg_tensor *b);

@@ -41,7 +41,8 @@ tg_tensor *tg_rsub_scalar(tg_tensor *a, double s) {
 
 OPS_UNARY_KERNEL(mul_s_k, x *p0)
 static void mul_scalar_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_mul_scalar(g, tg_node_f(n)[0]);
+  if (ops_scalar_node(n, g)) OPS_SCALAR_GRAD(n, 0, g, gi, gv * (T)tg_node_f(n)[0]);
+  else gi[0] = tg_mul_scalar(g, tg_node_f(n)[0]);
 }
 TG_DEFINE_OP(OP_MUL_SCALAR, "MulBackward", mul_scalar_backward, TG_NODE_F);
 tg_tensor *tg_mul_scalar(tg_tensor *a, double s) {
@@ -50,7 +51,8 @@ tg_tensor *tg_mul_scalar(tg_tensor *a, double s) {
 
 OPS_UNARY_KERNEL(div_s_k, x / p0)
 static void div_scalar_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  gi[0] = tg_div_scalar(g, tg_node_f(n)[0]);
+  if (ops_scalar_node(n, g)) OPS_SCALAR_GRAD(n, 0, g, gi, gv / (T)tg_node_f(n)[0]);
+  else gi[0] = tg_div_scalar(g, tg_node_f(n)[0]);
 }
 TG_DEFINE_OP(OP_DIV_SCALAR, "DivBackward", div_scalar_backward, TG_NODE_F);
 tg_tensor *tg_div_scalar(tg_tensor *a, double s) {

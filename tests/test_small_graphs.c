@@ -147,7 +147,7 @@ typedef tg_tensor *(*op1)(tg_tensor *);
 typedef tg_tensor *(*op2)(tg_tensor *, tg_tensor *);
 typedef tg_tensor *(*op1s)(tg_tensor *, double);
 
-static const double probe[] = {-2.5, -1.0, -0.0, 0.0, 0.3, 1.0, 2.0, 7.25, NAN, INFINITY};
+static const double probe[] = {-2.5, -1.0, -0.0, 0.0, 0.1, 0.3, 1.0, 2.0, 7.25, NAN, INFINITY};
 #define N_PROBE (sizeof probe / sizeof probe[0])
 
 static bool same_bits(double x, double y) { return x == y ? signbit(x) == signbit(y) : isnan(x) && isnan(y); }
@@ -205,6 +205,15 @@ static tg_tensor *apply_square_mul(const void *f, tg_tensor **in, double s) {
   return tg_mul(tg_add(t, in[1]), tg_mul(in[1], t));
 }
 
+/* a leaf reached twice by one node after it already has a gradient: the
+ * order of the two adds shows ((p + g) - g is not (p - g) + g) */
+static tg_tensor *apply_sub_self(const void *f, tg_tensor **in, double s) {
+  (void)f;
+  (void)s;
+  tg_tensor *d = tg_sub(in[0], in[0]), *m = tg_mul(in[0], in[1]);
+  return tg_add(tg_mul_scalar(d, 10.0 / 3.0), m);
+}
+
 static void scalar_path_bits(void **state) {
   (void)state;
   static const struct { const char *name; op1 f; } u[] = {
@@ -245,6 +254,7 @@ static void scalar_path_bits(void **state) {
         for (size_t k = 0; k < sizeof b / sizeof b[0]; k++)
           compare_ranks(b[k].name, apply2, &b[k].f, 2, dt, v, 0);
         compare_ranks("a*a, b*a*a", apply_square_mul, NULL, 2, dt, v, 0);
+        compare_ranks("(a-a)*10/3 + a*b", apply_sub_self, NULL, 2, dt, v, 0);
       }
     }
   }
