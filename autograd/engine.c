@@ -34,6 +34,13 @@ static inline bool same_shape(const tg_tensor *a, const tg_tensor *b) {
   return (a->ndim == 0 && b->ndim == 0) || tg_same_shape(a, b);
 }
 
+/* dst += src for 0-d tensors of one float dtype, as tg_accumulate_ */
+static inline void add0(tg_tensor *dst, const tg_tensor *src) {
+  if (dst->dtype == TG_FLOAT64) *(double *)tg_ptr(dst) += *(const double *)tg_ptr(src);
+  else *(float *)tg_ptr(dst) += *(const float *)tg_ptr(src);
+  dst->storage->version++;
+}
+
 /* g summed down to target's shape and added to *slot. Fast path: plain
  * kernels into buffers the engine owns. create_graph: recorded ops. */
 static int add_into(engine *e, tg_tensor **slot, bool *slot_owned, tg_tensor *g,
@@ -48,6 +55,20 @@ static int add_into(engine *e, tg_tensor **slot, bool *slot_owned, tg_tensor *g,
   if (!*slot && same_shape(g, target)) {
     *slot = g; /* borrowed: never written in place */
     *slot_owned = false;
+    return 0;
+  }
+  /* a scalar node's gradient arriving from a second consumer on: the adds
+   * tg_accumulate_ would make (0 + first, then + each), without its checks */
+  if (*slot && g->ndim == 0 && target->ndim == 0 && (*slot)->ndim == 0 && g->dtype == target->dtype &&
+      (*slot)->dtype == g->dtype && tg_dtype_is_float(g->dtype)) {
+    if (!*slot_owned) {
+      tg_tensor *fresh = fresh_zeros_like(target, scope);
+      if (!fresh) return -1;
+      add0(fresh, *slot);
+      *slot = fresh;
+      *slot_owned = true;
+    }
+    add0(*slot, g);
     return 0;
   }
   if (!*slot || !*slot_owned) {
