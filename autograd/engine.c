@@ -89,7 +89,8 @@ tg_tensor *tg_node_grad_sink(tg_node *n, int i) {
     if (!in->grad) return NULL;
   }
   tg_tensor *d = in->grad;
-  if (d->dtype != in->dtype || !same_shape(d, in) || !tg_is_contiguous(d)) return NULL;
+  if (d->dtype != in->dtype || !same_shape(d, in) || (d->ndim != 0 && !tg_is_contiguous(d)))
+    return NULL;
   d->storage->version++;
   return d;
 }
@@ -201,9 +202,11 @@ static int run_node(engine *e, tg_node *n) {
   if (check_versions(n)) return -1;
   /* the input gradients: on the stack for ordinary ops, from the pool for a
    * wide fan-in (a cat of 10^6 tensors would overflow the stack) */
-  tg_tensor *small[8], **gin = small;
-  if (n->n_in > 8 && !(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
-  for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
+  tg_tensor *small[8] = {NULL}, **gin = small; /* a few wide stores, no memset call */
+  if (n->n_in > 8) {
+    if (!(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
+    for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
+  }
   n->op->backward(n, g, gin);
   int rc = 0;
   for (int k = 0; rc == 0 && k < n->n_in; k++) {
