@@ -594,11 +594,13 @@ def table_rows(all_res, threads_list):
                 break
             add("%s graph" % gname, "ns/iter", t, num(tg, gname + "_ns_per_iter"),
                 num(pt, gname + "_ns_per_iter"), "lower",
-                "%s: %s nodes; g %s, a.grad %s, b.grad %s (PyTorch %s, %s, %s); plain C %s ns"
+                "%s: %s nodes; g %s, a.grad %s, b.grad %s (PyTorch %s, %s, %s); floors: plain C "
+                "%s ns, writing 296 B/node %s ns"
                 % (what, tg.get(gname + "_nodes", "?"), tg.get(gname + "_g", "?"),
                    tg.get(gname + "_a_grad", "?"), tg.get(gname + "_b_grad", "?"),
                    pt.get(gname + "_g", "?"), pt.get(gname + "_a_grad", "?"),
-                   pt.get(gname + "_b_grad", "?"), tg.get(gname + "_plain_ns_per_iter", "?")))
+                   pt.get(gname + "_b_grad", "?"), tg.get(gname + "_plain_ns_per_iter", "?"),
+                   tg.get(gname + "_write_ns_per_iter", "?")))
         tg, pt = r.get(("tg", "tape")) or {}, r.get(("pt", "tape")) or {}
         if tg or pt:
             add("tape", "record ns/op", t, num(tg, "record_ns_per_op"), num(pt, "record_ns_per_op"),
@@ -608,7 +610,8 @@ def table_rows(all_res, threads_list):
             add("tape", "no_grad ns/op", t, num(tg, "nograd_ns_per_op"), num(pt, "nograd_ns_per_op"),
                 "lower")
             add("tape", "bytes/node (tape only)", t, num(tg, "tape_bytes_per_node"), None, "lower",
-                "all: %s B/node incl. result tensor" % tg.get("bytes_per_node", "?"))
+                "all: %s B/node incl. result tensor; writing them alone: %s ns/node"
+                % (tg.get("bytes_per_node", "?"), tg.get("write_ns_per_node", "?")))
             ptm = r.get(("pt", "micro")) or {}
             add("micro MLP 2-16-16-1", "us/step", t, num(tg, "micro_mlp_us_per_step"),
                 num(ptm, "micro_mlp_us_per_step"), "lower",

@@ -11,8 +11,10 @@
  * <graph>_ns_per_iter (median over --repeats blocks of --iters iterations)
  * with <graph>_ns_per_iter_min, <graph>_nodes (recorded ops per iteration),
  * <graph>_mallocs_per_iter (system allocator calls, after a warm-up).
- * Then the physical limit: the same arithmetic, forward and backward, in a
- * plain C loop on doubles (<graph>_plain_ns_per_iter).
+ * Then the physical limits: the same arithmetic, forward and backward, in a
+ * plain C loop on doubles (<graph>_plain_ns_per_iter), and writing 296 bytes
+ * per node, a node and its result as on the long chain, into cached memory
+ * (<graph>_write_ns_per_iter).
  *
  *   build/bench/small_graphs [--iters N] [--repeats R] */
 #include "bench_util.h"
@@ -153,6 +155,18 @@ static int bench(const char *name, graph_fn fn, plain_fn plain, long iters, int 
     }
     pns[k] = (bench_now() - t0) * 1e9 / (double)iters;
   }
+  /* the other floor: writing the graph's bytes, 296 a node as on the long
+   * chain (node + result tensor), into the same (cached) memory each time */
+  static unsigned char wbuf[64 * 296];
+  double *wns = calloc((size_t)repeats, sizeof *wns);
+  if (!wns) return -1;
+  size_t wbytes = (size_t)r.nodes * 296 < sizeof wbuf ? (size_t)r.nodes * 296 : sizeof wbuf;
+  for (int k = 0; k < repeats; k++) {
+    double t0 = bench_now();
+    for (long i = 0; i < iters; i++)
+      for (size_t off = 0; off < wbytes; off += 296) memset(wbuf + off, (int)i, 296);
+    wns[k] = (bench_now() - t0) * 1e9 / (double)iters;
+  }
   printf("%s_g=%.4f\n%s_a_grad=%.4f\n%s_b_grad=%.4f\n", name, r.g, name, r.a_grad, name, r.b_grad);
   printf("%s_nodes=%ld\n", name, r.nodes);
   char key[64];
@@ -163,7 +177,10 @@ static int bench(const char *name, graph_fn fn, plain_fn plain, long iters, int 
          p.a_grad, name, p.b_grad);
   snprintf(key, sizeof key, "%s_plain_ns_per_iter", name);
   bench_print_stat(key, pns, repeats, "%.2f");
-  if (sink == 12345.0) printf("\n"); /* keeps the plain loop */
+  snprintf(key, sizeof key, "%s_write_ns_per_iter", name);
+  bench_print_stat(key, wns, repeats, "%.2f");
+  if (sink == 12345.0 || wbuf[1] == 7) printf("\n"); /* keeps the plain loops */
+  free(wns);
   free(ns);
   free(pns);
   return 0;
