@@ -78,7 +78,8 @@ static tg_module *conv_module(const char *type, const char *fn, conv_cfg cfg, si
     tg_module_free(m);
     return NULL;
   }
-  return m;
+  return nn_conv_repr(m, in, out, cfg.sd, kernel, cfg.stride, cfg.padding, cfg.dilation, cfg.out_pad,
+                      cfg.groups, bias);
 }
 
 tg_module *tg_nn_conv1d(size_t in_channels, size_t out_channels, int64_t kernel_size, int64_t stride,

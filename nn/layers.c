@@ -140,7 +140,8 @@ tg_module *tg_nn_linear(size_t in_features, size_t out_features, bool bias, tg_r
     tg_module_free(m);
     return NULL;
   }
-  return m;
+  return nn_with_repr(m, "in_features=%zu, out_features=%zu, bias=%s", in_features, out_features,
+                      nn_pybool(bias));
 }
 
 /* ----------------------------------------------------------- activations */
@@ -184,15 +185,21 @@ tg_module *tg_nn_relu(void) { return stateless("ReLU", relu_forward, 0, 0, 0); }
 tg_module *tg_nn_sigmoid(void) { return stateless("Sigmoid", sigmoid_forward, 0, 0, 0); }
 tg_module *tg_nn_tanh(void) { return stateless("Tanh", tanh_forward, 0, 0, 0); }
 tg_module *tg_nn_leaky_relu(double negative_slope) {
-  return stateless("LeakyReLU", leaky_relu_forward, negative_slope, 0, 0);
+  return nn_with_repr(stateless("LeakyReLU", leaky_relu_forward, negative_slope, 0, 0), "negative_slope=%s",
+                      nn_pyfloat(negative_slope));
 }
-tg_module *tg_nn_elu(double alpha) { return stateless("ELU", elu_forward, alpha, 0, 0); }
-tg_module *tg_nn_softmax(int dim) { return stateless("Softmax", softmax_forward, 0, dim, 0); }
+tg_module *tg_nn_elu(double alpha) {
+  return nn_with_repr(stateless("ELU", elu_forward, alpha, 0, 0), "alpha=%s", nn_pyfloat(alpha));
+}
+tg_module *tg_nn_softmax(int dim) {
+  return nn_with_repr(stateless("Softmax", softmax_forward, 0, dim, 0), "dim=%d", dim);
+}
 tg_module *tg_nn_log_softmax(int dim) {
-  return stateless("LogSoftmax", log_softmax_forward, 0, dim, 0);
+  return nn_with_repr(stateless("LogSoftmax", log_softmax_forward, 0, dim, 0), "dim=%d", dim);
 }
 tg_module *tg_nn_flatten(int start_dim, int end_dim) {
-  return stateless("Flatten", flatten_forward, 0, start_dim, end_dim);
+  return nn_with_repr(stateless("Flatten", flatten_forward, 0, start_dim, end_dim),
+                      "start_dim=%d, end_dim=%d", start_dim, end_dim);
 }
 
 /* --------------------------------------------------------------- Dropout */
@@ -260,7 +267,7 @@ static tg_module *dropout_module(const char *op, const char *type, tg_forward_fn
   if (!check_p(op, p)) return NULL;
   tg_module *m = stateless(type, fwd, p, 0, 0);
   if (m) m->rng = rng;
-  return m;
+  return nn_with_repr(m, "p=%s, inplace=False", nn_pyfloat(p));
 }
 
 tg_module *tg_nn_dropout(double p, tg_rng *rng) { return dropout_module("dropout", "Dropout", dropout_forward, p, rng); }

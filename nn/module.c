@@ -118,6 +118,13 @@ int tg_module_add_child(tg_module *m, const char *name, tg_module *child) {
     tg_error("module_add_child: a module cannot be its own child");
     return -1;
   }
+  /* already owned here: freeing it (the failure rule) would free a live child */
+  for (size_t k = 0; m && k < m->n_children; k++)
+    if (m->children[k].module == child) {
+      tg_error("module_add_child: this %s is already the child \"%s\" of the %s", child->type,
+               m->children[k].name, m->type);
+      return -1;
+    }
   tg_named_module *bigger = NULL;
   if (check_name("module_add_child", m, name))
     bigger = grow(m->children, m->n_children, sizeof *m->children);
@@ -157,7 +164,7 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x) {
     return NULL;
   }
   if (!m->forward && !m->forward_multi) {
-    tg_error("module_forward: %s has no forward function", m->type);
+    tg_error("module_forward: Module [%s] is missing the required \"forward\" function", m->type);
     return NULL;
   }
   if (!tg_tensor_check(x, m->type, 1)) return NULL;
@@ -178,7 +185,7 @@ int tg_module_forward_multi(tg_module *m, tg_tensor *const *in, int n_in, tg_ten
   }
   if (m->forward_multi) return m->forward_multi(m, in, n_in, out, max_out);
   if (!m->forward) {
-    tg_error("module_forward_multi: %s has no forward function", m->type);
+    tg_error("module_forward_multi: Module [%s] is missing the required \"forward\" function", m->type);
     return -1;
   }
   if (n_in != 1) {

@@ -13,6 +13,27 @@ tg_tensor *nn_persistent_zeros(tg_dtype dt, int ndim, const size_t *shape);
  * (nn/layers.c) */
 tg_module *nn_stateless(const char *type, tg_forward_fn fwd, double f, int i0, int i1);
 
+/* extra_repr text (nn/summary.c), Python's way of printing values: each
+ * returns one of a ring of thread-local buffers, enough for the arguments
+ * of one call. pyfloat: repr(float) (1e-05, 0.5, 1.0); pynum: an integral
+ * value as an int (Softplus' beta=1), else pyfloat; pytuple: (3,) (3, 5);
+ * pysize2: 2 when both equal, else (2, 3), as torch prints the int or the
+ * pair the user passed */
+const char *nn_pyfloat(double v);
+const char *nn_pynum(double v);
+const char *nn_pybool(bool b);
+const char *nn_pytuple(int n, const int64_t *v);
+const char *nn_pyshape(int n, const size_t *shape);
+const char *nn_pysize2(const int64_t v[2]);
+const char *nn_pyscale2(const double v[2]); /* 2.0 or (2.0, 3.0), as pysize2 */
+/* sets m's extra_repr (when m is not NULL) and returns m: a constructor's
+ * `return nn_with_repr(m, ...)` */
+tg_module *nn_with_repr(tg_module *m, const char *fmt, ...) TG_PRINTF(2, 3);
+/* torch's _ConvNd.extra_repr for sd spatial dims */
+tg_module *nn_conv_repr(tg_module *m, size_t in, size_t out, int sd, const int64_t *kernel,
+                        const int64_t *stride, const int64_t *padding, const int64_t *dilation,
+                        const int64_t *out_pad, int64_t groups, bool bias);
+
 /* normalisation (nn/norm.c): the fused node over channel dim 1 of x
  * (ndim >= 2, checked by the caller): batch statistics when mean is NULL,
  * returned (keepdim, no history) in *bmean, *bvar when those are given;

@@ -61,7 +61,8 @@ static tg_module *norm_module(const char *type, tg_forward_fn fwd, int kind, siz
     tg_module_free(m);
     return NULL;
   }
-  return m;
+  return nn_with_repr(m, "%zu, eps=%s, momentum=%s, affine=%s, track_running_stats=%s", c, nn_pyfloat(eps),
+                      isnan(momentum) ? "None" : nn_pyfloat(momentum), nn_pybool(affine), nn_pybool(track));
 }
 
 static bool check_eps_momentum(const char *op, double eps, double momentum, bool nan_ok) {
@@ -128,7 +129,8 @@ tg_module *tg_nn_groupnorm(int num_groups, size_t num_channels, double eps, bool
     tg_module_free(m);
     return NULL;
   }
-  return m;
+  return nn_with_repr(m, "%d, %zu, eps=%s, affine=%s", num_groups, num_channels, nn_pyfloat(eps),
+                      nn_pybool(affine));
 }
 
 typedef struct layernorm_cfg {
@@ -165,5 +167,6 @@ tg_module *tg_nn_layernorm(int ndim, const size_t *normalized_shape, double eps,
     tg_module_free(m);
     return NULL;
   }
-  return m;
+  return nn_with_repr(m, "%s, eps=%s, elementwise_affine=%s", nn_pyshape(ndim, normalized_shape),
+                      nn_pyfloat(eps), nn_pybool(elementwise_affine));
 }

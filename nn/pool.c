@@ -80,14 +80,20 @@ tg_module *tg_nn_maxpool1d(int64_t kernel_size, const int64_t *stride, int64_t p
                            int64_t dilation, bool ceil_mode) {
   pool_cfg c = {.ceil_mode = ceil_mode};
   if (!window("nn_maxpool1d", &c, 1, &kernel_size, stride, &padding, &dilation)) return NULL;
-  return pool_module("MaxPool1d", "nn_maxpool1d", maxpool1d_forward, &c);
+  return nn_with_repr(pool_module("MaxPool1d", "nn_maxpool1d", maxpool1d_forward, &c),
+                      "kernel_size=%lld, stride=%lld, padding=%lld, dilation=%lld, ceil_mode=%s",
+                      (long long)c.kernel[0], (long long)c.stride[0], (long long)c.padding[0],
+                      (long long)c.dilation[0], nn_pybool(ceil_mode));
 }
 
 tg_module *tg_nn_maxpool2d(const int64_t kernel_size[2], const int64_t stride[2],
                            const int64_t padding[2], const int64_t dilation[2], bool ceil_mode) {
   pool_cfg c = {.ceil_mode = ceil_mode};
   if (!window("nn_maxpool2d", &c, 2, kernel_size, stride, padding, dilation)) return NULL;
-  return pool_module("MaxPool2d", "nn_maxpool2d", maxpool2d_forward, &c);
+  return nn_with_repr(pool_module("MaxPool2d", "nn_maxpool2d", maxpool2d_forward, &c),
+                      "kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s",
+                      nn_pysize2(c.kernel), nn_pysize2(c.stride), nn_pysize2(c.padding),
+                      nn_pysize2(c.dilation), nn_pybool(ceil_mode));
 }
 
 /* ---- average pooling */
@@ -105,7 +111,9 @@ tg_module *tg_nn_avgpool1d(int64_t kernel_size, const int64_t *stride, int64_t p
                            bool ceil_mode, bool count_include_pad) {
   pool_cfg c = {.ceil_mode = ceil_mode, .count_include_pad = count_include_pad};
   if (!window("nn_avgpool1d", &c, 1, &kernel_size, stride, &padding, NULL)) return NULL;
-  return pool_module("AvgPool1d", "nn_avgpool1d", avgpool1d_forward, &c);
+  return nn_with_repr(pool_module("AvgPool1d", "nn_avgpool1d", avgpool1d_forward, &c),
+                      "kernel_size=%s, stride=%s, padding=%s", nn_pytuple(1, c.kernel),
+                      nn_pytuple(1, c.stride), nn_pytuple(1, c.padding));
 }
 
 tg_module *tg_nn_avgpool2d(const int64_t kernel_size[2], const int64_t stride[2],
@@ -114,7 +122,9 @@ tg_module *tg_nn_avgpool2d(const int64_t kernel_size[2], const int64_t stride[2]
   pool_cfg c = {.ceil_mode = ceil_mode, .count_include_pad = count_include_pad,
                 .divisor_override = divisor_override};
   if (!window("nn_avgpool2d", &c, 2, kernel_size, stride, padding, NULL)) return NULL;
-  return pool_module("AvgPool2d", "nn_avgpool2d", avgpool2d_forward, &c);
+  return nn_with_repr(pool_module("AvgPool2d", "nn_avgpool2d", avgpool2d_forward, &c),
+                      "kernel_size=%s, stride=%s, padding=%s", nn_pysize2(c.kernel), nn_pysize2(c.stride),
+                      nn_pysize2(c.padding));
 }
 
 /* ---- adaptive pooling */
@@ -132,7 +142,7 @@ static tg_module *adaptive(const char *type, const char *fn, tg_forward_fn fwd, 
     return NULL;
   }
   if (!values(fn, "output_size", c.out_size, out, 2, 0, 0)) return NULL;
-  return pool_module(type, fn, fwd, &c);
+  return nn_with_repr(pool_module(type, fn, fwd, &c), "output_size=%s", nn_pytuple(2, c.out_size));
 }
 
 tg_module *tg_nn_adaptive_avgpool2d(const int64_t output_size[2]) {
@@ -170,7 +180,11 @@ tg_module *tg_nn_upsample(const int64_t size[2], const double scale_factor[2], t
     tg_error("%s: align_corners option can only be set with the interpolating modes: linear | bilinear", fn);
     return NULL;
   }
-  return pool_module("Upsample", fn, upsample_forward, &c);
+  return nn_with_repr(pool_module("Upsample", fn, upsample_forward, &c), "%s=%s, mode=%s",
+                      size ? "size" : "scale_factor", size ? nn_pysize2(c.out_size) : nn_pyscale2(c.scale),
+                      mode == TG_INTERP_NEAREST  ? "nearest"
+                      : mode == TG_INTERP_LINEAR ? "linear"
+                                                 : "bilinear");
 }
 
 static tg_tensor *pixel_shuffle_forward(tg_module *m, tg_tensor *x) {
@@ -186,7 +200,8 @@ static tg_module *shuffle(const char *type, const char *fn, tg_forward_fn fwd, i
     return NULL;
   }
   pool_cfg c = {.factor = factor};
-  return pool_module(type, fn, fwd, &c);
+  return nn_with_repr(pool_module(type, fn, fwd, &c), "%s_factor=%lld",
+                      strcmp(type, "PixelShuffle") == 0 ? "upscale" : "downscale", (long long)factor);
 }
 
 tg_module *tg_nn_pixel_shuffle(int64_t upscale_factor) {

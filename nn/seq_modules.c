@@ -29,7 +29,9 @@ tg_module *tg_nn_embedding(size_t num_embeddings, size_t embedding_dim, int64_t 
   }
   if (padding_idx != TG_NO_PADDING_IDX)
     memset(tg_ptr(w) + (size_t)padding_idx * embedding_dim * sizeof(float), 0, embedding_dim * sizeof(float));
-  return m;
+  return padding_idx == TG_NO_PADDING_IDX ? nn_with_repr(m, "%zu, %zu", num_embeddings, embedding_dim)
+                                          : nn_with_repr(m, "%zu, %zu, padding_idx=%lld", num_embeddings,
+                                                         embedding_dim, (long long)padding_idx);
 }
 
 typedef struct rmsnorm_cfg {
@@ -67,5 +69,6 @@ tg_module *tg_nn_rmsnorm(int ndim, const size_t *normalized_shape, double eps, b
     tg_module_free(m);
     return NULL;
   }
-  return m;
+  return nn_with_repr(m, "%s, eps=%s, elementwise_affine=%s", nn_pyshape(ndim, normalized_shape),
+                      isnan(eps) ? "None" : nn_pyfloat(eps), nn_pybool(elementwise_affine));
 }

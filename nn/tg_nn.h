@@ -1,5 +1,6 @@
-/* nn layer: modules (layers holding parameters and buffers), the Sequential
- * container, weight initialisers and losses, with PyTorch's semantics.
+/* nn layer: modules (layers holding parameters and buffers), the Sequential,
+ * ModuleList and ModuleDict containers, printing (print(model), a summary),
+ * weight initialisers and losses, with PyTorch's semantics.
  *
  * A module is a tree: its own named parameters (persistent float leaves that
  * require grad), its own named buffers (persistent tensors that are saved but
@@ -40,6 +41,7 @@ extern "C" {
 /* ================================================================ modules */
 
 #define TG_NN_NAME_MAX 32 /* a parameter, buffer or child name, NUL included */
+#define TG_NN_REPR_MAX 192 /* a module's extra_repr text, NUL included */
 
 typedef struct tg_module tg_module;
 /* x -> y; x and y live in the caller's scope */
@@ -81,6 +83,10 @@ struct tg_module {
   /* custom modules: anything forward needs; ctx_free(ctx) runs at module free */
   void *ctx;
   void (*ctx_free)(void *ctx);
+  /* the text inside the parentheses of the printed module, PyTorch's
+   * extra_repr ("in_features=2, out_features=3, bias=True"); "" for none.
+   * Constructors fill it with tg_module_set_extra_repr. */
+  char extra_repr[TG_NN_REPR_MAX];
   /* private: the array tg_module_parameters returns */
   tg_tensor **param_list;
   size_t param_cap;
@@ -98,10 +104,14 @@ tg_tensor *tg_module_add_parameter(tg_module *m, const char *name, tg_dtype dt, 
 /* a persistent zero-filled buffer (any dtype, no grad) */
 tg_tensor *tg_module_add_buffer(tg_module *m, const char *name, tg_dtype dt, int ndim,
                                 const size_t *shape);
-/* m takes ownership of child (also on failure, when child is freed) */
+/* m takes ownership of child (also on failure, when child is freed);
+ * a child m already holds is refused and left as it is */
 int tg_module_add_child(tg_module *m, const char *name, tg_module *child);
 
 /* ---- using modules */
+/* a module without a forward function (a container such as ModuleList) is
+ * an error here, PyTorch's: Module [ModuleList] is missing the required
+ * "forward" function */
 tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x);
 /* Either kind of module through either call: tg_module_forward on a multi
  * module passes in = {x} and returns its first output; tg_module_forward_multi
@@ -246,6 +256,63 @@ tg_module *tg_nn_sequential(size_t n, ...);
 tg_module *tg_nn_sequential_array(size_t n, tg_module **children);
 int tg_nn_sequential_append(tg_module *seq, tg_module *child); /* takes ownership */
 
+/* ModuleList and ModuleDict (nn/containers.c): hold children, as torch's,
+ * and have no forward (tg_module_forward on one is an error naming it).
+ * State-dict names are PyTorch's: "layers.0.weight", "heads.q.weight".
+ * Ownership as Sequential's: a container takes every child given to it,
+ * also when it fails, and a NULL child (a failed constructor) makes the
+ * call fail and free the others. */
+/* ModuleList(children[0..n)): children named "0", "1", ...; n 0 (children
+ * may then be NULL) gives an empty list */
+tg_module *tg_nn_module_list(size_t n, tg_module **children);
+/* list.append(child) */
+int tg_nn_module_list_append(tg_module *list, tg_module *child);
+/* list.extend(children[0..n)): all appended or, on failure, none (all freed) */
+int tg_nn_module_list_extend(tg_module *list, size_t n, tg_module **children);
+/* list.insert(index, child): index in [-len, len], negative counts from
+ * the end as Python's list.insert; the children after it are renumbered */
+int tg_nn_module_list_insert(tg_module *list, int64_t index, tg_module *child);
+/* list[index], index in [-len, len); NULL with an error otherwise */
+tg_module *tg_nn_module_list_get(const tg_module *list, int64_t index);
+/* len(list); 0 with an error for NULL or a module that is no ModuleList */
+size_t tg_nn_module_list_len(const tg_module *list);
+/* ModuleDict(zip(keys, children)), keys in insertion order; a key must be a
+ * valid module name (non-empty, no '.', shorter than TG_NN_NAME_MAX) and a
+ * key given twice is an error (torch would keep the last silently) */
+tg_module *tg_nn_module_dict(size_t n, const char *const *keys, tg_module **children);
+/* dict[key] = child: a new key is appended, an existing one replaced in
+ * place (the old child freed), as torch's __setitem__ */
+int tg_nn_module_dict_set(tg_module *dict, const char *key, tg_module *child);
+/* add a new key; a key already there is an error (nothing replaced) */
+int tg_nn_module_dict_insert(tg_module *dict, const char *key, tg_module *child);
+/* dict[key]; NULL with an error naming the key when it is missing */
+tg_module *tg_nn_module_dict_get(const tg_module *dict, const char *key);
+size_t tg_nn_module_dict_len(const tg_module *dict);
+/* list(dict.keys())[i], i < len (insertion order), or NULL; the text is
+ * the dict's own, valid until the dict changes (a key added) or is freed */
+const char *tg_nn_module_dict_key(const tg_module *dict, size_t i);
+
+/* ---- printing (nn/summary.c) */
+/* print(m) as PyTorch 1.13: "Type(extra_repr)" for a module without
+ * children, else "Type(\n  (name): child...\n)" indented by two spaces a
+ * level; 0, or -1 with an error */
+int tg_module_print(FILE *f, const tg_module *m);
+/* A table of every module of the tree in pre-order: dotted name, type,
+ * each own parameter with its shape ("(frozen)" when it does not require
+ * grad), own parameter count; then "Total params: N", "Trainable params:
+ * N", "Non-trainable params: N" (tg_module_num_parameters' counts). */
+int tg_module_summary(FILE *f, const tg_module *m);
+/* Set m's extra_repr by printf: what print shows inside the parentheses.
+ * The convention for every module constructor (built-in or a helper's):
+ * fill it with the text PyTorch's extra_repr gives for the same
+ * arguments, e.g. "in_features=2, out_features=3, bias=True"; "" clears
+ * it. -1 with an error when the text does not fit TG_NN_REPR_MAX (it is
+ * then truncated) */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int tg_module_set_extra_repr(tg_module *m, const char *fmt, ...);
+
 /* ---- the layers as functions (results in the current scope) */
 tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias); /* bias may be NULL */
 tg_tensor *tg_dropout(tg_tensor *x, double p, bool training, tg_rng *rng);
@@ -319,6 +386,55 @@ int tg_lstm_cell(tg_tensor *x, tg_tensor *h, tg_tensor *c, tg_tensor *w_ih, tg_t
 /* gates r, z, n: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h */
 tg_tensor *tg_gru_cell(tg_tensor *x, tg_tensor *h, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
                        tg_tensor *b_hh);
+/* Recurrent layers over whole sequences (nn/rnn.c), torch.nn.RNN / LSTM /
+ * GRU: num_layers stacked, each one direction or two (bidirectional; the
+ * reverse one reads the sequence backwards), the cells' formulas per step.
+ * x (T, N, in), (N, T, in) with batch_first, or unbatched (T, in); h0, c0
+ * (D num_layers, N, H) or unbatched (D num_layers, H), NULL = zeros, with
+ * D = 2 if bidirectional else 1. Results: output (T, N, D H) (batch_first:
+ * (N, T, D H); unbatched (T, D H)), the last layer's h per step, the
+ * directions concatenated; h_n, c_n (D num_layers, N, H): each layer's and
+ * direction's final state (layer-major, forward before reverse).
+ * lengths (N values in [1, T], any order; NULL = all T) is
+ * pack_padded_sequence(enforce_sorted=False) with pad_packed_sequence(
+ * total_length=T): sequence n's steps t >= lengths[n] do not change its
+ * state (h_n is the state after its last valid step; the reverse direction
+ * starts there), are zero in output and pass no gradient. */
+typedef enum tg_rnn_mode { TG_RNN_TANH = 0, TG_RNN_RELU = 1, TG_RNN_LSTM = 2, TG_RNN_GRU = 3 } tg_rnn_mode;
+typedef struct tg_rnn_opts {
+  size_t input_size, hidden_size;
+  int num_layers;           /* 1 */
+  const char *nonlinearity; /* RNN only: "tanh" (NULL too) or "relu" */
+  bool bias;                /* true: bias_ih and bias_hh per layer and direction */
+  bool batch_first;         /* false */
+  double dropout;           /* 0: dropout on each layer's output but the last's, training only */
+  bool bidirectional;       /* false */
+  size_t proj_size;         /* 0; LSTM projections are refused */
+  tg_rng *rng;              /* dropout's generator, borrowed (NULL = the default one) */
+} tg_rnn_opts;
+/* torch's defaults: 1 layer, tanh, bias, time-major, no dropout, one direction */
+tg_rnn_opts tg_rnn_defaults(size_t input_size, size_t hidden_size);
+/* Parameters as torch's, in its order, per layer l and direction (suffix
+ * "" or "_reverse"): weight_ih_l<l> (G H, in or D H), weight_hh_l<l>
+ * (G H, H), bias_ih_l<l>, bias_hh_l<l> (G H), G = 1 (RNN), 4 (LSTM: i, f,
+ * g, o), 3 (GRU: r, z, n); every one U(-1/sqrt(H), 1/sqrt(H)) from rng in
+ * that order. Multi modules: in = {x, h0, c0 (LSTM)}, out = {output, h_n,
+ * c_n (LSTM)}. */
+tg_module *tg_nn_rnn(tg_rnn_opts o);
+tg_module *tg_nn_lstm(tg_rnn_opts o);
+tg_module *tg_nn_gru(tg_rnn_opts o);
+/* m's forward with lengths (NULL: none); h0, c0 NULL = zeros (c0 LSTM
+ * only); h_n and c_n may be NULL when not wanted (c_n is NULL but for an
+ * LSTM). 0, or -1 with an error. */
+int tg_nn_rnn_forward(tg_module *m, tg_tensor *x, tg_tensor *h0, tg_tensor *c0, const int64_t *lengths,
+                      tg_tensor **output, tg_tensor **h_n, tg_tensor **c_n);
+/* The layer as a function (torch._VF.lstm and kin): weights are the
+ * module's parameters in its order (w_ih, w_hh[, b_ih, b_hh] per layer and
+ * direction; their shapes give the sizes, o's are checked against them);
+ * o.rng is dropout's generator when training. */
+int tg_rnn(tg_rnn_mode mode, const tg_rnn_opts *o, bool training, tg_tensor *x, tg_tensor *h0, tg_tensor *c0,
+           const int64_t *lengths, tg_tensor *const *weights, tg_tensor **output, tg_tensor **h_n,
+           tg_tensor **c_n);
 /* F.scaled_dot_product_attention (torch 2.x; nn/attention.c): q (..., L, E),
  * k (..., S, E), v (..., S, Ev), batch dims broadcasting: softmax(q k^T
  * scale + mask) v, scale NAN = 1/sqrt(E); attn_mask NULL, bool (true =
@@ -327,6 +443,61 @@ tg_tensor *tg_gru_cell(tg_tensor *x, tg_tensor *h, tg_tensor *w_ih, tg_tensor *w
  * (from rng). One node without dropout */
 tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *attn_mask,
                                            bool is_causal, double dropout_p, double scale, tg_rng *rng);
+
+/* ---- MultiheadAttention (nn/mha.c), torch.nn.MultiheadAttention 1.13 */
+typedef struct tg_mha_opts {
+  double dropout;     /* on the attention weights, in training only; 0 */
+  bool bias;          /* in_proj_bias and out_proj.bias; true */
+  bool add_bias_kv;   /* bias_k, bias_v (1, 1, E) appended to the keys and values; false */
+  bool add_zero_attn; /* a zero key and value appended after them; false */
+  size_t kdim, vdim;  /* key / value features; 0 = embed_dim */
+  bool batch_first;   /* batched inputs (N, L, E) rather than (L, N, E); false */
+  tg_rng *rng;        /* initialisation and dropout (borrowed); NULL = the default */
+} tg_mha_opts;
+tg_mha_opts tg_mha_defaults(void); /* torch's: 0, true, false, false, 0, 0, false, NULL */
+/* MultiheadAttention(embed_dim, num_heads): parameters named, shaped and
+ * initialised as torch's: "in_proj_weight" (3E, E) xavier_uniform, or with
+ * kdim or vdim != E "q_proj_weight" (E, E), "k_proj_weight" (E, kdim),
+ * "v_proj_weight" (E, vdim); "in_proj_bias" (3E) 0; "bias_k", "bias_v"
+ * (1, 1, E) xavier_normal; child "out_proj" a Linear(E, E) with bias 0.
+ * A multi module: in = {query, key, value, key_padding_mask, attn_mask}
+ * (n_in 1 to 5; key NULL or absent = query, value = key, masks NULL =
+ * none), out = {attn_output, attn_output_weights averaged over heads}; with
+ * max_out 1 only attn_output (need_weights false: the fused path). */
+tg_module *tg_nn_multihead_attention(size_t embed_dim, size_t num_heads, tg_mha_opts opts);
+/* The functional form (F.multi_head_attention_forward, with the module's
+ * batch_first): the weights and settings of one call. */
+typedef struct tg_mha_params {
+  size_t num_heads;
+  tg_tensor *in_proj_weight;                              /* (3E, E), or NULL and the three: */
+  tg_tensor *q_proj_weight, *k_proj_weight, *v_proj_weight; /* (E, E), (E, kdim), (E, vdim) */
+  tg_tensor *in_proj_bias;                                /* (3E) or NULL */
+  tg_tensor *bias_k, *bias_v;                             /* (1, 1, E) both, or NULL */
+  tg_tensor *out_proj_weight;                             /* (E, E) */
+  tg_tensor *out_proj_bias;                               /* (E) or NULL */
+  bool add_zero_attn, batch_first, training;
+  double dropout_p; /* applied when training */
+  tg_rng *rng;      /* dropout's generator; NULL = the default */
+} tg_mha_params;
+/* out = concat_h(softmax(q_h k_h^T / sqrt(E/H) + mask) v_h) W_o^T + b_o with
+ * q_h, k_h, v_h the heads of the in-projections. query (L, N, E), batch_first
+ * (N, L, E) or unbatched (L, E); key (S, N, kdim), value (S, N, vdim) alike
+ * (NULL: key = query, value = key). Masks as torch's MHA: bool true = NOT
+ * attended, float added; key_padding_mask (N, S) or (S), attn_mask (L, S) or
+ * (N*H, L, S) ((H, L, S) unbatched). is_causal: query i attends keys j <= i
+ * (bias_k and the zero key always), without attn_mask. *out (query's
+ * layout); *weights (N, L, S') averaged over heads or (N, H, L, S'), S' = S
+ * + the appended keys, when need_weights and weights != NULL, else NULL and
+ * the fused attention node. 0, or -1 with both NULL. */
+int tg_multi_head_attention(tg_tensor *query, tg_tensor *key, tg_tensor *value, const tg_mha_params *p,
+                            tg_tensor *key_padding_mask, bool need_weights, tg_tensor *attn_mask,
+                            bool average_attn_weights, bool is_causal, tg_tensor **out, tg_tensor **weights);
+/* MultiheadAttention.forward: tg_multi_head_attention with m's parameters,
+ * dropout (in training mode) and batch_first */
+int tg_nn_multihead_attention_forward(tg_module *m, tg_tensor *query, tg_tensor *key, tg_tensor *value,
+                                      tg_tensor *key_padding_mask, bool need_weights, tg_tensor *attn_mask,
+                                      bool average_attn_weights, bool is_causal, tg_tensor **out,
+                                      tg_tensor **weights);
 
 /* ========================================================== initialisers */
 /* In place, without history, seeded through rng (NULL = default); each
@@ -450,6 +621,8 @@ tg_tensor *tg_cosine_similarity(tg_tensor *x1, tg_tensor *x2, int dim, double ep
 #define tg_lstm_cell(...) (TG_CALL_SITE(), tg_lstm_cell(__VA_ARGS__))
 #define tg_gru_cell(...) (TG_CALL_SITE(), tg_gru_cell(__VA_ARGS__))
 #define tg_scaled_dot_product_attention(...) (TG_CALL_SITE(), tg_scaled_dot_product_attention(__VA_ARGS__))
+#define tg_multi_head_attention(...) (TG_CALL_SITE(), tg_multi_head_attention(__VA_ARGS__))
+#define tg_nn_multihead_attention_forward(...) (TG_CALL_SITE(), tg_nn_multihead_attention_forward(__VA_ARGS__))
 #define tg_cross_entropy(...) (TG_CALL_SITE(), tg_cross_entropy(__VA_ARGS__))
 #define tg_nll_loss(...) (TG_CALL_SITE(), tg_nll_loss(__VA_ARGS__))
 #define tg_l1_loss(...) (TG_CALL_SITE(), tg_l1_loss(__VA_ARGS__))

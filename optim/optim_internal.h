@@ -39,6 +39,10 @@ typedef union optim_opts {
  * stay numbered across groups in order, as torch's state_dict numbers them. */
 typedef struct optim_group {
   double lr; /* the live learning rate; opts.*.lr is only its first value */
+  /* torch's group['initial_lr']: the base lr of every scheduler made on the
+   * optimizer, set by the first (or by OneCycleLR) */
+  double initial_lr;
+  bool has_initial_lr;
   bool maximize; /* the update sees -grad (every algorithm negates first) */
   optim_opts opts;
   int first, n;
@@ -94,6 +98,13 @@ tg_optimizer *optim_create(const optim_kind *kind, tg_tensor **params, int n,
  * and the optimizer as it was. */
 int optim_add_group(tg_optimizer *opt, const char *opts_type, const char *op,
                     tg_tensor **params, int n, const optim_opts *opts);
+
+/* group g's momentum (SGD, RMSprop) or beta1 (the Adam family), or NULL
+ * when the optimizer has neither; *is_beta1 says which */
+double *optim_momentum_of(const tg_optimizer *opt, int g, bool *is_beta1);
+/* whether m may be group g's momentum: records "op: ..." when not */
+bool optim_check_momentum(const tg_optimizer *opt, int g, const char *op, const char *what,
+                          double m);
 
 /* Option checks shared by the validators: each records "op: ..." and
  * returns false when x is NaN or outside its range. */

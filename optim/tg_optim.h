@@ -189,6 +189,12 @@ int tg_optim_set_group_lr(tg_optimizer *opt, int g, double lr); /* lr >= 0 */
 /* group g's weight_decay (each optimizer's own meaning: AdamW's decoupled) */
 double tg_optim_get_group_weight_decay(const tg_optimizer *opt, int g);
 int tg_optim_set_group_weight_decay(tg_optimizer *opt, int g, double wd); /* wd >= 0 */
+/* group g's momentum: SGD's and RMSprop's momentum, the Adam family's beta1
+ * (torch's betas[0]); NaN and an error for Adagrad and Adadelta */
+double tg_optim_get_group_momentum(const tg_optimizer *opt, int g);
+/* beta1 in [0, 1); a momentum > 0, in a group made with momentum > 0 (its
+ * buffer exists only then) */
+int tg_optim_set_group_momentum(tg_optimizer *opt, int g, double m);
 const char *tg_optim_name(const tg_optimizer *opt); /* "SGD", "Adam", ... */
 /* over all groups; -1 and an error for NULL */
 int tg_optim_num_params(const tg_optimizer *opt);
@@ -228,21 +234,119 @@ double tg_clip_grad_norm(tg_tensor **params, int n, double max_norm, double norm
 /* clamp every gradient entry into [-clip, clip]; clip >= 0 */
 int tg_clip_grad_value(tg_tensor **params, int n, double clip);
 
-/* ---- learning-rate schedules, as PyTorch's closed forms of the epoch e:
+/* ---- learning-rate schedules (optim/scheduler*.c), as torch.optim.lr_scheduler
+ * 1.13. Per parameter group g, with base = g's initial_lr (set by the first
+ * scheduler made on the optimizer from the group's lr then, as torch's
+ * group.setdefault('initial_lr', lr); OneCycleLR sets it to max_lr/div_factor)
+ * and e the epoch, each is a closed form of e, so the lr at an epoch never
+ * depends on how it was reached (torch's recursive forms agree to rounding):
  *   StepLR             base * gamma^floor(e/step_size)
  *   ExponentialLR      base * gamma^e
  *   CosineAnnealingLR  eta_min + (base-eta_min)*(1+cos(pi*e/t_max))/2
- * per parameter group, base being that group's lr when the scheduler is made
- * (torch's base_lrs; eta_min is shared). Making one starts at epoch 0 and
- * sets every group's lr for it; each tg_scheduler_step moves to the next
- * epoch and sets them again. A group added after the scheduler was made
- * keeps its lr (it has no base): add the groups first.  A scheduler borrows its optimizer: free
- * the scheduler first. To resume, make the optimizer with its original lr, a
- * scheduler, and tg_scheduler_set_epoch. */
+ *   LinearLR           base * (start + (end-start)*min(e, total_iters)/total_iters)
+ *   MultiStepLR        base * gamma^#{milestones m: 0 <= m <= e} (any order, repeats count)
+ *   ConstantLR         base * (e < total_iters ? factor : 1)
+ *   LambdaLR           base * fn(e, ctx)
+ * Making one starts at epoch 0 and sets every group's lr for it; each
+ * tg_scheduler_step moves to the next epoch and sets them again. A group
+ * added after the scheduler was made keeps its lr (it has no base): add the
+ * groups first. A scheduler borrows its optimizer: free the scheduler first.
+ * To resume, make the optimizer with its original lr, a scheduler, and
+ * tg_scheduler_set_epoch. torch's defaults, for the arguments C cannot
+ * default: LinearLR start 1/3, end 1, total_iters 5; ConstantLR factor 1/3,
+ * total_iters 5; MultiStepLR gamma 0.1. */
 typedef struct tg_lr_scheduler tg_lr_scheduler;
 tg_lr_scheduler *tg_step_lr_new(tg_optimizer *opt, long step_size, double gamma);
 tg_lr_scheduler *tg_exponential_lr_new(tg_optimizer *opt, double gamma);
 tg_lr_scheduler *tg_cosine_annealing_lr_new(tg_optimizer *opt, long t_max, double eta_min);
+/* start_factor in (0, 1], end_factor in [0, 1], total_iters >= 1 */
+tg_lr_scheduler *tg_linear_lr_new(tg_optimizer *opt, double start_factor, double end_factor,
+                                  long total_iters);
+/* n milestones (copied; n >= 0, milestones unread when 0), gamma >= 0 */
+tg_lr_scheduler *tg_multi_step_lr_new(tg_optimizer *opt, const long *milestones, int n,
+                                      double gamma);
+/* factor in (0, 1], total_iters >= 1 */
+tg_lr_scheduler *tg_constant_lr_new(tg_optimizer *opt, double factor, long total_iters);
+/* the factor of the base lr at an epoch; a NaN or negative factor fails the
+ * step (or the constructor, at epoch 0) */
+typedef double (*tg_lr_lambda)(long epoch, void *ctx);
+tg_lr_scheduler *tg_lambda_lr_new(tg_optimizer *opt, tg_lr_lambda fn, void *ctx); /* ctx may be NULL */
+
+/* OneCycleLR: per group, lr goes from initial = max_lr/div_factor up to
+ * max_lr over the first pct_start of total_steps, then down to
+ * initial/final_div_factor (three_phase: back to initial first, then down),
+ * each phase annealed by cos (end + (start-end)/2*(1+cos(pi*pct))) or
+ * linearly, pct the fraction of the phase done; the momentum (SGD's and
+ * RMSprop's momentum, the Adam family's beta1) goes the other way between
+ * max_momentum and base_momentum. Steps 0..total_steps are valid, one more
+ * than the cycle, as torch's. cycle_momentum needs an optimizer with
+ * momentum (not Adagrad or Adadelta) and, for SGD and RMSprop, every group
+ * made with momentum > 0 (tapegrad allocates the momentum buffer then;
+ * torch would switch momentum on). A phase of zero length fails where torch
+ * divides by zero: at construction or at the step that reaches it. */
+typedef enum { TG_ANNEAL_COS, TG_ANNEAL_LINEAR } tg_anneal_strategy;
+typedef struct tg_one_cycle_opts {
+  double max_lr;         /* every group's peak, unless max_lrs is given */
+  const double *max_lrs; /* NULL, or one per group (n_max_lrs = the number of groups) */
+  int n_max_lrs;
+  long total_steps;      /* > 0; or 0 and epochs * steps_per_epoch */
+  long epochs, steps_per_epoch;
+  double pct_start;      /* [0, 1] */
+  tg_anneal_strategy anneal_strategy;
+  bool cycle_momentum;
+  double base_momentum, max_momentum;
+  double div_factor, final_div_factor; /* > 0 */
+  bool three_phase;
+} tg_one_cycle_opts;
+/* pct_start .3, cos, cycle_momentum, momentum .85/.95, div 25, final_div 1e4;
+ * max_lr and the step counts are the caller's */
+tg_one_cycle_opts tg_one_cycle_defaults(void);
+tg_lr_scheduler *tg_one_cycle_lr_new(tg_optimizer *opt, tg_one_cycle_opts o);
+
+/* ReduceLROnPlateau: after each tg_reduce_lr_on_plateau_step(s, metric),
+ * a metric better than best (min/rel: m < best*(1-threshold); min/abs:
+ * m < best-threshold; max the mirror) becomes best and zeroes
+ * num_bad_epochs, else num_bad_epochs += 1; while cooldown_counter > 0 it
+ * counts down and bad epochs are ignored; past patience bad epochs each
+ * group's lr becomes max(lr*factor, min_lr) where that lowers it by more
+ * than eps, and the cooldown starts. It reads the groups' current lrs and
+ * sets nothing at construction; tg_scheduler_step, _set_epoch and _lr_at
+ * refuse it (it needs metrics), tg_scheduler_get_epoch counts its steps. */
+typedef enum { TG_PLATEAU_MIN, TG_PLATEAU_MAX } tg_plateau_mode;
+typedef enum { TG_THRESHOLD_REL, TG_THRESHOLD_ABS } tg_threshold_mode;
+typedef struct tg_plateau_opts {
+  tg_plateau_mode mode;
+  double factor; /* < 1 */
+  long patience;
+  double threshold;
+  tg_threshold_mode threshold_mode;
+  long cooldown;
+  double min_lr;         /* every group's floor (>= 0), unless min_lrs is given */
+  const double *min_lrs; /* NULL, or one per group (n_min_lrs = the number of groups) */
+  int n_min_lrs;
+  double eps;
+} tg_plateau_opts;
+/* min, factor .1, patience 10, threshold 1e-4 rel, cooldown 0, min_lr 0, eps 1e-8 */
+tg_plateau_opts tg_plateau_defaults(void);
+tg_lr_scheduler *tg_reduce_lr_on_plateau_new(tg_optimizer *opt, tg_plateau_opts o);
+int tg_reduce_lr_on_plateau_step(tg_lr_scheduler *s, double metric);
+typedef struct tg_plateau_state {
+  double best; /* +inf (min) or -inf (max) before the first step */
+  long num_bad_epochs, cooldown_counter;
+} tg_plateau_state;
+int tg_reduce_lr_on_plateau_state(const tg_lr_scheduler *s, tg_plateau_state *out);
+
+/* SequentialLR: schedulers[i] runs from milestones[i-1] (n_milestones =
+ * n - 1, non-decreasing, each >= 1), at its own epoch e - milestones[i-1]
+ * (torch restarts it with step(0) at the milestone); before the first
+ * milestone schedulers[0] at e. All on opt; making it resets to epoch 0.
+ * On success it owns the schedulers (tg_scheduler_free frees them with it;
+ * they cannot be stepped or freed alone); on failure they stay the
+ * caller's. ReduceLROnPlateau and SequentialLR cannot be inside one. */
+tg_lr_scheduler *tg_sequential_lr_new(tg_optimizer *opt, tg_lr_scheduler **schedulers, int n,
+                                      const long *milestones, int n_milestones);
+
+/* ---- every scheduler */
 int tg_scheduler_step(tg_lr_scheduler *s);
 int tg_scheduler_set_epoch(tg_lr_scheduler *s, long epoch); /* epoch >= 0 */
 long tg_scheduler_get_epoch(const tg_lr_scheduler *s); /* -1 and an error for NULL */

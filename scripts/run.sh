@@ -12,7 +12,7 @@ out=${TG_OUT:-out}
 mkdir -p "$out"
 for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart \
     param_count chain_composition rate_of_change numerical_gradient init_symmetry minibatch_epochs \
-    ema_momentum fprop_bprop; do
+    ema_momentum fprop_bprop rnn_on_the_fly; do
   echo "================ examples/$ex"
   if [ "$ex" = chain_rule ]; then
     build/examples/$ex "$out/chain_rule.dot"
@@ -40,3 +40,5 @@ echo "================ examples/cifar_mlp (SimpleMLP with BatchNorm on Fashion-M
 build/examples/cifar_mlp --data "$data" --epochs 2 --out "$out"
 echo "================ examples/vae_mnist (the PyTorch-examples VAE, 2 epochs)"
 build/examples/vae_mnist --data "$data" --epochs 2 --out "$out"
+echo "================ examples/char_lstm (Embedding -> 2-layer LSTM -> Linear on the word list, 2 short epochs)"
+build/examples/char_lstm --epochs 2 --max-steps 300

@@ -3,12 +3,13 @@
 # Run as root on a fresh machine; a no-op when everything is there.
 # libdnnl-dev (+ libdnnl2, libgomp1, ocl-icd-libopencl1; ~40 MB installed) is
 # optional: meson finds it for ops/conv_dnnl.c (-Ddnnl=auto), and CI builds
-# and tests that path.
+# and tests that path. wamerican (/usr/share/dict/words, ~5 MB) is the text
+# of the sequence examples (char_lstm, gpt_mini).
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev libpng-dev
       valgrind libclang-rt-14-dev
       libdnnl-dev
-      dataset-fashion-mnist)
+      dataset-fashion-mnist wamerican)
 [ "${TG_SETUP_EXTRA:-}" ] && pkgs+=($TG_SETUP_EXTRA)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -103,7 +103,8 @@ TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_loader_workers \
 # valgrind memcheck of the examples: zero errors, nothing definitely or
 # indirectly lost (each run counts as one test case)
 tmp=$(mktemp -d)
-for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart; do
+for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart \
+    rnn_on_the_fly; do
   arg=""; [ "$ex" = chain_rule ] && arg="$tmp/graph.dot"
   if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
        build-valgrind/examples/$ex $arg >"$tmp/out" 2>&1; then
@@ -140,6 +141,10 @@ if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
     --epochs 1 --batch 16 --max-steps 2 --threads 1 --out "$tmp/vae"
 else
   failed=$((failed + 1)); echo "-- gen_fixtures: FAILED"; cat "$tmp/out"
+fi
+if [ -r /usr/share/dict/words ]; then
+  vg_train "char_lstm (1 epoch, 3 steps, 20 samples)" build-valgrind/examples/char_lstm --max-words 200 \
+    --epochs 1 --max-steps 3 --batch 8 --embed 4 --hidden 8
 fi
 rm -rf "$tmp"
 echo "== libFuzzer smoke of every file reader (scripts/fuzz.sh 20)"

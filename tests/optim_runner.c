@@ -7,9 +7,9 @@
  * that fails early still leaves the stream in step. Numbers are written by
  * Python's repr and printed here with %.17g: both round-trip exactly.
  *
- *   optim ID NAME  opts K (KEY VALUE)*K  sched KIND A B  params P (NDIM S.. VALUES..)*P
+ *   optim ID NAME  opts K (KEY VALUE)*K  sched SPEC  params P (NDIM S.. VALUES..)*P
  *         steps T (LR NG (I VALUES..)*NG)*T
- *       sched: a scheduler (as below; KIND none for none) stepped after each
+ *       sched: a scheduler (SPEC below; "0" for none) stepped after each
  *       optimizer step.
  *       LR: the lr to set before the step, or nan to keep it. Parameters not
  *       among the NG get no gradient that step (.grad NULL, torch's None).
@@ -21,10 +21,27 @@
  *      group a list of parameter indices and its own opts; make_optimizer is
  *      the one place that would read it.)
  *
- *   sched ID KIND LR0 T A B   KIND step (A step_size, B gamma), exponential
- *         (A gamma), cosine (A t_max, B eta_min); T scheduler steps
- *   -> "res ID ok", "lrs V0 .. VT" (the lr after construction and after each
- *      step), "end"; or "res ID err MESSAGE".
+ *   sched ID OPT NG (LR MOM)*NG T SPEC (G_1..G_NG METRIC)*T
+ *       An optimizer OPT (SGD, Adam or Adagrad) of NG groups, each one
+ *       0-d parameter (starting at 1) with lr LR and momentum MOM (SGD's
+ *       momentum, Adam's beta1; unused by Adagrad), a scheduler from SPEC,
+ *       then T steps: gradients G set, the optimizer stepped, the scheduler
+ *       stepped (ReduceLROnPlateau with METRIC).
+ *   -> "res ID ok", then per t = 0 (after construction) .. T "slr t V.." and
+ *      "smom t V.." (every group's; NaN without momentum), for t >= 1 "sp t
+ *      V.." (the parameters after that step's optimizer step), for
+ *      ReduceLROnPlateau "spl t BEST NBAD COOLDOWN"; a failed step prints
+ *      "sfail t MESSAGE" and ends the case; then "end". Or "res ID err
+ *      MESSAGE".
+ *
+ *   SPEC: N then N tokens, read by build_sched:
+ *     step STEP_SIZE GAMMA | exponential GAMMA | cosine T_MAX ETA_MIN
+ *     | linear START END TOTAL | multistep K M.. GAMMA | constant FACTOR TOTAL
+ *     | lambda FN A  (FN 0: A^e, 1: 1/(1+A*e), 2: min((e+1)^-.5, (e+1)*A^-1.5))
+ *     | onecycle MAX_LR K V.. TOTAL EPOCHS SPE PCT LINEAR CYCLE BASE_M MAX_M DIV
+ *       FINAL_DIV THREE  (K per-group max_lrs, or 0 for MAX_LR everywhere)
+ *     | plateau MAX FACTOR PATIENCE THRESHOLD ABS COOLDOWN MIN_LR K V.. EPS
+ *     | sequential N CHILD.. K M..   (each CHILD a kind as above, made in order)
  *
  *   bn ID C EPS MOMENTUM AFFINE T  [W.. B..]  (TRAIN NDIM S.. VIEW X.. G..)*T
  *       MOMENTUM nan: cumulative average (torch's None). The weight and bias
@@ -208,6 +225,233 @@ static tg_optimizer *make_optimizer(const char *name, opt_options *o, tg_tensor 
   return opt;
 }
 
+/* ------------------------------------------------ scheduler specs */
+
+/* a scheduler written as tokens (see SPEC above), kept until it is built */
+typedef struct sched_spec {
+  int n;
+  char (*t)[TOK_MAX];
+} sched_spec;
+
+static void read_spec(sched_spec *sp) {
+  long n = inum();
+  if (n < 0 || n > 4096) die("bad spec length");
+  sp->n = (int)n;
+  sp->t = calloc((size_t)n + 1, sizeof *sp->t);
+  if (!sp->t) die("out of memory");
+  for (int i = 0; i < sp->n; i++) snprintf(sp->t[i], TOK_MAX, "%s", tok());
+}
+
+static void free_spec(sched_spec *sp) { free(sp->t); }
+
+static bool spec_is(const sched_spec *sp, const char *kind) {
+  return sp->n > 0 && !strcmp(sp->t[0], kind);
+}
+
+typedef struct spec_cursor {
+  const sched_spec *sp;
+  int i;
+} spec_cursor;
+
+static const char *sc_tok(spec_cursor *c) {
+  if (c->i >= c->sp->n) die("spec too short");
+  return c->sp->t[c->i++];
+}
+
+static double sc_num(spec_cursor *c) {
+  const char *s = sc_tok(c);
+  char *end;
+  double v = strtod(s, &end);
+  if (*end) die("expected a number in a spec");
+  return v;
+}
+
+static long sc_int(spec_cursor *c) {
+  double v = sc_num(c);
+  if (v != floor(v) || fabs(v) > 1e15) die("expected an integer in a spec");
+  return (long)v;
+}
+
+/* K then K values (K <= MAX_PARAMS) */
+static int sc_list(spec_cursor *c, double *v) {
+  long k = sc_int(c);
+  if (k < 0 || k > MAX_PARAMS) die("bad list length in a spec");
+  for (long i = 0; i < k; i++) v[i] = sc_num(c);
+  return (int)k;
+}
+
+/* LambdaLR's factors, torch's lambdas in tests/oracle/optim_oracle_sched.py */
+typedef struct lambda_ctx {
+  int fn;
+  double a;
+} lambda_ctx;
+
+static double lambda_factor(long epoch, void *ctx) {
+  const lambda_ctx *l = ctx;
+  double e = (double)epoch;
+  if (l->fn == 0) return pow(l->a, e);
+  if (l->fn == 1) return 1 / (1 + l->a * e);
+  return fmin(pow(e + 1, -0.5), (e + 1) * pow(l->a, -1.5));
+}
+
+#define MAX_LAMBDAS 16
+static lambda_ctx lambdas[MAX_LAMBDAS];
+static int n_lambdas;
+
+static tg_lr_scheduler *build_sched(tg_optimizer *opt, spec_cursor *c);
+
+static tg_lr_scheduler *build_sequential(tg_optimizer *opt, spec_cursor *c) {
+  long n = sc_int(c);
+  if (n < 0 || n > MAX_PARAMS) die("bad child count");
+  tg_lr_scheduler *ch[MAX_PARAMS];
+  bool ok = true;
+  for (long i = 0; i < n; i++) { /* every child read, even after a refusal */
+    ch[i] = build_sched(opt, c);
+    ok = ok && ch[i];
+  }
+  double mv[MAX_PARAMS];
+  int k = sc_list(c, mv);
+  long ms[MAX_PARAMS];
+  for (int i = 0; i < k; i++) ms[i] = (long)mv[i];
+  tg_lr_scheduler *s = ok ? tg_sequential_lr_new(opt, ch, (int)n, ms, k) : NULL;
+  if (!s)
+    for (long i = 0; i < n; i++) tg_scheduler_free(ch[i]); /* still ours on failure */
+  return s;
+}
+
+static tg_lr_scheduler *build_one_cycle(tg_optimizer *opt, spec_cursor *c) {
+  tg_one_cycle_opts o = tg_one_cycle_defaults();
+  double max_lrs[MAX_PARAMS];
+  o.max_lr = sc_num(c);
+  o.n_max_lrs = sc_list(c, max_lrs);
+  o.max_lrs = o.n_max_lrs ? max_lrs : NULL;
+  o.total_steps = sc_int(c), o.epochs = sc_int(c), o.steps_per_epoch = sc_int(c);
+  o.pct_start = sc_num(c);
+  o.anneal_strategy = sc_int(c) ? TG_ANNEAL_LINEAR : TG_ANNEAL_COS;
+  o.cycle_momentum = sc_int(c) != 0;
+  o.base_momentum = sc_num(c), o.max_momentum = sc_num(c);
+  o.div_factor = sc_num(c), o.final_div_factor = sc_num(c);
+  o.three_phase = sc_int(c) != 0;
+  return tg_one_cycle_lr_new(opt, o);
+}
+
+static tg_lr_scheduler *build_plateau(tg_optimizer *opt, spec_cursor *c) {
+  tg_plateau_opts o = tg_plateau_defaults();
+  double min_lrs[MAX_PARAMS];
+  o.mode = sc_int(c) ? TG_PLATEAU_MAX : TG_PLATEAU_MIN;
+  o.factor = sc_num(c);
+  o.patience = sc_int(c);
+  o.threshold = sc_num(c);
+  o.threshold_mode = sc_int(c) ? TG_THRESHOLD_ABS : TG_THRESHOLD_REL;
+  o.cooldown = sc_int(c);
+  o.min_lr = sc_num(c);
+  o.n_min_lrs = sc_list(c, min_lrs);
+  o.min_lrs = o.n_min_lrs ? min_lrs : NULL;
+  o.eps = sc_num(c);
+  return tg_reduce_lr_on_plateau_new(opt, o);
+}
+
+/* NULL with tg_last_error on refusal */
+static tg_lr_scheduler *build_sched(tg_optimizer *opt, spec_cursor *c) {
+  const char *kind = sc_tok(c);
+  if (!strcmp(kind, "step")) {
+    long a = sc_int(c);
+    return tg_step_lr_new(opt, a, sc_num(c));
+  }
+  if (!strcmp(kind, "exponential")) return tg_exponential_lr_new(opt, sc_num(c));
+  if (!strcmp(kind, "cosine")) {
+    long a = sc_int(c);
+    return tg_cosine_annealing_lr_new(opt, a, sc_num(c));
+  }
+  if (!strcmp(kind, "linear")) {
+    double a = sc_num(c), b = sc_num(c);
+    return tg_linear_lr_new(opt, a, b, sc_int(c));
+  }
+  if (!strcmp(kind, "multistep")) {
+    double mv[MAX_PARAMS];
+    long ms[MAX_PARAMS];
+    int k = sc_list(c, mv);
+    for (int i = 0; i < k; i++) ms[i] = (long)mv[i];
+    return tg_multi_step_lr_new(opt, ms, k, sc_num(c));
+  }
+  if (!strcmp(kind, "constant")) {
+    double f = sc_num(c);
+    return tg_constant_lr_new(opt, f, sc_int(c));
+  }
+  if (!strcmp(kind, "lambda")) {
+    if (n_lambdas == MAX_LAMBDAS) die("too many lambdas");
+    lambda_ctx *l = &lambdas[n_lambdas++];
+    l->fn = (int)sc_int(c);
+    l->a = sc_num(c);
+    return tg_lambda_lr_new(opt, lambda_factor, l);
+  }
+  if (!strcmp(kind, "onecycle")) return build_one_cycle(opt, c);
+  if (!strcmp(kind, "plateau")) return build_plateau(opt, c);
+  if (!strcmp(kind, "sequential")) return build_sequential(opt, c);
+  die("unknown scheduler");
+  return NULL;
+}
+
+static tg_lr_scheduler *make_scheduler(tg_optimizer *opt, const sched_spec *sp) {
+  n_lambdas = 0;
+  spec_cursor c = {sp, 0};
+  tg_lr_scheduler *s = build_sched(opt, &c);
+  if (c.i != sp->n) die("spec too long");
+  return s;
+}
+
+/* NG groups of one parameter each, with their own lr and momentum (beta1) */
+static tg_optimizer *make_group_optimizer(const char *name, tg_tensor **ps, int ng,
+                                          const double *lr, const double *mom) {
+  tg_optimizer *opt = NULL;
+  for (int g = 0; g < ng; g++) {
+    int rc = 0;
+    if (!strcmp(name, "SGD")) {
+      tg_sgd_opts o = {.lr = lr[g], .momentum = mom[g]};
+      rc = g ? tg_sgd_add_param_group(opt, &ps[g], 1, o) : ((opt = tg_sgd_new(ps, 1, o)) ? 0 : -1);
+    } else if (!strcmp(name, "Adam")) {
+      tg_adam_opts o = tg_adam_defaults();
+      o.lr = lr[g], o.beta1 = mom[g];
+      rc = g ? tg_adam_add_param_group(opt, &ps[g], 1, o) : ((opt = tg_adam_new(ps, 1, o)) ? 0 : -1);
+    } else if (!strcmp(name, "Adagrad")) {
+      tg_adagrad_opts o = tg_adagrad_defaults();
+      o.lr = lr[g];
+      rc = g ? tg_adagrad_add_param_group(opt, &ps[g], 1, o) : ((opt = tg_adagrad_new(ps, 1, o)) ? 0 : -1);
+    } else {
+      die("unknown optimizer of a scheduler case");
+    }
+    if (rc != 0) die("cannot make the optimizer of a scheduler case");
+  }
+  return opt;
+}
+
+static void print_row(const char *tag, long t, int n, const double *v) {
+  printf("%s %ld", tag, t);
+  for (int i = 0; i < n; i++) printf(" %.17g", v[i]);
+  printf("\n");
+}
+
+/* every group's lr and momentum (NaN where there is none), the parameters
+ * (ps non-NULL), ReduceLROnPlateau's state */
+static void print_sched_state(const tg_optimizer *opt, const tg_lr_scheduler *s, long t,
+                              tg_tensor *const *ps) {
+  int ng = tg_optim_num_groups(opt);
+  double v[MAX_PARAMS];
+  for (int g = 0; g < ng; g++) v[g] = tg_optim_get_group_lr(opt, g);
+  print_row("slr", t, ng, v);
+  for (int g = 0; g < ng; g++) v[g] = tg_optim_get_group_momentum(opt, g);
+  tg_clear_error();
+  print_row("smom", t, ng, v);
+  if (ps) {
+    for (int g = 0; g < ng; g++) v[g] = tg_get_flat(ps[g], 0);
+    print_row("sp", t, ng, v);
+  }
+  tg_plateau_state st;
+  if (tg_reduce_lr_on_plateau_state(s, &st) == 0)
+    printf("spl %ld %.17g %ld %ld\n", t, st.best, st.num_bad_epochs, st.cooldown_counter);
+  tg_clear_error();
+}
+
 typedef struct step_grads {
   double lr;
   int n;
@@ -216,9 +460,9 @@ typedef struct step_grads {
 } step_grads;
 
 typedef struct optim_case {
-  char id[TOK_MAX], name[TOK_MAX], sched[TOK_MAX];
+  char id[TOK_MAX], name[TOK_MAX];
   opt_options opts;
-  double sched_a, sched_b;
+  sched_spec sched;
   int n_params;
   int ndim[MAX_PARAMS];
   size_t shape[MAX_PARAMS][TG_MAX_DIMS], numel[MAX_PARAMS];
@@ -239,9 +483,7 @@ static void read_optim_case(optim_case *c) {
     c->opts.o[i].v = num();
   }
   expect("sched");
-  snprintf(c->sched, sizeof c->sched, "%s", tok());
-  c->sched_a = num();
-  c->sched_b = num();
+  read_spec(&c->sched);
   expect("params");
   k = inum();
   if (k < 1 || k > MAX_PARAMS) die("bad parameter count");
@@ -275,6 +517,7 @@ static void free_optim_case(optim_case *c) {
   for (long t = 0; t < c->n_steps; t++)
     for (int j = 0; j < c->steps[t].n; j++) free(c->steps[t].g[j]);
   free(c->steps);
+  free_spec(&c->sched);
 }
 
 /* Gives each listed parameter exactly the driver's gradient and every other
@@ -308,15 +551,6 @@ static int set_grads(tg_tensor **ps, const optim_case *c, const step_grads *s) {
   return rc;
 }
 
-/* KIND A B as the sched case reads them; NULL with tg_last_error on refusal */
-static tg_lr_scheduler *make_scheduler(tg_optimizer *opt, const char *kind, double a, double b) {
-  if (!strcmp(kind, "step")) return tg_step_lr_new(opt, (long)a, b);
-  if (!strcmp(kind, "exponential")) return tg_exponential_lr_new(opt, a);
-  if (!strcmp(kind, "cosine")) return tg_cosine_annealing_lr_new(opt, (long)a, b);
-  die("unknown scheduler");
-  return NULL;
-}
-
 static void run_optim_case(void) {
   optim_case c = {0};
   read_optim_case(&c);
@@ -328,8 +562,7 @@ static void run_optim_case(void) {
   tg_clear_error();
   tg_optimizer *opt = make_optimizer(c.name, &c.opts, ps, c.n_params);
   tg_lr_scheduler *sched = NULL;
-  if (opt && strcmp(c.sched, "none") != 0 &&
-      !(sched = make_scheduler(opt, c.sched, c.sched_a, c.sched_b))) {
+  if (opt && c.sched.n > 0 && !(sched = make_scheduler(opt, &c.sched))) {
     tg_optim_free(opt);
     opt = NULL;
   }
@@ -372,33 +605,58 @@ static void run_optim_case(void) {
 /* -------------------------------------------------------- schedulers */
 
 static void run_sched_case(void) {
-  char id[TOK_MAX], kind[TOK_MAX];
+  char id[TOK_MAX], name[TOK_MAX];
   snprintf(id, sizeof id, "%s", tok());
-  snprintf(kind, sizeof kind, "%s", tok());
-  double lr0 = num();
+  snprintf(name, sizeof name, "%s", tok());
+  long ng = inum();
+  if (ng < 1 || ng > MAX_PARAMS) die("bad group count");
+  double lr[MAX_PARAMS], mom[MAX_PARAMS];
+  for (long g = 0; g < ng; g++) lr[g] = num(), mom[g] = num();
   long steps = inum();
-  double a = num(), b = num();
-  tg_tensor *p = persistent_leaf(0, NULL, (double[]){0});
-  tg_sgd_opts o = tg_sgd_defaults();
-  o.lr = lr0;
-  tg_optimizer *opt = p ? tg_sgd_new(&p, 1, o) : NULL;
-  if (!opt) die("cannot make the optimizer of a scheduler case");
+  if (steps < 0) die("bad step count");
+  sched_spec spec;
+  read_spec(&spec);
+  double *vals = nums((size_t)steps * (size_t)(ng + 1)); /* per step: ng gradients, the metric */
+  tg_tensor *ps[MAX_PARAMS];
+  for (long g = 0; g < ng; g++)
+    if (!(ps[g] = persistent_leaf(0, NULL, (double[]){1}))) die("cannot make a parameter");
   tg_clear_error();
-  tg_lr_scheduler *s = make_scheduler(opt, kind, a, b);
+  tg_optimizer *opt = make_group_optimizer(name, ps, (int)ng, lr, mom);
+  if (!opt) die("cannot make the optimizer of a scheduler case");
+  tg_lr_scheduler *s = make_scheduler(opt, &spec);
   if (!s) {
     printf("res %s err ", id);
     print_msg("");
   } else {
-    printf("res %s ok\nlrs %.17g", id, tg_optim_get_lr(opt));
+    printf("res %s ok\n", id);
+    print_sched_state(opt, s, 0, NULL);
     for (long t = 0; t < steps; t++) {
-      if (tg_scheduler_step(s) != 0) die("scheduler step failed");
-      printf(" %.17g", tg_optim_get_lr(opt));
+      const double *v = vals + t * (ng + 1);
+      int rc = 0;
+      for (long g = 0; g < ng && rc == 0; g++) {
+        tg_scope_begin();
+        if (ps[g]->grad) rc = tg_zero_grad(ps[g]);
+        tg_tensor *gt = tg_from_f64(0, NULL, &v[g]);
+        rc = rc ? rc : tg_backward(tg_mul(ps[g], gt), NULL, false);
+        tg_scope_end();
+      }
+      rc = rc ? rc : tg_optim_step(opt);
+      if (rc == 0)
+        rc = spec_is(&spec, "plateau") ? tg_reduce_lr_on_plateau_step(s, v[ng]) : tg_scheduler_step(s);
+      if (rc != 0) {
+        printf("sfail %ld ", t + 1);
+        print_msg("");
+        break;
+      }
+      print_sched_state(opt, s, t + 1, ps);
     }
-    printf("\nend\n");
   }
+  printf("end\n");
   tg_scheduler_free(s);
   tg_optim_free(opt);
-  tg_free(p);
+  for (long g = 0; g < ng; g++) tg_free(ps[g]);
+  free(vals);
+  free_spec(&spec);
 }
 
 /* --------------------------------------------------------- BatchNorm */

@@ -961,6 +961,59 @@ static void test_null_nn_api(void **state) {
   N_PTR(tg_module_get, 2, tg_module_get(lin, NULL), "module_get", "NULL");
   N_PTR(tg_module_child, 1, tg_module_child(NULL, "0"), "module_child", "NULL");
   N_PTR(tg_module_child, 2, tg_module_child(lin, NULL), "module_child", "NULL");
+  /* ModuleList / ModuleDict: a NULL child is freed-others-and-fail, as Sequential */
+  N_OK(tg_nn_module_list, 2, {
+    tg_module *l = tg_nn_module_list(0, NULL);
+    assert_non_null(l);
+    tg_module_free(l);
+  });
+  N_PTR(tg_nn_module_list, 2, tg_nn_module_list(2, NULL), "module_list", "NULL");
+  N_PTR(tg_nn_module_list, 2, tg_nn_module_list(2, (tg_module *[]){tg_nn_relu(), NULL}), "module_list", "NULL");
+  N_OK(tg_nn_module_dict, 2, {
+    tg_module *d = tg_nn_module_dict(0, NULL, NULL);
+    assert_non_null(d);
+    tg_module_free(d);
+  });
+  N_PTR(tg_nn_module_dict, 2, tg_nn_module_dict(1, NULL, (tg_module *[]){tg_nn_relu()}), "module_dict", "keys is NULL");
+  N_PTR(tg_nn_module_dict, 3, tg_nn_module_dict(1, (const char *[]){"a"}, NULL), "module_dict", "NULL");
+  N_PTR(tg_nn_module_dict, 3, tg_nn_module_dict(1, (const char *[]){"a"}, (tg_module *[]){NULL}), "module_dict",
+        "NULL");
+  {
+    tg_module *l = tg_nn_module_list(1, (tg_module *[]){tg_nn_relu()});
+    tg_module *d = tg_nn_module_dict(1, (const char *[]){"a"}, (tg_module *[]){tg_nn_relu()});
+    assert_non_null(l);
+    assert_non_null(d);
+    N_INT(tg_nn_module_list_append, 1, tg_nn_module_list_append(NULL, tg_nn_relu()), "module_list_append", "NULL");
+    N_INT(tg_nn_module_list_append, 2, tg_nn_module_list_append(l, NULL), "module_list_append", "NULL");
+    N_INT(tg_nn_module_list_extend, 1, tg_nn_module_list_extend(NULL, 1, (tg_module *[]){tg_nn_relu()}),
+          "module_list_extend", "NULL");
+    N_INT(tg_nn_module_list_extend, 3, tg_nn_module_list_extend(l, 1, NULL), "module_list_extend", "NULL");
+    N_INT(tg_nn_module_list_insert, 1, tg_nn_module_list_insert(NULL, 0, tg_nn_relu()), "module_list_insert", "NULL");
+    N_INT(tg_nn_module_list_insert, 3, tg_nn_module_list_insert(l, 0, NULL), "module_list_insert", "NULL");
+    N_PTR(tg_nn_module_list_get, 1, tg_nn_module_list_get(NULL, 0), "module_list_get", "NULL");
+    N_VAL(tg_nn_module_list_len, 1, (size_t)0, tg_nn_module_list_len(NULL), "module_list_len", "NULL");
+    assert_int_equal(tg_nn_module_list_len(l), 1);
+    N_INT(tg_nn_module_dict_set, 1, tg_nn_module_dict_set(NULL, "b", tg_nn_relu()), "module_dict_set", "NULL");
+    N_INT(tg_nn_module_dict_set, 2, tg_nn_module_dict_set(d, NULL, tg_nn_relu()), "module_dict_set", "key is NULL");
+    N_INT(tg_nn_module_dict_set, 3, tg_nn_module_dict_set(d, "b", NULL), "module_dict_set", "NULL");
+    N_INT(tg_nn_module_dict_insert, 1, tg_nn_module_dict_insert(NULL, "b", tg_nn_relu()), "module_dict_insert", "NULL");
+    N_INT(tg_nn_module_dict_insert, 2, tg_nn_module_dict_insert(d, NULL, tg_nn_relu()), "module_dict_insert",
+          "key is NULL");
+    N_INT(tg_nn_module_dict_insert, 3, tg_nn_module_dict_insert(d, "b", NULL), "module_dict_insert", "NULL");
+    N_PTR(tg_nn_module_dict_get, 1, tg_nn_module_dict_get(NULL, "a"), "module_dict_get", "NULL");
+    N_PTR(tg_nn_module_dict_get, 2, tg_nn_module_dict_get(d, NULL), "module_dict_get", "key is NULL");
+    N_VAL(tg_nn_module_dict_len, 1, (size_t)0, tg_nn_module_dict_len(NULL), "module_dict_len", "NULL");
+    N_PTR(tg_nn_module_dict_key, 1, tg_nn_module_dict_key(NULL, 0), "module_dict_key", "NULL");
+    assert_int_equal(tg_nn_module_dict_len(d), 1);
+    N_INT(tg_module_print, 1, tg_module_print(NULL, l), "module_print", "FILE is NULL");
+    N_INT(tg_module_print, 2, tg_module_print(fx.fp, NULL), "module_print", "module is NULL");
+    N_INT(tg_module_summary, 1, tg_module_summary(NULL, l), "module_summary", "FILE is NULL");
+    N_INT(tg_module_summary, 2, tg_module_summary(fx.fp, NULL), "module_summary", "module is NULL");
+    N_INT(tg_module_set_extra_repr, 1, tg_module_set_extra_repr(NULL, "x"), "module_set_extra_repr", "module is NULL");
+    N_INT(tg_module_set_extra_repr, 2, tg_module_set_extra_repr(d, NULL), "module_set_extra_repr", "fmt is NULL");
+    tg_module_free(l);
+    tg_module_free(d);
+  }
   {
     tg_state_dict *sd = tg_state_dict_new();
     tg_tensor *own = tg_zeros(TG_FLOAT32, TG_SHAPE(1));
@@ -1078,6 +1131,94 @@ static void test_null_nn_api(void **state) {
     /* rng NULL: the default generator */
     N_OK(tg_scaled_dot_product_attention, 8,
          assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));
+  }
+  {
+    /* the recurrent layers: a float64 LSTM over x (T 3, N 2, in 2), H 1 */
+    tg_module *lstm = tg_nn_lstm(tg_rnn_defaults(2, 1));
+    assert_int_equal(tg_module_to_(lstm, TG_FLOAT64), 0);
+    tg_tensor *sx = tg_zeros(TG_FLOAT64, TG_SHAPE(3, 2, 2)), *sh = tg_zeros(TG_FLOAT64, TG_SHAPE(1, 2, 1));
+    tg_tensor *so = NULL, *sn = NULL, *sc = NULL;
+    int64_t lens[2] = {3, 1};
+    N_INT(tg_nn_rnn_forward, 1, tg_nn_rnn_forward(NULL, sx, sh, sh, lens, &so, &sn, &sc), "nn_rnn_forward",
+          "module is NULL");
+    N_INT(tg_nn_rnn_forward, 2, tg_nn_rnn_forward(lstm, NULL, sh, sh, lens, &so, &sn, &sc), "LSTM",
+          "input x is NULL");
+    /* states NULL: zeros; lengths NULL: every step; h_n, c_n NULL: not wanted */
+    N_OK(tg_nn_rnn_forward, 3, assert_int_equal(tg_nn_rnn_forward(lstm, sx, NULL, sh, lens, &so, &sn, &sc), 0));
+    N_OK(tg_nn_rnn_forward, 4, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, NULL, lens, &so, &sn, &sc), 0));
+    N_OK(tg_nn_rnn_forward, 5, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, NULL, &so, &sn, &sc), 0));
+    N_INT(tg_nn_rnn_forward, 6, tg_nn_rnn_forward(lstm, sx, sh, sh, lens, NULL, &sn, &sc), "nn_rnn_forward",
+          "output is NULL");
+    N_OK(tg_nn_rnn_forward, 7, {
+      assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, lens, &so, NULL, &sc), 0);
+      assert_non_null(so);
+      assert_non_null(sc);
+    });
+    N_OK(tg_nn_rnn_forward, 8, assert_int_equal(tg_nn_rnn_forward(lstm, sx, sh, sh, lens, &so, &sn, NULL), 0));
+    tg_rnn_opts ro = tg_rnn_defaults(2, 1);
+    tg_tensor **rw = tg_module_parameters(lstm, NULL);
+    N_INT(tg_rnn, 2, tg_rnn(TG_RNN_LSTM, NULL, false, sx, sh, sh, lens, rw, &so, &sn, &sc), "LSTM", "opts", "NULL");
+    N_INT(tg_rnn, 4, tg_rnn(TG_RNN_LSTM, &ro, false, NULL, sh, sh, lens, rw, &so, &sn, &sc),
+          "LSTM: argument 4 is NULL");
+    N_OK(tg_rnn, 5, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, NULL, sh, lens, rw, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 6, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, NULL, lens, rw, &so, &sn, &sc), 0));
+    N_OK(tg_rnn, 7, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, NULL, rw, &so, &sn, &sc), 0));
+    N_INT(tg_rnn, 8, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, NULL, &so, &sn, &sc), "LSTM", "weights",
+          "NULL");
+    N_INT(tg_rnn, 9, tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, rw, NULL, &sn, &sc), "LSTM", "output",
+          "NULL");
+    N_OK(tg_rnn, 10, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, rw, &so, NULL, &sc), 0));
+    N_OK(tg_rnn, 11, assert_int_equal(tg_rnn(TG_RNN_LSTM, &ro, false, sx, sh, sh, lens, rw, &so, &sn, NULL), 0));
+    tg_module_free(lstm);
+    /* MultiheadAttention over an unbatched x (2, 4) in float64; key NULL is
+     * the query, value NULL the key (self-attention), masks NULL none,
+     * weights NULL not wanted */
+    tg_module *mha = tg_nn_multihead_attention(4, 2, tg_mha_defaults());
+    assert_non_null(mha);
+    assert_int_equal(tg_module_to_(mha, TG_FLOAT64), 0);
+    tg_tensor *x = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 4)), *y = NULL, *w = NULL;
+    tg_mha_params mp = {.num_heads = 2, .in_proj_weight = tg_module_get(mha, "in_proj_weight"),
+                        .out_proj_weight = tg_module_get(mha, "out_proj.weight")};
+    N_INT(tg_multi_head_attention, 1, tg_multi_head_attention(NULL, x, x, &mp, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "query is NULL");
+    N_OK(tg_multi_head_attention, 2,
+         assert_int_equal(tg_multi_head_attention(x, NULL, x, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_multi_head_attention, 3,
+         assert_int_equal(tg_multi_head_attention(x, x, NULL, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_INT(tg_multi_head_attention, 4, tg_multi_head_attention(x, x, x, NULL, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "params is NULL");
+    N_OK(tg_multi_head_attention, 5,
+         assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_multi_head_attention, 7,
+         assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, true, &y, &w), 0));
+    N_INT(tg_multi_head_attention, 10, tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, NULL, &w),
+          "multihead_attention", "out is NULL");
+    N_OK(tg_multi_head_attention, 11, {
+      assert_int_equal(tg_multi_head_attention(x, x, x, &mp, NULL, true, NULL, true, false, &y, NULL), 0);
+      assert_non_null(y);
+    });
+    N_INT(tg_nn_multihead_attention_forward, 1,
+          tg_nn_multihead_attention_forward(NULL, x, x, x, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "module is NULL");
+    N_INT(tg_nn_multihead_attention_forward, 2,
+          tg_nn_multihead_attention_forward(mha, NULL, x, x, NULL, true, NULL, true, false, &y, &w),
+          "multihead_attention", "query is NULL");
+    N_OK(tg_nn_multihead_attention_forward, 3,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, NULL, x, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 4,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, NULL, NULL, true, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 5,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, false, NULL, true, false, &y, &w), 0));
+    N_OK(tg_nn_multihead_attention_forward, 7,
+         assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, false, NULL, true, true, &y, &w), 0));
+    N_INT(tg_nn_multihead_attention_forward, 10,
+          tg_nn_multihead_attention_forward(mha, x, x, x, NULL, true, NULL, true, false, NULL, &w),
+          "multihead_attention", "out is NULL");
+    N_OK(tg_nn_multihead_attention_forward, 11, {
+      assert_int_equal(tg_nn_multihead_attention_forward(mha, x, x, x, NULL, true, NULL, true, false, &y, NULL), 0);
+      assert_non_null(y);
+    });
+    tg_module_free(mha);
   }
   N_OK(tg_nn_embedding, 4, {
     tg_module *m = tg_nn_embedding(4, 2, TG_NO_PADDING_IDX, NULL);
@@ -1219,6 +1360,11 @@ static void test_null_nn_api(void **state) {
 }
 
 /* ---------------------------------------------------------------- optim */
+static double lr_half(long epoch, void *ctx) {
+  (void)epoch, (void)ctx;
+  return 0.5;
+}
+
 static void test_null_optim_api(void **state) {
   (void)state;
   tg_tensor *nul2[2] = {fx.params[0], NULL};
@@ -1318,6 +1464,57 @@ static void test_null_optim_api(void **state) {
   N_VAL(tg_scheduler_get_epoch, 1, -1L, tg_scheduler_get_epoch(NULL), "scheduler_get_epoch", "NULL");
   N_NAN(tg_scheduler_lr_at, 1, tg_scheduler_lr_at(NULL, 1), "scheduler_lr_at", "NULL");
   N_OK(tg_scheduler_free, 1, tg_scheduler_free(NULL));
+  N_NAN(tg_optim_get_group_momentum, 1, tg_optim_get_group_momentum(NULL, 0), "optim_get_group_momentum", "NULL");
+  N_INT(tg_optim_set_group_momentum, 1, tg_optim_set_group_momentum(NULL, 0, 0.9), "optim_set_group_momentum", "NULL");
+  N_PTR(tg_linear_lr_new, 1, tg_linear_lr_new(NULL, 0.5, 1, 5), "linear_lr", "NULL");
+  N_PTR(tg_multi_step_lr_new, 1, tg_multi_step_lr_new(NULL, (long[]){2}, 1, 0.1), "multi_step_lr", "NULL");
+  N_PTR(tg_multi_step_lr_new, 2, tg_multi_step_lr_new(opt, NULL, 2, 0.1), "multi_step_lr", "milestones is NULL");
+  N_OK(tg_multi_step_lr_new, 2, { /* no milestones: a constant lr */
+    tg_lr_scheduler *s = tg_multi_step_lr_new(opt, NULL, 0, 0.1);
+    assert_non_null(s);
+    tg_scheduler_free(s);
+  });
+  N_PTR(tg_constant_lr_new, 1, tg_constant_lr_new(NULL, 0.5, 5), "constant_lr", "NULL");
+  N_PTR(tg_lambda_lr_new, 1, tg_lambda_lr_new(NULL, lr_half, NULL), "lambda_lr", "NULL");
+  N_PTR(tg_lambda_lr_new, 2, tg_lambda_lr_new(opt, NULL, NULL), "lambda_lr", "lr_lambda is NULL");
+  N_OK(tg_lambda_lr_new, 3, { /* ctx is the caller's business */
+    tg_lr_scheduler *s = tg_lambda_lr_new(opt, lr_half, NULL);
+    assert_non_null(s);
+    tg_scheduler_free(s);
+  });
+  {
+    tg_one_cycle_opts oc = tg_one_cycle_defaults();
+    oc.max_lr = 0.1, oc.total_steps = 10;
+    N_PTR(tg_one_cycle_lr_new, 1, tg_one_cycle_lr_new(NULL, oc), "one_cycle_lr", "NULL");
+  }
+  N_PTR(tg_reduce_lr_on_plateau_new, 1, tg_reduce_lr_on_plateau_new(NULL, tg_plateau_defaults()),
+        "reduce_lr_on_plateau", "NULL");
+  N_INT(tg_reduce_lr_on_plateau_step, 1, tg_reduce_lr_on_plateau_step(NULL, 1.0),
+        "reduce_lr_on_plateau_step", "NULL");
+  {
+    tg_plateau_state st;
+    tg_lr_scheduler *pl = tg_reduce_lr_on_plateau_new(opt, tg_plateau_defaults());
+    assert_non_null(pl);
+    N_INT(tg_reduce_lr_on_plateau_state, 1, tg_reduce_lr_on_plateau_state(NULL, &st),
+          "reduce_lr_on_plateau_state", "NULL");
+    N_INT(tg_reduce_lr_on_plateau_state, 2, tg_reduce_lr_on_plateau_state(pl, NULL),
+          "reduce_lr_on_plateau_state", "out is NULL");
+    tg_scheduler_free(pl);
+    tg_lr_scheduler *a = tg_exponential_lr_new(opt, 0.5);
+    assert_non_null(a);
+    N_PTR(tg_sequential_lr_new, 1, tg_sequential_lr_new(NULL, &a, 1, NULL, 0), "sequential_lr", "optimizer is NULL");
+    N_PTR(tg_sequential_lr_new, 2, tg_sequential_lr_new(opt, NULL, 1, NULL, 0), "sequential_lr", "schedulers is NULL");
+    N_PTR(tg_sequential_lr_new, 2, tg_sequential_lr_new(opt, (tg_lr_scheduler *[]){NULL}, 1, NULL, 0),
+          "sequential_lr", "schedulers[0] is NULL");
+    N_PTR(tg_sequential_lr_new, 4, tg_sequential_lr_new(opt, (tg_lr_scheduler *[]){a, a}, 2, NULL, 1),
+          "sequential_lr", "milestones is NULL");
+    N_OK(tg_sequential_lr_new, 4, { /* one scheduler, no milestones */
+      tg_lr_scheduler *s = tg_sequential_lr_new(opt, &a, 1, NULL, 0);
+      assert_non_null(s);
+      tg_scheduler_free(s); /* frees a with it */
+    });
+    assert_int_equal(tg_scheduler_set_epoch(fx.sched, 0), 0); /* fx.opt's lr as it was */
+  }
 }
 
 /* ----------------------------------------------------------------- data */
@@ -1502,7 +1699,8 @@ typedef struct hdr_fn {
   bool is_inline;
 } hdr_fn;
 
-static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn"};
+static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
+                                               "tg_lr_lambda"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1631,7 +1829,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 454
+#define NULL_FUNCS_COVERED 484
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

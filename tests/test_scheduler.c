@@ -1,4 +1,6 @@
-/* Gradient clipping and learning-rate schedules. */
+/* Gradient clipping and the learning-rate schedules that are closed forms
+ * of the epoch (OneCycleLR, ReduceLROnPlateau, SequentialLR:
+ * test_scheduler_cycle.c). */
 #include "optim_ref.h"
 
 /* ---------------------------------------------------------- clipping */
@@ -214,6 +216,180 @@ static void test_scheduler_errors(void **state) {
   tg_free(p);
 }
 
+/* two groups with bases 0.3 and 0.05, to see each group kept apart */
+static tg_optimizer *two_group_opt(tg_tensor **ps) {
+  tg_optimizer *opt = sched_opt(&ps[0], 0.3);
+  ps[1] = make_param(TG_FLOAT64, N, P0);
+  assert_int_equal(tg_sgd_add_param_group(opt, &ps[1], 1, (tg_sgd_opts){.lr = 0.05}), 0);
+  return opt;
+}
+
+static void free_two(tg_optimizer *opt, tg_tensor **ps) {
+  tg_optim_free(opt);
+  tg_free(ps[0]);
+  tg_free(ps[1]);
+}
+
+static void assert_group_lrs(const tg_optimizer *opt, double f, double tol) {
+  assert_rel(tg_optim_get_group_lr(opt, 0), 0.3 * f, tol);
+  assert_rel(tg_optim_get_group_lr(opt, 1), 0.05 * f, tol);
+}
+
+/* LinearLR against torch's recursive form: the lr times
+ * 1 + (end-start)/(T*start + (e-1)*(end-start)) at each epoch 1..T */
+static void test_linear_lr(void **state) {
+  (void)state;
+  tg_tensor *ps[2];
+  tg_optimizer *opt = two_group_opt(ps);
+  const double sf = 1.0 / 3, ef = 1.0;
+  const long T = 5;
+  tg_lr_scheduler *s = tg_linear_lr_new(opt, sf, ef, T);
+  assert_non_null(s);
+  double f = sf;
+  assert_group_lrs(opt, f, 1e-15);
+  for (long e = 1; e <= 12; e++) {
+    assert_int_equal(tg_scheduler_step(s), 0);
+    if (e <= T) f *= 1 + (ef - sf) / ((double)T * sf + (double)(e - 1) * (ef - sf));
+    assert_group_lrs(opt, f, 1e-14);
+  }
+  /* landmarks: start_factor * base at 0, the base from T on */
+  assert_rel(tg_scheduler_lr_at(s, 0), 0.1, 1e-15);
+  assert_rel(tg_scheduler_lr_at(s, 5), 0.3, 1e-15);
+  assert_rel(tg_scheduler_lr_at(s, 100), 0.3, 1e-15);
+  /* decaying: from 1 to 0.2 over 4 epochs, 0.2 after */
+  tg_scheduler_free(s);
+  s = tg_linear_lr_new(opt, 1.0, 0.2, 4);
+  assert_non_null(s);
+  const double want[6] = {1.0, 0.8, 0.6, 0.4, 0.2, 0.2};
+  for (long e = 0; e < 6; e++) assert_rel(tg_scheduler_lr_at(s, e), 0.3 * want[e], 1e-15);
+  tg_scheduler_free(s);
+  free_two(opt, ps);
+}
+
+static void test_multi_step_lr(void **state) {
+  (void)state;
+  tg_tensor *ps[2];
+  tg_optimizer *opt = two_group_opt(ps);
+  /* any order; 5 twice decays twice there, as torch's Counter */
+  const long ms[4] = {9, 5, 2, 5};
+  tg_lr_scheduler *s = tg_multi_step_lr_new(opt, ms, 4, 0.1);
+  assert_non_null(s);
+  const double f[12] = {1, 1, .1, .1, .1, 1e-3, 1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4};
+  assert_group_lrs(opt, f[0], 0);
+  for (long e = 1; e < 12; e++) {
+    assert_int_equal(tg_scheduler_step(s), 0);
+    assert_group_lrs(opt, f[e], 1e-15);
+  }
+  tg_scheduler_free(s);
+  free_two(opt, ps);
+}
+
+static void test_constant_lr(void **state) {
+  (void)state;
+  tg_tensor *ps[2];
+  tg_optimizer *opt = two_group_opt(ps);
+  tg_lr_scheduler *s = tg_constant_lr_new(opt, 0.25, 3);
+  assert_non_null(s);
+  for (long e = 0; e < 8; e++) {
+    if (e) assert_int_equal(tg_scheduler_step(s), 0);
+    assert_group_lrs(opt, e < 3 ? 0.25 : 1.0, 1e-15);
+  }
+  tg_scheduler_free(s);
+  free_two(opt, ps);
+}
+
+/* the transformer's inverse-square-root warmup, a lambda with a context */
+typedef struct noam {
+  double warmup;
+  int calls;
+  long fail_at; /* a negative factor from this epoch on */
+} noam;
+
+static double noam_factor(long epoch, void *ctx) {
+  noam *n = ctx;
+  n->calls++;
+  if (epoch >= n->fail_at) return -1;
+  double e = (double)epoch + 1;
+  return fmin(1 / sqrt(e), e / (n->warmup * sqrt(n->warmup)));
+}
+
+static void test_lambda_lr(void **state) {
+  (void)state;
+  tg_tensor *ps[2];
+  tg_optimizer *opt = two_group_opt(ps);
+  noam ctx = {.warmup = 4, .fail_at = 10};
+  tg_lr_scheduler *s = tg_lambda_lr_new(opt, noam_factor, &ctx);
+  assert_non_null(s);
+  assert_int_equal(ctx.calls, 1); /* epoch 0 at construction */
+  /* factor (e+1)/8 while e+1 <= 4, then 1/sqrt(e+1): 1/8, 1/4, 3/8, 1/2, 1/sqrt(5) */
+  const double want[5] = {0.125, 0.25, 0.375, 0.5, 1 / sqrt(5)};
+  assert_group_lrs(opt, want[0], 1e-15);
+  for (long e = 1; e < 5; e++) {
+    assert_int_equal(tg_scheduler_step(s), 0);
+    assert_group_lrs(opt, want[e], 1e-15);
+  }
+  /* a negative factor: the step fails and changes nothing */
+  assert_int_equal(tg_scheduler_set_epoch(s, 9), 0);
+  double lr9 = tg_optim_get_group_lr(opt, 0);
+  assert_int_equal(tg_scheduler_step(s), -1);
+  assert_error_has("lambda_lr: lr_lambda(10) returned -1");
+  assert_int_equal(tg_scheduler_get_epoch(s), 9);
+  assert_close(tg_optim_get_group_lr(opt, 0), lr9, 0);
+  assert_true(isnan(tg_scheduler_lr_at(s, 11)));
+  assert_error_has("lambda_lr");
+  tg_scheduler_free(s);
+  assert_null(tg_lambda_lr_new(opt, noam_factor, &(noam){.warmup = 4, .fail_at = 0}));
+  assert_error_has("lambda_lr: lr_lambda(0) returned -1");
+  free_two(opt, ps);
+}
+
+/* torch's initial_lr: the second scheduler on an optimizer takes its base
+ * from the lr the first one found, not from the lr the first one set */
+static void test_initial_lr_shared(void **state) {
+  (void)state;
+  tg_tensor *ps[2];
+  tg_optimizer *opt = two_group_opt(ps);
+  tg_lr_scheduler *warm = tg_linear_lr_new(opt, 0.1, 1.0, 3);
+  assert_group_lrs(opt, 0.1, 1e-15);
+  tg_lr_scheduler *cos = tg_cosine_annealing_lr_new(opt, 10, 0.0);
+  assert_non_null(warm);
+  assert_non_null(cos);
+  assert_group_lrs(opt, 1.0, 1e-15); /* cosine at epoch 0 is its base: the original lr */
+  assert_rel(tg_scheduler_lr_at(cos, 5), 0.15, 1e-15);
+  tg_scheduler_free(cos);
+  tg_scheduler_free(warm);
+  free_two(opt, ps);
+}
+
+static void test_new_scheduler_errors(void **state) {
+  (void)state;
+  tg_tensor *p;
+  tg_optimizer *opt = sched_opt(&p, 0.1);
+  assert_null(tg_linear_lr_new(opt, 0.0, 1.0, 5));
+  assert_error_has("linear_lr: start_factor 0 must be in (0, 1]");
+  assert_null(tg_linear_lr_new(opt, 1.5, 1.0, 5));
+  assert_error_has("linear_lr: start_factor 1.5");
+  assert_null(tg_linear_lr_new(opt, 0.5, -0.1, 5));
+  assert_error_has("linear_lr: end_factor -0.1 must be between 0 and 1");
+  assert_null(tg_linear_lr_new(opt, 0.5, NAN, 5));
+  assert_error_has("linear_lr: end_factor nan");
+  assert_null(tg_linear_lr_new(opt, 0.5, 1.0, 0));
+  assert_error_has("linear_lr: total_iters 0 must be >= 1");
+  assert_null(tg_constant_lr_new(opt, 0.0, 5));
+  assert_error_has("constant_lr: factor 0 must be in (0, 1]");
+  assert_null(tg_constant_lr_new(opt, 1.2, 5));
+  assert_error_has("constant_lr: factor 1.2");
+  assert_null(tg_constant_lr_new(opt, 0.5, -1));
+  assert_error_has("constant_lr: total_iters -1 must be >= 1");
+  assert_null(tg_multi_step_lr_new(opt, (long[]){3}, 1, -0.1));
+  assert_error_has("multi_step_lr: invalid gamma -0.1");
+  assert_null(tg_multi_step_lr_new(opt, (long[]){3}, -1, 0.1));
+  assert_error_has("multi_step_lr: the milestone count must be >= 0");
+  assert_close(tg_optim_get_lr(opt), 0.1, 0); /* no refusal touched the lr */
+  tg_optim_free(opt);
+  tg_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_clip_grad_norm),
@@ -223,6 +399,12 @@ int main(void) {
       TG_TEST(test_exponential_lr),
       TG_TEST(test_cosine_annealing_lr),
       TG_TEST(test_scheduler_errors),
+      TG_TEST(test_linear_lr),
+      TG_TEST(test_multi_step_lr),
+      TG_TEST(test_constant_lr),
+      TG_TEST(test_lambda_lr),
+      TG_TEST(test_initial_lr_shared),
+      TG_TEST(test_new_scheduler_errors),
   };
   int rc = cmocka_run_group_tests_name("scheduler", tests, NULL, NULL);
   tg_release_cached();

@@ -10,8 +10,11 @@ and compares:
               torch's p.grad None, and some cases change the lr mid-run):
               every parameter after every step and the state at the end
               (exp_avg etc., where the names map), to RTOL_OPTIM
-  schedulers  the lr after construction and after each of 30 steps, against
-              get_last_lr(), to RTOL_OPTIM
+  schedulers  every torch.optim.lr_scheduler kind tapegrad has, random
+              hyper-parameters, on SGD/Adam/Adagrad with 1-3 parameter groups:
+              after construction and after each of 30 steps every group's lr,
+              momentum or beta1 (OneCycleLR cycles them) and parameter, and
+              ReduceLROnPlateau's state, to RTOL_OPTIM (optim_oracle_sched.py)
   BatchNorm1d (N, C) and (N, C, L) input, contiguous or transposed, momentum
               values with None (cumulative), affine or not: several training
               steps, then eval (and train again): output, running_mean,
@@ -25,8 +28,8 @@ on any mismatch, printing the first few.
 
     tests/oracle/optim_oracle.py RUNNER [--seed S] [--reps N] [--only KIND,...] [-v]
 
-The kinds live in optim_oracle_optim.py (optimizers, schedulers) and
-optim_oracle_bn.py, their shared tolerances and comparison in
+The kinds live in optim_oracle_optim.py (optimizers), optim_oracle_sched.py
+(schedulers) and optim_oracle_bn.py, their shared tolerances and comparison in
 optim_oracle_common.py; this file is the driver. A parameter-group case would
 be an OptimCase with groups, written as a "groups" section (see the protocol
 at the top of tests/optim_runner.c).
@@ -42,8 +45,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from optim_oracle_bn import bn_cases, check_bn, run_torch_bn, write_bn  # noqa: E402
 from optim_oracle_common import STATS  # noqa: E402
-from optim_oracle_optim import OPTIMIZERS, SCHEDULERS, check_optim, check_sched, optim_cases, \
-    run_torch_optim, run_torch_sched, sched_cases, write_optim, write_sched  # noqa: E402
+from optim_oracle_optim import OPTIMIZERS, check_optim, optim_cases, run_torch_optim, write_optim  # noqa: E402
+from optim_oracle_sched import SCHEDULERS, check_sched, run_torch_sched, sched_cases, write_sched  # noqa: E402
 
 
 # ================================================================ driver
@@ -53,7 +56,7 @@ def parse_results(text):
         parts = line.split(" ")
         tag = parts[0]
         if tag == "res":
-            cur = {"status": parts[2], "msg": " ".join(parts[3:]), "p": {}, "state": {}, "bn": []}
+            cur = {"status": parts[2], "msg": " ".join(parts[3:]), "p": {}, "state": {}, "bn": [], "rows": {}}
             res[parts[1]] = cur
         elif tag == "p":
             cur["p"][(int(parts[1]), int(parts[2]))] = [float(x) for x in parts[3:]]
@@ -61,6 +64,10 @@ def parse_results(text):
             cur["state"][parts[1]] = [float(x) for x in parts[2:]]
         elif tag == "lrs":
             cur["lrs"] = [float(x) for x in parts[1:]]
+        elif tag in ("slr", "smom", "sp", "spl"):  # a scheduler case's values after step t
+            cur["rows"].setdefault(int(parts[1]), {})[tag[1:]] = [float(x) for x in parts[2:]]
+        elif tag == "sfail":
+            cur["fail_t"], cur["fail"] = int(parts[1]), " ".join(parts[2:]) or "(no message)"
         elif tag == "fail":
             cur["fail"] = " ".join(parts[1:]) or "(no message)"
         elif tag == "y":  # the first line of a BatchNorm step

@@ -1,4 +1,4 @@
-"""The optim oracle's optimizer and LR-scheduler cases (see optim_oracle.py):
+"""The optim oracle's optimizer cases (see optim_oracle.py):
 drawing them, running them in torch, writing them for tests/optim_runner,
 checking its answers."""
 import itertools
@@ -6,8 +6,9 @@ import math
 
 import torch
 
-from optim_oracle_common import F64, RTOL_OPTIM, SCHED_STEPS, STEPS, close, compare_values, flat, fmt, \
-    numel, rand_shape, rand_values
+from optim_oracle_common import F64, RTOL_OPTIM, STEPS, compare_values, flat, fmt, numel, rand_shape, \
+    rand_values
+from optim_oracle_sched import SCHEDULERS, draw_spec, make_torch_sched, write_spec
 
 # ================================================================ optimizers
 # Each optimizer: torch's class, the options that change the algorithm (each
@@ -122,7 +123,7 @@ class OptimCase:
 
     def __init__(self, name, opts, params, steps, sched=None):
         self.name, self.opts, self.params, self.steps = name, opts, params, steps
-        self.sched = sched  # None, or a SchedCase's (name, a, b), stepped after each step
+        self.sched = sched  # None, or a scheduler spec (optim_oracle_sched.py), stepped after each step
         self.id = None
         self.expect = None
 
@@ -196,15 +197,23 @@ def optim_cases(rng, name, reps):
         combo[odd[0]] = odd[1]
         out.append(draw_optim_case(rng, name, combo))
     # a scheduler driving the lr the steps use (no lr changes by hand: torch's
-    # schedulers chain onto them, tapegrad's closed forms do not)
+    # schedulers chain onto them, tapegrad's closed forms do not); OneCycleLR
+    # cycles the Adam family's beta1, and runs at least the 20 steps
     for sched in SCHEDULERS:
+        if sched == "ReduceLROnPlateau":  # metric-driven: the scheduler cases cover it
+            continue
         combo = {k: rng.choice(v) for k, v in switches.items()}
         if name == "SGD":  # nesterov takes only momentum > 0 without dampening
             combo["nesterov"] = False
         c = draw_optim_case(rng, name, combo)
         c.steps = [(None, grads) for _, grads in c.steps]
-        s = sched_cases(rng, sched, 1)[0]
-        c.sched = (sched, s.a, s.b)
+        c.sched = draw_spec(rng, sched, 1)
+        for spec in [c.sched] + c.sched[1].get("children", []):
+            if spec[0] == "OneCycleLR":
+                for key in ("epochs", "steps_per_epoch"):
+                    spec[1].pop(key, None)
+                spec[1]["total_steps"] = rng.randint(STEPS, 40)
+                spec[1]["cycle_momentum"] = spec is c.sched and name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")
         out.append(c)
     if name not in ("SGD", "Adadelta"):  # Adadelta's eps sits inside sqrt(0 + eps) / sqrt(0 + eps)
         for values in itertools.product(*(switches[k] for k in keys)):
@@ -220,7 +229,7 @@ def run_torch_optim(case):
     except (ValueError, RuntimeError) as e:
         case.expect = ("err", str(e))
         return
-    sched = make_torch_sched(opt, *case.sched) if case.sched else None
+    sched = make_torch_sched(opt, case.sched) if case.sched else None
     traj = []
     for lr, grads in case.steps:
         if lr is not None:
@@ -251,8 +260,7 @@ def write_optim(f, case):
         else:
             kv.append((k, float(v)))
     f.write(f"optim {case.id} {case.name} opts {len(kv)} " + " ".join(f"{k} {fmt(v)}" for k, v in kv) + "\n")
-    sn, sa, sb = case.sched or ("none", 0, 0)
-    f.write(f"sched {SCHEDULERS.get(sn, sn)} {fmt(sa)} {fmt(sb)}\n")
+    f.write(f"sched {write_spec(case.sched)}\n")
     f.write(f"params {len(case.params)}\n")
     for s, v in case.params:
         f.write(f"{len(s)} {' '.join(map(str, s))} {' '.join(map(fmt, v))}\n")
@@ -285,87 +293,4 @@ def check_optim(case, got):
         m = compare_values(f"state {name}", got["state"][name], want, RTOL_OPTIM)
         if m:
             return m
-    return None
-
-
-# ================================================================ schedulers
-SCHEDULERS = {
-    "StepLR": "step",
-    "ExponentialLR": "exponential",
-    "CosineAnnealingLR": "cosine",
-}
-
-
-class SchedCase:
-    kind = "sched"
-
-    def __init__(self, name, lr0, a, b):
-        self.name, self.lr0, self.a, self.b = name, lr0, a, b
-        self.id = None
-        self.expect = None
-
-    def describe(self):
-        return f"{self.name}(lr {self.lr0}, {self.a}, {self.b})"
-
-
-def sched_cases(rng, name, reps):
-    out = []
-    for k in range(20 * reps):
-        lr0 = rng.choice([0.1, 1.0, rng.uniform(1e-4, 2)])
-        if name == "StepLR":
-            a, b = rng.randint(1, 8), rng.choice([0.1, 0.5, 0.0, 1.0, rng.uniform(0.01, 1.5)])
-        elif name == "ExponentialLR":
-            a, b = rng.choice([0.9, 0.5, 1.0, 0.0, rng.uniform(0.3, 1.1)]), 0.0
-        else:
-            a = rng.choice([1, 2, rng.randint(1, 10), rng.randint(5, 40)])
-            b = rng.choice([0.0, 0.0, rng.uniform(0, lr0), rng.uniform(lr0, 2 * lr0)])
-        out.append(SchedCase(name, lr0, a, b))
-    # torch takes a zero period at construction and fails (ZeroDivisionError)
-    # at the first step; tapegrad refuses it at construction. (Negative gamma,
-    # step_size or eta_min: torch never checks them, tapegrad refuses.)
-    if name == "StepLR":
-        out.append(SchedCase(name, 0.1, 0, 0.5))
-    if name == "CosineAnnealingLR":
-        out.append(SchedCase(name, 0.1, 0, 0.0))
-    return out
-
-
-def make_torch_sched(opt, name, a, b):
-    if name == "StepLR":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=a, gamma=b)
-    if name == "ExponentialLR":
-        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=a)
-    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a, eta_min=b)
-
-
-def run_torch_sched(case):
-    p = torch.zeros(1, dtype=F64, requires_grad=True)
-    opt = torch.optim.SGD([p], lr=case.lr0)
-    try:
-        s = make_torch_sched(opt, case.name, case.a, case.b)
-        lrs = [s.get_last_lr()[0]]
-        for _ in range(SCHED_STEPS):
-            s.step()
-            lrs.append(s.get_last_lr()[0])
-    except (ValueError, ZeroDivisionError) as e:
-        case.expect = ("err", f"{type(e).__name__}: {e}")
-        return
-    case.expect = ("ok", lrs)
-
-
-def write_sched(f, case):
-    f.write(f"sched {case.id} {SCHEDULERS[case.name]} {fmt(case.lr0)} {SCHED_STEPS} {fmt(case.a)} {fmt(case.b)}\n")
-
-
-def check_sched(case, got):
-    if case.expect[0] == "err":
-        return None if got["status"] == "err" else f"PyTorch fails ({case.expect[1]}), tapegrad accepts"
-    if got["status"] == "err":
-        return f"tapegrad refuses: {got['msg']}"
-    # each lr on its own: a relative error, not one scaled by the largest lr
-    for e, (a, b) in enumerate(zip(got.get("lrs", []), case.expect[1])):
-        if not close(a, b, RTOL_OPTIM, 0.0):
-            return f"lr at epoch {e} = {a!r}, PyTorch {b!r}"
-    if len(got.get("lrs", [])) != len(case.expect[1]):
-        return f"{len(got.get('lrs', []))} lrs, PyTorch {len(case.expect[1])}"
     return None

@@ -38,6 +38,8 @@ static const oracle_op *const tables[] = {
     oracle_norm_ops,
     oracle_pool_ops,
     oracle_seq_ops,
+    oracle_rnn_ops,
+    oracle_mha_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {

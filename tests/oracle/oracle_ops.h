@@ -52,6 +52,8 @@ extern const oracle_op oracle_optim_groups_ops[];
 extern const oracle_op oracle_norm_ops[];
 extern const oracle_op oracle_pool_ops[];
 extern const oracle_op oracle_seq_ops[];
+extern const oracle_op oracle_rnn_ops[];
+extern const oracle_op oracle_mha_ops[];
 
 /* shorthands for the tables: x[] the inputs, p the parameters */
 #define NUM(k, d) oracle_num(p, k, d)

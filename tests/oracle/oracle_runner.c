@@ -28,7 +28,7 @@
 #include "tapegrad.h"
 #include "oracle_ops.h"
 
-#define MAX_IN 8
+#define MAX_IN 16
 #define MAX_OUT 16
 #define LINE_MAX_BYTES (1 << 22)
 
