@@ -592,6 +592,8 @@ def table_rows(all_res, threads_list):
         for gname, what in (("tiny", "tiny 10-node graph"), ("small", "micrograd README graph")):
             if not (tg or pt):
                 break
+            add("%s graph" % gname, "CPU ns/iter", t, num(tg, gname + "_cpu_ns_per_iter"),
+                num(pt, gname + "_cpu_ns_per_iter"), "lower", "this thread's CPU time (shared machines)")
             add("%s graph" % gname, "ns/iter", t, num(tg, gname + "_ns_per_iter"),
                 num(pt, gname + "_ns_per_iter"), "lower",
                 "%s: %s nodes; g %s, a.grad %s, b.grad %s (PyTorch %s, %s, %s); floors: plain C "
@@ -700,13 +702,16 @@ def check_targets(all_res, threads_list):
 
     for gname, factor in (("tiny", 500), ("small", 300)):
         tgs, pts = g(r1, "tg", "small", gname + "_ns_per_iter"), g(r1, "pt", "small", gname + "_ns_per_iter")
+        tgc, ptc = (g(r1, "tg", "small", gname + "_cpu_ns_per_iter"),
+                    g(r1, "pt", "small", gname + "_cpu_ns_per_iter"))
         if tgs and pts:
             same = all((r1.get(("tg", "small")) or {}).get(gname + k) ==
                        (r1.get(("pt", "small")) or {}).get(gname + k) for k in ("_g", "_a_grad", "_b_grad"))
             out.append(("%s graph >= %dx PyTorch iterations/s, gradients as PyTorch's (4 decimals)"
                         % (gname, factor), verdict(pts / tgs >= factor and same),
-                        "%.0f vs %.0f ns/iter (%.0fx); values %s"
-                        % (tgs, pts, pts / tgs, "equal" if same else "DIFFER")))
+                        "%.0f vs %.0f ns/iter (%.0fx; in CPU time %s); values %s"
+                        % (tgs, pts, pts / tgs, "%.0fx" % (ptc / tgc) if tgc and ptc else "?",
+                           "equal" if same else "DIFFER")))
     tg_rec, pt_rec = g(r1, "tg", "tape", "record_ns_per_op"), g(r1, "pt", "tape", "record_ns_per_op")
     tg_bwd, pt_bwd = (g(r1, "tg", "tape", "backward_ns_per_node"),
                       g(r1, "pt", "tape", "backward_ns_per_node"))

@@ -9,7 +9,8 @@
  *
  * Prints key=value pairs: <graph>_g, <graph>_a_grad, <graph>_b_grad, and
  * <graph>_ns_per_iter (median over --repeats blocks of --iters iterations)
- * with <graph>_ns_per_iter_min, <graph>_nodes (recorded ops per iteration),
+ * with <graph>_ns_per_iter_min, <graph>_cpu_ns_per_iter (the same in this
+ * thread's CPU time, for shared machines), <graph>_nodes (ops + leaves),
  * <graph>_mallocs_per_iter (system allocator calls, after a warm-up).
  * Then the physical limits: the same arithmetic, forward and backward, in a
  * plain C loop on doubles (<graph>_plain_ns_per_iter), and writing 296 bytes
@@ -123,6 +124,14 @@ static void plain_small(result *r) {
   r->b_grad = gb;
 }
 
+/* CPU time of this thread (seconds): on a shared machine the wall clock
+ * also counts the time other processes held the core */
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 typedef int (*graph_fn)(result *r);
 typedef void (*plain_fn)(result *r);
 
@@ -134,16 +143,18 @@ static int bench(const char *name, graph_fn fn, plain_fn plain, long iters, int 
       return -1;
     }
   double *ns = calloc((size_t)repeats, sizeof *ns), *pns = calloc((size_t)repeats, sizeof *pns);
-  if (!ns || !pns) return -1;
+  double *cns = calloc((size_t)repeats, sizeof *cns);
+  if (!ns || !pns || !cns) return -1;
   uint64_t m0 = bench_malloc_calls();
   for (int k = 0; k < repeats; k++) {
-    double t0 = bench_now();
+    double t0 = bench_now(), c0 = cpu_now();
     for (long i = 0; i < iters; i++)
       if (fn(&r)) {
         fprintf(stderr, "small_graphs: %s: %s\n", name, tg_last_error());
         return -1;
       }
     ns[k] = (bench_now() - t0) * 1e9 / (double)iters;
+    cns[k] = (cpu_now() - c0) * 1e9 / (double)iters;
   }
   double mallocs = (double)(bench_malloc_calls() - m0) / ((double)iters * repeats);
   double sink = 0;
@@ -172,6 +183,8 @@ static int bench(const char *name, graph_fn fn, plain_fn plain, long iters, int 
   char key[64];
   snprintf(key, sizeof key, "%s_ns_per_iter", name);
   bench_print_stat(key, ns, repeats, "%.1f");
+  snprintf(key, sizeof key, "%s_cpu_ns_per_iter", name);
+  bench_print_stat(key, cns, repeats, "%.1f");
   printf("%s_mallocs_per_iter=%.4f\n", name, mallocs);
   printf("%s_plain_g=%.4f\n%s_plain_a_grad=%.4f\n%s_plain_b_grad=%.4f\n", name, p.g, name,
          p.a_grad, name, p.b_grad);
@@ -183,6 +196,7 @@ static int bench(const char *name, graph_fn fn, plain_fn plain, long iters, int 
   free(wns);
   free(ns);
   free(pns);
+  free(cns);
   return 0;
 }
 

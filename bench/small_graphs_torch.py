@@ -52,14 +52,16 @@ def run(torch, iters, repeats):
     for name, fn, n in (("tiny", tiny, iters), ("small", small, max(1, iters // 3))):
         for _ in range(20):
             r = fn(torch)
-        ns = []
+        ns, cpu = [], []
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             for _ in range(n):
                 r = fn(torch)
             ns.append((time.perf_counter() - t0) * 1e9 / n)
+            cpu.append((time.thread_time() - c0) * 1e9 / n)
         print("%s_g=%.4f\n%s_a_grad=%.4f\n%s_b_grad=%.4f" % (name, r[0], name, r[1], name, r[2]))
         print("%s_ns_per_iter=%.1f\n%s_ns_per_iter_min=%.1f" % (name, median(ns), name, min(ns)))
+        print("%s_cpu_ns_per_iter=%.1f\n%s_cpu_ns_per_iter_min=%.1f" % (name, median(cpu), name, min(cpu)))
 
 
 def main():
