@@ -4,7 +4,9 @@
  *   autograd/ the tape, backward, grad, jacobian, gradcheck, graph export
  *   ops/      every differentiable op, forward and backward side by side
  *   nn/       modules, layers, losses, init      optim/ optimizers, clipping, schedules
- *   data/     datasets, loaders, readers, checkpoints, images */
+ *   data/     datasets, loaders, readers, checkpoints, images
+ *   dist/     data-parallel training over MPI (beside data/; without MPI
+ *             tg_dist_available() is false) */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
 
@@ -14,6 +16,7 @@
 #include "tg_nn.h"
 #include "tg_optim.h"
 #include "tg_data.h"
+#include "tg_dist.h"
 
 #define TAPEGRAD_VERSION "0.1.0"
 

@@ -89,22 +89,12 @@ tg_tensor *tg_jacobian(tg_fn f, tg_tensor *x, void *ctx) {
     tg_error("jacobian: x must require grad");
     return NULL;
   }
-  tg_tensor *y = f(&x, ctx); /* lives in the caller's scope; gives m */
-  if (!y) return NULL;
-  size_t m = y->numel, n = x->numel;
-  tg_tensor *J = tg_zeros(x->dtype, TG_SHAPE(m, n));
-  size_t cells = m * n > 0 ? m * n : 1;
-  double *jac = J ? malloc(cells * sizeof *jac) : NULL;
-  if (!jac || analytic_jacobian(f, 1, &x, ctx, 0, jac, m, n) != 0) {
-    free(jac);
-    return NULL;
-  }
-  for (size_t k = 0; k < m * n; k++) {
-    if (x->dtype == TG_FLOAT32) ((float *)J->storage->data)[k] = (float)jac[k];
-    else ((double *)J->storage->data)[k] = jac[k];
-  }
-  free(jac);
-  return J;
+  /* tg_jacobians' block (f(x).shape ++ x.shape, row-major) seen as (m, n) */
+  tg_tensor *J = NULL;
+  if (tg_jacobians(f, ctx, &x, 1, &J, (tg_jacobian_opts){0}) != 0) return NULL;
+  size_t shape[2] = {tg_shape_numel(J->ndim - x->ndim, J->shape), x->numel};
+  ptrdiff_t strides[2] = {(ptrdiff_t)shape[1], 1};
+  return tg_tensor_view(J, 2, shape, strides, 0);
 }
 
 tg_gradcheck_result tg_gradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,

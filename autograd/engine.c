@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "hooks_internal.h"
 #include "tg_autograd.h"
 #include "tg_internal.h"
 
@@ -19,6 +20,8 @@ typedef struct engine {
   tg_tensor **capture;
   tg_tensor **captured;
   bool *captured_owned;
+  uint32_t hooked; /* HOOKS: this walk's hooked leaves with gradient waiting (hooks.c) */
+  bool delivering; /* HOOKS: deliver_hooked is routing their hooked totals */
 } engine;
 
 static tg_tensor *fresh_zeros_like(const tg_tensor *t, int scope) {
@@ -83,7 +86,7 @@ static int add_into(engine *e, tg_tensor **slot, bool *slot_owned, tg_tensor *g,
 tg_tensor *tg_node_grad_sink(tg_node *n, int i) {
   if (!tg_ctx.grad_sink || !n || !tg_node_needs_grad(n, i)) return NULL;
   tg_tensor *in = n->in[i];
-  if (in->grad_fn) return NULL;
+  if (in->grad_fn || in->hooks) return NULL; /* HOOKS: a hooked leaf's gradient waits for its hooks */
   if (!in->grad) {
     in->grad = fresh_zeros_like(in, in->obj.scope);
     if (!in->grad) return NULL;
@@ -102,6 +105,10 @@ static int capture_index(const engine *e, const tg_tensor *t) {
 }
 
 static int route(engine *e, tg_tensor *in, tg_tensor *g) {
+  /* HOOKS: a hooked leaf's contributions are summed; its hooks run once on
+   * the total after the walk (deliver_hooked). tg_grad runs no leaf hooks. */
+  if (__builtin_expect(in->hooks != 0, 0) && !in->grad_fn && e->n_capture == 0 && !e->delivering)
+    return tg_hooks_defer_(&e->hooked, in, g);
   int c = capture_index(e, in);
   if (c >= 0 && !in->grad_fn)
     return add_into(e, &e->captured[c], &e->captured_owned[c], g, in, tg_ctx.depth);
@@ -199,6 +206,9 @@ static int run_node(engine *e, tg_node *n) {
   int c = capture_index(e, n->out);
   if (c >= 0 && add_into(e, &e->captured[c], &e->captured_owned[c], g, n->out, tg_ctx.depth))
     return -1;
+  /* HOOKS: the output's hooks see (and may replace) its total gradient
+   * before it flows on; .grad (retain_grad) and tg_grad got it unhooked */
+  if (__builtin_expect(n->out->hooks != 0, 0) && tg_hooks_pre_(n->out, &g)) return -1;
   if (check_versions(n)) return -1;
   /* the input gradients: on the stack for ordinary ops, from the pool for a
    * wide fan-in (a cat of 10^6 tensors would overflow the stack) */
@@ -219,6 +229,18 @@ static int run_node(engine *e, tg_node *n) {
   }
   if (gin != small) tg_pool_free(gin);
   if (rc == 0 && !e->retain_graph) n->released = true;
+  return rc;
+}
+
+/* HOOKS: each hooked leaf's total, through its hooks, into .grad; then its
+ * post-accumulate hooks */
+static int deliver_hooked(engine *e) {
+  int rc = 0;
+  tg_tensor *leaf, *g;
+  e->delivering = true;
+  while (rc == 0 && (leaf = tg_hooks_next_(&e->hooked, &g, &rc)))
+    rc = route(e, leaf, g) != 0 || tg_hooks_post_(leaf) != 0 ? -1 : 0;
+  e->delivering = false;
   return rc;
 }
 
@@ -251,6 +273,8 @@ static int run(engine *e, int n_root, tg_tensor **roots, tg_tensor **grads) {
     }
     rc = run_node(e, n);
   }
+  if (rc == 0 && e->hooked) rc = deliver_hooked(e); /* HOOKS */
+  if (e->hooked) tg_hooks_drop_(&e->hooked);        /* HOOKS: after an error */
   if (rc != 0) clear_pending(start ? start : tg_ctx.tape_tail);
   tg_ctx.grad_sink = prev_sink;
   tg_set_grad_enabled(prev_mode);

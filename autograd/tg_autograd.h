@@ -169,10 +169,86 @@ typedef struct tg_grad_opts {
 int tg_grad(int n_out, tg_tensor **outputs, tg_tensor **grad_outputs, int n_in,
             tg_tensor **inputs, tg_tensor **grads_out, tg_grad_opts opts);
 
+/* ---- tensor hooks (Tensor.register_hook, register_post_accumulate_grad_hook)
+ * A gradient hook runs on the gradient flowing into t during a backward and
+ * returns the gradient to use from there on: grad itself, or a replacement
+ * of the same shape and dtype (NULL fails the backward; set an error with a
+ * reason). Hooks of one tensor run in registration order, each on the
+ * previous one's result. On a non-leaf they run once on its total gradient
+ * before it flows further (a retained .grad and tg_grad's capture of it see
+ * the gradient before the hooks, as PyTorch 1.13 when retain_grad came
+ * first); on a leaf, once on its total before it is accumulated into .grad.
+ * tg_grad runs no hooks of its leaf inputs (as PyTorch 1.13's
+ * autograd.grad). Under create_graph the grad passed is differentiable and
+ * so may the replacement be. Hooks live as long as the tensor. */
+typedef tg_tensor *(*tg_hook_fn)(tg_tensor *grad, void *ctx);
+/* runs after a backward has accumulated into leaf->grad; 0, or -1 (with an
+ * error) to fail the backward */
+typedef int (*tg_post_hook_fn)(tg_tensor *leaf, void *ctx);
+typedef struct tg_hook_handle {
+  uint64_t id; /* 0: registration failed (message in tg_last_error) */
+} tg_hook_handle;
+/* fn(grad, ctx) on t's gradient in each backward; t must require grad */
+tg_hook_handle tg_register_hook(tg_tensor *t, tg_hook_fn fn, void *ctx);
+/* fn(leaf, ctx) after each backward's accumulation into leaf->grad (not
+ * under tg_grad, which accumulates nothing); leaves requiring grad only */
+tg_hook_handle tg_register_post_accumulate_grad_hook(tg_tensor *leaf, tg_post_hook_fn fn, void *ctx);
+/* true if it removed the hook; false (no error) when it was removed before
+ * or its tensor is gone, as RemovableHandle.remove() twice */
+bool tg_remove_hook(tg_hook_handle h);
+
 /* ---- jacobian and gradient checks (any dtype in, float64 recommended) */
 typedef tg_tensor *(*tg_fn)(tg_tensor **inputs, void *ctx);
-/* rows via one-hot grad_outputs: J is [numel(f(x)), numel(x)] */
+/* J is [numel(f(x)), numel(x)]: tg_jacobians' block of one input, flattened */
 tg_tensor *tg_jacobian(tg_fn f, tg_tensor *x, void *ctx);
+
+/* ---- functional transforms (torch.autograd.functional). f is called on
+ * fresh leaves holding the inputs' values (any float tensors, requiring
+ * grad or not; their .grad is never touched); results go to the current
+ * scope, without history unless create_graph (then an input that requires
+ * grad is used itself, so the results are differentiable w.r.t. it). An
+ * input f does not depend on gets zeros. 0, or -1 with an error. */
+typedef struct tg_functional_opts {
+  bool create_graph;
+} tg_functional_opts;
+/* *out = f(x) (out may be NULL); vjp[i] = vᵀ ∂f/∂x_i, v shaped as f(x)
+ * (NULL: f returns one element, v = 1) */
+int tg_vjp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor *v, tg_tensor **out, tg_tensor **vjp,
+           tg_functional_opts opts);
+/* *jvp = Σ_i ∂f/∂x_i · v_i, v[i] shaped as x_i (v NULL: one one-element
+ * input, v = 1); by the double-backward trick (two backwards) */
+int tg_jvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **jvp,
+           tg_functional_opts opts);
+/* f returns one element: hvp[i] = Σ_j (∂²f/∂x_i∂x_j) v_j  (H v) */
+int tg_hvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **hvp,
+           tg_functional_opts opts);
+/* f returns one element: vhp[j] = Σ_i v_iᵀ ∂²f/∂x_i∂x_j  (vᵀ H, one backward fewer than hvp) */
+int tg_vhp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **vhp,
+           tg_functional_opts opts);
+/* f returns one element: hess[i*n + j] = ∂²f/∂x_i∂x_j, shaped
+ * x_i.shape ++ x_j.shape, one backward per element of the gradient */
+int tg_hessian(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **hess);
+typedef struct tg_jacobian_opts {
+  /* strategy "forward-mode": column by column (one double-backward trick
+   * product per input element) instead of row by row (one backward per
+   * output element). Either way one backward per row or column: the ops
+   * have no batched backward, so there is no vectorised mode. */
+  bool forward_mode;
+} tg_jacobian_opts;
+/* jac[i] = ∂f/∂x_i, shaped f(x).shape ++ x_i.shape (torch's jacobian);
+ * tg_jacobian below is the one-input form flattened to 2-D */
+int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac, tg_jacobian_opts opts);
+
+/* ---- activation checkpointing (torch.utils.checkpoint, reentrant; tg_checkpoint
+ * is data/'s checkpoint file) */
+/* y = f(inputs), its intermediates freed at once and recomputed in the
+ * backward (one node, CheckpointBackward); gradients bit-identical to f's.
+ * The tensors requiring grad that f reaches through ctx (parameters) must
+ * be leaves; f must be deterministic given its inputs and the default
+ * generator (restored for the recomputation: dropout redraws the same
+ * masks). No double backward through it (create_graph is an error). With
+ * grad mode off it is f(inputs, ctx). */
+tg_tensor *tg_activation_checkpoint(tg_fn f, void *ctx, tg_tensor **inputs, int n);
 
 typedef struct tg_gradcheck_opts {
   double atol, rtol; /* defaults 1e-5, 1e-3 (PyTorch's) */

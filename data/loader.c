@@ -42,6 +42,8 @@ struct tg_loader {
   size_t batch;
   bool shuffle, drop_last;
   tg_rng rng;
+  tg_sampler sampler; /* fill NULL: 0..n-1, shuffled or not */
+  size_t length;  /* samples per epoch: the dataset's, or the sampler's */
   size_t *order;  /* visiting order of this epoch */
   size_t next;    /* batch of the epoch the caller gets next */
   size_t epoch;   /* epochs started */
@@ -70,13 +72,33 @@ static size_t uniform_below(tg_rng *r, size_t bound) {
 }
 
 static size_t batches_per_epoch(const tg_loader *l) {
-  size_t n = l->ds->length;
+  size_t n = l->length;
   return l->drop_last ? n / l->batch : (n + l->batch - 1) / l->batch;
 }
 
-static void start_epoch(tg_loader *l) {
-  size_t n = l->ds->length;
-  for (size_t i = 0; i < n; i++) l->order[i] = i;
+/* 0, or -1 when the sampler failed or gave an index past the dataset */
+static int sampler_order(tg_loader *l) {
+  if (l->sampler.fill(l->sampler.ctx, l->order) != 0) {
+    char why[300];
+    snprintf(why, sizeof why, "%s", tg_has_error() ? tg_last_error() : "fill returned -1");
+    tg_error("loader_next: the sampler failed: %s", why);
+    return -1;
+  }
+  for (size_t i = 0; i < l->length; i++)
+    if (l->order[i] >= l->ds->length) {
+      tg_error("loader_next: the sampler gave index %zu at %zu; the dataset has %zu samples",
+               l->order[i], i, l->ds->length);
+      return -1;
+    }
+  return 0;
+}
+
+static int start_epoch(tg_loader *l) {
+  size_t n = l->length;
+  if (l->sampler.fill) {
+    if (sampler_order(l)) return -1;
+  } else
+    for (size_t i = 0; i < n; i++) l->order[i] = i;
   if (l->shuffle) /* Fisher-Yates from the top: each permutation equally likely */
     for (size_t i = n; i > 1; i--) {
       size_t j = uniform_below(&l->rng, i), t = l->order[i - 1];
@@ -93,6 +115,7 @@ static void start_epoch(tg_loader *l) {
     pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->mu);
   }
+  return 0;
 }
 
 /* A persistent view of the first `rows` rows of t (scope 0, like t). */
@@ -108,7 +131,7 @@ static tg_tensor *persistent_head(tg_tensor *t, size_t rows) {
 static int make_batches(tg_loader *l, slot *s) {
   tg_dataset *ds = l->ds;
   /* a batch never holds more than the whole dataset */
-  size_t rows = l->batch < ds->length ? l->batch : ds->length, xs[TG_MAX_DIMS];
+  size_t rows = l->batch < l->length ? l->batch : l->length, xs[TG_MAX_DIMS];
   xs[0] = rows;
   memcpy(xs + 1, ds->shape, (size_t)ds->ndim * sizeof *xs);
   s->x = tg_tensor_alloc_in(0, TG_FLOAT32, ds->ndim + 1, xs);
@@ -116,7 +139,7 @@ static int make_batches(tg_loader *l, slot *s) {
   if (ds->has_labels && !(s->y = tg_tensor_alloc_in(0, TG_INT64, 1, &rows))) return -1;
   s->xp = (float *)tg_ptr(s->x);
   s->yp = s->y ? (int64_t *)tg_ptr(s->y) : NULL;
-  size_t tail = ds->length % l->batch;
+  size_t tail = l->length % l->batch;
   if (!tail || l->drop_last) return 0;
   if (!(s->x_tail = persistent_head(s->x, tail))) return -1;
   if (s->y && !(s->y_tail = persistent_head(s->y, tail))) return -1;
@@ -160,7 +183,7 @@ static int fill_rows(tg_dataset *ds, const size_t *order, size_t b, float *x, in
 }
 
 static size_t batch_rows(const tg_loader *l, size_t k) {
-  size_t left = l->ds->length - k * l->batch;
+  size_t left = l->length - k * l->batch;
   return left < l->batch ? left : l->batch;
 }
 
@@ -234,18 +257,20 @@ no_work:
   return -1;
 }
 
-tg_loader *tg_loader_new_workers(tg_dataset *ds, size_t batch_size, bool shuffle, bool drop_last,
-                                 uint64_t seed, int num_workers) {
+static tg_loader *loader_new(tg_dataset *ds, size_t batch_size, bool shuffle, bool drop_last,
+                             uint64_t seed, int num_workers, const tg_sampler *sampler) {
   if (!check_dataset(ds, batch_size, num_workers)) return NULL;
+  size_t length = sampler ? sampler->length : ds->length;
   tg_loader *l = calloc(1, sizeof *l);
-  size_t *order = malloc((ds->length ? ds->length : 1) * sizeof *order);
+  size_t *order = malloc((length ? length : 1) * sizeof *order);
   if (!l || !order) {
     free(l);
     free(order);
-    tg_error("loader_new: out of memory for %zu indices", ds->length);
+    tg_error("loader_new: out of memory for %zu indices", length);
     return NULL;
   }
   *l = (tg_loader){.ds = ds, .batch = batch_size, .shuffle = shuffle, .drop_last = drop_last,
+                   .sampler = sampler ? *sampler : (tg_sampler){0}, .length = length,
                    .order = order, .n_workers = num_workers,
                    .n_slots = num_workers ? (size_t)num_workers + 1 : 1, .held = -1};
   tg_rng_seed(&l->rng, seed);
@@ -260,6 +285,20 @@ tg_loader *tg_loader_new_workers(tg_dataset *ds, size_t batch_size, bool shuffle
     return NULL;
   }
   return l;
+}
+
+tg_loader *tg_loader_new_workers(tg_dataset *ds, size_t batch_size, bool shuffle, bool drop_last,
+                                 uint64_t seed, int num_workers) {
+  return loader_new(ds, batch_size, shuffle, drop_last, seed, num_workers, NULL);
+}
+
+tg_loader *tg_loader_new_sampler(tg_dataset *ds, size_t batch_size, bool drop_last,
+                                 tg_sampler sampler, int num_workers) {
+  if (!sampler.fill) {
+    tg_error("loader_new_sampler: the sampler has no fill function");
+    return NULL;
+  }
+  return loader_new(ds, batch_size, false, drop_last, 0, num_workers, &sampler);
 }
 
 tg_loader *tg_loader_new(tg_dataset *ds, size_t batch_size, bool shuffle, bool drop_last,
@@ -328,7 +367,10 @@ bool tg_loader_next(tg_loader *l, tg_tensor **x, tg_tensor **y) {
     l->failed = true;
     return false;
   }
-  if (!l->in_epoch) start_epoch(l);
+  if (!l->in_epoch && start_epoch(l) != 0) {
+    l->failed = true;
+    return false;
+  }
   size_t k = l->next;
   if (k >= batches_per_epoch(l)) {
     l->in_epoch = false;

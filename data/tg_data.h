@@ -122,6 +122,20 @@ tg_loader *tg_loader_new_workers(tg_dataset *ds, size_t batch_size, bool shuffle
  * the call after that starts the next epoch — or when a fetch failed
  * (tg_loader_failed). The last short batch has B = the remainder. */
 bool tg_loader_next(tg_loader *l, tg_tensor **x, tg_tensor **y);
+/* A sampler (torch's DataLoader(sampler=...)): the visiting order of each
+ * epoch, `length` indices (fixed; each below the dataset's length) written
+ * by fill(ctx, order) on the caller's thread as each epoch starts; 0, or -1
+ * with an error, which the tg_loader_next starting the epoch reports.
+ * dist/'s DistributedSampler is one: {tg_dist_sampler_len(s),
+ * tg_dist_sampler_fill, s}. */
+typedef struct tg_sampler {
+  size_t length;
+  int (*fill)(void *ctx, size_t *order);
+  void *ctx;
+} tg_sampler;
+/* a loader visiting the sampler's order (no shuffle of its own) */
+tg_loader *tg_loader_new_sampler(tg_dataset *ds, size_t batch_size, bool drop_last,
+                                 tg_sampler sampler, int num_workers);
 void tg_loader_reset(tg_loader *l); /* abandon the epoch; the next call starts a new one */
 size_t tg_loader_num_batches(const tg_loader *l); /* per epoch */
 size_t tg_loader_epoch(const tg_loader *l);       /* epochs started so far */

@@ -2,8 +2,11 @@
  * Linear(200,10), weights N(0, sqrt(2/(M+N))), bias 0, cross-entropy, SGD
  * lr 0.1, batch 100, pixels / 255. Prints the test errors out of 10000 after
  * each epoch. --linear trains the linear model Linear(784,10) instead.
+ * Under mpirun -np N it trains data-parallel (batch per rank, global batch
+ * N x --batch; rank 0 prints and writes the log and the checkpoint).
  *
- *   build/examples/mlp_mnist [--data DIR] [--epochs 5] [--linear] [--out DIR] ... */
+ *   build/examples/mlp_mnist [--data DIR] [--epochs 5] [--linear] [--out DIR] ...
+ *   mpirun -np 2 build/examples/mlp_mnist --batch 50 ... */
 #include <math.h>
 
 #include "train_util.h"
@@ -29,7 +32,7 @@ int main(int argc, char **argv) {
   train_flags f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 5, .batch = 100,
                    .lr = 0.1, .seed = 0, .threads = 1};
   int rc = train_parse(argc, argv, &f, " [--linear]");
-  if (rc) return rc;
+  if (rc || (rc = train_dist_begin("mlp_mnist"))) return rc;
   tg_dataset *train = NULL, *test = NULL;
   if (tg_mnist_load(f.data, true, &train) || tg_mnist_load(f.data, false, &test)) {
     fprintf(stderr, "mlp_mnist: %s\n", tg_last_error());
@@ -44,14 +47,19 @@ int main(int argc, char **argv) {
   tg_sgd_opts so = tg_sgd_defaults();
   so.lr = f.lr;
   tg_optimizer *opt = params ? tg_sgd_new(params, (int)np, so) : NULL;
+  /* under mpirun: rank 0's initial weights on every rank, gradients averaged */
+  tg_ddp *ddp = opt && tg_dist_is_initialized() ? tg_ddp_new(model, tg_ddp_defaults()) : NULL;
+  if (tg_dist_is_initialized() && !ddp) opt = (tg_optim_free(opt), NULL);
   train_classifier c = {.prog = "mlp_mnist", .about = f.linear ? "linear" : "784-200-10 tanh",
-                        .model = model, .opt = opt, .in_ndim = 1, .in_shape = {784}};
+                        .model = model, .opt = opt, .in_ndim = 1, .in_shape = {784}, .ddp = ddp};
   if (opt) rc = train_classifier_run(&c, &f, train, test);
   else rc = 1, fprintf(stderr, "mlp_mnist: %s\n", tg_last_error());
   tg_optim_free(opt);
+  tg_ddp_free(ddp);
   tg_module_free(model);
   tg_dataset_free(train);
   tg_dataset_free(test);
+  train_dist_end();
   tg_release_cached();
   return rc;
 }

@@ -292,7 +292,40 @@ typedef struct train_classifier {
   tg_optimizer *opt;
   int in_ndim;        /* the model's input dims after the batch dim */
   size_t in_shape[3];
+  /* data-parallel under mpirun (train_dist_begin): gradients averaged over
+   * the ranks, each rank a DistributedSampler shard of every epoch; NULL
+   * alone. The sampler is made by train_classifier_run. */
+  tg_ddp *ddp;
+  tg_dist_sampler *sampler;
 } train_classifier;
+
+/* ---- data-parallel runs: `mpirun -np N prog ...` trains on N processes
+ * with a global batch of N x --batch; alone, nothing changes */
+/* 0 alone or on success (ranks other than 0 then print nothing on
+ * stdout: their progress lines would repeat rank 0's); 1 after an error */
+static inline int train_dist_begin(const char *prog) {
+  if (!tg_dist_launched()) return 0;
+  if (tg_dist_init(NULL) != 0) {
+    fprintf(stderr, "%s: started by an MPI launcher, but %s\n", prog, tg_last_error());
+    return 1;
+  }
+  if (tg_dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) return 1;
+  return 0;
+}
+static inline int train_rank(void) { return tg_dist_is_initialized() ? tg_dist_rank() : 0; }
+static inline int train_world(void) { return tg_dist_is_initialized() ? tg_dist_world_size() : 1; }
+static inline void train_dist_end(void) {
+  if (tg_dist_is_initialized()) tg_dist_finalize();
+}
+/* sums of v[0..n) over the ranks, in place (alone: unchanged); 0 or -1 */
+static inline int train_sum_over_ranks(double *v, size_t n) {
+  if (!tg_dist_is_initialized()) return 0;
+  tg_scope_begin();
+  tg_tensor *t = tg_from_f64(1, &n, v);
+  int rc = t && tg_dist_all_reduce_(t, TG_REDUCE_SUM) == 0 ? tg_to_f64_array(t, v) : -1;
+  tg_scope_end();
+  return rc;
+}
 
 /* x as (b, in_shape...) in the current scope */
 static inline tg_tensor *train_input(const train_classifier *c, tg_tensor *x) {
@@ -367,7 +400,8 @@ static inline double train_classifier_epoch(const train_classifier *c, tg_loader
     size_t b = x->shape[0];
     tg_tensor *logits = tg_module_forward(c->model, train_input(c, x));
     tg_tensor *loss = tg_cross_entropy(logits, y, TG_REDUCTION_MEAN);
-    if (!loss || tg_optim_zero_grad(c->opt) || tg_backward(loss, NULL, false) || tg_optim_step(c->opt)) {
+    if (!loss || tg_optim_zero_grad(c->opt) || tg_backward(loss, NULL, false) ||
+        (c->ddp && tg_ddp_sync_grads(c->ddp)) || tg_optim_step(c->opt)) {
       tg_scope_end();
       return NAN;
     }
@@ -375,6 +409,11 @@ static inline double train_classifier_epoch(const train_classifier *c, tg_loader
     *correct += train_count_correct(logits, y);
     *seen += b;
     tg_scope_end();
+  }
+  if (c->ddp) { /* the epoch's figures over every rank's shard */
+    double v[3] = {loss_sum, (double)*correct, (double)*seen};
+    if (train_sum_over_ranks(v, 3)) return NAN;
+    loss_sum = v[0], *correct = (size_t)v[1], *seen = (size_t)v[2];
   }
   return *seen ? loss_sum / (double)*seen : NAN;
 }
@@ -405,6 +444,7 @@ static inline int train_classifier_epochs(const train_classifier *c, const train
   for (int epoch = 1; epoch <= f->epochs; epoch++) {
     double t0 = train_now();
     size_t seen, correct, total;
+    if (c->sampler) tg_dist_sampler_set_epoch(c->sampler, (uint64_t)epoch - 1);
     double loss = train_classifier_epoch(c, train_l, f->max_steps, &seen, &correct);
     if (isnan(loss)) {
       free(best_state);
@@ -418,7 +458,7 @@ static inline int train_classifier_epochs(const train_classifier *c, const train
            epoch, f->epochs, loss, 100.0 * (double)correct / (double)seen, errors, total, acc,
            (double)seen / secs, train_now() - start);
     fflush(stdout);
-    tg_metrics_row(log, (double[]){epoch, loss, 100.0 * (double)correct / (double)seen,
+    if (log) tg_metrics_row(log, (double[]){epoch, loss, 100.0 * (double)correct / (double)seen,
                                    (double)errors, acc, train_now() - start});
     if (val_l && train_early_stop(c, f, val_l, epoch, &best, &best_epoch, best_state)) {
       printf("early stopping after epoch %d: no lower validation loss for %d epochs\n", epoch,
@@ -443,9 +483,11 @@ static inline int train_classifier_epochs(const train_classifier *c, const train
 
 /* Everything after the model and optimizer are made: loaders, --load, the
  * epochs, checkpoint, fingerprint, curves. Returns the exit status. */
-static inline int train_classifier_run(const train_classifier *c, const train_flags *f, tg_dataset *train,
+static inline int train_classifier_run(const train_classifier *c0, const train_flags *f, tg_dataset *train,
                                 tg_dataset *test) {
   char path[4096], name[256];
+  train_classifier cc = *c0, *c = &cc;
+  bool rank0 = train_rank() == 0;
   size_t np = 0;
   tg_tensor **params = tg_module_parameters(c->model, &np);
   tg_dataset *fit = train, *val = NULL;
@@ -454,22 +496,36 @@ static inline int train_classifier_run(const train_classifier *c, const train_fl
             f->val_fraction, train->length);
     return 1;
   }
-  tg_loader *train_l = tg_loader_new_workers(fit, f->batch, true, false, f->seed, f->workers);
+  tg_loader *train_l = NULL;
+  if (c->ddp) { /* torch's DistributedSampler(shuffle=True, seed): a shard of each epoch */
+    c->sampler = tg_dist_sampler_new(fit->length, 0, -1, true, f->seed, false);
+    if (c->sampler)
+      train_l = tg_loader_new_sampler(
+          fit, f->batch, false,
+          (tg_sampler){tg_dist_sampler_len(c->sampler), tg_dist_sampler_fill, c->sampler}, f->workers);
+  } else
+    train_l = tg_loader_new_workers(fit, f->batch, true, false, f->seed, f->workers);
   tg_loader *val_l = val ? tg_loader_new_workers(val, 1000, false, false, 0, f->workers) : NULL;
   tg_loader *test_l = tg_loader_new_workers(test, 1000, false, false, 0, f->workers);
   snprintf(name, sizeof name, "%s_metrics.csv", c->prog);
-  tg_metrics *log = tg_metrics_open(train_path(path, sizeof path, f->out, name),
-                                    "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds");
+  /* rank 0 alone writes the log and the checkpoint */
+  tg_metrics *log = rank0 ? tg_metrics_open(train_path(path, sizeof path, f->out, name),
+                                            "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds")
+                          : NULL;
   int rc = 1;
-  if (!params || !train_l || !test_l || !log || (val && !val_l)) goto done;
+  if (!params || !train_l || !test_l || (rank0 && !log) || (val && !val_l)) goto done;
   if (f->load && tg_load_module(f->load, c->model)) goto done;
   printf("%s: %s model, %zu parameters, %zu train / %zu test samples from %s\n", c->prog, c->about,
          tg_module_num_parameters(c->model, false), fit->length, test->length, f->data);
+  if (c->ddp)
+    printf("data parallel: %d processes, batch %zu each (global batch %zu), %zu buckets of "
+           "gradients, %zu bytes all-reduced per step\n", train_world(), f->batch,
+           f->batch * (size_t)train_world(), tg_ddp_num_buckets(c->ddp), tg_ddp_bytes_per_sync(c->ddp));
   if (val)
     printf("validation: %zu of the %zu training samples held out (--val-fraction %g)\n",
            val->length, train->length, f->val_fraction);
   if (train_classifier_epochs(c, f, train_l, val_l, test_l, log)) goto done;
-  if (f->epochs > 0) { /* --epochs 0 only evaluates: nothing new to save */
+  if (f->epochs > 0 && rank0) { /* --epochs 0 only evaluates: nothing new to save */
     snprintf(name, sizeof name, "%s.safetensors", c->prog);
     if (tg_save_module(train_path(path, sizeof path, f->out, name), c->model, NULL, 0)) goto done;
     printf("checkpoint: %s\n", path);
@@ -488,6 +544,7 @@ done:
       printf("curves: %s\n", png);
   }
   tg_loader_free(train_l);
+  tg_dist_sampler_free(c->sampler);
   tg_loader_free(val_l);
   tg_loader_free(test_l);
   if (val) {

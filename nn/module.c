@@ -146,6 +146,7 @@ void tg_module_free(tg_module *m) {
   for (size_t k = 0; k < m->n_params; k++) tg_free(m->params[k].tensor);
   for (size_t k = 0; k < m->n_buffers; k++) tg_free(m->buffers[k].tensor);
   if (m->ctx_free) m->ctx_free(m->ctx);
+  if (m->hooks) nn_module_hooks_free(m); /* MODULE HOOKS */
   free(m->children);
   free(m->params);
   free(m->buffers);
@@ -168,6 +169,7 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x) {
     return NULL;
   }
   if (!tg_tensor_check(x, m->type, 1)) return NULL;
+  if (__builtin_expect(m->hooks != NULL, 0)) return nn_module_forward_hooked(m, x); /* MODULE HOOKS */
   if (m->forward) return m->forward(m, x);
   tg_tensor *out[MODULE_MAX_OUTPUTS] = {0};
   return m->forward_multi(m, &x, 1, out, MODULE_MAX_OUTPUTS) >= 1 ? out[0] : NULL;

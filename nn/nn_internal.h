@@ -9,6 +9,11 @@
 /* a zero-filled tensor owned by scope 0 (persistent) whatever scope is open */
 tg_tensor *nn_persistent_zeros(tg_dtype dt, int ndim, const size_t *shape);
 
+/* module hooks (nn/module_hooks.c): tg_module_forward of a module with
+ * hooks (m and x checked), and the hooks' release at tg_module_free */
+tg_tensor *nn_module_forward_hooked(tg_module *m, tg_tensor *x);
+void nn_module_hooks_free(tg_module *m);
+
 /* a parameterless module whose forward reads cfg_f[0..1] or cfg_i[0..1]
  * (nn/layers.c) */
 tg_module *nn_stateless(const char *type, tg_forward_fn fwd, double f, int i0, int i1);

@@ -210,8 +210,14 @@ typedef struct summary_widths {
   int name, type, param;
 } summary_widths;
 
+/* prefix.name into out, cut to cap - 1 characters (a very deep tree's
+ * names are shortened, never overflowed) */
 static void join_name(char *out, size_t cap, const char *prefix, const char *name) {
-  snprintf(out, cap, "%s%s%s", prefix, prefix[0] ? "." : "", name);
+  size_t n = 0;
+  for (const char *p = prefix; *p && n + 1 < cap; p++) out[n++] = *p;
+  if (prefix[0] && n + 1 < cap) out[n++] = '.';
+  for (const char *p = name; *p && n + 1 < cap; p++) out[n++] = *p;
+  out[n] = '\0';
 }
 
 /* "weight [10, 4]", " (frozen)" added when it does not require grad */

@@ -90,6 +90,7 @@ struct tg_module {
   /* private: the array tg_module_parameters returns */
   tg_tensor **param_list;
   size_t param_cap;
+  struct tg_module_hooks *hooks; /* private: nn/module_hooks.c's, NULL without hooks */
 };
 
 /* ---- building custom modules (the built-in layers use the same calls) */
@@ -119,6 +120,26 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x);
 int tg_module_forward_multi(tg_module *m, tg_tensor *const *in, int n_in, tg_tensor **out, int max_out);
 /* frees the tree: children, parameters with their grads, buffers, ctx */
 void tg_module_free(tg_module *m);
+/* ---- module hooks (nn/module_hooks.c), as nn.Module.register_*_hook, on
+ * modules called through tg_module_forward (one tensor in, one out). Each
+ * returns what to use from there on (its tensor argument, or a
+ * replacement); NULL fails the call or the backward. Hooks of a kind run in
+ * registration order (a hook may remove itself) and go with the module,
+ * which must outlive the backward of its calls (as in PyTorch). */
+/* before forward: the input to use */
+typedef tg_tensor *(*tg_module_pre_hook_fn)(tg_module *m, tg_tensor *x, void *ctx);
+/* after forward (x as forward got it): the output to use */
+typedef tg_tensor *(*tg_module_hook_fn)(tg_module *m, tg_tensor *x, tg_tensor *y, void *ctx);
+/* in backward, once the gradient w.r.t. the module's input is known: the
+ * grad_input to pass on; grad_input is NULL (and the result ignored) when
+ * the input does not require grad */
+typedef tg_tensor *(*tg_module_backward_hook_fn)(tg_module *m, tg_tensor *grad_input, tg_tensor *grad_output,
+                                                 void *ctx);
+tg_hook_handle tg_module_register_forward_pre_hook(tg_module *m, tg_module_pre_hook_fn fn, void *ctx);
+tg_hook_handle tg_module_register_forward_hook(tg_module *m, tg_module_hook_fn fn, void *ctx);
+tg_hook_handle tg_module_register_full_backward_hook(tg_module *m, tg_module_backward_hook_fn fn, void *ctx);
+/* true if it removed the hook (false, no error, when already removed) */
+bool tg_module_remove_hook(tg_hook_handle h);
 /* train(true) / eval: sets the mode of m and every descendant */
 void tg_module_train(tg_module *m, bool on);
 void tg_module_eval(tg_module *m);

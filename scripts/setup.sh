@@ -4,12 +4,17 @@
 # libdnnl-dev (+ libdnnl2, libgomp1, ocl-icd-libopencl1; ~40 MB installed) is
 # optional: meson finds it for ops/conv_dnnl.c (-Ddnnl=auto), and CI builds
 # and tests that path. wamerican (/usr/share/dict/words, ~5 MB) is the text
-# of the sequence examples (char_lstm, gpt_mini).
+# of the sequence examples (char_lstm, gpt_mini). libopenmpi-dev and
+# openmpi-bin (Open MPI 4.1: 30 packages, ~51 MB installed, among them
+# libfabric, UCX, PMIx, hwloc, libevent and the autotools that
+# libopenmpi-dev depends on) are optional: meson finds them for dist/
+# (-Ddist=auto), and CI runs the tests of data-parallel training under mpirun.
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev libpng-dev
       valgrind libclang-rt-14-dev
       libdnnl-dev
-      dataset-fashion-mnist wamerican)
+      dataset-fashion-mnist wamerican
+      libopenmpi-dev openmpi-bin)
 [ "${TG_SETUP_EXTRA:-}" ] && pkgs+=($TG_SETUP_EXTRA)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -55,6 +55,52 @@ for exe in build-asan/tests/test_*; do
   [ -x "$exe" ] && [ -f "$exe" ] || continue
   run_suite "$exe" "$(basename "$exe")"
 done
+# dist/ across processes, where Open MPI's mpirun is installed: the
+# collectives, DDP against single-process training, no_sync and the start-up
+# checks at 2 and 3 ranks (oversubscribed on the 2-core machine; root in CI).
+# Open MPI keeps what MPI_Init allocates: tests/lsan_mpi.supp names only MPI's
+# libraries, matched along the full allocation stack (fast_unwind off).
+run_mpi() { # ranks
+  local log rc p f
+  log=$(mktemp)
+  (cd build-asan/tests &&
+    ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan_mpi.supp \
+    timeout 120 mpirun --allow-run-as-root --oversubscribe -np "$1" ./test_dist_mpi) >"$log" 2>&1
+  rc=$?
+  p=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+  f=$(grep -oE '\[  FAILED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+  p=${p:-0} f=${f:-0}
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
+    echo "-- test_dist_mpi (mpirun -np $1): FAILED (exit $rc)"; cat "$log"
+  else
+    echo "-- test_dist_mpi (mpirun -np $1): $p passed"
+  fi
+  rm -f "$log"
+}
+# a rank that dies mid-training (--fault-exit): mpirun must end the job with
+# an error naming it, well before the 60 s timeout (124: it hung)
+run_mpi_fault() {
+  local log rc
+  log=$(mktemp)
+  (cd build-asan/tests &&
+    ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan_mpi.supp \
+    timeout 60 mpirun --allow-run-as-root --oversubscribe -np 3 ./test_dist_mpi --fault-exit) >"$log" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -ne 137 ] && grep -q "rank 2 exits at step 2" "$log" &&
+     grep -q "exited with non-zero status" "$log"; then
+    passed=$((passed + 1)); echo "-- test_dist_mpi --fault-exit (a rank dies): the job ended (exit $rc)"
+  else
+    failed=$((failed + 1)); echo "-- test_dist_mpi --fault-exit (a rank dies): FAILED (exit $rc)"; cat "$log"
+  fi
+  rm -f "$log"
+}
+if command -v mpirun >/dev/null && [ -x build-asan/tests/test_dist_mpi ]; then
+  run_mpi 2
+  run_mpi 3
+  run_mpi_fault
+fi
 # PyTorch as the oracle: random cases run in tapegrad (the ASan runner) and in
 # PyTorch. Each driver ends with "PREFIX: N passed, M failed", counted in ops
 # (or kinds), which count as test cases.
@@ -104,7 +150,7 @@ TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan/tests/test_loader_workers \
 # indirectly lost (each run counts as one test case)
 tmp=$(mktemp -d)
 for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart \
-    rnn_on_the_fly; do
+    rnn_on_the_fly activation_stats; do
   arg=""; [ "$ex" = chain_rule ] && arg="$tmp/graph.dot"
   if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
        build-valgrind/examples/$ex $arg >"$tmp/out" 2>&1; then
@@ -139,6 +185,34 @@ if build-clang/tests/gen_fixtures "$tmp/data" 100 20 >"$tmp/out" 2>&1; then
     --max-steps 2 --threads 1 --out "$tmp/cnn"
   vg_train "vae_mnist (1 epoch, 2 steps, checkpoint reload)" $ex/vae_mnist --data "$d/mnist" \
     --epochs 1 --batch 16 --max-steps 2 --threads 1 --out "$tmp/vae"
+  # mlp_mnist data-parallel: 2 ranks of batch 10 against 1 of batch 20 (the
+  # same global batches, the DistributedSampler's order): one progress line
+  # per epoch (rank 0's), the same losses to 1e-3, rank 0's checkpoint
+  if command -v mpirun >/dev/null; then
+    mr="mpirun --allow-run-as-root --oversubscribe"
+    if timeout 120 $mr -np 1 $ex/mlp_mnist --data "$d/mnist" --epochs 2 --batch 20 --out "$tmp/mpi1" \
+         >"$tmp/mpi1.out" 2>&1 &&
+       timeout 120 $mr -np 2 $ex/mlp_mnist --data "$d/mnist" --epochs 2 --batch 10 --out "$tmp/mpi2" \
+         >"$tmp/mpi2.out" 2>&1 &&
+       [ "$(grep -c '^epoch ' "$tmp/mpi2.out")" -eq 2 ] && [ -f "$tmp/mpi2/mlp_mnist.safetensors" ] &&
+       paste <(grep -oE '^epoch [0-9/]+  loss [0-9.]+' "$tmp/mpi1.out" | awk '{print $4}') \
+             <(grep -oE '^epoch [0-9/]+  loss [0-9.]+' "$tmp/mpi2.out" | awk '{print $4}') |
+         awk 'NF != 2 || ($1 - $2) > 1e-3 || ($2 - $1) > 1e-3 {bad = 1} END {exit bad || NR != 2}'; then
+      passed=$((passed + 1)); echo "-- mlp_mnist under mpirun -np 2: the losses of -np 1 at the same global batch"
+    else
+      failed=$((failed + 1)); echo "-- mlp_mnist under mpirun -np 2: FAILED"; cat "$tmp/mpi1.out" "$tmp/mpi2.out"
+    fi
+    # and memcheck on both ranks (Open MPI's suppressions, and
+    # tests/valgrind_mpi.supp for what MPI_Init keeps)
+    if timeout 300 $mr -np 2 valgrind -q --num-callers=50 --error-exitcode=99 --leak-check=full \
+         --errors-for-leak-kinds=definite,indirect --suppressions=/usr/share/openmpi/openmpi-valgrind.supp \
+         --suppressions=tests/valgrind_mpi.supp $ex/mlp_mnist --data "$d/mnist" --epochs 1 --batch 10 \
+         --max-steps 3 --threads 1 --out "$tmp/mpivg" >"$tmp/out" 2>&1; then
+      passed=$((passed + 1)); echo "-- valgrind mlp_mnist under mpirun -np 2 (3 steps): clean"
+    else
+      failed=$((failed + 1)); echo "-- valgrind mlp_mnist under mpirun -np 2: FAILED"; cat "$tmp/out"
+    fi
+  fi
 else
   failed=$((failed + 1)); echo "-- gen_fixtures: FAILED"; cat "$tmp/out"
 fi

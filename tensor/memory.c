@@ -412,6 +412,7 @@ tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
 }
 
 void tg_tensor_destroy(tg_tensor *t) {
+  if (__builtin_expect(t->hooks != 0, 0) && tg_ctx.tensor_unhook) tg_ctx.tensor_unhook(t); /* HOOKS */
   tg_obj_detach(&t->obj);
   tensor_release(t);
 }

@@ -32,6 +32,8 @@ typedef struct tg_context {
   /* set by autograd/: how scope_end destroys a graph node */
   void (*node_destroy)(tg_obj *node);
   const char *(*node_name)(const struct tg_node *node);
+  /* set by autograd/hooks.c: drops the hooks of a tensor that dies */
+  void (*tensor_unhook)(tg_tensor *t);
   /* set by ops/: differentiable add and sum-to-shape, which the backward
    * engine needs only when it records the backward (create_graph) */
   tg_tensor *(*grad_add)(tg_tensor *a, tg_tensor *b);

@@ -54,6 +54,7 @@ typedef struct tg_tensor {
   tg_storage *storage;
   bool requires_grad;
   bool retains_grad;
+  uint32_t hooks;          /* autograd/hooks.c's record of its hooks + 1; 0: none (fills padding) */
   struct tg_tensor *grad;  /* accumulated gradient (leaves, retain_grad) */
   struct tg_node *grad_fn; /* the op that made it; NULL for leaves */
   char name[24];           /* optional, for printing and graph export */

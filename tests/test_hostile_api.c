@@ -240,6 +240,26 @@ static int fixtures_teardown(void **state) {
 }
 
 /* a function for the jacobian / gradcheck cases; tolerates NULL entries */
+static tg_tensor *hostile_hook(tg_tensor *g, void *ctx) {
+  (void)ctx;
+  return g;
+}
+static int hostile_post_hook(tg_tensor *t, void *ctx) {
+  (void)t, (void)ctx;
+  return 0;
+}
+static tg_tensor *hostile_pre(tg_module *m, tg_tensor *x, void *ctx) {
+  (void)m, (void)ctx;
+  return x;
+}
+static tg_tensor *hostile_fwd(tg_module *m, tg_tensor *x, tg_tensor *y, void *ctx) {
+  (void)m, (void)x, (void)ctx;
+  return y;
+}
+static tg_tensor *hostile_bwd(tg_module *m, tg_tensor *gi, tg_tensor *go, void *ctx) {
+  (void)m, (void)go, (void)ctx;
+  return gi;
+}
 static tg_tensor *square_fn(tg_tensor **in, void *ctx) {
   (void)ctx;
   return tg_mul(in[0], in[0]);
@@ -415,6 +435,93 @@ static void test_null_autograd_api(void **state) {
     N_VAL(tg_gradgradcheck, 3, false, tg_gradgradcheck(square_fn, 1, NULL, NULL, q).ok, "gradgradcheck");
     N_VAL(tg_gradgradcheck, 3, false, tg_gradgradcheck(square_fn, 1, &nul, NULL, q).ok, "NULL");
     N_OK(tg_gradgradcheck, 4, assert_true(tg_gradgradcheck(square_fn, 1, &x, NULL, q).ok));
+  }
+  {
+    /* tensor hooks: the tensor and the function are required, ctx is the caller's */
+    tg_tensor *hx = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true);
+    N_VAL(tg_register_hook, 1, 0, tg_register_hook(NULL, hostile_hook, NULL).id, "register_hook: argument 1 is NULL");
+    N_VAL(tg_register_hook, 2, 0, tg_register_hook(hx, NULL, NULL).id, "register_hook", "hook function", "NULL");
+    N_OK(tg_register_hook, 3, assert_int_not_equal(tg_register_hook(hx, hostile_hook, NULL).id, 0));
+    N_VAL(tg_register_post_accumulate_grad_hook, 1, 0,
+          tg_register_post_accumulate_grad_hook(NULL, hostile_post_hook, NULL).id,
+          "register_post_accumulate_grad_hook: argument 1 is NULL");
+    N_VAL(tg_register_post_accumulate_grad_hook, 2, 0, tg_register_post_accumulate_grad_hook(hx, NULL, NULL).id,
+          "register_post_accumulate_grad_hook", "hook function", "NULL");
+    N_OK(tg_register_post_accumulate_grad_hook, 3,
+         assert_int_not_equal(tg_register_post_accumulate_grad_hook(hx, hostile_post_hook, NULL).id, 0));
+    assert_int_equal(tg_backward(tg_sum(hx), NULL, false), 0);
+    assert_no_error();
+  }
+  {
+    /* functional transforms: f, inputs and the result slots are required;
+     * ctx is the caller's; v NULL means 1 for a one-element output (vjp) or
+     * input (jvp); out NULL skips the output */
+    tg_functional_opts o = {0};
+    tg_tensor *s1 = tg_from_f64(TG_SHAPE(1), (const double[]){1.5}), *r[4], *out, *nul = NULL;
+    tg_tensor *v1[1] = {tg_ones(TG_FLOAT64, TG_SHAPE(1))};
+#define FN_CASES(fn, name, vv)                                                                       \
+  N_INT(fn, 1, fn(NULL, NULL, &s1, 1, vv, &out, r, o), name ": argument 1 (the function) is NULL");  \
+  N_OK(fn, 2, assert_int_equal(fn(square_fn, NULL, &s1, 1, vv, &out, r, o), 0));                     \
+  N_INT(fn, 3, fn(square_fn, NULL, NULL, 1, vv, &out, r, o), name, "inputs is NULL");                \
+  N_INT(fn, 3, fn(square_fn, NULL, &nul, 1, vv, &out, r, o), name ": input 0 is NULL");              \
+  N_OK(fn, 6, assert_int_equal(fn(square_fn, NULL, &s1, 1, vv, NULL, r, o), 0));                     \
+  N_INT(fn, 7, fn(square_fn, NULL, &s1, 1, vv, &out, NULL, o), name, "NULL")
+    FN_CASES(tg_vjp, "vjp", v1[0]);
+    N_OK(tg_vjp, 5, assert_int_equal(tg_vjp(square_fn, NULL, &s1, 1, NULL, &out, r, o), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 0));
+    FN_CASES(tg_jvp, "jvp", v1);
+    N_OK(tg_jvp, 5, assert_int_equal(tg_jvp(square_fn, NULL, &s1, 1, NULL, &out, r, o), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 1e-15));
+    FN_CASES(tg_hvp, "hvp", v1);
+    N_INT(tg_hvp, 5, tg_hvp(square_fn, NULL, &s1, 1, NULL, &out, r, o), "hvp: argument 5 (v) is NULL");
+    FN_CASES(tg_vhp, "vhp", v1);
+    N_INT(tg_vhp, 5, tg_vhp(square_fn, NULL, &s1, 1, (tg_tensor *[]){NULL}, &out, r, o), "vhp: v[0] is NULL");
+#undef FN_CASES
+    N_INT(tg_hessian, 1, tg_hessian(NULL, NULL, &s1, 1, r), "hessian: argument 1 (the function) is NULL");
+    N_OK(tg_hessian, 2, assert_int_equal(tg_hessian(square_fn, NULL, &s1, 1, r), 0);
+         assert_close(tg_get_flat(r[0], 0), 2.0, 0));
+    N_INT(tg_hessian, 3, tg_hessian(square_fn, NULL, NULL, 1, r), "hessian", "inputs is NULL");
+    N_INT(tg_hessian, 5, tg_hessian(square_fn, NULL, &s1, 1, NULL), "hessian", "NULL");
+    tg_jacobian_opts jo = {0};
+    N_INT(tg_jacobians, 1, tg_jacobians(NULL, NULL, &s1, 1, r, jo), "jacobians: argument 1 (the function) is NULL");
+    N_OK(tg_jacobians, 2, assert_int_equal(tg_jacobians(square_fn, NULL, &s1, 1, r, jo), 0);
+         assert_close(tg_get_flat(r[0], 0), 3.0, 0));
+    N_INT(tg_jacobians, 3, tg_jacobians(square_fn, NULL, NULL, 1, r, jo), "jacobians", "inputs is NULL");
+    N_INT(tg_jacobians, 5, tg_jacobians(square_fn, NULL, &s1, 1, NULL, jo), "jacobians", "NULL");
+  }
+  {
+    /* activation checkpointing: f and inputs required, ctx is the caller's */
+    tg_tensor *cx = tg_requires_grad_(tg_from_f64(TG_SHAPE(2), (const double[]){1, 2}), true), *nul = NULL;
+    N_PTR(tg_activation_checkpoint, 1, tg_activation_checkpoint(NULL, NULL, &cx, 1), "checkpoint", "function", "NULL");
+    N_OK(tg_activation_checkpoint, 2, assert_non_null(tg_activation_checkpoint(square_fn, NULL, &cx, 1)));
+    N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, NULL, 1), "checkpoint", "inputs is NULL");
+    N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, &nul, 1), "checkpoint: input 0 is NULL");
+  }
+  {
+    /* module hooks: module and function required, ctx is the caller's */
+    tg_module *hm = tg_nn_linear(3, 2, true, NULL);
+    N_VAL(tg_module_register_forward_pre_hook, 1, 0, tg_module_register_forward_pre_hook(NULL, hostile_pre, NULL).id,
+          "module_register_forward_pre_hook", "module", "NULL");
+    N_VAL(tg_module_register_forward_pre_hook, 2, 0, tg_module_register_forward_pre_hook(hm, NULL, NULL).id,
+          "module_register_forward_pre_hook", "hook function", "NULL");
+    N_OK(tg_module_register_forward_pre_hook, 3,
+         assert_int_not_equal(tg_module_register_forward_pre_hook(hm, hostile_pre, NULL).id, 0));
+    N_VAL(tg_module_register_forward_hook, 1, 0, tg_module_register_forward_hook(NULL, hostile_fwd, NULL).id,
+          "module_register_forward_hook", "module", "NULL");
+    N_VAL(tg_module_register_forward_hook, 2, 0, tg_module_register_forward_hook(hm, NULL, NULL).id,
+          "module_register_forward_hook", "hook function", "NULL");
+    N_OK(tg_module_register_forward_hook, 3,
+         assert_int_not_equal(tg_module_register_forward_hook(hm, hostile_fwd, NULL).id, 0));
+    N_VAL(tg_module_register_full_backward_hook, 1, 0,
+          tg_module_register_full_backward_hook(NULL, hostile_bwd, NULL).id, "module_register_full_backward_hook",
+          "module", "NULL");
+    N_VAL(tg_module_register_full_backward_hook, 2, 0, tg_module_register_full_backward_hook(hm, NULL, NULL).id,
+          "module_register_full_backward_hook", "hook function", "NULL");
+    N_OK(tg_module_register_full_backward_hook, 3,
+         assert_int_not_equal(tg_module_register_full_backward_hook(hm, hostile_bwd, NULL).id, 0));
+    tg_tensor *hin = tg_requires_grad_(tg_ones(TG_FLOAT32, TG_SHAPE(1, 3)), true);
+    assert_int_equal(tg_backward(tg_sum(tg_module_forward(hm, hin)), NULL, false), 0);
+    tg_module_free(hm);
   }
   N_INT(tg_graph_dot, 1, tg_graph_dot(NULL, fx.fp), "graph_dot: argument 1 is NULL");
   N_INT(tg_graph_dot, 2, tg_graph_dot(tg_mul(x, x), NULL), "graph_dot", "NULL");
@@ -1570,6 +1677,11 @@ static void test_null_data_api(void **state) {
     N_PTR(tg_loader_new, 1, tg_loader_new(NULL, 2, false, false, 0), "loader_new", "NULL");
     N_PTR(tg_loader_new_workers, 1, tg_loader_new_workers(NULL, 2, false, false, 0, 1), "loader_new",
           "NULL");
+    N_PTR(tg_loader_new_sampler, 1,
+          tg_loader_new_sampler(NULL, 2, false, (tg_sampler){1, tg_dist_sampler_fill, NULL}, 0),
+          "loader_new", "NULL");
+    assert_null(tg_loader_new_sampler(fx.ds, 2, false, (tg_sampler){1, NULL, NULL}, 0));
+    assert_error_has("loader_new_sampler", "no fill function");
     /* bad worker counts: NULL, as torch raises for a negative num_workers */
     assert_null(tg_loader_new_workers(fx.ds, 2, false, false, 0, -1));
     assert_error_has("loader_new", "num_workers is -1");
@@ -1684,9 +1796,42 @@ static void test_null_data_api(void **state) {
   N_INT(tg_load_module, 2, tg_load_module(fx.mod_path, NULL), "load_module", "NULL");
 }
 
+static void test_null_dist_api(void **state) {
+  (void)state;
+  /* NULL is MPI_COMM_WORLD: with MPI that starts MPI, which test_dist_mpi
+   * does under mpirun; without MPI the call fails, saying so */
+  RUN_CASE(tg_dist_init, 1, {
+    if (!tg_dist_available()) {
+      assert_int_equal(tg_dist_init(NULL), -1);
+      assert_error_has("dist_init", "without MPI");
+    }
+  });
+  N_INT(tg_dist_broadcast_, 1, tg_dist_broadcast_(NULL, 0), "dist_broadcast_", "NULL");
+  N_INT(tg_dist_all_reduce_, 1, tg_dist_all_reduce_(NULL, TG_REDUCE_SUM), "dist_all_reduce_", "NULL");
+  N_PTR(tg_dist_all_gather, 1, tg_dist_all_gather(NULL), "dist_all_gather", "NULL");
+  N_PTR(tg_ddp_new, 1, tg_ddp_new(NULL, tg_ddp_defaults()), "ddp_new", "NULL");
+  N_INT(tg_ddp_sync_grads, 1, tg_ddp_sync_grads(NULL), "ddp_sync_grads", "NULL");
+  N_INT(tg_ddp_set_no_sync, 1, tg_ddp_set_no_sync(NULL, true), "ddp_set_no_sync", "NULL");
+  N_VAL(tg_ddp_num_buckets, 1, 0, tg_ddp_num_buckets(NULL), "ddp_num_buckets", "NULL");
+  N_VAL(tg_ddp_num_synced, 1, 0, tg_ddp_num_synced(NULL), "ddp_num_synced", "NULL");
+  N_VAL(tg_ddp_bytes_per_sync, 1, 0, tg_ddp_bytes_per_sync(NULL), "ddp_bytes_per_sync", "NULL");
+  N_OK(tg_ddp_free, 1, tg_ddp_free(NULL));
+  tg_dist_sampler *s = tg_dist_sampler_new(4, 2, 1, true, 0, false);
+  assert_non_null(s);
+  size_t out[2];
+  N_INT(tg_dist_sampler_set_epoch, 1, tg_dist_sampler_set_epoch(NULL, 1), "dist_sampler_set_epoch", "NULL");
+  N_VAL(tg_dist_sampler_len, 1, 0, tg_dist_sampler_len(NULL), "dist_sampler_len", "NULL");
+  N_INT(tg_dist_sampler_indices, 1, tg_dist_sampler_indices(NULL, out), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_indices, 2, tg_dist_sampler_indices(s, NULL), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_fill, 1, tg_dist_sampler_fill(NULL, out), "dist_sampler_indices", "NULL");
+  N_INT(tg_dist_sampler_fill, 2, tg_dist_sampler_fill(s, NULL), "dist_sampler_indices", "NULL");
+  N_OK(tg_dist_sampler_free, 1, tg_dist_sampler_free(NULL));
+  tg_dist_sampler_free(s);
+}
+
 /* ---------------------------------------------------------- completeness */
 
-/* The public functions, read from the six headers the way a C reader sees
+/* The public functions, read from the seven headers the way a C reader sees
  * them: comments and preprocessor lines dropped, then every `tg_name(` at
  * file scope is a declaration (or a static inline definition); its
  * parameters are split at top-level commas, and one is a pointer if it has
@@ -1700,7 +1845,8 @@ typedef struct hdr_fn {
 } hdr_fn;
 
 static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
-                                               "tg_lr_lambda"};
+                                               "tg_lr_lambda", "tg_hook_fn", "tg_post_hook_fn", "tg_module_pre_hook_fn",
+                                               "tg_module_hook_fn", "tg_module_backward_hook_fn"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1829,13 +1975,14 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 484
+#define NULL_FUNCS_COVERED 513
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
   static hdr_fn fns[MAX_HDR_FNS];
   const char *headers[] = {"tensor/tg_tensor.h", "autograd/tg_autograd.h", "ops/tg_ops.h",
-                           "nn/tg_nn.h",         "optim/tg_optim.h",       "data/tg_data.h"};
+                           "nn/tg_nn.h",         "optim/tg_optim.h",       "data/tg_data.h",
+                           "dist/tg_dist.h"};
   int n = 0;
   for (size_t h = 0; h < sizeof headers / sizeof *headers; h++) {
     char path[512];
@@ -3282,6 +3429,7 @@ int main(void) {
       TG_TEST(test_null_nn_api),
       TG_TEST(test_null_optim_api),
       TG_TEST(test_null_data_api),
+      TG_TEST(test_null_dist_api),
       TG_TEST(test_null_coverage_complete), /* after every NULL case */
       /* 2 and 3: zero-size and non-contiguous inputs */
       TG_TEST(test_zero_size_ops),

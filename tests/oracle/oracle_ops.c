@@ -40,6 +40,7 @@ static const oracle_op *const tables[] = {
     oracle_seq_ops,
     oracle_rnn_ops,
     oracle_mha_ops,
+    oracle_functional_ops,
 };
 
 const oracle_op *oracle_find(const char *name) {

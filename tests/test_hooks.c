@@ -1,0 +1,430 @@
+/* Tensor hooks (autograd/hooks.c): tg_register_hook,
+ * tg_register_post_accumulate_grad_hook, tg_remove_hook. The expected values
+ * are PyTorch 1.13's, from the torch lines quoted in each test's comment
+ * (post-accumulate hooks are PyTorch 2.1's: worked out by hand). */
+#include "tg_test.h"
+
+static tg_tensor *leaf(int ndim, const size_t *shape, const double *v) {
+  return tg_requires_grad_(tg_from_f64(ndim, shape, v), true);
+}
+
+static void assert_values(const tg_tensor *t, const double *expect, size_t n, double tol) {
+  assert_non_null(t);
+  assert_int_equal(t->numel, n);
+  for (size_t i = 0; i < n; i++)
+    if (!(fabs(tg_get_flat(t, i) - expect[i]) <= tol))
+      fail_msg("element %zu = %.17g, expected %.17g", i, tg_get_flat(t, i), expect[i]);
+}
+
+/* a hook that records what it saw (up to 4 calls of up to 4 values) and
+ * returns grad * scale (scale 0: grad itself) */
+typedef struct spy {
+  int calls;
+  double seen[4][4];
+  size_t shape0[4];
+  int ndim[4];
+  bool had_history[4];
+  double scale;
+} spy;
+
+static tg_tensor *spy_hook(tg_tensor *g, void *ctx) {
+  spy *s = ctx;
+  if (s->calls < 4) {
+    for (size_t i = 0; i < g->numel && i < 4; i++) s->seen[s->calls][i] = tg_get_flat(g, i);
+    s->ndim[s->calls] = g->ndim;
+    s->shape0[s->calls] = g->ndim ? g->shape[0] : 1;
+    s->had_history[s->calls] = g->grad_fn != NULL;
+  }
+  s->calls++;
+  return s->scale != 0 ? tg_mul_scalar(g, s->scale) : g;
+}
+
+static tg_tensor *plus_one(tg_tensor *g, void *ctx) {
+  (void)ctx;
+  return tg_add_scalar(g, 1.0);
+}
+static tg_tensor *times_three(tg_tensor *g, void *ctx) {
+  (void)ctx;
+  return tg_mul_scalar(g, 3.0);
+}
+static tg_tensor *squared(tg_tensor *g, void *ctx) {
+  spy *s = ctx;
+  s->had_history[s->calls < 4 ? s->calls : 3] = g->grad_fn != NULL;
+  s->calls++;
+  return tg_mul(g, g);
+}
+
+/* x = [1,2,3]; x.register_hook(lambda g: g*2); ((x*x).sum() + (3*x).sum()).backward()
+ * -> the hook runs once, on the total [5,7,9]; x.grad = [10,14,18] */
+static void test_leaf_hook_once_on_total(void **state) {
+  (void)state;
+  tg_tensor *x = leaf(TG_SHAPE(3), (const double[]){1, 2, 3});
+  spy s = {.scale = 2};
+  assert_int_not_equal(tg_register_hook(x, spy_hook, &s).id, 0);
+  tg_tensor *y = tg_add(tg_sum(tg_mul(x, x)), tg_sum(tg_mul_scalar(x, 3)));
+  assert_int_equal(tg_backward(y, NULL, false), 0);
+  assert_int_equal(s.calls, 1);
+  const double want[3] = {5, 7, 9};
+  for (int i = 0; i < 3; i++) assert_close(s.seen[0][i], want[i], 1e-15);
+  assert_values(x->grad, (const double[]){10, 14, 18}, 3, 1e-15);
+  /* a second backward accumulates the hooked gradient again: 2 * [10,14,18] */
+  y = tg_add(tg_sum(tg_mul(x, x)), tg_sum(tg_mul_scalar(x, 3)));
+  assert_int_equal(tg_backward(y, NULL, false), 0);
+  assert_int_equal(s.calls, 2);
+  assert_values(x->grad, (const double[]){20, 28, 36}, 3, 1e-15);
+}
+
+/* z = [1,2]; z.register_hook(lambda g: g+1); z.register_hook(lambda g: g*3);
+ * (z*z).sum().backward() -> z.grad = [9, 15] (registration order) */
+static void test_hooks_in_registration_order(void **state) {
+  (void)state;
+  tg_tensor *z = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  assert_int_not_equal(tg_register_hook(z, plus_one, NULL).id, 0);
+  assert_int_not_equal(tg_register_hook(z, times_three, NULL).id, 0);
+  assert_int_equal(tg_backward(tg_sum(tg_mul(z, z)), NULL, false), 0);
+  assert_values(z->grad, (const double[]){9, 15}, 2, 1e-15);
+}
+
+/* a = [1,2]; h = a*3; h.retain_grad(); h.register_hook(lambda g: g*10);
+ * (h*h).sum().backward() -> h.grad = [6,12] (retained before the hook),
+ * a.grad = [180, 360] */
+static void test_non_leaf_hook(void **state) {
+  (void)state;
+  tg_tensor *a = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  tg_tensor *h = tg_mul_scalar(a, 3);
+  assert_non_null(tg_retain_grad(h));
+  spy s = {.scale = 10};
+  assert_int_not_equal(tg_register_hook(h, spy_hook, &s).id, 0);
+  assert_int_equal(tg_backward(tg_sum(tg_mul(h, h)), NULL, false), 0);
+  assert_int_equal(s.calls, 1);
+  assert_values(h->grad, (const double[]){6, 12}, 2, 1e-15);
+  assert_values(a->grad, (const double[]){180, 360}, 2, 1e-12);
+}
+
+/* a = [1,2]; h = a*3; h.register_hook(spy); (h*h + h.sin()).sum().backward()
+ * -> the hook runs once on [5.0100, 12.9602] (= 2h + cos h), a.grad = 3x that */
+static void test_non_leaf_hook_once_over_two_uses(void **state) {
+  (void)state;
+  tg_tensor *a = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  tg_tensor *h = tg_mul_scalar(a, 3);
+  spy s = {0};
+  assert_int_not_equal(tg_register_hook(h, spy_hook, &s).id, 0);
+  assert_int_equal(tg_backward(tg_sum(tg_add(tg_mul(h, h), tg_sin(h))), NULL, false), 0);
+  assert_int_equal(s.calls, 1);
+  assert_close(s.seen[0][0], 6 + cos(3.0), 1e-14);
+  assert_close(s.seen[0][1], 12 + cos(6.0), 1e-14);
+  assert_close(s.seen[0][0], 5.0100, 1e-4); /* torch's print */
+  assert_values(a->grad, (const double[]){3 * (6 + cos(3.0)), 3 * (12 + cos(6.0))}, 2, 1e-13);
+}
+
+/* r = (a*a).sum(); r.register_hook(lambda g: g*5); r.backward() -> a.grad = [10,20];
+ * a.register_hook(lambda g: g*7); a.backward(ones) -> a.grad = [7,7] */
+static void test_hook_on_roots(void **state) {
+  (void)state;
+  tg_tensor *a = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  tg_tensor *r = tg_sum(tg_mul(a, a));
+  spy s5 = {.scale = 5};
+  assert_int_not_equal(tg_register_hook(r, spy_hook, &s5).id, 0);
+  assert_int_equal(tg_backward(r, NULL, false), 0);
+  assert_values(a->grad, (const double[]){10, 20}, 2, 1e-15);
+  tg_tensor *b = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  spy s7 = {.scale = 7};
+  assert_int_not_equal(tg_register_hook(b, spy_hook, &s7).id, 0);
+  assert_int_equal(tg_backward(b, tg_ones(TG_FLOAT64, TG_SHAPE(2)), false), 0);
+  assert_values(b->grad, (const double[]){7, 7}, 2, 0);
+}
+
+/* x = [1,-1,2]; M (2,3); ((x + M)**2).sum().backward(): the hook sees shape
+ * (3,), the broadcast gradient summed down first; x.grad = [14, 10, 26] */
+static void test_leaf_hook_sees_leaf_shape(void **state) {
+  (void)state;
+  tg_tensor *x = leaf(TG_SHAPE(3), (const double[]){1, -1, 2});
+  tg_tensor *M = tg_from_f64(TG_SHAPE(2, 3), (const double[]){1, 2, 3, 4, 5, 6});
+  spy s = {0};
+  assert_int_not_equal(tg_register_hook(x, spy_hook, &s).id, 0);
+  tg_tensor *d = tg_add(x, M);
+  assert_int_equal(tg_backward(tg_sum(tg_mul(d, d)), NULL, false), 0);
+  assert_int_equal(s.calls, 1);
+  assert_int_equal(s.ndim[0], 1);
+  assert_int_equal(s.shape0[0], 3);
+  assert_values(x->grad, (const double[]){14, 10, 26}, 3, 1e-15);
+}
+
+/* h = z.register_hook(lambda g: g*100); h.remove(); h.remove();
+ * (z*2).sum().backward() -> z.grad = [2] */
+static void test_remove_hook(void **state) {
+  (void)state;
+  tg_tensor *z = leaf(TG_SHAPE(1), (const double[]){1});
+  spy s = {.scale = 100};
+  tg_hook_handle h = tg_register_hook(z, spy_hook, &s);
+  assert_true(tg_remove_hook(h));
+  assert_false(tg_remove_hook(h)); /* twice: nothing, no error */
+  assert_false(tg_has_error());
+  assert_false(tg_remove_hook((tg_hook_handle){0}));
+  assert_false(tg_remove_hook((tg_hook_handle){UINT64_MAX}));
+  assert_int_equal(tg_backward(tg_sum(tg_mul_scalar(z, 2)), NULL, false), 0);
+  assert_int_equal(s.calls, 0);
+  assert_values(z->grad, (const double[]){2}, 1, 0);
+  /* one of two removed: the other stays */
+  spy a = {.scale = 2}, b = {.scale = 3};
+  tg_hook_handle ha = tg_register_hook(z, spy_hook, &a);
+  tg_register_hook(z, spy_hook, &b);
+  assert_true(tg_remove_hook(ha));
+  assert_int_equal(tg_zero_grad(z), 0);
+  assert_int_equal(tg_backward(tg_sum(tg_mul_scalar(z, 2)), NULL, false), 0);
+  assert_int_equal(a.calls, 0);
+  assert_int_equal(b.calls, 1);
+  assert_values(z->grad, (const double[]){6}, 1, 0);
+}
+
+/* torch.autograd.grad (1.13): hooks of the leaf inputs do not run (x:
+ * captured [2,4,6] unhooked), hooks of a non-leaf on the way do
+ * (a = [1,2], h = 3a hooked g*10: grad((h*h).sum(), a) = [180, 360]) */
+static void test_grad_runs_non_leaf_hooks_only(void **state) {
+  (void)state;
+  tg_tensor *x = leaf(TG_SHAPE(3), (const double[]){1, 2, 3}), *g = NULL;
+  spy sx = {.scale = 2};
+  tg_register_hook(x, spy_hook, &sx);
+  tg_tensor *y = tg_sum(tg_mul(x, x));
+  assert_int_equal(tg_grad(1, &y, NULL, 1, &x, &g, (tg_grad_opts){0}), 0);
+  assert_int_equal(sx.calls, 0);
+  assert_values(g, (const double[]){2, 4, 6}, 3, 0);
+  assert_null(x->grad);
+  tg_tensor *a = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  tg_tensor *h = tg_mul_scalar(a, 3);
+  spy sh = {.scale = 10};
+  tg_register_hook(h, spy_hook, &sh);
+  y = tg_sum(tg_mul(h, h));
+  assert_int_equal(tg_grad(1, &y, NULL, 1, &a, &g, (tg_grad_opts){0}), 0);
+  assert_int_equal(sh.calls, 1);
+  assert_values(g, (const double[]){180, 360}, 2, 1e-12);
+}
+
+/* Under create_graph the hook gets a differentiable gradient and may return
+ * one: x = [1,2]; h = x*1; h.register_hook(lambda g: g*g);
+ * g, = grad((h**3).sum(), x, create_graph=True) -> [9, 144] (the hook saw
+ * [3,12] with requires_grad=True); gg, = grad(g.sum(), x) -> [1296, 82944]:
+ * that backward passes h again, so the hook runs again (requires_grad=False) */
+static void test_hook_under_create_graph(void **state) {
+  (void)state;
+  tg_tensor *x = leaf(TG_SHAPE(2), (const double[]){1, 2}), *g = NULL, *gg = NULL;
+  tg_tensor *h = tg_mul_scalar(x, 1.0);
+  spy s = {0};
+  tg_register_hook(h, squared, &s);
+  tg_tensor *y = tg_sum(tg_pow_scalar(h, 3));
+  assert_int_equal(tg_grad(1, &y, NULL, 1, &x, &g, (tg_grad_opts){.create_graph = true}), 0);
+  assert_int_equal(s.calls, 1);
+  assert_true(s.had_history[0]);
+  assert_values(g, (const double[]){9, 144}, 2, 1e-12);
+  tg_tensor *sg = tg_sum(g);
+  assert_int_equal(tg_grad(1, &sg, NULL, 1, &x, &gg, (tg_grad_opts){0}), 0);
+  assert_values(gg, (const double[]){1296, 82944}, 2, 1e-9);
+  assert_int_equal(s.calls, 2);
+  assert_false(s.had_history[1]);
+}
+
+/* PyTorch's refusals: "cannot register a hook on a tensor that doesn't
+ * require gradient"; "hook '<lambda>' has changed the size of value" */
+static tg_tensor *to_sum(tg_tensor *g, void *ctx) {
+  (void)ctx;
+  return tg_sum(g);
+}
+static tg_tensor *to_f32(tg_tensor *g, void *ctx) {
+  (void)ctx;
+  return tg_to_dtype(g, TG_FLOAT32);
+}
+/* NULL without a message, or an op's failure inside the hook (its message) */
+static tg_tensor *fails(tg_tensor *g, void *ctx) {
+  return ctx ? tg_transpose(g, 0, 5) : NULL;
+}
+static int post_fails(tg_tensor *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  return -1;
+}
+
+static void test_hook_errors(void **state) {
+  (void)state;
+  tg_tensor *c = tg_from_f64(TG_SHAPE(2), (const double[]){1, 2});
+  assert_int_equal(tg_register_hook(c, plus_one, NULL).id, 0);
+  test_expect_error("register_hook", "cannot register a hook on a tensor that doesn't require gradient");
+  tg_tensor *z = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  assert_int_equal(tg_register_post_accumulate_grad_hook(tg_mul(z, z), post_fails, NULL).id, 0);
+  test_expect_error("post accumulate grad hooks cannot be registered on non-leaf tensors", "MulBackward");
+  assert_int_equal(tg_register_post_accumulate_grad_hook(c, post_fails, NULL).id, 0);
+  test_expect_error("doesn't require gradient", NULL);
+  struct {
+    tg_hook_fn fn;
+    void *ctx;
+    const char *a, *b;
+  } bad[] = {
+      {to_sum, NULL, "hook has changed the size of value", "[2]"},
+      {to_f32, NULL, "hook has changed the type of value", "float32"},
+      {fails, NULL, "a hook returned NULL", NULL},
+      {fails, "", "transpose", NULL},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    /* on a leaf, and on a non-leaf: the backward fails, nothing is accumulated */
+    tg_tensor *x = leaf(TG_SHAPE(2), (const double[]){1, 2});
+    tg_hook_handle h = tg_register_hook(x, bad[k].fn, bad[k].ctx);
+    assert_int_equal(tg_backward(tg_sum(tg_mul(x, x)), NULL, false), -1);
+    test_expect_error(bad[k].a, bad[k].b);
+    assert_null(x->grad);
+    assert_true(tg_remove_hook(h));
+    tg_tensor *m = tg_mul_scalar(x, 2);
+    tg_register_hook(m, bad[k].fn, bad[k].ctx);
+    assert_int_equal(tg_backward(tg_sum(tg_mul(m, m)), NULL, false), -1);
+    test_expect_error(bad[k].a, bad[k].b);
+    assert_null(x->grad);
+    /* the next backward over the same leaf is not disturbed */
+    assert_int_equal(tg_backward(tg_sum(tg_mul(x, x)), NULL, false), 0);
+    assert_values(x->grad, (const double[]){2, 4}, 2, 0);
+  }
+  tg_tensor *x = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  tg_register_post_accumulate_grad_hook(x, post_fails, NULL);
+  assert_int_equal(tg_backward(tg_sum(tg_mul(x, x)), NULL, false), -1);
+  test_expect_error("post-accumulate-grad hook failed", NULL);
+}
+
+/* post-accumulate hooks (PyTorch 2.1): an optimizer step inside backward.
+ * p = [1,2]: loss sum(p*p), the hook sees p.grad = 2p = [2,4] already
+ * accumulated, steps p -= 0.1 p.grad -> [0.8, 1.6] and zeroes p.grad; the
+ * hook runs after each of two leaves' accumulation, once per backward */
+typedef struct sgd_ctx {
+  int calls;
+  double seen_grad[2];
+} sgd_ctx;
+
+static int sgd_in_backward(tg_tensor *p, void *c) {
+  sgd_ctx *s = c;
+  s->calls++;
+  double *w = tg_data_f64(p), *g = tg_data_f64(p->grad);
+  for (size_t i = 0; i < p->numel; i++) {
+    if (i < 2) s->seen_grad[i] = g[i];
+    w[i] -= 0.1 * g[i];
+  }
+  return tg_zero_grad(p);
+}
+
+static void test_post_accumulate_grad_hook(void **state) {
+  (void)state;
+  tg_tensor *p = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  tg_tensor *q = leaf(TG_SHAPE(1), (const double[]){3});
+  sgd_ctx sp = {0}, sq = {0};
+  assert_int_not_equal(tg_register_post_accumulate_grad_hook(p, sgd_in_backward, &sp).id, 0);
+  assert_int_not_equal(tg_register_post_accumulate_grad_hook(q, sgd_in_backward, &sq).id, 0);
+  /* loss = sum(p*p) + sum(p)*q: dp = 2p + q = [5,7], dq = sum(p) = 3 */
+  tg_tensor *loss = tg_add(tg_sum(tg_mul(p, p)), tg_mul(tg_sum(p), tg_sum(q)));
+  assert_int_equal(tg_backward(loss, NULL, false), 0);
+  assert_int_equal(sp.calls, 1);
+  assert_int_equal(sq.calls, 1);
+  assert_close(sp.seen_grad[0], 5, 0);
+  assert_close(sp.seen_grad[1], 7, 0);
+  assert_close(sq.seen_grad[0], 3, 0);
+  assert_values(p, (const double[]){0.5, 1.3}, 2, 1e-15);
+  assert_values(q, (const double[]){2.7}, 1, 1e-15);
+  assert_values(p->grad, (const double[]){0, 0}, 2, 0);
+  /* a gradient hook on the same leaf runs first: the post hook sees its result */
+  spy s = {.scale = 10};
+  tg_register_hook(p, spy_hook, &s);
+  assert_int_equal(tg_backward(tg_sum(p), NULL, false), 0);
+  assert_close(sp.seen_grad[0], 10, 0);
+  /* tg_grad accumulates nothing: no post hook */
+  tg_tensor *y = tg_sum(q), *g = NULL;
+  assert_int_equal(tg_grad(1, &y, NULL, 1, &q, &g, (tg_grad_opts){0}), 0);
+  assert_int_equal(sq.calls, 1);
+}
+
+/* A hook that removes itself (and another) while hooks run, and hooks that
+ * die with their tensor's scope (ASan: nothing leaks, no stale record) */
+typedef struct self_remove {
+  tg_hook_handle self, other;
+  int calls;
+} self_remove;
+static tg_tensor *remove_both(tg_tensor *g, void *c) {
+  self_remove *s = c;
+  s->calls++;
+  tg_remove_hook(s->self);
+  tg_remove_hook(s->other);
+  return g;
+}
+
+static void test_hook_lifetimes(void **state) {
+  (void)state;
+  tg_tensor *x = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  self_remove sr = {0};
+  spy other = {.scale = 100};
+  sr.self = tg_register_hook(x, remove_both, &sr);
+  sr.other = tg_register_hook(x, spy_hook, &other);
+  assert_int_equal(tg_backward(tg_sum(x), NULL, false), 0);
+  assert_int_equal(sr.calls, 1);
+  assert_int_equal(other.calls, 0); /* removed before its turn */
+  assert_int_equal(tg_backward(tg_sum(x), NULL, false), 0);
+  assert_int_equal(sr.calls, 1);
+  assert_values(x->grad, (const double[]){2, 2}, 2, 0);
+  /* hooks on tensors of an inner scope go with it; their slots are reused */
+  tg_hook_handle dead;
+  for (int round = 0; round < 3; round++) {
+    tg_scope_begin();
+    tg_tensor *t = leaf(TG_SHAPE(2), (const double[]){1, 2});
+    spy s = {.scale = 2};
+    dead = tg_register_hook(t, spy_hook, &s);
+    tg_register_hook(tg_mul_scalar(t, 2), spy_hook, &s);
+    assert_int_equal(tg_backward(tg_sum(t), NULL, false), 0);
+    assert_int_equal(s.calls, 1);
+    tg_scope_end();
+    assert_false(tg_remove_hook(dead)); /* its tensor is gone */
+  }
+  /* a persistent leaf freed by hand */
+  int depth = tg_scope_depth();
+  while (tg_scope_depth() > 0) tg_scope_end();
+  tg_tensor *p = leaf(TG_SHAPE(1), (const double[]){1});
+  spy sp = {0};
+  tg_hook_handle hp = tg_register_hook(p, spy_hook, &sp);
+  tg_free(p);
+  assert_false(tg_remove_hook(hp));
+  while (tg_scope_depth() < depth) tg_scope_begin();
+}
+
+/* Hooks leave gradients bit-identical when they return grad unchanged, on an
+ * MLP whose matmul backward would otherwise write straight into .grad */
+static void test_identity_hooks_change_nothing(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(13);
+  tg_tensor *xb = tg_randn(&r, TG_FLOAT64, TG_SHAPE(5, 4));
+  tg_tensor *w1 = test_leaf(&r, TG_SHAPE(4, 6)), *w2 = test_leaf(&r, TG_SHAPE(6, 1));
+  tg_tensor *loss = tg_sum(tg_matmul(tg_tanh(tg_matmul(xb, w1)), w2));
+  assert_int_equal(tg_backward(loss, NULL, false), 0);
+  tg_tensor *g1 = tg_clone(w1->grad), *g2 = tg_clone(w2->grad);
+  tg_zero_grad(w1);
+  tg_zero_grad(w2);
+  spy s1 = {0}, s2 = {0};
+  tg_register_hook(w1, spy_hook, &s1);
+  tg_register_hook(w2, spy_hook, &s2);
+  loss = tg_sum(tg_matmul(tg_tanh(tg_matmul(xb, w1)), w2));
+  assert_int_equal(tg_backward(loss, NULL, false), 0);
+  assert_int_equal(s1.calls + s2.calls, 2);
+  test_assert_identical(w1->grad, g1);
+  test_assert_identical(w2->grad, g2);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TG_TEST(test_leaf_hook_once_on_total),
+      TG_TEST(test_hooks_in_registration_order),
+      TG_TEST(test_non_leaf_hook),
+      TG_TEST(test_non_leaf_hook_once_over_two_uses),
+      TG_TEST(test_hook_on_roots),
+      TG_TEST(test_leaf_hook_sees_leaf_shape),
+      TG_TEST(test_remove_hook),
+      TG_TEST(test_grad_runs_non_leaf_hooks_only),
+      TG_TEST(test_hook_under_create_graph),
+      TG_TEST(test_hook_errors),
+      TG_TEST(test_post_accumulate_grad_hook),
+      TG_TEST(test_hook_lifetimes),
+      TG_TEST(test_identity_hooks_change_nothing),
+  };
+  int rc = cmocka_run_group_tests_name("hooks", tests, NULL, NULL);
+  tg_release_cached();
+  return rc;
+}
