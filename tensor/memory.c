@@ -236,8 +236,12 @@ int tg_scope_end(void) {
   tg_scope *sc = &tg_ctx.scopes[tg_ctx.depth];
   tg_obj *o = sc->head;
   while (o) {
+    if (o->next) __builtin_prefetch(o->next->next, 1); /* a long list walk: one ahead */
+    /* a dying tensor's hooks go first, as in tg_tensor_destroy */
+    if (o->magic == TG_MAGIC_TENSOR && __builtin_expect(((tg_tensor *)o)->hooks != 0, 0) &&
+        tg_ctx.tensor_unhook)
+      tg_ctx.tensor_unhook((tg_tensor *)o);
     tg_obj *next = o->next;
-    if (next) __builtin_prefetch(next->next, 1); /* a long list walk: one ahead */
     if (o->magic == TG_MAGIC_TENSOR) {
       sc->head = next;
       if (next) next->prev = NULL;
