@@ -14,6 +14,7 @@
 #include "tg_autograd.h"
 #include "tg_ops.h"
 #include "tg_nn.h"
+#include "tg_nn_fused.h"
 #include "tg_optim.h"
 #include "tg_data.h"
 #include "tg_dist.h"

@@ -48,6 +48,7 @@ FULL = {
     # would take minutes and gigabytes)
     "sweep_n": [1000, 10000, 100000, 1000000, 10000000], "sweep_torch_max": 1000000,
     "cnn_steps": 50, "cnn_repeats": 5, "cnn_warmup": 5, "cnn_conv_iters": 50,
+    "gpt_steps": 200, "gpt_repeats": 5, "gpt_warmup": 20,
     "small_iters": 200000, "small_repeats": 7, "torch_small_iters": 3000, "torch_small_repeats": 5,
 }
 QUICK = {
@@ -59,6 +60,7 @@ QUICK = {
     "mm_shapes": "100x784x200,100x200x10,128x400x784,1024x1024x1024",
     "sweep_n": [1000, 10000, 100000], "sweep_torch_max": 100000,
     "cnn_steps": 10, "cnn_repeats": 3, "cnn_warmup": 2, "cnn_conv_iters": 10,
+    "gpt_steps": 30, "gpt_repeats": 3, "gpt_warmup": 5,
     "small_iters": 20000, "small_repeats": 3, "torch_small_iters": 300, "torch_small_repeats": 3,
 }
 
@@ -486,7 +488,11 @@ def worker_main(a):
 TORCH_PYTHON = sys.executable  # set by main() to a python that has torch
 # the workloads (--only) each program serves
 PROGRAM_WORKLOADS = {"tape_overhead": {"tape", "sweep"}, "mlp_step": {"mlp"}, "vae_epoch": {"vae"},
-                     "matmul": {"matmul"}, "cnn_step": {"cnn"}, "small_graphs": {"small"}}
+                     "matmul": {"matmul"}, "cnn_step": {"cnn"}, "gpt_step": {"gpt"},
+                     "small_graphs": {"small"}}
+# bench/gpt_torch.py's two ways of writing the gpt_mini model
+GPT_VARIANTS = (("heads", "per-head modules (the lecture)"), ("fused", "fused qkv, batched heads"))
+GPT_BATCHES = (1, 64)
 
 
 def torch_cmd(worker, threads, **kw):
@@ -502,7 +508,7 @@ def collect(args, S, threads):
     t = str(threads)
     res = {}
     want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul", "cnn",
-                                                                  "small"}
+                                                                  "gpt", "small"}
     if "small" in want and threads == 1:  # scalar graphs: single-threaded on both sides
         res["tg", "small"] = run([os.path.join(b, "small_graphs"), "--iters", str(S["small_iters"]),
                                   "--repeats", str(S["small_repeats"])],
@@ -564,6 +570,16 @@ def collect(args, S, threads):
         res["pt", "cnn"] = run(torch_cmd("cnn", threads, steps=S["cnn_steps"], repeats=S["cnn_repeats"],
                                          warmup=S["cnn_warmup"], n=S["cnn_conv_iters"]),
                                threads, "PyTorch cnn step")
+    if "gpt" in want:
+        steps = ["--steps", str(S["gpt_steps"]), "--repeats", str(S["gpt_repeats"]),
+                 "--warmup", str(S["gpt_warmup"]), "--batches", ",".join(str(x) for x in GPT_BATCHES)]
+        res["tg", "gpt"] = run([os.path.join(b, "gpt_step"), "--threads", t] + steps, threads,
+                               "tapegrad gpt_step")
+        for v, _ in GPT_VARIANTS:
+            res["pt", "gpt_" + v] = run([TORCH_PYTHON, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                   "gpt_torch.py"),
+                                         "--variant", v, "--threads", t] + steps, threads,
+                                        "PyTorch gpt step (%s)" % v)
     return res
 
 
@@ -666,6 +682,23 @@ def table_rows(all_res, threads_list):
             add("cnn_step LeNet-5", "mallocs/step", t, num(tg, "mallocs_per_step"), None, "lower",
                 "inside OpenBLAS %s, tapegrad pool %s" % (tg.get("blas_mallocs_per_step", "?"),
                                                           tg.get("tg_pool_mallocs_per_step", "?")))
+        tg = r.get(("tg", "gpt")) or {}
+        for B in GPT_BATCHES if tg or any(r.get(("pt", "gpt_" + v)) for v, _ in GPT_VARIANTS) else ():
+            for v, what in GPT_VARIANTS:
+                pt = r.get(("pt", "gpt_" + v)) or {}
+                add("gpt_step batch %d" % B, "steps/s", t, num(tg, "b%d_steps_per_s" % B),
+                    num(pt, "b%d_steps_per_s" % B), "higher", "PyTorch: " + what)
+                add("gpt_step batch %d" % B, "min step ms", t, num(tg, "b%d_step_ms_min" % B),
+                    num(pt, "b%d_step_ms_min" % B), "lower",
+                    "PyTorch: %s; fastest single step %s vs %s ms" % (what, tg.get("b%d_step_ms_best" % B, "?"),
+                                                                      pt.get("b%d_step_ms_best" % B, "?")))
+            add("gpt_step batch %d" % B, "mallocs/step", t, num(tg, "b%d_mallocs_per_step" % B), None, "lower",
+                "tapegrad pool %s" % tg.get("b%d_tg_pool_mallocs_per_step" % B, "?"))
+        if tg:
+            pt = r.get(("pt", "gpt_fused")) or {}
+            add("gpt_step (both batches)", "peak RSS MB", t, num(tg, "vm_hwm_mb"), num(pt, "vm_hwm_mb"), "lower",
+                "VmHWM, PyTorch fused qkv; ru_maxrss %s vs %s MB" % (tg.get("peak_rss_mb", "?"),
+                                                                    pt.get("peak_rss_mb", "?")))
         tg, pt = r.get(("tg", "matmul")) or {}, r.get(("pt", "matmul")) or {}
         ptrows = {(x["m"], x["n"], x["k"], x["op"]): x for x in pt.get("rows", [])}
         for x in tg.get("rows", []):
@@ -822,10 +855,27 @@ def check_targets(all_res, threads_list):
                     if (num(x, "ratio") or 0) < 0.95)
         out.append(("matmul >= 95% of raw sgemm (every shape and op)", verdict(worst[0] >= 0.95),
                     "worst %.3f (%s); %d case(s) below 0.95" % (worst[0], worst[1], below)))
+    for B, factor in ((1, 5.0), (64, 2.0)):
+        key = "b%d_steps_per_s" % B
+        tgs = [(g(all_res[t], "tg", "gpt", key), t) for t in threads_list]
+        pts = [(g(all_res[t], "pt", "gpt_" + v, key), "%s t=%d" % (v, t))
+               for t in threads_list for v, _ in GPT_VARIANTS]
+        tgs, pts = [x for x in tgs if x[0]], [x for x in pts if x[0]]
+        if tgs and pts:
+            a_, b_ = max(tgs), max(pts)
+            out.append(("gpt_step batch %d >= %gx PyTorch's best variant (steps/s, each at its best thread count)"
+                        % (B, factor), verdict(a_[0] >= factor * b_[0]),
+                        "%.0f (t=%d) vs %.0f (%s): %.2fx" % (a_[0], a_[1], b_[0], b_[1], a_[0] / b_[0])))
+    gm = g(r1, "tg", "gpt", "vm_hwm_mb")
+    gp = [x for x in (g(r1, "pt", "gpt_" + v, "vm_hwm_mb") for v, _ in GPT_VARIANTS) if x]
+    if gm and gp:
+        out.append(("gpt_step peak RSS <= 0.1x PyTorch's", verdict(gm <= 0.1 * min(gp)),
+                    "%.1f vs %.0f MB VmHWM (%.3fx)" % (gm, min(gp), gm / min(gp))))
     mallocs = []
     for t in threads_list:
         for wl, key in (("mlp", "mallocs_per_step"), ("vae", "mallocs_per_step"), ("cnn", "mallocs_per_step"),
-                        ("tape", "micro_mlp_mallocs_per_step"), ("tape", "mallocs_per_op")):
+                        ("tape", "micro_mlp_mallocs_per_step"), ("tape", "mallocs_per_op"),
+                        ("gpt", "b1_mallocs_per_step"), ("gpt", "b64_mallocs_per_step")):
             v = g(all_res[t], "tg", wl, key)
             if v is not None:
                 mallocs.append((v, "%s %s t=%d" % (wl, key, t)))
@@ -871,7 +921,7 @@ def main():
     ap.add_argument("--build", default="build", help="meson build directory (default build)")
     ap.add_argument("--threads", default="1,2", help='thread counts, e.g. "1,2"')
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn,small")
+    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn,gpt,small")
     ap.add_argument("--json", default="", help="also write every parsed result to this file")
     ap.add_argument("--markdown", default="", help="also write the table and targets to this file")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -911,7 +961,8 @@ def main():
         return 0
     threads_list = [int(t) for t in a.threads.split(",") if t.strip()]
     want = set(a.only.split(",")) if a.only else None
-    missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul", "cnn_step", "small_graphs")
+    missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul", "cnn_step", "gpt_step",
+                           "small_graphs")
                if want is None or PROGRAM_WORKLOADS[p] & want]
     missing = [p for p in missing
                if not os.access(os.path.join(a.build, "bench", p), os.X_OK)]

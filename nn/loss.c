@@ -158,6 +158,10 @@ static tg_tensor *one_hot(const tg_tensor *t, const tg_tensor *x) {
  * the gradient itself is differentiable. */
 static void ce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0];
+  if (ops_fused_backward()) { /* one pass per row (nn/loss_ce_rows.c) */
+    gi[0] = nn_ce_grad_rows(x, tg_node_saved(n), g, (tg_reduction)tg_node_i(n)[0]);
+    return;
+  }
   tg_tensor *d = tg_sub(tg_softmax(x, 1), one_hot(tg_node_saved(n), x));
   tg_reduction r = (tg_reduction)tg_node_i(n)[0];
   tg_tensor *scale = r == TG_REDUCTION_NONE ? tg_unsqueeze(g, 1)

@@ -51,6 +51,13 @@ tg_tensor *nn_norm_channels(tg_tensor *x, tg_tensor *mean, tg_tensor *var, tg_te
 bool nn_check_normalized_shape(const char *op, const tg_tensor *x, int ndim, const size_t *ns);
 bool nn_check_norm_affine(const char *op, const char *what, int argno, const tg_tensor *t,
                           const tg_tensor *x, int nd, const size_t *ns);
+/* layer norm over the last dim, affine w, b (C) or NULL, as one node
+ * (nn/layer_norm_rows.c); x float with numel > 0, checked by the caller */
+tg_tensor *nn_layer_norm_rows(tg_tensor *x, tg_tensor *w, tg_tensor *b, double eps);
+/* cross-entropy's gradient (softmax(x) - onehot(t)) * scale in one pass
+ * (nn/loss_ce_rows.c): x (N, C) float, t int64 (N) in [0, C), g the
+ * loss's gradient: () for MEAN and SUM, (N) for NONE */
+tg_tensor *nn_ce_grad_rows(tg_tensor *x, const tg_tensor *t, tg_tensor *g, tg_reduction r);
 
 /* losses (nn/loss.c): "loss: unknown reduction" unless MEAN, SUM or NONE */
 bool nn_check_reduction(const char *loss, tg_reduction r);

@@ -109,6 +109,7 @@ tg_tensor *tg_layer_norm(tg_tensor *x, int ndim, const size_t *normalized_shape,
     return NULL;
   size_t cols = tg_shape_numel(ndim, normalized_shape);
   size_t rows = tg_shape_numel(x->ndim - ndim, x->shape);
+  if (ndim == 1 && rows && cols) return nn_layer_norm_rows(x, weight, bias, eps); /* one node */
   tg_tensor *y = normalise_rows(x, rows, cols, eps);
   if (weight) y = tg_mul(y, weight); /* normalized_shape: the trailing dims broadcast */
   if (bias) y = tg_add(y, bias);

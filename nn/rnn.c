@@ -7,7 +7,7 @@
  * nn/rnn_fused.c; add and tanh/relu for RNN) and the views that pick its
  * slice and its states: about five nodes a step. The steps' outputs are
  * joined by one cat. Sequence lengths are masks: a padded step keeps the
- * state (where) and outputs zero, which is what packing gives, the reverse
+ * state (row by row) and outputs zero, which is what packing gives, the reverse
  * direction included (its state stays h0 until the sequence's last valid
  * step). */
 #include <math.h>
@@ -161,45 +161,57 @@ typedef struct dir_run {
   tg_rnn_mode mode;
   tg_tensor *w_ih, *w_hh, *b_ih, *b_hh;
   tg_tensor *mask; /* (T, N, 1) bool: step t of sequence n is valid; or NULL */
-  tg_tensor *zero; /* a zero of x's dtype, for the padded outputs */
   tg_tensor **steps; /* T slots of scratch */
+  tg_tensor *hacc;   /* the gradient buffer of the hidden projections, or NULL */
 } dir_run;
 
 /* h' (N, H) from the step's input projection xt (N, G H) and h, c (N, H);
  * *c2 the LSTM's c' */
-static tg_tensor *step(const dir_run *r, tg_tensor *xt, tg_tensor *h, tg_tensor *c, tg_tensor **c2) {
-  tg_tensor *hh = tg_linear(h, r->w_hh, r->b_hh);
+static tg_tensor *step(const dir_run *r, tg_tensor *xt, tg_tensor *h, tg_tensor *c, tg_tensor **c2, size_t t,
+                       bool first) {
+  tg_tensor *hh = nn_hh(h, r->w_hh, r->b_hh, t, r->hacc, first);
   switch (r->mode) {
   case TG_RNN_TANH: return tg_tanh(tg_add(xt, hh));
   case TG_RNN_RELU: return tg_relu(tg_add(xt, hh));
   case TG_RNN_GRU: return nn_gru_gates(xt, hh, h);
   case TG_RNN_LSTM: {
     tg_tensor *y = nn_lstm_gates(xt, hh, c); /* (2, N, H) */
-    *c2 = y ? tg_select(y, 0, 1) : NULL;
-    return y ? tg_select(y, 0, 0) : NULL;
+    *c2 = nn_step(y, 1, NULL, false);
+    return nn_step(y, 0, NULL, false);
   }
   }
   return NULL;
 }
 
 /* x (T, N, in) -> (T, N, H); h, c (N, H) or NULL (zeros) in, final states out */
-static tg_tensor *run_direction(const dir_run *r, tg_tensor *x, bool reverse, tg_tensor **h, tg_tensor **c) {
+static tg_tensor *run_direction(dir_run *r, tg_tensor *x, bool reverse, tg_tensor **h, tg_tensor **c) {
   size_t T = x->shape[0], N = x->shape[1], I = x->shape[2], GH = r->w_ih->shape[0], H = r->w_hh->shape[1];
+  /* the hidden projection's GEMMs read them in place */
+  tg_tensor *b_hh = r->b_hh;
+  r->w_hh = tg_contiguous(r->w_hh);
+  r->b_hh = b_hh ? tg_contiguous(b_hh) : NULL;
+  if (!r->w_hh || (b_hh && !r->b_hh)) return NULL;
+  r->hacc = nn_hh_grad_buffer(T, N, H, r->w_hh, r->b_hh);
+  if (tg_grad_enabled() && (r->w_hh->requires_grad || (r->b_hh && r->b_hh->requires_grad)) && !r->hacc)
+    return NULL;
   /* every step's input projection in one GEMM */
   tg_tensor *xw = tg_reshape(tg_linear(tg_reshape(x, TG_SHAPE(T * N, I)), r->w_ih, r->b_ih), TG_SHAPE(T, N, GH));
+  xw = xw ? tg_contiguous(xw) : NULL; /* nn_step's buffer is row-major */
   tg_tensor *hs = *h ? tg_contiguous(*h) : tg_zeros(x->dtype, TG_SHAPE(N, H));
   tg_tensor *cs = r->mode != TG_RNN_LSTM ? NULL : *c ? tg_contiguous(*c) : tg_zeros(x->dtype, TG_SHAPE(N, H));
   if (!xw || !hs || (r->mode == TG_RNN_LSTM && !cs)) return NULL;
+  /* the steps' gradients gathered into one buffer for xw */
+  tg_tensor *acc = nn_step_grad_buffer(xw);
+  if (xw->grad_fn && tg_grad_enabled() && !acc) return NULL;
   for (size_t s = 0; s < T; s++) {
     size_t t = reverse ? T - 1 - s : s;
-    tg_tensor *c2 = NULL, *h2 = step(r, tg_select(xw, 0, (long)t), hs, cs, &c2);
+    tg_tensor *c2 = NULL, *h2 = step(r, nn_step(xw, t, acc, s == 0), hs, cs, &c2, t, s == 0);
     if (!h2) return NULL;
     if (r->mask) {
       /* a padded step keeps the state and outputs zero */
-      tg_tensor *m = tg_select(r->mask, 0, (long)t);
-      r->steps[t] = tg_where(m, h2, r->zero);
-      hs = tg_where(m, h2, hs);
-      if (cs) cs = tg_where(m, c2, cs);
+      r->steps[t] = nn_masked_rows(r->mask, t, h2, NULL);
+      hs = nn_masked_rows(r->mask, t, h2, hs);
+      if (cs) cs = nn_masked_rows(r->mask, t, c2, cs);
     } else {
       r->steps[t] = h2;
       hs = h2;
@@ -233,8 +245,7 @@ static int run_layers(tg_rnn_mode mode, const tg_rnn_opts *o, bool training, tg_
   dir_run r = {.mode = mode, .steps = scratch};
   if (lengths) {
     r.mask = length_mask(lengths, T, N);
-    r.zero = tg_zeros(x3->dtype, TG_SHAPE(1));
-    if (!r.mask || !r.zero) return -1;
+    if (!r.mask) return -1;
   }
   tg_tensor *layer = x3;
   for (int l = 0; l < L; l++) {
@@ -377,6 +388,19 @@ static bool add_params(tg_module *m, tg_rnn_mode mode, const tg_rnn_opts *o) {
   return true;
 }
 
+/* torch's RNNBase.extra_repr: sizes, then each option only when not its
+ * default (the nonlinearity is never shown) */
+static tg_module *rnn_repr(tg_module *m, const tg_rnn_opts *o) {
+  char s[TG_NN_REPR_MAX];
+  int n = snprintf(s, sizeof s, "%zu, %zu", o->input_size, o->hidden_size);
+  if (o->num_layers != 1) n += snprintf(s + n, sizeof s - (size_t)n, ", num_layers=%d", o->num_layers);
+  if (!o->bias) n += snprintf(s + n, sizeof s - (size_t)n, ", bias=False");
+  if (o->batch_first) n += snprintf(s + n, sizeof s - (size_t)n, ", batch_first=True");
+  if (o->dropout != 0) n += snprintf(s + n, sizeof s - (size_t)n, ", dropout=%s", nn_pyfloat(o->dropout));
+  if (o->bidirectional) snprintf(s + n, sizeof s - (size_t)n, ", bidirectional=True");
+  return nn_with_repr(m, "%s", s);
+}
+
 static tg_module *rnn_module(tg_rnn_mode mode, tg_rnn_opts o) {
   const char *op = mode_name(mode);
   if (!check_opts(op, mode, &o)) return NULL;
@@ -397,7 +421,7 @@ static tg_module *rnn_module(tg_rnn_mode mode, tg_rnn_opts o) {
     tg_module_free(m);
     return NULL;
   }
-  return m;
+  return rnn_repr(m, &o);
 }
 
 tg_module *tg_nn_rnn(tg_rnn_opts o) {

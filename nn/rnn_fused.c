@@ -36,22 +36,24 @@ LSTM_FORWARD(double)
   static void lstm_backward_##T(const T *restrict xw, const T *restrict hh, const T *restrict c,  \
                                 const T *restrict y, const T *restrict g, T *restrict da,         \
                                 T *restrict dc, size_t N, size_t H) {           \
-    const T *cy = y + N * H, *gh = g, *gc = g + N * H;                          \
     for (size_t n = 0; n < N; n++) {                                            \
-      const T *a = xw + n * 4 * H, *b = hh + n * 4 * H;                         \
-      T *d = da + n * 4 * H;                                                    \
+      /* one pointer per gate row, so that the loop vectorises */               \
+      const T *restrict ai = xw + n * 4 * H, *restrict af = ai + H, *restrict ag = af + H;     \
+      const T *restrict ao = ag + H, *restrict bi = hh + n * 4 * H, *restrict bf = bi + H;     \
+      const T *restrict bg = bf + H, *restrict bo = bg + H, *restrict cn = c + n * H;         \
+      const T *restrict cy = y + (N + n) * H, *restrict gh = g + n * H, *restrict gc = g + (N + n) * H; \
+      T *restrict di = da + n * 4 * H, *restrict df = di + H, *restrict dg = df + H;          \
+      T *restrict d_o = dg + H, *restrict dcn = dc + n * H;                     \
       for (size_t j = 0; j < H; j++) {                                          \
-        size_t k = n * H + j;                                                   \
-        T i = ops_sigmoid((T)(a[j] + b[j])), f = ops_sigmoid((T)(a[H + j] + b[H + j]));       \
-        T gg = ops_tanh((T)(a[2 * H + j] + b[2 * H + j]));                      \
-        T o = ops_sigmoid((T)(a[3 * H + j] + b[3 * H + j]));                    \
-        T tc = ops_tanh(cy[k]);                                                 \
-        T dc2 = gc[k] + gh[k] * o * (1 - tc * tc);                              \
-        d[j] = dc2 * gg * i * (1 - i);                                          \
-        d[H + j] = dc2 * c[k] * f * (1 - f);                                    \
-        d[2 * H + j] = dc2 * i * (1 - gg * gg);                                 \
-        d[3 * H + j] = gh[k] * tc * o * (1 - o);                                \
-        if (dc) dc[k] = dc2 * f;                                                \
+        T i = ops_sigmoid((T)(ai[j] + bi[j])), f = ops_sigmoid((T)(af[j] + bf[j]));           \
+        T gg = ops_tanh((T)(ag[j] + bg[j])), o = ops_sigmoid((T)(ao[j] + bo[j]));             \
+        T tc = ops_tanh(cy[j]);                                                 \
+        T dc2 = gc[j] + gh[j] * o * (1 - tc * tc);                              \
+        di[j] = dc2 * gg * i * (1 - i);                                         \
+        df[j] = dc2 * cn[j] * f * (1 - f);                                      \
+        dg[j] = dc2 * i * (1 - gg * gg);                                        \
+        d_o[j] = gh[j] * tc * o * (1 - o);                                      \
+        dcn[j] = dc2 * f;                                                       \
       }                                                                         \
     }                                                                           \
   }
@@ -100,19 +102,19 @@ static void lstm_gates_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   size_t N = c->shape[0], H = c->shape[1];
   bool need_a = tg_node_needs_grad(n, 0) || tg_node_needs_grad(n, 1), need_c = tg_node_needs_grad(n, 2);
   tg_tensor *da = tg_tensor_alloc(c->dtype, TG_SHAPE(N, 4 * H));
-  tg_tensor *dc = need_c ? tg_tensor_alloc(c->dtype, TG_SHAPE(N, H)) : NULL;
-  if (!gc || !da || (need_c && !dc)) return;
+  tg_tensor *dc = tg_tensor_alloc(c->dtype, TG_SHAPE(N, H));
+  if (!gc || !da || !dc) return;
   if (c->dtype == TG_FLOAT32)
     lstm_backward_float((const float *)tg_ptr(xw), (const float *)tg_ptr(hh), (const float *)tg_ptr(c),
                         (const float *)tg_ptr(n->out), (const float *)tg_ptr(gc), (float *)tg_ptr(da),
-                        dc ? (float *)tg_ptr(dc) : NULL, N, H);
+                        (float *)tg_ptr(dc), N, H);
   else
     lstm_backward_double((const double *)tg_ptr(xw), (const double *)tg_ptr(hh), (const double *)tg_ptr(c),
                          (const double *)tg_ptr(n->out), (const double *)tg_ptr(gc), (double *)tg_ptr(da),
-                         dc ? (double *)tg_ptr(dc) : NULL, N, H);
+                         (double *)tg_ptr(dc), N, H);
   if (need_a && tg_node_needs_grad(n, 0)) gi[0] = da;
   if (need_a && tg_node_needs_grad(n, 1)) gi[1] = da;
-  gi[2] = dc;
+  if (need_c) gi[2] = dc;
 }
 /* reads xw and hh (version-checked), c and its own output */
 TG_DEFINE_OP(OP_LSTM_GATES, "LstmGatesBackward", lstm_gates_backward,
@@ -158,19 +160,25 @@ GRU_FORWARD(double)
                                const T *restrict g, T *restrict dx, T *restrict dhh, T *restrict dh, \
                                size_t N, size_t H) {                            \
     for (size_t n = 0; n < N; n++) {                                            \
-      const T *a = xw + n * 3 * H, *b = hh + n * 3 * H;                         \
-      T *p = dx + n * 3 * H, *q = dhh + n * 3 * H;                              \
+      /* one pointer per gate row, so that the loop vectorises */               \
+      const T *restrict ar = xw + n * 3 * H, *restrict az = ar + H, *restrict an = az + H;     \
+      const T *restrict br = hh + n * 3 * H, *restrict bz = br + H, *restrict bn = bz + H;     \
+      const T *restrict hn = h + n * H, *restrict gn = g + n * H;               \
+      T *restrict pr = dx + n * 3 * H, *restrict pz = pr + H, *restrict pn = pz + H;          \
+      T *restrict qr = dhh + n * 3 * H, *restrict qz = qr + H, *restrict qn = qz + H;         \
+      T *restrict dhn = dh + n * H;                                             \
       for (size_t j = 0; j < H; j++) {                                          \
-        size_t k = n * H + j;                                                   \
-        T r = ops_sigmoid((T)(a[j] + b[j])), z = ops_sigmoid((T)(a[H + j] + b[H + j]));       \
-        T nn = ops_tanh((T)(a[2 * H + j] + r * b[2 * H + j]));                  \
-        T dn = g[k] * (1 - z) * (1 - nn * nn), dz = g[k] * (h[k] - nn) * z * (1 - z);         \
-        T dr = dn * b[2 * H + j] * r * (1 - r);                                 \
-        p[j] = q[j] = dr;                                                       \
-        p[H + j] = q[H + j] = dz;                                               \
-        p[2 * H + j] = dn;                                                      \
-        q[2 * H + j] = dn * r;                                                  \
-        if (dh) dh[k] = g[k] * z;                                               \
+        T r = ops_sigmoid((T)(ar[j] + br[j])), z = ops_sigmoid((T)(az[j] + bz[j]));           \
+        T nn = ops_tanh((T)(an[j] + r * bn[j]));                                \
+        T dn = gn[j] * (1 - z) * (1 - nn * nn), dz = gn[j] * (hn[j] - nn) * z * (1 - z);      \
+        T dr = dn * bn[j] * r * (1 - r);                                        \
+        pr[j] = dr;                                                             \
+        qr[j] = dr;                                                             \
+        pz[j] = dz;                                                             \
+        qz[j] = dz;                                                             \
+        pn[j] = dn;                                                             \
+        qn[j] = dn * r;                                                         \
+        dhn[j] = gn[j] * z;                                                     \
       }                                                                         \
     }                                                                           \
   }
@@ -200,19 +208,19 @@ static void gru_gates_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   size_t N = h->shape[0], H = h->shape[1];
   tg_tensor *dx = tg_tensor_alloc(h->dtype, TG_SHAPE(N, 3 * H));
   tg_tensor *dhh = tg_tensor_alloc(h->dtype, TG_SHAPE(N, 3 * H));
-  tg_tensor *dh = tg_node_needs_grad(n, 2) ? tg_tensor_alloc(h->dtype, TG_SHAPE(N, H)) : NULL;
-  if (!gc || !dx || !dhh || (tg_node_needs_grad(n, 2) && !dh)) return;
+  tg_tensor *dh = tg_tensor_alloc(h->dtype, TG_SHAPE(N, H));
+  if (!gc || !dx || !dhh || !dh) return;
   if (h->dtype == TG_FLOAT32)
     gru_backward_float((const float *)tg_ptr(xw), (const float *)tg_ptr(hh), (const float *)tg_ptr(h),
                        (const float *)tg_ptr(gc), (float *)tg_ptr(dx), (float *)tg_ptr(dhh),
-                       dh ? (float *)tg_ptr(dh) : NULL, N, H);
+                       (float *)tg_ptr(dh), N, H);
   else
     gru_backward_double((const double *)tg_ptr(xw), (const double *)tg_ptr(hh), (const double *)tg_ptr(h),
                         (const double *)tg_ptr(gc), (double *)tg_ptr(dx), (double *)tg_ptr(dhh),
-                        dh ? (double *)tg_ptr(dh) : NULL, N, H);
+                        (double *)tg_ptr(dh), N, H);
   if (tg_node_needs_grad(n, 0)) gi[0] = dx;
   if (tg_node_needs_grad(n, 1)) gi[1] = dhh;
-  gi[2] = dh;
+  if (tg_node_needs_grad(n, 2)) gi[2] = dh;
 }
 /* reads xw and hh (version-checked) and h */
 TG_DEFINE_OP(OP_GRU_GATES, "GruGatesBackward", gru_gates_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
@@ -229,5 +237,207 @@ tg_tensor *nn_gru_gates(tg_tensor *xw, tg_tensor *hh, tg_tensor *h) {
     gru_forward_double((const double *)tg_ptr(xw), (const double *)tg_ptr(hh), (const double *)tg_ptr(h),
                        (double *)tg_ptr(y), N, H);
   ops_record(y, &OP_GRU_GATES, 3, (tg_tensor *[]){xw, hh, h});
+  return y;
+}
+
+/* ------------------------------------------------------------ time steps */
+
+tg_tensor *nn_step_grad_buffer(tg_tensor *a) {
+  if (!a || !a->grad_fn || !tg_grad_enabled()) return NULL;
+  size_t T = a->shape[0];
+  tg_tensor *acc = tg_tensor_alloc(a->dtype, TG_SHAPE(a->numel + T));
+  /* the flags: which steps wrote their gradient in this backward pass */
+  if (acc) memset(tg_ptr(acc) + a->numel * tg_elem_bytes(a->dtype), 0, T * tg_elem_bytes(a->dtype));
+  return acc;
+}
+
+/* the gradient of a (T, ...) from g at step t: zeros elsewhere, recorded
+ * (create_graph) by a constant pad along dim 0 */
+static tg_tensor *step_scatter(tg_tensor *g, size_t t, const tg_tensor *a) {
+  long pad[2 * TG_MAX_DIMS] = {0};
+  int nd = a->ndim;
+  pad[2 * (nd - 1)] = (long)t;
+  pad[2 * (nd - 1) + 1] = (long)(a->shape[0] - 1 - t);
+  return tg_pad(tg_unsqueeze(g, 0), 2 * nd, pad, TG_PAD_CONSTANT, 0.0);
+}
+
+static void step_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *a = n->in[0], *acc = tg_node_saved(n);
+  size_t t = (size_t)tg_node_i(n)[0], T = a->shape[0], step = T ? a->numel / T : 0;
+  if (!acc || !ops_fused_backward()) {
+    gi[0] = step_scatter(g, t, a);
+    return;
+  }
+  tg_tensor *gc = contiguous_nograd(g);
+  if (!gc) return;
+  size_t es = tg_elem_bytes(a->dtype);
+  char *base = tg_ptr(acc), *flags = base + a->numel * es;
+  /* a plain write: acc's version stays that of the forward */
+  memcpy(base + t * step * es, tg_ptr(gc), step * es);
+  memset(flags + t * es, 0xff, es);
+  if (!tg_node_i(n)[1]) return; /* not the last step processed: no gradient yet */
+  for (size_t s = 0; s < T; s++) {
+    bool wrote = flags[s * es] != 0;
+    if (!wrote) memset(base + s * step * es, 0, step * es);
+    memset(flags + s * es, 0, es);
+  }
+  ptrdiff_t strides[TG_MAX_DIMS];
+  tg_contiguous_strides(a->ndim, a->shape, strides);
+  gi[0] = tg_tensor_view(acc, a->ndim, a->shape, strides, acc->offset);
+}
+TG_DEFINE_OP(OP_STEP, "StepBackward", step_backward, TG_NODE_I | TG_NODE_SAVED);
+
+tg_tensor *nn_step(tg_tensor *a, size_t t, tg_tensor *acc, bool first) {
+  if (!a) return NULL;
+  ptrdiff_t off = (ptrdiff_t)a->offset + (ptrdiff_t)t * a->strides[0];
+  tg_tensor *v = tg_tensor_view(a, a->ndim - 1, a->shape + 1, a->strides + 1, (size_t)off);
+  tg_node *n = v ? ops_record(v, &OP_STEP, 1, &a) : NULL;
+  if (n) {
+    tg_node_i(n)[0] = (int64_t)t;
+    tg_node_i(n)[1] = first;
+    tg_node_save(n, acc);
+  }
+  return v;
+}
+
+/* ------------------------------------------------------ hidden projection */
+
+/* acc: T steps of g (N, G H), then T steps of h (N, H), then T flags */
+tg_tensor *nn_hh_grad_buffer(size_t T, size_t N, size_t H, tg_tensor *w, tg_tensor *b) {
+  if (!tg_grad_enabled() || !(w->requires_grad || (b && b->requires_grad))) return NULL;
+  size_t GH = w->shape[0], n = T * N * (GH + H) + T;
+  tg_tensor *acc = tg_tensor_alloc(w->dtype, TG_SHAPE(n));
+  if (acc) memset(tg_ptr(acc) + (n - T) * tg_elem_bytes(w->dtype), 0, T * tg_elem_bytes(w->dtype));
+  return acc;
+}
+
+/* rows x cols view of acc at element off */
+static tg_tensor *acc_view(tg_tensor *acc, size_t off, size_t rows, size_t cols) {
+  return tg_tensor_view(acc, 2, (size_t[]){rows, cols}, (ptrdiff_t[]){(ptrdiff_t)cols, 1}, acc->offset + off);
+}
+
+/* dW = G^T Hs and db = column sums of G over every step, into the
+ * parameters' .grad when the engine allows (beta 1) */
+static void hh_weight_grads(tg_node *n, tg_tensor *acc, size_t T, size_t N, size_t GH, size_t H,
+                            tg_tensor **gi) {
+  size_t es = tg_elem_bytes(acc->dtype), rows = T * N;
+  char *base = tg_ptr(acc), *flags = base + rows * (GH + H) * es;
+  for (size_t s = 0; s < T; s++) {
+    if (!flags[s * es]) { /* a step without gradient adds nothing */
+      memset(base + s * N * GH * es, 0, N * GH * es);
+      memset(base + (rows * GH + s * N * H) * es, 0, N * H * es);
+    }
+    memset(flags + s * es, 0, es);
+  }
+  tg_tensor *G = acc_view(acc, 0, rows, GH), *Hs = acc_view(acc, rows * GH, rows, H);
+  if (!G || !Hs) return;
+  if (tg_node_needs_grad(n, 1)) {
+    tg_tensor *sink = tg_node_grad_sink(n, 1);
+    tg_tensor *dw = sink ? sink : (gi[1] = tg_tensor_alloc(acc->dtype, TG_SHAPE(GH, H)));
+    if (dw) ops_gemm(true, false, GH, H, rows, G, GH, Hs, H, sink ? 1.0 : 0.0, dw);
+  }
+  if (n->n_in > 2 && tg_node_needs_grad(n, 2)) {
+    tg_tensor *sink = tg_node_grad_sink(n, 2);
+    tg_tensor *db = sink ? sink : (gi[2] = tg_zeros(acc->dtype, TG_SHAPE(GH)));
+    if (!db) return;
+    if (acc->dtype == TG_FLOAT32) {
+      float *restrict d = (float *)tg_ptr(db);
+      const float *restrict r = (const float *)tg_ptr(G);
+      for (size_t i = 0; i < rows; i++, r += GH)
+        for (size_t j = 0; j < GH; j++) d[j] += r[j];
+    } else {
+      double *restrict d = (double *)tg_ptr(db);
+      const double *restrict r = (const double *)tg_ptr(G);
+      for (size_t i = 0; i < rows; i++, r += GH)
+        for (size_t j = 0; j < GH; j++) d[j] += r[j];
+    }
+  }
+}
+
+static void hh_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *h = n->in[0], *w = n->in[1], *acc = tg_node_saved(n);
+  if (!acc || !ops_fused_backward()) {
+    /* as Linear's: differentiable under create_graph */
+    if (tg_node_needs_grad(n, 0)) gi[0] = tg_matmul(g, w);
+    if (tg_node_needs_grad(n, 1)) gi[1] = tg_matmul(tg_t(g), h);
+    if (n->n_in > 2 && tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 1, (int[]){0}, false);
+    return;
+  }
+  size_t N = h->shape[0], H = h->shape[1], GH = w->shape[0], t = (size_t)tg_node_i(n)[0];
+  size_t T = (size_t)tg_node_i(n)[2], es = tg_elem_bytes(h->dtype);
+  tg_tensor *gc = contiguous_nograd(g);
+  if (!gc) return;
+  if (tg_node_needs_grad(n, 0) && (gi[0] = tg_tensor_alloc(h->dtype, TG_SHAPE(N, H))))
+    ops_gemm(false, false, N, H, GH, gc, GH, w, H, 0.0, gi[0]);
+  char *base = tg_ptr(acc);
+  memcpy(base + t * N * GH * es, tg_ptr(gc), N * GH * es);
+  memcpy(base + (T * N * GH + t * N * H) * es, tg_ptr(h), N * H * es);
+  memset(base + (T * N * (GH + H) + t) * es, 0xff, es);
+  if (tg_node_i(n)[1]) hh_weight_grads(n, acc, T, N, GH, H, gi);
+}
+/* reads h and W (version-checked) */
+TG_DEFINE_OP(OP_HH, "HiddenProjectionBackward", hh_backward,
+             TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_I | TG_NODE_SAVED);
+
+tg_tensor *nn_hh(tg_tensor *h, tg_tensor *w, tg_tensor *b, size_t t, tg_tensor *acc, bool first) {
+  if (!h || !w) return NULL;
+  size_t N = h->shape[0], H = h->shape[1], GH = w->shape[0];
+  tg_tensor *y = tg_tensor_alloc(h->dtype, TG_SHAPE(N, GH));
+  if (!y) return NULL;
+  size_t row = GH * tg_elem_bytes(y->dtype);
+  for (size_t i = 0; b && i < N; i++) memcpy(tg_ptr(y) + i * row, tg_ptr(b), row);
+  ops_gemm(false, true, N, GH, H, h, H, w, H, b ? 1.0 : 0.0, y);
+  tg_node *n = ops_record(y, &OP_HH, b ? 3 : 2, (tg_tensor *[]){h, w, b});
+  if (n) {
+    tg_node_i(n)[0] = (int64_t)t;
+    tg_node_i(n)[1] = first;
+    tg_node_i(n)[2] = acc ? (int64_t)(acc->numel / (h->shape[0] * (GH + H) + 1)) : 0;
+    tg_node_save(n, acc);
+  }
+  return y;
+}
+
+/* ----------------------------------------------------- padded time steps */
+
+/* dst row n = (valid[n] == want) ? src row n : 0 */
+static void copy_rows(char *dst, const char *src, const bool *valid, bool want, size_t N, size_t row) {
+  for (size_t n = 0; n < N; n++)
+    if (valid[n] == want) memcpy(dst + n * row, src + n * row, row);
+    else memset(dst + n * row, 0, row);
+}
+
+static void masked_rows_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
+  tg_tensor *a = n->in[0], *mask = tg_node_saved(n);
+  size_t t = (size_t)tg_node_i(n)[0], N = a->shape[0], row = a->numel / (N ? N : 1) * tg_elem_bytes(a->dtype);
+  if (!ops_fused_backward()) {
+    tg_tensor *m = tg_select(mask, 0, (long)t), *zero = tg_zeros(g->dtype, TG_SHAPE(1));
+    if (tg_node_needs_grad(n, 0)) gi[0] = tg_where(m, g, zero);
+    if (n->n_in > 1 && tg_node_needs_grad(n, 1)) gi[1] = tg_where(m, zero, g);
+    return;
+  }
+  tg_tensor *gc = contiguous_nograd(g);
+  if (!gc) return;
+  const bool *valid = (const bool *)tg_ptr(mask) + t * N;
+  for (int k = 0; k < n->n_in; k++)
+    if (tg_node_needs_grad(n, k) && (gi[k] = tg_tensor_alloc(a->dtype, a->ndim, a->shape)))
+      copy_rows(tg_ptr(gi[k]), tg_ptr(gc), valid, k == 0, N, row);
+}
+TG_DEFINE_OP(OP_MASKED_ROWS, "MaskedRowsBackward", masked_rows_backward, TG_NODE_I | TG_NODE_SAVED);
+
+tg_tensor *nn_masked_rows(tg_tensor *mask, size_t t, tg_tensor *a, tg_tensor *b) {
+  if (!mask || !a) return NULL;
+  size_t N = a->shape[0], row = a->numel / (N ? N : 1) * tg_elem_bytes(a->dtype);
+  tg_tensor *y = tg_tensor_alloc(a->dtype, a->ndim, a->shape);
+  if (!y) return NULL;
+  const bool *valid = (const bool *)tg_ptr(mask) + t * N;
+  copy_rows(tg_ptr(y), tg_ptr(a), valid, true, N, row);
+  if (b)
+    for (size_t n = 0; n < N; n++)
+      if (!valid[n]) memcpy(tg_ptr(y) + n * row, tg_ptr(b) + n * row, row);
+  tg_node *n = ops_record(y, &OP_MASKED_ROWS, b ? 2 : 1, (tg_tensor *[]){a, b});
+  if (n) {
+    tg_node_i(n)[0] = (int64_t)t;
+    tg_node_save(n, mask);
+  }
   return y;
 }

@@ -451,8 +451,9 @@ int tg_nn_rnn_forward(tg_module *m, tg_tensor *x, tg_tensor *h0, tg_tensor *c0, 
                       tg_tensor **output, tg_tensor **h_n, tg_tensor **c_n);
 /* The layer as a function (torch._VF.lstm and kin): weights are the
  * module's parameters in its order (w_ih, w_hh[, b_ih, b_hh] per layer and
- * direction; their shapes give the sizes, o's are checked against them);
- * o.rng is dropout's generator when training. */
+ * direction), checked against o's sizes; mode says the RNN's nonlinearity
+ * (o.nonlinearity is read by tg_nn_rnn only); o.rng is dropout's generator
+ * when training. */
 int tg_rnn(tg_rnn_mode mode, const tg_rnn_opts *o, bool training, tg_tensor *x, tg_tensor *h0, tg_tensor *c0,
            const int64_t *lengths, tg_tensor *const *weights, tg_tensor **output, tg_tensor **h_n,
            tg_tensor **c_n);

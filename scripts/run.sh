@@ -42,3 +42,5 @@ echo "================ examples/vae_mnist (the PyTorch-examples VAE, 2 epochs)"
 build/examples/vae_mnist --data "$data" --epochs 2 --out "$out"
 echo "================ examples/char_lstm (Embedding -> 2-layer LSTM -> Linear on the word list, 2 short epochs)"
 build/examples/char_lstm --epochs 2 --max-steps 300
+echo "================ examples/gpt_mini (the lecture's GPT shrunk to 46,289 parameters, 2000 SGD steps on the word list)"
+build/examples/gpt_mini

@@ -219,6 +219,8 @@ fi
 if [ -r /usr/share/dict/words ]; then
   vg_train "char_lstm (1 epoch, 3 steps, 20 samples)" build-valgrind/examples/char_lstm --max-words 200 \
     --epochs 1 --max-steps 3 --batch 8 --embed 4 --hidden 8
+  # the GPT example on the word list: 3 steps, one evaluation batch, a short sample
+  vg_train "gpt_mini (3 steps)" build-valgrind/examples/gpt_mini --steps 3 --batch 4 --eval-iters 1 --sample 10
 fi
 rm -rf "$tmp"
 echo "== libFuzzer smoke of every file reader (scripts/fuzz.sh 20)"

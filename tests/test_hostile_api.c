@@ -2,7 +2,7 @@
  * part), in four sections:
  *
  *  1. NULL for every pointer argument of every public function declared in
- *     the six public headers, one argument at a time: no crash, the
+ *     the seven public headers, one argument at a time: no crash, the
  *     documented failure value (NULL / -1 / NaN / false / 0), and a message
  *     naming the function and what was wrong. Arguments documented as
  *     optional (tg_free(NULL), rng NULL, grad_output NULL for a scalar, ...)
@@ -1237,7 +1237,8 @@ static void test_null_nn_api(void **state) {
          assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, true, 0, NAN, NULL)));
     /* rng NULL: the default generator */
     N_OK(tg_scaled_dot_product_attention, 8,
-         assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));
+         assert_non_null(tg_scaled_dot_product_attention(cx, cx, cx, NULL, false, 0.5, NAN, NULL)));    /* nn/tg_nn_fused.h: the fused multi-head causal attention */
+    N_PTR(tg_causal_attention_qkv, 1, tg_causal_attention_qkv(NULL, 1, 2, 1), "causal_attention_qkv: argument 1 is NULL");
   }
   {
     /* the recurrent layers: a float64 LSTM over x (T 3, N 2, in 2), H 1 */
@@ -1831,7 +1832,7 @@ static void test_null_dist_api(void **state) {
 
 /* ---------------------------------------------------------- completeness */
 
-/* The public functions, read from the seven headers the way a C reader sees
+/* The public functions, read from the public headers the way a C reader sees
  * them: comments and preprocessor lines dropped, then every `tg_name(` at
  * file scope is a declaration (or a static inline definition); its
  * parameters are split at top-level commas, and one is a pointer if it has
@@ -1975,14 +1976,14 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 513
+#define NULL_FUNCS_COVERED 514
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
   static hdr_fn fns[MAX_HDR_FNS];
   const char *headers[] = {"tensor/tg_tensor.h", "autograd/tg_autograd.h", "ops/tg_ops.h",
-                           "nn/tg_nn.h",         "optim/tg_optim.h",       "data/tg_data.h",
-                           "dist/tg_dist.h"};
+                           "nn/tg_nn.h",         "nn/tg_nn_fused.h",       "optim/tg_optim.h",
+                           "data/tg_data.h",     "dist/tg_dist.h"};
   int n = 0;
   for (size_t h = 0; h < sizeof headers / sizeof *headers; h++) {
     char path[512];

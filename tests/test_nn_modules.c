@@ -246,6 +246,27 @@ static void assert_repr(tg_module *m, const char *want) {
   tg_module_free(m);
 }
 
+/* the recurrent layers: each string is PyTorch 1.13's print() of the module
+ * in the comment before it */
+static void test_print_recurrent(void **s) {
+  (void)s;
+  tg_rnn_opts o = tg_rnn_defaults(24, 64);
+  o.num_layers = 2;
+  o.batch_first = true;
+  /* nn.LSTM(24, 64, num_layers=2, batch_first=True) */
+  assert_repr(tg_nn_lstm(o), "LSTM(24, 64, num_layers=2, batch_first=True)");
+  o = tg_rnn_defaults(3, 5);
+  o.bias = false;
+  o.dropout = 0.25;
+  o.bidirectional = true;
+  /* nn.GRU(3, 5, bias=False, dropout=0.25, bidirectional=True) */
+  assert_repr(tg_nn_gru(o), "GRU(3, 5, bias=False, dropout=0.25, bidirectional=True)");
+  o = tg_rnn_defaults(2, 4);
+  o.nonlinearity = "relu";
+  /* nn.RNN(2, 4, nonlinearity='relu'): the nonlinearity is not shown */
+  assert_repr(tg_nn_rnn(o), "RNN(2, 4)");
+}
+
 static void test_print_layers(void **s) {
   (void)s;
   const int64_t k3[2] = {3, 3}, k35[2] = {3, 5}, s21[2] = {2, 1}, p1[2] = {1, 1}, p12[2] = {1, 2}, d2[2] = {2, 2},
@@ -478,6 +499,7 @@ int main(void) {
       TG_TEST(test_module_list),
       TG_TEST(test_module_dict),
       TG_TEST(test_print_layers),
+      TG_TEST(test_print_recurrent),
       TG_TEST(test_print_models),
       TG_TEST(test_print_nested),
       TG_TEST(test_summary),

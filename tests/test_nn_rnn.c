@@ -208,6 +208,21 @@ static void test_lengths_match_alone(void **s) {
     cfg c = {modes[k], 4, 3, 2, 2, 2, true, k == 1, true};
     check_against_cells(&c, 30 + (uint64_t)k, lengths);
   }
+  /* and the module itself on each sequence cut to its length, batch of one */
+  tg_rng r = test_seeded(35);
+  cfg c = {TG_RNN_LSTM, 4, 3, 2, 2, 2, true, false, true};
+  tg_module *m = module_of(&c, &r);
+  tg_tensor *x = input_of(&c, &r), *h0 = state_of(&c, &r), *c0 = state_of(&c, &r), *out, *hn, *cn;
+  assert_int_equal(tg_nn_rnn_forward(m, x, h0, c0, lengths, &out, &hn, &cn), 0);
+  for (long n = 0; n < 3; n++) {
+    size_t len = (size_t)lengths[n];
+    tg_tensor *xn = tg_narrow(tg_narrow(x, 1, n, 1), 0, 0, len), *o1, *h1, *c1;
+    assert_int_equal(tg_nn_rnn_forward(m, xn, tg_narrow(h0, 1, n, 1), tg_narrow(c0, 1, n, 1), NULL, &o1, &h1, &c1), 0);
+    assert_all_close(tg_narrow(tg_narrow(out, 1, n, 1), 0, 0, len), o1, 1e-12);
+    assert_all_close(tg_narrow(hn, 1, n, 1), h1, 1e-12);
+    assert_all_close(tg_narrow(cn, 1, n, 1), c1, 1e-12);
+  }
+  tg_module_free(m);
 }
 
 /* padded positions: zero output, and neither the padded inputs nor anything
@@ -237,6 +252,63 @@ static void test_lengths_padding(void **s) {
 }
 
 /* ------------------------------------------------------------- gradients */
+
+/* sum(out * u) + sum(h_n * v) (+ sum(c_n * v)), u and v fixed */
+static tg_tensor *weighted(tg_tensor *out, tg_tensor *hn, tg_tensor *cn, tg_tensor *u, tg_tensor *v) {
+  tg_tensor *l = tg_add(tg_sum(tg_mul(out, u)), tg_sum(tg_mul(hn, v)));
+  return cn ? tg_add(l, tg_sum(tg_mul(cn, v))) : l;
+}
+
+/* a copy of every parameter's .grad, then the grads zeroed */
+static void take_grads(tg_module *m, tg_tensor **out) {
+  size_t n;
+  tg_tensor **p = tg_module_parameters(m, &n);
+  for (size_t k = 0; k < n; k++) {
+    assert_non_null(p[k]->grad);
+    out[k] = tg_clone(tg_detach(p[k]->grad));
+  }
+  assert_int_equal(tg_module_zero_grad(m), 0);
+}
+
+/* tg_backward into the parameters' .grad (the batched weight gradient of
+ * the hidden projections) equals backward through the cells' loop; a
+ * retained graph walked again, from a part of it, gives the same again */
+static void test_backward_matches_cells(void **s) {
+  (void)s;
+  const tg_rnn_mode modes[] = {TG_RNN_TANH, TG_RNN_LSTM, TG_RNN_GRU};
+  const int64_t lengths[3] = {3, 1, 2};
+  for (int k = 0; k < 3; k++) {
+    tg_rng r = test_seeded(140 + (uint64_t)k);
+    cfg c = {modes[k], 3, 3, 2, 3, 2, true, false, true};
+    tg_module *m = module_of(&c, &r);
+    tg_tensor *x = input_of(&c, &r), *h0 = state_of(&c, &r), *c0 = state_of(&c, &r);
+    if (c.mode != TG_RNN_LSTM) c0 = NULL;
+    tg_tensor *u = tg_randn(&r, TG_FLOAT64, TG_SHAPE(3, 3, 6)), *v = tg_randn(&r, TG_FLOAT64, TG_SHAPE(4, 3, 3));
+    tg_tensor *out, *hn, *cn, *got[16], *want[16], *again[16], *part[16], *want_part[16];
+    assert_int_equal(tg_nn_rnn_forward(m, x, h0, c0, lengths, &out, &hn, &cn), 0);
+    tg_tensor *loss = weighted(out, hn, cn, u, v);
+    assert_int_equal(tg_backward(loss, NULL, true), 0);
+    take_grads(m, got);
+    assert_int_equal(tg_backward(loss, NULL, true), 0);
+    take_grads(m, again);
+    /* only the first time step's output: most steps get no gradient */
+    assert_int_equal(tg_backward(tg_sum(tg_mul(tg_select(out, 0, 0), tg_select(u, 0, 0))), NULL, false), 0);
+    take_grads(m, part);
+    tg_tensor *rout, *rhn, *rcn;
+    reference(&c, x, h0, c0, lengths, tg_module_parameters(m, NULL), &rout, &rhn, &rcn);
+    assert_int_equal(tg_backward(weighted(rout, rhn, rcn, u, v), NULL, false), 0);
+    take_grads(m, want);
+    reference(&c, x, h0, c0, lengths, tg_module_parameters(m, NULL), &rout, &rhn, &rcn);
+    assert_int_equal(tg_backward(tg_sum(tg_mul(tg_select(rout, 0, 0), tg_select(u, 0, 0))), NULL, false), 0);
+    take_grads(m, want_part);
+    for (int j = 0; j < n_weights(&c); j++) {
+      assert_all_close(got[j], want[j], 1e-12);
+      assert_all_close(again[j], want[j], 1e-12);
+      assert_all_close(part[j], want_part[j], 1e-12);
+    }
+    tg_module_free(m);
+  }
+}
 
 typedef struct grad_ctx {
   cfg c;
@@ -486,6 +558,7 @@ int main(void) {
       TG_TEST(test_matches_cells),
       TG_TEST(test_lengths_match_alone),
       TG_TEST(test_lengths_padding),
+      TG_TEST(test_backward_matches_cells),
       TG_TEST(test_gradcheck_every_kind),
       TG_TEST(test_gradgradcheck_tiny),
       TG_TEST(test_multi_module_and_unbatched),

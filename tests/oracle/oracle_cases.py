@@ -19,4 +19,5 @@ import family_seq  # noqa: F401
 import family_rnn  # noqa: F401
 import family_mha  # noqa: F401
 import family_functional  # noqa: F401
+import family_gpt  # noqa: F401
 from oracle_gen import REGISTRY  # noqa: F401
