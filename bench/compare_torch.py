@@ -49,6 +49,7 @@ FULL = {
     "sweep_n": [1000, 10000, 100000, 1000000, 10000000], "sweep_torch_max": 1000000,
     "cnn_steps": 50, "cnn_repeats": 5, "cnn_warmup": 5, "cnn_conv_iters": 50,
     "gpt_steps": 200, "gpt_repeats": 5, "gpt_warmup": 20,
+    "lstm_steps": 100, "lstm_repeats": 5, "lstm_warmup": 10,
     "small_iters": 200000, "small_repeats": 7, "torch_small_iters": 3000, "torch_small_repeats": 5,
 }
 QUICK = {
@@ -61,6 +62,7 @@ QUICK = {
     "sweep_n": [1000, 10000, 100000], "sweep_torch_max": 100000,
     "cnn_steps": 10, "cnn_repeats": 3, "cnn_warmup": 2, "cnn_conv_iters": 10,
     "gpt_steps": 30, "gpt_repeats": 3, "gpt_warmup": 5,
+    "lstm_steps": 20, "lstm_repeats": 3, "lstm_warmup": 3,
     "small_iters": 20000, "small_repeats": 3, "torch_small_iters": 300, "torch_small_repeats": 3,
 }
 
@@ -461,6 +463,54 @@ def worker_cnn(torch, a):
                 print("vm_hwm_mb=%.1f" % (float(line.split()[1]) / 1024.0))
 
 
+def worker_lstm(torch, a):
+    """bench/lstm_step.c: examples/char_lstm's training step (Embedding(27, 24)
+    -> LSTM(24, 64, 2 layers, batch_first) over pack_padded_sequence ->
+    Linear(64, 27), summed cross-entropy over the real tokens / their count,
+    AdamW 3e-3, clip_grad_norm_(1.0)) on one fixed batch of 32 words padded
+    to 12, word b of length 2 + (7 b mod 11)"""
+    from torch import nn
+    import torch.nn.functional as F
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    torch.manual_seed(0)
+    B, T, H = a.batch, 12, 64
+    emb, lstm, head = nn.Embedding(27, 24), nn.LSTM(24, H, num_layers=2, batch_first=True), nn.Linear(H, 27)
+    params = list(emb.parameters()) + list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=0.01)
+    lengths = torch.tensor([2 + (7 * k) % 11 for k in range(B)])
+    x, y = torch.randint(1, 27, (B, T)), torch.randint(1, 27, (B, T))
+    for k in range(B):
+        x[k, lengths[k]:] = 0
+        y[k, lengths[k]:] = -100
+    tokens = int(lengths.sum())
+
+    def step():
+        packed = pack_padded_sequence(emb(x), lengths, batch_first=True, enforce_sorted=False)
+        out, _ = lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)
+        loss = F.cross_entropy(head(out).reshape(-1, 27), y.reshape(-1), ignore_index=-100,
+                               reduction="sum") / tokens
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss.item()
+
+    for _ in range(a.warmup):
+        step()
+    sps, us = [], []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        dt = time.perf_counter() - t0
+        sps.append(a.steps / dt)
+        us.append(dt / a.steps * 1e6)
+    emit_rate("steps_per_s", sps)
+    emit("step_us", us)
+    print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+
+
 def worker_small(torch, a):
     """bench/small_graphs.c's two scalar graphs (bench/small_graphs_torch.py)"""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -478,7 +528,8 @@ def worker_main(a):
     print("torch_version=%s" % torch.__version__)
     print("threads=%d" % torch.get_num_threads())
     {"tape": worker_tape, "micro": worker_micro, "mlp": worker_mlp, "vae": worker_vae,
-     "matmul": worker_matmul, "cnn": worker_cnn, "small": worker_small}[a.worker](torch, a)
+     "matmul": worker_matmul, "cnn": worker_cnn, "lstm": worker_lstm,
+     "small": worker_small}[a.worker](torch, a)
     return 0
 
 
@@ -489,7 +540,7 @@ TORCH_PYTHON = sys.executable  # set by main() to a python that has torch
 # the workloads (--only) each program serves
 PROGRAM_WORKLOADS = {"tape_overhead": {"tape", "sweep"}, "mlp_step": {"mlp"}, "vae_epoch": {"vae"},
                      "matmul": {"matmul"}, "cnn_step": {"cnn"}, "gpt_step": {"gpt"},
-                     "small_graphs": {"small"}}
+                     "small_graphs": {"small"}, "lstm_step": {"lstm"}}
 # bench/gpt_torch.py's two ways of writing the gpt_mini model
 GPT_VARIANTS = (("heads", "per-head modules (the lecture)"), ("fused", "fused qkv, batched heads"))
 GPT_BATCHES = (1, 64)
@@ -507,6 +558,8 @@ def collect(args, S, threads):
     b = os.path.join(args.build, "bench")
     t = str(threads)
     res = {}
+    want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul", "cnn", "gpt",
+                                                             "lstm"}
     want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul", "cnn",
                                                                   "gpt", "small"}
     if "small" in want and threads == 1:  # scalar graphs: single-threaded on both sides
@@ -570,6 +623,13 @@ def collect(args, S, threads):
         res["pt", "cnn"] = run(torch_cmd("cnn", threads, steps=S["cnn_steps"], repeats=S["cnn_repeats"],
                                          warmup=S["cnn_warmup"], n=S["cnn_conv_iters"]),
                                threads, "PyTorch cnn step")
+    if "lstm" in want:
+        lstm = ["--steps", str(S["lstm_steps"]), "--repeats", str(S["lstm_repeats"]),
+                "--warmup", str(S["lstm_warmup"])]
+        res["tg", "lstm"] = run([os.path.join(b, "lstm_step"), "--threads", t] + lstm, threads,
+                                "tapegrad lstm_step")
+        res["pt", "lstm"] = run(torch_cmd("lstm", threads, steps=S["lstm_steps"], repeats=S["lstm_repeats"],
+                                          warmup=S["lstm_warmup"]), threads, "PyTorch lstm step")
     if "gpt" in want:
         steps = ["--steps", str(S["gpt_steps"]), "--repeats", str(S["gpt_repeats"]),
                  "--warmup", str(S["gpt_warmup"]), "--batches", ",".join(str(x) for x in GPT_BATCHES)]
@@ -682,6 +742,12 @@ def table_rows(all_res, threads_list):
             add("cnn_step LeNet-5", "mallocs/step", t, num(tg, "mallocs_per_step"), None, "lower",
                 "inside OpenBLAS %s, tapegrad pool %s" % (tg.get("blas_mallocs_per_step", "?"),
                                                           tg.get("tg_pool_mallocs_per_step", "?")))
+        tg, pt = r.get(("tg", "lstm")) or {}, r.get(("pt", "lstm")) or {}
+        if tg or pt:
+            add("lstm_step char_lstm", "steps/s", t, num(tg, "steps_per_s"), num(pt, "steps_per_s"), "higher",
+                "batch 32, T 12, 2-layer LSTM H 64, lengths, AdamW + clipping")
+            add("lstm_step char_lstm", "peak RSS MB", t, num(tg, "peak_rss_mb"), num(pt, "peak_rss_mb"), "lower")
+            add("lstm_step char_lstm", "mallocs/step", t, num(tg, "mallocs_per_step"), None, "lower")
         tg = r.get(("tg", "gpt")) or {}
         for B in GPT_BATCHES if tg or any(r.get(("pt", "gpt_" + v)) for v, _ in GPT_VARIANTS) else ():
             for v, what in GPT_VARIANTS:
@@ -875,7 +941,8 @@ def check_targets(all_res, threads_list):
     for t in threads_list:
         for wl, key in (("mlp", "mallocs_per_step"), ("vae", "mallocs_per_step"), ("cnn", "mallocs_per_step"),
                         ("tape", "micro_mlp_mallocs_per_step"), ("tape", "mallocs_per_op"),
-                        ("gpt", "b1_mallocs_per_step"), ("gpt", "b64_mallocs_per_step")):
+                        ("gpt", "b1_mallocs_per_step"), ("gpt", "b64_mallocs_per_step"),
+                        ("lstm", "mallocs_per_step")):
             v = g(all_res[t], "tg", wl, key)
             if v is not None:
                 mallocs.append((v, "%s %s t=%d" % (wl, key, t)))
@@ -911,6 +978,10 @@ def check_targets(all_res, threads_list):
                 slower.append("%s %s: %s -> %s" % (w, m, fmt(v1), fmt(tg)))
         out.append(("tapegrad at 2 threads never slower than at 1 (3% noise allowance)",
                     verdict(not slower), "; ".join(slower) if slower else "no workload slower"))
+    l1, m1 = g(r1, "tg", "lstm", "steps_per_s"), g(r1, "pt", "lstm", "steps_per_s")
+    if l1 and m1:
+        out.append(("lstm_step >= 1.5x PyTorch steps/s at 1 thread", verdict(l1 >= 1.5 * m1),
+                    "%.1f vs %.1f (%.2fx)" % (l1, m1, l1 / m1)))
     return out
 
 
@@ -921,7 +992,7 @@ def main():
     ap.add_argument("--build", default="build", help="meson build directory (default build)")
     ap.add_argument("--threads", default="1,2", help='thread counts, e.g. "1,2"')
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn,gpt,small")
+    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn,gpt,lstm,small")
     ap.add_argument("--json", default="", help="also write every parsed result to this file")
     ap.add_argument("--markdown", default="", help="also write the table and targets to this file")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -939,7 +1010,7 @@ def main():
             ap.error("--worker takes one thread count")
         a.threads = int(a.threads)
         if not a.batch:
-            a.batch = {"micro": 100, "mlp": 100, "vae": 128, "cnn": 64}.get(a.worker, 0)
+            a.batch = {"micro": 100, "mlp": 100, "vae": 128, "cnn": 64, "lstm": 32}.get(a.worker, 0)
         return worker_main(a)
 
     # The driver never imports torch itself: on Linux a child's ru_maxrss
@@ -962,7 +1033,7 @@ def main():
     threads_list = [int(t) for t in a.threads.split(",") if t.strip()]
     want = set(a.only.split(",")) if a.only else None
     missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul", "cnn_step", "gpt_step",
-                           "small_graphs")
+                           "lstm_step", "small_graphs")
                if want is None or PROGRAM_WORKLOADS[p] & want]
     missing = [p for p in missing
                if not os.access(os.path.join(a.build, "bench", p), os.X_OK)]

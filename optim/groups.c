@@ -46,14 +46,22 @@ int tg_optim_set_group_lr(tg_optimizer *opt, int g, double lr) {
   return 0;
 }
 
+/* L-BFGS has none */
+static bool has_weight_decay(const tg_optimizer *opt, const char *op) {
+  if (opt->kind->no_weight_decay) tg_error("%s: %s has no weight_decay", op, opt->kind->name);
+  return !opt->kind->no_weight_decay;
+}
+
 double tg_optim_get_group_weight_decay(const tg_optimizer *opt, int g) {
-  optim_group *grp = group_at(opt, g, "optim_get_group_weight_decay");
-  return grp ? *weight_decay_of(opt, grp) : NAN;
+  const char *op = "optim_get_group_weight_decay";
+  optim_group *grp = group_at(opt, g, op);
+  return grp && has_weight_decay(opt, op) ? *weight_decay_of(opt, grp) : NAN;
 }
 
 int tg_optim_set_group_weight_decay(tg_optimizer *opt, int g, double wd) {
-  optim_group *grp = group_at(opt, g, "optim_set_group_weight_decay");
-  if (!grp || !optim_check_nonneg("optim_set_group_weight_decay", "weight_decay", wd)) return -1;
+  const char *op = "optim_set_group_weight_decay";
+  optim_group *grp = group_at(opt, g, op);
+  if (!grp || !has_weight_decay(opt, op) || !optim_check_nonneg(op, "weight_decay", wd)) return -1;
   *weight_decay_of(opt, grp) = wd;
   return 0;
 }

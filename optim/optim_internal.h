@@ -31,6 +31,7 @@ typedef union optim_opts {
   tg_adadelta_opts adadelta;
   tg_nadam_opts nadam;
   tg_radam_opts radam;
+  tg_lbfgs_opts lbfgs;
 } optim_opts;
 
 /* A parameter group: torch's param_groups[g]. Its parameters are
@@ -77,6 +78,12 @@ typedef struct optim_kind {
    * the group's layout. */
   bool (*setup)(const char *op, const optim_opts *o, optim_layout *lay);
   size_t wd_offset; /* offsetof(optim_opts, X.weight_decay) */
+  /* L-BFGS: no weight decay, no per-parameter state (its state is global,
+   * added by the kind itself through optim_add_state), and no update of one
+   * parameter (update NULL: tg_optim_step refuses it, it needs a closure) */
+  bool no_weight_decay;
+  bool no_param_state;
+  void (*free_ext)(void *ext); /* frees tg_optimizer.ext, when set */
 } optim_kind;
 
 struct tg_optimizer {
@@ -86,8 +93,11 @@ struct tg_optimizer {
   int n_groups;
   optim_group *groups; /* [n_groups] */
   size_t n_state;
-  tg_tensor **state; /* [n_state]: per parameter its step count (float64 0-d), then its buffers */
+  /* [n_state]: per parameter its step count (float64 0-d), then its buffers
+   * (L-BFGS: its global entries instead, see lbfgs.c) */
+  tg_tensor **state;
   char (*names)[OPTIM_NAME_LEN];
+  void *ext; /* the kind's own data (L-BFGS's scratch), freed by kind->free_ext */
 };
 
 /* The constructor: group 0 from opts. NULL with an error on failure. */
@@ -98,6 +108,10 @@ tg_optimizer *optim_create(const optim_kind *kind, tg_tensor **params, int n,
  * and the optimizer as it was. */
 int optim_add_group(tg_optimizer *opt, const char *opts_type, const char *op,
                     tg_tensor **params, int n, const optim_opts *opts);
+
+/* appends a state entry that the optimizer owns from then on (freed by
+ * tg_optim_free, even when this fails); 0, or -1 with an error */
+int optim_add_state(tg_optimizer *opt, const char *name, tg_tensor *t);
 
 /* group g's momentum (SGD, RMSprop) or beta1 (the Adam family), or NULL
  * when the optimizer has neither; *is_beta1 says which */

@@ -111,6 +111,7 @@ static tg_tensor *persistent_full(tg_dtype dt, int ndim, const size_t *shape, do
  * on failure the entries made are freed again */
 static int alloc_state(tg_optimizer *o, const optim_group *g, const optim_layout *lay) {
   size_t e = g->first_entry;
+  if (o->kind->no_param_state) return 0;
   for (int i = g->first; i < g->first + g->n; i++) {
     const tg_tensor *p = o->params[i];
     snprintf(o->names[e], OPTIM_NAME_LEN, "%d.step", i);
@@ -148,11 +149,12 @@ static int add_group(tg_optimizer *o, const char *op, tg_tensor **params, int n,
                      const optim_opts *opts) {
   optim_layout lay = {0};
   if (!o->kind->setup(op, opts, &lay) || !check_params(o, op, params, n)) return -1;
+  size_t per = o->kind->no_param_state ? 0 : 1 + (size_t)lay.n_bufs;
   if (o->n > INT_MAX - n) {
     tg_error("%s: more than %d parameters", op, INT_MAX);
     return -1;
   }
-  if (!grow(o, n, 1 + (size_t)lay.n_bufs)) {
+  if (!grow(o, n, per)) {
     tg_error("%s: out of memory for %d parameters", op, n);
     return -1;
   }
@@ -162,7 +164,7 @@ static int add_group(tg_optimizer *o, const char *op, tg_tensor **params, int n,
   if (n > 0) memcpy(o->params + o->n, params, (size_t)n * sizeof *params);
   if (alloc_state(o, g, &lay) != 0) return -1; /* alloc_state left the pool's message */
   o->n += n;
-  o->n_state += (size_t)n * (1 + (size_t)lay.n_bufs);
+  o->n_state += (size_t)n * per;
   o->n_groups++;
   return 0;
 }
@@ -194,6 +196,22 @@ int optim_add_group(tg_optimizer *opt, const char *opts_type, const char *op,
     return -1;
   }
   return add_group(opt, op, params, n, opts);
+}
+
+int optim_add_state(tg_optimizer *opt, const char *name, tg_tensor *t) {
+  if (!t) return -1; /* the allocator left its message */
+  tg_tensor **state = realloc(opt->state, (opt->n_state + 1) * sizeof *state);
+  if (state) opt->state = state;
+  char(*names)[OPTIM_NAME_LEN] = realloc(opt->names, (opt->n_state + 1) * sizeof *names);
+  if (names) opt->names = names;
+  if (!state || !names) {
+    tg_free(t);
+    tg_error("%s: out of memory for its state", opt->kind->op);
+    return -1;
+  }
+  snprintf(opt->names[opt->n_state], OPTIM_NAME_LEN, "%s", name);
+  opt->state[opt->n_state++] = t;
+  return 0;
 }
 
 /* --------------------------------------------------------------- step */
@@ -252,6 +270,11 @@ int tg_optim_step(tg_optimizer *opt) {
     tg_error("optim_step: optimizer is NULL");
     return -1;
   }
+  if (!opt->kind->update) {
+    tg_error("optim_step: %s needs a closure that re-evaluates the loss; call tg_%s_step",
+             opt->kind->name, opt->kind->op);
+    return -1;
+  }
   for (int i = 0; i < opt->n; i++)
     if (!check_step_param(opt, i)) return -1;
   for (int gi = 0; gi < opt->n_groups; gi++) {
@@ -286,6 +309,7 @@ int tg_optim_num_params(const tg_optimizer *opt) {
 
 void tg_optim_free(tg_optimizer *opt) {
   if (!opt) return;
+  if (opt->ext && opt->kind->free_ext) opt->kind->free_ext(opt->ext);
   for (size_t e = 0; e < opt->n_state; e++) tg_free(opt->state[e]);
   free(opt->state);
   free(opt->names);

@@ -1,5 +1,5 @@
 /* optim layer: optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax,
- * Adadelta, NAdam, RAdam), gradient clipping and learning-rate schedules,
+ * Adadelta, NAdam, RAdam, L-BFGS), gradient clipping and learning-rate schedules,
  * with torch.optim 1.13 semantics.
  *
  * An optimizer updates a list of parameters: persistent, contiguous float
@@ -167,6 +167,63 @@ tg_adadelta_opts tg_adadelta_defaults(void); /* lr 1, rho .9, eps 1e-6, wd 0 */
 tg_optimizer *tg_adadelta_new(tg_tensor **params, int n, tg_adadelta_opts o);
 int tg_adadelta_add_param_group(tg_optimizer *opt, tg_tensor **params, int n,
                                 tg_adadelta_opts o);
+
+/* ---- L-BFGS (optim/lbfgs.c), torch.optim.LBFGS 1.13 with its two-loop
+ * recursion and, with line_search_fn strong_wolfe, its port of minFunc's
+ * strong-Wolfe line search (c1 1e-4, c2 .9, 25 evaluations at most). One step
+ * runs up to max_iter iterations, each: d = -H g from the last history_size
+ * pairs (s = t*d, y = g - g_prev, kept when y.s > 1e-10; H0 = y.s/y.y), t = lr
+ * (min(1, 1/|g|_1)*lr on the very first iteration), then p += t*d (or the
+ * line search's t). It stops early when max|g| <= tolerance_grad, g.d >
+ * -tolerance_change, max|t*d| <= tolerance_change, |loss - prev_loss| <
+ * tolerance_change or max_eval evaluations are spent.
+ * Its state is global (torch keeps it on the first parameter), in float64
+ * whatever the parameters' dtype, allocated once by tg_lbfgs_new:
+ * (2*history_size + 8) * N doubles for N parameter elements. State entries,
+ * named as torch's with "0." before them: 0.func_evals 0.n_iter (0-d),
+ * 0.d (N), 0.t, 0.old_dirs 0.old_stps (history_size, N; a ring: entry
+ * (0.old_first + i) % history_size is torch's old_dirs[i], i < 0.n_old),
+ * 0.ro 0.al (history_size), 0.H_diag, 0.prev_flat_grad (N), 0.prev_loss,
+ * 0.n_old, 0.old_first. One parameter group only (as torch): no adder, and
+ * tg_optim_step refuses it (it needs the closure); zero_grad, the lr getters
+ * and setters (read at each step, so schedulers work), state and free are
+ * the generic ones.
+ *
+ *   static double closure(void *ctx) {  // zero_grad + forward + backward, as torch's
+ *     model *m = ctx;
+ *     tg_optim_zero_grad(m->opt);
+ *     tg_scope_begin();
+ *     tg_tensor *loss = forward(m);
+ *     double v = loss && tg_backward(loss, NULL, false) == 0 ? tg_item(loss) : NAN;
+ *     tg_scope_end();
+ *     return v;
+ *   }
+ *   ... tg_lbfgs_step(opt, closure, m); */
+typedef enum { TG_LBFGS_NO_LINE_SEARCH = 0, TG_LBFGS_STRONG_WOLFE } tg_lbfgs_line_search;
+typedef struct tg_lbfgs_opts {
+  double lr;        /* >= 0 */
+  int max_iter;     /* >= 1: iterations per step */
+  int max_eval;     /* >= 1 closure evaluations per step, or 0 for max_iter*5/4 (torch's None) */
+  double tolerance_grad, tolerance_change; /* >= 0 */
+  int history_size; /* >= 1 */
+  tg_lbfgs_line_search line_search_fn;
+} tg_lbfgs_opts;
+/* lr 1, max_iter 20, max_eval 0 (25), tolerance_grad 1e-7, tolerance_change
+ * 1e-9, history_size 100, no line search */
+tg_lbfgs_opts tg_lbfgs_defaults(void);
+tg_optimizer *tg_lbfgs_new(tg_tensor **params, int n, tg_lbfgs_opts o);
+/* Re-evaluates the loss: zeroes the gradients, runs forward and backward,
+ * returns the loss (as torch's closure). Return NAN to fail the step (an op
+ * failed; torch would raise). */
+typedef double (*tg_lbfgs_closure)(void *ctx);
+/* One L-BFGS step (optimizer.step(closure)): returns the loss of the first
+ * evaluation, as torch, after moving the parameters. A parameter without a
+ * .grad counts as a zero gradient. NaN with an error when opt is not an
+ * L-BFGS optimizer, the closure is NULL or returns NaN, or a gradient does
+ * not match its parameter: the parameters are then put back where the step
+ * found them, the history is cleared (the next step starts as the first)
+ * and 0.func_evals counts the evaluations made. ctx is the closure's (may be NULL). */
+double tg_lbfgs_step(tg_optimizer *opt, tg_lbfgs_closure closure, void *ctx);
 
 /* ---- every optimizer */
 /* One update of every parameter that has a .grad, in place; bumps each

@@ -43,6 +43,8 @@
  *     | plateau MAX FACTOR PATIENCE THRESHOLD ABS COOLDOWN MIN_LR K V.. EPS
  *     | sequential N CHILD.. K M..   (each CHILD a kind as above, made in order)
  *
+ *   lbfgs ID ...: L-BFGS with a closure (tests/optim_runner_lbfgs.c)
+ *
  *   bn ID C EPS MOMENTUM AFFINE T  [W.. B..]  (TRAIN NDIM S.. VIEW X.. G..)*T
  *       MOMENTUM nan: cumulative average (torch's None). The weight and bias
  *       (when AFFINE) are loaded first. Each step runs the module on X (base
@@ -57,9 +59,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tapegrad.h"
+#include "optim_runner.h"
 
-#define TOK_MAX 128
 #define MAX_OPTS 16
 #define MAX_PARAMS 8
 
@@ -67,17 +68,17 @@
 
 static char tok_buf[TOK_MAX];
 
-static void die(const char *what) {
+void die(const char *what) {
   fprintf(stderr, "optim_runner: malformed input: %s (at \"%s\")\n", what, tok_buf);
   exit(2);
 }
 
-static const char *tok(void) {
+const char *tok(void) {
   if (scanf("%127s", tok_buf) != 1) die("unexpected end of input");
   return tok_buf;
 }
 
-static double num(void) {
+double num(void) {
   const char *s = tok();
   char *end;
   double v = strtod(s, &end);
@@ -85,17 +86,17 @@ static double num(void) {
   return v;
 }
 
-static long inum(void) {
+long inum(void) {
   double v = num();
   if (v != floor(v) || fabs(v) > 1e15) die("expected an integer");
   return (long)v;
 }
 
-static void expect(const char *word) {
+void expect(const char *word) {
   if (strcmp(tok(), word) != 0) die(word);
 }
 
-static double *nums(size_t n) {
+double *nums(size_t n) {
   double *v = malloc((n ? n : 1) * sizeof *v);
   if (!v) die("out of memory");
   for (size_t i = 0; i < n; i++) v[i] = num();
@@ -103,7 +104,7 @@ static double *nums(size_t n) {
 }
 
 /* a shape: NDIM then the sizes; returns numel */
-static size_t read_shape(int *ndim, size_t *shape) {
+size_t read_shape(int *ndim, size_t *shape) {
   long nd = inum();
   if (nd < 0 || nd > TG_MAX_DIMS) die("bad ndim");
   *ndim = (int)nd;
@@ -119,21 +120,21 @@ static size_t read_shape(int *ndim, size_t *shape) {
 
 /* ------------------------------------------------------------ output */
 
-static void print_msg(const char *prefix) {
+void print_msg(const char *prefix) {
   printf("%s", prefix);
   for (const char *s = tg_last_error(); *s; s++) putchar(*s == '\n' ? ' ' : *s);
   if (!*tg_last_error()) printf("(no message)");
   printf("\n");
 }
 
-static void print_values(const char *tag, const tg_tensor *t) {
+void print_values(const char *tag, const tg_tensor *t) {
   printf("%s", tag);
   for (size_t i = 0; i < t->numel; i++) printf(" %.17g", tg_get_flat(t, i));
   printf("\n");
 }
 
 /* a persistent float64 leaf that requires grad */
-static tg_tensor *persistent_leaf(int ndim, const size_t *shape, const double *v) {
+tg_tensor *persistent_leaf(int ndim, const size_t *shape, const double *v) {
   tg_tensor *t = tg_from_f64(ndim, shape, v);
   return t ? tg_requires_grad_(t, true) : NULL;
 }
@@ -757,6 +758,7 @@ int main(void) {
     if (!strcmp(cmd, "optim")) run_optim_case();
     else if (!strcmp(cmd, "sched")) run_sched_case();
     else if (!strcmp(cmd, "bn")) run_bn_case();
+    else if (!strcmp(cmd, "lbfgs")) run_lbfgs_case();
     else {
       snprintf(tok_buf, sizeof tok_buf, "%s", cmd);
       die("unknown case kind");

@@ -1162,6 +1162,14 @@ static void test_null_nn_api(void **state) {
     MOD_OK(tg_nn_conv2d, 5, tg_nn_conv2d(2, 4, k2, one, NULL, one, 1, true, NULL));
     MOD_OK(tg_nn_conv2d, 6, tg_nn_conv2d(2, 4, k2, one, zero, NULL, 1, true, NULL));
     MOD_OK(tg_nn_conv2d, 9, tg_nn_conv2d(2, 4, k2, one, zero, one, 1, true, NULL));
+    MOD_OK(tg_nn_conv1d_padding, 5, tg_nn_conv1d_padding(2, 4, 3, 1, NULL, 1, 1, true, NULL));
+    MOD_OK(tg_nn_conv1d_padding, 9, tg_nn_conv1d_padding(2, 4, 3, 1, "same", 1, 1, true, NULL));
+    N_PTR(tg_nn_conv2d_padding, 3, tg_nn_conv2d_padding(2, 4, NULL, one, "same", one, 1, true, NULL),
+          "nn_conv2d_padding", "kernel_size is NULL");
+    MOD_OK(tg_nn_conv2d_padding, 4, tg_nn_conv2d_padding(2, 4, k2, NULL, "same", one, 1, true, NULL));
+    MOD_OK(tg_nn_conv2d_padding, 5, tg_nn_conv2d_padding(2, 4, k2, one, NULL, one, 1, true, NULL));
+    MOD_OK(tg_nn_conv2d_padding, 6, tg_nn_conv2d_padding(2, 4, k2, one, "same", NULL, 1, true, NULL));
+    MOD_OK(tg_nn_conv2d_padding, 9, tg_nn_conv2d_padding(2, 4, k2, one, "valid", one, 1, true, NULL));
     N_PTR(tg_nn_conv_transpose2d, 3, tg_nn_conv_transpose2d(2, 4, NULL, one, zero, zero, 1, true, one, NULL),
           "nn_conv_transpose2d", "kernel_size is NULL");
     MOD_OK(tg_nn_conv_transpose2d, 4, tg_nn_conv_transpose2d(2, 4, k2, NULL, zero, zero, 1, true, one, NULL));
@@ -1473,6 +1481,12 @@ static double lr_half(long epoch, void *ctx) {
   return 0.5;
 }
 
+/* a closure with no gradients: L-BFGS stops at its first evaluation */
+static double zero_loss(void *ctx) {
+  (void)ctx;
+  return 0.0;
+}
+
 static void test_null_optim_api(void **state) {
   (void)state;
   tg_tensor *nul2[2] = {fx.params[0], NULL};
@@ -1496,6 +1510,19 @@ static void test_null_optim_api(void **state) {
   N_PTR(tg_nadam_new, 1, tg_nadam_new(nul2, 2, tg_nadam_defaults()), "nadam", "NULL");
   N_PTR(tg_radam_new, 1, tg_radam_new(NULL, 1, tg_radam_defaults()), "radam", "NULL");
   N_PTR(tg_radam_new, 1, tg_radam_new(nul2, 2, tg_radam_defaults()), "radam", "NULL");
+  N_PTR(tg_lbfgs_new, 1, tg_lbfgs_new(NULL, 1, tg_lbfgs_defaults()), "lbfgs: params is NULL");
+  N_PTR(tg_lbfgs_new, 1, tg_lbfgs_new(nul2, 2, tg_lbfgs_defaults()), "lbfgs", "NULL");
+  {
+    /* a parameter of its own, without .grad: the fixture's are left alone */
+    tg_tensor *w = tg_requires_grad_(tg_keep(tg_zeros(TG_FLOAT64, 1, (size_t[]){3})), true);
+    tg_optimizer *lb = tg_lbfgs_new(&w, 1, tg_lbfgs_defaults());
+    assert_non_null(lb);
+    N_NAN(tg_lbfgs_step, 1, tg_lbfgs_step(NULL, zero_loss, NULL), "lbfgs_step", "optimizer is NULL");
+    N_NAN(tg_lbfgs_step, 2, tg_lbfgs_step(lb, NULL, NULL), "lbfgs_step", "closure is NULL");
+    N_OK(tg_lbfgs_step, 3, assert_close(tg_lbfgs_step(lb, zero_loss, NULL), 0, 0)); /* ctx is the closure's */
+    tg_optim_free(lb);
+    tg_free(w);
+  }
   {
     /* each adder on an optimizer of its own kind, so that NULL params is what fails */
     int np = (int)fx.n_params;
@@ -1847,7 +1874,7 @@ typedef struct hdr_fn {
 
 static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
                                                "tg_lr_lambda", "tg_hook_fn", "tg_post_hook_fn", "tg_module_pre_hook_fn",
-                                               "tg_module_hook_fn", "tg_module_backward_hook_fn"};
+                                               "tg_module_hook_fn", "tg_module_backward_hook_fn", "tg_lbfgs_closure"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -1976,7 +2003,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 514
+#define NULL_FUNCS_COVERED 518
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

@@ -21,6 +21,10 @@ and compares:
               running_var, num_batches_tracked and the gradients of input,
               weight and bias of a random linear function of the output, to
               RTOL_BN
+  LBFGS       Rosenbrock (2-d and n-d, over one or several parameters) and a
+              4-8-1 tanh MLP, both line searches, drawn options, several
+              steps of a closure: loss and parameters per step, the state at
+              the end, to RTOL_LBFGS (optim_oracle_lbfgs.py)
 A case torch refuses (a bad option, a batch of one) must fail in tapegrad with
 a message, and one torch accepts must succeed. Prints the cases per kind and
 ends with "optim oracle: N passed, M failed" counted in kinds; exits non-zero
@@ -29,7 +33,7 @@ on any mismatch, printing the first few.
     tests/oracle/optim_oracle.py RUNNER [--seed S] [--reps N] [--only KIND,...] [-v]
 
 The kinds live in optim_oracle_optim.py (optimizers), optim_oracle_sched.py
-(schedulers) and optim_oracle_bn.py, their shared tolerances and comparison in
+(schedulers), optim_oracle_lbfgs.py and optim_oracle_bn.py, their shared tolerances and comparison in
 optim_oracle_common.py; this file is the driver. A parameter-group case would
 be an OptimCase with groups, written as a "groups" section (see the protocol
 at the top of tests/optim_runner.c).
@@ -45,6 +49,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from optim_oracle_bn import bn_cases, check_bn, run_torch_bn, write_bn  # noqa: E402
 from optim_oracle_common import STATS  # noqa: E402
+from optim_oracle_lbfgs import LBFGS_KINDS, check_lbfgs, lbfgs_cases, run_torch_lbfgs, write_lbfgs  # noqa: E402
 from optim_oracle_optim import OPTIMIZERS, check_optim, optim_cases, run_torch_optim, write_optim  # noqa: E402
 from optim_oracle_sched import SCHEDULERS, check_sched, run_torch_sched, sched_cases, write_sched  # noqa: E402
 
@@ -62,6 +67,8 @@ def parse_results(text):
             cur["p"][(int(parts[1]), int(parts[2]))] = [float(x) for x in parts[3:]]
         elif tag == "state":
             cur["state"][parts[1]] = [float(x) for x in parts[2:]]
+        elif tag == "loss":  # an L-BFGS step's returned loss
+            cur.setdefault("loss", {})[int(parts[1])] = float(parts[2])
         elif tag == "lrs":
             cur["lrs"] = [float(x) for x in parts[1:]]
         elif tag in ("slr", "smom", "sp", "spl"):  # a scheduler case's values after step t
@@ -81,7 +88,8 @@ def parse_results(text):
 
 KINDS = {"optim": (run_torch_optim, write_optim, check_optim),
          "sched": (run_torch_sched, write_sched, check_sched),
-         "bn": (run_torch_bn, write_bn, check_bn)}
+         "bn": (run_torch_bn, write_bn, check_bn),
+         "lbfgs": (run_torch_lbfgs, write_lbfgs, check_lbfgs)}
 
 
 def main():
@@ -95,7 +103,7 @@ def main():
     only = set(filter(None, args.only.split(",")))
     t0 = time.time()
     by_kind = {}
-    for name in list(OPTIMIZERS) + list(SCHEDULERS) + ["BatchNorm1d"]:
+    for name in list(OPTIMIZERS) + LBFGS_KINDS + list(SCHEDULERS) + ["BatchNorm1d"]:
         if only and name not in only:
             continue
         rng = random.Random(f"{args.seed}:{name}")
@@ -103,6 +111,8 @@ def main():
             cs = optim_cases(rng, name, args.reps)
         elif name in SCHEDULERS:
             cs = sched_cases(rng, name, args.reps)
+        elif name in LBFGS_KINDS:
+            cs = lbfgs_cases(rng, args.reps)
         else:
             cs = bn_cases(rng, args.reps)
         for k, c in enumerate(cs):
