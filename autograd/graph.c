@@ -117,17 +117,22 @@ tg_node *tg_record_tape_(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *c
   }
   if (!any) return NULL;
   bool site = tg_ctx.anomaly;
-  size_t bytes = sizeof(tg_node) + (size_t)n_in * sizeof(tg_tensor *) + tg_node_extras_bytes_(op->saves, site);
-  tg_node *n = tg_pool_alloc(bytes);
+  size_t extras = tg_node_extras_bytes_(op->saves, site);
+  tg_node *n = tg_pool_alloc(sizeof(tg_node) + (size_t)n_in * sizeof(tg_tensor *) + extras);
   if (!n) return NULL;
   if (!tg_ctx.node_destroy) install_hooks();
-  memset(n, 0, bytes);
-  n->has_call_site = site;
+  /* every field is written below (obj by tg_obj_attach): no memset of the
+   * whole node, only of the extras the op declared */
   n->op = op;
+  n->tape_next = NULL;
+  n->grad = NULL;
   n->n_in = n_in;
+  n->released = n->pending = n->grad_owned = false;
+  n->has_call_site = site;
   for (int k = 0; k < n_in; k++) n->in[k] = in[k];
-  for (int k = 0; k < n_in && k < TG_NODE_MAX_CHECKED; k++)
-    if (op->saves & TG_SAVES_IN(k)) n->in_version[k] = in[k]->storage->version;
+  for (int k = 0; k < TG_NODE_MAX_CHECKED; k++)
+    n->in_version[k] = k < n_in && (op->saves & TG_SAVES_IN(k)) ? in[k]->storage->version : 0;
+  if (extras) memset(tg_node_extras_(n), 0, extras);
   n->out = out;
   n->out_version = out->storage->version;
   if (!tg_ctx.tape_tail) tg_ctx.next_seq = 0; /* restart with the tape, so 32 bits do */

@@ -32,10 +32,14 @@ tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return binary("add", a, b, &add_
 
 /* sub: d/da = 1, d/db = -1 */
 OPS_BINARY_KERNEL(sub_k, x - y)
+/* on 0-d operands input 0's gradient goes to a leaf's .grad first when
+ * input 1's does, keeping the engine's order of the two adds (a - a) */
 static void sub_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  (void)n;
+  bool scalar = tg_node_needs_grad(n, 1) && ops_scalar_node(n, g);
   gi[0] = g;
-  if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(g);
+  if (scalar && tg_node_needs_grad(n, 0) && !n->in[0]->grad_fn) OPS_SCALAR_GRAD(n, 0, g, gi, gv);
+  if (scalar) OPS_SCALAR_GRAD(n, 1, g, gi, -gv);
+  else if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(g);
 }
 static tg_tensor *sub_jvp(tg_node *n, tg_tensor *const *t) {
   (void)n;
@@ -44,11 +48,17 @@ static tg_tensor *sub_jvp(tg_node *n, tg_tensor *const *t) {
 TG_DEFINE_OP_JVP(OP_SUB, "SubBackward", sub_backward, sub_jvp, 0);
 tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return binary("sub", a, b, &sub_k, &OP_SUB); }
 
-/* mul: d/da = b, d/db = a */
+/* mul: d/da = b, d/db = a. A scalar node's gradient for a leaf (a weight
+ * of a scalar network) is added straight into its .grad: g*b rounded to the
+ * dtype, then added, the bits tg_mul and the engine's accumulate give. */
 OPS_BINARY_KERNEL(mul_k, x *y)
 static void mul_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, n->in[1]);
-  if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, n->in[0]);
+  bool scalar = ops_scalar_node(n, g);
+  for (int i = 0; i < 2; i++) {
+    if (!tg_node_needs_grad(n, i)) continue;
+    if (scalar) OPS_SCALAR_GRAD(n, i, g, gi, gv * OPS_V(n, 1 - i));
+    else gi[i] = tg_mul(g, n->in[1 - i]);
+  }
 }
 /* tangent: ta b + a tb */
 static tg_tensor *mul_jvp(tg_node *n, tg_tensor *const *t) {

@@ -69,7 +69,33 @@ tg_tensor *ops_ternary_forward(const char *op, tg_tensor *a, tg_tensor *b, tg_te
   return out;
 }
 
+/* 0-d float operands of one dtype (a scalar graph's every op): the kernel
+ * on one element, without broadcasting or the iterator; the same kernel as
+ * the general path, so the same bits */
+static inline bool scalar_operand(const tg_tensor *t, tg_dtype dt) {
+  return __builtin_expect(t != NULL && t->obj.magic == TG_MAGIC_TENSOR, 1) && t->ndim == 0 &&
+         t->dtype == dt;
+}
+static tg_tensor *scalar_forward(tg_tensor *a, tg_tensor *b, const ops_kernel *k, ops_params prm) {
+  tg_tensor *out = tg_tensor_alloc(a->dtype, 0, NULL);
+  if (!out) return NULL;
+  char *o = out->storage->data, *pa = tg_ptr(a), *pb = b ? tg_ptr(b) : NULL;
+  if (a->dtype == TG_FLOAT64 && k->s64) {
+    *(double *)o = k->s64(*(const double *)pa, pb ? *(const double *)pb : 0, prm.p0, prm.p1);
+  } else if (a->dtype == TG_FLOAT32 && k->s32) {
+    *(float *)o = k->s32(*(const float *)pa, pb ? *(const float *)pb : 0, (float)prm.p0,
+                         (float)prm.p1);
+  } else {
+    ptrdiff_t es = (ptrdiff_t)tg_elem_bytes(a->dtype), s1[3] = {es, es, es};
+    char *p[3] = {o, pa, pb};
+    (a->dtype == TG_FLOAT32 ? k->f32 : k->f64)(p, s1, 1, &prm);
+  }
+  return out;
+}
+
 tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, ops_params prm) {
+  if (scalar_operand(a, TG_FLOAT64) || scalar_operand(a, TG_FLOAT32))
+    return scalar_forward(a, NULL, k, prm);
   if (!ops_check_float(op, a, 1)) return NULL;
   tg_tensor *out = tg_tensor_alloc(a->dtype, a->ndim, a->shape);
   if (out) ops_apply(out, a, NULL, k, prm);
@@ -78,6 +104,9 @@ tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, 
 
 tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
                               ops_params prm) {
+  if (scalar_operand(a, TG_FLOAT64) ? scalar_operand(b, TG_FLOAT64)
+                                    : scalar_operand(a, TG_FLOAT32) && scalar_operand(b, TG_FLOAT32))
+    return scalar_forward(a, b, k, prm);
   if (!ops_check_pair(op, a, b)) return NULL;
   size_t shape[TG_MAX_DIMS];
   int nd;

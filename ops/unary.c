@@ -29,8 +29,8 @@ tg_tensor *ops_unary_mask(tg_node *n, const ops_kernel *k) {
 
 OPS_UNARY_KERNEL(neg_k, -x)
 static void neg_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  (void)n;
-  gi[0] = tg_neg(g);
+  if (ops_scalar_node(n, g)) OPS_SCALAR_GRAD(n, 0, g, gi, -gv);
+  else gi[0] = tg_neg(g);
 }
 TG_DEFINE_OP_JVP(OP_NEG, "NegBackward", neg_backward, ops_jvp_diag, 0);
 tg_tensor *tg_neg(tg_tensor *a) { return unary("neg", a, &neg_k, (ops_params){0, 0}, &OP_NEG); }
@@ -101,7 +101,8 @@ OPS_UNARY_KERNEL(relu_k, x > 0 ? x : 0)
 OPS_UNARY_KERNEL(positive_k, x > 0 ? 1 : 0)
 OPS_BINARY_KERNEL(relu_grad_k, y > 0 ? x : 0)
 static void relu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
-  if (ops_fused_backward())
+  if (ops_scalar_node(n, g)) OPS_SCALAR_GRAD(n, 0, g, gi, OPS_V(n, 0) > 0 ? gv : 0);
+  else if (ops_fused_backward())
     gi[0] = ops_binary_forward("relu", g, n->in[0], &relu_grad_k, (ops_params){0, 0});
   else gi[0] = tg_mul(g, mask(n, &positive_k));
 }
