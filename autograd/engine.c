@@ -26,8 +26,22 @@ typedef struct engine {
 
 static tg_tensor *fresh_zeros_like(const tg_tensor *t, int scope) {
   tg_tensor *z = tg_tensor_alloc_in(scope, t->dtype, t->ndim, t->shape);
-  if (z) memset(z->storage->data, 0, z->storage->nbytes);
+  if (z && z->ndim == 0 && z->dtype == TG_FLOAT64) *(double *)z->storage->data = 0.0;
+  else if (z && z->ndim == 0 && z->dtype == TG_FLOAT32) *(float *)z->storage->data = 0.0f;
+  else if (z) memset(z->storage->data, 0, z->storage->nbytes);
   return z;
+}
+
+/* tg_same_shape without the call for the scalar case */
+static inline bool same_shape(const tg_tensor *a, const tg_tensor *b) {
+  return (a->ndim == 0 && b->ndim == 0) || tg_same_shape(a, b);
+}
+
+/* dst += src for 0-d tensors of one float dtype, as tg_accumulate_ */
+static inline void add0(tg_tensor *dst, const tg_tensor *src) {
+  if (dst->dtype == TG_FLOAT64) *(double *)tg_ptr(dst) += *(const double *)tg_ptr(src);
+  else *(float *)tg_ptr(dst) += *(const float *)tg_ptr(src);
+  dst->storage->version++;
 }
 
 /* g summed down to target's shape and added to *slot. Fast path: plain
@@ -41,9 +55,23 @@ static int add_into(engine *e, tg_tensor **slot, bool *slot_owned, tg_tensor *g,
     *slot = g;
     return 0;
   }
-  if (!*slot && tg_same_shape(g, target)) {
+  if (!*slot && same_shape(g, target)) {
     *slot = g; /* borrowed: never written in place */
     *slot_owned = false;
+    return 0;
+  }
+  /* a scalar node's gradient arriving from a second consumer on: the adds
+   * tg_accumulate_ would make (0 + first, then + each), without its checks */
+  if (*slot && g->ndim == 0 && target->ndim == 0 && (*slot)->ndim == 0 && g->dtype == target->dtype &&
+      (*slot)->dtype == g->dtype && tg_dtype_is_float(g->dtype)) {
+    if (!*slot_owned) {
+      tg_tensor *fresh = fresh_zeros_like(target, scope);
+      if (!fresh) return -1;
+      add0(fresh, *slot);
+      *slot = fresh;
+      *slot_owned = true;
+    }
+    add0(*slot, g);
     return 0;
   }
   if (!*slot || !*slot_owned) {
@@ -64,7 +92,8 @@ tg_tensor *tg_node_grad_sink(tg_node *n, int i) {
     if (!in->grad) return NULL;
   }
   tg_tensor *d = in->grad;
-  if (d->dtype != in->dtype || !tg_same_shape(d, in) || !tg_is_contiguous(d)) return NULL;
+  if (d->dtype != in->dtype || !same_shape(d, in) || (d->ndim != 0 && !tg_is_contiguous(d)))
+    return NULL;
   d->storage->version++;
   return d;
 }
@@ -183,9 +212,11 @@ static int run_node(engine *e, tg_node *n) {
   if (check_versions(n)) return -1;
   /* the input gradients: on the stack for ordinary ops, from the pool for a
    * wide fan-in (a cat of 10^6 tensors would overflow the stack) */
-  tg_tensor *small[8], **gin = small;
-  if (n->n_in > 8 && !(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
-  for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
+  tg_tensor *small[8] = {NULL}, **gin = small; /* a few wide stores, no memset call */
+  if (n->n_in > 8) {
+    if (!(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
+    for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
+  }
   n->op->backward(n, g, gin);
   int rc = 0;
   for (int k = 0; rc == 0 && k < n->n_in; k++) {
@@ -259,6 +290,13 @@ static tg_tensor *default_grad(const char *op, tg_tensor *root, tg_tensor *grad_
       return NULL;
     }
     tg_tensor *one = tg_tensor_alloc(root->dtype, root->ndim, root->shape);
+    if (one && root->ndim == 0 && tg_dtype_is_float(root->dtype)) {
+      /* a scalar loss: tg_fill_'s store and version bump */
+      if (root->dtype == TG_FLOAT64) *(double *)one->storage->data = 1.0;
+      else *(float *)one->storage->data = 1.0f;
+      one->storage->version++;
+      return one;
+    }
     return one ? tg_fill_(one, 1.0) : NULL;
   }
   if (!tg_tensor_check(grad_output, op, 2)) return NULL;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fwad_internal.h"
 #include "tg_autograd.h"
 #include "tg_internal.h"
 
@@ -169,6 +170,38 @@ done:
   return rc;
 }
 
+/* tg_jvp by dual numbers: f runs once on dual inputs (without create_graph
+ * under no_grad: no tape at all) and the output's tangent is the product */
+static int jvp_dual(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out,
+                    tg_tensor **jvp, tg_functional_opts o) {
+  bool entered = !tg_fwad_on_;
+  if (entered && tg_fwad_enter_dual_level() != 0) return -1;
+  tg_tensor **d = ptrs((size_t)n), *y = NULL, *t = NULL;
+  int rc = -1;
+  if (!d) goto done;
+  for (int i = 0; i < n; i++) {
+    tg_tensor *x = o.create_graph && inputs[i]->requires_grad ? inputs[i] : tg_detach(inputs[i]);
+    tg_tensor *vi = v ? v[i] : tg_ones_like(inputs[i]);
+    if (!x || !vi || !(d[i] = tg_make_dual(x, vi))) goto done;
+  }
+  bool prev = tg_set_grad_enabled(o.create_graph);
+  y = f(d, ctx);
+  tg_set_grad_enabled(prev);
+  if (!y) {
+    if (!tg_has_error()) tg_error("jvp: the function returned NULL");
+    goto done;
+  }
+  if (!tg_tensor_check(y, "jvp", 1) || tg_unpack_dual(y, &y, &t) != 0) goto done;
+  *jvp = t;
+  if (finish(jvp, &y, 1, o.create_graph) != 0) goto done;
+  if (out && !(*out = result_out(y, o.create_graph))) goto done;
+  rc = 0;
+done:
+  tg_pool_free(d);
+  if (entered) tg_fwad_exit_dual_level();
+  return rc;
+}
+
 int tg_jvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **jvp,
            tg_functional_opts o) {
   const char *op = "jvp";
@@ -184,6 +217,7 @@ int tg_jvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tens
   for (int i = 0; v && i < n; i++)
     if (!v[i] ? (tg_error("jvp: v[%d] is NULL", i), true) : !check_like(op, "its input", i, v[i], inputs[i]))
       return -1;
+  if (o.forward_mode) return jvp_dual(f, ctx, inputs, n, v, out, jvp, o);
   tg_tensor **x = ptrs((size_t)n), **g = ptrs((size_t)n), *one = NULL;
   int rc = -1, k = 0;
   if (!x || !g) goto done;

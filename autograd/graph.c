@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fwad_internal.h"
 #include "tg_autograd.h"
 #include "tg_internal.h"
 
@@ -95,6 +96,12 @@ void tg_no_grad_end(void) {
 }
 
 tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
+  if (!out) return NULL;
+  if (__builtin_expect(tg_fwad_on_, 0)) return tg_fwad_record_(out, op, n_in, in); /* FWAD */
+  return tg_record_tape_(out, op, n_in, in);
+}
+
+tg_node *tg_record_tape_(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
   if (!out || tg_ctx.grad_enabled_off) return NULL;
   if (!op || n_in < 0 || (n_in > 0 && !in)) {
     tg_error("record: %s", !op ? "the op descriptor is NULL" : "the inputs array is NULL or n_in < 0");
@@ -110,17 +117,22 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
   }
   if (!any) return NULL;
   bool site = tg_ctx.anomaly;
-  size_t bytes = sizeof(tg_node) + (size_t)n_in * sizeof(tg_tensor *) + tg_node_extras_bytes_(op->saves, site);
-  tg_node *n = tg_pool_alloc(bytes);
+  size_t extras = tg_node_extras_bytes_(op->saves, site);
+  tg_node *n = tg_pool_alloc(sizeof(tg_node) + (size_t)n_in * sizeof(tg_tensor *) + extras);
   if (!n) return NULL;
   if (!tg_ctx.node_destroy) install_hooks();
-  memset(n, 0, bytes);
-  n->has_call_site = site;
+  /* every field is written below (obj by tg_obj_attach): no memset of the
+   * whole node, only of the extras the op declared */
   n->op = op;
+  n->tape_next = NULL;
+  n->grad = NULL;
   n->n_in = n_in;
+  n->released = n->pending = n->grad_owned = false;
+  n->has_call_site = site;
   for (int k = 0; k < n_in; k++) n->in[k] = in[k];
-  for (int k = 0; k < n_in && k < TG_NODE_MAX_CHECKED; k++)
-    if (op->saves & TG_SAVES_IN(k)) n->in_version[k] = in[k]->storage->version;
+  for (int k = 0; k < TG_NODE_MAX_CHECKED; k++)
+    n->in_version[k] = k < n_in && (op->saves & TG_SAVES_IN(k)) ? in[k]->storage->version : 0;
+  if (extras) memset(tg_node_extras_(n), 0, extras);
   n->out = out;
   n->out_version = out->storage->version;
   if (!tg_ctx.tape_tail) tg_ctx.next_seq = 0; /* restart with the tape, so 32 bits do */
@@ -212,6 +224,10 @@ tg_tensor *tg_keep(tg_tensor *t) {
   if (!tg_tensor_check(t, "keep", 1)) return NULL;
   int from = tg_ctx.depth, to = from > 0 ? from - 1 : 0;
   if (from == 0 || t->obj.scope != from) return t; /* already outside this scope */
+  if (__builtin_expect(tg_fwad_on_, 0)) { /* FWAD: the tangent goes with its tensor */
+    tg_tensor *tangent = tg_fwad_tangent_(t);
+    if (tangent && tangent != t) tg_keep(tangent);
+  }
   move_tensor(t, from, to);
   /* Walk the graph's nodes owned by this scope. Every node reached is moved
    * before its inputs are pushed, so the scope test doubles as the visited

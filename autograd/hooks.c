@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fwad_internal.h"
 #include "hooks_internal.h"
 #include "tg_autograd.h"
 #include "tg_internal.h"
@@ -29,6 +30,7 @@ typedef struct record {
   tg_tensor *pending;     /* a walk's summed gradient for the leaf t */
   uint32_t next;          /* the walk's list (slot + 1), or the free list */
   bool deferred;
+  tg_fwad_state fwad;     /* FWAD: forward_ad.c's tangent of t */
 } record;
 
 static _Thread_local record *recs;
@@ -56,6 +58,8 @@ static void free_hooks(hook *h) {
 /* the tensor dies: its hooks go, its slot is free again */
 static void unhook(tg_tensor *t) {
   record *r = &recs[t->hooks - 1];
+  if (r->fwad.flags || r->fwad.tangent) tg_fwad_forget_(t); /* FWAD */
+  r->fwad = (tg_fwad_state){0};
   if (running > 0 && r->hooks) { /* a hook may be walking this list: free it after */
     hook *last = r->hooks;
     for (hook *h = r->hooks; h; h = h->next) h->removed = true, last = h;
@@ -195,6 +199,18 @@ bool tg_remove_hook(tg_hook_handle handle) {
     return true;
   }
   return false;
+}
+
+/* ---------------------------------------------- FWAD: for forward_ad.c */
+
+tg_fwad_state *tg_fwad_state_(tg_tensor *t, bool create) {
+  if (!t->hooks && !create) return NULL;
+  record *r = record_for(t);
+  return r ? &r->fwad : NULL;
+}
+
+void tg_fwad_clear_all_(void) {
+  for (uint32_t s = 0; s < n_recs; s++) recs[s].fwad = (tg_fwad_state){0};
 }
 
 /* --------------------------------------------------------- for engine.c */

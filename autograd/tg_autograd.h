@@ -16,6 +16,12 @@ typedef struct tg_node tg_node;
  * broadcast shape: the engine sums it down to the input's shape. Written
  * with tg_* ops so that, with create_graph, the backward is recorded too. */
 typedef void (*tg_backward_fn)(tg_node *n, tg_tensor *grad_out, tg_tensor **grad_in);
+/* Forward mode: the output's tangent Σ_i ∂out/∂in_i · tangent_in[i]
+ * (tangent_in[i] NULL: a zero tangent; at least one is set), shaped as the
+ * output or broadcastable to it. Written with tg_* ops on n->in, n->out and
+ * the node's parameters, so it is itself differentiable (reverse mode over
+ * the tangents). NULL with an error on failure. */
+typedef tg_tensor *(*tg_jvp_fn)(tg_node *n, tg_tensor *const *tangent_in);
 
 typedef struct tg_op {
   const char *name; /* "MulBackward" */
@@ -24,6 +30,7 @@ typedef struct tg_op {
    * node and checked before it runs, so an in-place change in between is an
    * error (as in PyTorch), not a silently wrong gradient */
   unsigned saves;
+  tg_jvp_fn jvp; /* forward-mode formula, NULL: none (TG_DEFINE_OP_JVP sets it) */
 } tg_op;
 #define TG_SAVES_IN(i) (1u << (i)) /* input i, i < TG_NODE_MAX_CHECKED */
 #define TG_SAVES_OUT (1u << 7)     /* the op's output */
@@ -39,8 +46,19 @@ typedef struct tg_op {
 /* An op descriptor cannot exist without its backward function, and says
  * what that backward reads (0: shapes only); a saved input the node could
  * not version-check is a compile error. */
-#define TG_DEFINE_OP(var, name, fn, saves)                                     \
-  static const tg_op var = {name, fn, saves};                                  \
+#define TG_DEFINE_OP(var, name, fn, saves) TG_DEFINE_OP_JVP(var, name, fn, NULL, saves)
+/* the op with its forward-mode formula, declared next to its backward. Each
+ * descriptor also lands in the section tg_op_descs, which tg_op_table()
+ * walks (the JVP coverage test lists the ops without one). */
+#if defined(__GNUC__) && defined(__ELF__)
+#define TG_OP_TABLE_ENTRY_(var)                                                \
+  static const tg_op *const var##_entry_ __attribute__((used, section("tg_op_descs"))) = &var;
+#else
+#define TG_OP_TABLE_ENTRY_(var)
+#endif
+#define TG_DEFINE_OP_JVP(var, name, fn, jvp_fn, saves)                         \
+  static const tg_op var = {name, fn, saves, jvp_fn};                          \
+  TG_OP_TABLE_ENTRY_(var)                                                      \
   _Static_assert(((saves) & ~(TG_SAVES_OUT | TG_NODE_F | TG_NODE_I | TG_NODE_SAVED) &       \
                   ~((1u << TG_NODE_MAX_CHECKED) - 1u)) == 0,                   \
                  name ": saves an input beyond TG_NODE_MAX_CHECKED")
@@ -210,6 +228,9 @@ tg_tensor *tg_jacobian(tg_fn f, tg_tensor *x, void *ctx);
  * input f does not depend on gets zeros. 0, or -1 with an error. */
 typedef struct tg_functional_opts {
   bool create_graph;
+  /* tg_jvp only: dual numbers (one forward with tangents, no backward)
+   * instead of the double-backward trick */
+  bool forward_mode;
 } tg_functional_opts;
 /* *out = f(x) (out may be NULL); vjp[i] = vᵀ ∂f/∂x_i, v shaped as f(x)
  * (NULL: f returns one element, v = 1) */
@@ -238,6 +259,29 @@ typedef struct tg_jacobian_opts {
 /* jac[i] = ∂f/∂x_i, shaped f(x).shape ++ x_i.shape (torch's jacobian);
  * tg_jacobian below is the one-input form flattened to 2-D */
 int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac, tg_jacobian_opts opts);
+
+/* ---- forward-mode AD (torch.autograd.forward_ad). Inside a dual level a
+ * tensor may carry a tangent; every op one of whose inputs has a tangent
+ * computes its output's tangent with its JVP (one more kernel or a few, no
+ * tape): tangent(op(x)) = J_op(x) · tangent(x). The tangent lives in a
+ * side table keyed by the tensor (no bytes added to tensors or nodes) and
+ * goes with the tensor, or at the level's exit. An op without a JVP reached
+ * by a tangent sets the error "jvp: <Name> has no forward-mode formula" and
+ * its output's tangent is then unavailable (tg_unpack_dual fails).
+ * Tangents propagate under no_grad too (as PyTorch); one level at a time. */
+/* 0, or -1 (a level is already open) */
+int tg_fwad_enter_dual_level(void);
+/* drops every tangent; 0, or -1 when no level is open */
+int tg_fwad_exit_dual_level(void);
+/* a view of primal (differentiable w.r.t. it, as PyTorch) whose tangent is
+ * tangent (same shape; its values are shared, not copied) */
+tg_tensor *tg_make_dual(tg_tensor *primal, tg_tensor *tangent);
+/* *primal = a view of t without its tangent; *tangent = t's tangent, or NULL
+ * when it has none (either pointer may be NULL). 0, or -1 with an error
+ * (an op on its way had no JVP) */
+int tg_unpack_dual(tg_tensor *t, tg_tensor **primal, tg_tensor **tangent);
+/* the library's op descriptors (*ops points into a static table); the count */
+size_t tg_op_table(const tg_op *const **ops);
 
 /* ---- activation checkpointing (torch.utils.checkpoint, reentrant; tg_checkpoint
  * is data/'s checkpoint file) */

@@ -23,10 +23,16 @@
  *                              (whole process; blas_ and tg_pool_ parts)
  *   peak_rss_mb, vm_hwm_mb     as bench/vae_epoch.c
  *
+ * --cpu-clock 1: every time is the process's CPU time instead of the wall
+ * clock, so that on a busy machine the time the process waits for a core
+ * does not count (at --threads 1 only; bench/cnn_cpu_torch.py is PyTorch's
+ * side of such a run).
+ *
  *   build/bench/cnn_step [--threads 1] [--repeats 5] [--steps 50] [--warmup 5]
- *                        [--batch 64] [--conv-iters 50] [--seed 0] */
+ *                        [--batch 64] [--conv-iters 50] [--seed 0] [--cpu-clock 0] */
 #include <math.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "bench_util.h"
 #include "tapegrad.h"
@@ -42,6 +48,14 @@ static tg_module *lenet5(tg_rng *rng) {
                           tg_nn_linear(400, 120, true, rng), tg_nn_relu(),
                           tg_nn_linear(120, 84, true, rng), tg_nn_relu(),
                           tg_nn_linear(84, 10, true, rng));
+}
+
+static long cpu_clock; /* --cpu-clock */
+static double now(void) {
+  if (!cpu_clock) return bench_now();
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 typedef struct bench {
@@ -86,13 +100,13 @@ static double conv_time(conv_case *c, int op, long iters) {
   double t = 0;
   for (long i = 0; i < iters && t >= 0; i++) {
     tg_scope_begin();
-    double t0 = bench_now();
+    double t0 = now();
     tg_tensor *y = tg_conv2d(c->x, c->w, c->b, NULL, pad, NULL, 1), *grad = NULL;
     if (op != OP_FWD) {
-      t0 = bench_now();
+      t0 = now();
       if (!y || tg_grad(1, &y, &c->g, 1, &in, &grad, (tg_grad_opts){0}) || !grad) y = NULL;
     }
-    t = y ? t + bench_now() - t0 : -1;
+    t = y ? t + now() - t0 : -1;
     tg_scope_end();
   }
   if (op != OP_FWD) tg_requires_grad_(in, false);
@@ -108,11 +122,12 @@ int main(int argc, char **argv) {
         bench_flag_long(argc, argv, &i, "--warmup", &warmup) ||
         bench_flag_long(argc, argv, &i, "--batch", &batch) ||
         bench_flag_long(argc, argv, &i, "--conv-iters", &conv_iters) ||
-        bench_flag_long(argc, argv, &i, "--seed", &seed))
+        bench_flag_long(argc, argv, &i, "--seed", &seed) ||
+        bench_flag_long(argc, argv, &i, "--cpu-clock", &cpu_clock))
       continue;
     fprintf(stderr, "cnn_step: unknown flag %s\n"
                     "usage: cnn_step [--threads N] [--repeats N] [--steps N] [--warmup N] "
-                    "[--batch N] [--conv-iters N] [--seed N]\n", argv[i]);
+                    "[--batch N] [--conv-iters N] [--seed N] [--cpu-clock 0|1]\n", argv[i]);
     return 2;
   }
   if (threads <= 0 || repeats <= 0 || steps <= 0 || warmup < 0 || batch <= 0 || conv_iters < 0) {
@@ -143,9 +158,9 @@ int main(int argc, char **argv) {
   for (long r = 0; r < repeats; r++) {
     size_t pool0 = tg_memory_get_stats().mallocs;
     uint64_t m0 = bench_malloc_calls(), bm0 = bench_blas_malloc_calls();
-    double t0 = bench_now();
+    double t0 = now();
     if (run_steps(&b, steps)) goto fail;
-    double t1 = bench_now();
+    double t1 = now();
     mps[r] = (double)(bench_malloc_calls() - m0) / (double)steps;
     blas_mallocs += (double)(bench_blas_malloc_calls() - bm0);
     pool_mallocs += (double)(tg_memory_get_stats().mallocs - pool0);

@@ -50,6 +50,7 @@ FULL = {
     "cnn_steps": 50, "cnn_repeats": 5, "cnn_warmup": 5, "cnn_conv_iters": 50,
     "gpt_steps": 200, "gpt_repeats": 5, "gpt_warmup": 20,
     "lstm_steps": 100, "lstm_repeats": 5, "lstm_warmup": 10,
+    "small_iters": 200000, "small_repeats": 7, "torch_small_iters": 3000, "torch_small_repeats": 5,
 }
 QUICK = {
     "tape_n": 20000, "tape_repeats": 3, "torch_tape_repeats": 3,
@@ -62,6 +63,7 @@ QUICK = {
     "cnn_steps": 10, "cnn_repeats": 3, "cnn_warmup": 2, "cnn_conv_iters": 10,
     "gpt_steps": 30, "gpt_repeats": 3, "gpt_warmup": 5,
     "lstm_steps": 20, "lstm_repeats": 3, "lstm_warmup": 3,
+    "small_iters": 20000, "small_repeats": 3, "torch_small_iters": 300, "torch_small_repeats": 3,
 }
 
 # ---------------------------------------------------------------- parsing
@@ -509,6 +511,13 @@ def worker_lstm(torch, a):
     print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
 
 
+def worker_small(torch, a):
+    """bench/small_graphs.c's two scalar graphs (bench/small_graphs_torch.py)"""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import small_graphs_torch
+    small_graphs_torch.run(torch, a.n, a.repeats)
+
+
 def worker_main(a):
     try:
         import torch
@@ -519,7 +528,8 @@ def worker_main(a):
     print("torch_version=%s" % torch.__version__)
     print("threads=%d" % torch.get_num_threads())
     {"tape": worker_tape, "micro": worker_micro, "mlp": worker_mlp, "vae": worker_vae,
-     "matmul": worker_matmul, "cnn": worker_cnn, "lstm": worker_lstm}[a.worker](torch, a)
+     "matmul": worker_matmul, "cnn": worker_cnn, "lstm": worker_lstm,
+     "small": worker_small}[a.worker](torch, a)
     return 0
 
 
@@ -530,7 +540,7 @@ TORCH_PYTHON = sys.executable  # set by main() to a python that has torch
 # the workloads (--only) each program serves
 PROGRAM_WORKLOADS = {"tape_overhead": {"tape", "sweep"}, "mlp_step": {"mlp"}, "vae_epoch": {"vae"},
                      "matmul": {"matmul"}, "cnn_step": {"cnn"}, "gpt_step": {"gpt"},
-                    "lstm_step": {"lstm"}}
+                     "small_graphs": {"small"}, "lstm_step": {"lstm"}}
 # bench/gpt_torch.py's two ways of writing the gpt_mini model
 GPT_VARIANTS = (("heads", "per-head modules (the lecture)"), ("fused", "fused qkv, batched heads"))
 GPT_BATCHES = (1, 64)
@@ -550,6 +560,15 @@ def collect(args, S, threads):
     res = {}
     want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul", "cnn", "gpt",
                                                              "lstm"}
+    want = set(args.only.split(",")) if args.only else {"tape", "sweep", "mlp", "vae", "matmul", "cnn",
+                                                                  "gpt", "small"}
+    if "small" in want and threads == 1:  # scalar graphs: single-threaded on both sides
+        res["tg", "small"] = run([os.path.join(b, "small_graphs"), "--iters", str(S["small_iters"]),
+                                  "--repeats", str(S["small_repeats"])],
+                                 threads, "tapegrad small_graphs")
+        res["pt", "small"] = run(torch_cmd("small", threads, n=S["torch_small_iters"],
+                                           repeats=S["torch_small_repeats"]),
+                                 threads, "PyTorch small graphs")
     if "tape" in want:
         res["tg", "tape"] = run([os.path.join(b, "tape_overhead"), "--threads", t,
                                  "--n", str(S["tape_n"]), "--repeats", str(S["tape_repeats"]),
@@ -645,6 +664,21 @@ def table_rows(all_res, threads_list):
 
     for t in threads_list:
         r = all_res[t]
+        tg, pt = r.get(("tg", "small")) or {}, r.get(("pt", "small")) or {}
+        for gname, what in (("tiny", "tiny 10-node graph"), ("small", "micrograd README graph")):
+            if not (tg or pt):
+                break
+            add("%s graph" % gname, "CPU ns/iter", t, num(tg, gname + "_cpu_ns_per_iter"),
+                num(pt, gname + "_cpu_ns_per_iter"), "lower", "this thread's CPU time (shared machines)")
+            add("%s graph" % gname, "ns/iter", t, num(tg, gname + "_ns_per_iter"),
+                num(pt, gname + "_ns_per_iter"), "lower",
+                "%s: %s nodes; g %s, a.grad %s, b.grad %s (PyTorch %s, %s, %s); floors: plain C "
+                "%s ns, writing 296 B/node %s ns"
+                % (what, tg.get(gname + "_nodes", "?"), tg.get(gname + "_g", "?"),
+                   tg.get(gname + "_a_grad", "?"), tg.get(gname + "_b_grad", "?"),
+                   pt.get(gname + "_g", "?"), pt.get(gname + "_a_grad", "?"),
+                   pt.get(gname + "_b_grad", "?"), tg.get(gname + "_plain_ns_per_iter", "?"),
+                   tg.get(gname + "_write_ns_per_iter", "?")))
         tg, pt = r.get(("tg", "tape")) or {}, r.get(("pt", "tape")) or {}
         if tg or pt:
             add("tape", "record ns/op", t, num(tg, "record_ns_per_op"), num(pt, "record_ns_per_op"),
@@ -654,7 +688,8 @@ def table_rows(all_res, threads_list):
             add("tape", "no_grad ns/op", t, num(tg, "nograd_ns_per_op"), num(pt, "nograd_ns_per_op"),
                 "lower")
             add("tape", "bytes/node (tape only)", t, num(tg, "tape_bytes_per_node"), None, "lower",
-                "all: %s B/node incl. result tensor" % tg.get("bytes_per_node", "?"))
+                "all: %s B/node incl. result tensor; writing them alone: %s ns/node"
+                % (tg.get("bytes_per_node", "?"), tg.get("write_ns_per_node", "?")))
             ptm = r.get(("pt", "micro")) or {}
             add("micro MLP 2-16-16-1", "us/step", t, num(tg, "micro_mlp_us_per_step"),
                 num(ptm, "micro_mlp_us_per_step"), "lower",
@@ -764,6 +799,18 @@ def check_targets(all_res, threads_list):
     def verdict(ok):
         return None if ok is None else bool(ok)
 
+    for gname, factor in (("tiny", 500), ("small", 300)):
+        tgs, pts = g(r1, "tg", "small", gname + "_ns_per_iter"), g(r1, "pt", "small", gname + "_ns_per_iter")
+        tgc, ptc = (g(r1, "tg", "small", gname + "_cpu_ns_per_iter"),
+                    g(r1, "pt", "small", gname + "_cpu_ns_per_iter"))
+        if tgs and pts:
+            same = all((r1.get(("tg", "small")) or {}).get(gname + k) ==
+                       (r1.get(("pt", "small")) or {}).get(gname + k) for k in ("_g", "_a_grad", "_b_grad"))
+            out.append(("%s graph >= %dx PyTorch iterations/s, gradients as PyTorch's (4 decimals)"
+                        % (gname, factor), verdict(pts / tgs >= factor and same),
+                        "%.0f vs %.0f ns/iter (%.0fx; in CPU time %s); values %s"
+                        % (tgs, pts, pts / tgs, "%.0fx" % (ptc / tgc) if tgc and ptc else "?",
+                           "equal" if same else "DIFFER")))
     tg_rec, pt_rec = g(r1, "tg", "tape", "record_ns_per_op"), g(r1, "pt", "tape", "record_ns_per_op")
     tg_bwd, pt_bwd = (g(r1, "tg", "tape", "backward_ns_per_node"),
                       g(r1, "pt", "tape", "backward_ns_per_node"))
@@ -777,6 +824,16 @@ def check_targets(all_res, threads_list):
                     % (tg_bwd, pt_bwd, pt_bwd / 100, pt_bwd / tg_bwd)))
     if tg_rec:
         out.append(("tape record <= 50 ns/op", verdict(tg_rec <= 50), "%.1f ns/op" % tg_rec))
+    # issue 17: the long chain keeps its figures, the micro MLP all-in per op
+    tg_bytes = g(r1, "tg", "tape", "bytes_per_node")
+    if tg_rec and tg_bwd and tg_bytes:
+        out.append(("tape record <= 40 ns/op, backward <= 40 ns/node, <= 296 bytes/node",
+                    verdict(tg_rec <= 40 and tg_bwd <= 40 and tg_bytes <= 296),
+                    "%.1f ns/op, %.1f ns/node, %.0f B/node" % (tg_rec, tg_bwd, tg_bytes)))
+    mm = g(r1, "tg", "tape", "micro_mlp_ns_per_op")
+    if mm:
+        out.append(("micro MLP <= 30 ns per op all-in (record + backward + free + SGD)",
+                    verdict(mm <= 30), "%.1f ns/op" % mm))
     tb = g(r1, "tg", "tape", "tape_bytes_per_node")
     if tb is not None:
         out.append(("tape <= 128 bytes/node beyond saved values", verdict(tb <= 128),
@@ -935,7 +992,7 @@ def main():
     ap.add_argument("--build", default="build", help="meson build directory (default build)")
     ap.add_argument("--threads", default="1,2", help='thread counts, e.g. "1,2"')
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn,gpt,lstm")
+    ap.add_argument("--only", default="", help="subset of tape,sweep,mlp,vae,matmul,cnn,gpt,lstm,small")
     ap.add_argument("--json", default="", help="also write every parsed result to this file")
     ap.add_argument("--markdown", default="", help="also write the table and targets to this file")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -975,7 +1032,8 @@ def main():
         return 0
     threads_list = [int(t) for t in a.threads.split(",") if t.strip()]
     want = set(a.only.split(",")) if a.only else None
-    missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul", "cnn_step", "gpt_step", "lstm_step")
+    missing = [p for p in ("tape_overhead", "mlp_step", "vae_epoch", "matmul", "cnn_step", "gpt_step",
+                           "lstm_step", "small_graphs")
                if want is None or PROGRAM_WORKLOADS[p] & want]
     missing = [p for p in missing
                if not os.access(os.path.join(a.build, "bench", p), os.X_OK)]

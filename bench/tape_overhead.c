@@ -16,6 +16,9 @@
  *   mallocs_per_op        system allocator calls in the steady state (second
  *                         repeat on) over the recorded chain, its backward and
  *                         the no_grad chain, divided by their 4N forward ops
+ *   write_ns_per_node     the physical floor of recording: a plain loop
+ *                         writing bytes_per_node bytes per node, in order,
+ *                         into a buffer of the chain's size
  *
  * Then the micrograd-style MLP 2-16-16-1 (ReLU hidden layers, linear output)
  * built from one-element tensors: 337 scalar parameters, a batch of
@@ -274,6 +277,22 @@ int main(int argc, char **argv) {
   printf("tape_bytes_per_node=%.0f\n", bytes_per_node - nograd_bytes);
   if (R > 1) printf("mallocs_per_op=%.4f\n", mallocs / ((double)(R - 1) * 4.0 * (double)n));
   printf("grad=%.6g\n", grad);
+  /* the floor of recording: writing each node's bytes (bytes_per_node, the
+   * node and its result) once, in order, into memory of the chain's size */
+  size_t node_bytes = (size_t)bytes_per_node, total = node_bytes * 2 * (size_t)n;
+  unsigned char *buf = malloc(total);
+  if (buf) {
+    double *wr = calloc((size_t)R, sizeof *wr);
+    for (int r = 0; wr && r < R; r++) {
+      double t0 = bench_now();
+      for (size_t i = 0; i < 2 * (size_t)n; i++) memset(buf + i * node_bytes, (int)(i + r), node_bytes);
+      wr[r] = (bench_now() - t0) * 1e9 / (2.0 * (double)n);
+    }
+    if (wr) bench_print_stat("write_ns_per_node", wr, R, "%.1f");
+    printf("write_check=%d\n", buf[total / 2]);
+    free(wr);
+    free(buf);
+  }
   fflush(stdout);
   free(rec);
   free(bwd);

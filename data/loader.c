@@ -42,6 +42,7 @@ struct tg_loader {
   size_t batch;
   bool shuffle, drop_last;
   tg_rng rng;
+  tg_rng epoch_rng;   /* rng as the current epoch began: redraws its permutation on resume */
   tg_sampler sampler; /* fill NULL: 0..n-1, shuffled or not */
   size_t length;  /* samples per epoch: the dataset's, or the sampler's */
   size_t *order;  /* visiting order of this epoch */
@@ -93,8 +94,11 @@ static int sampler_order(tg_loader *l) {
   return 0;
 }
 
-static int start_epoch(tg_loader *l) {
+/* Start the next epoch with batches first.. still to hand out (0, or the
+ * position restored by tg_loader_set_state). */
+static int start_epoch(tg_loader *l, size_t first) {
   size_t n = l->length;
+  l->epoch_rng = l->rng;
   if (l->sampler.fill) {
     if (sampler_order(l)) return -1;
   } else
@@ -105,12 +109,12 @@ static int start_epoch(tg_loader *l) {
       l->order[i - 1] = l->order[j];
       l->order[j] = t;
     }
-  l->next = 0;
+  l->next = first;
   l->epoch++;
   l->in_epoch = true;
   if (l->n_workers) { /* the workers are idle: every batch of the last epoch was settled */
     pthread_mutex_lock(&l->mu);
-    l->claim = 0;
+    l->claim = first;
     l->n_posted = batches_per_epoch(l);
     pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->mu);
@@ -367,7 +371,7 @@ bool tg_loader_next(tg_loader *l, tg_tensor **x, tg_tensor **y) {
     l->failed = true;
     return false;
   }
-  if (!l->in_epoch && start_epoch(l) != 0) {
+  if (!l->in_epoch && start_epoch(l, 0) != 0) {
     l->failed = true;
     return false;
   }
@@ -412,6 +416,49 @@ size_t tg_loader_epoch(const tg_loader *l) {
 bool tg_loader_failed(const tg_loader *l) {
   if (!l) tg_error("loader_failed: the loader is NULL");
   return !l || l->failed;
+}
+
+int tg_loader_get_state(const tg_loader *l, tg_loader_state *out) {
+  if (!l || !out) {
+    tg_error("loader_get_state: %s is NULL", l ? "out" : "the loader");
+    return -1;
+  }
+  /* mid-epoch, the generator as the epoch began: set_state redraws the same permutation */
+  const tg_rng *r = l->in_epoch ? &l->epoch_rng : &l->rng;
+  /* between epochs (ended or abandoned by tg_loader_reset) no batch is pending */
+  *out = (tg_loader_state){.epoch = l->epoch, .next = l->in_epoch ? l->next : 0,
+                           .in_epoch = l->in_epoch};
+  memcpy(out->rng, r->s, sizeof out->rng);
+  return 0;
+}
+
+int tg_loader_set_state(tg_loader *l, const tg_loader_state *st) {
+  if (!l || !st) {
+    tg_error("loader_set_state: %s is NULL", l ? "the state" : "the loader");
+    return -1;
+  }
+  size_t nb = batches_per_epoch(l);
+  if (st->in_epoch && (st->epoch == 0 || st->next > nb)) {
+    tg_error("loader_set_state: batch %llu of epoch %llu does not exist (%zu batches an epoch)",
+             (unsigned long long)st->next, (unsigned long long)st->epoch, nb);
+    return -1;
+  }
+  if (st->epoch > SIZE_MAX || (!st->in_epoch && st->next != 0)) {
+    tg_error("loader_set_state: epoch %llu, batch %llu between epochs is not a loader position",
+             (unsigned long long)st->epoch, (unsigned long long)st->next);
+    return -1;
+  }
+  settle_epoch(l);
+  memcpy(l->rng.s, st->rng, sizeof st->rng);
+  l->epoch = (size_t)st->epoch;
+  l->next = (size_t)st->next;
+  if (!st->in_epoch) return 0;
+  l->epoch--; /* start_epoch counts it again */
+  if (start_epoch(l, (size_t)st->next) != 0) {
+    l->failed = true;
+    return -1;
+  }
+  return 0;
 }
 
 void tg_loader_free(tg_loader *l) {

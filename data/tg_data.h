@@ -4,6 +4,7 @@
 
 #include "tg_nn.h"
 #include "tg_ops.h"
+#include "tg_optim.h"
 
 /* ======================================================================
  * Datasets, the DataLoader, file readers and transforms
@@ -141,6 +142,19 @@ size_t tg_loader_num_batches(const tg_loader *l); /* per epoch */
 size_t tg_loader_epoch(const tg_loader *l);       /* epochs started so far */
 bool tg_loader_failed(const tg_loader *l);        /* the last false was an error (NULL: true) */
 void tg_loader_free(tg_loader *l);                /* frees x and y too; NULL is fine */
+/* A loader's position, to resume a run mid-epoch: the shuffle generator (as
+ * the current epoch began, or as the next one will begin), the epochs
+ * started and the batches of the current epoch already handed out. Setting
+ * it abandons the epoch under way and redraws the saved epoch's permutation
+ * (a sampler's fill is called again: it must give that epoch's order), so
+ * the next tg_loader_next returns the batch after the last one handed out. */
+typedef struct tg_loader_state {
+  uint64_t rng[4];
+  uint64_t epoch, next;
+  bool in_epoch;
+} tg_loader_state;
+int tg_loader_get_state(const tg_loader *l, tg_loader_state *out);
+int tg_loader_set_state(tg_loader *l, const tg_loader_state *st); /* same dataset length and batch */
 
 /* IDX files (MNIST, Fashion-MNIST), plain or gzip: images idx3 (magic
  * 0x00000803, n, rows, cols) as a [1,rows,cols] byte dataset, labels idx1
@@ -248,19 +262,31 @@ int tg_save_image_grid_captioned(const char *path, const tg_tensor *images,
 
 /* A CSV metrics log: a header line of column names, then one line per row,
  * flushed as it is written (a crash loses at most the row being written).
- * Opening an existing log with the same columns appends to it; different
- * columns are an error. Values are written with the fewest digits that
- * read back exactly. */
+ * Values are written with the fewest digits that read back exactly.
+ * tg_metrics_open starts the file afresh (truncated: a re-run never
+ * continues the last run's curve); tg_metrics_open_append, for a resumed
+ * run, appends to an existing log with the same columns (different columns
+ * are an error) or starts a missing one. */
 typedef struct tg_metrics tg_metrics;
 tg_metrics *tg_metrics_open(const char *path, const char *columns /* "epoch,loss,accuracy" */);
+tg_metrics *tg_metrics_open_append(const char *path, const char *columns);
 size_t tg_metrics_ncols(const tg_metrics *m);
 int tg_metrics_row(tg_metrics *m, const double *values /* ncols values */);
 int tg_metrics_close(tg_metrics *m); /* NULL is fine */
-/* Plot every column of a metrics CSV against the first one into a PNG with
- * gnuplot, one 600x400 panel per column, two panels a row (a one-column
- * CSV is plotted against the row number). Returns 0 when drawn, 1 when gnuplot is not on PATH (a note goes
- * to stderr; nothing else happens, so a training run never fails for it),
- * -1 on error (gnuplot's own message in tg_last_error()). */
+/* Plot every column of a metrics CSV against the first one into a PNG
+ * (a one-column CSV against the row number, 1, 2, ...), drawn by the
+ * library itself: nothing to install, never skipped. Columns that differ
+ * only by a train_/test_/val_/valid_ prefix share a panel (train_loss and
+ * test_loss: panel "loss", one line each). Lines take matplotlib's tab10
+ * colours #1f77b4, #ff7f0e, #2ca02c, #d62728, #9467bd, #8c564b: train_
+ * columns the first, test_ the second, val_/valid_ the third, any other the
+ * first one still free in its panel (so at most 6 lines a panel; the
+ * legend names the split, "train", "test", as the panel names the
+ * quantity; names too long for their place are cut with "...");
+ * panels are 600x400 pixels, two a row, under a 40-pixel title band when
+ * title is not NULL or empty. nan/inf values are gaps in their line.
+ * Returns 0 when drawn, -1 on error (an unreadable, empty or malformed
+ * CSV, an unwritable PNG; the reason in tg_last_error()). */
 int tg_metrics_plot(const char *csv_path, const char *png_path, const char *title);
 /* ---------------------- end of checkpoints, image grids, metrics logs */
 
@@ -269,5 +295,29 @@ int tg_metrics_plot(const char *csv_path, const char *png_path, const char *titl
  * names, dtypes and shapes are checked before anything is copied */
 int tg_save_module(const char *path, const tg_module *m, const tg_kv *metadata, int n_meta);
 int tg_load_module(const char *path, tg_module *m);
+
+/* ---- a whole training state (data/train_state.c), to stop a run anywhere
+ * and resume it bit-identically: the model's parameters and buffers, the
+ * optimizer's state and each group's lr, weight_decay and momentum, the
+ * scheduler's epoch (and ReduceLROnPlateau's best/bad epochs/cooldown),
+ * the caller's epoch and step counters, the generators (any tg_rng the run
+ * draws from: init, dropout, augmentation, in a fixed order) and the
+ * loader's position in its shuffled order. One safetensors file with
+ * checksums, replaced atomically. Load restores into objects built as the
+ * saved run built them (same model, optimizer kind and groups, scheduler
+ * kind, number of generators, loader over the same dataset and batch size):
+ * every entry is checked (present, dtype and shape) before anything is
+ * written, and a mismatch is an error naming the entry. */
+typedef struct tg_train_state {
+  tg_module *model;       /* required */
+  tg_optimizer *opt;      /* NULL: none saved */
+  tg_lr_scheduler *sched; /* NULL: none (needs opt) */
+  long epoch, step;       /* the caller's counters; written back by load */
+  tg_rng **rngs;          /* n_rngs generators, written back by load */
+  int n_rngs;
+  tg_loader *loader;      /* NULL: none; load sets its position */
+} tg_train_state;
+int tg_train_state_save(const char *path, const tg_train_state *st);
+int tg_train_state_load(const char *path, tg_train_state *st);
 
 #endif

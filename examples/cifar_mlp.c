@@ -10,7 +10,7 @@
  *
  * After each epoch the model is evaluated in eval mode (BatchNorm uses its
  * running statistics) on the test set. Writes cifar_mlp_metrics.csv (and
- * cifar_mlp_curves.png when gnuplot is installed) and the checkpoint
+ * cifar_mlp_curves.png) and the checkpoint
  * cifar_mlp.safetensors (parameters and BatchNorm buffers) into --out.
  * --epochs 0 --load FILE only evaluates FILE. The fingerprint at the end
  * hashes the whole state dict (parameters and BatchNorm buffers).
@@ -167,6 +167,7 @@ int main(int argc, char **argv) {
   train_flags f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 5, .batch = 64,
                    .lr = 0.01, .seed = 0, .threads = 1};
   int rc = train_parse(argc, argv, &f, EXTRA_USAGE);
+  if (!rc) rc = train_refuse_resume(argv[0], &f);
   if (rc || (rc = train_dist_begin(prog))) return rc;
   if (f.linear) {
     fprintf(stderr, "%s: unknown flag --linear (it belongs to mlp_mnist)\n", argv[0]);
@@ -266,9 +267,11 @@ done:
     fprintf(stderr, "%s: %s\n", prog, tg_last_error());
     rc = 1;
   }
-  if (log && rc == 0 &&
-      tg_metrics_plot(csv, train_path(path, sizeof path, f.out, "cifar_mlp_curves.png"), prog) == 0)
-    printf("curves: %s\n", path);
+  if (log && rc == 0) {
+    if (tg_metrics_plot(csv, train_path(path, sizeof path, f.out, "cifar_mlp_curves.png"), prog) == 0)
+      printf("curves: %s\n", path);
+    else fprintf(stderr, "%s: no curves: %s\n", prog, tg_last_error());
+  }
   tg_loader_free(train_l);
   tg_loader_free(test_l);
   tg_optim_free(opt);

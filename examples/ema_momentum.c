@@ -95,9 +95,8 @@ int main(int argc, char **argv) {
   }
   if (tg_metrics_close(log) != 0) die("closing the log");
   printf("losses written to %s\n", csv);
-  int plotted = tg_metrics_plot(csv, png, "SGD on a narrow valley: loss per step");
-  if (plotted < 0) die("plotting");
-  if (plotted == 0) printf("plot written to %s\n", png);
+  if (tg_metrics_plot(csv, png, "SGD on a narrow valley: loss per step") != 0) die("plotting");
+  printf("plot written to %s\n", png);
   for (int k = 0; k < 3; k++) {
     tg_optim_free(opt[k]);
     tg_free(p[k]);

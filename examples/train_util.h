@@ -28,13 +28,15 @@ typedef struct train_flags {
   double val_fraction; /* hold out this part of the training set for validation (0 = none) */
   int patience;        /* early stopping: epochs without a better validation loss (0 = off) */
   int workers;         /* DataLoader worker threads preparing batches ahead (0 = none) */
+  const char *save_state; /* the whole training state, written after each epoch */
+  const char *resume;     /* a --save-state file to go on from (the metrics log is appended) */
 } train_flags;
 
 static void train_usage(const char *prog, const char *extra) {
   fprintf(stderr,
           "usage: %s [--data DIR] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
           "          [--out DIR] [--load FILE] [--max-steps N] [--val-fraction F] [--patience N]\n"
-          "          [--workers N]%s\n",
+          "          [--workers N] [--save-state FILE] [--resume FILE]%s\n",
           prog, extra ? extra : "");
 }
 
@@ -46,7 +48,8 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
     bool takes = true;
     static const char *const valued[] = {"--data", "--out", "--load", "--epochs", "--batch",
                                          "--lr", "--seed", "--threads", "--max-steps",
-                                         "--val-fraction", "--patience", "--workers"};
+                                         "--val-fraction", "--patience", "--workers",
+                                         "--save-state", "--resume"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
     if (!strcmp(a, "--linear")) f->linear = true, takes = false;
@@ -70,6 +73,8 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
     else if (!strcmp(a, "--val-fraction")) f->val_fraction = strtod(v, &end);
     else if (!strcmp(a, "--patience")) f->patience = (int)strtol(v, &end, 10);
     else if (!strcmp(a, "--workers")) f->workers = (int)strtol(v, &end, 10);
+    else if (!strcmp(a, "--save-state")) f->save_state = v;
+    else if (!strcmp(a, "--resume")) f->resume = v;
     else f->max_steps = strtol(v, &end, 10); /* --max-steps */
     if (end && *end) {
       fprintf(stderr, "%s: %s expects a number, got '%s'\n", argv[0], a, v);
@@ -99,6 +104,15 @@ static int train_parse(int argc, char **argv, train_flags *f, const char *extra_
   return 0;
 }
 
+/* For the examples with a loop of their own, which cannot resume: 2 and a
+ * message when --save-state or --resume was given, else 0 */
+static inline int train_refuse_resume(const char *prog, const train_flags *f) {
+  if (!f->save_state && !f->resume) return 0;
+  fprintf(stderr, "%s: --save-state and --resume are for mlp_mnist, cnn_mnist and cnn_cifar\n",
+          prog);
+  return 2;
+}
+
 /* For the CIFAR-10 examples: "--cifar DIR" taken out of argv (into *cifar)
  * so that train_parse sees only its own flags; *lr_given says whether --lr
  * appears, so a default can depend on --adam. Returns the new argc, or -1
@@ -109,7 +123,8 @@ static inline int train_take_cifar(int argc, char **argv, const char **cifar, bo
    * --patience are early stopping's) */
   static const char *const valued[] = {"--data", "--out",     "--load",      "--epochs",
                                        "--batch", "--lr",     "--seed",      "--threads",
-                                       "--max-steps", "--val-fraction", "--patience"};
+                                       "--max-steps", "--val-fraction", "--patience",
+                                       "--save-state", "--resume"};
   int n = 1;
   *cifar = NULL;
   *lr_given = false;
@@ -434,14 +449,26 @@ static inline bool train_early_stop(const train_classifier *c, const train_flags
   return f->patience > 0 && epoch - *best_epoch >= f->patience;
 }
 
-/* the epochs, each with its progress line and metrics row; 0 or -1 */
+/* The whole training state for --save-state/--resume: the model, the
+ * optimizer, epochs done, the default generator (dropout's when a model
+ * draws from it) and the training loader's position. Early stopping's
+ * bookkeeping is not in it. */
+static inline tg_train_state train_state_of(const train_classifier *c, tg_loader *train_l,
+                                            tg_rng **rngs, long epochs_done) {
+  rngs[0] = tg_default_rng();
+  return (tg_train_state){.model = c->model, .opt = c->opt, .epoch = epochs_done,
+                          .rngs = rngs, .n_rngs = 1, .loader = train_l};
+}
+
+/* the epochs after first - 1 done, each with its progress line and metrics
+ * row (and --save-state); 0 or -1 */
 static inline int train_classifier_epochs(const train_classifier *c, const train_flags *f, tg_loader *train_l,
-                                   tg_loader *val_l, tg_loader *test_l, tg_metrics *log) {
+                                   tg_loader *val_l, tg_loader *test_l, tg_metrics *log, int first) {
   double start = train_now(), best = INFINITY;
   int best_epoch = 0;
   unsigned char *best_state = NULL;
   if (f->patience > 0 && !(best_state = malloc(train_state_size(c->model) + 1))) return -1;
-  for (int epoch = 1; epoch <= f->epochs; epoch++) {
+  for (int epoch = first; epoch <= f->epochs; epoch++) {
     double t0 = train_now();
     size_t seen, correct, total;
     if (c->sampler) tg_dist_sampler_set_epoch(c->sampler, (uint64_t)epoch - 1);
@@ -460,6 +487,12 @@ static inline int train_classifier_epochs(const train_classifier *c, const train
     fflush(stdout);
     if (log) tg_metrics_row(log, (double[]){epoch, loss, 100.0 * (double)correct / (double)seen,
                                    (double)errors, acc, train_now() - start});
+    tg_rng *rngs[1];
+    tg_train_state st = train_state_of(c, train_l, rngs, epoch);
+    if (f->save_state && train_rank() == 0 && tg_train_state_save(f->save_state, &st)) {
+      free(best_state);
+      return -1;
+    }
     if (val_l && train_early_stop(c, f, val_l, epoch, &best, &best_epoch, best_state)) {
       printf("early stopping after epoch %d: no lower validation loss for %d epochs\n", epoch,
              f->patience);
@@ -509,12 +542,23 @@ static inline int train_classifier_run(const train_classifier *c0, const train_f
   tg_loader *test_l = tg_loader_new_workers(test, 1000, false, false, 0, f->workers);
   snprintf(name, sizeof name, "%s_metrics.csv", c->prog);
   /* rank 0 alone writes the log and the checkpoint */
-  tg_metrics *log = rank0 ? tg_metrics_open(train_path(path, sizeof path, f->out, name),
-                                            "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds")
-                          : NULL;
+  /* a fresh log per run; a resumed run goes on in the log it left */
+  const char *cols = "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds";
+  train_path(path, sizeof path, f->out, name);
+  tg_metrics *log = !rank0     ? NULL
+                    : f->resume ? tg_metrics_open_append(path, cols)
+                                : tg_metrics_open(path, cols);
   int rc = 1;
   if (!params || !train_l || !test_l || (rank0 && !log) || (val && !val_l)) goto done;
   if (f->load && tg_load_module(f->load, c->model)) goto done;
+  int first = 1;
+  if (f->resume) {
+    tg_rng *rngs[1];
+    tg_train_state st = train_state_of(c, train_l, rngs, 0);
+    if (tg_train_state_load(f->resume, &st)) goto done;
+    first = (int)st.epoch + 1;
+    printf("resumed from %s after epoch %ld\n", f->resume, st.epoch);
+  }
   printf("%s: %s model, %zu parameters, %zu train / %zu test samples from %s\n", c->prog, c->about,
          tg_module_num_parameters(c->model, false), fit->length, test->length, f->data);
   if (c->ddp)
@@ -524,7 +568,7 @@ static inline int train_classifier_run(const train_classifier *c0, const train_f
   if (val)
     printf("validation: %zu of the %zu training samples held out (--val-fraction %g)\n",
            val->length, train->length, f->val_fraction);
-  if (train_classifier_epochs(c, f, train_l, val_l, test_l, log)) goto done;
+  if (train_classifier_epochs(c, f, train_l, val_l, test_l, log, first)) goto done;
   if (f->epochs > 0 && rank0) { /* --epochs 0 only evaluates: nothing new to save */
     snprintf(name, sizeof name, "%s.safetensors", c->prog);
     if (tg_save_module(train_path(path, sizeof path, f->out, name), c->model, NULL, 0)) goto done;
@@ -542,6 +586,8 @@ done:
     snprintf(name, sizeof name, "%s_curves.png", c->prog);
     if (rc == 0 && tg_metrics_plot(path, train_path(png, sizeof png, f->out, name), c->prog) == 0)
       printf("curves: %s\n", png);
+    else if (rc == 0) /* the training itself went well: say why there is no picture */
+      fprintf(stderr, "%s: no curves: %s\n", c->prog, tg_last_error());
   }
   tg_loader_free(train_l);
   tg_dist_sampler_free(c->sampler);

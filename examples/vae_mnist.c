@@ -9,7 +9,7 @@
  * loss: X", both per sample; the test pass samples eps too, as PyTorch's
  * does) and a progress line per epoch; writes vae_samples.png (64 decodings
  * of z ~ N(0, I)), vae_reconstruction.png (8 test images over their
- * reconstructions), vae_mnist_metrics.csv (+ curves PNG with gnuplot) and
+ * reconstructions), vae_mnist_metrics.csv (+ vae_mnist_curves.png) and
  * the checkpoint vae_mnist.safetensors to --out, then reloads the checkpoint
  * into a fresh model and checks that it gives the same test loss.
  *
@@ -367,6 +367,7 @@ int main(int argc, char **argv) {
   run r = {.f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 10, .batch = 128, .lr = 1e-3,
                  .seed = 0, .threads = 1}};
   int rc = train_parse(argc, argv, &r.f, NULL);
+  if (!rc) rc = train_refuse_resume(argv[0], &r.f);
   if (rc || (rc = train_dist_begin("vae_mnist"))) return rc;
   rc = run_main(&r) ? 1 : 0;
   if (rc) fprintf(stderr, "vae_mnist: %s\n", tg_last_error());
@@ -378,6 +379,7 @@ int main(int argc, char **argv) {
     if (tg_metrics_plot(csv, train_path(png, sizeof png, r.f.out, "vae_mnist_curves.png"),
                         "vae_mnist") == 0)
       printf("curves: %s\n", png);
+    else fprintf(stderr, "vae_mnist: no curves: %s\n", tg_last_error());
   }
   train_dist_end();
   tg_release_cached();

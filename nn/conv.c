@@ -5,6 +5,7 @@
  * the same bound, fan_in taken from the weight as torch does. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nn_internal.h"
 
@@ -13,11 +14,15 @@ typedef struct conv_cfg {
   int sd;
   bool transposed;
   int64_t stride[2], padding[2], dilation[2], out_pad[2], groups;
+  const char *pad_mode; /* "same" or "valid" (tg_nn_conv*d_padding), else NULL */
 } conv_cfg;
 
 static tg_tensor *conv_module_forward(tg_module *m, tg_tensor *x) {
   const conv_cfg *c = m->ctx;
   tg_tensor *w = m->params[0].tensor, *b = m->n_params > 1 ? m->params[1].tensor : NULL;
+  if (c->pad_mode)
+    return c->sd == 1 ? tg_conv1d_padding(x, w, b, c->stride[0], c->pad_mode, c->dilation[0], c->groups)
+                      : tg_conv2d_padding(x, w, b, c->stride, c->pad_mode, c->dilation, c->groups);
   if (c->sd == 1)
     return c->transposed ? tg_conv_transpose1d(x, w, b, c->stride[0], c->padding[0], c->out_pad[0],
                                                c->groups, c->dilation[0])
@@ -54,6 +59,15 @@ static tg_module *conv_module(const char *type, const char *fn, conv_cfg cfg, si
     tg_error("%s: %s must be divisible by groups", fn, in % (size_t)cfg.groups ? "in_channels" : "out_channels");
     return NULL;
   }
+  if (cfg.pad_mode && strcmp(cfg.pad_mode, "same") != 0 && strcmp(cfg.pad_mode, "valid") != 0) {
+    tg_error("%s: Invalid padding string '%s', should be one of {'valid', 'same'}", fn, cfg.pad_mode);
+    return NULL;
+  }
+  for (int i = 0; cfg.pad_mode && cfg.pad_mode[0] == 's' && i < cfg.sd; i++)
+    if (cfg.stride[i] != 1) {
+      tg_error("%s: padding='same' is not supported for strided convolutions", fn);
+      return NULL;
+    }
   size_t shape[4] = {cfg.transposed ? in : out, (cfg.transposed ? out : in) / (size_t)cfg.groups};
   for (int i = 0; i < cfg.sd; i++) {
     if (kernel[i] <= 0) {
@@ -68,6 +82,13 @@ static tg_module *conv_module(const char *type, const char *fn, conv_cfg cfg, si
     free(c);
     tg_error("%s: out of memory", fn);
     return NULL;
+  }
+  /* the mode as a literal of ours (the caller's string may not live on);
+   * the repr shows "same"'s symmetric part d (k - 1) / 2 as the padding */
+  if (cfg.pad_mode) {
+    bool same = cfg.pad_mode[0] == 's';
+    cfg.pad_mode = same ? "same" : "valid";
+    for (int i = 0; i < cfg.sd; i++) cfg.padding[i] = same ? cfg.dilation[i] * (kernel[i] - 1) / 2 : 0;
   }
   *c = cfg;
   m->ctx = c;
@@ -96,6 +117,22 @@ tg_module *tg_nn_conv2d(size_t in_channels, size_t out_channels, const int64_t k
   fill(c.padding, padding, 2, 0);
   fill(c.dilation, dilation, 2, 1);
   return conv_module("Conv2d", "nn_conv2d", c, in_channels, out_channels, kernel_size, bias, rng);
+}
+
+tg_module *tg_nn_conv1d_padding(size_t in_channels, size_t out_channels, int64_t kernel_size, int64_t stride,
+                                const char *padding, int64_t dilation, int64_t groups, bool bias, tg_rng *rng) {
+  conv_cfg c = {.sd = 1, .stride = {stride}, .dilation = {dilation}, .groups = groups,
+                .pad_mode = padding ? padding : "valid"};
+  return conv_module("Conv1d", "nn_conv1d_padding", c, in_channels, out_channels, &kernel_size, bias, rng);
+}
+
+tg_module *tg_nn_conv2d_padding(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
+                                const int64_t stride[2], const char *padding, const int64_t dilation[2],
+                                int64_t groups, bool bias, tg_rng *rng) {
+  conv_cfg c = {.sd = 2, .groups = groups, .pad_mode = padding ? padding : "valid"};
+  fill(c.stride, stride, 2, 1);
+  fill(c.dilation, dilation, 2, 1);
+  return conv_module("Conv2d", "nn_conv2d_padding", c, in_channels, out_channels, kernel_size, bias, rng);
 }
 
 tg_module *tg_nn_conv_transpose2d(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],

@@ -89,8 +89,16 @@ static void linear_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     if (db) add_column_sums(db, gc, rows, out);
   }
 }
-TG_DEFINE_OP(OP_ADDMM, "AddmmBackward", linear_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
-TG_DEFINE_OP(OP_MM, "MmBackward", linear_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+/* tangent: tx Wᵀ + x tWᵀ (+ tb) */
+static tg_tensor *linear_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0], *w = n->in[1], *y = NULL;
+  if (t[0]) y = tg_matmul(t[0], tg_t(w));
+  if (t[1]) y = y ? tg_add(y, tg_matmul(x, tg_t(t[1]))) : tg_matmul(x, tg_t(t[1]));
+  if (n->n_in > 2 && t[2]) y = y ? tg_add(y, t[2]) : t[2];
+  return y;
+}
+TG_DEFINE_OP_JVP(OP_ADDMM, "AddmmBackward", linear_backward, linear_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+TG_DEFINE_OP_JVP(OP_MM, "MmBackward", linear_backward, linear_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
 /* 2-D contiguous x, W, b: y = b + x W^T as one node (PyTorch's addmm): the
  * bias rows are written first and the GEMM adds onto them (beta = 1) */

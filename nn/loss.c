@@ -169,7 +169,17 @@ static void ce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
                                               : g;
   gi[0] = tg_mul(d, scale);
 }
-TG_DEFINE_OP(OP_CROSS_ENTROPY, "CrossEntropyBackward", ce_backward, TG_SAVES_IN(0) | TG_NODE_I | TG_NODE_SAVED);
+/* tangent per row: sum_c (softmax(x) - onehot)_c t_c, then reduced as the loss */
+static tg_tensor *ce_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0];
+  tg_tensor *d = tg_sub(tg_softmax(x, 1), one_hot(tg_node_saved(n), x));
+  tg_tensor *rows = tg_sum_dims(tg_mul(d, t[0]), 1, (int[]){1}, false);
+  tg_reduction r = (tg_reduction)tg_node_i(n)[0];
+  return r == TG_REDUCTION_NONE ? rows
+         : r == TG_REDUCTION_MEAN ? tg_div_scalar(tg_sum(rows), (double)x->shape[0])
+                                  : tg_sum(rows);
+}
+TG_DEFINE_OP_JVP(OP_CROSS_ENTROPY, "CrossEntropyBackward", ce_backward, ce_jvp, TG_SAVES_IN(0) | TG_NODE_I | TG_NODE_SAVED);
 
 /* The fused node serves (N, C) and (C) inputs with class-index targets of
  * which none is PyTorch's default ignore_index (-100); (N, C, d1, ...),
@@ -248,7 +258,17 @@ static void bce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     gi[1] = tg_mul(g, tg_sub(log_q, tg_clamp(tg_log(p), -100, NAN)));
   }
 }
-TG_DEFINE_OP(OP_BCE, "BinaryCrossEntropyBackward", bce_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+/* tangent: tp (p - y) / max(p (1 - p), 1e-12) + ty (log(1 - p) - log(p)), clamped as the backward */
+static tg_tensor *bce_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *p = n->in[0], *y = n->in[1], *a = NULL, *b = NULL;
+  if (t[0]) a = tg_mul(t[0], tg_div(tg_sub(p, y), tg_clamp(tg_mul(p, tg_rsub_scalar(p, 1.0)), 1e-12, NAN)));
+  if (t[1]) {
+    tg_tensor *log_q = tg_clamp(tg_log(tg_rsub_scalar(p, 1.0)), -100, NAN);
+    b = tg_mul(t[1], tg_sub(log_q, tg_clamp(tg_log(p), -100, NAN)));
+  }
+  return !a ? b : !b ? a : tg_add(a, b);
+}
+TG_DEFINE_OP_JVP(OP_BCE, "BinaryCrossEntropyBackward", bce_backward, bce_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
 /* index of the first element outside [0, 1] (NaN included), or numel */
 static size_t first_non_probability(const tg_tensor *p) {
@@ -290,7 +310,14 @@ static void bce_logits_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, tg_sub(tg_sigmoid(x), y));
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(tg_mul(g, x));
 }
-TG_DEFINE_OP(OP_BCE_LOGITS, "BinaryCrossEntropyWithLogitsBackward", bce_logits_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+/* tangent: tx (sigmoid(x) - y) - ty x */
+static tg_tensor *bce_logits_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0], *y = n->in[1];
+  tg_tensor *a = t[0] ? tg_mul(t[0], tg_sub(tg_sigmoid(x), y)) : NULL, *b = t[1] ? tg_mul(t[1], x) : NULL;
+  return !b ? a : !a ? tg_neg(b) : tg_sub(a, b);
+}
+TG_DEFINE_OP_JVP(OP_BCE_LOGITS, "BinaryCrossEntropyWithLogitsBackward", bce_logits_backward, bce_logits_jvp,
+                 TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
 tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *targets, tg_reduction r) {
   const char *loss = "bce_with_logits";

@@ -121,7 +121,11 @@ static void identity_backward(tg_node *n, tg_tensor *g, tg_tensor **gin) {
   (void)n;
   gin[0] = g;
 }
-TG_DEFINE_OP(OP_BACKWARD_HOOK, "BackwardHookFunctionBackward", identity_backward, 0);
+static tg_tensor *identity_jvp(tg_node *n, tg_tensor *const *t) {
+  (void)n;
+  return t[0];
+}
+TG_DEFINE_OP_JVP(OP_BACKWARD_HOOK, "BackwardHookFunctionBackward", identity_backward, identity_jvp, 0);
 
 static tg_tensor *identity(tg_tensor *x) {
   tg_tensor *y = tg_detach(x); /* a view: no copy */

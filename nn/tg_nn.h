@@ -214,6 +214,14 @@ tg_module *tg_nn_conv1d(size_t in_channels, size_t out_channels, int64_t kernel_
 tg_module *tg_nn_conv2d(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
                         const int64_t stride[2], const int64_t padding[2], const int64_t dilation[2],
                         int64_t groups, bool bias, tg_rng *rng);
+/* nn.Conv1d/Conv2d(..., padding="same" | "valid"): y = tg_conv*d_padding(x,
+ * w, b) (NULL padding: "valid"; "same" needs stride 1; the repr shows
+ * d (k - 1) / 2 per dim) */
+tg_module *tg_nn_conv1d_padding(size_t in_channels, size_t out_channels, int64_t kernel_size, int64_t stride,
+                                const char *padding, int64_t dilation, int64_t groups, bool bias, tg_rng *rng);
+tg_module *tg_nn_conv2d_padding(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
+                                const int64_t stride[2], const char *padding, const int64_t dilation[2],
+                                int64_t groups, bool bias, tg_rng *rng);
 tg_module *tg_nn_conv_transpose2d(size_t in_channels, size_t out_channels, const int64_t kernel_size[2],
                                   const int64_t stride[2], const int64_t padding[2],
                                   const int64_t output_padding[2], int64_t groups, bool bias,
@@ -263,7 +271,8 @@ tg_module *tg_nn_avgpool2d(const int64_t kernel_size[2], const int64_t stride[2]
                            int64_t divisor_override);
 tg_module *tg_nn_adaptive_avgpool2d(const int64_t output_size[2]);
 tg_module *tg_nn_adaptive_maxpool2d(const int64_t output_size[2]);
-/* exactly one of size and scale_factor; align_corners only for the linear modes */
+/* exactly one of size and scale_factor; align_corners only for the linear
+ * modes; on (N, C, L) input (nearest, linear) only the first entry is read */
 tg_module *tg_nn_upsample(const int64_t size[2], const double scale_factor[2], tg_interp_mode mode,
                           bool align_corners);
 tg_module *tg_nn_pixel_shuffle(int64_t upscale_factor);

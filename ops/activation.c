@@ -40,7 +40,7 @@ static void gelu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *right = tg_mul(tg_mul_scalar(x, 0.5), tg_mul(tg_rsub_scalar(tg_square(t), 1.0), dinner));
   gi[0] = tg_mul(g, tg_add(left, right));
 }
-TG_DEFINE_OP(OP_GELU, "GeluBackward", gelu_backward, TG_SAVES_IN(0) | TG_NODE_F);
+TG_DEFINE_OP_JVP(OP_GELU, "GeluBackward", gelu_backward, ops_jvp_diag, TG_SAVES_IN(0) | TG_NODE_F);
 int ops_gelu_approximate(const char *op, int argno, const char *approximate) {
   if (!approximate) {
     tg_error("%s: argument %d is NULL", op, argno);
@@ -63,7 +63,7 @@ static void silu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *x = n->in[0], *s = tg_sigmoid(x);
   gi[0] = tg_mul(g, tg_mul(s, tg_add_scalar(tg_mul(x, tg_rsub_scalar(s, 1.0)), 1.0)));
 }
-TG_DEFINE_OP(OP_SILU, "SiluBackward", silu_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP_JVP(OP_SILU, "SiluBackward", silu_backward, ops_jvp_diag, TG_SAVES_IN(0));
 tg_tensor *tg_silu(tg_tensor *a) { return ops_unary_op("silu", a, &silu_k, NOPRM, &OP_SILU); }
 
 /* ---- mish: x tanh(softplus(x)); mish' = t + x sigmoid(x) (1 - t^2) */
@@ -73,7 +73,7 @@ static void mish_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *rest = tg_mul(tg_mul(x, tg_sigmoid(x)), tg_rsub_scalar(tg_square(t), 1.0));
   gi[0] = tg_mul(g, tg_add(t, rest));
 }
-TG_DEFINE_OP(OP_MISH, "MishBackward", mish_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP_JVP(OP_MISH, "MishBackward", mish_backward, ops_jvp_diag, TG_SAVES_IN(0));
 tg_tensor *tg_mish(tg_tensor *a) { return ops_unary_op("mish", a, &mish_k, NOPRM, &OP_MISH); }
 
 /* ---- hardtanh: clamp(x, lo, hi) (lo > hi gives hi; a NaN bound gives NaN,
@@ -84,7 +84,7 @@ OPS_UNARY_KERNEL(hardtanh_d_k, (x <= p0 || x >= p1) ? 0 : 1)
 static void hardtanh_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, mask(n, &hardtanh_d_k));
 }
-TG_DEFINE_OP(OP_HARDTANH, "HardtanhBackward", hardtanh_backward, TG_SAVES_IN(0) | TG_NODE_F);
+TG_DEFINE_OP_JVP(OP_HARDTANH, "HardtanhBackward", hardtanh_backward, ops_jvp_diag, TG_SAVES_IN(0) | TG_NODE_F);
 tg_tensor *tg_hardtanh(tg_tensor *a, double min_val, double max_val) {
   return ops_unary_op("hardtanh", a, &hardtanh_k, (ops_params){min_val, max_val}, &OP_HARDTANH);
 }
@@ -108,7 +108,7 @@ OPS_UNARY_KERNEL(selu_d_k, x > 0 ? SELU_SCALE : (x == 0 ? SELU_SCALE * SELU_ALPH
 static void selu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, elu_family_grad(n, &selu_d_k, SELU_SCALE * SELU_ALPHA, 1.0));
 }
-TG_DEFINE_OP(OP_SELU, "SeluBackward", selu_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP_JVP(OP_SELU, "SeluBackward", selu_backward, ops_jvp_diag, TG_SAVES_IN(0));
 tg_tensor *tg_selu(tg_tensor *a) { return ops_unary_op("selu", a, &selu_k, NOPRM, &OP_SELU); }
 
 /* celu(x, alpha) = max(0, x) + min(0, alpha expm1(x / alpha)) */
@@ -118,7 +118,7 @@ static void celu_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   double alpha = tg_node_f(n)[0];
   gi[0] = tg_mul(g, elu_family_grad(n, &nonnegative_k, alpha, 1 / alpha));
 }
-TG_DEFINE_OP(OP_CELU, "CeluBackward", celu_backward, TG_SAVES_IN(0) | TG_NODE_F);
+TG_DEFINE_OP_JVP(OP_CELU, "CeluBackward", celu_backward, ops_jvp_diag, TG_SAVES_IN(0) | TG_NODE_F);
 tg_tensor *tg_celu(tg_tensor *a, double alpha) {
   if (alpha == 0) {
     tg_error("celu: alpha cannot be 0 (ZeroDivisionError)");
@@ -132,7 +132,7 @@ OPS_UNARY_KERNEL(softsign_k, x / (1 + fabs(x)))
 static void softsign_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_div(g, tg_square(tg_add_scalar(tg_abs(n->in[0]), 1.0)));
 }
-TG_DEFINE_OP(OP_SOFTSIGN, "SoftsignBackward", softsign_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP_JVP(OP_SOFTSIGN, "SoftsignBackward", softsign_backward, ops_jvp_diag, TG_SAVES_IN(0));
 tg_tensor *tg_softsign(tg_tensor *a) {
   return ops_unary_op("softsign", a, &softsign_k, NOPRM, &OP_SOFTSIGN);
 }
@@ -144,7 +144,7 @@ OPS_UNARY_KERNEL(hardsigmoid_d_k, (x > -3 && x < 3) ? 1.0 / 6 : 0)
 static void hardsigmoid_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, mask(n, &hardsigmoid_d_k));
 }
-TG_DEFINE_OP(OP_HARDSIGMOID, "HardsigmoidBackward", hardsigmoid_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP_JVP(OP_HARDSIGMOID, "HardsigmoidBackward", hardsigmoid_backward, ops_jvp_diag, TG_SAVES_IN(0));
 tg_tensor *tg_hardsigmoid(tg_tensor *a) {
   return ops_unary_op("hardsigmoid", a, &hardsigmoid_k, NOPRM, &OP_HARDSIGMOID);
 }
@@ -161,7 +161,7 @@ static void hardswish_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *slope = tg_mul(mask(n, &open_middle_k), tg_div_scalar(n->in[0], 3.0));
   gi[0] = tg_mul(g, tg_add(slope, mask(n, &hardswish_d_const_k)));
 }
-TG_DEFINE_OP(OP_HARDSWISH, "HardswishBackward", hardswish_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP_JVP(OP_HARDSWISH, "HardswishBackward", hardswish_backward, ops_jvp_diag, TG_SAVES_IN(0));
 tg_tensor *tg_hardswish(tg_tensor *a) {
   return ops_unary_op("hardswish", a, &hardswish_k, NOPRM, &OP_HARDSWISH);
 }
@@ -172,7 +172,7 @@ OPS_UNARY_KERNEL(logsigmoid_k, (x < 0 ? x : 0) - log1p(ops_exp(-fabs(x))))
 static void logsigmoid_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul(g, tg_sigmoid(tg_neg(n->in[0])));
 }
-TG_DEFINE_OP(OP_LOGSIGMOID, "LogSigmoidBackward", logsigmoid_backward, TG_SAVES_IN(0));
+TG_DEFINE_OP_JVP(OP_LOGSIGMOID, "LogSigmoidBackward", logsigmoid_backward, ops_jvp_diag, TG_SAVES_IN(0));
 tg_tensor *tg_logsigmoid(tg_tensor *a) {
   return ops_unary_op("logsigmoid", a, &logsigmoid_k, NOPRM, &OP_LOGSIGMOID);
 }

@@ -55,6 +55,11 @@ static tg_tensor *const_of(tg_node *n, const ops_kernel *k) {
   return ops_binary_forward("mask", n->in[0], n->in[1], k, NOPRM);
 }
 
+/* p + q, either of which may be NULL (a zero tangent term) */
+static tg_tensor *jvp_sum(tg_tensor *p, tg_tensor *q) { return !p ? q : !q ? p : tg_add(p, q); }
+/* t * c, NULL for a zero t */
+static tg_tensor *jvp_term(tg_tensor *t, tg_tensor *c) { return t ? tg_mul(t, c) : NULL; }
+
 /* atan2(a, b): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2) */
 OPS_BINARY_KERNEL(atan2_k, atan2(x, y))
 static void atan2_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
@@ -63,7 +68,13 @@ static void atan2_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(r, b);
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_neg(tg_mul(r, a));
 }
-TG_DEFINE_OP(OP_ATAN2, "Atan2Backward", atan2_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+/* tangent: (ta b - tb a) / (a^2 + b^2) */
+static tg_tensor *atan2_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *a = n->in[0], *b = n->in[1];
+  tg_tensor *num = jvp_sum(jvp_term(t[0], b), jvp_term(t[1], tg_neg(a)));
+  return tg_div(num, tg_add(tg_square(a), tg_square(b)));
+}
+TG_DEFINE_OP_JVP(OP_ATAN2, "Atan2Backward", atan2_backward, atan2_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_atan2(tg_tensor *a, tg_tensor *b) { return binary_math("atan2", TO_FLOAT, a, b, &atan2_k, &OP_ATAN2); }
 
 /* fmod: d/da = 1, d/db = -trunc(a / b) (piecewise constant) */
@@ -73,7 +84,10 @@ static void fmod_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = g;
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, const_of(n, &neg_trunc_div_k));
 }
-TG_DEFINE_OP(OP_FMOD, "FmodBackward", fmod_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+static tg_tensor *fmod_jvp(tg_node *n, tg_tensor *const *t) {
+  return jvp_sum(t[0], t[1] ? tg_mul(t[1], const_of(n, &neg_trunc_div_k)) : NULL);
+}
+TG_DEFINE_OP_JVP(OP_FMOD, "FmodBackward", fmod_backward, fmod_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_fmod(tg_tensor *a, tg_tensor *b) { return binary_math("fmod", INT_DIVISION, a, b, &fmod_k, &OP_FMOD); }
 
 /* remainder: the sign of the divisor, as Python's %; d/db = -floor(a / b) */
@@ -91,7 +105,10 @@ static void remainder_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = g;
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, const_of(n, &neg_floor_div_k));
 }
-TG_DEFINE_OP(OP_REMAINDER, "RemainderBackward", remainder_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+static tg_tensor *remainder_jvp(tg_node *n, tg_tensor *const *t) {
+  return jvp_sum(t[0], t[1] ? tg_mul(t[1], const_of(n, &neg_floor_div_k)) : NULL);
+}
+TG_DEFINE_OP_JVP(OP_REMAINDER, "RemainderBackward", remainder_backward, remainder_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_remainder(tg_tensor *a, tg_tensor *b) {
   return binary_math("remainder", INT_DIVISION, a, b, &remainder_k, &OP_REMAINDER);
 }
@@ -103,7 +120,11 @@ static void hypot_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(r, n->in[0]);
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(r, n->in[1]);
 }
-TG_DEFINE_OP(OP_HYPOT, "HypotBackward", hypot_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_SAVES_OUT);
+/* tangent: (ta a + tb b) / out */
+static tg_tensor *hypot_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_div(jvp_sum(jvp_term(t[0], n->in[0]), jvp_term(t[1], n->in[1])), n->out);
+}
+TG_DEFINE_OP_JVP(OP_HYPOT, "HypotBackward", hypot_backward, hypot_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_SAVES_OUT);
 tg_tensor *tg_hypot(tg_tensor *a, tg_tensor *b) { return binary_math("hypot", FLOAT_ONLY, a, b, &hypot_k, &OP_HYPOT); }
 
 /* copysign: d/da = out / a (+-1), 0 where a == 0; d/db = 0, as PyTorch */
@@ -113,7 +134,11 @@ static void copysign_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, const_of(n, &copysign_d_k));
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_zeros_like(g);
 }
-TG_DEFINE_OP(OP_COPYSIGN, "CopysignBackward", copysign_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+/* tangent: ta * (+-1, 0 at a == 0); b's tangent does not reach it */
+static tg_tensor *copysign_jvp(tg_node *n, tg_tensor *const *t) {
+  return t[0] ? tg_mul(t[0], const_of(n, &copysign_d_k)) : tg_zeros_like(n->out);
+}
+TG_DEFINE_OP_JVP(OP_COPYSIGN, "CopysignBackward", copysign_backward, copysign_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b) {
   return binary_math("copysign", TO_FLOAT, a, b, &copysign_k, &OP_COPYSIGN);
 }
@@ -156,7 +181,10 @@ static void clamp_min_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, const_of(n, &ge_k));
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, const_of(n, &lt_k));
 }
-TG_DEFINE_OP(OP_CLAMP_MIN, "ClampMinBackward", clamp_min_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+static tg_tensor *clamp_min_jvp(tg_node *n, tg_tensor *const *t) {
+  return jvp_sum(t[0] ? tg_mul(t[0], const_of(n, &ge_k)) : NULL, t[1] ? tg_mul(t[1], const_of(n, &lt_k)) : NULL);
+}
+TG_DEFINE_OP_JVP(OP_CLAMP_MIN, "ClampMinBackward", clamp_min_backward, clamp_min_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_clamp_min_tensor(tg_tensor *a, tg_tensor *lo) {
   return binary_math("clamp_min_tensor", KEEP_INT_BOOL, a, lo, &clamp_min_k, &OP_CLAMP_MIN);
 }
@@ -168,7 +196,10 @@ static void clamp_max_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_mul(g, const_of(n, &le_k));
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_mul(g, const_of(n, &gt_k));
 }
-TG_DEFINE_OP(OP_CLAMP_MAX, "ClampMaxBackward", clamp_max_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+static tg_tensor *clamp_max_jvp(tg_node *n, tg_tensor *const *t) {
+  return jvp_sum(t[0] ? tg_mul(t[0], const_of(n, &le_k)) : NULL, t[1] ? tg_mul(t[1], const_of(n, &gt_k)) : NULL);
+}
+TG_DEFINE_OP_JVP(OP_CLAMP_MAX, "ClampMaxBackward", clamp_max_backward, clamp_max_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 tg_tensor *tg_clamp_max_tensor(tg_tensor *a, tg_tensor *hi) {
   return binary_math("clamp_max_tensor", KEEP_INT_BOOL, a, hi, &clamp_max_k, &OP_CLAMP_MAX);
 }

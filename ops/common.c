@@ -69,7 +69,33 @@ tg_tensor *ops_ternary_forward(const char *op, tg_tensor *a, tg_tensor *b, tg_te
   return out;
 }
 
+/* 0-d float operands of one dtype (a scalar graph's every op): the kernel
+ * on one element, without broadcasting or the iterator; the same kernel as
+ * the general path, so the same bits */
+static inline bool scalar_operand(const tg_tensor *t, tg_dtype dt) {
+  return __builtin_expect(t != NULL && t->obj.magic == TG_MAGIC_TENSOR, 1) && t->ndim == 0 &&
+         t->dtype == dt;
+}
+static tg_tensor *scalar_forward(tg_tensor *a, tg_tensor *b, const ops_kernel *k, ops_params prm) {
+  tg_tensor *out = tg_tensor_alloc(a->dtype, 0, NULL);
+  if (!out) return NULL;
+  char *o = out->storage->data, *pa = tg_ptr(a), *pb = b ? tg_ptr(b) : NULL;
+  if (a->dtype == TG_FLOAT64 && k->s64) {
+    *(double *)o = k->s64(*(const double *)pa, pb ? *(const double *)pb : 0, prm.p0, prm.p1);
+  } else if (a->dtype == TG_FLOAT32 && k->s32) {
+    *(float *)o = k->s32(*(const float *)pa, pb ? *(const float *)pb : 0, (float)prm.p0,
+                         (float)prm.p1);
+  } else {
+    ptrdiff_t es = (ptrdiff_t)tg_elem_bytes(a->dtype), s1[3] = {es, es, es};
+    char *p[3] = {o, pa, pb};
+    (a->dtype == TG_FLOAT32 ? k->f32 : k->f64)(p, s1, 1, &prm);
+  }
+  return out;
+}
+
 tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, ops_params prm) {
+  if (scalar_operand(a, TG_FLOAT64) || scalar_operand(a, TG_FLOAT32))
+    return scalar_forward(a, NULL, k, prm);
   if (!ops_check_float(op, a, 1)) return NULL;
   tg_tensor *out = tg_tensor_alloc(a->dtype, a->ndim, a->shape);
   if (out) ops_apply(out, a, NULL, k, prm);
@@ -78,6 +104,9 @@ tg_tensor *ops_unary_forward(const char *op, tg_tensor *a, const ops_kernel *k, 
 
 tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const ops_kernel *k,
                               ops_params prm) {
+  if (scalar_operand(a, TG_FLOAT64) ? scalar_operand(b, TG_FLOAT64)
+                                    : scalar_operand(a, TG_FLOAT32) && scalar_operand(b, TG_FLOAT32))
+    return scalar_forward(a, b, k, prm);
   if (!ops_check_pair(op, a, b)) return NULL;
   size_t shape[TG_MAX_DIMS];
   int nd;
@@ -87,9 +116,16 @@ tg_tensor *ops_binary_forward(const char *op, tg_tensor *a, tg_tensor *b, const 
   return out;
 }
 
+/* FWAD: a JVP's result broadcast to its output's shape, in its dtype */
+static tg_tensor *fwad_fit(tg_tensor *t, const tg_tensor *out) {
+  if (!tg_same_shape(t, out)) t = tg_expand(t, out->ndim, out->shape);
+  return t && t->dtype != out->dtype ? tg_to_dtype(t, out->dtype) : t;
+}
+
 void ops_install_grad_ops(void) {
   tg_ctx.grad_add = tg_add;
   tg_ctx.grad_sum_to = tg_sum_to_shape;
+  tg_fwad_fit_ = fwad_fit;
 }
 
 bool ops_dims_mask(const char *op, const tg_tensor *a, int n_dims, const int *dims,
@@ -136,4 +172,23 @@ tg_tensor *ops_expand_reduced(tg_tensor *g, const tg_tensor *a, unsigned mask) {
   int nd = ops_reduced_shape(a, mask, true, keep);
   tg_tensor *r = tg_same_shape(g, a) ? g : tg_reshape(g, nd, keep);
   return tg_expand(r, a->ndim, a->shape);
+}
+
+tg_tensor *ops_jvp_diag(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL};
+  n->op->backward(n, t[0], gi);
+  return gi[0];
+}
+
+tg_tensor *ops_jvp_reduce(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL}, *x = n->in[0];
+  n->op->backward(n, tg_ones_like(n->out), gi);
+  if (!gi[0]) return NULL;
+  unsigned mask = (unsigned)tg_node_i(n)[0];
+  int dims[TG_MAX_DIMS], nd = 0;
+  for (int d = 0; d < x->ndim; d++)
+    if (mask & (1u << d)) dims[nd++] = d;
+  tg_tensor *dt = tg_mul(gi[0], t[0]);
+  tg_tensor *s = nd ? tg_sum_dims(dt, nd, dims, true) : dt;
+  return tg_reshape(s, n->out->ndim, n->out->shape);
 }

@@ -2,7 +2,9 @@
  * version PyTorch 1.13 calls), built with -Ddnnl=auto|enabled. Measured at
  * LeNet's shapes (bench/RESULTS.md "oneDNN"): its direct AVX-512 kernel in
  * blocked layouts does conv2's forward 3-4x faster than im2col + OpenBLAS,
- * the reorders to and from NCHW included. ops_conv2d_gemm calls it only
+ * the reorders to and from NCHW included; ops/conv_direct.c's kernels are
+ * faster still and go first, so this runs only where they are off
+ * (TG_CONV_DIRECT=0) or do not take the case. ops_conv2d_gemm calls it only
  * where no columns are kept for a weight gradient (inference, frozen
  * weights): in a training step the backward then rebuilt the columns and
  * the step was no faster, and each execute call mallocs inside oneDNN,

@@ -96,10 +96,48 @@ static void conv_grads_part(void *arg, int part, int n_parts) {
   else conv_grads_double(j, lo, hi, (double *)cols, (double *)dw);
 }
 
+/* dx of a stride-1 conv2d as the direct forward of g: a convolution of g,
+ * padded by d (k - 1) - p, with the weight's taps flipped and its in and
+ * out channels swapped, w'[c][o][i][j] = w[o][c][kH-1-i][kW-1-j]; NULL
+ * where that does not apply (stride, padding past d (k - 1)) */
+static tg_tensor *conv_dx_direct(const tg_tensor *x, const tg_tensor *w, tg_tensor *g, const ops_conv_geom *geo) {
+  ops_conv_geom t = *geo;
+  for (int i = 0; i < 2; i++) {
+    if (geo->s[i] != 1 || geo->p[i] > geo->d[i] * (geo->k[i] - 1)) return NULL;
+    t.p[i] = geo->d[i] * (geo->k[i] - 1) - geo->p[i];
+  }
+  size_t O = w->shape[0], C = w->shape[1], kh = w->shape[2], kw = w->shape[3];
+  bool prev = tg_set_grad_enabled(false);
+  tg_tensor *gc = tg_contiguous(g), *wc = tg_contiguous((tg_tensor *)w);
+  tg_set_grad_enabled(prev);
+  tg_tensor *wt = gc && wc ? tg_empty(TG_FLOAT32, 4, (const size_t[]){C, O, kh, kw}) : NULL;
+  tg_tensor *dx = wt ? tg_empty(TG_FLOAT32, 4, x->shape) : NULL;
+  if (!dx) return NULL;
+  const float *src = (const float *)tg_ptr(wc);
+  float *dst = (float *)tg_ptr(wt);
+  for (size_t o = 0; o < O; o++)
+    for (size_t c = 0; c < C; c++)
+      for (size_t i = 0; i < kh; i++)
+        for (size_t j = 0; j < kw; j++)
+          dst[((c * O + o) * kh + kh - 1 - i) * kw + kw - 1 - j] = src[((o * C + c) * kh + i) * kw + j];
+  return ops_conv2d_direct(gc, wt, NULL, dx, &t, 1) ? dx : NULL;
+}
+
 static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const ops_conv_geom *geo, size_t G) {
   tg_tensor *x = n->in[0], *w = n->in[1];
   bool need_x = tg_node_needs_grad(n, 0), need_w = tg_node_needs_grad(n, 1);
   if (!need_x && !need_w) return;
+  if (need_x && G == 1 && x->dtype == TG_FLOAT32) { /* dx by the direct forward kernel */
+    gi[0] = conv_dx_direct(x, w, g, geo);
+    if (gi[0]) need_x = false;
+    if (!need_x && !need_w) return;
+  }
+  if (need_w && G == 1) { /* the direct kernel, no columns; dx below alone */
+    tg_tensor *gc = tg_contiguous(g);
+    gi[1] = gc ? ops_conv2d_direct_dw(x, gc, w, geo) : NULL;
+    if (gi[1]) need_w = false;
+    if (!need_x && !need_w) return;
+  }
   conv_grads j = {.x = x, .geo = geo, .G = G, .O = w->shape[0], .ho = g->shape[2], .wo = g->shape[3]};
   j.K = w->shape[1] * w->shape[2] * w->shape[3];
   j.L = j.ho * j.wo;
@@ -137,8 +175,8 @@ static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const 
     }
   }
   tg_pool_free(j.scratch);
-  gi[0] = dx;
-  gi[1] = dw;
+  if (dx) gi[0] = dx;
+  if (dw) gi[1] = dw;
 }
 
 /* db[o] = the sum of g[n, o, :] over n: per row eight float partial sums
@@ -271,6 +309,11 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
     tg_set_grad_enabled(prev);
   }
   if (!y || !wc) return NULL;
+  if (ops_conv2d_direct(x, wc, b, y, g, G)) {
+    tg_node *n = ops_record(y, &OP_CONV2D, b ? 3 : 2, (tg_tensor *[]){x, w, b});
+    if (n) conv_store(n, g, (int64_t)G);
+    return y;
+  }
 #ifdef TG_HAVE_DNNL
   /* oneDNN only where no columns would be kept for the weight's gradient:
    * in a training step its faster forward was eaten by the backward's

@@ -39,6 +39,21 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
  * groups, a non-contiguous operand, not float32 */
 bool ops_conv2d_dnnl(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
                      const ops_conv_geom *g, size_t G);
+/* ops/conv_direct.c: from this many output channels the forward puts the
+ * channels in the vector lanes; below it (where lanes would idle) it reads
+ * the plane "wide", at stride 1 only, and has a weight-gradient kernel */
+#define CONV_DIRECT_MIN_O 12
+/* y (N, O, ho, wo, allocated) = conv2d of x by the contiguous w (+ b) by
+ * the direct kernel; false (y untouched) where it does not take the case or
+ * TG_CONV_DIRECT=0 is set (for A/B runs) */
+bool ops_conv2d_direct(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
+                       const ops_conv_geom *g, size_t G);
+/* dw (w's shape) = the weight's gradient of conv2d(x, w) (groups 1) for
+ * the contiguous output gradient g, without columns; NULL where the direct
+ * kernels do not take the case (the forward's wide kernel's: fewer than
+ * CONV_DIRECT_MIN_O channels, stride 1, float32) or out of memory */
+tg_tensor *ops_conv2d_direct_dw(const tg_tensor *x, const tg_tensor *g, const tg_tensor *w,
+                                const ops_conv_geom *geo);
 /* conv_transpose2d of a checked 4-d float x (N, C_in, H, W) with w (C_in,
  * C_out / G, kH, kW) to (N, C_out, out_h, out_w), where col2im's blocks of
  * that size are x's H x W positions (ops/conv_gemm.c) */

@@ -52,7 +52,26 @@ static void embedding_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   gi[0] = tg_index_add(tg_zeros(w->dtype, 2, w->shape), 0, tg_reshape(idx, TG_SHAPE(N)), rows);
 }
-TG_DEFINE_OP(OP_EMBEDDING, "EmbeddingBackward", embedding_backward, TG_NODE_I | TG_NODE_SAVED);
+/* tangent: the tangent's rows at idx, the padding rows zeroed as in the
+ * backward (J is the backward's transpose) */
+static tg_tensor *embedding_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *idx = tg_node_saved(n);
+  int64_t pad = tg_node_i(n)[0];
+  size_t N = idx->numel;
+  const int64_t *ix = (const int64_t *)tg_ptr(idx);
+  tg_tensor *rows = tg_index_select(t[0], 0, tg_reshape(idx, TG_SHAPE(N)));
+  if (pad >= 0) {
+    tg_tensor *keep = tg_tensor_alloc(t[0]->dtype, TG_SHAPE(N, 1));
+    if (!keep) return NULL;
+    for (size_t i = 0; i < N; i++) {
+      if (keep->dtype == TG_FLOAT32) ((float *)tg_ptr(keep))[i] = ix[i] != pad;
+      else ((double *)tg_ptr(keep))[i] = ix[i] != pad;
+    }
+    rows = tg_mul(rows, keep);
+  }
+  return tg_reshape(rows, n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_EMBEDDING, "EmbeddingBackward", embedding_backward, embedding_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 static double row_norm(const tg_tensor *w, size_t r, double p) {
   double acc = 0;

@@ -107,7 +107,11 @@ bool ops_check_gather_shapes(const char *op, const tg_tensor *a, int d, const tg
 static void gather_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_scatter_add(tg_zeros_like(n->in[0]), (int)tg_node_i(n)[0], tg_node_saved(n), g);
 }
-TG_DEFINE_OP(OP_GATHER, "GatherBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
+/* gather is linear: the tangent gathered at the same index */
+static tg_tensor *gather_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_gather(t[0], (int)tg_node_i(n)[0], tg_node_saved(n));
+}
+TG_DEFINE_OP_JVP(OP_GATHER, "GatherBackward", gather_backward, gather_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index) {
   if (!ops_check_numeric("gather", a, 1) || !ops_check_index("gather", index, 3)) return NULL;
@@ -141,7 +145,12 @@ static void scatter_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = g;
   if (tg_node_needs_grad(n, 1)) gi[1] = ops_scatter_src_grad(g, (int)tg_node_i(n)[0], tg_node_saved(n), n->in[1]);
 }
-TG_DEFINE_OP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward, TG_NODE_I | TG_NODE_SAVED);
+/* linear in (a, src): the scatter_add of the tangents */
+static tg_tensor *scatter_add_jvp(tg_node *n, tg_tensor *const *t) {
+  if (!t[1]) return t[0];
+  return tg_scatter_add(t[0] ? t[0] : tg_zeros_like(n->out), (int)tg_node_i(n)[0], tg_node_saved(n), t[1]);
+}
+TG_DEFINE_OP_JVP(OP_SCATTER_ADD, "ScatterAddBackward", scatter_add_backward, scatter_add_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   /* src is argument 4: checked on its own first, so a message names it so */
@@ -200,7 +209,10 @@ static void index_copy_rows(tg_tensor *dst, const tg_tensor *src, int d, const t
 static void index_select_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_index_add(tg_zeros_like(n->in[0]), (int)tg_node_i(n)[0], tg_node_saved(n), g);
 }
-TG_DEFINE_OP(OP_INDEX_SELECT, "IndexSelectBackward", index_select_backward, TG_NODE_I | TG_NODE_SAVED);
+static tg_tensor *index_select_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_index_select(t[0], (int)tg_node_i(n)[0], tg_node_saved(n));
+}
+TG_DEFINE_OP_JVP(OP_INDEX_SELECT, "IndexSelectBackward", index_select_backward, index_select_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 /* A 0-d input is one position, as in PyTorch: dim 0 or -1, every index 0,
  * and a 0-d result (of index_select: the value once, however many indices) */
@@ -254,7 +266,11 @@ static void index_add_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = g;
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_index_select(g, (int)tg_node_i(n)[0], tg_node_saved(n));
 }
-TG_DEFINE_OP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward, TG_NODE_I | TG_NODE_SAVED);
+static tg_tensor *index_add_jvp(tg_node *n, tg_tensor *const *t) {
+  if (!t[1]) return t[0];
+  return tg_index_add(t[0] ? t[0] : tg_zeros_like(n->out), (int)tg_node_i(n)[0], tg_node_saved(n), t[1]);
+}
+TG_DEFINE_OP_JVP(OP_INDEX_ADD, "IndexAddBackward", index_add_backward, index_add_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   /* src is argument 4: checked on its own first, so a message names it so */

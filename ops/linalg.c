@@ -175,7 +175,12 @@ static void matmul_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_matmul(g, tg_transpose(b, -1, -2));
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_matmul(tg_transpose(a, -1, -2), g);
 }
-TG_DEFINE_OP(OP_MATMUL, "MmBackward", matmul_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+/* tangent: ta @ b + a @ tb */
+static tg_tensor *matmul_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *p = t[0] ? tg_matmul(t[0], n->in[1]) : NULL, *q = t[1] ? tg_matmul(n->in[0], t[1]) : NULL;
+  return !p ? q : !q ? p : tg_add(p, q);
+}
+TG_DEFINE_OP_JVP(OP_MATMUL, "MmBackward", matmul_backward, matmul_jvp, TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
 /* both operands have >= 2 dims */
 static tg_tensor *matmul_nd(tg_tensor *a, tg_tensor *b) {

@@ -20,7 +20,7 @@
     (void)y;                                                                   \
     gi[0] = (GRAD);                                                            \
   }                                                                            \
-  TG_DEFINE_OP(OP_##NAME, NODE, NAME##_backward, SAVES);                       \
+  TG_DEFINE_OP_JVP(OP_##NAME, NODE, NAME##_backward, ops_jvp_diag, SAVES);                       \
   tg_tensor *tg_##NAME(tg_tensor *a) { return ops_unary_op(#NAME, a, &NAME##_k, NOPRM, &OP_##NAME); }
 
 

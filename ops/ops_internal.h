@@ -5,14 +5,29 @@
 #ifndef TG_OPS_INTERNAL_H
 #define TG_OPS_INTERNAL_H
 
+#include "fwad_internal.h"
 #include "tg_internal.h"
 #include "tg_ops.h"
 #include "vmath.h"
 
-/* float32 and float64 loops of one elementwise kernel */
+/* float32 and float64 loops of one elementwise kernel, and the same
+ * expression on one element (x, y, p0, p1; NULL for ternary kernels) for
+ * 0-d operands, where a loop's set-up would cost more than the element */
 typedef struct ops_kernel {
   tg_loop_fn f32, f64;
+  float (*s32)(float x, float y, float p0, float p1);
+  double (*s64)(double x, double y, double p0, double p1);
 } ops_kernel;
+
+/* one element of EXPR in T, as the loops compute it (the same bits) */
+#define OPS_SCALAR_FN(NAME, T, EXPR)                                           \
+  static T NAME(T x, T y, T p0, T p1) {                                        \
+    (void)x;                                                                   \
+    (void)y;                                                                   \
+    (void)p0;                                                                  \
+    (void)p1;                                                                  \
+    return (T)(EXPR);                                                          \
+  }
 
 /* parameters a kernel reads as p0, p1 */
 typedef struct ops_params {
@@ -47,7 +62,9 @@ typedef struct ops_params {
 #define OPS_UNARY_KERNEL(NAME, EXPR)                                           \
   OPS_UNARY_LOOP(NAME##_f32, float, EXPR)                                      \
   OPS_UNARY_LOOP(NAME##_f64, double, EXPR)                                     \
-  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+  OPS_SCALAR_FN(NAME##_s32, float, EXPR)                                       \
+  OPS_SCALAR_FN(NAME##_s64, double, EXPR)                                      \
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64, NAME##_s32, NAME##_s64};
 
 #define OPS_BINARY_LOOP(NAME, T, EXPR)                                         \
   static void NAME(char **p_, const ptrdiff_t *s_, size_t n_, const void *a_) { \
@@ -79,7 +96,9 @@ typedef struct ops_params {
 #define OPS_BINARY_KERNEL(NAME, EXPR)                                          \
   OPS_BINARY_LOOP(NAME##_f32, float, EXPR)                                     \
   OPS_BINARY_LOOP(NAME##_f64, double, EXPR)                                    \
-  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+  OPS_SCALAR_FN(NAME##_s32, float, EXPR)                                       \
+  OPS_SCALAR_FN(NAME##_s64, double, EXPR)                                      \
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64, NAME##_s32, NAME##_s64};
 
 #define OPS_TERNARY_LOOP(NAME, T, EXPR)                                        \
   static void NAME(char **p_, const ptrdiff_t *s_, size_t n_, const void *a_) { \
@@ -112,12 +131,68 @@ typedef struct ops_params {
 #define OPS_TERNARY_KERNEL(NAME, EXPR)                                         \
   OPS_TERNARY_LOOP(NAME##_f32, float, EXPR)                                    \
   OPS_TERNARY_LOOP(NAME##_f64, double, EXPR)                                   \
-  static const ops_kernel NAME = {NAME##_f32, NAME##_f64};
+  static const ops_kernel NAME = {NAME##_f32, NAME##_f64, NULL, NULL};
 
 /* True inside a backward that records nothing (no create_graph): a backward
  * may then compute its gradient with one fused kernel instead of a chain of
  * tg_* ops, which it must keep for the differentiable (create_graph) case. */
-static inline bool ops_fused_backward(void) { return tg_ctx.grad_enabled_off; }
+static inline bool ops_fused_backward(void) { return tg_ctx.grad_enabled_off && !tg_fwad_on_; } /* FWAD: tangents need the tg_* ops */
+
+/* JVP of an elementwise op of one input (a diagonal Jacobian, so J v is the
+ * backward applied to v): the op's own backward run on the tangent */
+tg_tensor *ops_jvp_diag(tg_node *n, tg_tensor *const *t);
+/* JVP of a reduction over the dims in tg_node_i(n)[0] whose backward is
+ * expand(g) * D(x): D from the backward at g = 1, then sum(D t) over
+ * those dims */
+tg_tensor *ops_jvp_reduce(tg_node *n, tg_tensor *const *t);
+
+/* A fused backward of a 0-d node (ops_fused_backward, every operand 0-d of
+ * one dtype) that computed its gradient r for input i in the dtype: r goes
+ * straight into the leaf's .grad where the engine allows it
+ * (tg_node_grad_sink; NULL is returned for grad_in[i]), else into a fresh
+ * 0-d tensor. The bits are those of the engine's 0 + r and accumulate. */
+static inline bool ops_scalar_node(const tg_node *n, const tg_tensor *g) {
+  for (int k = 0; k < n->n_in; k++)
+    if (n->in[k]->ndim != 0 || n->in[k]->dtype != g->dtype) return false;
+  return ops_fused_backward() && g->ndim == 0 && tg_dtype_is_float(g->dtype);
+}
+static inline tg_tensor *ops_scalar_grad_f64(tg_node *n, int i, double r) {
+  tg_tensor *d = tg_node_grad_sink(n, i);
+  if (d) {
+    *(double *)tg_ptr(d) += r;
+    return NULL;
+  }
+  tg_tensor *t = tg_tensor_alloc(TG_FLOAT64, 0, NULL);
+  if (t) *(double *)t->storage->data = r;
+  return t;
+}
+static inline tg_tensor *ops_scalar_grad_f32(tg_node *n, int i, float r) {
+  tg_tensor *d = tg_node_grad_sink(n, i);
+  if (d) {
+    *(float *)tg_ptr(d) += r;
+    return NULL;
+  }
+  tg_tensor *t = tg_tensor_alloc(TG_FLOAT32, 0, NULL);
+  if (t) *(float *)t->storage->data = r;
+  return t;
+}
+
+/* gi[i] = the gradient EXPR for input i of a 0-d node, computed in T
+ * (float or double, g's dtype) from gv = g's value and the values of the
+ * inputs, OPS_V(n, k); see ops_scalar_grad_f64 */
+#define OPS_SCALAR_GRAD(n, i, g, gi, EXPR)                                     \
+  do {                                                                         \
+    if ((g)->dtype == TG_FLOAT64) {                                            \
+      typedef double T;                                                        \
+      const T gv = *(const T *)tg_ptr(g);                                      \
+      (gi)[i] = ops_scalar_grad_f64(n, i, (T)(EXPR));                          \
+    } else {                                                                   \
+      typedef float T;                                                         \
+      const T gv = *(const T *)tg_ptr(g);                                      \
+      (gi)[i] = ops_scalar_grad_f32(n, i, (T)(EXPR));                          \
+    }                                                                          \
+  } while (0)
+#define OPS_V(n, k) (*(const T *)tg_ptr((n)->in[k]))
 
 /* checks: each records "op: what is wrong" and returns false */
 bool ops_check_float(const char *op, const tg_tensor *t, int argno);
@@ -160,7 +235,7 @@ int ops_blas_threads(void);
 void ops_install_grad_ops(void);
 static inline tg_node *ops_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
   if (__builtin_expect(!tg_ctx.grad_add, 0)) ops_install_grad_ops();
-  if (!out || tg_ctx.grad_enabled_off) return NULL;
+  if (!out || (tg_ctx.grad_enabled_off && !tg_fwad_on_)) return NULL; /* FWAD: tangents flow under no_grad */
   return tg_record(out, op, n_in, in);
 }
 

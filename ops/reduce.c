@@ -54,7 +54,12 @@ static tg_tensor *extreme_raw(tg_tensor *a, unsigned mask, bool is_max) {
 static void sum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = ops_expand_reduced(g, n->in[0], (unsigned)tg_node_i(n)[0]);
 }
-TG_DEFINE_OP(OP_SUM, "SumBackward", sum_backward, TG_NODE_I);
+static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim);
+/* sum is linear: its tangent is the sum of the tangent */
+static tg_tensor *sum_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_reshape(sum_mask(t[0], (unsigned)tg_node_i(n)[0], true), n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_SUM, "SumBackward", sum_backward, sum_jvp, TG_NODE_I);
 
 static tg_tensor *sum_mask(tg_tensor *a, unsigned mask, bool keepdim) {
   tg_tensor *out = reduce_alloc(a, mask);
@@ -141,7 +146,10 @@ static size_t reduced_count(const tg_tensor *a, unsigned mask) {
 static void mean_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_mul_scalar(ops_expand_reduced(g, n->in[0], (unsigned)tg_node_i(n)[0]), tg_node_f(n)[0]);
 }
-TG_DEFINE_OP(OP_MEAN, "MeanBackward", mean_backward, TG_NODE_F | TG_NODE_I);
+static tg_tensor *mean_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_mul_scalar(sum_jvp(n, t), tg_node_f(n)[0]);
+}
+TG_DEFINE_OP_JVP(OP_MEAN, "MeanBackward", mean_backward, mean_jvp, TG_NODE_F | TG_NODE_I);
 
 tg_tensor *tg_mean_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;
@@ -169,7 +177,18 @@ static void var_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *centered = tg_sub(x, tg_mean_dims(x, nd, dims, true));
   gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_mul_scalar(centered, 2.0 * tg_node_f(n)[0]));
 }
-TG_DEFINE_OP(OP_VAR, "VarBackward", var_backward, TG_SAVES_IN(0) | TG_NODE_F | TG_NODE_I);
+/* tangent: 2 sum((x - mean) t) / (N - correction) */
+static tg_tensor *var_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0];
+  unsigned mask = (unsigned)tg_node_i(n)[0];
+  int dims[TG_MAX_DIMS], nd = 0;
+  for (int d = 0; d < x->ndim; d++)
+    if (mask & (1u << d)) dims[nd++] = d;
+  tg_tensor *centered = tg_sub(x, tg_mean_dims(x, nd, dims, true));
+  tg_tensor *s = tg_reshape(sum_mask(tg_mul(centered, t[0]), mask, true), n->out->ndim, n->out->shape);
+  return tg_mul_scalar(s, 2.0 * tg_node_f(n)[0]);
+}
+TG_DEFINE_OP_JVP(OP_VAR, "VarBackward", var_backward, var_jvp, TG_SAVES_IN(0) | TG_NODE_F | TG_NODE_I);
 
 tg_tensor *tg_var_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim) {
   unsigned mask;
@@ -196,7 +215,14 @@ static void logsumexp_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *lse = ops_expand_reduced(n->out, x, mask);
   gi[0] = tg_mul(ops_expand_reduced(g, x, mask), tg_exp(tg_sub(x, lse)));
 }
-TG_DEFINE_OP(OP_LOGSUMEXP, "LogsumexpBackward", logsumexp_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+/* tangent: sum(softmax(x) t) over the reduced dims, softmax = exp(x - out) */
+static tg_tensor *logsumexp_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0];
+  unsigned mask = (unsigned)tg_node_i(n)[0];
+  tg_tensor *p = tg_exp(tg_sub(x, ops_expand_reduced(n->out, x, mask)));
+  return tg_reshape(sum_mask(tg_mul(p, t[0]), mask, true), n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_LOGSUMEXP, "LogsumexpBackward", logsumexp_backward, logsumexp_jvp, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
 tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim) {
   unsigned mask;
@@ -228,8 +254,13 @@ static void extreme_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *gk = tg_reshape(g, idx->ndim, idx->shape);
   gi[0] = tg_scatter_add(tg_zeros_like(x), (int)tg_node_i(n)[0], idx, gk);
 }
-TG_DEFINE_OP(OP_MAX, "MaxBackward", extreme_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_MIN, "MinBackward", extreme_backward, TG_NODE_I | TG_NODE_SAVED);
+/* tangent: the tangent at the selected element */
+static tg_tensor *extreme_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *picked = tg_gather(t[0], (int)tg_node_i(n)[0], tg_node_saved(n));
+  return tg_reshape(picked, n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_MAX, "MaxBackward", extreme_backward, extreme_jvp, TG_NODE_I | TG_NODE_SAVED);
+TG_DEFINE_OP_JVP(OP_MIN, "MinBackward", extreme_backward, extreme_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 static tg_tensor *extreme_dim(const char *name, tg_tensor *a, int dim, bool keepdim,
                               tg_tensor **indices, bool is_max) {
@@ -300,8 +331,14 @@ static void extreme_all_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_set_grad_enabled(prev);
   gi[0] = tg_mul(g, share);
 }
-TG_DEFINE_OP(OP_MAX_ALL, "MaxBackward", extreme_all_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
-TG_DEFINE_OP(OP_MIN_ALL, "MinBackward", extreme_all_backward, TG_SAVES_IN(0) | TG_SAVES_OUT);
+/* J is the row of tie shares: the tangent is sum(share * t) */
+static tg_tensor *extreme_all_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL};
+  extreme_all_backward(n, t[0], gi);
+  return tg_sum(gi[0]);
+}
+TG_DEFINE_OP_JVP(OP_MAX_ALL, "MaxBackward", extreme_all_backward, extreme_all_jvp, TG_SAVES_IN(0) | TG_SAVES_OUT);
+TG_DEFINE_OP_JVP(OP_MIN_ALL, "MinBackward", extreme_all_backward, extreme_all_jvp, TG_SAVES_IN(0) | TG_SAVES_OUT);
 
 static tg_tensor *extreme_all(const char *name, tg_tensor *a, bool is_max) {
   if (!ops_check_float(name, a, 1)) return NULL;

@@ -192,7 +192,7 @@ static void prod_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   free(z), free(cnt);
   fold_end(&f);
 }
-TG_DEFINE_OP(OP_PROD, "ProdBackward", prod_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+TG_DEFINE_OP_JVP(OP_PROD, "ProdBackward", prod_backward, ops_jvp_reduce, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
 static tg_tensor *prod_mask(tg_tensor *a, unsigned mask, bool keepdim) {
   fold f;
@@ -266,7 +266,7 @@ static void std_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *coef = tg_mul(ops_expand_reduced(g, x, mask), tg_rsub_scalar(zm, 1.0));
   gi[0] = tg_mul(coef, tg_div(tg_mul_scalar(centered, tg_node_f(n)[0]), den));
 }
-TG_DEFINE_OP(OP_STD, "StdBackward", std_backward,
+TG_DEFINE_OP_JVP(OP_STD, "StdBackward", std_backward, ops_jvp_reduce,
              TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_F | TG_NODE_I);
 
 tg_tensor *tg_std_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim) {
@@ -327,7 +327,7 @@ static void norm_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   free(xv), free(s), free(ov);
 }
-TG_DEFINE_OP(OP_NORM, "NormBackward", norm_backward,
+TG_DEFINE_OP_JVP(OP_NORM, "NormBackward", norm_backward, ops_jvp_reduce,
              TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_F | TG_NODE_I);
 
 static double norm_finish(double acc, double p) {
@@ -388,8 +388,8 @@ tg_tensor *tg_linalg_vector_norm(tg_tensor *a, double ord, int n_dims, const int
 /* ----------------------------------------------------------- amax/amin */
 
 static void amax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) { ties_backward(n, g, gi, false, false); }
-TG_DEFINE_OP(OP_AMAX, "AmaxBackward", amax_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
-TG_DEFINE_OP(OP_AMIN, "AminBackward", amax_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+TG_DEFINE_OP_JVP(OP_AMAX, "AmaxBackward", amax_backward, ops_jvp_reduce, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+TG_DEFINE_OP_JVP(OP_AMIN, "AminBackward", amax_backward, ops_jvp_reduce, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
 static tg_tensor *aextreme(const char *op, tg_tensor *a, int n_dims, const int *dims,
                            bool keepdim, bool is_max) {
@@ -514,8 +514,14 @@ static void pick_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   gi[0] = tg_scatter_add(tg_zeros_like(x), (int)tg_node_i(n)[0], idx, tg_reshape(g, idx->ndim, idx->shape));
 }
-TG_DEFINE_OP(OP_MEDIAN, "MedianBackward", pick_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_KTHVALUE, "KthvalueBackward", pick_backward, TG_NODE_I | TG_NODE_SAVED);
+/* tangent: the tangent at the chosen index */
+static tg_tensor *pick_jvp(tg_node *n, tg_tensor *const *t) {
+  if (n->in[0]->ndim == 0) return t[0];
+  tg_tensor *idx = tg_node_saved(n);
+  return tg_reshape(tg_gather(t[0], (int)tg_node_i(n)[0], idx), n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_MEDIAN, "MedianBackward", pick_backward, pick_jvp, TG_NODE_I | TG_NODE_SAVED);
+TG_DEFINE_OP_JVP(OP_KTHVALUE, "KthvalueBackward", pick_backward, pick_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 /* k-th smallest (1-based, stable order, NaN last) along dim; k = 0 means the
  * median (lower middle, or the first NaN of a lane that has one) */

@@ -107,7 +107,11 @@ static tg_tensor *cumsum_impl(tg_tensor *a, int d, bool reverse);
 static void cumsum_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = cumsum_impl(g, (int)tg_node_i(n)[0], !tg_node_i(n)[1]);
 }
-TG_DEFINE_OP(OP_CUMSUM, "CumsumBackward", cumsum_backward, TG_NODE_I);
+/* cumsum is linear: the tangent's cumsum */
+static tg_tensor *cumsum_jvp(tg_node *n, tg_tensor *const *t) {
+  return cumsum_impl(t[0], (int)tg_node_i(n)[0], tg_node_i(n)[1]);
+}
+TG_DEFINE_OP_JVP(OP_CUMSUM, "CumsumBackward", cumsum_backward, cumsum_jvp, TG_NODE_I);
 
 static tg_tensor *cumsum_impl(tg_tensor *a, int d, bool reverse) {
   if (!a) return NULL;

@@ -84,7 +84,11 @@ static tg_tensor *scatter_forward(const char *op, tg_tensor *a, int dim, tg_tens
 static void scatter_value_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_scatter_value(g, (int)tg_node_i(n)[0], tg_node_saved(n), 0.0);
 }
-TG_DEFINE_OP(OP_SCATTER_VALUE, "ScatterBackward1", scatter_value_backward, TG_NODE_I | TG_NODE_SAVED);
+/* the written places have a constant value: zero tangent there */
+static tg_tensor *scatter_value_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_scatter_value(t[0], (int)tg_node_i(n)[0], tg_node_saved(n), 0.0);
+}
+TG_DEFINE_OP_JVP(OP_SCATTER_VALUE, "ScatterBackward1", scatter_value_backward, scatter_value_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value) {
   if (!ops_check_numeric("scatter", a, 1) || !ops_check_index("scatter", index, 3) ||
@@ -106,7 +110,12 @@ static void scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_scatter_value(g, d, index, 0.0);
   if (tg_node_needs_grad(n, 1)) gi[1] = ops_scatter_src_grad(g, d, index, n->in[1]);
 }
-TG_DEFINE_OP(OP_SCATTER, "ScatterBackward0", scatter_backward, TG_NODE_I | TG_NODE_SAVED);
+/* linear in (a, src): the scatter of the tangents */
+static tg_tensor *scatter_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *ta = t[0] ? t[0] : tg_zeros_like(n->out), *ts = t[1] ? t[1] : tg_zeros_like(n->in[1]);
+  return tg_scatter(ta, (int)tg_node_i(n)[0], tg_node_saved(n), ts);
+}
+TG_DEFINE_OP_JVP(OP_SCATTER, "ScatterBackward0", scatter_backward, scatter_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src) {
   /* src is argument 4: checked on its own first, so a message names it so */

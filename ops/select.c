@@ -44,7 +44,12 @@ static void where_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_where(cond, g, zero);
   if (tg_node_needs_grad(n, 2)) gi[2] = tg_where(cond, zero, g);
 }
-TG_DEFINE_OP(OP_WHERE, "WhereBackward", where_backward, TG_SAVES_IN(0));
+/* tangent: where(cond, ta, tb), a zero for the side without one */
+static tg_tensor *where_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *zero = tg_zeros(n->out->dtype, 0, NULL);
+  return tg_where(n->in[0], t[1] ? t[1] : zero, t[2] ? t[2] : zero);
+}
+TG_DEFINE_OP_JVP(OP_WHERE, "WhereBackward", where_backward, where_jvp, TG_SAVES_IN(0));
 
 tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
   if (!check_mask("where", cond, 1, "the condition") || !tg_tensor_ok(a, "where", 2) ||
@@ -81,7 +86,10 @@ FILL_LOOP(fill_8, uint64_t)
 static void masked_fill_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_masked_fill(g, n->in[1], 0.0);
 }
-TG_DEFINE_OP(OP_MASKED_FILL, "MaskedFillBackward", masked_fill_backward, TG_SAVES_IN(1));
+static tg_tensor *masked_fill_jvp(tg_node *n, tg_tensor *const *t) {
+  return t[0] ? tg_masked_fill(t[0], n->in[1], 0.0) : NULL;
+}
+TG_DEFINE_OP_JVP(OP_MASKED_FILL, "MaskedFillBackward", masked_fill_backward, masked_fill_jvp, TG_SAVES_IN(1));
 
 /* value in dt's representation, in an 8-byte buffer */
 static bool value_bits(const char *op, tg_dtype dt, double value, uint64_t *bits) {
@@ -177,7 +185,12 @@ static void masked_walk(tg_tensor *full, const tg_tensor *mask, int nd, const si
 static void masked_scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_masked_select(g, n->in[1]);
 }
-TG_DEFINE_OP(OP_MASKED_SCATTER, "MaskedScatterBackward", masked_scatter_backward, TG_SAVES_IN(1));
+static tg_tensor *masked_scatter_zeros(tg_tensor *src, tg_tensor *mask, int nd, const size_t *shape);
+/* linear in src: the tangent placed the same way */
+static tg_tensor *masked_scatter_jvp(tg_node *n, tg_tensor *const *t) {
+  return masked_scatter_zeros(t[0], n->in[1], n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_MASKED_SCATTER, "MaskedScatterBackward", masked_scatter_backward, masked_scatter_jvp, TG_SAVES_IN(1));
 
 /* zeros of shape (which mask broadcasts to) with the elements of the 1-D
  * src placed, in order, where mask is true: masked_select's backward */
@@ -197,7 +210,10 @@ static void masked_select_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     return;
   gi[0] = masked_scatter_zeros(g, mask, nd, shape);
 }
-TG_DEFINE_OP(OP_MASKED_SELECT, "MaskedSelectBackward", masked_select_backward, TG_SAVES_IN(1));
+static tg_tensor *masked_select_jvp(tg_node *n, tg_tensor *const *t) {
+  return t[0] ? tg_masked_select(t[0], n->in[1]) : NULL;
+}
+TG_DEFINE_OP_JVP(OP_MASKED_SELECT, "MaskedSelectBackward", masked_select_backward, masked_select_jvp, TG_SAVES_IN(1));
 
 static void count_loop(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
   size_t *count = *(size_t *const *)arg;

@@ -18,7 +18,12 @@ static tg_tensor *view_of(tg_tensor *a, int ndim, const size_t *shape, const ptr
 static void reshape_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_reshape(g, n->in[0]->ndim, n->in[0]->shape);
 }
-TG_DEFINE_OP(OP_RESHAPE, "ViewBackward", reshape_backward, 0);
+/* the views recorded as ViewBackward keep the element order: the tangent
+ * is reshaped the same way */
+static tg_tensor *reshape_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_reshape(t[0], n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_RESHAPE, "ViewBackward", reshape_backward, reshape_jvp, 0);
 
 /* "[-1,3]": the shape as the caller wrote it, sizes past PTRDIFF_MAX
  * shown as the negative numbers they were */
@@ -224,7 +229,12 @@ static void permute_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   for (int d = 0; d < n->in[0]->ndim; d++) inv[(tg_node_i(n)[0] >> (4 * d)) & 15] = d;
   gi[0] = tg_permute(g, inv);
 }
-TG_DEFINE_OP(OP_PERMUTE, "PermuteBackward", permute_backward, TG_NODE_I);
+static tg_tensor *permute_jvp(tg_node *n, tg_tensor *const *t) {
+  int perm[TG_MAX_DIMS];
+  for (int d = 0; d < n->in[0]->ndim; d++) perm[d] = (int)((tg_node_i(n)[0] >> (4 * d)) & 15);
+  return tg_permute(t[0], perm);
+}
+TG_DEFINE_OP_JVP(OP_PERMUTE, "PermuteBackward", permute_backward, permute_jvp, TG_NODE_I);
 
 tg_tensor *tg_permute(tg_tensor *a, const int *dims) {
   if (!tg_tensor_check(a, "permute", 1)) return NULL;
@@ -282,7 +292,10 @@ static void expand_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   (void)n;
   gi[0] = g; /* the engine sums it down to the input's shape */
 }
-TG_DEFINE_OP(OP_EXPAND, "ExpandBackward", expand_backward, 0);
+static tg_tensor *expand_jvp(tg_node *n, tg_tensor *const *t) {
+  return tg_expand(t[0], n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_EXPAND, "ExpandBackward", expand_backward, expand_jvp, 0);
 
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const size_t *shape) {
   if (!tg_tensor_check(a, "expand", 1)) return NULL;
@@ -332,12 +345,19 @@ static tg_tensor *slice_view(tg_tensor *a, int dim, size_t start, size_t len, si
 static void slice_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = slice_scatter(g, n->in[0], (int)tg_node_i(n)[0], (size_t)tg_node_i(n)[1], (size_t)tg_node_i(n)[2]);
 }
-TG_DEFINE_OP(OP_SLICE, "SliceBackward", slice_backward, TG_NODE_I);
+static tg_tensor *slice_jvp(tg_node *n, tg_tensor *const *t) {
+  int dim = (int)tg_node_i(n)[0];
+  return slice_view(t[0], dim, (size_t)tg_node_i(n)[1], n->out->shape[dim], (size_t)tg_node_i(n)[2]);
+}
+TG_DEFINE_OP_JVP(OP_SLICE, "SliceBackward", slice_backward, slice_jvp, TG_NODE_I);
 
 static void slice_scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = slice_view(g, (int)tg_node_i(n)[0], (size_t)tg_node_i(n)[1], n->in[0]->shape[tg_node_i(n)[0]], (size_t)tg_node_i(n)[2]);
 }
-TG_DEFINE_OP(OP_SLICE_SCATTER, "SliceScatterBackward", slice_scatter_backward, TG_NODE_I);
+static tg_tensor *slice_scatter_jvp(tg_node *n, tg_tensor *const *t) {
+  return slice_scatter(t[0], n->out, (int)tg_node_i(n)[0], (size_t)tg_node_i(n)[1], (size_t)tg_node_i(n)[2]);
+}
+TG_DEFINE_OP_JVP(OP_SLICE_SCATTER, "SliceScatterBackward", slice_scatter_backward, slice_scatter_jvp, TG_NODE_I);
 
 static tg_tensor *slice_view(tg_tensor *a, int dim, size_t start, size_t len, size_t step) {
   size_t shape[TG_MAX_DIMS];
@@ -423,7 +443,11 @@ static void identity_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   (void)n;
   gi[0] = g;
 }
-TG_DEFINE_OP(OP_CLONE, "CloneBackward", identity_backward, 0);
+static tg_tensor *identity_jvp(tg_node *n, tg_tensor *const *t) {
+  (void)n;
+  return t[0];
+}
+TG_DEFINE_OP_JVP(OP_CLONE, "CloneBackward", identity_backward, identity_jvp, 0);
 
 tg_tensor *tg_clone(tg_tensor *a) {
   if (!tg_tensor_check(a, "clone", 1)) return NULL;
@@ -442,7 +466,8 @@ tg_tensor *tg_contiguous(tg_tensor *a) {
 static void to_dtype_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = tg_to_dtype(g, n->in[0]->dtype);
 }
-TG_DEFINE_OP(OP_TO_DTYPE, "ToCopyBackward", to_dtype_backward, 0);
+static tg_tensor *to_dtype_jvp(tg_node *n, tg_tensor *const *t) { return tg_to_dtype(t[0], n->out->dtype); }
+TG_DEFINE_OP_JVP(OP_TO_DTYPE, "ToCopyBackward", to_dtype_backward, to_dtype_jvp, 0);
 
 tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt) {
   if (!tg_tensor_check(a, "to_dtype", 1)) return NULL;
@@ -471,7 +496,16 @@ static void cat_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     off += len;
   }
 }
-TG_DEFINE_OP(OP_CAT, "CatBackward", cat_backward, TG_NODE_I);
+/* cat is linear: the cat of the tangents, zeros for the inputs without one */
+static tg_tensor *cat_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *small[8], **ts = n->n_in <= 8 ? small : tg_pool_alloc((size_t)n->n_in * sizeof *ts);
+  if (!ts) return NULL;
+  for (int k = 0; k < n->n_in; k++) ts[k] = t[k] ? t[k] : tg_zeros_like(n->in[k]);
+  tg_tensor *out = tg_cat(n->n_in, ts, (int)tg_node_i(n)[0]);
+  if (ts != small) tg_pool_free(ts);
+  return out;
+}
+TG_DEFINE_OP_JVP(OP_CAT, "CatBackward", cat_backward, cat_jvp, TG_NODE_I);
 
 tg_tensor *tg_cat(int n, tg_tensor **ts, int dim) {
   if (n <= 0 || !ts) {

@@ -32,13 +32,22 @@ static void diagonal_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   const int64_t *i = tg_node_i(n);
   gi[0] = diagonal_scatter(g, n->in[0]->ndim, n->in[0]->shape, (long)i[0], (int)i[1], (int)i[2]);
 }
-TG_DEFINE_OP(OP_DIAGONAL, "DiagonalBackward", diagonal_backward, TG_NODE_I);
+/* a view: the tangent's diagonal */
+static tg_tensor *diagonal_jvp(tg_node *n, tg_tensor *const *t) {
+  const int64_t *i = tg_node_i(n);
+  return tg_diagonal(t[0], (long)i[0], (int)i[1], (int)i[2]);
+}
+TG_DEFINE_OP_JVP(OP_DIAGONAL, "DiagonalBackward", diagonal_backward, diagonal_jvp, TG_NODE_I);
 
 static void diagonal_scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   const int64_t *i = tg_node_i(n);
   gi[0] = tg_diagonal(g, (long)i[0], (int)i[1], (int)i[2]);
 }
-TG_DEFINE_OP(OP_DIAGONAL_SCATTER, "DiagonalScatterBackward", diagonal_scatter_backward, TG_NODE_I);
+static tg_tensor *diagonal_scatter_jvp(tg_node *n, tg_tensor *const *t) {
+  const int64_t *i = tg_node_i(n);
+  return diagonal_scatter(t[0], n->out->ndim, n->out->shape, (long)i[0], (int)i[1], (int)i[2]);
+}
+TG_DEFINE_OP_JVP(OP_DIAGONAL_SCATTER, "DiagonalScatterBackward", diagonal_scatter_backward, diagonal_scatter_jvp, TG_NODE_I);
 
 static void save_args(tg_node *n, long offset, int d1, int d2) {
   if (n) tg_node_i(n)[0] = offset, tg_node_i(n)[1] = d1, tg_node_i(n)[2] = d2;

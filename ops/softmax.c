@@ -56,7 +56,13 @@ static void softmax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *dotp = tg_sum_dims(tg_mul(g, y), 1, &d, true);
   gi[0] = tg_mul(y, tg_sub(g, dotp));
 }
-TG_DEFINE_OP(OP_SOFTMAX, "SoftmaxBackward", softmax_backward, TG_SAVES_OUT | TG_NODE_I);
+/* the softmax Jacobian is symmetric (diag(y) - y yᵀ): the backward is the JVP */
+static tg_tensor *softmax_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *gi[1] = {NULL};
+  softmax_backward(n, t[0], gi);
+  return gi[0];
+}
+TG_DEFINE_OP_JVP(OP_SOFTMAX, "SoftmaxBackward", softmax_backward, softmax_jvp, TG_SAVES_OUT | TG_NODE_I);
 
 /* dx = g - softmax * sum(g, dim), softmax = exp(y) */
 static void log_softmax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
@@ -64,7 +70,12 @@ static void log_softmax_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_tensor *gsum = tg_sum_dims(g, 1, &d, true);
   gi[0] = tg_sub(g, tg_mul(tg_exp(n->out), gsum));
 }
-TG_DEFINE_OP(OP_LOG_SOFTMAX, "LogSoftmaxBackward", log_softmax_backward, TG_SAVES_OUT | TG_NODE_I);
+/* tangent: t - sum(softmax * t, dim) (J = I - 1 yᵀ, not symmetric) */
+static tg_tensor *log_softmax_jvp(tg_node *n, tg_tensor *const *t) {
+  int d = (int)tg_node_i(n)[0];
+  return tg_sub(t[0], tg_sum_dims(tg_mul(tg_exp(n->out), t[0]), 1, &d, true));
+}
+TG_DEFINE_OP_JVP(OP_LOG_SOFTMAX, "LogSoftmaxBackward", log_softmax_backward, log_softmax_jvp, TG_SAVES_OUT | TG_NODE_I);
 
 static tg_tensor *softmax_op(const char *name, tg_tensor *a, int dim, bool log_form, const tg_op *op) {
   int d;

@@ -62,8 +62,13 @@ static void pick_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (x->ndim == 0) gi[0] = tg_reshape(g, 0, NULL);
   else gi[0] = tg_scatter_add(tg_zeros_like(x), (int)tg_node_i(n)[0], idx, g);
 }
-TG_DEFINE_OP(OP_SORT, "SortBackward", pick_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_TOPK, "TopkBackward", pick_backward, TG_NODE_I | TG_NODE_SAVED);
+/* tangent: the tangent at the picked positions */
+static tg_tensor *pick_jvp(tg_node *n, tg_tensor *const *t) {
+  if (n->in[0]->ndim == 0) return tg_reshape(t[0], n->out->ndim, n->out->shape);
+  return tg_reshape(tg_gather(t[0], (int)tg_node_i(n)[0], tg_node_saved(n)), n->out->ndim, n->out->shape);
+}
+TG_DEFINE_OP_JVP(OP_SORT, "SortBackward", pick_backward, pick_jvp, TG_NODE_I | TG_NODE_SAVED);
+TG_DEFINE_OP_JVP(OP_TOPK, "TopkBackward", pick_backward, pick_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 /* the first k of each lane of a sorted along d (k <= len); values and
  * int64 indices shaped as a with k along d */

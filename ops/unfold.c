@@ -52,6 +52,14 @@ static void inside(int64_t iw0, int64_t s, int64_t w, size_t wo, size_t *lo, siz
                   for (size_t ow = lo; ow < hi; ow++) xr[(ptrdiff_t)ow * s1 * sw] += row[ow]; \
                 continue;                                                      \
               }                                                                \
+              /* a whole row inside x: 8-element copies, the last one overlapping \
+               * (no scalar tail; rows of 10 to 28 are LeNet's) */            \
+              if (copy && lo == 0 && hi == wo && wo >= 8) {                    \
+                size_t ow = 0;                                                 \
+                for (; ow + 8 <= wo; ow += 8) memcpy(row + ow, xr + ow, 8 * sizeof(T)); \
+                if (ow < wo) memcpy(row + wo - 8, xr + wo - 8, 8 * sizeof(T)); \
+                continue;                                                      \
+              }                                                                \
               /* rows are short (a few to tens of elements): loops, not calls */ \
               for (size_t ow = 0; ow < lo; ow++) row[ow] = 0;                  \
               if (copy)                                                        \

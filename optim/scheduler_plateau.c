@@ -124,6 +124,24 @@ int tg_reduce_lr_on_plateau_state(const tg_lr_scheduler *s, tg_plateau_state *ou
   return 0;
 }
 
+int tg_reduce_lr_on_plateau_set_state(tg_lr_scheduler *s, const tg_plateau_state *st,
+                                      long steps) {
+  const char *op = "reduce_lr_on_plateau_set_state";
+  if (s && !st) {
+    tg_error("%s: state is NULL", op);
+    return -1;
+  }
+  plateau *pl = plateau_of(s, op);
+  if (!pl) return -1;
+  if (steps < 0 || st->num_bad_epochs < 0 || st->cooldown_counter < 0 || isnan(st->best)) {
+    tg_error("%s: steps, num_bad_epochs and cooldown_counter must be >= 0 and best a number", op);
+    return -1;
+  }
+  pl->st = *st;
+  s->epoch = steps;
+  return 0;
+}
+
 /* -------------------------------------------------------- SequentialLR */
 
 /* the child for epoch e and its own epoch there */

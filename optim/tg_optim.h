@@ -392,6 +392,10 @@ typedef struct tg_plateau_state {
   long num_bad_epochs, cooldown_counter;
 } tg_plateau_state;
 int tg_reduce_lr_on_plateau_state(const tg_lr_scheduler *s, tg_plateau_state *out);
+/* the reverse, to resume: state as read and steps taken (tg_scheduler_get_epoch's count);
+ * the groups' lrs are the optimizer's, set apart */
+int tg_reduce_lr_on_plateau_set_state(tg_lr_scheduler *s, const tg_plateau_state *st,
+                                      long steps);
 
 /* SequentialLR: schedulers[i] runs from milestones[i-1] (n_milestones =
  * n - 1, non-decreasing, each >= 1), at its own epoch e - milestones[i-1]

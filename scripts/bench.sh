@@ -2,8 +2,9 @@
 # The benchmarks side by side with PyTorch (bench/README.md): installs
 # Debian's python3-torch next to the usual set-up, builds bench/ optimised for
 # this CPU (-Dmarch=native, release) in build-bench, and runs
-# bench/compare_torch.py at 1 and 2 threads. Extra arguments go to
-# compare_torch.py, e.g. --quick, --only mlp,vae, --markdown FILE.
+# bench/compare_torch.py at 1 and 2 threads (the small_graphs workload, the
+# scalar graphs of issue 17, at 1 thread). Extra arguments go to
+# compare_torch.py, e.g. --quick, --only mlp,vae,small, --markdown FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TG_SETUP_EXTRA="python3-torch" scripts/setup.sh

@@ -223,17 +223,35 @@ void tg_scope_begin(void) {
   tg_ctx.scopes[tg_ctx.depth].head = NULL;
 }
 
+static inline void tensor_release(tg_tensor *t);
+
 int tg_scope_end(void) {
   if (tg_ctx.depth == 0) {
     tg_error("scope_end: no scope is open (scope_end called more often than scope_begin)");
     return -1;
   }
-  tg_obj *o = tg_ctx.scopes[tg_ctx.depth].head;
+  /* Each object is the head of the list when the walk reaches it (nothing
+   * destroyed unlinks another): a tensor leaves it by moving the head, with
+   * no neighbour to patch; a node unlinks itself (node_destroy) */
+  tg_scope *sc = &tg_ctx.scopes[tg_ctx.depth];
+  tg_obj *o = sc->head;
   while (o) {
+    if (o->next) __builtin_prefetch(o->next->next, 1); /* a long list walk: one ahead */
+    /* a dying tensor's hooks go first, as in tg_tensor_destroy */
+    if (o->magic == TG_MAGIC_TENSOR && __builtin_expect(((tg_tensor *)o)->hooks != 0, 0) &&
+        tg_ctx.tensor_unhook)
+      tg_ctx.tensor_unhook((tg_tensor *)o);
     tg_obj *next = o->next;
-    if (next) __builtin_prefetch(next->next, 1); /* a long list walk: one ahead */
-    if (o->magic == TG_MAGIC_TENSOR) tg_tensor_destroy((tg_tensor *)o);
-    else if (o->magic == TG_MAGIC_NODE && tg_ctx.node_destroy) tg_ctx.node_destroy(o);
+    if (o->magic == TG_MAGIC_TENSOR) {
+      sc->head = next;
+      if (next) next->prev = NULL;
+      o->next = NULL;
+      o->magic = TG_MAGIC_DEAD;
+      tg_ctx.stats.live_objects--;
+      tensor_release((tg_tensor *)o);
+    } else if (o->magic == TG_MAGIC_NODE && tg_ctx.node_destroy) {
+      tg_ctx.node_destroy(o);
+    }
     o = next;
   }
   tg_ctx.scopes[tg_ctx.depth].head = NULL;
@@ -267,6 +285,15 @@ void tg_contiguous_strides(int ndim, const size_t *shape, ptrdiff_t *strides) {
 
 /* bytes of a header with its shape and strides */
 static size_t header_bytes(int ndim) { return sizeof(tg_tensor) + 2 * (size_t)ndim * sizeof(size_t); }
+
+/* every field of a fresh header but its shape (a struct assignment: a few
+ * wide stores, not a call to memset) */
+static inline void header_init(tg_tensor *t, int scope, tg_dtype dt, int ndim, size_t numel) {
+  *t = (tg_tensor){.dtype = dt, .ndim = ndim, .numel = numel};
+  t->shape = (size_t *)(t + 1);
+  t->strides = (ptrdiff_t *)(t->shape + ndim);
+  tg_obj_attach(&t->obj, scope, TG_MAGIC_TENSOR);
+}
 
 /* a header in scope; `extra` more bytes are allocated after shape and
  * strides (a small tensor's storage) */
@@ -304,14 +331,8 @@ static tg_tensor *header_in(int scope, tg_dtype dt, int ndim, const size_t *shap
   /* shape and strides follow the header: a 1-d tensor is 144 bytes, not 256 */
   tg_tensor *t = tg_pool_alloc(header_bytes(ndim) + extra);
   if (!t) return NULL;
-  memset(t, 0, sizeof *t);
-  t->shape = (size_t *)(t + 1);
-  t->strides = (ptrdiff_t *)(t->shape + ndim);
-  t->dtype = dt;
-  t->ndim = ndim;
+  header_init(t, scope, dt, ndim, numel);
   for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
-  t->numel = numel;
-  tg_obj_attach(&t->obj, scope, TG_MAGIC_TENSOR);
   return t;
 }
 
@@ -342,7 +363,20 @@ static void storage_unref(tg_storage *s) {
   if (s && --s->refs == 0) tg_pool_free(s->block);
 }
 
-tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
+/* a 0-d tensor: nothing to check but the dtype, header and value in one
+ * block (every op result of a scalar graph comes through here) */
+static tg_tensor *scalar_alloc(int scope, tg_dtype dt) {
+  size_t es = tg_elem_bytes(dt);
+  tg_tensor *t = tg_pool_alloc(sizeof(tg_tensor) + STORAGE_HDR + es);
+  if (!t) return NULL;
+  header_init(t, scope, dt, 0, 1);
+  t->storage = storage_init((char *)(t + 1), es, t);
+  return t;
+}
+
+/* kept out of line so the 0-d path of tg_tensor_alloc_in saves no registers */
+__attribute__((noinline)) static tg_tensor *alloc_general(int scope, tg_dtype dt, int ndim,
+                                                         const size_t *shape) {
   /* numel is checked by header_in; this is only a size hint */
   size_t guess = tg_shape_numel(ndim > 0 && shape ? ndim : 0, shape) * tg_elem_bytes(dt);
   bool inline_data = ndim >= 0 && ndim <= TG_MAX_DIMS && guess <= INLINE_STORAGE_MAX;
@@ -359,8 +393,15 @@ tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *sh
   return t;
 }
 
+tg_tensor *tg_tensor_alloc_in(int scope, tg_dtype dt, int ndim, const size_t *shape) {
+  if (ndim == 0 && (unsigned)dt <= TG_BOOL) return scalar_alloc(scope, dt);
+  return alloc_general(scope, dt, ndim, shape);
+}
+
 tg_tensor *tg_tensor_alloc(tg_dtype dt, int ndim, const size_t *shape) {
-  return tg_tensor_alloc_in(tg_ctx.depth, dt, ndim, shape);
+  int scope = tg_ctx.depth;
+  if (ndim == 0 && (unsigned)dt <= TG_BOOL) return scalar_alloc(scope, dt);
+  return alloc_general(scope, dt, ndim, shape);
 }
 
 tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
@@ -377,6 +418,11 @@ tg_tensor *tg_tensor_view(const tg_tensor *base, int ndim, const size_t *shape,
 void tg_tensor_destroy(tg_tensor *t) {
   if (__builtin_expect(t->hooks != 0, 0) && tg_ctx.tensor_unhook) tg_ctx.tensor_unhook(t); /* HOOKS */
   tg_obj_detach(&t->obj);
+  tensor_release(t);
+}
+
+/* a detached tensor's storage reference and block */
+static inline void tensor_release(tg_tensor *t) {
   tg_storage *s = t->storage;
   t->storage = NULL;
   /* a block holding the storage is freed with the storage's last reference */

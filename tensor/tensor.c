@@ -41,6 +41,11 @@ tg_tensor *tg_empty(tg_dtype dt, int ndim, const size_t *shape) {
 
 static tg_tensor *full(const char *op, tg_dtype dt, int ndim, const size_t *shape, double value) {
   tg_tensor *t = tg_shape_given(op, ndim, shape) ? tg_tensor_alloc(dt, ndim, shape) : NULL;
+  if (t && ndim == 0) { /* a scalar leaf: the store tg_fill_ would make, and its version bump */
+    store(dt, t->storage->data, value);
+    t->storage->version++;
+    return t;
+  }
   return t ? tg_fill_(t, value) : NULL;
 }
 
@@ -512,6 +517,13 @@ static void acc_f64(char **p, const ptrdiff_t *s, size_t n, const void *arg) {
 
 int tg_accumulate_(tg_tensor *dst, const tg_tensor *src) {
   if (!tg_tensor_ok(dst, "accumulate_", 1) || !tg_tensor_ok(src, "accumulate_", 2)) return -1;
+  /* a scalar leaf's gradient (every edge of a scalar graph): one add */
+  if (dst->ndim == 0 && src->ndim == 0 && dst->dtype == src->dtype && tg_dtype_is_float(dst->dtype)) {
+    if (dst->dtype == TG_FLOAT64) *(double *)tg_ptr(dst) += *(const double *)tg_ptr(src);
+    else *(float *)tg_ptr(dst) += *(const float *)tg_ptr(src);
+    dst->storage->version++;
+    return 0;
+  }
   /* the usual case, a gradient added to a dense one of its shape: one flat
    * run, without the broadcast checks and the iterator */
   if (dst->dtype == src->dtype && tg_dtype_is_float(dst->dtype) && tg_same_shape(dst, src) &&

@@ -919,8 +919,8 @@ static void test_metrics_csv(void **state) {
   assert_string_equal(text, "epoch,loss,accuracy\n1,0.5,0.25\n2,0.1,0.875\n");
   free(text);
 
-  /* reopened with the same columns: appended */
-  m = tg_metrics_open(path, "epoch,loss,accuracy");
+  /* reopened to append with the same columns (a resumed run): appended */
+  m = tg_metrics_open_append(path, "epoch,loss,accuracy");
   assert_non_null(m);
   assert_int_equal(tg_metrics_row(m, (const double[]){10, NAN, 1.0 / 3.0}), 0);
   assert_int_equal(tg_metrics_row(m, (const double[]){1e20, -INFINITY, 1e-7}), 0);
@@ -932,8 +932,8 @@ static void test_metrics_csv(void **state) {
   assert_non_null(strstr(text, "\n1e+20,-inf,1e-07\n"));
   free(text);
 
-  /* other columns: refused, the file untouched */
-  assert_null(tg_metrics_open(path, "step,loss"));
+  /* appending other columns: refused, the file untouched */
+  assert_null(tg_metrics_open_append(path, "step,loss"));
   expect_error("already logs the columns \"epoch,loss,accuracy\"");
   assert_null(tg_metrics_open(path, "a,,b"));
   expect_error("every column needs a name");
@@ -942,71 +942,25 @@ static void test_metrics_csv(void **state) {
   text = (char *)slurp(path, &n);
   assert_int_equal(strncmp(text, "epoch,loss,accuracy\n1,0.5,0.25\n", 31), 0);
   free(text);
-  assert_int_equal(tg_metrics_close(NULL), 0);
-}
 
-/* the gnuplot executable on PATH, as the library should find it */
-static bool have_gnuplot(void) {
-  const char *p = getenv("PATH");
-  char buf[4096];
-  while (p && *p) {
-    size_t len = strcspn(p, ":");
-    snprintf(buf, sizeof buf, "%.*s/gnuplot", (int)len, p);
-    if (access(buf, X_OK) == 0) return true;
-    p += len + (p[len] == ':');
-  }
-  return false;
-}
-
-static void test_metrics_plot(void **state) {
-  (void)state;
-  char csv[512], png[512], fake_dir[512], fake[600], empty_dir[512];
-  tpath(csv, sizeof csv, "plot.csv");
-  tpath(png, sizeof png, "plot.png");
-  tg_metrics *m = tg_metrics_open(csv, "epoch,train_loss,test_loss");
-  for (int e = 1; e <= 5; e++)
-    assert_int_equal(tg_metrics_row(m, (const double[]){e, 1.0 / e, 1.2 / e}), 0);
+  /* a new run (plain open) starts afresh, whatever the old columns */
+  m = tg_metrics_open(path, "step,loss");
+  assert_non_null(m);
+  assert_int_equal(tg_metrics_row(m, (const double[]){1, 2}), 0);
   assert_int_equal(tg_metrics_close(m), 0);
-  char *old_path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-  bool real = have_gnuplot();
-
-  /* no gnuplot on PATH: skipped (1), nothing written, no error */
-  tpath(empty_dir, sizeof empty_dir, "empty-bin");
-  assert_int_equal(mkdir(empty_dir, 0700), 0);
-  setenv("PATH", empty_dir, 1);
-  tg_clear_error();
-  assert_int_equal(tg_metrics_plot(csv, png, "loss"), 1);
-  assert_false(tg_has_error());
-  assert_false(file_exists(png));
-
-  /* a gnuplot that fails: -1 with its message */
-  tpath(fake_dir, sizeof fake_dir, "fake-bin");
-  assert_int_equal(mkdir(fake_dir, 0700), 0);
-  snprintf(fake, sizeof fake, "%s/gnuplot", fake_dir);
-  const char *script = "#!/bin/sh\necho 'boom: no terminal' >&2\nexit 3\n";
-  spit(fake, script, strlen(script));
-  assert_int_equal(chmod(fake, 0700), 0);
-  setenv("PATH", fake_dir, 1);
-  assert_int_equal(tg_metrics_plot(csv, png, "loss"), -1);
-  expect_error("boom: no terminal");
-  expect_error("exit status 3");
-  setenv("PATH", old_path, 1);
-  free(old_path);
-
-  if (!real) {
-    assert_int_equal(tg_metrics_plot(csv, png, "loss"), 1);
-    return;
-  }
-  assert_int_equal(tg_metrics_plot(csv, png, "it's the loss"), 0);
-  png_read r;
-  read_png(png, &r);
-  assert_int_equal(r.img.width, 2 * 600); /* two metrics: two panels side by side */
-  assert_int_equal(r.img.height, 400);
-  free(r.px);
-  char missing[512];
-  tpath(missing, sizeof missing, "missing.csv");
-  assert_int_equal(tg_metrics_plot(missing, png, "x"), -1);
-  expect_error("cannot open");
+  text = (char *)slurp(path, &n);
+  assert_string_equal(text, "step,loss\n1,2\n");
+  free(text);
+  /* appending to a missing log starts it */
+  char other[512];
+  tpath(other, sizeof other, "metrics-new.csv");
+  m = tg_metrics_open_append(other, "a,b");
+  assert_non_null(m);
+  assert_int_equal(tg_metrics_close(m), 0);
+  text = (char *)slurp(other, &n);
+  assert_string_equal(text, "a,b\n");
+  free(text);
+  assert_int_equal(tg_metrics_close(NULL), 0);
 }
 
 /* tg_save_module/tg_load_module: a module's state dict (parameters and
@@ -1067,7 +1021,6 @@ int main(void) {
       TG_TEST(test_png_captioned_grid),
       TG_TEST(test_png_errors_leave_no_file),
       TG_TEST(test_metrics_csv),
-      TG_TEST(test_metrics_plot),
   };
   int rc = cmocka_run_group_tests_name("checkpoint", tests, group_setup, group_teardown);
   tg_release_cached();

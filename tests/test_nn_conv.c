@@ -69,6 +69,40 @@ static void test_nn_conv2d(void **s) {
   tg_module_free(m);
 }
 
+/* Conv2d/Conv1d(padding="same" | "valid"): the op with the same string,
+ * "same" keeping the size for an even kernel and dilation (torch puts the
+ * odd padding on the right), the modes' errors as torch's */
+static void test_nn_conv_padding_modes(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 37);
+  const int64_t k[2] = {4, 3}, d[2] = {2, 1};
+  tg_module *m = tg_nn_conv2d_padding(3, 5, k, NULL, "same", d, 1, true, &r);
+  assert_non_null(m);
+  assert_string_equal(m->type, "Conv2d");
+  tg_tensor *w = tg_module_get(m, "weight"), *b = tg_module_get(m, "bias");
+  assert_shape(w, 4, (size_t[]){5, 3, 4, 3});
+  tg_tensor *x = tg_randn(&r, TG_FLOAT32, 4, (size_t[]){2, 3, 9, 7});
+  tg_tensor *y = tg_module_forward(m, x);
+  assert_shape(y, 4, (size_t[]){2, 5, 9, 7});
+  assert_same_values(y, tg_conv2d_padding(x, w, b, NULL, "same", d, 1));
+  tg_module_free(m);
+  m = tg_nn_conv1d_padding(2, 4, 3, 2, "valid", 1, 1, false, &r);
+  assert_non_null(m);
+  tg_tensor *x1 = tg_randn(&r, TG_FLOAT32, 3, (size_t[]){1, 2, 11});
+  y = tg_module_forward(m, x1);
+  assert_shape(y, 3, (size_t[]){1, 4, 5});
+  assert_same_values(y, tg_conv1d(x1, tg_module_get(m, "weight"), NULL, 2, 0, 1, 1));
+  tg_module_free(m);
+  m = tg_nn_conv1d_padding(2, 4, 4, 1, "same", 1, 1, true, &r);
+  assert_shape(tg_module_forward(m, x1), 3, (size_t[]){1, 4, 11});
+  tg_module_free(m);
+  assert_null(tg_nn_conv2d_padding(3, 5, k, NULL, "full", NULL, 1, true, &r));
+  assert_non_null(strstr(tg_last_error(), "Invalid padding string 'full'"));
+  assert_null(tg_nn_conv1d_padding(2, 4, 3, 2, "same", 1, 1, true, &r));
+  assert_non_null(strstr(tg_last_error(), "padding='same' is not supported for strided convolutions"));
+}
+
 static void test_nn_conv1d_transpose(void **s) {
   (void)s;
   tg_rng r;
@@ -118,6 +152,7 @@ static void test_nn_conv_errors(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_nn_conv2d),
+      TG_TEST(test_nn_conv_padding_modes),
       TG_TEST(test_nn_conv1d_transpose),
       TG_TEST(test_nn_conv_errors),
   };

@@ -91,6 +91,18 @@ static void test_nn_adaptive_and_resampling(void **s) {
   test_assert_identical(tg_module_forward(m, x),
                         tg_interpolate(x, (const int64_t[]){9, 4}, NULL, TG_INTERP_NEAREST, false));
   tg_module_free(m);
+  /* 1-d input (N, C, L): the first entry of size / scale_factor, as
+   * nn.Upsample(scale_factor=2.5, mode="linear") on (2, 4, 5) -> (2, 4, 12) */
+  tg_tensor *x1 = tg_randn(&r, TG_FLOAT32, 3, (size_t[]){2, 4, 5});
+  m = tg_nn_upsample(NULL, (const double[]){2.5, 2.5}, TG_INTERP_LINEAR, false);
+  tg_tensor *y1 = tg_module_forward(m, x1);
+  assert_non_null(y1);
+  assert_int_equal(y1->shape[2], 12);
+  test_assert_identical(y1, tg_interpolate(x1, NULL, (const double[]){2.5}, TG_INTERP_LINEAR, false));
+  tg_module_free(m);
+  m = tg_nn_upsample((const int64_t[]){7, 7}, NULL, TG_INTERP_NEAREST, false);
+  test_assert_identical(tg_module_forward(m, x1), tg_interpolate(x1, (const int64_t[]){7}, NULL, TG_INTERP_NEAREST, false));
+  tg_module_free(m);
   m = tg_nn_pixel_shuffle(2);
   assert_stateless(m, "PixelShuffle");
   tg_tensor *y = tg_module_forward(m, x);

@@ -258,8 +258,9 @@ static void test_conv_fused_paths(void **s) {
   }
 }
 
-/* the float32 forward without a weight gradient (oneDNN's where built with
- * it, at 1 thread) against the float64 one of the same values (im2col):
+/* the float32 forward without a weight gradient (ops/conv_direct.c's for
+ * groups 1; oneDNN's only with TG_CONV_DIRECT=0 in a build with it; at 1
+ * thread) against the float64 one of the same values (im2col):
  * LeNet's shapes, stride/dilation/padding, no bias, a transposed input (not
  * taken by oneDNN), a cached shape called again with new values, and
  * groups (not taken) */
@@ -289,6 +290,96 @@ static void test_conv_float32_forward(void **s) {
     assert_int_equal(y->ndim, 4);
     for (int i = 0; i < 4; i++) assert_int_equal(y->shape[i], want->shape[i]);
     for (size_t e = 0; e < y->numel; e++) assert_close(tg_get_flat(y, e), tg_get_flat(want, e), 1e-4);
+  }
+}
+
+/* ops/conv_direct.c's float32 kernels against the float64 im2col + GEMM
+ * path on the same values: the forward (the 16-lane channel tiles for 12+
+ * output channels, the wide kernel for fewer) and the weight's gradient
+ * without columns (a first layer: x needs no gradient), at 1 and 2 threads,
+ * over rectangular inputs, stride, dilation, padding, no bias, a transposed
+ * input, and output channels past one vector (17, 33) */
+static void test_conv_float32_direct(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 29);
+  const struct {
+    size_t n, c, o, h, w, kh, kw;
+    int64_t p0, p1, st, d;
+    bool bias, nc;
+  } cs[] = {{64, 1, 6, 28, 28, 5, 5, 2, 2, 1, 1, true, false}, {64, 6, 16, 14, 14, 5, 5, 0, 0, 1, 1, true, false},
+            {3, 2, 5, 9, 13, 3, 2, 1, 0, 1, 2, false, false},  {2, 3, 17, 11, 7, 3, 3, 1, 2, 2, 1, true, false},
+            {5, 4, 33, 6, 19, 2, 4, 0, 1, 1, 1, true, true},   {4, 3, 7, 10, 41, 3, 5, 2, 1, 1, 1, true, true},
+            {1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, true, false},    {2, 5, 12, 8, 8, 3, 3, 1, 1, 3, 2, false, false}};
+  for (int threads = 1; threads <= 2; threads++) {
+    tg_set_num_threads(threads);
+    for (size_t t = 0; t < sizeof cs / sizeof cs[0]; t++) {
+      tg_scope_begin();
+      tg_tensor *x = tg_randn(&r, TG_FLOAT64, 4, (size_t[]){cs[t].n, cs[t].c, cs[t].h, cs[t].w});
+      tg_tensor *w = tg_randn(&r, TG_FLOAT64, 4, (size_t[]){cs[t].o, cs[t].c, cs[t].kh, cs[t].kw});
+      tg_tensor *b = cs[t].bias ? tg_randn(&r, TG_FLOAT64, 1, (size_t[]){cs[t].o}) : NULL;
+      if (cs[t].nc) x = tg_transpose(tg_contiguous(tg_transpose(x, 2, 3)), 2, 3);
+      const int64_t p[2] = {cs[t].p0, cs[t].p1}, st[2] = {cs[t].st, cs[t].st}, d[2] = {cs[t].d, cs[t].d};
+      tg_tensor *xf = tg_to_dtype(x, TG_FLOAT32), *wf = tg_requires_grad_(tg_to_dtype(w, TG_FLOAT32), true);
+      tg_tensor *bf = b ? tg_to_dtype(b, TG_FLOAT32) : NULL;
+      tg_requires_grad_(w, true);
+      tg_tensor *want = tg_conv2d(x, w, b, st, p, d, 1), *y = tg_conv2d(xf, wf, bf, st, p, d, 1);
+      assert_non_null(y);
+      assert_int_equal(y->dtype, TG_FLOAT32);
+      for (int i = 0; i < 4; i++) assert_int_equal(y->shape[i], want->shape[i]);
+      for (size_t e = 0; e < y->numel; e++) assert_close(tg_get_flat(y, e), tg_get_flat(want, e), 1e-4);
+      tg_tensor *g = tg_randn(&r, TG_FLOAT64, 4, want->shape), *gf = tg_to_dtype(g, TG_FLOAT32);
+      tg_tensor *dw = NULL, *dwf = NULL;
+      assert_int_equal(tg_grad(1, &want, &g, 1, &w, &dw, (tg_grad_opts){0}), 0);
+      assert_int_equal(tg_grad(1, &y, &gf, 1, &wf, &dwf, (tg_grad_opts){0}), 0);
+      assert_non_null(dwf);
+      assert_int_equal(dwf->dtype, TG_FLOAT32);
+      for (size_t e = 0; e < dw->numel; e++) /* sums of up to 50k terms: relative */
+        assert_close(tg_get_flat(dwf, e), tg_get_flat(dw, e), 1e-4 * (1 + fabs(tg_get_flat(dw, e))));
+      /* both gradients: dw by the direct kernel where it takes the case, dx by col2im */
+      tg_requires_grad_(xf, true);
+      tg_tensor *y2 = tg_conv2d(xf, wf, bf, st, p, d, 1), *both[2] = {NULL, NULL}, *dx = NULL;
+      assert_int_equal(tg_grad(1, &y2, &gf, 2, (tg_tensor *[]){xf, wf}, both, (tg_grad_opts){0}), 0);
+      tg_tensor *xd = tg_requires_grad_(tg_contiguous(x), true);
+      tg_tensor *yd = tg_conv2d(xd, w, b, st, p, d, 1);
+      assert_int_equal(tg_grad(1, &yd, &g, 1, &xd, &dx, (tg_grad_opts){0}), 0);
+      assert_non_null(both[0]);
+      assert_non_null(both[1]);
+      for (size_t e = 0; e < dx->numel; e++) assert_close(tg_get_flat(both[0], e), tg_get_flat(dx, e), 1e-4);
+      for (size_t e = 0; e < dw->numel; e++)
+        assert_close(tg_get_flat(both[1], e), tg_get_flat(dw, e), 1e-4 * (1 + fabs(tg_get_flat(dw, e))));
+      tg_scope_end();
+    }
+  }
+  tg_set_num_threads(1);
+}
+
+/* im2col's whole-row copies (rows of 8+ inside x, the last 8-block
+ * overlapping): unfold of rows 9 to 17 long against its definition, both
+ * dtypes, with a padded case mixing whole and clipped rows */
+static void test_unfold_long_rows(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 43);
+  for (int t = 0; t < 6; t++) {
+    tg_scope_begin();
+    size_t h = 5, w = 10 + (size_t)t, kh = 2, kw = 3, p = t % 3 == 2 ? 1 : 0;
+    tg_tensor *x = tg_randn(&r, t % 2 ? TG_FLOAT32 : TG_FLOAT64, 4, (size_t[]){2, 3, h, w});
+    const int64_t k[2] = {(int64_t)kh, (int64_t)kw}, pd[2] = {(int64_t)p, (int64_t)p};
+    tg_tensor *u = tg_unfold(x, k, NULL, pd, NULL);
+    assert_non_null(u);
+    size_t ho = h + 2 * p - kh + 1, wo = w + 2 * p - kw + 1;
+    assert_int_equal(u->shape[2], ho * wo);
+    for (size_t e = 0; e < u->numel; e++) {
+      size_t l = e % (ho * wo), row = e / (ho * wo) % (3 * kh * kw), n = e / (ho * wo * 3 * kh * kw);
+      size_t c = row / (kh * kw), i = row / kw % kh, j = row % kw;
+      long ih = (long)(l / wo + i) - (long)p, iw = (long)(l % wo + j) - (long)p;
+      double want = ih < 0 || iw < 0 || ih >= (long)h || iw >= (long)w
+                        ? 0
+                        : tg_get_flat(x, ((n * 3 + c) * h + (size_t)ih) * w + (size_t)iw);
+      assert_true(tg_get_flat(u, e) == want);
+    }
+    tg_scope_end();
   }
 }
 
@@ -416,6 +507,8 @@ int main(void) {
       TG_TEST(test_conv_transpose1d), TG_TEST(test_conv_same), TG_TEST(test_conv_unbatched_int),
       TG_TEST(test_unfold_fold),     TG_TEST(test_conv_fused_paths),     TG_TEST(test_conv_errors),
       TG_TEST(test_conv_float32_forward),
+      TG_TEST(test_conv_float32_direct),
+      TG_TEST(test_unfold_long_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,48 @@ static void test_max_pool_values(void **s) {
   assert_values(idx, 1, (double[]){2});
 }
 
+/* MaxPool2d(2)'s own loop (windows 2 x 2 at (2 r, 2 c)) against torch's
+ * rule written out: the first maximum in row-major order, the last NaN;
+ * values drawn from a few levels (ties), NaN and -inf, odd sizes (the last
+ * row and column of the input unused), both dtypes, several planes */
+static void test_max_pool_2x2(void **s) {
+  (void)s;
+  tg_rng r;
+  tg_rng_seed(&r, 41);
+  const double levels[] = {-INFINITY, -1, 0, 0, 2, 2, 3, NAN};
+  for (int t = 0; t < 8; t++) {
+    tg_scope_begin();
+    size_t n = 2, c = 3, h = 4 + (size_t)(t % 3), w = 5 + (size_t)(t % 2) * 2, numel = n * c * h * w;
+    tg_tensor *x64 = tg_empty(TG_FLOAT64, 4, (size_t[]){n, c, h, w});
+    double *xv = tg_data(x64);
+    for (size_t e = 0; e < numel; e++) xv[e] = levels[tg_rng_next(&r) % 8];
+    tg_tensor *x = t % 2 ? tg_to_dtype(x64, TG_FLOAT32) : x64, *idx = NULL;
+    tg_tensor *y = tg_max_pool2d(x, (int64_t[]){2, 2}, NULL, NULL, NULL, false, &idx);
+    assert_non_null(y);
+    assert_int_equal(y->dtype, x->dtype);
+    size_t oh = h / 2, ow = w / 2;
+    assert_int_equal(y->numel, n * c * oh * ow);
+    for (size_t pl = 0; pl < n * c; pl++)
+      for (size_t i = 0; i < oh; i++)
+        for (size_t j = 0; j < ow; j++) {
+          size_t best = 2 * i * w + 2 * j;
+          double m = xv[pl * h * w + best];
+          for (size_t a = 0; a < 2; a++)
+            for (size_t b = 0; b < 2; b++) {
+              size_t k = (2 * i + a) * w + 2 * j + b;
+              double v = xv[pl * h * w + k];
+              if (v > m || isnan(v)) m = v, best = k;
+            }
+          size_t e = (pl * oh + i) * ow + j;
+          double got = tg_get_flat(y, e);
+          if (isnan(m)) assert_true(isnan(got));
+          else assert_true(got == m);
+          assert_int_equal((size_t)tg_get_flat(idx, e), best);
+        }
+    tg_scope_end();
+  }
+}
+
 static void test_avg_pool_values(void **s) {
   (void)s;
   tg_tensor *x = arange4(1, 1, 3, 3);
@@ -368,7 +410,7 @@ static void test_errors(void **s) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      TG_TEST(test_max_pool_values), TG_TEST(test_avg_pool_values), TG_TEST(test_adaptive_values),
+      TG_TEST(test_max_pool_values), TG_TEST(test_max_pool_2x2), TG_TEST(test_avg_pool_values), TG_TEST(test_adaptive_values),
       TG_TEST(test_resample_values), TG_TEST(test_gradients),       TG_TEST(test_max_grad_and_f32),
       TG_TEST(test_unbatched),       TG_TEST(test_errors),
   };

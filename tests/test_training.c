@@ -16,6 +16,7 @@
  * sanitizers as this test, so a leak (even on an error path) changes the
  * exit status and fails the test. */
 #include "training_fixture.h"
+#include "png_read.h"
 
 static trained mlp_seed1 = {.model = "mlp_mnist", .tag = "mlp1"};
 static trained cifar_seed1 = {.model = "cifar_mlp", .tag = "cifar1"};
@@ -34,6 +35,14 @@ static void test_mlp_mnist_trains(void **state) {
   char p[256];
   check_csv(path_in(p, sizeof p, t->out_dir, "mlp_mnist_metrics.csv"),
             "epoch,train_loss,train_accuracy,test_errors,test_accuracy,seconds", EPOCHS);
+  /* its curves, always drawn: loss, accuracy (train and test), errors and
+   * seconds panels, 600x400 each, two a row, under the 40-pixel title */
+  assert_non_null(strstr(t->stdout_text, "curves: "));
+  png_read r;
+  read_png(path_in(p, sizeof p, t->out_dir, "mlp_mnist_curves.png"), &r);
+  assert_int_equal(r.img.width, 1200);
+  assert_int_equal(r.img.height, 40 + 2 * 400);
+  free(r.px);
   /* the checkpoint holds the two Linear layers, checksummed */
   tg_checkpoint *ck = tg_checkpoint_read(t->ckpt);
   if (!ck) fail_msg("%s", tg_last_error());
