@@ -12,7 +12,7 @@ out=${TG_OUT:-out}
 mkdir -p "$out"
 for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian_saddle complex_cell quickstart \
     param_count chain_composition rate_of_change numerical_gradient init_symmetry minibatch_epochs \
-    ema_momentum fprop_bprop rnn_on_the_fly forward_mode; do
+    ema_momentum fprop_bprop rnn_on_the_fly forward_mode activation_stats; do
   echo "================ examples/$ex"
   if [ "$ex" = chain_rule ]; then
     build/examples/$ex "$out/chain_rule.dot"
