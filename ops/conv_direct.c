@@ -11,17 +11,28 @@
  *    padded output gradient (ops/conv_gemm.c).
  * Small products such as LeNet's conv2 (16 x 100 x 150 per item) are where
  * a per-item GEMM spends its time packing; here the only copy is the padded
- * input plane. TG_CONV_DIRECT=0 turns them off (A/B runs). */
+ * input plane. On by default where compiled for AVX-512 (below). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "conv_internal.h"
 
+/* The 16-lane accumulators fit the registers only with AVX-512: compiled
+ * for less (the default -march), GCC splits and spills them and the
+ * kernels run several times slower than im2col + GEMM, so they are on by
+ * default only there. TG_CONV_DIRECT=1 forces them on (the tests do, to
+ * check them in every build), TG_CONV_DIRECT=0 off. */
+#ifdef __AVX512F__
+#define DIRECT_DEFAULT 1
+#else
+#define DIRECT_DEFAULT -1
+#endif
+
 static bool direct_enabled(void) {
-  static int state; /* 0 unread, 1 on, -1 off (TG_CONV_DIRECT=0) */
+  static int state; /* 0 unread, 1 on, -1 off */
   if (!state) {
     const char *env = getenv("TG_CONV_DIRECT");
-    state = env && strcmp(env, "0") == 0 ? -1 : 1;
+    state = env && strcmp(env, "0") == 0 ? -1 : env && strcmp(env, "1") == 0 ? 1 : DIRECT_DEFAULT;
   }
   return state > 0;
 }

@@ -45,7 +45,8 @@ bool ops_conv2d_dnnl(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b,
 #define CONV_DIRECT_MIN_O 12
 /* y (N, O, ho, wo, allocated) = conv2d of x by the contiguous w (+ b) by
  * the direct kernel; false (y untouched) where it does not take the case or
- * TG_CONV_DIRECT=0 is set (for A/B runs) */
+ * the kernels are off (by default unless compiled for AVX-512; TG_CONV_DIRECT
+ * 1 / 0 forces them on / off) */
 bool ops_conv2d_direct(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
                        const ops_conv_geom *g, size_t G);
 /* dw (w's shape) = the weight's gradient of conv2d(x, w) (groups 1) for

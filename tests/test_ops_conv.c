@@ -502,6 +502,9 @@ static void test_conv_errors(void **s) {
 }
 
 int main(void) {
+  /* ops/conv_direct.c's kernels run by default only in AVX-512 builds:
+   * forced on here so every build checks them */
+  setenv("TG_CONV_DIRECT", "1", 1);
   const struct CMUnitTest tests[] = {
       TG_TEST(test_conv2d),          TG_TEST(test_conv1d),     TG_TEST(test_conv_transpose2d),
       TG_TEST(test_conv_transpose1d), TG_TEST(test_conv_same), TG_TEST(test_conv_unbatched_int),
