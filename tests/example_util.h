@@ -57,6 +57,21 @@ static inline char *example_run(const char *name, const char *cwd, const char *a
   return out;
 }
 
+/* Run the example with args (already quoted) whatever its exit status: its
+ * stdout and stderr into out (cut to cap - 1), returns the exit status (-1
+ * when it did not exit), for the tests of bad flags and files. */
+static inline int example_status(const char *name, const char *args, char *out, size_t cap) {
+  char cmd[2048];
+  int n = snprintf(cmd, sizeof cmd, "'%s/examples/%s' %s 2>&1", TG_BUILD_DIR, name, args ? args : "");
+  assert_true(n > 0 && (size_t)n < sizeof cmd);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t len = fread(out, 1, cap - 1, p);
+  out[len] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* The rest of the first line that starts with prefix, searching from `from`. */
 static inline const char *example_line_after(const char *from, const char *prefix) {
   size_t n = strlen(prefix);

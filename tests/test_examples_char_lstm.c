@@ -6,7 +6,6 @@
  * print the same losses and samples. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tg_test.h"
@@ -90,26 +89,14 @@ static void test_char_lstm_deterministic(void **state) {
   assert_int_equal(same, 0);
 }
 
-/* the exit status of char_lstm with args, its stderr appended to err */
-static int run_status(const char *args, char *err, size_t cap) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "'%s/examples/char_lstm' %s 2>&1 >/dev/null", TG_BUILD_DIR, args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(err, 1, cap - 1, p);
-  err[n] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_char_lstm_bad_input(void **state) {
   (void)state;
   char err[4096], path[] = "/tmp/tg-char-lstm-XXXXXX";
-  assert_int_equal(run_status("--epochs 0", err, sizeof err), 2);
+  assert_int_equal(example_status("char_lstm", "--epochs 0", err, sizeof err), 2);
   assert_non_null(strstr(err, "--epochs needs a number >= 1"));
-  assert_int_equal(run_status("--bogus", err, sizeof err), 2);
+  assert_int_equal(example_status("char_lstm", "--bogus", err, sizeof err), 2);
   assert_non_null(strstr(err, "unknown or incomplete flag \"--bogus\""));
-  assert_int_equal(run_status("--words /nonexistent/words", err, sizeof err), 1);
+  assert_int_equal(example_status("char_lstm", "--words /nonexistent/words", err, sizeof err), 1);
   assert_non_null(strstr(err, "cannot open /nonexistent/words"));
   /* a file without enough a-z words is refused by name */
   int fd = mkstemp(path);
@@ -119,7 +106,7 @@ static void test_char_lstm_bad_input(void **state) {
   close(fd);
   char args[128];
   snprintf(args, sizeof args, "--words %s", path);
-  assert_int_equal(run_status(args, err, sizeof err), 1);
+  assert_int_equal(example_status("char_lstm", args, err, sizeof err), 1);
   unlink(path);
   assert_non_null(strstr(err, "has 1 a-z words; 10 are needed"));
 }

@@ -9,18 +9,6 @@
 
 #include "../examples/gpt_model.h"
 
-/* exit status and stdout+stderr of the example with args */
-static int run_status(const char *args, char *out, size_t cap) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "'%s/examples/gpt_mini' %s 2>&1", TG_BUILD_DIR, args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t len = fread(out, 1, cap - 1, p);
-  out[len] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* the output without its timing line */
 static char *without_time(const char *s) {
   char *c = strdup(s), *t = strstr(c, "\ntime: ");
@@ -122,18 +110,18 @@ static void test_deterministic_and_sample(void **state) {
 static void test_bad_flags(void **state) {
   (void)state;
   char out[4096];
-  assert_int_equal(run_status("--bogus", out, sizeof out), 2);
+  assert_int_equal(example_status("gpt_mini", "--bogus", out, sizeof out), 2);
   assert_non_null(strstr(out, "unknown flag --bogus"));
   assert_non_null(strstr(out, "usage:"));
-  assert_int_equal(run_status("--steps ten", out, sizeof out), 2);
+  assert_int_equal(example_status("gpt_mini", "--steps ten", out, sizeof out), 2);
   assert_non_null(strstr(out, "--steps expects a number, got 'ten'"));
-  assert_int_equal(run_status("--batch 0", out, sizeof out), 2);
+  assert_int_equal(example_status("gpt_mini", "--batch 0", out, sizeof out), 2);
   assert_non_null(strstr(out, "--batch"));
-  assert_int_equal(run_status("--lr -1", out, sizeof out), 2);
+  assert_int_equal(example_status("gpt_mini", "--lr -1", out, sizeof out), 2);
   assert_non_null(strstr(out, "--lr"));
-  assert_int_equal(run_status("--lr", out, sizeof out), 2);
+  assert_int_equal(example_status("gpt_mini", "--lr", out, sizeof out), 2);
   assert_non_null(strstr(out, "--lr needs a value"));
-  assert_int_equal(run_status("--text /nonexistent/tg_gpt.txt", out, sizeof out), 1);
+  assert_int_equal(example_status("gpt_mini", "--text /nonexistent/tg_gpt.txt", out, sizeof out), 1);
   assert_non_null(strstr(out, "cannot open /nonexistent/tg_gpt.txt"));
   char path[] = "/tmp/tg_gpt_shortXXXXXX";
   int fd = mkstemp(path);
@@ -142,7 +130,7 @@ static void test_bad_flags(void **state) {
   close(fd);
   char args[256];
   snprintf(args, sizeof args, "--text %s", path);
-  assert_int_equal(run_status(args, out, sizeof out), 1);
+  assert_int_equal(example_status("gpt_mini", args, out, sizeof out), 1);
   remove(path);
   assert_non_null(strstr(out, "has 4 characters; at least"));
 }
