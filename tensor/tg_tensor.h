@@ -9,6 +9,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* TG_API marks every declaration the shared library exports; the library
+ * is built with -fvisibility=hidden, so a function without it stays
+ * internal (and cannot clash with a user's symbol of the same name). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TG_API __attribute__((visibility("default")))
+#else
+#define TG_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
