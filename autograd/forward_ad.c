@@ -221,8 +221,8 @@ int tg_unpack_dual(tg_tensor *t, tg_tensor **primal, tg_tensor **tangent) {
 
 /* the op descriptors of the library, from the section tg_op_descs */
 #if defined(__GNUC__) && defined(__ELF__)
-extern const tg_op *const __start_tg_op_descs[] __attribute__((weak));
-extern const tg_op *const __stop_tg_op_descs[] __attribute__((weak));
+extern const tg_op *const __start_tg_op_descs[] __attribute__((weak, visibility("hidden")));
+extern const tg_op *const __stop_tg_op_descs[] __attribute__((weak, visibility("hidden")));
 size_t tg_op_table(const tg_op *const **ops) {
   if (ops) *ops = __start_tg_op_descs;
   return __start_tg_op_descs ? (size_t)(__stop_tg_op_descs - __start_tg_op_descs) : 0;

@@ -130,11 +130,11 @@ static inline const tg_node_call_site *tg_node_call_site_(const tg_node *n) {
 }
 
 /* ---- grad mode */
-bool tg_grad_enabled(void);
+TG_API bool tg_grad_enabled(void);
 /* returns the previous setting */
-bool tg_set_grad_enabled(bool on);
-void tg_no_grad_begin(void); /* nestable; pairs with tg_no_grad_end */
-void tg_no_grad_end(void);
+TG_API bool tg_set_grad_enabled(bool on);
+TG_API void tg_no_grad_begin(void); /* nestable; pairs with tg_no_grad_end */
+TG_API void tg_no_grad_end(void);
 
 /* ---- anomaly mode (torch.autograd.detect_anomaly): when on, the first op
  * whose output contains NaN/Inf is reported (tg_last_error and stderr) with
@@ -142,39 +142,39 @@ void tg_no_grad_end(void);
  * gradient for an input contains NaN/Inf fails naming the node and that
  * line. Off by default; when off it costs one branch per op. Call sites are
  * captured by macros in tg_ops.h/tg_nn.h (define TG_NO_CALL_SITES to omit). */
-void tg_set_detect_anomaly(bool on);
-bool tg_detect_anomaly(void);
+TG_API void tg_set_detect_anomaly(bool on);
+TG_API bool tg_detect_anomaly(void);
 #ifndef __cplusplus
-extern _Thread_local bool tg_anomaly_enabled;
+TG_API extern _Thread_local bool tg_anomaly_enabled;
 /* a function, not an assignment, so nested calls in one expression stay
  * well-defined */
-void tg_call_site(const char *file, int line);
+TG_API void tg_call_site(const char *file, int line);
 #define TG_CALL_SITE() (tg_anomaly_enabled ? tg_call_site(__FILE__, __LINE__) : (void)0)
 #endif
 
 /* ---- leaves */
-tg_tensor *tg_requires_grad_(tg_tensor *t, bool on); /* leaves only; returns t */
-tg_tensor *tg_retain_grad(tg_tensor *t);             /* keep .grad of a non-leaf */
-tg_tensor *tg_detach(tg_tensor *t);                  /* shares storage, no history */
-bool tg_is_leaf(const tg_tensor *t);
-int tg_zero_grad(tg_tensor *t); /* zero .grad in place (keeps the buffer) */
-const char *tg_grad_fn_name(const tg_tensor *t); /* "MulBackward", or NULL */
+TG_API tg_tensor *tg_requires_grad_(tg_tensor *t, bool on); /* leaves only; returns t */
+TG_API tg_tensor *tg_retain_grad(tg_tensor *t);             /* keep .grad of a non-leaf */
+TG_API tg_tensor *tg_detach(tg_tensor *t);                  /* shares storage, no history */
+TG_API bool tg_is_leaf(const tg_tensor *t);
+TG_API int tg_zero_grad(tg_tensor *t); /* zero .grad in place (keeps the buffer) */
+TG_API const char *tg_grad_fn_name(const tg_tensor *t); /* "MulBackward", or NULL */
 
 /* ---- memory (graph-aware) */
 /* Move t to the enclosing scope (persistent at depth 1); if t has history,
  * the nodes and tensors of its graph owned by the current scope move too,
  * so a later backward can use them. Returns t. */
-tg_tensor *tg_keep(tg_tensor *t);
+TG_API tg_tensor *tg_keep(tg_tensor *t);
 /* Free a persistent tensor with its grad and grad_fn node; scoped tensors
  * are freed by their scope. */
-void tg_free(tg_tensor *t);
+TG_API void tg_free(tg_tensor *t);
 
 /* ---- backward */
 /* Accumulate d(root)/d(leaf) into .grad of every leaf that requires grad.
  * grad_output NULL means 1 for a one-element root. Without retain_graph the
  * graph's saved values are released: a second backward through it is an
  * error. Returns 0 or -1 (message in tg_last_error). */
-int tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph);
+TG_API int tg_backward(tg_tensor *root, tg_tensor *grad_output, bool retain_graph);
 /* torch.autograd.grad: gradients of sum_k <outputs[k], grad_outputs[k]>
  * w.r.t. inputs, returned in grads_out (current scope, NULL where an input is
  * unreachable and allow_unused). With create_graph the backward is recorded
@@ -184,7 +184,7 @@ typedef struct tg_grad_opts {
   bool create_graph;
   bool allow_unused;
 } tg_grad_opts;
-int tg_grad(int n_out, tg_tensor **outputs, tg_tensor **grad_outputs, int n_in,
+TG_API int tg_grad(int n_out, tg_tensor **outputs, tg_tensor **grad_outputs, int n_in,
             tg_tensor **inputs, tg_tensor **grads_out, tg_grad_opts opts);
 
 /* ---- tensor hooks (Tensor.register_hook, register_post_accumulate_grad_hook)
@@ -207,18 +207,18 @@ typedef struct tg_hook_handle {
   uint64_t id; /* 0: registration failed (message in tg_last_error) */
 } tg_hook_handle;
 /* fn(grad, ctx) on t's gradient in each backward; t must require grad */
-tg_hook_handle tg_register_hook(tg_tensor *t, tg_hook_fn fn, void *ctx);
+TG_API tg_hook_handle tg_register_hook(tg_tensor *t, tg_hook_fn fn, void *ctx);
 /* fn(leaf, ctx) after each backward's accumulation into leaf->grad (not
  * under tg_grad, which accumulates nothing); leaves requiring grad only */
-tg_hook_handle tg_register_post_accumulate_grad_hook(tg_tensor *leaf, tg_post_hook_fn fn, void *ctx);
+TG_API tg_hook_handle tg_register_post_accumulate_grad_hook(tg_tensor *leaf, tg_post_hook_fn fn, void *ctx);
 /* true if it removed the hook; false (no error) when it was removed before
  * or its tensor is gone, as RemovableHandle.remove() twice */
-bool tg_remove_hook(tg_hook_handle h);
+TG_API bool tg_remove_hook(tg_hook_handle h);
 
 /* ---- jacobian and gradient checks (any dtype in, float64 recommended) */
 typedef tg_tensor *(*tg_fn)(tg_tensor **inputs, void *ctx);
 /* J is [numel(f(x)), numel(x)]: tg_jacobians' block of one input, flattened */
-tg_tensor *tg_jacobian(tg_fn f, tg_tensor *x, void *ctx);
+TG_API tg_tensor *tg_jacobian(tg_fn f, tg_tensor *x, void *ctx);
 
 /* ---- functional transforms (torch.autograd.functional). f is called on
  * fresh leaves holding the inputs' values (any float tensors, requiring
@@ -234,21 +234,21 @@ typedef struct tg_functional_opts {
 } tg_functional_opts;
 /* *out = f(x) (out may be NULL); vjp[i] = vᵀ ∂f/∂x_i, v shaped as f(x)
  * (NULL: f returns one element, v = 1) */
-int tg_vjp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor *v, tg_tensor **out, tg_tensor **vjp,
+TG_API int tg_vjp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor *v, tg_tensor **out, tg_tensor **vjp,
            tg_functional_opts opts);
 /* *jvp = Σ_i ∂f/∂x_i · v_i, v[i] shaped as x_i (v NULL: one one-element
  * input, v = 1); by the double-backward trick (two backwards) */
-int tg_jvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **jvp,
+TG_API int tg_jvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **jvp,
            tg_functional_opts opts);
 /* f returns one element: hvp[i] = Σ_j (∂²f/∂x_i∂x_j) v_j  (H v) */
-int tg_hvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **hvp,
+TG_API int tg_hvp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **hvp,
            tg_functional_opts opts);
 /* f returns one element: vhp[j] = Σ_i v_iᵀ ∂²f/∂x_i∂x_j  (vᵀ H, one backward fewer than hvp) */
-int tg_vhp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **vhp,
+TG_API int tg_vhp(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **v, tg_tensor **out, tg_tensor **vhp,
            tg_functional_opts opts);
 /* f returns one element: hess[i*n + j] = ∂²f/∂x_i∂x_j, shaped
  * x_i.shape ++ x_j.shape, one backward per element of the gradient */
-int tg_hessian(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **hess);
+TG_API int tg_hessian(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **hess);
 typedef struct tg_jacobian_opts {
   /* strategy "forward-mode": column by column (one double-backward trick
    * product per input element) instead of row by row (one backward per
@@ -258,7 +258,7 @@ typedef struct tg_jacobian_opts {
 } tg_jacobian_opts;
 /* jac[i] = ∂f/∂x_i, shaped f(x).shape ++ x_i.shape (torch's jacobian);
  * tg_jacobian below is the one-input form flattened to 2-D */
-int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac, tg_jacobian_opts opts);
+TG_API int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac, tg_jacobian_opts opts);
 
 /* ---- forward-mode AD (torch.autograd.forward_ad). Inside a dual level a
  * tensor may carry a tangent; every op one of whose inputs has a tangent
@@ -270,18 +270,18 @@ int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac,
  * its output's tangent is then unavailable (tg_unpack_dual fails).
  * Tangents propagate under no_grad too (as PyTorch); one level at a time. */
 /* 0, or -1 (a level is already open) */
-int tg_fwad_enter_dual_level(void);
+TG_API int tg_fwad_enter_dual_level(void);
 /* drops every tangent; 0, or -1 when no level is open */
-int tg_fwad_exit_dual_level(void);
+TG_API int tg_fwad_exit_dual_level(void);
 /* a view of primal (differentiable w.r.t. it, as PyTorch) whose tangent is
  * tangent (same shape; its values are shared, not copied) */
-tg_tensor *tg_make_dual(tg_tensor *primal, tg_tensor *tangent);
+TG_API tg_tensor *tg_make_dual(tg_tensor *primal, tg_tensor *tangent);
 /* *primal = a view of t without its tangent; *tangent = t's tangent, or NULL
  * when it has none (either pointer may be NULL). 0, or -1 with an error
  * (an op on its way had no JVP) */
-int tg_unpack_dual(tg_tensor *t, tg_tensor **primal, tg_tensor **tangent);
+TG_API int tg_unpack_dual(tg_tensor *t, tg_tensor **primal, tg_tensor **tangent);
 /* the library's op descriptors (*ops points into a static table); the count */
-size_t tg_op_table(const tg_op *const **ops);
+TG_API size_t tg_op_table(const tg_op *const **ops);
 
 /* ---- activation checkpointing (torch.utils.checkpoint, reentrant; tg_checkpoint
  * is data/'s checkpoint file) */
@@ -292,7 +292,7 @@ size_t tg_op_table(const tg_op *const **ops);
  * generator (restored for the recomputation: dropout redraws the same
  * masks). No double backward through it (create_graph is an error). With
  * grad mode off it is f(inputs, ctx). */
-tg_tensor *tg_activation_checkpoint(tg_fn f, void *ctx, tg_tensor **inputs, int n);
+TG_API tg_tensor *tg_activation_checkpoint(tg_fn f, void *ctx, tg_tensor **inputs, int n);
 
 typedef struct tg_gradcheck_opts {
   double atol, rtol; /* defaults 1e-5, 1e-3 (PyTorch's) */
@@ -307,18 +307,18 @@ typedef struct tg_gradcheck_result {
   char message[256];
 } tg_gradcheck_result;
 /* analytic Jacobian vs central differences, h_i = sqrt(eps)*max(|x_i|,1) */
-tg_gradcheck_result tg_gradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,
+TG_API tg_gradcheck_result tg_gradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,
                                  tg_gradcheck_opts opts);
 /* second order: gradcheck of x -> grad(f(x), x, v, create_graph) for a fixed random v */
-tg_gradcheck_result tg_gradgradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,
+TG_API tg_gradcheck_result tg_gradgradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ctx,
                                      tg_gradcheck_opts opts);
 
 /* ---- graph export: DOT text of the graph behind t (for `dot -Tpng`) */
-int tg_graph_dot(const tg_tensor *t, FILE *out);
+TG_API int tg_graph_dot(const tg_tensor *t, FILE *out);
 
 /* ---- for ops/: record a node for a fresh result. Returns out, or NULL
  * (and frees nothing: out stays in its scope) on error. */
-tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
+TG_API tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
 /* inline for backward functions; graph.c also emits it for the ABI */
 inline bool tg_node_needs_grad(const tg_node *n, int i) {
   return i < n->n_in && n->in[i]->requires_grad;
@@ -329,11 +329,11 @@ inline bool tg_node_needs_grad(const tg_node *n, int i) {
  * or NULL, when the gradient must go through grad_in[i] as usual (input i is
  * not a leaf, create_graph, tg_grad capturing, anomaly mode, or a .grad of
  * another layout). Leave grad_in[i] NULL after writing into it. */
-tg_tensor *tg_node_grad_sink(tg_node *n, int i);
+TG_API tg_tensor *tg_node_grad_sink(tg_node *n, int i);
 /* save a tensor (output or temporary) for backward */
 /* keep t (an index tensor, say) for the backward, with its version; the op
  * must declare TG_NODE_SAVED */
-void tg_node_save(tg_node *n, tg_tensor *t);
+TG_API void tg_node_save(tg_node *n, tg_tensor *t);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* Atomic replacement of a file (see tg_atomic.h). The temporary name carries
+/* Atomic replacement of a file (see atomic_internal.h). The temporary name carries
  * the pid so two processes saving the same path do not write into one
  * file; within a process a stale temporary (pid reuse) is truncated. */
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tg_atomic.h"
+#include "atomic_internal.h"
 #include "tg_internal.h"
 
 static char *dup_str(const char *s) {

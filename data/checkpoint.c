@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
-#include "tg_atomic.h"
+#include "atomic_internal.h"
 #include "tg_data.h"
 #include "tg_internal.h"
-#include "tg_json.h"
+#include "json_internal.h"
 
 /* the reference implementation's limit; a longer header is damage */
 #define MAX_HEADER ((uint64_t)100 * 1000 * 1000)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "data_internal.h"
-#include "tg_atomic.h"
+#include "atomic_internal.h"
 #include "tg_data.h"
 #include "tg_internal.h"
 

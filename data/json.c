@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tg_json.h"
+#include "json_internal.h"
 
 typedef struct parser {
   const unsigned char *s;

@@ -33,26 +33,26 @@ extern "C" {
 /* ================================================================ process group */
 
 /* true when the library was built with MPI */
-bool tg_dist_available(void);
+TG_API bool tg_dist_available(void);
 /* true when this process was started by an MPI launcher (mpirun, srun:
  * OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK in the environment), so a
  * program can call tg_dist_init only then and run alone otherwise */
-bool tg_dist_launched(void);
+TG_API bool tg_dist_launched(void);
 /* Join the process group. comm points to an MPI_Comm to use (duplicated:
  * the caller keeps its own), or is NULL for MPI_COMM_WORLD; MPI_Init runs
  * here unless the program initialised MPI itself. Errors of MPI calls on
  * the group are returned, not fatal. 0, or -1 (already initialised, no
  * MPI in this build, MPI_Init failed). */
-int tg_dist_init(void *comm);
+TG_API int tg_dist_init(void *comm);
 /* Leave the group: frees the duplicated communicator, and calls
  * MPI_Finalize if tg_dist_init called MPI_Init. 0, or -1 if not initialised. */
-int tg_dist_finalize(void);
-bool tg_dist_is_initialized(void);
+TG_API int tg_dist_finalize(void);
+TG_API bool tg_dist_is_initialized(void);
 /* this process's rank in [0, world size), or -1 with an error before init */
-int tg_dist_rank(void);
+TG_API int tg_dist_rank(void);
 /* the number of processes, or -1 with an error before init */
-int tg_dist_world_size(void);
-int tg_dist_barrier(void);
+TG_API int tg_dist_world_size(void);
+TG_API int tg_dist_barrier(void);
 
 /* ================================================================ collectives */
 
@@ -64,13 +64,13 @@ typedef enum tg_reduce_op {
 
 /* t = root's t on every rank, in place (no history; bumps the version);
  * any dtype and strides (not an expanded view) */
-int tg_dist_broadcast_(tg_tensor *t, int root);
+TG_API int tg_dist_broadcast_(tg_tensor *t, int root);
 /* t = op over the ranks' t, elementwise, in place; the same result on
  * every rank. any dtype (MEAN: float) and strides (not an expanded view) */
-int tg_dist_all_reduce_(tg_tensor *t, tg_reduce_op op);
+TG_API int tg_dist_all_reduce_(tg_tensor *t, tg_reduce_op op);
 /* out[r] = rank r's t: a new (world, *t.shape) tensor of t's dtype in the
  * current scope (torch.stack(all_gather(...))), without history */
-tg_tensor *tg_dist_all_gather(const tg_tensor *t);
+TG_API tg_tensor *tg_dist_all_gather(const tg_tensor *t);
 
 /* ================================================================ data parallel */
 
@@ -86,7 +86,7 @@ typedef struct tg_ddp_opts {
    * tg_ddp_sync_grads, after it (the same bits, no overlap; no hooks) */
   bool no_overlap;
 } tg_ddp_opts;
-tg_ddp_opts tg_ddp_defaults(void); /* 25 MiB buckets, broadcast_buffers */
+TG_API tg_ddp_opts tg_ddp_defaults(void); /* 25 MiB buckets, broadcast_buffers */
 /* Wrap module m (borrowed; it must outlive the wrapper) for data-parallel
  * training: checks that every rank has the same parameters and buffers
  * (names, dtypes, shapes, frozen or not; a mismatch fails on every rank,
@@ -98,7 +98,7 @@ tg_ddp_opts tg_ddp_defaults(void); /* 25 MiB buckets, broadcast_buffers */
  * hands its .grad over as backward delivers it, so buckets start their
  * all-reduce during backward (in bucket order on every rank); a second
  * backward before tg_ddp_sync_grads fails (use no_sync to accumulate). */
-tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o);
+TG_API tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o);
 /* After backward, before the optimizer step: every synchronised .grad =
  * the mean over ranks of the ranks' .grad (a parameter without a .grad on
  * a rank counts as zeros there, and gets one). Buckets are packed in
@@ -106,19 +106,19 @@ tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o);
  * hooks did not start during backward start here; all are waited for
  * before this returns. The same bits on every rank. A no-op (0) while
  * no_sync is on: gradients accumulate locally until the next sync. */
-int tg_ddp_sync_grads(tg_ddp *d);
+TG_API int tg_ddp_sync_grads(tg_ddp *d);
 /* torch's no_sync(): on while accumulating micro-batches, off before the
  * backward whose sync_grads should average them all */
-int tg_ddp_set_no_sync(tg_ddp *d, bool on);
+TG_API int tg_ddp_set_no_sync(tg_ddp *d, bool on);
 /* layout and traffic: buckets, synchronised parameters, gradient bytes
  * all-reduced per sync; seconds between the start of the first all-reduce
  * and the call of tg_ddp_sync_grads in the last sync (the communication
  * that overlapped backward; 0 when none started before the sync) */
-size_t tg_ddp_num_buckets(const tg_ddp *d);
-size_t tg_ddp_num_synced(const tg_ddp *d);
-size_t tg_ddp_bytes_per_sync(const tg_ddp *d);
-double tg_ddp_overlap_seconds(const tg_ddp *d);
-void tg_ddp_free(tg_ddp *d); /* NULL is fine; the module stays */
+TG_API size_t tg_ddp_num_buckets(const tg_ddp *d);
+TG_API size_t tg_ddp_num_synced(const tg_ddp *d);
+TG_API size_t tg_ddp_bytes_per_sync(const tg_ddp *d);
+TG_API double tg_ddp_overlap_seconds(const tg_ddp *d);
+TG_API void tg_ddp_free(tg_ddp *d); /* NULL is fine; the module stays */
 
 /* torch.nn.SyncBatchNorm's training forward, a collective: as
  * tg_batch_norm(x, running_mean, running_var, weight, bias, true, momentum,
@@ -127,7 +127,7 @@ void tg_ddp_free(tg_ddp *d); /* NULL is fine; the module stays */
  * statistics' gradient terms), running stats (C, optional) moved by the
  * global mean and unbiased variance. Eval: tg_batch_norm with the running
  * stats. A new tensor in the scope, or NULL on every rank. */
-tg_tensor *tg_sync_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
+TG_API tg_tensor *tg_sync_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
                               tg_tensor *weight, tg_tensor *bias, double momentum, double eps);
 
 /* ================================================================ sampler */
@@ -140,17 +140,17 @@ tg_tensor *tg_sync_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *
  * = ceil(len / R) (drop_last: floor). num_replicas 0 and rank -1 mean the
  * process group's. The permutation is tapegrad's, not torch's bits. */
 typedef struct tg_dist_sampler tg_dist_sampler;
-tg_dist_sampler *tg_dist_sampler_new(size_t dataset_len, int num_replicas, int rank, bool shuffle,
+TG_API tg_dist_sampler *tg_dist_sampler_new(size_t dataset_len, int num_replicas, int rank, bool shuffle,
                                      uint64_t seed, bool drop_last);
 /* the epoch whose order the next fill gives (torch: call before each epoch) */
-int tg_dist_sampler_set_epoch(tg_dist_sampler *s, uint64_t epoch);
-size_t tg_dist_sampler_len(const tg_dist_sampler *s); /* num_samples; 0 with an error for NULL */
+TG_API int tg_dist_sampler_set_epoch(tg_dist_sampler *s, uint64_t epoch);
+TG_API size_t tg_dist_sampler_len(const tg_dist_sampler *s); /* num_samples; 0 with an error for NULL */
 /* this rank's num_samples indices of the current epoch into out */
-int tg_dist_sampler_indices(const tg_dist_sampler *s, size_t *out);
+TG_API int tg_dist_sampler_indices(const tg_dist_sampler *s, size_t *out);
 /* the same with the signature of a DataLoader sampler's fill (tg_sampler
  * in tg_data.h): {tg_dist_sampler_len(s), tg_dist_sampler_fill, s} */
-int tg_dist_sampler_fill(void *sampler, size_t *out);
-void tg_dist_sampler_free(tg_dist_sampler *s);
+TG_API int tg_dist_sampler_fill(void *sampler, size_t *out);
+TG_API void tg_dist_sampler_free(tg_dist_sampler *s);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "nn_internal.h"
+#include "tg_nn_fused.h"
 
 #define ATTN_MAX_T 64 /* the longest context: P and the scratch grow as T^2 per head */
 

@@ -15,7 +15,7 @@ extern "C" {
  * [h hs, (h+1) hs) = softmax(q_h k_h^T / sqrt(hs), j <= t) v_h. The same as
  * tg_scaled_dot_product_attention(q, k, v, NULL, true, 0, NAN, NULL) on the
  * (B, n_head, T, hs) views, heads concatenated; one node, T <= 64. */
-tg_tensor *tg_causal_attention_qkv(tg_tensor *qkv, size_t B, size_t T, size_t n_head);
+TG_API tg_tensor *tg_causal_attention_qkv(tg_tensor *qkv, size_t B, size_t T, size_t n_head);
 
 #ifdef __cplusplus
 }

@@ -13,288 +13,288 @@ extern "C" {
 #endif
 
 /* ---- binary, broadcasting (ops/binary.c) */
-tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b); /* ties: gradient split 1/2 each, as PyTorch */
-tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b); /* ties: gradient split 1/2 each, as PyTorch */
+TG_API tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
 
 /* ---- with a number (ops/scalar.c) */
-tg_tensor *tg_add_scalar(tg_tensor *a, double s);
-tg_tensor *tg_sub_scalar(tg_tensor *a, double s);  /* a - s */
-tg_tensor *tg_rsub_scalar(tg_tensor *a, double s); /* s - a */
-tg_tensor *tg_mul_scalar(tg_tensor *a, double s);
-tg_tensor *tg_div_scalar(tg_tensor *a, double s);  /* a / s */
-tg_tensor *tg_pow_scalar(tg_tensor *a, double e);  /* a ** e */
+TG_API tg_tensor *tg_add_scalar(tg_tensor *a, double s);
+TG_API tg_tensor *tg_sub_scalar(tg_tensor *a, double s);  /* a - s */
+TG_API tg_tensor *tg_rsub_scalar(tg_tensor *a, double s); /* s - a */
+TG_API tg_tensor *tg_mul_scalar(tg_tensor *a, double s);
+TG_API tg_tensor *tg_div_scalar(tg_tensor *a, double s);  /* a / s */
+TG_API tg_tensor *tg_pow_scalar(tg_tensor *a, double e);  /* a ** e */
 
 /* ---- unary (ops/unary.c) */
-tg_tensor *tg_neg(tg_tensor *a);
-tg_tensor *tg_exp(tg_tensor *a);
-tg_tensor *tg_log(tg_tensor *a);
-tg_tensor *tg_sqrt(tg_tensor *a);
-tg_tensor *tg_abs(tg_tensor *a);
-tg_tensor *tg_sin(tg_tensor *a);
-tg_tensor *tg_cos(tg_tensor *a);
-tg_tensor *tg_tanh(tg_tensor *a);
-tg_tensor *tg_sigmoid(tg_tensor *a);
-tg_tensor *tg_relu(tg_tensor *a);
-tg_tensor *tg_leaky_relu(tg_tensor *a, double negative_slope);
-tg_tensor *tg_elu(tg_tensor *a, double alpha);
-tg_tensor *tg_softplus(tg_tensor *a, double beta, double threshold); /* PyTorch: 1, 20 */
-tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi); /* NaN bound = unbounded */
+TG_API tg_tensor *tg_neg(tg_tensor *a);
+TG_API tg_tensor *tg_exp(tg_tensor *a);
+TG_API tg_tensor *tg_log(tg_tensor *a);
+TG_API tg_tensor *tg_sqrt(tg_tensor *a);
+TG_API tg_tensor *tg_abs(tg_tensor *a);
+TG_API tg_tensor *tg_sin(tg_tensor *a);
+TG_API tg_tensor *tg_cos(tg_tensor *a);
+TG_API tg_tensor *tg_tanh(tg_tensor *a);
+TG_API tg_tensor *tg_sigmoid(tg_tensor *a);
+TG_API tg_tensor *tg_relu(tg_tensor *a);
+TG_API tg_tensor *tg_leaky_relu(tg_tensor *a, double negative_slope);
+TG_API tg_tensor *tg_elu(tg_tensor *a, double alpha);
+TG_API tg_tensor *tg_softplus(tg_tensor *a, double beta, double threshold); /* PyTorch: 1, 20 */
+TG_API tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi); /* NaN bound = unbounded */
 
 /* ---- more unary math (ops/math.c), PyTorch's definitions. int64/bool
  * input: square, sign, floor, ceil, round, trunc keep the dtype (bool
  * square gives int64; floor/ceil/round/trunc refuse bool); frac refuses
  * integers; the rest compute in float32. round is half to even. sign and
  * the rounding family have zero gradient, frac's is 1. */
-tg_tensor *tg_log1p(tg_tensor *a); /* log(1 + a) */
-tg_tensor *tg_expm1(tg_tensor *a); /* exp(a) - 1 */
-tg_tensor *tg_log2(tg_tensor *a); /* log2(a) */
-tg_tensor *tg_log10(tg_tensor *a); /* log10(a) */
-tg_tensor *tg_exp2(tg_tensor *a); /* 2 ** a */
-tg_tensor *tg_tan(tg_tensor *a); /* tan(a) */
-tg_tensor *tg_asin(tg_tensor *a); /* asin(a) */
-tg_tensor *tg_acos(tg_tensor *a); /* acos(a) */
-tg_tensor *tg_atan(tg_tensor *a); /* atan(a) */
-tg_tensor *tg_sinh(tg_tensor *a); /* sinh(a) */
-tg_tensor *tg_cosh(tg_tensor *a); /* cosh(a) */
-tg_tensor *tg_asinh(tg_tensor *a); /* asinh(a) */
-tg_tensor *tg_acosh(tg_tensor *a); /* acosh(a) */
-tg_tensor *tg_atanh(tg_tensor *a); /* atanh(a) */
-tg_tensor *tg_erf(tg_tensor *a); /* 2/sqrt(pi) * integral_0^a exp(-t^2) dt */
-tg_tensor *tg_erfc(tg_tensor *a); /* 1 - erf(a) */
-tg_tensor *tg_erfinv(tg_tensor *a); /* y with erf(y) = a; +-inf at +-1 */
-tg_tensor *tg_reciprocal(tg_tensor *a); /* 1 / a */
-tg_tensor *tg_rsqrt(tg_tensor *a); /* 1 / sqrt(a) */
-tg_tensor *tg_square(tg_tensor *a); /* a * a */
-tg_tensor *tg_sign(tg_tensor *a); /* -1, 0 or 1 (NaN gives 0, as PyTorch) */
-tg_tensor *tg_floor(tg_tensor *a); /* largest integer <= a */
-tg_tensor *tg_ceil(tg_tensor *a); /* smallest integer >= a */
-tg_tensor *tg_round(tg_tensor *a); /* nearest integer, ties to even */
-tg_tensor *tg_trunc(tg_tensor *a); /* integer part, toward zero */
-tg_tensor *tg_frac(tg_tensor *a); /* a - trunc(a) */
+TG_API tg_tensor *tg_log1p(tg_tensor *a); /* log(1 + a) */
+TG_API tg_tensor *tg_expm1(tg_tensor *a); /* exp(a) - 1 */
+TG_API tg_tensor *tg_log2(tg_tensor *a); /* log2(a) */
+TG_API tg_tensor *tg_log10(tg_tensor *a); /* log10(a) */
+TG_API tg_tensor *tg_exp2(tg_tensor *a); /* 2 ** a */
+TG_API tg_tensor *tg_tan(tg_tensor *a); /* tan(a) */
+TG_API tg_tensor *tg_asin(tg_tensor *a); /* asin(a) */
+TG_API tg_tensor *tg_acos(tg_tensor *a); /* acos(a) */
+TG_API tg_tensor *tg_atan(tg_tensor *a); /* atan(a) */
+TG_API tg_tensor *tg_sinh(tg_tensor *a); /* sinh(a) */
+TG_API tg_tensor *tg_cosh(tg_tensor *a); /* cosh(a) */
+TG_API tg_tensor *tg_asinh(tg_tensor *a); /* asinh(a) */
+TG_API tg_tensor *tg_acosh(tg_tensor *a); /* acosh(a) */
+TG_API tg_tensor *tg_atanh(tg_tensor *a); /* atanh(a) */
+TG_API tg_tensor *tg_erf(tg_tensor *a); /* 2/sqrt(pi) * integral_0^a exp(-t^2) dt */
+TG_API tg_tensor *tg_erfc(tg_tensor *a); /* 1 - erf(a) */
+TG_API tg_tensor *tg_erfinv(tg_tensor *a); /* y with erf(y) = a; +-inf at +-1 */
+TG_API tg_tensor *tg_reciprocal(tg_tensor *a); /* 1 / a */
+TG_API tg_tensor *tg_rsqrt(tg_tensor *a); /* 1 / sqrt(a) */
+TG_API tg_tensor *tg_square(tg_tensor *a); /* a * a */
+TG_API tg_tensor *tg_sign(tg_tensor *a); /* -1, 0 or 1 (NaN gives 0, as PyTorch) */
+TG_API tg_tensor *tg_floor(tg_tensor *a); /* largest integer <= a */
+TG_API tg_tensor *tg_ceil(tg_tensor *a); /* smallest integer >= a */
+TG_API tg_tensor *tg_round(tg_tensor *a); /* nearest integer, ties to even */
+TG_API tg_tensor *tg_trunc(tg_tensor *a); /* integer part, toward zero */
+TG_API tg_tensor *tg_frac(tg_tensor *a); /* a - trunc(a) */
 /* NaN -> nan, +inf -> posinf, -inf -> neginf; posinf/neginf NaN: the dtype's
  * largest/lowest finite value (PyTorch's None); gradient where a is finite */
-tg_tensor *tg_nan_to_num(tg_tensor *a, double nan, double posinf, double neginf);
+TG_API tg_tensor *tg_nan_to_num(tg_tensor *a, double nan, double posinf, double neginf);
 
 /* ---- activations (ops/activation.c), PyTorch's definitions and its
  * gradients at the kinks. Integer input: hardtanh/relu6 keep the dtype
  * (bool refused), softsign computes in float32, the rest refuse it. */
-tg_tensor *tg_gelu(tg_tensor *a, const char *approximate); /* "none": a Phi(a); "tanh": PyTorch's tanh approximation */
-tg_tensor *tg_silu(tg_tensor *a); /* a sigmoid(a) */
-tg_tensor *tg_mish(tg_tensor *a); /* a tanh(softplus(a)) */
-tg_tensor *tg_hardtanh(tg_tensor *a, double min_val, double max_val); /* clamp(a, min_val, max_val); PyTorch: -1, 1 */
-tg_tensor *tg_relu6(tg_tensor *a); /* hardtanh(a, 0, 6) */
-tg_tensor *tg_selu(tg_tensor *a); /* scale (a > 0 ? a : alpha (exp(a) - 1)), PyTorch's constants */
-tg_tensor *tg_celu(tg_tensor *a, double alpha); /* max(0, a) + min(0, alpha (exp(a / alpha) - 1)); alpha != 0 */
-tg_tensor *tg_softsign(tg_tensor *a); /* a / (1 + |a|) */
-tg_tensor *tg_hardsigmoid(tg_tensor *a); /* clamp(a + 3, 0, 6) / 6 */
-tg_tensor *tg_hardswish(tg_tensor *a); /* a hardsigmoid(a) */
-tg_tensor *tg_logsigmoid(tg_tensor *a); /* log(sigmoid(a)), stable */
+TG_API tg_tensor *tg_gelu(tg_tensor *a, const char *approximate); /* "none": a Phi(a); "tanh": PyTorch's tanh approximation */
+TG_API tg_tensor *tg_silu(tg_tensor *a); /* a sigmoid(a) */
+TG_API tg_tensor *tg_mish(tg_tensor *a); /* a tanh(softplus(a)) */
+TG_API tg_tensor *tg_hardtanh(tg_tensor *a, double min_val, double max_val); /* clamp(a, min_val, max_val); PyTorch: -1, 1 */
+TG_API tg_tensor *tg_relu6(tg_tensor *a); /* hardtanh(a, 0, 6) */
+TG_API tg_tensor *tg_selu(tg_tensor *a); /* scale (a > 0 ? a : alpha (exp(a) - 1)), PyTorch's constants */
+TG_API tg_tensor *tg_celu(tg_tensor *a, double alpha); /* max(0, a) + min(0, alpha (exp(a / alpha) - 1)); alpha != 0 */
+TG_API tg_tensor *tg_softsign(tg_tensor *a); /* a / (1 + |a|) */
+TG_API tg_tensor *tg_hardsigmoid(tg_tensor *a); /* clamp(a + 3, 0, 6) / 6 */
+TG_API tg_tensor *tg_hardswish(tg_tensor *a); /* a hardsigmoid(a) */
+TG_API tg_tensor *tg_logsigmoid(tg_tensor *a); /* log(sigmoid(a)), stable */
 
 /* ---- binary math, broadcasting (ops/binary_math.c), PyTorch's definitions.
  * Integer/bool operands: atan2 and copysign give float32, hypot refuses
  * them, fmod/remainder keep int64 (bool refused; a zero integer divisor is
  * an error, torch's ZeroDivisionError). lerp wants floats of one dtype. */
-tg_tensor *tg_atan2(tg_tensor *a, tg_tensor *b);     /* angle of (b, a), in [-pi, pi] */
-tg_tensor *tg_fmod(tg_tensor *a, tg_tensor *b);      /* a - trunc(a / b) * b, sign of a */
-tg_tensor *tg_remainder(tg_tensor *a, tg_tensor *b); /* a - floor(a / b) * b, sign of b */
-tg_tensor *tg_hypot(tg_tensor *a, tg_tensor *b);     /* sqrt(a^2 + b^2) */
-tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b);  /* |a| with b's sign bit; no gradient to b */
-tg_tensor *tg_lerp(tg_tensor *start, tg_tensor *end, tg_tensor *weight); /* start + weight * (end - start) */
-tg_tensor *tg_lerp_scalar(tg_tensor *start, tg_tensor *end, double weight);
+TG_API tg_tensor *tg_atan2(tg_tensor *a, tg_tensor *b);     /* angle of (b, a), in [-pi, pi] */
+TG_API tg_tensor *tg_fmod(tg_tensor *a, tg_tensor *b);      /* a - trunc(a / b) * b, sign of a */
+TG_API tg_tensor *tg_remainder(tg_tensor *a, tg_tensor *b); /* a - floor(a / b) * b, sign of b */
+TG_API tg_tensor *tg_hypot(tg_tensor *a, tg_tensor *b);     /* sqrt(a^2 + b^2) */
+TG_API tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b);  /* |a| with b's sign bit; no gradient to b */
+TG_API tg_tensor *tg_lerp(tg_tensor *start, tg_tensor *end, tg_tensor *weight); /* start + weight * (end - start) */
+TG_API tg_tensor *tg_lerp_scalar(tg_tensor *start, tg_tensor *end, double weight);
 /* clamp with tensor bounds (all broadcast), as torch.clamp(a, min=lo, max=hi):
  * min(max(a, lo), hi), so lo > hi gives hi; the gradient goes to a where
  * lo <= a <= hi, to lo where a < lo <= hi, else to hi; NaN anywhere is NaN */
-tg_tensor *tg_clamp_tensor(tg_tensor *a, tg_tensor *lo, tg_tensor *hi);
-tg_tensor *tg_clamp_min_tensor(tg_tensor *a, tg_tensor *lo); /* max(a, lo); ties to a */
-tg_tensor *tg_clamp_max_tensor(tg_tensor *a, tg_tensor *hi); /* min(a, hi); ties to a */
+TG_API tg_tensor *tg_clamp_tensor(tg_tensor *a, tg_tensor *lo, tg_tensor *hi);
+TG_API tg_tensor *tg_clamp_min_tensor(tg_tensor *a, tg_tensor *lo); /* max(a, lo); ties to a */
+TG_API tg_tensor *tg_clamp_max_tensor(tg_tensor *a, tg_tensor *hi); /* min(a, hi); ties to a */
 
 /* ---- reductions (ops/reduce.c). dims: n_dims entries, negative counts
  * from the end; n_dims 0 reduces everything. */
-tg_tensor *tg_sum(tg_tensor *a);
-tg_tensor *tg_sum_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
-tg_tensor *tg_mean(tg_tensor *a);
-tg_tensor *tg_mean_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
-tg_tensor *tg_var(tg_tensor *a, bool unbiased);
-tg_tensor *tg_var_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim);
-tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_sum(tg_tensor *a);
+TG_API tg_tensor *tg_sum_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_mean(tg_tensor *a);
+TG_API tg_tensor *tg_mean_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_var(tg_tensor *a, bool unbiased);
+TG_API tg_tensor *tg_var_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim);
+TG_API tg_tensor *tg_logsumexp(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
 /* max/min of all elements; the gradient is split evenly among the maximal
  * elements (the NaNs, if the result is NaN), as PyTorch */
-tg_tensor *tg_max(tg_tensor *a);
-tg_tensor *tg_min(tg_tensor *a);
+TG_API tg_tensor *tg_max(tg_tensor *a);
+TG_API tg_tensor *tg_min(tg_tensor *a);
 /* along dim; *indices (int64, may be NULL) receives the argmax/argmin */
-tg_tensor *tg_max_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices);
-tg_tensor *tg_min_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices);
+TG_API tg_tensor *tg_max_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices);
+TG_API tg_tensor *tg_min_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices);
 /* sum t down to shape (each target dim 1 or equal; leading dims dropped):
  * the reduction that undoes broadcasting */
-tg_tensor *tg_sum_to_shape(tg_tensor *t, int ndim, const size_t *shape);
+TG_API tg_tensor *tg_sum_to_shape(tg_tensor *t, int ndim, const size_t *shape);
 
 /* ---- more reductions (ops/reduce_stats.c), PyTorch's semantics */
 /* product of all elements / along dim; the gradient is the product of the
  * others (one zero: nonzero only there; two or more: zero) */
-tg_tensor *tg_prod(tg_tensor *a);
-tg_tensor *tg_prod_dim(tg_tensor *a, int dim, bool keepdim);
+TG_API tg_tensor *tg_prod(tg_tensor *a);
+TG_API tg_tensor *tg_prod_dim(tg_tensor *a, int dim, bool keepdim);
 /* sqrt(var); gradient 0 where the std is 0, as PyTorch */
-tg_tensor *tg_std(tg_tensor *a, bool unbiased);
-tg_tensor *tg_std_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim);
+TG_API tg_tensor *tg_std(tg_tensor *a, bool unbiased);
+TG_API tg_tensor *tg_std_dims(tg_tensor *a, int n_dims, const int *dims, bool unbiased, bool keepdim);
 /* (sum |x|^p)^(1/p) over dims; p = INFINITY: max |x|, -INFINITY: min |x|,
  * 0: count of nonzeros (zero gradient); "fro" is p = 2. Gradient 0 where the
  * norm is 0 (and, p < 1, where x is 0) */
-tg_tensor *tg_norm(tg_tensor *a, double p, int n_dims, const int *dims, bool keepdim);
-tg_tensor *tg_linalg_vector_norm(tg_tensor *a, double ord, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_norm(tg_tensor *a, double p, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_linalg_vector_norm(tg_tensor *a, double ord, int n_dims, const int *dims, bool keepdim);
 /* max/min over dims, NaN propagating; the gradient is split evenly among ties */
-tg_tensor *tg_amax(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
-tg_tensor *tg_amin(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_amax(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_amin(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
 /* int64 index of the first max/min (of the flattened tensor / along dim);
  * NaN counts as the extreme; no gradient */
-tg_tensor *tg_argmax(tg_tensor *a);
-tg_tensor *tg_argmin(tg_tensor *a);
-tg_tensor *tg_argmax_dim(tg_tensor *a, int dim, bool keepdim);
-tg_tensor *tg_argmin_dim(tg_tensor *a, int dim, bool keepdim);
+TG_API tg_tensor *tg_argmax(tg_tensor *a);
+TG_API tg_tensor *tg_argmin(tg_tensor *a);
+TG_API tg_tensor *tg_argmax_dim(tg_tensor *a, int dim, bool keepdim);
+TG_API tg_tensor *tg_argmin_dim(tg_tensor *a, int dim, bool keepdim);
 /* lower middle of all elements (NaN if any is NaN); gradient split among ties */
-tg_tensor *tg_median(tg_tensor *a);
+TG_API tg_tensor *tg_median(tg_tensor *a);
 /* along dim, with the int64 position it came from in *indices (may be NULL);
  * the gradient goes to that position. kthvalue: k-th smallest, k from 1 */
-tg_tensor *tg_median_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices);
-tg_tensor *tg_kthvalue(tg_tensor *a, long k, int dim, bool keepdim, tg_tensor **indices);
+TG_API tg_tensor *tg_median_dim(tg_tensor *a, int dim, bool keepdim, tg_tensor **indices);
+TG_API tg_tensor *tg_kthvalue(tg_tensor *a, long k, int dim, bool keepdim, tg_tensor **indices);
 
 /* ---- scans along a dim (ops/scan.c) */
-tg_tensor *tg_cumsum(tg_tensor *a, int dim);
-tg_tensor *tg_cumprod(tg_tensor *a, int dim); /* gradient exact with zeros too */
-tg_tensor *tg_logcumsumexp(tg_tensor *a, int dim); /* log cumsum exp, stable */
+TG_API tg_tensor *tg_cumsum(tg_tensor *a, int dim);
+TG_API tg_tensor *tg_cumprod(tg_tensor *a, int dim); /* gradient exact with zeros too */
+TG_API tg_tensor *tg_logcumsumexp(tg_tensor *a, int dim); /* log cumsum exp, stable */
 
 /* ---- sorting (ops/sort.c): stable, NaN above every number */
 /* values along dim and (if indices is not NULL) their int64 source positions;
  * the gradient goes back to those positions */
-tg_tensor *tg_sort(tg_tensor *a, int dim, bool descending, tg_tensor **indices);
+TG_API tg_tensor *tg_sort(tg_tensor *a, int dim, bool descending, tg_tensor **indices);
 /* the k largest (or smallest) along dim, always in sorted order */
-tg_tensor *tg_topk(tg_tensor *a, long k, int dim, bool largest, bool sorted, tg_tensor **indices);
+TG_API tg_tensor *tg_topk(tg_tensor *a, long k, int dim, bool largest, bool sorted, tg_tensor **indices);
 /* sorted distinct values of the flattened a (any dtype, no gradient);
  * *inverse (a's shape) and *counts are int64, each only if not NULL */
-tg_tensor *tg_unique(tg_tensor *a, bool sorted, tg_tensor **inverse, tg_tensor **counts);
+TG_API tg_tensor *tg_unique(tg_tensor *a, bool sorted, tg_tensor **inverse, tg_tensor **counts);
 
 /* ---- linear algebra (ops/linalg.c), through BLAS */
 /* PyTorch semantics: 1-D·1-D dot, 2-D@2-D, matrix@vector, vector@matrix,
  * batched with broadcast batch dims. Transposed views are not copied. */
-tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b);   /* 1-D vectors */
-tg_tensor *tg_outer(tg_tensor *a, tg_tensor *b); /* 1-D vectors */
+TG_API tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b);   /* 1-D vectors */
+TG_API tg_tensor *tg_outer(tg_tensor *a, tg_tensor *b); /* 1-D vectors */
 /* threads for large products (>= 4e6 flop): tapegrad's own workers, each
  * running a one-thread BLAS call on a block of the result (ops/linalg.c).
  * Default: OPENBLAS_NUM_THREADS, or all cores. n <= 0 changes nothing. */
-void tg_set_num_threads(int n);
+TG_API void tg_set_num_threads(int n);
 
 /* ---- batched and scaled products (ops/linalg_batched.c), PyTorch's shape
  * rules: no batch broadcasting; input expands to the product's shape;
  * beta 0 ignores input (NaN and inf in it too) */
-tg_tensor *tg_bmm(tg_tensor *a, tg_tensor *b); /* [b,n,k] @ [b,k,p] -> [b,n,p] */
-tg_tensor *tg_mv(tg_tensor *a, tg_tensor *v);  /* [n,k] @ [k] -> [n] */
-tg_tensor *tg_addmm(tg_tensor *input, tg_tensor *m1, tg_tensor *m2, double beta, double alpha); /* beta*input + alpha*m1@m2 */
-tg_tensor *tg_baddbmm(tg_tensor *input, tg_tensor *b1, tg_tensor *b2, double beta, double alpha); /* beta*input + alpha*bmm(b1, b2) */
+TG_API tg_tensor *tg_bmm(tg_tensor *a, tg_tensor *b); /* [b,n,k] @ [b,k,p] -> [b,n,p] */
+TG_API tg_tensor *tg_mv(tg_tensor *a, tg_tensor *v);  /* [n,k] @ [k] -> [n] */
+TG_API tg_tensor *tg_addmm(tg_tensor *input, tg_tensor *m1, tg_tensor *m2, double beta, double alpha); /* beta*input + alpha*m1@m2 */
+TG_API tg_tensor *tg_baddbmm(tg_tensor *input, tg_tensor *b1, tg_tensor *b2, double beta, double alpha); /* beta*input + alpha*bmm(b1, b2) */
 /* ---- einsum (ops/einsum.c): "ij,jk->ik" as PyTorch (implicit output: the
  * ellipsis dims, then the subscripts used once in ASCII order; size-1 dims
  * and "..." dims broadcast; "ii->i" a diagonal). Left to right, one batched
  * matmul per pair */
-tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands);
+TG_API tg_tensor *tg_einsum(const char *equation, int n, tg_tensor **operands);
 
 /* ---- softmax and indexing (ops/softmax.c, ops/index.c) */
-tg_tensor *tg_softmax(tg_tensor *a, int dim);
-tg_tensor *tg_log_softmax(tg_tensor *a, int dim);
+TG_API tg_tensor *tg_softmax(tg_tensor *a, int dim);
+TG_API tg_tensor *tg_log_softmax(tg_tensor *a, int dim);
 /* out[..i..] = a[..index[..i..]..] along dim; index is int64, same ndim */
-tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index);
+TG_API tg_tensor *tg_gather(tg_tensor *a, int dim, tg_tensor *index);
 /* out = a; out[..index..] += src along dim */
-tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
+TG_API tg_tensor *tg_scatter_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
 /* rows (entries along dim) picked by a 1-D int64 index */
-tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index);
+TG_API tg_tensor *tg_index_select(tg_tensor *a, int dim, tg_tensor *index);
 /* out = a; out.select(dim, index[i]) += src.select(dim, i) */
-tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
+TG_API tg_tensor *tg_index_add(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
 
 /* ---- shape and views (ops/shape.c). Views share storage, no copy. */
 /* one size may be (size_t)-1, TG_SHAPE(-1, 3): inferred, as PyTorch's -1 */
-tg_tensor *tg_reshape(tg_tensor *a, int ndim, const size_t *shape); /* view when possible */
-tg_tensor *tg_view(tg_tensor *a, int ndim, const size_t *shape); /* where the strides allow */
+TG_API tg_tensor *tg_reshape(tg_tensor *a, int ndim, const size_t *shape); /* view when possible */
+TG_API tg_tensor *tg_view(tg_tensor *a, int ndim, const size_t *shape); /* where the strides allow */
 /* reshape with one dim inferred: pass -1 in it */
-tg_tensor *tg_reshape_infer(tg_tensor *a, int ndim, const long *shape);
-tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
-tg_tensor *tg_squeeze(tg_tensor *a, int dim);   /* a size-1 dim */
-tg_tensor *tg_squeeze_all(tg_tensor *a);
-tg_tensor *tg_unsqueeze(tg_tensor *a, int dim);
-tg_tensor *tg_transpose(tg_tensor *a, int dim0, int dim1);
-tg_tensor *tg_t(tg_tensor *a); /* transpose of a 1-D or 2-D tensor */
-tg_tensor *tg_permute(tg_tensor *a, const int *dims); /* a->ndim entries */
-tg_tensor *tg_expand(tg_tensor *a, int ndim, const size_t *shape); /* -1: keep that dim */
+TG_API tg_tensor *tg_reshape_infer(tg_tensor *a, int ndim, const long *shape);
+TG_API tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
+TG_API tg_tensor *tg_squeeze(tg_tensor *a, int dim);   /* a size-1 dim */
+TG_API tg_tensor *tg_squeeze_all(tg_tensor *a);
+TG_API tg_tensor *tg_unsqueeze(tg_tensor *a, int dim);
+TG_API tg_tensor *tg_transpose(tg_tensor *a, int dim0, int dim1);
+TG_API tg_tensor *tg_t(tg_tensor *a); /* transpose of a 1-D or 2-D tensor */
+TG_API tg_tensor *tg_permute(tg_tensor *a, const int *dims); /* a->ndim entries */
+TG_API tg_tensor *tg_expand(tg_tensor *a, int ndim, const size_t *shape); /* -1: keep that dim */
 /* negative start / index count from the end, as PyTorch */
-tg_tensor *tg_narrow(tg_tensor *a, int dim, long start, size_t length);
+TG_API tg_tensor *tg_narrow(tg_tensor *a, int dim, long start, size_t length);
 /* Python's a[start:end:step] along dim; negative start/end count from the end */
-tg_tensor *tg_slice(tg_tensor *a, int dim, long start, long end, long step);
-tg_tensor *tg_select(tg_tensor *a, int dim, long index); /* drops dim */
-tg_tensor *tg_contiguous(tg_tensor *a); /* a itself if already contiguous */
-tg_tensor *tg_clone(tg_tensor *a);
-tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt);
-tg_tensor *tg_cat(int n, tg_tensor **ts, int dim);
-tg_tensor *tg_stack(int n, tg_tensor **ts, int dim);
+TG_API tg_tensor *tg_slice(tg_tensor *a, int dim, long start, long end, long step);
+TG_API tg_tensor *tg_select(tg_tensor *a, int dim, long index); /* drops dim */
+TG_API tg_tensor *tg_contiguous(tg_tensor *a); /* a itself if already contiguous */
+TG_API tg_tensor *tg_clone(tg_tensor *a);
+TG_API tg_tensor *tg_to_dtype(tg_tensor *a, tg_dtype dt);
+TG_API tg_tensor *tg_cat(int n, tg_tensor **ts, int dim);
+TG_API tg_tensor *tg_stack(int n, tg_tensor **ts, int dim);
 
 /* ---- splitting into views (ops/shape_split.c). Each returns the number
  * of parts written to out (views of a, their backward the slice's), or -1. */
 /* parts of sizes[0..n-1] along dim; the sizes sum to a's size there; out holds n */
-int tg_split(tg_tensor *a, size_t n, const size_t *sizes, int dim, tg_tensor **out);
+TG_API int tg_split(tg_tensor *a, size_t n, const size_t *sizes, int dim, tg_tensor **out);
 /* parts of split_size (the last shorter); at most max_out of them */
-int tg_split_size(tg_tensor *a, size_t split_size, int dim, size_t max_out, tg_tensor **out);
+TG_API int tg_split_size(tg_tensor *a, size_t split_size, int dim, size_t max_out, tg_tensor **out);
 /* at most chunks parts of ceil(len / chunks) each, as PyTorch's chunk; out holds chunks */
-int tg_chunk(tg_tensor *a, size_t chunks, int dim, tg_tensor **out);
+TG_API int tg_chunk(tg_tensor *a, size_t chunks, int dim, tg_tensor **out);
 /* out[k] = a.select(dim, k) for every k; at most max_out of them */
-int tg_unbind(tg_tensor *a, int dim, size_t max_out, tg_tensor **out);
+TG_API int tg_unbind(tg_tensor *a, int dim, size_t max_out, tg_tensor **out);
 /* out[k] = ts[k] (0-d or 1-d) expanded over the grid of all n sizes; indexing
  * "ij" (NULL) or "xy" (the first two grid dims swapped); returns n or -1 */
-int tg_meshgrid(int n, tg_tensor **ts, const char *indexing, tg_tensor **out);
+TG_API int tg_meshgrid(int n, tg_tensor **ts, const char *indexing, tg_tensor **out);
 
 /* ---- copying shape ops (ops/shape_copy.c) */
 /* out = a reversed along each of dims[0..n-1] (a copy, also for n = 0) */
-tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims);
+TG_API tg_tensor *tg_flip(tg_tensor *a, int n, const int *dims);
 /* out[..., i, j] = a[..., i, j] where j - i <= diagonal (tril) / >= diagonal (triu), else 0 */
-tg_tensor *tg_tril(tg_tensor *a, long diagonal);
-tg_tensor *tg_triu(tg_tensor *a, long diagonal);
+TG_API tg_tensor *tg_tril(tg_tensor *a, long diagonal);
+TG_API tg_tensor *tg_triu(tg_tensor *a, long diagonal);
 
 /* out = a rolled by shifts[k] along dims[k]; n_dims 0: over the flattened tensor (one shift) */
-tg_tensor *tg_roll(tg_tensor *a, int n_shifts, const long *shifts, int n_dims, const int *dims);
+TG_API tg_tensor *tg_roll(tg_tensor *a, int n_shifts, const long *shifts, int n_dims, const int *dims);
 /* out = a repeated reps[k] times along dim k (n >= a's ndim; leading reps add dims) */
-tg_tensor *tg_repeat(tg_tensor *a, int n, const size_t *reps);
+TG_API tg_tensor *tg_repeat(tg_tensor *a, int n, const size_t *reps);
 /* repeat with reps padded by leading 1s to a's ndim */
-tg_tensor *tg_tile(tg_tensor *a, int n, const size_t *reps);
+TG_API tg_tensor *tg_tile(tg_tensor *a, int n, const size_t *reps);
 /* each entry along *dim (dim NULL: of the flattened a) repeated `repeats` times */
-tg_tensor *tg_repeat_interleave(tg_tensor *a, size_t repeats, const int *dim);
+TG_API tg_tensor *tg_repeat_interleave(tg_tensor *a, size_t repeats, const int *dim);
 /* entry i repeated repeats[i] times (int64, 0-d/1-d; one entry applies to all) */
-tg_tensor *tg_repeat_interleave_tensor(tg_tensor *a, tg_tensor *repeats, const int *dim);
+TG_API tg_tensor *tg_repeat_interleave_tensor(tg_tensor *a, tg_tensor *repeats, const int *dim);
 /* int64 a -> int64 a.shape + [num_classes] with 1 at a's value; -1: max(a) + 1 classes */
-tg_tensor *tg_one_hot(tg_tensor *a, long num_classes);
+TG_API tg_tensor *tg_one_hot(tg_tensor *a, long num_classes);
 
 /* ---- diagonals (ops/shape_diag.c) */
 /* view of the diagonal offset of dims (dim1, dim2), appended as the last dim */
-tg_tensor *tg_diagonal(tg_tensor *a, long offset, int dim1, int dim2);
+TG_API tg_tensor *tg_diagonal(tg_tensor *a, long offset, int dim1, int dim2);
 /* 1-d: square matrix with a on diagonal offset; 2-d: a copy of diagonal offset */
-tg_tensor *tg_diag(tg_tensor *a, long offset);
+TG_API tg_tensor *tg_diag(tg_tensor *a, long offset);
 /* out = sum of the main diagonal of a matrix */
-tg_tensor *tg_trace(tg_tensor *a);
+TG_API tg_tensor *tg_trace(tg_tensor *a);
 
 /* ---- padding (ops/pad.c) */
 typedef enum { TG_PAD_CONSTANT, TG_PAD_REFLECT, TG_PAD_REPLICATE, TG_PAD_CIRCULAR } tg_pad_mode;
 /* PyTorch's F.pad: pad[2k], pad[2k+1] pad the k-th dim from the end before / after
  * (negative: crop); value fills constant padding. reflect/replicate: 2-4-d inputs
  * with one leading dim unpadded or two; circular: exactly two leading dims */
-tg_tensor *tg_pad(tg_tensor *a, int n, const long *pad, tg_pad_mode mode, double value);
+TG_API tg_tensor *tg_pad(tg_tensor *a, int n, const long *pad, tg_pad_mode mode, double value);
 
 /* ---- sliding windows (ops/unfold.c), torch.nn.functional.unfold/fold.
  * Spatial pairs are (height, width); a NULL dilation, padding or stride is
  * torch's default (1, 0, 1). Input (N, C, H, W) or unbatched (C, H, W). */
 /* im2col: out[n, (c kH + i) kW + j, oh Wo + ow] = x[n, c, oh s0 - p0 + i d0, ow s1 - p1 + j d1] (0 outside) */
-tg_tensor *tg_unfold(tg_tensor *x, const int64_t kernel[2], const int64_t dilation[2],
+TG_API tg_tensor *tg_unfold(tg_tensor *x, const int64_t kernel[2], const int64_t dilation[2],
                      const int64_t padding[2], const int64_t stride[2]);
 /* col2im, unfold's adjoint: x (N, C kH kW, L) summed into (N, C, output_size) */
-tg_tensor *tg_fold(tg_tensor *x, const int64_t output_size[2], const int64_t kernel[2],
+TG_API tg_tensor *tg_fold(tg_tensor *x, const int64_t output_size[2], const int64_t kernel[2],
                    const int64_t dilation[2], const int64_t padding[2], const int64_t stride[2]);
 
 /* ---- convolutions (ops/conv.c), torch.nn.functional's: input (N, C, [H,] W)
@@ -302,110 +302,110 @@ tg_tensor *tg_fold(tg_tensor *x, const int64_t output_size[2], const int64_t ker
  * float64 or int64 (exact below 2^53). NULL stride, padding, dilation,
  * output_padding arrays: torch's defaults (1, 0, 1, 0). */
 /* out[n, o] = bias[o] + sum over the group's channels c of cross-correlation(x[n, c], w[o, c]) */
-tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
+TG_API tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
                      const int64_t padding[2], const int64_t dilation[2], int64_t groups);
 /* padding as torch's string: "valid" (none; NULL too) or "same" (stride 1; output
  * size = input size, the odd padding on the right/bottom) */
-tg_tensor *tg_conv2d_padding(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
+TG_API tg_tensor *tg_conv2d_padding(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
                              const char *padding, const int64_t dilation[2], int64_t groups);
-tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride, int64_t padding,
+TG_API tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride, int64_t padding,
                      int64_t dilation, int64_t groups);
-tg_tensor *tg_conv1d_padding(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride,
+TG_API tg_tensor *tg_conv1d_padding(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride,
                              const char *padding, int64_t dilation, int64_t groups);
 /* the adjoint of conv2d in x (weight (C_in, C_out / groups, kH, kW)), plus bias:
  * size (H - 1) s - 2 p + d (k - 1) + output_padding + 1 */
-tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
+TG_API tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const int64_t stride[2],
                                const int64_t padding[2], const int64_t output_padding[2],
                                int64_t groups, const int64_t dilation[2]);
-tg_tensor *tg_conv_transpose1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride,
+TG_API tg_tensor *tg_conv_transpose1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int64_t stride,
                                int64_t padding, int64_t output_padding, int64_t groups,
                                int64_t dilation);
 /* ---- moving dims (ops/shape_move.c): views */
 /* dims src[i] go to places dst[i]; the others keep their order */
-tg_tensor *tg_movedim(tg_tensor *a, int n, const int *src, const int *dst);
-tg_tensor *tg_swapaxes(tg_tensor *a, int axis0, int axis1); /* tg_transpose */
-tg_tensor *tg_swapdims(tg_tensor *a, int dim0, int dim1);   /* tg_transpose */
+TG_API tg_tensor *tg_movedim(tg_tensor *a, int n, const int *src, const int *dst);
+TG_API tg_tensor *tg_swapaxes(tg_tensor *a, int axis0, int axis1); /* tg_transpose */
+TG_API tg_tensor *tg_swapdims(tg_tensor *a, int dim0, int dim1);   /* tg_transpose */
 /* ---- indexing by composition (ops/scatter.c) */
 /* gather(a, dim, indices) with a and indices broadcast except along dim;
  * a may be int64 (as scatter, scatter_value and index_put), without grad */
-tg_tensor *tg_take_along_dim(tg_tensor *a, tg_tensor *indices, int dim);
+TG_API tg_tensor *tg_take_along_dim(tg_tensor *a, tg_tensor *indices, int dim);
 /* PyTorch's take_along_dim(a, indices) with dim=None: a[flat indices],
  * both flattened, a 1-D result */
-tg_tensor *tg_take_along_dim_flat(tg_tensor *a, tg_tensor *indices);
+TG_API tg_tensor *tg_take_along_dim_flat(tg_tensor *a, tg_tensor *indices);
 /* out = a; out.select(dim, i) = value for i in index (0-d/1-D int64,
  * negative counts from the end); zero gradient where filled */
-tg_tensor *tg_index_fill(tg_tensor *a, int dim, tg_tensor *index, double value);
+TG_API tg_tensor *tg_index_fill(tg_tensor *a, int dim, tg_tensor *index, double value);
 /* out = a; out[..index[p]..] = src[p] (or value) along dim, shapes as
  * scatter_add; of repeated targets the last write stays (unspecified in
  * PyTorch). Gradient: a's with the written places zeroed, src's gathered */
-tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
-tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value);
+TG_API tg_tensor *tg_scatter(tg_tensor *a, int dim, tg_tensor *index, tg_tensor *src);
+TG_API tg_tensor *tg_scatter_value(tg_tensor *a, int dim, tg_tensor *index, double value);
 /* out = a; out[i0, .., i(n-1)] = values (+= with accumulate): n int64 index
  * tensors broadcast together, negative counting from the end; a bool mask
  * (not 0-d) stands for its nonzero() columns, one per dim it covers; values
  * broadcast to the indexed shape; repeated places without accumulate: last */
-tg_tensor *tg_index_put(tg_tensor *a, int n, tg_tensor **indices, tg_tensor *values, bool accumulate);
+TG_API tg_tensor *tg_index_put(tg_tensor *a, int n, tg_tensor **indices, tg_tensor *values, bool accumulate);
 
 /* ---- sampling from the seeded generator (ops/random.c); rng NULL = the
  * default generator; no gradients. The samples are tapegrad's own (the
  * same seed gives the same samples on every machine), not PyTorch's. */
 /* int64 uniform in [low, high) */
-tg_tensor *tg_randint(tg_rng *rng, int64_t low, int64_t high, int ndim, const size_t *shape);
+TG_API tg_tensor *tg_randint(tg_rng *rng, int64_t low, int64_t high, int ndim, const size_t *shape);
 /* a random permutation of 0..n-1 (int64) */
-tg_tensor *tg_randperm(tg_rng *rng, size_t n);
+TG_API tg_tensor *tg_randperm(tg_rng *rng, size_t n);
 /* 1 with probability p, else 0, elementwise, in p's dtype */
-tg_tensor *tg_bernoulli(tg_rng *rng, tg_tensor *p);
+TG_API tg_tensor *tg_bernoulli(tg_rng *rng, tg_tensor *p);
 /* mean + std N(0,1) and U[lo, hi), the two parameters broadcasting */
-tg_tensor *tg_normal_tensor(tg_rng *rng, tg_tensor *mean, tg_tensor *std);
-tg_tensor *tg_uniform_tensor(tg_rng *rng, tg_tensor *lo, tg_tensor *hi);
+TG_API tg_tensor *tg_normal_tensor(tg_rng *rng, tg_tensor *mean, tg_tensor *std);
+TG_API tg_tensor *tg_uniform_tensor(tg_rng *rng, tg_tensor *lo, tg_tensor *hi);
 /* int64 category indices drawn in proportion to the non-negative weights
  * of each row of probs (C) or (N, C): (num_samples) or (N, num_samples);
  * without replacement no category is drawn twice in a row */
-tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, bool replacement);
+TG_API tg_tensor *tg_multinomial(tg_rng *rng, tg_tensor *probs, size_t num_samples, bool replacement);
 /* ---- comparisons and logic (ops/compare.c). Results are bool and carry
  * no gradient (never a grad_fn, never requires_grad). */
 /* out = a OP b elementwise, broadcasting; a and b of one dtype (any) */
-tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_le(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_le(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b);
 /* out = a OP s; float32 compares with (float)s, int64 and bool exactly */
-tg_tensor *tg_eq_scalar(tg_tensor *a, double s);
-tg_tensor *tg_ne_scalar(tg_tensor *a, double s);
-tg_tensor *tg_lt_scalar(tg_tensor *a, double s);
-tg_tensor *tg_le_scalar(tg_tensor *a, double s);
-tg_tensor *tg_gt_scalar(tg_tensor *a, double s);
-tg_tensor *tg_ge_scalar(tg_tensor *a, double s);
+TG_API tg_tensor *tg_eq_scalar(tg_tensor *a, double s);
+TG_API tg_tensor *tg_ne_scalar(tg_tensor *a, double s);
+TG_API tg_tensor *tg_lt_scalar(tg_tensor *a, double s);
+TG_API tg_tensor *tg_le_scalar(tg_tensor *a, double s);
+TG_API tg_tensor *tg_gt_scalar(tg_tensor *a, double s);
+TG_API tg_tensor *tg_ge_scalar(tg_tensor *a, double s);
 /* out = isnan(a) etc.; int64 and bool are always finite */
-tg_tensor *tg_isnan(tg_tensor *a);
-tg_tensor *tg_isinf(tg_tensor *a);
-tg_tensor *tg_isfinite(tg_tensor *a);
+TG_API tg_tensor *tg_isnan(tg_tensor *a);
+TG_API tg_tensor *tg_isinf(tg_tensor *a);
+TG_API tg_tensor *tg_isfinite(tg_tensor *a);
 /* inputs of any dtypes, nonzero (NaN too) = true; broadcasting */
-tg_tensor *tg_logical_and(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_logical_or(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_logical_xor(tg_tensor *a, tg_tensor *b);
-tg_tensor *tg_logical_not(tg_tensor *a);
+TG_API tg_tensor *tg_logical_and(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_logical_or(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_logical_xor(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_logical_not(tg_tensor *a);
 /* is any / every element nonzero (empty: false / true); the _dims forms
  * reduce the given dims (n_dims 0: all) */
-tg_tensor *tg_any(tg_tensor *a);
-tg_tensor *tg_all(tg_tensor *a);
-tg_tensor *tg_any_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
-tg_tensor *tg_all_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_any(tg_tensor *a);
+TG_API tg_tensor *tg_all(tg_tensor *a);
+TG_API tg_tensor *tg_any_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
+TG_API tg_tensor *tg_all_dims(tg_tensor *a, int n_dims, const int *dims, bool keepdim);
 
 /* ---- selection by a bool mask (ops/select.c) */
 /* out = cond ? a : b, all three broadcast; a, b of one dtype; d/da = cond,
  * d/db = !cond */
-tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
 /* out = mask ? value : a (mask broadcasts with a); zero gradient where filled */
-tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value);
+TG_API tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value);
 /* 1-D: the elements of a (broadcast with mask) where mask is true, in
  * row-major order; the gradient is scattered back to those places */
-tg_tensor *tg_masked_select(tg_tensor *a, tg_tensor *mask);
+TG_API tg_tensor *tg_masked_select(tg_tensor *a, tg_tensor *mask);
 /* int64 [n, ndim]: the index of each nonzero element of a, in row-major
  * order (no gradient) */
-tg_tensor *tg_nonzero(tg_tensor *a);
+TG_API tg_tensor *tg_nonzero(tg_tensor *a);
 
 /* ---- pooling (ops/pool.c, ops/pool_adaptive.c), torch.nn.functional's. The
  * 2-d forms pool the last two dims of (N, C, H, W) or unbatched (C, H, W)
@@ -417,24 +417,24 @@ tg_tensor *tg_nonzero(tg_tensor *a);
  * result: the flat index in the (H, W) (or L) plane of each maximum (the
  * first in the window, or a NaN). */
 /* out[.., i, j] = max over the window (i*s - p + k*d) of a */
-tg_tensor *tg_max_pool1d(tg_tensor *a, int64_t kernel, const int64_t *stride /* one value or NULL */,
+TG_API tg_tensor *tg_max_pool1d(tg_tensor *a, int64_t kernel, const int64_t *stride /* one value or NULL */,
                          int64_t padding, int64_t dilation, bool ceil_mode, tg_tensor **indices);
-tg_tensor *tg_max_pool2d(tg_tensor *a, const int64_t kernel[2], const int64_t stride[2],
+TG_API tg_tensor *tg_max_pool2d(tg_tensor *a, const int64_t kernel[2], const int64_t stride[2],
                          const int64_t padding[2], const int64_t dilation[2], bool ceil_mode,
                          tg_tensor **indices);
 /* out = sum over the window / (its size, padding counted up to in + p when
  * count_include_pad; or divisor_override when nonzero) */
-tg_tensor *tg_avg_pool1d(tg_tensor *a, int64_t kernel, const int64_t *stride /* one value or NULL */,
+TG_API tg_tensor *tg_avg_pool1d(tg_tensor *a, int64_t kernel, const int64_t *stride /* one value or NULL */,
                          int64_t padding, bool ceil_mode, bool count_include_pad);
-tg_tensor *tg_avg_pool2d(tg_tensor *a, const int64_t kernel[2], const int64_t stride[2],
+TG_API tg_tensor *tg_avg_pool2d(tg_tensor *a, const int64_t kernel[2], const int64_t stride[2],
                          const int64_t padding[2], bool ceil_mode, bool count_include_pad,
                          int64_t divisor_override);
 /* out[i] pools a[floor(i*in/out) .. ceil((i+1)*in/out)) per spatial dim;
  * output_size: (oh, ow) for 2-d */
-tg_tensor *tg_adaptive_avg_pool1d(tg_tensor *a, int64_t output_size);
-tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *a, const int64_t output_size[2]);
-tg_tensor *tg_adaptive_max_pool1d(tg_tensor *a, int64_t output_size, tg_tensor **indices);
-tg_tensor *tg_adaptive_max_pool2d(tg_tensor *a, const int64_t output_size[2], tg_tensor **indices);
+TG_API tg_tensor *tg_adaptive_avg_pool1d(tg_tensor *a, int64_t output_size);
+TG_API tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *a, const int64_t output_size[2]);
+TG_API tg_tensor *tg_adaptive_max_pool1d(tg_tensor *a, int64_t output_size, tg_tensor **indices);
+TG_API tg_tensor *tg_adaptive_max_pool2d(tg_tensor *a, const int64_t output_size[2], tg_tensor **indices);
 
 /* ---- resampling (ops/resample.c), torch 1.13's */
 typedef enum { TG_INTERP_NEAREST, TG_INTERP_LINEAR, TG_INTERP_BILINEAR } tg_interp_mode;
@@ -445,12 +445,12 @@ typedef enum { TG_INTERP_NEAREST, TG_INTERP_LINEAR, TG_INTERP_BILINEAR } tg_inte
  * in/out; linear: src = dst*(in-1)/(out-1) with align_corners, else
  * (dst + 0.5)*scale - 0.5 clamped at 0 (a dim whose size does not change
  * is copied, as torch 1.13) */
-tg_tensor *tg_interpolate(tg_tensor *a, const int64_t *size, const double *scale_factor,
+TG_API tg_tensor *tg_interpolate(tg_tensor *a, const int64_t *size, const double *scale_factor,
                           tg_interp_mode mode, bool align_corners);
 /* (.., C*r*r, H, W) -> (.., C, H*r, W*r): out[c, h*r+i, w*r+j] = a[c*r*r + i*r + j, h, w] */
-tg_tensor *tg_pixel_shuffle(tg_tensor *a, int64_t upscale_factor);
+TG_API tg_tensor *tg_pixel_shuffle(tg_tensor *a, int64_t upscale_factor);
 /* the inverse: (.., C, H*r, W*r) -> (.., C*r*r, H, W) */
-tg_tensor *tg_pixel_unshuffle(tg_tensor *a, int64_t downscale_factor);
+TG_API tg_tensor *tg_pixel_unshuffle(tg_tensor *a, int64_t downscale_factor);
 
 /* ---- sequence models (ops/embedding.c) */
 /* padding_idx meaning "no padding row" (torch's None); else in [-V, V),
@@ -460,7 +460,7 @@ tg_tensor *tg_pixel_unshuffle(tg_tensor *a, int64_t downscale_factor);
  * any shape, weight (V, D). Rows at padding_idx get no gradient. max_norm
  * (NAN or 0: none) first rescales, in place and unrecorded, each used row
  * whose norm_type-norm exceeds it to max_norm / (norm + 1e-7), as torch */
-tg_tensor *tg_embedding(tg_tensor *weight, tg_tensor *indices, int64_t padding_idx, double max_norm,
+TG_API tg_tensor *tg_embedding(tg_tensor *weight, tg_tensor *indices, int64_t padding_idx, double max_norm,
                         double norm_type);
 
 

@@ -56,12 +56,12 @@ typedef struct tg_sgd_opts {
   bool maximize; /* ascend: the gradient is negated first, as PyTorch 1.13 */
 } tg_sgd_opts;
 /* lr 1e-3 (torch >= 2.2's default; 1.13 had none), everything else 0 */
-tg_sgd_opts tg_sgd_defaults(void);
-tg_optimizer *tg_sgd_new(tg_tensor **params, int n, tg_sgd_opts o);
+TG_API tg_sgd_opts tg_sgd_defaults(void);
+TG_API tg_optimizer *tg_sgd_new(tg_tensor **params, int n, tg_sgd_opts o);
 /* another group of n parameters (n >= 0; params unread when 0) with its own
  * options; 0, or -1 with the optimizer unchanged. Each adder takes the
  * optimizer's own options type and refuses another optimizer's. */
-int tg_sgd_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_sgd_opts o);
+TG_API int tg_sgd_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_sgd_opts o);
 
 /* ---- Adam and AdamW. Adam adds weight_decay*p to the gradient; AdamW
  * decays the parameter itself first (p *= 1 - lr*weight_decay). amsgrad keeps
@@ -74,12 +74,12 @@ typedef struct tg_adam_opts {
   bool amsgrad;
   bool maximize; /* ascend: the gradient is negated first */
 } tg_adam_opts;
-tg_adam_opts tg_adam_defaults(void);  /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 */
-tg_adam_opts tg_adamw_defaults(void); /* the same with weight_decay 1e-2 */
-tg_optimizer *tg_adam_new(tg_tensor **params, int n, tg_adam_opts o);
-tg_optimizer *tg_adamw_new(tg_tensor **params, int n, tg_adam_opts o);
+TG_API tg_adam_opts tg_adam_defaults(void);  /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 */
+TG_API tg_adam_opts tg_adamw_defaults(void); /* the same with weight_decay 1e-2 */
+TG_API tg_optimizer *tg_adam_new(tg_tensor **params, int n, tg_adam_opts o);
+TG_API tg_optimizer *tg_adamw_new(tg_tensor **params, int n, tg_adam_opts o);
 /* for Adam and AdamW (whose groups keep the decoupled decay) */
-int tg_adam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adam_opts o);
+TG_API int tg_adam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adam_opts o);
 
 /* ---- RMSprop: square_avg = alpha*square_avg + (1-alpha)*g^2; centered
  * subtracts the square of the running mean of g from it. */
@@ -92,9 +92,9 @@ typedef struct tg_rmsprop_opts {
   bool centered;
   bool maximize; /* ascend: the gradient is negated first */
 } tg_rmsprop_opts;
-tg_rmsprop_opts tg_rmsprop_defaults(void); /* lr 1e-2, alpha .99, eps 1e-8, rest 0 */
-tg_optimizer *tg_rmsprop_new(tg_tensor **params, int n, tg_rmsprop_opts o);
-int tg_rmsprop_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_rmsprop_opts o);
+TG_API tg_rmsprop_opts tg_rmsprop_defaults(void); /* lr 1e-2, alpha .99, eps 1e-8, rest 0 */
+TG_API tg_optimizer *tg_rmsprop_new(tg_tensor **params, int n, tg_rmsprop_opts o);
+TG_API int tg_rmsprop_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_rmsprop_opts o);
 
 /* ---- Adagrad: sum += g^2; p -= lr/(1+(step-1)*lr_decay) * g/(sqrt(sum)+eps) */
 typedef struct tg_adagrad_opts {
@@ -105,10 +105,10 @@ typedef struct tg_adagrad_opts {
   double eps;
   bool maximize; /* ascend: the gradient is negated first */
 } tg_adagrad_opts;
-tg_adagrad_opts tg_adagrad_defaults(void); /* lr 1e-2, eps 1e-10, rest 0 */
-tg_optimizer *tg_adagrad_new(tg_tensor **params, int n, tg_adagrad_opts o);
+TG_API tg_adagrad_opts tg_adagrad_defaults(void); /* lr 1e-2, eps 1e-10, rest 0 */
+TG_API tg_optimizer *tg_adagrad_new(tg_tensor **params, int n, tg_adagrad_opts o);
 /* the group's sum starts at its own initial_accumulator_value */
-int tg_adagrad_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adagrad_opts o);
+TG_API int tg_adagrad_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adagrad_opts o);
 
 /* ---- Adamax (optim/adam_variants.c): m = b1*m + (1-b1)*g;
  * u = max(b2*u, |g|+eps); p -= lr/(1-b1^t) * m/u. State exp_avg, exp_inf. */
@@ -119,9 +119,9 @@ typedef struct tg_adamax_opts {
   double weight_decay;
   bool maximize;
 } tg_adamax_opts;
-tg_adamax_opts tg_adamax_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0 */
-tg_optimizer *tg_adamax_new(tg_tensor **params, int n, tg_adamax_opts o);
-int tg_adamax_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adamax_opts o);
+TG_API tg_adamax_opts tg_adamax_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0 */
+TG_API tg_optimizer *tg_adamax_new(tg_tensor **params, int n, tg_adamax_opts o);
+TG_API int tg_adamax_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_adamax_opts o);
 
 /* ---- NAdam (optim/adam_variants.c), torch 1.13: mu_t = b1*(1 - .5*.96^(t*psi));
  * mu_product *= mu_t; m, v as Adam; d = sqrt(v/(1-b2^t)) + eps;
@@ -134,9 +134,9 @@ typedef struct tg_nadam_opts {
   double weight_decay;
   double momentum_decay; /* psi, >= 0 */
 } tg_nadam_opts;
-tg_nadam_opts tg_nadam_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0, psi 4e-3 */
-tg_optimizer *tg_nadam_new(tg_tensor **params, int n, tg_nadam_opts o);
-int tg_nadam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_nadam_opts o);
+TG_API tg_nadam_opts tg_nadam_defaults(void); /* lr 2e-3, betas .9/.999, eps 1e-8, wd 0, psi 4e-3 */
+TG_API tg_optimizer *tg_nadam_new(tg_tensor **params, int n, tg_nadam_opts o);
+TG_API int tg_nadam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_nadam_opts o);
 
 /* ---- RAdam (optim/adam_variants.c), torch 1.13: m, v as Adam;
  * rho_inf = 2/(1-b2) - 1, rho_t = rho_inf - 2t*b2^t/(1-b2^t); while rho_t <= 5
@@ -149,9 +149,9 @@ typedef struct tg_radam_opts {
   double eps;
   double weight_decay;
 } tg_radam_opts;
-tg_radam_opts tg_radam_defaults(void); /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 */
-tg_optimizer *tg_radam_new(tg_tensor **params, int n, tg_radam_opts o);
-int tg_radam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_radam_opts o);
+TG_API tg_radam_opts tg_radam_defaults(void); /* lr 1e-3, betas .9/.999, eps 1e-8, wd 0 */
+TG_API tg_optimizer *tg_radam_new(tg_tensor **params, int n, tg_radam_opts o);
+TG_API int tg_radam_add_param_group(tg_optimizer *opt, tg_tensor **params, int n, tg_radam_opts o);
 
 /* ---- Adadelta (optim/adadelta.c): v = rho*v + (1-rho)*g^2;
  * delta = sqrt(acc+eps)/sqrt(v+eps)*g; acc = rho*acc + (1-rho)*delta^2;
@@ -163,9 +163,9 @@ typedef struct tg_adadelta_opts {
   double weight_decay;
   bool maximize;
 } tg_adadelta_opts;
-tg_adadelta_opts tg_adadelta_defaults(void); /* lr 1, rho .9, eps 1e-6, wd 0 */
-tg_optimizer *tg_adadelta_new(tg_tensor **params, int n, tg_adadelta_opts o);
-int tg_adadelta_add_param_group(tg_optimizer *opt, tg_tensor **params, int n,
+TG_API tg_adadelta_opts tg_adadelta_defaults(void); /* lr 1, rho .9, eps 1e-6, wd 0 */
+TG_API tg_optimizer *tg_adadelta_new(tg_tensor **params, int n, tg_adadelta_opts o);
+TG_API int tg_adadelta_add_param_group(tg_optimizer *opt, tg_tensor **params, int n,
                                 tg_adadelta_opts o);
 
 /* ---- L-BFGS (optim/lbfgs.c), torch.optim.LBFGS 1.13 with its two-loop
@@ -210,8 +210,8 @@ typedef struct tg_lbfgs_opts {
 } tg_lbfgs_opts;
 /* lr 1, max_iter 20, max_eval 0 (25), tolerance_grad 1e-7, tolerance_change
  * 1e-9, history_size 100, no line search */
-tg_lbfgs_opts tg_lbfgs_defaults(void);
-tg_optimizer *tg_lbfgs_new(tg_tensor **params, int n, tg_lbfgs_opts o);
+TG_API tg_lbfgs_opts tg_lbfgs_defaults(void);
+TG_API tg_optimizer *tg_lbfgs_new(tg_tensor **params, int n, tg_lbfgs_opts o);
 /* Re-evaluates the loss: zeroes the gradients, runs forward and backward,
  * returns the loss (as torch's closure). Return NAN to fail the step (an op
  * failed; torch would raise). */
@@ -223,40 +223,40 @@ typedef double (*tg_lbfgs_closure)(void *ctx);
  * not match its parameter: the parameters are then put back where the step
  * found them, the history is cleared (the next step starts as the first)
  * and 0.func_evals counts the evaluations made. ctx is the closure's (may be NULL). */
-double tg_lbfgs_step(tg_optimizer *opt, tg_lbfgs_closure closure, void *ctx);
+TG_API double tg_lbfgs_step(tg_optimizer *opt, tg_lbfgs_closure closure, void *ctx);
 
 /* ---- every optimizer */
 /* One update of every parameter that has a .grad, in place; bumps each
  * updated parameter's storage version. Checks every parameter and gradient
  * before it changes anything, so a -1 leaves parameters and state as they
  * were. */
-int tg_optim_step(tg_optimizer *opt);
+TG_API int tg_optim_step(tg_optimizer *opt);
 /* zero each .grad in place, keeping the buffers (set_to_none=False) */
-int tg_optim_zero_grad(tg_optimizer *opt);
+TG_API int tg_optim_zero_grad(tg_optimizer *opt);
 /* group 0's lr; NaN and an error for NULL */
-double tg_optim_get_lr(const tg_optimizer *opt);
+TG_API double tg_optim_get_lr(const tg_optimizer *opt);
 /* every group's lr (lr >= 0), as `for g in opt.param_groups: g['lr'] = lr` */
-int tg_optim_set_lr(tg_optimizer *opt, double lr);
+TG_API int tg_optim_set_lr(tg_optimizer *opt, double lr);
 /* ---- parameter groups, numbered from 0 in the order they were added; a bad
  * group index is an error (-1, or NaN for the getters) */
-int tg_optim_num_groups(const tg_optimizer *opt);
-int tg_optim_group_num_params(const tg_optimizer *opt, int g);
-double tg_optim_get_group_lr(const tg_optimizer *opt, int g);
-int tg_optim_set_group_lr(tg_optimizer *opt, int g, double lr); /* lr >= 0 */
+TG_API int tg_optim_num_groups(const tg_optimizer *opt);
+TG_API int tg_optim_group_num_params(const tg_optimizer *opt, int g);
+TG_API double tg_optim_get_group_lr(const tg_optimizer *opt, int g);
+TG_API int tg_optim_set_group_lr(tg_optimizer *opt, int g, double lr); /* lr >= 0 */
 /* group g's weight_decay (each optimizer's own meaning: AdamW's decoupled) */
-double tg_optim_get_group_weight_decay(const tg_optimizer *opt, int g);
-int tg_optim_set_group_weight_decay(tg_optimizer *opt, int g, double wd); /* wd >= 0 */
+TG_API double tg_optim_get_group_weight_decay(const tg_optimizer *opt, int g);
+TG_API int tg_optim_set_group_weight_decay(tg_optimizer *opt, int g, double wd); /* wd >= 0 */
 /* group g's momentum: SGD's and RMSprop's momentum, the Adam family's beta1
  * (torch's betas[0]); NaN and an error for Adagrad and Adadelta */
-double tg_optim_get_group_momentum(const tg_optimizer *opt, int g);
+TG_API double tg_optim_get_group_momentum(const tg_optimizer *opt, int g);
 /* beta1 in [0, 1); a momentum > 0, in a group made with momentum > 0 (its
  * buffer exists only then) */
-int tg_optim_set_group_momentum(tg_optimizer *opt, int g, double m);
-const char *tg_optim_name(const tg_optimizer *opt); /* "SGD", "Adam", ... */
+TG_API int tg_optim_set_group_momentum(tg_optimizer *opt, int g, double m);
+TG_API const char *tg_optim_name(const tg_optimizer *opt); /* "SGD", "Adam", ... */
 /* over all groups; -1 and an error for NULL */
-int tg_optim_num_params(const tg_optimizer *opt);
+TG_API int tg_optim_num_params(const tg_optimizer *opt);
 /* frees the state tensors, not the parameters */
-void tg_optim_free(tg_optimizer *opt);
+TG_API void tg_optim_free(tg_optimizer *opt);
 
 /* ---- state, for checkpoints. Named entries in a fixed order, per
  * parameter i (numbered across groups): "i.step" (float64 0-d, the number of steps that parameter has
@@ -272,14 +272,14 @@ void tg_optim_free(tg_optimizer *opt);
  * (SGD keeps a step count too: PyTorch's "buffer is None" before the first
  * step is "i.step" == 0 here.) The tensors are the optimizer's own: read
  * them, and write them through tg_optim_state_load. */
-size_t tg_optim_state_count(const tg_optimizer *opt);
+TG_API size_t tg_optim_state_count(const tg_optimizer *opt);
 /* entry i, its name in *name (may be NULL); NULL and an error past the end */
-tg_tensor *tg_optim_state_at(const tg_optimizer *opt, size_t i, const char **name);
+TG_API tg_tensor *tg_optim_state_at(const tg_optimizer *opt, size_t i, const char **name);
 /* the entry called name; NULL and an error when there is none */
-tg_tensor *tg_optim_state_find(const tg_optimizer *opt, const char *name);
+TG_API tg_tensor *tg_optim_state_find(const tg_optimizer *opt, const char *name);
 /* copy src into the entry called name: same shape, dtype converts; a step
  * must be a whole number >= 0 */
-int tg_optim_state_load(tg_optimizer *opt, const char *name, const tg_tensor *src);
+TG_API int tg_optim_state_load(tg_optimizer *opt, const char *name, const tg_tensor *src);
 
 /* ---- gradient clipping (torch.nn.utils), over the .grad of params; NULL
  * grads are skipped. clip_grad_norm returns the total norm of all gradients
@@ -287,9 +287,9 @@ int tg_optim_state_load(tg_optimizer *opt, const char *name, const tg_tensor *sr
  * every gradient by max_norm/(total+1e-6) when that is below 1. It returns 0
  * when no parameter has a gradient and -1 on error (norms are never
  * negative). */
-double tg_clip_grad_norm(tg_tensor **params, int n, double max_norm, double norm_type);
+TG_API double tg_clip_grad_norm(tg_tensor **params, int n, double max_norm, double norm_type);
 /* clamp every gradient entry into [-clip, clip]; clip >= 0 */
-int tg_clip_grad_value(tg_tensor **params, int n, double clip);
+TG_API int tg_clip_grad_value(tg_tensor **params, int n, double clip);
 
 /* ---- learning-rate schedules (optim/scheduler*.c), as torch.optim.lr_scheduler
  * 1.13. Per parameter group g, with base = g's initial_lr (set by the first
@@ -313,21 +313,21 @@ int tg_clip_grad_value(tg_tensor **params, int n, double clip);
  * default: LinearLR start 1/3, end 1, total_iters 5; ConstantLR factor 1/3,
  * total_iters 5; MultiStepLR gamma 0.1. */
 typedef struct tg_lr_scheduler tg_lr_scheduler;
-tg_lr_scheduler *tg_step_lr_new(tg_optimizer *opt, long step_size, double gamma);
-tg_lr_scheduler *tg_exponential_lr_new(tg_optimizer *opt, double gamma);
-tg_lr_scheduler *tg_cosine_annealing_lr_new(tg_optimizer *opt, long t_max, double eta_min);
+TG_API tg_lr_scheduler *tg_step_lr_new(tg_optimizer *opt, long step_size, double gamma);
+TG_API tg_lr_scheduler *tg_exponential_lr_new(tg_optimizer *opt, double gamma);
+TG_API tg_lr_scheduler *tg_cosine_annealing_lr_new(tg_optimizer *opt, long t_max, double eta_min);
 /* start_factor in (0, 1], end_factor in [0, 1], total_iters >= 1 */
-tg_lr_scheduler *tg_linear_lr_new(tg_optimizer *opt, double start_factor, double end_factor,
+TG_API tg_lr_scheduler *tg_linear_lr_new(tg_optimizer *opt, double start_factor, double end_factor,
                                   long total_iters);
 /* n milestones (copied; n >= 0, milestones unread when 0), gamma >= 0 */
-tg_lr_scheduler *tg_multi_step_lr_new(tg_optimizer *opt, const long *milestones, int n,
+TG_API tg_lr_scheduler *tg_multi_step_lr_new(tg_optimizer *opt, const long *milestones, int n,
                                       double gamma);
 /* factor in (0, 1], total_iters >= 1 */
-tg_lr_scheduler *tg_constant_lr_new(tg_optimizer *opt, double factor, long total_iters);
+TG_API tg_lr_scheduler *tg_constant_lr_new(tg_optimizer *opt, double factor, long total_iters);
 /* the factor of the base lr at an epoch; a NaN or negative factor fails the
  * step (or the constructor, at epoch 0) */
 typedef double (*tg_lr_lambda)(long epoch, void *ctx);
-tg_lr_scheduler *tg_lambda_lr_new(tg_optimizer *opt, tg_lr_lambda fn, void *ctx); /* ctx may be NULL */
+TG_API tg_lr_scheduler *tg_lambda_lr_new(tg_optimizer *opt, tg_lr_lambda fn, void *ctx); /* ctx may be NULL */
 
 /* OneCycleLR: per group, lr goes from initial = max_lr/div_factor up to
  * max_lr over the first pct_start of total_steps, then down to
@@ -357,8 +357,8 @@ typedef struct tg_one_cycle_opts {
 } tg_one_cycle_opts;
 /* pct_start .3, cos, cycle_momentum, momentum .85/.95, div 25, final_div 1e4;
  * max_lr and the step counts are the caller's */
-tg_one_cycle_opts tg_one_cycle_defaults(void);
-tg_lr_scheduler *tg_one_cycle_lr_new(tg_optimizer *opt, tg_one_cycle_opts o);
+TG_API tg_one_cycle_opts tg_one_cycle_defaults(void);
+TG_API tg_lr_scheduler *tg_one_cycle_lr_new(tg_optimizer *opt, tg_one_cycle_opts o);
 
 /* ReduceLROnPlateau: after each tg_reduce_lr_on_plateau_step(s, metric),
  * a metric better than best (min/rel: m < best*(1-threshold); min/abs:
@@ -384,17 +384,17 @@ typedef struct tg_plateau_opts {
   double eps;
 } tg_plateau_opts;
 /* min, factor .1, patience 10, threshold 1e-4 rel, cooldown 0, min_lr 0, eps 1e-8 */
-tg_plateau_opts tg_plateau_defaults(void);
-tg_lr_scheduler *tg_reduce_lr_on_plateau_new(tg_optimizer *opt, tg_plateau_opts o);
-int tg_reduce_lr_on_plateau_step(tg_lr_scheduler *s, double metric);
+TG_API tg_plateau_opts tg_plateau_defaults(void);
+TG_API tg_lr_scheduler *tg_reduce_lr_on_plateau_new(tg_optimizer *opt, tg_plateau_opts o);
+TG_API int tg_reduce_lr_on_plateau_step(tg_lr_scheduler *s, double metric);
 typedef struct tg_plateau_state {
   double best; /* +inf (min) or -inf (max) before the first step */
   long num_bad_epochs, cooldown_counter;
 } tg_plateau_state;
-int tg_reduce_lr_on_plateau_state(const tg_lr_scheduler *s, tg_plateau_state *out);
+TG_API int tg_reduce_lr_on_plateau_state(const tg_lr_scheduler *s, tg_plateau_state *out);
 /* the reverse, to resume: state as read and steps taken (tg_scheduler_get_epoch's count);
  * the groups' lrs are the optimizer's, set apart */
-int tg_reduce_lr_on_plateau_set_state(tg_lr_scheduler *s, const tg_plateau_state *st,
+TG_API int tg_reduce_lr_on_plateau_set_state(tg_lr_scheduler *s, const tg_plateau_state *st,
                                       long steps);
 
 /* SequentialLR: schedulers[i] runs from milestones[i-1] (n_milestones =
@@ -404,16 +404,16 @@ int tg_reduce_lr_on_plateau_set_state(tg_lr_scheduler *s, const tg_plateau_state
  * On success it owns the schedulers (tg_scheduler_free frees them with it;
  * they cannot be stepped or freed alone); on failure they stay the
  * caller's. ReduceLROnPlateau and SequentialLR cannot be inside one. */
-tg_lr_scheduler *tg_sequential_lr_new(tg_optimizer *opt, tg_lr_scheduler **schedulers, int n,
+TG_API tg_lr_scheduler *tg_sequential_lr_new(tg_optimizer *opt, tg_lr_scheduler **schedulers, int n,
                                       const long *milestones, int n_milestones);
 
 /* ---- every scheduler */
-int tg_scheduler_step(tg_lr_scheduler *s);
-int tg_scheduler_set_epoch(tg_lr_scheduler *s, long epoch); /* epoch >= 0 */
-long tg_scheduler_get_epoch(const tg_lr_scheduler *s); /* -1 and an error for NULL */
+TG_API int tg_scheduler_step(tg_lr_scheduler *s);
+TG_API int tg_scheduler_set_epoch(tg_lr_scheduler *s, long epoch); /* epoch >= 0 */
+TG_API long tg_scheduler_get_epoch(const tg_lr_scheduler *s); /* -1 and an error for NULL */
 /* group 0's lr at any epoch >= 0, without touching the optimizer */
-double tg_scheduler_lr_at(const tg_lr_scheduler *s, long epoch);
-void tg_scheduler_free(tg_lr_scheduler *s);
+TG_API double tg_scheduler_lr_at(const tg_lr_scheduler *s, long epoch);
+TG_API void tg_scheduler_free(tg_lr_scheduler *s);
 
 #ifdef __cplusplus
 }

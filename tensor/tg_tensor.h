@@ -70,19 +70,19 @@ typedef struct tg_tensor {
 } tg_tensor;
 
 /* ---- errors: ops return NULL (or -1) and leave a message here ---- */
-const char *tg_last_error(void); /* "" when none */
-void tg_clear_error(void);
-bool tg_has_error(void);
+TG_API const char *tg_last_error(void); /* "" when none */
+TG_API void tg_clear_error(void);
+TG_API bool tg_has_error(void);
 /* print every new error to stderr as it happens (off by default) */
-void tg_set_error_echo(bool on);
+TG_API void tg_set_error_echo(bool on);
 
 /* ---- memory: scopes own intermediates; persistent tensors are freed by hand */
-void tg_scope_begin(void);
-int tg_scope_end(void); /* 0, or -1 when no scope is open */
-int tg_scope_depth(void);
+TG_API void tg_scope_begin(void);
+TG_API int tg_scope_end(void); /* 0, or -1 when no scope is open */
+TG_API int tg_scope_depth(void);
 /* tg_keep and tg_free live in autograd/ (they must know about graphs). */
 /* Drop cached memory blocks (call at exit for a clean leak report). */
-void tg_release_cached(void);
+TG_API void tg_release_cached(void);
 
 typedef struct tg_memory_stats {
   size_t mallocs;      /* calls to the system allocator so far */
@@ -91,29 +91,29 @@ typedef struct tg_memory_stats {
   size_t bytes_reserved; /* bytes obtained from the system and not yet returned */
   size_t live_objects; /* tensors and nodes alive */
 } tg_memory_stats;
-tg_memory_stats tg_memory_get_stats(void);
+TG_API tg_memory_stats tg_memory_get_stats(void);
 
 /* true if t is non-NULL and its scope has not ended; otherwise records an
  * error naming op and returns false. */
-bool tg_tensor_check(const tg_tensor *t, const char *op, int argno);
+TG_API bool tg_tensor_check(const tg_tensor *t, const char *op, int argno);
 
 /* ---- creation (float dtypes unless noted); results belong to the current scope */
-tg_tensor *tg_empty(tg_dtype dt, int ndim, const size_t *shape);
-tg_tensor *tg_zeros(tg_dtype dt, int ndim, const size_t *shape);
-tg_tensor *tg_ones(tg_dtype dt, int ndim, const size_t *shape);
-tg_tensor *tg_full(tg_dtype dt, int ndim, const size_t *shape, double value);
-tg_tensor *tg_scalar(tg_dtype dt, double value); /* 0-d tensor */
+TG_API tg_tensor *tg_empty(tg_dtype dt, int ndim, const size_t *shape);
+TG_API tg_tensor *tg_zeros(tg_dtype dt, int ndim, const size_t *shape);
+TG_API tg_tensor *tg_ones(tg_dtype dt, int ndim, const size_t *shape);
+TG_API tg_tensor *tg_full(tg_dtype dt, int ndim, const size_t *shape, double value);
+TG_API tg_tensor *tg_scalar(tg_dtype dt, double value); /* 0-d tensor */
 /* copies data, which holds numel elements of dt */
-tg_tensor *tg_from_data(tg_dtype dt, int ndim, const size_t *shape, const void *data);
-tg_tensor *tg_from_f32(int ndim, const size_t *shape, const float *data);
-tg_tensor *tg_from_f64(int ndim, const size_t *shape, const double *data);
-tg_tensor *tg_from_i64(int ndim, const size_t *shape, const int64_t *data);
-tg_tensor *tg_from_bool(int ndim, const size_t *shape, const bool *data); /* nonzero bytes = true */
-tg_tensor *tg_arange(tg_dtype dt, double start, double end, double step);
-tg_tensor *tg_linspace(tg_dtype dt, double start, double end, size_t steps);
-tg_tensor *tg_eye(tg_dtype dt, size_t n);
-tg_tensor *tg_zeros_like(const tg_tensor *t);
-tg_tensor *tg_ones_like(const tg_tensor *t);
+TG_API tg_tensor *tg_from_data(tg_dtype dt, int ndim, const size_t *shape, const void *data);
+TG_API tg_tensor *tg_from_f32(int ndim, const size_t *shape, const float *data);
+TG_API tg_tensor *tg_from_f64(int ndim, const size_t *shape, const double *data);
+TG_API tg_tensor *tg_from_i64(int ndim, const size_t *shape, const int64_t *data);
+TG_API tg_tensor *tg_from_bool(int ndim, const size_t *shape, const bool *data); /* nonzero bytes = true */
+TG_API tg_tensor *tg_arange(tg_dtype dt, double start, double end, double step);
+TG_API tg_tensor *tg_linspace(tg_dtype dt, double start, double end, size_t steps);
+TG_API tg_tensor *tg_eye(tg_dtype dt, size_t n);
+TG_API tg_tensor *tg_zeros_like(const tg_tensor *t);
+TG_API tg_tensor *tg_ones_like(const tg_tensor *t);
 
 /* ---- random numbers: xoshiro256** seeded by splitmix64(seed); the same seed
  * gives the same numbers on every machine. Normals by Box-Muller. Wherever
@@ -121,60 +121,60 @@ tg_tensor *tg_ones_like(const tg_tensor *t);
 typedef struct tg_rng {
   uint64_t s[4];
 } tg_rng;
-void tg_rng_seed(tg_rng *r, uint64_t seed);
-uint64_t tg_rng_next(tg_rng *r);
-double tg_rng_uniform(tg_rng *r); /* [0, 1), 53 random bits */
-double tg_rng_normal(tg_rng *r);  /* N(0, 1) */
-tg_rng *tg_default_rng(void);      /* per thread, seed 0 until tg_manual_seed */
-void tg_manual_seed(uint64_t seed);
+TG_API void tg_rng_seed(tg_rng *r, uint64_t seed);
+TG_API uint64_t tg_rng_next(tg_rng *r);
+TG_API double tg_rng_uniform(tg_rng *r); /* [0, 1), 53 random bits */
+TG_API double tg_rng_normal(tg_rng *r);  /* N(0, 1) */
+TG_API tg_rng *tg_default_rng(void);      /* per thread, seed 0 until tg_manual_seed */
+TG_API void tg_manual_seed(uint64_t seed);
 /* rng NULL = default generator */
-tg_tensor *tg_rand(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape);
-tg_tensor *tg_randn(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape);
-tg_tensor *tg_uniform(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape, double lo, double hi);
-tg_tensor *tg_normal(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape, double mean, double std);
+TG_API tg_tensor *tg_rand(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape);
+TG_API tg_tensor *tg_randn(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape);
+TG_API tg_tensor *tg_uniform(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape, double lo, double hi);
+TG_API tg_tensor *tg_normal(tg_rng *r, tg_dtype dt, int ndim, const size_t *shape, double mean, double std);
 /* in-place fills (no history); return t, or NULL on error */
-tg_tensor *tg_fill_(tg_tensor *t, double value);
-tg_tensor *tg_uniform_(tg_tensor *t, tg_rng *r, double lo, double hi);
-tg_tensor *tg_normal_(tg_tensor *t, tg_rng *r, double mean, double std);
+TG_API tg_tensor *tg_fill_(tg_tensor *t, double value);
+TG_API tg_tensor *tg_uniform_(tg_tensor *t, tg_rng *r, double lo, double hi);
+TG_API tg_tensor *tg_normal_(tg_tensor *t, tg_rng *r, double mean, double std);
 
 /* ---- element access and properties */
-bool tg_is_contiguous(const tg_tensor *t); /* false and an error for NULL */
-size_t tg_dtype_size(tg_dtype dt);
-const char *tg_dtype_name(tg_dtype dt);
+TG_API bool tg_is_contiguous(const tg_tensor *t); /* false and an error for NULL */
+TG_API size_t tg_dtype_size(tg_dtype dt);
+TG_API const char *tg_dtype_name(tg_dtype dt);
 /* value of a one-element tensor; NaN and an error otherwise */
-double tg_item(const tg_tensor *t);
+TG_API double tg_item(const tg_tensor *t);
 /* element at a multi-index (ndim entries), as double */
-double tg_get(const tg_tensor *t, const size_t *index);
-int tg_set(tg_tensor *t, const size_t *index, double value);
+TG_API double tg_get(const tg_tensor *t, const size_t *index);
+TG_API int tg_set(tg_tensor *t, const size_t *index, double value);
 /* element i in row-major logical order, for any strides */
-double tg_get_flat(const tg_tensor *t, size_t i);
+TG_API double tg_get_flat(const tg_tensor *t, size_t i);
 /* copy all elements in logical order into out (numel doubles) */
-int tg_to_f64_array(const tg_tensor *t, double *out);
+TG_API int tg_to_f64_array(const tg_tensor *t, double *out);
 /* pointer to the first element; valid for contiguous tensors */
-void *tg_data(const tg_tensor *t);
-float *tg_data_f32(const tg_tensor *t);
-double *tg_data_f64(const tg_tensor *t);
+TG_API void *tg_data(const tg_tensor *t);
+TG_API float *tg_data_f32(const tg_tensor *t);
+TG_API double *tg_data_f64(const tg_tensor *t);
 /* "[2,3]" into buf ("(null)" for a NULL t); NULL and an error for a NULL
  * buf with len > 0 */
-const char *tg_shape_str(const tg_tensor *t, char *buf, size_t len);
-bool tg_same_shape(const tg_tensor *a, const tg_tensor *b);
-void tg_set_name(tg_tensor *t, const char *name);
+TG_API const char *tg_shape_str(const tg_tensor *t, char *buf, size_t len);
+TG_API bool tg_same_shape(const tg_tensor *a, const tg_tensor *b);
+TG_API void tg_set_name(tg_tensor *t, const char *name);
 
 /* ---- printing like PyTorch: tensor([[1., 2.]], requires_grad=True) */
-int tg_print(const tg_tensor *t);
-int tg_fprint(FILE *f, const tg_tensor *t);
+TG_API int tg_print(const tg_tensor *t);
+TG_API int tg_fprint(FILE *f, const tg_tensor *t);
 /* writes into buf (always NUL-terminated); returns length it wanted. buf
  * NULL only measures, as snprintf(NULL, 0). tg_fprint: -1 for a NULL FILE. */
-size_t tg_format(const tg_tensor *t, char *buf, size_t len);
+TG_API size_t tg_format(const tg_tensor *t, char *buf, size_t len);
 
 /* ---- copies without history (the differentiable versions live in ops/) */
 /* copy src into dst (same numel, any strides; dtype converts); bumps version.
  * Refused, as every in-place writer here, when dst has elements sharing one
  * memory location (an expanded view): clone it first */
-int tg_copy_(tg_tensor *dst, const tg_tensor *src);
+TG_API int tg_copy_(tg_tensor *dst, const tg_tensor *src);
 /* dst += src summed down to dst's shape (src's shape must broadcast to
  * itself from dst's: each dst dim equals src's or is 1); same float dtype */
-int tg_accumulate_(tg_tensor *dst, const tg_tensor *src);
+TG_API int tg_accumulate_(tg_tensor *dst, const tg_tensor *src);
 
 #ifdef __cplusplus
 }

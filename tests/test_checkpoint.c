@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "tg_json.h"
+#include "json_internal.h"
 #include "png_read.h"
 #include "tg_test.h"
 

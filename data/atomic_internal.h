@@ -1,8 +1,8 @@
 /* Atomic file replacement, private to data/: write to "<path>.tmp.<pid>",
  * flush and fsync it, rename it over path, fsync the directory. A reader
  * (or a crash) sees either the old file or the complete new one. */
-#ifndef TG_ATOMIC_H
-#define TG_ATOMIC_H
+#ifndef TG_ATOMIC_INTERNAL_H
+#define TG_ATOMIC_INTERNAL_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * Strict RFC 8259 (strings with escapes and UTF-8 checks, numbers, arrays,
  * objects, literals), bounded nesting, duplicate object keys rejected.
  * Every read stays inside the given buffer, whatever its contents. */
-#ifndef TG_JSON_H
-#define TG_JSON_H
+#ifndef TG_JSON_INTERNAL_H
+#define TG_JSON_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
