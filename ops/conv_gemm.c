@@ -238,7 +238,24 @@ static void conv_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   if (tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 3, (const int[]){0, 2, 3}, false);
 }
-TG_DEFINE_OP(OP_CONV2D, "ConvolutionBackward", conv_backward,
+/* bilinear in (x, w), affine in b: conv(tx, w) + conv(x, tw) + tb */
+static tg_tensor *add_terms(tg_tensor *acc, tg_tensor *term) {
+  if (!term) return acc;
+  return acc ? tg_add(acc, term) : term;
+}
+static tg_tensor *bias_tangent(tg_tensor *tb) {
+  return tb ? tg_reshape(tb, 3, (const size_t[]){tb->shape[0], 1, 1}) : NULL;
+}
+static tg_tensor *conv_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0], *w = n->in[1], *acc = NULL;
+  ops_conv_geom geo = conv_load(n, w);
+  size_t G = (size_t)tg_node_i(n)[2];
+  if (t[0]) acc = ops_conv2d_gemm(t[0], w, NULL, &geo, G);
+  if (t[1]) acc = add_terms(acc, ops_conv2d_gemm(x, t[1], NULL, &geo, G));
+  if (n->n_in > 2) acc = add_terms(acc, bias_tangent(t[2]));
+  return acc;
+}
+TG_DEFINE_OP_JVP(OP_CONV2D, "ConvolutionBackward", conv_backward, conv_jvp,
              TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_F | TG_NODE_I | TG_NODE_SAVED);
 
 /* the forward of batch items [lo, hi) of one part, with its own columns */
@@ -383,7 +400,17 @@ static void conv_t_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   if (tg_node_needs_grad(n, 2)) gi[2] = tg_sum_dims(g, 3, (const int[]){0, 2, 3}, false);
 }
-TG_DEFINE_OP(OP_CONV_T2D, "ConvolutionBackward", conv_t_backward,
+static tg_tensor *conv_t_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0], *w = n->in[1], *acc = NULL;
+  ops_conv_geom geo = conv_load(n, w);
+  size_t G = (size_t)tg_node_i(n)[2];
+  int64_t oh = (int64_t)n->out->shape[2], ow = (int64_t)n->out->shape[3];
+  if (t[0]) acc = ops_conv_transpose2d_gemm(t[0], w, NULL, &geo, G, oh, ow);
+  if (t[1]) acc = add_terms(acc, ops_conv_transpose2d_gemm(x, t[1], NULL, &geo, G, oh, ow));
+  if (n->n_in > 2) acc = add_terms(acc, bias_tangent(t[2]));
+  return acc;
+}
+TG_DEFINE_OP_JVP(OP_CONV_T2D, "ConvolutionBackward", conv_t_backward, conv_t_jvp,
              TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_F | TG_NODE_I);
 
 #define CONV_T_ITEMS(T, GEMM)                                                  \

@@ -95,9 +95,10 @@ LINEAR_LOOPS(f32, float)
 LINEAR_LOOPS(f64, double)
 
 static void linear_backward(tg_node *n, tg_tensor *g, tg_tensor **gi);
+static tg_tensor *linear_jvp(tg_node *n, tg_tensor *const *t);
 #define LINEAR_OP(V, NAME)                                                     \
-  TG_DEFINE_OP(V, NAME "Backward", linear_backward, TG_NODE_I | TG_NODE_SAVED); \
-  TG_DEFINE_OP(V##_ADJ, NAME "BackwardBackward", linear_backward, TG_NODE_I | TG_NODE_SAVED);
+  TG_DEFINE_OP_JVP(V, NAME "Backward", linear_backward, linear_jvp, TG_NODE_I | TG_NODE_SAVED); \
+  TG_DEFINE_OP_JVP(V##_ADJ, NAME "BackwardBackward", linear_backward, linear_jvp, TG_NODE_I | TG_NODE_SAVED);
 LINEAR_OP(OP_AVG1D, "AvgPool1D")
 LINEAR_OP(OP_AVG2D, "AvgPool2D")
 LINEAR_OP(OP_AAVG1D, "AdaptiveAvgPool1D")
@@ -143,6 +144,12 @@ static tg_tensor *linear_apply(tg_tensor *a, tg_tensor *plan, int sd, pool_linea
 static void linear_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   const int64_t *i = tg_node_i(n);
   gi[0] = linear_apply(g, tg_node_saved(n), (int)i[1], (pool_linear_kind)i[0], !i[2]);
+}
+
+/* linear with fixed weights: the same direction applied to the tangent */
+static tg_tensor *linear_jvp(tg_node *n, tg_tensor *const *t) {
+  const int64_t *i = tg_node_i(n);
+  return linear_apply(t[0], tg_node_saved(n), (int)i[1], (pool_linear_kind)i[0], i[2]);
 }
 
 tg_tensor *pool_linear(tg_tensor *a, tg_tensor *plan, int sd, pool_linear_kind kind) {
@@ -247,13 +254,16 @@ MOVE_LOOP(f64, double)
 
 static void gather_backward(tg_node *n, tg_tensor *g, tg_tensor **gi);
 static void scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi);
-TG_DEFINE_OP(OP_MAX1D, "MaxPool1DWithIndicesBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_MAX2D, "MaxPool2DWithIndicesBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_AMAX1D, "AdaptiveMaxPool1DBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_AMAX2D, "AdaptiveMaxPool2DBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_MAX_GATHER, "MaxPoolDoubleBackward", gather_backward, TG_NODE_I | TG_NODE_SAVED);
-TG_DEFINE_OP(OP_MAX_SCATTER, "MaxPoolWithIndicesBackwardBackward", scatter_backward,
-             TG_NODE_I | TG_NODE_SAVED);
+static tg_tensor *gather_jvp(tg_node *n, tg_tensor *const *t);
+static tg_tensor *scatter_jvp(tg_node *n, tg_tensor *const *t);
+#define MAX_OP(V, NAME) TG_DEFINE_OP_JVP(V, NAME, gather_backward, gather_jvp, TG_NODE_I | TG_NODE_SAVED)
+MAX_OP(OP_MAX1D, "MaxPool1DWithIndicesBackward");
+MAX_OP(OP_MAX2D, "MaxPool2DWithIndicesBackward");
+MAX_OP(OP_AMAX1D, "AdaptiveMaxPool1DBackward");
+MAX_OP(OP_AMAX2D, "AdaptiveMaxPool2DBackward");
+MAX_OP(OP_MAX_GATHER, "MaxPoolDoubleBackward");
+TG_DEFINE_OP_JVP(OP_MAX_SCATTER, "MaxPoolWithIndicesBackwardBackward", scatter_backward, scatter_jvp,
+                 TG_NODE_I | TG_NODE_SAVED);
 static const tg_op *const MAX_OPS[POOL_MAX_KINDS] = {&OP_MAX1D, &OP_MAX2D, &OP_AMAX1D, &OP_AMAX2D};
 
 static void record_move(tg_tensor *out, tg_tensor *in, tg_tensor *idx, int sd, const tg_op *op) {
@@ -289,6 +299,18 @@ static void scatter_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   int sd = (int)tg_node_i(n)[0];
   tg_tensor *idx = tg_node_saved(n);
   gi[0] = move(false, g, idx, idx, plane_size(g, sd), sd);
+}
+
+/* with the indices fixed, a max pool gathers and its adjoint scatters: the
+ * tangent moves the same way */
+static tg_tensor *gather_jvp(tg_node *n, tg_tensor *const *t) {
+  int sd = (int)tg_node_i(n)[0];
+  tg_tensor *idx = tg_node_saved(n);
+  return move(false, t[0], idx, idx, plane_size(n->in[0], sd), sd);
+}
+static tg_tensor *scatter_jvp(tg_node *n, tg_tensor *const *t) {
+  int sd = (int)tg_node_i(n)[0];
+  return move(true, t[0], tg_node_saved(n), n->out, plane_size(n->out, sd), sd);
 }
 
 tg_tensor *pool_max(tg_tensor *a, tg_tensor *plan, int sd, pool_max_kind kind, tg_tensor **indices) {

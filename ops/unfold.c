@@ -104,13 +104,22 @@ static void unfold_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   const tg_tensor *x = n->in[0];
   gi[0] = ops_fold3(g, (int64_t)x->shape[2], (int64_t)x->shape[3], &geo);
 }
-TG_DEFINE_OP(OP_UNFOLD, "Im2ColBackward", unfold_backward, TG_NODE_F | TG_NODE_I);
+/* unfold and fold are linear: applied to the tangent */
+static tg_tensor *unfold_jvp(tg_node *n, tg_tensor *const *t) {
+  ops_conv_geom geo = geom_load(n);
+  return ops_unfold4(t[0], &geo);
+}
+TG_DEFINE_OP_JVP(OP_UNFOLD, "Im2ColBackward", unfold_backward, unfold_jvp, TG_NODE_F | TG_NODE_I);
 
 static void fold_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   ops_conv_geom geo = geom_load(n);
   gi[0] = ops_unfold4(g, &geo);
 }
-TG_DEFINE_OP(OP_FOLD, "Col2ImBackward", fold_backward, TG_NODE_F | TG_NODE_I);
+static tg_tensor *fold_jvp(tg_node *n, tg_tensor *const *t) {
+  ops_conv_geom geo = geom_load(n);
+  return ops_fold3(t[0], (int64_t)n->out->shape[2], (int64_t)n->out->shape[3], &geo);
+}
+TG_DEFINE_OP_JVP(OP_FOLD, "Col2ImBackward", fold_backward, fold_jvp, TG_NODE_F | TG_NODE_I);
 
 tg_tensor *ops_unfold4(tg_tensor *x, const ops_conv_geom *g) {
   size_t ho = (size_t)ops_conv_blocks(g, 0, (int64_t)x->shape[2]);
