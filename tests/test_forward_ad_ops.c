@@ -1,0 +1,224 @@
+/* Forward-mode AD of the ops tests/test_forward_ad.c does not cover: pools,
+ * resampling, unfold/fold, convolutions, cumprod, logcumsumexp, median, the
+ * norms, the fused RNN gates and attention kernels. Each case checks
+ * ⟨J v, u⟩ = ⟨v, Jᵀ u⟩ on random float64 inputs (non-contiguous: each is
+ * the transpose of a contiguous tensor) and J v against central
+ * differences of the forward; the adjoint ops (pool and upsampling
+ * backwards, max pool's scatter) are reached by forward over reverse,
+ * checked against the double-backward HVP. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tg_test.h"
+#include "tg_nn_fused.h"
+
+typedef struct jcase {
+  const char *name;
+  tg_fn f;
+  int n_in;
+  int ndim[4];
+  size_t shape[4][4];
+  bool positive; /* inputs in (0.5, 2.5) */
+} jcase;
+
+#define F1(NAME, EXPR)                                                         \
+  static tg_tensor *NAME(tg_tensor **in, void *c) {                            \
+    (void)c;                                                                   \
+    tg_tensor *a = in[0];                                                      \
+    return (EXPR);                                                             \
+  }
+#define F2(NAME, EXPR)                                                         \
+  static tg_tensor *NAME(tg_tensor **in, void *c) {                            \
+    (void)c;                                                                   \
+    tg_tensor *a = in[0], *b = in[1];                                          \
+    return (EXPR);                                                             \
+  }
+#define F3(NAME, EXPR)                                                         \
+  static tg_tensor *NAME(tg_tensor **in, void *c) {                            \
+    (void)c;                                                                   \
+    tg_tensor *a = in[0], *b = in[1], *e = in[2];                              \
+    return (EXPR);                                                             \
+  }
+
+/* ---- pools and resampling (ops/pool.c) */
+F1(f_avg2d, tg_avg_pool2d(a, (int64_t[]){2, 2}, (int64_t[]){2, 1}, (int64_t[]){1, 0}, false, true, 0))
+F1(f_avg2d_div, tg_avg_pool2d(a, (int64_t[]){3, 2}, (int64_t[]){1, 2}, (int64_t[]){1, 1}, true, false, 5))
+F1(f_avg1d, tg_avg_pool1d(a, 3, NULL, 1, false, true))
+F1(f_aavg2d, tg_adaptive_avg_pool2d(a, (int64_t[]){3, 2}))
+F1(f_aavg1d, tg_adaptive_avg_pool1d(a, 3))
+F1(f_near1d, tg_interpolate(a, (int64_t[]){7}, NULL, TG_INTERP_NEAREST, false))
+F1(f_near2d, tg_interpolate(a, (int64_t[]){5, 6}, NULL, TG_INTERP_NEAREST, false))
+F1(f_lin1d, tg_interpolate(a, (int64_t[]){6}, NULL, TG_INTERP_LINEAR, true))
+F1(f_bilin2d, tg_interpolate(a, NULL, (double[]){1.5, 2.0}, TG_INTERP_BILINEAR, false))
+F1(f_max2d_2x2, tg_max_pool2d(a, (int64_t[]){2, 2}, (int64_t[]){2, 2}, NULL, NULL, false, NULL))
+F1(f_max2d, tg_max_pool2d(a, (int64_t[]){3, 2}, (int64_t[]){1, 2}, (int64_t[]){1, 0}, (int64_t[]){1, 1}, false, NULL))
+F1(f_max1d, tg_max_pool1d(a, 3, NULL, 1, 1, true, NULL))
+F1(f_amax2d, tg_adaptive_max_pool2d(a, (int64_t[]){2, 3}, NULL))
+F1(f_amax1d, tg_adaptive_max_pool1d(a, 3, NULL))
+
+/* ---- sliding windows and convolutions (ops/unfold.c, ops/conv_gemm.c) */
+F1(f_unfold, tg_unfold(a, (int64_t[]){2, 3}, NULL, (int64_t[]){1, 0}, (int64_t[]){1, 2}))
+F1(f_fold, tg_fold(a, (int64_t[]){4, 5}, (int64_t[]){2, 2}, NULL, NULL, NULL))
+F3(f_conv2d, tg_conv2d(a, b, e, (int64_t[]){1, 2}, (int64_t[]){1, 0}, NULL, 2))
+F2(f_conv2d_nobias, tg_conv2d(a, b, NULL, NULL, (int64_t[]){1, 1}, (int64_t[]){2, 1}, 1))
+F3(f_conv_t2d, tg_conv_transpose2d(a, b, e, (int64_t[]){2, 1}, (int64_t[]){1, 0}, (int64_t[]){1, 0}, 1, NULL))
+
+#define C1(name, f, nd, ...) {name, f, 1, {nd}, {{__VA_ARGS__}}, false}
+static const jcase cases[] = {
+    C1("avg_pool2d", f_avg2d, 4, 2, 3, 5, 4),
+    C1("avg_pool2d_divisor", f_avg2d_div, 4, 1, 2, 5, 6),
+    C1("avg_pool1d", f_avg1d, 3, 2, 3, 7),
+    C1("adaptive_avg_pool2d", f_aavg2d, 4, 2, 2, 5, 4),
+    C1("adaptive_avg_pool1d", f_aavg1d, 3, 2, 3, 7),
+    C1("upsample_nearest1d", f_near1d, 3, 2, 3, 4),
+    C1("upsample_nearest2d", f_near2d, 4, 1, 2, 3, 4),
+    C1("upsample_linear1d", f_lin1d, 3, 2, 2, 4),
+    C1("upsample_bilinear2d", f_bilin2d, 4, 1, 2, 3, 4),
+    C1("max_pool2d_2x2", f_max2d_2x2, 4, 1, 2, 4, 6),
+    C1("max_pool2d", f_max2d, 4, 2, 2, 5, 4),
+    C1("max_pool1d", f_max1d, 3, 2, 3, 7),
+    C1("adaptive_max_pool2d", f_amax2d, 4, 2, 2, 5, 4),
+    C1("adaptive_max_pool1d", f_amax1d, 3, 2, 3, 7),
+    C1("unfold", f_unfold, 4, 2, 3, 4, 5),
+    C1("fold", f_fold, 3, 2, 8, 12),
+    {"conv2d_groups_bias", f_conv2d, 3, {4, 4, 1}, {{2, 4, 5, 6}, {6, 2, 3, 2}, {6}}, false},
+    {"conv2d_dilated", f_conv2d_nobias, 2, {4, 4}, {{2, 3, 6, 5}, {4, 3, 2, 2}}, false},
+    {"conv_transpose2d", f_conv_t2d, 3, {4, 4, 1}, {{2, 4, 3, 3}, {4, 3, 3, 2}, {3}}, false},
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* a float64 tensor of the shape, non-contiguous when it has 2+ dims */
+static tg_tensor *make_input(tg_rng *r, int ndim, const size_t *shape, bool positive) {
+  size_t sw[4];
+  memcpy(sw, shape, (size_t)ndim * sizeof *sw);
+  if (ndim >= 2) sw[ndim - 1] = shape[ndim - 2], sw[ndim - 2] = shape[ndim - 1];
+  tg_tensor *base = positive ? tg_mul_scalar(tg_add_scalar(tg_rand(r, TG_FLOAT64, ndim, sw), 0.25), 2.0)
+                             : tg_randn(r, TG_FLOAT64, ndim, sw);
+  tg_tensor *x = ndim >= 2 ? tg_transpose(base, -1, -2) : base;
+  assert_non_null(x);
+  return x;
+}
+
+static double dot(const tg_tensor *a, const tg_tensor *b) {
+  assert_int_equal(a->numel, b->numel);
+  double s = 0;
+  for (size_t i = 0; i < a->numel; i++) s += tg_get_flat(a, i) * tg_get_flat(b, i);
+  return s;
+}
+
+/* J v by central differences: (f(x + h v) - f(x - h v)) / 2h */
+static tg_tensor *central_difference(const jcase *c, tg_tensor **x, tg_tensor **v) {
+  const double h = 1e-6;
+  tg_tensor *xp[4], *xm[4];
+  for (int i = 0; i < c->n_in; i++) {
+    xp[i] = tg_add(x[i], tg_mul_scalar(v[i], h));
+    xm[i] = tg_sub(x[i], tg_mul_scalar(v[i], h));
+  }
+  bool prev = tg_set_grad_enabled(false);
+  tg_tensor *d = tg_div_scalar(tg_sub(c->f(xp, NULL), c->f(xm, NULL)), 2 * h);
+  tg_set_grad_enabled(prev);
+  assert_non_null(d);
+  return d;
+}
+
+static void check_case(const jcase *c, uint64_t seed) {
+  tg_rng r = test_seeded(seed);
+  tg_tensor *x[4], *v[4], *d[4];
+  for (int i = 0; i < c->n_in; i++) {
+    x[i] = make_input(&r, c->ndim[i], c->shape[i], c->positive);
+    v[i] = make_input(&r, c->ndim[i], c->shape[i], false);
+  }
+  assert_int_equal(tg_fwad_enter_dual_level(), 0);
+  tg_no_grad_begin();
+  for (int i = 0; i < c->n_in; i++) assert_non_null(d[i] = tg_make_dual(x[i], v[i]));
+  tg_tensor *y = c->f(d, NULL), *yp = NULL, *jv = NULL;
+  tg_no_grad_end();
+  if (!y) fail_msg("%s: %s", c->name, tg_last_error());
+  if (tg_unpack_dual(y, &yp, &jv) != 0) fail_msg("%s: %s", c->name, tg_last_error());
+  assert_non_null(jv);
+  assert_false(tg_has_error());
+  assert_int_equal(tg_fwad_exit_dual_level(), 0);
+  tg_tensor *u = tg_randn(&r, TG_FLOAT64, y->ndim, y->shape), *leaf[4], *g[4];
+  for (int i = 0; i < c->n_in; i++) leaf[i] = tg_requires_grad_(tg_detach(x[i]), true);
+  tg_tensor *y2 = c->f(leaf, NULL);
+  assert_int_equal(tg_grad(1, &y2, &u, c->n_in, leaf, g, (tg_grad_opts){.allow_unused = true}), 0);
+  test_assert_identical(yp, y2);
+  double lhs = dot(jv, u), rhs = 0;
+  for (int i = 0; i < c->n_in; i++)
+    if (g[i]) rhs += dot(v[i], g[i]);
+  if (fabs(lhs - rhs) > 1e-10 * (1 + fabs(rhs)))
+    fail_msg("%s: <Jv,u> = %.15g but <v,J^T u> = %.15g", c->name, lhs, rhs);
+  tg_tensor *fd = central_difference(c, x, v);
+  assert_int_equal(fd->numel, jv->numel);
+  for (size_t i = 0; i < jv->numel; i++) {
+    double a = tg_get_flat(jv, i), b = tg_get_flat(fd, i);
+    if (fabs(a - b) > 1e-6 * (1 + fabs(b)))
+      fail_msg("%s: Jv[%zu] = %.15g but the central difference is %.15g", c->name, i, a, b);
+  }
+}
+
+static void test_jvp_matches_vjp_ops(void **state) {
+  (void)state;
+  for (size_t k = 0; k < N_CASES; k++)
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+      tg_scope_begin();
+      check_case(&cases[k], 1000 + 100 * k + seed);
+      tg_scope_end();
+    }
+}
+
+/* ------------------------------------------- forward over reverse */
+
+/* f(x) = sum(w · op(x)²) with a fixed w: its gradient runs the op's adjoint
+ * (the pools' BackwardBackward ops, max pool's scatter), so forward over
+ * reverse needs their JVPs; the double-backward HVP is the reference */
+typedef struct sq_ctx {
+  tg_fn op;
+  tg_tensor *w;
+} sq_ctx;
+static tg_tensor *weighted_square(tg_tensor **in, void *ctx) {
+  sq_ctx *s = ctx;
+  tg_tensor *y = s->op(in, NULL);
+  return tg_sum(tg_mul(s->w, tg_mul(y, y)));
+}
+
+static tg_tensor *hvp_fwd_rev(tg_fn f, void *ctx, tg_tensor *x, tg_tensor *v) {
+  assert_int_equal(tg_fwad_enter_dual_level(), 0);
+  tg_tensor *leaf = tg_requires_grad_(tg_detach(x), true);
+  tg_tensor *d = tg_make_dual(leaf, v);
+  tg_tensor *y = f(&d, ctx), *g = NULL, *hv = NULL;
+  assert_int_equal(tg_grad(1, &y, NULL, 1, &leaf, &g, (tg_grad_opts){.create_graph = true}), 0);
+  if (tg_unpack_dual(g, NULL, &hv) != 0) fail_msg("%s", tg_last_error());
+  assert_int_equal(tg_fwad_exit_dual_level(), 0);
+  assert_non_null(hv);
+  return hv;
+}
+
+static void test_adjoints_forward_over_reverse(void **state) {
+  (void)state;
+  for (size_t k = 0; k < N_CASES; k++) {
+    const jcase *c = &cases[k];
+    if (c->n_in != 1) continue;
+    tg_scope_begin();
+    tg_rng r = test_seeded(50 + k);
+    tg_tensor *x = make_input(&r, c->ndim[0], c->shape[0], false);
+    tg_tensor *v = make_input(&r, c->ndim[0], c->shape[0], false), *y = c->f(&x, NULL);
+    sq_ctx s = {c->f, tg_randn(&r, TG_FLOAT64, y->ndim, y->shape)};
+    tg_tensor *a = hvp_fwd_rev(weighted_square, &s, x, v), *b = NULL;
+    assert_int_equal(tg_hvp(weighted_square, &s, &x, 1, &v, NULL, &b, (tg_functional_opts){0}), 0);
+    for (size_t i = 0; i < a->numel; i++)
+      if (fabs(tg_get_flat(a, i) - tg_get_flat(b, i)) > 1e-12 * (1 + fabs(tg_get_flat(b, i))))
+        fail_msg("%s: forward-over-reverse Hv[%zu] = %.15g, double backward %.15g", c->name, i,
+                 tg_get_flat(a, i), tg_get_flat(b, i));
+    tg_scope_end();
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TG_TEST(test_jvp_matches_vjp_ops),
+      TG_TEST(test_adjoints_forward_over_reverse),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
