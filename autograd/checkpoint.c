@@ -24,8 +24,9 @@ static tg_fn node_fn(const tg_node *n) { return (tg_fn)(uintptr_t)tg_node_i(n)[0
 static void *node_ctx(const tg_node *n) { return (void *)(uintptr_t)tg_node_i(n)[1]; }
 
 static void checkpoint_backward(tg_node *n, tg_tensor *g, tg_tensor **gin);
-TG_DEFINE_OP(OP_CHECKPOINT, "CheckpointBackward", checkpoint_backward,
-             TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_I | TG_NODE_SAVED);
+static tg_tensor *checkpoint_jvp(tg_node *n, tg_tensor *const *t);
+TG_DEFINE_OP_JVP(OP_CHECKPOINT, "CheckpointBackward", checkpoint_backward, checkpoint_jvp,
+                 TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_I | TG_NODE_SAVED);
 
 /* detached copies of the explicit inputs (leaves requiring grad where the
  * originals do) */
@@ -83,6 +84,46 @@ static void checkpoint_backward(tg_node *n, tg_tensor *g, tg_tensor **gin) {
   tg_pool_free(x);
   tg_pool_free(grads);
   tg_scope_end();
+}
+
+/* J t of the region by two reverse passes over its recomputation (the
+ * double-vjp trick): with u a zero seed, s = sum_i <(d y / d x_i)^T u, t_i>
+ * is linear in u and ds/du = sum_i J_i t_i (the second pass seeds each
+ * gradient with its tangent). The tangent has no history
+ * w.r.t. the inputs (the region's double backward is refused too). */
+static tg_tensor *region_jvp(tg_node *n, tg_tensor *const *t, tg_tensor **x, tg_tensor **wrt,
+                             tg_tensor **tw, tg_tensor **got) {
+  int n_x = (int)tg_node_i(n)[2], n_all = n->n_in, k = 0;
+  for (int i = 0; i < n_all; i++) {
+    x[i] = i < n_x ? tg_requires_grad_(tg_detach(n->in[i]), true) : n->in[i];
+    if (!x[i]) return NULL;
+    if (t[i] && x[i]->requires_grad) wrt[k] = x[i], tw[k++] = t[i];
+  }
+  tg_rng saved, now = *tg_default_rng();
+  memcpy(saved.s, tg_node_saved(n)->storage->data, sizeof saved.s);
+  *tg_default_rng() = saved;
+  tg_tensor *y = call_f(node_fn(n), node_ctx(n), x);
+  *tg_default_rng() = now;
+  tg_tensor *u = y ? tg_requires_grad_(tg_zeros_like(y), true) : NULL, *jv = NULL;
+  if (!u || tg_grad(1, &y, &u, k, wrt, got, (tg_grad_opts){.create_graph = true, .allow_unused = true}) != 0)
+    return NULL;
+  int m = 0; /* the reached inputs' gradients, seeded by their tangents: ds/du */
+  for (int j = 0; j < k; j++)
+    if (got[j] && got[j]->requires_grad) got[m] = got[j], tw[m++] = tw[j];
+  if (m == 0) return tg_zeros_like(n->out); /* no input with a tangent reaches y */
+  if (tg_grad(m, got, tw, 1, &u, &jv, (tg_grad_opts){.allow_unused = true}) != 0) return NULL;
+  return jv ? jv : tg_zeros_like(n->out);
+}
+
+static tg_tensor *checkpoint_jvp(tg_node *n, tg_tensor *const *t) {
+  size_t bytes = (size_t)n->n_in * sizeof(tg_tensor *);
+  tg_tensor **x = tg_pool_alloc(4 * bytes);
+  if (!x) return NULL;
+  bool prev = tg_set_grad_enabled(true);
+  tg_tensor *jv = region_jvp(n, t, x, x + n->n_in, x + 2 * n->n_in, x + 3 * n->n_in);
+  tg_set_grad_enabled(prev);
+  tg_pool_free(x);
+  return jv;
 }
 
 static bool listed(tg_tensor *const *list, int n, const tg_tensor *t) {

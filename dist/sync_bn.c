@@ -17,7 +17,13 @@ static void all_reduce_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   gi[0] = all_reduce_sum(g);
   if (gi[0] && gi[0]->requires_grad) gi[0] = tg_detach(gi[0]);
 }
-TG_DEFINE_OP(OP_ALL_REDUCE, "AllReduceBackward", all_reduce_backward, 0);
+/* linear: the tangents summed over the ranks (every rank runs the JVP at
+ * the same point of the same forward, so the all-reduces meet) */
+static tg_tensor *all_reduce_jvp(tg_node *n, tg_tensor *const *t) {
+  (void)n;
+  return all_reduce_sum(t[0]);
+}
+TG_DEFINE_OP_JVP(OP_ALL_REDUCE, "AllReduceBackward", all_reduce_backward, all_reduce_jvp, 0);
 
 static tg_tensor *all_reduce_sum(tg_tensor *a) {
   bool mode = tg_set_grad_enabled(false);

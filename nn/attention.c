@@ -45,7 +45,34 @@ static void sdpa_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 0)) gi[0] = tg_matmul(dSs, k);
   if (tg_node_needs_grad(n, 1)) gi[1] = tg_matmul(tg_transpose(dSs, -2, -1), q);
 }
-TG_DEFINE_OP(OP_SDPA, "ScaledDotProductAttentionBackward", sdpa_backward, TG_NODE_F | TG_NODE_I | TG_NODE_SAVED);
+/* dS = scale (tq k^T + q tk^T) + tmask (an additive mask), dP = P (dS -
+ * sum(P dS) over the keys), dout = dP v + P tv; P recomputed so that the
+ * formula differentiates */
+static tg_tensor *sdpa_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *mask = n->n_in > 3 ? n->in[3] : NULL;
+  double scale = tg_node_f(n)[0];
+  int64_t *prm = tg_node_i(n);
+  tg_tensor *P = tg_softmax(scores(q, k, mask, (int)prm[1], prm[0] != 0, scale), -1), *dS = NULL, *acc = NULL;
+  if (t[0]) dS = tg_matmul(t[0], tg_transpose(k, -2, -1));
+  if (t[1]) {
+    tg_tensor *term = tg_matmul(q, tg_transpose(t[1], -2, -1));
+    dS = dS ? tg_add(dS, term) : term;
+  }
+  if (dS) dS = tg_mul_scalar(dS, scale);
+  if (mask && t[3]) dS = dS ? tg_add(dS, t[3]) : t[3];
+  if (dS) {
+    const int last[1] = {-1};
+    tg_tensor *dP = tg_mul(P, tg_sub(dS, tg_sum_dims(tg_mul(P, dS), 1, last, true)));
+    acc = tg_matmul(dP, v);
+  }
+  if (t[2]) {
+    tg_tensor *term = tg_matmul(P, t[2]);
+    acc = acc ? tg_add(acc, term) : term;
+  }
+  return acc;
+}
+TG_DEFINE_OP_JVP(OP_SDPA, "ScaledDotProductAttentionBackward", sdpa_backward, sdpa_jvp,
+                 TG_NODE_F | TG_NODE_I | TG_NODE_SAVED);
 
 static bool check_sdpa(const tg_tensor *q, const tg_tensor *k, const tg_tensor *v, const tg_tensor *mask,
                        bool is_causal, double dropout_p) {

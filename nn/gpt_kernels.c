@@ -348,7 +348,26 @@ static void attn_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     attn_backward_f64(tg_data(x), tg_data(P), tg_data(gc), tg_data(d), tg_data(scratch), B, T, H, hs, scale);
   gi[0] = d;
 }
-TG_DEFINE_OP(OP_CAUSAL_ATTN_QKV, "CausalAttentionQKVBackward", attn_backward, TG_SAVES_IN(0) | TG_NODE_I | TG_NODE_SAVED);
+/* per head, out = P v with P = softmax(scale q k^T, causal): dS = scale
+ * (tq k^T + q tk^T), dP = P (dS - sum(P dS) over the keys), dout = dP v +
+ * P tv, tq, tk, tv split from the tangent as q, k, v from qkv */
+static tg_tensor *attn_jvp(tg_node *n, tg_tensor *const *t) {
+  const int64_t *prm = tg_node_i(n);
+  size_t B = (size_t)prm[0], T = (size_t)prm[1], H = (size_t)prm[2];
+  tg_tensor *q, *k, *v, *tq, *tk, *tv;
+  if (split_qkv(n->in[0], B, T, H, &q, &k, &v) || split_qkv(t[0], B, T, H, &tq, &tk, &tv)) return NULL;
+  size_t hs = n->in[0]->shape[1] / (3 * H);
+  double scale = 1.0 / sqrt((double)hs);
+  tg_tensor *P = causal_probs(q, k, T, scale);
+  tg_tensor *dS = tg_mul_scalar(tg_add(tg_matmul(tq, tg_transpose(k, -2, -1)), tg_matmul(q, tg_transpose(tk, -2, -1))), scale);
+  const int last[1] = {-1};
+  tg_tensor *dP = tg_mul(P, tg_sub(dS, tg_sum_dims(tg_mul(P, dS), 1, last, true)));
+  tg_tensor *d = tg_add(tg_matmul(dP, v), tg_matmul(P, tv));
+  /* (B, H, T, hs) -> (B, T, H, hs) -> (B*T, C) */
+  return tg_reshape(tg_permute(d, (const int[]){0, 2, 1, 3}), TG_SHAPE(B * T, H * hs));
+}
+TG_DEFINE_OP_JVP(OP_CAUSAL_ATTN_QKV, "CausalAttentionQKVBackward", attn_backward, attn_jvp,
+                 TG_SAVES_IN(0) | TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_causal_attention_qkv(tg_tensor *qkv, size_t B, size_t T, size_t n_head) {
   static const char op[] = "causal_attention_qkv";

@@ -113,7 +113,29 @@ static void ln_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (nw) gi[iw] = dw;
   if (nb) gi[ib] = db;
 }
-TG_DEFINE_OP(OP_LAYER_NORM_ROWS, "NativeLayerNormBackward", ln_backward,
+/* y = w xh + b over the last dim: dxh = rstd (tx - mean(tx) - xh mean(xh tx)),
+ * dy = w dxh + tw xh + tb */
+static tg_tensor *ln_jvp(tg_node *n, tg_tensor *const *t) {
+  int flags = (int)tg_node_i(n)[0];
+  tg_tensor *x = n->in[0], *w = flags & LN_W ? n->in[1] : NULL, *acc = NULL;
+  int iw = flags & LN_W ? 1 : -1, ib = flags & LN_B ? (flags & LN_W ? 2 : 1) : -1;
+  const int last[1] = {-1};
+  tg_tensor *xc = tg_sub(x, tg_mean_dims(x, 1, last, true));
+  tg_tensor *rstd = tg_rsqrt(tg_add_scalar(tg_mean_dims(tg_mul(xc, xc), 1, last, true), tg_node_f(n)[0]));
+  tg_tensor *xh = tg_mul(xc, rstd);
+  if (t[0]) {
+    tg_tensor *mt = tg_mean_dims(t[0], 1, last, true), *mxt = tg_mean_dims(tg_mul(xh, t[0]), 1, last, true);
+    tg_tensor *dxh = tg_mul(rstd, tg_sub(tg_sub(t[0], mt), tg_mul(xh, mxt)));
+    acc = w ? tg_mul(w, dxh) : dxh;
+  }
+  if (iw > 0 && t[iw]) {
+    tg_tensor *term = tg_mul(t[iw], xh);
+    acc = acc ? tg_add(acc, term) : term;
+  }
+  if (ib > 0 && t[ib]) acc = acc ? tg_add(acc, t[ib]) : t[ib];
+  return acc;
+}
+TG_DEFINE_OP_JVP(OP_LAYER_NORM_ROWS, "NativeLayerNormBackward", ln_backward, ln_jvp,
              TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_F | TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *nn_layer_norm_rows(tg_tensor *x, tg_tensor *w, tg_tensor *b, double eps) {

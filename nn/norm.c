@@ -311,10 +311,46 @@ static void norm_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (ops_fused_backward()) norm_backward_fused(n, g, gi, fl, w);
   else norm_backward_ops(n, g, gi, fl, w);
 }
+/* y = w xhat + b, xhat = (x - mean) r: training (batch statistics)
+ * dxhat = r (tx - mean(tx) - xhat mean(xhat tx)), the means over every dim
+ * but the channel's; eval (running statistics, constants) dxhat = r tx;
+ * dy = w dxhat + tw xhat + tb */
+static tg_tensor *norm_jvp(tg_node *n, tg_tensor *const *t) {
+  int fl = (int)tg_node_i(n)[0];
+  tg_tensor *x = n->in[0], *st = tg_node_saved(n), *w = fl & NORM_W ? n->in[1] : NULL;
+  int iw = 1, ib = fl & NORM_W ? 2 : 1, dims[TG_MAX_DIMS], nd = other_dims(x, dims);
+  if (x->numel == 0) return tg_zeros_like(n->out);
+  tg_tensor *mean, *r;
+  if (fl & NORM_TRAIN) {
+    mean = tg_mean_dims(x, nd, dims, true);
+    r = tg_rsqrt(tg_add_scalar(tg_var_dims(x, nd, dims, false, true), tg_node_f(n)[0]));
+  } else {
+    mean = per_channel(tg_select(st, 1, 0), x);
+    r = tg_reciprocal(per_channel(tg_select(st, 1, 1), x));
+  }
+  tg_tensor *xhat = tg_mul(tg_sub(x, mean), r), *acc = NULL;
+  if (t[0]) {
+    tg_tensor *dxhat = tg_mul(r, t[0]);
+    if (fl & NORM_TRAIN) {
+      tg_tensor *mt = tg_mean_dims(t[0], nd, dims, true), *mxt = tg_mean_dims(tg_mul(xhat, t[0]), nd, dims, true);
+      dxhat = tg_mul(r, tg_sub(tg_sub(t[0], mt), tg_mul(xhat, mxt)));
+    }
+    acc = w ? tg_mul(per_channel(w, x), dxhat) : dxhat;
+  }
+  if (w && t[iw]) {
+    tg_tensor *term = tg_mul(per_channel(t[iw], x), xhat);
+    acc = acc ? tg_add(acc, term) : term;
+  }
+  if ((fl & NORM_B) && t[ib]) {
+    tg_tensor *term = per_channel(t[ib], x);
+    acc = acc ? tg_add(acc, term) : term;
+  }
+  return acc;
+}
 /* the weight's version is checked when there is one (it is input 1) */
 #define NORM_SAVES (TG_SAVES_IN(0) | TG_NODE_F | TG_NODE_I | TG_NODE_SAVED)
-TG_DEFINE_OP(OP_NORM_W, "NativeBatchNormBackward", norm_backward, NORM_SAVES | TG_SAVES_IN(1));
-TG_DEFINE_OP(OP_NORM, "NativeBatchNormBackward", norm_backward, NORM_SAVES);
+TG_DEFINE_OP_JVP(OP_NORM_W, "NativeBatchNormBackward", norm_backward, norm_jvp, NORM_SAVES | TG_SAVES_IN(1));
+TG_DEFINE_OP_JVP(OP_NORM, "NativeBatchNormBackward", norm_backward, norm_jvp, NORM_SAVES);
 
 /* ------------------------------------------------------------ forward */
 

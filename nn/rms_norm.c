@@ -79,7 +79,28 @@ static void rms_norm_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
                         w ? (const double *)tg_ptr(wc) : NULL, (const double *)tg_ptr(r),
                         dx ? (double *)tg_ptr(dx) : NULL, dw ? (double *)tg_ptr(dw) : NULL, rows, cols);
 }
-TG_DEFINE_OP(OP_RMS_NORM, "RmsNormBackward", rms_norm_backward, TG_NODE_F | TG_NODE_I | TG_NODE_SAVED);
+/* y = x r w with dr = -r^3 mean(x tx) over the row: dy = w (r tx + x dr) + tw x r */
+static tg_tensor *rms_norm_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0], *w = n->n_in > 1 ? n->in[1] : NULL, *acc = NULL;
+  size_t cols = (size_t)tg_node_i(n)[0], rows = cols ? x->numel / cols : 0;
+  const int last[1] = {1};
+  tg_tensor *x2 = tg_reshape(x, TG_SHAPE(rows, cols));
+  tg_tensor *r = tg_rsqrt(tg_add_scalar(tg_mean_dims(tg_mul(x2, x2), 1, last, true), tg_node_f(n)[0]));
+  tg_tensor *w2 = w ? tg_reshape(w, TG_SHAPE(cols)) : NULL;
+  if (t[0]) {
+    tg_tensor *t2 = tg_reshape(t[0], TG_SHAPE(rows, cols));
+    tg_tensor *dr = tg_neg(tg_mul(tg_pow_scalar(r, 3), tg_mean_dims(tg_mul(x2, t2), 1, last, true)));
+    tg_tensor *d = tg_add(tg_mul(r, t2), tg_mul(x2, dr));
+    acc = w2 ? tg_mul(w2, d) : d;
+  }
+  if (w && t[1]) {
+    tg_tensor *term = tg_mul(tg_reshape(t[1], TG_SHAPE(cols)), tg_mul(x2, r));
+    acc = acc ? tg_add(acc, term) : term;
+  }
+  return acc ? tg_reshape(acc, x->ndim, x->shape) : NULL;
+}
+TG_DEFINE_OP_JVP(OP_RMS_NORM, "RmsNormBackward", rms_norm_backward, rms_norm_jvp,
+                 TG_NODE_F | TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *tg_rms_norm(tg_tensor *x, int ndim, const size_t *normalized_shape, tg_tensor *weight, double eps) {
   if (!nn_check_normalized_shape("rms_norm", x, ndim, normalized_shape) ||

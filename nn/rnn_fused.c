@@ -116,8 +116,29 @@ static void lstm_gates_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (need_a && tg_node_needs_grad(n, 1)) gi[1] = da;
   if (need_c) gi[2] = dc;
 }
+/* a zero tangent stands for NULL (an input without one) */
+static tg_tensor *tangent_or_zero(tg_tensor *t, tg_tensor *like) { return t ? t : tg_zeros_like(like); }
+
+/* with a = xw + hh: dc' = f' c + f dc + i' g + i g', dh' = o' tanh(c') +
+ * o (1 - tanh(c')^2) dc', each gate's tangent its derivative times da */
+static tg_tensor *lstm_gates_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *c = n->in[2];
+  size_t H = c->shape[1];
+  tg_tensor *a = tg_add(n->in[0], n->in[1]);
+  tg_tensor *ta = tg_add(tangent_or_zero(t[0], n->in[0]), tangent_or_zero(t[1], n->in[1]));
+  tg_tensor *tc = tangent_or_zero(t[2], c);
+  tg_tensor *i = tg_sigmoid(gate(a, 0, H)), *f = tg_sigmoid(gate(a, 1, H));
+  tg_tensor *gg = tg_tanh(gate(a, 2, H)), *o = tg_sigmoid(gate(a, 3, H));
+  tg_tensor *th = tg_tanh(tg_add(tg_mul(f, c), tg_mul(i, gg)));
+  tg_tensor *di = tg_mul(dsig(i), gate(ta, 0, H)), *df = tg_mul(dsig(f), gate(ta, 1, H));
+  tg_tensor *dg = tg_mul(tg_rsub_scalar(tg_mul(gg, gg), 1.0), gate(ta, 2, H));
+  tg_tensor *d_o = tg_mul(dsig(o), gate(ta, 3, H));
+  tg_tensor *dc2 = tg_add(tg_add(tg_mul(df, c), tg_mul(f, tc)), tg_add(tg_mul(di, gg), tg_mul(i, dg)));
+  tg_tensor *dh2 = tg_add(tg_mul(d_o, th), tg_mul(tg_mul(o, tg_rsub_scalar(tg_mul(th, th), 1.0)), dc2));
+  return tg_stack(2, (tg_tensor *[]){dh2, dc2}, 0);
+}
 /* reads xw and hh (version-checked), c and its own output */
-TG_DEFINE_OP(OP_LSTM_GATES, "LstmGatesBackward", lstm_gates_backward,
+TG_DEFINE_OP_JVP(OP_LSTM_GATES, "LstmGatesBackward", lstm_gates_backward, lstm_gates_jvp,
              TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_SAVES_OUT);
 
 tg_tensor *nn_lstm_gates(tg_tensor *xw, tg_tensor *hh, tg_tensor *c) {
@@ -222,8 +243,24 @@ static void gru_gates_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   if (tg_node_needs_grad(n, 1)) gi[1] = dhh;
   if (tg_node_needs_grad(n, 2)) gi[2] = dh;
 }
+/* dr = r (1-r) (txw_r + thh_r), dz likewise, dn = (1 - n^2) (txw_n + dr
+ * hh_n + r thh_n); y' = dn + dz (h - n) + z (th - dn) */
+static tg_tensor *gru_gates_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *xw = n->in[0], *hh = n->in[1], *h = n->in[2];
+  size_t H = h->shape[1];
+  tg_tensor *tx = tangent_or_zero(t[0], xw), *thh = tangent_or_zero(t[1], hh), *th = tangent_or_zero(t[2], h);
+  tg_tensor *r = tg_sigmoid(tg_add(gate(xw, 0, H), gate(hh, 0, H)));
+  tg_tensor *z = tg_sigmoid(tg_add(gate(xw, 1, H), gate(hh, 1, H)));
+  tg_tensor *hn = gate(hh, 2, H), *nn = tg_tanh(tg_add(gate(xw, 2, H), tg_mul(r, hn)));
+  tg_tensor *dr = tg_mul(dsig(r), tg_add(gate(tx, 0, H), gate(thh, 0, H)));
+  tg_tensor *dz = tg_mul(dsig(z), tg_add(gate(tx, 1, H), gate(thh, 1, H)));
+  tg_tensor *pre = tg_add(gate(tx, 2, H), tg_add(tg_mul(dr, hn), tg_mul(r, gate(thh, 2, H))));
+  tg_tensor *dn = tg_mul(tg_rsub_scalar(tg_mul(nn, nn), 1.0), pre);
+  return tg_add(tg_add(dn, tg_mul(dz, tg_sub(h, nn))), tg_mul(z, tg_sub(th, dn)));
+}
 /* reads xw and hh (version-checked) and h */
-TG_DEFINE_OP(OP_GRU_GATES, "GruGatesBackward", gru_gates_backward, TG_SAVES_IN(0) | TG_SAVES_IN(1));
+TG_DEFINE_OP_JVP(OP_GRU_GATES, "GruGatesBackward", gru_gates_backward, gru_gates_jvp,
+                 TG_SAVES_IN(0) | TG_SAVES_IN(1));
 
 tg_tensor *nn_gru_gates(tg_tensor *xw, tg_tensor *hh, tg_tensor *h) {
   if (!xw || !hh || !h) return NULL;
@@ -285,7 +322,9 @@ static void step_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   tg_contiguous_strides(a->ndim, a->shape, strides);
   gi[0] = tg_tensor_view(acc, a->ndim, a->shape, strides, acc->offset);
 }
-TG_DEFINE_OP(OP_STEP, "StepBackward", step_backward, TG_NODE_I | TG_NODE_SAVED);
+/* a view of step t: the tangent's step t */
+static tg_tensor *step_jvp(tg_node *n, tg_tensor *const *t) { return tg_select(t[0], 0, tg_node_i(n)[0]); }
+TG_DEFINE_OP_JVP(OP_STEP, "StepBackward", step_backward, step_jvp, TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *nn_step(tg_tensor *a, size_t t, tg_tensor *acc, bool first) {
   if (!a) return NULL;
@@ -375,8 +414,19 @@ static void hh_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   memset(base + (T * N * (GH + H) + t) * es, 0xff, es);
   if (tg_node_i(n)[1]) hh_weight_grads(n, acc, T, N, GH, H, gi);
 }
+/* y = h W^T + b: th W^T + h tW^T + tb */
+static tg_tensor *hh_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *h = n->in[0], *w = n->in[1], *acc = NULL;
+  if (t[0]) acc = tg_matmul(t[0], tg_t(w));
+  if (t[1]) {
+    tg_tensor *term = tg_matmul(h, tg_t(t[1]));
+    acc = acc ? tg_add(acc, term) : term;
+  }
+  if (n->n_in > 2 && t[2]) acc = acc ? tg_add(acc, t[2]) : t[2];
+  return acc;
+}
 /* reads h and W (version-checked) */
-TG_DEFINE_OP(OP_HH, "HiddenProjectionBackward", hh_backward,
+TG_DEFINE_OP_JVP(OP_HH, "HiddenProjectionBackward", hh_backward, hh_jvp,
              TG_SAVES_IN(0) | TG_SAVES_IN(1) | TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *nn_hh(tg_tensor *h, tg_tensor *w, tg_tensor *b, size_t t, tg_tensor *acc, bool first) {
@@ -422,7 +472,15 @@ static void masked_rows_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
     if (tg_node_needs_grad(n, k) && (gi[k] = tg_tensor_alloc(a->dtype, a->ndim, a->shape)))
       copy_rows(tg_ptr(gi[k]), tg_ptr(gc), valid, k == 0, N, row);
 }
-TG_DEFINE_OP(OP_MASKED_ROWS, "MaskedRowsBackward", masked_rows_backward, TG_NODE_I | TG_NODE_SAVED);
+/* rows of a where step t is valid, of b (or 0) elsewhere: the tangents' rows */
+static tg_tensor *masked_rows_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *a = n->in[0], *m = tg_select(tg_node_saved(n), 0, tg_node_i(n)[0]);
+  tg_tensor *zero = tg_zeros(a->dtype, TG_SHAPE(1));
+  tg_tensor *tb = n->n_in > 1 && t[1] ? t[1] : zero;
+  return tg_where(m, t[0] ? t[0] : zero, tb);
+}
+TG_DEFINE_OP_JVP(OP_MASKED_ROWS, "MaskedRowsBackward", masked_rows_backward, masked_rows_jvp,
+                 TG_NODE_I | TG_NODE_SAVED);
 
 tg_tensor *nn_masked_rows(tg_tensor *mask, size_t t, tg_tensor *a, tg_tensor *b) {
   if (!mask || !a) return NULL;

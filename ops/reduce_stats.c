@@ -481,9 +481,10 @@ tg_tensor *tg_argmin_dim(tg_tensor *a, int dim, bool keepdim) { return arg_dim("
 /* ---------------------------------------------------- median/kthvalue */
 
 /* the median of all elements: gradient shared among the elements equal to
- * it, as PyTorch's evenly_distribute_backward */
+ * it, as PyTorch's evenly_distribute_backward; the tangent is the mean of
+ * theirs (its backward at g = 1 dotted with the tangent) */
 static void median_all_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) { ties_backward(n, g, gi, false, true); }
-TG_DEFINE_OP(OP_MEDIAN_ALL, "MedianBackward", median_all_backward,
+TG_DEFINE_OP_JVP(OP_MEDIAN_ALL, "MedianBackward", median_all_backward, ops_jvp_reduce,
              TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
 static int cmp_nan_last(const void *pa, const void *pb) {

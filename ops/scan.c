@@ -183,7 +183,42 @@ static void cumprod_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   free(xv), free(b);
 }
-TG_DEFINE_OP(OP_CUMPROD, "CumprodBackward", cumprod_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+/* PyTorch's cumprod_jvp: cumsum(t / x) * out before a lane's first zero;
+ * from it on, cumprod of x with t in the first zero's place (a second zero
+ * makes it 0). x is 1 at its zeros in the division, so that no NaN reaches
+ * the reverse mode through the branch not taken. */
+static tg_tensor *cumprod_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0];
+  int d = (int)tg_node_i(n)[0];
+  lanes l = lanes_of(x, d);
+  if (l.len == 1) return t[0];
+  double *xv = read_values(x), *b = xv ? malloc(3 * (x->numel ? x->numel : 1) * sizeof *b) : NULL;
+  if (!b) {
+    free(xv);
+    if (xv) tg_error("CumprodBackward: out of memory");
+    return NULL;
+  }
+  double *z = b, *first = b + x->numel, *from = first + x->numel;
+  for (size_t o = 0; o < l.outer; o++)
+    for (size_t i = 0; i < l.inner; i++) {
+      bool seen = false;
+      for (size_t j = 0; j < l.len; j++) {
+        size_t p = at(l, o, i, j, false);
+        z[p] = xv[p] == 0, first[p] = xv[p] == 0 && !seen;
+        seen |= xv[p] == 0;
+        from[p] = seen;
+      }
+    }
+  tg_tensor *zt = from_values(x, z), *ft = tg_gt_scalar(from_values(x, first), 0.5);
+  tg_tensor *after = tg_gt_scalar(from_values(x, from), 0.5);
+  free(xv), free(b);
+  tg_tensor *safe = tg_add(tg_mul(x, tg_rsub_scalar(zt, 1.0)), zt);
+  tg_tensor *before = tg_mul(cumsum_impl(tg_div(t[0], safe), d, false), n->out);
+  tg_tensor *later = tg_cumprod(tg_where(ft, t[0], x), d);
+  return tg_where(after, later, before);
+}
+TG_DEFINE_OP_JVP(OP_CUMPROD, "CumprodBackward", cumprod_backward, cumprod_jvp,
+                 TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
 tg_tensor *tg_cumprod(tg_tensor *a, int dim) {
   int d;
@@ -250,7 +285,17 @@ static void lcse_backward(tg_node *n, tg_tensor *g, tg_tensor **gi) {
   }
   gi[0] = tg_sub(lcse_part(x, n->out, g, d, true), lcse_part(x, n->out, g, d, false));
 }
-TG_DEFINE_OP(OP_LCSE, "LogcumsumexpBackward", lcse_backward, TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
+/* PyTorch's logcumsumexp_jvp: with e = exp(x - amax(x)) along the dim,
+ * cumsum(e t) / cumsum(e) */
+static tg_tensor *lcse_jvp(tg_node *n, tg_tensor *const *t) {
+  tg_tensor *x = n->in[0];
+  int d = (int)tg_node_i(n)[0];
+  if (x->ndim == 0 || x->numel == 0) return t[0];
+  tg_tensor *e = tg_exp(tg_sub(x, tg_amax(x, 1, &d, true)));
+  return tg_div(cumsum_impl(tg_mul(e, t[0]), d, false), cumsum_impl(e, d, false));
+}
+TG_DEFINE_OP_JVP(OP_LCSE, "LogcumsumexpBackward", lcse_backward, lcse_jvp,
+                 TG_SAVES_IN(0) | TG_SAVES_OUT | TG_NODE_I);
 
 tg_tensor *tg_logcumsumexp(tg_tensor *a, int dim) {
   int d;
