@@ -389,7 +389,6 @@ tg_tensor *tg_causal_attention_qkv(tg_tensor *qkv, size_t B, size_t T, size_t n_
   tg_tensor *x = tg_contiguous(qkv);
   tg_set_grad_enabled(prev);
   tg_tensor *out = x ? tg_empty(qkv->dtype, TG_SHAPE(B * T, C)) : NULL;
-  bool record = qkv->requires_grad && tg_grad_enabled();
   tg_tensor *P = out ? tg_empty(qkv->dtype, TG_SHAPE(B, n_head, T, T)) : NULL;
   tg_tensor *scratch = P ? tg_empty(qkv->dtype, TG_SHAPE(ATTN_FORWARD_SCRATCH(hs, T))) : NULL;
   if (!scratch) return NULL;
@@ -399,7 +398,8 @@ tg_tensor *tg_causal_attention_qkv(tg_tensor *qkv, size_t B, size_t T, size_t n_
     attn_forward_f32(tg_data(x), tg_data(out), tg_data(P), tg_data(scratch), B, T, n_head, hs, (float)scale);
   else
     attn_forward_f64(tg_data(x), tg_data(out), tg_data(P), tg_data(scratch), B, T, n_head, hs, scale);
-  if (!record) return out;
+  /* recorded even without grad: ops_record makes no node then, unless a
+   * dual level needs one for the JVP */
   tg_node *n = ops_record(out, &OP_CAUSAL_ATTN_QKV, 1, (tg_tensor *[]){qkv});
   if (n) {
     int64_t *prm = tg_node_i(n);
