@@ -330,10 +330,59 @@ static void test_adjoints_forward_over_reverse(void **state) {
   }
 }
 
+/* ------------------------------------------------ activation checkpoint */
+
+/* y = tanh(x w) * sum(x) with w reached through ctx (the region's
+ * external, a leaf) or, ctx NULL, its second input */
+static tg_tensor *region(tg_tensor **in, void *ctx) {
+  tg_tensor *w = ctx ? ctx : in[1];
+  return tg_mul(tg_tanh(tg_matmul(in[0], w)), tg_sum_dims(in[0], 1, (int[]){1}, true));
+}
+static tg_tensor *checkpointed(tg_tensor **in, void *ctx) {
+  return tg_activation_checkpoint(region, ctx, in, ctx ? 1 : 2);
+}
+
+/* the region's node (recorded: x and w require grad) gets the tangent of
+ * the plain region: through x, and through w when w is a dual input too (a
+ * dual tensor is a view, not a leaf, so it cannot be reached through ctx) */
+static void test_checkpoint_jvp(void **state) {
+  (void)state;
+  for (uint64_t seed = 1; seed <= 3; seed++) {
+    tg_rng r = test_seeded(900 + seed);
+    tg_tensor *x = make_input(&r, 2, (size_t[]){3, 4}, false), *v = make_input(&r, 2, (size_t[]){3, 4}, false);
+    tg_tensor *w0 = make_input(&r, 2, (size_t[]){4, 2}, false), *tw = make_input(&r, 2, (size_t[]){4, 2}, false);
+    for (int dual_w = 0; dual_w < 2; dual_w++) {
+      tg_tensor *want[2], *got = NULL;
+      for (int ck = 0; ck < 2; ck++) {
+        assert_int_equal(tg_fwad_enter_dual_level(), 0);
+        tg_tensor *w = tg_requires_grad_(tg_detach(w0), true);
+        tg_tensor *wd = dual_w ? tg_make_dual(w, tw) : w;
+        tg_tensor *xd[2] = {tg_make_dual(tg_requires_grad_(tg_detach(x), true), v), wd};
+        tg_tensor *y = (ck ? checkpointed : region)(xd, dual_w ? NULL : wd);
+        if (!y) fail_msg("%s", tg_last_error());
+        if (ck) assert_string_equal(y->grad_fn->op->name, "CheckpointBackward");
+        if (tg_unpack_dual(y, NULL, &want[ck]) != 0) fail_msg("%s", tg_last_error());
+        assert_non_null(want[ck]);
+        want[ck] = tg_detach(want[ck]);
+        assert_int_equal(tg_fwad_exit_dual_level(), 0);
+      }
+      got = want[1];
+      for (size_t i = 0; i < got->numel; i++) assert_close(tg_get_flat(got, i), tg_get_flat(want[0], i), 1e-12);
+      /* and by central differences along (v, tw or 0) */
+      const double h = 1e-6;
+      tg_tensor *wp = dual_w ? tg_add(w0, tg_mul_scalar(tw, h)) : w0, *wm = dual_w ? tg_sub(w0, tg_mul_scalar(tw, h)) : w0;
+      tg_tensor *xp[2] = {tg_add(x, tg_mul_scalar(v, h)), wp}, *xm[2] = {tg_sub(x, tg_mul_scalar(v, h)), wm};
+      tg_tensor *fd = tg_div_scalar(tg_sub(region(xp, NULL), region(xm, NULL)), 2 * h);
+      for (size_t i = 0; i < got->numel; i++) assert_close(tg_get_flat(got, i), tg_get_flat(fd, i), 1e-6);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_jvp_matches_vjp_ops),
       TG_TEST(test_adjoints_forward_over_reverse),
+      TG_TEST(test_checkpoint_jvp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
