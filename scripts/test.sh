@@ -165,6 +165,16 @@ if install_check build-valgrind; then
 else
   failed=$((failed + 1)); echo "-- meson install + pkg-config: FAILED"
 fi
+# and a plain set-up (what `meson install` builds) defines no test or benchmark
+plain=$(mktemp -d)
+if meson setup "$plain/build" >"$plain/log" 2>&1 &&
+   grep -q '"defined_in": "[^"]*/examples/meson.build"' "$plain/build/meson-info/intro-targets.json" &&
+   ! grep -qE '"defined_in": "[^"]*/(tests|bench)/meson.build"' "$plain/build/meson-info/intro-targets.json"; then
+  passed=$((passed + 1)); echo "-- a plain meson setup: the library and examples, no tests or benchmarks"
+else
+  failed=$((failed + 1)); echo "-- a plain meson setup: FAILED (tests or benchmarks among its targets)"; cat "$plain/log"
+fi
+rm -rf "$plain"
 # memory limits (setrlimit) cannot be tested under ASan's reservations
 run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)"
 # deep and wide graphs at full size: backward through a 10^7-op chain and
