@@ -19,7 +19,7 @@ configure() { # dir, extra meson args...
 }
 
 echo "== clang build (-Wall -Wextra -Werror)"
-CC=clang configure build-clang -Dtests=true
+CC=clang CXX=clang++ configure build-clang -Dtests=true
 echo "== gcc build with AddressSanitizer + UndefinedBehaviorSanitizer (-Werror)"
 configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug -Dtests=true
 echo "== gcc build for valgrind (-Werror)"
@@ -188,7 +188,7 @@ TG_DEEP_OPS=10000000 TG_FANIN=1000000 GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
 # 2 and 3 threads must agree, batches at 0..3 workers too, with no race
 echo "== clang ThreadSanitizer build of test_ops_grad, test_ops_conv and test_loader_workers"
 if [ ! -f build-tsan/build.ninja ]; then
-  CC=clang meson setup build-tsan --werror -Db_sanitize=thread -Db_lundef=false --buildtype=debug -Dtests=true \
+  CC=clang CXX=clang++ meson setup build-tsan --werror -Db_sanitize=thread -Db_lundef=false --buildtype=debug -Dtests=true \
     >"${TMPDIR:-/tmp}/tg-build-tsan-setup.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan-setup.log"; exit 1; }
 fi
 ninja -C build-tsan tests/test_ops_grad tests/test_loader_workers tests/test_ops_conv >"${TMPDIR:-/tmp}/tg-build-tsan.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan.log"; exit 1; }
