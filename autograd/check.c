@@ -21,12 +21,15 @@ static tg_tensor *one_hot_like(const tg_tensor *y, size_t i) {
 static int analytic_jacobian(tg_fn f, int n_in, tg_tensor **inputs, void *ctx, int which,
                              double *jac, size_t m, size_t n) {
   int rc = 0;
-  tg_scope_begin();
+  if (tg_scope_begin() != 0) return -1;
   tg_tensor *y = f(inputs, ctx);
   if (!y) rc = -1;
   else if (!y->requires_grad) memset(jac, 0, m * n * sizeof *jac); /* y does not depend on x */
   for (size_t r = 0; rc == 0 && y && y->requires_grad && r < m; r++) {
-    tg_scope_begin();
+    if (tg_scope_begin() != 0) {
+      rc = -1;
+      break;
+    }
     tg_tensor *g = one_hot_like(y, r), *dx = NULL;
     tg_grad_opts o = {.retain_graph = true, .allow_unused = true};
     if (!g || tg_grad(1, &y, &g, 1, &inputs[which], &dx, o) != 0) rc = -1;
@@ -41,7 +44,7 @@ static int analytic_jacobian(tg_fn f, int n_in, tg_tensor **inputs, void *ctx, i
 /* f's output as doubles, evaluated without recording */
 static int eval_flat(tg_fn f, tg_tensor **inputs, void *ctx, double *out, size_t m) {
   int rc = 0;
-  tg_scope_begin();
+  if (tg_scope_begin() != 0) return -1;
   bool prev = tg_set_grad_enabled(false);
   tg_tensor *y = f(inputs, ctx);
   tg_set_grad_enabled(prev);
@@ -108,10 +111,12 @@ tg_gradcheck_result tg_gradcheck(tg_fn f, int n_in, tg_tensor **inputs, void *ct
     return res;
   }
   size_t m = 0;
-  tg_scope_begin();
-  tg_tensor *y = f(inputs, ctx);
-  if (y) m = y->numel;
-  tg_scope_end();
+  tg_tensor *y = NULL;
+  if (tg_scope_begin() == 0) {
+    y = f(inputs, ctx);
+    if (y) m = y->numel;
+    tg_scope_end();
+  }
   if (!y) {
     res.ok = false;
     snprintf(res.message, sizeof res.message, "gradcheck: the function failed: %s", tg_last_error());
@@ -196,7 +201,11 @@ tg_gradcheck_result tg_gradgradcheck(tg_fn f, int n_in, tg_tensor **inputs, void
       snprintf(res.message, sizeof res.message, "%s", tg_last_error());
       return res;
     }
-  tg_scope_begin();
+  if (tg_scope_begin() != 0) {
+    res.ok = false;
+    snprintf(res.message, sizeof res.message, "%s", tg_last_error());
+    return res;
+  }
   tg_tensor *y = f(inputs, ctx);
   if (!y) {
     res.ok = false;

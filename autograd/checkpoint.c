@@ -57,7 +57,7 @@ static void checkpoint_backward(tg_node *n, tg_tensor *g, tg_tensor **gin) {
   tg_rng saved;
   memcpy(saved.s, tg_node_saved(n)->storage->data, sizeof saved.s);
   tg_rng now = *tg_default_rng();
-  tg_scope_begin();
+  if (tg_scope_begin() != 0) return; /* the error fails the backward */
   tg_tensor **x = tg_pool_alloc((size_t)n_all * sizeof *x), **grads = tg_pool_alloc((size_t)n_all * sizeof *grads);
   int rc = x && grads ? detached_inputs(n->in, n_x, x) : -1;
   if (rc == 0) {
@@ -183,8 +183,10 @@ tg_tensor *tg_activation_checkpoint(tg_fn f, void *ctx, tg_tensor **inputs, int 
   tg_rng rng_at_start = *tg_default_rng();
   int cap = n + 8, n_all = n, depth = tg_ctx.depth + 1;
   tg_tensor **all = tg_pool_alloc((size_t)cap * sizeof *all), *out = NULL;
-  if (!all) return NULL;
-  tg_scope_begin();
+  if (!all || tg_scope_begin() != 0) {
+    tg_pool_free(all);
+    return NULL;
+  }
   const tg_node *mark = tg_ctx.tape_tail; /* the region's nodes come after it */
   int rc = detached_inputs(inputs, n, all);
   tg_tensor *y = rc == 0 ? call_f(f, ctx, all) : NULL;

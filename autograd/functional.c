@@ -377,7 +377,10 @@ static int rows_reverse(tg_tensor *y, tg_tensor **x, int n, tg_tensor **J) {
   tg_tensor **row = ptrs((size_t)n);
   int rc = row ? 0 : -1;
   for (size_t r = 0; rc == 0 && y->requires_grad && r < y->numel; r++) {
-    tg_scope_begin();
+    if (tg_scope_begin() != 0) {
+      rc = -1;
+      break;
+    }
     tg_tensor *e = one_hot(y, r);
     tg_grad_opts go = {.retain_graph = true, .allow_unused = true};
     rc = e ? tg_grad(1, &y, &e, n, x, row, go) : -1;
@@ -397,7 +400,10 @@ static int columns_forward(tg_tensor *y, tg_tensor **x, int n, tg_tensor **J) {
   for (int i = 0; rc == 0 && k > 0 && i < n; i++) {
     if (!g[i]) continue; /* J_i = 0 */
     for (size_t c = 0; rc == 0 && c < x[i]->numel; c++) {
-      tg_scope_begin();
+      if (tg_scope_begin() != 0) {
+        rc = -1;
+        break;
+      }
       for (int j = 0; j < n; j++) v[j] = j == i ? one_hot(x[j], c) : tg_zeros_like(x[j]);
       tg_tensor *col = NULL;
       rc = forward_product(y, u, g, v, n, &col, false, true);
@@ -420,9 +426,8 @@ int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac,
   for (int i = 0; i < n; i++) jac[i] = NULL;
   tg_tensor **x = ptrs((size_t)n), **J = ptrs((size_t)n);
   int rc = -1;
-  if (!x || !J) goto done;
   /* the work in an inner scope, the results in the caller's */
-  tg_scope_begin();
+  if (!x || !J || tg_scope_begin() != 0) goto done;
   tg_tensor *y = prepare(inputs, n, x, false) == 0 ? call(op, f, x, ctx) : NULL;
   for (int i = 0; y && i < n; i++)
     if (!(J[i] = block(op, y->dtype, y, x[i]))) y = NULL;
@@ -447,8 +452,7 @@ int tg_hessian(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **hess) 
   for (int i = 0; i < n * n; i++) hess[i] = NULL;
   tg_tensor **x = ptrs((size_t)n), **g = ptrs((size_t)n), **row = ptrs((size_t)n), **H = ptrs((size_t)n * n);
   int rc = -1;
-  if (!x || !g || !row || !H) goto done;
-  tg_scope_begin();
+  if (!x || !g || !row || !H || tg_scope_begin() != 0) goto done;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++)
       if (!(H[i * n + j] = block(op, inputs[i]->dtype, inputs[i], inputs[j]))) goto fail;
@@ -456,7 +460,10 @@ int tg_hessian(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **hess) 
   /* row r of H[i][*]: the gradient of g_i's element r */
   for (int i = 0; rc == 0 && i < n; i++) {
     for (size_t r = 0; rc == 0 && g[i] && r < x[i]->numel; r++) {
-      tg_scope_begin();
+      if (tg_scope_begin() != 0) {
+        rc = -1;
+        break;
+      }
       tg_tensor *e = one_hot(g[i], r);
       tg_grad_opts go = {.retain_graph = true, .allow_unused = true};
       rc = e ? tg_grad(1, &g[i], &e, n, x, row, go) : -1;

@@ -320,7 +320,7 @@ TG_API int tg_graph_dot(const tg_tensor *t, FILE *out);
  * (and frees nothing: out stays in its scope) on error. */
 TG_API tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
 /* inline for backward functions; graph.c also emits it for the ABI */
-inline bool tg_node_needs_grad(const tg_node *n, int i) {
+TG_API inline bool tg_node_needs_grad(const tg_node *n, int i) {
   return i < n->n_in && n->in[i]->requires_grad;
 }
 /* For a backward that can add its gradient for input i straight into that

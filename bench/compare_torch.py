@@ -1039,7 +1039,7 @@ def main():
                if not os.access(os.path.join(a.build, "bench", p), os.X_OK)]
     if missing:
         print("compare_torch.py: %s not built in %s/bench; build first, e.g.\n"
-              "  meson setup %s --buildtype=release && ninja -C %s"
+              "  meson setup %s --buildtype=release -Dbench=true && ninja -C %s"
               % (", ".join(missing), a.build, a.build, a.build))
         return 1
     global WAIT_IDLE

@@ -16,6 +16,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A dataset: `length` samples, each `sample_numel` floats of shape `shape`
  * and (when has_labels) one int64 class label. Anything can implement it:
  * fill the fields, point fetch and destroy at your functions. */
@@ -319,5 +323,9 @@ typedef struct tg_train_state {
 } tg_train_state;
 TG_API int tg_train_state_save(const char *path, const tg_train_state *st);
 TG_API int tg_train_state_load(const char *path, tg_train_state *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

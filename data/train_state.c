@@ -149,8 +149,11 @@ int tg_train_state_save(const char *path, const tg_train_state *st) {
   if (!check_state(op, path, st)) return -1;
   tg_state_dict *sd = tg_module_state_dict(st->model);
   if (!sd) return -1;
+  if (tg_scope_begin() != 0) {
+    tg_state_dict_free(sd);
+    return -1;
+  }
   entries e = {0};
-  tg_scope_begin();
   int rc = collect(st, sd, &e);
   if (rc == 0) {
     tg_kv meta[2] = {{"tapegrad.train_state", "1"},

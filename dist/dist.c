@@ -324,7 +324,7 @@ static int agree_on(const tg_tensor *t, bool writes, bool local_ok, int64_t extr
 typedef int (*buf_fn)(tg_tensor *c, void *ctx);
 static int on_contiguous(tg_tensor *t, buf_fn f, void *ctx, bool write_back) {
   if (tg_is_contiguous(t)) return f(t, ctx);
-  tg_scope_begin();
+  if (tg_scope_begin() != 0) return -1;
   tg_tensor *c = tg_empty(t->dtype, t->ndim, t->shape);
   int rc = c && tg_copy_(c, t) == 0 ? f(c, ctx) : -1;
   if (rc == 0 && write_back) rc = tg_copy_(t, c);

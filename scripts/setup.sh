@@ -10,8 +10,10 @@
 # libfabric, UCX, PMIx, hwloc, libevent and the autotools that
 # libopenmpi-dev depends on) are optional: meson finds them for dist/
 # (-Ddist=auto), and CI runs the tests of data-parallel training under mpirun.
+# g++ (g++-12, ~36 MB installed; its libstdc++-12-dev comes with clang
+# already) compiles tests/test_cxx.cpp, the public headers as C++.
 set -euo pipefail
-pkgs=(meson ninja-build pkg-config gcc clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev libpng-dev
+pkgs=(meson ninja-build pkg-config gcc g++ clang libcmocka-dev libxxhash-dev libopenblas-dev zlib1g-dev libpng-dev
       valgrind libclang-rt-14-dev
       dataset-fashion-mnist wamerican
       libopenmpi-dev openmpi-bin)

@@ -19,9 +19,9 @@ configure() { # dir, extra meson args...
 }
 
 echo "== clang build (-Wall -Wextra -Werror)"
-CC=clang configure build-clang
+CC=clang CXX=clang++ configure build-clang -Dtests=true
 echo "== gcc build with AddressSanitizer + UndefinedBehaviorSanitizer (-Werror)"
-configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug -Dtests=true
 echo "== gcc build for valgrind (-Werror)"
 configure build-valgrind --buildtype=debugoptimized -Dtests=false
 
@@ -124,6 +124,57 @@ run_oracle tests/oracle/torch_oracle.py build-asan/tests/oracle_runner oracle
 # scheduler, BatchNorm1d's running statistics over train/eval steps
 echo "== PyTorch oracle of optimizers, LR schedulers, BatchNorm1d (tests/oracle/optim_oracle.py)"
 run_oracle tests/oracle/optim_oracle.py build-asan/tests/optim_runner "optim oracle"
+# the exported symbols of both shared libraries (gcc + ASan, clang) against
+# the public headers' declarations (tests/test_exports.py)
+for b in build-asan build-clang; do
+  log=$(mktemp)
+  if python3 tests/test_exports.py --lib $b/libtapegrad.so --cc "$([ $b = build-clang ] && echo clang || echo gcc)" \
+       >"$log" 2>&1; then
+    passed=$((passed + 1)); echo "-- test_exports ($b/libtapegrad.so): $(grep -c '^-- every' "$log") checks passed"
+  else
+    failed=$((failed + 1)); echo "-- test_exports ($b/libtapegrad.so): FAILED"; cat "$log"
+  fi
+  rm -f "$log"
+done
+# meson install into a prefix (README "Installing"), reusing build-valgrind
+# (no tests): quickstart.c built outside the tree with the README's
+# pkg-config commands, shared and static, must run in an empty environment
+install_check() { # build dir
+  local prefix=$PWD/$1/prefix d log pcdir
+  d=$(mktemp -d) log=$d/log
+  rm -rf "$prefix"
+  meson configure "$1" --prefix="$prefix" >"$log" 2>&1 &&
+    meson install -C "$1" >>"$log" 2>&1 || { echo "meson install failed"; cat "$log"; return 1; }
+  pcdir=$(dirname "$(find "$prefix" -name tapegrad.pc | head -1)")
+  cp examples/quickstart.c "$d/prog.c"
+  (cd "$d" &&
+    export PKG_CONFIG_PATH=$pcdir &&
+    cc prog.c -o prog_shared $(pkg-config --cflags --libs tapegrad) &&
+    cc prog.c -o prog_static $(pkg-config --static --cflags --libs tapegrad-static)) >>"$log" 2>&1 ||
+    { echo "building against the prefix failed"; cat "$log"; return 1; }
+  # the shared one loads the prefix's library, the static one none
+  env -i "$d/prog_shared" >"$d/out_shared" 2>&1 && env -i "$d/prog_static" >"$d/out_static" 2>&1 &&
+    cmp -s "$d/out_shared" "$d/out_static" && grep -q '^predictions for' "$d/out_shared" &&
+    env -i ldd "$d/prog_shared" | grep -q "libtapegrad.so.0 => $prefix/" &&
+    ! ldd "$d/prog_static" | grep -q libtapegrad ||
+    { echo "the installed programs failed"; cat "$d"/out_*; ldd "$d/prog_shared" "$d/prog_static"; return 1; }
+  rm -rf "$d"
+}
+if install_check build-valgrind; then
+  passed=$((passed + 1)); echo "-- meson install + pkg-config (shared, --static): both programs run"
+else
+  failed=$((failed + 1)); echo "-- meson install + pkg-config: FAILED"
+fi
+# and a plain set-up (what `meson install` builds) defines no test or benchmark
+plain=$(mktemp -d)
+if meson setup "$plain/build" >"$plain/log" 2>&1 &&
+   grep -q '"defined_in": "[^"]*/examples/meson.build"' "$plain/build/meson-info/intro-targets.json" &&
+   ! grep -qE '"defined_in": "[^"]*/(tests|bench)/meson.build"' "$plain/build/meson-info/intro-targets.json"; then
+  passed=$((passed + 1)); echo "-- a plain meson setup: the library and examples, no tests or benchmarks"
+else
+  failed=$((failed + 1)); echo "-- a plain meson setup: FAILED (tests or benchmarks among its targets)"; cat "$plain/log"
+fi
+rm -rf "$plain"
 # memory limits (setrlimit) cannot be tested under ASan's reservations
 run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)"
 # deep and wide graphs at full size: backward through a 10^7-op chain and
@@ -137,7 +188,7 @@ TG_DEEP_OPS=10000000 TG_FANIN=1000000 GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
 # 2 and 3 threads must agree, batches at 0..3 workers too, with no race
 echo "== clang ThreadSanitizer build of test_ops_grad, test_ops_conv and test_loader_workers"
 if [ ! -f build-tsan/build.ninja ]; then
-  CC=clang meson setup build-tsan --werror -Db_sanitize=thread -Db_lundef=false --buildtype=debug \
+  CC=clang CXX=clang++ meson setup build-tsan --werror -Db_sanitize=thread -Db_lundef=false --buildtype=debug -Dtests=true \
     >"${TMPDIR:-/tmp}/tg-build-tsan-setup.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan-setup.log"; exit 1; }
 fi
 ninja -C build-tsan tests/test_ops_grad tests/test_loader_workers tests/test_ops_conv >"${TMPDIR:-/tmp}/tg-build-tsan.log" 2>&1 || { cat "${TMPDIR:-/tmp}/tg-build-tsan.log"; exit 1; }

@@ -217,10 +217,20 @@ void tg_obj_move(tg_obj *o, int scope) {
   tg_obj_attach(o, scope, magic);
 }
 
-void tg_scope_begin(void) {
-  if (tg_scopes_reserve(tg_ctx.depth + 1) != 0) return;
+/* far deeper than any program nests (a scope per recursion level, say), low
+ * enough that a runaway loop of scope_begin fails in milliseconds rather
+ * than growing the stack until tg_scopes_reserve's int capacity overflows */
+#define TG_MAX_SCOPE_DEPTH (1 << 20)
+
+int tg_scope_begin(void) {
+  if (tg_ctx.depth >= TG_MAX_SCOPE_DEPTH) {
+    tg_error("scope_begin: %d scopes are open, the most there can be", tg_ctx.depth);
+    return -1;
+  }
+  if (tg_scopes_reserve(tg_ctx.depth + 1) != 0) return -1;
   tg_ctx.depth++;
   tg_ctx.scopes[tg_ctx.depth].head = NULL;
+  return 0;
 }
 
 static inline void tensor_release(tg_tensor *t);

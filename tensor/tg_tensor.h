@@ -77,7 +77,10 @@ TG_API bool tg_has_error(void);
 TG_API void tg_set_error_echo(bool on);
 
 /* ---- memory: scopes own intermediates; persistent tensors are freed by hand */
-TG_API void tg_scope_begin(void);
+/* 0, or -1 with an error and no scope opened (no memory for a deeper
+ * stack, or 2^20 scopes open already): a caller that goes on must not end
+ * a scope */
+TG_API int tg_scope_begin(void);
 TG_API int tg_scope_end(void); /* 0, or -1 when no scope is open */
 TG_API int tg_scope_depth(void);
 /* tg_keep and tg_free live in autograd/ (they must know about graphs). */
