@@ -314,17 +314,6 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
     if (n) conv_store(n, g, (int64_t)G);
     return y;
   }
-#ifdef TG_HAVE_DNNL
-  /* oneDNN only where no columns would be kept for the weight's gradient:
-   * in a training step its faster forward was eaten by the backward's
-   * rebuilt columns, and its execute calls malloc (bench/RESULTS.md) */
-  bool keeps = tg_grad_enabled() && w->requires_grad;
-  if (N && !keeps && ops_conv2d_dnnl(x, wc, b, y, g, G)) {
-    tg_node *n = ops_record(y, &OP_CONV2D, b ? 3 : 2, (tg_tensor *[]){x, w, b});
-    if (n) conv_store(n, g, (int64_t)G);
-    return y;
-  }
-#endif
   conv_job j = {.x = x, .w = tg_ptr(wc), .b = b ? tg_ptr(b) : NULL, .b_stride = b ? b->strides[0] : 0,
                 .y = tg_ptr(y), .g = g, .G = G, .O = O, .K = K, .L = ho * wo, .ho = ho, .wo = wo};
   j.direct = g->k[0] == 1 && g->k[1] == 1 && g->s[0] == 1 && g->s[1] == 1 && g->p[0] == 0 &&

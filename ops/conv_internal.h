@@ -33,12 +33,6 @@ tg_tensor *ops_fold3(tg_tensor *x, int64_t out_h, int64_t out_w, const ops_conv_
 /* conv2d of a checked 4-d float x (N, C, H, W) with w (O, C / G, kH, kW)
  * and bias (O) or NULL (ops/conv_gemm.c) */
 tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g, size_t G);
-/* y (N, O, ho, wo, allocated) = conv2d of x by w (+ b) through oneDNN
- * (ops/conv_dnnl.c, only in a build with TG_HAVE_DNNL); false (y untouched
- * or to be overwritten) where the backend is off or does not take the case:
- * groups, a non-contiguous operand, not float32 */
-bool ops_conv2d_dnnl(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
-                     const ops_conv_geom *g, size_t G);
 /* ops/conv_direct.c: from this many output channels the forward puts the
  * channels in the vector lanes; below it (where lanes would idle) it reads
  * the plane "wide", at stride 1 only, and has a weight-gradient kernel */

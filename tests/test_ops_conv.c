@@ -274,11 +274,10 @@ static void test_conv_fused_paths(void **s) {
 }
 
 /* the float32 forward without a weight gradient (ops/conv_direct.c's for
- * groups 1; oneDNN's only with TG_CONV_DIRECT=0 in a build with it; at 1
- * thread) against the float64 one of the same values (im2col):
- * LeNet's shapes, stride/dilation/padding, no bias, a transposed input (not
- * taken by oneDNN), a cached shape called again with new values, and
- * groups (not taken) */
+ * groups 1, im2col's under TG_CONV_DIRECT=0; at 1 thread) against the
+ * float64 one of the same values (im2col): LeNet's shapes,
+ * stride/dilation/padding, no bias, a transposed input, a shape called
+ * again with new values, and groups (not taken by the direct kernels) */
 static void test_conv_float32_forward(void **s) {
   (void)s;
   tg_rng r;
