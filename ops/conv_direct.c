@@ -18,11 +18,13 @@
  * compiler's baseline, SSE2 on x86-64) and 4, so that a tile's
  * accumulators fit the registers of each (32 zmm, 16 ymm, 16 xmm);
  * ops/conv_isa.c picks one at run time. Every variant computes each output
- * element by the same operations in the same order and is compiled with
- * -ffp-contract=off, so all give the same bits: the lane count only decides
- * which elements share a vector, and the weight gradient's accumulators are
- * 16 lanes in every variant (pairs or quadruples of registers below
- * AVX-512), summed across in the same order. */
+ * element by the same operations in the same order: the lane count only
+ * decides which elements share a vector, and the weight gradient's
+ * accumulators are 16 lanes in every variant (pairs or quadruples of
+ * registers below AVX-512), summed across in the same order. The avx2 and
+ * avx512 builds fuse each multiply-add (-ffp-contract=fast: conv2's input
+ * gradient in 0.8x the time), so those two give the same bits; the generic
+ * one rounds the products separately and differs in the last bits. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +42,7 @@
 
 #define VL CONV_VL /* lanes: the output channels (or positions) of one vector */
 #define TILE 12 /* output positions a tile (accumulators in registers) */
+#define WIDE_PV 4 /* the wide kernel's most vectors of positions a tile */
 
 typedef float vec __attribute__((vector_size(VL * sizeof(float))));
 /* the weight gradient's accumulators: 16 lanes whatever VL is (same bits) */
@@ -156,11 +159,14 @@ static void direct_part(void *arg, int part, int n_parts) {
  * thrown away), so that a position l = oh wp + ow reads the padded plane at
  * l + (i d0) wp + j d1 for every tap and consecutive positions are
  * consecutive floats: the lanes are VL positions, a tile 2 vectors by up to
- * 6 output channels, each tap one broadcast weight per channel. */
+ * 6 output channels (WIDE_PV vectors for 1 or 2), each tap one broadcast
+ * weight per channel. */
 static inline __attribute__((always_inline)) void wide_acc(const direct_job *j, const float *xp, const float *w,
-                                                         size_t l, size_t o0, float *out, const int OB) {
-  vec acc[6][2];
-  for (int o = 0; o < OB; o++) acc[o][0] = acc[o][1] = (vec){0};
+                                                         size_t l, size_t o0, float *out, const int OB,
+                                                         const int PV) {
+  vec acc[6][WIDE_PV];
+  for (int o = 0; o < OB; o++)
+    for (int v = 0; v < PV; v++) acc[o][v] = (vec){0};
   size_t plane = j->hp * j->wp, kh = (size_t)j->g->k[0], kw = (size_t)j->g->k[1];
   size_t d0 = (size_t)j->g->d[0] * j->wp, d1 = (size_t)j->g->d[1];
   for (size_t c = 0; c < j->C; c++)
@@ -168,34 +174,32 @@ static inline __attribute__((always_inline)) void wide_acc(const direct_job *j, 
       for (size_t t = 0; t < kw; t++) {
         const float *xt = xp + c * plane + i * d0 + t * d1 + l;
         size_t k = (c * kh + i) * kw + t;
-        vec x0, x1;
-        memcpy(&x0, xt, sizeof x0);
-        memcpy(&x1, xt + VL, sizeof x1);
+        vec xv[WIDE_PV];
+        for (int v = 0; v < PV; v++) memcpy(&xv[v], xt + v * VL, sizeof(vec));
         for (int o = 0; o < OB; o++) {
           float wv = w[(o0 + (size_t)o) * j->K + k];
-          acc[o][0] += x0 * wv;
-          acc[o][1] += x1 * wv;
+          for (int v = 0; v < PV; v++) acc[o][v] += xv[v] * wv;
         }
       }
-  size_t L = j->ho * j->wp + 2 * VL;
-  for (int o = 0; o < OB; o++) {
-    memcpy(out + (o0 + (size_t)o) * L + l, &acc[o][0], sizeof(vec));
-    memcpy(out + (o0 + (size_t)o) * L + l + VL, &acc[o][1], sizeof(vec));
-  }
+  size_t L = j->ho * j->wp + WIDE_PV * VL;
+  for (int o = 0; o < OB; o++)
+    for (int v = 0; v < PV; v++) memcpy(out + (o0 + (size_t)o) * L + l + (size_t)v * VL, &acc[o][v], sizeof(vec));
 }
 
-#define WIDE_CASE(B)                                                           \
+/* up to 6 channels by 2 vectors; 1 or 2 channels by WIDE_PV vectors, so
+ * that enough independent sums are in flight to hide the add latency */
+#define WIDE_CASE(B, PV)                                                       \
   case B:                                                                      \
-    wide_acc(j, xp, j->w, l, o0, out, B);                                      \
+    for (size_t l = 0; l < Lw; l += PV * VL) wide_acc(j, xp, j->w, l, o0, out, B, PV); \
     break;
 static void wide_item(const direct_job *j, const float *xp, float *out) {
   size_t Lw = j->ho * j->wp;
   for (size_t o0 = 0; o0 < j->O; o0 += 6) {
     size_t ob = j->O - o0 < 6 ? j->O - o0 : 6;
-    for (size_t l = 0; l < Lw; l += 2 * VL) switch (ob) {
-        WIDE_CASE(1) WIDE_CASE(2) WIDE_CASE(3) WIDE_CASE(4) WIDE_CASE(5) WIDE_CASE(6)
-        default: break;
-      }
+    switch (ob) {
+      WIDE_CASE(1, WIDE_PV) WIDE_CASE(2, WIDE_PV) WIDE_CASE(3, 2) WIDE_CASE(4, 2) WIDE_CASE(5, 2) WIDE_CASE(6, 2)
+      default: break;
+    }
   }
 }
 
@@ -203,7 +207,7 @@ static void wide_part(void *arg, int part, int n_parts) {
   const direct_job *j = arg;
   size_t N = j->x->shape[0], lo = N * (size_t)part / (size_t)n_parts, hi = N * (size_t)(part + 1) / (size_t)n_parts;
   float *pad = j->pad + (size_t)part * j->plane_elems, *out = j->wide + (size_t)part * j->wide_elems;
-  size_t L = j->ho * j->wo, Lw = j->ho * j->wp + 2 * VL;
+  size_t L = j->ho * j->wo, Lw = j->ho * j->wp + WIDE_PV * VL;
   const float *bias = j->bias;
   for (size_t n = lo; n < hi; n++) {
     const float *xp = padded(j, n, pad);
@@ -239,11 +243,11 @@ bool ISA_FN(ops_conv2d_direct)(const tg_tensor *x, const tg_tensor *w, const tg_
   if (2.0 * (double)N * (double)O * (double)j.K * (double)L >= DIRECT_SPLIT_MIN_FLOP)
     parts = threads < (int)N ? threads : (int)N;
   if (parts < 1) parts = 1;
-  /* slack past the plane: the wide kernel's last tile reads up to 2 VL
-   * positions past the last row, at taps up to wp - 1 to the right */
-  size_t slack = wide ? 2 * VL + j.wp : 0, plane = own_plane ? C * j.hp * j.wp + slack : 0;
+  /* slack past the plane: the wide kernel's last tile reads up to WIDE_PV
+   * VL positions past the last row, at taps up to wp - 1 to the right */
+  size_t slack = wide ? WIDE_PV * VL + j.wp : 0, plane = own_plane ? C * j.hp * j.wp + slack : 0;
   j.plane_elems = plane;
-  j.wide_elems = wide ? O * (j.ho * j.wp + 2 * VL) : 0;
+  j.wide_elems = wide ? O * (j.ho * j.wp + WIDE_PV * VL) : 0;
   size_t elems = (j.K + 1) * j.opad + (size_t)parts * (plane + j.wide_elems);
   float *scratch = tg_pool_alloc(elems * sizeof(float));
   if (!scratch) return false; /* the GEMM path reports it */

@@ -51,7 +51,7 @@ bool ops_conv2d_direct(const tg_tensor *x, const tg_tensor *w, const tg_tensor *
 tg_tensor *ops_conv2d_direct_dw(const tg_tensor *x, const tg_tensor *g, const tg_tensor *w,
                                 const ops_conv_geom *geo);
 /* the kernels of ops/conv_direct.c as compiled for one instruction set
- * (ops/meson.build), without the on/off switch; every variant gives the
+ * (ops/meson.build), without the on/off switch; avx2 and avx512 give the
  * same bits */
 #define CONV_DIRECT_VARIANT(isa)                                                                    \
   bool ops_conv2d_direct_##isa(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y, \

@@ -4,7 +4,9 @@
  * runs. Their 16- and 8-lane tiles fit the registers of those sets; the
  * generic build (the compiler's baseline, SSE2 on x86-64) has 4-lane tiles
  * and is off by default, where im2col + OpenBLAS (which picks its own
- * kernels at run time) is the faster path. All variants give the same bits.
+ * kernels at run time) is the faster path. avx2 and avx512 give the same
+ * bits (both fuse multiply-adds); generic and im2col differ from them, and
+ * from each other, in the last bits.
  *   TG_CONV_DIRECT=0 / 1  the direct kernels off / on (on: the best variant)
  *   TG_CONV_ISA=avx512|avx2|generic  that variant, and the kernels on
  *     (unless TG_CONV_DIRECT=0); one the CPU cannot run, or an unknown

@@ -11,7 +11,7 @@
 
 #include "tg_test.h"
 
-/* FNV-1a over the float32 results of the direct kernels' test, so that the
+/* FNV-1a over the float32 results of the direct kernels' test, so that
  * variants of ops/conv_direct.c (one process each, main) can be compared
  * bit for bit */
 static uint64_t digest = 14695981039346656037ull;
@@ -568,9 +568,9 @@ static int run_child(const char *name, const char *value, int (*group)(void), ui
 
 /* Every variant of ops/conv_direct.c this CPU runs (ops/conv_isa.c,
  * TG_CONV_ISA), each in its own process (the choice is made once), against
- * the float64 reference and against each other bit for bit (they are
- * meant to agree exactly); the im2col path (TG_CONV_DIRECT=0); and the
- * whole group under the default choice. */
+ * the float64 reference, and the FMA ones (avx2, avx512) against each other
+ * bit for bit (they are meant to agree exactly); the im2col path
+ * (TG_CONV_DIRECT=0); and the whole group under the default choice. */
 int main(void) {
   const char *isas[3] = {"generic"};
   int n = 1;
@@ -583,14 +583,14 @@ int main(void) {
   uint64_t d0 = 0, d = 0;
   for (int i = 0; i < n; i++) {
     failed += run_child("TG_CONV_ISA", isas[i], run_float32, &d);
-    if (i == 0) d0 = d;
-    else if (d != d0) {
-      fprintf(stderr, "test_ops_conv: the %s kernels' results differ from the generic ones\n", isas[i]);
+    if (i == 1) d0 = d; /* avx2: the FMA variants agree; generic (no FMA) may not */
+    else if (i > 1 && d != d0) {
+      fprintf(stderr, "test_ops_conv: the %s kernels' results differ from the avx2 ones\n", isas[i]);
       failed++;
     }
   }
   failed += run_child("TG_CONV_DIRECT", "0", run_float32, &d);
   failed += run_child(NULL, NULL, run_all, &d);
-  printf("test_ops_conv: %d kernel variants compared, %d failed\n", n, failed);
+  printf("test_ops_conv: %d kernel variants run, %d failed\n", n, failed);
   return failed ? 1 : 0;
 }
