@@ -42,7 +42,7 @@
 
 #define VL CONV_VL /* lanes: the output channels (or positions) of one vector */
 #define TILE 12 /* output positions a tile (accumulators in registers) */
-#define WIDE_PV 4 /* the wide kernel's most vectors of positions a tile */
+#define WIDE_PV 4 /* the wide kernel's most vectors of positions a tile (wide_acc4's 4) */
 
 typedef float vec __attribute__((vector_size(VL * sizeof(float))));
 /* the weight gradient's accumulators: 16 lanes whatever VL is (same bits) */
@@ -161,43 +161,86 @@ static void direct_part(void *arg, int part, int n_parts) {
  * consecutive floats: the lanes are VL positions, a tile 2 vectors by up to
  * 6 output channels (WIDE_PV vectors for 1 or 2), each tap one broadcast
  * weight per channel. */
-static inline __attribute__((always_inline)) void wide_acc(const direct_job *j, const float *xp, const float *w,
-                                                         size_t l, size_t o0, float *out, const int OB,
-                                                         const int PV) {
-  vec acc[6][WIDE_PV];
-  for (int o = 0; o < OB; o++)
-    for (int v = 0; v < PV; v++) acc[o][v] = (vec){0};
+/* up to MO channels by PV vectors */
+#define WIDE_ACC(NAME, MO, PV)                                                 \
+  static inline __attribute__((always_inline)) void NAME(const direct_job *j, const float *xp, const float *w, \
+                                                         size_t l, size_t o0, float *out, const int OB) { \
+    vec acc[MO][PV];                                                           \
+    for (int o = 0; o < OB; o++)                                               \
+      for (int v = 0; v < PV; v++) acc[o][v] = (vec){0};                       \
+    size_t plane = j->hp * j->wp, kh = (size_t)j->g->k[0], kw = (size_t)j->g->k[1]; \
+    size_t d0 = (size_t)j->g->d[0] * j->wp, d1 = (size_t)j->g->d[1];          \
+    for (size_t c = 0; c < j->C; c++)                                          \
+      for (size_t i = 0; i < kh; i++)                                          \
+        for (size_t t = 0; t < kw; t++) {                                      \
+          const float *xt = xp + c * plane + i * d0 + t * d1 + l;              \
+          size_t k = (c * kh + i) * kw + t;                                    \
+          vec xv[PV];                                                          \
+          for (int v = 0; v < PV; v++) memcpy(&xv[v], xt + v * VL, sizeof(vec)); \
+          for (int o = 0; o < OB; o++) {                                       \
+            float wv = w[(o0 + (size_t)o) * j->K + k];                         \
+            for (int v = 0; v < PV; v++) acc[o][v] += xv[v] * wv;              \
+          }                                                                    \
+        }                                                                      \
+    size_t L = j->ho * j->wp + WIDE_PV * VL;                                   \
+    for (int o = 0; o < OB; o++)                                               \
+      for (int v = 0; v < PV; v++)                                             \
+        memcpy(out + (o0 + (size_t)o) * L + l + (size_t)v * VL, &acc[o][v], sizeof(vec)); \
+  }
+WIDE_ACC(wide_acc2, 6, 2)
+
+/* 1 or 2 channels by 4 vectors, the accumulators named: as an array GCC
+ * kept them on the stack in the AVX2 build (conv1's input gradient 7x
+ * slower) */
+static inline __attribute__((always_inline)) void wide_acc4(const direct_job *j, const float *xp, const float *w,
+                                                          size_t l, size_t o0, float *out, const int OB) {
+  vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
   size_t plane = j->hp * j->wp, kh = (size_t)j->g->k[0], kw = (size_t)j->g->k[1];
   size_t d0 = (size_t)j->g->d[0] * j->wp, d1 = (size_t)j->g->d[1];
+  const float *w0 = w + o0 * j->K, *w1 = w0 + (OB > 1 ? j->K : 0);
   for (size_t c = 0; c < j->C; c++)
     for (size_t i = 0; i < kh; i++)
       for (size_t t = 0; t < kw; t++) {
         const float *xt = xp + c * plane + i * d0 + t * d1 + l;
         size_t k = (c * kh + i) * kw + t;
-        vec xv[WIDE_PV];
-        for (int v = 0; v < PV; v++) memcpy(&xv[v], xt + v * VL, sizeof(vec));
-        for (int o = 0; o < OB; o++) {
-          float wv = w[(o0 + (size_t)o) * j->K + k];
-          for (int v = 0; v < PV; v++) acc[o][v] += xv[v] * wv;
+        vec x0, x1, x2, x3;
+        memcpy(&x0, xt, sizeof x0);
+        memcpy(&x1, xt + VL, sizeof x1);
+        memcpy(&x2, xt + 2 * VL, sizeof x2);
+        memcpy(&x3, xt + 3 * VL, sizeof x3);
+        float u = w0[k];
+        a0 += x0 * u, a1 += x1 * u, a2 += x2 * u, a3 += x3 * u;
+        if (OB > 1) {
+          float v = w1[k];
+          b0 += x0 * v, b1 += x1 * v, b2 += x2 * v, b3 += x3 * v;
         }
       }
-  size_t L = j->ho * j->wp + WIDE_PV * VL;
-  for (int o = 0; o < OB; o++)
-    for (int v = 0; v < PV; v++) memcpy(out + (o0 + (size_t)o) * L + l + (size_t)v * VL, &acc[o][v], sizeof(vec));
+  float *y = out + o0 * (j->ho * j->wp + WIDE_PV * VL) + l;
+  memcpy(y, &a0, sizeof a0);
+  memcpy(y + VL, &a1, sizeof a1);
+  memcpy(y + 2 * VL, &a2, sizeof a2);
+  memcpy(y + 3 * VL, &a3, sizeof a3);
+  if (OB > 1) {
+    y += j->ho * j->wp + WIDE_PV * VL;
+    memcpy(y, &b0, sizeof b0);
+    memcpy(y + VL, &b1, sizeof b1);
+    memcpy(y + 2 * VL, &b2, sizeof b2);
+    memcpy(y + 3 * VL, &b3, sizeof b3);
+  }
 }
 
 /* up to 6 channels by 2 vectors; 1 or 2 channels by WIDE_PV vectors, so
  * that enough independent sums are in flight to hide the add latency */
 #define WIDE_CASE(B, PV)                                                       \
   case B:                                                                      \
-    for (size_t l = 0; l < Lw; l += PV * VL) wide_acc(j, xp, j->w, l, o0, out, B, PV); \
+    for (size_t l = 0; l < Lw; l += PV * VL) wide_acc##PV(j, xp, j->w, l, o0, out, B); \
     break;
 static void wide_item(const direct_job *j, const float *xp, float *out) {
   size_t Lw = j->ho * j->wp;
   for (size_t o0 = 0; o0 < j->O; o0 += 6) {
     size_t ob = j->O - o0 < 6 ? j->O - o0 : 6;
     switch (ob) {
-      WIDE_CASE(1, WIDE_PV) WIDE_CASE(2, WIDE_PV) WIDE_CASE(3, 2) WIDE_CASE(4, 2) WIDE_CASE(5, 2) WIDE_CASE(6, 2)
+      WIDE_CASE(1, 4) WIDE_CASE(2, 4) WIDE_CASE(3, 2) WIDE_CASE(4, 2) WIDE_CASE(5, 2) WIDE_CASE(6, 2)
       default: break;
     }
   }
