@@ -1,46 +1,65 @@
 /* conv2d's float32 kernels for groups 1 without im2col columns or BLAS
  * calls (ops_conv2d_gemm and its fused backward call them first):
  *  - 12+ output channels (CONV_DIRECT_MIN_O): the output channels are the
- *    vector lanes (16 a vector, the weight packed as wt[k][o] with
+ *    vector lanes (VL a vector, the weight packed as wt[k][o] with
  *    k = (c kH + i) kW + j), a tile up to 12 positions of one output row,
  *    each an accumulator vector, every tap one weight vector times a
  *    broadcast input element (any stride, dilation, padding);
- *  - fewer channels, stride 1: the "wide" kernel below (16 positions a
+ *  - fewer channels, stride 1: the "wide" kernel below (VL positions a
  *    vector), and the weight's gradient by the same reading;
  *  - the input gradient of a stride-1 conv is either kernel run on the
  *    padded output gradient (ops/conv_gemm.c).
  * Small products such as LeNet's conv2 (16 x 100 x 150 per item) are where
  * a per-item GEMM spends its time packing; here the only copy is the padded
- * input plane. On by default where compiled for AVX-512 (below). */
+ * input plane.
+ *
+ * This file is compiled once per instruction set (ops/meson.build): with
+ * CONV_ISA=avx512 and CONV_VL=16, avx2 (+ FMA) and 8, generic (the
+ * compiler's baseline, SSE2 on x86-64) and 4, so that a tile's
+ * accumulators fit the registers of each (32 zmm, 16 ymm, 16 xmm);
+ * ops/conv_isa.c picks one at run time. Every variant computes each output
+ * element by the same operations in the same order: the lane count only
+ * decides which elements share a vector, and the weight gradient's
+ * accumulators are 16 lanes in every variant (pairs or quadruples of
+ * registers below AVX-512), summed across in the same order. The avx2 and
+ * avx512 builds fuse each multiply-add (-ffp-contract=fast: conv2's input
+ * gradient in 0.8x the time), so those two give the same bits; the generic
+ * one rounds the products separately and differs in the last bits. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "conv_internal.h"
 
-/* The 16-lane accumulators fit the registers only with AVX-512: compiled
- * for less (the default -march), GCC splits and spills them and the
- * kernels run several times slower than im2col + GEMM, so they are on by
- * default only there. TG_CONV_DIRECT=1 forces them on (the tests do, to
- * check them in every build), TG_CONV_DIRECT=0 off. */
-#ifdef __AVX512F__
-#define DIRECT_DEFAULT 1
-#else
-#define DIRECT_DEFAULT -1
+#ifndef CONV_ISA
+#define CONV_ISA generic
 #endif
+#ifndef CONV_VL
+#define CONV_VL 4
+#endif
+#define ISA_CAT_(a, b) a##_##b
+#define ISA_CAT(a, b) ISA_CAT_(a, b)
+#define ISA_FN(name) ISA_CAT(name, CONV_ISA)
 
-static bool direct_enabled(void) {
-  static int state; /* 0 unread, 1 on, -1 off */
-  if (!state) {
-    const char *env = getenv("TG_CONV_DIRECT");
-    state = env && strcmp(env, "0") == 0 ? -1 : env && strcmp(env, "1") == 0 ? 1 : DIRECT_DEFAULT;
-  }
-  return state > 0;
-}
-
-#define VL 16 /* lanes: the output channels of one vector */
+#define VL CONV_VL /* lanes: the output channels (or positions) of one vector */
 #define TILE 12 /* output positions a tile (accumulators in registers) */
+#define WIDE_PV 4 /* the wide kernel's most vectors of positions a tile (wide_acc4's 4) */
 
-typedef float v16 __attribute__((vector_size(VL * sizeof(float))));
+typedef float vec __attribute__((vector_size(VL * sizeof(float))));
+/* the weight gradient's accumulators: 16 lanes whatever VL is (same bits) */
+#define DW_VL 16
+/* its tile, output channels by taps, sized to the registers: DW_OB DW_TB
+ * accumulators of DW_VL / VL registers each, plus the loaded vectors;
+ * its loop runs over the DW_VL / VL registers inside, so fewer are live */
+#if CONV_VL >= 16
+#define DW_OB 2
+#define DW_TB 5
+#elif CONV_VL >= 8
+#define DW_OB 2
+#define DW_TB 3
+#else
+#define DW_OB 1
+#define DW_TB 3
+#endif
 
 typedef struct direct_job {
   const tg_tensor *x;
@@ -56,8 +75,8 @@ typedef struct direct_job {
  * the input at the tile's first position, s1 the step between positions */
 static inline __attribute__((always_inline)) void tile_acc(const direct_job *j, const float *xr, const float *wt,
                                                          const float *bias, size_t s1, float *out, const int P) {
-  v16 acc[TILE];
-  for (int p = 0; p < P; p++) memcpy(&acc[p], bias, sizeof(v16));
+  vec acc[TILE];
+  for (int p = 0; p < P; p++) memcpy(&acc[p], bias, sizeof(vec));
   size_t plane = j->hp * j->wp, kh = (size_t)j->g->k[0], kw = (size_t)j->g->k[1];
   size_t d0 = (size_t)j->g->d[0] * j->wp, d1 = (size_t)j->g->d[1];
   for (size_t c = 0; c < j->C; c++)
@@ -65,13 +84,13 @@ static inline __attribute__((always_inline)) void tile_acc(const direct_job *j, 
       const float *xi = xr + c * plane + i * d0;
       const float *wk = wt + (c * kh + i) * kw * j->opad;
       for (size_t t = 0; t < kw; t++, wk += j->opad) {
-        v16 wv;
+        vec wv;
         memcpy(&wv, wk, sizeof wv);
         const float *xt = xi + t * d1;
         for (int p = 0; p < P; p++) acc[p] += wv * xt[(size_t)p * s1];
       }
     }
-  for (int p = 0; p < P; p++) memcpy(out + p * VL, &acc[p], sizeof(v16));
+  for (int p = 0; p < P; p++) memcpy(out + p * VL, &acc[p], sizeof(vec));
 }
 
 /* one tile of P positions, specialised for unit stride (the common case) */
@@ -111,7 +130,7 @@ static const float *padded(const direct_job *j, size_t n, float *pad) {
 }
 
 /* batch items [lo, hi) of one part: y[n, o, oh, ow] from tiles of
- * (16 channels) x (up to 12 positions of a row) */
+ * (VL channels) x (up to 12 positions of a row) */
 static void direct_part(void *arg, int part, int n_parts) {
   const direct_job *j = arg;
   size_t N = j->x->shape[0], lo = N * (size_t)part / (size_t)n_parts, hi = N * (size_t)(part + 1) / (size_t)n_parts;
@@ -127,7 +146,7 @@ static void direct_part(void *arg, int part, int n_parts) {
         for (size_t ow = 0; ow < j->wo; ow += TILE) {
           size_t np = j->wo - ow < TILE ? j->wo - ow : TILE;
           tile_run(j, xp + oh * s0 * j->wp + ow * s1, j->wt + ob, j->bias + ob, s1, out, np);
-          float *yt = yn + ob * L + oh * j->wo + ow; /* out is (np, 16): y's channels strided by L */
+          float *yt = yn + ob * L + oh * j->wo + ow; /* out is (np, VL): y's channels strided by L */
           for (size_t o = 0; o < on; o++)
             for (size_t p = 0; p < np; p++) yt[o * L + p] = out[p * VL + o];
         }
@@ -139,47 +158,91 @@ static void direct_part(void *arg, int part, int n_parts) {
  * computed at every column of the padded width wp (the columns past wo
  * thrown away), so that a position l = oh wp + ow reads the padded plane at
  * l + (i d0) wp + j d1 for every tap and consecutive positions are
- * consecutive floats: the lanes are 16 positions, a tile 2 vectors by up to
- * 6 output channels, each tap one broadcast weight per channel. */
-static inline __attribute__((always_inline)) void wide_acc(const direct_job *j, const float *xp, const float *w,
-                                                         size_t l, size_t o0, float *out, const int OB) {
-  v16 acc[6][2];
-  for (int o = 0; o < OB; o++) acc[o][0] = acc[o][1] = (v16){0};
+ * consecutive floats: the lanes are VL positions, a tile 2 vectors by up to
+ * 6 output channels (WIDE_PV vectors for 1 or 2), each tap one broadcast
+ * weight per channel. */
+/* up to MO channels by PV vectors */
+#define WIDE_ACC(NAME, MO, PV)                                                 \
+  static inline __attribute__((always_inline)) void NAME(const direct_job *j, const float *xp, const float *w, \
+                                                         size_t l, size_t o0, float *out, const int OB) { \
+    vec acc[MO][PV];                                                           \
+    for (int o = 0; o < OB; o++)                                               \
+      for (int v = 0; v < PV; v++) acc[o][v] = (vec){0};                       \
+    size_t plane = j->hp * j->wp, kh = (size_t)j->g->k[0], kw = (size_t)j->g->k[1]; \
+    size_t d0 = (size_t)j->g->d[0] * j->wp, d1 = (size_t)j->g->d[1];          \
+    for (size_t c = 0; c < j->C; c++)                                          \
+      for (size_t i = 0; i < kh; i++)                                          \
+        for (size_t t = 0; t < kw; t++) {                                      \
+          const float *xt = xp + c * plane + i * d0 + t * d1 + l;              \
+          size_t k = (c * kh + i) * kw + t;                                    \
+          vec xv[PV];                                                          \
+          for (int v = 0; v < PV; v++) memcpy(&xv[v], xt + v * VL, sizeof(vec)); \
+          for (int o = 0; o < OB; o++) {                                       \
+            float wv = w[(o0 + (size_t)o) * j->K + k];                         \
+            for (int v = 0; v < PV; v++) acc[o][v] += xv[v] * wv;              \
+          }                                                                    \
+        }                                                                      \
+    size_t L = j->ho * j->wp + WIDE_PV * VL;                                   \
+    for (int o = 0; o < OB; o++)                                               \
+      for (int v = 0; v < PV; v++)                                             \
+        memcpy(out + (o0 + (size_t)o) * L + l + (size_t)v * VL, &acc[o][v], sizeof(vec)); \
+  }
+WIDE_ACC(wide_acc2, 6, 2)
+
+/* 1 or 2 channels by 4 vectors, the accumulators named: as an array GCC
+ * kept them on the stack in the AVX2 build (conv1's input gradient 7x
+ * slower) */
+static inline __attribute__((always_inline)) void wide_acc4(const direct_job *j, const float *xp, const float *w,
+                                                          size_t l, size_t o0, float *out, const int OB) {
+  vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
   size_t plane = j->hp * j->wp, kh = (size_t)j->g->k[0], kw = (size_t)j->g->k[1];
   size_t d0 = (size_t)j->g->d[0] * j->wp, d1 = (size_t)j->g->d[1];
+  const float *w0 = w + o0 * j->K, *w1 = w0 + (OB > 1 ? j->K : 0);
   for (size_t c = 0; c < j->C; c++)
     for (size_t i = 0; i < kh; i++)
       for (size_t t = 0; t < kw; t++) {
         const float *xt = xp + c * plane + i * d0 + t * d1 + l;
         size_t k = (c * kh + i) * kw + t;
-        v16 x0, x1;
+        vec x0, x1, x2, x3;
         memcpy(&x0, xt, sizeof x0);
         memcpy(&x1, xt + VL, sizeof x1);
-        for (int o = 0; o < OB; o++) {
-          float wv = w[(o0 + (size_t)o) * j->K + k];
-          acc[o][0] += x0 * wv;
-          acc[o][1] += x1 * wv;
+        memcpy(&x2, xt + 2 * VL, sizeof x2);
+        memcpy(&x3, xt + 3 * VL, sizeof x3);
+        float u = w0[k];
+        a0 += x0 * u, a1 += x1 * u, a2 += x2 * u, a3 += x3 * u;
+        if (OB > 1) {
+          float v = w1[k];
+          b0 += x0 * v, b1 += x1 * v, b2 += x2 * v, b3 += x3 * v;
         }
       }
-  size_t L = j->ho * j->wp + 2 * VL;
-  for (int o = 0; o < OB; o++) {
-    memcpy(out + (o0 + (size_t)o) * L + l, &acc[o][0], sizeof(v16));
-    memcpy(out + (o0 + (size_t)o) * L + l + VL, &acc[o][1], sizeof(v16));
+  float *y = out + o0 * (j->ho * j->wp + WIDE_PV * VL) + l;
+  memcpy(y, &a0, sizeof a0);
+  memcpy(y + VL, &a1, sizeof a1);
+  memcpy(y + 2 * VL, &a2, sizeof a2);
+  memcpy(y + 3 * VL, &a3, sizeof a3);
+  if (OB > 1) {
+    y += j->ho * j->wp + WIDE_PV * VL;
+    memcpy(y, &b0, sizeof b0);
+    memcpy(y + VL, &b1, sizeof b1);
+    memcpy(y + 2 * VL, &b2, sizeof b2);
+    memcpy(y + 3 * VL, &b3, sizeof b3);
   }
 }
 
-#define WIDE_CASE(B)                                                           \
+/* up to 6 channels by 2 vectors; 1 or 2 channels by WIDE_PV vectors, so
+ * that enough independent sums are in flight to hide the add latency */
+#define WIDE_CASE(B, PV)                                                       \
   case B:                                                                      \
-    wide_acc(j, xp, j->w, l, o0, out, B);                                      \
+    for (size_t l = 0; l < Lw; l += PV * VL) wide_acc##PV(j, xp, j->w, l, o0, out, B); \
     break;
 static void wide_item(const direct_job *j, const float *xp, float *out) {
   size_t Lw = j->ho * j->wp;
   for (size_t o0 = 0; o0 < j->O; o0 += 6) {
     size_t ob = j->O - o0 < 6 ? j->O - o0 : 6;
-    for (size_t l = 0; l < Lw; l += 2 * VL) switch (ob) {
-        WIDE_CASE(1) WIDE_CASE(2) WIDE_CASE(3) WIDE_CASE(4) WIDE_CASE(5) WIDE_CASE(6)
-        default: break;
-      }
+    switch (ob) {
+      WIDE_CASE(1, 4) WIDE_CASE(2, 4) WIDE_CASE(3, 2) WIDE_CASE(4, 2) WIDE_CASE(5, 2) WIDE_CASE(6, 2)
+      default: break;
+    }
   }
 }
 
@@ -187,7 +250,7 @@ static void wide_part(void *arg, int part, int n_parts) {
   const direct_job *j = arg;
   size_t N = j->x->shape[0], lo = N * (size_t)part / (size_t)n_parts, hi = N * (size_t)(part + 1) / (size_t)n_parts;
   float *pad = j->pad + (size_t)part * j->plane_elems, *out = j->wide + (size_t)part * j->wide_elems;
-  size_t L = j->ho * j->wo, Lw = j->ho * j->wp + 2 * VL;
+  size_t L = j->ho * j->wo, Lw = j->ho * j->wp + WIDE_PV * VL;
   const float *bias = j->bias;
   for (size_t n = lo; n < hi; n++) {
     const float *xp = padded(j, n, pad);
@@ -205,10 +268,10 @@ static void wide_part(void *arg, int part, int n_parts) {
 /* below this many flops one thread (conv_gemm.c's rule) */
 #define DIRECT_SPLIT_MIN_FLOP 4e6
 
-bool ops_conv2d_direct(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
+bool ISA_FN(ops_conv2d_direct)(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
                        const ops_conv_geom *g, size_t G) {
   size_t N = x->shape[0], C = x->shape[1], O = w->shape[0];
-  if (!direct_enabled() || x->dtype != TG_FLOAT32 || G != 1 || !N || !C || !tg_contiguous_(w))
+  if (x->dtype != TG_FLOAT32 || G != 1 || !N || !C || !tg_contiguous_(w))
     return false;
   direct_job j = {.x = x, .g = g, .y = (float *)tg_ptr(y), .C = C, .O = O, .ho = y->shape[2], .wo = y->shape[3]};
   j.opad = (O + VL - 1) / VL * VL;
@@ -223,11 +286,11 @@ bool ops_conv2d_direct(const tg_tensor *x, const tg_tensor *w, const tg_tensor *
   if (2.0 * (double)N * (double)O * (double)j.K * (double)L >= DIRECT_SPLIT_MIN_FLOP)
     parts = threads < (int)N ? threads : (int)N;
   if (parts < 1) parts = 1;
-  /* slack past the plane: the wide kernel's last tile reads up to 2 VL
-   * positions past the last row, at taps up to wp - 1 to the right */
-  size_t slack = wide ? 2 * VL + j.wp : 0, plane = own_plane ? C * j.hp * j.wp + slack : 0;
+  /* slack past the plane: the wide kernel's last tile reads up to WIDE_PV
+   * VL positions past the last row, at taps up to wp - 1 to the right */
+  size_t slack = wide ? WIDE_PV * VL + j.wp : 0, plane = own_plane ? C * j.hp * j.wp + slack : 0;
   j.plane_elems = plane;
-  j.wide_elems = wide ? O * (j.ho * j.wp + 2 * VL) : 0;
+  j.wide_elems = wide ? O * (j.ho * j.wp + WIDE_PV * VL) : 0;
   size_t elems = (j.K + 1) * j.opad + (size_t)parts * (plane + j.wide_elems);
   float *scratch = tg_pool_alloc(elems * sizeof(float));
   if (!scratch) return false; /* the GEMM path reports it */
@@ -264,25 +327,31 @@ typedef struct dw_job {
   size_t lw16; /* wide positions rounded up to whole vectors */
 } dw_job;
 
+/* the DW_VL lanes of an accumulator as DW_VL / VL vectors of the variant's
+ * width (a wider generic vector type, GCC lowers through memory) */
+#define DW_NV (DW_VL / VL)
 static inline __attribute__((always_inline)) void dw_acc(const dw_job *j, const float *xi, size_t o0, size_t t0,
                                                        float *dw, const int OB, const int TB) {
   const direct_job *d = &j->d;
-  v16 acc[2][5];
+  vec acc[DW_OB][DW_TB][DW_NV];
   for (int o = 0; o < OB; o++)
-    for (int t = 0; t < TB; t++) acc[o][t] = (v16){0};
+    for (int t = 0; t < TB; t++)
+      for (int u = 0; u < DW_NV; u++) acc[o][t][u] = (vec){0};
   size_t d1 = (size_t)d->g->d[1];
-  for (size_t l = 0; l < j->lw16; l += VL) {
-    v16 gv[2], xv;
-    for (int o = 0; o < OB; o++) memcpy(&gv[o], j->gw + (o0 + (size_t)o) * j->lw16 + l, sizeof(v16));
-    for (int t = 0; t < TB; t++) {
-      memcpy(&xv, xi + (t0 + (size_t)t) * d1 + l, sizeof xv);
-      for (int o = 0; o < OB; o++) acc[o][t] += gv[o] * xv;
+  for (size_t l = 0; l < j->lw16; l += DW_VL)
+    for (int u = 0; u < DW_NV; u++) {
+      vec gv[DW_OB], xv;
+      size_t lu = l + (size_t)u * VL;
+      for (int o = 0; o < OB; o++) memcpy(&gv[o], j->gw + (o0 + (size_t)o) * j->lw16 + lu, sizeof(vec));
+      for (int t = 0; t < TB; t++) {
+        memcpy(&xv, xi + (t0 + (size_t)t) * d1 + lu, sizeof xv);
+        for (int o = 0; o < OB; o++) acc[o][t][u] += gv[o] * xv;
+      }
     }
-  }
   for (int o = 0; o < OB; o++)
     for (int t = 0; t < TB; t++) {
       float s = 0;
-      for (int v = 0; v < VL; v++) s += acc[o][t][v];
+      for (int v = 0; v < DW_VL; v++) s += acc[o][t][v / VL][v % VL];
       dw[(o0 + (size_t)o) * d->K + t0 + (size_t)t] += s;
     }
 }
@@ -291,9 +360,14 @@ static inline __attribute__((always_inline)) void dw_acc(const dw_job *j, const 
   case TB:                                                                     \
     dw_acc(j, xi, o0, t0, dw, OB, TB);                                         \
     break;
+#if DW_TB == 5
+#define DW_CASES(OB) DW_CASE(OB, 1) DW_CASE(OB, 2) DW_CASE(OB, 3) DW_CASE(OB, 4) DW_CASE(OB, 5)
+#else
+#define DW_CASES(OB) DW_CASE(OB, 1) DW_CASE(OB, 2) DW_CASE(OB, 3)
+#endif
 #define DW_SWITCH(OB)                                                          \
   switch (tb) {                                                                \
-    DW_CASE(OB, 1) DW_CASE(OB, 2) DW_CASE(OB, 3) DW_CASE(OB, 4) DW_CASE(OB, 5) \
+    DW_CASES(OB)                                                               \
     default: break;                                                            \
   }
 /* dw (O, K) += one item's contribution, from its padded plane xp */
@@ -304,10 +378,14 @@ static void dw_item(const dw_job *j, const float *xp, float *dwk) {
     for (size_t i = 0; i < kh; i++) {
       const float *xi = xp + c * plane + i * (size_t)d->g->d[0] * d->wp;
       float *dw = dwk + (c * kh + i) * kw; /* the taps of this kernel row */
-      for (size_t o0 = 0; o0 < d->O; o0 += 2)
-        for (size_t t0 = 0; t0 < kw; t0 += 5) {
-          size_t tb = kw - t0 < 5 ? kw - t0 : 5;
+      for (size_t o0 = 0; o0 < d->O; o0 += DW_OB)
+        for (size_t t0 = 0; t0 < kw; t0 += DW_TB) {
+          size_t tb = kw - t0 < DW_TB ? kw - t0 : DW_TB;
+#if DW_OB == 2
           if (d->O - o0 >= 2) DW_SWITCH(2) else DW_SWITCH(1)
+#else
+          DW_SWITCH(1)
+#endif
         }
     }
 }
@@ -332,10 +410,10 @@ static void dw_part(void *arg, int part, int n_parts) {
   }
 }
 
-tg_tensor *ops_conv2d_direct_dw(const tg_tensor *x, const tg_tensor *g, const tg_tensor *w,
+tg_tensor *ISA_FN(ops_conv2d_direct_dw)(const tg_tensor *x, const tg_tensor *g, const tg_tensor *w,
                                 const ops_conv_geom *geo) {
   size_t N = x->shape[0], C = x->shape[1], O = w->shape[0];
-  if (!direct_enabled() || x->dtype != TG_FLOAT32 || !N || !C || w->shape[1] != C || O >= CONV_DIRECT_MIN_O ||
+  if (x->dtype != TG_FLOAT32 || !N || !C || w->shape[1] != C || O >= CONV_DIRECT_MIN_O ||
       geo->s[0] != 1 || geo->s[1] != 1 || !tg_contiguous_(g))
     return NULL;
   tg_tensor *dw = tg_empty(TG_FLOAT32, 4, w->shape);
@@ -345,9 +423,9 @@ tg_tensor *ops_conv2d_direct_dw(const tg_tensor *x, const tg_tensor *g, const tg
   d->K = C * (size_t)geo->k[0] * (size_t)geo->k[1];
   d->hp = x->shape[2] + 2 * (size_t)geo->p[0];
   d->wp = x->shape[3] + 2 * (size_t)geo->p[1];
-  j.lw16 = (d->ho * d->wp + VL - 1) / VL * VL;
+  j.lw16 = (d->ho * d->wp + DW_VL - 1) / DW_VL * DW_VL;
   /* slack: a vector past the last wide position, at taps up to wp - 1 */
-  size_t slack = 2 * VL + d->wp, plane = C * d->hp * d->wp + slack;
+  size_t slack = 2 * DW_VL + d->wp, plane = C * d->hp * d->wp + slack;
   d->plane_elems = plane;
   int parts = 1, threads = ops_blas_threads();
   if (2.0 * (double)N * (double)O * (double)d->K * (double)(d->ho * d->wo) >= DIRECT_SPLIT_MIN_FLOP)

@@ -309,6 +309,47 @@ static void conv_part(void *arg, int part, int n_parts) {
   else conv_items_double(j, lo, hi, (double *)cols);
 }
 
+/* im2col of batch items [lo, hi) of one part into the kept columns */
+typedef struct cols_job {
+  const tg_tensor *x;
+  float *cols;
+  const ops_conv_geom *g;
+  size_t ho, wo, item;
+} cols_job;
+
+static void cols_part(void *arg, int part, int n_parts) {
+  const cols_job *j = arg;
+  const tg_tensor *x = j->x;
+  size_t N = x->shape[0], lo = N * (size_t)part / (size_t)n_parts, hi = N * (size_t)(part + 1) / (size_t)n_parts;
+  size_t one[4] = {1, x->shape[1], x->shape[2], x->shape[3]};
+  for (size_t n = lo; n < hi; n++)
+    ops_im2col_float((float *)tg_ptr(x) + (ptrdiff_t)n * x->strides[0], x->strides, j->cols + n * j->item, one,
+                     j->g, j->ho, j->wo, false);
+}
+
+/* After the direct forward, where the weight's gradient will be wanted and
+ * the direct dw kernel does not take the case (12+ output channels, or a
+ * stride): the columns of every item, saved in the node for the fused
+ * backward's GEMMs, which would otherwise rebuild them item by item
+ * between its calls (LeNet's conv2: its dw in about half the time). False
+ * out of memory. */
+static bool keep_columns(tg_node *n, const tg_tensor *x, const tg_tensor *w, const ops_conv_geom *g, size_t ho,
+                         size_t wo) {
+  size_t N = x->shape[0], O = w->shape[0], K = w->shape[1] * w->shape[2] * w->shape[3];
+  bool direct_dw = O < CONV_DIRECT_MIN_O && g->s[0] == 1 && g->s[1] == 1;
+  if (!N || direct_dw || !tg_grad_enabled() || !w->requires_grad) return true;
+  tg_tensor *kept = tg_empty(TG_FLOAT32, 1, (const size_t[]){N * K * ho * wo});
+  if (!kept) return false;
+  cols_job j = {.x = x, .cols = (float *)tg_ptr(kept), .g = g, .ho = ho, .wo = wo, .item = K * ho * wo};
+  int parts = 1, threads = ops_blas_threads();
+  if (2.0 * (double)N * (double)O * (double)K * (double)(ho * wo) >= CONV_SPLIT_MIN_FLOP)
+    parts = threads < (int)N ? threads : (int)N;
+  if (parts > 1) tg_parallel_run(parts, cols_part, &j);
+  else cols_part(&j, 0, 1);
+  tg_node_save(n, kept);
+  return true;
+}
+
 tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g, size_t G) {
   size_t N = x->shape[0], O = w->shape[0], K = w->shape[1] * w->shape[2] * w->shape[3];
   size_t ho = (size_t)ops_conv_blocks(g, 0, (int64_t)x->shape[2]);
@@ -328,20 +369,12 @@ tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_c
   if (!y || !wc) return NULL;
   if (ops_conv2d_direct(x, wc, b, y, g, G)) {
     tg_node *n = ops_record(y, &OP_CONV2D, b ? 3 : 2, (tg_tensor *[]){x, w, b});
-    if (n) conv_store(n, g, (int64_t)G);
+    if (n) {
+      conv_store(n, g, (int64_t)G);
+      if (!keep_columns(n, x, w, g, ho, wo)) return NULL;
+    }
     return y;
   }
-#ifdef TG_HAVE_DNNL
-  /* oneDNN only where no columns would be kept for the weight's gradient:
-   * in a training step its faster forward was eaten by the backward's
-   * rebuilt columns, and its execute calls malloc (bench/RESULTS.md) */
-  bool keeps = tg_grad_enabled() && w->requires_grad;
-  if (N && !keeps && ops_conv2d_dnnl(x, wc, b, y, g, G)) {
-    tg_node *n = ops_record(y, &OP_CONV2D, b ? 3 : 2, (tg_tensor *[]){x, w, b});
-    if (n) conv_store(n, g, (int64_t)G);
-    return y;
-  }
-#endif
   conv_job j = {.x = x, .w = tg_ptr(wc), .b = b ? tg_ptr(b) : NULL, .b_stride = b ? b->strides[0] : 0,
                 .y = tg_ptr(y), .g = g, .G = G, .O = O, .K = K, .L = ho * wo, .ho = ho, .wo = wo};
   j.direct = g->k[0] == 1 && g->k[1] == 1 && g->s[0] == 1 && g->s[1] == 1 && g->p[0] == 0 &&

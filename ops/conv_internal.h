@@ -33,20 +33,15 @@ tg_tensor *ops_fold3(tg_tensor *x, int64_t out_h, int64_t out_w, const ops_conv_
 /* conv2d of a checked 4-d float x (N, C, H, W) with w (O, C / G, kH, kW)
  * and bias (O) or NULL (ops/conv_gemm.c) */
 tg_tensor *ops_conv2d_gemm(tg_tensor *x, tg_tensor *w, tg_tensor *b, const ops_conv_geom *g, size_t G);
-/* y (N, O, ho, wo, allocated) = conv2d of x by w (+ b) through oneDNN
- * (ops/conv_dnnl.c, only in a build with TG_HAVE_DNNL); false (y untouched
- * or to be overwritten) where the backend is off or does not take the case:
- * groups, a non-contiguous operand, not float32 */
-bool ops_conv2d_dnnl(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
-                     const ops_conv_geom *g, size_t G);
 /* ops/conv_direct.c: from this many output channels the forward puts the
  * channels in the vector lanes; below it (where lanes would idle) it reads
  * the plane "wide", at stride 1 only, and has a weight-gradient kernel */
 #define CONV_DIRECT_MIN_O 12
 /* y (N, O, ho, wo, allocated) = conv2d of x by the contiguous w (+ b) by
  * the direct kernel; false (y untouched) where it does not take the case or
- * the kernels are off (by default unless compiled for AVX-512; TG_CONV_DIRECT
- * 1 / 0 forces them on / off) */
+ * the kernels are off (ops/conv_isa.c: on by default where the CPU has
+ * AVX2 + FMA or AVX-512; TG_CONV_DIRECT 1 / 0 forces them on / off,
+ * TG_CONV_ISA=avx512|avx2|generic picks a variant) */
 bool ops_conv2d_direct(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y,
                        const ops_conv_geom *g, size_t G);
 /* dw (w's shape) = the weight's gradient of conv2d(x, w) (groups 1) for
@@ -55,6 +50,19 @@ bool ops_conv2d_direct(const tg_tensor *x, const tg_tensor *w, const tg_tensor *
  * CONV_DIRECT_MIN_O channels, stride 1, float32) or out of memory */
 tg_tensor *ops_conv2d_direct_dw(const tg_tensor *x, const tg_tensor *g, const tg_tensor *w,
                                 const ops_conv_geom *geo);
+/* the kernels of ops/conv_direct.c as compiled for one instruction set
+ * (ops/meson.build), without the on/off switch; avx2 and avx512 give the
+ * same bits */
+#define CONV_DIRECT_VARIANT(isa)                                                                    \
+  bool ops_conv2d_direct_##isa(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b, tg_tensor *y, \
+                               const ops_conv_geom *g, size_t G);                                  \
+  tg_tensor *ops_conv2d_direct_dw_##isa(const tg_tensor *x, const tg_tensor *g, const tg_tensor *w,  \
+                                        const ops_conv_geom *geo);
+CONV_DIRECT_VARIANT(generic)
+#if defined(__x86_64__) || defined(__i386__)
+CONV_DIRECT_VARIANT(avx2)
+CONV_DIRECT_VARIANT(avx512)
+#endif
 /* conv_transpose2d of a checked 4-d float x (N, C_in, H, W) with w (C_in,
  * C_out / G, kH, kW) to (N, C_out, out_h, out_w), where col2im's blocks of
  * that size are x's H x W positions (ops/conv_gemm.c) */

@@ -6,8 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tg_test.h"
+
+/* FNV-1a over the float32 results of the direct kernels' test, so that
+ * variants of ops/conv_direct.c (one process each, main) can be compared
+ * bit for bit */
+static uint64_t digest = 14695981039346656037ull;
+static void digest_add(const tg_tensor *t) {
+  for (size_t e = 0; e < t->numel; e++) {
+    float f = (float)tg_get_flat(t, e);
+    unsigned char b[sizeof f];
+    memcpy(b, &f, sizeof f);
+    for (size_t i = 0; i < sizeof f; i++) digest = (digest ^ b[i]) * 1099511628211ull;
+  }
+}
 
 /* a random geometry for an sd-d convolution */
 typedef struct {
@@ -259,11 +274,10 @@ static void test_conv_fused_paths(void **s) {
 }
 
 /* the float32 forward without a weight gradient (ops/conv_direct.c's for
- * groups 1; oneDNN's only with TG_CONV_DIRECT=0 in a build with it; at 1
- * thread) against the float64 one of the same values (im2col):
- * LeNet's shapes, stride/dilation/padding, no bias, a transposed input (not
- * taken by oneDNN), a cached shape called again with new values, and
- * groups (not taken) */
+ * groups 1, im2col's under TG_CONV_DIRECT=0; at 1 thread) against the
+ * float64 one of the same values (im2col): LeNet's shapes,
+ * stride/dilation/padding, no bias, a transposed input, a shape called
+ * again with new values, and groups (not taken by the direct kernels) */
 static void test_conv_float32_forward(void **s) {
   (void)s;
   tg_rng r;
@@ -348,6 +362,10 @@ static void test_conv_float32_direct(void **s) {
       for (size_t e = 0; e < dx->numel; e++) assert_close(tg_get_flat(both[0], e), tg_get_flat(dx, e), 1e-4);
       for (size_t e = 0; e < dw->numel; e++)
         assert_close(tg_get_flat(both[1], e), tg_get_flat(dw, e), 1e-4 * (1 + fabs(tg_get_flat(dw, e))));
+      digest_add(y);
+      digest_add(dwf);
+      digest_add(both[0]);
+      digest_add(both[1]);
       tg_scope_end();
     }
   }
@@ -501,10 +519,8 @@ static void test_conv_errors(void **s) {
   assert_fails(tg_fold(x, (int64_t[]){5, 5}, k2, NULL, NULL, NULL), "Expected 2D or 3D");
 }
 
-int main(void) {
-  /* ops/conv_direct.c's kernels run by default only in AVX-512 builds:
-   * forced on here so every build checks them */
-  setenv("TG_CONV_DIRECT", "1", 1);
+/* the whole group under the default choice of kernels */
+static int run_all(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_conv2d),          TG_TEST(test_conv1d),     TG_TEST(test_conv_transpose2d),
       TG_TEST(test_conv_transpose1d), TG_TEST(test_conv_same), TG_TEST(test_conv_unbatched_int),
@@ -513,5 +529,68 @@ int main(void) {
       TG_TEST(test_conv_float32_direct),
       TG_TEST(test_unfold_long_rows),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests_name("conv (default kernels)", tests, NULL, NULL);
+}
+
+/* the float32 tests, the ones the kernel variant decides */
+static int run_float32(void) {
+  const struct CMUnitTest tests[] = {
+      TG_TEST(test_conv_float32_forward), TG_TEST(test_conv_float32_direct), TG_TEST(test_conv_fused_paths),
+  };
+  return cmocka_run_group_tests_name("conv float32", tests, NULL, NULL);
+}
+
+/* one child process with env name=value (NULL: none): its failures, or 1
+ * if it died; *d its digest */
+static int run_child(const char *name, const char *value, int (*group)(void), uint64_t *d) {
+  int fd[2];
+  if (pipe(fd)) return 1;
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) {
+    close(fd[0]);
+    if (name) setenv(name, value, 1);
+    if (name) printf("-- %s=%s\n", name, value);
+    else printf("-- the default kernels\n");
+    int failed = group();
+    ssize_t wrote = write(fd[1], &digest, sizeof digest);
+    _exit(failed || wrote != (ssize_t)sizeof digest ? 1 : 0);
+  }
+  close(fd[1]);
+  ssize_t got = read(fd[0], d, sizeof *d);
+  close(fd[0]);
+  int st;
+  if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return 1;
+  return WEXITSTATUS(st) || got != (ssize_t)sizeof *d;
+}
+
+/* Every variant of ops/conv_direct.c this CPU runs (ops/conv_isa.c,
+ * TG_CONV_ISA), each in its own process (the choice is made once), against
+ * the float64 reference, and the FMA ones (avx2, avx512) against each other
+ * bit for bit (they are meant to agree exactly); the im2col path
+ * (TG_CONV_DIRECT=0); and the whole group under the default choice. */
+int main(void) {
+  const char *isas[3] = {"generic"};
+  int n = 1;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas[n++] = "avx2";
+  if (__builtin_cpu_supports("avx512f")) isas[n++] = "avx512";
+#endif
+  int failed = 0;
+  uint64_t d0 = 0, d = 0;
+  for (int i = 0; i < n; i++) {
+    failed += run_child("TG_CONV_ISA", isas[i], run_float32, &d);
+    if (i == 1) d0 = d; /* avx2: the FMA variants agree; generic (no FMA) may not */
+    else if (i > 1 && d != d0) {
+      fprintf(stderr, "test_ops_conv: the %s kernels' results differ from the avx2 ones\n", isas[i]);
+      failed++;
+    }
+  }
+  failed += run_child("TG_CONV_DIRECT", "0", run_float32, &d);
+  failed += run_child(NULL, NULL, run_all, &d);
+  printf("test_ops_conv: %d kernel variants run, %d failed\n", n, failed);
+  return failed ? 1 : 0;
 }
