@@ -20,8 +20,8 @@ typedef struct engine {
   tg_tensor **capture;
   tg_tensor **captured;
   bool *captured_owned;
-  uint32_t hooked; /* HOOKS: this walk's hooked leaves with gradient waiting (hooks.c) */
-  bool delivering; /* HOOKS: deliver_hooked is routing their hooked totals */
+  uint32_t hooked; /* HOOKS: this walk's hooked leaves (hooks.c's list) */
+  bool delivering; /* HOOKS: routing a hooked leaf's held total */
 } engine;
 
 static tg_tensor *fresh_zeros_like(const tg_tensor *t, int scope) {
@@ -86,7 +86,7 @@ static int add_into(engine *e, tg_tensor **slot, bool *slot_owned, tg_tensor *g,
 tg_tensor *tg_node_grad_sink(tg_node *n, int i) {
   if (!tg_ctx.grad_sink || !n || !tg_node_needs_grad(n, i)) return NULL;
   tg_tensor *in = n->in[i];
-  if (in->grad_fn || in->hooks) return NULL; /* HOOKS: a hooked leaf's gradient waits for its hooks */
+  if (in->grad_fn || (in->hooks && !tg_hooks_sink_(in))) return NULL; /* HOOKS: held for its hooks */
   if (!in->grad) {
     in->grad = fresh_zeros_like(in, in->obj.scope);
     if (!in->grad) return NULL;
@@ -105,10 +105,13 @@ static int capture_index(const engine *e, const tg_tensor *t) {
 }
 
 static int route(engine *e, tg_tensor *in, tg_tensor *g) {
-  /* HOOKS: a hooked leaf's contributions are summed; its hooks run once on
-   * the total after the walk (deliver_hooked). tg_grad runs no leaf hooks. */
-  if (__builtin_expect(in->hooks != 0, 0) && !in->grad_fn && e->n_capture == 0 && !e->delivering)
-    return tg_hooks_defer_(&e->hooked, in, g);
+  /* HOOKS: a leaf with gradient hooks has its contributions held for them;
+   * one with only post-accumulate hooks goes on as an unhooked leaf.
+   * tg_grad runs no leaf hooks. */
+  if (__builtin_expect(in->hooks != 0, 0) && !in->grad_fn && e->n_capture == 0 && !e->delivering) {
+    int held = tg_hooks_route_(&e->hooked, in, g);
+    if (held) return held < 0 ? -1 : 0;
+  }
   int c = capture_index(e, in);
   if (c >= 0 && !in->grad_fn)
     return add_into(e, &e->captured[c], &e->captured_owned[c], g, in, tg_ctx.depth);
@@ -183,6 +186,59 @@ static int check_gradient(const tg_node *n, int k, const tg_tensor *g) {
   return 0;
 }
 
+/* ------------------------------------------------------------------ HOOKS
+ * A hooked leaf is delivered (its held total through its gradient hooks
+ * into .grad, then its post-accumulate hooks) as soon as the last node of
+ * this walk that consumes it has run, so DDP's buckets start during
+ * backward. count_hooked, a pre-pass run only while some hook exists,
+ * counts those consumer inputs: the walk's own reachability (nodes that
+ * get gradient from a reached consumer), marked in n->grad, which is NULL
+ * outside a walk. */
+static char walk_mark;
+#define WALK_MARK ((tg_tensor *)(void *)&walk_mark)
+
+static void mark(tg_node *n, size_t *marked) {
+  /* pending: an outer walk's node, reached from a hook's own backward; its
+   * gradient stays (counts missed there deliver at the end of the walk) */
+  if (n->pending || n->grad == WALK_MARK) return;
+  n->grad = WALK_MARK;
+  ++*marked;
+}
+
+static void count_hooked(engine *e, int n_root, tg_tensor **roots, tg_node *start) {
+  size_t marked = 0;
+  for (int r = 0; r < n_root; r++)
+    if (roots[r]->grad_fn) mark(roots[r]->grad_fn, &marked);
+  for (tg_node *n = start; n && marked; n = n->tape_prev) {
+    if (n->grad != WALK_MARK) continue;
+    n->grad = NULL;
+    marked--;
+    for (int k = 0; k < n->n_in; k++) {
+      if (!tg_node_needs_grad(n, k)) continue;
+      tg_tensor *in = n->in[k];
+      if (in->grad_fn) mark(in->grad_fn, &marked);
+      else if (in->hooks) tg_hooks_count_(&e->hooked, in);
+    }
+  }
+}
+
+static int deliver(engine *e, tg_tensor *leaf) {
+  tg_tensor *g = NULL;
+  if (tg_hooks_take_(leaf, &g)) return -1;
+  e->delivering = true;
+  int rc = g ? route(e, leaf, g) : 0;
+  e->delivering = false;
+  return rc || tg_hooks_post_(leaf) ? -1 : 0;
+}
+
+/* input k of n has been handled: deliver it if it was a hooked leaf's last */
+static int consumed(engine *e, tg_node *n, int k) {
+  tg_tensor *in = n->in[k];
+  if (!in->hooks || in->grad_fn || !tg_node_needs_grad(n, k) || !tg_hooks_consumed_(in)) return 0;
+  return deliver(e, in);
+}
+/* ---------------------------------------------------------------- HOOKS end */
+
 static int run_node(engine *e, tg_node *n) {
   tg_tensor *g = n->grad;
   n->pending = false;
@@ -222,25 +278,24 @@ static int run_node(engine *e, tg_node *n) {
   for (int k = 0; rc == 0 && k < n->n_in; k++) {
     if (!gin[k]) {
       if (tg_node_needs_grad(n, k) && tg_ctx.err_set) rc = -1;
-      continue;
+    } else if (tg_ctx.anomaly && check_gradient(n, k, gin[k])) {
+      rc = -1;
+    } else if (route(e, n->in[k], gin[k])) {
+      rc = -1;
     }
-    if (tg_ctx.anomaly && check_gradient(n, k, gin[k])) rc = -1;
-    else if (route(e, n->in[k], gin[k])) rc = -1;
+    if (rc == 0 && __builtin_expect(e->hooked != 0, 0)) rc = consumed(e, n, k); /* HOOKS */
   }
   if (gin != small) tg_pool_free(gin);
   if (rc == 0 && !e->retain_graph) n->released = true;
   return rc;
 }
 
-/* HOOKS: each hooked leaf's total, through its hooks, into .grad; then its
- * post-accumulate hooks */
+/* HOOKS: the hooked leaves that got no gradient from a counted consumer
+ * (a root, a count the walk missed), at the end of the walk */
 static int deliver_hooked(engine *e) {
   int rc = 0;
-  tg_tensor *leaf, *g;
-  e->delivering = true;
-  while (rc == 0 && (leaf = tg_hooks_next_(&e->hooked, &g, &rc)))
-    rc = route(e, leaf, g) != 0 || tg_hooks_post_(leaf) != 0 ? -1 : 0;
-  e->delivering = false;
+  tg_tensor *leaf;
+  while (rc == 0 && (leaf = tg_hooks_next_(&e->hooked))) rc = deliver(e, leaf);
   return rc;
 }
 
@@ -260,8 +315,9 @@ static int run(engine *e, int n_root, tg_tensor **roots, tg_tensor **grads) {
       break;
     }
     if (n && (!start || n->seq > start->seq)) start = n;
-    rc = route(e, roots[r], grads[r]);
   }
+  if (rc == 0 && e->n_capture == 0 && tg_hooks_any_()) count_hooked(e, n_root, roots, start); /* HOOKS */
+  for (int r = 0; r < n_root && rc == 0; r++) rc = route(e, roots[r], grads[r]);
   for (tg_node *n = start; rc == 0 && n && e->pending > 0; n = n->tape_prev) {
     if (n->tape_prev) __builtin_prefetch(n->tape_prev->tape_prev);
     if (!n->pending) continue;

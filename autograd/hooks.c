@@ -1,9 +1,16 @@
 /* Tensor hooks: gradient hooks (Tensor.register_hook) and post-accumulate
  * hooks on leaves. A hooked tensor's `hooks` field is its record's slot + 1
- * in a per-thread table; the record lists its hooks in registration order
- * and, during a backward, holds a leaf's summed gradient until the walk
- * ends (the engine's deliver_hooked then runs the hooks once on the total,
- * as PyTorch's AccumulateGrad sees one sum). Registration is not a hot
+ * in a per-thread table; the record lists its hooks in registration order.
+ * During a backward the engine first counts, per hooked leaf, the consumer
+ * inputs that the walk will run (tg_hooks_count_); when the last has run
+ * the leaf is delivered at once, not at the end of the walk, so a DDP
+ * bucket can start its all-reduce while backward goes on (PyTorch runs a
+ * leaf's AccumulateGrad as soon as its dependencies are met). A leaf with
+ * gradient hooks has its contributions held and summed until then, and
+ * its hooks run once on the total (PyTorch's AccumulateGrad sees one sum);
+ * a leaf with only post-accumulate hooks accumulates into .grad exactly as
+ * an unhooked one (same bits) and its post hooks run when it is complete.
+ * Registration is not a hot
  * path: hooks are malloc'ed, and freed with their tensor (tg_tensor_destroy
  * calls tg_ctx.tensor_unhook). */
 #include <stdlib.h>
@@ -27,9 +34,12 @@ typedef struct hook {
 typedef struct record {
   tg_tensor *t;           /* NULL: a free slot */
   hook *hooks;            /* registration order */
-  tg_tensor *pending;     /* a walk's summed gradient for the leaf t */
+  tg_tensor *pending;     /* a walk's held sum for the leaf t (gradient hooks) */
   uint32_t next;          /* the walk's list (slot + 1), or the free list */
-  bool deferred;
+  uint32_t waiting;       /* consumer inputs of t the walk has still to run */
+  bool deferred;          /* on a walk's list */
+  bool got;               /* t got gradient in this walk */
+  bool done;              /* delivered in this walk */
   tg_fwad_state fwad;     /* FWAD: forward_ad.c's tangent of t */
 } record;
 
@@ -39,10 +49,12 @@ static _Thread_local uint32_t serial;  /* the low half of handle ids */
 static _Thread_local int running;      /* hook calls in progress (removal waits) */
 static _Thread_local bool swept_needed;
 static _Thread_local hook *graveyard;  /* hooks of tensors that died while hooks ran */
+static _Thread_local size_t live_hooks; /* registered and not yet freed */
 
 static uint32_t slot_of(uint64_t id) { return (uint32_t)(id >> 32); } /* slot + 1 */
 
 static void free_hook(hook *h) {
+  live_hooks--;
   if (h->release) h->release(h->ctx);
   free(h);
 }
@@ -136,6 +148,7 @@ static tg_hook_handle add(const char *op, tg_tensor *t, tg_hook_fn fn, tg_post_h
     return none;
   }
   *h = (hook){.fn = fn, .post = post, .ctx = ctx, .release = release};
+  live_hooks++;
   h->id = ((uint64_t)t->hooks << 32) | ++serial;
   hook **link = &r->hooks;
   while (*link) link = &(*link)->next;
@@ -252,22 +265,73 @@ int tg_hooks_pre_(tg_tensor *t, tg_tensor **g) {
   return rc;
 }
 
-int tg_hooks_defer_(uint32_t *list, tg_tensor *t, tg_tensor *g) {
+bool tg_hooks_any_(void) { return live_hooks > 0; }
+
+static bool has_grad_hook(const record *r) {
+  for (const hook *h = r->hooks; h; h = h->next)
+    if (h->fn && !h->removed) return true;
+  return false;
+}
+
+/* r joins the walk's list (once) */
+static void join(uint32_t *list, record *r, uint32_t slot) {
+  if (r->deferred) return;
+  r->deferred = true;
+  r->pending = NULL;
+  r->waiting = 0;
+  r->got = r->done = false;
+  r->next = *list;
+  *list = slot;
+}
+
+void tg_hooks_count_(uint32_t *list, tg_tensor *t) {
   record *r = &recs[t->hooks - 1];
+  if (!r->hooks) return; /* forward-mode state only */
+  join(list, r, t->hooks);
+  r->waiting++;
+}
+
+bool tg_hooks_sink_(tg_tensor *t) {
+  record *r = &recs[t->hooks - 1];
+  if (!r->hooks) return true;
+  if (!r->deferred || has_grad_hook(r)) return false; /* route() holds it */
+  r->got = true;
+  return true;
+}
+
+int tg_hooks_route_(uint32_t *list, tg_tensor *t, tg_tensor *g) {
+  record *r = &recs[t->hooks - 1];
+  if (!r->hooks) return 0;
+  join(list, r, t->hooks);
+  r->got = true;
+  r->done = false; /* gradient after its delivery (a count the walk missed): again at the end */
+  if (!has_grad_hook(r)) return 0;
   if (!tg_same_shape(g, t)) {
     g = tg_ctx.grad_sum_to ? tg_ctx.grad_sum_to(g, t->ndim, t->shape) : NULL;
     if (!g) return -1;
   }
-  if (!r->deferred) {
-    r->deferred = true;
+  if (!r->pending) {
     r->pending = g;
-    r->next = *list;
-    *list = t->hooks;
-    return 0;
+    return 1;
   }
   /* an ops-layer add: recorded under create_graph (grad mode is on then) */
   r->pending = tg_ctx.grad_add ? tg_ctx.grad_add(r->pending, g) : NULL;
-  return r->pending ? 0 : -1;
+  return r->pending ? 1 : -1;
+}
+
+bool tg_hooks_consumed_(tg_tensor *t) {
+  record *r = &recs[t->hooks - 1];
+  if (!r->deferred || !r->waiting || --r->waiting) return false;
+  if (!r->got) r->done = true; /* nothing arrived: nothing to deliver */
+  return !r->done;
+}
+
+int tg_hooks_take_(tg_tensor *t, tg_tensor **g) {
+  record *r = &recs[t->hooks - 1];
+  r->done = true;
+  *g = r->pending;
+  r->pending = NULL;
+  return *g ? tg_hooks_pre_(t, g) : 0;
 }
 
 /* unlink the head of the walk's list; its slot goes free if the tensor died */
@@ -284,18 +348,11 @@ static record *pop(uint32_t *list) {
   return r;
 }
 
-tg_tensor *tg_hooks_next_(uint32_t *list, tg_tensor **g, int *rc) {
+tg_tensor *tg_hooks_next_(uint32_t *list) {
   while (*list) {
     record *r = pop(list);
-    tg_tensor *t = r->t;
-    *g = r->pending;
+    if (r->t && r->got && !r->done) return r->t;
     r->pending = NULL;
-    if (!t) continue; /* died during the walk */
-    if (tg_hooks_pre_(t, g) != 0) {
-      *rc = -1;
-      return NULL;
-    }
-    return t;
   }
   return NULL;
 }

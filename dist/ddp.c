@@ -73,6 +73,11 @@ struct tg_ddp {
   size_t next_start; /* the next bucket to start (they start in order) */
   hook_ctx *ctx;     /* one per slot, for its hook */
   double first_start, overlap; /* the step's first bucket start; the last sync's overlap */
+  tg_tensor **bufs;  /* the module's buffers (broadcast_buffers), state-dict order */
+  size_t n_bufs;
+  char *buf_mem;     /* the contiguous ones packed end to end for one broadcast */
+  size_t buf_bytes;
+  tg_hook_handle pre_hook; /* the forward pre-hook that broadcasts them */
 };
 
 #define DEFAULT_BUCKET_BYTES ((size_t)25 << 20)
@@ -266,6 +271,9 @@ static int build_layout(tg_ddp *d, tg_tensor **params, size_t n) {
 
 void tg_ddp_free(tg_ddp *d) {
   if (!d) return;
+  if (d->pre_hook.id) tg_module_remove_hook(d->pre_hook);
+  free(d->bufs);
+  free(d->buf_mem);
   for (size_t s = 0; d->ctx && s < d->n_slots; s++) tg_remove_hook(d->slots[s].hook);
   free(d->ctx);
   tg_dist_reqs_free(d->reqs);
@@ -301,6 +309,73 @@ static int broadcast_state(tg_ddp *d, tg_tensor **params, size_t n) {
   }
   tg_state_dict_free(sd);
   return rc;
+}
+
+/* ------------------------------------------------------------ buffers */
+
+static bool packable(const tg_tensor *t) { return tg_is_contiguous(t) && t->storage->data; }
+
+int tg_ddp_broadcast_buffers(tg_ddp *d) {
+  const char *who = "ddp_broadcast_buffers";
+  if (!d) return tg_dist_fail(who, "the wrapper is NULL");
+  if (tg_dist_need_init(who)) return -1;
+  if (d->world == 1 || d->n_bufs == 0) return 0;
+  bool root = tg_dist_rank() == 0;
+  size_t at = 0;
+  for (size_t i = 0; root && i < d->n_bufs; i++) {
+    tg_tensor *t = d->bufs[i];
+    size_t n = t->numel * tg_dtype_size(t->dtype);
+    if (!packable(t)) continue;
+    memcpy(d->buf_mem + at, tg_ptr(t), n);
+    at += n;
+  }
+  if (d->buf_bytes && tg_dist_bcast_bytes(d->buf_mem, d->buf_bytes, 0, who)) return -1;
+  at = 0;
+  for (size_t i = 0; i < d->n_bufs; i++) {
+    tg_tensor *t = d->bufs[i];
+    size_t n = t->numel * tg_dtype_size(t->dtype);
+    if (!packable(t)) {
+      if (tg_dist_broadcast_(t, 0)) return -1;
+      continue;
+    }
+    if (!root) {
+      memcpy(tg_ptr(t), d->buf_mem + at, n);
+      t->storage->version++;
+    }
+    at += n;
+  }
+  return 0;
+}
+
+/* torch's DDP forward: buffers from rank 0 first, when the forward will be
+ * trained on (grad mode, not accumulating under no_sync) */
+static tg_tensor *pre_forward(tg_module *m, tg_tensor *x, void *ctx) {
+  (void)m;
+  tg_ddp *d = ctx;
+  if (d->no_sync || !tg_grad_enabled()) return x;
+  return tg_ddp_broadcast_buffers(d) == 0 ? x : NULL;
+}
+
+/* the buffers (state-dict entries that are not parameters) and their
+ * packing space; the pre-forward hook when there are any to broadcast */
+static int collect_buffers(tg_ddp *d, tg_tensor **params, size_t n) {
+  tg_state_dict *sd = tg_module_state_dict(d->m);
+  if (!sd) return -1;
+  d->bufs = calloc(sd->n ? sd->n : 1, sizeof *d->bufs);
+  for (size_t k = 0; d->bufs && k < sd->n; k++) {
+    bool is_param = false;
+    for (size_t i = 0; i < n && !is_param; i++) is_param = sd->entries[k].tensor == params[i];
+    tg_tensor *t = sd->entries[k].tensor;
+    if (is_param) continue;
+    d->bufs[d->n_bufs++] = t;
+    if (packable(t)) d->buf_bytes += t->numel * tg_dtype_size(t->dtype);
+  }
+  tg_state_dict_free(sd);
+  d->buf_mem = d->bufs ? malloc(d->buf_bytes ? d->buf_bytes : 1) : NULL;
+  if (!d->buf_mem) return tg_dist_fail("ddp_new", "out of memory");
+  if (d->n_bufs == 0 || !d->o.broadcast_buffers) return 0;
+  d->pre_hook = tg_module_register_forward_pre_hook(d->m, pre_forward, d);
+  return d->pre_hook.id ? 0 : -1;
 }
 
 tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o) {
@@ -340,9 +415,10 @@ tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o) {
   }
   if (broadcast_state(d, params, n)) goto fail;
   ok = d->o.no_overlap || register_hooks(d) == 0;
+  ok = ok && collect_buffers(d, params, n) == 0;
   if (tg_dist_agree(ok, &lo, &hi, who)) goto fail;
   if (!lo) {
-    if (ok) tg_dist_fail(who, "another rank could not register its gradient hooks");
+    if (ok) tg_dist_fail(who, "another rank could not register its hooks");
     goto fail;
   }
   reset_step(d);

@@ -5,6 +5,8 @@
  * gradient terms of the statistics (sum dy, sum dy * x) are summed over the
  * ranks by the same graph. Every rank runs the same backward, so the
  * all-reduces of the backward meet in the same order. */
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dist_internal.h"
@@ -89,4 +91,66 @@ tg_tensor *tg_sync_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *
     if (rc) return NULL;
   }
   return y;
+}
+
+/* ------------------------------------------------ the SyncBatchNorm module */
+
+/* BatchNorm1d/2d's forward with the statistics over every rank in
+ * training (torch.nn.SyncBatchNorm.forward): a module made by
+ * tg_nn_batchnorm1d/2d has weight, bias (affine), then running_mean,
+ * running_var, num_batches_tracked (tracking). Local tg_batch_norm where
+ * torch uses F.batch_norm: eval with running stats, no process group, one
+ * rank. */
+static tg_tensor *sync_bn_forward(tg_module *m, tg_tensor *x) {
+  if (x->ndim < 2) {
+    tg_error("SyncBatchNorm: expected at least 2D input (got %dD input)", x->ndim);
+    return NULL;
+  }
+  bool affine = m->n_params == 2, track = m->n_buffers == 3;
+  tg_tensor *w = affine ? m->params[0].tensor : NULL, *b = affine ? m->params[1].tensor : NULL;
+  tg_tensor *rm = track ? m->buffers[0].tensor : NULL, *rv = track ? m->buffers[1].tensor : NULL;
+  bool batch_stats = m->training || !track;
+  int64_t *count = track ? (int64_t *)tg_ptr(m->buffers[2].tensor) : NULL;
+  /* momentum NAN: cumulative average, factor 1 / batches seen (this one included) */
+  double f = isnan(m->cfg_f[1]) ? (count ? 1.0 / (double)(*count + 1) : 0.0) : m->cfg_f[1];
+  bool sync = batch_stats && m->training && tg_dist_is_initialized() && tg_dist_world_size() > 1;
+  tg_tensor *y = sync ? tg_sync_batch_norm(x, rm, rv, w, b, f, m->cfg_f[0])
+                      : tg_batch_norm(x, rm, rv, w, b, batch_stats, f, m->cfg_f[0]);
+  if (y && m->training && count) {
+    (*count)++;
+    m->buffers[2].tensor->storage->version++;
+  }
+  return y;
+}
+
+static bool is_batchnorm(const tg_module *m) {
+  return !strcmp(m->type, "BatchNorm1d") || !strcmp(m->type, "BatchNorm2d");
+}
+
+/* in place: the same parameters, buffers, hyper-parameters and repr */
+static void make_sync(tg_module *m) {
+  snprintf(m->type, sizeof m->type, "SyncBatchNorm");
+  m->forward = sync_bn_forward;
+}
+
+static int convert(tg_module *m) {
+  int n = 0;
+  if (is_batchnorm(m)) {
+    make_sync(m);
+    n++;
+  }
+  for (size_t i = 0; i < m->n_children; i++) n += convert(m->children[i].module);
+  return n;
+}
+
+int tg_ddp_convert_sync_batchnorm(tg_module *m) {
+  if (!m) return tg_dist_fail("ddp_convert_sync_batchnorm", "argument 1 (the module) is NULL");
+  return convert(m);
+}
+
+tg_module *tg_nn_sync_batchnorm(size_t num_features, double eps, double momentum, bool affine,
+                                bool track_running_stats) {
+  tg_module *m = tg_nn_batchnorm2d(num_features, eps, momentum, affine, track_running_stats);
+  if (m) make_sync(m);
+  return m;
 }

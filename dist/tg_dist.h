@@ -79,8 +79,11 @@ typedef struct tg_ddp_opts {
   /* gradient bytes per bucket (one non-blocking all-reduce each); 0 means
    * 25 MiB, torch's bucket_cap_mb. A parameter may straddle two buckets. */
   size_t bucket_bytes;
-  /* also broadcast the module's buffers (BatchNorm's running statistics)
-   * from rank 0 at start; torch's broadcast_buffers (true there) */
+  /* broadcast the module's buffers (BatchNorm's running statistics) from
+   * rank 0 at start and before every forward (torch's broadcast_buffers,
+   * true there): a forward pre-hook on the module runs
+   * tg_ddp_broadcast_buffers when grad mode is on and no_sync is off, so
+   * every rank's forward (and its checkpoint) sees rank 0's buffers */
   bool broadcast_buffers;
   /* start no all-reduce during backward: every bucket in
    * tg_ddp_sync_grads, after it (the same bits, no overlap; no hooks) */
@@ -107,6 +110,11 @@ TG_API tg_ddp *tg_ddp_new(tg_module *m, tg_ddp_opts o);
  * before this returns. The same bits on every rank. A no-op (0) while
  * no_sync is on: gradients accumulate locally until the next sync. */
 TG_API int tg_ddp_sync_grads(tg_ddp *d);
+/* rank 0's buffers to every rank, in place, one broadcast for all of
+ * them (a collective: what the pre-forward hook calls; for forwards that
+ * do not go through tg_module_forward on the wrapped module, or with
+ * broadcast_buffers off). 0 or -1. */
+TG_API int tg_ddp_broadcast_buffers(tg_ddp *d);
 /* torch's no_sync(): on while accumulating micro-batches, off before the
  * backward whose sync_grads should average them all */
 TG_API int tg_ddp_set_no_sync(tg_ddp *d, bool on);
@@ -129,6 +137,22 @@ TG_API void tg_ddp_free(tg_ddp *d); /* NULL is fine; the module stays */
  * stats. A new tensor in the scope, or NULL on every rank. */
 TG_API tg_tensor *tg_sync_batch_norm(tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
                               tg_tensor *weight, tg_tensor *bias, double momentum, double eps);
+
+/* torch.nn.SyncBatchNorm as a module: BatchNorm's parameters, buffers and
+ * state-dict names (weight, bias, running_mean, running_var,
+ * num_batches_tracked), defaults and eval behaviour (the running stats,
+ * local); in training the statistics are over every rank's batch
+ * (tg_sync_batch_norm, a collective: every rank calls forward and
+ * backward together). Alone (no process group, or one rank) it is
+ * BatchNorm. Any input of at least 2 dims, (N, C, ...). */
+TG_API tg_module *tg_nn_sync_batchnorm(size_t num_features, double eps, double momentum, bool affine,
+                                       bool track_running_stats);
+/* torch.nn.SyncBatchNorm.convert_sync_batchnorm: every BatchNorm1d/2d in
+ * m's tree (m included) becomes a SyncBatchNorm in place, keeping its
+ * parameter and buffer tensors (an optimizer built on them stays valid),
+ * hyper-parameters and names. Call it on every rank before tg_ddp_new.
+ * The number converted, or -1 (m NULL). */
+TG_API int tg_ddp_convert_sync_batchnorm(tg_module *m);
 
 /* ================================================================ sampler */
 

@@ -20,9 +20,11 @@
  * Under mpirun -np N it trains data-parallel (DDP, a DistributedSampler
  * shard per rank, global batch N x --batch; the epoch's training figures
  * summed over the ranks). BatchNorm is local, as PyTorch's default: each
- * rank normalises its own batch and keeps its own running statistics
- * (rank 0's at start everywhere); rank 0 evaluates with its own, prints
- * and writes the log and the checkpoint. */
+ * rank normalises its own batch, and DDP broadcasts rank 0's running
+ * statistics before every training forward (torch's broadcast_buffers);
+ * --sync-bn makes it torch's SyncBatchNorm (the statistics over every
+ * rank's batch, convert_sync_batchnorm). Rank 0 evaluates, prints and
+ * writes the log and the checkpoint. */
 #include <math.h>
 
 #include "train_util.h"
@@ -32,7 +34,7 @@
 #define HIDDEN 32
 #define CLASSES 10
 #define EVAL_BATCH 1000
-#define EXTRA_USAGE " [--adam] [--cifar DIR]"
+#define EXTRA_USAGE " [--adam] [--cifar DIR] [--sync-bn]"
 
 static const char *prog = "cifar_mlp";
 
@@ -159,9 +161,21 @@ static double train_epoch(tg_module *model, tg_optimizer *opt, tg_ddp *ddp, tg_l
   return loss_sum / (double)*seen;
 }
 
+/* --sync-bn (anywhere) out of argv; whether it was there */
+static bool take_sync_bn(int *argc, char **argv) {
+  bool on = false;
+  int n = 1;
+  for (int i = 1; i < *argc; i++)
+    if (!strcmp(argv[i], "--sync-bn")) on = true;
+    else argv[n++] = argv[i];
+  *argc = n;
+  return on;
+}
+
 int main(int argc, char **argv) {
   const char *cifar = NULL;
   bool lr_given = false;
+  bool sync_bn = take_sync_bn(&argc, argv);
   argc = train_take_cifar(argc, argv, &cifar, &lr_given, EXTRA_USAGE);
   if (argc < 0) return 2;
   train_flags f = {.data = TG_FASHION_MNIST_DIR, .out = ".", .epochs = 5, .batch = 64,
@@ -215,6 +229,7 @@ int main(int argc, char **argv) {
   if (!opt || !train_l || !test_l) goto done;
   if (f.load && tg_load_module(f.load, model)) goto done;
   /* under mpirun: rank 0's weights and BatchNorm buffers on every rank */
+  if (tg_dist_is_initialized() && sync_bn && tg_ddp_convert_sync_batchnorm(model) < 0) goto done;
   if (tg_dist_is_initialized() && !(ddp = tg_ddp_new(model, tg_ddp_defaults()))) goto done;
   if (f.epochs > 0 && rank0 && !(log = tg_metrics_open(csv, "epoch,train_loss,train_accuracy,test_loss,"
                                                    "test_accuracy,samples_per_second,seconds")))

@@ -214,11 +214,38 @@ static void test_loader_sampler_hook(void **state) {
   tg_scope_begin();
 }
 
+/* Without a process group a SyncBatchNorm is BatchNorm (torch falls back
+ * to F.batch_norm): the same bits as BatchNorm2d in training (output,
+ * gradients, running stats) and in eval, on (N, C, H, W) */
+static void test_sync_batchnorm_alone_is_batchnorm(void **state) {
+  (void)state;
+  tg_module *a = tg_nn_batchnorm2d(3, 1e-5, 0.1, true, true), *b = tg_nn_sync_batchnorm(3, 1e-5, 0.1, true, true);
+  assert_non_null(b);
+  assert_string_equal(b->type, "SyncBatchNorm");
+  tg_rng r = test_seeded(3);
+  tg_tensor *x = tg_randn(&r, TG_FLOAT32, TG_SHAPE(4, 3, 2, 2));
+  tg_tensor *xa = tg_requires_grad_(tg_clone(x), true), *xb = tg_requires_grad_(tg_clone(x), true);
+  tg_tensor *c = tg_randn(&r, TG_FLOAT32, TG_SHAPE(4, 3, 2, 2));
+  tg_tensor *ya = tg_module_forward(a, xa), *yb = tg_module_forward(b, xb);
+  test_assert_identical(yb, ya);
+  assert_int_equal(tg_backward(tg_sum(tg_mul(ya, c)), NULL, false), 0);
+  assert_int_equal(tg_backward(tg_sum(tg_mul(yb, c)), NULL, false), 0);
+  test_assert_identical(xb->grad, xa->grad);
+  test_assert_identical(b->params[0].tensor->grad, a->params[0].tensor->grad);
+  for (size_t k = 0; k < 3; k++) test_assert_identical(b->buffers[k].tensor, a->buffers[k].tensor);
+  assert_int_equal(tg_item(b->buffers[2].tensor), 1);
+  tg_module_eval(a);
+  tg_module_eval(b);
+  test_assert_identical(tg_module_forward(b, x), tg_module_forward(a, x));
+  tg_module_free(a);
+  tg_module_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_before_init),           TG_TEST(test_null_arguments),
       TG_TEST(test_sampler_matches_torch), TG_TEST(test_sampler_shuffle_epochs),
-      TG_TEST(test_loader_sampler_hook),
+      TG_TEST(test_loader_sampler_hook),   TG_TEST(test_sync_batchnorm_alone_is_batchnorm),
   };
   int rc = cmocka_run_group_tests_name("dist", tests, NULL, NULL);
   tg_release_cached();

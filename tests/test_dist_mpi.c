@@ -557,6 +557,174 @@ static void test_sync_batch_norm_equals_whole_batch(void **state) {
   test_expect_error("sync_batch_norm", rank == 0 ? "x must be" : "another rank");
 }
 
+/* the largest difference relative to max(1, |b|) between a and b */
+static double rel_err(const tg_tensor *a, const tg_tensor *b) {
+  double e = 0;
+  if (a->numel != b->numel) return INFINITY;
+  for (size_t i = 0; i < a->numel; i++) {
+    double x = tg_get_flat(a, i), y = tg_get_flat(b, i);
+    e = fmax(e, fabs(x - y) / fmax(1.0, fabs(y)));
+  }
+  return e;
+}
+
+/* Linear(IN, C) -> BatchNorm (momentum NAN: the cumulative average) -> Tanh,
+ * float64; twod: the linear's output viewed as (N, C/4, 2, 2) for BatchNorm2d */
+enum { SBN_C = 8 };
+static tg_tensor *sbn_forward(tg_module *lin, tg_module *bn, tg_tensor *x, bool twod) {
+  tg_tensor *h = tg_module_forward(lin, x);
+  if (twod) h = tg_reshape(h, 4, (size_t[]){x->shape[0], SBN_C / 4, 2, 2});
+  return tg_tanh(tg_module_forward(bn, h));
+}
+
+/* The SyncBatchNorm module (tg_ddp_convert_sync_batchnorm of a BatchNorm1d
+ * and a BatchNorm2d) on each rank's rows equals the same BatchNorm in one
+ * process on the whole batch, over two training steps and an eval pass:
+ * outputs, input and parameter gradients (summed over the ranks), running
+ * stats and num_batches_tracked, to 1e-6 relative; state-dict names kept */
+static void check_sync_bn_module(bool twod, double momentum) {
+  enum { R = 3 };
+  size_t N = (size_t)world * R, C = twod ? SBN_C / 4 : SBN_C;
+  tg_rng r1 = test_seeded(71), r2 = test_seeded(71);
+  tg_module *lin_ref = tg_nn_linear(IN, SBN_C, true, &r1), *lin = tg_nn_linear(IN, SBN_C, true, &r2);
+  tg_module *bn_ref = twod ? tg_nn_batchnorm2d(C, 1e-5, momentum, true, true) : tg_nn_batchnorm1d(C, 1e-5, momentum, true);
+  tg_module *bn = twod ? tg_nn_batchnorm2d(C, 1e-5, momentum, true, true) : tg_nn_batchnorm1d(C, 1e-5, momentum, true);
+  assert_int_equal(tg_ddp_convert_sync_batchnorm(bn), 1);
+  assert_string_equal(bn->type, "SyncBatchNorm");
+  assert_int_equal(tg_ddp_convert_sync_batchnorm(bn), 0); /* nothing left to convert */
+  tg_module *mods[4] = {lin_ref, lin, bn_ref, bn};
+  for (int k = 0; k < 4; k++) assert_int_equal(tg_module_to_(mods[k], TG_FLOAT64), 0);
+  tg_state_dict *sa = tg_module_state_dict(bn_ref), *sb = tg_module_state_dict(bn);
+  assert_int_equal(sa->n, sb->n);
+  for (size_t k = 0; k < sa->n; k++) assert_string_equal(sa->entries[k].name, sb->entries[k].name);
+  tg_state_dict_free(sa);
+  tg_state_dict_free(sb);
+  tg_rng rd = test_seeded(72);
+  double err = 0;
+  for (int step = 0; step < 3; step++) {
+    bool train = step < 2;
+    tg_scope_begin();
+    tg_tensor *xw = tg_requires_grad_(tg_randn(&rd, TG_FLOAT64, TG_SHAPE(N, IN)), true);
+    tg_tensor *cw = tg_randn(&rd, TG_FLOAT64, TG_SHAPE(N, SBN_C));
+    if (twod) cw = tg_reshape(cw, 4, (size_t[]){N, C, 2, 2});
+    tg_tensor *x = tg_requires_grad_(tg_clone(tg_narrow(tg_detach(xw), 0, (long)rank * R, R)), true);
+    tg_tensor *c = tg_narrow(cw, 0, (long)rank * R, R);
+    tg_module_train(bn_ref, train);
+    tg_module_train(bn, train);
+    tg_tensor *yw = sbn_forward(lin_ref, bn_ref, xw, twod);
+    tg_tensor *y = sbn_forward(lin, bn, x, twod);
+    assert_all(y != NULL && yw != NULL);
+    err = fmax(err, rel_err(y, tg_narrow(yw, 0, (long)rank * R, R)));
+    if (train) {
+      assert_int_equal(tg_backward(tg_sum(tg_mul(yw, cw)), NULL, false), 0);
+      assert_all(tg_backward(tg_sum(tg_mul(y, c)), NULL, false) == 0);
+      err = fmax(err, rel_err(x->grad, tg_narrow(xw->grad, 0, (long)rank * R, R)));
+      size_t np, npr;
+      tg_tensor **p = tg_module_parameters(lin, &np), **pr = tg_module_parameters(lin_ref, &npr);
+      tg_tensor **q = tg_module_parameters(bn, &np), **qr = tg_module_parameters(bn_ref, &npr);
+      tg_tensor *pairs[4][2] = {{p[0], pr[0]}, {p[1], pr[1]}, {q[0], qr[0]}, {q[1], qr[1]}};
+      for (int k = 0; k < 4; k++) {
+        assert_all(tg_dist_all_reduce_(pairs[k][0]->grad, TG_REDUCE_SUM) == 0);
+        err = fmax(err, rel_err(pairs[k][0]->grad, pairs[k][1]->grad));
+        tg_zero_grad(pairs[k][0]);
+        tg_zero_grad(pairs[k][1]);
+      }
+    }
+    for (size_t k = 0; k < 3; k++) err = fmax(err, rel_err(bn->buffers[k].tensor, bn_ref->buffers[k].tensor));
+    tg_scope_end();
+  }
+  assert_int_equal(tg_item(bn->buffers[2].tensor), 2);
+  if (err > 1e-6) print_message("SyncBatchNorm%s: max relative difference %g\n", twod ? "2d" : "1d", err);
+  assert_all(err <= 1e-6);
+  for (int k = 0; k < 4; k++) tg_module_free(mods[k]);
+}
+
+static void test_sync_batchnorm_module(void **state) {
+  (void)state;
+  check_sync_bn_module(false, 0.1);
+  check_sync_bn_module(true, 0.1);
+  check_sync_bn_module(false, NAN);
+  /* inside a tree, with its parameters and buffers kept (the same tensors) */
+  tg_module *m = tg_nn_sequential(3, tg_nn_linear(IN, HID, true, NULL), tg_nn_batchnorm1d(HID, 1e-5, 0.1, true),
+                                  tg_nn_sequential(1, tg_nn_batchnorm2d(HID, 1e-5, 0.1, false, false)));
+  tg_module *bn = m->children[1].module;
+  tg_tensor *w = bn->params[0].tensor, *rm = bn->buffers[0].tensor;
+  assert_int_equal(tg_ddp_convert_sync_batchnorm(m), 2);
+  assert_ptr_equal(bn->params[0].tensor, w);
+  assert_ptr_equal(bn->buffers[0].tensor, rm);
+  assert_string_equal(m->children[2].module->children[0].module->type, "SyncBatchNorm");
+  tg_module_free(m);
+  tg_module *s = tg_nn_sync_batchnorm(HID, 1e-5, 0.1, true, true);
+  assert_non_null(s);
+  assert_string_equal(s->type, "SyncBatchNorm");
+  assert_int_equal(s->n_params, 2);
+  assert_int_equal(s->n_buffers, 3);
+  tg_scope_begin();
+  assert_null(tg_module_forward(s, tg_zeros(TG_FLOAT32, TG_SHAPE(HID))));
+  test_expect_error("SyncBatchNorm", "at least 2D");
+  tg_scope_end();
+  tg_module_free(s);
+  assert_int_equal(tg_ddp_convert_sync_batchnorm(NULL), -1);
+  test_expect_error("ddp_convert_sync_batchnorm", "NULL");
+}
+
+/* broadcast_buffers: before every forward in grad mode each rank's buffers
+ * become rank 0's (torch's DDP), not under no_grad or no_sync, and never
+ * with broadcast_buffers off */
+static void fill_buffers(tg_module *bn, double v) {
+  tg_fill_(bn->buffers[0].tensor, v);
+  tg_fill_(bn->buffers[1].tensor, v + 0.5);
+  tg_fill_(bn->buffers[2].tensor, 10 * v);
+}
+
+static bool buffers_are(tg_module *bn, double v) {
+  bool ok = true;
+  for (size_t i = 0; i < HID; i++)
+    ok &= tg_get_flat(bn->buffers[0].tensor, i) == v && tg_get_flat(bn->buffers[1].tensor, i) == v + 0.5;
+  return ok && tg_item(bn->buffers[2].tensor) == 10 * v;
+}
+
+static void test_ddp_broadcasts_buffers(void **state) {
+  (void)state;
+  for (int on = 0; on < 2; on++) {
+    tg_rng r = test_seeded(5);
+    tg_module *m = tg_nn_sequential(2, tg_nn_linear(IN, HID, true, &r), tg_nn_batchnorm1d(HID, 1e-5, 0.1, true));
+    tg_module *bn = m->children[1].module;
+    tg_ddp_opts o = tg_ddp_defaults();
+    o.broadcast_buffers = on;
+    tg_ddp *d = tg_ddp_new(m, o);
+    assert_all(d != NULL);
+    tg_module_eval(m); /* forward reads the running stats and leaves them */
+    tg_scope_begin();
+    tg_tensor *x = tg_ones(TG_FLOAT32, TG_SHAPE(2, IN));
+    fill_buffers(bn, rank + 1);
+    assert_all(tg_module_forward(m, x) != NULL);
+    assert_all(buffers_are(bn, on ? 1 : rank + 1));
+    fill_buffers(bn, rank + 2);
+    tg_no_grad_begin();
+    assert_all(tg_module_forward(m, x) != NULL);
+    tg_no_grad_end();
+    assert_all(buffers_are(bn, rank + 2));
+    tg_ddp_set_no_sync(d, true);
+    assert_all(tg_module_forward(m, x) != NULL);
+    assert_all(buffers_are(bn, rank + 2));
+    tg_ddp_set_no_sync(d, false);
+    assert_all(tg_ddp_broadcast_buffers(d) == 0);
+    assert_all(buffers_are(bn, 2));
+    tg_scope_end();
+    tg_ddp_free(d);
+    /* the hook went with the wrapper */
+    fill_buffers(bn, rank + 3);
+    tg_scope_begin();
+    assert_all(tg_module_forward(m, tg_ones(TG_FLOAT32, TG_SHAPE(2, IN))) != NULL);
+    tg_scope_end();
+    assert_all(buffers_are(bn, rank + 3));
+    tg_module_free(m);
+  }
+  assert_int_equal(tg_ddp_broadcast_buffers(NULL), -1);
+  test_expect_error("ddp_broadcast_buffers", "NULL");
+}
+
 /* ---------------------------------------------------------------- sampler */
 
 /* each rank's shard through the DataLoader; together one epoch, padded */
@@ -653,6 +821,8 @@ int main(int argc, char **argv) {
       TG_TEST(test_ddp_mixed_dtypes_and_missing_grad),
       TG_TEST(test_ddp_shape_mismatch_named),
       TG_TEST(test_sync_batch_norm_equals_whole_batch),
+      TG_TEST(test_sync_batchnorm_module),
+      TG_TEST(test_ddp_broadcasts_buffers),
       TG_TEST(test_sampler_shards_through_loader),
   };
   char name[32];

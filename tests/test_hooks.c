@@ -408,6 +408,130 @@ static void test_identity_hooks_change_nothing(void **state) {
   test_assert_identical(w2->grad, g2);
 }
 
+/* ------------------------------------------------- dist15: early delivery */
+
+/* a post-accumulate hook that counts its calls and checks, for the leaf it
+ * watches, that .grad is already final when it runs (compared later) */
+typedef struct post_spy {
+  int calls;
+  tg_tensor *seen; /* a copy of .grad at the last call */
+  const bool *flag; /* if set: what *flag was at the first call */
+  bool flag_at_call;
+  int order, *clock;
+} post_spy;
+
+static int post_spy_hook(tg_tensor *leaf, void *ctx) {
+  post_spy *s = ctx;
+  if (s->calls == 0 && s->flag) s->flag_at_call = *s->flag;
+  if (s->clock) s->order = ++*s->clock;
+  s->calls++;
+  s->seen = tg_clone(leaf->grad);
+  return s->seen ? 0 : -1;
+}
+
+typedef struct mlp2 {
+  tg_tensor *x, *w, *b, *v; /* x (600,32); w (32,32) used twice; b (32); v (32,4) */
+} mlp2;
+
+static mlp2 mlp2_new(uint64_t seed) {
+  tg_rng r = test_seeded(seed);
+  mlp2 m = {tg_randn(&r, TG_FLOAT32, TG_SHAPE(600, 32)), tg_randn(&r, TG_FLOAT32, TG_SHAPE(32, 32)),
+            tg_randn(&r, TG_FLOAT32, TG_SHAPE(32)), tg_randn(&r, TG_FLOAT32, TG_SHAPE(32, 4))};
+  tg_requires_grad_(m.w, true);
+  tg_requires_grad_(m.b, true);
+  tg_requires_grad_(m.v, true);
+  return m;
+}
+
+/* loss = sum(tanh(tanh(x @ w + b) @ w) @ v): w has two consumers, b is
+ * broadcast over the batch, and the weight gradients are float32 matmuls
+ * over a batch of 600 (where the in-place write into .grad rounds
+ * differently from a product added afterwards) */
+static int mlp2_backward(const mlp2 *m) {
+  tg_tensor *h = tg_tanh(tg_add(tg_matmul(m->x, m->w), m->b));
+  tg_tensor *loss = tg_sum(tg_matmul(tg_tanh(tg_matmul(h, m->w)), m->v));
+  return loss ? tg_backward(loss, NULL, false) : -1;
+}
+
+/* The same model with and without a no-op post-accumulate hook on every
+ * leaf: bit-identical .grad after one backward and after a second one
+ * accumulating into it; each hook runs once per backward, on the final
+ * .grad of that backward */
+static void test_post_hook_keeps_bits(void **state) {
+  (void)state;
+  mlp2 a = mlp2_new(151), b = mlp2_new(151);
+  assert_int_equal(mlp2_backward(&a), 0);
+  post_spy sw = {0}, sb = {0}, sv = {0};
+  assert_true(tg_register_post_accumulate_grad_hook(b.w, post_spy_hook, &sw).id != 0);
+  assert_true(tg_register_post_accumulate_grad_hook(b.b, post_spy_hook, &sb).id != 0);
+  assert_true(tg_register_post_accumulate_grad_hook(b.v, post_spy_hook, &sv).id != 0);
+  assert_int_equal(mlp2_backward(&b), 0);
+  test_assert_identical(b.w->grad, a.w->grad);
+  test_assert_identical(b.b->grad, a.b->grad);
+  test_assert_identical(b.v->grad, a.v->grad);
+  test_assert_identical(sw.seen, a.w->grad);
+  assert_int_equal(mlp2_backward(&a), 0);
+  assert_int_equal(mlp2_backward(&b), 0);
+  test_assert_identical(b.w->grad, a.w->grad);
+  test_assert_identical(b.b->grad, a.b->grad);
+  test_assert_identical(b.v->grad, a.v->grad);
+  assert_int_equal(sw.calls, 2);
+  assert_int_equal(sb.calls, 2);
+  assert_int_equal(sv.calls, 2);
+  test_assert_identical(sw.seen, b.w->grad);
+  test_assert_identical(sb.seen, b.b->grad);
+  test_assert_identical(sv.seen, b.v->grad);
+}
+
+static tg_tensor *note_hook(tg_tensor *g, void *ctx) {
+  *(bool *)ctx = true;
+  return g;
+}
+
+/* A hooked leaf is delivered as soon as the last node consuming it has
+ * run, not after the whole walk: v's post hook runs before the backward
+ * reaches the hidden activation (a gradient hook on it notes when), w's
+ * and b's after; w (two consumers) gets its hook once, on the total. */
+static void test_hooked_leaf_delivered_early(void **state) {
+  (void)state;
+  mlp2 a = mlp2_new(152), m = mlp2_new(152);
+  assert_int_equal(mlp2_backward(&a), 0);
+  bool h_reached = false;
+  int clock = 0;
+  post_spy sw = {.flag = &h_reached, .clock = &clock}, sb = {.flag = &h_reached, .clock = &clock},
+           sv = {.flag = &h_reached, .clock = &clock};
+  tg_register_post_accumulate_grad_hook(m.w, post_spy_hook, &sw);
+  tg_register_post_accumulate_grad_hook(m.b, post_spy_hook, &sb);
+  tg_register_post_accumulate_grad_hook(m.v, post_spy_hook, &sv);
+  tg_tensor *h = tg_tanh(tg_add(tg_matmul(m.x, m.w), m.b));
+  assert_true(tg_register_hook(h, note_hook, &h_reached).id != 0);
+  tg_tensor *loss = tg_sum(tg_matmul(tg_tanh(tg_matmul(h, m.w)), m.v));
+  assert_int_equal(tg_backward(loss, NULL, false), 0);
+  assert_true(h_reached);
+  assert_false(sv.flag_at_call); /* before the walk reached h */
+  assert_true(sw.flag_at_call);  /* w's first consumer comes after h */
+  assert_true(sb.flag_at_call);
+  assert_int_equal(sv.order, 1);
+  assert_int_equal(sw.calls, 1);
+  test_assert_identical(m.w->grad, a.w->grad);
+  test_assert_identical(sw.seen, a.w->grad);
+}
+
+/* A leaf with a gradient hook and three uses in two nodes: its hook once,
+ * on the total: x = [1,2,3]; x.register_hook(lambda g: g*2);
+ * (x*x*x).sum().backward() -> the hook sees 3x^2 = [3,12,27], x.grad = [6,24,54] */
+static void test_grad_hook_leaf_total(void **state) {
+  (void)state;
+  tg_tensor *x = leaf(TG_SHAPE(3), (const double[]){1, 2, 3});
+  spy sp = {.scale = 2};
+  tg_register_hook(x, spy_hook, &sp);
+  tg_tensor *z = tg_sum(tg_mul(tg_mul(x, x), x));
+  assert_int_equal(tg_backward(z, NULL, false), 0);
+  assert_int_equal(sp.calls, 1);
+  assert_values(x->grad, (const double[]){6, 24, 54}, 3, 1e-12);
+  for (int i = 0; i < 3; i++) assert_true(sp.seen[0][i] == 3.0 * (i + 1) * (i + 1));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_leaf_hook_once_on_total),
@@ -423,6 +547,9 @@ int main(void) {
       TG_TEST(test_post_accumulate_grad_hook),
       TG_TEST(test_hook_lifetimes),
       TG_TEST(test_identity_hooks_change_nothing),
+      TG_TEST(test_post_hook_keeps_bits),
+      TG_TEST(test_hooked_leaf_delivered_early),
+      TG_TEST(test_grad_hook_leaf_total),
   };
   int rc = cmocka_run_group_tests_name("hooks", tests, NULL, NULL);
   tg_release_cached();

@@ -1876,6 +1876,8 @@ static void test_null_dist_api(void **state) {
   N_VAL(tg_ddp_bytes_per_sync, 1, 0, tg_ddp_bytes_per_sync(NULL), "ddp_bytes_per_sync", "NULL");
   N_VAL(tg_ddp_overlap_seconds, 1, 0, tg_ddp_overlap_seconds(NULL), "ddp_overlap_seconds", "NULL");
   N_OK(tg_ddp_free, 1, tg_ddp_free(NULL));
+  N_INT(tg_ddp_broadcast_buffers, 1, tg_ddp_broadcast_buffers(NULL), "ddp_broadcast_buffers", "NULL");
+  N_INT(tg_ddp_convert_sync_batchnorm, 1, tg_ddp_convert_sync_batchnorm(NULL), "ddp_convert_sync_batchnorm", "NULL");
   N_PTR(tg_sync_batch_norm, 1, tg_sync_batch_norm(NULL, NULL, NULL, NULL, NULL, 0.1, 1e-5), "sync_batch_norm", "NULL");
   { /* the optional ones: without tg_dist_init every call fails, naming the op */
     tg_tensor *sx = tg_ones(TG_FLOAT32, TG_SHAPE(2, 3));
@@ -2043,7 +2045,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 529
+#define NULL_FUNCS_COVERED 531
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
