@@ -98,10 +98,16 @@ tg_tensor *tg_node_grad_sink(tg_node *n, int i) {
   return d;
 }
 
-static int capture_index(const engine *e, const tg_tensor *t) {
+static int capture_search(const engine *e, const tg_tensor *t) {
   for (int k = 0; k < e->n_capture; k++)
     if (e->capture[k] == t) return k;
   return -1;
+}
+
+
+static inline int capture_index(const engine *e, const tg_tensor *t) {
+  if (e->n_capture == 0) return -1; /* tg_backward: the common case, no call */
+  return capture_search(e, t);
 }
 
 static int route(engine *e, tg_tensor *in, tg_tensor *g) {
@@ -151,6 +157,8 @@ static int version_error(const tg_node *n, const char *what, uint32_t was, uint3
 
 /* the values this node's backward reads must be the ones the forward saw */
 static int check_versions(const tg_node *n) {
+  if (!(n->op->saves & (TG_SAVES_OUT | TG_NODE_SAVED | ((1u << TG_NODE_MAX_CHECKED) - 1u))))
+    return 0; /* add, relu, ...: the op saved nothing whose version could change */
   const tg_node_saved_slot *sv = tg_node_saved_slot_(n);
   if (sv && sv->t && sv->t->storage->version != sv->version)
     return version_error(n, "a saved tensor", sv->version, sv->t->storage->version);
@@ -212,11 +220,10 @@ static int run_node(engine *e, tg_node *n) {
   if (check_versions(n)) return -1;
   /* the input gradients: on the stack for ordinary ops, from the pool for a
    * wide fan-in (a cat of 10^6 tensors would overflow the stack) */
-  tg_tensor *small[8] = {NULL}, **gin = small; /* a few wide stores, no memset call */
-  if (n->n_in > 8) {
-    if (!(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
-    for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
-  }
+  tg_tensor *small[8], **gin = small;
+  if (n->n_in > 8 && !(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
+  gin[0] = gin[1] = NULL; /* the slots of a unary or binary op without a loop */
+  for (int k = 2; k < n->n_in; k++) gin[k] = NULL;
   n->op->backward(n, g, gin);
   int rc = 0;
   for (int k = 0; rc == 0 && k < n->n_in; k++) {
