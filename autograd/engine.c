@@ -141,6 +141,18 @@ static int route(engine *e, tg_tensor *in, tg_tensor *g) {
   return tg_accumulate_(in->grad, g);
 }
 
+/* route's first gradient for a 0-d non-leaf, inline: the slot borrows g
+ * (add_into's first case); true when taken */
+static inline bool route_first_0d(engine *e, tg_tensor *in, tg_tensor *g) {
+  tg_node *m = in->grad_fn;
+  if (!m || m->pending || e->create_graph || in->ndim != 0 || g->ndim != 0) return false;
+  m->pending = true;
+  e->pending++;
+  m->grad = g; /* borrowed: never written in place */
+  m->grad_owned = false;
+  return true;
+}
+
 static void clear_pending(tg_node *from) {
   for (tg_node *n = from; n; n = n->tape_prev)
     if (n->pending) {
@@ -232,7 +244,7 @@ static int run_node(engine *e, tg_node *n) {
       continue;
     }
     if (tg_ctx.anomaly && check_gradient(n, k, gin[k])) rc = -1;
-    else if (route(e, n->in[k], gin[k])) rc = -1;
+    else if (!route_first_0d(e, n->in[k], gin[k]) && route(e, n->in[k], gin[k])) rc = -1;
   }
   if (gin != small) tg_pool_free(gin);
   if (rc == 0 && !e->retain_graph) n->released = true;
