@@ -98,10 +98,16 @@ tg_tensor *tg_node_grad_sink(tg_node *n, int i) {
   return d;
 }
 
-static int capture_index(const engine *e, const tg_tensor *t) {
+static int capture_search(const engine *e, const tg_tensor *t) {
   for (int k = 0; k < e->n_capture; k++)
     if (e->capture[k] == t) return k;
   return -1;
+}
+
+
+static inline int capture_index(const engine *e, const tg_tensor *t) {
+  if (e->n_capture == 0) return -1; /* tg_backward: the common case, no call */
+  return capture_search(e, t);
 }
 
 static int route(engine *e, tg_tensor *in, tg_tensor *g) {
@@ -138,6 +144,18 @@ static int route(engine *e, tg_tensor *in, tg_tensor *g) {
   return tg_accumulate_(in->grad, g);
 }
 
+/* route's first gradient for a 0-d non-leaf, inline: the slot borrows g
+ * (add_into's first case); true when taken */
+static inline bool route_first_0d(engine *e, tg_tensor *in, tg_tensor *g) {
+  tg_node *m = in->grad_fn;
+  if (!m || m->pending || e->create_graph || in->ndim != 0 || g->ndim != 0) return false;
+  m->pending = true;
+  e->pending++;
+  m->grad = g; /* borrowed: never written in place */
+  m->grad_owned = false;
+  return true;
+}
+
 static void clear_pending(tg_node *from) {
   for (tg_node *n = from; n; n = n->tape_prev)
     if (n->pending) {
@@ -154,6 +172,8 @@ static int version_error(const tg_node *n, const char *what, uint32_t was, uint3
 
 /* the values this node's backward reads must be the ones the forward saw */
 static int check_versions(const tg_node *n) {
+  if (!(n->op->saves & (TG_SAVES_OUT | TG_NODE_SAVED | ((1u << TG_NODE_MAX_CHECKED) - 1u))))
+    return 0; /* add, relu, ...: the op saved nothing whose version could change */
   const tg_node_saved_slot *sv = tg_node_saved_slot_(n);
   if (sv && sv->t && sv->t->storage->version != sv->version)
     return version_error(n, "a saved tensor", sv->version, sv->t->storage->version);
@@ -268,11 +288,10 @@ static int run_node(engine *e, tg_node *n) {
   if (check_versions(n)) return -1;
   /* the input gradients: on the stack for ordinary ops, from the pool for a
    * wide fan-in (a cat of 10^6 tensors would overflow the stack) */
-  tg_tensor *small[8] = {NULL}, **gin = small; /* a few wide stores, no memset call */
-  if (n->n_in > 8) {
-    if (!(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
-    for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
-  }
+  tg_tensor *small[8], **gin = small;
+  if (n->n_in > 8 && !(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
+  gin[0] = gin[1] = NULL; /* the slots of a unary or binary op without a loop */
+  for (int k = 2; k < n->n_in; k++) gin[k] = NULL;
   n->op->backward(n, g, gin);
   int rc = 0;
   for (int k = 0; rc == 0 && k < n->n_in; k++) {
@@ -280,7 +299,7 @@ static int run_node(engine *e, tg_node *n) {
       if (tg_node_needs_grad(n, k) && tg_ctx.err_set) rc = -1;
     } else if (tg_ctx.anomaly && check_gradient(n, k, gin[k])) {
       rc = -1;
-    } else if (route(e, n->in[k], gin[k])) {
+    } else if (!route_first_0d(e, n->in[k], gin[k]) && route(e, n->in[k], gin[k])) {
       rc = -1;
     }
     if (rc == 0 && __builtin_expect(e->hooked != 0, 0)) rc = consumed(e, n, k); /* HOOKS */

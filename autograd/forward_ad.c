@@ -16,7 +16,7 @@
 #include "fwad_internal.h"
 #include "tg_internal.h"
 
-_Thread_local bool tg_fwad_on_;
+_Thread_local bool tg_fwad_on_ TG_TLS_FAST;
 _Thread_local tg_tensor *(*tg_fwad_fit_)(tg_tensor *t, const tg_tensor *out);
 static _Thread_local bool in_jvp; /* a JVP is running: its ops propagate nothing */
 static _Thread_local struct {

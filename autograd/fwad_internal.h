@@ -5,10 +5,13 @@
 #include <stdint.h>
 
 #include "tg_autograd.h"
+#include "tg_internal.h"
 
 /* true while a dual level is open: ops then call tg_record even under
- * no_grad, and tg_record hands the op to forward_ad.c */
-extern _Thread_local bool tg_fwad_on_;
+ * no_grad, and tg_record hands the op to forward_ad.c. Initial-exec TLS:
+ * every recorded op and scalar backward reads it, and the shared library's
+ * default model would make each read a call to __tls_get_addr */
+extern _Thread_local bool tg_fwad_on_ TG_TLS_FAST;
 
 /* A tensor's forward-mode state, kept in its hooks.c record (the side
  * table keyed by tensor): its tangent, or a pending one (the op made it,

@@ -101,21 +101,35 @@ tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *
   return tg_record_tape_(out, op, n_in, in);
 }
 
+/* more than two inputs (cat, stack, ...): none NULL, and one needs grad */
+static bool record_inputs_ok(const tg_op *op, int n_in, tg_tensor *const *in) {
+  bool any = false;
+  for (int k = 0; k < n_in; k++) {
+    if (!in[k]) {
+      tg_error("record: %s's input %d is NULL", op->name, k);
+      return false;
+    }
+    any |= in[k]->requires_grad;
+  }
+  return any;
+}
+
 tg_node *tg_record_tape_(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in) {
   if (!out || tg_ctx.grad_enabled_off) return NULL;
   if (!op || n_in < 0 || (n_in > 0 && !in)) {
     tg_error("record: %s", !op ? "the op descriptor is NULL" : "the inputs array is NULL or n_in < 0");
     return NULL;
   }
-  bool any = false;
-  for (int k = 0; k < n_in; k++) {
-    if (!in[k]) {
-      tg_error("record: %s's input %d is NULL", op->name, k);
-      return NULL;
-    }
-    any |= in[k]->requires_grad;
+  /* one and two inputs (every elementwise op) without the loops */
+  tg_tensor *in0 = n_in > 0 ? in[0] : NULL, *in1 = n_in > 1 ? in[1] : NULL;
+  if (__builtin_expect(n_in > 2, 0)) {
+    if (!record_inputs_ok(op, n_in, in)) return NULL;
+  } else if ((n_in > 0 && !in0) || (n_in > 1 && !in1)) {
+    tg_error("record: %s's input %d is NULL", op->name, in0 ? 1 : 0);
+    return NULL;
+  } else if (!((in0 && in0->requires_grad) || (in1 && in1->requires_grad))) {
+    return NULL;
   }
-  if (!any) return NULL;
   bool site = tg_ctx.anomaly;
   size_t extras = tg_node_extras_bytes_(op->saves, site);
   tg_node *n = tg_pool_alloc(sizeof(tg_node) + (size_t)n_in * sizeof(tg_tensor *) + extras);
@@ -129,9 +143,18 @@ tg_node *tg_record_tape_(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *c
   n->n_in = n_in;
   n->released = n->pending = n->grad_owned = false;
   n->has_call_site = site;
-  for (int k = 0; k < n_in; k++) n->in[k] = in[k];
-  for (int k = 0; k < TG_NODE_MAX_CHECKED; k++)
-    n->in_version[k] = k < n_in && (op->saves & TG_SAVES_IN(k)) ? in[k]->storage->version : 0;
+  _Static_assert(TG_NODE_MAX_CHECKED == 2, "in_version below is written for two inputs");
+  unsigned saves = op->saves;
+  n->in_version[0] = in0 && (saves & TG_SAVES_IN(0)) ? in0->storage->version : 0;
+  n->in_version[1] = in1 && (saves & TG_SAVES_IN(1)) ? in1->storage->version : 0;
+  if (n_in == 1) {
+    n->in[0] = in0;
+  } else if (n_in == 2) {
+    n->in[0] = in0;
+    n->in[1] = in1;
+  } else {
+    for (int k = 0; k < n_in; k++) n->in[k] = in[k];
+  }
   if (extras) memset(tg_node_extras_(n), 0, extras);
   n->out = out;
   n->out_version = out->storage->version;

@@ -149,15 +149,37 @@ tg_tensor *ops_jvp_reduce(tg_node *n, tg_tensor *const *t);
 /* A fused backward of a 0-d node (ops_fused_backward, every operand 0-d of
  * one dtype) that computed its gradient r for input i in the dtype: r goes
  * straight into the leaf's .grad where the engine allows it
- * (tg_node_grad_sink; NULL is returned for grad_in[i]), else into a fresh
- * 0-d tensor. The bits are those of the engine's 0 + r and accumulate. */
+ * (tg_node_grad_sink) or into a non-leaf's owned gradient (ops_scalar_slot),
+ * NULL being returned for grad_in[i]; else into a fresh 0-d tensor. The bits are those of the engine's 0 + r and accumulate. */
 static inline bool ops_scalar_node(const tg_node *n, const tg_tensor *g) {
   for (int k = 0; k < n->n_in; k++)
     if (n->in[k]->ndim != 0 || n->in[k]->dtype != g->dtype) return false;
   return ops_fused_backward() && g->ndim == 0 && tg_dtype_is_float(g->dtype);
 }
+/* For a non-leaf input i: the engine's own buffer (grad_owned) holding the
+ * gradient its node has received so far, to add r into as the engine would
+ * (slot += r, version bump), instead of a fresh tensor routed after the
+ * backward: the case of every consumer of a node from the second on (a
+ * hidden unit of a scalar network feeds the whole next layer). NULL where
+ * the engine must route: no plain backward running (tg_ctx.grad_sink off
+ * for create_graph, tg_grad and anomaly mode), nothing owned yet (the
+ * first consumer's gradient is borrowed, and 0 + first is not always
+ * first's bits: -0), or a node reading input i twice (a - a), whose two
+ * adds must stay in the engine's order. */
+static inline tg_tensor *ops_scalar_slot(const tg_node *n, int i, tg_dtype dt) {
+  const tg_node *m = n->in[i]->grad_fn;
+  if (!tg_ctx.grad_sink || !m->pending || !m->grad_owned || (n->n_in == 2 && n->in[0] == n->in[1]))
+    return NULL;
+  tg_tensor *d = m->grad;
+  if (!d || d->ndim != 0 || d->dtype != dt) return NULL;
+  d->storage->version++;
+  return d;
+}
+static inline tg_tensor *ops_scalar_dest(tg_node *n, int i, tg_dtype dt) {
+  return n->in[i]->grad_fn ? ops_scalar_slot(n, i, dt) : tg_node_grad_sink(n, i);
+}
 static inline tg_tensor *ops_scalar_grad_f64(tg_node *n, int i, double r) {
-  tg_tensor *d = tg_node_grad_sink(n, i);
+  tg_tensor *d = ops_scalar_dest(n, i, TG_FLOAT64);
   if (d) {
     *(double *)tg_ptr(d) += r;
     return NULL;
@@ -167,7 +189,7 @@ static inline tg_tensor *ops_scalar_grad_f64(tg_node *n, int i, double r) {
   return t;
 }
 static inline tg_tensor *ops_scalar_grad_f32(tg_node *n, int i, float r) {
-  tg_tensor *d = tg_node_grad_sink(n, i);
+  tg_tensor *d = ops_scalar_dest(n, i, TG_FLOAT32);
   if (d) {
     *(float *)tg_ptr(d) += r;
     return NULL;

@@ -214,6 +214,23 @@ static tg_tensor *apply_sub_self(const void *f, tg_tensor **in, double s) {
   return tg_add(tg_mul_scalar(d, 10.0 / 3.0), m);
 }
 
+/* a non-leaf h feeding many consumers: from the third gradient on its
+ * backward adds into h's owned gradient (ops_scalar_slot), h - h and h*h
+ * included, whose two adds stay in the engine's order */
+static tg_tensor *apply_fanout(const void *f, tg_tensor **in, double s) {
+  (void)f;
+  (void)s;
+  tg_tensor *h = tg_mul(in[0], in[1]);
+  tg_tensor *y = tg_mul(h, in[1]);
+  y = tg_add(y, tg_mul_scalar(h, 1.0 / 3.0));
+  y = tg_add(y, tg_relu(h));
+  y = tg_add(y, tg_mul_scalar(tg_sub(h, h), 10.0 / 3.0));
+  y = tg_add(y, tg_mul(h, h));
+  y = tg_add(y, tg_sub(in[0], h));
+  y = tg_add(y, tg_div_scalar(tg_pow_scalar(h, 3.0), 7.0));
+  return tg_add(y, tg_mul(tg_sub(h, in[1]), h));
+}
+
 static void scalar_path_bits(void **state) {
   (void)state;
   static const struct { const char *name; op1 f; } u[] = {
@@ -255,6 +272,7 @@ static void scalar_path_bits(void **state) {
           compare_ranks(b[k].name, apply2, &b[k].f, 2, dt, v, 0);
         compare_ranks("a*a, b*a*a", apply_square_mul, NULL, 2, dt, v, 0);
         compare_ranks("(a-a)*10/3 + a*b", apply_sub_self, NULL, 2, dt, v, 0);
+        compare_ranks("h = a*b fanned out", apply_fanout, NULL, 2, dt, v, 0);
       }
     }
   }
