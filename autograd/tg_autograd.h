@@ -33,7 +33,8 @@ TG_API bool tg_detect_anomaly(void);
  * only in anomaly mode. The thread-local keyword is the language's own:
  * __thread for GNU compilers (C89/gnu89, C99, C11 and C++ alike), C11's
  * _Thread_local, C++11's thread_local; a compiler with none of them gets
- * the call every time (tg_call_site returns at once when the mode is off). */
+ * the call every time (it only stores the site, which anomaly mode alone
+ * reads). */
 #if defined(__GNUC__) || defined(__clang__)
 #define TG_THREAD_LOCAL_ __thread
 #elif defined(__cplusplus) && __cplusplus >= 201103L
