@@ -571,7 +571,7 @@ static void test_null_autograd_api(void **state) {
     N_OK(tg_record_op, 5, assert_int_equal(tg_record_op(out2, &OP_TEST_SAVED, 1, &x, NULL), 0);
          assert_non_null(out2->grad_fn));
     const char *no_fmt = NULL;
-    N_VOID(tg_error, 1, tg_error(no_fmt), "tg_error called with a NULL format");
+    N_VOID(tg_error, 1, tg_error(no_fmt, 0), "tg_error called with a NULL format");
     N_VOID(tg_verror, 1, verror_call(no_fmt), "tg_error called with a NULL format");
     /* outside a backward there is never a sink: NULL ("use grad_in") */
     N_QUIET(tg_node_grad_sink, 1, NULL, tg_node_grad_sink(NULL, 0));
