@@ -12,6 +12,7 @@
 
 #include "tg_tensor.h"
 #include "tg_autograd.h"
+#include "tg_extension.h" /* the node layout, for graph inspection and new ops */
 #include "tg_ops.h"
 #include "tg_nn.h"
 #include "tg_nn_fused.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tg_autograd.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 static tg_tensor *one_hot_like(const tg_tensor *y, size_t i) {

@@ -15,7 +15,7 @@
  * bit-identical to those of f recorded normally. */
 #include <string.h>
 
-#include "tg_autograd.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 /* node parameters: tg_node_i(n) = {f, ctx, n explicit inputs}; the saved

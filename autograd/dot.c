@@ -1,7 +1,7 @@
 /* Graphviz export of the graph behind a tensor. Nodes are found with the
  * same reverse tape sweep as backward: mark the root, and each marked node
  * marks its inputs' nodes, which come earlier on the tape. */
-#include "tg_autograd.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 static void leaf_label(FILE *out, const tg_tensor *t) {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "hooks_internal.h"
-#include "tg_autograd.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 typedef struct engine {

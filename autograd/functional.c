@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fwad_internal.h"
-#include "tg_autograd.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 static bool check_args(const char *op, tg_fn f, tg_tensor **inputs, int n) {

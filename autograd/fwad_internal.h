@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "tg_autograd.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 /* true while a dual level is open: ops then call tg_record even under

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fwad_internal.h"
-#include "tg_autograd.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 static void node_destroy(tg_obj *o) {
@@ -175,20 +175,69 @@ tg_node *tg_record_tape_(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *c
   return n;
 }
 
-extern inline bool tg_node_needs_grad(const tg_node *n, int i);
+int tg_record_op(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in, tg_node **node) {
+  if (node) *node = NULL;
+  if (!tg_tensor_check(out, "record_op", 1)) return -1;
+  if (!op || !op->backward || !op->name) {
+    tg_error("record_op: %s", !op ? "argument 2 (the op descriptor) is NULL"
+                                  : "the op descriptor has no name or backward (use TG_DEFINE_OP)");
+    return -1;
+  }
+  if (n_in < 0 || (n_in > 0 && !in)) {
+    tg_error("record_op: %s: the inputs array is NULL or n_in < 0", op->name);
+    return -1;
+  }
+  bool wanted = false;
+  for (int k = 0; k < n_in; k++) {
+    if (!in[k] || in[k]->obj.magic != TG_MAGIC_TENSOR) {
+      tg_error("record_op: %s's input %d is %s", op->name, k, in[k] ? "a freed tensor" : "NULL");
+      return -1;
+    }
+    wanted |= in[k]->requires_grad;
+  }
+  wanted &= !tg_ctx.grad_enabled_off;
+  if (out->grad_fn) {
+    tg_error("record_op: %s: the result already has a grad_fn (%s); record once, on a fresh result",
+             op->name, out->grad_fn->op->name);
+    return -1;
+  }
+  if (wanted && !tg_dtype_is_float(out->dtype)) {
+    tg_error("record_op: %s: the result is %s, and only float tensors can have a gradient", op->name,
+             tg_dtype_name(out->dtype));
+    return -1;
+  }
+  tg_node *n = tg_record(out, op, n_in, in);
+  if (!n && wanted) {
+    if (!tg_ctx.err_set) tg_error("record_op: %s: out of memory for the node", op->name);
+    return -1;
+  }
+  if (node) *node = n;
+  return 0;
+}
 
-void tg_node_save(tg_node *n, tg_tensor *t) {
+/* A float tensor without history, read by a create_graph backward, is a
+ * constant there: the double backward drops its derivative. */
+int tg_node_save(tg_node *n, tg_tensor *t) {
   if (!n) {
     tg_error("node_save: argument 1 (the node) is NULL");
-    return;
+    return -1;
   }
   tg_node_saved_slot *s = tg_node_saved_slot_(n);
   if (!s) {
     tg_error("node_save: %s does not declare TG_NODE_SAVED in its TG_DEFINE_OP", n->op->name);
-    return;
+    return -1;
+  }
+  if (t && !tg_tensor_check(t, "node_save", 2)) return -1;
+  if (t && !t->requires_grad && tg_dtype_is_float(t->dtype) && !(n->op->saves & TG_SAVED_CONST)) {
+    tg_error("node_save: %s saves a float tensor without history (computed from the inputs with grad "
+             "mode off?): a double backward would treat it as a constant and lose its derivative. "
+             "Recompute it from n->in in the backward, compute it with grad mode on, or declare "
+             "TG_SAVED_CONST if it does not depend on the inputs", n->op->name);
+    return -1;
   }
   s->t = t;
   s->version = t ? t->storage->version : 0;
+  return 0;
 }
 
 /* ------------------------------------------------------------- leaves */

@@ -18,7 +18,7 @@
 
 #include "fwad_internal.h"
 #include "hooks_internal.h"
-#include "tg_autograd.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 typedef struct hook {

@@ -8,7 +8,7 @@
 
 #include "tg_tensor.h"
 
-#include "tg_autograd.h"
+#include "tg_extension.h"
 
 /* tg_register_hook for a hook that owns ctx: release(ctx) runs when the
  * hook goes (removed, or with its tensor), and at once if registering

@@ -9,125 +9,10 @@
 extern "C" {
 #endif
 
+/* a graph node and an op descriptor: their layout, and everything needed
+ * to write a new op, is the extension API in tg_extension.h */
 typedef struct tg_node tg_node;
-
-/* Fill grad_in[i] (initially NULL) for each input i with tg_node_needs_grad(n, i).
- * grad_out has the output's shape; grad_in[i] may have the output's
- * broadcast shape: the engine sums it down to the input's shape. Written
- * with tg_* ops so that, with create_graph, the backward is recorded too. */
-typedef void (*tg_backward_fn)(tg_node *n, tg_tensor *grad_out, tg_tensor **grad_in);
-/* Forward mode: the output's tangent Σ_i ∂out/∂in_i · tangent_in[i]
- * (tangent_in[i] NULL: a zero tangent; at least one is set), shaped as the
- * output or broadcastable to it. Written with tg_* ops on n->in, n->out and
- * the node's parameters, so it is itself differentiable (reverse mode over
- * the tangents). NULL with an error on failure. */
-typedef tg_tensor *(*tg_jvp_fn)(tg_node *n, tg_tensor *const *tangent_in);
-
-typedef struct tg_op {
-  const char *name; /* "MulBackward" */
-  tg_backward_fn backward;
-  /* which values the backward reads: their versions are recorded with the
-   * node and checked before it runs, so an in-place change in between is an
-   * error (as in PyTorch), not a silently wrong gradient */
-  unsigned saves;
-  tg_jvp_fn jvp; /* forward-mode formula, NULL: none (TG_DEFINE_OP_JVP sets it) */
-} tg_op;
-#define TG_SAVES_IN(i) (1u << (i)) /* input i, i < TG_NODE_MAX_CHECKED */
-#define TG_SAVES_OUT (1u << 7)     /* the op's output */
-/* versions kept per node for saved inputs: two (no op reads a third input
- * in its backward; 8 bytes a node matter on a long tape) */
-#define TG_NODE_MAX_CHECKED 2
-/* What else a node of the op carries, after its inputs (a node is only as
- * big as its op needs: y*c on a long tape costs 128 bytes a node): */
-#define TG_NODE_F (1u << 8)      /* two double parameters: tg_node_f(n) */
-#define TG_NODE_I (1u << 9)      /* three int64 parameters: tg_node_i(n) */
-#define TG_NODE_SAVED (1u << 10) /* one more tensor: tg_node_save / tg_node_saved */
-
-/* An op descriptor cannot exist without its backward function, and says
- * what that backward reads (0: shapes only); a saved input the node could
- * not version-check is a compile error. */
-#define TG_DEFINE_OP(var, name, fn, saves) TG_DEFINE_OP_JVP(var, name, fn, NULL, saves)
-/* the op with its forward-mode formula, declared next to its backward. Each
- * descriptor also lands in the section tg_op_descs, which tg_op_table()
- * walks (the JVP coverage test lists the ops without one). */
-#if defined(__GNUC__) && defined(__ELF__)
-#define TG_OP_TABLE_ENTRY_(var)                                                \
-  static const tg_op *const var##_entry_ __attribute__((used, section("tg_op_descs"))) = &var;
-#else
-#define TG_OP_TABLE_ENTRY_(var)
-#endif
-#define TG_DEFINE_OP_JVP(var, name, fn, jvp_fn, saves)                         \
-  static const tg_op var = {name, fn, saves, jvp_fn};                          \
-  TG_OP_TABLE_ENTRY_(var)                                                      \
-  _Static_assert(((saves) & ~(TG_SAVES_OUT | TG_NODE_F | TG_NODE_I | TG_NODE_SAVED) &       \
-                  ~((1u << TG_NODE_MAX_CHECKED) - 1u)) == 0,                   \
-                 name ": saves an input beyond TG_NODE_MAX_CHECKED")
-
-/* One node per differentiable op result: the op, its inputs (edges) and,
- * after them, what the op declared (parameters, a saved tensor; the call
- * site in anomaly mode). Nodes are linked in creation order (the tape),
- * which is a topological order, so backward walks it in reverse. */
-struct tg_node {
-  tg_obj obj;
-  const tg_op *op;
-  tg_node *tape_prev, *tape_next;
-  tg_tensor *out;
-  tg_tensor *grad;      /* gradient w.r.t. out, pending during backward */
-  uint32_t seq;         /* creation order, restarted when the tape empties */
-  uint32_t out_version;
-  int n_in;
-  bool released;        /* saved values dropped: a second backward is an error */
-  bool pending;         /* has gradient waiting in the current backward */
-  bool grad_owned;      /* grad is the engine's own buffer (safe to add into) */
-  bool has_call_site;   /* recorded in anomaly mode */
-  uint32_t in_version[TG_NODE_MAX_CHECKED]; /* of the inputs op->saves names */
-  tg_tensor *in[];      /* n_in inputs, then the op's extras */
-};
-
-typedef struct tg_node_saved_slot {
-  tg_tensor *t;
-  uint32_t version;
-} tg_node_saved_slot;
-
-typedef struct tg_node_call_site {
-  const char *file;
-  int line;
-} tg_node_call_site;
-
-/* the extras after a node's inputs, in this order, each present if declared */
-static inline char *tg_node_extras_(const tg_node *n) {
-  return (char *)n + sizeof(tg_node) + (size_t)n->n_in * sizeof(tg_tensor *);
-}
-static inline size_t tg_node_extras_bytes_(unsigned saves, bool call_site) {
-  return ((saves & TG_NODE_F) ? 2 * sizeof(double) : 0) +
-         ((saves & TG_NODE_I) ? 3 * sizeof(int64_t) : 0) +
-         ((saves & TG_NODE_SAVED) ? sizeof(tg_node_saved_slot) : 0) +
-         (call_site ? sizeof(tg_node_call_site) : 0);
-}
-/* NULL when the op did not declare them */
-static inline double *tg_node_f(const tg_node *n) {
-  return (n->op->saves & TG_NODE_F) ? (double *)tg_node_extras_(n) : NULL;
-}
-static inline int64_t *tg_node_i(const tg_node *n) {
-  return (n->op->saves & TG_NODE_I)
-             ? (int64_t *)(tg_node_extras_(n) + tg_node_extras_bytes_(n->op->saves & TG_NODE_F, false))
-             : NULL;
-}
-static inline tg_node_saved_slot *tg_node_saved_slot_(const tg_node *n) {
-  unsigned before = n->op->saves & (TG_NODE_F | TG_NODE_I);
-  return (n->op->saves & TG_NODE_SAVED)
-             ? (tg_node_saved_slot *)(tg_node_extras_(n) + tg_node_extras_bytes_(before, false))
-             : NULL;
-}
-static inline tg_tensor *tg_node_saved(const tg_node *n) {
-  tg_node_saved_slot *s = tg_node_saved_slot_(n);
-  return s ? s->t : NULL;
-}
-static inline const tg_node_call_site *tg_node_call_site_(const tg_node *n) {
-  return n->has_call_site ? (const tg_node_call_site *)(tg_node_extras_(n) +
-                                                        tg_node_extras_bytes_(n->op->saves, false))
-                          : NULL;
-}
+typedef struct tg_op tg_op;
 
 /* ---- grad mode */
 TG_API bool tg_grad_enabled(void);
@@ -144,12 +29,28 @@ TG_API void tg_no_grad_end(void);
  * captured by macros in tg_ops.h/tg_nn.h (define TG_NO_CALL_SITES to omit). */
 TG_API void tg_set_detect_anomaly(bool on);
 TG_API bool tg_detect_anomaly(void);
-#ifndef __cplusplus
-TG_API extern _Thread_local bool tg_anomaly_enabled;
+/* TG_CALL_SITE reads the flag inline (a branch per op, no call) and calls
+ * only in anomaly mode. The thread-local keyword is the language's own:
+ * __thread for GNU compilers (C89/gnu89, C99, C11 and C++ alike), C11's
+ * _Thread_local, C++11's thread_local; a compiler with none of them gets
+ * the call every time (it only stores the site, which anomaly mode alone
+ * reads). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TG_THREAD_LOCAL_ __thread
+#elif defined(__cplusplus) && __cplusplus >= 201103L
+#define TG_THREAD_LOCAL_ thread_local
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define TG_THREAD_LOCAL_ _Thread_local
+#endif
 /* a function, not an assignment, so nested calls in one expression stay
- * well-defined */
+ * well-defined; records file:line for the next op (anomaly mode only) */
 TG_API void tg_call_site(const char *file, int line);
+#ifdef TG_THREAD_LOCAL_
+/* read-only for users: set through tg_set_detect_anomaly */
+TG_API extern TG_THREAD_LOCAL_ bool tg_anomaly_enabled;
 #define TG_CALL_SITE() (tg_anomaly_enabled ? tg_call_site(__FILE__, __LINE__) : (void)0)
+#else
+#define TG_CALL_SITE() tg_call_site(__FILE__, __LINE__)
 #endif
 
 /* ---- leaves */
@@ -315,25 +216,6 @@ TG_API tg_gradcheck_result tg_gradgradcheck(tg_fn f, int n_in, tg_tensor **input
 
 /* ---- graph export: DOT text of the graph behind t (for `dot -Tpng`) */
 TG_API int tg_graph_dot(const tg_tensor *t, FILE *out);
-
-/* ---- for ops/: record a node for a fresh result. Returns out, or NULL
- * (and frees nothing: out stays in its scope) on error. */
-TG_API tg_node *tg_record(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *const *in);
-/* inline for backward functions; graph.c also emits it for the ABI */
-TG_API inline bool tg_node_needs_grad(const tg_node *n, int i) {
-  return i < n->n_in && n->in[i]->requires_grad;
-}
-/* For a backward that can add its gradient for input i straight into that
- * leaf's .grad (a GEMM with beta = 1, say) instead of returning it: the
- * contiguous .grad tensor to accumulate into (created as zeros if absent),
- * or NULL, when the gradient must go through grad_in[i] as usual (input i is
- * not a leaf, create_graph, tg_grad capturing, anomaly mode, or a .grad of
- * another layout). Leave grad_in[i] NULL after writing into it. */
-TG_API tg_tensor *tg_node_grad_sink(tg_node *n, int i);
-/* save a tensor (output or temporary) for backward */
-/* keep t (an index tensor, say) for the backward, with its version; the op
- * must declare TG_NODE_SAVED */
-TG_API void tg_node_save(tg_node *n, tg_tensor *t);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 #define TG_DIST_INTERNAL_H
 
 #include "tg_dist.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 
 /* "who: rank R: ..." as the message of tg_last_error(); returns -1 */

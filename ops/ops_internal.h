@@ -6,6 +6,7 @@
 #define TG_OPS_INTERNAL_H
 
 #include "fwad_internal.h"
+#include "tg_extension.h"
 #include "tg_internal.h"
 #include "tg_ops.h"
 #include "vmath.h"

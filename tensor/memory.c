@@ -20,13 +20,19 @@ static _Thread_local char err_buf[512];
 
 /* ---------------------------------------------------------------- errors */
 
+void tg_verror(const char *fmt, va_list ap) {
+  /* public now: a user's NULL format is a message, not a crash */
+  if (fmt) vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+  else snprintf(err_buf, sizeof err_buf, "error: tg_error called with a NULL format");
+  tg_ctx.err_set = true;
+  if (tg_ctx.err_echo) fprintf(stderr, "tapegrad: %s\n", err_buf);
+}
+
 void tg_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+  tg_verror(fmt, ap);
   va_end(ap);
-  tg_ctx.err_set = true;
-  if (tg_ctx.err_echo) fprintf(stderr, "tapegrad: %s\n", err_buf);
 }
 
 const char *tg_last_error(void) { return tg_ctx.err_set ? err_buf : ""; }

@@ -3,6 +3,8 @@
 #ifndef TG_INTERNAL_H
 #define TG_INTERNAL_H
 
+#include <stdarg.h>
+
 #include "tg_tensor.h"
 
 #define TG_MAGIC_TENSOR 0x7e45a11du
@@ -55,7 +57,10 @@ extern _Thread_local tg_context tg_ctx TG_TLS_FAST;
 #else
 #define TG_PRINTF(a, b)
 #endif
-void tg_error(const char *fmt, ...) TG_PRINTF(1, 2);
+/* exported: user-written ops and modules report errors with them too
+ * (declared for users in autograd/tg_extension.h) */
+TG_API void tg_error(const char *fmt, ...) TG_PRINTF(1, 2);
+TG_API void tg_verror(const char *fmt, va_list ap) TG_PRINTF(1, 0);
 
 /* block pool: size classes (fine below 1 KiB, powers of two above), free
  * lists per thread, never shrinks until tg_release_cached. Blocks are
