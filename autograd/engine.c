@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hooks_internal.h"
+#include "saved_hooks_internal.h"
 #include "tg_autograd.h"
 #include "tg_internal.h"
 
@@ -217,7 +218,13 @@ static int run_node(engine *e, tg_node *n) {
     if (!(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
     for (int k = 0; k < n->n_in; k++) gin[k] = NULL;
   }
+  tg_saved_swap sw = {.active = false};
+  if (__builtin_expect(tg_saved_packed_live_ != 0, 0) && tg_saved_unpack_(n, &sw)) { /* SAVED HOOKS */
+    if (gin != small) tg_pool_free(gin);
+    return -1;
+  }
   n->op->backward(n, g, gin);
+  if (__builtin_expect(sw.active, 0)) tg_saved_restore_(n, &sw);
   int rc = 0;
   for (int k = 0; rc == 0 && k < n->n_in; k++) {
     if (!gin[k]) {
@@ -228,7 +235,10 @@ static int run_node(engine *e, tg_node *n) {
     else if (route(e, n->in[k], gin[k])) rc = -1;
   }
   if (gin != small) tg_pool_free(gin);
-  if (rc == 0 && !e->retain_graph) n->released = true;
+  if (rc == 0 && !e->retain_graph) {
+    n->released = true;
+    if (__builtin_expect(tg_saved_packed_live_ != 0, 0)) tg_saved_release_(n); /* SAVED HOOKS */
+  }
   return rc;
 }
 

@@ -244,6 +244,14 @@ static tg_tensor *hostile_hook(tg_tensor *g, void *ctx) {
   (void)ctx;
   return g;
 }
+static void *hostile_pack(tg_tensor *t, void *ctx) {
+  (void)ctx;
+  return t;
+}
+static tg_tensor *hostile_unpack(void *packed, void *ctx) {
+  (void)ctx;
+  return packed;
+}
 static int hostile_post_hook(tg_tensor *t, void *ctx) {
   (void)t, (void)ctx;
   return 0;
@@ -451,6 +459,21 @@ static void test_null_autograd_api(void **state) {
          assert_int_not_equal(tg_register_post_accumulate_grad_hook(hx, hostile_post_hook, NULL).id, 0));
     assert_int_equal(tg_backward(tg_sum(hx), NULL, false), 0);
     assert_no_error();
+  }
+  {
+    /* saved-tensor hooks: pack and unpack are required; release and ctx may be NULL */
+    N_INT(tg_saved_tensors_hooks_push, 1, tg_saved_tensors_hooks_push(NULL, hostile_unpack, NULL, NULL),
+          "saved_tensors_hooks_push: argument 1", "pack", "NULL");
+    N_INT(tg_saved_tensors_hooks_push, 2, tg_saved_tensors_hooks_push(hostile_pack, NULL, NULL, NULL),
+          "saved_tensors_hooks_push: argument 2", "unpack", "NULL");
+    N_OK(tg_saved_tensors_hooks_push, 3, {
+      assert_int_equal(tg_saved_tensors_hooks_push(hostile_pack, hostile_unpack, NULL, NULL), 0);
+      assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+    });
+    N_OK(tg_saved_tensors_hooks_push, 4, {
+      assert_int_equal(tg_saved_tensors_hooks_push(hostile_pack, hostile_unpack, NULL, NULL), 0);
+      assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+    });
   }
   {
     /* functional transforms: f, inputs and the result slots are required;
@@ -1914,7 +1937,8 @@ typedef struct hdr_fn {
 
 static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
                                                "tg_lr_lambda", "tg_hook_fn", "tg_post_hook_fn", "tg_module_pre_hook_fn",
-                                               "tg_module_hook_fn", "tg_module_backward_hook_fn", "tg_lbfgs_closure"};
+                                               "tg_module_hook_fn", "tg_module_backward_hook_fn", "tg_lbfgs_closure",
+                                               "tg_pack_hook_fn", "tg_unpack_hook_fn", "tg_packed_free_fn"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -2043,7 +2067,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 529
+#define NULL_FUNCS_COVERED 530
 
 static void test_null_coverage_complete(void **state) {
   (void)state;
