@@ -318,6 +318,17 @@ TG_API size_t tg_op_table(const tg_op *const **ops);
  * masks). No double backward through it (create_graph is an error). With
  * grad mode off it is f(inputs, ctx). */
 TG_API tg_tensor *tg_activation_checkpoint(tg_fn f, void *ctx, tg_tensor **inputs, int n);
+/* a region with several outputs: f fills outputs[0..n_out) and returns 0
+ * (or -1 with an error) */
+typedef int (*tg_multi_fn)(tg_tensor **inputs, tg_tensor **outputs, void *ctx);
+/* tg_activation_checkpoint for f with n inputs and n_out outputs, one node
+ * for the region: outputs[k] (current scope) are f's values, those that
+ * require grad as views of one buffer (so they must share a dtype), the
+ * others plain copies; gradients bit-identical to f recorded normally, with
+ * any subset of the outputs used downstream. 0, or -1 with an error (outputs
+ * all NULL). */
+TG_API int tg_activation_checkpoint_multi(tg_multi_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **outputs,
+                                          int n_out);
 
 typedef struct tg_gradcheck_opts {
   double atol, rtol; /* defaults 1e-5, 1e-3 (PyTorch's) */
