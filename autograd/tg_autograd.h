@@ -280,6 +280,10 @@ typedef struct tg_jacobian_opts {
    * output element). Either way one backward per row or column: the ops
    * have no batched backward, so there is no vectorised mode. */
   bool forward_mode;
+  /* with forward_mode: each column from the ops' JVPs instead (f once per
+   * input element on dual inputs with a one-hot tangent, no tape and no
+   * backward; every op f uses needs a JVP) */
+  bool jvp_columns;
 } tg_jacobian_opts;
 /* jac[i] = ∂f/∂x_i, shaped f(x).shape ++ x_i.shape (torch's jacobian);
  * tg_jacobian below is the one-input form flattened to 2-D */
