@@ -35,6 +35,35 @@ cat stack diagonal
 DROP_PARAMS = {"embedding": ("pad",)}
 
 
+
+
+def mean_over_nothing(inputs, params):
+    """cross_entropy's mean when every target is ignored: PyTorch's tangent
+    is NaN (0/0), tapegrad's 0 (its primal is NaN in both; reported)"""
+    return params.get("reduction") == "mean" and all(v == -100 for v in inputs[1].values)
+
+
+def unbiased_of_one(inputs, params):
+    """var/std unbiased of one element: 0/0, NaN in tapegrad, +-inf in
+    PyTorch 1.13 (as the gradient, README)"""
+    n = 1
+    for d in view_shape(inputs[0]):
+        n *= d
+    return params.get("unbiased") and n == 1
+
+
+def expanded(inputs, params):
+    """view() of an expanded input: PyTorch sees the clone forward AD needs
+    (it refuses expanded primals), tapegrad the expanded view, which view()
+    rightly refuses"""
+    return inputs[0].view[0] == "e"
+
+
+# cases of an op not compared here (redrawn), with why
+SKIP_CASES = {"cross_entropy": mean_over_nothing, "var": unbiased_of_one, "std": unbiased_of_one,
+              "view": expanded}
+
+
 def view_shape(inp):
     """the shape the op sees (oracle_gen.tensor's views of the base)"""
     s, v = list(inp.shape), inp.view
@@ -54,8 +83,12 @@ def is_float(inp):
 
 
 def gen_of(spec):
+    skip = SKIP_CASES.get(spec.name, lambda i, p: False)
+
     def gen(rng):
         inputs, params = spec.gen(rng)
+        while skip(inputs, params):
+            inputs, params = spec.gen(rng)
         tangents = []
         for i in inputs:
             i.rg = False
@@ -80,9 +113,10 @@ def torch_of(spec):
         n = p["jvp_n"]
         tangents = iter(x[n:])
         with fwAD.dual_level():
-            # torch refuses expanded views as primals: clones, the same values
-            duals = [fwAD.make_dual(v.clone(), next(tangents).clone()) if v.dtype.is_floating_point else v
-                     for v in x[:n]]
+            # torch refuses expanded views as primals: clones of those, the
+            # same values (other views stay views: view() must see their strides)
+            duals = [fwAD.make_dual(v.clone() if 0 in v.stride() else v, next(tangents).clone())
+                     if v.dtype.is_floating_point else v for v in x[:n]]
             prim, tan = [], []
             for o in as_list(spec.torch_fn(duals, p)):
                 pr, tn = fwAD.unpack_dual(o)
