@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hooks_internal.h"
+#include "saved_hooks_internal.h"
 #include "tg_extension.h"
 #include "tg_internal.h"
 
@@ -292,7 +293,13 @@ static int run_node(engine *e, tg_node *n) {
   if (n->n_in > 8 && !(gin = tg_pool_alloc((size_t)n->n_in * sizeof *gin))) return -1;
   gin[0] = gin[1] = NULL; /* the slots of a unary or binary op without a loop */
   for (int k = 2; k < n->n_in; k++) gin[k] = NULL;
+  tg_saved_swap sw = {.active = false};
+  if (__builtin_expect(tg_saved_packed_live_ != 0, 0) && tg_saved_unpack_(n, &sw)) { /* SAVED HOOKS */
+    if (gin != small) tg_pool_free(gin);
+    return -1;
+  }
   n->op->backward(n, g, gin);
+  if (__builtin_expect(sw.active, 0)) tg_saved_restore_(n, &sw);
   int rc = 0;
   for (int k = 0; rc == 0 && k < n->n_in; k++) {
     if (!gin[k]) {
@@ -305,7 +312,10 @@ static int run_node(engine *e, tg_node *n) {
     if (rc == 0 && __builtin_expect(e->hooked != 0, 0)) rc = consumed(e, n, k); /* HOOKS */
   }
   if (gin != small) tg_pool_free(gin);
-  if (rc == 0 && !e->retain_graph) n->released = true;
+  if (rc == 0 && !e->retain_graph) {
+    n->released = true;
+    if (__builtin_expect(tg_saved_packed_live_ != 0, 0)) tg_saved_release_(n); /* SAVED HOOKS */
+  }
   return rc;
 }
 

@@ -416,6 +416,31 @@ static int columns_forward(tg_tensor *y, tg_tensor **x, int n, tg_tensor **J) {
   return rc;
 }
 
+/* columns (i, c) of J from the ops' JVPs: f once per column on dual inputs
+ * with one-hot tangents (tg_jvp's forward mode: no tape, no backward) */
+static int columns_dual(tg_fn f, void *ctx, tg_tensor **x, int n, tg_tensor **J) {
+  tg_tensor **v = ptrs((size_t)n);
+  int rc = v ? 0 : -1;
+  for (int i = 0; rc == 0 && i < n; i++)
+    for (size_t c = 0; rc == 0 && c < x[i]->numel; c++) {
+      if (tg_scope_begin() != 0) {
+        rc = -1;
+        break;
+      }
+      for (int j = 0; j < n; j++) v[j] = j == i ? one_hot(x[j], c) : tg_zeros_like(x[j]);
+      tg_tensor *col = NULL;
+      rc = tg_jvp(f, ctx, x, n, v, NULL, &col, (tg_functional_opts){.forward_mode = true});
+      if (rc == 0 && col->numel * x[i]->numel != J[i]->numel) {
+        tg_error("jacobians: the function's output changed shape between calls");
+        rc = -1;
+      }
+      if (rc == 0) put(J[i], c, x[i]->numel, col);
+      tg_scope_end();
+    }
+  tg_pool_free(v);
+  return rc;
+}
+
 int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac, tg_jacobian_opts o) {
   const char *op = "jacobians";
   if (!check_args(op, f, inputs, n)) return -1;
@@ -431,7 +456,8 @@ int tg_jacobians(tg_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **jac,
   tg_tensor *y = prepare(inputs, n, x, false) == 0 ? call(op, f, x, ctx) : NULL;
   for (int i = 0; y && i < n; i++)
     if (!(J[i] = block(op, y->dtype, y, x[i]))) y = NULL;
-  if (y) rc = o.forward_mode ? columns_forward(y, x, n, J) : rows_reverse(y, x, n, J);
+  if (y && o.forward_mode && o.jvp_columns) rc = columns_dual(f, ctx, x, n, J);
+  else if (y) rc = o.forward_mode ? columns_forward(y, x, n, J) : rows_reverse(y, x, n, J);
   for (int i = 0; rc != 0 && i < n; i++)
     if (J[i]) tg_tensor_destroy(J[i]);
   tg_scope_end();

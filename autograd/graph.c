@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "fwad_internal.h"
+#include "saved_hooks_internal.h"
 #include "tg_extension.h"
 #include "tg_internal.h"
 
 static void node_destroy(tg_obj *o) {
   tg_node *n = (tg_node *)o;
+  if (__builtin_expect(tg_saved_packed_live_ != 0, 0)) tg_saved_release_(n); /* SAVED HOOKS */
   if (n->tape_prev) n->tape_prev->tape_next = n->tape_next;
   if (n->tape_next) n->tape_next->tape_prev = n->tape_prev;
   else tg_ctx.tape_tail = n->tape_prev;
@@ -172,6 +174,7 @@ tg_node *tg_record_tape_(tg_tensor *out, const tg_op *op, int n_in, tg_tensor *c
     cs->line = tg_call_line;
     check_output(n);
   }
+  if (__builtin_expect(tg_saved_hooks_top_ != NULL, 0)) tg_saved_pack_node_(n); /* SAVED HOOKS */
   return n;
 }
 
@@ -237,6 +240,7 @@ int tg_node_save(tg_node *n, tg_tensor *t) {
   }
   s->t = t;
   s->version = t ? t->storage->version : 0;
+  if (__builtin_expect(tg_saved_hooks_top_ != NULL, 0)) tg_saved_pack_slot_(n, t); /* SAVED HOOKS */
   return 0;
 }
 

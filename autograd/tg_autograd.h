@@ -116,6 +116,31 @@ TG_API tg_hook_handle tg_register_post_accumulate_grad_hook(tg_tensor *leaf, tg_
  * or its tensor is gone, as RemovableHandle.remove() twice */
 TG_API bool tg_remove_hook(tg_hook_handle h);
 
+/* ---- saved-tensor hooks (torch.autograd.graph.saved_tensors_hooks), for
+ * activation offloading or compression. While a pair is pushed, every value
+ * a recorded node keeps for its backward (the inputs and output its op
+ * declares in TG_DEFINE_OP, and a tg_node_save tensor) goes through
+ * pack(t, ctx), which returns an opaque handle (NULL: packing failed, and
+ * the node's backward fails saying so). Before that node's backward,
+ * unpack(handle, ctx) returns the tensor the backward reads instead: a new
+ * tensor of t's shape and dtype in the current scope, or t itself. Then
+ * release(handle, ctx) (may be NULL) frees the handle: after a backward
+ * without retain_graph, or when the node goes. Only the innermost pair
+ * applies; pack and unpack run under no_grad with no hooks in force.
+ * Version checks still see in-place changes to t; the graph keeps t as its
+ * edge (t's memory is its scope's), so the handle is what outlives t's
+ * values. Under create_graph an unpacked tensor is differentiable as t is. */
+typedef void *(*tg_pack_hook_fn)(tg_tensor *t, void *ctx);
+typedef tg_tensor *(*tg_unpack_hook_fn)(void *packed, void *ctx);
+typedef void (*tg_packed_free_fn)(void *packed, void *ctx);
+/* 0, or -1 (pack or unpack NULL, more than 32 levels) */
+TG_API int tg_saved_tensors_hooks_push(tg_pack_hook_fn pack, tg_unpack_hook_fn unpack, tg_packed_free_fn release,
+                                       void *ctx);
+/* 0, or -1 when no pair is pushed */
+TG_API int tg_saved_tensors_hooks_pop(void);
+/* pairs pushed now */
+TG_API int tg_saved_tensors_hooks_depth(void);
+
 /* ---- jacobian and gradient checks (any dtype in, float64 recommended) */
 typedef tg_tensor *(*tg_fn)(tg_tensor **inputs, void *ctx);
 /* J is [numel(f(x)), numel(x)]: tg_jacobians' block of one input, flattened */
@@ -156,6 +181,10 @@ typedef struct tg_jacobian_opts {
    * output element). Either way one backward per row or column: the ops
    * have no batched backward, so there is no vectorised mode. */
   bool forward_mode;
+  /* with forward_mode: each column from the ops' JVPs instead (f once per
+   * input element on dual inputs with a one-hot tangent, no tape and no
+   * backward; every op f uses needs a JVP) */
+  bool jvp_columns;
 } tg_jacobian_opts;
 /* jac[i] = ∂f/∂x_i, shaped f(x).shape ++ x_i.shape (torch's jacobian);
  * tg_jacobian below is the one-input form flattened to 2-D */
@@ -194,6 +223,17 @@ TG_API size_t tg_op_table(const tg_op *const **ops);
  * masks). No double backward through it (create_graph is an error). With
  * grad mode off it is f(inputs, ctx). */
 TG_API tg_tensor *tg_activation_checkpoint(tg_fn f, void *ctx, tg_tensor **inputs, int n);
+/* a region with several outputs: f fills outputs[0..n_out) and returns 0
+ * (or -1 with an error) */
+typedef int (*tg_multi_fn)(tg_tensor **inputs, tg_tensor **outputs, void *ctx);
+/* tg_activation_checkpoint for f with n inputs and n_out outputs, one node
+ * for the region: outputs[k] (current scope) are f's values, those that
+ * require grad as views of one buffer (so they must share a dtype), the
+ * others plain copies; gradients bit-identical to f recorded normally, with
+ * any subset of the outputs used downstream. 0, or -1 with an error (outputs
+ * all NULL). */
+TG_API int tg_activation_checkpoint_multi(tg_multi_fn f, void *ctx, tg_tensor **inputs, int n, tg_tensor **outputs,
+                                          int n_out);
 
 typedef struct tg_gradcheck_opts {
   double atol, rtol; /* defaults 1e-5, 1e-3 (PyTorch's) */

@@ -218,6 +218,130 @@ static void test_refusals(void **state) {
   assert_null(y->grad_fn);
 }
 
+/* ---- several outputs (tg_activation_checkpoint_multi): a two-stream MLP,
+ * h' = tanh(h @ w + b) (dropout after), c' = c + 0.5 h' (a running sum);
+ * a segment maps (h, c) to (h, c, detach(c)), the third output without
+ * grad; the loss reads both streams */
+static int segment2(tg_tensor **in, tg_tensor **out, void *c) {
+  seg_ctx *s = c;
+  tg_tensor *h = in[0], *acc = in[1];
+  for (int l = s->first; l < s->first + SEG; l++) {
+    h = tg_tanh(tg_add(tg_matmul(h, s->m->w[l]), s->m->b[l]));
+    if (s->m->p_drop > 0) h = tg_dropout(h, s->m->p_drop, true, NULL);
+    acc = tg_add(acc, tg_mul_scalar(h, 0.5));
+  }
+  out[0] = h;
+  out[1] = acc;
+  out[2] = tg_detach(acc);
+  return h && acc && out[2] ? 0 : -1;
+}
+
+static tg_tensor *forward2(mlp *m, tg_tensor *x, bool ckpt) {
+  tg_tensor *hc[3] = {x, tg_mul_scalar(x, 0.25), NULL};
+  for (int s = 0; s < NSEG; s++) {
+    tg_tensor *out[3];
+    if (ckpt) assert_int_equal(tg_activation_checkpoint_multi(segment2, &m->seg[s], hc, 2, out, 3), 0);
+    else assert_int_equal(segment2(hc, out, &m->seg[s]), 0);
+    if (ckpt) {
+      assert_string_equal(tg_grad_fn_name(out[0]), "CheckpointOutputBackward");
+      assert_null(out[2]->grad_fn);
+      test_assert_identical(out[2], out[1]);
+    }
+    memcpy(hc, out, sizeof hc);
+  }
+  return tg_add(tg_sum(tg_mul(hc[0], hc[0])), tg_sum(tg_sin(hc[1])));
+}
+
+static void step2(mlp *m, tg_tensor *x, bool ckpt, tg_tensor **grads, double *loss) {
+  for (int l = 0; l < L; l++) {
+    tg_zero_grad(m->w[l]);
+    tg_zero_grad(m->b[l]);
+  }
+  tg_zero_grad(x);
+  tg_manual_seed(77);
+  tg_scope_begin();
+  tg_tensor *y = forward2(m, x, ckpt);
+  *loss = tg_item(y);
+  assert_int_equal(tg_backward(y, NULL, false), 0);
+  tg_scope_end();
+  for (int l = 0; l < L; l++) {
+    grads[2 * l] = tg_clone(m->w[l]->grad);
+    grads[2 * l + 1] = tg_clone(m->b[l]->grad);
+  }
+  grads[2 * L] = tg_clone(x->grad);
+}
+
+static void test_multi_output_bit_identical(void **state) {
+  (void)state;
+  for (int drop = 0; drop < 2; drop++) {
+    mlp m;
+    make_mlp(&m, 21);
+    m.p_drop = drop ? 0.25 : 0;
+    tg_rng r = test_seeded(22);
+    tg_tensor *x = test_leaf(&r, TG_SHAPE(B, D)), *plain[2 * L + 1], *ck[2 * L + 1];
+    double lp, lc;
+    step2(&m, x, false, plain, &lp);
+    step2(&m, x, true, ck, &lc);
+    assert_true(lp == lc);
+    for (int k = 0; k < 2 * L + 1; k++) test_assert_identical(ck[k], plain[k]);
+  }
+}
+
+static size_t step2_peak(mlp *m, tg_tensor *x, bool ckpt) {
+  tg_release_cached();
+  size_t before = tg_memory_get_stats().bytes_reserved;
+  tg_scope_begin();
+  tg_tensor *y = forward2(m, x, ckpt);
+  assert_int_equal(tg_backward(y, NULL, false), 0);
+  tg_scope_end();
+  return tg_memory_get_stats().bytes_reserved - before;
+}
+
+static void test_multi_output_peak_memory_drops(void **state) {
+  (void)state;
+  mlp m;
+  make_mlp(&m, 23);
+  tg_rng r = test_seeded(24);
+  tg_tensor *x = test_leaf(&r, TG_SHAPE(B, D));
+  step2_peak(&m, x, false);
+  size_t plain = step2_peak(&m, x, false), ck = step2_peak(&m, x, true);
+  print_message("two-stream peak per step: plain %zu bytes, checkpointed %zu bytes (%.2fx)\n", plain, ck,
+                (double)ck / (double)plain);
+  assert_true(ck * 2 < plain);
+}
+
+/* gradcheck through a region of two inputs (one broadcast) and two outputs
+ * of different shapes, only one of which may be used */
+static int two_out(tg_tensor **in, tg_tensor **out, void *ctx) {
+  (void)ctx;
+  out[0] = tg_mul(tg_sin(in[0]), tg_exp(in[1]));
+  out[1] = tg_sum_dims(tg_mul(in[0], in[0]), 1, (const int[]){1}, false);
+  return out[0] && out[1] ? 0 : -1;
+}
+static tg_tensor *ck_two_out(tg_tensor **in, void *ctx) {
+  tg_tensor *out[2];
+  if (tg_activation_checkpoint_multi(two_out, ctx, in, 2, out, 2) != 0) return NULL;
+  tg_tensor *a = tg_sum(tg_mul_scalar(out[0], 1.5));
+  return ctx ? a : tg_add(a, tg_sum(tg_pow_scalar(out[1], 3)));
+}
+
+static void test_multi_output_gradcheck_and_refusals(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(25);
+  tg_tensor *in[2] = {test_leaf(&r, TG_SHAPE(2, 3)), test_leaf(&r, TG_SHAPE(3))};
+  assert_gradcheck(ck_two_out, 2, in, NULL);
+  int only_first = 1;
+  assert_gradcheck(ck_two_out, 2, in, &only_first);
+  tg_tensor *out[2] = {in[0], in[0]}, *nul = NULL;
+  assert_int_equal(tg_activation_checkpoint_multi(NULL, NULL, in, 2, out, 2), -1);
+  test_expect_error("checkpoint_multi", "function");
+  assert_null(out[0]);
+  assert_int_equal(tg_activation_checkpoint_multi(two_out, NULL, &nul, 1, out, 2), -1);
+  test_expect_error("checkpoint_multi", "input 0 is NULL");
+  assert_int_equal(tg_activation_checkpoint_multi(two_out, NULL, in, 2, out, 0), -1);
+  test_expect_error("checkpoint_multi", "at least one");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_gradients_bit_identical),
@@ -226,6 +350,9 @@ int main(void) {
       TG_TEST(test_grad_and_hooks_through_regions),
       TG_TEST(test_gradcheck_through_region),
       TG_TEST(test_refusals),
+      TG_TEST(test_multi_output_bit_identical),
+      TG_TEST(test_multi_output_peak_memory_drops),
+      TG_TEST(test_multi_output_gradcheck_and_refusals),
   };
   int rc = cmocka_run_group_tests_name("act_checkpoint", tests, NULL, NULL);
   tg_release_cached();

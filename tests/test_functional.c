@@ -210,9 +210,11 @@ static void test_jacobians(void **state) {
   (void)state;
   for (uint64_t seed = 1; seed <= 4; seed++) {
     fixture fx = make(seed);
-    tg_tensor *Jr[NIN], *Jf[NIN];
+    tg_tensor *Jr[NIN], *Jf[NIN], *Jd[NIN];
     assert_int_equal(tg_jacobians(f3, NULL, fx.in, NIN, Jr, (tg_jacobian_opts){0}), 0);
     assert_int_equal(tg_jacobians(f3, NULL, fx.in, NIN, Jf, (tg_jacobian_opts){.forward_mode = true}), 0);
+    assert_int_equal(
+        tg_jacobians(f3, NULL, fx.in, NIN, Jd, (tg_jacobian_opts){.forward_mode = true, .jvp_columns = true}), 0);
     size_t m = out_numel(f3, fx.in);
     double *col = malloc(m * sizeof *col);
     for (int i = 0; i < NIN; i++) {
@@ -224,6 +226,8 @@ static void test_jacobians(void **state) {
         for (size_t k = 0; k < m; k++) {
           assert_close(tg_get_flat(Jr[i], k * n + c), col[k], 1e-7 * (1 + fabs(col[k])));
           assert_close(tg_get_flat(Jf[i], k * n + c), tg_get_flat(Jr[i], k * n + c), 1e-12);
+          assert_close(tg_get_flat(Jd[i], k * n + c), tg_get_flat(Jr[i], k * n + c), 1e-12);
+          assert_close(tg_get_flat(Jd[i], k * n + c), col[k], 1e-7 * (1 + fabs(col[k])));
         }
       }
     }
@@ -301,6 +305,9 @@ static void test_unused_inputs(void **state) {
   assert_close(tg_get_flat(jvp, 0), 0, 0);
   assert_int_equal(tg_jacobians(constant, NULL, in, 2, r, (tg_jacobian_opts){.forward_mode = true}), 0);
   assert_int_equal(r[1]->numel, 6);
+  assert_int_equal(
+      tg_jacobians(only_first, NULL, in, 2, r, (tg_jacobian_opts){.forward_mode = true, .jvp_columns = true}), 0);
+  for (size_t k = 0; k < r[1]->numel; k++) assert_close(tg_get_flat(r[1], k), 0, 0);
 }
 
 /* the inputs' own .grad is never touched, and leaves that require grad are

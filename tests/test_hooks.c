@@ -2,6 +2,8 @@
  * tg_register_post_accumulate_grad_hook, tg_remove_hook. The expected values
  * are PyTorch 1.13's, from the torch lines quoted in each test's comment
  * (post-accumulate hooks are PyTorch 2.1's: worked out by hand). */
+#include <stdlib.h>
+
 #include "tg_test.h"
 
 static tg_tensor *leaf(int ndim, const size_t *shape, const double *v) {
@@ -532,6 +534,272 @@ static void test_grad_hook_leaf_total(void **state) {
   for (int i = 0; i < 3; i++) assert_true(sp.seen[0][i] == 3.0 * (i + 1) * (i + 1));
 }
 
+/* ---- saved-tensor hooks (tg_saved_tensors_hooks_push/pop) */
+
+/* pack returns the tensor itself; counts the calls */
+typedef struct counts {
+  int packed, unpacked, released;
+} counts;
+static void *pack_same(tg_tensor *t, void *ctx) {
+  ((counts *)ctx)->packed++;
+  return t;
+}
+static tg_tensor *unpack_same(void *p, void *ctx) {
+  ((counts *)ctx)->unpacked++;
+  return p;
+}
+static void release_count(void *p, void *ctx) {
+  (void)p;
+  ((counts *)ctx)->released++;
+}
+
+/* offload: the values go to a malloc'd side buffer (host memory in a real
+ * offloader) and come back as a new tensor; in cast, they are stored as
+ * float32 (compression) and come back as the saved dtype */
+typedef struct side {
+  tg_dtype dtype;
+  int ndim;
+  size_t shape[8];
+  size_t numel;
+  void *data;
+} side;
+typedef struct offloader {
+  counts c;
+  bool to_f32;
+  tg_tensor *seen[64]; /* the tensors packed, to poison their own memory */
+  int n_seen;
+} offloader;
+static void *pack_offload(tg_tensor *t, void *ctx) {
+  offloader *o = ctx;
+  o->c.packed++;
+  if (o->n_seen < 64) o->seen[o->n_seen++] = t;
+  side *b = malloc(sizeof *b);
+  b->dtype = o->to_f32 ? TG_FLOAT32 : t->dtype;
+  b->ndim = t->ndim;
+  memcpy(b->shape, t->shape, (size_t)t->ndim * sizeof(size_t));
+  b->numel = t->numel;
+  b->data = malloc((b->numel ? b->numel : 1) * 8);
+  for (size_t i = 0; i < t->numel; i++) {
+    double v = tg_get_flat(t, i); /* strided read: views pack too */
+    if (b->dtype == TG_FLOAT32) ((float *)b->data)[i] = (float)v;
+    else ((double *)b->data)[i] = v;
+  }
+  return b;
+}
+static tg_tensor *unpack_offload(void *p, void *ctx) {
+  offloader *o = ctx;
+  side *b = p;
+  o->c.unpacked++;
+  tg_tensor *u = tg_from_data(b->dtype, b->ndim, b->shape, b->data);
+  return o->to_f32 ? tg_to_dtype(u, TG_FLOAT64) : u;
+}
+static void release_offload(void *p, void *ctx) {
+  side *b = p;
+  ((offloader *)ctx)->c.released++;
+  free(b->data);
+  free(b);
+}
+/* overwrite the packed tensors' own memory without a version bump, as if it
+ * had been handed back: a backward that still read it would see NaN */
+static void poison_seen(offloader *o) {
+  for (int i = 0; i < o->n_seen; i++) {
+    tg_tensor *t = o->seen[i];
+    for (size_t k = 0; k < t->storage->nbytes / sizeof(double); k++) ((double *)t->storage->data)[k] = NAN;
+  }
+}
+
+/* a small MLP loss on fixed data: matmul, tanh, sigmoid, exp, mul, mean */
+static tg_tensor *mlp_loss(tg_tensor *xb, tg_tensor *w1, tg_tensor *w2) {
+  tg_tensor *h = tg_tanh(tg_matmul(xb, w1));
+  tg_tensor *o = tg_sigmoid(tg_matmul(h, w2));
+  return tg_mean(tg_mul(o, tg_exp(h)));
+}
+
+/* identity pack/unpack: the same gradients to the bit; every pack is
+ * unpacked once and released once after a backward without retain_graph */
+static void test_saved_hooks_identity_bit_identical(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(7);
+  tg_tensor *xb = tg_randn(&r, TG_FLOAT64, TG_SHAPE(5, 4));
+  tg_tensor *w1 = test_leaf(&r, TG_SHAPE(4, 6)), *w2 = test_leaf(&r, TG_SHAPE(6, 6));
+  if (tg_backward(mlp_loss(xb, w1, w2), NULL, false) != 0) fail_msg("%s", tg_last_error());
+  tg_tensor *g1 = tg_clone(w1->grad), *g2 = tg_clone(w2->grad);
+  tg_zero_grad(w1);
+  tg_zero_grad(w2);
+  counts c = {0};
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_same, unpack_same, release_count, &c), 0);
+  assert_int_equal(tg_saved_tensors_hooks_depth(), 1);
+  tg_tensor *loss = mlp_loss(xb, w1, w2);
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  /* matmul 2+2, tanh 1 (out), sigmoid 1, exp 1, mul 2: 9 saved values */
+  assert_int_equal(c.packed, 9);
+  assert_int_equal(c.unpacked, 0);
+  assert_int_equal(tg_backward(loss, NULL, false), 0);
+  assert_int_equal(c.unpacked, 9);
+  assert_int_equal(c.released, 9);
+  test_assert_identical(w1->grad, g1);
+  test_assert_identical(w2->grad, g2);
+}
+
+/* offload: the backward reads only the side buffers (the originals are
+ * poisoned with NaN after the forward) and still gets the gradients of a
+ * run without hooks, to the bit; handles freed (ASan: no leak) */
+static void test_saved_hooks_offload(void **state) {
+  (void)state;
+  tg_rng r = test_seeded(8);
+  tg_tensor *xb = tg_randn(&r, TG_FLOAT64, TG_SHAPE(5, 4));
+  tg_tensor *w1 = test_leaf(&r, TG_SHAPE(4, 6)), *w2 = test_leaf(&r, TG_SHAPE(6, 6));
+  if (tg_backward(mlp_loss(xb, w1, w2), NULL, false) != 0) fail_msg("%s", tg_last_error());
+  tg_tensor *g1 = tg_clone(w1->grad), *g2 = tg_clone(w2->grad);
+  tg_tensor *w1c = tg_clone(w1), *w2c = tg_clone(w2), *xc = tg_clone(xb);
+  tg_tensor *v1 = test_leaf(&r, TG_SHAPE(4, 6)), *v2 = test_leaf(&r, TG_SHAPE(6, 6));
+  tg_copy_(v1, w1c); /* the weights' values, in leaves whose memory we may poison */
+  tg_copy_(v2, w2c);
+  offloader o = {0};
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_offload, unpack_offload, release_offload, &o), 0);
+  tg_tensor *loss = mlp_loss(xc, v1, v2);
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  assert_int_equal(o.c.packed, 9);
+  poison_seen(&o);
+  assert_int_equal(tg_backward(loss, NULL, false), 0);
+  assert_int_equal(o.c.unpacked, 9);
+  assert_int_equal(o.c.released, 9);
+  test_assert_identical(v1->grad, g1);
+  test_assert_identical(v2->grad, g2);
+}
+
+/* compression: L = sum(exp(x) * w) with float64 saved as float32. The mul's
+ * backward reads exp(x) and w, exp's reads its output, all rounded:
+ * dL/dw = f32(exp x), dL/dx = f32(w) * f32(exp x) (computed here in C) */
+static void test_saved_hooks_compress_to_f32(void **state) {
+  (void)state;
+  const double xv[4] = {0.1, -1.3, 0.7, 2.2}, wv[4] = {1.0 / 3, -2.7, 0.45, 1.1};
+  tg_tensor *x = leaf(TG_SHAPE(4), xv), *w = leaf(TG_SHAPE(4), wv);
+  offloader o = {.to_f32 = true};
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_offload, unpack_offload, release_offload, &o), 0);
+  tg_tensor *loss = tg_sum(tg_mul(tg_exp(x), w));
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  assert_int_equal(o.c.packed, 3); /* exp's output twice (exp, mul), w */
+  assert_int_equal(tg_backward(loss, NULL, false), 0);
+  for (int i = 0; i < 4; i++) {
+    double e = (double)(float)exp(xv[i]), wr = (double)(float)wv[i];
+    assert_true(fabs(tg_get_flat(w->grad, (size_t)i) - e) <= 1e-15 * fabs(e));
+    assert_true(fabs(tg_get_flat(x->grad, (size_t)i) - wr * e) <= 1e-15 * fabs(wr * e));
+    /* and not the uncompressed gradient */
+    assert_true(fabs(tg_get_flat(x->grad, (size_t)i) - wv[i] * exp(xv[i])) > 1e-12);
+  }
+  assert_int_equal(o.c.released, 3);
+}
+
+/* double backward under hooks: y = sum(x*x*x), g = dy/dx = 3x^2 with
+ * create_graph (hooks still pushed, so the backward's own nodes are packed
+ * too), then sum(g).backward: x.grad = 6x */
+static void test_saved_hooks_double_backward(void **state) {
+  (void)state;
+  const double xv[3] = {0.5, -1.5, 2.0};
+  tg_tensor *x = leaf(TG_SHAPE(3), xv);
+  offloader o = {0};
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_offload, unpack_offload, release_offload, &o), 0);
+  tg_tensor *y = tg_sum(tg_mul(tg_mul(x, x), x)), *g = NULL;
+  tg_grad_opts go = {.create_graph = true};
+  assert_int_equal(tg_grad(1, &y, NULL, 1, &x, &g, go), 0);
+  int packed_forward = 4;
+  assert_true(o.c.packed > packed_forward); /* the recorded backward saved values too */
+  assert_int_equal(tg_backward(tg_sum(g), NULL, false), 0);
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  for (int i = 0; i < 3; i++) {
+    assert_true(fabs(tg_get_flat(g, (size_t)i) - 3 * xv[i] * xv[i]) <= 1e-12);
+    assert_true(fabs(tg_get_flat(x->grad, (size_t)i) - 6 * xv[i]) <= 1e-12);
+  }
+  tg_scope_end(); /* the first graph (retained by create_graph) goes: all handles freed */
+  tg_scope_begin();
+  assert_int_equal(o.c.released, o.c.packed);
+}
+
+/* nesting: only the innermost pair applies; popping restores the outer */
+static void test_saved_hooks_nesting(void **state) {
+  (void)state;
+  tg_tensor *x = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  counts outer = {0}, inner = {0};
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_same, unpack_same, release_count, &outer), 0);
+  tg_tensor *a = tg_exp(x); /* 1 saved (out) -> outer */
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_same, unpack_same, release_count, &inner), 0);
+  assert_int_equal(tg_saved_tensors_hooks_depth(), 2);
+  tg_tensor *b = tg_mul(a, x); /* 2 saved -> inner */
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  tg_tensor *c = tg_tanh(b); /* 1 saved -> outer */
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  tg_tensor *d = tg_sum(tg_sigmoid(c)); /* none */
+  assert_int_equal(outer.packed, 2);
+  assert_int_equal(inner.packed, 2);
+  assert_int_equal(tg_backward(d, NULL, false), 0);
+  assert_int_equal(outer.unpacked, 2);
+  assert_int_equal(inner.unpacked, 2);
+  assert_int_equal(outer.released + inner.released, 4);
+  /* d/dx sum(sigmoid(tanh(x e^x))) = s(1-s) (1-t^2) (e^x + x e^x) */
+  for (int i = 0; i < 2; i++) {
+    double xi = i + 1, t = tanh(xi * exp(xi)), s = 1 / (1 + exp(-t));
+    double expect = s * (1 - s) * (1 - t * t) * (1 + xi) * exp(xi);
+    assert_true(fabs(tg_get_flat(x->grad, (size_t)i) - expect) <= 1e-12 * fabs(expect) + 1e-300);
+  }
+}
+
+static tg_tensor *unpack_null(void *p, void *ctx) {
+  (void)p;
+  (void)ctx;
+  return NULL;
+}
+static void *pack_null(tg_tensor *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  return NULL;
+}
+static tg_tensor *unpack_wrong_shape(void *p, void *ctx) {
+  (void)p;
+  (void)ctx;
+  return tg_zeros(TG_FLOAT64, TG_SHAPE(5));
+}
+
+/* errors: pop without push, unpack returning NULL or a tensor of another
+ * shape, pack returning NULL, an in-place change after the save (the
+ * version check sees the original) */
+static void test_saved_hooks_errors(void **state) {
+  (void)state;
+  assert_int_equal(tg_saved_tensors_hooks_pop(), -1);
+  assert_non_null(strstr(tg_last_error(), "saved_tensors_hooks_pop: no hook pair is pushed"));
+  tg_tensor *x = leaf(TG_SHAPE(2), (const double[]){1, 2});
+  counts c = {0};
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_same, unpack_null, release_count, &c), 0);
+  tg_tensor *y = tg_sum(tg_exp(x));
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  assert_int_equal(tg_backward(y, NULL, false), -1);
+  assert_non_null(strstr(tg_last_error(), "unpack hook returned NULL for the output of ExpBackward"));
+
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_same, unpack_wrong_shape, release_count, &c), 0);
+  y = tg_sum(tg_mul(x, x));
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  assert_int_equal(tg_backward(y, NULL, false), -1);
+  assert_non_null(strstr(tg_last_error(), "returned float64 [5] for input 0 of MulBackward"));
+
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_null, unpack_same, NULL, &c), 0);
+  y = tg_sum(tg_tanh(x));
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  assert_int_equal(tg_backward(y, NULL, false), -1);
+  assert_non_null(strstr(tg_last_error(), "pack hook returned NULL for the output of TanhBackward"));
+
+  assert_int_equal(tg_saved_tensors_hooks_push(pack_same, unpack_same, release_count, &c), 0);
+  tg_tensor *e = tg_exp(x);
+  y = tg_sum(e);
+  assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+  tg_fill_(e, 3.0);
+  assert_int_equal(tg_backward(y, NULL, false), -1);
+  assert_non_null(strstr(tg_last_error(), "modified by an in-place operation"));
+  assert_int_equal(tg_saved_tensors_hooks_depth(), 0);
+  tg_scope_end(); /* the failed graphs go with their handles */
+  tg_scope_begin();
+  assert_int_equal(c.released, c.packed);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TG_TEST(test_leaf_hook_once_on_total),
@@ -550,6 +818,12 @@ int main(void) {
       TG_TEST(test_post_hook_keeps_bits),
       TG_TEST(test_hooked_leaf_delivered_early),
       TG_TEST(test_grad_hook_leaf_total),
+      TG_TEST(test_saved_hooks_identity_bit_identical),
+      TG_TEST(test_saved_hooks_offload),
+      TG_TEST(test_saved_hooks_compress_to_f32),
+      TG_TEST(test_saved_hooks_double_backward),
+      TG_TEST(test_saved_hooks_nesting),
+      TG_TEST(test_saved_hooks_errors),
   };
   int rc = cmocka_run_group_tests_name("hooks", tests, NULL, NULL);
   tg_release_cached();

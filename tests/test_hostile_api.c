@@ -244,6 +244,19 @@ static tg_tensor *hostile_hook(tg_tensor *g, void *ctx) {
   (void)ctx;
   return g;
 }
+static int square_multi(tg_tensor **in, tg_tensor **out, void *ctx) {
+  (void)ctx;
+  out[0] = tg_mul(in[0], in[0]);
+  return out[0] ? 0 : -1;
+}
+static void *hostile_pack(tg_tensor *t, void *ctx) {
+  (void)ctx;
+  return t;
+}
+static tg_tensor *hostile_unpack(void *packed, void *ctx) {
+  (void)ctx;
+  return packed;
+}
 static int hostile_post_hook(tg_tensor *t, void *ctx) {
   (void)t, (void)ctx;
   return 0;
@@ -461,6 +474,21 @@ static void test_null_autograd_api(void **state) {
     assert_no_error();
   }
   {
+    /* saved-tensor hooks: pack and unpack are required; release and ctx may be NULL */
+    N_INT(tg_saved_tensors_hooks_push, 1, tg_saved_tensors_hooks_push(NULL, hostile_unpack, NULL, NULL),
+          "saved_tensors_hooks_push: argument 1", "pack", "NULL");
+    N_INT(tg_saved_tensors_hooks_push, 2, tg_saved_tensors_hooks_push(hostile_pack, NULL, NULL, NULL),
+          "saved_tensors_hooks_push: argument 2", "unpack", "NULL");
+    N_OK(tg_saved_tensors_hooks_push, 3, {
+      assert_int_equal(tg_saved_tensors_hooks_push(hostile_pack, hostile_unpack, NULL, NULL), 0);
+      assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+    });
+    N_OK(tg_saved_tensors_hooks_push, 4, {
+      assert_int_equal(tg_saved_tensors_hooks_push(hostile_pack, hostile_unpack, NULL, NULL), 0);
+      assert_int_equal(tg_saved_tensors_hooks_pop(), 0);
+    });
+  }
+  {
     /* functional transforms: f, inputs and the result slots are required;
      * ctx is the caller's; v NULL means 1 for a one-element output (vjp) or
      * input (jvp); out NULL skips the output */
@@ -517,6 +545,19 @@ static void test_null_autograd_api(void **state) {
     N_OK(tg_activation_checkpoint, 2, assert_non_null(tg_activation_checkpoint(square_fn, NULL, &cx, 1)));
     N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, NULL, 1), "checkpoint", "inputs is NULL");
     N_PTR(tg_activation_checkpoint, 3, tg_activation_checkpoint(square_fn, NULL, &nul, 1), "checkpoint: input 0 is NULL");
+    {
+      tg_tensor *co[1];
+      N_INT(tg_activation_checkpoint_multi, 1, tg_activation_checkpoint_multi(NULL, NULL, &cx, 1, co, 1),
+            "checkpoint_multi: argument 1", "function", "NULL");
+      N_OK(tg_activation_checkpoint_multi, 2,
+           assert_int_equal(tg_activation_checkpoint_multi(square_multi, NULL, &cx, 1, co, 1), 0));
+      N_INT(tg_activation_checkpoint_multi, 3, tg_activation_checkpoint_multi(square_multi, NULL, NULL, 1, co, 1),
+            "checkpoint_multi: argument 3", "inputs", "NULL");
+      N_INT(tg_activation_checkpoint_multi, 3, tg_activation_checkpoint_multi(square_multi, NULL, &nul, 1, co, 1),
+            "checkpoint_multi: input 0 is NULL");
+      N_INT(tg_activation_checkpoint_multi, 5, tg_activation_checkpoint_multi(square_multi, NULL, &cx, 1, NULL, 1),
+            "checkpoint_multi: argument 5", "outputs", "NULL");
+    }
   }
   {
     /* module hooks: module and function required, ctx is the caller's */
@@ -1939,7 +1980,8 @@ typedef struct hdr_fn {
 
 static const char *const fn_pointer_types[] = {"tg_fn", "tg_forward_fn", "tg_forward_multi_fn", "tg_backward_fn",
                                                "tg_lr_lambda", "tg_hook_fn", "tg_post_hook_fn", "tg_module_pre_hook_fn",
-                                               "tg_module_hook_fn", "tg_module_backward_hook_fn", "tg_lbfgs_closure"};
+                                               "tg_module_hook_fn", "tg_module_backward_hook_fn", "tg_lbfgs_closure",
+                                               "tg_pack_hook_fn", "tg_unpack_hook_fn", "tg_packed_free_fn", "tg_multi_fn"};
 /* variadic functions whose `...` carries pointers (tg_nn_sequential's modules) */
 static const char *const pointer_variadics[] = {"tg_nn_sequential"};
 
@@ -2068,7 +2110,7 @@ static const char *const inline_accessors[] = {
 
 /* the number of public functions taking a pointer that the cases above
  * cover; a case deleted (or a function added without one) fails */
-#define NULL_FUNCS_COVERED 534
+#define NULL_FUNCS_COVERED 536
 
 static void test_null_coverage_complete(void **state) {
   (void)state;

@@ -79,3 +79,5 @@ op("fn_vhp", gen_xw("in"), t_vhp)
 op("fn_hessian", gen_xw(None), t_hessian, gg=False)
 op("fn_jacobian", gen_xw(None), t_jacobian, gg=False)
 op("fn_jacobian_fwd", gen_xw(None), t_jacobian_fwd, gg=False)
+# tapegrad's columns from the ops' JVPs (jvp_columns) against the same torch call
+op("fn_jacobian_dual", gen_xw(None), t_jacobian_fwd, gg=False)

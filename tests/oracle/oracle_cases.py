@@ -20,4 +20,5 @@ import family_rnn  # noqa: F401
 import family_mha  # noqa: F401
 import family_functional  # noqa: F401
 import family_gpt  # noqa: F401
+import family_jvp  # noqa: F401 (last: it reuses the specs above)
 from oracle_gen import REGISTRY  # noqa: F401

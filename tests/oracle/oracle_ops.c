@@ -41,6 +41,7 @@ static const oracle_op *const tables[] = {
     oracle_rnn_ops,
     oracle_mha_ops,
     oracle_functional_ops,
+    oracle_jvp_ops,
     oracle_gpt_ops,
 };
 

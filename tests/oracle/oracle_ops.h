@@ -55,6 +55,7 @@ extern const oracle_op oracle_seq_ops[];
 extern const oracle_op oracle_rnn_ops[];
 extern const oracle_op oracle_mha_ops[];
 extern const oracle_op oracle_functional_ops[];
+extern const oracle_op oracle_jvp_ops[];
 extern const oracle_op oracle_gpt_ops[];
 
 /* shorthands for the tables: x[] the inputs, p the parameters */

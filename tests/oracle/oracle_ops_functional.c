@@ -52,7 +52,13 @@ static int o_fn_jacobian_fwd(tg_tensor **x, const oracle_params *p, tg_tensor **
   return tg_jacobians(f1, NULL, x, 2, out, (tg_jacobian_opts){.forward_mode = true}) == 0 ? 2 : -1;
 }
 
+static int o_fn_jacobian_dual(tg_tensor **x, const oracle_params *p, tg_tensor **out) {
+  (void)p;
+  tg_jacobian_opts o = {.forward_mode = true, .jvp_columns = true};
+  return tg_jacobians(f1, NULL, x, 2, out, o) == 0 ? 2 : -1;
+}
+
 const oracle_op oracle_functional_ops[] = {
-    E(fn_vjp), E(fn_jvp), E(fn_hvp), E(fn_vhp), E(fn_hessian), E(fn_jacobian), E(fn_jacobian_fwd),
+    E(fn_vjp), E(fn_jvp), E(fn_hvp), E(fn_vhp), E(fn_hessian), E(fn_jacobian), E(fn_jacobian_fwd), E(fn_jacobian_dual),
     {NULL, NULL},
 };
