@@ -159,6 +159,17 @@ for ex in chain_rule dot quadratic_form sigmoid_gate softmax_ce jacobian hessian
     failed=$((failed + 1)); echo "-- valgrind $ex: FAILED"; cat "$tmp/out"
   fi
 done
+# a user program with threads (tests/shutdown_prog.c: tapegrad's workers, a
+# pthread making tensors, exit without cleaning up): nothing lost of any
+# kind, and nothing of tapegrad's still reachable (what glibc and OpenBLAS
+# keep until exit is theirs: --show-leak-kinds=reachable lists it)
+if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+     --show-leak-kinds=all build-clang/tests/shutdown_prog >"$tmp/out" 2>&1 &&
+   grep -q "shutdown_prog: ok" "$tmp/out" && ! grep -q "tg_\|libtapegrad" "$tmp/out"; then
+  passed=$((passed + 1)); echo "-- valgrind shutdown_prog (threads, no cleanup call): clean"
+else
+  failed=$((failed + 1)); echo "-- valgrind shutdown_prog: FAILED"; cat "$tmp/out"
+fi
 # and of the training examples on tiny data sets (gen_fixtures: 100
 # training and 20 test images, IDX and CIFAR-10): one epoch of 2-3 steps, then
 # evaluation of the checkpoint the run wrote (--epochs 0 --load)
