@@ -312,6 +312,20 @@ TG_API int tg_load_module(const char *path, tg_module *m);
  * kind, number of generators, loader over the same dataset and batch size):
  * every entry is checked (present, dtype and shape) before anything is
  * written, and a mismatch is an error naming the entry. */
+/* Early stopping's bookkeeping for a metric to minimise (a validation
+ * loss), kept by the caller and saved with the training state, so a resumed
+ * run stops after the epoch an uninterrupted one would and restores the
+ * same weights. */
+typedef struct tg_early_stop {
+  double best;      /* the lowest metric so far; INFINITY before the first */
+  long best_epoch;  /* the epoch that reached it; 0: none yet */
+  long bad_epochs;  /* epochs since best_epoch: the patience counter */
+  bool stopped;     /* patience ran out: the run is over */
+  /* NULL (not saved), or one tensor per entry of the model's state dict, in
+   * its order, of its dtypes and shapes: the best epoch's values */
+  tg_tensor **best_weights;
+} tg_early_stop;
+
 typedef struct tg_train_state {
   tg_module *model;       /* required */
   tg_optimizer *opt;      /* NULL: none saved */
@@ -320,6 +334,7 @@ typedef struct tg_train_state {
   tg_rng **rngs;          /* n_rngs generators, written back by load */
   int n_rngs;
   tg_loader *loader;      /* NULL: none; load sets its position */
+  tg_early_stop *early;   /* NULL: none; load writes it back */
 } tg_train_state;
 TG_API int tg_train_state_save(const char *path, const tg_train_state *st);
 TG_API int tg_train_state_load(const char *path, tg_train_state *st);

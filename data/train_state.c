@@ -11,6 +11,8 @@
  *   counters       I64 [2]      the caller's epoch and step
  *   rngs           I64 [n,4]    each generator's xoshiro state, bit for bit
  *   loader         I64 [7]      shuffle rng (4 words), epoch, next batch, in_epoch
+ *   early_stop     F64 [4]      best, best epoch, bad epochs, stopped (0/1)
+ *   early_stop.best.<state dict name>  the best epoch's weights, when kept
  * Loading reads and checks everything before it writes anything. */
 #include <math.h>
 #include <stdio.h>
@@ -84,6 +86,30 @@ static bool check_state(const char *op, const char *path, const tg_train_state *
   return true;
 }
 
+/* best_weights[i] is a tensor shaped as the model's state dict entry i */
+static int check_best_weights(const char *op, const tg_early_stop *es, const tg_state_dict *sd) {
+  if (!es || !es->best_weights) return 0;
+  for (size_t i = 0; i < sd->n; i++) {
+    const tg_tensor *b = es->best_weights[i], *t = sd->entries[i].tensor;
+    if (!tg_tensor_check(b, op, 2)) {
+      tg_error("%s: early->best_weights[%zu] (for '%s') is %s", op, i, sd->entries[i].name,
+               b ? "not a live tensor" : "NULL");
+      return -1;
+    }
+    bool same = b->dtype == t->dtype && b->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = b->shape[d] == t->shape[d];
+    if (!same) {
+      char want[96], got[96];
+      tg_error("%s: early->best_weights[%zu] is %s %s, but '%s' is %s %s", op, i,
+               tg_dtype_name(b->dtype), tg_dims_str(b->ndim, b->shape, got, sizeof got),
+               sd->entries[i].name, tg_dtype_name(t->dtype),
+               tg_dims_str(t->ndim, t->shape, want, sizeof want));
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* per group: lr, weight_decay, momentum (NaN where the optimizer has none) */
 static tg_tensor *groups_tensor(tg_optimizer *opt) {
   int g = tg_optim_num_groups(opt);
@@ -141,6 +167,13 @@ static int collect(const tg_train_state *st, tg_state_dict *sd, entries *e) {
     v[4] = (int64_t)ls.epoch, v[5] = (int64_t)ls.next, v[6] = ls.in_epoch;
     if (entries_add(e, "", "loader", tg_from_i64(1, (size_t[]){7}, v))) return -1;
   }
+  const tg_early_stop *es = st->early;
+  if (es) {
+    double v[4] = {es->best, (double)es->best_epoch, (double)es->bad_epochs, es->stopped};
+    if (entries_add(e, "", "early_stop", tg_from_f64(1, (size_t[]){4}, v))) return -1;
+    for (size_t i = 0; es->best_weights && i < sd->n; i++)
+      if (entries_add(e, "early_stop.best.", sd->entries[i].name, es->best_weights[i])) return -1;
+  }
   return 0;
 }
 
@@ -149,6 +182,10 @@ int tg_train_state_save(const char *path, const tg_train_state *st) {
   if (!check_state(op, path, st)) return -1;
   tg_state_dict *sd = tg_module_state_dict(st->model);
   if (!sd) return -1;
+  if (check_best_weights(op, st->early, sd)) {
+    tg_state_dict_free(sd);
+    return -1;
+  }
   if (tg_scope_begin() != 0) {
     tg_state_dict_free(sd);
     return -1;
@@ -198,7 +235,10 @@ static int no_stray_model_entries(const char *path, const tg_checkpoint *ck,
                                   const tg_state_dict *sd) {
   for (size_t i = 0; i < tg_checkpoint_count(ck); i++) {
     const char *n = tg_checkpoint_name(ck, i);
-    if (strncmp(n, "model.", 6) == 0 && !tg_state_dict_get(sd, n + 6)) {
+    const char *key = strncmp(n, "model.", 6) == 0              ? n + 6
+                      : strncmp(n, "early_stop.best.", 16) == 0 ? n + 16
+                                                                : NULL;
+    if (key && !tg_state_dict_get(sd, key)) {
       tg_error("train_state_load: '%s' has '%s', which the model does not have", path, n);
       return -1;
     }
@@ -225,6 +265,43 @@ static int check_optim(const char *path, const tg_checkpoint *ck, tg_optimizer *
   }
   size_t gs[2] = {(size_t)tg_optim_num_groups(opt), 3};
   return expect(path, ck, "optim.groups", TG_FLOAT64, 2, gs) ? 0 : -1;
+}
+
+/* present as wanted, counts that are counts, best weights of the model's shapes */
+static int check_early(const char *path, const tg_checkpoint *ck, const tg_early_stop *es,
+                       const tg_state_dict *sd) {
+  const char *op = "train_state_load";
+  bool has = tg_checkpoint_find(ck, "early_stop") != NULL;
+  if (has != (es != NULL)) {
+    tg_error("%s: '%s' %s early stopping's state but the state given %s one", op, path,
+             has ? "holds" : "has no", es ? "has" : "has no");
+    return -1;
+  }
+  if (!es) return 0;
+  const tg_tensor *t = expect(path, ck, "early_stop", TG_FLOAT64, 1, (size_t[]){4});
+  if (!t) return -1;
+  const double *v = (const double *)tg_ptr(t);
+  for (int i = 1; i < 4; i++)
+    if (!(v[i] >= 0 && v[i] < 9e15 && v[i] == floor(v[i])) || (i == 3 && v[i] > 1)) {
+      tg_error("%s: '%s': early_stop[%d] = %g is not a %s", op, path, i, v[i],
+               i == 3 ? "flag (0 or 1)" : "count");
+      return -1;
+    }
+  bool has_best = false;
+  for (size_t i = 0; i < tg_checkpoint_count(ck) && !has_best; i++)
+    has_best = strncmp(tg_checkpoint_name(ck, i), "early_stop.best.", 16) == 0;
+  if (has_best != (es->best_weights != NULL)) {
+    tg_error("%s: '%s' %s the best epoch's weights but the state given %s them", op, path,
+             has_best ? "holds" : "has no", es->best_weights ? "asks for" : "has no place for");
+    return -1;
+  }
+  for (size_t i = 0; es->best_weights && i < sd->n; i++) {
+    char full[NAME_MAX_LEN + 24];
+    const tg_tensor *m = sd->entries[i].tensor;
+    snprintf(full, sizeof full, "early_stop.best.%s", sd->entries[i].name);
+    if (!expect(path, ck, full, m->dtype, m->ndim, m->shape)) return -1;
+  }
+  return 0;
 }
 
 static int check_all(const char *path, const tg_checkpoint *ck, const tg_train_state *st,
@@ -264,7 +341,7 @@ static int check_all(const char *path, const tg_checkpoint *ck, const tg_train_s
     return -1;
   }
   if (st->loader && !expect(path, ck, "loader", TG_INT64, 1, (size_t[]){7})) return -1;
-  return 0;
+  return check_early(path, ck, st->early, sd);
 }
 
 static int restore_optim(const tg_checkpoint *ck, tg_optimizer *opt) {
@@ -326,6 +403,17 @@ static int restore_all(const tg_checkpoint *ck, tg_train_state *st, const tg_sta
     memcpy(ls.rng, v, sizeof ls.rng);
     if (tg_loader_set_state(st->loader, &ls)) return -1;
   }
+  tg_early_stop *es = st->early;
+  if (es) {
+    const double *v = f64_of(tg_checkpoint_find(ck, "early_stop"));
+    es->best = v[0], es->best_epoch = (long)v[1], es->bad_epochs = (long)v[2];
+    es->stopped = v[3] != 0;
+    for (size_t i = 0; es->best_weights && i < sd->n; i++) {
+      char full[NAME_MAX_LEN + 24];
+      snprintf(full, sizeof full, "early_stop.best.%s", sd->entries[i].name);
+      if (tg_copy_(es->best_weights[i], tg_checkpoint_find(ck, full))) return -1;
+    }
+  }
   return 0;
 }
 
@@ -333,6 +421,10 @@ int tg_train_state_load(const char *path, tg_train_state *st) {
   if (!check_state("train_state_load", path, st)) return -1;
   tg_state_dict *sd = tg_module_state_dict(st->model);
   if (!sd) return -1;
+  if (check_best_weights("train_state_load", st->early, sd)) {
+    tg_state_dict_free(sd);
+    return -1;
+  }
   tg_checkpoint *ck = tg_checkpoint_read(path);
   int rc = ck && check_all(path, ck, st, sd) == 0 ? restore_all(ck, st, sd) : -1;
   tg_checkpoint_free(ck);

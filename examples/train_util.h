@@ -253,28 +253,44 @@ static inline int train_split(tg_dataset *ds, double fraction, uint64_t seed, tg
   return -1;
 }
 
-/* The module's parameters and buffers as bytes (one malloc), to restore
- * the best epoch's weights after early stopping. */
-static inline size_t train_state_size(const tg_module *m) {
-  tg_state_dict *sd = tg_module_state_dict(m);
-  size_t total = 0;
-  for (size_t i = 0; sd && i < sd->n; i++)
-    total += sd->entries[i].tensor->numel * tg_dtype_size(sd->entries[i].tensor->dtype);
-  tg_state_dict_free(sd);
-  return total;
+/* Early stopping's bookkeeping (tg_early_stop, saved with --save-state)
+ * and, with --patience, the best epoch's weights as persistent tensors, one
+ * per entry of the model's state dict. */
+typedef struct train_early {
+  tg_early_stop es;
+  size_t n; /* tensors in es.best_weights */
+} train_early;
+
+static inline void train_early_free(train_early *e) {
+  for (size_t i = 0; e->es.best_weights && i < e->n; i++) tg_free(e->es.best_weights[i]);
+  free(e->es.best_weights);
+  *e = (train_early){0};
 }
 
-/* copy the state into (save) or out of (!save) blob; 0 or -1 */
-static inline int train_state_copy(const tg_module *m, unsigned char *blob, bool save) {
+/* 0 or -1 */
+static inline int train_early_init(const tg_module *m, bool keep_weights, train_early *e) {
+  *e = (train_early){.es = {.best = INFINITY}};
+  if (!keep_weights) return 0;
   tg_state_dict *sd = tg_module_state_dict(m);
   if (!sd) return -1;
-  size_t off = 0;
+  e->es.best_weights = calloc(sd->n + 1, sizeof *e->es.best_weights);
+  int rc = e->es.best_weights ? 0 : -1;
+  for (size_t i = 0; rc == 0 && i < sd->n; i++, e->n++)
+    if (!(e->es.best_weights[i] = tg_zeros_like(sd->entries[i].tensor))) rc = -1;
+  tg_state_dict_free(sd);
+  if (rc) train_early_free(e);
+  return rc;
+}
+
+/* the model's state into (to_best) or out of the best weights; 0 or -1 */
+static inline int train_best_copy(const tg_module *m, tg_tensor **best, bool to_best) {
+  tg_state_dict *sd = tg_module_state_dict(m);
+  if (!sd) return -1;
   for (size_t i = 0; i < sd->n; i++) {
     tg_tensor *t = sd->entries[i].tensor;
     size_t len = t->numel * tg_dtype_size(t->dtype);
-    if (save) memcpy(blob + off, tg_data(t), len);
-    else memcpy(tg_data(t), blob + off, len);
-    off += len;
+    if (to_best) memcpy(tg_data(best[i]), tg_data(t), len);
+    else memcpy(tg_data(t), tg_data(best[i]), len);
   }
   tg_state_dict_free(sd);
   return 0;
@@ -434,49 +450,49 @@ static inline double train_classifier_epoch(const train_classifier *c, tg_loader
 }
 
 /* Early stopping's bookkeeping after an epoch: the validation loss, the
- * best epoch's weights kept in best_state. True when training should stop
- * (patience epochs without a lower validation loss). */
-static inline bool train_early_stop(const train_classifier *c, const train_flags *f, tg_loader *val_l,
-                                    int epoch, double *best, int *best_epoch,
-                                    unsigned char *best_state) {
+ * best epoch's weights kept in e (with --patience), and whether training
+ * stops now (patience epochs without a lower validation loss). */
+static inline void train_early_stop(const train_classifier *c, const train_flags *f,
+                                    tg_loader *val_l, int epoch, train_early *e) {
+  tg_early_stop *es = &e->es;
   double v = train_val_loss(c, val_l);
-  bool better = v < *best;
-  if (better) {
-    *best = v, *best_epoch = epoch;
-    if (best_state) train_state_copy(c->model, best_state, true);
-  }
-  printf("validation loss %.6f (best %.6f at epoch %d)\n", v, *best, *best_epoch);
-  return f->patience > 0 && epoch - *best_epoch >= f->patience;
+  if (v < es->best) {
+    es->best = v, es->best_epoch = epoch, es->bad_epochs = 0;
+    if (es->best_weights) train_best_copy(c->model, es->best_weights, true);
+  } else
+    es->bad_epochs++;
+  printf("validation loss %.6f (best %.6f at epoch %ld)\n", v, es->best, es->best_epoch);
+  es->stopped = f->patience > 0 && es->bad_epochs >= f->patience;
+  if (es->stopped)
+    printf("early stopping after epoch %d: no lower validation loss for %d epochs\n", epoch,
+           f->patience);
 }
 
 /* The whole training state for --save-state/--resume: the model, the
  * optimizer, epochs done, the default generator (dropout's when a model
- * draws from it) and the training loader's position. Early stopping's
- * bookkeeping is not in it. */
+ * draws from it), the training loader's position and early stopping's
+ * bookkeeping (early: NULL without a validation set). */
 static inline tg_train_state train_state_of(const train_classifier *c, tg_loader *train_l,
-                                            tg_rng **rngs, long epochs_done) {
+                                            tg_rng **rngs, long epochs_done, train_early *early) {
   rngs[0] = tg_default_rng();
   return (tg_train_state){.model = c->model, .opt = c->opt, .epoch = epochs_done,
-                          .rngs = rngs, .n_rngs = 1, .loader = train_l};
+                          .rngs = rngs, .n_rngs = 1, .loader = train_l,
+                          .early = early ? &early->es : NULL};
 }
 
 /* the epochs after first - 1 done, each with its progress line and metrics
  * row (and --save-state); 0 or -1 */
 static inline int train_classifier_epochs(const train_classifier *c, const train_flags *f, tg_loader *train_l,
-                                   tg_loader *val_l, tg_loader *test_l, tg_metrics *log, int first) {
-  double start = train_now(), best = INFINITY;
-  int best_epoch = 0;
-  unsigned char *best_state = NULL;
-  if (f->patience > 0 && !(best_state = malloc(train_state_size(c->model) + 1))) return -1;
-  for (int epoch = first; epoch <= f->epochs; epoch++) {
+                                   tg_loader *val_l, tg_loader *test_l, tg_metrics *log, int first,
+                                   train_early *early) {
+  double start = train_now();
+  /* a resumed run that had stopped early trains no more */
+  for (int epoch = first; epoch <= f->epochs && !(early && early->es.stopped); epoch++) {
     double t0 = train_now();
     size_t seen, correct, total;
     if (c->sampler) tg_dist_sampler_set_epoch(c->sampler, (uint64_t)epoch - 1);
     double loss = train_classifier_epoch(c, train_l, f->max_steps, &seen, &correct);
-    if (isnan(loss)) {
-      free(best_state);
-      return -1;
-    }
+    if (isnan(loss)) return -1;
     double secs = train_now() - t0;
     size_t errors = train_test_errors(c, test_l, &total);
     double acc = 100.0 * (double)(total - errors) / (double)total;
@@ -487,25 +503,18 @@ static inline int train_classifier_epochs(const train_classifier *c, const train
     fflush(stdout);
     if (log) tg_metrics_row(log, (double[]){epoch, loss, 100.0 * (double)correct / (double)seen,
                                    (double)errors, acc, train_now() - start});
+    if (val_l && early) train_early_stop(c, f, val_l, epoch, early);
     tg_rng *rngs[1];
-    tg_train_state st = train_state_of(c, train_l, rngs, epoch);
-    if (f->save_state && train_rank() == 0 && tg_train_state_save(f->save_state, &st)) {
-      free(best_state);
-      return -1;
-    }
-    if (val_l && train_early_stop(c, f, val_l, epoch, &best, &best_epoch, best_state)) {
-      printf("early stopping after epoch %d: no lower validation loss for %d epochs\n", epoch,
-             f->patience);
-      break;
-    }
+    tg_train_state st = train_state_of(c, train_l, rngs, epoch, early);
+    if (f->save_state && train_rank() == 0 && tg_train_state_save(f->save_state, &st)) return -1;
   }
-  if (best_state && best_epoch > 0) { /* the checkpoint is the best epoch's */
-    train_state_copy(c->model, best_state, false);
+  tg_early_stop *es = early ? &early->es : NULL;
+  if (es && es->best_weights && es->best_epoch > 0) { /* the checkpoint is the best epoch's */
+    if (train_best_copy(c->model, es->best_weights, false)) return -1;
     size_t total, errors = train_test_errors(c, test_l, &total);
-    printf("restored epoch %d (validation loss %.6f): test errors %zu/%zu\n", best_epoch, best,
-           errors, total);
+    printf("restored epoch %ld (validation loss %.6f): test errors %zu/%zu\n", es->best_epoch,
+           es->best, errors, total);
   }
-  free(best_state);
   if (f->epochs == 0) {
     size_t total, errors = train_test_errors(c, test_l, &total);
     printf("test errors %zu/%zu (acc %.2f%%)\n", errors, total,
@@ -549,12 +558,14 @@ static inline int train_classifier_run(const train_classifier *c0, const train_f
                     : f->resume ? tg_metrics_open_append(path, cols)
                                 : tg_metrics_open(path, cols);
   int rc = 1;
+  train_early early = {0};
   if (!params || !train_l || !test_l || (rank0 && !log) || (val && !val_l)) goto done;
   if (f->load && tg_load_module(f->load, c->model)) goto done;
+  if (val && train_early_init(c->model, f->patience > 0, &early)) goto done;
   int first = 1;
   if (f->resume) {
     tg_rng *rngs[1];
-    tg_train_state st = train_state_of(c, train_l, rngs, 0);
+    tg_train_state st = train_state_of(c, train_l, rngs, 0, val ? &early : NULL);
     if (tg_train_state_load(f->resume, &st)) goto done;
     first = (int)st.epoch + 1;
     printf("resumed from %s after epoch %ld\n", f->resume, st.epoch);
@@ -568,7 +579,8 @@ static inline int train_classifier_run(const train_classifier *c0, const train_f
   if (val)
     printf("validation: %zu of the %zu training samples held out (--val-fraction %g)\n",
            val->length, train->length, f->val_fraction);
-  if (train_classifier_epochs(c, f, train_l, val_l, test_l, log, first)) goto done;
+  if (train_classifier_epochs(c, f, train_l, val_l, test_l, log, first, val ? &early : NULL))
+    goto done;
   if (f->epochs > 0 && rank0) { /* --epochs 0 only evaluates: nothing new to save */
     snprintf(name, sizeof name, "%s.safetensors", c->prog);
     if (tg_save_module(train_path(path, sizeof path, f->out, name), c->model, NULL, 0)) goto done;
@@ -589,6 +601,7 @@ done:
     else if (rc == 0) /* the training itself went well: say why there is no picture */
       fprintf(stderr, "%s: no curves: %s\n", c->prog, tg_last_error());
   }
+  train_early_free(&early);
   tg_loader_free(train_l);
   tg_dist_sampler_free(c->sampler);
   tg_loader_free(val_l);

@@ -35,15 +35,17 @@ static bool blas_ok(const tg_tensor *t) {
 
 /* Threads for products. A product of at least GEMM_SPLIT_MIN_FLOP is cut
  * into row (or column) blocks of C, one per thread, each a one-thread BLAS
- * call run by tapegrad's workers (tensor/parallel.c). OpenBLAS's own
- * threading is used only for very large products: its threaded driver
- * mallocs on every call, and on the MLP and VAE shapes it measured slower
- * than these splits (e.g. 100x784x200 at 2 threads: 177 vs 152 GFLOP/s). */
+ * call run by tapegrad's workers (tensor/parallel.c). OpenBLAS itself is
+ * kept at one thread, set once per configuration (the first product and
+ * each tg_set_num_threads), never around a call: its count is process-wide,
+ * so a call that raised it would let every other thread's products run on
+ * OpenBLAS's threads meanwhile, and its threaded driver sums a large
+ * product's elements differently from the one-thread kernel (a 1000^3
+ * product gave other last bits at 1 and 2 threads) and mallocs per call.
+ * The price is in products of about 5e8 flop and more, where OpenBLAS's
+ * threads share packed panels: 1024^3 at 2 threads ran at 228 GFLOP/s split
+ * here against 287 through OpenBLAS's threads. */
 #define GEMM_SPLIT_MIN_FLOP 4e6
-/* Above this, OpenBLAS's threads share packed panels and beat two
- * independent halves (1024^3: 287 vs 228 GFLOP/s); its malloc per call is
- * noise next to a product this big. */
-#define GEMM_OPENBLAS_MIN_FLOP 5e8
 #define GEMM_SPLIT_MIN_LEN 32
 
 typedef struct gemm_job {
@@ -80,16 +82,22 @@ static void gemm_part(void *arg, int part, int n_parts) {
   else gemm_block(j, 0, j->m, lo, hi);
 }
 
-/* the thread count: tg_set_num_threads', else what OpenBLAS was given
- * (OPENBLAS_NUM_THREADS or all cores), read once; OpenBLAS then runs on one */
-static int product_threads(void) {
-  static atomic_int blas_pinned;
-  if (!atomic_exchange(&blas_pinned, 1)) {
+/* OpenBLAS to one thread; the first time, the thread count is what
+ * OpenBLAS was given (OPENBLAS_NUM_THREADS or all cores) unless
+ * tg_set_num_threads came first. Idempotent, so two threads racing to the
+ * first product both do the same. */
+static atomic_bool blas_configured;
+static void blas_configure(void) {
 #ifdef OPENBLAS_VERSION
-    if (tg_parallel_threads() == 0) tg_parallel_set_threads(openblas_get_num_threads());
-    openblas_set_num_threads(1);
+  if (tg_parallel_threads() == 0) tg_parallel_set_threads(openblas_get_num_threads());
+  openblas_set_num_threads(1);
 #endif
-  }
+  atomic_store_explicit(&blas_configured, true, memory_order_release);
+}
+
+static int product_threads(void) {
+  if (__builtin_expect(!atomic_load_explicit(&blas_configured, memory_order_acquire), 0))
+    blas_configure();
   int t = tg_parallel_threads();
   return t > 0 ? t : 1;
 }
@@ -109,19 +117,8 @@ static void gemm_run(gemm_job *j) {
   size_t parts = (size_t)threads;
   if (parts > len / GEMM_SPLIT_MIN_LEN) parts = len / GEMM_SPLIT_MIN_LEN;
   double flop = 2.0 * (double)j->m * (double)j->n * (double)j->k;
-  if (flop < GEMM_SPLIT_MIN_FLOP || parts < 2) {
-    gemm_block(j, 0, j->m, 0, j->n);
-  } else if (flop >= GEMM_OPENBLAS_MIN_FLOP) {
-#ifdef OPENBLAS_VERSION
-    openblas_set_num_threads(threads);
-#endif
-    gemm_block(j, 0, j->m, 0, j->n);
-#ifdef OPENBLAS_VERSION
-    openblas_set_num_threads(1);
-#endif
-  } else {
-    tg_parallel_run((int)parts, gemm_part, j);
-  }
+  if (flop < GEMM_SPLIT_MIN_FLOP || parts < 2) gemm_block(j, 0, j->m, 0, j->n);
+  else tg_parallel_run((int)parts, gemm_part, j);
 }
 
 /* int64 has no BLAS: a plain loop over any strides, wrapping on overflow
@@ -252,7 +249,10 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
   return out;
 }
 
-void tg_set_num_threads(int n) { tg_parallel_set_threads(n); }
+void tg_set_num_threads(int n) {
+  tg_parallel_set_threads(n);
+  blas_configure();
+}
 
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
   if (!ops_check_numeric("dot", a, 1) || !ops_check_numeric("dot", b, 2) || !ops_check_same_dtype("dot", a, b))

@@ -6,6 +6,7 @@
  * blocks and the system allocator is not called again. Storage is refcounted
  * separately because views may outlive the tensor they were taken from
  * (tg_keep on a view). */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,10 @@ static void slab_push_free(slab_hdr *s) {
   }
 }
 
+static void thread_register(void);
+
 static tg_pool_hdr *slab_new(unsigned cls) {
+  thread_register();
   size_t n = (SLAB_BYTES - sizeof(slab_hdr)) / block_bytes(cls);
   slab_hdr *s = malloc(sizeof(slab_hdr) + n * block_bytes(cls));
   if (!s) return NULL;
@@ -140,6 +144,7 @@ void *tg_pool_alloc_slow(size_t nbytes) {
       return NULL;
     }
   } else {
+    thread_register();
     h = malloc(sizeof(tg_pool_hdr) + tg_pool_class_size(cls));
     if (!h) {
       tg_error("out of memory: could not allocate %zu bytes", nbytes);
@@ -198,10 +203,42 @@ void tg_release_cached(void) {
 
 tg_memory_stats tg_memory_get_stats(void) { return tg_ctx.stats; }
 
+/* ----------------------------------------------------------- thread exit */
+
+/* A thread's pool lives in its TLS, which vanishes when the thread exits:
+ * without this, every block it cached would be lost. The first time a
+ * thread takes memory from the system it sets a value for a key whose
+ * destructor returns the cached blocks (and the scope stack, when nothing
+ * is left in it). Blocks still in use stay where they are: their tensors
+ * are the program's to free, and a slab holding one is kept whole. The
+ * main thread's pool, which no key destructor sees at exit(), is returned
+ * by tg_shutdown. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static bool exit_key_ok;
+static _Thread_local bool thread_registered;
+
+static void thread_exit(void *unused) {
+  (void)unused;
+  tg_release_cached();
+}
+
+static void exit_key_make(void) { exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0; }
+
+/* slow paths only: the system is about to be asked for memory */
+static void thread_register(void) {
+  if (__builtin_expect(thread_registered, 1)) return;
+  thread_registered = true;
+  pthread_once(&exit_key_once, exit_key_make);
+  /* any non-NULL value: the destructor runs only for those */
+  if (exit_key_ok) pthread_setspecific(exit_key, &thread_registered);
+}
+
 /* ---------------------------------------------------------------- scopes */
 
 int tg_scopes_reserve(int depth) {
   if (depth < tg_ctx.scope_cap) return 0;
+  thread_register();
   int cap = tg_ctx.scope_cap ? tg_ctx.scope_cap * 2 : 16;
   while (cap <= depth) cap *= 2;
   tg_scope *s = realloc(tg_ctx.scopes, (size_t)cap * sizeof *s);

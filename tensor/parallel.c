@@ -15,10 +15,16 @@
  * Workers run only the part function: they never touch a tensor, a scope or
  * the per-thread context. One job at a time: a caller that finds the pool
  * busy (another thread, or a part that itself asks for parallelism) runs
- * all parts itself. */
+ * all parts itself.
+ *
+ * The workers are joinable: tg_shutdown (registered with atexit when the
+ * first one starts) stops and joins them, so a program that exits leaves no
+ * thread stack behind for valgrind to call "possibly lost"; the next job
+ * after it starts them again. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "tg_internal.h"
 
@@ -32,6 +38,7 @@ static struct {
   _Atomic uint64_t claim;    /* job << 32 | n_parts << 16 | next part */
   atomic_int done;           /* parts of the current job finished */
   atomic_bool busy;
+  atomic_bool quit;          /* set by tg_parallel_shutdown: workers return */
   tg_part_fn fn;
   void *arg;
   int n_workers;             /* started so far */
@@ -62,9 +69,11 @@ static void run_claimed(void) {
   }
 }
 
-static void *worker_main(void *unused) {
-  (void)unused;
-  unsigned seen = atomic_load(&pool.gen);
+/* arg: the generation when the worker was made. Read here instead, it could
+ * already include a later bump (the worker's thread may first run after a
+ * job or a shutdown was announced), and that announcement would be missed. */
+static void *worker_main(void *arg) {
+  unsigned seen = (unsigned)(uintptr_t)arg;
   for (;;) {
     unsigned g = atomic_load_explicit(&pool.gen, memory_order_acquire);
     for (int spin = 0; g == seen && spin < SPIN_ROUNDS; spin++) {
@@ -77,21 +86,48 @@ static void *worker_main(void *unused) {
       pthread_mutex_unlock(&pool.mu);
     }
     seen = g;
+    if (atomic_load_explicit(&pool.quit, memory_order_acquire)) return NULL;
     run_claimed();
   }
   return NULL;
 }
 
-/* start workers until there are n; false if the system refuses */
+/* start workers until there are n (the caller holds busy); false if the
+ * system refuses */
 static bool ensure_workers(int n) {
+  static bool at_exit_registered;
   if (n > MAX_WORKERS) n = MAX_WORKERS;
+  if (pool.n_workers < n && !at_exit_registered)
+    at_exit_registered = atexit(tg_shutdown) == 0;
   while (pool.n_workers < n) {
-    if (pthread_create(&pool.th[pool.n_workers], NULL, worker_main, NULL) != 0)
+    void *gen = (void *)(uintptr_t)atomic_load(&pool.gen);
+    if (pthread_create(&pool.th[pool.n_workers], NULL, worker_main, gen) != 0)
       return false;
-    pthread_detach(pool.th[pool.n_workers]);
     pool.n_workers++;
   }
   return true;
+}
+
+/* Stop and join every worker. It waits for a job under way (the pool is
+ * taken as a job would take it), so no worker is inside a part. */
+void tg_parallel_shutdown(void) {
+  while (atomic_exchange(&pool.busy, true)) sched_yield();
+  if (pool.n_workers > 0) {
+    atomic_store_explicit(&pool.quit, true, memory_order_release);
+    pthread_mutex_lock(&pool.mu);
+    atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    for (int i = 0; i < pool.n_workers; i++) pthread_join(pool.th[i], NULL);
+    pool.n_workers = 0;
+    atomic_store(&pool.quit, false);
+  }
+  atomic_store(&pool.busy, false);
+}
+
+void tg_shutdown(void) {
+  tg_parallel_shutdown();
+  tg_release_cached();
 }
 
 void tg_parallel_set_threads(int n) {

@@ -122,6 +122,7 @@ typedef void (*tg_part_fn)(void *arg, int part, int n_parts);
 void tg_parallel_run(int n_parts, tg_part_fn fn, void *arg);
 void tg_parallel_set_threads(int n);
 int tg_parallel_threads(void); /* 0 until tg_set_num_threads */
+void tg_parallel_shutdown(void); /* join the workers; the next job starts them again */
 
 /* scope membership of tensors and nodes: a doubly linked list per scope,
  * newest first (inline: every result tensor and node joins one) */

@@ -86,6 +86,13 @@ TG_API int tg_scope_depth(void);
 /* tg_keep and tg_free live in autograd/ (they must know about graphs). */
 /* Drop cached memory blocks (call at exit for a clean leak report). */
 TG_API void tg_release_cached(void);
+/* Join tapegrad's worker threads and return the calling thread's cached
+ * blocks, as tg_release_cached. Registered with atexit when the first
+ * worker starts, so a program that exits normally needs no call; safe to
+ * call more than once, and the library starts its workers again when a
+ * later product needs them. Other threads' pools are returned when those
+ * threads exit. Not to be called while another thread is inside tapegrad. */
+TG_API void tg_shutdown(void);
 
 typedef struct tg_memory_stats {
   size_t mallocs;      /* calls to the system allocator so far */

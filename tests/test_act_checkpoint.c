@@ -307,7 +307,10 @@ static void test_multi_output_peak_memory_drops(void **state) {
   size_t plain = step2_peak(&m, x, false), ck = step2_peak(&m, x, true);
   print_message("two-stream peak per step: plain %zu bytes, checkpointed %zu bytes (%.2fx)\n", plain, ck,
                 (double)ck / (double)plain);
-  assert_true(ck * 2 < plain);
+  /* 0.47x where ASan bypasses the pool, 0.51x with the pool's slabs (whole
+   * slabs are reserved): two thirds leaves room for either and still fails
+   * if the region's intermediates were kept */
+  assert_true(ck * 3 < plain * 2);
 }
 
 /* gradcheck through a region of two inputs (one broadcast) and two outputs

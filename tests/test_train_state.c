@@ -2,7 +2,8 @@
  * epoch's last batch, across an epoch boundary) and resumed from a file into
  * freshly built objects ends bit for bit where the uninterrupted run ends.
  * The reference is the uninterrupted run itself, never the code under test's
- * own files. One thread (tg_set_num_threads(1)): sums in a fixed order. */
+ * own files. One thread (tg_set_num_threads(1)): sums in a fixed order.
+ * Early stopping's bookkeeping round-trips and is checked like the rest. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -329,6 +330,64 @@ static void test_bad_files(void **s) {
   run_free(&a);
 }
 
+/* early stopping's bookkeeping: saved with the state and given back as it
+ * was (counters, flag, the best weights bit for bit), and checked like any
+ * other entry */
+static void test_early_stop_round_trip(void **s) {
+  (void)s;
+  run a, b;
+  run_build(&a, 3, false, NO_SCHED);
+  run_until(&a, 5, false);
+  tg_state_dict *sd = tg_module_state_dict(a.model);
+  assert_non_null(sd);
+  tg_tensor *best[8] = {0}, *back[8] = {0};
+  assert_true(sd->n <= 8);
+  tg_rng r = test_seeded(5);
+  for (size_t i = 0; i < sd->n; i++) {
+    const tg_tensor *t = sd->entries[i].tensor;
+    best[i] = tg_randn(&r, t->dtype, t->ndim, t->shape); /* not the model's values */
+    back[i] = tg_zeros_like(t);
+  }
+  tg_early_stop es = {.best = 0.8125, .best_epoch = 3, .bad_epochs = 2, .stopped = true,
+                      .best_weights = best};
+  tg_train_state st = state_of(&a);
+  st.early = &es;
+  assert_int_equal(tg_train_state_save(g_path, &st), 0);
+
+  run_build(&b, 99, false, NO_SCHED);
+  tg_early_stop got = {.best = INFINITY, .best_weights = back};
+  tg_train_state sb = state_of(&b);
+  sb.early = &got;
+  assert_int_equal(tg_train_state_load(g_path, &sb), 0);
+  assert_true(got.best == 0.8125);
+  assert_int_equal(got.best_epoch, 3);
+  assert_int_equal(got.bad_epochs, 2);
+  assert_true(got.stopped);
+  for (size_t i = 0; i < sd->n; i++) test_assert_identical(back[i], best[i]);
+  b.epoch = sb.epoch, b.step = sb.step;
+  assert_same_runs(&a, &b);
+
+  /* without a place for the bookkeeping, or for the weights: refused */
+  sb = state_of(&b);
+  assert_int_equal(tg_train_state_load(g_path, &sb), -1);
+  test_expect_error("early stopping", NULL);
+  tg_early_stop no_weights = {.best = INFINITY};
+  sb.early = &no_weights;
+  assert_int_equal(tg_train_state_load(g_path, &sb), -1);
+  test_expect_error("best epoch's weights", NULL);
+  /* best weights of the wrong shape are refused before saving */
+  tg_tensor *keep = best[0];
+  best[0] = tg_zeros(TG_FLOAT32, TG_SHAPE(2, 2));
+  assert_int_equal(tg_train_state_save(g_path, &st), -1);
+  test_expect_error("best_weights[0]", NULL);
+  tg_free(best[0]);
+  best[0] = keep;
+  for (size_t i = 0; i < sd->n; i++) tg_free(best[i]), tg_free(back[i]);
+  tg_state_dict_free(sd);
+  run_free(&a);
+  run_free(&b);
+}
+
 static int group_setup(void **state) {
   (void)state;
   tg_set_num_threads(1);
@@ -352,6 +411,7 @@ int main(void) {
       TG_TEST(test_resume_at_epoch_boundary),
       TG_TEST(test_plateau_state_round_trip),
       TG_TEST(test_bad_files),
+      TG_TEST(test_early_stop_round_trip),
   };
   int rc = cmocka_run_group_tests_name("train_state", tests, group_setup, group_teardown);
   tg_release_cached();

@@ -6,7 +6,9 @@
  * epochs. The stopping rule and the restored epoch are worked out here from
  * the printed validation losses; that the restored weights are the best
  * epoch's is checked by evaluating the saved checkpoint again (--epochs 0
- * --load), whose test errors must be those printed after that epoch. */
+ * --load), whose test errors must be those printed after that epoch.
+ * Stopped and resumed (--save-state, --resume), a run stops after the same
+ * epoch and restores the same weights as the uninterrupted one. */
 #include "training_fixture.h"
 
 #define MAX_E 30
@@ -101,6 +103,74 @@ static void test_early_stopping_bad_flags(void **state) {
   expect_failure(&last, "validation", (char *)NULL);
 }
 
+/* the epoch a run stopped after and the epoch it restored, from its output */
+static void stop_and_restore(const char *out, int *stop, int *restored) {
+  const char *s = strstr(out, "early stopping after epoch ");
+  const char *r = strstr(out, "restored epoch ");
+  assert_non_null(s);
+  assert_non_null(r);
+  assert_int_equal(sscanf(s, "early stopping after epoch %d", stop), 1);
+  assert_int_equal(sscanf(r, "restored epoch %d", restored), 1);
+}
+
+/* Early stopping across --save-state/--resume: the run is stopped after
+ * epoch k (--epochs k) and resumed with the uninterrupted run's flags, for
+ * every k from one epoch past the best (the patience counter running) to
+ * the stop itself (a resumed run that had already stopped trains no more).
+ * Each ends with the uninterrupted run's stopping epoch, restored epoch and
+ * its test errors, and fingerprint: the best weights and the counter came
+ * back from the file. */
+static void test_early_stopping_resumed(void **state) {
+  (void)state;
+  char dir[256], st[320], fp_straight[17], fp[17];
+  make_dir(dir, sizeof dir, "early-resume");
+  path_in(st, sizeof st, dir, "state.safetensors");
+#define EARLY_FLAGS "--data", mnist_dir, "--batch", BATCH_STR, "--seed", "1", "--threads", "1", \
+                    "--lr", "5", "--val-fraction", "0.2", "--patience", "2", "--out", dir
+  run("mlp_mnist", EARLY_FLAGS, "--epochs", "30", (char *)NULL);
+  expect_exit(&last, 0);
+  fingerprint_of(last.out, fp_straight);
+  int stop, best;
+  stop_and_restore(last.out, &stop, &best);
+  assert_true(best < stop); /* patience 2: the stop is 2 epochs past the best */
+  const char *r = strstr(last.out, "restored epoch ");
+  char restored_line[160];
+  assert_int_equal(sscanf(r, "%159[^\n]", restored_line), 1);
+  for (int k = best + 1; k <= stop; k++) {
+    char ks[16];
+    snprintf(ks, sizeof ks, "%d", k);
+    run("mlp_mnist", EARLY_FLAGS, "--epochs", ks, "--save-state", st, (char *)NULL);
+    expect_exit(&last, 0);
+    run("mlp_mnist", EARLY_FLAGS, "--epochs", "30", "--resume", st, (char *)NULL);
+    expect_exit(&last, 0);
+    char want[64];
+    snprintf(want, sizeof want, "after epoch %d", k);
+    assert_non_null(strstr(last.out, want));
+    if (k < stop) {
+      int s2, b2;
+      stop_and_restore(last.out, &s2, &b2);
+      assert_int_equal(s2, stop);
+      assert_int_equal(b2, best);
+    } else {
+      assert_null(strstr(last.out, "epoch 30/30")); /* no epoch after the stop */
+      snprintf(want, sizeof want, "epoch %d/30", stop + 1);
+      assert_null(strstr(last.out, want));
+    }
+    assert_non_null(strstr(last.out, restored_line));
+    fingerprint_of(last.out, fp);
+    if (strcmp(fp, fp_straight) != 0)
+      fail_msg("stopped after epoch %d and resumed: fingerprint %s, uninterrupted %s", k, fp,
+               fp_straight);
+  }
+  /* a state saved without a validation set does not resume one with it */
+  run("mlp_mnist", "--data", mnist_dir, "--batch", BATCH_STR, "--epochs", "1", "--out", dir,
+      "--save-state", st, (char *)NULL);
+  expect_exit(&last, 0);
+  run("mlp_mnist", EARLY_FLAGS, "--epochs", "2", "--resume", st, (char *)NULL);
+  expect_failure(&last, "train_state_load", "early stopping", (char *)NULL);
+#undef EARLY_FLAGS
+}
+
 static int group_setup(void **state) {
   (void)state;
   return fixture_setup();
@@ -116,6 +186,7 @@ int main(void) {
       TRAINING_TEST(test_mlp_mnist_early_stopping),
       TRAINING_TEST(test_mlp_mnist_validation_only),
       TRAINING_TEST(test_early_stopping_bad_flags),
+      TRAINING_TEST(test_early_stopping_resumed),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
