@@ -2,7 +2,8 @@
 # The whole test suite: set-up, a warning-free build with gcc and clang
 # (-Werror), then every cmocka test under AddressSanitizer + UBSan (and the
 # deep-graph test at full size in the plain build), valgrind
-# on the examples and a libFuzzer smoke run of every file reader.
+# on the examples, a libFuzzer smoke run of every file reader and the API
+# reference (Doxygen, warnings fail).
 # Ends with "N passed, M failed" (test cases) and exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -247,5 +248,13 @@ fp=$(grep -c '^-- fuzz .*: clean' "$fuzz_log") ff=$(grep -c '^-- fuzz .*: FAILED
 passed=$((passed + fp)); failed=$((failed + ff))
 cat "$fuzz_log"
 rm -f "$fuzz_log"
+# the API reference (scripts/docs.sh): Doxygen over the public headers, one
+# test case, failed by any Doxygen warning
+echo "== API reference (scripts/docs.sh)"
+if docs_out=$(scripts/docs.sh 2>&1); then
+  passed=$((passed + 1)); echo "-- $docs_out"
+else
+  failed=$((failed + 1)); echo "-- docs: FAILED"; echo "$docs_out"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
