@@ -1,7 +1,7 @@
 /* conv2d's float32 forward through oneDNN (Debian's libdnnl 2.6, the
- * version PyTorch 1.13 calls), built with -Ddnnl=auto|enabled. Measured at
- * LeNet's shapes (bench/RESULTS.md "oneDNN"): its direct AVX-512 kernel in
- * blocked layouts does conv2's forward 3-4x faster than im2col + OpenBLAS,
+ * version PyTorch 1.13 calls), built with -Ddnnl=auto|enabled. At LeNet's
+ * shapes (bench/RESULTS.md "oneDNN"): its direct AVX-512 kernel in
+ * blocked layouts does conv2's forward faster than im2col + OpenBLAS,
  * the reorders to and from NCHW included; ops/conv_direct.c's kernels are
  * faster still and go first, so this runs only where they are off
  * (TG_CONV_DIRECT=0) or do not take the case. ops_conv2d_gemm calls it only
@@ -183,9 +183,9 @@ bool ops_conv2d_dnnl(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b,
   if (backend_on()) {
     /* One OpenMP thread, whatever tapegrad's count (on this thread's ICV,
      * before any creation: a kernel sizes its split then). At 2, its
-     * threads (spinning at barriers) beside tapegrad's workers ran 1.5-2x
-     * slower than 1 under load and 2x faster when quiet; on 1 it still
-     * beats im2col on 2 (bench/RESULTS.md). */
+     * threads (spinning at barriers) beside tapegrad's workers ran slower
+     * than 1 under load and faster only when quiet; on 1 it still beats
+     * im2col on 2 (bench/RESULTS.md). */
     omp_set_num_threads(1);
     dnnl_entry *e = NULL;
     for (int i = 0; i < dn.used && !e; i++)

@@ -37,11 +37,11 @@ static bool blas_ok(const tg_tensor *t) {
  * into row (or column) blocks of C, one per thread, each a one-thread BLAS
  * call run by tapegrad's workers (tensor/parallel.c). OpenBLAS's own
  * threading is used only for very large products: its threaded driver
- * mallocs on every call, and on the MLP and VAE shapes it measured slower
- * than these splits (e.g. 100x784x200 at 2 threads: 177 vs 152 GFLOP/s). */
+ * mallocs on every call, and on the MLP and VAE shapes it was slower
+ * than these splits (bench/RESULTS.md, "Figures moved from code comments"). */
 #define GEMM_SPLIT_MIN_FLOP 4e6
 /* Above this, OpenBLAS's threads share packed panels and beat two
- * independent halves (1024^3: 287 vs 228 GFLOP/s); its malloc per call is
+ * independent halves (at 1024^3, bench/RESULTS.md); its malloc per call is
  * noise next to a product this big. */
 #define GEMM_OPENBLAS_MIN_FLOP 5e8
 #define GEMM_SPLIT_MIN_LEN 32

@@ -3,7 +3,7 @@
 # Run as root on a fresh machine; a no-op when everything is there.
 # oneDNN (libdnnl-dev, ~40 MB installed) is no longer installed: the direct
 # convolution kernels (ops/conv_direct.c) beat it, and linking it cost every
-# program ~4 MB of resident memory; -Ddnnl=enabled still builds
+# program resident memory (bench/RESULTS.md); -Ddnnl=enabled still builds
 # ops/conv_dnnl.c where it is installed. wamerican (/usr/share/dict/words, ~5 MB) is the text
 # of the sequence examples (char_lstm, gpt_mini). libopenmpi-dev and
 # openmpi-bin (Open MPI 4.1: 30 packages, ~51 MB installed, among them

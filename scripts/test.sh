@@ -128,8 +128,8 @@ run_oracle tests/oracle/optim_oracle.py build-asan/tests/optim_runner "optim ora
 # memory limits (setrlimit) cannot be tested under ASan's reservations
 run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)"
 # deep and wide graphs at full size: backward through a 10^7-op chain and
-# 10^6-way fan-ins, memory linear in graph size (about 6 GB peak and 25-50 s
-# on the 2-core machine, mostly first touches of fresh memory; glibc's heap on
+# 10^6-way fan-ins, memory linear in graph size (gigabytes and tens of
+# seconds, bench/RESULTS.md; mostly first touches of fresh memory; glibc's heap on
 # transparent huge pages saves most of the page faults)
 TG_DEEP_OPS=10000000 TG_FANIN=1000000 GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
   run_suite build-clang/tests/test_deep_graphs "test_deep_graphs (plain clang build, 10^7 ops, 10^6 fan-in)"
