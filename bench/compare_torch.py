@@ -44,8 +44,8 @@ FULL = {
     "mm_shapes": "100x784x200,100x200x10,128x784x400,128x400x20,128x20x400,128x400x784,"
                  "1024x1024x1024",
     # tape cost against chain length (1 thread): tapegrad to 10^7, PyTorch to
-    # 10^6 (at about 10 us an op and a few hundred MB per 10^6 nodes, 10^7
-    # would take minutes and gigabytes)
+    # 10^6 (PyTorch's cost per op and memory per node make 10^7 take minutes
+    # and gigabytes; bench/RESULTS.md)
     "sweep_n": [1000, 10000, 100000, 1000000, 10000000], "sweep_torch_max": 1000000,
     "cnn_steps": 50, "cnn_repeats": 5, "cnn_warmup": 5, "cnn_conv_iters": 50,
     "gpt_steps": 200, "gpt_repeats": 5, "gpt_warmup": 20,

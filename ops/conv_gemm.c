@@ -181,7 +181,7 @@ static void conv_backward_fused(tg_node *n, tg_tensor *g, tg_tensor **gi, const 
 
 /* db[o] = the sum of g[n, o, :] over n: per row eight float partial sums
  * (a single running sum is a dependency chain the compiler may not
- * reorder; it was 5 % of a LeNet step through tg_sum_dims), rows summed in
+ * reorder; through tg_sum_dims it showed in a LeNet step's profile), rows summed in
  * double */
 #define BIAS_GRAD(T)                                                           \
   static void bias_grad_##T(const T *g, size_t N, size_t O, size_t L, T *db) { \

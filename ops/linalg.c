@@ -40,11 +40,10 @@ static bool blas_ok(const tg_tensor *t) {
  * each tg_set_num_threads), never around a call: its count is process-wide,
  * so a call that raised it would let every other thread's products run on
  * OpenBLAS's threads meanwhile, and its threaded driver sums a large
- * product's elements differently from the one-thread kernel (a 1000^3
- * product gave other last bits at 1 and 2 threads) and mallocs per call.
- * The price is in products of about 5e8 flop and more, where OpenBLAS's
- * threads share packed panels: 1024^3 at 2 threads ran at 228 GFLOP/s split
- * here against 287 through OpenBLAS's threads. */
+ * product's elements differently from the one-thread kernel (other last
+ * bits at 1 and 2 threads) and mallocs per call. The price is in products
+ * of about 5e8 flop and more, where OpenBLAS's threads share packed panels
+ * (bench/RESULTS.md, "Figures moved from code comments"). */
 #define GEMM_SPLIT_MIN_FLOP 4e6
 #define GEMM_SPLIT_MIN_LEN 32
 

@@ -164,7 +164,7 @@ tg_tensor *pool_linear(tg_tensor *a, tg_tensor *plan, int sd, pool_linear_kind k
  * then per column), read once per call rather than converted per tap; the
  * 2 x 2 windows of stride-2 pools have their own unrolled loop. The taps
  * select by bit masks, not branches: on real data which one wins is
- * unpredictable (the branchy loop was 15 % of a LeNet step). */
+ * unpredictable (the branchy loop showed in a LeNet step's profile). */
 #define MAX_TAP(T, U, k)                                                       \
   do {                                                                         \
     long k_ = (k);                                                             \

@@ -1,7 +1,7 @@
 /* float32 exp, log, log1p, tanh and sigmoid written so that a loop over
  * them vectorises: no calls, no branches (both sides are computed and one is
  * selected), integer work done on the float's bits. libm's expf/tanhf are
- * scalar calls, and they were 17 % of an MLP training step.
+ * scalar calls, and they were a large share of an MLP training step.
  *
  * Accuracy: within 2 ulp of the correctly rounded result over the normal
  * range (Cephes' polynomials, the same ones SLEEF-era SIMD libraries use);

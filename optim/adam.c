@@ -63,8 +63,8 @@ static adam_coef adam_coefs(const optim_group *grp, double step, bool decoupled)
 }
 
 /* float32 without amsgrad, the common case: float arithmetic in PyTorch's
- * order, one pass over p, g, m, v that vectorises (VAE: 19 % of a step
- * when it went through adam_elem in double) */
+ * order, one pass over p, g, m, v that vectorises (adam_elem in double
+ * was a large share of a VAE step) */
 static void adam_f32_fast(const adam_coef *c, size_t n, float *restrict p,
                           const float *restrict g, float *restrict m, float *restrict v) {
   const float b1 = (float)c->b1, b2 = (float)c->b2, wd = (float)c->wd, decay = (float)c->decay;

@@ -2,7 +2,8 @@
 # The whole test suite: set-up, a warning-free build with gcc and clang
 # (-Werror), then every cmocka test under AddressSanitizer + UBSan (and the
 # deep-graph test at full size in the plain build), valgrind
-# on the examples and a libFuzzer smoke run of every file reader.
+# on the examples, a libFuzzer smoke run of every file reader and the API
+# reference (Doxygen, warnings fail).
 # Ends with "N passed, M failed" (test cases) and exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -178,8 +179,8 @@ rm -rf "$plain"
 # memory limits (setrlimit) cannot be tested under ASan's reservations
 run_suite build-clang/tests/test_memory "test_memory (plain clang build, rlimit)"
 # deep and wide graphs at full size: backward through a 10^7-op chain and
-# 10^6-way fan-ins, memory linear in graph size (about 6 GB peak and 25-50 s
-# on the 2-core machine, mostly first touches of fresh memory; glibc's heap on
+# 10^6-way fan-ins, memory linear in graph size (gigabytes and tens of
+# seconds, bench/RESULTS.md; mostly first touches of fresh memory; glibc's heap on
 # transparent huge pages saves most of the page faults)
 TG_DEEP_OPS=10000000 TG_FANIN=1000000 GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
   run_suite build-clang/tests/test_deep_graphs "test_deep_graphs (plain clang build, 10^7 ops, 10^6 fan-in)"
@@ -311,5 +312,13 @@ fp=$(grep -c '^-- fuzz .*: clean' "$fuzz_log") ff=$(grep -c '^-- fuzz .*: FAILED
 passed=$((passed + fp)); failed=$((failed + ff))
 cat "$fuzz_log"
 rm -f "$fuzz_log"
+# the API reference (scripts/docs.sh): Doxygen over the public headers, one
+# test case, failed by any Doxygen warning
+echo "== API reference (scripts/docs.sh)"
+if docs_out=$(scripts/docs.sh 2>&1); then
+  passed=$((passed + 1)); echo "-- $docs_out"
+else
+  failed=$((failed + 1)); echo "-- docs: FAILED"; echo "$docs_out"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -29,7 +29,7 @@
 #include "tg_internal.h"
 
 #define MAX_WORKERS 63
-#define SPIN_ROUNDS 200000 /* ~0.1-0.5 ms of polling before a worker sleeps */
+#define SPIN_ROUNDS 200000 /* rounds of polling before a worker sleeps (their time: bench/RESULTS.md) */
 
 static struct {
   pthread_mutex_t mu;
